@@ -1,0 +1,307 @@
+"""The fleet model: an immutable snapshot of hosts, instances and server groups.
+
+Everything in watcher-geyser reads this one shape: the scenario reader and the Watcher
+adapter build it, the solver, planner and simulator consume it. It imports nothing from
+OpenStack. The dataclasses carry names and rules; ``Fleet`` adds numpy views (capacity per
+host, demand per instance, current placement) for the hot paths, computed once.
+
+Resources are indexed by ``RESOURCES``: vcpu, ram (MB), disk (GB). Capacity follows
+Placement's rule: ``(total - reserved) * allocation_ratio``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+
+from watcher_geyser.power import PowerModel
+
+RESOURCES = ("vcpu", "memory_mb", "disk_gb")
+VCPU, RAM, DISK = 0, 1, 2
+DEFAULT_ZONE = "nova"
+
+
+class HostState(str, enum.Enum):
+    """Whether a host is powered and accepts new instances."""
+
+    ENABLED = "enabled"  # powered on, compute service enabled: may receive instances
+    DISABLED = "disabled"  # powered on, compute service disabled: keeps or loses instances, receives none
+    OFF = "off"  # powered off: may be switched on when the caller allows it
+
+
+class MigrationKind(str, enum.Enum):
+    LIVE = "live"
+    COLD = "cold"
+
+
+# Nova moves an instance live only while it runs (or is paused), cold only while it is
+# stopped; any other state (error, building, suspended, shelved, ..) pins it where it is.
+_LIVE_STATES = frozenset({"active", "paused"})
+_COLD_STATES = frozenset({"shutoff", "stopped"})
+
+
+class GroupPolicy(str, enum.Enum):
+    AFFINITY = "affinity"
+    ANTI_AFFINITY = "anti-affinity"
+    SOFT_AFFINITY = "soft-affinity"
+    SOFT_ANTI_AFFINITY = "soft-anti-affinity"
+
+    @property
+    def is_hard(self) -> bool:
+        return self in (GroupPolicy.AFFINITY, GroupPolicy.ANTI_AFFINITY)
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    power: PowerModel
+    cpu_allocation_ratio: float = 1.0
+    ram_allocation_ratio: float = 1.0
+    disk_allocation_ratio: float = 1.0
+    reserved_vcpus: int = 0
+    reserved_memory_mb: int = 0
+    reserved_disk_gb: int = 0
+    state: HostState = HostState.ENABLED
+    zone: str = DEFAULT_ZONE
+
+    @property
+    def capacity(self) -> tuple[float, float, float]:
+        """Schedulable (vcpu, memory_mb, disk_gb), as Placement computes it."""
+        return (
+            (self.vcpus - self.reserved_vcpus) * self.cpu_allocation_ratio,
+            (self.memory_mb - self.reserved_memory_mb) * self.ram_allocation_ratio,
+            (self.disk_gb - self.reserved_disk_gb) * self.disk_allocation_ratio,
+        )
+
+    @property
+    def powered(self) -> bool:
+        return self.state is not HostState.OFF
+
+    @property
+    def accepts_instances(self) -> bool:
+        """Disabled hosts never receive instances; off hosts may, once switched on and enabled."""
+        return self.state is not HostState.DISABLED
+
+
+@dataclass(frozen=True)
+class Instance:
+    uuid: str
+    name: str
+    host: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    cpu_util: float | None = None  # measured CPU use, 0..1 of the instance's own vcpus
+    state: str = "active"
+    locked: bool = False
+    excluded: bool = False  # Watcher's watcher_exclude, or an operator's choice
+    server_group: str | None = None
+
+    @property
+    def migration_kind(self) -> MigrationKind | None:
+        """How this instance may move, or None when its state pins it."""
+        state = self.state.lower()
+        if state in _LIVE_STATES:
+            return MigrationKind.LIVE
+        if state in _COLD_STATES:
+            return MigrationKind.COLD
+        return None
+
+    @property
+    def movable(self) -> bool:
+        return not self.locked and not self.excluded and self.migration_kind is not None
+
+    @property
+    def pinned_reason(self) -> str | None:
+        """Why this instance must stay where it is, or None when it may move."""
+        if self.locked:
+            return "locked"
+        if self.excluded:
+            return "excluded"
+        if self.migration_kind is None:
+            return f"state {self.state!r} cannot be migrated"
+        return None
+
+
+@dataclass(frozen=True)
+class ServerGroup:
+    name: str
+    policy: GroupPolicy
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """An immutable snapshot of a cloud: hosts, instances on them, server groups.
+
+    Build it through ``Fleet.build`` (or the scenario reader), which checks references.
+    """
+
+    hosts: tuple[Host, ...]
+    instances: tuple[Instance, ...]
+    server_groups: tuple[ServerGroup, ...] = ()
+    default_cpu_util: float = 1.0  # CPU use assumed for instances without a measurement
+    _host_index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        hosts: list[Host] | tuple[Host, ...],
+        instances: list[Instance] | tuple[Instance, ...],
+        server_groups: list[ServerGroup] | tuple[ServerGroup, ...] = (),
+        default_cpu_util: float = 1.0,
+    ) -> Fleet:
+        host_index: dict[str, int] = {}
+        for i, host in enumerate(hosts):
+            if host.name in host_index:
+                raise ValueError(f"host {host.name!r}: duplicate host name")
+            host_index[host.name] = i
+        seen: set[str] = set()
+        group_names = {g.name for g in server_groups}
+        if len(group_names) != len(server_groups):
+            raise ValueError("server_groups: duplicate group name")
+        for inst in instances:
+            if inst.uuid in seen:
+                raise ValueError(f"instance {inst.uuid!r}: duplicate uuid")
+            seen.add(inst.uuid)
+            if inst.host not in host_index:
+                raise ValueError(f"instance {inst.uuid!r} ({inst.name}): unknown host {inst.host!r}")
+            if inst.server_group is not None and inst.server_group not in group_names:
+                raise ValueError(f"instance {inst.uuid!r} ({inst.name}): unknown server group {inst.server_group!r}")
+            if not hosts[host_index[inst.host]].powered:
+                raise ValueError(
+                    f"instance {inst.uuid!r} ({inst.name}): its host {inst.host!r} is 'off' but runs it; "
+                    "mark the host enabled or disabled"
+                )
+        return cls(tuple(hosts), tuple(instances), tuple(server_groups), default_cpu_util, host_index)
+
+    # --- lookups -------------------------------------------------------------------------
+    def host_index(self, name: str) -> int:
+        return self._host_index[name]
+
+    @cached_property
+    def instance_index(self) -> dict[str, int]:
+        return {inst.uuid: i for i, inst in enumerate(self.instances)}
+
+    @cached_property
+    def group_index(self) -> dict[str, int]:
+        return {g.name: i for i, g in enumerate(self.server_groups)}
+
+    # --- numpy views for hot paths ---------------------------------------------------------
+    @cached_property
+    def capacity(self) -> np.ndarray:
+        """float64[H, 3]: schedulable vcpu, memory_mb, disk_gb per host."""
+        return np.array([h.capacity for h in self.hosts], dtype=np.float64).reshape(len(self.hosts), 3)
+
+    @cached_property
+    def physical_cores(self) -> np.ndarray:
+        """float64[H]: host cores that measured CPU use is compared against (no overcommit)."""
+        return np.array([max(h.vcpus, 1) for h in self.hosts], dtype=np.float64)
+
+    @cached_property
+    def demand(self) -> np.ndarray:
+        """float64[V, 3]: vcpu, memory_mb, disk_gb each instance's flavour asks for."""
+        rows = [(i.vcpus, i.memory_mb, i.disk_gb) for i in self.instances]
+        return np.array(rows, dtype=np.float64).reshape(len(self.instances), 3)
+
+    @cached_property
+    def cpu_used(self) -> np.ndarray:
+        """float64[V]: cores each instance actually uses (measured share x its vcpus)."""
+        util = [self.default_cpu_util if i.cpu_util is None else i.cpu_util for i in self.instances]
+        return np.array(util, dtype=np.float64) * self.demand[:, VCPU]
+
+    @cached_property
+    def placement(self) -> np.ndarray:
+        """int64[V]: index of each instance's current host."""
+        return np.array([self._host_index[i.host] for i in self.instances], dtype=np.int64)
+
+    @cached_property
+    def movable(self) -> np.ndarray:
+        """bool[V]: instances that may change host."""
+        return np.array([i.movable for i in self.instances], dtype=bool)
+
+    @cached_property
+    def powered(self) -> np.ndarray:
+        """bool[H]: hosts drawing power now."""
+        return np.array([h.powered for h in self.hosts], dtype=bool)
+
+    @cached_property
+    def accepts(self) -> np.ndarray:
+        """bool[H]: hosts that may receive instances (enabled, or off and switchable on)."""
+        return np.array([h.accepts_instances for h in self.hosts], dtype=bool)
+
+    @cached_property
+    def idle_w(self) -> np.ndarray:
+        return np.array([h.power.idle_w for h in self.hosts], dtype=np.float64)
+
+    @cached_property
+    def max_w(self) -> np.ndarray:
+        return np.array([h.power.max_w for h in self.hosts], dtype=np.float64)
+
+    @cached_property
+    def zones(self) -> tuple[str, ...]:
+        return tuple(sorted({h.zone for h in self.hosts}))
+
+    @cached_property
+    def host_zone(self) -> np.ndarray:
+        """int64[H]: index into ``zones`` of each host's availability zone."""
+        zi = {z: i for i, z in enumerate(self.zones)}
+        return np.array([zi[h.zone] for h in self.hosts], dtype=np.int64)
+
+    # --- figures for a placement -----------------------------------------------------------
+    def load(self, placement: np.ndarray | None = None) -> np.ndarray:
+        """float64[H, 3]: flavour resources used on each host under ``placement``."""
+        placement = self.placement if placement is None else placement
+        used = np.zeros((len(self.hosts), 3))
+        np.add.at(used, placement, self.demand)
+        return used
+
+    def cpu_load(self, placement: np.ndarray | None = None) -> np.ndarray:
+        """float64[H]: cores in use on each host under ``placement``."""
+        placement = self.placement if placement is None else placement
+        used = np.zeros(len(self.hosts))
+        np.add.at(used, placement, self.cpu_used)
+        return used
+
+    def occupied(self, placement: np.ndarray | None = None) -> np.ndarray:
+        """bool[H]: hosts holding at least one instance."""
+        placement = self.placement if placement is None else placement
+        counts = np.bincount(placement, minlength=len(self.hosts)) if len(placement) else np.zeros(len(self.hosts))
+        return counts > 0
+
+    def host_watts(self, placement: np.ndarray | None = None, powered: np.ndarray | None = None) -> np.ndarray:
+        """float64[H]: watts of each host; hosts not ``powered`` draw 0 W.
+
+        By default a host is powered when it holds an instance (the consolidated view);
+        pass ``powered=fleet.powered`` for the fleet as it stands.
+        """
+        placement = self.placement if placement is None else placement
+        powered = self.occupied(placement) if powered is None else powered
+        util = np.minimum(self.cpu_load(placement) / self.physical_cores, 1.0)
+        watts = np.zeros(len(self.hosts))
+        for h in np.flatnonzero(powered):
+            watts[h] = self.hosts[h].power.watts(float(util[h]))
+        return watts
+
+    def watts(self, placement: np.ndarray | None = None, powered: np.ndarray | None = None) -> float:
+        return float(self.host_watts(placement, powered).sum())
+
+    def with_placement(self, placement: np.ndarray) -> Fleet:
+        """A new snapshot with instances on the hosts ``placement`` names; emptied hosts keep their state."""
+        instances = []
+        for inst, h in zip(self.instances, placement):
+            name = self.hosts[int(h)].name
+            instances.append(inst if inst.host == name else replace(inst, host=name))
+        hosts = []
+        occupied = self.occupied(placement)
+        for h, host in enumerate(self.hosts):
+            if occupied[h] and host.state is HostState.OFF:
+                host = replace(host, state=HostState.ENABLED)
+            hosts.append(host)
+        return Fleet.build(hosts, instances, self.server_groups, self.default_cpu_util)
+

@@ -1,0 +1,253 @@
+"""Read and write the scenario format (docs/scenario.md): the one input every part shares.
+
+The reader is strict about what matters and lenient about the rest: unknown fields are
+ignored (so snapshots from newer versions still load), missing required fields and
+impossible values raise ``ScenarioError`` naming the offending entry, so an operator can
+find it in a file of thousands of instances.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
+from watcher_geyser.power import PowerModel
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be read; the message names the entry and the field."""
+
+
+def load_scenario(path: str | Path) -> Fleet:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read scenario: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
+    try:
+        return fleet_from_dict(data)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path}: {exc}") from exc
+
+
+def fleet_from_dict(data: Any) -> Fleet:
+    if not isinstance(data, dict):
+        raise ScenarioError("a scenario is a JSON object with 'hosts' and 'instances'")
+    hosts_raw = _list(data, "hosts", "scenario")
+    instances_raw = _list(data, "instances", "scenario", required=False)
+    groups_raw = _list(data, "server_groups", "scenario", required=False)
+    groups = [_group(g, i) for i, g in enumerate(groups_raw)]
+    hosts = [_host(h, i) for i, h in enumerate(hosts_raw)]
+    instances = [_instance(v, i) for i, v in enumerate(instances_raw)]
+    default_cpu = data.get("default_cpu_util", 1.0)
+    _fraction(default_cpu, "scenario", "default_cpu_util")
+    try:
+        return Fleet.build(hosts, instances, groups, float(default_cpu))
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from exc
+
+
+def fleet_to_dict(fleet: Fleet) -> dict:
+    """The scenario form of a fleet; ``fleet_from_dict(fleet_to_dict(f))`` equals ``f``."""
+    hosts = []
+    for h in fleet.hosts:
+        hosts.append(
+            {
+                "name": h.name,
+                "vcpus": h.vcpus,
+                "memory_mb": h.memory_mb,
+                "disk_gb": h.disk_gb,
+                "cpu_allocation_ratio": h.cpu_allocation_ratio,
+                "ram_allocation_ratio": h.ram_allocation_ratio,
+                "disk_allocation_ratio": h.disk_allocation_ratio,
+                "reserved_vcpus": h.reserved_vcpus,
+                "reserved_memory_mb": h.reserved_memory_mb,
+                "reserved_disk_gb": h.reserved_disk_gb,
+                "power": h.power.to_json(),
+                "state": h.state.value,
+                "zone": h.zone,
+            }
+        )
+    instances = []
+    for v in fleet.instances:
+        row = {
+            "uuid": v.uuid,
+            "name": v.name,
+            "host": v.host,
+            "vcpus": v.vcpus,
+            "memory_mb": v.memory_mb,
+            "disk_gb": v.disk_gb,
+            "state": v.state,
+            "locked": v.locked,
+        }
+        if v.cpu_util is not None:
+            row["cpu_util"] = v.cpu_util
+        if v.excluded:
+            row["excluded"] = True
+        if v.server_group is not None:
+            row["server_group"] = v.server_group
+        instances.append(row)
+    return {
+        "hosts": hosts,
+        "instances": instances,
+        "server_groups": [{"name": g.name, "policy": g.policy.value} for g in fleet.server_groups],
+        "default_cpu_util": fleet.default_cpu_util,
+    }
+
+
+def save_scenario(fleet: Fleet, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(fleet_to_dict(fleet), indent=1) + "\n")
+
+
+# --- field readers: each names the entry it reads ----------------------------------------
+
+
+def _list(data: dict, key: str, where: str, required: bool = True) -> list:
+    if key not in data:
+        if required:
+            raise ScenarioError(f"{where}: missing required field {key!r}")
+        return []
+    value = data[key]
+    if not isinstance(value, list):
+        raise ScenarioError(f"{where}: {key!r} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _required(entry: dict, key: str, where: str) -> Any:
+    if key not in entry:
+        raise ScenarioError(f"{where}: missing required field {key!r}")
+    return entry[key]
+
+
+def _name(entry: Any, key: str, where: str) -> str:
+    value = _required(entry, key, where)
+    if not isinstance(value, str) or not value:
+        raise ScenarioError(f"{where}: {key!r} must be a non-empty string")
+    return value
+
+
+def _number(value: Any, where: str, key: str, integer: bool = False, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ScenarioError(f"{where}: {key!r} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ScenarioError(f"{where}: {key!r} must be finite, got {value!r}")
+    if integer and value != int(value):
+        raise ScenarioError(f"{where}: {key!r} must be a whole number, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ScenarioError(f"{where}: {key!r} must be {bound}, got {value!r}")
+    return value
+
+
+def _fraction(value: Any, where: str, key: str) -> float:
+    number = _number(value, where, key)
+    if number > 1:
+        raise ScenarioError(f"{where}: {key!r} is a fraction between 0 and 1, got {value!r}")
+    return number
+
+
+def _host(entry: Any, index: int) -> Host:
+    if not isinstance(entry, dict):
+        raise ScenarioError(f"hosts[{index}]: must be an object")
+    name = _name(entry, "name", f"hosts[{index}]")
+    where = f"host {name!r}"
+    size = {k: int(_number(_required(entry, k, where), where, k, integer=True)) for k in ("vcpus", "memory_mb", "disk_gb")}
+    ratios = {
+        k: float(_number(entry.get(k, 1.0), where, k, positive=True))
+        for k in ("cpu_allocation_ratio", "ram_allocation_ratio", "disk_allocation_ratio")
+    }
+    reserved = {
+        k: int(_number(entry.get(k, 0), where, k, integer=True))
+        for k in ("reserved_vcpus", "reserved_memory_mb", "reserved_disk_gb")
+    }
+    for res, total in (("reserved_vcpus", "vcpus"), ("reserved_memory_mb", "memory_mb"), ("reserved_disk_gb", "disk_gb")):
+        if reserved[res] > size[total]:
+            raise ScenarioError(f"{where}: {res} ({reserved[res]}) exceeds {total} ({size[total]})")
+    state_raw = entry.get("state", "enabled")
+    try:
+        state = HostState(state_raw)
+    except ValueError:
+        raise ScenarioError(f"{where}: state must be one of enabled, disabled, off; got {state_raw!r}") from None
+    zone = entry.get("zone", DEFAULT_ZONE)
+    if not isinstance(zone, str) or not zone:
+        raise ScenarioError(f"{where}: 'zone' must be a non-empty string")
+    return Host(
+        name=name,
+        power=_power(_required(entry, "power", where), where),
+        state=state,
+        zone=zone,
+        **size,
+        **ratios,
+        **reserved,
+    )
+
+
+def _power(entry: Any, where: str) -> PowerModel:
+    if not isinstance(entry, dict):
+        raise ScenarioError(f"{where}: 'power' must be an object with idle_w/max_w or curve_w")
+    try:
+        if "curve_w" in entry:
+            curve = entry["curve_w"]
+            if not isinstance(curve, list):
+                raise ValueError("'curve_w' must be a list of 11 numbers")
+            return PowerModel.curve([_number(p, where, "curve_w") for p in curve])
+        if "idle_w" in entry and "max_w" in entry:
+            return PowerModel.linear(_number(entry["idle_w"], where, "idle_w"), _number(entry["max_w"], where, "max_w"))
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: power: {exc}") from None
+    raise ScenarioError(f"{where}: 'power' needs either idle_w and max_w, or curve_w (11 points)")
+
+
+def _instance(entry: Any, index: int) -> Instance:
+    if not isinstance(entry, dict):
+        raise ScenarioError(f"instances[{index}]: must be an object")
+    uuid = _name(entry, "uuid", f"instances[{index}]")
+    where = f"instance {uuid!r}"
+    name = entry.get("name", uuid)
+    if not isinstance(name, str):
+        raise ScenarioError(f"{where}: 'name' must be a string")
+    size = {k: int(_number(_required(entry, k, where), where, k, integer=True)) for k in ("vcpus", "memory_mb", "disk_gb")}
+    cpu_util = entry.get("cpu_util")
+    if cpu_util is not None:
+        cpu_util = float(_fraction(cpu_util, where, "cpu_util"))
+    state = entry.get("state", "active")
+    if not isinstance(state, str):
+        raise ScenarioError(f"{where}: 'state' must be a string")
+    flags = {}
+    for key in ("locked", "excluded"):
+        value = entry.get(key, False)
+        if not isinstance(value, bool):
+            raise ScenarioError(f"{where}: {key!r} must be true or false, got {value!r}")
+        flags[key] = value
+    group = entry.get("server_group")
+    if group is not None and not isinstance(group, str):
+        raise ScenarioError(f"{where}: 'server_group' must be a group name")
+    return Instance(
+        uuid=uuid,
+        name=name,
+        host=_name(entry, "host", where),
+        cpu_util=cpu_util,
+        state=state.lower(),
+        server_group=group,
+        **size,
+        **flags,
+    )
+
+
+def _group(entry: Any, index: int) -> ServerGroup:
+    if not isinstance(entry, dict):
+        raise ScenarioError(f"server_groups[{index}]: must be an object")
+    name = _name(entry, "name", f"server_groups[{index}]")
+    policy = _required(entry, "policy", f"server group {name!r}")
+    try:
+        return ServerGroup(name, GroupPolicy(policy))
+    except ValueError:
+        choices = ", ".join(p.value for p in GroupPolicy)
+        raise ScenarioError(f"server group {name!r}: policy must be one of {choices}; got {policy!r}") from None

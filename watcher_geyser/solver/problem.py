@@ -1,0 +1,124 @@
+"""What the solver is asked (``Problem``) and what it answers (``Target``).
+
+Both are solver-neutral plain data: the greedy heuristic and CP-SAT take the same
+``Problem`` and return the same ``Target``, and the planner, the simulator and the
+Watcher strategy read only these two types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from watcher_geyser.model import RAM, Fleet
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A consolidation request over one fleet snapshot.
+
+    ``ceiling`` is the fraction of each host's schedulable vcpu/ram/disk that may be used
+    after consolidation (1.0 packs to the allocation ratios; 0.8 leaves 20 % head-room).
+    ``cpu_ceiling``, when set, also caps measured CPU use at that fraction of physical cores.
+    ``power_budget_w`` caps the watts of hosts left on, when it can be met.
+    ``max_migrations`` caps how many instances may change host.
+    ``allow_power_on`` lets the solver switch on hosts that are off now.
+    """
+
+    fleet: Fleet
+    ceiling: float = 1.0
+    cpu_ceiling: float | None = None
+    power_budget_w: float | None = None
+    max_migrations: int | None = None
+    allow_power_on: bool = True
+    time_limit_s: float = 10.0
+    seed: int = 0
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        if not 0 < self.ceiling <= 1:
+            raise ValueError(f"ceiling is a fraction in (0, 1], got {self.ceiling}")
+        if self.cpu_ceiling is not None and not 0 < self.cpu_ceiling <= 1:
+            raise ValueError(f"cpu_ceiling is a fraction in (0, 1], got {self.cpu_ceiling}")
+        if self.power_budget_w is not None and self.power_budget_w < 0:
+            raise ValueError(f"power_budget_w must be >= 0, got {self.power_budget_w}")
+        if self.max_migrations is not None and self.max_migrations < 0:
+            raise ValueError(f"max_migrations must be >= 0, got {self.max_migrations}")
+        if self.time_limit_s <= 0:
+            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+
+    @property
+    def limits(self) -> np.ndarray:
+        """float64[H, 3]: vcpu/ram/disk each host may hold after consolidation."""
+        return self.fleet.capacity * self.ceiling
+
+    @property
+    def cpu_limits(self) -> np.ndarray:
+        """float64[H]: measured cores each host may carry (infinite when no cpu_ceiling)."""
+        if self.cpu_ceiling is None:
+            return np.full(len(self.fleet.hosts), np.inf)
+        return self.fleet.physical_cores * self.cpu_ceiling
+
+    @property
+    def may_receive(self) -> np.ndarray:
+        """bool[H]: hosts a moved instance may go to."""
+        fleet = self.fleet
+        return fleet.accepts & (fleet.powered | self.allow_power_on)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Proven lower bounds: no placement of this problem does better than these."""
+
+    hosts: int
+    watts_w: float
+    migration_cost_mb: float
+
+
+@dataclass(frozen=True)
+class Target:
+    """A solver's answer: where every instance should be, its figures, and how good it is.
+
+    Figures are recomputed from ``placement`` (never read back from a solver), so two
+    back-ends are always compared on the same arithmetic.
+    """
+
+    problem: Problem
+    placement: np.ndarray  # int64[V]: host index of each instance
+    bounds: Bounds
+    status: str  # OPTIMAL, FEASIBLE, GREEDY (fallback), CURRENT (nothing better found)
+    solve_seconds: float
+    messages: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def fleet(self) -> Fleet:
+        return self.problem.fleet
+
+    @property
+    def moved(self) -> np.ndarray:
+        """bool[V]: instances whose target host differs from their current one."""
+        return self.placement != self.fleet.placement
+
+    @property
+    def migrations(self) -> int:
+        return int(self.moved.sum())
+
+    @property
+    def memory_moved_mb(self) -> float:
+        return float(self.fleet.demand[self.moved, RAM].sum())
+
+    @property
+    def hosts_on(self) -> int:
+        return int(self.fleet.occupied(self.placement).sum())
+
+    @property
+    def watts_w(self) -> float:
+        return self.fleet.watts(self.placement)
+
+    @property
+    def gap(self) -> float:
+        """Relative distance of the answer's watts from the watts lower bound (0 = proven optimal)."""
+        if self.watts_w <= 0:
+            return 0.0
+        return max(0.0, (self.watts_w - self.bounds.watts_w) / self.watts_w)
