@@ -40,7 +40,7 @@ def generate_fleet(
     n_hosts: int,
     n_instances: int,
     mixed: bool = False,
-    allocation: float = 0.4,
+    allocation: float = 0.45,
     cpu_allocation_ratio: float = 4.0,
     seed: int = 0,
     zones: int = 1,
@@ -48,12 +48,24 @@ def generate_fleet(
     locked_share: float = 0.0,
 ) -> Fleet:
     """A fleet of ``n_hosts`` with ``n_instances`` spread evenly, each host about
-    ``allocation`` full in its tightest dimension (as far as the instance count allows)."""
+    ``allocation`` full in its tightest dimension (memory, with these flavours).
+
+    Host sizes are the ``HOST_TYPES`` scaled so that the instance count gives that
+    allocation: a 5-instances-per-host fleet gets smaller hosts than a 20-per-host one.
+    """
     rng = np.random.default_rng(seed)
     kinds = rng.integers(0, len(HOST_TYPES), n_hosts) if mixed else np.zeros(n_hosts, dtype=int)
+    weights = np.array([f[4] for f in FLAVORS], dtype=float)
+    mean_memory_mb = float(np.dot(weights, [f[2] for f in FLAVORS]) / weights.sum())
+    mean_type_mb = float(np.mean([HOST_TYPES[int(k)][1] for k in kinds])) if n_hosts else 1.0
+    scale = (n_instances / max(n_hosts, 1) * mean_memory_mb / allocation + 4096) / mean_type_mb
+    scale = max(scale, 65536 / mean_type_mb * 1.1)  # every flavour must fit on every host
     hosts = []
     for h in range(n_hosts):
-        vcpus, mem, disk, power = HOST_TYPES[int(kinds[h])]
+        base_vcpus, base_mem, base_disk, power = HOST_TYPES[int(kinds[h])]
+        vcpus = max(16, int(round(base_vcpus * scale)))
+        mem = int(round(base_mem * scale / 1024)) * 1024
+        disk = int(round(base_disk * scale))
         hosts.append(
             Host(
                 name=f"compute-{h:05d}",
@@ -66,7 +78,6 @@ def generate_fleet(
                 zone=f"az{h % zones + 1}",
             )
         )
-    weights = np.array([f[4] for f in FLAVORS], dtype=float)
     picks = rng.choice(len(FLAVORS), size=n_instances, p=weights / weights.sum())
     groups = [
         ServerGroup(f"group-{g}", GroupPolicy.ANTI_AFFINITY if g % 2 == 0 else GroupPolicy.AFFINITY)
@@ -96,13 +107,13 @@ def generate_fleet(
             group = groups[v % len(groups)].name
         instances.append(
             Instance(
-                uuid=str(uuidlib.UUID(int=rng.integers(0, 2**63) << 64 | v, version=4)),
+                uuid=str(uuidlib.UUID(int=(int(rng.integers(0, 2**62)) << 64) | v, version=4)),
                 name=f"vm-{v:06d}-{name}",
                 host=hosts[placement[v]].name,
                 vcpus=vc,
                 memory_mb=mem,
                 disk_gb=disk,
-                cpu_util=float(np.clip(rng.beta(2, 5), 0.01, 1.0)),
+                cpu_util=float(np.clip(rng.beta(1.5, 8.0), 0.01, 1.0)),  # mean ~16 %, a long tail
                 locked=bool(rng.random() < locked_share),
                 server_group=group,
             )
