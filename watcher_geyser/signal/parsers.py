@@ -34,7 +34,7 @@ MAX_BYTES = 16 * 1024 * 1024
 #: More points than this is refused: a year at one-minute steps is about 525,600.
 MAX_POINTS = 1_000_000
 
-FORMATS = ("auto", "csv", "geyser", "carbon-intensity", "carbon-aware", "watts-list")
+FORMATS = ("auto", "csv", "json", "geyser", "carbon-intensity", "carbon-aware", "watts-list")
 
 
 def parse(
@@ -127,7 +127,11 @@ def parse_csv(text: str, unit_scale: tuple[Unit, float] | None) -> Series:
     values: list[float] = []
     durations: list[float] = []
     declared = None
-    for lineno, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise SignalError(f"not valid CSV: {exc}") from None
+    for lineno, row in enumerate(rows, start=1):
         if not row or not "".join(row).strip():
             continue
         first = row[0].strip()
@@ -144,9 +148,9 @@ def parse_csv(text: str, unit_scale: tuple[Unit, float] | None) -> Series:
             continue
         try:
             times.append(parse_time(first))
-            values.append(_number(row[1], "value"))
+            values.append(_number(row[1], "value", text_ok=True))
             if len(row) > 2 and row[2].strip():
-                durations.append(_number(row[2], "duration_s"))
+                durations.append(_number(row[2], "duration_s", text_ok=True))
         except SignalError as exc:
             raise SignalError(f"line {lineno}: {exc}") from None
         if len(times) > MAX_POINTS:
@@ -158,15 +162,22 @@ def parse_csv(text: str, unit_scale: tuple[Unit, float] | None) -> Series:
 
 
 def _is_header(row: list[str]) -> bool:
+    """A header names its columns: neither its time nor its value column parses."""
     try:
         float(row[1])
+        return False
     except ValueError:
+        pass
+    try:
+        parse_time(row[0].strip())
+    except SignalError:
         return True
     return False
 
 
-def _number(raw: Any, what: str) -> float:
-    if isinstance(raw, bool) or raw is None:
+def _number(raw: Any, what: str, text_ok: bool = False) -> float:
+    """A finite float; JSON must hold real numbers, CSV cells (``text_ok``) are parsed."""
+    if isinstance(raw, bool) or raw is None or (isinstance(raw, str) and not text_ok):
         raise SignalError(f"{what} must be a number, got {raw!r}")
     if isinstance(raw, str):
         try:
