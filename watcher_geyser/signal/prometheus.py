@@ -45,6 +45,8 @@ class PrometheusSource:
 
     def read(self, now_s: float) -> Series:
         base = self.base_url.rstrip("/")
+        # Prometheus keeps milliseconds: round down, so the sample it returns is not after now_s.
+        now_s = math.floor(now_s * 1000) / 1000
         if self.range_s > 0:
             url = f"{base}/api/v1/query_range"
             params = {"query": self.query, "start": f"{now_s - self.range_s:.3f}", "end": f"{now_s:.3f}"}
@@ -83,10 +85,9 @@ class PrometheusSource:
             raise SignalError(f"{len(samples)} samples, above the {MAX_POINTS}-point limit")
         times = [parse_time(float(t)) for t, _ in samples]
         values = [_sample(v) * self.scale for _, v in samples]
+        # A matrix point lasts until the next (the last one a median step); an instant value max_age_s.
         durations = None if kind == "matrix" else [self.max_age_s]
-        if kind == "matrix":
-            durations = [self.step_s] * len(times)
-        return Series.build(times, values, self.unit, durations, origin=self.describe())
+        return Series.build(times, values, self.unit, durations, origin=self.describe(), default_duration_s=self.step_s)
 
     def describe(self) -> str:
         return f"prometheus {redact_url(self.base_url)} query {self.query!r}"
