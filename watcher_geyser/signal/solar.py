@@ -15,6 +15,7 @@ solar do not pay for it. For the simulator, ``solar_series`` computes a whole pe
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,10 +67,20 @@ def solar_watts(site: SolarSite, times_s: np.ndarray) -> np.ndarray:
         import pvlib
     except ImportError as exc:
         raise SignalError(f"the solar source needs pvlib ({exc}); install watcher-geyser[sim]") from None
+    with warnings.catch_warnings():  # pvlib's use of deprecated pandas names is not ours to report
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return _solar_watts(site, times_s, pd, pvlib)
+
+
+def _solar_watts(site: SolarSite, times_s: np.ndarray, pd, pvlib) -> np.ndarray:
     times = pd.DatetimeIndex(pd.to_datetime(np.asarray(times_s, dtype=np.float64), unit="s", utc=True))
     location = pvlib.location.Location(site.latitude, site.longitude, altitude=site.altitude_m)
     position = location.get_solarposition(times)
     clear = location.get_clearsky(times, model=site.model, solar_position=position)
+    if "dni" not in clear:  # Haurwitz gives only GHI: split it into beam and diffuse (Erbs)
+        split = pvlib.irradiance.erbs(clear["ghi"], position["zenith"], times)
+        clear = clear.assign(dni=split["dni"], dhi=split["dhi"])
     poa = pvlib.irradiance.get_total_irradiance(
         site.tilt_deg,
         site.azimuth_deg,
