@@ -70,6 +70,22 @@ def test_carbon_intensity_regional_shape() -> None:
         parse(json.dumps(doc))
 
 
+def test_carbon_intensity_generation_mix_is_a_renewable_share() -> None:
+    mix = [{"fuel": "gas", "perc": 30.2}, {"fuel": "wind", "perc": 41.5}, {"fuel": "solar", "perc": 8.3},
+           {"fuel": "nuclear", "perc": 15.0}, {"fuel": "biomass", "perc": 5.0}]
+    one = {"data": {"from": "2026-06-21T12:00Z", "to": "2026-06-21T12:30Z", "generationmix": mix}}
+    series = parse(json.dumps(one))
+    assert series.unit is Unit.RENEWABLE_PCT and series.values[0] == pytest.approx(54.8)
+    both = {"data": [{"from": "2026-06-21T12:00Z", "to": "2026-06-21T12:30Z",
+                      "intensity": {"forecast": 120}, "generationmix": mix}]}
+    assert parse(json.dumps(both)).unit is Unit.CARBON_G_PER_KWH
+    assert parse(json.dumps(both), unit="%").values[0] == pytest.approx(54.8)
+    with pytest.raises(SignalError, match="contradicts"):
+        parse(json.dumps(both), unit="W")
+    with pytest.raises(SignalError, match="contradicts"):
+        parse((SIGNALS / "carbon-aware-forecast.json").read_bytes(), unit="kW")
+
+
 def test_carbon_aware_single_object_and_emissions_shape() -> None:
     one = {"location": "eastus", "forecastData": [
         {"location": "eastus", "timestamp": "2026-06-21T14:45:00Z", "duration": 5, "value": 448.4}]}

@@ -105,6 +105,11 @@ def test_horizon_takes_the_maximum_of_carbon_intensity() -> None:
     assert d.value == 420 and d.level == 1.0
 
 
+def test_series_notes_reach_the_decision() -> None:
+    s = Series.build([T0], [200.0], Unit.CARBON_G_PER_KWH, [1800.0], notes=("1 of 1 points use the forecast",))
+    assert decide(s, peak=None).notes == ("1 of 1 points use the forecast",)
+
+
 def test_a_forecast_shorter_than_the_horizon_says_so() -> None:
     d = decide(series([5000, 5000]))
     assert d.fallback is None and "covers only 600 s" in d.reason

@@ -155,6 +155,8 @@ def render(d: Decision, series: Series | None, peak_w: float | None) -> str:
         ("fallback", d.fallback.value if d.fallback else "none"),
         ("reason", d.reason),
     ]
+    if d.notes:
+        rows.append(("notes", "; ".join(d.notes)))
     if d.held and d.proposed_ceiling is not None:
         proposed = "none" if d.proposed_budget_w is None else f"{d.proposed_budget_w:,.0f} W"
         rows.insert(-3, ("signal alone", f"budget {proposed}, ceiling {d.proposed_ceiling:.3f}"))

@@ -8,7 +8,8 @@ Formats (``fmt``; ``auto`` picks from the content):
   "duration_s": ...}]}`` (``duration_s`` optional), documented in docs/signals.md.
 - ``carbon-intensity``: the UK Carbon Intensity API, ``{"data": [{"from", "to",
   "intensity": {"forecast", "actual"}}]}`` (``actual`` when present, else ``forecast``),
-  also its regional shape where each region holds its own ``data`` list.
+  also its regional shape where each region holds its own ``data`` list, and its
+  ``generationmix`` (``/generation``), read as the renewable share in %.
 - ``carbon-aware``: the Green Software Foundation Carbon Aware SDK forecast, a list (or
   one object) with ``forecastData: [{"timestamp", "duration" (minutes), "value"}]``; also
   its emissions shape ``[{"time", "duration", "rating"}]``.
@@ -256,36 +257,68 @@ def parse_geyser(doc: Any, unit_scale) -> Series:
     return _series(times, values, unit, scale, durs or None)
 
 
+#: Fuels of the Carbon Intensity API's generation mix counted as renewable.
+RENEWABLE_FUELS = frozenset({"wind", "solar", "hydro", "biomass"})
+
+
 def parse_carbon_intensity(doc: Any, unit_scale) -> Series:
+    """Intensity (gCO2/kWh) per half hour, or, for ``/generation`` responses (or when the
+    declared unit is %), the renewable share: the ``perc`` of wind, solar, hydro and biomass."""
     where = "Carbon Intensity API JSON"
     if isinstance(doc, dict) and isinstance(doc.get("data"), dict):
-        doc = doc["data"]  # one region: {"data": {"regionid": ..., "data": [...]}}
+        inner = doc["data"]  # one region {"data": {"regionid", "data": [...]}} or one period
+        doc = inner if "data" in inner else {"data": [inner]}
     pts = _points(doc, "data", where)
     if isinstance(pts[0], dict) and isinstance(pts[0].get("data"), list):
         if len(pts) != 1:
             raise SignalError(f"{where}: {len(pts)} regions in one response; ask the API for one region")
         pts = _points(pts[0], "data", where)
+    first = pts[0] if isinstance(pts[0], dict) else {}
+    want_mix = (unit_scale is not None and unit_scale[0] is Unit.RENEWABLE_PCT) or "intensity" not in first
+    unit, scale = unit_scale or ((Unit.RENEWABLE_PCT if want_mix else Unit.CARBON_G_PER_KWH), 1.0)
+    expected = Unit.RENEWABLE_PCT if want_mix else Unit.CARBON_G_PER_KWH
+    if unit is not expected:
+        raise SignalError(f"{where}: values are {expected.symbol}; a declared unit of {unit.symbol} contradicts that")
     times, values, durs, used_forecast = [], [], [], 0
     for i, raw in enumerate(pts):
         p = _entry(raw, i, where)
         try:
             start = parse_time(_field(p, "from", i, where))
             end = parse_time(_field(p, "to", i, where))
-            intensity = _field(p, "intensity", i, where)
-            if not isinstance(intensity, dict):
-                raise SignalError(f"'intensity' must be an object, got {type(intensity).__name__}")
-            value = intensity.get("actual")
-            if value is None:
-                value = intensity.get("forecast")
-                used_forecast += 1
-            values.append(_number(value, "intensity (actual or forecast)"))
+            if want_mix:
+                value, forecast = _renewable_pct(_field(p, "generationmix", i, where)), False
+            else:
+                value, forecast = _intensity(_field(p, "intensity", i, where))
         except SignalError as exc:
             raise SignalError(f"{where}: point {i}: {exc}") from None
         times.append(start)
         durs.append(end - start)
+        values.append(value)
+        used_forecast += forecast
     notes = [f"{used_forecast} of {len(pts)} points use the forecast (no actual yet)"] if used_forecast else []
-    unit, scale = unit_scale or (Unit.CARBON_G_PER_KWH, 1.0)
     return _series(times, values, unit, scale, durs, notes)
+
+
+def _intensity(intensity: Any) -> tuple[float, bool]:
+    """``(gCO2/kWh, True when it is the forecast)``: the actual when known, else the forecast."""
+    if not isinstance(intensity, dict):
+        raise SignalError(f"'intensity' must be an object, got {type(intensity).__name__}")
+    if intensity.get("actual") is not None:
+        return _number(intensity["actual"], "intensity.actual"), False
+    return _number(intensity.get("forecast"), "intensity.forecast (no actual yet)"), True
+
+
+def _renewable_pct(mix: Any) -> float:
+    if not isinstance(mix, list) or not mix:
+        raise SignalError("'generationmix' must be a non-empty list of {fuel, perc}")
+    total = 0.0
+    for j, item in enumerate(mix):
+        if not isinstance(item, dict) or not isinstance(item.get("fuel"), str):
+            raise SignalError(f"generationmix[{j}] must be an object with 'fuel' and 'perc'")
+        perc = _number(item.get("perc"), f"generationmix[{j}].perc")
+        if item["fuel"].lower() in RENEWABLE_FUELS:
+            total += perc
+    return min(total, 100.0)
 
 
 def parse_carbon_aware(doc: Any, unit_scale) -> Series:
@@ -306,8 +339,7 @@ def parse_carbon_aware(doc: Any, unit_scale) -> Series:
             durs.append(_number(_field(p, "duration", i, where), "duration (minutes)") * 60.0)
         except SignalError as exc:
             raise SignalError(f"{where}: point {i}: {exc}") from None
-    unit, scale = unit_scale or (Unit.CARBON_G_PER_KWH, 1.0)
-    return _series(times, values, unit, scale, durs)
+    return _series(times, values, *_carbon_unit(unit_scale, where), durs)
 
 
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$")
@@ -340,8 +372,15 @@ def _carbon_aware_emissions(doc: list, unit_scale) -> Series:
             )
         except SignalError as exc:
             raise SignalError(f"{where}: point {i}: {exc}") from None
-    unit, scale = unit_scale or (Unit.CARBON_G_PER_KWH, 1.0)
+    unit, scale = _carbon_unit(unit_scale, where)
     return _series([r[0] for r in rows], [r[1] for r in rows], unit, scale, [r[2] for r in rows])
+
+
+def _carbon_unit(unit_scale, where: str) -> tuple[Unit, float]:
+    unit, scale = unit_scale or (Unit.CARBON_G_PER_KWH, 1.0)
+    if unit is not Unit.CARBON_G_PER_KWH:
+        raise SignalError(f"{where}: values are gCO2/kWh; a declared unit of {unit.symbol} contradicts that")
+    return unit, scale
 
 
 def parse_watts_list(doc: Any, unit_scale) -> Series:
