@@ -57,6 +57,8 @@ def test_failing_source_exits_1_and_says_why(capsys, tmp_path) -> None:
     [
         (["bogus:1"], "unknown kind 'bogus'"),
         (["constant:5 parsecs"], "unknown unit"),
+        (["constant:-5W"], "finite number >= 0"),
+        (["constant:150%"], "above 100"),
         (["file:x.csv?colour=red"], "unknown option 'colour'"),
         (["constant:5000W"], "pass --fleet-peak-w W or --scenario FILE"),
         (["constant:5000W", "--at", "teatime", "--fleet-peak-w", "1"], "not ISO 8601"),

@@ -158,6 +158,7 @@ def test_decide_never_raises_even_on_a_broken_source() -> None:
     d = SignalPolicy().decide_from(Broken(), T0, PEAK_W)
     assert d.fallback is Fallback.SAFE_DEFAULT and "ZeroDivisionError: bug" in d.reason and d.source == "broken"
     assert SignalPolicy().decide("not a series", T0, PEAK_W).fallback is Fallback.SAFE_DEFAULT
+    assert "not a finite" in SignalPolicy().decide(constant(5), math.nan, PEAK_W).reason
 
 
 def noisy_day(seed: int = 7) -> Series:

@@ -8,6 +8,7 @@ binary is absent is the module skipped, with the reason shown.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -18,9 +19,8 @@ import requests
 from tests.signal_servers import free_port, serve
 from watcher_geyser.signal import PrometheusSource, SignalError, SignalPolicy, Unit, parse_spec
 
-PROMETHEUS = shutil.which("prometheus") or (
-    "/usr/bin/prometheus" if shutil.os.path.exists("/usr/bin/prometheus") else None
-)
+# /usr/bin may be missing from PATH under some CI runners; Debian installs the binary there.
+PROMETHEUS = shutil.which("prometheus") or ("/usr/bin/prometheus" if os.path.exists("/usr/bin/prometheus") else None)
 
 pytestmark = pytest.mark.skipif(
     PROMETHEUS is None,

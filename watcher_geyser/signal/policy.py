@@ -29,6 +29,7 @@ Pure: imports nothing from OpenStack; state lives in ``PolicyState`` for the cal
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from watcher_geyser.signal.decision import AGGREGATES, Decision, Fallback, PolicyConfig
@@ -93,6 +94,8 @@ class SignalPolicy:
         return self.decide(observation, now_s, fleet_peak_w, name)
 
     def _decide(self, observation, now_s: float, fleet_peak_w: float | None, source: str) -> Decision:
+        if not math.isfinite(now_s):
+            return self._safe(now_s, source, f"the decision time {now_s} is not a finite number of seconds")
         failure = None
         reading = None
         if isinstance(observation, Series):

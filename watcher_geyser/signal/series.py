@@ -213,7 +213,9 @@ def _check_values(times: np.ndarray, vals: np.ndarray, unit: Unit) -> None:
 
 def iso(t_s: float) -> str:
     """ISO 8601 UTC text for epoch seconds (``'-inf'``/``'inf'`` for unbounded ends)."""
-    if not math.isfinite(t_s):
+    if math.isnan(t_s):
+        return "an invalid time (NaN)"
+    if math.isinf(t_s):
         return "the end of time" if t_s > 0 else "the beginning of time"
     try:
         return datetime.fromtimestamp(t_s, UTC).isoformat().replace("+00:00", "Z")

@@ -43,6 +43,11 @@ class ConstantSource:
     value: float
     unit: Unit = Unit.WATTS
 
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.value) and self.value >= 0):
+            raise ValueError(f"a constant must be a finite number >= 0, got {self.value}")
+        Series.build([0.0], [self.value], self.unit)  # the unit's plausibility limit
+
     def read(self, now_s: float) -> Series:
         # One point from the epoch (or ``now_s`` if earlier) that lasts for ever.
         return Series.build([min(0.0, now_s)], [self.value], self.unit, [math.inf], self.describe())
