@@ -22,7 +22,6 @@ configuration before an audit runs with it.
 Thresholds, horizon, hysteresis and HTTP settings come from the [geyser_signal] group of
 --config-file (defaults otherwise); SOURCE overrides its 'source' option.
 
-SOURCE specs:
 {SPEC_HELP}
 Exit status: 0 the signal was used; 1 a fallback was used (the reason says why);
 2 the command line, the config file or the spec is wrong.

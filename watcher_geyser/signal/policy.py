@@ -139,7 +139,8 @@ class SignalPolicy:
         end_s = now_s + cfg.horizon_s
         if cfg.aggregate == "now" or cfg.horizon_s == 0:
             return _Reading(value_now, value_now, series.unit, series.origin, f"value at {iso(now_s)}", series.notes)
-        i0, i1 = series.window(now_s, end_s)
+        i0 = i
+        i1 = series.window_end(i0, end_s)
         window = series.values[i0:i1]
         if cfg.aggregate == "mean":
             value, how = float(window.mean()), "mean"

@@ -166,20 +166,14 @@ class Series:
 
     def covering(self, t_s: float) -> int | None:
         """Index of the point whose interval holds ``t_s``, or None."""
-        i = int(np.searchsorted(self.times_s, t_s, side="right")) - 1
+        i = int(self.times_s.searchsorted(t_s, side="right")) - 1
         if i < 0 or t_s >= self.times_s[i] + self.durations_s[i]:
             return None
         return i
 
-    def window(self, start_s: float, end_s: float) -> tuple[int, int]:
-        """``(i0, i1)``: the points overlapping ``[start_s, end_s]`` are ``i0 <= i < i1``.
-
-        ``i0`` is the point covering ``start_s`` (the caller checks it exists); a zero-length
-        window holds that one point.
-        """
-        i0 = max(int(np.searchsorted(self.times_s, start_s, side="right")) - 1, 0)
-        i1 = max(int(np.searchsorted(self.times_s, end_s, side="left")), i0 + 1)
-        return i0, i1
+    def window_end(self, i0: int, end_s: float) -> int:
+        """``i1`` such that points ``i0 <= i < i1`` overlap ``[times_s[i0], end_s)`` (at least one)."""
+        return max(int(self.times_s.searchsorted(end_s, side="left")), i0 + 1)
 
     def value_at(self, t_s: float) -> float | None:
         i = self.covering(t_s)

@@ -1,6 +1,6 @@
 """One-line source specifications, as typed on the command line or set in the config file.
 
-Grammar (options are ``key=value`` pairs; values are percent-decoded, ``+`` is kept):
+SOURCE specs (options are key=value pairs; values are percent-decoded, '+' is kept):
 
     constant:VALUE[UNIT]                  constant:5000W  constant:12kW  constant:45%
                                           constant:0.6?unit=fraction  constant:250gCO2/kWh
@@ -11,9 +11,10 @@ Grammar (options are ``key=value`` pairs; values are percent-decoded, ``+`` is k
                                           prometheus:http://127.0.0.1:9090?query=site_available_watts
     solar:lat=LAT,lon=LON,peak_w=W[,altitude=M,tilt=DEG,azimuth=DEG,losses=F,model=M,step_s=S]
 
-Units (``unit=`` or a constant's suffix): W, kW, MW, fraction, % (renewable share),
-gCO2/kWh. Formats: auto, csv, geyser, carbon-intensity, carbon-aware, watts-list.
-In a PromQL query write ``&`` as ``%26`` and ``#`` as ``%23``.
+Units (unit= or a constant's suffix): W, kW, MW, fraction (of the fleet's peak watts),
+% (renewable share), gCO2/kWh. Formats (format=, default auto): csv, json (detect the JSON
+shape), geyser, carbon-intensity, carbon-aware, watts-list. In a PromQL query write '&' as
+%26 and '#' as %23. Durations (range, step, max_age, step_s): 300, 300s, 5m, 1h, 1d.
 """
 
 from __future__ import annotations
