@@ -147,3 +147,19 @@ def test_sample_config_generates(monkeypatch) -> None:
     generator.generate(conf, output_file=out)
     sample = out.getvalue()
     assert "[geyser_signal]" in sample and "#tight_ceiling = 0.95" in sample and "#http_token = <None>" in sample
+
+
+def test_https_source_with_the_ca_bundle_from_the_config_file(capsys, tmp_path) -> None:
+    from tests.signal_servers import make_tls, serve
+
+    context, ca_path = make_tls(tmp_path)
+    body = (SIGNALS / "carbon-aware-forecast.json").read_bytes()
+    with serve({"/forecast": (200, {"Content-Type": "application/json"}, body)}, tls=context) as (url, _):
+        spec = f"{url}/forecast#format=carbon-aware"
+        assert geyser(spec, "--at", "2026-06-21T03:00:00Z") == 1  # refused: the test CA is not trusted
+        assert "TLS certificate verification failed" in capsys.readouterr().out
+        conf = tmp_path / "geyser.conf"
+        conf.write_text(f"[geyser_signal]\nhttp_ca_bundle = {ca_path}\nhttp_retries = 0\n")
+        assert geyser(spec, "--at", "2026-06-21T03:00:00Z", "--config-file", str(conf), "--json") == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["unit"] == "gco2_per_kwh" and d["fallback"] is None and d["source"] == f"{url}/forecast"
