@@ -42,7 +42,9 @@ def register(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--trace", help="PlanetLab day folder, CSV file or scenario JSON (default: the bundled sample)")
+    parser.add_argument(
+        "--trace", help="PlanetLab day folder, CSV file or scenario JSON (default: the bundled sample)"
+    )
     parser.add_argument(
         "--datacenter", default=None, choices=sorted(PRESETS), help="data centre preset (default: planetlab, "
         "or planetlab-small for the bundled sample)"
@@ -53,7 +55,9 @@ def register(subparsers) -> None:
         "--policy", action="append", choices=BASELINES, help="policy to run; repeat for a side-by-side table "
         "(default: thr-mmt and lr-mmt)"
     )
-    parser.add_argument("--signal-w", type=float, help="constant available power in watts (energy above it is reported)")
+    parser.add_argument(
+        "--signal-w", type=float, help="constant available power in watts (energy above it is reported)"
+    )
     parser.add_argument("--limit", type=int, help="replay only the first N VMs of the trace")
     parser.add_argument("--out", help="folder for report.json, steps.csv and PNG plots")
     parser.add_argument("--no-plots", action="store_true", help="with --out, skip the PNG plots")

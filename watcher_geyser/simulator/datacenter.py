@@ -87,7 +87,9 @@ class DataCenter:
         return float(np.min(np.array([p.max_w for p in self.power]) / self.total_mips))
 
 
-def planetlab(vm_names: tuple[str, ...] | list[str], hosts: int = PLANETLAB_HOSTS, name: str = "planetlab") -> DataCenter:
+def planetlab(
+    vm_names: tuple[str, ...] | list[str], hosts: int = PLANETLAB_HOSTS, name: str = "planetlab"
+) -> DataCenter:
     """CloudSim's PlanetLab set-up for the VMs of one day (names in sorted order)."""
     n = len(vm_names)
     if hosts < 1:

@@ -256,9 +256,9 @@ class Engine:
                 state.vm_host[m.vm] = m.dst
                 state.in_migration[m.vm] = any(o is not m and o.vm == m.vm for o in state.inflight)
                 state.inflight.remove(m)
-                if self.policy.switches_off_empty_hosts and not state.host_vms[src]:
-                    if not any(o.dst == src for o in state.inflight):
-                        state.powered[src] = False
+                emptied = not state.host_vms[src] and not any(o.dst == src for o in state.inflight)
+                if self.policy.switches_off_empty_hosts and emptied:
+                    state.powered[src] = False
             snap = state.snapshot(end_s)
             on = self._record(snap)
             self.acc.close_time(on)

@@ -20,7 +20,7 @@ import enum
 from dataclasses import dataclass
 
 
-class FidelityMode(str, enum.Enum):
+class FidelityMode(enum.StrEnum):
     CLOUDSIM = "cloudsim"
     REALISTIC = "realistic"
 

@@ -37,7 +37,9 @@ def table(results: list[RunResult]) -> str:
         s = r.summary()
         rows.append([fmt.format(s[key]) for key, _, fmt in TABLE_COLUMNS])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+    lines = [
+        "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -49,7 +51,9 @@ def report_dict(results: list[RunResult], meta: dict | None = None) -> dict:
     }
 
 
-def write_report(results: list[RunResult], out_dir: str | Path, meta: dict | None = None, plots: bool = True) -> list[Path]:
+def write_report(
+    results: list[RunResult], out_dir: str | Path, meta: dict | None = None, plots: bool = True
+) -> list[Path]:
     """Write report.json, steps.csv and (unless ``plots`` is False) the PNG plots; returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

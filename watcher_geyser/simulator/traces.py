@@ -136,7 +136,9 @@ def read_csv(path: str | Path) -> Trace:
         util[v_index[name], t_index[time_s]] = value
     if np.isnan(util).any():
         v, t = np.argwhere(np.isnan(util))[0]
-        raise TraceError(f"{path}: instance {names[v]!r} has no sample at time {times[t]:g}; every instance needs every time")
+        raise TraceError(
+            f"{path}: instance {names[v]!r} has no sample at time {times[t]:g}; every instance needs every time"
+        )
     if util.max() > 1.0:  # a file of percentages
         if util.max() > 100.0:
             raise TraceError(f"{path}: cpu_util values above 100 ({util.max():g}); give fractions 0..1 or percentages")
