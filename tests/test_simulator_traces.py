@@ -95,3 +95,13 @@ def test_scenario_series(tmp_path):
     path.write_text('{"instances": [\n  oops]}')
     with pytest.raises(TraceError, match=r"s.json, line 2: not valid JSON"):
         read_scenario_series(path)
+
+
+def test_csv_with_sizes(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("time,instance,cpu_util,mips,ram_mb\n0,a,0.5,1000,512\n300,a,0.25,1000,512\n")
+    trace = read_csv(path)
+    assert trace.vm_mips.tolist() == [1000.0] and trace.vm_ram_mb.tolist() == [512.0]
+    path.write_text("time,instance,cpu_util,mips,ram_mb\n0,a,0.5,1000,512\n300,a,0.25,2000,512\n")
+    with pytest.raises(TraceError, match=r"line 3: instance 'a' changes size"):
+        read_csv(path)

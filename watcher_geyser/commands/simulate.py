@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from watcher_geyser.simulator.baselines import BASELINES, make_policy
-from watcher_geyser.simulator.datacenter import PRESETS, scenario_datacenter
+from watcher_geyser.simulator.datacenter import PRESETS, scenario_datacenter, with_vm_sizes
 from watcher_geyser.simulator.engine import simulate
 from watcher_geyser.simulator.fidelity import FIDELITIES, fidelity
 from watcher_geyser.simulator.report import table, write_report
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             dc = scenario_datacenter(fleet, trace.names)
         else:
             preset = args.datacenter or ("planetlab-small" if args.trace is None else "planetlab")
-            dc = PRESETS[preset](trace.names)
+            dc = with_vm_sizes(PRESETS[preset](trace.names), trace.vm_mips, trace.vm_ram_mb)
     except (ScenarioError, ValueError) as exc:
         print(f"geyser simulate: {exc}", file=sys.stderr)
         return 2

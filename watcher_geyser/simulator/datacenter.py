@@ -20,7 +20,7 @@ Presets:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -144,6 +144,13 @@ def scenario_datacenter(fleet: Fleet, vm_names: tuple[str, ...] | list[str]) -> 
 
 
 PRESETS = {"planetlab": planetlab, "planetlab-small": planetlab_small}
+
+
+def with_vm_sizes(dc: DataCenter, vm_mips: np.ndarray | None, vm_ram_mb: np.ndarray | None) -> DataCenter:
+    """``dc`` with the VM sizes a trace gives (single-core VMs of ``vm_mips``), when it gives them."""
+    if vm_mips is None or vm_ram_mb is None:
+        return dc
+    return replace(dc, vm_mips=np.asarray(vm_mips, dtype=np.float64), vm_ram_mb=np.asarray(vm_ram_mb, dtype=np.float64))
 
 
 def cloudsim_watts(curve_w: np.ndarray, utilisation: np.ndarray) -> np.ndarray:

@@ -70,6 +70,7 @@ class RunResult:
     energy_covered_share: float | None
     step_seconds: list[float]
     solver_seconds: list[float]
+    planner_seconds: list[float]
     wall_seconds: float
     series: StepSeries = field(repr=False)
 
@@ -84,6 +85,7 @@ class RunResult:
     def summary(self) -> dict:
         mean, p95, mx = percentile_summary(self.step_seconds)
         smean, sp95, smax = percentile_summary(self.solver_seconds)
+        pmean, pp95, pmax = percentile_summary(self.planner_seconds)
         return {
             "policy": self.policy,
             "datacenter": self.datacenter,
@@ -110,6 +112,9 @@ class RunResult:
             "solver_seconds_mean": smean,
             "solver_seconds_p95": sp95,
             "solver_seconds_max": smax,
+            "planner_seconds_mean": pmean,
+            "planner_seconds_p95": pp95,
+            "planner_seconds_max": pmax,
             "wall_seconds": self.wall_seconds,
         }
 
@@ -186,6 +191,7 @@ class Engine:
         lb_prev = self._lower_bound_w(prev)
         step_times: list[float] = []
         solver_times: list[float] = []
+        planner_times: list[float] = []
         for k in range(1, self.trace.samples):
             t = k * step + fid.decision_offset_s
             step_start = time.perf_counter()
@@ -217,11 +223,13 @@ class Engine:
             was_on = on
             next_t = (k + 1) * step + fid.decision_offset_s if k + 1 < self.trace.samples else np.inf
             prev, prev_on, was_on = self._complete_until(next_t, prev, prev_on, was_on)
-            solver_times.append(getattr(getattr(self.policy, "stats", None), "solver_s", decide_s) or decide_s)
+            stats = getattr(self.policy, "stats", None)
+            solver_times.append(float(getattr(stats, "solver_s", decide_s)))
+            planner_times.append(float(getattr(stats, "planner_s", 0.0)))
             step_times.append(time.perf_counter() - step_start)
             if self.progress is not None:
                 self.progress(1)
-        return self._result(unplaced, step_times, solver_times, time.perf_counter() - wall)
+        return self._result(unplaced, step_times, solver_times, planner_times, time.perf_counter() - wall)
 
     def _start(self, moves: list[Migration], t: float) -> None:
         state, dc = self.state, self.dc
@@ -236,7 +244,7 @@ class Engine:
                 state.powered[m.host] = True
                 duration += self.fid.boot_s
                 boot_j = (self._max_w[m.host] - self._idle_w[m.host]) * self.fid.boot_s
-                self.energy_j += boot_j
+                self.energy_j += float(boot_j)
             state.in_migration[m.vm] = True
             state.inflight.append(InFlight(m.vm, src, m.host, t + duration, self._seq))
             self._seq += 1
@@ -287,7 +295,7 @@ class Engine:
         s.vms_running.append(int(self.state.alive.sum()))
         s.step_s.append(0.0)
 
-    def _result(self, unplaced: int, step_times, solver_times, wall_s: float) -> RunResult:
+    def _result(self, unplaced: int, step_times, solver_times, planner_times, wall_s: float) -> RunResult:
         self.series.step_s = list(step_times)
         energy_kwh = self.energy_j / J_PER_KWH
         above = covered = None
@@ -314,6 +322,7 @@ class Engine:
             energy_covered_share=covered,
             step_seconds=step_times,
             solver_seconds=solver_times,
+            planner_seconds=planner_times,
             wall_seconds=wall_s,
             series=self.series,
         )

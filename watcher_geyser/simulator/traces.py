@@ -7,7 +7,8 @@ A ``Trace`` is a matrix ``util[V, T]``: the CPU use of each of V instances at T 
   per line, 288 lines at 5-minute steps). Files are taken in byte-wise sorted name order, which is
   the rule every CloudSim reference figure uses (see ``traces/planetlab/FORMAT.md``).
 * ``read_csv(path)``: ``time,instance,cpu_util`` rows (time in seconds, cpu_util a fraction 0..1 or a
-  percentage when the file's values exceed 1); instance sizes come from the data centre.
+  percentage when the file's values exceed 1), optionally followed by ``mips`` and ``ram_mb`` columns
+  giving each instance's size (else sizes come from the data centre or the scenario).
 * ``read_scenario_series(path)``: a scenario (docs/scenario.md) whose instances carry
   ``cpu_util_series`` (fractions, one per step) and an optional top-level ``step_s``.
 
@@ -41,6 +42,8 @@ class Trace:
     util: np.ndarray  # float64[V, T]
     step_s: float
     source: str = ""
+    vm_mips: np.ndarray | None = None  # float64[V]: sizes given by the trace itself, if any
+    vm_ram_mb: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.util.ndim != 2 or self.util.shape[0] != len(self.names):
@@ -54,7 +57,9 @@ class Trace:
 
     def head(self, count: int) -> Trace:
         """The first ``count`` instances (in the trace's order): a quick, smaller replay."""
-        return Trace(self.names[:count], self.util[:count], self.step_s, self.source)
+        mips = None if self.vm_mips is None else self.vm_mips[:count]
+        ram = None if self.vm_ram_mb is None else self.vm_ram_mb[:count]
+        return Trace(self.names[:count], self.util[:count], self.step_s, self.source, mips, ram)
 
 
 def read_planetlab(folder: str | Path, limit: int | None = None) -> Trace:
@@ -104,11 +109,15 @@ def read_csv(path: str | Path) -> Trace:
     except OSError as exc:
         raise TraceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     rows: list[tuple[float, str, float]] = []
+    sizes: dict[str, tuple[float, float]] = {}
     with handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:3]] != ["time", "instance", "cpu_util"]:
-            raise TraceError(f"{path}, line 1: expected the header 'time,instance,cpu_util', got {header}")
+        header = [h.strip() for h in (next(reader, None) or [])]
+        if header[:3] != ["time", "instance", "cpu_util"]:
+            raise TraceError(
+                f"{path}, line 1: expected the header 'time,instance,cpu_util[,mips,ram_mb]', got {header}"
+            )
+        has_sizes = header[3:5] == ["mips", "ram_mb"]
         for row in reader:
             lineno = reader.line_num
             if not row or all(not c.strip() for c in row):
@@ -122,6 +131,8 @@ def read_csv(path: str | Path) -> Trace:
             if not np.isfinite(value) or value < 0 or not np.isfinite(time_s):
                 raise TraceError(f"{path}, line {lineno}: cpu_util must be a finite number >= 0, got {row[2]!r}")
             rows.append((time_s, row[1].strip(), value))
+            if has_sizes:
+                _size(row, path, lineno, sizes)
     if not rows:
         raise TraceError(f"{path}: no data rows")
     times = sorted({r[0] for r in rows})
@@ -144,7 +155,23 @@ def read_csv(path: str | Path) -> Trace:
             raise TraceError(f"{path}: cpu_util values above 100 ({util.max():g}); give fractions 0..1 or percentages")
         util = util / 100.0
     step_s = float(steps[0]) if len(times) > 1 else float(PLANETLAB_STEP_S)
-    return Trace(tuple(names), util, step_s, str(path))
+    if not sizes:
+        return Trace(tuple(names), util, step_s, str(path))
+    mips = np.array([sizes[n][0] for n in names])
+    ram = np.array([sizes[n][1] for n in names])
+    return Trace(tuple(names), util, step_s, str(path), mips, ram)
+
+
+def _size(row: list[str], path: Path, lineno: int, sizes: dict[str, tuple[float, float]]) -> None:
+    try:
+        size = (float(row[3]), float(row[4]))
+    except (IndexError, ValueError):
+        raise TraceError(f"{path}, line {lineno}: mips and ram_mb must be numbers, got {row[3:5]}") from None
+    if not (size[0] > 0 and size[1] >= 0):
+        raise TraceError(f"{path}, line {lineno}: mips must be > 0 and ram_mb >= 0, got {row[3:5]}")
+    name = row[1].strip()
+    if sizes.setdefault(name, size) != size:
+        raise TraceError(f"{path}, line {lineno}: instance {name!r} changes size from {sizes[name]} to {size}")
 
 
 def read_scenario_series(path: str | Path) -> tuple[Trace, dict]:
