@@ -47,3 +47,28 @@ def test_simulate_bad_trace_is_a_clear_error(tmp_path, capsys):
     (bad / "vm").write_text("1\n2\n")
     assert run(["--trace", str(bad), "--quiet"]) == 2
     assert "expected 288 lines" in capsys.readouterr().err
+
+
+def test_simulate_scenario_with_series(tmp_path, capsys):
+    scenario = {
+        "step_s": 60,
+        "hosts": [
+            {"name": f"c{i}", "vcpus": 8, "memory_mb": 16384, "disk_gb": 100, "power": {"idle_w": 100, "max_w": 250}}
+            for i in range(3)
+        ],
+        "instances": [
+            {"uuid": "i1", "host": "c0", "vcpus": 2, "memory_mb": 4096, "disk_gb": 10,
+             "cpu_util_series": [0.2, 0.2, 0.3, 0.1, 0.1]},
+            {"uuid": "i2", "host": "c1", "vcpus": 2, "memory_mb": 4096, "disk_gb": 10,
+             "cpu_util_series": [0.1, 0.2, 0.1, 0.1, 0.2]},
+        ],
+    }
+    path = tmp_path / "cloud.json"
+    path.write_text(json.dumps(scenario))
+    out = tmp_path / "out"
+    assert run(["--trace", str(path), "--policy", "dvfs", "--policy", "thr-mmt", "--out", str(out), "--no-plots",
+                "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    thr = report["policies"]["thr-mmt"]
+    assert thr["hosts"] == 3 and thr["vms"] == 2 and thr["migrations"] == 1  # the two light VMs share a host
+    assert thr["energy_kwh"] < report["policies"]["dvfs"]["energy_kwh"]
