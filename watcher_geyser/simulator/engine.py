@@ -16,6 +16,7 @@ Everything a run measures is in ``RunResult``.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -253,20 +254,28 @@ class Engine:
     def _complete_until(self, until: float, prev: Snapshot, prev_on: np.ndarray, was_on: np.ndarray):
         state = self.state
         due = sorted((m for m in state.inflight if m.end_s < until), key=lambda m: (m.end_s, m.seq))
+        if not due:
+            return prev, prev_on, was_on
+        moving_vm = Counter(m.vm for m in state.inflight)
+        incoming = Counter(m.dst for m in state.inflight)
         for end_s, group in groupby(due, key=lambda m: m.end_s):
             snap = state.snapshot(end_s)
             self._charge(prev, prev_on, snap)
             self._record(snap)
+            group = list(group)
             for m in group:
                 src = int(state.vm_host[m.vm])
                 state.host_vms[src].remove(m.vm)
                 state.host_vms[m.dst].append(m.vm)
                 state.vm_host[m.vm] = m.dst
-                state.in_migration[m.vm] = any(o is not m and o.vm == m.vm for o in state.inflight)
-                state.inflight.remove(m)
-                emptied = not state.host_vms[src] and not any(o.dst == src for o in state.inflight)
+                moving_vm[m.vm] -= 1
+                incoming[m.dst] -= 1
+                state.in_migration[m.vm] = moving_vm[m.vm] > 0
+                emptied = not state.host_vms[src] and incoming[src] == 0
                 if self.policy.switches_off_empty_hosts and emptied:
                     state.powered[src] = False
+            done = {id(m) for m in group}
+            state.inflight = [m for m in state.inflight if id(m) not in done]
             snap = state.snapshot(end_s)
             on = self._record(snap)
             self.acc.close_time(on)

@@ -87,6 +87,7 @@ class SimState:
         self._util = np.hstack([self.trace.util, self.trace.util[:, -1:]])
         self._total = self.dc.total_mips.astype(np.float64)
         self._curve = self.dc.curve_w
+        self._curve_flat = self._curve.ravel().copy()
         self._vm_core_cap = self.dc.vm_pes.astype(np.float64)
 
     # --- demand -------------------------------------------------------------------------
@@ -109,8 +110,12 @@ class SimState:
         return cloudsim_watts(self._curve, util)
 
     def watts_rows(self, hosts: np.ndarray, util: np.ndarray) -> np.ndarray:
-        """Watts of the hosts ``hosts`` at ``util`` (one value per listed host)."""
-        return cloudsim_watts(self._curve[hosts], util)
+        """Watts of the hosts ``hosts`` at ``util`` (one value per listed host): the hot path of PABFD."""
+        x = np.clip(util, 0.0, 1.0) * 10.0
+        lo = np.minimum(x.astype(np.int64), 9)
+        flat = hosts * 11 + lo
+        p_lo = self._curve_flat[flat]
+        return p_lo + (self._curve_flat[flat + 1] - p_lo) * (x - lo)
 
     # --- placement changes --------------------------------------------------------------
     def place(self, vm: int, host: int) -> None:
