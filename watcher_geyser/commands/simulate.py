@@ -7,7 +7,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from watcher_geyser.simulator.baselines import BASELINES, make_policy
+from watcher_geyser.simulator.baselines import POLICIES, make_policy
 from watcher_geyser.simulator.datacenter import PRESETS, scenario_datacenter, with_vm_sizes
 from watcher_geyser.simulator.engine import simulate
 from watcher_geyser.simulator.fidelity import FIDELITIES, fidelity
@@ -50,9 +50,11 @@ def register(subparsers) -> None:
         "or planetlab-small for the bundled sample)"
     )
     parser.add_argument("--scenario", help="scenario JSON giving hosts and instance sizes (instead of a preset)")
-    parser.add_argument("--fidelity", default="realistic", choices=sorted(FIDELITIES), help="accounting rules")
     parser.add_argument(
-        "--policy", action="append", choices=BASELINES, help="policy to run; repeat for a side-by-side table "
+        "--fidelity", default="realistic", choices=sorted(FIDELITIES), help="accounting rules (default: realistic)"
+    )
+    parser.add_argument(
+        "--policy", action="append", choices=sorted(POLICIES), help="policy to run; repeat for a side-by-side table "
         "(default: thr-mmt and lr-mmt)"
     )
     parser.add_argument(

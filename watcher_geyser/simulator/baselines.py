@@ -16,6 +16,7 @@ Every VM asks for its full MIPS at the initial placement.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -154,16 +155,20 @@ class Consolidation:
         return moves
 
 
-def make_policy(name: str) -> Policy:
-    if name == "npa":
-        return NoMigration("npa", charges_full_power=True)
-    if name == "dvfs":
-        return NoMigration("dvfs", charges_full_power=False)
-    if name == "thr-mmt":
-        return Consolidation("thr-mmt", ThresholdDetector(0.8))
-    if name == "lr-mmt":
-        return Consolidation("lr-mmt", LocalRegressionDetector(1.2))
-    raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(BASELINES)}")
-
-
+#: Policy name -> factory. A new policy (e.g. ``geyser``) adds itself here; ``geyser simulate``
+#: offers every name in this registry.
+POLICIES: dict[str, Callable[[], Policy]] = {
+    "npa": lambda: NoMigration("npa", charges_full_power=True),
+    "dvfs": lambda: NoMigration("dvfs", charges_full_power=False),
+    "thr-mmt": lambda: Consolidation("thr-mmt", ThresholdDetector(0.8)),
+    "lr-mmt": lambda: Consolidation("lr-mmt", LocalRegressionDetector(1.2)),
+}
 BASELINES = ("npa", "dvfs", "thr-mmt", "lr-mmt")
+
+
+def make_policy(name: str) -> Policy:
+    """A fresh policy object (policies keep per-run state) for a name in ``POLICIES``."""
+    try:
+        return POLICIES[name]()
+    except KeyError:
+        raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}") from None
