@@ -24,4 +24,5 @@ marks hosts without VMs ``off``. The engine starts the returned migrations in li
 RAM / 62.5 MB/s (plus ``boot_s`` for an off host in realistic fidelity), and times ``decide`` per step.
 To order migrations into waves, return only the first wave each step: the rest waits for the next step.
 A policy may set ``self.stats = DecisionStats(overloaded_hosts, solver_s, planner_s)`` for the report.
+Register it in ``baselines.POLICIES`` (name -> factory) and ``geyser simulate --policy NAME`` runs it.
 """
