@@ -184,11 +184,13 @@ class Engine:
         self.policy.initial_placement(state)
         unplaced = int((~state.alive).sum())
         state.powered = np.array([len(v) > 0 for v in state.host_vms]) | self.policy.charges_full_power
+
         prev = state.snapshot(fid.decision_offset_s)
         prev_on = self._record(prev) if fid.charge_first_interval else np.zeros(self.dc.hosts, dtype=bool)
         if fid.charge_first_interval:
             self.acc.close_time(prev_on)
-        was_on = prev_on.copy() if fid.charge_first_interval else state.powered.copy()
+        occupied = np.array([len(v) > 0 for v in state.host_vms])
+        was_on = prev_on.copy() if fid.charge_first_interval else occupied
         lb_prev = self._lower_bound_w(prev)
         step_times: list[float] = []
         solver_times: list[float] = []
