@@ -116,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"trace {trace.source}: {len(trace.names)} VMs, {trace.samples} samples; data centre {dc.name}: "
           f"{dc.hosts} hosts; fidelity {fid.mode.value}")
     print(table(results))
+    for r in results:
+        if r.vms_unplaced:
+            print(f"note: {r.policy}: {r.vms_unplaced} VMs found no host at the start and were left out (as CloudSim "
+                  "does); add hosts or choose a larger data centre", file=sys.stderr)
     if args.out:
         meta = {"trace": trace.source, "datacenter": dc.name, "fidelity": fid.mode.value, "signal_w": args.signal_w}
         paths = write_report(results, args.out, meta, plots=not args.no_plots)
