@@ -150,3 +150,23 @@ def test_realistic_invariants(rows, policy_name):
     assert sum(r.series.migrations) == r.migrations
     assert np.isfinite(r.energy_kwh) and r.energy_kwh >= 0
     assert 0 <= r.slatah <= 1 and 0 <= r.pdm <= 1
+
+
+def test_realistic_boot_delays_migrations_to_an_off_host():
+    @dataclass
+    class MoveTwoToOffHost(MoveOnce):
+        def decide(self, view):
+            return [Migration(0, 2), Migration(1, 2)] if view.step == 1 else []
+
+    dc = tiny_dc(hosts=3)
+    r = simulate(trace([[0.5, 0.5, 0.5], [0.2, 0.4, 0.4]]), dc, MoveTwoToOffHost(), REALISTIC)
+    assert r.migrations == 2 and r.host_power_ons == 1
+    # host 2 boots 120 s at full power (idle counted as powered, the rest as boot energy); both moves
+    # start when it is ready and last 10 s, so hosts 0 and 1 (150 W, 140 W) stay on until 430 s
+    first_interval = 150 * 300 + 130 * 300
+    sources = (150 + 140) * 130
+    boot_extra = (200 - 100) * 120
+    host2_waiting = 109 * 130  # powered, reserving 10 % of both VMs (5 % + 4 %) from 300 s to 430 s
+    host2_after = 190 * 170  # both VMs (90 %) from 430 s to 600 s
+    expected = first_interval + sources + boot_extra + host2_waiting + host2_after
+    assert r.energy_kwh * 3.6e6 == pytest.approx(expected)

@@ -148,6 +148,7 @@ class Engine:
         self._seq = 0
         self._max_w = np.array([p.max_w for p in dc.power])
         self._idle_w = np.array([p.idle_w for p in dc.power])
+        self._booted_until = np.zeros(dc.hosts)  # realistic: when a host switched on is ready
         self._host_mips_desc = np.sort(dc.total_mips.astype(np.float64))[::-1]
         self._best_w_per_mips = dc.best_watts_per_mips()
 
@@ -244,12 +245,14 @@ class Engine:
             src = int(state.vm_host[m.vm])
             duration = self.fid.migration_s(float(dc.vm_ram_mb[m.vm]), float(dc.bw_kbit[m.host]))
             if not self.fid.zero_utilisation_is_off and not state.powered[m.host]:
+                # a realistic host boots first (charged at full power: idle here, the rest as boot energy)
                 state.powered[m.host] = True
-                duration += self.fid.boot_s
+                self._booted_until[m.host] = t + self.fid.boot_s
                 boot_j = (self._max_w[m.host] - self._idle_w[m.host]) * self.fid.boot_s
                 self.energy_j += float(boot_j)
+            begin = max(t, float(self._booted_until[m.host]))
             state.in_migration[m.vm] = True
-            state.inflight.append(InFlight(m.vm, src, m.host, t + duration, self._seq))
+            state.inflight.append(InFlight(m.vm, src, m.host, begin + duration, self._seq))
             self._seq += 1
             self.migrations += 1
 
