@@ -170,3 +170,25 @@ def test_realistic_boot_delays_migrations_to_an_off_host():
     host2_after = 190 * 170  # both VMs (90 %) from 430 s to 600 s
     expected = first_interval + sources + boot_extra + host2_waiting + host2_after
     assert r.energy_kwh * 3.6e6 == pytest.approx(expected)
+
+
+def test_waves_start_one_after_another():
+    @dataclass
+    class SwapInWaves(MoveOnce):
+        switches_off_empty_hosts: bool = False
+
+        def decide(self, view):
+            if view.step != 1:
+                return []
+            return [[Migration(0, 1)], [Migration(1, 0)]]
+
+    from watcher_geyser.simulator.engine import Engine
+
+    engine = Engine(trace([[0.5, 0.5, 0.5], [0.2, 0.4, 0.4]]), tiny_dc(), SwapInWaves(), REALISTIC)
+    r = engine.run()
+    assert r.migrations == 2 and r.series.migrations == [2, 0] and r.migrations_dropped == 0
+    assert engine.state.vm_host.tolist() == [1, 0]
+    # [300, 310]: v0 moves (host 0 at 50 %, host 1 at 40 % + 5 %); [310, 320]: v1 moves back
+    # (host 0 at 4 %, host 1 at 50 % + 40 %); then host 0 at 40 %, host 1 at 50 %
+    joules = (150 * 300 + 130 * 300) + (150 + 145) * 10 + (104 + 190) * 10 + (140 + 150) * 280
+    assert r.energy_kwh * 3.6e6 == pytest.approx(joules)

@@ -21,8 +21,10 @@ Inside ``decide``::
 ``fleet_from_view`` maps MIPS to vcpus (10 MIPS per vcpu, so ``cpu_util`` is exact), RAM as is
 (not enforced in cloudsim fidelity: RAM allocation ratio 64), locks VMs that are migrating, and
 marks hosts without VMs ``off``. The engine starts the returned migrations in list order, each lasting
-RAM / 62.5 MB/s (plus ``boot_s`` for an off host in realistic fidelity), and times ``decide`` per step.
-To order migrations into waves, return only the first wave each step: the rest waits for the next step.
+RAM / 62.5 MB/s (after ``boot_s`` for an off host in realistic fidelity), and times ``decide`` per step.
+A planner's waves can be returned as they are (``list[list[Migration]]``): each wave starts when the
+previous one has finished; waves still pending at the next decision are dropped and counted
+(``migrations_dropped``), since that decision replans from the state reached.
 A policy may set ``self.stats = DecisionStats(overloaded_hosts, solver_s, planner_s)`` for the report.
 Register it in ``baselines.POLICIES`` (name -> factory) and ``geyser simulate --policy NAME`` runs it.
 """

@@ -40,7 +40,9 @@ class Policy(Protocol):
 
     def initial_placement(self, state: SimState) -> None: ...
 
-    def decide(self, view: StepView) -> list[Migration]: ...
+    def decide(self, view: StepView) -> list[Migration] | list[list[Migration]]:
+        """Migrations to start now, or waves of them (each starting when the previous has finished)."""
+        ...
 
 
 @dataclass

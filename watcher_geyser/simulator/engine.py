@@ -6,7 +6,9 @@ At each decision time t_k (= k x step + the fidelity's offset, k = 1..T-1):
 2. in ``cloudsim`` fidelity, retire VMs whose demand is exactly 0;
 3. append each VM's utilisation to its history, ask the policy for migrations (timed);
 4. start them: the VM is marked migrating, the destination reserves 10 % of it; a migration lasts
-   RAM / (BW / 2 / 8000) seconds (plus ``boot_s`` when a realistic host has to be switched on);
+   RAM / (BW / 2 / 8000) seconds (after ``boot_s`` when a realistic host has to be switched on).
+   A policy may answer waves (a list of lists): each wave starts when the previous one has
+   finished; waves still pending at the next decision are dropped (counted as ``migrations_dropped``);
 5. at every migration end before t_{k+1} (in time, then start order): update all hosts and charge
    energy, move the VM, update again. Hosts left empty are switched off by consolidating policies.
 
@@ -19,7 +21,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import groupby
 
 import numpy as np
 
@@ -67,6 +68,7 @@ class RunResult:
     host_power_ons: int
     host_power_offs: int
     vms_unplaced: int
+    migrations_dropped: int
     energy_above_signal_kwh: float | None
     energy_covered_share: float | None
     step_seconds: list[float]
@@ -105,6 +107,7 @@ class RunResult:
             "host_power_ons": self.host_power_ons,
             "host_power_offs": self.host_power_offs,
             "vms_unplaced": self.vms_unplaced,
+            "migrations_dropped": self.migrations_dropped,
             "energy_above_signal_kwh": self.energy_above_signal_kwh,
             "energy_covered_share": self.energy_covered_share,
             "step_seconds_mean": mean,
@@ -149,6 +152,8 @@ class Engine:
         self._max_w = np.array([p.max_w for p in dc.power])
         self._idle_w = np.array([p.idle_w for p in dc.power])
         self._booted_until = np.zeros(dc.hosts)  # realistic: when a host switched on is ready
+        self._waves: list[list[Migration]] = []  # waves of this step still to start
+        self.waves_dropped = 0  # migrations of waves still pending at the next decision
         self._host_mips_desc = np.sort(dc.total_mips.astype(np.float64))[::-1]
         self._best_w_per_mips = dc.best_watts_per_mips()
 
@@ -213,8 +218,9 @@ class Engine:
             state.record_history(state.utilisation(t))
             view = StepView(k, t, state, snap)
             decide_start = time.perf_counter()
-            moves = self.policy.decide(view)
+            answer = self.policy.decide(view)
             decide_s = time.perf_counter() - decide_start
+            moves, self._waves = _waves(answer)
             self._start(moves, t)
             if moves:
                 snap = state.snapshot(t)
@@ -226,7 +232,11 @@ class Engine:
             self.power_offs += int((was_on & ~on).sum())
             was_on = on
             next_t = (k + 1) * step + fid.decision_offset_s if k + 1 < self.trace.samples else np.inf
+            before = self.migrations
             prev, prev_on, was_on = self._complete_until(next_t, prev, prev_on, was_on)
+            self.series.migrations[-1] += self.migrations - before
+            self.waves_dropped += sum(len(w) for w in self._waves)
+            self._waves = []
             stats = getattr(self.policy, "stats", None)
             solver_times.append(float(getattr(stats, "solver_s", decide_s)))
             planner_times.append(float(getattr(stats, "planner_s", 0.0)))
@@ -258,35 +268,47 @@ class Engine:
 
     def _complete_until(self, until: float, prev: Snapshot, prev_on: np.ndarray, was_on: np.ndarray):
         state = self.state
-        due = sorted((m for m in state.inflight if m.end_s < until), key=lambda m: (m.end_s, m.seq))
-        if not due:
-            return prev, prev_on, was_on
+        while True:
+            due = [m for m in state.inflight if m.end_s < until]
+            if not due:
+                return prev, prev_on, was_on
+            end_s = min(m.end_s for m in due)
+            group = sorted((m for m in due if m.end_s == end_s), key=lambda m: m.seq)
+            prev, prev_on, was_on = self._complete(end_s, group, prev, prev_on, was_on)
+            if self._waves and not state.inflight:  # the wave is done: the next one starts now
+                self._start(self._waves.pop(0), end_s)
+                snap = state.snapshot(end_s)
+                on = self._record(snap)
+                self.acc.close_time(on)
+                prev, prev_on = snap, on
+
+    def _complete(self, end_s: float, group: list[InFlight], prev: Snapshot, prev_on: np.ndarray, was_on):
+        """Update all hosts at ``end_s``, move the VMs of ``group``, update again."""
+        state = self.state
         moving_vm = Counter(m.vm for m in state.inflight)
         incoming = Counter(m.dst for m in state.inflight)
-        for end_s, group in groupby(due, key=lambda m: m.end_s):
-            snap = state.snapshot(end_s)
-            self._charge(prev, prev_on, snap)
-            self._record(snap)
-            group = list(group)
-            for m in group:
-                src = int(state.vm_host[m.vm])
-                state.host_vms[src].remove(m.vm)
-                state.host_vms[m.dst].append(m.vm)
-                state.vm_host[m.vm] = m.dst
-                moving_vm[m.vm] -= 1
-                incoming[m.dst] -= 1
-                state.in_migration[m.vm] = moving_vm[m.vm] > 0
-                emptied = not state.host_vms[src] and incoming[src] == 0
-                if self.policy.switches_off_empty_hosts and emptied:
-                    state.powered[src] = False
-            done = {id(m) for m in group}
-            state.inflight = [m for m in state.inflight if id(m) not in done]
-            snap = state.snapshot(end_s)
-            on = self._record(snap)
-            self.acc.close_time(on)
-            self.power_ons += int((~was_on & on).sum())
-            self.power_offs += int((was_on & ~on).sum())
-            prev, prev_on, was_on = snap, on, on
+        snap = state.snapshot(end_s)
+        self._charge(prev, prev_on, snap)
+        self._record(snap)
+        for m in group:
+            src = int(state.vm_host[m.vm])
+            state.host_vms[src].remove(m.vm)
+            state.host_vms[m.dst].append(m.vm)
+            state.vm_host[m.vm] = m.dst
+            moving_vm[m.vm] -= 1
+            incoming[m.dst] -= 1
+            state.in_migration[m.vm] = moving_vm[m.vm] > 0
+            emptied = not state.host_vms[src] and incoming[src] == 0
+            if self.policy.switches_off_empty_hosts and emptied:
+                state.powered[src] = False
+        done = {id(m) for m in group}
+        state.inflight = [m for m in state.inflight if id(m) not in done]
+        snap = state.snapshot(end_s)
+        on = self._record(snap)
+        self.acc.close_time(on)
+        self.power_ons += int((~was_on & on).sum())
+        self.power_offs += int((was_on & ~on).sum())
+        prev, prev_on, was_on = snap, on, on
         return prev, prev_on, was_on
 
     def _series_row(self, t, snap, on, joules, interval_s, moves, lb_w) -> None:
@@ -332,6 +354,7 @@ class Engine:
             host_power_ons=self.power_ons,
             host_power_offs=self.power_offs,
             vms_unplaced=unplaced,
+            migrations_dropped=self.waves_dropped,
             energy_above_signal_kwh=above,
             energy_covered_share=covered,
             step_seconds=step_times,
@@ -340,6 +363,14 @@ class Engine:
             wall_seconds=wall_s,
             series=self.series,
         )
+
+
+def _waves(answer: list) -> tuple[list[Migration], list[list[Migration]]]:
+    """A policy answers one list of migrations (started together) or a list of waves (lists)."""
+    if answer and isinstance(answer[0], list | tuple):
+        waves = [list(w) for w in answer if w]
+        return (waves[0], waves[1:]) if waves else ([], [])
+    return list(answer), []
 
 
 def simulate(
