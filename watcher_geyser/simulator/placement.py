@@ -176,11 +176,13 @@ class Planner:
         busy_in = np.zeros(len(self.total), dtype=bool)
         for m in self.state.inflight:
             busy_in[m.dst] = True
-        while not not_source.all():
-            cand = ~not_source & (self.measured > 0) & (self.measured < 1) & (self.sizes > 0) & ~busy_in
-            if not cand.any():
-                break
-            host = int(np.flatnonzero(cand)[np.argmin(self.measured[cand])])
+        # Measured utilisation does not change while a step is planned and sources are only ever
+        # excluded, so "the least utilised host left" is the next host in one stable sort.
+        eligible = ~not_source & (self.measured > 0) & (self.measured < 1) & ~busy_in
+        order = np.flatnonzero(eligible)[np.argsort(self.measured[eligible], kind="stable")]
+        for host in order.tolist():
+            if not_source[host] or self.sizes[host] == 0:
+                continue
             not_source[host] = not_target[host] = True
             vms = [v for v in self.lists[host] if not self.state.in_migration[v]]
             if not vms:
