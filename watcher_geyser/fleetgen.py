@@ -96,7 +96,7 @@ def generate_fleet(
             group = groups[v % len(groups)].name
         instances.append(
             Instance(
-                uuid=str(uuidlib.UUID(int=rng.integers(0, 2**63) << 64 | v, version=4)),
+                uuid=str(uuidlib.UUID(int=(int(rng.integers(0, 2**62)) << 64) | v, version=4)),
                 name=f"vm-{v:06d}-{name}",
                 host=hosts[placement[v]].name,
                 vcpus=vc,
