@@ -32,13 +32,14 @@ def target_of(fleet: Fleet, where: dict[str, str] | np.ndarray, ceiling: float =
 
 
 def random_case(seed: int, n_hosts: int, n_instances: int, tight: float = 0.95, zones: int = 1,
-                groups: bool = True, odd_states: bool = True) -> Target:
+                groups: bool = True, odd_states: bool = True, spare: bool = False) -> Target:
     """A random fleet and a target that is feasible at its end, with hosts filled near ``tight``.
 
     The target is built first (first-fit over a random order, hosts filled up to ``tight``
     of their limit, some hosts left empty), then the current placement is another random
     packing of the same instances within capacity and zone, so moves cross in every
-    direction: swaps, cycles, hosts over their ceiling today.
+    direction: swaps, cycles, hosts over their ceiling today. ``spare`` adds, per zone, an
+    empty enabled host big enough to hold every instance (room to break any cycle).
     """
     rng = np.random.default_rng(seed)
     ceiling = float(rng.choice([1.0, 0.9, 0.8]))
@@ -52,15 +53,18 @@ def random_case(seed: int, n_hosts: int, n_instances: int, tight: float = 0.95, 
                           disk_gb=int(rng.choice([100, 200])), cpu_allocation_ratio=float(rng.choice([1.0, 2.0])),
                           reserved_memory_mb=int(rng.choice([0, 512])), state=state, zone=f"z{h % zones}"))
     capacity = np.array([h.capacity for h in hosts])
-    limit = capacity * ceiling
+    cpu_ceiling = None if rng.random() < 0.5 else 1.0
+    cores = np.array([h.vcpus for h in hosts], dtype=float) * (cpu_ceiling or np.inf)
+    limit = np.column_stack([capacity * ceiling, cores])  # the target respects the CPU cap too
     zone = np.array([h % zones for h in range(n_hosts)])
     sizes = [(1, 1024, 10), (1, 2048, 20), (2, 2048, 20), (2, 4096, 40), (4, 4096, 40), (2, 6144, 60)]
     picks = rng.integers(0, len(sizes), n_instances)
-    demand = np.array([sizes[p] for p in picks], dtype=float)
+    util = rng.uniform(0.05, 1.0, n_instances)
+    demand = np.array([(*sizes[p], sizes[p][0] * u) for p, u in zip(picks, util)], dtype=float).reshape(-1, 4)
     # target: fill receiving hosts (not disabled) up to ``tight`` of their limit
     receivers = [h for h in range(n_hosts) if hosts[h].state is not HostState.DISABLED and rng.random() < 0.7]
     goal = np.full(n_instances, -1)
-    used = np.zeros((n_hosts, 3))
+    used = np.zeros((n_hosts, 4))
     for v in rng.permutation(n_instances):
         for h in rng.permutation(receivers):
             if (used[h] + demand[v] <= limit[h] * tight + 1e-9).all():
@@ -68,7 +72,7 @@ def random_case(seed: int, n_hosts: int, n_instances: int, tight: float = 0.95, 
                 used[h] += demand[v]
                 break
     keep = np.flatnonzero(goal >= 0)  # instances that fit nowhere are dropped from the case
-    demand, goal = demand[keep], goal[keep]
+    demand, goal, util = demand[keep, :3], goal[keep], util[keep]
     # current: another random packing within capacity, same zone as the target, on powered hosts
     powered = [h for h in range(n_hosts) if hosts[h].state is not HostState.OFF]
     cur = np.full(len(keep), -1)
@@ -90,7 +94,7 @@ def random_case(seed: int, n_hosts: int, n_instances: int, tight: float = 0.95, 
     anti_used: set[int] = set()
     for v in range(len(keep)):
         vc, mem, disk = (int(x) for x in demand[v])
-        kw = {"cpu_util": float(rng.uniform(0.05, 1.0))}
+        kw = {"cpu_util": float(util[v])}
         if odd_states:
             roll = rng.random()
             if roll < 0.05:
@@ -106,21 +110,10 @@ def random_case(seed: int, n_hosts: int, n_instances: int, tight: float = 0.95, 
             kw["server_group"] = "anti"
             anti_used.update((int(cur[v]), int(goal[v])))
         instances.append(Instance(f"u{v}", f"vm{v}", hosts[cur[v]].name, vc, mem, disk, **kw))
+    if spare:
+        hosts = hosts + [host(f"spare{z}", vcpus=256, memory_mb=262144, disk_gb=4000, zone=f"z{z}")
+                         for z in range(zones)]
     fleet = Fleet.build(hosts, instances, server_groups if groups else ())
-    cpu_ceiling = None if rng.random() < 0.5 else 1.0
     problem = Problem(fleet, ceiling=ceiling, cpu_ceiling=cpu_ceiling)
-    # the target must respect the CPU cap too when there is one: keep instances that break it home
-    if cpu_ceiling is not None:
-        goal = _fit_cpu(fleet, goal, problem.cpu_limits)
     return Target(problem=problem, placement=goal.astype(np.int64), bounds=Bounds(0, 0, 0), status="TEST",
                   solve_seconds=0)
-
-
-def _fit_cpu(fleet: Fleet, goal: np.ndarray, cpu_limits: np.ndarray) -> np.ndarray:
-    goal = goal.copy()
-    while True:
-        over = np.flatnonzero(fleet.cpu_load(goal) > cpu_limits + 1e-9)
-        moved = [v for v in np.flatnonzero(np.isin(goal, over)) if goal[v] != fleet.placement[v]]
-        if len(over) == 0 or not moved:
-            return goal
-        goal[moved[0]] = fleet.placement[moved[0]]

@@ -52,10 +52,11 @@ def break_cycles(builder: WaveBuilder, w: int) -> list[Move]:
     marked: set[int] = set()
     wave: list[Move] = []
     for _, _, d, u, evict in options:
-        if len(wave) + len(evict) > builder.parallelism:
+        room = min(builder.parallelism - len(wave), builder.per_host - busy[d])
+        if d in marked or room <= 0 or any(x in s.staged_now for x in evict):
             continue
-        if d in marked or busy[d] + len(evict) > builder.per_host or any(x in s.staged_now for x in evict):
-            continue
+        # More evictions than slots: stage what fits now, the rest at the next deadlock.
+        evict = evict[:room]
         hosts = []
         for x in evict:
             t = _staging_host(s, x, w, free, busy, builder.per_host, waiting)
