@@ -8,6 +8,7 @@ seconds (the figure to hold under 2 s), the duration estimate, and the replay's 
 
     python bench/planner_scale.py                       # 5,000 / 30,000, parallelism 2
     python bench/planner_scale.py --parallelism 32 --per-host 2 --hosts 500 --instances 3000
+    python bench/planner_scale.py --allocation 0.9 --ceiling 1 --swaps 500   # 500 swaps between full hosts
 """
 
 from __future__ import annotations
@@ -62,6 +63,29 @@ def consolidation_target(fleet: Fleet, ceiling: float) -> np.ndarray:
     return goal
 
 
+def add_swaps(fleet: Fleet, goal: np.ndarray, swaps: int, seed: int) -> np.ndarray:
+    """Swap the targets of ``swaps`` pairs of same-flavour instances on distinct kept hosts.
+
+    The end loads do not change, but full hosts swapping large instances block each
+    other: cycles the planner must break through staging hosts.
+    """
+    rng = np.random.default_rng(seed)
+    goal = goal.copy()
+    staying = np.flatnonzero((goal == fleet.placement) & fleet.movable)
+    staying = staying[np.argsort(-fleet.demand[staying, 1], kind="stable")][: max(4 * swaps, 1)]
+    by_flavour: dict[tuple, list[int]] = {}
+    for v in rng.permutation(staying):
+        by_flavour.setdefault(tuple(fleet.demand[v]), []).append(int(v))
+    done = 0
+    for members in by_flavour.values():
+        while len(members) >= 2 and done < swaps:
+            x, y = members.pop(), members.pop()
+            if goal[x] != goal[y] and fleet.host_zone[goal[x]] == fleet.host_zone[goal[y]]:
+                goal[x], goal[y] = goal[y], goal[x]
+                done += 1
+    return goal
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=5000)
@@ -69,14 +93,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ceiling", type=float, default=0.9, help="packing ceiling of the target (default 0.9)")
     parser.add_argument("--parallelism", type=int, default=2, help="migrations per wave (default 2)")
     parser.add_argument("--per-host", type=int, default=1, help="migrations per host per wave (default 1)")
+    parser.add_argument("--allocation", type=float, default=0.4,
+                        help="how full the generated fleet is before consolidation (default 0.4)")
+    parser.add_argument("--swaps", type=int, default=0,
+                        help="also swap this many pairs of large instances between kept hosts (cycles to stage)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-replay", action="store_true", help="skip the replay check (faster)")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
-    fleet = generate_fleet(args.hosts, args.instances, mixed=True, seed=args.seed, locked_share=0.01)
+    fleet = generate_fleet(args.hosts, args.instances, mixed=True, allocation=args.allocation, seed=args.seed,
+                           locked_share=0.01)
     t1 = time.perf_counter()
     goal = consolidation_target(fleet, args.ceiling)
+    if args.swaps:
+        goal = add_swaps(fleet, goal, args.swaps, args.seed)
     problem = Problem(fleet, ceiling=args.ceiling)
     target = Target(problem=problem, placement=goal, bounds=Bounds(0, 0, 0), status="FFD", solve_seconds=0)
     t2 = time.perf_counter()
@@ -92,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "per_host_parallelism": args.per_host,
         "migrations": result.migrations,
         "waves": result.wave_count,
+        "swaps": args.swaps,
         "staging_moves": result.staging_moves,
         "left_undone": len(result.left_undone),
         "plan_seconds": round(t3 - t2, 3),

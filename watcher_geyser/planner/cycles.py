@@ -38,16 +38,9 @@ def break_cycles(builder: WaveBuilder, w: int) -> list[Move]:
     """Staging moves for wave ``w`` (empty when no staging host can break any cycle)."""
     s = builder.s
     waiting = builder.waiting
-    out_of: dict[int, list[int]] = defaultdict(list)
-    for parked in waiting.values():
-        for _, v in parked:
-            if s.staged.get(v, 0) < MAX_STAGINGS_PER_INSTANCE and v not in s.no_stage:
-                out_of[s.cur[v]].append(v)
-    options = []
-    for d, parked in waiting.items():
-        options.extend(_evictions(s, d, [v for _, v in parked], out_of.get(d, [])))
-    options.sort()
-    free = np.asarray(s.limit) - np.asarray(s.load)
+    arrays, by_host = _sync(s, waiting)
+    options = sorted(option for d in waiting for option in by_host[d])
+    free = arrays["limit"] - arrays["load"]
     busy: dict[int, int] = defaultdict(int)
     marked: set[int] = set()
     wave: list[Move] = []
@@ -59,15 +52,15 @@ def break_cycles(builder: WaveBuilder, w: int) -> list[Move]:
         evict = evict[:room]
         hosts = []
         for x in evict:
-            t = _staging_host(s, x, w, free, busy, builder.per_host, waiting)
+            t = _staging_host(s, arrays, x, w, free, busy, builder.per_host, waiting)
             if t is None:
                 break
             hosts.append(t)
-            free[t] -= s.demand[x]
+            free[t] -= arrays["demand"][x]
             busy[t] += 1
         if len(hosts) < len(evict):  # undo the partial choice
             for x, t in zip(evict, hosts):
-                free[t] += s.demand[x]
+                free[t] += arrays["demand"][x]
                 busy[t] -= 1
             continue
         busy[d] += len(evict)
@@ -75,10 +68,39 @@ def break_cycles(builder: WaveBuilder, w: int) -> list[Move]:
             s.staged[x] = s.staged.get(x, 0) + 1
             s.staged_now.add(x)
             _unpark(waiting, s.dest[x], x)  # it comes back, from the staging host, once it lands
+            s.dirty.update((s.dest[x], d, t))
             wave.append((x, d, t, True))
         _mark_chain(s, d, u, waiting, marked)
     s.staged_now.clear()
     return wave
+
+
+def _sync(s: TransitState, waiting: dict[int, list]) -> tuple[dict[str, np.ndarray], dict[int, list]]:
+    """Numpy mirrors of the state and eviction options per host, redone only for changed hosts."""
+    if not s.cache:
+        s.cache["arrays"] = {
+            "limit": np.asarray(s.limit), "load": np.asarray(s.load), "demand": np.asarray(s.demand),
+            "zone": np.asarray(s.zone), "tier": np.asarray(s.stage_tier), "ready": np.asarray(s.ready_wave),
+        }
+        s.cache["options"] = {}
+        stale = set(waiting)
+    else:
+        load = s.cache["arrays"]["load"]
+        for h in s.dirty:
+            load[h] = s.load[h]
+        stale = s.dirty
+    arrays, by_host = s.cache["arrays"], s.cache["options"]
+    stale = {d for d in stale if d in waiting} | {d for d in waiting if d not in by_host}
+    if stale:
+        out_of: dict[int, list[int]] = defaultdict(list)
+        for parked in waiting.values():
+            for _, v in parked:
+                if s.cur[v] in stale and s.staged.get(v, 0) < MAX_STAGINGS_PER_INSTANCE and v not in s.no_stage:
+                    out_of[s.cur[v]].append(v)
+        for d in stale:
+            by_host[d] = _evictions(s, d, [v for _, v in waiting[d]], out_of.get(d, []))
+    s.dirty = set()
+    return arrays, by_host
 
 
 def _unpark(waiting: dict[int, list], host: int, x: int) -> None:
@@ -128,19 +150,18 @@ def _frees(s: TransitState, x: int, need: list[float], group: int) -> bool:
     return group < 0 or s.group[x] == group
 
 
-def _staging_host(s: TransitState, x: int, w: int, free: np.ndarray, busy: dict[int, int], per_host: int,
-                  waiting: dict[int, list]) -> int | None:
+def _staging_host(s: TransitState, arrays: dict[str, np.ndarray], x: int, w: int, free: np.ndarray,
+                  busy: dict[int, int], per_host: int, waiting: dict[int, list]) -> int | None:
     """The best host to hold ``x`` for a while, or None."""
-    dx = np.asarray(s.demand[x])
-    zone = np.asarray(s.zone)
-    tier = np.asarray(s.stage_tier)
-    ok = (zone == s.zone[s.cur[x]]) & (tier >= 0) & (np.asarray(s.ready_wave) <= w) & (free >= dx).all(axis=1)
+    dx = arrays["demand"][x]
+    tier = arrays["tier"]
+    ok = (arrays["zone"] == s.zone[s.cur[x]]) & (tier >= 0) & (arrays["ready"] <= w) & (free >= dx).all(axis=1)
     ok[s.cur[x]] = False
     ok[s.dest[x]] = False
     candidates = np.flatnonzero(ok)
     if len(candidates) == 0:
         return None
-    limit = np.asarray(s.limit)[candidates, :3]
+    limit = arrays["limit"][candidates, :3]
     slack = ((free[candidates, :3] - dx[:3]) / np.maximum(limit, 1e-9)).min(axis=1)  # share left after x
     has_waiting = np.array([t in waiting for t in candidates])
     order = np.lexsort((-slack, has_waiting, tier[candidates]))

@@ -48,6 +48,10 @@ class TransitState:
     no_stage: set[int] = field(default_factory=set)  # instances never staged (hard affinity)
     staged: dict[int, int] = field(default_factory=dict)  # instance -> times staged so far
     staged_now: set[int] = field(default_factory=set)  # scratch for cycles.break_cycles
+    # Hosts whose load or parked moves changed since cycles.py last looked, and its cache
+    # (numpy mirrors, eviction options per host): staging at scale must not redo it all.
+    dirty: set[int] = field(default_factory=set)
+    cache: dict = field(default_factory=dict)
 
     def fits(self, v: int, h: int, extra: list[float] | None = None, extra_members: int = 0) -> bool:
         """Room for ``v`` on ``h`` on top of the committed load (and ``extra``, in flight)."""
@@ -150,6 +154,8 @@ class WaveBuilder:
                 continue
             if not s.fits(v, dst):
                 self.waiting[dst].append((rank, v))  # needs something to leave dst first
+                s.dirty.add(dst)
+                s.dirty.add(src)
                 continue
             g = s.group[v]
             extra = incoming.get(dst)
@@ -185,6 +191,8 @@ class WaveBuilder:
                 s.members[(g, src)] -= 1
                 s.members[(g, dst)] = s.members.get((g, dst), 0) + 1
             s.cur[v] = dst
+            s.dirty.add(src)
+            s.dirty.add(dst)
             if staging:
                 self._push(v)  # on to its target, from the staging host
             parked = self.waiting.pop(src, None)
