@@ -86,9 +86,18 @@ class WaveBuilder:
         self.parallelism = parallelism
         self.per_host = per_host
         self.stage = stage
-        self.heap: list[tuple[int, int]] = []
+        # Heap of (-busiest remaining degree of the move's two hosts, static rank, instance):
+        # the hosts with the most migrations still to run set the number of waves, so their
+        # moves go first. Degrees only fall as moves land, so stale keys are fixed on pop,
+        # once off by more than an eighth (exact keys would re-queue the busiest hosts' moves
+        # at every wave, for no gain in waves).
+        self.heap: list[tuple[int, int, int]] = []
         self.waiting: dict[int, list[tuple[int, int]]] = defaultdict(list)  # host -> parked (rank, v)
         self.not_ready: list[tuple[int, int]] = []
+        self.degree = [0] * len(state.load)  # pending migrations touching each host
+        for v in moves:
+            self.degree[state.cur[v]] += 1
+            self.degree[state.dest[v]] += 1
         self.next_rank = 0
         for v in _priority_order(state, moves):
             self._push(int(v))
@@ -97,7 +106,11 @@ class WaveBuilder:
         if rank is None:
             rank = self.next_rank
             self.next_rank += 1
-        heapq.heappush(self.heap, (rank, v))
+        self._enqueue(rank, v)
+
+    def _enqueue(self, rank: int, v: int) -> None:
+        key = -max(self.degree[self.s.cur[v]], self.degree[self.s.dest[v]])
+        heapq.heappush(self.heap, (key, rank, v))
 
     def run(self) -> WaveOutcome:
         waves: list[list[Move]] = []
@@ -121,7 +134,7 @@ class WaveBuilder:
             self._finish_wave(wave)
             waves.append(wave)
         pending = sorted({v for parked in self.waiting.values() for _, v in parked}
-                         | {v for _, v in self.heap} | {v for _, v in self.not_ready})
+                         | {v for *_, v in self.heap} | {v for _, v in self.not_ready})
         return WaveOutcome(waves, pending, staging)
 
     def _release_ready(self, w: int) -> None:
@@ -130,7 +143,7 @@ class WaveBuilder:
         still = []
         for rank, v in self.not_ready:
             if self.s.ready_wave[self.s.dest[v]] <= w:
-                heapq.heappush(self.heap, (rank, v))
+                self._enqueue(rank, v)
             else:
                 still.append((rank, v))
         self.not_ready = still
@@ -142,10 +155,14 @@ class WaveBuilder:
         arriving: dict[tuple[int, int], int] = defaultdict(int)
         wave: list[Move] = []
         deferred: list[tuple[int, int]] = []
-        per_host, heap = self.per_host, self.heap
+        per_host, heap, degree = self.per_host, self.heap, self.degree
         while heap and len(wave) < self.parallelism:
-            rank, v = heapq.heappop(heap)
+            key, rank, v = heapq.heappop(heap)
             src, dst = s.cur[v], s.dest[v]
+            now = -max(degree[src], degree[dst])
+            if now > key - (key >> 3):  # its hosts have >1/8 fewer moves left than when queued
+                heapq.heappush(heap, (now, rank, v))
+                continue
             if s.ready_wave[dst] > w:
                 self.not_ready.append((rank, v))
                 continue
@@ -174,8 +191,8 @@ class WaveBuilder:
             busy[src] += 1
             busy[dst] += 1
             wave.append((v, src, dst, False))
-        for item in deferred:
-            heapq.heappush(heap, item)
+        for rank, v in deferred:
+            self._enqueue(rank, v)
         return wave
 
     def _finish_wave(self, wave: list[Move]) -> None:
@@ -193,12 +210,16 @@ class WaveBuilder:
             s.cur[v] = dst
             s.dirty.add(src)
             s.dirty.add(dst)
+            self.degree[src] -= 1
             if staging:
+                self.degree[dst] += 1  # its move to the target now starts here
                 self._push(v)  # on to its target, from the staging host
+            else:
+                self.degree[dst] -= 1
             parked = self.waiting.pop(src, None)
             if parked:
-                for item in parked:
-                    heapq.heappush(self.heap, item)
+                for rank, u in parked:
+                    self._enqueue(rank, u)
 
 
 def _priority_order(state: TransitState, moves: np.ndarray) -> np.ndarray:
