@@ -109,6 +109,8 @@ def random_case(seed: int, n_hosts: int, n_instances: int, tight: float = 0.95, 
         if groups and rng.random() < 0.3 and cur[v] not in anti_used and goal[v] not in anti_used:
             kw["server_group"] = "anti"
             anti_used.update((int(cur[v]), int(goal[v])))
+        elif groups and rng.random() < 0.1:
+            kw["server_group"] = "aff"  # the planner never stages these
         instances.append(Instance(f"u{v}", f"vm{v}", hosts[cur[v]].name, vc, mem, disk, **kw))
     if spare:
         hosts = hosts + [host(f"spare{z}", vcpus=256, memory_mb=262144, disk_gb=4000, zone=f"z{z}")

@@ -113,6 +113,19 @@ def test_anti_affinity_swap_needs_staging_even_with_room():
     assert result.staging_moves == 1 and not result.left_undone
 
 
+def test_hard_affinity_members_are_never_staged():
+    fleet = Fleet.build(
+        [host("A"), host("B"), host("C")],
+        [vm("big1", "A", memory_mb=12288, server_group="db"), vm("big2", "B", memory_mb=12288), vm("c", "C")],
+        [ServerGroup("db", GroupPolicy.AFFINITY)],
+    )
+    target = target_of(fleet, {"big1": "B", "big2": "A"})
+    result = plan(target)
+    _safe(target, result)
+    staged = [a.instance for a in result.actions if a.staging]
+    assert staged == ["big2"] and not result.left_undone  # big1 waits; big2 takes the detour
+
+
 def test_parallelism_one_gives_more_waves_than_four():
     hosts = [host(f"s{i}") for i in range(8)] + [host(f"d{i}") for i in range(8)]
     instances = [vm(f"v{i}", f"s{i}", memory_mb=4096) for i in range(8)]
