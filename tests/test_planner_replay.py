@@ -40,7 +40,7 @@ def test_a_swap_in_one_wave_is_an_overload_at_its_worst_moment():
 def test_a_swap_in_two_waves_overloads_too():
     fleet = _swap()
     found = replay(fleet, [[mig("big1", "A", "B")], [mig("big2", "B", "A")]]).violations
-    assert [(v.wave, v.rule, v.host) for v in found] == [(0, "capacity", "B"), (1, "capacity", "B")]
+    assert [(v.wave, v.rule, v.host) for v in found] == [(0, "capacity", "B")]  # reported where it starts
     assert "8192 MB RAM" in str(found[0])
 
 
