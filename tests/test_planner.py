@@ -259,8 +259,11 @@ def test_json_and_table_show_the_plan():
     assert data["waves"][0] == [{"kind": "live_migrate", "instance": "big1", "instance_name": "vm-big1",
                                  "source": "A", "destination": "C", "staging": True}]
     assert data["left_undone"] == [] and data["duration_estimate_s"] > 0
+    assert data["actions"]["live_migrate"] == 3 and data["actions"]["power_off"] == 0
     table = format_plan_table(result)
     assert "live migrate (staging)" in table and "vm-big2" in table and "3 wave(s)" in table
+    short = format_plan_table(result, max_rows=1)
+    assert "2 more action(s)" in short and "vm-big2" not in short
 
 
 def test_nothing_to_do_is_an_empty_plan():

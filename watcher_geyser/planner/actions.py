@@ -177,12 +177,20 @@ class Plan:
         """True when every move of the target is planned."""
         return not self.left_undone
 
+    def counts(self) -> dict[str, int]:
+        """Actions of each kind, by ``ActionKind`` value (every kind present, 0 when absent)."""
+        out = {k.value: 0 for k in ActionKind}
+        for a in self.actions:
+            out[a.kind.value] += 1
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return {
             "waves": [[a.to_json() for a in wave] for wave in self.waves],
             "left_undone": [u.to_json() for u in self.left_undone],
             "wave_count": self.wave_count,
             "migrations": self.migrations,
+            "actions": self.counts(),
             "staging_moves": self.staging_moves,
             "duration_estimate_s": round(self.duration_estimate_s, 1),
             "parallelism": self.parallelism,
