@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from watcher_geyser.model import Fleet, GroupPolicy, HostState
+from watcher_geyser.model import Fleet, GroupPolicy, HostState, MigrationKind
 from watcher_geyser.planner.actions import Action, ActionKind, Plan, Timing, UndoneMove, UndoneReason
 from watcher_geyser.planner.hostactions import FIRST_WAVE_AFTER_POWER_ON, host_actions
 from watcher_geyser.planner.limits import anti_affinity_groups, group_host_limit, instance_demand, problem_limits
@@ -99,28 +99,34 @@ def _refuse_impossible(target: Target, goal: np.ndarray) -> tuple[list[UndoneMov
     """Moves no order can make, with their reasons; and the indices of the others."""
     fleet = target.fleet
     candidates = np.flatnonzero(goal != fleet.placement)
-    refused: list[UndoneMove] = []
-    keep = []
-    for v in candidates:
-        inst = fleet.instances[v]
-        dst = fleet.hosts[goal[v]]
-        src = fleet.hosts[fleet.placement[v]]
-        code = reason = None
-        if inst.pinned_reason is not None:
-            code, reason = UndoneReason.PINNED, f"{inst.name} is {inst.pinned_reason}: it never moves"
-        elif dst.state is HostState.DISABLED:
-            code, reason = UndoneReason.DESTINATION_DISABLED, f"{dst.name} is disabled and receives no instance"
-        elif dst.state is HostState.OFF and not target.problem.allow_power_on:
-            code = UndoneReason.POWER_ON_NOT_ALLOWED
-            reason = f"{dst.name} is off and the problem does not allow powering hosts on"
-        elif dst.zone != src.zone:
-            code = UndoneReason.CROSSES_ZONES
-            reason = f"{inst.name} would cross from zone {src.zone} to {dst.zone}; instances never cross zones"
-        if code is None:
-            keep.append(v)
-        else:
-            refused.append(UndoneMove(inst.uuid, inst.name, src.name, dst.name, code, reason))
-    return refused, np.asarray(keep, dtype=np.int64)
+    disabled = np.array([h.state is HostState.DISABLED for h in fleet.hosts], dtype=bool)
+    off = ~fleet.powered
+    bad = (
+        ~fleet.movable[candidates]
+        | disabled[goal[candidates]]
+        | (off[goal[candidates]] & (not target.problem.allow_power_on))
+        | (fleet.host_zone[goal[candidates]] != fleet.host_zone[fleet.placement[candidates]])
+    )
+    refused = [_refusal(target, int(v), int(goal[v])) for v in candidates[bad]]
+    return refused, candidates[~bad].astype(np.int64)
+
+
+def _refusal(target: Target, v: int, goal: int) -> UndoneMove:
+    fleet = target.fleet
+    inst = fleet.instances[v]
+    dst = fleet.hosts[goal]
+    src = fleet.hosts[fleet.placement[v]]
+    if inst.pinned_reason is not None:
+        code, reason = UndoneReason.PINNED, f"{inst.name} is {inst.pinned_reason}: it never moves"
+    elif dst.state is HostState.DISABLED:
+        code, reason = UndoneReason.DESTINATION_DISABLED, f"{dst.name} is disabled and receives no instance"
+    elif dst.state is HostState.OFF and not target.problem.allow_power_on:
+        code = UndoneReason.POWER_ON_NOT_ALLOWED
+        reason = f"{dst.name} is off and the problem does not allow powering hosts on"
+    else:
+        code = UndoneReason.CROSSES_ZONES
+        reason = f"{inst.name} would cross from zone {src.zone} to {dst.zone}; instances never cross zones"
+    return UndoneMove(inst.uuid, inst.name, src.name, dst.name, code, reason)
 
 
 def _transit_state(target: Target, goal: np.ndarray, moves: np.ndarray, stage_on_emptied: bool) -> TransitState:
@@ -168,11 +174,12 @@ def _assemble(fleet: Fleet, moves: list[list[Move]], final_hosts: list[int],
     n_waves = max([len(moves), *(w + 1 for w in extra)])
     waves: list[list[Action]] = []
     hosts, instances = fleet.hosts, fleet.instances
+    kind_of = {MigrationKind.LIVE: ActionKind.LIVE_MIGRATE, MigrationKind.COLD: ActionKind.COLD_MIGRATE}
     for w in range(n_waves):
         wave = [Action(kind, host=hosts[h].name) for kind, h in sorted(extra.get(w, []), key=_host_action_order)]
         for v, src, dst, staging in moves[w] if w < len(moves) else ():
             inst = instances[v]
-            wave.append(Action(ActionKind.for_migration(inst.migration_kind), instance=inst.uuid,
+            wave.append(Action(kind_of[inst.migration_kind], instance=inst.uuid,
                                source=hosts[src].name, destination=hosts[dst].name, instance_name=inst.name,
                                memory_mb=inst.memory_mb, disk_gb=inst.disk_gb, staging=staging))
         if wave:

@@ -94,13 +94,13 @@ class WaveBuilder:
         self.heap: list[tuple[int, int, int]] = []
         self.waiting: dict[int, list[tuple[int, int]]] = defaultdict(list)  # host -> parked (rank, v)
         self.not_ready: list[tuple[int, int]] = []
-        self.degree = [0] * len(state.load)  # pending migrations touching each host
-        for v in moves:
-            self.degree[state.cur[v]] += 1
-            self.degree[state.dest[v]] += 1
+        n_hosts = len(state.load)
+        ends = np.asarray(state.cur, dtype=np.int64)[moves], np.asarray(state.dest, dtype=np.int64)[moves]
+        # pending migrations touching each host
+        self.degree = (np.bincount(ends[0], minlength=n_hosts) + np.bincount(ends[1], minlength=n_hosts)).tolist()
         self.next_rank = 0
-        for v in _priority_order(state, moves):
-            self._push(int(v))
+        for v in _priority_order(state, moves).tolist():
+            self._push(v)
 
     def _push(self, v: int, rank: int | None = None) -> None:
         if rank is None:
@@ -237,7 +237,7 @@ def _priority_order(state: TransitState, moves: np.ndarray) -> np.ndarray:
     n_hosts = len(state.load)
     degree = np.bincount(cur, minlength=n_hosts) + np.bincount(dest, minlength=n_hosts)
     busiest = np.maximum(degree[cur], degree[dest])
-    memory = np.asarray([state.demand[int(v)][1] for v in moves])
+    memory = np.fromiter((state.demand[v][1] for v in moves.tolist()), dtype=np.float64, count=len(moves))
     by_source = np.lexsort((moves, -memory, cur))
     round_index = np.empty(len(moves), dtype=np.int64)
     sorted_src = cur[by_source]
