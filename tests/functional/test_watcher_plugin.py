@@ -1,0 +1,140 @@
+"""The Watcher plugin end to end, on Watcher's real API, decision engine and applier.
+
+Topology: 10 hosts of 16 vcpus / 32 GB / 500 GB and 48 instances of three flavours, spread
+thin, so that consolidation can release hosts. compute-10 is disabled by an operator
+before the audit; one instance is locked and one excluded through the audit scope.
+"""
+
+from __future__ import annotations
+
+import fixtures
+import pytest
+from watcher.tests.functional import topology as topo
+
+from tests.functional import checks
+from tests.functional.harness import GeyserFunctionalTestCase
+
+pytestmark = pytest.mark.functional
+
+FLAVOURS = [(1, 2048, 20), (2, 4096, 40), (4, 8192, 80)]  # small, medium, large
+PER_HOST = [6, 5, 5, 5, 5, 5, 4, 5, 4, 4]  # 48 instances on 10 hosts
+
+
+def spread_topology() -> topo.ComputeTopology:
+    t = topo.ComputeTopology().add_computes(count=10, vcpus=16, memory=32768, disk=500)
+    k = 0
+    for h, count in enumerate(PER_HOST, start=1):
+        for _ in range(count):
+            vcpus, memory, disk = FLAVOURS[k % 3]
+            t.add_instances(computes=[f"compute-{h}"], count=1, vcpus=vcpus, memory=memory, disk=disk)
+            k += 1
+    t.update_compute("compute-10", status="disabled", disabled_reason="operator maintenance")
+    t.update_instance("vm-1", locked=True)
+    return t
+
+
+def cpu_percent(t: topo.ComputeTopology) -> dict[str, float]:
+    """30 % measured for most instances; every seventh has no measurement."""
+    return {i.uuid: 30.0 for n, i in enumerate(t.instances) if n % 7}
+
+
+class TestGeyserStrategy(GeyserFunctionalTestCase):
+    COMPUTE_TOPOLOGY = topo.ComputeTopology()
+
+    def setUp(self):
+        super().setUp()
+        self.topo = spread_topology()
+        self.load(self.topo)
+        self.datasource.cpu_percent = cpu_percent(self.topo)
+        self.targets = []
+        import watcher_geyser.solver as solver
+
+        real = solver.solve
+
+        def spy(problem):
+            target = real(problem)
+            self.targets.append(target)
+            return target
+
+        self.useFixture(fixtures.MockPatch("watcher_geyser.solver.solve", spy))
+
+    def _scope_excluding(self, uuid: str) -> list:
+        return [{"compute": [{"exclude": [{"instances": [{"uuid": uuid}]}]}]}]
+
+    def test_strategies_goal_and_planner_are_synced_with_their_schema(self):
+        strategy = self.admin_api.get("/strategies/geyser_consolidation").json()
+        self.assertEqual("server_consolidation", strategy["goal_name"])
+        props = strategy["parameters_spec"]["properties"]
+        for name in ("time_limit_s", "ceiling_min", "ceiling_max", "max_migrations", "power_off",
+                     "power_budget_w", "ceiling", "signal_source", "use_measured_cpu"):
+            self.assertIn("default", props[name], name)
+        energy = self.admin_api.get("/strategies/geyser_energy").json()
+        self.assertEqual("energy_budget", energy["goal_name"])
+        self.assertTrue(energy["parameters_spec"]["properties"]["power_off"]["default"])
+        goal = self.admin_api.get("/goals/energy_budget").json()
+        names = {spec["name"] for spec in goal["efficacy_specification"]}
+        self.assertTrue({"watts_before", "watts_after", "power_budget_w"} <= names)
+
+    def test_audit_executes_to_the_solvers_placement_without_overload(self):
+        excluded = self.topo.instances[7].uuid
+        locked = self.topo.instances[0].uuid
+        template = self.admin_api.post("/audit_templates", {
+            "name": "consolidate", "goal": "server_consolidation", "strategy": "geyser_consolidation",
+            "scope": self._scope_excluding(excluded)})
+        self.assertEqual(201, template.status_code, template.text)
+        resp = self.admin_api.post("/audits", {
+            "audit_type": "ONESHOT", "audit_template_uuid": template.json()["uuid"],
+            "parameters": {"power_off": True, "ceiling": 1.0}})
+        self.assertEqual(201, resp.status_code, resp.text)
+        audit = self._wait_for_audit_state(resp.json()["uuid"], "SUCCEEDED", timeout=60)
+        plan = self.plan_of(audit["uuid"])
+        plan_uuid = plan["uuid"]
+        actions = self.actions_of(plan_uuid)
+        indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
+        self.assertEqual(9, indicators["compute_nodes_count"])  # compute-10 is disabled
+        migrations = [a for a in actions if a["action_type"] == "migrate"]
+        self.assertEqual(len(migrations), indicators["instance_migrations_count"])
+        self.assertGreater(indicators["released_compute_nodes_count"], 0)
+        self.assertEqual([], checks.overloads_in_graph(self.topo, actions))
+
+        self.execute(plan_uuid)
+
+        target = self.targets[-1]
+        fleet = target.fleet
+        for v, inst in enumerate(fleet.instances):
+            self.assertEqual(fleet.hosts[target.placement[v]].name, self.host_of(inst.uuid), inst.name)
+        self.assertEqual(self.host_of(locked), "compute-1")
+        self.assertEqual(self.host_of(excluded), self.topo.instances[7].host)
+        moved = [e for e in self.events if e[0] == "migrate"]
+        self.assertEqual(len(migrations), len(moved))
+        self.assertFalse([e for e in moved if e[3] == "compute-10"], "a disabled host received an instance")
+        self.assertEqual([], checks.overloads_in_replay(self.topo, self.events))
+        powered_off = {e[1] for e in self.events if e[0] == "power_off"}
+        self.assertEqual(indicators["released_compute_nodes_count"], len(powered_off))
+        for host in powered_off:
+            self.assertEqual([], self.emulator._get_servers_on_host(host), host)
+            svc = self.emulator._find_service_by_hostname(host)
+            self.assertEqual(("disabled", "down"), (svc["status"], svc["state"]), host)
+
+    def test_invalid_parameters_get_http_400(self):
+        for params in ({"ceiling": 1.5}, {"time_limit_s": "soon"}, {"max_migrations": -1},
+                       {"no_such_parameter": 1}, {"power_off": "yes"}, {"ceiling_min": 0}):
+            resp = self.admin_api.post("/audits", {"audit_type": "ONESHOT", "goal": "server_consolidation",
+                                                   "strategy": "geyser_consolidation", "parameters": params})
+            self.assertEqual(400, resp.status_code, f"{params}: {resp.status_code} {resp.text}")
+
+    def test_failing_metrics_still_give_a_succeeded_audit_with_the_reason(self):
+        self.datasource.fail = True
+        plan, actions = self.audit("geyser_consolidation", "server_consolidation", {"ceiling": 0.9})
+        nops = [a for a in actions if a["action_type"] == "nop"]
+        self.assertEqual(1, len(nops))
+        self.assertIn("instance CPU metrics", nops[0]["input_parameters"]["message"])
+        self.assertIn("metrics backend unreachable", nops[0]["input_parameters"]["message"])
+        self.execute(plan["uuid"])
+
+    def test_energy_goal_shows_watts_before_after_and_budget(self):
+        plan, actions = self.audit("geyser_energy", "energy_budget", {"power_budget_w": 5000, "ceiling": 0.9})
+        indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
+        self.assertEqual(5000, indicators["power_budget_w"])
+        self.assertGreater(indicators["watts_before"], indicators["watts_after"])
+        self.assertTrue(any(a["action_type"] == "change_node_power_state" for a in actions))
