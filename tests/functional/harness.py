@@ -59,23 +59,9 @@ class MeasuredDatasource:
         return None
 
 
-class _Hypervisor:
-    """What Watcher's power action reads of a node's hypervisor: ``to_dict()['running_vms']``."""
-
-    def __init__(self, emulator, hostname: str):
-        self._emulator = emulator
-        self.hypervisor_hostname = hostname
-
-    def to_dict(self):
-        hyp = self._emulator._find_hypervisor_by_hostname(self.hypervisor_hostname)
-        running = len(self._emulator._get_servers_on_host(self.hypervisor_hostname))
-        return {"hypervisor_hostname": self.hypervisor_hostname, "running_vms": running,
-                "state": hyp["state"], "service": {"host": self.hypervisor_hostname}}
-
-
 class _MetalNode(metal_base.BaseMetalNode):
     def __init__(self, metal: EmulatedMetal, hostname: str):
-        super().__init__(_Hypervisor(metal.emulator, hostname))
+        super().__init__(metal.nova_client.get_compute_node_by_hostname(hostname))
         self._metal = metal
         self._hostname = hostname
 

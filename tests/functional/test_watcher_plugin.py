@@ -137,4 +137,40 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
         self.assertEqual(5000, indicators["power_budget_w"])
         self.assertGreater(indicators["watts_before"], indicators["watts_after"])
-        self.assertTrue(any(a["action_type"] == "change_node_power_state" for a in actions))
+        self.assertTrue(any(a["action_type"] == "geyser_node_power" for a in actions))
+
+
+class TestPowerAction(GeyserFunctionalTestCase):
+    """Our power action against Watcher's own, on the same emulated cloud and metal nodes."""
+
+    COMPUTE_TOPOLOGY = topo.ComputeTopology()
+
+    def setUp(self):
+        super().setUp()
+        t = topo.ComputeTopology().add_computes(count=2).add_instances(computes=["compute-1"], count=1)
+        self.load(t)
+
+    def _params(self, host: str, state: str) -> dict:
+        return {"resource_id": self.metal.node_id(host), "resource_name": host, "state": state}
+
+    def test_watchers_own_power_off_breaks_where_ours_switches_off_only_empty_hosts(self):
+        from watcher.applier.actions.change_node_power_state import ChangeNodePowerState
+
+        from watcher_geyser.strategies.power_action import GeyserNodePower
+
+        theirs = ChangeNodePowerState(config={}, osc=object())
+        theirs.input_parameters = self._params("compute-2", "off")
+        self.assertRaises(AttributeError, theirs.execute)  # Hypervisor dataclass has no to_dict()
+        self.assertEqual("on", self.metal.power["compute-2"])
+
+        ours = GeyserNodePower(config={}, osc=object())
+        ours.input_parameters = self._params("compute-1", "off")
+        self.assertFalse(ours.execute())  # holds an instance: refused
+        self.assertEqual("on", self.metal.power["compute-1"])
+        ours.input_parameters = self._params("compute-2", "off")
+        self.assertTrue(ours.execute())
+        self.assertEqual("off", self.metal.power["compute-2"])
+        self.assertEqual("down", self.emulator._find_service_by_hostname("compute-2")["state"])
+        ours.input_parameters = self._params("compute-2", "on")
+        self.assertTrue(ours.execute())
+        self.assertEqual("up", self.emulator._find_service_by_hostname("compute-2")["state"])

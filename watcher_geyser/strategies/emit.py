@@ -5,7 +5,7 @@ Each of our action kinds has one Watcher action type:
 =============  ===========================  ==============================================
 ActionKind     Watcher action               resource_id
 =============  ===========================  ==============================================
-power_on/off   change_node_power_state      the bare-metal node id (Ironic/MAAS)
+power_on/off   geyser_node_power            the bare-metal node id (Ironic/MAAS)
 enable         change_nova_service_state    the compute node uuid
 disable        change_nova_service_state    (with ``disabled_reason``)
 live/cold      migrate (``migration_type``)  the instance uuid
@@ -14,7 +14,8 @@ live/cold      migrate (``migration_type``)  the instance uuid
 The solution remembers the wave of every action, which ``WavePlanner`` turns into the
 action graph. Notes for the operator become a ``nop`` action ahead of everything, so
 they are visible in the action plan (``openstack optimize action list``) and logged by
-the applier.
+the applier. Power actions use our ``geyser_node_power`` (same parameters as Watcher's
+``change_node_power_state``, which fails every power-off in Watcher 17.0.0).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from watcher.decision_engine.solution import default
 from watcher_geyser.model import Fleet, HostState
 from watcher_geyser.planner import ActionKind, Plan
 
+POWER_ACTION = "geyser_node_power"  # Watcher 17's change_node_power_state cannot power off; see power_action
 MAX_NOP_CHARS = 4000  # Watcher stores input parameters as JSON text; keep the message readable
 
 
@@ -111,8 +113,7 @@ def _host_action(solution: WavedSolution, kind: ActionKind, host: str, node_uuid
                  metal_ids: Mapping[str, str], disabled_reason: str, wave: int) -> None:
     if kind in (ActionKind.POWER_ON, ActionKind.POWER_OFF):
         params = {"state": "on" if kind is ActionKind.POWER_ON else "off", "resource_name": host}
-        solution.add_action("change_node_power_state", input_parameters=params, resource_id=metal_ids[host],
-                            wave=wave)
+        solution.add_action(POWER_ACTION, input_parameters=params, resource_id=metal_ids[host], wave=wave)
         return
     params = {"state": "enabled" if kind is ActionKind.ENABLE else "disabled", "resource_name": host}
     if kind is ActionKind.DISABLE:
