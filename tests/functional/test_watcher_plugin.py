@@ -132,6 +132,26 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         self.assertIn("metrics backend unreachable", nops[0]["input_parameters"]["message"])
         self.execute(plan["uuid"])
 
+    def test_scarce_signal_releases_more_hosts_than_a_plentiful_one(self):
+        released = {}
+        for name, spec in (("scarce", "constant:800W"), ("plentiful", "constant:20kW")):
+            plan, actions = self.audit("geyser_consolidation", "server_consolidation",
+                                       {"signal_source": spec, "power_off": True})
+            indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
+            released[name] = indicators["released_compute_nodes_count"]
+            self.assertEqual([], checks.overloads_in_graph(self.topo, actions), name)
+        self.assertGreater(released["scarce"], released["plentiful"], released)
+
+    def test_failing_signal_source_gives_a_succeeded_audit_and_no_host_switched_off(self):
+        plan, actions = self.audit("geyser_consolidation", "server_consolidation",
+                                   {"signal_source": "http://127.0.0.1:9/down#unit=W", "power_off": True})
+        self.assertFalse([a for a in actions if a["action_type"] == "geyser_node_power"])
+        message = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("safe default", message)
+        self.execute(plan["uuid"])
+        self.assertFalse([e for e in self.events if e[0].startswith("power")])
+        self.assertEqual([], checks.overloads_in_replay(self.topo, self.events))
+
     def test_energy_goal_shows_watts_before_after_and_budget(self):
         plan, actions = self.audit("geyser_energy", "energy_budget", {"power_budget_w": 5000, "ceiling": 0.9})
         indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}

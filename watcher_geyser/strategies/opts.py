@@ -73,10 +73,12 @@ def power_catalog(conf: cfg.ConfigOpts) -> PowerCatalog:
 
 def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
     """For oslo-config-generator: entry point ``oslo.config.opts`` = ``watcher_geyser``."""
+    from watcher.decision_engine.strategy.strategies import base
+
     from watcher_geyser.signal import opts as signal_opts
 
     groups: list[tuple[str | cfg.OptGroup, list[cfg.Opt]]] = [(power_group, POWER_OPTS)]
     groups.extend(signal_opts.list_opts())
     for name in STRATEGY_NAMES:
-        groups.append((f"watcher_strategies.{name}", strategy_opts()))
+        groups.append((f"watcher_strategies.{name}", base.BaseStrategy.get_config_opts() + strategy_opts()))
     return groups
