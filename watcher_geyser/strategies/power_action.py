@@ -8,7 +8,8 @@ This action takes the same parameters (``resource_id`` = the bare-metal node id,
 ``state`` = on/off, ``resource_name`` = the hostname) and, before switching a host off,
 asks Nova which instances the host still holds: any instance there and it refuses
 (the action fails, the host stays on). It waits for the node to reach the state, as
-Watcher's does.
+Watcher's does, and after a power-on also for the host's nova-compute service to report
+``up``, so that the migrations planned onto the host do not start before it can take them.
 """
 
 from __future__ import annotations
@@ -45,12 +46,26 @@ class GeyserNodePower(change_node_power_state.ChangeNodePowerState):
                 LOG.warning("compute node %s still holds %d instance(s): not switched off", hostname, len(remaining))
                 return False
         node.set_power_state(state)
-        for _ in range(retry):
-            node = metal.get_node(self.node_uuid)
-            if node.get_power_state() != current:
-                return True
-            time.sleep(POLL_S)
-        return False
+        if not _wait(lambda: metal.get_node(self.node_uuid).get_power_state() != current, retry):
+            return False
+        if state == metal_constants.PowerState.ON.value:
+            hostname = self.input_parameters.get("resource_name") or node.get_hypervisor_hostname()
+            return _wait(lambda: _service_up(hostname), retry)
+        return True
 
     def get_description(self):
         return "Compute node power on/off through Ironic or MAAS; never switches off a host with instances."
+
+
+def _service_up(hostname: str) -> bool:
+    services = nova_helper.NovaHelper().get_service_list()
+    return any(s.host == hostname and s.binary == "nova-compute" and s.state == "up" for s in services)
+
+
+def _wait(condition, polls: int) -> bool:
+    for attempt in range(polls):
+        if condition():
+            return True
+        if attempt + 1 < polls:
+            time.sleep(POLL_S)
+    return False
