@@ -152,6 +152,14 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         self.assertFalse([e for e in self.events if e[0].startswith("power")])
         self.assertEqual([], checks.overloads_in_replay(self.topo, self.events))
 
+    def test_a_solver_out_of_time_still_gives_a_safe_succeeded_audit(self):
+        plan, actions = self.audit("geyser_consolidation", "server_consolidation",
+                                   {"time_limit_s": 0.1, "max_migrations": 6})
+        self.assertLessEqual(len([a for a in actions if a["action_type"] == "migrate"]), 6)
+        self.assertEqual([], checks.overloads_in_graph(self.topo, actions))
+        self.execute(plan["uuid"])
+        self.assertEqual([], checks.overloads_in_replay(self.topo, self.events))
+
     def test_energy_goal_shows_watts_before_after_and_budget(self):
         plan, actions = self.audit("geyser_energy", "energy_budget", {"power_budget_w": 5000, "ceiling": 0.9})
         indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
@@ -194,3 +202,52 @@ class TestPowerAction(GeyserFunctionalTestCase):
         ours.input_parameters = self._params("compute-2", "on")
         self.assertTrue(ours.execute())
         self.assertEqual("up", self.emulator._find_service_by_hostname("compute-2")["state"])
+
+
+class TestPowerOnFirst(GeyserFunctionalTestCase):
+    """An efficient host we switched off earlier is worth switching back on: on and enabled first."""
+
+    COMPUTE_TOPOLOGY = topo.ComputeTopology()
+
+    def setUp(self):
+        super().setUp()
+        from oslo_config import cfg
+
+        from watcher_geyser.strategies import opts
+
+        opts.register_power_opts(cfg.CONF)
+        self.flags(group=opts.POWER_GROUP, host_models={"compute-3": "50/150", "*": "300/600"})
+        t = (topo.ComputeTopology().add_computes(count=2, vcpus=16, memory=32768)
+             .add_computes(count=1, vcpus=32, memory=65536)
+             .add_instances(computes=["compute-1", "compute-2"], count=4, vcpus=2, memory=4096))
+        t.update_compute("compute-3", status="disabled", disabled_reason="watcher_geyser", state="down")
+        self.load(t, powered_off=("compute-3",))
+        self.datasource.cpu_percent = {i.uuid: 50.0 for i in t.instances}
+
+    def test_power_on_and_enable_come_before_the_migrations_that_need_them(self):
+        plan, actions = self.audit("geyser_energy", "energy_budget", {"ceiling": 1.0})
+        self.assertEqual([], checks.overloads_in_graph(self.topology, actions))
+        layers = checks.levels(actions)
+        depth = {a["uuid"]: d for d, layer in enumerate(layers) for a in layer}
+        power_on = [a for a in actions if a["action_type"] == "geyser_node_power"
+                    and a["input_parameters"]["state"] == "on"]
+        enable = [a for a in actions if a["action_type"] == "change_nova_service_state"
+                  and a["input_parameters"]["state"] == "enabled"]
+        into_3 = [a for a in actions if a["action_type"] == "migrate"
+                  and a["input_parameters"]["destination_node"] == "compute-3"]
+        self.assertEqual(["compute-3"], [a["input_parameters"]["resource_name"] for a in power_on])
+        self.assertEqual(["compute-3"], [a["input_parameters"]["resource_name"] for a in enable])
+        self.assertTrue(into_3)
+        self.assertLess(depth[power_on[0]["uuid"]], depth[enable[0]["uuid"]])
+        self.assertLess(depth[enable[0]["uuid"]], min(depth[a["uuid"]] for a in into_3))
+
+        self.execute(plan["uuid"])
+        kinds = [e[0] for e in self.events]
+        self.assertEqual("power_on", kinds[0], self.events)
+        for i, event in enumerate(self.events):
+            if event[0] == "power_off":  # only after the last move touching that host
+                self.assertFalse([e for e in self.events[i:] if e[0] == "migrate" and event[1] in e[2:]], event)
+        self.assertEqual([], checks.overloads_in_replay(self.topology, self.events))
+        self.assertEqual(("enabled", "up"), tuple(self.emulator._find_service_by_hostname("compute-3")[k]
+                                                  for k in ("status", "state")))
+        self.assertEqual({"compute-3"}, {self.host_of(i.uuid) for i in self.topology.instances})
