@@ -251,3 +251,27 @@ class TestPowerOnFirst(GeyserFunctionalTestCase):
         self.assertEqual(("enabled", "up"), tuple(self.emulator._find_service_by_hostname("compute-3")[k]
                                                   for k in ("status", "state")))
         self.assertEqual({"compute-3"}, {self.host_of(i.uuid) for i in self.topology.instances})
+
+
+class TestInstanceStates(GeyserFunctionalTestCase):
+    """Stopped instances move cold, running ones live; error and paused ones stay."""
+
+    COMPUTE_TOPOLOGY = topo.ComputeTopology()
+
+    def test_migration_type_follows_the_instance_state(self):
+        t = (topo.ComputeTopology().add_computes(count=2)
+             .add_instances(computes=["compute-1"], count=1, name_prefix="running", vcpus=2)
+             .add_instances(computes=["compute-1"], count=1, name_prefix="stopped", state="stopped", vcpus=2)
+             .add_instances(computes=["compute-2"], count=1, name_prefix="broken", state="error", vcpus=2)
+             .add_instances(computes=["compute-2"], count=1, name_prefix="paused", state="paused", vcpus=2)
+             .add_instances(computes=["compute-2"], count=1, name_prefix="other", vcpus=2))
+        self.load(t)
+        self.datasource.cpu_percent = {i.uuid: 20.0 for i in t.instances}
+        _, actions = self.audit("geyser_consolidation", "server_consolidation", {"ceiling": 1.0})
+        moves = {a["input_parameters"]["resource_name"]: a["input_parameters"]
+                 for a in actions if a["action_type"] == "migrate"}
+        self.assertEqual({"running-1": "live", "stopped-1": "cold"},
+                         {name: p["migration_type"] for name, p in moves.items()})
+        self.assertTrue(all(p["destination_node"] == "compute-2" for p in moves.values()))
+        message = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("paused", message)
