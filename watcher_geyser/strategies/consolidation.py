@@ -152,6 +152,8 @@ class _GeyserStrategy(base.BaseStrategy):
                 **kwargs,
             )
             target = solve(problem)
+            for message in target.messages:
+                LOG.info("%s: solver: %s", self.get_name(), message)
             notes.extend(m for m in target.messages if _worth_noting(m))
             result = plan(target, parallelism=self.config.get("parallelism", 2),
                           per_host_parallelism=self.config.get("per_host_parallelism", 1),
@@ -174,10 +176,13 @@ class _GeyserStrategy(base.BaseStrategy):
         )
 
 
-def _worth_noting(message: str) -> str:
-    """Solver messages the operator should see in the plan (limits hit, fallbacks)."""
+NOTEWORTHY = ("in time", "cannot", "stays above", "no consolidation", "internal:")
+
+
+def _worth_noting(message: str) -> bool:
+    """Solver messages the operator should see in the plan: limits hit, time out, budget missed."""
     text = message.lower()
-    return any(word in text for word in ("time", "fallback", "cannot", "could not", "infeasible", "over"))
+    return any(word in text for word in NOTEWORTHY)
 
 
 class GeyserConsolidation(_GeyserStrategy, base.ServerConsolidationBaseStrategy):
