@@ -57,13 +57,15 @@ def fleet_from_model(
     zones: Mapping[str, str] | None = None,
     power_states: Mapping[str, str] | None = None,
     server_groups: Mapping[str, tuple[str, str]] | None = None,
+    our_reasons: tuple[str, ...] = OUR_DISABLED_REASONS,
 ) -> AdaptedFleet:
     """Build the fleet from a Watcher ``ModelRoot``.
 
     ``cpu_util`` maps instance uuid -> measured CPU use as a fraction 0..1 of its vcpus
     (None or absent: not measured, ``default_cpu_util`` applies). ``zones`` maps hostname ->
     availability zone; ``power_states`` hostname -> ``"on"``/``"off"`` from the bare-metal
-    service; ``server_groups`` instance uuid -> (group name, policy).
+    service; ``server_groups`` instance uuid -> (group name, policy); ``our_reasons`` the
+    ``disabled_reason`` prefixes that mark a host as switched off by us.
     """
     cpu_util = cpu_util or {}
     zones = zones or {}
@@ -77,7 +79,7 @@ def fleet_from_model(
     nodes = sorted(model.get_all_compute_nodes().values(), key=lambda n: n.hostname)
     for node in nodes:
         members = sorted(model.get_node_instances(node), key=lambda i: i.uuid)
-        state, pin_all = _host_state(node, bool(members), power_states.get(node.hostname), notes)
+        state, pin_all = _host_state(node, bool(members), power_states.get(node.hostname), our_reasons, notes)
         if state is None:
             dropped.append(node.hostname)
             continue
@@ -90,7 +92,8 @@ def fleet_from_model(
     return AdaptedFleet(fleet, node_uuids, notes, dropped)
 
 
-def _host_state(node, has_instances: bool, power_state: str | None, notes: list[str]) -> tuple[HostState | None, bool]:
+def _host_state(node, has_instances: bool, power_state: str | None, our_reasons: tuple[str, ...],
+                notes: list[str]) -> tuple[HostState | None, bool]:
     """(state, whether its instances are pinned); state None leaves the host out."""
     up = (node.state or "up").lower() == "up"
     enabled = (node.status or "enabled").lower() == "enabled"
@@ -100,7 +103,7 @@ def _host_state(node, has_instances: bool, power_state: str | None, notes: list[
         notes.append(f"host {node.hostname} is down but lists instances: it receives none and they stay")
         return HostState.DISABLED, True
     reason = (node.disabled_reason or "").lower()
-    ours = enabled or any(reason.startswith(r) for r in OUR_DISABLED_REASONS)
+    ours = enabled or any(reason.startswith(r.lower()) for r in our_reasons)
     if power_state == POWER_OFF and ours:
         return HostState.OFF, False
     why = "not known to be powered off" if power_state != POWER_OFF else f"disabled by someone else ({reason!r})"

@@ -24,7 +24,7 @@ from watcher._i18n import _
 from watcher.decision_engine.strategy.strategies import base
 
 from watcher_geyser.strategies import cloud, emit, metrics, opts
-from watcher_geyser.strategies.adapter import AdaptedFleet, fleet_from_model
+from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet, fleet_from_model
 from watcher_geyser.strategies.energy import EnergyDecision, decide_energy
 from watcher_geyser.strategies.goal import GOAL_NAME
 from watcher_geyser.strategies.params import AuditParams, schema
@@ -104,7 +104,9 @@ class _GeyserStrategy(base.BaseStrategy):
             LOG.info("%s: %s", self.get_name(), why)
         catalog = opts.power_catalog(CONF)
         power_for = self._power_models(catalog, datasource, notes)
-        adapted = fleet_from_model(model, power_for, cpu, 1.0, cloud.host_zones(notes), metal.power_states, groups)
+        reasons = (self.config.get("disabled_reason", "watcher_geyser"), *OUR_DISABLED_REASONS)
+        adapted = fleet_from_model(model, power_for, cpu, 1.0, cloud.host_zones(notes), metal.power_states, groups,
+                                   reasons)
         notes.extend(adapted.notes)
         return adapted
 
