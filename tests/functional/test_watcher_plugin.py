@@ -41,8 +41,18 @@ def cpu_percent(t: topo.ComputeTopology) -> dict[str, float]:
 class TestGeyserStrategy(GeyserFunctionalTestCase):
     COMPUTE_TOPOLOGY = topo.ComputeTopology()
 
+    PARALLELISM = 4
+
     def setUp(self):
         super().setUp()
+        from oslo_config import cfg
+        from watcher.decision_engine.strategy.strategies import base as strategy_base
+
+        from watcher_geyser.strategies import opts
+
+        group = "watcher_strategies.geyser_consolidation"
+        cfg.CONF.register_opts(strategy_base.BaseStrategy.get_config_opts() + opts.strategy_opts(), group=group)
+        self.flags(group=group, parallelism=self.PARALLELISM, per_host_parallelism=2)
         self.topo = spread_topology()
         self.load(self.topo)
         self.datasource.cpu_percent = cpu_percent(self.topo)
@@ -84,7 +94,7 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         self.assertEqual(201, template.status_code, template.text)
         resp = self.admin_api.post("/audits", {
             "audit_type": "ONESHOT", "audit_template_uuid": template.json()["uuid"],
-            "parameters": {"power_off": True, "ceiling": 1.0}})
+            "parameters": {"power_off": True, "ceiling": 1.0, "time_limit_s": 3}})
         self.assertEqual(201, resp.status_code, resp.text)
         audit = self._wait_for_audit_state(resp.json()["uuid"], "SUCCEEDED", timeout=60)
         plan = self.plan_of(audit["uuid"])
@@ -96,6 +106,9 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         self.assertEqual(len(migrations), indicators["instance_migrations_count"])
         self.assertGreater(indicators["released_compute_nodes_count"], 0)
         self.assertEqual([], checks.overloads_in_graph(self.topo, actions))
+        per_level = [sum(a["action_type"] == "migrate" for a in level) for level in checks.levels(actions)]
+        self.assertLessEqual(max(per_level), self.PARALLELISM)
+        self.assertGreater(max(per_level), 1)  # the configured parallelism is used
 
         self.execute(plan_uuid)
 
@@ -125,7 +138,8 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
 
     def test_failing_metrics_still_give_a_succeeded_audit_with_the_reason(self):
         self.datasource.fail = True
-        plan, actions = self.audit("geyser_consolidation", "server_consolidation", {"ceiling": 0.9})
+        plan, actions = self.audit("geyser_consolidation", "server_consolidation",
+                                   {"ceiling": 0.9, "time_limit_s": 3})
         nops = [a for a in actions if a["action_type"] == "nop"]
         self.assertEqual(1, len(nops))
         self.assertIn("instance CPU metrics", nops[0]["input_parameters"]["message"])
@@ -136,7 +150,7 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         released = {}
         for name, spec in (("scarce", "constant:800W"), ("plentiful", "constant:20kW")):
             plan, actions = self.audit("geyser_consolidation", "server_consolidation",
-                                       {"signal_source": spec, "power_off": True})
+                                       {"signal_source": spec, "power_off": True, "time_limit_s": 3})
             indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
             released[name] = indicators["released_compute_nodes_count"]
             self.assertEqual([], checks.overloads_in_graph(self.topo, actions), name)
@@ -144,7 +158,8 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
 
     def test_failing_signal_source_gives_a_succeeded_audit_and_no_host_switched_off(self):
         plan, actions = self.audit("geyser_consolidation", "server_consolidation",
-                                   {"signal_source": "http://127.0.0.1:9/down#unit=W", "power_off": True})
+                                   {"signal_source": "http://127.0.0.1:9/down#unit=W", "power_off": True,
+                                    "time_limit_s": 3})
         self.assertFalse([a for a in actions if a["action_type"] == "geyser_node_power"])
         message = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
         self.assertIn("safe default", message)
@@ -161,7 +176,8 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         self.assertEqual([], checks.overloads_in_replay(self.topo, self.events))
 
     def test_energy_goal_shows_watts_before_after_and_budget(self):
-        plan, actions = self.audit("geyser_energy", "energy_budget", {"power_budget_w": 5000, "ceiling": 0.9})
+        plan, actions = self.audit("geyser_energy", "energy_budget", {"power_budget_w": 5000, "ceiling": 0.9,
+                                                                        "time_limit_s": 3})
         indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
         self.assertEqual(5000, indicators["power_budget_w"])
         self.assertGreater(indicators["watts_before"], indicators["watts_after"])
