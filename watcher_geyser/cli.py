@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("plan",)
+COMMANDS = ("plan", "signal", "simulate")
 
 DESCRIPTION = """\
 watcher-geyser: energy-aware workload consolidation for OpenStack Watcher.

@@ -1,12 +1,13 @@
 """Synthetic fleets with a realistic flavour mix, for benchmarks, demos and tests.
 
-The fleets look like a cloud that Nova's spreading scheduler filled over time: every
-enabled host carries about the same share of a ~40 % allocation, so consolidation can
-roughly halve the hosts on. Deterministic for a given seed.
+The fleets look like a cloud that Nova's spreading scheduler filled over time (most free
+RAM first), about 45 % allocated, so consolidation can roughly halve the hosts on.
+Deterministic for a given seed.
 """
 
 from __future__ import annotations
 
+import heapq
 import uuid as uuidlib
 
 import numpy as np
@@ -40,7 +41,7 @@ def generate_fleet(
     n_hosts: int,
     n_instances: int,
     mixed: bool = False,
-    allocation: float = 0.4,
+    allocation: float = 0.45,
     cpu_allocation_ratio: float = 4.0,
     seed: int = 0,
     zones: int = 1,
@@ -48,12 +49,24 @@ def generate_fleet(
     locked_share: float = 0.0,
 ) -> Fleet:
     """A fleet of ``n_hosts`` with ``n_instances`` spread evenly, each host about
-    ``allocation`` full in its tightest dimension (as far as the instance count allows)."""
+    ``allocation`` full in its tightest dimension (memory, with these flavours).
+
+    Host sizes are the ``HOST_TYPES`` scaled so that the instance count gives that
+    allocation: a 5-instances-per-host fleet gets smaller hosts than a 20-per-host one.
+    """
     rng = np.random.default_rng(seed)
     kinds = rng.integers(0, len(HOST_TYPES), n_hosts) if mixed else np.zeros(n_hosts, dtype=int)
+    weights = np.array([f[4] for f in FLAVORS], dtype=float)
+    mean_memory_mb = float(np.dot(weights, [f[2] for f in FLAVORS]) / weights.sum())
+    mean_type_mb = float(np.mean([HOST_TYPES[int(k)][1] for k in kinds])) if n_hosts else 1.0
+    scale = (n_instances / max(n_hosts, 1) * mean_memory_mb / allocation + 4096) / mean_type_mb
+    scale = max(scale, 65536 / mean_type_mb * 1.1)  # every flavour must fit on every host
     hosts = []
     for h in range(n_hosts):
-        vcpus, mem, disk, power = HOST_TYPES[int(kinds[h])]
+        base_vcpus, base_mem, base_disk, power = HOST_TYPES[int(kinds[h])]
+        vcpus = max(16, int(round(base_vcpus * scale)))
+        mem = int(round(base_mem * scale / 1024)) * 1024
+        disk = int(round(base_disk * scale))
         hosts.append(
             Host(
                 name=f"compute-{h:05d}",
@@ -66,28 +79,14 @@ def generate_fleet(
                 zone=f"az{h % zones + 1}",
             )
         )
-    weights = np.array([f[4] for f in FLAVORS], dtype=float)
     picks = rng.choice(len(FLAVORS), size=n_instances, p=weights / weights.sum())
     groups = [
         ServerGroup(f"group-{g}", GroupPolicy.ANTI_AFFINITY if g % 2 == 0 else GroupPolicy.AFFINITY)
         for g in range(server_groups)
     ]
     capacity = np.array([h.capacity for h in hosts])
-    used = np.zeros_like(capacity)
-    # Spread: each instance goes to the least loaded host (relative to ``allocation``) with room.
-    order = rng.permutation(n_instances)
-    placement = np.zeros(n_instances, dtype=int)
-    target_fill = capacity * allocation
-    for v in order:
-        _, vc, mem, disk, _ = FLAVORS[picks[v]]
-        d = np.array([vc, mem, disk], dtype=float)
-        fill = ((used + d) / target_fill).max(axis=1)
-        fits = ((used + d) <= capacity).all(axis=1)
-        fill[~fits] = np.inf
-        # break ties randomly so the spread does not line up with host order
-        h = int(np.argmin(fill + rng.random(n_hosts) * 1e-6))
-        placement[v] = h
-        used[h] += d
+    demand = np.array([FLAVORS[p][1:4] for p in picks], dtype=float).reshape(n_instances, 3)
+    placement = _spread(demand, capacity, rng)
     instances = []
     for v in range(n_instances):
         name, vc, mem, disk, _ = FLAVORS[picks[v]]
@@ -96,13 +95,13 @@ def generate_fleet(
             group = groups[v % len(groups)].name
         instances.append(
             Instance(
-                uuid=str(uuidlib.UUID(int=rng.integers(0, 2**63) << 64 | v, version=4)),
+                uuid=str(uuidlib.UUID(int=(int(rng.integers(0, 2**62)) << 64) | v, version=4)),
                 name=f"vm-{v:06d}-{name}",
                 host=hosts[placement[v]].name,
                 vcpus=vc,
                 memory_mb=mem,
                 disk_gb=disk,
-                cpu_util=float(np.clip(rng.beta(2, 5), 0.01, 1.0)),
+                cpu_util=float(np.clip(rng.beta(1.5, 8.0), 0.01, 1.0)),  # mean ~16 %, a long tail
                 locked=bool(rng.random() < locked_share),
                 server_group=group,
             )
@@ -110,6 +109,33 @@ def generate_fleet(
     if groups:
         instances = _honour_groups(instances, groups, hosts)
     return Fleet.build(hosts, instances, groups)
+
+
+def _spread(demand: np.ndarray, capacity: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Place instances as Nova's default RAM weigher spreads them: each, largest first, on
+    the host with the most free RAM that fits it (a heap keeps this O(V log H))."""
+    n_hosts = len(capacity)
+    order = np.argsort(-(demand / capacity.mean(axis=0)).max(axis=1), kind="stable")
+    used = np.zeros_like(capacity)
+    jitter = rng.random(n_hosts)  # break ties between identical hosts at random
+    heap = [(-capacity[h, 1], jitter[h], h) for h in range(n_hosts)]
+    heapq.heapify(heap)
+    placement = np.empty(len(demand), dtype=np.int64)
+    for v in order:
+        skipped = []
+        while heap:
+            _, tie, h = heapq.heappop(heap)
+            if ((used[h] + demand[v]) <= capacity[h]).all():
+                break
+            skipped.append((-(capacity[h, 1] - used[h, 1]), tie, h))
+        else:
+            h = int(np.argmin((used / capacity).max(axis=1)))  # nothing fits: overload the emptiest
+        placement[v] = h
+        used[h] += demand[v]
+        heapq.heappush(heap, (-(capacity[h, 1] - used[h, 1]), jitter[h], h))
+        for item in skipped:
+            heapq.heappush(heap, item)
+    return placement
 
 
 def _honour_groups(instances: list[Instance], groups: list[ServerGroup], hosts: list[Host]) -> list[Instance]:

@@ -24,7 +24,7 @@ VCPU, RAM, DISK = 0, 1, 2
 DEFAULT_ZONE = "nova"
 
 
-class HostState(str, enum.Enum):
+class HostState(enum.StrEnum):
     """Whether a host is powered and accepts new instances."""
 
     ENABLED = "enabled"  # powered on, compute service enabled: may receive instances
@@ -32,7 +32,7 @@ class HostState(str, enum.Enum):
     OFF = "off"  # powered off: may be switched on when the caller allows it
 
 
-class MigrationKind(str, enum.Enum):
+class MigrationKind(enum.StrEnum):
     LIVE = "live"
     COLD = "cold"
 
@@ -43,7 +43,7 @@ _LIVE_STATES = frozenset({"active", "paused"})
 _COLD_STATES = frozenset({"shutoff", "stopped"})
 
 
-class GroupPolicy(str, enum.Enum):
+class GroupPolicy(enum.StrEnum):
     AFFINITY = "affinity"
     ANTI_AFFINITY = "anti-affinity"
     SOFT_AFFINITY = "soft-affinity"
@@ -304,4 +304,3 @@ class Fleet:
                 host = replace(host, state=HostState.ENABLED)
             hosts.append(host)
         return Fleet.build(hosts, instances, self.server_groups, self.default_cpu_util)
-

@@ -158,7 +158,9 @@ def _host(entry: Any, index: int) -> Host:
         raise ScenarioError(f"hosts[{index}]: must be an object")
     name = _name(entry, "name", f"hosts[{index}]")
     where = f"host {name!r}"
-    size = {k: int(_number(_required(entry, k, where), where, k, integer=True)) for k in ("vcpus", "memory_mb", "disk_gb")}
+    size = {
+        k: int(_number(_required(entry, k, where), where, k, integer=True)) for k in ("vcpus", "memory_mb", "disk_gb")
+    }
     ratios = {
         k: float(_number(entry.get(k, 1.0), where, k, positive=True))
         for k in ("cpu_allocation_ratio", "ram_allocation_ratio", "disk_allocation_ratio")
@@ -167,7 +169,11 @@ def _host(entry: Any, index: int) -> Host:
         k: int(_number(entry.get(k, 0), where, k, integer=True))
         for k in ("reserved_vcpus", "reserved_memory_mb", "reserved_disk_gb")
     }
-    for res, total in (("reserved_vcpus", "vcpus"), ("reserved_memory_mb", "memory_mb"), ("reserved_disk_gb", "disk_gb")):
+    for res, total in (
+        ("reserved_vcpus", "vcpus"),
+        ("reserved_memory_mb", "memory_mb"),
+        ("reserved_disk_gb", "disk_gb"),
+    ):
         if reserved[res] > size[total]:
             raise ScenarioError(f"{where}: {res} ({reserved[res]}) exceeds {total} ({size[total]})")
     state_raw = entry.get("state", "enabled")
@@ -213,7 +219,9 @@ def _instance(entry: Any, index: int) -> Instance:
     name = entry.get("name", uuid)
     if not isinstance(name, str):
         raise ScenarioError(f"{where}: 'name' must be a string")
-    size = {k: int(_number(_required(entry, k, where), where, k, integer=True)) for k in ("vcpus", "memory_mb", "disk_gb")}
+    size = {
+        k: int(_number(_required(entry, k, where), where, k, integer=True)) for k in ("vcpus", "memory_mb", "disk_gb")
+    }
     cpu_util = entry.get("cpu_util")
     if cpu_util is not None:
         cpu_util = float(_fraction(cpu_util, where, "cpu_util"))

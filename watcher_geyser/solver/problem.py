@@ -20,7 +20,8 @@ class Problem:
 
     ``ceiling`` is the fraction of each host's schedulable vcpu/ram/disk that may be used
     after consolidation (1.0 packs to the allocation ratios; 0.8 leaves 20 % head-room).
-    ``cpu_ceiling``, when set, also caps measured CPU use at that fraction of physical cores.
+    ``cpu_ceiling`` caps measured CPU use at that fraction of physical cores (by default
+    100 %: consolidation never plans a host past its cores); None ignores measured CPU.
     ``power_budget_w`` caps the watts of hosts left on, when it can be met.
     ``max_migrations`` caps how many instances may change host.
     ``allow_power_on`` lets the solver switch on hosts that are off now.
@@ -28,7 +29,7 @@ class Problem:
 
     fleet: Fleet
     ceiling: float = 1.0
-    cpu_ceiling: float | None = None
+    cpu_ceiling: float | None = 1.0
     power_budget_w: float | None = None
     max_migrations: int | None = None
     allow_power_on: bool = True
@@ -87,8 +88,9 @@ class Target:
     problem: Problem
     placement: np.ndarray  # int64[V]: host index of each instance
     bounds: Bounds
-    status: str  # OPTIMAL, FEASIBLE, GREEDY (fallback), CURRENT (nothing better found)
+    status: str  # who found it: OPTIMAL / FEASIBLE (CP-SAT), GREEDY, CURRENT (nothing moves)
     solve_seconds: float
+    cpsat_status: str = "NOT_RUN"  # CP-SAT's own status: OPTIMAL, FEASIBLE, UNKNOWN, SKIPPED, ..
     messages: tuple[str, ...] = field(default_factory=tuple)
 
     @property

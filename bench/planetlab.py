@@ -1,0 +1,108 @@
+"""Compare our cloudsim-fidelity baselines with CloudSim 3.0.3's figures on the shared PlanetLab days.
+
+    python bench/planetlab.py [--traces ../shared/traces/planetlab] [--day 20110303 ...] [--policy thr-mmt ...]
+
+Prints JSON: for each day and policy our energy, migrations, SLATAH, PDM, SLAV, host shutdowns and
+wall time, CloudSim's reference figures (../shared/reference/cloudsim-planetlab.md) and the ratios
+ours / CloudSim. The acceptance rule: thr-mmt and lr-mmt within 5 % on energy and migrations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from watcher_geyser.simulator.baselines import BASELINES, make_policy
+from watcher_geyser.simulator.datacenter import planetlab
+from watcher_geyser.simulator.engine import simulate
+from watcher_geyser.simulator.fidelity import CLOUDSIM
+from watcher_geyser.simulator.traces import read_planetlab
+
+# day -> policy -> (energy kWh, migrations, SLATAH, PDM, SLAV, host shutdowns), CloudSim 3.0.3
+REFERENCE = {
+    "20110303": {"npa": (2410.80, 0, 0, 0, 0, 455), "dvfs": (802.75, 0, 0, 0, 0, 455),
+                 "thr-mmt": (192.62, 26711, 0.04913, 0.000646, 3.176e-05, 5885),
+                 "lr-mmt": (163.48, 27859, 0.05858, 0.000793, 4.644e-05, 5053)},
+    "20110306": {"npa": (2410.80, 0, 0, 0, 0, 544), "dvfs": (625.53, 0, 0, 0, 0, 544),
+                 "thr-mmt": (144.74, 20908, 0.05134, 0.000700, 3.596e-05, 4682),
+                 "lr-mmt": (123.28, 20878, 0.05882, 0.000786, 4.625e-05, 4018)},
+    "20110309": {"npa": (2410.80, 0, 0, 0, 0, 584), "dvfs": (704.93, 0, 0, 0, 0, 584),
+                 "thr-mmt": (165.27, 23475, 0.05261, 0.000770, 4.052e-05, 5139),
+                 "lr-mmt": (142.09, 24959, 0.06550, 0.000918, 6.016e-05, 4563)},
+    "20110322": {"npa": (2410.80, 0, 0, 0, 0, 386), "dvfs": (1011.14, 0, 0, 0, 0, 386),
+                 "thr-mmt": (201.70, 28902, 0.05029, 0.000608, 3.057e-05, 5950),
+                 "lr-mmt": (177.48, 32038, 0.06128, 0.000758, 4.644e-05, 5506)},
+    "20110325": {"npa": (2410.80, 0, 0, 0, 0, 466), "dvfs": (789.25, 0, 0, 0, 0, 466),
+                 "thr-mmt": (175.24, 24883, 0.05077, 0.000665, 3.374e-05, 5449),
+                 "lr-mmt": (152.58, 26513, 0.06062, 0.000779, 4.723e-05, 4846)},
+}
+FIELDS = ("energy_kwh", "migrations", "slatah", "pdm", "slav", "host_shutdowns")
+
+
+def default_traces() -> Path:
+    """``../shared/traces/planetlab`` beside the repository (or beside the worktree's parent)."""
+    root = Path(__file__).resolve().parents[1]
+    for base in (root.parent, root.parent.parent):
+        candidate = base / "shared" / "traces" / "planetlab"
+        if candidate.is_dir():
+            return candidate
+    return root.parent / "shared" / "traces" / "planetlab"
+
+
+def ratio(ours: float, ref: float) -> float | None:
+    return ours / ref if ref else (None if ours else 1.0)
+
+
+def compare(traces: Path, day: str, policy: str) -> dict:
+    trace = read_planetlab(traces / day)
+    result = simulate(trace, planetlab(trace.names), make_policy(policy), CLOUDSIM)
+    summary = result.summary()
+    ours = {f: summary[f] for f in FIELDS}
+    ref = dict(zip(FIELDS, REFERENCE[day][policy]))
+    return {
+        "day": day,
+        "policy": policy,
+        "vms": result.vms,
+        "ours": ours,
+        "cloudsim": ref,
+        "ratio": {f: ratio(ours[f], ref[f]) for f in FIELDS},
+        "energy_lower_bound_kwh": summary["energy_lower_bound_kwh"],
+        "wall_seconds": result.wall_seconds,
+        "step_seconds_mean": summary["step_seconds_mean"],
+        "step_seconds_p95": summary["step_seconds_p95"],
+        "step_seconds_max": summary["step_seconds_max"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--traces", type=Path, default=None, help="folder of PlanetLab days (default: ../shared/traces/planetlab)"
+    )
+    parser.add_argument("--day", action="append", choices=sorted(REFERENCE))
+    parser.add_argument("--policy", action="append", choices=BASELINES)
+    args = parser.parse_args(argv)
+    traces = args.traces or default_traces()
+    rows = []
+    for day in args.day or sorted(REFERENCE):
+        for policy in args.policy or BASELINES:
+            row = compare(traces, day, policy)
+            rows.append(row)
+            ratios = row["ratio"]
+            print(
+                f"{day} {policy}: energy x{ratios['energy_kwh']:.4f}, migrations x{(ratios['migrations'] or 1):.4f}, "
+                f"{row['wall_seconds']:.1f} s",
+                file=sys.stderr,
+            )
+    within = all(
+        abs(r["ratio"]["energy_kwh"] - 1) <= 0.05 and abs(r["ratio"]["migrations"] - 1) <= 0.05
+        for r in rows if r["policy"] in ("thr-mmt", "lr-mmt")
+    )
+    print(json.dumps({"within_5_percent": within, "runs": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

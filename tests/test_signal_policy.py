@@ -1,0 +1,307 @@
+"""The signal policy: scarce, plentiful and failing signals; forecast horizon; hysteresis; state."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from watcher_geyser.scenario import fleet_from_dict
+from watcher_geyser.signal import (
+    ConstantSource,
+    Fallback,
+    PolicyConfig,
+    PolicyState,
+    Series,
+    SignalError,
+    SignalPolicy,
+    Unit,
+    fleet_peak_w,
+    load_state,
+    save_state,
+)
+from watcher_geyser.solver.problem import Problem
+
+PEAK_W = 10_000.0
+T0 = 1_782_000_000.0  # 2026-06-21T00:00Z, give or take
+STEP_S = 300.0
+
+
+def series(values, unit=Unit.WATTS, step_s=STEP_S, start_s=T0) -> Series:
+    values = np.asarray(values, dtype=float)
+    return Series.build(start_s + step_s * np.arange(values.size), values, unit, np.full(values.size, step_s))
+
+
+def constant(value, unit=Unit.WATTS) -> Series:
+    return ConstantSource(value, unit).read(T0)
+
+
+def decide(observation, config=None, peak=PEAK_W, now=T0):
+    return SignalPolicy(config or PolicyConfig()).decide(observation, now, peak)
+
+
+def test_scarce_power_packs_tight_caps_watts_and_allows_power_off() -> None:
+    d = decide(constant(3000))
+    assert d.fallback is None and d.level == 1.0
+    assert d.budget_w == 3000 and d.ceiling == pytest.approx(0.95)
+    assert d.consolidate and d.allow_power_off
+    assert "3000 W" in d.reason
+
+
+def test_plentiful_power_relaxes_without_cap_and_keeps_hosts_on() -> None:
+    d = decide(constant(12_000))
+    assert d.level == 0.0 and d.budget_w is None and d.ceiling == pytest.approx(0.75)
+    assert not d.consolidate and not d.allow_power_off
+
+
+def test_between_thresholds_the_ceiling_is_linear() -> None:
+    d = decide(constant(6500))  # position 0.65, halfway from 0.4 to 0.9
+    assert d.level == pytest.approx(0.5) and d.ceiling == pytest.approx(0.85) and d.budget_w == 6500
+
+
+def test_fraction_of_peak_is_turned_into_watts() -> None:
+    d = decide(constant(0.3, Unit.FRACTION))
+    assert d.budget_w == pytest.approx(3000) and d.level == 1.0
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "level"),
+    [
+        (20.0, Unit.RENEWABLE_PCT, 1.0),
+        (50.0, Unit.RENEWABLE_PCT, 0.5),
+        (90.0, Unit.RENEWABLE_PCT, 0.0),
+        (500.0, Unit.CARBON_G_PER_KWH, 1.0),
+        (250.0, Unit.CARBON_G_PER_KWH, 0.5),
+        (80.0, Unit.CARBON_G_PER_KWH, 0.0),
+    ],
+)
+def test_renewable_share_and_carbon_go_through_their_thresholds(value, unit, level) -> None:
+    d = decide(constant(value, unit), peak=None)
+    assert d.fallback is None and d.level == pytest.approx(level) and d.budget_w is None
+    with_budget = decide(constant(value, unit), PolicyConfig(scarce_budget_fraction=0.6))
+    expected = None if level == 0 else PEAK_W * (1 - level * 0.4)
+    assert with_budget.budget_w == (None if expected is None else pytest.approx(expected))
+
+
+def test_horizon_decides_on_the_coming_minimum() -> None:
+    values = [9500] * 9 + [2000] * 3 + [9500] * 12  # a drop 45 minutes ahead
+    d = decide(series(values))
+    assert d.value == 2000 and d.value_now == 9500 and d.level == 1.0 and "minimum of 12" in d.reason
+    now_only = decide(series(values), PolicyConfig(aggregate="now"))
+    assert now_only.value == 9500 and now_only.level == 0.0
+    mean = decide(series(values), PolicyConfig(aggregate="mean"))
+    assert mean.value == pytest.approx((9 * 9500 + 3 * 2000) / 12)
+    short = decide(series(values), PolicyConfig(horizon_s=1800))
+    assert short.value == 9500
+
+
+def test_horizon_takes_the_maximum_of_carbon_intensity() -> None:
+    d = decide(series([100, 100, 420, 100], Unit.CARBON_G_PER_KWH), peak=None)
+    assert d.value == 420 and d.level == 1.0
+
+
+def test_series_notes_reach_the_decision() -> None:
+    s = Series.build([T0], [200.0], Unit.CARBON_G_PER_KWH, [1800.0], notes=("1 of 1 points use the forecast",))
+    assert decide(s, peak=None).notes == ("1 of 1 points use the forecast",)
+
+
+def test_a_forecast_shorter_than_the_horizon_says_so() -> None:
+    d = decide(series([5000, 5000]))
+    assert d.fallback is None and "covers only 600 s" in d.reason
+
+
+@pytest.mark.parametrize(
+    "observation",
+    [SignalError("http://x: HTTP 500"), TimeoutError("took too long"), None, series([5000], start_s=T0 + 3600)],
+    ids=["signal-error", "other-exception", "nothing", "series-in-the-future"],
+)
+def test_failure_without_history_gives_the_safe_default(observation) -> None:
+    d = decide(observation, PolicyConfig(safe_ceiling=0.7))
+    assert d.fallback is Fallback.SAFE_DEFAULT and d.fallback == "safe_default"
+    assert d.budget_w is None and d.ceiling == 0.7
+    assert not d.allow_power_off and not d.consolidate
+    assert "safe default" in d.reason and "no earlier good value" in d.reason
+
+
+def test_failure_uses_the_last_good_value_until_its_ttl() -> None:
+    policy = SignalPolicy(PolicyConfig(ttl_s=900))
+    good = policy.decide(constant(3000), T0, PEAK_W)
+    failed = policy.decide(SignalError("connection refused"), T0 + 600, PEAK_W)
+    assert failed.fallback is Fallback.LAST_GOOD
+    assert (failed.budget_w, failed.ceiling, failed.allow_power_off) == (good.budget_w, good.ceiling, True)
+    assert "connection refused" in failed.reason and "600 s old" in failed.reason
+    expired = policy.decide(SignalError("connection refused"), T0 + 901, PEAK_W)
+    assert expired.fallback is Fallback.SAFE_DEFAULT and not expired.allow_power_off
+    assert "past the 900 s TTL" in expired.reason
+    recovered = policy.decide(constant(3000), T0 + 1000, PEAK_W)
+    assert recovered.fallback is None and recovered.budget_w == 3000 and not recovered.held
+
+
+def test_missing_fleet_peak_is_explained_not_raised() -> None:
+    d = decide(constant(3000), peak=None)
+    assert d.fallback is Fallback.SAFE_DEFAULT and "fleet_peak_w" in d.reason
+
+
+def test_decide_never_raises_even_on_a_broken_source() -> None:
+    class Broken:
+        def read(self, now_s):
+            raise ZeroDivisionError("bug")
+
+        def describe(self):
+            return "broken"
+
+    d = SignalPolicy().decide_from(Broken(), T0, PEAK_W)
+    assert d.fallback is Fallback.SAFE_DEFAULT and "ZeroDivisionError: bug" in d.reason and d.source == "broken"
+    assert SignalPolicy().decide("not a series", T0, PEAK_W).fallback is Fallback.SAFE_DEFAULT
+    assert "not a finite" in SignalPolicy().decide(constant(5), math.nan, PEAK_W).reason
+
+
+def noisy_day(seed: int = 7) -> Series:
+    """A signal hovering around the middle of the scarce..plenty range with 5 % noise."""
+    rng = np.random.default_rng(seed)
+    steps = 288
+    base = 0.65 + 0.1 * np.sin(np.arange(steps) * 2 * math.pi / 96)
+    return series(np.clip(base + rng.normal(0, 0.05, steps), 0, None) * PEAK_W, step_s=STEP_S)
+
+
+def changes(config: PolicyConfig, s: Series) -> tuple[int, list]:
+    policy = SignalPolicy(config)
+    decisions = [policy.decide(s, T0 + k * STEP_S, PEAK_W) for k in range(len(s) - 1)]
+    ceilings = [d.ceiling for d in decisions]
+    return sum(a != b for a, b in zip(ceilings, ceilings[1:])), decisions
+
+
+def test_hysteresis_holds_on_a_noisy_series() -> None:
+    s = noisy_day()
+    flapping, _ = changes(PolicyConfig(horizon_s=0, min_dwell_s=0, dead_band=0), s)
+    steady, decisions = changes(PolicyConfig(horizon_s=0, min_dwell_s=1800, dead_band=0.1), s)
+    assert flapping > 200  # without hysteresis nearly every step changes the ceiling
+    assert steady <= 86400 / 1800  # at most one change per dwell period
+    change_times = [b.at_s for a, b in zip(decisions, decisions[1:]) if a.ceiling != b.ceiling]
+    assert all(b - a >= 1800 for a, b in zip(change_times, change_times[1:]))
+    held = [d for d in decisions if d.held]
+    assert held and all("dead band" in d.reason or "dwell" in d.reason for d in held)
+
+
+def test_dead_band_alone_ignores_small_moves_and_follows_large_ones() -> None:
+    policy = SignalPolicy(PolicyConfig(horizon_s=0, min_dwell_s=0, dead_band=0.1))
+    first = policy.decide(constant(6000), T0, PEAK_W)
+    small = policy.decide(constant(6500), T0 + 300, PEAK_W)
+    large = policy.decide(constant(4000), T0 + 600, PEAK_W)
+    assert small.held and small.ceiling == first.ceiling and small.proposed_ceiling != first.ceiling
+    assert not large.held and large.budget_w == 4000
+
+
+def test_tighten_immediately_skips_the_dwell_only_towards_scarcity() -> None:
+    config = PolicyConfig(horizon_s=0, min_dwell_s=3600, dead_band=0.05, tighten_immediately=True)
+    policy = SignalPolicy(config)
+    policy.decide(constant(7000), T0, PEAK_W)
+    scarcer = policy.decide(constant(3000), T0 + 300, PEAK_W)
+    richer = policy.decide(constant(9000), T0 + 600, PEAK_W)
+    assert not scarcer.held and scarcer.budget_w == 3000
+    assert richer.held and richer.budget_w == 3000 and "minimum dwell" in richer.reason
+
+
+def test_state_round_trips_through_json_and_restores_the_same_decisions(tmp_path) -> None:
+    s = noisy_day(seed=3)
+    config = PolicyConfig(horizon_s=1800, min_dwell_s=1800)
+    straight = SignalPolicy(config)
+    expected = [straight.decide(s, T0 + k * STEP_S, PEAK_W) for k in range(100)]
+    restored, path = None, tmp_path / "state.json"
+    got = []
+    for k in range(100):  # a new policy each step, as Watcher re-creates its strategy per audit
+        state, note = load_state(path)
+        assert note is None
+        restored = SignalPolicy(config, state)
+        got.append(restored.decide(s, T0 + k * STEP_S, PEAK_W))
+        assert save_state(path, restored.state) is None
+    assert [d.to_dict() for d in got] == [d.to_dict() for d in expected]
+    assert json.loads(path.read_text())["version"] == 1
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"held_position": "high"}', '{"version": 99}'])
+def test_a_corrupt_state_file_starts_afresh_with_a_note(tmp_path, content: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(content)
+    state, note = load_state(path)
+    assert state == PolicyState() and "starting afresh" in note
+
+
+def test_decision_feeds_the_solver_problem() -> None:
+    hosts = [
+        {"name": f"h{i}", "vcpus": 32, "memory_mb": 131072, "disk_gb": 1000, "power": {"idle_w": 100, "max_w": 300}}
+        for i in range(4)
+    ]
+    fleet = fleet_from_dict({"hosts": hosts, "instances": []})
+    peak = fleet_peak_w(fleet)
+    d = SignalPolicy().decide(constant(0.5, Unit.FRACTION), T0, peak)
+    problem = Problem(fleet, **d.problem_kwargs())
+    assert problem.power_budget_w == pytest.approx(0.5 * peak) and problem.ceiling == d.ceiling
+    assert peak == pytest.approx(sum(h.power.max_w for h in fleet.hosts))
+
+
+def test_decide_is_fast_on_a_precomputed_series() -> None:
+    s = series(np.linspace(0, 12_000, 288 * 30))
+    policy = SignalPolicy()
+    t = time.perf_counter()
+    for k in range(2000):
+        policy.decide(s, T0 + k * STEP_S, PEAK_W)
+    per_call_us = (time.perf_counter() - t) / 2000 * 1e6
+    assert per_call_us < 500, per_call_us  # typically 30-40 us
+
+
+def test_config_rejects_inconsistent_thresholds() -> None:
+    with pytest.raises(ValueError, match="scarce_fraction < plenty_fraction"):
+        PolicyConfig(scarce_fraction=0.9, plenty_fraction=0.5)
+    with pytest.raises(ValueError, match="tight_ceiling"):
+        PolicyConfig(tight_ceiling=1.5)
+    with pytest.raises(ValueError, match="aggregate"):
+        PolicyConfig(aggregate="median")
+
+
+SCALE = {Unit.WATTS: 15_000.0, Unit.FRACTION: 1.5, Unit.RENEWABLE_PCT: 100.0, Unit.CARBON_G_PER_KWH: 600.0}
+observations = st.one_of(
+    st.builds(
+        lambda vals, step, offset, unit: series(np.array(vals) * SCALE[unit], unit, step, T0 + offset),
+        st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=30),
+        st.sampled_from([60.0, 300.0, 1800.0]),
+        st.floats(-7200, 7200),
+        st.sampled_from(list(Unit)),
+    ),
+    st.just(SignalError("down")),
+    st.none(),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(observations, st.floats(0, 600)), min_size=1, max_size=12),
+    st.sampled_from([None, 1.0, 50.0, PEAK_W]),
+    st.builds(
+        PolicyConfig,
+        horizon_s=st.sampled_from([0.0, 900.0, 3600.0]),
+        aggregate=st.sampled_from(["worst", "mean", "now"]),
+        min_dwell_s=st.sampled_from([0.0, 600.0]),
+        dead_band=st.sampled_from([0.0, 0.1]),
+        tighten_immediately=st.booleans(),
+        ttl_s=st.sampled_from([0.0, 300.0]),
+    ),
+)
+def test_decisions_always_valid(steps, peak, config) -> None:
+    policy = SignalPolicy(config)
+    now = T0
+    for observation, dt in steps:
+        now += dt
+        d = policy.decide(observation, now, peak)
+        assert config.relaxed_ceiling - 1e-9 <= d.ceiling <= config.tight_ceiling + 1e-9
+        assert 0.0 <= d.level <= 1.0 and d.reason
+        assert d.budget_w is None or d.budget_w >= 0
+        if d.fallback is Fallback.SAFE_DEFAULT:
+            assert not d.allow_power_off and d.budget_w is None
+        assert PolicyState.from_dict(json.loads(json.dumps(policy.state.to_dict()))) == policy.state
+        json.dumps(d.to_dict())

@@ -1,0 +1,53 @@
+"""Properties every answer has, whatever the fleet and the back-end: valid and bounded."""
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.strategies import problems
+from watcher_geyser.solver import solve
+from watcher_geyser.solver.checks import check_placement
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _assert_valid_and_bounded(problem, target):
+    fleet = problem.fleet
+    assert check_placement(problem, target.placement) == []
+    assert len(target.placement) == len(fleet.instances)
+    if problem.max_migrations is not None:
+        assert target.migrations <= problem.max_migrations
+    # proven bounds never exceed what the answer achieves
+    assert target.bounds.hosts <= target.hosts_on
+    assert target.bounds.watts_w <= target.watts_w + 1e-6
+    assert target.bounds.migration_cost_mb <= target.memory_moved_mb + 1e-6
+    # pinned instances never move
+    pinned = ~fleet.movable
+    assert np.array_equal(target.placement[pinned], fleet.placement[pinned])
+
+
+@SETTINGS
+@given(problems(), st.sampled_from(["greedy", "decompose"]))
+def test_fast_back_ends_give_valid_bounded_answers(problem, method):
+    _assert_valid_and_bounded(problem, solve(problem, method=method))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(max_hosts=4, max_instances=8, time_limit_s=5.0))
+def test_exact_back_end_gives_valid_bounded_answers(problem):
+    target = solve(problem, method="exact")
+    _assert_valid_and_bounded(problem, target)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(max_hosts=4, max_instances=8, time_limit_s=5.0))
+def test_bounds_never_exceed_a_proven_optimum(problem):
+    """On fleets small enough to solve exactly, the analytic bounds sit at or under the optimum."""
+    from dataclasses import replace
+
+    problem = replace(problem, power_budget_w=None, max_migrations=None)
+    target = solve(problem, method="exact")
+    if target.status != "OPTIMAL":
+        return  # the proof did not finish in time: nothing to compare against
+    assert target.bounds.hosts <= target.hosts_on
+    assert target.bounds.watts_w <= target.watts_w + 1e-6

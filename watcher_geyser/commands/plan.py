@@ -1,0 +1,152 @@
+"""`geyser plan`: what watcher-geyser would do to a fleet, without touching any cloud."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+from watcher_geyser.scenario import ScenarioError, load_scenario
+from watcher_geyser.solver import METHODS, Problem, solve
+from watcher_geyser.summary import target_summary
+
+BUNDLED = "demo.json"
+
+EPILOG = """\
+examples:
+  geyser plan                                  # the bundled demo fleet (16 hosts, 120 instances)
+  geyser plan cloud.json --ceiling 0.8         # leave 20 %% head-room on every host
+  geyser plan cloud.json --power-budget 4000 --json > answer.json
+
+The scenario format is described in docs/scenario.md; `geyser snapshot` writes one from a
+live cloud. Nothing is changed anywhere: this only computes and prints.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="compute a consolidation (target placement, bounds, migrations) for a scenario",
+        description="Compute where every instance should be to draw the fewest watts with the "
+        "fewest and cheapest migrations, and how far that is from the proven best.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("scenario", nargs="?", help="scenario JSON file (default: the bundled demo fleet)")
+    parser.add_argument(
+        "--time-limit", type=_positive, default=10.0, metavar="S", help="solver time limit, seconds (default 10)"
+    )
+    parser.add_argument(
+        "--ceiling",
+        type=_fraction,
+        default=1.0,
+        metavar="F",
+        help="fraction of each host's schedulable vcpu/RAM/disk usable after consolidation (default 1.0)",
+    )
+    parser.add_argument(
+        "--cpu-ceiling",
+        type=_fraction_or_none,
+        default=1.0,
+        metavar="F",
+        help="fraction of each host's cores that measured CPU use may reach (default 1.0; 'none' ignores CPU use)",
+    )
+    parser.add_argument("--power-budget", type=_non_negative, metavar="W", help="watts the hosts left on may draw")
+    parser.add_argument("--max-migrations", type=int, metavar="N", help="most instances that may move")
+    parser.add_argument("--no-power-on", action="store_true", help="never switch on a host that is off now")
+    parser.add_argument("--method", choices=METHODS, default="auto", help="solver back-end (default auto)")
+    parser.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.scenario:
+            fleet = load_scenario(args.scenario)
+        else:
+            path = resources.files("watcher_geyser") / "data" / "scenarios" / BUNDLED
+            print(f"geyser plan: no scenario given, planning the bundled demo fleet ({BUNDLED})", file=sys.stderr)
+            with resources.as_file(path) as real:
+                fleet = load_scenario(Path(real))
+    except ScenarioError as exc:
+        print(f"geyser plan: {exc}", file=sys.stderr)
+        return 2
+    if args.max_migrations is not None and args.max_migrations < 0:
+        print("geyser plan: --max-migrations must be >= 0", file=sys.stderr)
+        return 2
+    problem = Problem(
+        fleet,
+        ceiling=args.ceiling,
+        cpu_ceiling=args.cpu_ceiling,
+        power_budget_w=args.power_budget,
+        max_migrations=args.max_migrations,
+        allow_power_on=not args.no_power_on,
+        time_limit_s=args.time_limit,
+        seed=args.seed,
+    )
+    target = solve(problem, method=args.method)
+    summary = target_summary(target)
+    if args.json:
+        json.dump(summary, sys.stdout, indent=1)
+        print()
+    else:
+        print(format_summary(summary))
+    return 0
+
+
+def format_summary(summary: dict) -> str:
+    rows = [
+        ("hosts on", summary["hosts_on_before"], summary["hosts_on_after"], summary["hosts_lower_bound"]),
+        (
+            "watts",
+            f"{summary['watts_before']:.0f}",
+            f"{summary['watts_after']:.0f}",
+            f"{summary['watts_lower_bound']:.0f}",
+        ),
+        ("migrations", "", summary["migrations"], ""),
+        (
+            "memory moved (MB)",
+            "",
+            f"{summary['memory_moved_mb']:.0f}",
+            f"{summary['migration_cost_lower_bound_mb']:.0f}",
+        ),
+    ]
+    lines = [f"{'':20}{'before':>12}{'after':>12}{'lower bound':>14}"]
+    lines += [f"{label:20}{str(a):>12}{str(b):>12}{str(c):>14}" for label, a, b, c in rows]
+    lines.append("")
+    lines.append(
+        f"solver: {summary['solver_status']} (CP-SAT {summary['cpsat_status']}) in {summary['solve_seconds']:.2f} s; "
+        f"watts within {summary['watts_gap']:.2%} of the bound"
+    )
+    if summary["released_hosts"]:
+        lines.append(f"released hosts: {', '.join(summary['released_hosts'])}")
+    for message in summary["messages"]:
+        lines.append(f"note: {message}")
+    return "\n".join(lines)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text}")
+    return value
+
+
+def _fraction_or_none(text: str) -> float | None:
+    return None if text.lower() == "none" else _fraction(text)

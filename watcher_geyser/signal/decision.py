@@ -1,0 +1,127 @@
+"""The policy's inputs and outputs as plain data: ``PolicyConfig`` in, ``Decision`` out.
+
+Kept apart from ``policy`` (the rule) so callers, the CLI and the oslo.config adapter can
+use these types without the rule, and so each file holds one job.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from watcher_geyser.signal.series import Unit, iso
+
+
+class Fallback(enum.StrEnum):
+    """Which substitute value a decision used, when the signal itself could not be."""
+
+    LAST_GOOD = "last_good"
+    SAFE_DEFAULT = "safe_default"
+
+
+AGGREGATES = ("worst", "mean", "now")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Thresholds and timings; defaults suit a fleet re-planned every 5 to 15 minutes."""
+
+    relaxed_ceiling: float = 0.75  # packing ceiling when energy is plentiful (head-room left)
+    tight_ceiling: float = 0.95  # packing ceiling when energy is scarce
+    scarce_fraction: float = 0.4  # available power at or below this fraction of fleet peak: scarce
+    plenty_fraction: float = 0.9  # at or above: plentiful
+    scarce_renewable_pct: float = 30.0
+    plenty_renewable_pct: float = 70.0
+    scarce_carbon_g_per_kwh: float = 350.0
+    plenty_carbon_g_per_kwh: float = 150.0
+    scarce_budget_fraction: float | None = None  # carbon/renewable units: budget at full scarcity, x fleet peak
+    horizon_s: float = 3600.0
+    aggregate: str = "worst"
+    min_dwell_s: float = 1800.0
+    dead_band: float = 0.1  # in availability position units (fraction of the scarce..plenty range)
+    tighten_immediately: bool = False
+    ttl_s: float = 900.0
+    safe_ceiling: float | None = None  # None: relaxed_ceiling
+    safe_budget_w: float | None = None  # None: no cap
+
+    def __post_init__(self) -> None:
+        for name in ("relaxed_ceiling", "tight_ceiling"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ValueError(f"{name} is a fraction in (0, 1], got {value}")
+        if self.safe_ceiling is not None and not 0 < self.safe_ceiling <= 1:
+            raise ValueError(f"safe_ceiling is a fraction in (0, 1], got {self.safe_ceiling}")
+        pairs = (
+            ("scarce_fraction", "plenty_fraction"),
+            ("scarce_renewable_pct", "plenty_renewable_pct"),
+            ("plenty_carbon_g_per_kwh", "scarce_carbon_g_per_kwh"),
+        )
+        for low, high in pairs:
+            if not 0 <= getattr(self, low) < getattr(self, high):
+                raise ValueError(f"need 0 <= {low} < {high}, got {getattr(self, low)} and {getattr(self, high)}")
+        if self.scarce_budget_fraction is not None and not 0 <= self.scarce_budget_fraction <= 1:
+            raise ValueError(f"scarce_budget_fraction is a fraction in [0, 1], got {self.scarce_budget_fraction}")
+        if self.aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, got {self.aggregate!r}")
+        for name in ("horizon_s", "min_dwell_s", "ttl_s", "dead_band"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.safe_budget_w is not None and self.safe_budget_w < 0:
+            raise ValueError(f"safe_budget_w must be >= 0, got {self.safe_budget_w}")
+
+    @property
+    def safe_ceiling_value(self) -> float:
+        return self.relaxed_ceiling if self.safe_ceiling is None else self.safe_ceiling
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to ask of the solver now, with the evidence for it.
+
+    ``budget_w`` None means no power cap. ``allow_power_off`` is False whenever the
+    caller must not switch hosts off (plentiful energy, or the safe default after a
+    failure): the Watcher strategy then emits no power-off action and the simulator keeps
+    hosts on. ``consolidate`` is True when energy is not plentiful (level > 0).
+    """
+
+    at_s: float
+    budget_w: float | None
+    ceiling: float
+    level: float  # scarcity, 0 plenty .. 1 scarce
+    consolidate: bool
+    allow_power_off: bool
+    value: float | None  # the value decided on (aggregate over the horizon)
+    value_now: float | None  # the series' value at ``at_s``
+    unit: Unit | None
+    source: str
+    fallback: Fallback | None
+    held: bool  # hysteresis kept the previous decision
+    reason: str
+    proposed_budget_w: float | None = None  # what the signal alone asked for (differs when held)
+    proposed_ceiling: float | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def problem_kwargs(self) -> dict[str, float | None]:
+        """``Problem(fleet, **decision.problem_kwargs())``."""
+        return {"power_budget_w": self.budget_w, "ceiling": self.ceiling}
+
+    def to_dict(self) -> dict:
+        return {
+            "at": iso(self.at_s),
+            "source": self.source,
+            "value": self.value,
+            "value_now": self.value_now,
+            "unit": self.unit.value if self.unit else None,
+            "unit_symbol": self.unit.symbol if self.unit else None,
+            "power_budget_w": self.budget_w,
+            "ceiling": self.ceiling,
+            "level": self.level,
+            "consolidate": self.consolidate,
+            "allow_power_off": self.allow_power_off,
+            "fallback": self.fallback.value if self.fallback else None,
+            "held": self.held,
+            "reason": self.reason,
+            "proposed_power_budget_w": self.proposed_budget_w,
+            "proposed_ceiling": self.proposed_ceiling,
+            "notes": list(self.notes),
+        }

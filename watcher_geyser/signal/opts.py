@@ -1,0 +1,139 @@
+"""The ``[geyser_signal]`` options (oslo.config) and their translation into plain objects.
+
+This is the adapter between the configuration file and the pure signal layer:
+``policy_config(conf)``, ``http_options(conf)`` and ``source_from_conf(conf)`` read the
+group; nothing else in ``watcher_geyser.signal`` imports oslo. ``list_opts`` feeds
+oslo-config-generator (namespace ``watcher_geyser``).
+"""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+
+from watcher_geyser.signal.fetch import HttpOptions
+from watcher_geyser.signal.policy import AGGREGATES, PolicyConfig
+from watcher_geyser.signal.sources import SignalSource
+from watcher_geyser.signal.spec import parse_spec
+
+GROUP = "geyser_signal"
+
+signal_group = cfg.OptGroup(
+    GROUP,
+    title="Energy-availability signal",
+    help="Where energy availability is read from, and how it becomes the power budget and packing "
+    "ceiling given to the consolidation solver.",
+)
+
+SOURCE_OPTS = [
+    cfg.StrOpt(
+        "source",
+        default="",
+        help="Signal source spec. Examples: 'constant:5000W', 'file:/etc/watcher-geyser/signals/site.csv?unit=W', "
+        "'https://api.example.org/intensity#format=carbon-intensity', "
+        "'prometheus:http://127.0.0.1:9090?query=sum(site_available_watts)', "
+        "'solar:lat=52.1,lon=5.1,peak_w=20000'. Empty: no signal; the safe default applies.",
+    ),
+    cfg.StrOpt(
+        "state_file",
+        default=None,
+        help="JSON file where the policy keeps its memory (held decision for hysteresis, last good value for "
+        "the fallback) between audits. Unset: no memory across audits, so no hysteresis between them.",
+    ),
+]
+
+POLICY_OPTS = [
+    cfg.FloatOpt("relaxed_ceiling", default=0.75, min=0.01, max=1.0,
+                 help="Packing ceiling (fraction of each host's capacity) when energy is plentiful."),
+    cfg.FloatOpt("tight_ceiling", default=0.95, min=0.01, max=1.0,
+                 help="Packing ceiling when energy is scarce."),
+    cfg.FloatOpt("scarce_fraction", default=0.4, min=0.0, max=1.0,
+                 help="Available power at or below this fraction of the fleet's peak watts is scarce."),
+    cfg.FloatOpt("plenty_fraction", default=0.9, min=0.0, max=1.0,
+                 help="Available power at or above this fraction of the fleet's peak watts is plentiful."),
+    cfg.FloatOpt("scarce_renewable_pct", default=30.0, min=0.0, max=100.0,
+                 help="Renewable share (%) at or below which energy is scarce."),
+    cfg.FloatOpt("plenty_renewable_pct", default=70.0, min=0.0, max=100.0,
+                 help="Renewable share (%) at or above which energy is plentiful."),
+    cfg.FloatOpt("scarce_carbon_g_per_kwh", default=350.0, min=0.0,
+                 help="Carbon intensity (gCO2/kWh) at or above which energy is scarce."),
+    cfg.FloatOpt("plenty_carbon_g_per_kwh", default=150.0, min=0.0,
+                 help="Carbon intensity (gCO2/kWh) at or below which energy is plentiful."),
+    cfg.FloatOpt("scarce_budget_fraction", default=None, min=0.0, max=1.0,
+                 help="For carbon or renewable signals: the power budget at full scarcity as a fraction of the "
+                 "fleet's peak watts (linear up to no cap when plentiful). Unset: such signals set only the "
+                 "ceiling, never a budget."),
+    cfg.IntOpt("horizon_s", default=3600, min=0,
+               help="Decide on the coming window of this many seconds, not only the present value."),
+    cfg.StrOpt("aggregate", default="worst", choices=AGGREGATES,
+               help="How the window becomes one value: worst (minimum availability, maximum carbon), mean, or "
+               "now (ignore the forecast)."),
+    cfg.IntOpt("min_dwell_s", default=1800, min=0,
+               help="Hysteresis: keep a decision at least this many seconds before changing it."),
+    cfg.FloatOpt("dead_band", default=0.1, min=0.0, max=1.0,
+                 help="Hysteresis: ignore changes of availability smaller than this (fraction of the fleet's "
+                 "peak for power signals, of the scarce..plenty range for carbon and renewable signals)."),
+    cfg.BoolOpt("tighten_immediately", default=False,
+                help="Let a scarcer decision replace the held one before the dwell time has passed."),
+    cfg.IntOpt("ttl_s", default=900, min=0,
+               help="When the source fails, keep using its last good value while it is younger than this."),
+    cfg.FloatOpt("safe_ceiling", default=None, min=0.01, max=1.0,
+                 help="Ceiling of the safe default used once the last good value has expired. Unset: "
+                 "relaxed_ceiling. The safe default never asks to switch hosts off."),
+    cfg.FloatOpt("safe_budget_w", default=None, min=0.0,
+                 help="Power budget (W) of the safe default. Unset: no cap."),
+]
+
+HTTP_OPTS = [
+    cfg.FloatOpt("http_timeout_s", default=10.0, min=0.1, help="Timeout of each HTTP attempt, seconds."),
+    cfg.BoolOpt("http_verify", default=True, help="Verify the server's TLS certificate. Leave on."),
+    cfg.StrOpt("http_ca_bundle", default=None,
+               help="CA bundle (PEM) to verify the server with, e.g. a site CA for an internal endpoint."),
+    cfg.IntOpt("http_max_bytes", default=8 * 1024 * 1024, min=1024,
+               help="Refuse responses larger than this many bytes."),
+    cfg.IntOpt("http_retries", default=2, min=0, help="Retries after a timeout, connection error, 429 or 5xx."),
+    cfg.FloatOpt("http_backoff_s", default=0.5, min=0.0,
+                 help="First retry delay; doubles at each retry."),
+    cfg.StrOpt("http_username", default=None, help="User for HTTP basic authentication."),
+    cfg.StrOpt("http_password", default=None, secret=True, help="Password for HTTP basic authentication."),
+    cfg.StrOpt("http_token", default=None, secret=True, help="Bearer token sent in the Authorization header."),
+]
+
+ALL_OPTS = SOURCE_OPTS + POLICY_OPTS + HTTP_OPTS
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(signal_group)
+    conf.register_opts(ALL_OPTS, group=signal_group)
+
+
+def list_opts() -> list[tuple[cfg.OptGroup, list[cfg.Opt]]]:
+    """For oslo-config-generator (entry point ``oslo.config.opts``: ``watcher_geyser``)."""
+    return [(signal_group, ALL_OPTS)]
+
+
+def policy_config(conf: cfg.ConfigOpts) -> PolicyConfig:
+    """The ``PolicyConfig`` the group describes; raises ValueError on inconsistent thresholds."""
+    group = conf[GROUP]
+    names = [o.name for o in POLICY_OPTS]
+    return PolicyConfig(**{name: getattr(group, name) for name in names})
+
+
+def http_options(conf: cfg.ConfigOpts) -> HttpOptions:
+    g = conf[GROUP]
+    return HttpOptions(
+        timeout_s=g.http_timeout_s,
+        verify=g.http_verify,
+        ca_bundle=g.http_ca_bundle,
+        max_bytes=g.http_max_bytes,
+        retries=g.http_retries,
+        backoff_s=g.http_backoff_s,
+        username=g.http_username,
+        password=g.http_password,
+        token=g.http_token,
+    )
+
+
+def source_from_conf(conf: cfg.ConfigOpts) -> SignalSource | None:
+    """The configured source, or None when ``source`` is empty. Raises SignalError on a bad spec."""
+    spec = conf[GROUP].source
+    return parse_spec(spec, http_options(conf)) if spec else None

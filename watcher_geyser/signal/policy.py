@@ -1,0 +1,290 @@
+"""From an availability signal to the two numbers the solver takes: a power budget and a ceiling.
+
+The rule, in four steps:
+
+1. **Read the window.** Over ``[now, now + horizon_s]`` take the worst value (the minimum
+   of watts, fraction or renewable share; the maximum of carbon intensity), or the mean,
+   or only the present point (``aggregate``). A forecast thus lets the fleet prepare
+   before a drop instead of reacting after it.
+2. **Map to an availability position** ``p`` in [0, 1] and a **scarcity level**
+   ``s`` in [0, 1] (0 = plenty, 1 = scarce):
+   watts and fractions give ``p = available / fleet peak`` and ``s`` falls linearly from 1
+   at ``scarce_fraction`` to 0 at ``plenty_fraction``; a renewable share or a carbon
+   intensity is mapped through its own two thresholds and ``p = 1 - s``.
+   The **ceiling** is ``relaxed_ceiling + s * (tight_ceiling - relaxed_ceiling)``; the
+   **budget** is the available watts (None, no cap, once it reaches the fleet peak), or for
+   carbon and renewable units ``peak * (1 - s * (1 - scarce_budget_fraction))`` when that
+   option is set and None otherwise.
+3. **Hysteresis.** A new decision replaces the held one only if its position differs by at
+   least ``dead_band`` and the held one is at least ``min_dwell_s`` old (with
+   ``tighten_immediately``, a scarcer decision skips the dwell).
+4. **Failure.** When the source failed or its series does not cover ``now``, the last good
+   reading is used while it is younger than ``ttl_s``; after that the safe default
+   (``safe_budget_w``, ``safe_ceiling``) with ``allow_power_off=False``, which never asks to
+   switch hosts off. ``decide`` never raises: an unexpected error also yields the safe
+   default, and ``Decision.reason`` always says which value was used and why.
+
+Pure: imports nothing from OpenStack; state lives in ``PolicyState`` for the caller to keep.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from watcher_geyser.signal.decision import AGGREGATES, Decision, Fallback, PolicyConfig
+from watcher_geyser.signal.series import Series, SignalError, Unit, iso
+from watcher_geyser.signal.state import PolicyState
+
+__all__ = ["AGGREGATES", "Decision", "Fallback", "PolicyConfig", "SignalPolicy", "fleet_peak_w"]
+
+
+@dataclass(frozen=True)
+class _Reading:
+    value: float
+    value_now: float
+    unit: Unit
+    origin: str
+    detail: str
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Mapped:
+    position: float
+    level: float
+    budget_w: float | None
+    ceiling: float
+
+
+class SignalPolicy:
+    """Stateful decider; ``state`` (a ``PolicyState``) is what to persist between calls."""
+
+    def __init__(self, config: PolicyConfig | None = None, state: PolicyState | None = None) -> None:
+        self.config = config or PolicyConfig()
+        self.state = state or PolicyState()
+
+    def decide(
+        self,
+        observation: Series | BaseException | None,
+        now_s: float,
+        fleet_peak_w: float | None = None,
+        source: str = "",
+    ) -> Decision:
+        """Decide at ``now_s`` from a series, or from the error its source raised (None: no read).
+
+        ``fleet_peak_w`` (sum of the hosts' max watts) is needed by watts and fraction
+        units. Never raises.
+        """
+        try:
+            return self._decide(observation, float(now_s), fleet_peak_w, source)
+        except Exception as exc:  # never crash the caller; say what happened instead
+            return self._safe(now_s, source, f"internal error in the signal policy ({type(exc).__name__}: {exc})")
+
+    def decide_from(self, source, now_s: float, fleet_peak_w: float | None = None) -> Decision:
+        """Read ``source`` (any object with ``read(now_s)`` and ``describe()``) and decide. Never raises."""
+        try:
+            name = source.describe()
+        except Exception:
+            name = type(source).__name__
+        try:
+            observation = source.read(now_s)
+        except Exception as exc:  # a failing source is an input, not a crash
+            observation = exc if isinstance(exc, SignalError) else SignalError(f"{name}: {describe_error(exc)}")
+        return self.decide(observation, now_s, fleet_peak_w, name)
+
+    def _decide(self, observation, now_s: float, fleet_peak_w: float | None, source: str) -> Decision:
+        if not math.isfinite(now_s):
+            return self._safe(now_s, source, f"the decision time {now_s} is not a finite number of seconds")
+        failure = None
+        reading = None
+        if isinstance(observation, Series):
+            try:
+                reading = self._read(observation, now_s)
+                source = source or observation.origin
+            except SignalError as exc:
+                failure = str(exc)
+        elif isinstance(observation, BaseException):
+            failure = describe_error(observation)
+        else:
+            failure = "no signal was read"
+        fallback = None
+        if reading is None:
+            reading, why = self._last_good(now_s)
+            if reading is None:
+                return self._safe(now_s, source, f"source failed: {failure}; {why}")
+            fallback = Fallback.LAST_GOOD
+            detail = f"source failed: {failure}; {why}"
+        else:
+            detail = reading.detail
+        if fleet_peak_w is not None and not fleet_peak_w > 0:
+            fleet_peak_w = None
+        try:
+            mapped = self._map(reading, fleet_peak_w)
+        except SignalError as exc:
+            return self._safe(now_s, source or reading.origin, str(exc))
+        if fallback is None:
+            self._remember(reading, now_s)
+        return self._hysteresis(reading, mapped, now_s, source or reading.origin, fallback, detail)
+
+    # ---------------------------------------------------------------- step 1: window
+
+    def _read(self, series: Series, now_s: float) -> _Reading:
+        cfg = self.config
+        i = series.covering(now_s)
+        if i is None:
+            span = f"{iso(series.start_s)} to {iso(series.end_s)}"
+            raise SignalError(f"the series does not cover {iso(now_s)} (it spans {span})")
+        value_now = float(series.values[i])
+        end_s = now_s + cfg.horizon_s
+        if cfg.aggregate == "now" or cfg.horizon_s == 0:
+            return _Reading(value_now, value_now, series.unit, series.origin, f"value at {iso(now_s)}", series.notes)
+        i0 = i
+        i1 = series.window_end(i0, end_s)
+        window = series.values[i0:i1]
+        if cfg.aggregate == "mean":
+            value, how = float(window.mean()), "mean"
+        elif series.unit.higher_is_better:
+            value, how = float(window.min()), "minimum"
+        else:
+            value, how = float(window.max()), "maximum"
+        covered_s = min(series.end_s, end_s) - now_s
+        detail = f"{how} of {i1 - i0} point(s) over the next {cfg.horizon_s:g} s"
+        if covered_s < cfg.horizon_s:
+            detail += f" (the series covers only {covered_s:g} s of it)"
+        return _Reading(value, value_now, series.unit, series.origin, detail, series.notes)
+
+    # ------------------------------------------------------------------ step 2: map
+
+    def _map(self, reading: _Reading, fleet_peak_w: float | None) -> _Mapped:
+        cfg = self.config
+        v, unit = reading.value, reading.unit
+        budget = None
+        if unit in (Unit.WATTS, Unit.FRACTION):
+            if fleet_peak_w is None:
+                raise SignalError(f"a signal in {unit.symbol} needs the fleet's peak watts; pass fleet_peak_w")
+            available_w = v if unit is Unit.WATTS else v * fleet_peak_w
+            position = min(max(available_w / fleet_peak_w, 0.0), 1.0)
+            level = _ramp(position, cfg.scarce_fraction, cfg.plenty_fraction)
+            budget = available_w if available_w < fleet_peak_w else None
+        else:
+            if unit is Unit.RENEWABLE_PCT:
+                level = _ramp(v, cfg.scarce_renewable_pct, cfg.plenty_renewable_pct)
+            else:
+                level = 1.0 - _ramp(v, cfg.plenty_carbon_g_per_kwh, cfg.scarce_carbon_g_per_kwh)
+            position = 1.0 - level
+            if cfg.scarce_budget_fraction is not None and fleet_peak_w is not None and level > 0:
+                budget = fleet_peak_w * (1.0 - level * (1.0 - cfg.scarce_budget_fraction))
+        ceiling = cfg.relaxed_ceiling + level * (cfg.tight_ceiling - cfg.relaxed_ceiling)
+        return _Mapped(position, level, budget, ceiling)
+
+    # ----------------------------------------------------------- step 3: hysteresis
+
+    def _hysteresis(self, reading, mapped: _Mapped, now_s, source, fallback, detail) -> Decision:
+        cfg, st = self.config, self.state
+        hold_why = None
+        if st.held_position is not None and st.held_unit == reading.unit.value and st.held_ceiling is not None:
+            age_s = now_s - (st.held_since_s if st.held_since_s is not None else now_s)
+            delta = mapped.position - st.held_position
+            tighter = mapped.level > st.held_level
+            if abs(delta) < cfg.dead_band:
+                hold_why = f"change of {delta:+.3f} in availability is within the dead band ±{cfg.dead_band:g}"
+            elif 0 <= age_s < cfg.min_dwell_s and not (cfg.tighten_immediately and tighter):
+                hold_why = f"the held decision is {age_s:g} s old, under the minimum dwell of {cfg.min_dwell_s:g} s"
+        value_text = f"{reading.value:g} {reading.unit.symbol} ({detail})"
+        if hold_why is not None:
+            level, budget, ceiling = st.held_level, st.held_budget_w, st.held_ceiling
+            reason = f"held the decision of {iso(st.held_since_s)}: {hold_why}; signal {value_text}"
+        else:
+            level, budget, ceiling = mapped.level, mapped.budget_w, mapped.ceiling
+            st.held_position, st.held_level, st.held_budget_w = mapped.position, level, budget
+            st.held_ceiling, st.held_unit, st.held_since_s = ceiling, reading.unit.value, now_s
+            reason = f"signal {value_text}"
+        if fallback is not None:
+            reason = f"{detail}; using last good value {reading.value:g} {reading.unit.symbol}" + (
+                f"; held: {hold_why}" if hold_why else ""
+            )
+        return Decision(
+            at_s=now_s,
+            budget_w=budget,
+            ceiling=ceiling,
+            level=level,
+            consolidate=level > 0,
+            allow_power_off=level > 0,
+            value=reading.value,
+            value_now=reading.value_now,
+            unit=reading.unit,
+            source=source,
+            fallback=fallback,
+            held=hold_why is not None,
+            reason=reason,
+            proposed_budget_w=mapped.budget_w,
+            proposed_ceiling=mapped.ceiling,
+            notes=reading.notes,
+        )
+
+    # -------------------------------------------------------------- step 4: failure
+
+    def _remember(self, reading: _Reading, now_s: float) -> None:
+        st = self.state
+        st.last_good_value, st.last_good_now_value = reading.value, reading.value_now
+        st.last_good_unit, st.last_good_at_s, st.last_good_origin = reading.unit.value, now_s, reading.origin
+
+    def _last_good(self, now_s: float) -> tuple[_Reading | None, str]:
+        st, ttl_s = self.state, self.config.ttl_s
+        if st.last_good_value is None or st.last_good_at_s is None or st.last_good_unit is None:
+            return None, "no earlier good value to fall back on"
+        age_s = now_s - st.last_good_at_s
+        if age_s < 0:
+            return None, f"the last good value is from the future ({iso(st.last_good_at_s)}); not used"
+        if age_s > ttl_s:
+            return None, f"the last good value is {age_s:g} s old, past the {ttl_s:g} s TTL"
+        unit = Unit(st.last_good_unit)
+        now_value = st.last_good_now_value if st.last_good_now_value is not None else st.last_good_value
+        why = f"last good value read at {iso(st.last_good_at_s)} is {age_s:g} s old (TTL {ttl_s:g} s)"
+        return _Reading(st.last_good_value, now_value, unit, st.last_good_origin, why), why
+
+    def _safe(self, now_s: float, source: str, why: str) -> Decision:
+        cfg, st = self.config, self.state
+        st.held_position = None  # the next good reading applies at once
+        budget = cfg.safe_budget_w
+        return Decision(
+            at_s=float(now_s),
+            budget_w=budget,
+            ceiling=cfg.safe_ceiling_value,
+            level=0.0,
+            consolidate=False,
+            allow_power_off=False,
+            value=None,
+            value_now=None,
+            unit=None,
+            source=source,
+            fallback=Fallback.SAFE_DEFAULT,
+            held=False,
+            reason=(
+                f"{why}; using the safe default (ceiling {cfg.safe_ceiling_value:g}, "
+                f"budget {'none' if budget is None else f'{budget:g} W'}, no host switched off)"
+            ),
+        )
+
+
+def _ramp(x: float, low: float, high: float) -> float:
+    """1 at or below ``low``, 0 at or above ``high``, linear between."""
+    if x <= low:
+        return 1.0
+    if x >= high:
+        return 0.0
+    return (high - x) / (high - low)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason for a source error (its message already names the source)."""
+    text = str(exc).strip()
+    if isinstance(exc, SignalError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def fleet_peak_w(fleet) -> float:
+    """Watts of a fleet with every host on at full load (``Fleet.max_w`` summed)."""
+    return float(fleet.max_w.sum())

@@ -1,0 +1,168 @@
+"""Data centres the simulator replays traces on: hosts, VM sizes, initial placements.
+
+Capacity is counted in MIPS as CloudSim counts it: a host has ``pes`` cores of ``pe_mips`` each, a
+VM asks for ``vm_mips`` spread over ``vm_pes`` virtual cores and can never get more than
+``vm_pes x pe_mips`` of its host. A trace's utilisation u of VM v means a demand of
+``u x vm_mips[v]`` MIPS.
+
+Presets:
+
+* ``planetlab``: the set-up of CloudSim's power-aware consolidation experiments (800 hosts, even ids
+  HP ProLiant ML110 G4 with 2 x 1860 MIPS, odd ids G5 with 2 x 2660 MIPS, 4 GB RAM, 1 Gbit/s; four
+  VM types handed out by sorted file name: the first quarter 2500 MIPS / 870 MB, then 2000 / 1740,
+  1000 / 1740, 500 / 613; one core each). Power curves are SPECpower's.
+* ``planetlab-small``: the same host and VM types with fewer hosts (one per 1.25 VMs, as 800 / 1000),
+  for the bundled sample.
+* ``scenario_datacenter(fleet, trace)``: any fleet from a scenario file; one vcpu counts as
+  ``MIPS_PER_VCPU`` MIPS and instances start where the scenario puts them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from watcher_geyser.model import Fleet
+from watcher_geyser.power import CURVE_POINTS, PowerModel
+
+G4_CURVE_W = (86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0)
+G5_CURVE_W = (93.7, 97.0, 101.0, 105.0, 110.0, 116.0, 121.0, 125.0, 129.0, 133.0, 135.0)
+G4_POWER = PowerModel.curve(G4_CURVE_W)
+G5_POWER = PowerModel.curve(G5_CURVE_W)
+
+HOST_BW_KBIT = 1_000_000.0
+VM_BW_KBIT = 100_000.0
+#: (MIPS, RAM MB) of CloudSim's four PlanetLab VM types.
+PLANETLAB_VM_TYPES = ((2500.0, 870.0), (2000.0, 1740.0), (1000.0, 1740.0), (500.0, 613.0))
+PLANETLAB_HOSTS = 800
+#: How many MIPS one vcpu of a scenario host or instance stands for.
+MIPS_PER_VCPU = 1000.0
+
+
+@dataclass(frozen=True)
+class DataCenter:
+    """Hosts (arrays indexed by host) and VMs (arrays indexed by VM, in trace order)."""
+
+    name: str
+    host_names: tuple[str, ...]
+    pes: np.ndarray  # int64[H]
+    pe_mips: np.ndarray  # float64[H]
+    ram_mb: np.ndarray  # float64[H]
+    bw_kbit: np.ndarray  # float64[H]
+    power: tuple[PowerModel, ...]  # per host
+    vm_names: tuple[str, ...]
+    vm_mips: np.ndarray  # float64[V]
+    vm_pes: np.ndarray  # int64[V]
+    vm_ram_mb: np.ndarray  # float64[V]
+    vm_bw_kbit: np.ndarray  # float64[V]
+    initial_host: np.ndarray | None = None  # int64[V]: where a scenario starts each VM, else None
+
+    @property
+    def hosts(self) -> int:
+        return len(self.host_names)
+
+    @property
+    def vms(self) -> int:
+        return len(self.vm_names)
+
+    @property
+    def total_mips(self) -> np.ndarray:
+        return self.pes * self.pe_mips
+
+    @property
+    def curve_w(self) -> np.ndarray:
+        """float64[H, 11]: each host's power at 0, 10, .., 100 % CPU (linear models resampled)."""
+        rows = []
+        for model in self.power:
+            points = np.asarray(model.curve_w)
+            if len(points) != CURVE_POINTS:
+                points = np.interp(np.linspace(0, 1, CURVE_POINTS), np.linspace(0, 1, len(points)), points)
+            rows.append(points)
+        return np.array(rows).reshape(self.hosts, CURVE_POINTS)
+
+    def best_watts_per_mips(self) -> float:
+        """The least full-load watts per MIPS of any host: what the energy lower bound charges."""
+        return float(np.min(np.array([p.max_w for p in self.power]) / self.total_mips))
+
+
+def planetlab(
+    vm_names: tuple[str, ...] | list[str], hosts: int = PLANETLAB_HOSTS, name: str = "planetlab"
+) -> DataCenter:
+    """CloudSim's PlanetLab set-up for the VMs of one day (names in sorted order)."""
+    n = len(vm_names)
+    if hosts < 1:
+        raise ValueError(f"a data centre needs at least one host, got {hosts}")
+    host_type = np.arange(hosts) % 2
+    per_type = max(math.ceil(n / 4), 1)
+    vm_type = np.arange(n) // per_type
+    types = np.array(PLANETLAB_VM_TYPES)
+    return DataCenter(
+        name=name,
+        host_names=tuple(f"host-{i:03d}" for i in range(hosts)),
+        pes=np.full(hosts, 2, dtype=np.int64),
+        pe_mips=np.where(host_type == 0, 1860.0, 2660.0),
+        ram_mb=np.full(hosts, 4096.0),
+        bw_kbit=np.full(hosts, HOST_BW_KBIT),
+        power=tuple(G4_POWER if t == 0 else G5_POWER for t in host_type),
+        vm_names=tuple(vm_names),
+        vm_mips=types[vm_type, 0].copy(),
+        vm_pes=np.ones(n, dtype=np.int64),
+        vm_ram_mb=types[vm_type, 1].copy(),
+        vm_bw_kbit=np.full(n, VM_BW_KBIT),
+    )
+
+
+def planetlab_small(vm_names: tuple[str, ...] | list[str]) -> DataCenter:
+    """``planetlab`` with one host per 1.25 VMs (800 hosts for 1,000 VMs), at least 2."""
+    return planetlab(vm_names, hosts=max(2, round(len(vm_names) * 0.8)), name="planetlab-small")
+
+
+def scenario_datacenter(fleet: Fleet, vm_names: tuple[str, ...] | list[str]) -> DataCenter:
+    """A data centre from a scenario fleet; ``vm_names`` (the trace's) pick and order its instances."""
+    by_uuid = {inst.uuid: inst for inst in fleet.instances}
+    missing = [n for n in vm_names if n not in by_uuid]
+    if missing:
+        raise ValueError(f"the trace names instances the scenario does not hold: {missing[:5]}")
+    instances = [by_uuid[n] for n in vm_names]
+    return DataCenter(
+        name="scenario",
+        host_names=tuple(h.name for h in fleet.hosts),
+        pes=np.array([max(h.vcpus, 1) for h in fleet.hosts], dtype=np.int64),
+        pe_mips=np.full(len(fleet.hosts), MIPS_PER_VCPU),
+        ram_mb=np.array([h.capacity[1] for h in fleet.hosts], dtype=np.float64),
+        bw_kbit=np.full(len(fleet.hosts), HOST_BW_KBIT),
+        power=tuple(h.power for h in fleet.hosts),
+        vm_names=tuple(vm_names),
+        vm_mips=np.array([max(i.vcpus, 1) * MIPS_PER_VCPU for i in instances]),
+        vm_pes=np.array([max(i.vcpus, 1) for i in instances], dtype=np.int64),
+        vm_ram_mb=np.array([float(i.memory_mb) for i in instances]),
+        vm_bw_kbit=np.full(len(instances), VM_BW_KBIT),
+        initial_host=np.array([fleet.host_index(i.host) for i in instances], dtype=np.int64),
+    )
+
+
+PRESETS = {"planetlab": planetlab, "planetlab-small": planetlab_small}
+
+
+def with_vm_sizes(dc: DataCenter, vm_mips: np.ndarray | None, vm_ram_mb: np.ndarray | None) -> DataCenter:
+    """``dc`` with the VM sizes a trace gives (single-core VMs of ``vm_mips``), when it gives them."""
+    if vm_mips is None or vm_ram_mb is None:
+        return dc
+    return replace(dc, vm_mips=np.asarray(vm_mips, dtype=np.float64), vm_ram_mb=np.asarray(vm_ram_mb, dtype=np.float64))
+
+
+def cloudsim_watts(curve_w: np.ndarray, utilisation: np.ndarray) -> np.ndarray:
+    """Watts of each host (row of ``curve_w``) at ``utilisation``, interpolated as CloudSim does.
+
+    CloudSim's SPECpower model takes the two points around u and interpolates linearly; the value is
+    the same as ``PowerModel.watts`` up to rounding, computed for all hosts at once.
+    """
+    u = np.clip(utilisation, 0.0, 1.0)
+    x = u * 10.0
+    lo = np.minimum(np.floor(x).astype(np.int64), CURVE_POINTS - 2)
+    rows = np.arange(len(u)) if curve_w.shape[0] == len(u) else None
+    p_lo = curve_w[rows, lo] if rows is not None else curve_w[0, lo]
+    p_hi = curve_w[rows, lo + 1] if rows is not None else curve_w[0, lo + 1]
+    return p_lo + (p_hi - p_lo) * (x - lo)

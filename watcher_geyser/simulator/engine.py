@@ -1,0 +1,385 @@
+"""The replay loop: a clock over decision steps and migration-end events, in a deterministic order.
+
+At each decision time t_k (= k x step + the fidelity's offset, k = 1..T-1):
+
+1. update every host at t_k (demand interpolated from the trace), charge energy since the last update;
+2. in ``cloudsim`` fidelity, retire VMs whose demand is exactly 0;
+3. append each VM's utilisation to its history, ask the policy for migrations (timed);
+4. start them: the VM is marked migrating, the destination reserves 10 % of it; a migration lasts
+   RAM / (BW / 2 / 8000) seconds (after ``boot_s`` when a realistic host has to be switched on).
+   A policy may answer waves (a list of lists): each wave starts when the previous one has
+   finished; waves still pending at the next decision are dropped (counted as ``migrations_dropped``);
+5. at every migration end before t_{k+1} (in time, then start order): update all hosts and charge
+   energy, move the VM, update again. Hosts left empty are switched off by consolidating policies.
+
+Everything a run measures is in ``RunResult``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from watcher_geyser.simulator.baselines import Policy
+from watcher_geyser.simulator.datacenter import DataCenter
+from watcher_geyser.simulator.fidelity import Fidelity
+from watcher_geyser.simulator.metrics import J_PER_KWH, Accounting, StepSeries, hosts_lower_bound, percentile_summary
+from watcher_geyser.simulator.state import InFlight, Migration, SimState, Snapshot
+from watcher_geyser.simulator.traces import Trace
+
+
+@dataclass
+class StepView:
+    """What a policy sees at a decision step. ``fleet()`` is the seam for Fleet-based policies."""
+
+    step: int
+    time_s: float
+    state: SimState
+    snapshot: Snapshot
+
+    @property
+    def dc(self) -> DataCenter:
+        return self.state.dc
+
+    def fleet(self):  # -> watcher_geyser.model.Fleet
+        from watcher_geyser.simulator.fleet import fleet_from_view
+
+        return fleet_from_view(self)
+
+
+@dataclass
+class RunResult:
+    policy: str
+    datacenter: str
+    fidelity: str
+    trace: str
+    vms: int
+    hosts: int
+    energy_kwh: float
+    energy_lower_bound_kwh: float
+    migrations: int
+    slatah: float
+    pdm: float
+    host_shutdowns: int
+    host_power_ons: int
+    host_power_offs: int
+    vms_unplaced: int
+    migrations_dropped: int
+    energy_above_signal_kwh: float | None
+    energy_covered_share: float | None
+    step_seconds: list[float]
+    solver_seconds: list[float]
+    planner_seconds: list[float]
+    wall_seconds: float
+    series: StepSeries = field(repr=False)
+
+    @property
+    def slav(self) -> float:
+        return self.slatah * self.pdm
+
+    @property
+    def esv(self) -> float:
+        return self.energy_kwh * self.slav
+
+    def summary(self) -> dict:
+        mean, p95, mx = percentile_summary(self.step_seconds)
+        smean, sp95, smax = percentile_summary(self.solver_seconds)
+        pmean, pp95, pmax = percentile_summary(self.planner_seconds)
+        return {
+            "policy": self.policy,
+            "datacenter": self.datacenter,
+            "fidelity": self.fidelity,
+            "trace": self.trace,
+            "vms": self.vms,
+            "hosts": self.hosts,
+            "energy_kwh": self.energy_kwh,
+            "energy_lower_bound_kwh": self.energy_lower_bound_kwh,
+            "migrations": self.migrations,
+            "slatah": self.slatah,
+            "pdm": self.pdm,
+            "slav": self.slav,
+            "esv": self.esv,
+            "host_shutdowns": self.host_shutdowns,
+            "host_power_ons": self.host_power_ons,
+            "host_power_offs": self.host_power_offs,
+            "vms_unplaced": self.vms_unplaced,
+            "migrations_dropped": self.migrations_dropped,
+            "energy_above_signal_kwh": self.energy_above_signal_kwh,
+            "energy_covered_share": self.energy_covered_share,
+            "step_seconds_mean": mean,
+            "step_seconds_p95": p95,
+            "step_seconds_max": mx,
+            "solver_seconds_mean": smean,
+            "solver_seconds_p95": sp95,
+            "solver_seconds_max": smax,
+            "planner_seconds_mean": pmean,
+            "planner_seconds_p95": pp95,
+            "planner_seconds_max": pmax,
+            "wall_seconds": self.wall_seconds,
+        }
+
+
+class Engine:
+    """One replay of ``trace`` on ``dc`` under ``policy`` and ``fidelity``."""
+
+    def __init__(
+        self,
+        trace: Trace,
+        dc: DataCenter,
+        policy: Policy,
+        fidelity: Fidelity,
+        available_power_w: Callable[[float], float] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        if dc.vms != len(trace.names):
+            raise ValueError(f"the data centre has {dc.vms} VMs but the trace {len(trace.names)}")
+        self.trace, self.dc, self.policy, self.fid = trace, dc, policy, fidelity
+        self.available_power_w = available_power_w
+        self.progress = progress
+        self.state = SimState(dc, trace, fidelity)
+        self.acc = Accounting(dc.hosts, dc.vms)
+        self.series = StepSeries()
+        self.energy_j = 0.0
+        self.above_j = 0.0
+        self.lb_j = 0.0
+        self.migrations = 0
+        self.power_ons = self.power_offs = 0
+        self._seq = 0
+        self._max_w = np.array([p.max_w for p in dc.power])
+        self._idle_w = np.array([p.idle_w for p in dc.power])
+        self._booted_until = np.zeros(dc.hosts)  # realistic: when a host switched on is ready
+        self._waves: list[list[Migration]] = []  # waves of this step still to start
+        self.waves_dropped = 0  # migrations of waves still pending at the next decision
+        self._host_mips_desc = np.sort(dc.total_mips.astype(np.float64))[::-1]
+        self._best_w_per_mips = dc.best_watts_per_mips()
+
+    # --- accounting helpers ---------------------------------------------------------------
+    def _on(self, snap: Snapshot) -> np.ndarray:
+        """Hosts counted as on: running something (cloudsim) or powered (realistic)."""
+        if self.fid.zero_utilisation_is_off:
+            return snap.host_util > 0
+        return self.state.powered.copy()
+
+    def _charge(self, prev: Snapshot, prev_on: np.ndarray, snap: Snapshot) -> float:
+        dt = snap.time_s - prev.time_s
+        if dt <= 0:
+            return 0.0
+        if self.policy.charges_full_power:
+            joules = float(self._max_w.sum() * dt)
+        else:
+            joules = float((np.where(prev_on, (prev.host_watts + snap.host_watts) / 2.0, 0.0)).sum() * dt)
+        self.energy_j += joules
+        return joules
+
+    def _record(self, snap: Snapshot) -> np.ndarray:
+        on = self._on(snap)
+        self.acc.record(snap, on, self.state.alive, self.state.in_migration)
+        return on
+
+    def _lower_bound_w(self, snap: Snapshot) -> float:
+        return float(snap.vm_req_mips.sum() * self._best_w_per_mips)
+
+    # --- the loop -------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        wall = time.perf_counter()
+        state, fid, step = self.state, self.fid, self.trace.step_s
+        self.policy.initial_placement(state)
+        unplaced = int((~state.alive).sum())
+        state.powered = np.array([len(v) > 0 for v in state.host_vms]) | self.policy.charges_full_power
+
+        prev = state.snapshot(fid.decision_offset_s)
+        prev_on = self._record(prev) if fid.charge_first_interval else np.zeros(self.dc.hosts, dtype=bool)
+        if fid.charge_first_interval:
+            self.acc.close_time(prev_on)
+        occupied = np.array([len(v) > 0 for v in state.host_vms])
+        was_on = prev_on.copy() if fid.charge_first_interval else occupied
+        lb_prev = self._lower_bound_w(prev)
+        step_times: list[float] = []
+        solver_times: list[float] = []
+        planner_times: list[float] = []
+        for k in range(1, self.trace.samples):
+            t = k * step + fid.decision_offset_s
+            step_start = time.perf_counter()
+            energy_before = self.energy_j
+            snap = state.snapshot(t)
+            interval_s = t - (k - 1) * step - fid.decision_offset_s
+            self._charge(prev, prev_on, snap)
+            lb_now = self._lower_bound_w(snap)
+            self.lb_j += (lb_prev + lb_now) / 2.0 * interval_s
+            lb_prev = lb_now
+            on = self._record(snap)
+            if fid.retire_idle_vms:
+                dead = np.flatnonzero(state.alive & (snap.vm_req_mips == 0) & ~state.in_migration)
+                state.retire(dead)
+            state.record_history(state.utilisation(t))
+            view = StepView(k, t, state, snap)
+            decide_start = time.perf_counter()
+            answer = self.policy.decide(view)
+            decide_s = time.perf_counter() - decide_start
+            moves, self._waves = _waves(answer)
+            self._start(moves, t)
+            if moves:
+                snap = state.snapshot(t)
+                on = self._record(snap)
+            self.acc.close_time(on)
+            prev, prev_on = snap, on
+            self._series_row(t, snap, on, self.energy_j - energy_before, interval_s, len(moves), lb_now)
+            self.power_ons += int((~was_on & on).sum())
+            self.power_offs += int((was_on & ~on).sum())
+            was_on = on
+            next_t = (k + 1) * step + fid.decision_offset_s if k + 1 < self.trace.samples else np.inf
+            before = self.migrations
+            prev, prev_on, was_on = self._complete_until(next_t, prev, prev_on, was_on)
+            self.series.migrations[-1] += self.migrations - before
+            self.waves_dropped += sum(len(w) for w in self._waves)
+            self._waves = []
+            stats = getattr(self.policy, "stats", None)
+            solver_times.append(float(getattr(stats, "solver_s", decide_s)))
+            planner_times.append(float(getattr(stats, "planner_s", 0.0)))
+            step_times.append(time.perf_counter() - step_start)
+            if self.progress is not None:
+                self.progress(1)
+        return self._result(unplaced, step_times, solver_times, planner_times, time.perf_counter() - wall)
+
+    def _start(self, moves: list[Migration], t: float) -> None:
+        state, dc = self.state, self.dc
+        for m in moves:
+            if not (0 <= m.vm < dc.vms and state.alive[m.vm]):
+                raise ValueError(f"policy {self.policy.name!r} moves VM {m.vm}, which is not running")
+            if not 0 <= m.host < dc.hosts:
+                raise ValueError(f"policy {self.policy.name!r} moves VM {m.vm} to unknown host {m.host}")
+            src = int(state.vm_host[m.vm])
+            duration = self.fid.migration_s(float(dc.vm_ram_mb[m.vm]), float(dc.bw_kbit[m.host]))
+            if not self.fid.zero_utilisation_is_off and not state.powered[m.host]:
+                # a realistic host boots first (charged at full power: idle here, the rest as boot energy)
+                state.powered[m.host] = True
+                self._booted_until[m.host] = t + self.fid.boot_s
+                boot_j = (self._max_w[m.host] - self._idle_w[m.host]) * self.fid.boot_s
+                self.energy_j += float(boot_j)
+            begin = max(t, float(self._booted_until[m.host]))
+            state.in_migration[m.vm] = True
+            state.inflight.append(InFlight(m.vm, src, m.host, begin + duration, self._seq))
+            self._seq += 1
+            self.migrations += 1
+
+    def _complete_until(self, until: float, prev: Snapshot, prev_on: np.ndarray, was_on: np.ndarray):
+        state = self.state
+        while True:
+            due = [m for m in state.inflight if m.end_s < until]
+            if not due:
+                return prev, prev_on, was_on
+            end_s = min(m.end_s for m in due)
+            group = sorted((m for m in due if m.end_s == end_s), key=lambda m: m.seq)
+            prev, prev_on, was_on = self._complete(end_s, group, prev, prev_on, was_on)
+            if self._waves and not state.inflight:  # the wave is done: the next one starts now
+                self._start(self._waves.pop(0), end_s)
+                snap = state.snapshot(end_s)
+                on = self._record(snap)
+                self.acc.close_time(on)
+                prev, prev_on = snap, on
+
+    def _complete(self, end_s: float, group: list[InFlight], prev: Snapshot, prev_on: np.ndarray, was_on):
+        """Update all hosts at ``end_s``, move the VMs of ``group``, update again."""
+        state = self.state
+        moving_vm = Counter(m.vm for m in state.inflight)
+        incoming = Counter(m.dst for m in state.inflight)
+        snap = state.snapshot(end_s)
+        self._charge(prev, prev_on, snap)
+        self._record(snap)
+        for m in group:
+            src = int(state.vm_host[m.vm])
+            state.host_vms[src].remove(m.vm)
+            state.host_vms[m.dst].append(m.vm)
+            state.vm_host[m.vm] = m.dst
+            moving_vm[m.vm] -= 1
+            incoming[m.dst] -= 1
+            state.in_migration[m.vm] = moving_vm[m.vm] > 0
+            emptied = not state.host_vms[src] and incoming[src] == 0
+            if self.policy.switches_off_empty_hosts and emptied:
+                state.powered[src] = False
+        done = {id(m) for m in group}
+        state.inflight = [m for m in state.inflight if id(m) not in done]
+        snap = state.snapshot(end_s)
+        on = self._record(snap)
+        self.acc.close_time(on)
+        self.power_ons += int((~was_on & on).sum())
+        self.power_offs += int((was_on & ~on).sum())
+        prev, prev_on, was_on = snap, on, on
+        return prev, prev_on, was_on
+
+    def _series_row(self, t, snap, on, joules, interval_s, moves, lb_w) -> None:
+        s = self.series
+        power_w = joules / interval_s if interval_s > 0 else 0.0
+        avail = None
+        if self.available_power_w is not None:
+            avail = float(self.available_power_w(t))
+            self.above_j += max(0.0, power_w - avail) * interval_s
+        demand = float(snap.vm_req_mips.sum())
+        s.time_s.append(t)
+        s.power_w.append(power_w)
+        s.available_w.append(avail)
+        s.power_lower_bound_w.append(lb_w)
+        s.hosts_on.append(int(on.sum()))
+        s.hosts_lower_bound.append(hosts_lower_bound(demand, self._host_mips_desc))
+        s.migrations.append(moves)
+        s.overloaded_hosts.append(int(getattr(getattr(self.policy, "stats", None), "overloaded_hosts", 0)))
+        s.sla_violating_hosts.append(int((snap.host_violation & on).sum()))
+        s.vms_running.append(int(self.state.alive.sum()))
+        s.step_s.append(0.0)
+
+    def _result(self, unplaced: int, step_times, solver_times, planner_times, wall_s: float) -> RunResult:
+        self.series.step_s = list(step_times)
+        energy_kwh = self.energy_j / J_PER_KWH
+        above = covered = None
+        if self.available_power_w is not None:
+            above = self.above_j / J_PER_KWH
+            covered = 1.0 - above / energy_kwh if energy_kwh > 0 else 1.0
+        return RunResult(
+            policy=self.policy.name,
+            datacenter=self.dc.name,
+            fidelity=self.fid.mode.value,
+            trace=self.trace.source,
+            vms=self.dc.vms,
+            hosts=self.dc.hosts,
+            energy_kwh=energy_kwh,
+            energy_lower_bound_kwh=self.lb_j / J_PER_KWH,
+            migrations=self.migrations,
+            slatah=self.acc.slatah,
+            pdm=self.acc.pdm,
+            host_shutdowns=self.acc.shutdowns,
+            host_power_ons=self.power_ons,
+            host_power_offs=self.power_offs,
+            vms_unplaced=unplaced,
+            migrations_dropped=self.waves_dropped,
+            energy_above_signal_kwh=above,
+            energy_covered_share=covered,
+            step_seconds=step_times,
+            solver_seconds=solver_times,
+            planner_seconds=planner_times,
+            wall_seconds=wall_s,
+            series=self.series,
+        )
+
+
+def _waves(answer: list) -> tuple[list[Migration], list[list[Migration]]]:
+    """A policy answers one list of migrations (started together) or a list of waves (lists)."""
+    if answer and isinstance(answer[0], list | tuple):
+        waves = [list(w) for w in answer if w]
+        return (waves[0], waves[1:]) if waves else ([], [])
+    return list(answer), []
+
+
+def simulate(
+    trace: Trace,
+    dc: DataCenter,
+    policy: Policy,
+    fidelity: Fidelity,
+    available_power_w: Callable[[float], float] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Replay ``trace`` on ``dc`` under ``policy``; see ``Engine``."""
+    return Engine(trace, dc, policy, fidelity, available_power_w, progress).run()

@@ -1,0 +1,91 @@
+"""The seam between the simulator and Fleet-based policies (the ``geyser`` policy plugs in here).
+
+``fleet_from_view(view)`` turns the simulator state at a decision step into a ``watcher_geyser.model.Fleet``
+so that the same code path as the Watcher plugin (fleet -> problem -> solve -> plan) can run on it.
+``migrations_to(view, placement)`` turns the answer back into the ``Migration`` list the engine
+starts, with CloudSim's durations (RAM / 62.5 MB/s, plus boot time for an off host in ``realistic``).
+
+Mapping (MIPS as capacity):
+
+* one vcpu = ``MIPS_UNIT`` (10) MIPS, so a G4 host (2 x 1860 MIPS) has 372 vcpus and a G5 532; a
+  2500-MIPS VM has 250 vcpus. Measured CPU is exact: ``cpu_util`` = the VM's demand / its MIPS, so
+  ``Fleet.cpu_load / Fleet.physical_cores`` is the host utilisation CloudSim computes.
+* vcpu allocation ratio ``VCPU_RATIO`` (8): flavour vcpus do not bind, as in CloudSim, where only
+  current demand counts after start; give the problem a ``cpu_ceiling`` (e.g. 0.8) to cap demand.
+* memory: the host's RAM and each VM's RAM; in ``cloudsim`` fidelity RAM is not enforced after start,
+  expressed as a RAM allocation ratio of ``CLOUDSIM_RAM_RATIO``; in ``realistic`` 1.0.
+* disk: 0 everywhere (the traces say nothing about disks).
+* state: hosts running a VM (or powered, in ``realistic``) are ``enabled``, others ``off``; VMs
+  migrating now are ``locked`` (they cannot be moved twice at once); instance uuids are the trace
+  names and host names the data centre's, so answers map back by index.
+
+Not expressible in a Fleet: the per-core limit (a 1-core VM cannot use more than one host core).
+``migrations_to`` leaves it to the caller; the engine accepts any move and caps allocation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from watcher_geyser.model import Fleet, Host, HostState, Instance
+from watcher_geyser.simulator.state import Migration
+
+if TYPE_CHECKING:
+    from watcher_geyser.simulator.engine import StepView
+
+MIPS_UNIT = 10.0
+VCPU_RATIO = 8.0
+CLOUDSIM_RAM_RATIO = 64.0
+
+
+def fleet_from_view(view: StepView) -> Fleet:
+    """The fleet as it stands at this decision step (running VMs only)."""
+    state, dc = view.state, view.state.dc
+    cloudsim = state.fidelity.is_cloudsim
+    occupied = np.array([len(v) > 0 for v in state.host_vms])
+    on = occupied if cloudsim else (state.powered | occupied)
+    hosts = [
+        Host(
+            name=dc.host_names[h],
+            vcpus=int(round(dc.total_mips[h] / MIPS_UNIT)),
+            memory_mb=int(dc.ram_mb[h]),
+            disk_gb=0,
+            power=dc.power[h],
+            cpu_allocation_ratio=VCPU_RATIO,
+            ram_allocation_ratio=CLOUDSIM_RAM_RATIO if cloudsim else 1.0,
+            state=HostState.ENABLED if on[h] else HostState.OFF,
+        )
+        for h in range(dc.hosts)
+    ]
+    demand = view.snapshot.vm_req_mips
+    instances = []
+    for v in np.flatnonzero(state.alive).tolist():
+        instances.append(
+            Instance(
+                uuid=dc.vm_names[v],
+                name=dc.vm_names[v],
+                host=dc.host_names[int(state.vm_host[v])],
+                vcpus=int(round(dc.vm_mips[v] / MIPS_UNIT)),
+                memory_mb=int(dc.vm_ram_mb[v]),
+                disk_gb=0,
+                cpu_util=float(min(demand[v] / dc.vm_mips[v], 1.0)),
+                locked=bool(state.in_migration[v]),
+            )
+        )
+    return Fleet.build(hosts, instances)
+
+
+def migrations_to(view: StepView, fleet: Fleet, placement: np.ndarray) -> list[Migration]:
+    """Migrations taking ``fleet`` (from ``fleet_from_view``) to ``placement`` (host index per instance)."""
+    dc = view.state.dc
+    vm_index = {name: i for i, name in enumerate(dc.vm_names)}
+    host_index = {name: i for i, name in enumerate(dc.host_names)}
+    moves = []
+    for inst, h in zip(fleet.instances, np.asarray(placement).tolist()):
+        target = host_index[fleet.hosts[int(h)].name]
+        v = vm_index[inst.uuid]
+        if target != int(view.state.vm_host[v]):
+            moves.append(Migration(v, target))
+    return moves

@@ -1,0 +1,125 @@
+"""Run metrics, accumulated as CloudSim accumulates them, and the per-step series.
+
+* energy: per host, (P(u_start) + P(u_end)) / 2 x interval between consecutive updates (decisions and
+  migration ends); in ``cloudsim`` fidelity a host at 0 % at the start of an interval uses 0 J.
+* SLATAH: time hosts were active with allocated < requested MIPS / time hosts were active.
+* PDM: sum over VMs of (requested - allocated) x time while migrating / sum of requested x time.
+* SLAV = SLATAH x PDM; ESV = energy (kWh) x SLAV.
+* host shutdowns: on -> off transitions of each host's activity, counted as CloudSim does (a host
+  that is idle at its first record counts as one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from watcher_geyser.simulator.state import Snapshot
+
+J_PER_KWH = 3.6e6
+
+
+def percentile_summary(values: list[float]) -> tuple[float, float, float]:
+    """(mean, p95, max) of ``values``; zeros for an empty list."""
+    if not values:
+        return 0.0, 0.0, 0.0
+    arr = np.asarray(values)
+    return float(arr.mean()), float(np.percentile(arr, 95)), float(arr.max())
+
+
+def hosts_lower_bound(demand_mips: float, host_mips_desc: np.ndarray) -> int:
+    """Fewest hosts (largest first) whose MIPS add up to ``demand_mips``."""
+    if demand_mips <= 0:
+        return 0
+    cum = np.cumsum(host_mips_desc)
+    return int(min(np.searchsorted(cum, demand_mips - 1e-9) + 1, len(cum)))
+
+
+@dataclass
+class Accounting:
+    """SLA time and PDM bookkeeping over the records each update leaves (one per host / VM and time)."""
+
+    hosts: int
+    vms: int
+    active_s: float = 0.0
+    violation_s: float = 0.0
+    requested_mips_s: float = 0.0
+    degraded_mips_s: float = 0.0
+    shutdowns: int = 0
+    _host_t: np.ndarray = field(init=False)
+    _host_active: np.ndarray = field(init=False)
+    _host_viol: np.ndarray = field(init=False)
+    _vm_t: np.ndarray = field(init=False)
+    _vm_req: np.ndarray = field(init=False)
+    _vm_alloc: np.ndarray = field(init=False)
+    _vm_mig: np.ndarray = field(init=False)
+    _vm_has: np.ndarray = field(init=False)
+    _cloudsim_active: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._host_t = np.full(self.hosts, np.nan)
+        self._host_active = np.zeros(self.hosts, dtype=bool)
+        self._host_viol = np.zeros(self.hosts, dtype=bool)
+        self._cloudsim_active = np.ones(self.hosts, dtype=bool)  # CloudSim starts every host "active"
+        self._vm_t = np.zeros(self.vms)
+        self._vm_req = np.zeros(self.vms)
+        self._vm_alloc = np.zeros(self.vms)
+        self._vm_mig = np.zeros(self.vms, dtype=bool)
+        self._vm_has = np.zeros(self.vms, dtype=bool)
+
+    def record(self, snap: Snapshot, active: np.ndarray, alive: np.ndarray, in_migration: np.ndarray) -> None:
+        """Take the records of an update at ``snap.time_s`` (a later record at the same time replaces it)."""
+        t = snap.time_s
+        seen = ~np.isnan(self._host_t)
+        dt = np.where(seen, t - np.nan_to_num(self._host_t), 0.0)
+        gone = dt > 0
+        self.active_s += float(dt[gone & self._host_active].sum())
+        self.violation_s += float(dt[gone & self._host_active & self._host_viol].sum())
+        self._host_t[:] = t
+        self._host_active = active.copy()
+        self._host_viol = snap.host_violation.copy()
+
+        keep = alive & self._vm_has
+        vdt = np.where(keep, t - self._vm_t, 0.0)
+        self.requested_mips_s += float((self._vm_req * vdt).sum())
+        short = self._vm_mig & (self._vm_alloc < self._vm_req)
+        self.degraded_mips_s += float(((self._vm_req - self._vm_alloc) * vdt)[short].sum())
+        self._vm_t = np.where(alive, t, self._vm_t)
+        self._vm_req = np.where(alive, snap.vm_req_mips, 0.0)
+        self._vm_alloc = np.where(alive, snap.vm_alloc_mips, 0.0)
+        self._vm_mig = alive & in_migration
+        self._vm_has = alive.copy()
+
+    def close_time(self, active: np.ndarray) -> None:
+        """Count on -> off transitions at the end of one time point (CloudSim keeps the last record)."""
+        self.shutdowns += int((self._cloudsim_active & ~active).sum())
+        self._cloudsim_active = active.copy()
+
+    @property
+    def slatah(self) -> float:
+        return self.violation_s / self.active_s if self.active_s > 0 else 0.0
+
+    @property
+    def pdm(self) -> float:
+        return self.degraded_mips_s / self.requested_mips_s if self.requested_mips_s > 0 else 0.0
+
+
+@dataclass
+class StepSeries:
+    """One row per decision step, for the report's CSV, JSON and plots."""
+
+    time_s: list[float] = field(default_factory=list)
+    power_w: list[float] = field(default_factory=list)
+    available_w: list[float | None] = field(default_factory=list)
+    power_lower_bound_w: list[float] = field(default_factory=list)
+    hosts_on: list[int] = field(default_factory=list)
+    hosts_lower_bound: list[int] = field(default_factory=list)
+    migrations: list[int] = field(default_factory=list)
+    overloaded_hosts: list[int] = field(default_factory=list)
+    sla_violating_hosts: list[int] = field(default_factory=list)
+    vms_running: list[int] = field(default_factory=list)
+    step_s: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list]:
+        return {k: list(v) for k, v in self.__dict__.items()}

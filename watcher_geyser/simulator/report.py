@@ -1,0 +1,113 @@
+"""Reports of simulator runs: a text table, ``report.json``, ``steps.csv`` and PNG plots.
+
+``report.json`` holds, per policy, the summary figures (energy, its lower bound, migrations,
+SLATAH, PDM, SLAV, ESV, energy above the signal, step times, wall time..) and the per-step series.
+``steps.csv`` has one row per (policy, step). The plots (matplotlib, Agg backend) compare policies:
+fleet power against available power, hosts on against the lower bound, migrations per step, and
+SLA-violating (overloaded) hosts per step.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from watcher_geyser.simulator.engine import RunResult
+
+TABLE_COLUMNS = (
+    ("policy", "policy", "{}"),
+    ("energy_kwh", "energy kWh", "{:.2f}"),
+    ("energy_lower_bound_kwh", "bound kWh", "{:.2f}"),
+    ("migrations", "migrations", "{}"),
+    ("slatah", "SLATAH", "{:.5f}"),
+    ("pdm", "PDM", "{:.6f}"),
+    ("slav", "SLAV", "{:.3e}"),
+    ("esv", "ESV", "{:.3e}"),
+    ("host_shutdowns", "shutdowns", "{}"),
+    ("step_seconds_mean", "step s (mean)", "{:.4f}"),
+    ("wall_seconds", "wall s", "{:.1f}"),
+)
+
+
+def table(results: list[RunResult]) -> str:
+    """A plain-text side-by-side table of the runs."""
+    rows = [[head for _, head, _ in TABLE_COLUMNS]]
+    for r in results:
+        s = r.summary()
+        rows.append([fmt.format(s[key]) for key, _, fmt in TABLE_COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def report_dict(results: list[RunResult], meta: dict | None = None) -> dict:
+    return {
+        "meta": meta or {},
+        "policies": {r.policy: {**r.summary(), "series": r.series.as_dict()} for r in results},
+    }
+
+
+def write_report(
+    results: list[RunResult], out_dir: str | Path, meta: dict | None = None, plots: bool = True
+) -> list[Path]:
+    """Write report.json, steps.csv and (unless ``plots`` is False) the PNG plots; returns the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    path = out / "report.json"
+    path.write_text(json.dumps(report_dict(results, meta), indent=1))
+    written.append(path)
+    path = out / "steps.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        keys = list(results[0].series.as_dict()) if results else []
+        writer.writerow(["policy", "step", *keys])
+        for r in results:
+            series = r.series.as_dict()
+            for i in range(len(series["time_s"])):
+                writer.writerow([r.policy, i + 1, *(series[k][i] for k in keys)])
+    written.append(path)
+    if plots and results:
+        written.extend(_plots(results, out))
+    return written
+
+
+def _plots(results: list[RunResult], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    specs = (
+        ("power.png", "Fleet power", "W", "power_w", "available_w"),
+        ("hosts.png", "Hosts on", "hosts", "hosts_on", "hosts_lower_bound"),
+        ("migrations.png", "Migrations per step", "migrations", "migrations", None),
+        ("overload.png", "SLA-violating hosts per step", "hosts", "sla_violating_hosts", None),
+    )
+    for filename, title, unit, key, reference in specs:
+        fig, ax = plt.subplots(figsize=(9, 4))
+        for r in results:
+            hours = [t / 3600 for t in r.series.time_s]
+            ax.plot(hours, getattr(r.series, key), label=r.policy, linewidth=1)
+        if reference:
+            r = results[0]
+            values = getattr(r.series, reference)
+            if any(v is not None for v in values):
+                hours = [t / 3600 for t in r.series.time_s]
+                label = "available power" if reference == "available_w" else "lower bound"
+                ax.plot(hours, [v if v is not None else float("nan") for v in values], "k--", label=label, linewidth=1)
+        ax.set_title(title)
+        ax.set_xlabel("hours")
+        ax.set_ylabel(unit)
+        ax.legend(loc="best", fontsize="small")
+        fig.tight_layout()
+        path = out / filename
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        paths.append(path)
+    return paths

@@ -1,0 +1,179 @@
+"""The simulator's mutable state and the per-update accounting CloudSim's hosts do.
+
+``SimState`` holds where every VM runs, which VMs are migrating, each VM's utilisation history
+(what the overload detectors read), and which hosts are powered. ``SimState.snapshot(t)`` computes,
+for all hosts at once, what a CloudSim host update computes at time t:
+
+* each VM asks for ``u(t) x MIPS`` (u interpolated between trace samples), capped at what its
+  virtual cores can get from the host's cores (``vm_pes x pe_mips``);
+* a VM migrating out gets 90 % of that on its source (the missing 10 % is the PDM), the destination
+  reserves 10 %; when a host is oversubscribed every share is scaled down to fit and floored;
+* host utilisation = allocated MIPS / host MIPS, a migrating-out VM counted at its undegraded share;
+* a host violates its SLA (SLATAH) while allocated < requested, a migrating-in VM counting at
+  its full request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from watcher_geyser.simulator.datacenter import DataCenter, cloudsim_watts
+from watcher_geyser.simulator.fidelity import Fidelity
+from watcher_geyser.simulator.traces import Trace
+
+HISTORY_LENGTH = 30  # CloudSim's PowerVm.HISTORY_LENGTH: utilisation values a VM remembers
+MIGRATION_SOURCE_SHARE = 0.9
+MIGRATION_DEST_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Move VM ``vm`` (index into the trace) to host ``host`` (index into the data centre)."""
+
+    vm: int
+    host: int
+
+
+@dataclass
+class InFlight:
+    vm: int
+    src: int
+    dst: int
+    end_s: float
+    seq: int
+
+
+@dataclass
+class Snapshot:
+    """What a host update at ``time_s`` finds (arrays over hosts H and VMs V)."""
+
+    time_s: float
+    vm_req_mips: np.ndarray  # [V] requested MIPS (0 for VMs not running)
+    vm_alloc_mips: np.ndarray  # [V] allocated on the VM's own host (source side while migrating)
+    host_util: np.ndarray  # [H] utilisation 0..1 as CloudSim measures it
+    host_req_mips: np.ndarray  # [H] requested MIPS incl. VMs migrating in
+    host_alloc_mips: np.ndarray  # [H] allocated MIPS (getUtilizationOfCpuMips before planning)
+    host_cap_mips: np.ndarray  # [H] capped requests held against the host's MIPS (free = total - this)
+    host_violation: np.ndarray  # [H] bool: allocated < requested
+    host_watts: np.ndarray  # [H] P(util) of every host (whether on or not)
+
+
+@dataclass
+class SimState:
+    dc: DataCenter
+    trace: Trace
+    fidelity: Fidelity
+    vm_host: np.ndarray = field(init=False)  # int64[V]: host running each VM, -1 if none
+    alive: np.ndarray = field(init=False)  # bool[V]: running (not retired, placed)
+    in_migration: np.ndarray = field(init=False)
+    host_vms: list[list[int]] = field(init=False)  # per host, VMs in arrival order (CloudSim's vmList)
+    inflight: list[InFlight] = field(init=False)
+    history: np.ndarray = field(init=False)  # float64[V, 30]: utilisation at past decisions, newest first
+    history_len: int = 0
+    powered: np.ndarray = field(init=False)  # bool[H]: realistic fidelity's power state
+    _util: np.ndarray = field(init=False, repr=False)  # [V, T+1]: trace with CloudSim's extra last point
+
+    def __post_init__(self) -> None:
+        v, h = self.dc.vms, self.dc.hosts
+        self.vm_host = np.full(v, -1, dtype=np.int64)
+        self.alive = np.zeros(v, dtype=bool)
+        self.in_migration = np.zeros(v, dtype=bool)
+        self.host_vms = [[] for _ in range(h)]
+        self.inflight = []
+        self.history = np.zeros((v, HISTORY_LENGTH))
+        self.powered = np.zeros(h, dtype=bool)
+        self._util = np.hstack([self.trace.util, self.trace.util[:, -1:]])
+        self._total = self.dc.total_mips.astype(np.float64)
+        self._curve = self.dc.curve_w
+        self._curve_flat = self._curve.ravel().copy()
+        self._vm_core_cap = self.dc.vm_pes.astype(np.float64)
+
+    # --- demand -------------------------------------------------------------------------
+    def utilisation(self, time_s: float) -> np.ndarray:
+        """float64[V]: trace utilisation at ``time_s``, linear between samples (CloudSim's rule)."""
+        step = self.trace.step_s
+        i = int(time_s // step)
+        last = self._util.shape[1] - 1
+        if i >= last:
+            return self._util[:, last].copy()
+        frac = (time_s - i * step) / step
+        if frac == 0:
+            return self._util[:, i].copy()
+        return self._util[:, i] + (self._util[:, i + 1] - self._util[:, i]) * frac
+
+    def demand_mips(self, time_s: float) -> np.ndarray:
+        return self.utilisation(time_s) * self.dc.vm_mips * self.alive
+
+    def watts(self, util: np.ndarray) -> np.ndarray:
+        return cloudsim_watts(self._curve, util)
+
+    def watts_rows(self, hosts: np.ndarray, util: np.ndarray) -> np.ndarray:
+        """Watts of the hosts ``hosts`` at ``util`` (one value per listed host): the hot path of PABFD."""
+        x = np.clip(util, 0.0, 1.0) * 10.0
+        lo = np.minimum(x.astype(np.int64), 9)
+        flat = hosts * 11 + lo
+        p_lo = self._curve_flat[flat]
+        return p_lo + (self._curve_flat[flat + 1] - p_lo) * (x - lo)
+
+    # --- placement changes --------------------------------------------------------------
+    def place(self, vm: int, host: int) -> None:
+        self.vm_host[vm] = host
+        self.alive[vm] = True
+        self.host_vms[host].append(vm)
+
+    def retire(self, vms: np.ndarray) -> None:
+        for v in vms.tolist():
+            self.host_vms[int(self.vm_host[v])].remove(v)
+            self.vm_host[v] = -1
+            self.alive[v] = False
+
+    def record_history(self, util: np.ndarray) -> None:
+        self.history[:, 1:] = self.history[:, :-1]
+        self.history[:, 0] = np.where(self.alive, util, 0.0)
+        self.history_len = min(self.history_len + 1, HISTORY_LENGTH)
+
+    # --- the host update ----------------------------------------------------------------
+    def snapshot(self, time_s: float) -> Snapshot:
+        req = self.demand_mips(time_s)
+        total = self._total
+        n_hosts = len(total)
+        src_v = np.flatnonzero(self.alive)
+        src_h = self.vm_host[src_v]
+        pe = self.dc.pe_mips
+        cap_src = np.minimum(req[src_v], self._vm_core_cap[src_v] * pe[src_h])
+        migrating = self.in_migration[src_v]
+        f_src = np.where(migrating, MIGRATION_SOURCE_SHARE, 1.0)
+        if self.inflight:
+            dst_v = np.array([m.vm for m in self.inflight], dtype=np.int64)
+            dst_h = np.array([m.dst for m in self.inflight], dtype=np.int64)
+        else:
+            dst_v = dst_h = np.zeros(0, dtype=np.int64)
+        cap_dst = np.minimum(req[dst_v], self._vm_core_cap[dst_v] * pe[dst_h])
+        held = np.bincount(src_h, cap_src, n_hosts) + np.bincount(dst_h, MIGRATION_DEST_SHARE * cap_dst, n_hosts)
+        over = held > total
+        scale = np.where(over, total / np.where(held > 0, held, 1.0), 1.0)
+        alloc_src = np.where(over[src_h], np.floor(cap_src * scale[src_h] * f_src), cap_src * f_src)
+        alloc_dst = np.where(
+            over[dst_h], np.floor(cap_dst * MIGRATION_DEST_SHARE * scale[dst_h]), cap_dst * MIGRATION_DEST_SHARE
+        )
+        counted_src = np.where(migrating, alloc_src / MIGRATION_SOURCE_SHARE, alloc_src)
+        util_mips = np.bincount(src_h, counted_src, n_hosts) + np.bincount(dst_h, alloc_dst, n_hosts)
+        alloc_mips = np.bincount(src_h, alloc_src, n_hosts) + np.bincount(dst_h, alloc_dst, n_hosts)
+        host_req = np.bincount(src_h, req[src_v], n_hosts) + np.bincount(dst_h, req[dst_v], n_hosts)
+        util = util_mips / total
+        util[(util > 1.0) & (util < 1.01)] = 1.0
+        vm_alloc = np.zeros(len(req))
+        vm_alloc[src_v] = alloc_src
+        return Snapshot(
+            time_s=time_s,
+            vm_req_mips=req,
+            vm_alloc_mips=vm_alloc,
+            host_util=util,
+            host_req_mips=host_req,
+            host_alloc_mips=alloc_mips,
+            host_cap_mips=held,
+            host_violation=util_mips < host_req,
+            host_watts=self.watts(util),
+        )

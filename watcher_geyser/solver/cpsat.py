@@ -1,0 +1,36 @@
+"""CP-SAT solver settings shared by the models: parameters as data, a dump on request.
+
+Set ``GEYSER_CPSAT_DUMP=DIR`` to write every model solved to DIR as text protobuf, so a
+hard case seen in production can be reproduced offline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+from ortools.sat.python import cp_model
+
+_counter = itertools.count()
+
+
+def make_solver(time_limit_s: float, seed: int = 0, workers: int = 2, **parameters: object) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(time_limit_s, 0.05)
+    solver.parameters.num_workers = max(workers, 1)
+    solver.parameters.random_seed = seed
+    for name, value in parameters.items():
+        setattr(solver.parameters, name, value)
+    return solver
+
+
+def dump_model(model: cp_model.CpModel, name: str) -> Path | None:
+    """Write ``model`` to $GEYSER_CPSAT_DUMP when set; returns the file written."""
+    folder = os.environ.get("GEYSER_CPSAT_DUMP")
+    if not folder:
+        return None
+    path = Path(folder) / f"{name}-{os.getpid()}-{next(_counter)}.pb.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.export_to_file(str(path))
+    return path

@@ -1,0 +1,154 @@
+"""The greedy consolidation: choose hosts to keep, repack the rest, then try to empty more.
+
+It is the warm start of CP-SAT and the answer of last resort, so it must always return a
+valid placement fast, at any scale:
+
+1. keep hosts in order of preference (most watts-efficient first, then the most expensive
+   to empty) until, per zone, their capacity covers the demand;
+2. repack the instances of the other hosts (``repack``); where some find no room, keep
+   their source hosts too and repack again (those instances then stay home);
+3. try to empty more hosts, emptiest first, into the room the others have left.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from watcher_geyser.bounds import candidate_hosts
+from watcher_geyser.solver.repack import EPS, Packing, Workspace, repack
+
+
+def keep_preference(ws: Workspace) -> np.ndarray:
+    """Host indices, best to keep first: fewest idle watts per unit of the scarcest resource,
+    then the most memory to move if emptied."""
+    fleet = ws.fleet
+    demand = ws.demand.sum(axis=0)
+    capacity = np.maximum(ws.limits.sum(axis=0), EPS)
+    scarce = int(np.argmax(demand / capacity))
+    efficiency = fleet.idle_w / np.maximum(ws.limits[:, scarce], EPS)
+    cost = np.zeros(ws.n_hosts)
+    np.add.at(cost, ws.placement0, ws.ram)
+    return np.lexsort((-cost, np.round(efficiency, 9)))
+
+
+def select_hosts(ws: Workspace, order: np.ndarray | None = None, slack: float = 0.0) -> np.ndarray:
+    """bool[H]: hosts to keep so that, per zone, their limits cover the demand (plus ``slack``)."""
+    problem = ws.problem
+    order = keep_preference(ws) if order is None else order
+    candidates = candidate_hosts(ws.fleet, problem.allow_power_on)
+    keep = ws.forced.copy()
+    # a host that may not receive only counts for what it already holds
+    useful = np.where(ws.may_receive[:, None], ws.limits, np.minimum(ws.limits, ws.load0))
+    for z in range(len(ws.fleet.zones)):
+        need = ws.demand[ws.instance_zone == z].sum(axis=0) * (1 + slack)
+        have = useful[keep & (ws.host_zone == z)].sum(axis=0)
+        zone_order = order[(ws.host_zone[order] == z) & candidates[order] & ~keep[order]]
+        if (have >= need - EPS).all() or len(zone_order) == 0:
+            continue
+        cumulative = have + np.cumsum(useful[zone_order], axis=0)
+        covered = np.flatnonzero((cumulative >= need - EPS).all(axis=1))
+        count = int(covered[0]) + 1 if len(covered) else len(zone_order)
+        keep[zone_order[:count]] = True
+    return keep
+
+
+def pack_with_repair(ws: Workspace, keep: np.ndarray, deadline: float) -> tuple[Packing, np.ndarray]:
+    """Repack; while instances find no room, keep their source hosts too, then repack again."""
+    keep = keep.copy()
+    while True:
+        packing = repack(ws, keep)
+        if not packing.unplaced or time.monotonic() > deadline:
+            break
+        sources = np.unique(ws.placement0[packing.unplaced])
+        if keep[sources].all():
+            break  # nothing left to add: the unplaced stay where they are
+        keep[sources] = True
+    return packing, keep
+
+
+def empty_more_hosts(
+    ws: Workspace, placement: np.ndarray, deadline: float, max_failures: int = 30, max_migrations: int | None = None
+) -> np.ndarray:
+    """Try to empty occupied hosts, emptiest first, into the others' remaining room."""
+    placement = placement.copy()
+    migrations = int((placement != ws.placement0).sum())
+    load = np.zeros((ws.n_hosts, ws.demand.shape[1]))
+    np.add.at(load, placement, ws.demand)
+    occupied = np.bincount(placement, minlength=ws.n_hosts) > 0
+    in_group = ws.group >= 0
+    blocked = ws.forced.copy()
+    blocked[placement[in_group]] = True  # keep group bookkeeping out of this cheap pass
+    fill = (load / np.maximum(ws.limits, EPS)).max(axis=1)
+    candidates = np.flatnonzero(occupied & ~blocked)
+    failures = 0
+    for h in candidates[np.argsort(fill[candidates], kind="stable")]:
+        if failures >= max_failures or time.monotonic() > deadline:
+            break
+        receivers = occupied & ws.may_receive
+        receivers[h] = False
+        residual = np.where(receivers[:, None], ws.limits - load, -np.inf)
+        items = np.flatnonzero(placement == h)
+        new_moves = int((ws.placement0[items] == h).sum())
+        if max_migrations is not None and migrations + new_moves > max_migrations:
+            failures += 1
+            continue
+        order = items[np.argsort(-(ws.demand[items] / ws.scale).max(axis=1), kind="stable")]
+        moves = []
+        for v in order:
+            need = ws.demand[v]
+            ok = (residual >= need - EPS).all(axis=1) & (ws.host_zone == ws.host_zone[h])
+            cand = np.flatnonzero(ok)
+            if len(cand) == 0:
+                break
+            left = ((residual[cand] - need) / ws.scale).sum(axis=1)
+            dst = int(cand[np.argmin(left)])
+            residual[dst] -= need
+            moves.append((v, dst))
+        if len(moves) < len(items):
+            failures += 1
+            continue
+        failures = 0
+        migrations += new_moves
+        for v, dst in moves:
+            placement[v] = dst
+            load[dst] += ws.demand[v]
+        load[h] = 0
+        occupied[h] = False
+    return placement
+
+
+def respect_migration_cap(ws: Workspace, packing: Packing, keep: np.ndarray, deadline: float) -> Packing:
+    """Within the migration cap, empty the hosts with the fewest instances (most hosts freed
+    per migration); keep the others, whose instances then stay home."""
+    cap = ws.problem.max_migrations
+    for _ in range(8):
+        moved = packing.placement != ws.placement0
+        if cap is None or int(moved.sum()) <= cap:
+            return packing
+        evicted_hosts = ~keep & (np.bincount(ws.placement0[moved], minlength=ws.n_hosts) > 0)
+        per_host = np.bincount(ws.placement0[moved & evicted_hosts[ws.placement0]], minlength=ws.n_hosts)
+        budget = cap - int((moved & ~evicted_hosts[ws.placement0]).sum())
+        order = np.flatnonzero(evicted_hosts)
+        order = order[np.argsort(per_host[order], kind="stable")]
+        affordable = np.cumsum(per_host[order]) <= max(budget, 0)
+        keep = keep.copy()
+        keep[order[~affordable]] = True
+        packing, keep = pack_with_repair(ws, keep, deadline)
+    moved = np.flatnonzero(packing.placement != ws.placement0)
+    if cap is not None and len(moved) > cap:
+        packing.placement = ws.placement0.copy()
+        packing.messages.append(
+            f"no consolidation found within the migration cap ({cap}): relieving overloaded hosts alone needs more"
+        )
+    return packing
+
+
+def solve_greedy(ws: Workspace, deadline: float, keep: np.ndarray | None = None) -> Packing:
+    """A valid consolidation, fast: select, repack with repair, then empty what else empties."""
+    keep = select_hosts(ws) if keep is None else keep
+    packing, keep = pack_with_repair(ws, keep, deadline)
+    packing = respect_migration_cap(ws, packing, keep, deadline)
+    packing.placement = empty_more_hosts(ws, packing.placement, deadline, max_migrations=ws.problem.max_migrations)
+    return packing

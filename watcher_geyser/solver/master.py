@@ -1,0 +1,230 @@
+"""CP-SAT host selection: which hosts stay on, decided with one boolean per host.
+
+At data-centre scale a boolean per (instance, host) is out of reach, but the question
+"which hosts stay on" has one decision per host. This model answers it under the
+aggregate capacity of each zone (the kept hosts' limits must cover the zone's demand in
+every dimension), the migration cap and the power budget, minimising idle watts first and
+then the memory left to move. It is a relaxation of the full problem (instances still have
+to fit host by host, which ``repack`` checks), so its proven bound is a valid lower bound on
+the idle watts of any answer.
+
+Numbers are scaled to integers with rounding in the relaxing direction (capacity up,
+demand down) so the bound stays valid.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from watcher_geyser.bounds import candidate_hosts
+from watcher_geyser.solver.cpsat import dump_model, make_solver
+from watcher_geyser.solver.repack import EPS, Workspace
+
+# integer units per dimension: centi-vcpus, MB, GB, milli-cores of measured CPU
+UNITS = (100.0, 1.0, 1.0, 1000.0)
+WATT_UNIT = 10  # deci-watts
+
+
+MAX_CLASSES = 400
+
+
+@dataclass
+class MasterResult:
+    keep: np.ndarray | None  # bool[H], None when no selection was found
+    status: str
+    idle_bound_w: float  # proven: no answer keeps hosts on for fewer idle watts
+    budget_met: bool
+
+
+def choose_hosts(
+    ws: Workspace,
+    time_limit_s: float,
+    hint: np.ndarray | None = None,
+    power_budget_idle_w: float | None = None,
+    seed: int = 0,
+    workers: int = 2,
+) -> MasterResult:
+    """Which hosts stay on. Identical hosts are interchangeable for capacity and watts, so
+    unless a migration cap ties the choice to individual hosts, the model counts kept hosts
+    per class of identical hosts (symmetry removed), and within a class keeps those with
+    the most memory to move."""
+    classes = _host_classes(ws)
+    if ws.problem.max_migrations is None and len(classes) <= MAX_CLASSES:
+        return _choose_per_class(ws, classes, time_limit_s, power_budget_idle_w, seed, workers)
+    return _choose_per_host(ws, time_limit_s, hint, power_budget_idle_w, seed, workers)
+
+
+def _useful(ws: Workspace) -> np.ndarray:
+    """The most each kept host can hold in any valid answer: a host that may not receive
+    holds at most what it has; one already above its limits may keep that much."""
+    return np.where(ws.may_receive[:, None], np.maximum(ws.limits, ws.load0), ws.load0)
+
+
+def _host_memory_gb(ws: Workspace) -> np.ndarray:
+    memory = np.zeros(ws.n_hosts)
+    np.add.at(memory, ws.placement0, ws.ram)
+    return np.ceil(memory / 1024).astype(np.int64)
+
+
+def _host_classes(ws: Workspace) -> list[np.ndarray]:
+    """Free candidate hosts grouped by (zone, usable capacity, idle watts), each class sorted
+    by memory to move, most first."""
+    candidates = candidate_hosts(ws.fleet, ws.problem.allow_power_on) & ~ws.forced
+    useful = _useful(ws)
+    memory = _host_memory_gb(ws)
+    keys: dict[tuple, list[int]] = {}
+    for h in np.flatnonzero(candidates):
+        key = (int(ws.host_zone[h]), *np.round(useful[h], 6).tolist(), round(float(ws.fleet.idle_w[h]), 6))
+        keys.setdefault(key, []).append(int(h))
+    classes = []
+    for members in keys.values():
+        members_arr = np.array(members, dtype=np.int64)
+        classes.append(members_arr[np.argsort(-memory[members_arr], kind="stable")])
+    return classes
+
+
+def _choose_per_class(
+    ws: Workspace,
+    classes: list[np.ndarray],
+    time_limit_s: float,
+    power_budget_idle_w: float | None,
+    seed: int,
+    workers: int,
+) -> MasterResult:
+    fleet = ws.fleet
+    useful = _useful(ws)
+    idle = np.round(fleet.idle_w * WATT_UNIT).astype(np.int64)
+    memory = _host_memory_gb(ws)
+    model = cp_model.CpModel()
+    count = [model.new_int_var(0, len(c), f"n_{i}") for i, c in enumerate(classes)]
+    for z in range(len(fleet.zones)):
+        in_zone = [i for i, c in enumerate(classes) if ws.host_zone[c[0]] == z]
+        zone_forced = ws.forced & (ws.host_zone == z)
+        need = ws.demand[ws.instance_zone == z].sum(axis=0) - useful[zone_forced].sum(axis=0)
+        for r in range(ws.demand.shape[1]):
+            need_int = math.floor(need[r] * UNITS[r] + EPS)
+            if need_int <= 0:
+                continue
+            caps = [math.ceil(useful[classes[i][0], r] * UNITS[r] - EPS) for i in in_zone]
+            model.add(cp_model.LinearExpr.weighted_sum([count[i] for i in in_zone], caps) >= need_int)
+    forced_idle = int(idle[ws.forced].sum())
+    idle_expr = cp_model.LinearExpr.weighted_sum(count, [int(idle[c[0]]) for c in classes])
+    if power_budget_idle_w is not None:
+        model.add(idle_expr <= math.floor(power_budget_idle_w * WATT_UNIT) - forced_idle)
+    model.minimize(idle_expr)
+    dump_model(model, "master-classes")
+    solver = make_solver(time_limit_s * 0.6, seed, workers)
+    status = solver.solve(model)
+    if status == cp_model.INFEASIBLE and power_budget_idle_w is not None:
+        # the budget cannot be met: answer as close as possible, the caller says so
+        result = _choose_per_class(ws, classes, time_limit_s, None, seed, workers)
+        result.budget_met = False
+        return result
+    budget_met = True
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return MasterResult(None, solver.status_name(status), 0.0, budget_met)
+    idle_bound = (solver.best_objective_bound + forced_idle) / WATT_UNIT
+    first = [solver.value(n) for n in count]
+    # phase 2: as few idle watts, and the most memory kept in place (top hosts of each class)
+    model.add(idle_expr <= int(round(solver.objective_value)))
+    kept_memory = []
+    for i, members in enumerate(classes):
+        prefix = np.concatenate(([0], np.cumsum(memory[members]))).astype(np.int64).tolist()
+        kept = model.new_int_var(0, prefix[-1], f"mem_{i}")
+        model.add_element(count[i], prefix, kept)
+        kept_memory.append(kept)
+        model.add_hint(count[i], first[i])
+    model.maximize(sum(kept_memory))
+    solver2 = make_solver(time_limit_s * 0.4, seed, workers)
+    status2 = solver2.solve(model)
+    counts = [solver2.value(n) for n in count] if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE) else first
+    keep = ws.forced.copy()
+    for members, n in zip(classes, counts):
+        keep[members[:n]] = True
+    return MasterResult(keep, solver.status_name(status), idle_bound, budget_met)
+
+
+def _choose_per_host(
+    ws: Workspace,
+    time_limit_s: float,
+    hint: np.ndarray | None = None,
+    power_budget_idle_w: float | None = None,
+    seed: int = 0,
+    workers: int = 2,
+) -> MasterResult:
+    """Solve the host-selection model; two phases (idle watts, then memory to move)."""
+    fleet = ws.fleet
+    candidates = candidate_hosts(fleet, ws.problem.allow_power_on) | ws.forced
+    free = np.flatnonzero(candidates & ~ws.forced)
+    useful = _useful(ws)
+    model = cp_model.CpModel()
+    keep = {int(h): model.new_bool_var(f"keep_{h}") for h in free}
+    idle = np.round(fleet.idle_w * WATT_UNIT).astype(np.int64)
+    for z in range(len(fleet.zones)):
+        zone_free = [h for h in free if ws.host_zone[h] == z]
+        zone_forced = ws.forced & (ws.host_zone == z)
+        need = ws.demand[ws.instance_zone == z].sum(axis=0) - useful[zone_forced].sum(axis=0)
+        for r in range(ws.demand.shape[1]):
+            unit = UNITS[r]
+            need_int = math.floor(need[r] * unit + EPS)
+            if need_int <= 0:
+                continue
+            caps = [math.ceil(useful[h, r] * unit - EPS) for h in zone_free]
+            model.add(cp_model.LinearExpr.weighted_sum([keep[h] for h in zone_free], caps) >= need_int)
+    instances_on = np.bincount(ws.placement0[ws.movable], minlength=ws.n_hosts)
+    if ws.problem.max_migrations is not None:
+        occupied = [h for h in free if instances_on[h] > 0]
+        # every instance of an emptied host moves: (1 - keep) * count summed stays under the cap
+        total = int(instances_on[occupied].sum())
+        model.add(
+            cp_model.LinearExpr.weighted_sum([keep[h] for h in occupied], [int(instances_on[h]) for h in occupied])
+            >= total - ws.problem.max_migrations
+        )
+    forced_idle = int(idle[ws.forced].sum())
+    idle_expr = cp_model.LinearExpr.weighted_sum([keep[h] for h in free], [int(idle[h]) for h in free])
+    budget_met = True
+    if power_budget_idle_w is not None:
+        budget = math.floor(power_budget_idle_w * WATT_UNIT) - forced_idle
+        model.add(idle_expr <= budget)
+    if hint is not None:
+        for h, var in keep.items():
+            model.add_hint(var, bool(hint[h]))
+    model.minimize(idle_expr)
+    dump_model(model, "master")
+    solver = make_solver(time_limit_s * 0.6, seed, workers, relative_gap_limit=1e-4)
+    status = solver.solve(model)
+    if status == cp_model.INFEASIBLE and power_budget_idle_w is not None:
+        # the budget cannot be met: answer without it, the caller says so
+        result = _choose_per_host(ws, time_limit_s * 0.6, hint, None, seed, workers)
+        result.budget_met = False
+        return result
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        bound = (solver.best_objective_bound + forced_idle) / WATT_UNIT if status == cp_model.UNKNOWN else 0.0
+        return MasterResult(None, solver.status_name(status), max(bound, 0.0), budget_met)
+    idle_bound = (solver.best_objective_bound + forced_idle) / WATT_UNIT
+    best_idle = int(round(solver.objective_value))
+    first = {h: solver.boolean_value(v) for h, v in keep.items()}
+    # phase 2: among selections as cheap in idle watts, keep the hosts most expensive to empty
+    model.clear_hints()
+    for h, var in keep.items():
+        model.add_hint(var, first[h])
+    model.add(idle_expr <= best_idle)
+    memory = np.zeros(ws.n_hosts)
+    np.add.at(memory, ws.placement0, ws.ram)
+    mem_gb = np.ceil(memory / 1024).astype(np.int64)
+    model.maximize(cp_model.LinearExpr.weighted_sum([keep[h] for h in free], [int(mem_gb[h]) for h in free]))
+    solver2 = make_solver(time_limit_s * 0.4, seed, workers, relative_gap_limit=1e-3)
+    status2 = solver2.solve(model)
+    chosen = ws.forced.copy()
+    if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        for h, var in keep.items():
+            chosen[h] = solver2.boolean_value(var)
+    else:
+        for h, value in first.items():
+            chosen[h] = value
+    name = solver.status_name(status)
+    return MasterResult(chosen, name, idle_bound, budget_met)

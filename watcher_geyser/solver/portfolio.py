@@ -1,0 +1,206 @@
+"""``solve(problem) -> Target``: run the back-ends, keep the best valid answer, report bounds.
+
+The order is what makes it anytime:
+
+1. the current placement is always a valid answer (nothing moves, no host gets worse);
+2. the greedy consolidation comes next, in a fraction of a second at any scale;
+3. CP-SAT then improves on it with the time left: the exact model on small fleets, the
+   host-selection model plus repack on large ones, each hinted with the greedy answer.
+
+Every candidate passes the rule checkers before it may win, and figures are recomputed
+from placements, so a back-end bug costs quality, never safety.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from watcher_geyser import bounds
+from watcher_geyser.solver.checks import check_placement
+from watcher_geyser.solver.exact import model_size, solve_exact
+from watcher_geyser.solver.greedy import empty_more_hosts, pack_with_repair, respect_migration_cap, solve_greedy
+from watcher_geyser.solver.master import choose_hosts
+from watcher_geyser.solver.problem import Bounds, Problem, Target
+from watcher_geyser.solver.repack import Workspace
+
+LOG = logging.getLogger(__name__)
+
+EXACT_MAX_BOOLEANS = 6000
+CLOSE_ENOUGH = 0.001  # an answer this close to every bound is not worth CP-SAT's time
+METHODS = ("auto", "exact", "decompose", "greedy")
+
+
+def solve(problem: Problem, method: str = "auto") -> Target:
+    """The best placement found within ``problem.time_limit_s``, with proven bounds.
+
+    ``method``: ``auto`` picks the exact model for small fleets and the decomposition for
+    large ones; ``exact``, ``decompose`` and ``greedy`` force one (tests and benchmarks).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    started = time.monotonic()
+    deadline = started + problem.time_limit_s
+    ws = Workspace(problem)
+    fleet = problem.fleet
+    messages: list[str] = []
+    proven = _proven_bounds(ws)
+    current = _Candidate(fleet.placement.copy(), "CURRENT", ws)
+    best = current
+    if proven.hosts is None:
+        messages.append(
+            "the demand cannot fit on the hosts that may stay on, even ignoring how instances split: "
+            "nothing moves; add capacity or raise the ceiling"
+        )
+        return _target(problem, best, proven, started, messages, watts_bound=0.0)
+
+    greedy = solve_greedy(ws, deadline)
+    messages += greedy.messages
+    best = _better(best, _Candidate(greedy.placement, "GREEDY", ws), messages)
+    watts_bound = proven.watts_w
+    cpsat_status = "NOT_RUN"
+    if method == "auto" and _close_enough(best, proven, ws):
+        cpsat_status = "SKIPPED"
+        messages.append(f"the greedy answer is within {CLOSE_ENOUGH:.1%} of every lower bound: CP-SAT was not needed")
+    elif method != "greedy" and time.monotonic() < deadline and len(fleet.instances):
+        use_exact = method == "exact" or (method == "auto" and model_size(ws) <= EXACT_MAX_BOOLEANS)
+        if method != "exact":
+            # the host-selection model is cheap: its answer competes, its bound always helps
+            share = 0.2 if use_exact else 0.7
+            best, master_status, master_bound = _decompose(ws, best, proven, deadline, share, messages)
+            cpsat_status = master_status
+            watts_bound = max(watts_bound, master_bound)
+        if use_exact and time.monotonic() < deadline:
+            result = solve_exact(ws, deadline - time.monotonic(), best.placement, problem.seed, problem.workers)
+            cpsat_status = result.status
+            if result.placement is not None:
+                status = "OPTIMAL" if result.proven else "FEASIBLE"
+                previous = best
+                best = _better(best, _Candidate(result.placement, status, ws), messages)
+                if result.proven and best is previous and _same_objectives(best, result.placement, ws):
+                    best.status = "OPTIMAL"  # the earlier answer was optimal all along
+            else:
+                messages.append(f"CP-SAT found no answer in time ({result.status}); the best earlier answer stands")
+            if result.watts_bound_w is not None:
+                watts_bound = max(watts_bound, result.watts_bound_w)
+    if problem.power_budget_w is not None:
+        answer_w = fleet.watts(best.placement)
+        if answer_w > problem.power_budget_w + 1e-6:
+            messages.append(
+                f"power budget {problem.power_budget_w:.0f} W cannot be met: the best answer found draws "
+                f"{answer_w:.0f} W and no answer can draw less than {watts_bound:.0f} W; "
+                "consolidating as far as possible instead"
+            )
+    return _target(problem, best, proven, started, messages, watts_bound, cpsat_status)
+
+
+def _decompose(
+    ws: Workspace, best: _Candidate, proven: _ProvenBounds, deadline: float, share: float, messages: list[str]
+) -> tuple[_Candidate, str, float]:
+    """CP-SAT chooses the hosts to keep, repack fits the instances: (best, status, watts bound)."""
+    problem = ws.problem
+    budget_idle = None if problem.power_budget_w is None else problem.power_budget_w - proven.dynamic_w
+    remaining = max(deadline - time.monotonic(), 0.05)
+    master = choose_hosts(
+        ws, remaining * share, ws.fleet.occupied(best.placement), budget_idle, problem.seed, problem.workers
+    )
+    if master.keep is None:
+        messages.append(f"CP-SAT host selection found nothing in time ({master.status}); the greedy answer stands")
+        return best, master.status, 0.0
+    packing, keep = pack_with_repair(ws, master.keep, deadline)
+    packing = respect_migration_cap(ws, packing, keep, deadline)
+    placement = empty_more_hosts(ws, packing.placement, deadline, max_migrations=problem.max_migrations)
+    best = _better(best, _Candidate(placement, "FEASIBLE", ws), messages)
+    return best, master.status, master.idle_bound_w + proven.dynamic_w
+
+
+def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> bool:
+    """Is ``best`` already within CLOSE_ENOUGH of the hosts, watts and migration bounds?"""
+    fleet = ws.fleet
+    if best.status == "CURRENT" or proven.hosts is None:
+        return False
+    hosts_on = int(fleet.occupied(best.placement).sum())
+    memory_bound = bounds.migration_cost_lower_bound_mb(fleet, bounds.hosts_on_by_zone(fleet, best.placement))
+    watts, memory, _ = best.key
+    return (
+        hosts_on <= proven.hosts * (1 + CLOSE_ENOUGH)
+        and watts <= proven.watts_w * (1 + CLOSE_ENOUGH)
+        and memory <= memory_bound * (1 + CLOSE_ENOUGH)
+    )
+
+
+class _Candidate:
+    """A placement and its lexicographic objective: watts, memory moved, migrations."""
+
+    def __init__(self, placement: np.ndarray, status: str, ws: Workspace) -> None:
+        fleet = ws.fleet
+        self.placement = placement
+        self.status = status
+        moved = placement != fleet.placement
+        self.key = (
+            round(fleet.watts(placement), 6),
+            float(fleet.demand[moved, 1].sum()),
+            int(moved.sum()),
+        )
+        self.violations = check_placement(ws.problem, placement)
+
+
+def _better(best: _Candidate, challenger: _Candidate, messages: list[str]) -> _Candidate:
+    if challenger.violations:
+        # a back-end bug must never reach an operator as a plan: log it, keep the valid answer
+        LOG.error("discarded an invalid %s answer: %s", challenger.status, "; ".join(challenger.violations[:5]))
+        messages.append(f"internal: discarded an invalid {challenger.status} answer ({challenger.violations[0]})")
+        return best
+    return challenger if challenger.key < best.key else best
+
+
+def _same_objectives(candidate: _Candidate, placement: np.ndarray, ws: Workspace) -> bool:
+    return _Candidate(placement, "", ws).key == candidate.key
+
+
+class _ProvenBounds:
+    def __init__(self, hosts: int | None, watts_w: float, dynamic_w: float) -> None:
+        self.hosts = hosts
+        self.watts_w = watts_w
+        self.dynamic_w = dynamic_w
+
+
+def _proven_bounds(ws: Workspace) -> _ProvenBounds:
+    """Bounds valid for every answer: capacities relaxed to what a host may keep holding."""
+    fleet, problem = ws.fleet, ws.problem
+    limits = np.maximum(problem.limits, fleet.load())
+    cpu_limits = None
+    if problem.cpu_ceiling is not None:
+        cpu_limits = np.maximum(problem.cpu_limits, fleet.cpu_load())
+    hosts = bounds.hosts_lower_bound(fleet, limits, problem.allow_power_on)
+    if hosts is None:
+        return _ProvenBounds(None, 0.0, 0.0)
+    usable = bounds.candidate_hosts(fleet, problem.allow_power_on) | bounds.pinned_hosts(fleet)
+    idle = bounds.idle_lower_bound(fleet, limits, problem.allow_power_on, hosts)
+    dynamic = bounds.dynamic_lower_bound(fleet, usable, limits[:, 0], cpu_limits)
+    return _ProvenBounds(hosts, idle + dynamic, dynamic)
+
+
+def _target(
+    problem: Problem,
+    best: _Candidate,
+    proven: _ProvenBounds,
+    started: float,
+    messages: list[str],
+    watts_bound: float,
+    cpsat_status: str = "NOT_RUN",
+) -> Target:
+    fleet = problem.fleet
+    migration_bound = bounds.migration_cost_lower_bound_mb(fleet, bounds.hosts_on_by_zone(fleet, best.placement))
+    result_bounds = Bounds(hosts=proven.hosts or 0, watts_w=watts_bound, migration_cost_mb=migration_bound)
+    return Target(
+        problem=problem,
+        placement=best.placement,
+        bounds=result_bounds,
+        status=best.status,
+        cpsat_status=cpsat_status,
+        solve_seconds=time.monotonic() - started,
+        messages=tuple(dict.fromkeys(messages)),
+    )

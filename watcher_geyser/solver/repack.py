@@ -1,0 +1,244 @@
+"""Repack: given which hosts stay on, put every instance of the other hosts somewhere.
+
+This is the fast half of the decomposition the solver uses at scale: choosing hosts is a
+small problem (one decision per host), fitting the evicted instances into what the kept
+hosts have left is a bin-packing problem that best-fit-decreasing solves well when
+instances are small against hosts, which they are in clouds.
+
+Instances of one flavour are interchangeable, so when measured CPU is not constrained they
+are placed in batches: per flavour, the hosts with the least room that still fit one are
+filled first, a vectorised step instead of one search per instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from watcher_geyser.model import RAM, GroupPolicy
+from watcher_geyser.solver.problem import Problem
+
+EPS = 1e-9
+CPU_BANDS_CORES = np.array([0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32])
+
+
+class Workspace:
+    """Arrays of one problem, computed once and shared by every repack of a solve."""
+
+    def __init__(self, problem: Problem) -> None:
+        fleet = problem.fleet
+        self.problem = problem
+        self.fleet = fleet
+        self.n_hosts = len(fleet.hosts)
+        self.n_instances = len(fleet.instances)
+        self.use_cpu = problem.cpu_ceiling is not None
+        if self.use_cpu:
+            self.demand = np.column_stack([fleet.demand, fleet.cpu_used])
+            self.limits = np.column_stack([problem.limits, problem.cpu_limits])
+            self.load0 = np.column_stack([fleet.load(), fleet.cpu_load()])
+        else:
+            self.demand = fleet.demand
+            self.limits = problem.limits
+            self.load0 = fleet.load()
+        self.placement0 = fleet.placement
+        self.movable = fleet.movable
+        self.host_zone = fleet.host_zone
+        self.instance_zone = fleet.host_zone[fleet.placement]
+        self.may_receive = problem.may_receive
+        self.scale = np.maximum(self.limits.max(axis=0), 1.0)
+        self.group = np.full(self.n_instances, -1, dtype=np.int64)
+        self.policy: list[GroupPolicy] = [g.policy for g in fleet.server_groups]
+        for v, inst in enumerate(fleet.instances):
+            if inst.server_group is not None:
+                self.group[v] = fleet.group_index[inst.server_group]
+        hard = np.array([p.is_hard for p in self.policy] + [False], dtype=bool)
+        self.in_hard_group = hard[self.group]
+        self.flavor_key = _flavor_keys(fleet.demand)
+        if self.use_cpu:
+            # instances of one flavour differ in measured CPU: batch them per CPU band too,
+            # each band charged its own maximum, so batches stay few and fits stay safe
+            band = np.searchsorted(CPU_BANDS_CORES, fleet.cpu_used)
+            self.flavor_key = self.flavor_key * (len(CPU_BANDS_CORES) + 1) + band
+        # hosts that hold something that cannot move must stay on
+        self.forced = np.zeros(self.n_hosts, dtype=bool)
+        self.forced[self.placement0[~self.movable]] = True
+        self.ram = fleet.demand[:, RAM]
+
+
+@dataclass
+class Packing:
+    placement: np.ndarray
+    unplaced: list[int] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+
+def repack(ws: Workspace, keep: np.ndarray) -> Packing:
+    """Place every movable instance of a host not in ``keep`` on a kept host with room.
+
+    Kept hosts above their limits first shed their smallest movable instances. Instances
+    that find no room are returned in ``unplaced`` (still at their current host).
+    """
+    placement = ws.placement0.copy()
+    evicted = ws.movable & ~keep[ws.placement0]
+    staying = ~evicted
+    load = np.zeros((ws.n_hosts, ws.demand.shape[1]))
+    np.add.at(load, ws.placement0[staying], ws.demand[staying])
+    messages: list[str] = []
+    shed = _shed_overloads(ws, keep, load, evicted, messages)
+    receivers = keep & ws.may_receive
+    residual = np.where(receivers[:, None], ws.limits - load, -np.inf)
+    group_hosts = _group_presence(ws, placement, evicted)
+    items = np.flatnonzero(evicted)
+    unplaced: list[int] = []
+    # 1) affinity groups move as one block; 2) anti-affinity members one by one; 3) the rest in batches
+    grouped = items[ws.in_hard_group[items]]
+    plain = items[~ws.in_hard_group[items]]
+    for g, members in _by_group(ws, grouped):
+        if ws.policy[g] is GroupPolicy.AFFINITY:
+            unplaced += _place_block(ws, members, placement, residual, group_hosts.get(g, set()))
+        else:
+            for v in _largest_first(ws, members):
+                if not _place_one(ws, v, placement, residual, forbidden=group_hosts.setdefault(g, set())):
+                    unplaced.append(int(v))
+    unplaced += _place_batches(ws, plain, placement, residual)
+    if shed:
+        # a shed instance that found no room stays where it was: its host stays over its limit
+        messages += [
+            f"host {ws.fleet.hosts[ws.placement0[v]].name} stays above its limits: no room elsewhere for "
+            f"{ws.fleet.instances[v].uuid}"
+            for v in unplaced
+            if v in shed
+        ]
+    return Packing(placement, unplaced, messages)
+
+
+def _shed_overloads(
+    ws: Workspace, keep: np.ndarray, load: np.ndarray, evicted: np.ndarray, messages: list[str]
+) -> set[int]:
+    """Evict the smallest movable instances of kept hosts above their limits until they fit."""
+    over = np.flatnonzero(keep & (load > ws.limits + EPS).any(axis=1))
+    shed: set[int] = set()
+    for h in over:
+        on_host = np.flatnonzero((ws.placement0 == h) & ~evicted & ws.movable)
+        for v in on_host[np.argsort(ws.ram[on_host], kind="stable")]:
+            if not (load[h] > ws.limits[h] + EPS).any():
+                break
+            evicted[v] = True
+            load[h] -= ws.demand[v]
+            shed.add(int(v))
+        if (load[h] > ws.limits[h] + EPS).any():
+            messages.append(f"host {ws.fleet.hosts[h].name} stays above its limits: what remains on it cannot move")
+    return shed
+
+
+def _group_presence(ws: Workspace, placement: np.ndarray, evicted: np.ndarray) -> dict[int, set[int]]:
+    presence: dict[int, set[int]] = {}
+    for v in np.flatnonzero((ws.group >= 0) & ~evicted):
+        presence.setdefault(int(ws.group[v]), set()).add(int(placement[v]))
+    return presence
+
+
+def _by_group(ws: Workspace, items: np.ndarray):
+    groups: dict[int, list[int]] = {}
+    for v in items:
+        groups.setdefault(int(ws.group[v]), []).append(int(v))
+    for g in sorted(groups):
+        yield g, np.array(groups[g], dtype=np.int64)
+
+
+def _largest_first(ws: Workspace, items: np.ndarray) -> np.ndarray:
+    size = (ws.demand[items] / ws.scale).max(axis=1) if len(items) else np.zeros(0)
+    return items[np.argsort(-size, kind="stable")]
+
+
+def _fits(ws: Workspace, need: np.ndarray, residual: np.ndarray, zone: int) -> np.ndarray:
+    return (residual >= need - EPS).all(axis=1) & (ws.host_zone == zone)
+
+
+def _best_fit(ws: Workspace, ok: np.ndarray, need: np.ndarray, residual: np.ndarray) -> int | None:
+    """The host with the least room left after taking ``need``, among ``ok`` ones."""
+    candidates = np.flatnonzero(ok)
+    if len(candidates) == 0:
+        return None
+    left = ((residual[candidates] - need) / ws.scale).sum(axis=1)
+    return int(candidates[np.argmin(left)])
+
+
+def _place_one(
+    ws: Workspace, v: int, placement: np.ndarray, residual: np.ndarray, forbidden: set[int] | None = None
+) -> bool:
+    need = ws.demand[v]
+    ok = _fits(ws, need, residual, ws.instance_zone[v])
+    if forbidden:
+        ok[list(forbidden)] = False
+    h = _best_fit(ws, ok, need, residual)
+    if h is None:
+        return False
+    placement[v] = h
+    residual[h] -= need
+    if forbidden is not None:
+        forbidden.add(h)
+    return True
+
+
+def _place_block(
+    ws: Workspace, members: np.ndarray, placement: np.ndarray, residual: np.ndarray, hosts: set[int]
+) -> list[int]:
+    """Affinity: all evicted members go together, to where their staying peers are if any."""
+    if len(hosts) > 1:
+        return [int(v) for v in members]  # peers that stay are already apart: moving cannot mend it
+    need = ws.demand[members].sum(axis=0)
+    ok = _fits(ws, need, residual, ws.instance_zone[members[0]])
+    if hosts:
+        only = np.zeros_like(ok)
+        only[list(hosts)] = True
+        ok &= only
+    h = _best_fit(ws, ok, need, residual)
+    if h is None:
+        return [int(v) for v in members]
+    placement[members] = h
+    residual[h] -= need
+    return []
+
+
+def _flavor_keys(demand: np.ndarray) -> np.ndarray:
+    _, keys = np.unique(demand, axis=0, return_inverse=True)
+    return keys.reshape(-1)
+
+
+def _place_batches(ws: Workspace, items: np.ndarray, placement: np.ndarray, residual: np.ndarray) -> list[int]:
+    """Interchangeable instances (same zone, same flavour) placed per batch, tightest hosts first."""
+    if len(items) == 0:
+        return []
+    unplaced: list[int] = []
+    keys = ws.flavor_key[items] * (len(ws.fleet.zones) + 1) + ws.instance_zone[items]
+    order = np.argsort(keys, kind="stable")
+    items, keys = items[order], keys[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    batches = np.split(items, starts[1:])
+    batches.sort(key=lambda b: -float((ws.demand[b[0]] / ws.scale).max()))
+    for batch in batches:
+        need = ws.demand[batch].max(axis=0)  # equal but for measured CPU, where the band's maximum is charged
+        zone = ws.instance_zone[batch[0]]
+        in_zone = np.flatnonzero((ws.host_zone == zone) & np.isfinite(residual[:, 0]))
+        positive = need > EPS
+        if positive.any():
+            counts = np.floor((residual[in_zone][:, positive] + EPS) / need[positive]).min(axis=1)
+        else:
+            counts = np.full(len(in_zone), len(batch), dtype=float)
+        counts = np.maximum(counts, 0)
+        eligible = counts > 0
+        hosts, counts = in_zone[eligible], counts[eligible].astype(np.int64)
+        left = ((residual[hosts] - need) / ws.scale).sum(axis=1)
+        order = np.argsort(left, kind="stable")
+        hosts, counts = hosts[order], counts[order]
+        taken = np.minimum(counts, np.maximum(len(batch) - (np.cumsum(counts) - counts), 0))
+        used = taken > 0
+        hosts, taken = hosts[used], taken[used]
+        targets = np.repeat(hosts, taken)
+        placement[batch[: len(targets)]] = targets
+        placed = batch[: len(targets)]
+        np.subtract.at(residual, targets, ws.demand[placed])
+        unplaced += [int(v) for v in batch[len(targets) :]]
+    return unplaced

@@ -1,0 +1,39 @@
+"""The figures of a consolidation answer, as one flat dict: what `geyser plan --json`
+prints, what the Watcher strategy reports as efficacy, what benchmarks compare."""
+
+from __future__ import annotations
+
+from watcher_geyser.solver.problem import Target
+
+
+def target_summary(target: Target) -> dict:
+    fleet = target.fleet
+    before_w = fleet.watts(fleet.placement, powered=fleet.powered)
+    released = [
+        fleet.hosts[h].name
+        for h in range(len(fleet.hosts))
+        if fleet.powered[h] and not fleet.occupied(target.placement)[h]
+    ]
+    return {
+        "hosts": len(fleet.hosts),
+        "instances": len(fleet.instances),
+        "hosts_on_before": int(fleet.powered.sum()),
+        "hosts_on_after": target.hosts_on,
+        "hosts_lower_bound": target.bounds.hosts,
+        "released_hosts": released,
+        "watts_before": round(before_w, 1),
+        "watts_after": round(target.watts_w, 1),
+        "watts_lower_bound": round(target.bounds.watts_w, 1),
+        "watts_gap": round(target.gap, 5),
+        "power_budget_w": target.problem.power_budget_w,
+        "ceiling": target.problem.ceiling,
+        "cpu_ceiling": target.problem.cpu_ceiling,
+        "migrations": target.migrations,
+        "memory_moved_mb": round(target.memory_moved_mb, 1),
+        "migration_cost_lower_bound_mb": round(target.bounds.migration_cost_mb, 1),
+        "solver_status": target.status,
+        "cpsat_status": target.cpsat_status,
+        "solve_seconds": round(target.solve_seconds, 4),
+        "messages": list(target.messages),
+        "placement": {inst.uuid: fleet.hosts[int(h)].name for inst, h in zip(fleet.instances, target.placement)},
+    }
