@@ -102,7 +102,9 @@ class _GeyserStrategy(base.BaseStrategy):
         groups, why = cloud.server_groups()
         if why:
             LOG.info("%s: %s", self.get_name(), why)
-        catalog = opts.power_catalog(CONF)
+        catalog, problem = opts.power_catalog(CONF)
+        if problem:
+            notes.append(problem)
         power_for = self._power_models(catalog, datasource, notes)
         reasons = (self.config.get("disabled_reason", "watcher_geyser"), *OUR_DISABLED_REASONS)
         adapted = fleet_from_model(model, power_for, cpu, 1.0, cloud.host_zones(notes), metal.power_states, groups,

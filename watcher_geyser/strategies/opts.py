@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
-from watcher_geyser.strategies.power_config import DEFAULT_IDLE_W, DEFAULT_MAX_W, PowerCatalog
+from watcher_geyser.strategies.power_config import DEFAULT_IDLE_W, DEFAULT_MAX_W, PowerCatalog, PowerConfigError
 
 STRATEGY_NAMES = ("geyser_consolidation", "geyser_energy")
 POWER_GROUP = "geyser_power"
@@ -60,15 +60,21 @@ def strategy_opts() -> list[cfg.Opt]:
 
 
 def register_power_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(power_group)
-    conf.register_opts(POWER_OPTS, group=power_group)
+    # A fresh OptGroup each time: oslo.config copies a registered group shallowly, so a shared
+    # one would share its options' overrides between ConfigOpts objects.
+    conf.register_group(cfg.OptGroup(POWER_GROUP, title=power_group.title, help=power_group.help))
+    conf.register_opts(POWER_OPTS, group=POWER_GROUP)
 
 
-def power_catalog(conf: cfg.ConfigOpts) -> PowerCatalog:
-    """The ``[geyser_power]`` models; raises ``PowerConfigError`` naming a bad override."""
+def power_catalog(conf: cfg.ConfigOpts) -> tuple[PowerCatalog, str | None]:
+    """The ``[geyser_power]`` models, or the defaults and why when an override cannot be read."""
     register_power_opts(conf)
     group = conf[POWER_GROUP]
-    return PowerCatalog.from_specs(group.default_idle_w, group.default_max_w, dict(group.host_models or {}))
+    try:
+        return PowerCatalog.from_specs(group.default_idle_w, group.default_max_w, dict(group.host_models or {})), None
+    except PowerConfigError as exc:
+        fallback = PowerCatalog.from_specs(DEFAULT_IDLE_W, DEFAULT_MAX_W)
+        return fallback, f"[{POWER_GROUP}] {exc}; every host uses {DEFAULT_IDLE_W:g}/{DEFAULT_MAX_W:g} W instead"
 
 
 def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
