@@ -139,7 +139,6 @@ class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
         self.useFixture(fixtures.MockPatch("watcher.common.metal_helper.factory.get_helper",
                                            side_effect=lambda osc=None: self.metal))
         self._record_moves()
-        _install_temporary_solver(self)
 
     # --- recording what the emulated cloud executed -----------------------------------------
     def _record_moves(self):
@@ -195,14 +194,3 @@ def wait_until(predicate, timeout_s: float = 10.0) -> bool:
             return True
         time.sleep(POLL_S)
     return False
-
-
-def _install_temporary_solver(case) -> None:
-    """TEMPORARY: until ``watcher_geyser.solver.solve`` lands on main, use the test stand-in."""
-    import watcher_geyser.solver as solver
-
-    if hasattr(solver, "solve"):
-        return
-    from tests.functional._temporary_solver import temporary_solve
-
-    case.useFixture(fixtures.MockPatch("watcher_geyser.solver.solve", temporary_solve, create=True))
