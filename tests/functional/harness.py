@@ -18,15 +18,12 @@ Everything else is Watcher's own code. The emulated Nova's moves are recorded in
 from __future__ import annotations
 
 import threading
-import time
 import uuid as uuidlib
 
 import fixtures
 from watcher.common.metal_helper import base as metal_base
 from watcher.common.metal_helper import constants as metal_constants
 from watcher.tests.functional import base
-
-POLL_S = 0.05
 
 
 class MeasuredDatasource:
@@ -185,12 +182,3 @@ class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
 
     def host_of(self, instance_uuid: str) -> str:
         return self.emulator.servers[instance_uuid]["OS-EXT-SRV-ATTR:host"]
-
-
-def wait_until(predicate, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(POLL_S)
-    return False
