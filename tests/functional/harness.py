@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import uuid as uuidlib
+from importlib.metadata import entry_points
 
 import fixtures
 from watcher.common.metal_helper import base as metal_base
@@ -123,6 +124,10 @@ class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
     COMPUTE_TOPOLOGY = None  # set by subclasses: the emulators exist only when it is not None
 
     def setUp(self):
+        installed = {ep.name for ep in entry_points(group="watcher_strategies")}
+        if "geyser_consolidation" not in installed:
+            self.fail("watcher-geyser's entry points are not installed in this Python environment, so Watcher "
+                      "cannot find its strategies: run `pip install -e .` (or bash tools/venv.sh) and retry")
         super().setUp()
         self.flags(group="nova", migration_max_retries=2, migration_interval=0.1)
         self.emulator = self.env.nova_fixture.nova_emulator
