@@ -8,6 +8,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from watcher_geyser.planner import DEFAULT_PARALLELISM, DEFAULT_PER_HOST_PARALLELISM, format_plan_table
+from watcher_geyser.planner import plan as plan_moves
 from watcher_geyser.scenario import ScenarioError, load_scenario
 from watcher_geyser.solver import METHODS, Problem, solve
 from watcher_geyser.summary import target_summary
@@ -19,6 +21,7 @@ examples:
   geyser plan                                  # the bundled demo fleet (16 hosts, 120 instances)
   geyser plan cloud.json --ceiling 0.8         # leave 20 %% head-room on every host
   geyser plan cloud.json --power-budget 4000 --json > answer.json
+  geyser plan cloud.json --parallelism 8 --power-off   # waves as Watcher would run them
 
 The scenario format is described in docs/scenario.md; `geyser snapshot` writes one from a
 live cloud. Nothing is changed anywhere: this only computes and prints.
@@ -57,6 +60,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-power-on", action="store_true", help="never switch on a host that is off now")
     parser.add_argument("--method", choices=METHODS, default="auto", help="solver back-end (default auto)")
     parser.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
+    migration = parser.add_argument_group("migration plan")
+    migration.add_argument(
+        "--parallelism",
+        type=_positive_int,
+        default=DEFAULT_PARALLELISM,
+        metavar="N",
+        help=f"migrations running at once, as Watcher's applier runs them (default {DEFAULT_PARALLELISM})",
+    )
+    migration.add_argument(
+        "--per-host-parallelism",
+        type=_positive_int,
+        default=DEFAULT_PER_HOST_PARALLELISM,
+        metavar="N",
+        help="migrations touching one host at once, as source or destination "
+        f"(default {DEFAULT_PER_HOST_PARALLELISM}, Nova's max_concurrent_live_migrations)",
+    )
+    migration.add_argument("--power-off", action="store_true", help="switch off the hosts the plan empties")
+    migration.add_argument(
+        "--bandwidth",
+        type=_positive,
+        default=1000.0,
+        metavar="MB/S",
+        help="migration bandwidth for the duration estimate (default 1000 MB/s)",
+    )
+    migration.add_argument(
+        "--stage-on-emptied-hosts",
+        action="store_true",
+        help="let swap cycles be broken through hosts that are being emptied (delays their disable)",
+    )
+    migration.add_argument(
+        "--max-rows", type=int, default=60, metavar="N", help="plan rows shown in the table (default 60)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.set_defaults(func=run)
 
@@ -87,12 +122,26 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     target = solve(problem, method=args.method)
+    moves = plan_moves(
+        target,
+        parallelism=args.parallelism,
+        per_host_parallelism=args.per_host_parallelism,
+        allow_power_off=args.power_off,
+        bandwidth_mb_s=args.bandwidth,
+        stage_on_emptied_hosts=args.stage_on_emptied_hosts,
+    )
     summary = target_summary(target)
+    plan_json = moves.to_json()
+    summary["planned_migrations"] = plan_json.pop("migrations")
+    summary["messages"] += plan_json.pop("messages")
+    summary.update(plan_json)
     if args.json:
         json.dump(summary, sys.stdout, indent=1)
         print()
     else:
         print(format_summary(summary))
+        print()
+        print(format_plan_table(moves, max_rows=args.max_rows))
     return 0
 
 
@@ -131,6 +180,13 @@ def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
     return value
 
 
