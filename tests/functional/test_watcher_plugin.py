@@ -175,6 +175,16 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         self.execute(plan["uuid"])
         self.assertEqual([], checks.overloads_in_replay(self.topo, self.events))
 
+    def test_a_model_we_cannot_read_gives_a_succeeded_audit_and_only_the_reason(self):
+        self.useFixture(fixtures.MockPatch("watcher_geyser.strategies.consolidation.fleet_from_model",
+                                           side_effect=ValueError("host 'x': vcpus must be >= 0")))
+        for strategy, goal in (("geyser_consolidation", "server_consolidation"), ("geyser_energy", "energy_budget")):
+            plan, actions = self.audit(strategy, goal)
+            self.assertEqual(["nop"], [a["action_type"] for a in actions])
+            self.assertIn("vcpus must be >= 0", actions[0]["input_parameters"]["message"])
+            indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
+            self.assertEqual(0, indicators["instance_migrations_count"])
+
     def test_energy_goal_shows_watts_before_after_and_budget(self):
         plan, actions = self.audit("geyser_energy", "energy_budget", {"power_budget_w": 5000, "ceiling": 0.9,
                                                                         "time_limit_s": 3})

@@ -68,7 +68,13 @@ class _GeyserStrategy(base.BaseStrategy):
         metal = cloud.metal_inventory(self.osc)
         if params.power_off and metal.error:
             notes.append(f"no bare-metal service ({metal.error}): emptied hosts are disabled, not switched off")
-        adapted = self._adapt(params, metal, notes)
+        try:
+            adapted = self._adapt(params, metal, notes)
+        except Exception as exc:  # noqa: BLE001 - a model we cannot read gives an empty plan, not a failed audit
+            LOG.exception("%s: cannot read the cluster model", self.get_name())
+            self._give_up(f"cannot read Watcher's cluster model ({type(exc).__name__}: {exc}): no plan this time",
+                          notes)
+            return
         decision = decide_energy(params, adapted.fleet, CONF)
         LOG.info("%s: %s", self.get_name(), decision.reason)
         if decision.fallback:
@@ -82,6 +88,18 @@ class _GeyserStrategy(base.BaseStrategy):
         self._set_indicators(adapted, decision, emitted)
         self.outcome = {"decision": decision, "emitted": emitted, "notes": notes,
                         "seconds": time.monotonic() - started}
+
+    def _give_up(self, reason: str, notes: list[str]) -> None:
+        """An empty plan whose only action says why; indicators that satisfy the goal."""
+        notes.append(reason)
+        self.solution.add_action("nop", input_parameters={"message": " | ".join(notes)[: emit.MAX_NOP_CHARS]})
+        enabled = sum(1 for n in self.compute_model.get_all_compute_nodes().values()
+                      if (n.status or "enabled") == "enabled" and (n.state or "up") == "up")
+        self.solution.set_efficacy_indicators(compute_nodes_count=enabled, released_compute_nodes_count=0,
+                                              instance_migrations_count=0)
+        if self.get_goal_name() == GOAL_NAME:
+            self.solution.set_efficacy_indicators(watts_before=0.0, watts_after=0.0)
+        self.outcome = {"notes": notes}
 
     # --- steps -----------------------------------------------------------------------------
     def _adapt(self, params: AuditParams, metal: cloud.MetalInventory, notes: list[str]) -> AdaptedFleet:
