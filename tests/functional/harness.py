@@ -28,13 +28,15 @@ from watcher.tests.functional import base
 
 
 class MeasuredDatasource:
-    """Instance CPU use in percent by uuid; None (not measured) for the others."""
+    """Instance CPU use in percent by uuid, host CPU (percent) and watts by hostname; None where absent."""
 
     NAME = "geyser_test"
     METRIC_MAP = {"instance_cpu_usage": "cpu", "host_cpu_usage": None, "host_power": None}
 
     def __init__(self, cpu_percent: dict[str, float] | None = None, fail: bool = False):
         self.cpu_percent = dict(cpu_percent or {})
+        self.host_cpu_percent: dict[str, float] = {}
+        self.host_power_w: dict[str, float] = {}
         self.fail = fail
         self.queries = 0
 
@@ -51,10 +53,10 @@ class MeasuredDatasource:
         return self.cpu_percent.get(resource.uuid)
 
     def get_host_cpu_usage(self, resource, period, aggregate, granularity=None):
-        return None
+        return self.host_cpu_percent.get(resource.hostname)
 
     def get_host_power(self, resource, period, aggregate, granularity=None):
-        return None
+        return self.host_power_w.get(resource.hostname)
 
 
 class _MetalNode(metal_base.BaseMetalNode):

@@ -185,6 +185,23 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
             indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
             self.assertEqual(0, indicators["instance_migrations_count"])
 
+    def test_measured_host_power_calibrates_the_configured_models(self):
+        from oslo_config import cfg
+
+        from watcher_geyser.strategies import opts
+
+        params = {"power_budget_w": 5000, "ceiling": 0.9, "time_limit_s": 2}
+        plan, _ = self.audit("geyser_energy", "energy_budget", params)
+        configured = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}["watts_before"]
+        opts.register_power_opts(cfg.CONF)
+        self.flags(group=opts.POWER_GROUP, calibrate=True)
+        hosts = [n.hostname for n in self.topo.compute_nodes]
+        self.datasource.host_cpu_percent = {h: 0.0 for h in hosts}
+        self.datasource.host_power_w = {h: 180.0 for h in hosts}  # idle hosts measured at 1.5x the 120 W default
+        plan, _ = self.audit("geyser_energy", "energy_budget", params)
+        calibrated = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}["watts_before"]
+        self.assertAlmostEqual(1.5, calibrated / configured, places=2)
+
     def test_energy_goal_shows_watts_before_after_and_budget(self):
         plan, actions = self.audit("geyser_energy", "energy_budget", {"power_budget_w": 5000, "ceiling": 0.9,
                                                                         "time_limit_s": 3})
