@@ -39,8 +39,12 @@ class SignalFeed:
     config: PolicyConfig = field(default_factory=PolicyConfig)
 
     def available_w(self, t_s: float) -> float:
+        """Available watts at simulated time ``t_s`` (the nearest point where the series has a gap)."""
         value = self.series.value_at(self.start_s + t_s)
-        return float("nan") if value is None else value
+        if value is None:
+            i = int(np.clip(self.series.times_s.searchsorted(self.start_s + t_s) - 1, 0, len(self.series) - 1))
+            value = float(self.series.values[i])
+        return value
 
 
 @dataclass
