@@ -57,6 +57,7 @@ class GeyserPolicy:
     charges_full_power: bool = False
     switches_off_empty_hosts: bool = True
     cpu_ceiling: float = 0.9  # without a signal: measured CPU may fill 90 % of a host's MIPS
+    cpu_relief_ceiling: float | None = None  # a host sheds above this (default: the ceiling)
     max_consolidation_moves: int | None = None  # per step, if set; moves that relieve overloads never count
     forecast_window: int = 3
     time_limit_s: float = 0.2
@@ -82,6 +83,7 @@ class GeyserPolicy:
         problem = Problem(
             fleet,
             cpu_ceiling=ceiling,
+            cpu_relief_ceiling=None if self.cpu_relief_ceiling is None else max(self.cpu_relief_ceiling, ceiling),
             power_budget_w=budget,
             max_consolidation_moves=self.max_consolidation_moves,
             time_limit_s=self.time_limit_s,

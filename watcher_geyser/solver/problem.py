@@ -24,6 +24,9 @@ class Problem:
     100 %: consolidation never plans a host past its cores); None ignores measured CPU.
     ``power_budget_w`` caps the watts of hosts left on, when it can be met.
     ``max_migrations`` caps how many instances may change host.
+    ``cpu_relief_ceiling``, when set above ``cpu_ceiling``, is where a host's measured CPU
+    makes it shed instances; between the two a host keeps what it has but receives nothing
+    (a dead band, so that a host hovering at the packing ceiling is not churned).
     ``max_consolidation_moves`` caps only the instances moved off hosts that end empty:
     moves that relieve hosts above their limits are not counted (a per-step budget for
     consolidation that never blocks relief).
@@ -33,6 +36,7 @@ class Problem:
     fleet: Fleet
     ceiling: float = 1.0
     cpu_ceiling: float | None = 1.0
+    cpu_relief_ceiling: float | None = None
     power_budget_w: float | None = None
     max_migrations: int | None = None
     max_consolidation_moves: int | None = None
@@ -46,6 +50,13 @@ class Problem:
             raise ValueError(f"ceiling is a fraction in (0, 1], got {self.ceiling}")
         if self.cpu_ceiling is not None and not 0 < self.cpu_ceiling <= 1:
             raise ValueError(f"cpu_ceiling is a fraction in (0, 1], got {self.cpu_ceiling}")
+        if self.cpu_relief_ceiling is not None and (
+            self.cpu_ceiling is None or not self.cpu_ceiling <= self.cpu_relief_ceiling
+        ):
+            raise ValueError(
+                f"cpu_relief_ceiling needs a cpu_ceiling at or under it, got {self.cpu_relief_ceiling} "
+                f"with cpu_ceiling {self.cpu_ceiling}"
+            )
         if self.power_budget_w is not None and self.power_budget_w < 0:
             raise ValueError(f"power_budget_w must be >= 0, got {self.power_budget_w}")
         if self.max_migrations is not None and self.max_migrations < 0:

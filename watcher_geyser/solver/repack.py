@@ -36,10 +36,16 @@ class Workspace:
         if self.use_cpu:
             self.demand = np.column_stack([fleet.demand, fleet.cpu_used])
             self.limits = np.column_stack([problem.limits, problem.cpu_limits])
+            relief = problem.cpu_limits
+            if problem.cpu_relief_ceiling is not None:
+                relief = fleet.physical_cores * problem.cpu_relief_ceiling
+            # a host sheds instances only above these (the dead band between ceilings is kept)
+            self.relief_limits = np.column_stack([problem.limits, relief])
             self.load0 = np.column_stack([fleet.load(), fleet.cpu_load()])
         else:
             self.demand = fleet.demand
             self.limits = problem.limits
+            self.relief_limits = self.limits
             self.load0 = fleet.load()
         self.placement0 = fleet.placement
         self.movable = fleet.movable
@@ -131,17 +137,17 @@ def _shed_overloads(
     ws: Workspace, keep: np.ndarray, load: np.ndarray, evicted: np.ndarray, messages: list[str]
 ) -> set[int]:
     """Evict the smallest movable instances of kept hosts above their limits until they fit."""
-    over = np.flatnonzero(keep & (load > ws.limits + EPS).any(axis=1))
+    over = np.flatnonzero(keep & (load > ws.relief_limits + EPS).any(axis=1))
     shed: set[int] = set()
     for h in over:
         on_host = np.flatnonzero((ws.placement0 == h) & ~evicted & ws.movable)
         for v in on_host[np.argsort(ws.ram[on_host], kind="stable")]:
-            if not (load[h] > ws.limits[h] + EPS).any():
+            if not (load[h] > ws.relief_limits[h] + EPS).any():
                 break
             evicted[v] = True
             load[h] -= ws.demand[v]
             shed.add(int(v))
-        if (load[h] > ws.limits[h] + EPS).any():
+        if (load[h] > ws.relief_limits[h] + EPS).any():
             messages.append(f"host {ws.fleet.hosts[h].name} stays above its limits: what remains on it cannot move")
     return shed
 
