@@ -1,12 +1,13 @@
 """Synthetic fleets with a realistic flavour mix, for benchmarks, demos and tests.
 
-The fleets look like a cloud that Nova's spreading scheduler filled over time: every
-enabled host carries about the same share of a ~40 % allocation, so consolidation can
-roughly halve the hosts on. Deterministic for a given seed.
+The fleets look like a cloud that Nova's spreading scheduler filled over time (most free
+RAM first), about 45 % allocated, so consolidation can roughly halve the hosts on.
+Deterministic for a given seed.
 """
 
 from __future__ import annotations
 
+import heapq
 import uuid as uuidlib
 
 import numpy as np
@@ -84,21 +85,8 @@ def generate_fleet(
         for g in range(server_groups)
     ]
     capacity = np.array([h.capacity for h in hosts])
-    used = np.zeros_like(capacity)
-    # Spread: each instance goes to the least loaded host (relative to ``allocation``) with room.
-    order = rng.permutation(n_instances)
-    placement = np.zeros(n_instances, dtype=int)
-    target_fill = capacity * allocation
-    for v in order:
-        _, vc, mem, disk, _ = FLAVORS[picks[v]]
-        d = np.array([vc, mem, disk], dtype=float)
-        fill = ((used + d) / target_fill).max(axis=1)
-        fits = ((used + d) <= capacity).all(axis=1)
-        fill[~fits] = np.inf
-        # break ties randomly so the spread does not line up with host order
-        h = int(np.argmin(fill + rng.random(n_hosts) * 1e-6))
-        placement[v] = h
-        used[h] += d
+    demand = np.array([FLAVORS[p][1:4] for p in picks], dtype=float).reshape(n_instances, 3)
+    placement = _spread(demand, capacity, rng)
     instances = []
     for v in range(n_instances):
         name, vc, mem, disk, _ = FLAVORS[picks[v]]
@@ -121,6 +109,33 @@ def generate_fleet(
     if groups:
         instances = _honour_groups(instances, groups, hosts)
     return Fleet.build(hosts, instances, groups)
+
+
+def _spread(demand: np.ndarray, capacity: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Place instances as Nova's default RAM weigher spreads them: each, largest first, on
+    the host with the most free RAM that fits it (a heap keeps this O(V log H))."""
+    n_hosts = len(capacity)
+    order = np.argsort(-(demand / capacity.mean(axis=0)).max(axis=1), kind="stable")
+    used = np.zeros_like(capacity)
+    jitter = rng.random(n_hosts)  # break ties between identical hosts at random
+    heap = [(-capacity[h, 1], jitter[h], h) for h in range(n_hosts)]
+    heapq.heapify(heap)
+    placement = np.empty(len(demand), dtype=np.int64)
+    for v in order:
+        skipped = []
+        while heap:
+            _, tie, h = heapq.heappop(heap)
+            if ((used[h] + demand[v]) <= capacity[h]).all():
+                break
+            skipped.append((-(capacity[h, 1] - used[h, 1]), tie, h))
+        else:
+            h = int(np.argmin((used / capacity).max(axis=1)))  # nothing fits: overload the emptiest
+        placement[v] = h
+        used[h] += demand[v]
+        heapq.heappush(heap, (-(capacity[h, 1] - used[h, 1]), jitter[h], h))
+        for item in skipped:
+            heapq.heappush(heap, item)
+    return placement
 
 
 def _honour_groups(instances: list[Instance], groups: list[ServerGroup], hosts: list[Host]) -> list[Instance]:

@@ -1,0 +1,86 @@
+"""The capacity rule a plan obeys in transit: one definition for the planner and the replay.
+
+A host may hold, at every moment of a plan, at most its *transit limit* in each dimension:
+
+    limit[h, r] = max(ceiling_r * capacity[h, r], load_now[h, r])      r = vcpu, ram, disk
+    limit[h, cpu] = max(cpu_ceiling * physical_cores[h], cpu_load_now[h])  (infinite without cpu_ceiling)
+
+``capacity`` is Placement's ``(total - reserved) * allocation_ratio``; ``ceiling`` is the
+packing ceiling the solver used. The ``max`` with today's load is deliberate: a host
+already above its ceiling (or its capacity) must not get worse, but the plan may not be
+able to empty it first and it is not the plan's fault that it is full, so it may stay
+where it is. It may even receive instances once enough have left it, never passing its
+load of today. A migrating instance counts on its source and its destination until it
+finishes (Nova claims resources on both ends, for live and cold migrations alike).
+
+Server-group anti-affinity follows the same "not worse than now" rule: a host holds at
+most ``max(1, members_now)`` members of a hard anti-affinity group, in-flight ones included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from watcher_geyser.model import Fleet, GroupPolicy
+from watcher_geyser.solver.problem import Problem
+
+# vcpu, memory_mb, disk_gb as in model.RESOURCES, plus measured CPU use in cores.
+TRANSIT_RESOURCES = ("vcpu", "memory_mb", "disk_gb", "cpu_cores")
+UNITS = ("vCPU", "MB RAM", "GB disk", "cores of CPU use")
+# Loads are sums of floats; a relative slack keeps rounding noise from flagging a host
+# that is exactly full.
+RELATIVE_SLACK = 1e-9
+
+
+def instance_demand(fleet: Fleet) -> np.ndarray:
+    """float64[V, 4]: what each instance weighs on a host, in ``TRANSIT_RESOURCES`` order."""
+    return np.column_stack([fleet.demand, fleet.cpu_used]) if fleet.instances else np.zeros((0, 4))
+
+
+def host_load(fleet: Fleet, placement: np.ndarray | None = None) -> np.ndarray:
+    """float64[H, 4]: load of each host under ``placement`` (the fleet's own by default)."""
+    placement = fleet.placement if placement is None else placement
+    load = np.zeros((len(fleet.hosts), 4))
+    np.add.at(load, placement, instance_demand(fleet))
+    return load
+
+
+def transit_limits(fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: float | None = None) -> np.ndarray:
+    """float64[H, 4]: the most each host may hold at any moment of a plan (see module doc).
+
+    The slack for rounding is already added: a load is safe when ``load <= limit``.
+    """
+    if not 0 < ceiling <= 1:
+        raise ValueError(f"ceiling is a fraction in (0, 1], got {ceiling}")
+    if cpu_ceiling is not None and not 0 < cpu_ceiling <= 1:
+        raise ValueError(f"cpu_ceiling is a fraction in (0, 1], got {cpu_ceiling}")
+    base = np.empty((len(fleet.hosts), 4))
+    base[:, :3] = fleet.capacity * ceiling
+    base[:, 3] = np.inf if cpu_ceiling is None else fleet.physical_cores * cpu_ceiling
+    limits = np.maximum(base, host_load(fleet))
+    return limits + RELATIVE_SLACK * np.maximum(np.abs(np.where(np.isinf(limits), 0, limits)), 1.0)
+
+
+def problem_limits(problem: Problem) -> np.ndarray:
+    """``transit_limits`` for a solver ``Problem``: its fleet, ceiling and cpu_ceiling."""
+    return transit_limits(problem.fleet, problem.ceiling, problem.cpu_ceiling)
+
+
+def anti_affinity_groups(fleet: Fleet) -> np.ndarray:
+    """int64[V]: index of each instance's hard anti-affinity group, or -1."""
+    hard = {g.name: i for i, g in enumerate(fleet.server_groups) if g.policy is GroupPolicy.ANTI_AFFINITY}
+    return np.array([hard.get(i.server_group, -1) for i in fleet.instances], dtype=np.int64)
+
+
+def group_host_limit(members_now: int) -> int:
+    """How many members of one hard anti-affinity group a host may hold in transit."""
+    return max(1, members_now)
+
+
+def describe_excess(load: np.ndarray, limit: np.ndarray) -> str:
+    """'RAM by 2048 MB, vcpu by 2' style text for the dimensions where ``load > limit``."""
+    parts = []
+    for r, unit in enumerate(UNITS):
+        if load[r] > limit[r]:
+            parts.append(f"{load[r] - limit[r]:.6g} {unit}")
+    return ", ".join(parts) if parts else "nothing"

@@ -1,0 +1,69 @@
+"""Say why each move still pending when the waves stop could not be made.
+
+Three cases, told apart from the state the waves leave:
+
+- ``anti_affinity``: a member of the instance's hard anti-affinity group stays on the
+  destination (it is not itself leaving);
+- ``no_room``: the destination would be over its transit limit even if every pending
+  move ran, so no order can make this move (the target overloads the host, or moves
+  before it were left undone);
+- ``deadlock``: the destination would have room once other pending moves leave it, but
+  those wait in turn, in a cycle, and no staging host had room to break it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from watcher_geyser.model import Fleet
+from watcher_geyser.planner.actions import UndoneMove, UndoneReason
+from watcher_geyser.planner.limits import UNITS, group_host_limit
+from watcher_geyser.planner.waves import TransitState
+
+
+def explain_pending(fleet: Fleet, s: TransitState, pending: list[int]) -> list[UndoneMove]:
+    if not pending:
+        return []
+    end_load: dict[int, list[float]] = {}  # host -> load once every pending move has run
+    leaving: dict[int, set[int]] = defaultdict(set)
+    for v in pending:
+        src, dst = s.cur[v], s.dest[v]
+        leaving[src].add(v)
+        for h, sign in ((dst, 1.0), (src, -1.0)):
+            row = end_load.setdefault(h, list(s.load[h]))
+            for r in range(4):
+                row[r] += sign * s.demand[v][r]
+    out = []
+    for v in pending:
+        inst = fleet.instances[v]
+        src, dst = s.cur[v], s.dest[v]
+        code, reason = _why(fleet, s, v, dst, end_load[dst], leaving[dst])
+        if src != fleet.placement[v]:
+            reason = f"staged on {fleet.hosts[src].name}, then stuck: {reason}"
+        out.append(UndoneMove(inst.uuid, inst.name, fleet.hosts[src].name, fleet.hosts[dst].name, code, reason))
+    return out
+
+
+def _why(fleet: Fleet, s: TransitState, v: int, dst: int, end_row: list[float],
+         leaving_dst: set[int]) -> tuple[UndoneReason, str]:
+    name = fleet.hosts[dst].name
+    g = s.group[v]
+    if g >= 0:
+        key = (g, dst)
+        staying = [x for x in range(len(s.cur)) if s.cur[x] == dst and s.group[x] == g and x not in leaving_dst]
+        if staying and len(staying) + 1 > s.member_limit.get(key, group_host_limit(0)):
+            other = fleet.instances[staying[0]].name
+            group = fleet.server_groups[g].name
+            return UndoneReason.ANTI_AFFINITY, f"{other}, of the same anti-affinity group {group}, stays on {name}"
+    over = [f"{end_row[r] - s.limit[dst][r]:.6g} {UNITS[r]}" for r in range(4) if end_row[r] > s.limit[dst][r]]
+    if over:
+        return UndoneReason.NO_ROOM, (
+            f"{name} would be over its limit by {', '.join(over)} even after every other pending move; "
+            "the target overloads it"
+        )
+    need = [f"{s.load[dst][r] + s.demand[v][r] - s.limit[dst][r]:.6g} {UNITS[r]}"
+            for r in range(4) if s.load[dst][r] + s.demand[v][r] > s.limit[dst][r]]
+    return UndoneReason.DEADLOCK, (
+        f"{name} must first free {', '.join(need) or 'room'}, but the instances that would free it wait in turn "
+        f"(a cycle of moves) and no staging host in zone {fleet.hosts[dst].zone} has room to break it"
+    )
