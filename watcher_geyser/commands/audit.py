@@ -31,7 +31,7 @@ failed something, or --timeout passed; 2 bad arguments, unknown cloud, missing c
 EPILOG = """\
 examples:
   geyser audit --os-cloud prod                                  # geyser_consolidation, defaults
-  geyser audit --os-cloud prod -p ceiling=0.8 -p signal=constant:5000W
+  geyser audit --os-cloud prod -p ceiling=0.8 -p signal_source=constant:5000W
   geyser audit --os-cloud prod --audit-type CONTINUOUS --interval 900 --params-file params.json
   geyser audit --os-cloud prod --goal dummy --strategy dummy -p para1=2.0   # Watcher's own
   geyser audit --os-cloud prod --execute                        # and start the plan it gives
