@@ -37,6 +37,10 @@ examples:
 SPEC is IDLE_W/MAX_W (linear) or 11 watts at 0, 10, .., 100 %% CPU (SPECpower style).
 --cpu-util-file: JSON {"<server uuid>": fraction 0..1 of its vcpus, ..} from your metrics
 system; servers without a figure get --default-cpu-util.
+--cpu-prometheus URL --cpu-query PROMQL: the same from Prometheus' HTTP API, an instant
+query giving one series per server labelled with its uuid (--cpu-label), e.g. for a
+libvirt exporter (names depend on the exporter):
+  --cpu-query 'rate(libvirt_domain_info_cpu_time_seconds_total[10m]) / libvirt_domain_info_virtual_cpus'
 """
 
 
@@ -59,7 +63,12 @@ def register(subparsers) -> None:
         metavar="PATTERN=SPEC",
         help="power model for hosts matching PATTERN (repeatable; see below)",
     )
-    p.add_argument("--cpu-util-file", metavar="FILE", help="measured CPU use per server (JSON, see below)")
+    cpu = p.add_mutually_exclusive_group()
+    cpu.add_argument("--cpu-util-file", metavar="FILE", help="measured CPU use per server (JSON, see below)")
+    cpu.add_argument("--cpu-prometheus", metavar="URL", help="read measured CPU use from this Prometheus (see below)")
+    p.add_argument("--cpu-query", metavar="PROMQL", help="with --cpu-prometheus: one series per server, 0..1")
+    p.add_argument("--cpu-label", default="uuid", metavar="NAME", help="label holding the server uuid (default uuid)")
+    p.add_argument("--cpu-scale", type=float, default=1.0, metavar="F", help="multiply values (0.01 for percent)")
     p.add_argument(
         "--default-cpu-util",
         type=float,
@@ -92,9 +101,25 @@ def run(args: argparse.Namespace) -> int:
         if args.page_size is not None and args.page_size < 1:
             raise ValueError(f"--page-size must be >= 1, got {args.page_size}")
         cpu_util = _cpu_util(args.cpu_util_file) if args.cpu_util_file else {}
+        if bool(args.cpu_prometheus) != bool(args.cpu_query):
+            raise ValueError("--cpu-prometheus URL and --cpu-query PROMQL go together")
+        if not args.cpu_scale > 0:
+            raise ValueError(f"--cpu-scale must be > 0, got {args.cpu_scale:g}")
     except (PowerConfigError, ValueError) as exc:
         print(f"geyser snapshot: {exc}", file=sys.stderr)
         return 2
+    cpu_notes: list[str] = []
+    if args.cpu_prometheus:
+        from watcher_geyser.cloud.metrics import prometheus_cpu_util
+        from watcher_geyser.signal import SignalError
+
+        say("reading CPU use from Prometheus ..")
+        try:
+            cpu_util, cpu_notes = prometheus_cpu_util(args.cpu_prometheus, args.cpu_query, args.cpu_label,
+                                                      args.cpu_scale)
+        except SignalError as exc:
+            print(f"geyser snapshot: {exc}; nothing written", file=sys.stderr)
+            return 1
     try:
         conn = connect(args.os_cloud)
     except CloudError as exc:
@@ -106,9 +131,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"geyser snapshot: {exc}; nothing written", file=sys.stderr)
         return 1
     records.cpu_util.update(cpu_util)
+    records.notes.extend(cpu_notes)
     unknown = set(cpu_util) - {s.uuid for s in records.servers}
     if unknown:
-        records.notes.append(f"--cpu-util-file: {len(unknown)} uuid(s) are no server read, ignored")
+        records.notes.append(f"CPU use: {len(unknown)} uuid(s) are no server read, ignored")
+    measured = len(set(cpu_util) & {s.uuid for s in records.servers})
+    if cpu_util and records.servers and not measured:
+        example = sorted(cpu_util)[0]
+        fix = "--cpu-label" if args.cpu_prometheus else "the file's keys"
+        print(f"geyser snapshot: CPU use: none of the {len(cpu_util)} measured ids (such as {example!r}) is a server "
+              f"uuid; check {fix}; nothing written", file=sys.stderr)
+        return 1
+    if cpu_util:
+        records.notes.append(f"CPU use measured for {measured} of {len(records.servers)} servers")
     try:
         snapshot = to_fleet(records, catalog.model_for, args.default_cpu_util)
     except ValueError as exc:
