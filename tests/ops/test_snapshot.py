@@ -181,3 +181,47 @@ def test_bad_power_spec(tmp_path, capsys):
     assert "power model for 'gpu-*'" in capsys.readouterr().err
     assert main(["snapshot", "-o", str(tmp_path / "x.json"), "--power", "no-equals"]) == 2
     assert "PATTERN=SPEC" in capsys.readouterr().err
+
+
+def test_server_groups_are_read(emulated, tmp_path, monkeypatch):
+    """Watcher's Nova emulator has no os-server-groups: this test adds it in front, with paging."""
+    t, fixture = emulated
+    uuids = [vm.uuid for vm in t.instances]
+    groups = [
+        {"id": "g-1", "name": "web", "policy": "anti-affinity", "rules": {}, "members": uuids[0:2]},
+        {"id": "g-2", "name": "db", "policy": "affinity", "rules": {}, "members": uuids[4:6]},
+        {"id": "g-3", "name": "web", "policy": "soft-anti-affinity", "rules": {}, "members": [uuids[7]]},
+    ]
+    seen_queries = []
+
+    def with_groups(environ, start_response):
+        if environ["PATH_INFO"].endswith("/os-server-groups"):
+            from urllib.parse import parse_qs
+
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            seen_queries.append(query)
+            start = 0
+            if "marker" in query:
+                start = 1 + next(i for i, g in enumerate(groups) if g["id"] == query["marker"][0])
+            limit = int(query.get("limit", ["1000"])[0])
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps({"server_groups": groups[start:start + limit]}).encode()]
+        return fixture.nova_emulator.app(environ, start_response)
+
+    url = "http://nova-with-groups:80"
+    intercept = interceptor.RequestsInterceptor(lambda: with_groups, url=url + "/")
+    intercept.install_intercept()
+    try:
+        endpoints = emulated_endpoints(fixture) | {"compute": url + "/v2.1"}
+        monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds_yaml(tmp_path / "c.yaml", {"g": endpoints})))
+        out = tmp_path / "s.json"
+        assert main(["snapshot", "--os-cloud", "g", "-o", str(out), "-q", "--page-size", "2"]) == 0
+    finally:
+        intercept.uninstall_intercept()
+    fleet = load_scenario(out)
+    policies = {g.name: g.policy.value for g in fleet.server_groups}
+    assert policies == {"db": "affinity", "web": "anti-affinity", "web-g-3": "soft-anti-affinity"}
+    group_of = {i.uuid: i.server_group for i in fleet.instances}
+    assert [group_of[u] for u in uuids] == ["web", "web", None, None, "db", "db", None, "web-g-3"]
+    assert all(q.get("all_projects") == ["True"] for q in seen_queries)
+    assert len(seen_queries) >= 2  # three groups, two a page
