@@ -35,7 +35,8 @@ def test_consolidation_plan_reads_as_waves():
     assert report.released_hosts == ["c1"]  # c9 is powered on, not released
     text = format_report(report)
     assert "actions      5 in 3 wave(s); 2 migration(s)" in text
-    assert "Ratio of released nodes" in text and "33.33 %" in text
+    assert "released_nodes_ratio" in text and "33.33 %" in text
+    assert "released_compute_nodes_count" + " " * 9 + "1" in text
     assert "web-2" in text and "v1" in text
     assert report.to_dict()["released_hosts"] == ["c1"]
 

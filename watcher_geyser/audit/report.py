@@ -144,8 +144,7 @@ def format_report(report: PlanReport) -> str:
         lines.append("efficacy")
         for ind in report.global_efficacy + report.efficacy:
             unit = f" {ind['unit']}" if ind.get("unit") else ""
-            label = ind.get("description") or ind.get("name", "")
-            lines.append(f"  {label:<44} {_number(ind.get('value'))}{unit}")
+            lines.append(f"  {ind.get('name', ''):<36} {_number(ind.get('value'))}{unit}")
     if report.actions:
         header = ("wave", "action", "resource", "from", "to", "detail", "state")
         table = [header] + [
@@ -160,5 +159,5 @@ def format_report(report: PlanReport) -> str:
 
 def _number(value) -> str:
     if isinstance(value, float):
-        return f"{value:.2f}"
+        return str(int(value)) if value.is_integer() else f"{value:.2f}"  # Watcher sends counts as floats
     return str(value)
