@@ -8,8 +8,10 @@ What is read, and the rights it needs (an admin account has them all):
   embed its own (microversions before 2.47);
 - Placement: resource providers and the inventories of those that are hypervisors.
 
-Lists are read page by page (``page_size`` items a request, openstacksdk follows the
-``next`` links), so large clouds do not time out. A read that fails raises
+Lists are read page by page, so large clouds do not time out: servers and server groups
+``page_size`` items a request; hypervisors in Nova's own pages (``[api] max_limit``,
+1000 by default) whose ``next`` links openstacksdk follows. (Asking hypervisors for a
+``limit`` too would loop forever on endpoints that ignore it, as Watcher's emulator does.) A read that fails raises
 ``CloudError`` naming it; server groups alone are optional (an endpoint that does not
 offer them gives a note), because a fleet without them is still worth planning.
 """
