@@ -34,7 +34,7 @@ examples:
   geyser plan prod.json --signal constant:5000W     # what geyser would do there, as a dry run
 
 --power PATTERN=SPEC: PATTERN is a host name or an fnmatch pattern (first match wins);
-SPEC is IDLE_W/MAX_W (linear) or 11 watts at 0, 10, .., 100 %% CPU (SPECpower style).
+SPEC is IDLE_W/MAX_W (linear) or 11 watts at 0, 10, .., 100 % CPU (SPECpower style).
 --cpu-util-file: JSON {"<server uuid>": fraction 0..1 of its vcpus, ..} from your metrics
 system; servers without a figure get --default-cpu-util.
 --cpu-prometheus URL --cpu-query PROMQL: the same from Prometheus' HTTP API, an instant
