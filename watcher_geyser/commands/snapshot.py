@@ -77,7 +77,8 @@ def register(subparsers) -> None:
         help="CPU use assumed for servers without a measurement, 0..1 of their vcpus (default 1.0: flavour size)",
     )
     p.add_argument(
-        "--page-size", type=int, default=None, metavar="N", help="items per API request when listing (default 500)"
+        "--page-size", type=int, default=None, metavar="N",
+        help="servers and server groups per API request (default 500)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
