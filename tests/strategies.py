@@ -80,6 +80,7 @@ def problems(draw, max_hosts: int = 6, max_instances: int = 20, time_limit_s: fl
         cpu_ceiling=draw(st.sampled_from([1.0, None, 0.8])),
         power_budget_w=draw(st.one_of(st.none(), st.floats(0, 2000))),
         max_migrations=draw(st.one_of(st.none(), st.integers(0, 10))),
+        max_consolidation_moves=draw(st.one_of(st.none(), st.none(), st.integers(0, 6))),
         allow_power_on=draw(st.booleans()),
         time_limit_s=time_limit_s,
         workers=1,

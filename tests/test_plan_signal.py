@@ -41,6 +41,15 @@ def test_plentiful_energy_relaxes(scenario, capsys):
     assert summary["power_budget_w"] is None and summary["ceiling"] == pytest.approx(0.75)  # what the solver got
 
 
+def test_plentiful_energy_switches_no_host_off(scenario, capsys):
+    plentiful = plan_json(capsys, str(scenario), "--signal", "constant:100%", "--power-off")
+    assert plentiful["signal"]["allow_power_off"] is False
+    assert plentiful["actions"]["power_off"] == 0
+    scarce = plan_json(capsys, str(scenario), "--signal", "constant:250W", "--power-off")
+    assert scarce["signal"]["allow_power_off"] is True
+    assert scarce["actions"]["power_off"] == 3  # four hosts packed onto one
+
+
 def test_failing_source_uses_the_safe_default_and_says_why(scenario, tmp_path, capsys):
     summary = plan_json(capsys, str(scenario), "--signal", f"file:{tmp_path / 'missing.csv'}")
     assert summary["signal"]["fallback"] == "safe_default"
@@ -51,7 +60,7 @@ def test_table_shows_the_decision(scenario, capsys):
     assert main(["plan", str(scenario), "--signal", "constant:250W", "--time-limit", "2"]) == 0
     out = capsys.readouterr().out
     assert "signal: constant 250 W" in out
-    assert "power budget 250 W; ceiling 0.950" in out and "fallback none" in out
+    assert "power budget 250 W; ceiling 0.950; idle hosts may be switched off" in out and "fallback none" in out
 
 
 def test_bad_spec_and_bad_scenario_exit_2(scenario, tmp_path, capsys):

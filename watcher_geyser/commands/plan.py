@@ -9,6 +9,8 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from watcher_geyser.planner import DEFAULT_PARALLELISM, DEFAULT_PER_HOST_PARALLELISM, format_plan_table
+from watcher_geyser.planner import plan as plan_moves
 from watcher_geyser.scenario import ScenarioError, load_scenario
 from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_peak_w, parse_spec
 from watcher_geyser.solver import METHODS, Problem, solve
@@ -21,6 +23,7 @@ examples:
   geyser plan                                  # the bundled demo fleet (16 hosts, 120 instances)
   geyser plan cloud.json --ceiling 0.8         # leave 20 %% head-room on every host
   geyser plan cloud.json --power-budget 4000 --json > answer.json
+  geyser plan cloud.json --parallelism 8 --power-off   # waves as Watcher would run them
   geyser plan cloud.json --signal constant:5000W   # budget and ceiling from the energy policy
 
 The scenario format is described in docs/scenario.md; `geyser snapshot` writes one from a
@@ -64,7 +67,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--signal",
         metavar="SPEC",
         help="energy signal source (as for `geyser signal`); the policy's decision now sets the power budget "
-        "and the ceiling, replacing --power-budget and --ceiling",
+        "and the ceiling, replacing --power-budget and --ceiling, and may forbid --power-off",
+    )
+    migration = parser.add_argument_group("migration plan")
+    migration.add_argument(
+        "--parallelism",
+        type=_positive_int,
+        default=DEFAULT_PARALLELISM,
+        metavar="N",
+        help=f"migrations running at once, as Watcher's applier runs them (default {DEFAULT_PARALLELISM})",
+    )
+    migration.add_argument(
+        "--per-host-parallelism",
+        type=_positive_int,
+        default=DEFAULT_PER_HOST_PARALLELISM,
+        metavar="N",
+        help="migrations touching one host at once, as source or destination "
+        f"(default {DEFAULT_PER_HOST_PARALLELISM}, Nova's max_concurrent_live_migrations)",
+    )
+    migration.add_argument("--power-off", action="store_true", help="switch off the hosts the plan empties")
+    migration.add_argument(
+        "--bandwidth",
+        type=_positive,
+        default=1000.0,
+        metavar="MB/S",
+        help="migration bandwidth for the duration estimate (default 1000 MB/s)",
+    )
+    migration.add_argument(
+        "--stage-on-emptied-hosts",
+        action="store_true",
+        help="let swap cycles be broken through hosts that are being emptied (delays their disable)",
+    )
+    migration.add_argument(
+        "--max-rows", type=int, default=60, metavar="N", help="plan rows shown in the table (default 60)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.set_defaults(func=run)
@@ -104,7 +139,19 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     target = solve(problem, method=args.method)
+    moves = plan_moves(
+        target,
+        parallelism=args.parallelism,
+        per_host_parallelism=args.per_host_parallelism,
+        allow_power_off=args.power_off and (decision is None or decision.allow_power_off),
+        bandwidth_mb_s=args.bandwidth,
+        stage_on_emptied_hosts=args.stage_on_emptied_hosts,
+    )
     summary = target_summary(target)
+    plan_json = moves.to_json()
+    summary["planned_migrations"] = plan_json.pop("migrations")
+    summary["messages"] += plan_json.pop("messages")
+    summary.update(plan_json)
     if decision is not None:
         summary["signal"] = decision.to_dict()
     if args.json:
@@ -112,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         print(format_summary(summary))
+        print()
+        print(format_plan_table(moves, max_rows=args.max_rows))
     return 0
 
 
@@ -154,10 +203,11 @@ def format_signal(d: dict) -> str:
     value = "none (no usable reading)" if d["value"] is None else f"{d['value']:g} {unit}".strip()
     budget = "none (no cap)" if d["power_budget_w"] is None else f"{d['power_budget_w']:,.0f} W"
     fallback = d["fallback"] or "none"
+    power = "idle hosts may be switched off" if d["allow_power_off"] else "no host is switched off"
     return "\n".join(
         [
             f"signal: {d['source']}",
-            f"  value {value}; power budget {budget}; ceiling {d['ceiling']:.3f}",
+            f"  value {value}; power budget {budget}; ceiling {d['ceiling']:.3f}; {power}",
             f"  fallback {fallback}: {d['reason']}",
         ]
     )
@@ -173,6 +223,13 @@ def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
     return value
 
 

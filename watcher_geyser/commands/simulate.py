@@ -42,23 +42,36 @@ def register(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--trace", help="PlanetLab day folder, CSV file or scenario JSON (default: the bundled sample)")
     parser.add_argument(
-        "--trace", help="PlanetLab day folder, CSV file or scenario JSON (default: the bundled sample)"
-    )
-    parser.add_argument(
-        "--datacenter", default=None, choices=sorted(PRESETS), help="data centre preset (default: planetlab, "
-        "or planetlab-small for the bundled sample)"
+        "--datacenter",
+        default=None,
+        choices=sorted(PRESETS),
+        help="data centre preset (default: planetlab, or planetlab-small for the bundled sample)",
     )
     parser.add_argument("--scenario", help="scenario JSON giving hosts and instance sizes (instead of a preset)")
     parser.add_argument(
         "--fidelity", default="realistic", choices=sorted(FIDELITIES), help="accounting rules (default: realistic)"
     )
     parser.add_argument(
-        "--policy", action="append", choices=sorted(POLICIES), help="policy to run; repeat for a side-by-side table "
-        "(default: thr-mmt and lr-mmt)"
+        "--policy",
+        action="append",
+        choices=sorted(POLICIES),
+        help="policy to run; repeat for a side-by-side table (default: thr-mmt and lr-mmt)",
     )
     parser.add_argument(
-        "--signal-w", type=float, help="constant available power in watts (energy above it is reported)"
+        "--signal",
+        metavar="SPEC",
+        help="energy-availability signal, as `geyser signal` takes it (e.g. solar:lat=52.1,lon=5.1,peak_w=60000 "
+        "or file:site.csv?unit=watts): the geyser policy follows it, and energy above it is reported",
+    )
+    parser.add_argument(
+        "--signal-w", type=float, help="shorthand for --signal constant:<W>W: a constant available power in watts"
+    )
+    parser.add_argument(
+        "--start",
+        default="2026-06-21T00:00:00Z",
+        help="wall-clock time of the trace's first sample, for time-dependent signals (default 2026-06-21T00:00Z)",
     )
     parser.add_argument("--limit", type=int, help="replay only the first N VMs of the trace")
     parser.add_argument("--out", help="folder for report.json, steps.csv and PNG plots")
@@ -98,9 +111,14 @@ def run(args: argparse.Namespace) -> int:
     except (ScenarioError, ValueError) as exc:
         print(f"geyser simulate: {exc}", file=sys.stderr)
         return 2
-    policies = args.policy or ["thr-mmt", "lr-mmt"]
+    policies = args.policy or ["geyser", "thr-mmt", "lr-mmt"]
     fid = fidelity(args.fidelity)
-    signal = None if args.signal_w is None else (lambda _t, w=args.signal_w: w)
+    try:
+        feed = _signal_feed(args)
+    except ValueError as exc:
+        print(f"geyser simulate: {exc}", file=sys.stderr)
+        return 2
+    signal = None if feed is None or feed.series.unit.value != "watts" else feed.available_w
     results = []
     for name in policies:
         bar = None
@@ -109,19 +127,50 @@ def run(args: argparse.Namespace) -> int:
 
             bar = tqdm(total=trace.samples - 1, desc=f"{name:8s}", unit="step", leave=False, file=sys.stderr)
         try:
-            results.append(simulate(trace, dc, make_policy(name), fid, signal, bar.update if bar else None))
+            policy = make_policy(name)
+            if name == "geyser" and feed is not None:
+                policy.signal = feed
+            results.append(simulate(trace, dc, policy, fid, signal, bar.update if bar else None))
         finally:
             if bar is not None:
                 bar.close()
-    print(f"trace {trace.source}: {len(trace.names)} VMs, {trace.samples} samples; data centre {dc.name}: "
-          f"{dc.hosts} hosts; fidelity {fid.mode.value}")
+    print(
+        f"trace {trace.source}: {len(trace.names)} VMs, {trace.samples} samples; data centre {dc.name}: "
+        f"{dc.hosts} hosts; fidelity {fid.mode.value}"
+    )
     print(table(results))
     for r in results:
         if r.vms_unplaced:
-            print(f"note: {r.policy}: {r.vms_unplaced} VMs found no host at the start and were left out (as CloudSim "
-                  "does); add hosts or choose a larger data centre", file=sys.stderr)
+            print(
+                f"note: {r.policy}: {r.vms_unplaced} VMs found no host at the start and were left out (as CloudSim "
+                "does); add hosts or choose a larger data centre",
+                file=sys.stderr,
+            )
     if args.out:
-        meta = {"trace": trace.source, "datacenter": dc.name, "fidelity": fid.mode.value, "signal_w": args.signal_w}
+        meta = {
+            "trace": trace.source,
+            "datacenter": dc.name,
+            "fidelity": fid.mode.value,
+            "signal": None if feed is None else feed.series.origin or args.signal,
+            "start": args.start,
+        }
         paths = write_report(results, args.out, meta, plots=not args.no_plots)
         print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _signal_feed(args: argparse.Namespace):
+    """The signal over the simulated period, read once (None without --signal)."""
+    from watcher_geyser.signal import SignalError, parse_spec
+    from watcher_geyser.signal.series import parse_time
+    from watcher_geyser.simulator.geyser_policy import SignalFeed
+
+    spec = args.signal or (None if args.signal_w is None else f"constant:{args.signal_w}W")
+    if spec is None:
+        return None
+    start_s = parse_time(args.start)
+    try:
+        series = parse_spec(spec).read(start_s)
+    except SignalError as exc:
+        raise ValueError(f"signal {spec!r}: {exc}") from None
+    return SignalFeed(series, start_s)

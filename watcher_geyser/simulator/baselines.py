@@ -164,7 +164,14 @@ POLICIES: dict[str, Callable[[], Policy]] = {
     "dvfs": lambda: NoMigration("dvfs", charges_full_power=False),
     "thr-mmt": lambda: Consolidation("thr-mmt", ThresholdDetector(0.8)),
     "lr-mmt": lambda: Consolidation("lr-mmt", LocalRegressionDetector(1.2)),
+    "geyser": lambda: _geyser(),
 }
+
+
+def _geyser() -> Policy:
+    from watcher_geyser.simulator.geyser_policy import GeyserPolicy  # imports the solver: only when asked
+
+    return GeyserPolicy()
 BASELINES = ("npa", "dvfs", "thr-mmt", "lr-mmt")
 
 

@@ -201,10 +201,12 @@ class Engine:
         step_times: list[float] = []
         solver_times: list[float] = []
         planner_times: list[float] = []
+        # energy charged since the last row: migrations completing between two decisions
+        # charge their pieces of the interval as they happen, all of it belongs to the next row
+        energy_before = self.energy_j
         for k in range(1, self.trace.samples):
             t = k * step + fid.decision_offset_s
             step_start = time.perf_counter()
-            energy_before = self.energy_j
             snap = state.snapshot(t)
             interval_s = t - (k - 1) * step - fid.decision_offset_s
             self._charge(prev, prev_on, snap)
@@ -228,6 +230,7 @@ class Engine:
             self.acc.close_time(on)
             prev, prev_on = snap, on
             self._series_row(t, snap, on, self.energy_j - energy_before, interval_s, len(moves), lb_now)
+            energy_before = self.energy_j
             self.power_ons += int((~was_on & on).sum())
             self.power_offs += int((was_on & ~on).sum())
             was_on = on

@@ -40,8 +40,12 @@ VCPU_RATIO = 8.0
 CLOUDSIM_RAM_RATIO = 64.0
 
 
-def fleet_from_view(view: StepView) -> Fleet:
-    """The fleet as it stands at this decision step (running VMs only)."""
+def fleet_from_view(view: StepView, cpu_util: np.ndarray | None = None) -> Fleet:
+    """The fleet as it stands at this decision step (running VMs only).
+
+    ``cpu_util`` (float[V] over all trace VMs, fraction of each VM's MIPS) replaces the
+    measured utilisation, e.g. with a policy's forecast of the coming interval.
+    """
     state, dc = view.state, view.state.dc
     cloudsim = state.fidelity.is_cloudsim
     occupied = np.array([len(v) > 0 for v in state.host_vms])
@@ -70,7 +74,7 @@ def fleet_from_view(view: StepView) -> Fleet:
                 vcpus=int(round(dc.vm_mips[v] / MIPS_UNIT)),
                 memory_mb=int(dc.vm_ram_mb[v]),
                 disk_gb=0,
-                cpu_util=float(min(demand[v] / dc.vm_mips[v], 1.0)),
+                cpu_util=float(min(demand[v] / dc.vm_mips[v] if cpu_util is None else cpu_util[v], 1.0)),
                 locked=bool(state.in_migration[v]),
             )
         )

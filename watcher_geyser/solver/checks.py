@@ -118,6 +118,17 @@ def check_migration_cap(problem: Problem, placement: np.ndarray) -> list[str]:
     return []
 
 
+def check_consolidation_cap(problem: Problem, placement: np.ndarray) -> list[str]:
+    if problem.max_consolidation_moves is None:
+        return []
+    fleet = problem.fleet
+    emptied = fleet.occupied() & ~fleet.occupied(placement)
+    moved = int(emptied[fleet.placement].sum())
+    if moved > problem.max_consolidation_moves:
+        return [f"{moved} instances moved off emptied hosts, above the cap of {problem.max_consolidation_moves}"]
+    return []
+
+
 def check_placement(problem: Problem, placement: np.ndarray) -> list[str]:
     """Every rule violation of ``placement`` for ``problem``; an empty list means it is valid."""
     return [
@@ -126,4 +137,5 @@ def check_placement(problem: Problem, placement: np.ndarray) -> list[str]:
         *check_destinations(problem, placement),
         *check_server_groups(problem, placement),
         *check_migration_cap(problem, placement),
+        *check_consolidation_cap(problem, placement),
     ]

@@ -106,6 +106,11 @@ def solve_exact(
     moved = [(v, 1 - x[v, int(ws.placement0[v])]) for v in range(ws.n_instances) if not frozen[v]]
     if problem.max_migrations is not None:
         model.add(sum(m for _, m in moved) <= problem.max_migrations)
+    if problem.max_consolidation_moves is not None:
+        # every instance of a host that ends empty has moved off it
+        counts = np.bincount(ws.placement0, minlength=ws.n_hosts)
+        emptied = [(on[h], int(counts[h])) for h in np.flatnonzero(counts).tolist() if h in on]
+        model.add(sum(c * (1 - var) for var, c in emptied) <= problem.max_consolidation_moves)
     watts = cp_model.LinearExpr.weighted_sum([t for t, _ in watts_terms], [c for _, c in watts_terms])
     if hint is not None:
         for (v, h), var in x.items():

@@ -69,11 +69,12 @@ def pack_with_repair(ws: Workspace, keep: np.ndarray, deadline: float) -> tuple[
 
 
 def empty_more_hosts(
-    ws: Workspace, placement: np.ndarray, deadline: float, max_failures: int = 30, max_migrations: int | None = None
+    ws: Workspace, placement: np.ndarray, deadline: float, max_failures: int = 30, max_new_moves: int | None = None
 ) -> np.ndarray:
-    """Try to empty occupied hosts, emptiest first, into the others' remaining room."""
+    """Try to empty occupied hosts, emptiest first, into the others' remaining room, moving
+    at most ``max_new_moves`` instances that have not moved yet."""
     placement = placement.copy()
-    migrations = int((placement != ws.placement0).sum())
+    budget = np.inf if max_new_moves is None else max_new_moves
     load = np.zeros((ws.n_hosts, ws.demand.shape[1]))
     np.add.at(load, placement, ws.demand)
     occupied = np.bincount(placement, minlength=ws.n_hosts) > 0
@@ -86,14 +87,14 @@ def empty_more_hosts(
     for h in candidates[np.argsort(fill[candidates], kind="stable")]:
         if failures >= max_failures or time.monotonic() > deadline:
             break
+        items = np.flatnonzero(placement == h)
+        new_moves = int((ws.placement0[items] == h).sum())
+        if new_moves > budget:
+            failures += 1
+            continue
         receivers = occupied & ws.may_receive
         receivers[h] = False
         residual = np.where(receivers[:, None], ws.limits - load, -np.inf)
-        items = np.flatnonzero(placement == h)
-        new_moves = int((ws.placement0[items] == h).sum())
-        if max_migrations is not None and migrations + new_moves > max_migrations:
-            failures += 1
-            continue
         order = items[np.argsort(-(ws.demand[items] / ws.scale).max(axis=1), kind="stable")]
         moves = []
         for v in order:
@@ -110,7 +111,7 @@ def empty_more_hosts(
             failures += 1
             continue
         failures = 0
-        migrations += new_moves
+        budget -= new_moves
         for v, dst in moves:
             placement[v] = dst
             load[dst] += ws.demand[v]
@@ -119,28 +120,58 @@ def empty_more_hosts(
     return placement
 
 
+def move_budget(ws: Workspace, placement: np.ndarray) -> int | None:
+    """How many more instances may move under the problem's caps (None: no cap)."""
+    problem = ws.problem
+    moved = placement != ws.placement0
+    left = []
+    if problem.max_migrations is not None:
+        left.append(problem.max_migrations - int(moved.sum()))
+    if problem.max_consolidation_moves is not None:
+        emptied = ~(np.bincount(placement, minlength=ws.n_hosts) > 0)
+        left.append(problem.max_consolidation_moves - int(emptied[ws.placement0].sum()))
+    return max(min(left), 0) if left else None
+
+
+def _over_caps(ws: Workspace, placement: np.ndarray, keep: np.ndarray) -> tuple[bool, int]:
+    """(whether a cap is exceeded, moves affordable for emptying hosts)."""
+    problem = ws.problem
+    moved = placement != ws.placement0
+    emptied = ~(np.bincount(placement, minlength=ws.n_hosts) > 0)
+    from_emptied = moved & emptied[ws.placement0]  # as the checker counts them
+    budgets = []
+    over = False
+    if problem.max_migrations is not None:
+        over |= int(moved.sum()) > problem.max_migrations
+        budgets.append(problem.max_migrations - int((moved & ~from_emptied).sum()))
+    if problem.max_consolidation_moves is not None:
+        over |= int(from_emptied.sum()) > problem.max_consolidation_moves
+        budgets.append(problem.max_consolidation_moves)
+    return over, max(min(budgets), 0) if budgets else 0
+
+
 def respect_migration_cap(ws: Workspace, packing: Packing, keep: np.ndarray, deadline: float) -> Packing:
-    """Within the migration cap, empty the hosts with the fewest instances (most hosts freed
+    """Within the migration caps, empty the hosts with the fewest instances (most hosts freed
     per migration); keep the others, whose instances then stay home."""
-    cap = ws.problem.max_migrations
     for _ in range(8):
-        moved = packing.placement != ws.placement0
-        if cap is None or int(moved.sum()) <= cap:
+        over, budget = _over_caps(ws, packing.placement, keep)
+        if not over:
             return packing
-        evicted_hosts = ~keep & (np.bincount(ws.placement0[moved], minlength=ws.n_hosts) > 0)
+        moved = packing.placement != ws.placement0
+        ends_empty = ~(np.bincount(packing.placement, minlength=ws.n_hosts) > 0)
+        evicted_hosts = ends_empty & (np.bincount(ws.placement0[moved], minlength=ws.n_hosts) > 0)
         per_host = np.bincount(ws.placement0[moved & evicted_hosts[ws.placement0]], minlength=ws.n_hosts)
-        budget = cap - int((moved & ~evicted_hosts[ws.placement0]).sum())
         order = np.flatnonzero(evicted_hosts)
         order = order[np.argsort(per_host[order], kind="stable")]
-        affordable = np.cumsum(per_host[order]) <= max(budget, 0)
+        affordable = np.cumsum(per_host[order]) <= budget
         keep = keep.copy()
         keep[order[~affordable]] = True
         packing, keep = pack_with_repair(ws, keep, deadline)
-    moved = np.flatnonzero(packing.placement != ws.placement0)
-    if cap is not None and len(moved) > cap:
+    if _over_caps(ws, packing.placement, keep)[0]:
         packing.placement = ws.placement0.copy()
         packing.messages.append(
-            f"no consolidation found within the migration cap ({cap}): relieving overloaded hosts alone needs more"
+            f"no consolidation found within the migration cap ({ws.problem.max_migrations}): "
+            "relieving overloaded hosts alone needs more"
         )
     return packing
 
@@ -150,5 +181,7 @@ def solve_greedy(ws: Workspace, deadline: float, keep: np.ndarray | None = None)
     keep = select_hosts(ws) if keep is None else keep
     packing, keep = pack_with_repair(ws, keep, deadline)
     packing = respect_migration_cap(ws, packing, keep, deadline)
-    packing.placement = empty_more_hosts(ws, packing.placement, deadline, max_migrations=ws.problem.max_migrations)
+    packing.placement = empty_more_hosts(
+        ws, packing.placement, deadline, max_new_moves=move_budget(ws, packing.placement)
+    )
     return packing

@@ -49,13 +49,23 @@ def choose_hosts(
     workers: int = 2,
 ) -> MasterResult:
     """Which hosts stay on. Identical hosts are interchangeable for capacity and watts, so
-    unless a migration cap ties the choice to individual hosts, the model counts kept hosts
-    per class of identical hosts (symmetry removed), and within a class keeps those with
-    the most memory to move."""
+    the model counts kept hosts per class of identical hosts (symmetry removed) and keeps,
+    within a class, those with the most memory to move, or under a migration cap those
+    with the most instances (emptying the others moves the fewest). With a cap, that order
+    is a heuristic choice, so the proven bound comes from a first solve without the cap (a
+    relaxation). Fleets with too many distinct hosts fall back to one boolean per host."""
     classes = _host_classes(ws)
-    if ws.problem.max_migrations is None and len(classes) <= MAX_CLASSES:
+    if len(classes) > MAX_CLASSES:
+        return _choose_per_host(ws, time_limit_s, hint, power_budget_idle_w, seed, workers)
+    cap = ws.problem.eviction_cap
+    if cap is None:
         return _choose_per_class(ws, classes, time_limit_s, power_budget_idle_w, seed, workers)
-    return _choose_per_host(ws, time_limit_s, hint, power_budget_idle_w, seed, workers)
+    relaxed = _choose_per_class(ws, classes, time_limit_s * 0.3, power_budget_idle_w, seed, workers, bound_only=True)
+    counts = np.bincount(ws.placement0[ws.movable], minlength=ws.n_hosts)
+    by_instances = [c[np.argsort(-counts[c], kind="stable")] for c in classes]
+    capped = _choose_per_class(ws, by_instances, time_limit_s * 0.7, power_budget_idle_w, seed, workers, cap=cap)
+    capped.idle_bound_w = relaxed.idle_bound_w  # the capped model is no relaxation: its bound is not proven
+    return capped
 
 
 def _useful(ws: Workspace) -> np.ndarray:
@@ -94,7 +104,11 @@ def _choose_per_class(
     power_budget_idle_w: float | None,
     seed: int,
     workers: int,
+    cap: int | None = None,
+    bound_only: bool = False,
 ) -> MasterResult:
+    """Counts of kept hosts per class; within a class the first hosts of its order are kept.
+    ``cap`` bounds the instances on emptied hosts; ``bound_only`` stops after phase 1."""
     fleet = ws.fleet
     useful = _useful(ws)
     idle = np.round(fleet.idle_w * WATT_UNIT).astype(np.int64)
@@ -111,6 +125,16 @@ def _choose_per_class(
                 continue
             caps = [math.ceil(useful[classes[i][0], r] * UNITS[r] - EPS) for i in in_zone]
             model.add(cp_model.LinearExpr.weighted_sum([count[i] for i in in_zone], caps) >= need_int)
+    if cap is not None:
+        instances_on = np.bincount(ws.placement0[ws.movable], minlength=ws.n_hosts)
+        evicted = []
+        for i, members in enumerate(classes):
+            kept_prefix = np.concatenate(([0], np.cumsum(instances_on[members]))).astype(np.int64)
+            table = (kept_prefix[-1] - kept_prefix).tolist()  # instances that move if n hosts are kept
+            moved = model.new_int_var(0, int(table[0]), f"moved_{i}")
+            model.add_element(count[i], table, moved)
+            evicted.append(moved)
+        model.add(sum(evicted) <= cap)
     forced_idle = int(idle[ws.forced].sum())
     idle_expr = cp_model.LinearExpr.weighted_sum(count, [int(idle[c[0]]) for c in classes])
     if power_budget_idle_w is not None:
@@ -121,13 +145,15 @@ def _choose_per_class(
     status = solver.solve(model)
     if status == cp_model.INFEASIBLE and power_budget_idle_w is not None:
         # the budget cannot be met: answer as close as possible, the caller says so
-        result = _choose_per_class(ws, classes, time_limit_s, None, seed, workers)
+        result = _choose_per_class(ws, classes, time_limit_s, None, seed, workers, cap, bound_only)
         result.budget_met = False
         return result
     budget_met = True
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return MasterResult(None, solver.status_name(status), 0.0, budget_met)
     idle_bound = (solver.best_objective_bound + forced_idle) / WATT_UNIT
+    if bound_only:
+        return MasterResult(None, solver.status_name(status), idle_bound, budget_met)
     first = [solver.value(n) for n in count]
     # phase 2: as few idle watts, and the most memory kept in place (top hosts of each class)
     model.add(idle_expr <= int(round(solver.objective_value)))
@@ -176,13 +202,13 @@ def _choose_per_host(
             caps = [math.ceil(useful[h, r] * unit - EPS) for h in zone_free]
             model.add(cp_model.LinearExpr.weighted_sum([keep[h] for h in zone_free], caps) >= need_int)
     instances_on = np.bincount(ws.placement0[ws.movable], minlength=ws.n_hosts)
-    if ws.problem.max_migrations is not None:
+    if ws.problem.eviction_cap is not None:
         occupied = [h for h in free if instances_on[h] > 0]
         # every instance of an emptied host moves: (1 - keep) * count summed stays under the cap
         total = int(instances_on[occupied].sum())
         model.add(
             cp_model.LinearExpr.weighted_sum([keep[h] for h in occupied], [int(instances_on[h]) for h in occupied])
-            >= total - ws.problem.max_migrations
+            >= total - ws.problem.eviction_cap
         )
     forced_idle = int(idle[ws.forced].sum())
     idle_expr = cp_model.LinearExpr.weighted_sum([keep[h] for h in free], [int(idle[h]) for h in free])

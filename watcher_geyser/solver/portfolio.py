@@ -21,7 +21,13 @@ import numpy as np
 from watcher_geyser import bounds
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.exact import model_size, solve_exact
-from watcher_geyser.solver.greedy import empty_more_hosts, pack_with_repair, respect_migration_cap, solve_greedy
+from watcher_geyser.solver.greedy import (
+    empty_more_hosts,
+    move_budget,
+    pack_with_repair,
+    respect_migration_cap,
+    solve_greedy,
+)
 from watcher_geyser.solver.master import choose_hosts
 from watcher_geyser.solver.problem import Bounds, Problem, Target
 from watcher_geyser.solver.repack import Workspace
@@ -111,7 +117,7 @@ def _decompose(
         return best, master.status, 0.0
     packing, keep = pack_with_repair(ws, master.keep, deadline)
     packing = respect_migration_cap(ws, packing, keep, deadline)
-    placement = empty_more_hosts(ws, packing.placement, deadline, max_migrations=problem.max_migrations)
+    placement = empty_more_hosts(ws, packing.placement, deadline, max_new_moves=move_budget(ws, packing.placement))
     best = _better(best, _Candidate(placement, "FEASIBLE", ws), messages)
     return best, master.status, master.idle_bound_w + proven.dynamic_w
 

@@ -24,6 +24,9 @@ class Problem:
     100 %: consolidation never plans a host past its cores); None ignores measured CPU.
     ``power_budget_w`` caps the watts of hosts left on, when it can be met.
     ``max_migrations`` caps how many instances may change host.
+    ``max_consolidation_moves`` caps only the instances moved off hosts that end empty:
+    moves that relieve hosts above their limits are not counted (a per-step budget for
+    consolidation that never blocks relief).
     ``allow_power_on`` lets the solver switch on hosts that are off now.
     """
 
@@ -32,6 +35,7 @@ class Problem:
     cpu_ceiling: float | None = 1.0
     power_budget_w: float | None = None
     max_migrations: int | None = None
+    max_consolidation_moves: int | None = None
     allow_power_on: bool = True
     time_limit_s: float = 10.0
     seed: int = 0
@@ -46,8 +50,16 @@ class Problem:
             raise ValueError(f"power_budget_w must be >= 0, got {self.power_budget_w}")
         if self.max_migrations is not None and self.max_migrations < 0:
             raise ValueError(f"max_migrations must be >= 0, got {self.max_migrations}")
+        if self.max_consolidation_moves is not None and self.max_consolidation_moves < 0:
+            raise ValueError(f"max_consolidation_moves must be >= 0, got {self.max_consolidation_moves}")
         if self.time_limit_s <= 0:
             raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+
+    @property
+    def eviction_cap(self) -> int | None:
+        """The most instances that may leave hosts being emptied, under either cap."""
+        caps = [c for c in (self.max_migrations, self.max_consolidation_moves) if c is not None]
+        return min(caps) if caps else None
 
     @property
     def limits(self) -> np.ndarray:

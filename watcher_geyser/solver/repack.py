@@ -89,8 +89,22 @@ def repack(ws: Workspace, keep: np.ndarray) -> Packing:
     receivers = keep & ws.may_receive
     residual = np.where(receivers[:, None], ws.limits - load, -np.inf)
     group_hosts = _group_presence(ws, placement, evicted)
-    items = np.flatnonzero(evicted)
     unplaced: list[int] = []
+    if shed:
+        # shed instances go first, and never to a host that is shedding: one that finds no
+        # room stays home, and its host's room must then count it again before others fill it
+        shedding = np.unique(ws.placement0[list(shed)])
+        saved = residual[shedding].copy()
+        residual[shedding] = -np.inf
+        for v in _largest_first(ws, np.array(sorted(shed), dtype=np.int64)):
+            g = int(ws.group[v])
+            forbidden = group_hosts.setdefault(g, set()) if g >= 0 and ws.in_hard_group[v] else None
+            if not _place_one(ws, v, placement, residual, forbidden=forbidden):
+                unplaced.append(int(v))
+                evicted[v] = False
+                saved[np.searchsorted(shedding, ws.placement0[v])] -= ws.demand[v]
+        residual[shedding] = saved
+    items = np.flatnonzero(evicted & ~np.isin(np.arange(ws.n_instances), list(shed)))
     # 1) affinity groups move as one block; 2) anti-affinity members one by one; 3) the rest in batches
     grouped = items[ws.in_hard_group[items]]
     plain = items[~ws.in_hard_group[items]]
@@ -102,14 +116,14 @@ def repack(ws: Workspace, keep: np.ndarray) -> Packing:
                 if not _place_one(ws, v, placement, residual, forbidden=group_hosts.setdefault(g, set())):
                     unplaced.append(int(v))
     unplaced += _place_batches(ws, plain, placement, residual)
-    if shed:
-        # a shed instance that found no room stays where it was: its host stays over its limit
-        messages += [
-            f"host {ws.fleet.hosts[ws.placement0[v]].name} stays above its limits: no room elsewhere for "
-            f"{ws.fleet.instances[v].uuid}"
-            for v in unplaced
-            if v in shed
-        ]
+    stuck = [v for v in unplaced if v in shed]
+    messages += [
+        f"host {ws.fleet.hosts[ws.placement0[v]].name} stays above its limits: no room elsewhere for "
+        f"{ws.fleet.instances[v].uuid}"
+        for v in stuck
+    ]
+    # a shed instance that stays home is not a failure to repair: its host is kept anyway
+    unplaced = [v for v in unplaced if v not in shed]
     return Packing(placement, unplaced, messages)
 
 
