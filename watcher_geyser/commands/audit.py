@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
                                   lambda s: say(f"audit {s}"), args.poll)
         report = wc.report(client, audit)
         if args.execute and report.plan_uuid and audit.get("state") != "FAILED":
-            _print(report, args.json, format_report)
+            if not args.json:  # the plan as recommended first; --json prints one object, the final one
+                print(format_report(report) + "\n")
             say(f"starting action plan {report.plan_uuid}")
             wc.start_plan(client, report.plan_uuid)
             wc.wait_for_plan(client, report.plan_uuid, args.timeout, lambda s: say(f"action plan {s}"), args.poll)
