@@ -225,3 +225,11 @@ def test_server_groups_are_read(emulated, tmp_path, monkeypatch):
     assert [group_of[u] for u in uuids] == ["web", "web", None, None, "db", "db", None, "web-g-3"]
     assert all(q.get("all_projects") == ["True"] for q in seen_queries)
     assert len(seen_queries) >= 2  # three groups, two a page
+
+
+def test_servers_without_hosts_mean_no_admin_rights(emulated, tmp_path, capsys):
+    _, fixture = emulated
+    for server in fixture.nova_emulator.servers.values():  # what Nova shows a non-admin
+        server["OS-EXT-SRV-ATTR:host"] = server["OS-EXT-SRV-ATTR:hypervisor_hostname"] = None
+    assert main(["snapshot", "--os-cloud", CLOUD, "-o", str(tmp_path / "x.json"), "-q"]) == 1
+    assert "none of the 8 servers shows one" in capsys.readouterr().err

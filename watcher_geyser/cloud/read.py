@@ -134,6 +134,11 @@ def _servers(conn, servers: list, notes: list[str]) -> list[ServerRecord]:
                 metadata=dict(s.metadata or {}),
             )
         )
+    if servers and unplaced == len(servers):
+        raise CloudError(
+            f"could not read the hosts of servers: none of the {len(servers)} servers shows one "
+            "(OS-EXT-SRV-ATTR:hypervisor_hostname is shown to admins only); use an admin account"
+        )
     if unplaced:
         notes.append(f"{unplaced} server(s) on no host (building, shelved offloaded, ..): left out")
     return records
