@@ -233,3 +233,15 @@ def test_servers_without_hosts_mean_no_admin_rights(emulated, tmp_path, capsys):
         server["OS-EXT-SRV-ATTR:host"] = server["OS-EXT-SRV-ATTR:hypervisor_hostname"] = None
     assert main(["snapshot", "--os-cloud", CLOUD, "-o", str(tmp_path / "x.json"), "-q"]) == 1
     assert "none of the 8 servers shows one" in capsys.readouterr().err
+
+
+def test_flavours_looked_up_when_not_embedded(emulated, tmp_path):
+    """Before microversion 2.47 a server names its flavour by id only; the sizes come from /flavors."""
+    t, fixture = emulated
+    for server in fixture.nova_emulator.servers.values():
+        server["flavor"] = {"id": server["flavor"]["id"], "links": []}
+    out = tmp_path / "s.json"
+    assert main(["snapshot", "--os-cloud", CLOUD, "-o", str(out), "-q"]) == 0
+    fleet = load_scenario(out)
+    sizes = {i.uuid: (i.vcpus, i.memory_mb) for i in fleet.instances}
+    assert sizes == {vm.uuid: (vm.vcpus, vm.memory) for vm in t.instances}

@@ -147,7 +147,7 @@ def _servers(conn, servers: list, notes: list[str]) -> list[ServerRecord]:
 def _flavor(conn, embedded, cache: dict) -> dict:
     """The flavour's sizes: embedded in the server since microversion 2.47, else looked up once per id."""
     data = dict(embedded.to_dict() if hasattr(embedded, "to_dict") else embedded or {})
-    if data.get("vcpus") is not None:
+    if data.get("vcpus"):  # openstacksdk fills absent sizes with 0, and no flavour has 0 vcpus
         data.setdefault("ephemeral", data.get("OS-FLV-EXT-DATA:ephemeral"))
         return data
     flavor_id = data.get("id")
