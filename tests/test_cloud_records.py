@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from watcher_geyser.cloud import CloudRecords, HypervisorRecord, Inventory, ServerGroupRecord, ServerRecord, to_fleet
 from watcher_geyser.model import HostState
 from watcher_geyser.power import PowerModel
@@ -67,3 +70,37 @@ def test_servers_on_unknown_hosts_and_groups():
 def test_disk_counts_what_placement_allocates():
     assert server("v", "a", ephemeral_gb=5, swap_mb=1025).disk_gb == 20 + 5 + 2
     assert server("v", "a", boot_from_volume=True, swap_mb=512).disk_gb == 1
+
+
+HOSTS = [f"h{i}" for i in range(5)]
+
+
+@st.composite
+def cloud_records(draw):
+    hyps = []
+    for name in draw(st.lists(st.sampled_from(HOSTS), unique=True, max_size=5)):
+        status = draw(st.sampled_from(["enabled", "disabled"]))
+        hyps.append(hyp(name, state=draw(st.sampled_from(["up", "down"])), status=status,
+                        disabled_reason=draw(st.sampled_from([None, "watcher_geyser: off", "broken"]))))
+    servers = [
+        server(f"v{i}", draw(st.sampled_from(HOSTS + ["ghost"])),
+               state=draw(st.sampled_from(["active", "stopped", "paused", "error"])), locked=draw(st.booleans()))
+        for i in range(draw(st.integers(0, 12)))
+    ]
+    return CloudRecords(hyps, servers)
+
+
+@given(cloud_records())
+def test_every_server_is_planned_or_accounted_for(records):
+    snapshot = to_fleet(records, lambda _name: POWER)
+    fleet = snapshot.fleet
+    kept = {h.name for h in fleet.hosts}
+    assert kept | set(snapshot.left_out_hosts) == {h.name for h in records.hypervisors}
+    planned = {i.uuid for i in fleet.instances}
+    for s in records.servers:
+        if s.uuid not in planned:  # its host was not read, or was left out: a note says so
+            assert s.host not in kept
+            assert any(repr(s.host) in n or s.host in n for n in snapshot.notes)
+    for inst in fleet.instances:
+        host = fleet.hosts[fleet.host_index(inst.host)]
+        assert host.state is not HostState.OFF  # nothing runs on a host recorded as off
