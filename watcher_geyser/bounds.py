@@ -109,12 +109,7 @@ def hosts_lower_bound(fleet: Fleet, limits: np.ndarray, allow_power_on: bool = T
 
 def dynamic_slopes_w_per_core(fleet: Fleet) -> np.ndarray:
     """float64[H]: a slope s with P(u) >= idle + s * u * cores for every u (a valid lower line)."""
-    slopes = np.empty(len(fleet.hosts))
-    for h, host in enumerate(fleet.hosts):
-        curve = np.asarray(host.power.curve_w)
-        xs = np.linspace(0.0, 1.0, len(curve))[1:]
-        slopes[h] = np.min((curve[1:] - curve[0]) / xs) / fleet.physical_cores[h]
-    return slopes
+    return fleet.dynamic_slope_w_per_core
 
 
 def watts_lower_bound(

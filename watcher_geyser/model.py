@@ -284,9 +284,27 @@ class Fleet:
         powered = self.occupied(placement) if powered is None else powered
         util = np.minimum(self.cpu_load(placement) / self.physical_cores, 1.0)
         watts = np.zeros(len(self.hosts))
-        for h in np.flatnonzero(powered):
-            watts[h] = self.hosts[h].power.watts(float(util[h]))
+        for model, members in self.power_groups:
+            on = members[powered[members]]
+            if len(on):
+                watts[on] = model.watts(util[on])
         return watts
+
+    @cached_property
+    def power_groups(self) -> tuple[tuple[PowerModel, np.ndarray], ...]:
+        """Hosts grouped by power model: fleets have a few models and many hosts."""
+        groups: dict[PowerModel, list[int]] = {}
+        for h, host in enumerate(self.hosts):
+            groups.setdefault(host.power, []).append(h)
+        return tuple((model, np.array(members, dtype=np.int64)) for model, members in groups.items())
+
+    @cached_property
+    def dynamic_slope_w_per_core(self) -> np.ndarray:
+        """float64[H]: s with P(u) >= idle + s * u * cores for every u (a lower line of the curve)."""
+        slopes = np.empty(len(self.hosts))
+        for model, members in self.power_groups:
+            slopes[members] = model.min_dynamic_slope_w
+        return slopes / self.physical_cores
 
     def watts(self, placement: np.ndarray | None = None, powered: np.ndarray | None = None) -> float:
         return float(self.host_watts(placement, powered).sum())

@@ -9,6 +9,7 @@ that is switched off draws 0 W, which is the caller's business, not the model's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -42,6 +43,10 @@ class PowerModel:
             raise ValueError("a power curve must not decrease with utilisation")
         return cls(points)
 
+    @cached_property
+    def _xs(self) -> np.ndarray:
+        return np.linspace(0.0, 1.0, len(self.curve_w))
+
     @property
     def idle_w(self) -> float:
         return self.curve_w[0]
@@ -58,9 +63,15 @@ class PowerModel:
     def watts(self, utilisation: float | np.ndarray) -> float | np.ndarray:
         """Watts at utilisation in [0, 1] (values outside are clipped: a host cannot exceed 100 %)."""
         u = np.clip(utilisation, 0.0, 1.0)
-        xs = np.linspace(0.0, 1.0, len(self.curve_w))
-        result = np.interp(u, xs, self.curve_w)
+        result = np.interp(u, self._xs, self.curve_w)
         return float(result) if np.ndim(result) == 0 else result
+
+    @cached_property
+    def min_dynamic_slope_w(self) -> float:
+        """The least (P(u) - idle) / u over the curve's points: idle + this * u never exceeds P(u)."""
+        curve = np.asarray(self.curve_w)
+        xs = np.linspace(0.0, 1.0, len(curve))[1:]
+        return float(np.min((curve[1:] - curve[0]) / xs))
 
     def watts_per_unit_at_full_load(self) -> float:
         """Full-load watts; with capacity it ranks hosts by efficiency (watts per unit of work)."""

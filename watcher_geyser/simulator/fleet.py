@@ -25,6 +25,7 @@ Not expressible in a Fleet: the per-core limit (a 1-core VM cannot use more than
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,19 +51,8 @@ def fleet_from_view(view: StepView, cpu_util: np.ndarray | None = None) -> Fleet
     cloudsim = state.fidelity.is_cloudsim
     occupied = np.array([len(v) > 0 for v in state.host_vms])
     on = occupied if cloudsim else (state.powered | occupied)
-    hosts = [
-        Host(
-            name=dc.host_names[h],
-            vcpus=int(round(dc.total_mips[h] / MIPS_UNIT)),
-            memory_mb=int(dc.ram_mb[h]),
-            disk_gb=0,
-            power=dc.power[h],
-            cpu_allocation_ratio=VCPU_RATIO,
-            ram_allocation_ratio=CLOUDSIM_RAM_RATIO if cloudsim else 1.0,
-            state=HostState.ENABLED if on[h] else HostState.OFF,
-        )
-        for h in range(dc.hosts)
-    ]
+    variants = _host_variants(state)
+    hosts = [variants[h][bool(on[h])] for h in range(dc.hosts)]
     demand = view.snapshot.vm_req_mips
     instances = []
     for v in np.flatnonzero(state.alive).tolist():
@@ -79,6 +69,30 @@ def fleet_from_view(view: StepView, cpu_util: np.ndarray | None = None) -> Fleet
             )
         )
     return Fleet.build(hosts, instances)
+
+
+def _host_variants(state) -> list[tuple[Host, Host]]:
+    """Each host as (off, enabled), built once per run: hosts differ between steps only by state."""
+    cached = getattr(state, "_fleet_host_variants", None)
+    if cached is not None:
+        return cached
+    dc, cloudsim = state.dc, state.fidelity.is_cloudsim
+    total_mips = dc.total_mips
+    variants = []
+    for h in range(dc.hosts):
+        host = Host(
+            name=dc.host_names[h],
+            vcpus=int(round(total_mips[h] / MIPS_UNIT)),
+            memory_mb=int(dc.ram_mb[h]),
+            disk_gb=0,
+            power=dc.power[h],
+            cpu_allocation_ratio=VCPU_RATIO,
+            ram_allocation_ratio=CLOUDSIM_RAM_RATIO if cloudsim else 1.0,
+            state=HostState.OFF,
+        )
+        variants.append((host, replace(host, state=HostState.ENABLED)))
+    state._fleet_host_variants = variants
+    return variants
 
 
 def migrations_to(view: StepView, fleet: Fleet, placement: np.ndarray) -> list[Migration]:

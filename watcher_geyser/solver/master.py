@@ -83,18 +83,19 @@ def _host_memory_gb(ws: Workspace) -> np.ndarray:
 def _host_classes(ws: Workspace) -> list[np.ndarray]:
     """Free candidate hosts grouped by (zone, usable capacity, idle watts), each class sorted
     by memory to move, most first."""
-    candidates = candidate_hosts(ws.fleet, ws.problem.allow_power_on) & ~ws.forced
-    useful = _useful(ws)
+    candidates = np.flatnonzero(candidate_hosts(ws.fleet, ws.problem.allow_power_on) & ~ws.forced)
+    if len(candidates) == 0:
+        return []
     memory = _host_memory_gb(ws)
-    keys: dict[tuple, list[int]] = {}
-    for h in np.flatnonzero(candidates):
-        key = (int(ws.host_zone[h]), *np.round(useful[h], 6).tolist(), round(float(ws.fleet.idle_w[h]), 6))
-        keys.setdefault(key, []).append(int(h))
-    classes = []
-    for members in keys.values():
-        members_arr = np.array(members, dtype=np.int64)
-        classes.append(members_arr[np.argsort(-memory[members_arr], kind="stable")])
-    return classes
+    keys = np.column_stack(
+        [ws.host_zone[candidates], np.round(_useful(ws)[candidates], 6), np.round(ws.fleet.idle_w[candidates], 6)]
+    )
+    _, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.lexsort((-memory[candidates], inverse))
+    grouped = candidates[order]
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    return np.split(grouped, bounds)
 
 
 def _choose_per_class(
