@@ -43,6 +43,7 @@ class AuditCommandTest(GeyserCommandMixin, base.WatcherFunctionalTestCase):
                                      "-p", "para1=2.5", "--json")
         self.assertEqual(0, code, err)
         self.assertIn("audit template 't1' created: goal dummy, strategy dummy", err)
+        self.assertIn('parameters as Watcher holds them: {"para1": 2.5, "para2": "hello"}', err)  # with defaults
         report = json.loads(out)
         self.assertEqual("SUCCEEDED", report["audit_state"])
         self.assertEqual("SUCCEEDED", self.held(f"/audits/{report['audit_uuid']}")["state"])

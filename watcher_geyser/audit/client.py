@@ -99,13 +99,6 @@ def server_version(client) -> tuple[int, int]:
     return best
 
 
-def strategy_parameters(client, strategy: str) -> dict:
-    """The strategy's JSON schema ``properties`` as Watcher publishes it (name -> spec)."""
-    found = _api(f"read strategy {strategy!r}", lambda: client.strategy.get(strategy))
-    spec = getattr(found, "parameters_spec", None) or {}
-    return dict(spec.get("properties", {}))
-
-
 def ensure_template(client, request: AuditRequest, with_defaults: bool) -> tuple[dict, str]:
     """Create the audit template, or update it to ``request``'s goal, strategy and parameters.
 

@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
             + ("" if with_defaults else f" (Watcher API {version[0]}.{version[1]}: parameters go with the audit)"))
         audit = wc.start_audit(client, request, template["uuid"])
         audit_uuid = audit["uuid"]
-        say(f"audit {audit['uuid']} created ({request.audit_type}, parameters {json.dumps(request.parameters)})")
+        # Watcher fills in the strategy's defaults: what it shows is what the strategy gets
+        held = json.dumps(audit.get("parameters") or request.parameters, sort_keys=True)
+        say(f"audit {audit['uuid']} created ({request.audit_type}); parameters as Watcher holds them: {held}")
         audit = wc.wait_for_audit(client, audit["uuid"], args.timeout, request.audit_type == "CONTINUOUS",
                                   lambda s: say(f"audit {s}"), args.poll)
         report = wc.report(client, audit)
