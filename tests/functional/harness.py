@@ -1,0 +1,191 @@
+"""Watcher's real functional harness, plus the two seams it does not emulate.
+
+``WatcherFunctionalTestCase`` (shipped in python-watcher) runs the real API (Pecan over
+wsgi-intercept), decision engine and applier in-process, with emulated Nova and
+Placement. It emulates neither a metrics backend nor Ironic, so this module supplies:
+
+- ``MeasuredDatasource``: a datasource of our own holding instance CPU use (percent),
+  handed out where Watcher picks its datasource (``DataSourceManager.get_backend``);
+- ``EmulatedMetal``: a bare-metal helper of our own whose nodes are the emulated Nova
+  hypervisors, handed out where Watcher picks its metal helper
+  (``metal_helper.factory.get_helper``). Switching a node off marks its compute service
+  down in the emulated Nova, switching it on marks it up, as Ironic and nova-compute would.
+
+Everything else is Watcher's own code. The emulated Nova's moves are recorded in order
+(``moves``) so that the tests can replay what was executed.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid as uuidlib
+from importlib.metadata import entry_points
+
+import fixtures
+from watcher.common.metal_helper import base as metal_base
+from watcher.common.metal_helper import constants as metal_constants
+from watcher.tests.functional import base
+
+
+class MeasuredDatasource:
+    """Instance CPU use in percent by uuid, host CPU (percent) and watts by hostname; None where absent."""
+
+    NAME = "geyser_test"
+    METRIC_MAP = {"instance_cpu_usage": "cpu", "host_cpu_usage": None, "host_power": None}
+
+    def __init__(self, cpu_percent: dict[str, float] | None = None, fail: bool = False):
+        self.cpu_percent = dict(cpu_percent or {})
+        self.host_cpu_percent: dict[str, float] = {}
+        self.host_power_w: dict[str, float] = {}
+        self.fail = fail
+        self.queries = 0
+
+    def list_metrics(self):
+        return ["cpu"]
+
+    def check_availability(self):
+        return "available"
+
+    def get_instance_cpu_usage(self, resource, period, aggregate, granularity=None):
+        self.queries += 1
+        if self.fail:
+            raise ConnectionError("metrics backend unreachable")
+        return self.cpu_percent.get(resource.uuid)
+
+    def get_host_cpu_usage(self, resource, period, aggregate, granularity=None):
+        return self.host_cpu_percent.get(resource.hostname)
+
+    def get_host_power(self, resource, period, aggregate, granularity=None):
+        return self.host_power_w.get(resource.hostname)
+
+
+class _MetalNode(metal_base.BaseMetalNode):
+    def __init__(self, metal: EmulatedMetal, hostname: str):
+        super().__init__(metal.nova_client.get_compute_node_by_hostname(hostname))
+        self._metal = metal
+        self._hostname = hostname
+
+    def get_power_state(self):
+        return metal_constants.PowerState(self._metal.power[self._hostname])
+
+    def get_id(self):
+        return self._metal.node_id(self._hostname)
+
+    def power_on(self):
+        self._metal.set_power(self._hostname, "on")
+
+    def power_off(self):
+        self._metal.set_power(self._hostname, "off")
+
+
+class EmulatedMetal(metal_base.BaseMetalHelper):
+    """Bare-metal nodes backing the emulated hypervisors; power changes are recorded."""
+
+    def __init__(self, emulator, events: list, lock: threading.Lock):
+        super().__init__(osc=None)
+        self.emulator = emulator
+        self.power: dict[str, str] = {}
+        self._events = events
+        self._lock = lock
+
+    @staticmethod
+    def node_id(hostname: str) -> str:
+        return str(uuidlib.uuid5(uuidlib.NAMESPACE_OID, f"metal-{hostname}"))
+
+    def reset(self, powered_off: tuple[str, ...] = ()) -> None:
+        self.power = {h["hypervisor_hostname"]: "on" for h in self.emulator.hypervisors.values()}
+        for host in powered_off:
+            self.power[host] = "off"
+            self._mark(host, "down")
+
+    def list_compute_nodes(self):
+        return [_MetalNode(self, host) for host in sorted(self.power)]
+
+    def get_node(self, node_id):
+        for host in self.power:
+            if self.node_id(host) == node_id:
+                return _MetalNode(self, host)
+        raise LookupError(f"no bare-metal node {node_id}")
+
+    def set_power(self, host: str, state: str) -> None:
+        with self._lock:
+            self.power[host] = state
+            self._mark(host, "up" if state == "on" else "down")
+            self._events.append(("power_" + state, host))
+
+    def _mark(self, host: str, state: str) -> None:
+        hyp = self.emulator._find_hypervisor_by_hostname(host)
+        svc = self.emulator._find_service_by_hostname(host)
+        hyp["state"] = state
+        svc["state"] = state
+
+
+class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
+    """Watcher's functional test case with our datasource and metal seams and a move recorder."""
+
+    COMPUTE_TOPOLOGY = None  # set by subclasses: the emulators exist only when it is not None
+
+    def setUp(self):
+        installed = {ep.name for ep in entry_points(group="watcher_strategies")}
+        if "geyser_consolidation" not in installed:
+            self.fail("watcher-geyser's entry points are not installed in this Python environment, so Watcher "
+                      "cannot find its strategies: run `pip install -e .` (or bash tools/venv.sh) and retry")
+        super().setUp()
+        self.flags(group="nova", migration_max_retries=2, migration_interval=0.1)
+        self.emulator = self.env.nova_fixture.nova_emulator
+        self.events: list[tuple] = []
+        self._lock = threading.Lock()
+        self.datasource = MeasuredDatasource()
+        self.metal = EmulatedMetal(self.emulator, self.events, self._lock)
+        self.useFixture(fixtures.MockPatch(
+            "watcher.decision_engine.datasources.manager.DataSourceManager.get_backend",
+            side_effect=lambda metrics: self.datasource))
+        self.useFixture(fixtures.MockPatch("watcher.common.metal_helper.factory.get_helper",
+                                           side_effect=lambda osc=None: self.metal))
+        self._record_moves()
+
+    # --- recording what the emulated cloud executed -----------------------------------------
+    def _record_moves(self):
+        emulator = self.emulator
+        original = emulator._move_server
+
+        def move(server_id, dest):
+            with self._lock:
+                src = emulator.servers[server_id]["OS-EXT-SRV-ATTR:host"]
+                self.events.append(("migrate", server_id, src, dest))
+                original(server_id, dest)
+
+        emulator._move_server = move
+
+    def load(self, topology, powered_off: tuple[str, ...] = ()):
+        self.topology = topology
+        self.load_topology(topology)
+        self.metal.reset(powered_off)
+        self.events.clear()
+
+    # --- audit helpers ---------------------------------------------------------------------
+    def audit(self, strategy: str, goal: str, parameters: dict | None = None, expect: str = "SUCCEEDED"):
+        body = {"audit_type": "ONESHOT", "goal": goal, "strategy": strategy, "parameters": parameters or {}}
+        resp = self.admin_api.post("/audits", body)
+        self.assertEqual(201, resp.status_code, resp.text)
+        audit = self._wait_for_audit_state(resp.json()["uuid"], expect, timeout=60)
+        plan = self.plan_of(audit["uuid"])
+        return plan, self.actions_of(plan["uuid"])
+
+    def plan_of(self, audit_uuid: str) -> dict:
+        plans = self.admin_api.get(f"/action_plans?audit_uuid={audit_uuid}").json()["action_plans"]
+        self.assertEqual(1, len(plans))
+        return self.admin_api.get(f"/action_plans/{plans[0]['uuid']}").json()
+
+    def actions_of(self, plan_uuid: str) -> list[dict]:
+        listed = self.admin_api.get(f"/actions?action_plan_uuid={plan_uuid}&limit=1000").json()["actions"]
+        return [self.admin_api.get(f"/actions/{a['uuid']}").json() for a in listed]
+
+    def execute(self, plan_uuid: str, timeout_s: float = 90):
+        resp = self.admin_api.patch(f"/action_plans/{plan_uuid}",
+                                    [{"op": "replace", "path": "/state", "value": "PENDING"}])
+        self.assertEqual(200, resp.status_code, resp.text)
+        return self._wait_for_action_plan_state(plan_uuid, "SUCCEEDED", timeout=timeout_s)
+
+    def host_of(self, instance_uuid: str) -> str:
+        return self.emulator.servers[instance_uuid]["OS-EXT-SRV-ATTR:host"]

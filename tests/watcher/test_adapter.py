@@ -1,0 +1,109 @@
+"""The adapter on real Watcher ``ModelRoot`` objects: capacities, states, pins, metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.watcher import cluster
+from watcher_geyser.model import HostState, MigrationKind
+from watcher_geyser.power import PowerModel
+from watcher_geyser.strategies.adapter import fleet_from_model
+
+LINEAR = PowerModel.linear(100, 300)
+
+
+def power_for(_name: str) -> PowerModel:
+    return LINEAR
+
+
+def test_capacity_matches_watchers_own_arithmetic():
+    n = cluster.node("c1", vcpus=32, memory=65536, disk=1000, vcpu_ratio=4.0, memory_ratio=1.5, disk_ratio=1.0,
+                     vcpu_reserved=2, memory_mb_reserved=4096, disk_gb_reserved=50)
+    root = cluster.model([n], [cluster.instance("vm", "c1")])
+    fleet = fleet_from_model(root, power_for).fleet
+    assert fleet.capacity[0].tolist() == [n.vcpu_capacity, n.memory_mb_capacity, n.disk_gb_capacity]
+    used = root.get_node_used_resources(n)
+    assert fleet.load()[0].tolist() == [used["vcpu"], used["memory"], used["disk"]]
+
+
+def test_node_status_and_state_become_host_states():
+    nodes = [
+        cluster.node("enabled"),
+        cluster.node("disabled", status="disabled", disabled_reason="maintenance"),
+        cluster.node("down-with-vms", state="down"),
+        cluster.node("off-ours", state="down", status="disabled", disabled_reason="watcher_geyser"),
+        cluster.node("off-theirs", state="down", status="disabled", disabled_reason="broken psu"),
+        cluster.node("down-unknown", state="down"),
+    ]
+    insts = [cluster.instance("a", "enabled"), cluster.instance("b", "down-with-vms")]
+    adapted = fleet_from_model(cluster.model(nodes, insts), power_for,
+                               power_states={"off-ours": "off", "off-theirs": "off"})
+    states = {h.name: h.state for h in adapted.fleet.hosts}
+    assert states == {
+        "enabled": HostState.ENABLED,
+        "disabled": HostState.DISABLED,
+        "down-with-vms": HostState.DISABLED,
+        "off-ours": HostState.OFF,
+    }
+    assert sorted(adapted.dropped_hosts) == ["down-unknown", "off-theirs"]
+    stranded = adapted.fleet.instances[adapted.fleet.instance_index[insts[1].uuid]]
+    assert not stranded.movable  # nothing migrates off a dead compute
+    assert any("down-with-vms" in n for n in adapted.notes)
+    assert adapted.node_uuids["enabled"] == nodes[0].uuid
+
+
+def test_instance_states_locks_and_exclusions():
+    insts = [
+        cluster.instance("live", "c1"),
+        cluster.instance("cold", "c1", state="stopped"),
+        cluster.instance("paused", "c1", state="paused"),
+        cluster.instance("broken", "c1", state="error"),
+        cluster.instance("locked", "c1", locked=True),
+        cluster.instance("excluded", "c1", exclude=True),
+    ]
+    adapted = fleet_from_model(cluster.model([cluster.node("c1")], insts), power_for)
+    by_name = {i.name: i for i in adapted.fleet.instances}
+    assert by_name["live"].migration_kind is MigrationKind.LIVE and by_name["live"].movable
+    assert by_name["cold"].migration_kind is MigrationKind.COLD and by_name["cold"].movable
+    for name in ("paused", "broken", "locked", "excluded"):
+        assert not by_name[name].movable, name
+    assert by_name["locked"].pinned_reason == "locked"
+    assert any("paused" in n for n in adapted.notes)
+
+
+def test_cpu_metrics_zones_and_groups():
+    insts = [cluster.instance("a", "c1", vcpus=4), cluster.instance("b", "c2", vcpus=4)]
+    root = cluster.model([cluster.node("c1"), cluster.node("c2")], insts)
+    adapted = fleet_from_model(
+        root, power_for, cpu_util={insts[0].uuid: 0.25, insts[1].uuid: None}, default_cpu_util=1.0,
+        zones={"c1": "az1", "c2": "az2"}, server_groups={insts[0].uuid: ("web", "anti-affinity")},
+    )
+    fleet = adapted.fleet
+    assert fleet.cpu_used[fleet.instance_index[insts[0].uuid]] == pytest.approx(1.0)
+    assert fleet.cpu_used[fleet.instance_index[insts[1].uuid]] == pytest.approx(4.0)  # unmeasured: all vcpus
+    assert [h.zone for h in fleet.hosts] == ["az1", "az2"]
+    assert [g.name for g in fleet.server_groups] == ["web"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 64), st.sampled_from([1.0, 2.0, 4.0]), st.integers(0, 8)),
+                min_size=1, max_size=6),
+       st.data())
+def test_every_instance_lands_on_its_host_with_its_flavour(hosts, data):
+    nodes = [cluster.node(f"h{i}", vcpus=v, vcpu_ratio=r, memory=65536) for i, (v, r, _) in enumerate(hosts)]
+    insts = []
+    for i, (_, _, count) in enumerate(hosts):
+        for k in range(count):
+            vcpus = data.draw(st.integers(1, 8))
+            insts.append(cluster.instance(f"vm-{i}-{k}", f"h{i}", vcpus=vcpus, memory=512 * vcpus))
+    adapted = fleet_from_model(cluster.model(nodes, insts), power_for)
+    fleet = adapted.fleet
+    assert len(fleet.instances) == len(insts)
+    for inst in insts:
+        ours = fleet.instances[fleet.instance_index[inst.uuid]]
+        assert (ours.host, ours.vcpus, ours.memory_mb, ours.disk_gb) == (inst.host, inst.vcpus, inst.memory,
+                                                                           inst.disk)
+    assert np.all(fleet.capacity[:, 0] == [v * r for v, r, _ in hosts])

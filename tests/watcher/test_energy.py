@@ -1,0 +1,61 @@
+"""What an audit asks of the solver: parameters first, then the signal, and never an exception."""
+
+from __future__ import annotations
+
+import pytest
+from oslo_config import cfg
+
+from tests.watcher import cluster
+from watcher_geyser.power import PowerModel
+from watcher_geyser.strategies.adapter import fleet_from_model
+from watcher_geyser.strategies.energy import decide_energy
+from watcher_geyser.strategies.params import AuditParams
+
+NOW_S = 1_700_000_000.0
+
+
+@pytest.fixture
+def conf():
+    conf = cfg.ConfigOpts()
+    conf([], project="test")
+    return conf
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    nodes = [cluster.node(f"c{i}") for i in range(8)]
+    insts = [cluster.instance(f"vm{i}", f"c{i % 8}") for i in range(20)]
+    return fleet_from_model(cluster.model(nodes, insts), lambda _: PowerModel.linear(100, 300)).fleet
+
+
+def test_audit_parameters_override_the_signal(conf, fleet):
+    params = AuditParams(power_budget_w=3000, ceiling=0.99, ceiling_max=0.9, power_off=True,
+                         signal_source="constant:1W")
+    decision = decide_energy(params, fleet, conf, NOW_S)
+    assert (decision.budget_w, decision.ceiling, decision.allow_power_off) == (3000, 0.9, True)
+    assert not decision.fallback
+
+
+def test_no_signal_means_no_budget_and_the_highest_ceiling(conf, fleet):
+    decision = decide_energy(AuditParams(ceiling_max=0.8, power_off=True), fleet, conf, NOW_S)
+    assert (decision.budget_w, decision.ceiling, decision.allow_power_off) == (None, 0.8, True)
+    assert "no energy signal" in decision.reason
+
+
+def test_scarce_signal_tightens_and_plentiful_relaxes(conf, fleet):
+    peak_w = float(fleet.max_w.sum())
+    scarce = decide_energy(AuditParams(signal_source=f"constant:{0.2 * peak_w:.0f}W", power_off=True), fleet, conf,
+                           NOW_S)
+    plenty = decide_energy(AuditParams(signal_source=f"constant:{2 * peak_w:.0f}W", power_off=True), fleet, conf,
+                           NOW_S)
+    assert scarce.ceiling > plenty.ceiling
+    assert scarce.budget_w is not None and plenty.budget_w is None
+    assert scarce.allow_power_off and not scarce.fallback
+
+
+@pytest.mark.parametrize("spec", ["file:/nonexistent/signal.csv", "nonsense://x", "constant:-5W"])
+def test_a_failing_signal_gives_the_safe_default_without_power_off(conf, fleet, spec):
+    decision = decide_energy(AuditParams(signal_source=spec, power_off=True), fleet, conf, NOW_S)
+    assert decision.fallback
+    assert not decision.allow_power_off
+    assert decision.reason

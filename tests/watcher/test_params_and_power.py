@@ -1,0 +1,115 @@
+"""Audit parameters through Watcher's own validator, and the host power models from configuration."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oslo_config import cfg
+from watcher.common import exception, utils
+
+from watcher_geyser.power import PowerModel
+from watcher_geyser.strategies import opts
+from watcher_geyser.strategies.params import AuditParams, schema
+from watcher_geyser.strategies.power_config import (
+    MAX_CALIBRATION,
+    PowerCatalog,
+    PowerConfigError,
+    calibrate,
+    parse_model_spec,
+)
+
+
+def validated(params: dict, power_off_default: bool = False) -> dict:
+    """What Watcher's API does to an audit's parameters: validate and fill the defaults."""
+    params = dict(params)
+    utils.StrictDefaultValidatingDraft4Validator(schema(power_off_default)).validate(params)
+    return params
+
+
+def test_defaults_fill_every_parameter():
+    params = validated({})
+    assert set(params) == set(schema(False)["properties"])
+    parsed = AuditParams.from_input(utils.Struct(params))
+    assert parsed == AuditParams()
+    assert validated({}, power_off_default=True)["power_off"] is True
+
+
+@pytest.mark.parametrize("bad", [
+    {"ceiling": 0}, {"ceiling": 1.01}, {"ceiling_min": 0}, {"time_limit_s": 0}, {"time_limit_s": "10"},
+    {"max_migrations": -1}, {"max_migrations": 1.5}, {"power_budget_w": -5}, {"power_off": "true"},
+    {"signal_source": 5},
+])
+def test_bad_values_are_refused(bad):
+    with pytest.raises(jsonschema.ValidationError):
+        validated(bad)
+
+
+def test_unknown_parameter_is_refused():
+    with pytest.raises(exception.AuditParameterNotAllowed):
+        validated({"ceilling": 0.8})
+
+
+def test_crossed_ceiling_bounds_are_reconciled_with_a_note():
+    parsed = AuditParams.from_input(validated({"ceiling_min": 0.9, "ceiling_max": 0.7}))
+    assert (parsed.ceiling_min, parsed.ceiling_max) == (0.7, 0.7)
+    assert "ceiling_min" in parsed.notes[0]
+    assert parsed.clamp_ceiling(0.95) == 0.7
+
+
+def test_model_specs_linear_and_curve():
+    assert parse_model_spec("170/420") == PowerModel.linear(170, 420)
+    curve = parse_model_spec("93.7 97 101 105 110 116 121 125 129 133 135")
+    assert curve.idle_w == 93.7 and curve.max_w == 135
+    for bad in ("", "abc", "300/100", "1 2 3"):
+        with pytest.raises(PowerConfigError, match="IDLE_W/MAX_W"):
+            parse_model_spec(bad)
+
+
+def test_catalog_first_matching_pattern_wins():
+    catalog = PowerCatalog.from_specs(100, 300, {"compute-gpu-*": "300/900", "compute-gpu-7": "1/2", "*-old": "80/200"})
+    assert catalog.model_for("compute-gpu-7") == PowerModel.linear(300, 900)
+    assert catalog.model_for("rack-old") == PowerModel.linear(80, 200)
+    assert catalog.model_for("compute-1") == PowerModel.linear(100, 300)
+
+
+def test_catalog_from_oslo_config():
+    conf = cfg.ConfigOpts()
+    conf([], project="test")
+    opts.register_power_opts(conf)
+    conf.set_override("host_models", {"big-*": "200/600"}, group=opts.POWER_GROUP)
+    catalog, problem = opts.power_catalog(conf)
+    assert catalog.model_for("big-1").max_w == 600 and problem is None
+    conf.set_override("host_models", {"big-*": "lots"}, group=opts.POWER_GROUP)
+    catalog, problem = opts.power_catalog(conf)  # a bad override never fails the audit
+    assert "big-*" in problem and "instead" in problem
+    assert catalog.model_for("big-1") == PowerModel.linear(120, 350)
+
+
+def test_power_overrides_do_not_leak_between_config_objects():
+    first, second = cfg.ConfigOpts(), cfg.ConfigOpts()
+    for conf in (first, second):
+        conf([], project="test")
+        opts.register_power_opts(conf)
+    first.set_override("default_max_w", 999.0, group=opts.POWER_GROUP)
+    assert second[opts.POWER_GROUP].default_max_w == 350.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(50, 300), st.floats(0, 400), st.floats(0, 1), st.floats(1, 2000))
+def test_calibration_passes_through_the_measurement_or_stops_at_its_bound(idle, extra, util, measured):
+    model = PowerModel.linear(idle, idle + extra)
+    new, cal = calibrate(model, util, measured, "h")
+    assert cal is not None
+    assert 1 / MAX_CALIBRATION - 1e-9 <= cal.factor <= MAX_CALIBRATION + 1e-9
+    if not cal.clamped:
+        assert new.watts(util) == pytest.approx(measured)
+    ratios = [b / a for a, b in zip(model.curve_w, new.curve_w) if a > 0]
+    assert all(r == pytest.approx(cal.factor) for r in ratios)
+
+
+def test_unusable_measurements_leave_the_model_alone():
+    model = PowerModel.linear(100, 300)
+    for measured in (0.0, -1.0, float("nan"), float("inf")):
+        assert calibrate(model, 0.5, measured) == (model, None)

@@ -1,0 +1,164 @@
+"""Watcher's cluster data model (``ModelRoot``) and CPU measurements -> our ``Fleet``.
+
+The one place where Watcher's words become ours:
+
+- a compute node's capacity is Placement's (``vcpus``, ``memory``, ``disk``, their
+  ``*_reserved`` and allocation ratios), carried over field by field so that
+  ``Host.capacity`` equals Watcher's ``vcpu_capacity`` / ``memory_mb_capacity`` /
+  ``disk_gb_capacity``;
+- node ``status`` and ``state``: enabled and up -> ENABLED; disabled and up -> DISABLED
+  (keeps its instances, never receives one); down -> never receives either: a down host
+  that still lists instances is DISABLED with its instances pinned (nothing migrates off
+  a dead compute), a down host without instances is OFF only when the bare-metal service
+  says it is powered off and nobody but us disabled it (so we may switch it back on), and
+  is otherwise left out of the fleet;
+- instance ``state``: ``active`` moves live, ``stopped`` moves cold, anything else stays.
+  ``paused`` stays too, although Nova could move it live: Watcher's ``migrate`` action
+  refuses to live-migrate an instance whose status is not ACTIVE, so planning it would
+  fail the action plan;
+- ``locked`` and ``watcher_exclude`` (the audit scope's exclusions) pin an instance.
+
+Every decision that drops or pins something is written to ``AdaptedFleet.notes`` so the
+strategy can log it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
+from watcher_geyser.power import PowerModel
+
+OUR_DISABLED_REASONS = ("watcher_geyser", "watcher_disabled")  # reasons we (or Watcher's consolidation) disable with
+POWER_OFF = "off"
+POWER_ON = "on"
+
+
+@dataclass
+class AdaptedFleet:
+    """The fleet, plus what the emitter needs to speak Watcher again, plus the notes."""
+
+    fleet: Fleet
+    node_uuids: dict[str, str]  # hostname -> compute node uuid (Nova's hypervisor id)
+    notes: list[str] = field(default_factory=list)
+    dropped_hosts: list[str] = field(default_factory=list)
+
+    @property
+    def hosts_enabled(self) -> int:
+        return sum(1 for h in self.fleet.hosts if h.state is HostState.ENABLED)
+
+
+def fleet_from_model(
+    model,
+    power_for: Callable[[str], PowerModel],
+    cpu_util: Mapping[str, float | None] | None = None,
+    default_cpu_util: float = 1.0,
+    zones: Mapping[str, str] | None = None,
+    power_states: Mapping[str, str] | None = None,
+    server_groups: Mapping[str, tuple[str, str]] | None = None,
+    our_reasons: tuple[str, ...] = OUR_DISABLED_REASONS,
+) -> AdaptedFleet:
+    """Build the fleet from a Watcher ``ModelRoot``.
+
+    ``cpu_util`` maps instance uuid -> measured CPU use as a fraction 0..1 of its vcpus
+    (None or absent: not measured, ``default_cpu_util`` applies). ``zones`` maps hostname ->
+    availability zone; ``power_states`` hostname -> ``"on"``/``"off"`` from the bare-metal
+    service; ``server_groups`` instance uuid -> (group name, policy); ``our_reasons`` the
+    ``disabled_reason`` prefixes that mark a host as switched off by us.
+    """
+    cpu_util = cpu_util or {}
+    zones = zones or {}
+    power_states = power_states or {}
+    server_groups = server_groups or {}
+    notes: list[str] = []
+    hosts: list[Host] = []
+    instances: list[Instance] = []
+    node_uuids: dict[str, str] = {}
+    dropped: list[str] = []
+    nodes = sorted(model.get_all_compute_nodes().values(), key=lambda n: n.hostname)
+    for node in nodes:
+        members = sorted(model.get_node_instances(node), key=lambda i: i.uuid)
+        state, pin_all = _host_state(node, bool(members), power_states.get(node.hostname), our_reasons, notes)
+        if state is None:
+            dropped.append(node.hostname)
+            continue
+        node_uuids[node.hostname] = node.uuid
+        hosts.append(_host(node, state, power_for(node.hostname), zones.get(node.hostname, DEFAULT_ZONE)))
+        for inst in members:
+            instances.append(_instance(inst, node.hostname, cpu_util.get(inst.uuid), pin_all, server_groups, notes))
+    groups = _groups(server_groups, {i.uuid for i in instances})
+    fleet = Fleet.build(hosts, instances, groups, default_cpu_util)
+    return AdaptedFleet(fleet, node_uuids, notes, dropped)
+
+
+def _host_state(node, has_instances: bool, power_state: str | None, our_reasons: tuple[str, ...],
+                notes: list[str]) -> tuple[HostState | None, bool]:
+    """(state, whether its instances are pinned); state None leaves the host out."""
+    up = (node.state or "up").lower() == "up"
+    enabled = (node.status or "enabled").lower() == "enabled"
+    if up:
+        return (HostState.ENABLED if enabled else HostState.DISABLED), False
+    if has_instances:
+        notes.append(f"host {node.hostname} is down but lists instances: it receives none and they stay")
+        return HostState.DISABLED, True
+    reason = (node.disabled_reason or "").lower()
+    ours = enabled or any(reason.startswith(r.lower()) for r in our_reasons)
+    if power_state == POWER_OFF and ours:
+        return HostState.OFF, False
+    why = "not known to be powered off" if power_state != POWER_OFF else f"disabled by someone else ({reason!r})"
+    notes.append(f"host {node.hostname} is down and {why}: left out, it receives no instance")
+    return None, False
+
+
+def _host(node, state: HostState, power: PowerModel, zone: str) -> Host:
+    return Host(
+        name=node.hostname,
+        vcpus=int(node.vcpus),
+        memory_mb=int(node.memory),
+        disk_gb=int(node.disk),
+        power=power,
+        cpu_allocation_ratio=float(node.vcpu_ratio or 1.0),
+        ram_allocation_ratio=float(node.memory_ratio or 1.0),
+        disk_allocation_ratio=float(node.disk_ratio or 1.0),
+        reserved_vcpus=int(node.vcpu_reserved or 0),
+        reserved_memory_mb=int(node.memory_mb_reserved or 0),
+        reserved_disk_gb=int(node.disk_gb_reserved or 0),
+        state=state,
+        zone=zone,
+    )
+
+
+def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
+              server_groups: Mapping[str, tuple[str, str]], notes: list[str]) -> Instance:
+    state = (inst.state or "active").lower()
+    excluded = bool(getattr(inst, "watcher_exclude", False))
+    if state == "paused":
+        notes.append(f"instance {inst.name} ({inst.uuid}) is paused: Watcher live-migrates only ACTIVE instances")
+        excluded = True
+    if pinned_host:
+        excluded = True
+    if util is not None:
+        util = min(max(float(util), 0.0), 1.0)
+    group = server_groups.get(inst.uuid)
+    return Instance(
+        uuid=inst.uuid,
+        name=inst.name or inst.uuid,
+        host=hostname,
+        vcpus=int(inst.vcpus),
+        memory_mb=int(inst.memory),
+        disk_gb=int(inst.disk),
+        cpu_util=util,
+        state=state,
+        locked=bool(inst.locked),
+        excluded=excluded,
+        server_group=group[0] if group else None,
+    )
+
+
+def _groups(server_groups: Mapping[str, tuple[str, str]], present: set[str]) -> list[ServerGroup]:
+    policies: dict[str, GroupPolicy] = {}
+    for uuid, (name, policy) in server_groups.items():
+        if uuid in present:
+            policies.setdefault(name, GroupPolicy(policy))
+    return [ServerGroup(name, policy) for name, policy in sorted(policies.items())]

@@ -1,0 +1,70 @@
+"""What the strategy asks OpenStack besides the cluster model: zones, server groups, power states.
+
+Each question has a safe answer when the service cannot reply (every host in the default
+zone, no server groups, no power state known), and the reason goes to the notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from oslo_log import log
+from watcher.common import nova_helper
+from watcher.common.metal_helper import constants as metal_constants
+from watcher.common.metal_helper import factory as metal_helper_factory
+
+LOG = log.getLogger(__name__)
+
+
+@dataclass
+class MetalInventory:
+    """Bare-metal node id and power state ("on"/"off") per hypervisor hostname."""
+
+    node_ids: dict[str, str] = field(default_factory=dict)
+    power_states: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def host_zones(notes: list[str]) -> dict[str, str]:
+    """Hostname -> availability zone of its nova-compute service."""
+    try:
+        services = nova_helper.NovaHelper().get_service_list()
+    except Exception as exc:  # noqa: BLE001
+        notes.append(f"availability zones unknown ({type(exc).__name__}: {exc}): all hosts taken as one zone")
+        return {}
+    return {s.host: s.zone for s in services if getattr(s, "binary", "nova-compute") == "nova-compute" and s.zone}
+
+
+def server_groups() -> tuple[dict[str, tuple[str, str]], str | None]:
+    """Instance uuid -> (group name, policy), or ({}, why) when Nova cannot list them."""
+    try:
+        conn = nova_helper.NovaHelper().connection
+        out: dict[str, tuple[str, str]] = {}
+        for group in conn.compute.server_groups(all_projects=True):
+            policy = group.policy or (group.policies[0] if group.policies else None)
+            if policy is None:
+                continue
+            for member in group.member_ids or ():
+                out[member] = (group.name or group.id, policy)
+        return out, None
+    except Exception as exc:  # noqa: BLE001
+        return {}, f"server groups unknown ({type(exc).__name__}): affinity rules are not taken into account"
+
+
+def metal_inventory(osc) -> MetalInventory:
+    """Ask Ironic (or MAAS) which node backs each hypervisor and whether it is on."""
+    inventory = MetalInventory()
+    try:
+        helper = metal_helper_factory.get_helper(osc)
+        for node in helper.list_compute_nodes():
+            hostname = node.get_hypervisor_hostname()
+            inventory.node_ids[hostname] = node.get_id()
+            state = node.get_power_state()
+            if state == metal_constants.PowerState.OFF:
+                inventory.power_states[hostname] = "off"
+            elif state == metal_constants.PowerState.ON:
+                inventory.power_states[hostname] = "on"
+    except Exception as exc:  # noqa: BLE001
+        inventory.error = f"{type(exc).__name__}: {exc}"
+        LOG.debug("no bare-metal inventory: %s", inventory.error)
+    return inventory

@@ -1,0 +1,286 @@
+"""The Watcher strategies: ``geyser_consolidation`` (goal ``server_consolidation``) and
+``geyser_energy`` (our goal ``energy_budget``).
+
+Both run the same five steps, each a function of its own module:
+
+1. adapt: Watcher's ``ModelRoot`` and CPU metrics -> ``Fleet`` (``adapter``, ``metrics``);
+2. decide: the audit parameters and the energy signal -> budget, ceiling, power-off (``energy``);
+3. solve: ``watcher_geyser.solver.solve(Problem)`` -> ``Target``;
+4. plan: ``watcher_geyser.planner.plan(target)`` -> capacity-safe waves;
+5. emit: the waves -> Watcher actions, plus the efficacy indicators (``emit``); the
+   ``geyser`` planner (``wave_planner``) keeps their order in the action graph.
+
+Whatever fails on the way (signal, metrics, solver), the audit still succeeds: with a safe
+plan, possibly empty, and a ``nop`` action whose message says what happened.
+"""
+
+from __future__ import annotations
+
+import time
+
+from oslo_config import cfg
+from oslo_log import log
+from watcher._i18n import _
+from watcher.decision_engine.strategy.strategies import base
+
+from watcher_geyser.strategies import cloud, emit, metrics, opts
+from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet, fleet_from_model
+from watcher_geyser.strategies.energy import EnergyDecision, decide_energy
+from watcher_geyser.strategies.goal import GOAL_NAME
+from watcher_geyser.strategies.params import AuditParams, schema
+from watcher_geyser.strategies.power_config import calibrate
+
+LOG = log.getLogger(__name__)
+CONF = cfg.CONF
+PLANNER_NAME = "geyser"
+
+
+class _GeyserStrategy(base.BaseStrategy):
+    """Shared body of both strategies; subclasses set the goal, the name and the indicators."""
+
+    DATASOURCE_METRICS = ["instance_cpu_usage"]
+    POWER_OFF_DEFAULT = False
+
+    def __init__(self, config, osc=None):
+        super().__init__(config, osc)
+        self._planner = PLANNER_NAME
+        self.solution = emit.WavedSolution(goal=self.goal, strategy=self)
+        self.outcome: dict = {}
+
+    @classmethod
+    def get_schema(cls):
+        return schema(cls.POWER_OFF_DEFAULT)
+
+    @classmethod
+    def get_config_opts(cls):
+        return super().get_config_opts() + opts.strategy_opts()
+
+    def pre_execute(self):
+        self._pre_execute()
+
+    def post_execute(self):
+        self.solution.model = self.compute_model
+
+    def do_execute(self, audit=None):
+        started = time.monotonic()
+        params = AuditParams.from_input(self.input_parameters)
+        notes = list(params.notes)
+        metal = cloud.metal_inventory(self.osc)
+        if params.power_off and metal.error:
+            notes.append(f"no bare-metal service ({metal.error}): emptied hosts are disabled, not switched off")
+        try:
+            adapted = self._adapt(params, metal, notes)
+        except Exception as exc:  # noqa: BLE001 - a model we cannot read gives an empty plan, not a failed audit
+            LOG.exception("%s: cannot read the cluster model", self.get_name())
+            self._give_up(f"cannot read Watcher's cluster model ({type(exc).__name__}: {exc}): no plan this time",
+                          notes)
+            return
+        decision = decide_energy(params, adapted.fleet, CONF)
+        LOG.info("%s: %s", self.get_name(), decision.reason)
+        if decision.fallback:
+            notes.append(decision.reason)
+        plan, target_notes = self._solve_and_plan(params, adapted, decision)
+        notes.extend(target_notes)
+        emitted = emit.emit_plan(self.solution, plan, adapted.fleet, adapted.node_uuids, metal.node_ids,
+                                 self.config.get("disabled_reason", "watcher_geyser"), notes)
+        for line in notes + list(emitted.skipped):
+            LOG.warning("%s: %s", self.get_name(), line)
+        self._set_indicators(adapted, decision, emitted)
+        self.outcome = {"decision": decision, "emitted": emitted, "notes": notes,
+                        "seconds": time.monotonic() - started}
+
+    def _give_up(self, reason: str, notes: list[str]) -> None:
+        """An empty plan whose only action says why; indicators that satisfy the goal."""
+        notes.append(reason)
+        self.solution.add_action("nop", input_parameters={"message": " | ".join(notes)[: emit.MAX_NOP_CHARS]})
+        enabled = sum(1 for n in self.compute_model.get_all_compute_nodes().values()
+                      if (n.status or "enabled") == "enabled" and (n.state or "up") == "up")
+        self.solution.set_efficacy_indicators(compute_nodes_count=enabled, released_compute_nodes_count=0,
+                                              instance_migrations_count=0)
+        if self.get_goal_name() == GOAL_NAME:
+            self.solution.set_efficacy_indicators(watts_before=0.0, watts_after=0.0)
+        self.outcome = {"notes": notes}
+
+    # --- steps -----------------------------------------------------------------------------
+    def _adapt(self, params: AuditParams, metal: cloud.MetalInventory, notes: list[str]) -> AdaptedFleet:
+        model = self.compute_model
+        cpu = {}
+        datasource = None
+        if params.use_measured_cpu:
+            try:
+                datasource = self.datasource_backend
+            except Exception as exc:  # noqa: BLE001
+                notes.append(f"no datasource for instance CPU ({type(exc).__name__}: {exc}): every vcpu taken as busy")
+        if datasource is not None:
+            readings = metrics.instance_cpu(datasource, model.get_all_instances().values(),
+                                            self.config.get("cpu_period_s", 3600),
+                                            self.config.get("cpu_granularity_s", 300))
+            cpu = readings.values
+            notes.extend(readings.notes)
+        groups, why = cloud.server_groups()
+        if why:
+            LOG.info("%s: %s", self.get_name(), why)
+        catalog, problem = opts.power_catalog(CONF)
+        if problem:
+            notes.append(problem)
+        power_for = self._power_models(catalog, datasource, notes)
+        reasons = (self.config.get("disabled_reason", "watcher_geyser"), *OUR_DISABLED_REASONS)
+        adapted = fleet_from_model(model, power_for, cpu, 1.0, cloud.host_zones(notes), metal.power_states, groups,
+                                   reasons)
+        notes.extend(adapted.notes)
+        return adapted
+
+    def _power_models(self, catalog, datasource, notes: list[str]):
+        if not CONF[opts.POWER_GROUP].calibrate or datasource is None:
+            return catalog.model_for
+        nodes = list(self.compute_model.get_all_compute_nodes().values())
+        cpu, watts = metrics.host_power(datasource, nodes, self.config.get("cpu_period_s", 3600),
+                                        self.config.get("cpu_granularity_s", 300))
+        models = {}
+        for node in nodes:
+            model = catalog.model_for(node.hostname)
+            u, w = cpu.values.get(node.hostname), watts.values.get(node.hostname)
+            if u is not None and w is not None:
+                model, cal = calibrate(model, u, w, node.hostname)
+                if cal is not None:
+                    LOG.info("power model of %s scaled by %.2f (measured %.0f W at %.0f %% CPU)",
+                             node.hostname, cal.factor, cal.measured_w, cal.utilisation * 100)
+            models[node.hostname] = model
+        if watts.notes:
+            notes.append("power calibration: " + "; ".join(watts.notes))
+        return lambda name: models.get(name) or catalog.model_for(name)
+
+    def _solve_and_plan(self, params: AuditParams, adapted: AdaptedFleet, decision: EnergyDecision):
+        """(plan, notes); on any failure an empty plan and the reason."""
+        from watcher_geyser.planner import Plan, plan
+        from watcher_geyser.solver import solve
+        from watcher_geyser.solver.problem import Problem
+
+        notes: list[str] = []
+        try:
+            kwargs = {}
+            if not params.use_measured_cpu:
+                kwargs["cpu_ceiling"] = None
+            elif params.cpu_ceiling is not None:
+                kwargs["cpu_ceiling"] = params.cpu_ceiling
+            problem = Problem(
+                adapted.fleet,
+                ceiling=decision.ceiling,
+                power_budget_w=decision.budget_w,
+                max_migrations=params.max_migrations,
+                allow_power_on=params.allow_power_on,
+                time_limit_s=params.time_limit_s,
+                workers=self.config.get("solver_workers", 2),
+                **kwargs,
+            )
+            target = solve(problem)
+            for message in target.messages:
+                LOG.info("%s: solver: %s", self.get_name(), message)
+            notes.extend(m for m in target.messages if _worth_noting(m))
+            result = plan(target, parallelism=self.config.get("parallelism", 2),
+                          per_host_parallelism=self.config.get("per_host_parallelism", 1),
+                          allow_power_off=decision.allow_power_off)
+            LOG.info("%s: solver %s in %.1f s, %d host(s) on, %.0f W; %s", self.get_name(), target.status,
+                     target.solve_seconds, target.hosts_on, target.watts_w, " ".join(result.messages))
+            if result.left_undone:
+                notes.append(result.messages[-1])
+            return result, notes
+        except Exception as exc:  # noqa: BLE001 - the audit must succeed with a safe (empty) plan
+            LOG.exception("%s: solving failed", self.get_name())
+            notes.append(f"no consolidation this time: {type(exc).__name__}: {exc}")
+            return Plan(waves=[]), notes
+
+    def _set_indicators(self, adapted: AdaptedFleet, decision: EnergyDecision, emitted: emit.Emitted) -> None:
+        self.solution.set_efficacy_indicators(
+            compute_nodes_count=emit.enabled_hosts(adapted.fleet),
+            released_compute_nodes_count=emitted.released_hosts,
+            instance_migrations_count=emitted.migrations,
+        )
+
+
+NOTEWORTHY = ("in time", "cannot", "stays above", "no consolidation", "internal:")
+
+
+def _worth_noting(message: str) -> bool:
+    """Solver messages the operator should see in the plan: limits hit, time out, budget missed."""
+    text = message.lower()
+    return any(word in text for word in NOTEWORTHY)
+
+
+class GeyserConsolidation(_GeyserStrategy, base.ServerConsolidationBaseStrategy):
+    """Geyser consolidation
+
+    *Description*
+
+    Packs instances onto as few compute hosts as capacity (with Placement's allocation
+    ratios and a packing ceiling) allows, with an OR-Tools CP-SAT solver, and releases
+    the emptied hosts: disabled, and switched off when ``power_off`` is set and Ironic or
+    MAAS manages them. The ceiling and an optional power budget follow an
+    energy-availability signal (``[geyser_signal]``) or the audit's parameters.
+
+    *Requirements*
+
+    The ``geyser`` planner (installed with this package) to keep the plan's order;
+    optionally a datasource with ``instance_cpu_usage``; Ironic or MAAS for power actions.
+
+    *Limitations*
+
+    Instances in states other than active (live) or stopped (cold) stay where they are,
+    as do locked and excluded ones.
+    """
+
+    @classmethod
+    def get_name(cls):
+        return "geyser_consolidation"
+
+    @classmethod
+    def get_display_name(cls):
+        return _("Geyser energy-aware consolidation")
+
+    @classmethod
+    def get_translatable_display_name(cls):
+        return "Geyser energy-aware consolidation"
+
+
+class GeyserEnergy(_GeyserStrategy):
+    """Geyser energy budget
+
+    *Description*
+
+    The same consolidation as ``geyser_consolidation``, for the ``energy_budget`` goal: its
+    efficacy indicators show the estimated watts before and after the plan and the budget,
+    and emptied hosts are switched off by default.
+
+    *Requirements*
+
+    As ``geyser_consolidation``; Ironic or MAAS to switch hosts off.
+
+    *Limitations*
+
+    As ``geyser_consolidation``.
+    """
+
+    POWER_OFF_DEFAULT = True
+
+    @classmethod
+    def get_name(cls):
+        return "geyser_energy"
+
+    @classmethod
+    def get_display_name(cls):
+        return _("Geyser energy budget")
+
+    @classmethod
+    def get_translatable_display_name(cls):
+        return "Geyser energy budget"
+
+    @classmethod
+    def get_goal_name(cls):
+        return GOAL_NAME
+
+    def _set_indicators(self, adapted: AdaptedFleet, decision: EnergyDecision, emitted: emit.Emitted) -> None:
+        super()._set_indicators(adapted, decision, emitted)
+        values = {"watts_before": round(emitted.watts_before_w, 1), "watts_after": round(emitted.watts_after_w, 1)}
+        if decision.budget_w is not None:
+            values["power_budget_w"] = round(decision.budget_w, 1)
+        self.solution.set_efficacy_indicators(**values)

@@ -1,0 +1,126 @@
+"""Our ``Plan`` -> Watcher actions in a ``WavedSolution``, and the figures for the efficacy.
+
+Each of our action kinds has one Watcher action type:
+
+=============  ===========================  ==============================================
+ActionKind     Watcher action               resource_id
+=============  ===========================  ==============================================
+power_on/off   geyser_node_power            the bare-metal node id (Ironic/MAAS)
+enable         change_nova_service_state    the compute node uuid
+disable        change_nova_service_state    (with ``disabled_reason``)
+live/cold      migrate (``migration_type``)  the instance uuid
+=============  ===========================  ==============================================
+
+The solution remembers the wave of every action, which ``WavePlanner`` turns into the
+action graph. Notes for the operator become a ``nop`` action ahead of everything, so
+they are visible in the action plan (``openstack optimize action list``) and logged by
+the applier. Power actions use our ``geyser_node_power`` (same parameters as Watcher's
+``change_node_power_state``, which fails every power-off in Watcher 17.0.0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from watcher.decision_engine.solution import default
+
+from watcher_geyser.model import Fleet, HostState
+from watcher_geyser.planner import ActionKind, Plan
+
+POWER_ACTION = "geyser_node_power"  # Watcher 17's change_node_power_state cannot power off; see power_action
+MAX_NOP_CHARS = 4000  # Watcher stores input parameters as JSON text; keep the message readable
+
+
+class WavedSolution(default.DefaultSolution):
+    """Watcher's default solution, plus the wave index of each action (parallel to ``actions``)."""
+
+    def __init__(self, goal, strategy):
+        super().__init__(goal, strategy)
+        self.waves: list[int] = []
+
+    def add_action(self, action_type, input_parameters=None, resource_id=None, wave: int = 0):
+        before = len(self.actions)
+        super().add_action(action_type, input_parameters=input_parameters, resource_id=resource_id)
+        if len(self.actions) > before:
+            self.waves.append(wave)
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """What was written into the solution, and the figures of the fleet after the plan."""
+
+    migrations: int
+    released_hosts: int
+    watts_before_w: float
+    watts_after_w: float
+    skipped: tuple[str, ...]
+
+
+def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Mapping[str, str],
+              metal_ids: Mapping[str, str], disabled_reason: str, notes: list[str]) -> Emitted:
+    """Write ``plan`` (and ``notes`` as a leading ``nop``) into ``solution``."""
+    offset = 0
+    if notes:
+        message = " | ".join(notes)
+        if len(message) > MAX_NOP_CHARS:
+            message = message[: MAX_NOP_CHARS - 3] + "..."
+        solution.add_action("nop", input_parameters={"message": message}, wave=0)
+        offset = 1
+    skipped: list[str] = []
+    released: set[str] = set()
+    placement = fleet.placement.copy()
+    powered = fleet.powered.copy()
+    migrations = 0
+    for w, wave in enumerate(plan.waves):
+        for action in wave:
+            if action.kind.is_migration:
+                migrations += 1
+                placement[fleet.instance_index[action.instance]] = fleet.host_index(action.destination)
+                _migrate(solution, action, w + offset)
+                continue
+            if action.kind in (ActionKind.POWER_ON, ActionKind.POWER_OFF) and action.host not in metal_ids:
+                skipped.append(f"{action.kind.value} {action.host}: no bare-metal node is known for it")
+                continue
+            if action.kind in (ActionKind.DISABLE, ActionKind.POWER_OFF):
+                released.add(action.host)
+            if action.kind is ActionKind.POWER_OFF:
+                powered[fleet.host_index(action.host)] = False
+            if action.kind is ActionKind.POWER_ON:
+                powered[fleet.host_index(action.host)] = True
+            _host_action(solution, action.kind, action.host, node_uuids, metal_ids, disabled_reason, w + offset)
+    return Emitted(
+        migrations=migrations,
+        released_hosts=len(released),
+        watts_before_w=fleet.watts(powered=fleet.powered),
+        watts_after_w=fleet.watts(placement, powered=powered),
+        skipped=tuple(skipped),
+    )
+
+
+def _migrate(solution: WavedSolution, action, wave: int) -> None:
+    params = {
+        "migration_type": "live" if action.kind is ActionKind.LIVE_MIGRATE else "cold",
+        "source_node": action.source,
+        "destination_node": action.destination,
+        "resource_name": action.instance_name or action.instance,
+    }
+    solution.add_action("migrate", input_parameters=params, resource_id=action.instance, wave=wave)
+
+
+def _host_action(solution: WavedSolution, kind: ActionKind, host: str, node_uuids: Mapping[str, str],
+                 metal_ids: Mapping[str, str], disabled_reason: str, wave: int) -> None:
+    if kind in (ActionKind.POWER_ON, ActionKind.POWER_OFF):
+        params = {"state": "on" if kind is ActionKind.POWER_ON else "off", "resource_name": host}
+        solution.add_action(POWER_ACTION, input_parameters=params, resource_id=metal_ids[host], wave=wave)
+        return
+    params = {"state": "enabled" if kind is ActionKind.ENABLE else "disabled", "resource_name": host}
+    if kind is ActionKind.DISABLE:
+        params["disabled_reason"] = disabled_reason
+    solution.add_action("change_nova_service_state", input_parameters=params, resource_id=node_uuids[host], wave=wave)
+
+
+def enabled_hosts(fleet: Fleet) -> int:
+    """Watcher's ``compute_nodes_count``: the compute nodes that are enabled (and up)."""
+    return int(np.count_nonzero([h.state is HostState.ENABLED for h in fleet.hosts]))

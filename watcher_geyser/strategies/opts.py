@@ -1,0 +1,90 @@
+"""Configuration of the Watcher plugin: per-strategy options and the shared power models.
+
+Watcher registers each strategy's ``get_config_opts()`` under
+``[watcher_strategies.<strategy name>]`` when it loads the strategy. The host power
+models are shared by both strategies and live in ``[geyser_power]``; the energy signal
+has its own group ``[geyser_signal]`` (``watcher_geyser.signal.opts``). ``list_opts``
+gathers all of them for oslo-config-generator (namespace ``watcher_geyser``).
+"""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+
+from watcher_geyser.strategies.power_config import DEFAULT_IDLE_W, DEFAULT_MAX_W, PowerCatalog, PowerConfigError
+
+STRATEGY_NAMES = ("geyser_consolidation", "geyser_energy")
+POWER_GROUP = "geyser_power"
+
+power_group = cfg.OptGroup(
+    POWER_GROUP,
+    title="Host power models",
+    help="Watts each compute host draws, which Watcher's model does not carry. A default linear model, "
+    "overrides per host name or pattern, and optional calibration from the datasource's host_power metric.",
+)
+
+POWER_OPTS = [
+    cfg.FloatOpt("default_idle_w", default=DEFAULT_IDLE_W, min=0.0,
+                 help="Watts of a host that is on and idle, for hosts no override matches."),
+    cfg.FloatOpt("default_max_w", default=DEFAULT_MAX_W, min=0.0,
+                 help="Watts of a host at 100 % CPU, for hosts no override matches."),
+    cfg.DictOpt("host_models", default={},
+                help="Power model per host name or fnmatch pattern, first match wins: 'IDLE/MAX' watts for a "
+                "linear model, or 11 space-separated watts at 0, 10, .., 100 % CPU (a SPECpower curve). Example: "
+                "compute-gpu-*:300/900,compute-old-*:93.7 97 101 105 110 116 121 125 129 133 135"),
+    cfg.BoolOpt("calibrate", default=False,
+                help="Where the datasource offers host_power and host_cpu_usage, scale each host's model so that "
+                "it passes through the measured watts (by a factor between 0.5 and 2)."),
+]
+
+
+def strategy_opts() -> list[cfg.Opt]:
+    """Options of ``[watcher_strategies.<name>]`` besides Watcher's own ``datasources``."""
+    return [
+        cfg.IntOpt("parallelism", default=2, min=1,
+                   help="Migrations at once: each wave of the plan holds at most this many, and the next wave "
+                   "starts when the previous one has finished."),
+        cfg.IntOpt("per_host_parallelism", default=1, min=1,
+                   help="Migrations touching one host (as source or destination) within one wave; keep it at "
+                   "Nova's max_concurrent_live_migrations."),
+        cfg.IntOpt("cpu_period_s", default=3600, min=60,
+                   help="Window of the instance CPU measurements read from the datasource, seconds."),
+        cfg.IntOpt("cpu_granularity_s", default=300, min=1,
+                   help="Granularity of the datasource queries, seconds."),
+        cfg.IntOpt("solver_workers", default=2, min=1,
+                   help="CP-SAT worker threads; the decision engine shares its host with other services."),
+        cfg.StrOpt("disabled_reason", default="watcher_geyser",
+                   help="Reason recorded on the compute services the plan disables. Hosts disabled with this "
+                   "reason (or Watcher's watcher_disabled) and powered off may be switched back on."),
+    ]
+
+
+def register_power_opts(conf: cfg.ConfigOpts) -> None:
+    # A fresh OptGroup each time: oslo.config copies a registered group shallowly, so a shared
+    # one would share its options' overrides between ConfigOpts objects.
+    conf.register_group(cfg.OptGroup(POWER_GROUP, title=power_group.title, help=power_group.help))
+    conf.register_opts(POWER_OPTS, group=POWER_GROUP)
+
+
+def power_catalog(conf: cfg.ConfigOpts) -> tuple[PowerCatalog, str | None]:
+    """The ``[geyser_power]`` models, or the defaults and why when an override cannot be read."""
+    register_power_opts(conf)
+    group = conf[POWER_GROUP]
+    try:
+        return PowerCatalog.from_specs(group.default_idle_w, group.default_max_w, dict(group.host_models or {})), None
+    except PowerConfigError as exc:
+        fallback = PowerCatalog.from_specs(DEFAULT_IDLE_W, DEFAULT_MAX_W)
+        return fallback, f"[{POWER_GROUP}] {exc}; every host uses {DEFAULT_IDLE_W:g}/{DEFAULT_MAX_W:g} W instead"
+
+
+def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
+    """For oslo-config-generator: entry point ``oslo.config.opts`` = ``watcher_geyser``."""
+    from watcher.decision_engine.strategy.strategies import base
+
+    from watcher_geyser.signal import opts as signal_opts
+
+    groups: list[tuple[str | cfg.OptGroup, list[cfg.Opt]]] = [(power_group, POWER_OPTS)]
+    groups.extend(signal_opts.list_opts())
+    for name in STRATEGY_NAMES:
+        groups.append((f"watcher_strategies.{name}", base.BaseStrategy.get_config_opts() + strategy_opts()))
+    return groups
