@@ -2,8 +2,9 @@
 
 Uses the Watcher plugin's functional harness (``tests.functional.harness``: Watcher's
 ``WatcherFunctionalTestCase`` plus a CPU datasource and a bare-metal helper at the two
-seams Watcher does not emulate). Skipped, with the reason, until the plugin is on this
-branch and its entry points are visible (``python setup.py egg_info`` in the checkout).
+seams Watcher does not emulate). Skipped, with the reason, where the plugin's entry points
+are not visible to Watcher (``pip install -e .``, or ``python setup.py egg_info`` in the
+checkout, registers them).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tests.ops.watcher_api import GeyserCommandMixin
 
 pytestmark = pytest.mark.functional
 
-harness = pytest.importorskip("tests.functional.harness", reason="the Watcher plugin's harness is not merged yet")
+harness = pytest.importorskip("tests.functional.harness", reason="the Watcher plugin's test harness is absent")
 if "geyser_consolidation" not in {ep.name for ep in entry_points(group="watcher_strategies")}:
     pytest.skip("geyser_consolidation is not registered: run `python setup.py egg_info` in the checkout",
                 allow_module_level=True)
