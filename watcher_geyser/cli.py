@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("plan", "signal", "simulate")
+COMMANDS = ("audit", "plan", "signal", "simulate", "snapshot")
 
 DESCRIPTION = """\
 watcher-geyser: energy-aware workload consolidation for OpenStack Watcher.

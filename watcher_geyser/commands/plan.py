@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
 from watcher_geyser.planner import DEFAULT_PARALLELISM, DEFAULT_PER_HOST_PARALLELISM, format_plan_table
 from watcher_geyser.planner import plan as plan_moves
 from watcher_geyser.scenario import ScenarioError, load_scenario
+from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_peak_w, parse_spec
 from watcher_geyser.solver import METHODS, Problem, solve
 from watcher_geyser.summary import target_summary
 
@@ -22,6 +24,7 @@ examples:
   geyser plan cloud.json --ceiling 0.8         # leave 20 %% head-room on every host
   geyser plan cloud.json --power-budget 4000 --json > answer.json
   geyser plan cloud.json --parallelism 8 --power-off   # waves as Watcher would run them
+  geyser plan cloud.json --signal constant:5000W   # budget and ceiling from the energy policy
 
 The scenario format is described in docs/scenario.md; `geyser snapshot` writes one from a
 live cloud. Nothing is changed anywhere: this only computes and prints.
@@ -60,6 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-power-on", action="store_true", help="never switch on a host that is off now")
     parser.add_argument("--method", choices=METHODS, default="auto", help="solver back-end (default auto)")
     parser.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
+    parser.add_argument(
+        "--signal",
+        metavar="SPEC",
+        help="energy signal source (as for `geyser signal`); the policy's decision now sets the power budget "
+        "and the ceiling, replacing --power-budget and --ceiling, and may forbid --power-off",
+    )
     migration = parser.add_argument_group("migration plan")
     migration.add_argument(
         "--parallelism",
@@ -111,11 +120,19 @@ def run(args: argparse.Namespace) -> int:
     if args.max_migrations is not None and args.max_migrations < 0:
         print("geyser plan: --max-migrations must be >= 0", file=sys.stderr)
         return 2
+    limits = {"ceiling": args.ceiling, "power_budget_w": args.power_budget}
+    decision = None
+    if args.signal:
+        try:
+            decision = _decide(args.signal, fleet)
+        except SignalError as exc:
+            print(f"geyser plan: --signal: {exc}", file=sys.stderr)
+            return 2
+        limits = decision.problem_kwargs()
     problem = Problem(
         fleet,
-        ceiling=args.ceiling,
         cpu_ceiling=args.cpu_ceiling,
-        power_budget_w=args.power_budget,
+        **limits,
         max_migrations=args.max_migrations,
         allow_power_on=not args.no_power_on,
         time_limit_s=args.time_limit,
@@ -126,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         target,
         parallelism=args.parallelism,
         per_host_parallelism=args.per_host_parallelism,
-        allow_power_off=args.power_off,
+        allow_power_off=args.power_off and (decision is None or decision.allow_power_off),
         bandwidth_mb_s=args.bandwidth,
         stage_on_emptied_hosts=args.stage_on_emptied_hosts,
     )
@@ -135,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
     summary["planned_migrations"] = plan_json.pop("migrations")
     summary["messages"] += plan_json.pop("messages")
     summary.update(plan_json)
+    if decision is not None:
+        summary["signal"] = decision.to_dict()
     if args.json:
         json.dump(summary, sys.stdout, indent=1)
         print()
@@ -173,7 +192,31 @@ def format_summary(summary: dict) -> str:
         lines.append(f"released hosts: {', '.join(summary['released_hosts'])}")
     for message in summary["messages"]:
         lines.append(f"note: {message}")
+    if "signal" in summary:
+        lines.append(format_signal(summary["signal"]))
     return "\n".join(lines)
+
+
+def format_signal(d: dict) -> str:
+    """The energy decision the plan was made under, one line per fact."""
+    unit = d["unit_symbol"] or ""
+    value = "none (no usable reading)" if d["value"] is None else f"{d['value']:g} {unit}".strip()
+    budget = "none (no cap)" if d["power_budget_w"] is None else f"{d['power_budget_w']:,.0f} W"
+    fallback = d["fallback"] or "none"
+    power = "idle hosts may be switched off" if d["allow_power_off"] else "no host is switched off"
+    return "\n".join(
+        [
+            f"signal: {d['source']}",
+            f"  value {value}; power budget {budget}; ceiling {d['ceiling']:.3f}; {power}",
+            f"  fallback {fallback}: {d['reason']}",
+        ]
+    )
+
+
+def _decide(spec: str, fleet) -> Decision:
+    """What the energy policy (default thresholds) decides now from ``spec``; never touches the cloud."""
+    source = parse_spec(spec)
+    return SignalPolicy().decide_from(source, time.time(), fleet_peak_w(fleet))
 
 
 def _positive(text: str) -> float:

@@ -1,0 +1,212 @@
+"""Read a live cloud through openstacksdk into ``CloudRecords``: the only file here that talks to it.
+
+What is read, and the rights it needs (an admin account has them all):
+
+- Nova: hypervisors (``os-hypervisors/detail``), compute services and their zones
+  (``os-services``), servers of all projects (``servers/detail?all_projects``), server
+  groups of all projects (``os-server-groups``), flavours only when a server does not
+  embed its own (microversions before 2.47);
+- Placement: resource providers and the inventories of those that are hypervisors.
+
+Lists are read page by page, so large clouds do not time out: servers and server groups
+``page_size`` items a request; hypervisors in Nova's own pages (``[api] max_limit``,
+1000 by default) whose ``next`` links openstacksdk follows. (Asking hypervisors for a
+``limit`` too would loop forever on endpoints that ignore it, as Watcher's emulator does.) A read that fails raises
+``CloudError`` naming it; server groups alone are optional (an endpoint that does not
+offer them gives a note), because a fleet without them is still worth planning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from watcher_geyser.cloud.connect import CloudError, call
+from watcher_geyser.cloud.records import (
+    CloudRecords,
+    HypervisorRecord,
+    Inventory,
+    ServerGroupRecord,
+    ServerRecord,
+)
+from watcher_geyser.model import DEFAULT_ZONE
+
+RESOURCE_CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
+DEFAULT_PAGE_SIZE = 500
+
+
+def read_cloud(conn, page_size: int = DEFAULT_PAGE_SIZE, progress: Callable[[str], None] | None = None) -> CloudRecords:
+    """Hypervisors with inventories, servers and server groups of the cloud behind ``conn``."""
+    say = progress or (lambda _msg: None)
+    notes: list[str] = []
+    say("reading compute services ..")
+    services = call(
+        "compute services (Nova os-services)",
+        lambda: {s.host: s for s in conn.compute.services(binary="nova-compute")},
+    )
+    say("reading hypervisors ..")
+    hypervisors = call("hypervisors (Nova os-hypervisors)", lambda: list(conn.compute.hypervisors(details=True)))
+    say(f"{len(hypervisors)} hypervisors; reading Placement resource providers ..")
+    inventories = _inventories(conn, [h.name for h in hypervisors], say)
+    hyp_records = [_hypervisor(h, services, inventories.get(h.name)) for h in hypervisors]
+    say("reading servers ..")
+    servers = call(
+        "servers of all projects (Nova servers/detail?all_projects=True)",
+        lambda: _server_pages(conn, page_size, say),
+    )
+    say(f"{len(servers)} servers; reading server groups ..")
+    server_records = _servers(conn, servers, notes)
+    groups = _server_groups(conn, page_size, notes)
+    return CloudRecords(hyp_records, server_records, groups, notes=notes)
+
+
+def _inventories(conn, names: list[str], say) -> dict[str, dict[str, Inventory]]:
+    providers = call(
+        "resource providers (Placement /resource_providers)",
+        lambda: {rp.name: rp.id for rp in conn.placement.resource_providers()},
+        hint="the account needs the admin role for Placement",
+    )
+    result: dict[str, dict[str, Inventory]] = {}
+    for i, name in enumerate(names):
+        rp_id = providers.get(name)
+        if rp_id is None:
+            continue
+        rows = call(
+            f"inventories of resource provider {name} (Placement /resource_providers/{rp_id}/inventories)",
+            lambda rp_id=rp_id: list(conn.placement.resource_provider_inventories(rp_id)),
+        )
+        result[name] = {
+            r.resource_class: Inventory(
+                int(r.total or 0), int(r.reserved or 0), float(r.allocation_ratio or 1.0)
+            )
+            for r in rows
+            if r.resource_class in RESOURCE_CLASSES
+        }
+        if i and i % 100 == 0:
+            say(f"inventories: {i}/{len(names)}")
+    return result
+
+
+def _hypervisor(h, services: dict, inventory: dict[str, Inventory] | None) -> HypervisorRecord:
+    details = h.service_details or {}
+    host = details.get("host") or h.name
+    service = services.get(host)
+    status = getattr(service, "status", None) or h.status or "enabled"
+    state = getattr(service, "state", None) or h.state or "up"
+    reason = getattr(service, "disabled_reason", None) or details.get("disabled_reason")
+    zone = getattr(service, "availability_zone", None) or DEFAULT_ZONE
+    return HypervisorRecord(
+        name=h.name,
+        service_host=host,
+        vcpus=int(h.vcpus or 0),
+        memory_mb=int(h.memory_size or 0),
+        disk_gb=int(h.local_disk_size or 0),
+        status=status,
+        state=state,
+        disabled_reason=reason,
+        zone=zone,
+        inventory=inventory,
+    )
+
+
+def _server_pages(conn, page_size: int, say) -> list[dict]:
+    """Every server of every project as Nova's JSON, ``page_size`` a request, paged by marker.
+
+    Plain JSON rather than openstacksdk resources: building a resource per server costs
+    tens of milliseconds, minutes for a large cloud. Microversion 2.47 embeds each
+    server's flavour sizes (older Novas name the flavour by id only; see ``_flavor``).
+    """
+    from openstack import exceptions as sdk_exc
+    from openstack import utils as sdk_utils
+
+    microversion = "2.47" if sdk_utils.supports_microversion(conn.compute, "2.47") else None
+    servers: list[dict] = []
+    seen: set[str] = set()
+    params: dict[str, object] = {"all_projects": "True", "limit": page_size}
+    while True:
+        resp = conn.compute.get("/servers/detail", params=params, microversion=microversion)
+        sdk_exc.raise_from_response(resp)
+        body = resp.json()
+        page = body.get("servers") or []
+        servers.extend(page)
+        more = any(link.get("rel") == "next" for link in body.get("servers_links") or [])
+        if not page or not more:
+            return servers
+        marker = page[-1]["id"]
+        if marker in seen:
+            raise CloudError("servers: the compute API returned the same page twice (paging ignores 'marker')")
+        seen.add(marker)
+        params = {"all_projects": "True", "limit": page_size, "marker": marker}
+        if len(seen) % 10 == 0:  # every tenth page
+            say(f"servers: {len(servers)} ..")
+
+
+def _servers(conn, servers: list[dict], notes: list[str]) -> list[ServerRecord]:
+    flavors: dict[str, dict] = {}
+    records = []
+    unplaced = 0
+    for s in servers:
+        host = s.get("OS-EXT-SRV-ATTR:hypervisor_hostname") or s.get("OS-EXT-SRV-ATTR:host")
+        if not host:
+            unplaced += 1  # building, shelved-offloaded, or an error before scheduling: on no host
+            continue
+        flavor = _flavor(conn, s.get("flavor") or {}, flavors)
+        image = s.get("image")
+        records.append(
+            ServerRecord(
+                uuid=s["id"],
+                name=s.get("name") or s["id"],
+                host=host,
+                vcpus=int(flavor.get("vcpus") or 0),
+                memory_mb=int(flavor.get("ram") or 0),
+                root_gb=int(flavor.get("disk") or 0),
+                ephemeral_gb=int(flavor.get("ephemeral") or 0),
+                swap_mb=int(flavor.get("swap") or 0),
+                boot_from_volume=not (isinstance(image, dict) and image.get("id")),
+                state=(s.get("OS-EXT-STS:vm_state") or s.get("status") or "active").lower(),
+                locked=bool(s.get("locked")),
+                metadata=dict(s.get("metadata") or {}),
+            )
+        )
+    if servers and unplaced == len(servers):
+        raise CloudError(
+            f"could not read the hosts of servers: none of the {len(servers)} servers shows one "
+            "(OS-EXT-SRV-ATTR:hypervisor_hostname is shown to admins only); use an admin account"
+        )
+    if unplaced:
+        notes.append(f"{unplaced} server(s) on no host (building, shelved offloaded, ..): left out")
+    return records
+
+
+def _flavor(conn, embedded: dict, cache: dict) -> dict:
+    """The flavour's sizes: embedded in the server since microversion 2.47, else looked up once per id."""
+    if embedded.get("vcpus"):
+        return embedded
+    flavor_id = embedded.get("id")
+    if flavor_id not in cache:
+        found = call(f"flavor {flavor_id} (Nova flavors)", lambda: conn.compute.get_flavor(flavor_id))
+        cache[flavor_id] = {
+            "vcpus": found.vcpus,
+            "ram": found.ram,
+            "disk": found.disk,
+            "ephemeral": found.ephemeral,
+            "swap": found.swap or 0,
+        }
+    return cache[flavor_id]
+
+
+def _server_groups(conn, page_size: int, notes: list[str]) -> list[ServerGroupRecord]:
+    try:
+        groups = call(
+            "server groups (Nova os-server-groups?all_projects=True)",
+            lambda: list(conn.compute.server_groups(all_projects=True, limit=page_size)),
+        )
+    except CloudError as exc:
+        if "HTTP 404" not in str(exc):
+            raise
+        notes.append("server groups: this compute endpoint does not offer os-server-groups (HTTP 404); none recorded")
+        return []
+    records = []
+    for g in groups:
+        policy = g.policy or (g.policies[0] if g.policies else "")
+        records.append(ServerGroupRecord(g.id, g.name or g.id, policy, tuple(g.member_ids or ())))
+    return records

@@ -1,0 +1,225 @@
+"""What a snapshot read from a cloud, as plain data, and how it becomes a ``Fleet``.
+
+Pure: no OpenStack imports. ``cloud.read`` fills these records from openstacksdk; this
+module holds the rules that turn Nova's and Placement's words into ours, so they can be
+tested without a cloud:
+
+- capacity is Placement's inventory (total, reserved, allocation ratio per VCPU,
+  MEMORY_MB, DISK_GB); a host without a resource provider falls back to the hypervisor's
+  own figures with ratio 1 and a note;
+- the nova-compute service gives status and state: enabled and up -> ``enabled``,
+  disabled and up -> ``disabled``; a down host that still lists instances is
+  ``disabled`` and its instances pinned (nothing migrates off a dead compute); a down
+  host without instances is ``off`` (it may be switched back on) unless someone else
+  disabled it, in which case it is left out. These are the Watcher adapter's rules less
+  the bare-metal power state, which a snapshot does not read;
+- an instance's disk is what Placement allocates for it: root disk (0 when it boots
+  from a volume) + ephemeral + swap rounded up to whole GB;
+- ``paused`` instances stay where they are: Watcher live-migrates only ACTIVE ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
+from watcher_geyser.power import PowerModel
+
+OUR_DISABLED_REASONS = ("watcher_geyser", "watcher_disabled")
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """One Placement resource class of one provider."""
+
+    total: int
+    reserved: int = 0
+    allocation_ratio: float = 1.0
+
+
+@dataclass(frozen=True)
+class HypervisorRecord:
+    name: str  # hypervisor_hostname: the host's name in the scenario
+    service_host: str  # the nova-compute service's host (usually the same)
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    status: str = "enabled"
+    state: str = "up"
+    disabled_reason: str | None = None
+    zone: str = DEFAULT_ZONE
+    inventory: dict[str, Inventory] | None = None  # resource class -> inventory; None: no provider found
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    uuid: str
+    name: str
+    host: str  # hypervisor_hostname it runs on
+    vcpus: int
+    memory_mb: int
+    root_gb: int
+    ephemeral_gb: int = 0
+    swap_mb: int = 0
+    boot_from_volume: bool = False
+    state: str = "active"  # Nova's vm_state
+    locked: bool = False
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def disk_gb(self) -> int:
+        root = 0 if self.boot_from_volume else self.root_gb
+        return root + self.ephemeral_gb + math.ceil(self.swap_mb / 1024)
+
+
+@dataclass(frozen=True)
+class ServerGroupRecord:
+    id: str
+    name: str
+    policy: str
+    members: tuple[str, ...] = ()
+
+
+@dataclass
+class CloudRecords:
+    """Everything one snapshot read; ``notes`` says what was missing or assumed."""
+
+    hypervisors: list[HypervisorRecord]
+    servers: list[ServerRecord]
+    server_groups: list[ServerGroupRecord] = field(default_factory=list)
+    cpu_util: dict[str, float] = field(default_factory=dict)  # server uuid -> 0..1 of its vcpus
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Snapshot:
+    fleet: Fleet
+    notes: list[str]
+    left_out_hosts: list[str]
+
+
+def to_fleet(
+    records: CloudRecords,
+    power_for: Callable[[str], PowerModel],
+    default_cpu_util: float = 1.0,
+    our_reasons: tuple[str, ...] = OUR_DISABLED_REASONS,
+) -> Snapshot:
+    """The fleet these records describe; every host left out or instance pinned gets a note."""
+    notes = list(records.notes)
+    by_host: dict[str, list[ServerRecord]] = {}
+    for server in records.servers:
+        by_host.setdefault(server.host, []).append(server)
+    group_of, groups = _groups(records.server_groups, notes)
+    hosts: list[Host] = []
+    instances: list[Instance] = []
+    left_out: list[str] = []
+    for hyp in sorted(records.hypervisors, key=lambda h: h.name):
+        members = sorted(by_host.pop(hyp.name, []), key=lambda s: s.uuid)
+        state, pin_all = _host_state(hyp, bool(members), our_reasons, notes)
+        if state is None:
+            left_out.append(hyp.name)
+            continue
+        hosts.append(_host(hyp, state, power_for(hyp.name), notes))
+        for server in members:
+            instances.append(_instance(server, records.cpu_util.get(server.uuid), pin_all, group_of, notes))
+    for host, servers in sorted(by_host.items()):
+        names = ", ".join(s.name for s in servers[:3]) + (" .." if len(servers) > 3 else "")
+        notes.append(f"{len(servers)} server(s) on {host!r}, which is no hypervisor read: left out ({names})")
+    in_use = {i.server_group for i in instances}
+    used_groups = [g for g in groups if g.name in in_use]  # groups whose members are all gone say nothing
+    fleet = Fleet.build(hosts, instances, used_groups, default_cpu_util)
+    return Snapshot(fleet, notes, left_out)
+
+
+def _host_state(hyp: HypervisorRecord, has_instances: bool, our_reasons: tuple[str, ...],
+                notes: list[str]) -> tuple[HostState | None, bool]:
+    """(state, whether its instances are pinned); state None leaves the host out."""
+    up = (hyp.state or "up").lower() == "up"
+    enabled = (hyp.status or "enabled").lower() == "enabled"
+    if up:
+        return (HostState.ENABLED if enabled else HostState.DISABLED), False
+    if has_instances:
+        notes.append(f"host {hyp.name} is down but lists instances: marked disabled, its instances stay")
+        return HostState.DISABLED, True
+    reason = (hyp.disabled_reason or "").lower()
+    if enabled or any(reason.startswith(r.lower()) for r in our_reasons):
+        notes.append(f"host {hyp.name} is down and empty: recorded as off (it may be switched on)")
+        return HostState.OFF, False
+    notes.append(f"host {hyp.name} is down and was disabled by someone else ({hyp.disabled_reason!r}): left out")
+    return None, False
+
+
+def _host(hyp: HypervisorRecord, state: HostState, power: PowerModel, notes: list[str]) -> Host:
+    inv = hyp.inventory
+    if inv is None:
+        notes.append(f"host {hyp.name}: no Placement resource provider found; hypervisor sizes, ratio 1.0 used")
+        inv = {}
+    vcpu = inv.get("VCPU", Inventory(hyp.vcpus))
+    ram = inv.get("MEMORY_MB", Inventory(hyp.memory_mb))
+    disk = inv.get("DISK_GB", Inventory(hyp.disk_gb))
+    return Host(
+        name=hyp.name,
+        vcpus=int(vcpu.total),
+        memory_mb=int(ram.total),
+        disk_gb=int(disk.total),
+        power=power,
+        cpu_allocation_ratio=float(vcpu.allocation_ratio),
+        ram_allocation_ratio=float(ram.allocation_ratio),
+        disk_allocation_ratio=float(disk.allocation_ratio),
+        reserved_vcpus=min(int(vcpu.reserved), int(vcpu.total)),
+        reserved_memory_mb=min(int(ram.reserved), int(ram.total)),
+        reserved_disk_gb=min(int(disk.reserved), int(disk.total)),
+        state=state,
+        zone=hyp.zone or DEFAULT_ZONE,
+    )
+
+
+def _instance(server: ServerRecord, util: float | None, pinned_host: bool, group_of: dict[str, str],
+              notes: list[str]) -> Instance:
+    state = (server.state or "active").lower()
+    excluded = pinned_host or _truthy(server.metadata.get("watcher_exclude"))
+    if state == "paused":
+        notes.append(f"instance {server.name} ({server.uuid}) is paused: Watcher live-migrates only ACTIVE ones")
+        excluded = True
+    if util is not None:
+        util = min(max(float(util), 0.0), 1.0)
+    return Instance(
+        uuid=server.uuid,
+        name=server.name or server.uuid,
+        host=server.host,
+        vcpus=int(server.vcpus),
+        memory_mb=int(server.memory_mb),
+        disk_gb=int(server.disk_gb),
+        cpu_util=util,
+        state=state,
+        locked=bool(server.locked),
+        excluded=excluded,
+        server_group=group_of.get(server.uuid),
+    )
+
+
+def _groups(records: list[ServerGroupRecord], notes: list[str]) -> tuple[dict[str, str], list[ServerGroup]]:
+    """(server uuid -> group name, groups). Nova's group names need not be unique: repeats get the id."""
+    group_of: dict[str, str] = {}
+    groups: list[ServerGroup] = []
+    seen: set[str] = set()
+    for rec in sorted(records, key=lambda g: (g.name, g.id)):
+        try:
+            policy = GroupPolicy(rec.policy)
+        except ValueError:
+            notes.append(f"server group {rec.name} ({rec.id}): unknown policy {rec.policy!r}, ignored")
+            continue
+        name = rec.name or rec.id
+        if name in seen:
+            name = f"{name}-{rec.id[:8]}"
+        seen.add(name)
+        groups.append(ServerGroup(name, policy))
+        for member in rec.members:
+            group_of[member] = name
+    return group_of, groups
+
+
+def _truthy(value: object) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")

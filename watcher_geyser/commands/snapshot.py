@@ -1,0 +1,195 @@
+"""``geyser snapshot``: read a live cloud (read-only) and write it as a scenario for ``geyser plan``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from watcher_geyser.model import HostState
+
+DESCRIPTION = """\
+Read a live OpenStack cloud and write what it holds as a scenario file (docs/scenario.md):
+hypervisors with their Placement inventories (size, reserved, allocation ratios), compute
+service status, availability zones, servers with flavours, states and hosts, and server
+groups with their policies. Nothing in the cloud is changed.
+
+Credentials come from clouds.yaml (--os-cloud NAME) or the OS_* variables of an openrc
+file, as for the openstack client; an admin account is needed to see every project's
+servers and Placement. Nova has no power figures: every host gets the --idle-w/--max-w
+model unless a --power rule matches its name.
+
+Exit status: 0 written; 1 the cloud could not be read (the message names what);
+2 bad arguments, unknown cloud or missing credentials.
+"""
+
+EPILOG = """\
+examples:
+  geyser snapshot --os-cloud prod -o prod.json
+  geyser snapshot --os-cloud prod -o prod.json --idle-w 110 --max-w 330 \\
+      --power 'gpu-*=170/420' \\
+      --power 'old-*=93.7 97 101 105 110 116 121 125 129 133 135'
+  geyser snapshot -o - --cpu-util-file cpu.json | geyser plan /dev/stdin
+  geyser plan prod.json --signal constant:5000W     # what geyser would do there, as a dry run
+
+--power PATTERN=SPEC: PATTERN is a host name or an fnmatch pattern (first match wins);
+SPEC is IDLE_W/MAX_W (linear) or 11 watts at 0, 10, .., 100 % CPU (SPECpower style).
+--cpu-util-file: JSON {"<server uuid>": fraction 0..1 of its vcpus, ..} from your metrics
+system; servers without a figure get --default-cpu-util.
+--cpu-prometheus URL --cpu-query PROMQL: the same from Prometheus' HTTP API, an instant
+query giving one series per server labelled with its uuid (--cpu-label), e.g. for a
+libvirt exporter (names depend on the exporter):
+  --cpu-query 'rate(libvirt_domain_info_cpu_time_seconds_total[10m]) / libvirt_domain_info_virtual_cpus'
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "snapshot",
+        help="read a live cloud into a scenario file (read-only)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--os-cloud", metavar="NAME", help="cloud in clouds.yaml (default: the OS_* variables)")
+    p.add_argument("-o", "--output", metavar="FILE", required=True, help="scenario file to write ('-': stdout)")
+    p.add_argument("--idle-w", type=float, default=None, metavar="W", help="idle watts of a host (default 120)")
+    p.add_argument("--max-w", type=float, default=None, metavar="W", help="full-load watts of a host (default 350)")
+    p.add_argument(
+        "--power",
+        action="append",
+        default=[],
+        metavar="PATTERN=SPEC",
+        help="power model for hosts matching PATTERN (repeatable; see below)",
+    )
+    cpu = p.add_mutually_exclusive_group()
+    cpu.add_argument("--cpu-util-file", metavar="FILE", help="measured CPU use per server (JSON, see below)")
+    cpu.add_argument("--cpu-prometheus", metavar="URL", help="read measured CPU use from this Prometheus (see below)")
+    p.add_argument("--cpu-query", metavar="PROMQL", help="with --cpu-prometheus: one series per server, 0..1")
+    p.add_argument("--cpu-label", default="uuid", metavar="NAME", help="label holding the server uuid (default uuid)")
+    p.add_argument("--cpu-scale", type=float, default=1.0, metavar="F", help="multiply values (0.01 for percent)")
+    p.add_argument(
+        "--default-cpu-util",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="CPU use assumed for servers without a measurement, 0..1 of their vcpus (default 1.0: flavour size)",
+    )
+    p.add_argument(
+        "--page-size", type=int, default=None, metavar="N",
+        help="servers and server groups per API request (default 500)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from watcher_geyser.cloud import DEFAULT_PAGE_SIZE, CloudError, connect, read_cloud, to_fleet
+    from watcher_geyser.scenario import fleet_to_dict
+    from watcher_geyser.strategies.power_config import DEFAULT_IDLE_W, DEFAULT_MAX_W, PowerCatalog, PowerConfigError
+
+    say = (lambda _msg: None) if args.quiet else (lambda msg: print(f"geyser snapshot: {msg}", file=sys.stderr))
+    try:
+        overrides = [_pattern_spec(text) for text in args.power]
+        catalog = PowerCatalog.from_specs(
+            DEFAULT_IDLE_W if args.idle_w is None else args.idle_w,
+            DEFAULT_MAX_W if args.max_w is None else args.max_w,
+            overrides,
+        )
+        if not 0 <= args.default_cpu_util <= 1:
+            raise ValueError(f"--default-cpu-util is a fraction 0..1, got {args.default_cpu_util:g}")
+        if args.page_size is not None and args.page_size < 1:
+            raise ValueError(f"--page-size must be >= 1, got {args.page_size}")
+        cpu_util = _cpu_util(args.cpu_util_file) if args.cpu_util_file else {}
+        if bool(args.cpu_prometheus) != bool(args.cpu_query):
+            raise ValueError("--cpu-prometheus URL and --cpu-query PROMQL go together")
+        if not args.cpu_scale > 0:
+            raise ValueError(f"--cpu-scale must be > 0, got {args.cpu_scale:g}")
+    except (PowerConfigError, ValueError) as exc:
+        print(f"geyser snapshot: {exc}", file=sys.stderr)
+        return 2
+    cpu_notes: list[str] = []
+    if args.cpu_prometheus:
+        from watcher_geyser.cloud.metrics import prometheus_cpu_util
+        from watcher_geyser.signal import SignalError
+
+        say("reading CPU use from Prometheus ..")
+        try:
+            cpu_util, cpu_notes = prometheus_cpu_util(args.cpu_prometheus, args.cpu_query, args.cpu_label,
+                                                      args.cpu_scale)
+        except SignalError as exc:
+            print(f"geyser snapshot: {exc}; nothing written", file=sys.stderr)
+            return 1
+    try:
+        conn = connect(args.os_cloud)
+    except CloudError as exc:
+        print(f"geyser snapshot: {exc}", file=sys.stderr)
+        return 2
+    try:
+        records = read_cloud(conn, args.page_size or DEFAULT_PAGE_SIZE, say)
+    except CloudError as exc:
+        print(f"geyser snapshot: {exc}; nothing written", file=sys.stderr)
+        return 1
+    records.cpu_util.update(cpu_util)
+    records.notes.extend(cpu_notes)
+    unknown = set(cpu_util) - {s.uuid for s in records.servers}
+    if unknown:
+        records.notes.append(f"CPU use: {len(unknown)} uuid(s) are no server read, ignored")
+    measured = len(set(cpu_util) & {s.uuid for s in records.servers})
+    if cpu_util and records.servers and not measured:
+        example = sorted(cpu_util)[0]
+        fix = "--cpu-label" if args.cpu_prometheus else "the file's keys"
+        print(f"geyser snapshot: CPU use: none of the {len(cpu_util)} measured ids (such as {example!r}) is a server "
+              f"uuid; check {fix}; nothing written", file=sys.stderr)
+        return 1
+    if cpu_util:
+        records.notes.append(f"CPU use measured for {measured} of {len(records.servers)} servers")
+    try:
+        snapshot = to_fleet(records, catalog.model_for, args.default_cpu_util)
+    except ValueError as exc:
+        print(f"geyser snapshot: the cloud's data do not form a valid fleet: {exc}; nothing written", file=sys.stderr)
+        return 1
+    for note in snapshot.notes:
+        say(f"note: {note}")
+    text = json.dumps(fleet_to_dict(snapshot.fleet), indent=1) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        try:
+            Path(args.output).write_text(text)
+        except OSError as exc:
+            print(f"geyser snapshot: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    fleet = snapshot.fleet
+    states = {s: sum(1 for h in fleet.hosts if h.state is s) for s in HostState}
+    say(
+        f"wrote {args.output}: {len(fleet.hosts)} hosts ({states[HostState.ENABLED]} enabled, "
+        f"{states[HostState.DISABLED]} disabled, {states[HostState.OFF]} off), {len(fleet.instances)} instances, "
+        f"{len(fleet.server_groups)} server groups, {len(fleet.zones)} zone(s)"
+    )
+    return 0
+
+
+def _pattern_spec(text: str) -> tuple[str, str]:
+    pattern, sep, spec = text.partition("=")
+    if not sep or not pattern.strip() or not spec.strip():
+        raise ValueError(f"--power {text!r}: write PATTERN=SPEC, such as 'gpu-*=170/420'")
+    return pattern.strip(), spec
+
+
+def _cpu_util(path: str) -> dict[str, float]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ValueError(f"--cpu-util-file {path}: cannot read: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--cpu-util-file {path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"--cpu-util-file {path}: must be an object {{server uuid: fraction 0..1}}")
+    result = {}
+    for uuid, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"--cpu-util-file {path}: server {uuid!r}: {value!r} is not a fraction 0..1")
+        result[uuid] = float(value)
+    return result
