@@ -21,7 +21,7 @@ BUNDLED = "demo.json"
 EPILOG = """\
 examples:
   geyser plan                                  # the bundled demo fleet (16 hosts, 120 instances)
-  geyser plan cloud.json --ceiling 0.8         # leave 20 %% head-room on every host
+  geyser plan cloud.json --ceiling 0.8         # leave 20 percent head-room on every host
   geyser plan cloud.json --power-budget 4000 --json > answer.json
   geyser plan cloud.json --parallelism 8 --power-off   # waves as Watcher would run them
   geyser plan cloud.json --signal constant:5000W   # budget and ceiling from the energy policy

@@ -56,8 +56,8 @@ class GeyserPolicy:
     name: str = "geyser"
     charges_full_power: bool = False
     switches_off_empty_hosts: bool = True
-    cpu_ceiling: float = 0.9  # without a signal: measured CPU may fill 90 % of a host's MIPS
-    cpu_relief_ceiling: float | None = None  # a host sheds above this (default: the ceiling)
+    cpu_ceiling: float = 0.95  # without a signal: forecast CPU may fill 95 % of a host's MIPS
+    cpu_relief_ceiling: float | None = 1.0  # a host sheds only when its forecast passes 100 %
     max_consolidation_moves: int | None = None  # per step, if set; moves that relieve overloads never count
     forecast_window: int = 3
     time_limit_s: float = 0.2
