@@ -293,10 +293,13 @@ class Fleet:
     @cached_property
     def power_groups(self) -> tuple[tuple[PowerModel, np.ndarray], ...]:
         """Hosts grouped by power model: fleets have a few models and many hosts."""
-        groups: dict[PowerModel, list[int]] = {}
+        by_id: dict[int, list[int]] = {}  # by identity first: hosts usually share model objects
         for h, host in enumerate(self.hosts):
-            groups.setdefault(host.power, []).append(h)
-        return tuple((model, np.array(members, dtype=np.int64)) for model, members in groups.items())
+            by_id.setdefault(id(host.power), []).append(h)
+        groups: dict[PowerModel, list[int]] = {}
+        for members in by_id.values():
+            groups.setdefault(self.hosts[members[0]].power, []).extend(members)
+        return tuple((model, np.array(sorted(members), dtype=np.int64)) for model, members in groups.items())
 
     @cached_property
     def dynamic_slope_w_per_core(self) -> np.ndarray:

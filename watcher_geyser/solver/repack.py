@@ -55,9 +55,10 @@ class Workspace:
         self.scale = np.maximum(self.limits.max(axis=0), 1.0)
         self.group = np.full(self.n_instances, -1, dtype=np.int64)
         self.policy: list[GroupPolicy] = [g.policy for g in fleet.server_groups]
-        for v, inst in enumerate(fleet.instances):
-            if inst.server_group is not None:
-                self.group[v] = fleet.group_index[inst.server_group]
+        if self.policy:
+            for v, inst in enumerate(fleet.instances):
+                if inst.server_group is not None:
+                    self.group[v] = fleet.group_index[inst.server_group]
         hard = np.array([p.is_hard for p in self.policy] + [False], dtype=bool)
         self.in_hard_group = hard[self.group]
         self.flavor_key = _flavor_keys(fleet.demand)
@@ -102,13 +103,17 @@ def repack(ws: Workspace, keep: np.ndarray) -> Packing:
         shedding = np.unique(ws.placement0[list(shed)])
         saved = residual[shedding].copy()
         residual[shedding] = -np.inf
-        for v in _largest_first(ws, np.array(sorted(shed), dtype=np.int64)):
-            g = int(ws.group[v])
-            forbidden = group_hosts.setdefault(g, set()) if g >= 0 and ws.in_hard_group[v] else None
+        shed_items = np.array(sorted(shed), dtype=np.int64)
+        stuck_here = []
+        for v in _largest_first(ws, shed_items[ws.in_hard_group[shed_items]]):
+            forbidden = group_hosts.setdefault(int(ws.group[v]), set())
             if not _place_one(ws, v, placement, residual, forbidden=forbidden):
-                unplaced.append(int(v))
-                evicted[v] = False
-                saved[np.searchsorted(shedding, ws.placement0[v])] -= ws.demand[v]
+                stuck_here.append(int(v))
+        stuck_here += _place_batches(ws, shed_items[~ws.in_hard_group[shed_items]], placement, residual)
+        for v in stuck_here:
+            unplaced.append(v)
+            evicted[v] = False
+            saved[np.searchsorted(shedding, ws.placement0[v])] -= ws.demand[v]
         residual[shedding] = saved
     items = np.flatnonzero(evicted & ~np.isin(np.arange(ws.n_instances), list(shed)))
     # 1) affinity groups move as one block; 2) anti-affinity members one by one; 3) the rest in batches
