@@ -179,9 +179,11 @@ def respect_migration_cap(ws: Workspace, packing: Packing, keep: np.ndarray, dea
 def solve_greedy(ws: Workspace, deadline: float, keep: np.ndarray | None = None) -> Packing:
     """A valid consolidation, fast: select, repack with repair, then empty what else empties."""
     keep = select_hosts(ws) if keep is None else keep
+    selected = keep.copy()
     packing, keep = pack_with_repair(ws, keep, deadline)
     packing = respect_migration_cap(ws, packing, keep, deadline)
     packing.placement = empty_more_hosts(
         ws, packing.placement, deadline, max_new_moves=move_budget(ws, packing.placement)
     )
+    packing.selected = selected
     return packing

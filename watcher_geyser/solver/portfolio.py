@@ -75,7 +75,9 @@ def solve(problem: Problem, method: str = "auto") -> Target:
         if method != "exact":
             # the host-selection model is cheap: its answer competes, its bound always helps
             share = 0.2 if use_exact else 0.7
-            best, master_status, master_bound = _decompose(ws, best, proven, deadline, share, messages)
+            best, master_status, master_bound = _decompose(
+                ws, best, proven, deadline, share, messages, greedy.selected
+            )
             cpsat_status = master_status
             watts_bound = max(watts_bound, master_bound)
         if use_exact and time.monotonic() < deadline:
@@ -103,7 +105,13 @@ def solve(problem: Problem, method: str = "auto") -> Target:
 
 
 def _decompose(
-    ws: Workspace, best: _Candidate, proven: _ProvenBounds, deadline: float, share: float, messages: list[str]
+    ws: Workspace,
+    best: _Candidate,
+    proven: _ProvenBounds,
+    deadline: float,
+    share: float,
+    messages: list[str],
+    greedy_selection: np.ndarray | None = None,
 ) -> tuple[_Candidate, str, float]:
     """CP-SAT chooses the hosts to keep, repack fits the instances: (best, status, watts bound)."""
     problem = ws.problem
@@ -115,11 +123,14 @@ def _decompose(
     if master.keep is None:
         messages.append(f"CP-SAT host selection found nothing in time ({master.status}); the greedy answer stands")
         return best, master.status, 0.0
+    bound = master.idle_bound_w + proven.dynamic_w
+    if greedy_selection is not None and np.array_equal(master.keep, greedy_selection):
+        return best, master.status, bound  # the same hosts as the greedy chose: the same repack
     packing, keep = pack_with_repair(ws, master.keep, deadline)
     packing = respect_migration_cap(ws, packing, keep, deadline)
     placement = empty_more_hosts(ws, packing.placement, deadline, max_new_moves=move_budget(ws, packing.placement))
     best = _better(best, _Candidate(placement, "FEASIBLE", ws), messages)
-    return best, master.status, master.idle_bound_w + proven.dynamic_w
+    return best, master.status, bound
 
 
 def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> bool:

@@ -78,6 +78,7 @@ class Packing:
     placement: np.ndarray
     unplaced: list[int] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    selected: np.ndarray | None = None  # the hosts chosen to stay on before repair, when known
 
 
 def repack(ws: Workspace, keep: np.ndarray) -> Packing:
