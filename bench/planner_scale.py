@@ -1,8 +1,8 @@
 """Benchmark: plan a consolidation of a large fleet (default 5,000 hosts / 30,000 instances).
 
-The target comes from a simple first-fit-decreasing packing written here (the solver
-will replace it): keep the fullest hosts, leave their instances where they are, and pack
-the instances of the other hosts into them, largest first, up to ``--ceiling``. Prints
+The target comes from the solver (``--target solver``, the default: what `geyser plan`
+plans) or from a simple first-fit-decreasing packing written here (``--target ffd``: keep
+the fullest hosts and pack the others' instances into them up to ``--ceiling``). Prints
 one JSON object: fleet size, migrations, waves, staging moves, moves left undone, plan
 seconds (the figure to hold under 2 s), the duration estimate, and the replay's verdict.
 
@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from watcher_geyser.fleetgen import generate_fleet  # noqa: E402
 from watcher_geyser.model import Fleet  # noqa: E402
 from watcher_geyser.planner import plan, problem_limits, replay  # noqa: E402
+from watcher_geyser.solver import solve  # noqa: E402
 from watcher_geyser.solver.problem import Bounds, Problem, Target  # noqa: E402
 
 
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--swaps", type=int, default=0,
                         help="also swap this many pairs of large instances between kept hosts (cycles to stage)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--target", choices=("solver", "ffd"), default="solver",
+                        help="where the consolidation target comes from (default: the solver)")
     parser.add_argument("--no-replay", action="store_true", help="skip the replay check (faster)")
     args = parser.parse_args(argv)
 
@@ -105,11 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     fleet = generate_fleet(args.hosts, args.instances, mixed=True, allocation=args.allocation, seed=args.seed,
                            locked_share=0.01)
     t1 = time.perf_counter()
-    goal = consolidation_target(fleet, args.ceiling)
-    if args.swaps:
-        goal = add_swaps(fleet, goal, args.swaps, args.seed)
     problem = Problem(fleet, ceiling=args.ceiling)
-    target = Target(problem=problem, placement=goal, bounds=Bounds(0, 0, 0), status="FFD", solve_seconds=0)
+    if args.target == "solver" and not args.swaps:
+        target = solve(problem)
+    else:
+        goal = consolidation_target(fleet, args.ceiling)
+        if args.swaps:
+            goal = add_swaps(fleet, goal, args.swaps, args.seed)
+        target = Target(problem=problem, placement=goal, bounds=Bounds(0, 0, 0), status="FFD", solve_seconds=0)
     t2 = time.perf_counter()
     result = plan(target, parallelism=args.parallelism, per_host_parallelism=args.per_host, allow_power_off=True)
     t3 = time.perf_counter()
@@ -118,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "instances": len(fleet.instances),
         "hosts_on_before": int(fleet.occupied().sum()),
         "hosts_on_target": target.hosts_on,
+        "target": target.status,
         "target_migrations": target.migrations,
         "parallelism": args.parallelism,
         "per_host_parallelism": args.per_host,
