@@ -32,10 +32,17 @@ TABLE_COLUMNS = (
 
 def table(results: list[RunResult]) -> str:
     """A plain-text side-by-side table of the runs."""
-    rows = [[head for _, head, _ in TABLE_COLUMNS]]
+    columns = list(TABLE_COLUMNS)
+    if any(r.energy_above_signal_kwh is not None for r in results):
+        # with a watts signal: how much energy the supply did not cover
+        columns[2:2] = [
+            ("energy_above_signal_kwh", "above supply kWh", "{:.2f}"),
+            ("energy_covered_share", "covered", "{:.1%}"),
+        ]
+    rows = [[head for _, head, _ in columns]]
     for r in results:
         s = r.summary()
-        rows.append([fmt.format(s[key]) for key, _, fmt in TABLE_COLUMNS])
+        rows.append([fmt.format(s[key]) if s.get(key) is not None else "-" for key, _, fmt in columns])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in rows
