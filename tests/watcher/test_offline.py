@@ -60,3 +60,8 @@ def test_our_strategy_sees_the_fleets_power_models_and_plans_safely(fleet, ours,
 def test_bad_audit_parameters_are_refused_with_watchers_own_message(fleet):
     with pytest.raises(Exception, match="time_limit_s|minimum"):
         offline.run_strategy("geyser_consolidation", fleet, {"time_limit_s": -1})
+
+
+def test_an_unknown_strategy_is_named_with_what_is_installed(fleet):
+    with pytest.raises(ValueError, match="no_such_strategy.*vm_workload_consolidation"):
+        offline.run_strategy("no_such_strategy", fleet)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from unittest import mock
 
@@ -53,6 +53,7 @@ class StrategyRun:
     strategy: object  # watcher.decision_engine.strategy.strategies.base.BaseStrategy
     seconds: float  # wall time of execute(), the part Watcher's decision engine spends on it
     datasource: FleetDatasource
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # pre_execute, do_execute, post_execute
 
     @property
     def actions(self) -> list[dict]:
@@ -86,11 +87,17 @@ def _no_metal(osc=None):
 def load_strategy(name: str):
     """The strategy ``name`` as Watcher's decision engine loads it (entry point and options)."""
     from oslo_config import cfg
+    from watcher.common import exception
     from watcher.decision_engine.loading import default as loading
 
     if getattr(cfg.CONF, "_args", None) is None:  # not parsed yet: no command line, no config files
         cfg.CONF([], project="watcher", default_config_files=[])
-    return loading.DefaultStrategyLoader().load(name, osc=None)
+    loader = loading.DefaultStrategyLoader()
+    try:
+        return loader.load(name, osc=None)
+    except exception.LoadingError:
+        installed = ", ".join(sorted(loader.list_available())) or "none"
+        raise ValueError(f"Watcher cannot load a strategy named {name!r}; installed strategies: {installed}") from None
 
 
 def run_strategy(name: str, fleet: Fleet, parameters: dict | None = None, model=None,
@@ -108,6 +115,8 @@ def run_strategy(name: str, fleet: Fleet, parameters: dict | None = None, model=
     from watcher.common.metal_helper import factory as metal_factory
     from watcher.decision_engine.datasources import manager as ds_manager
 
+    from watcher_geyser.strategies import opts
+
     strategy = load_strategy(name)
     params = dict(parameters or {})
     schema = strategy.get_schema()
@@ -118,8 +127,6 @@ def run_strategy(name: str, fleet: Fleet, parameters: dict | None = None, model=
     strategy._compute_model = model if model is not None else model_builder.model_from_fleet(fleet)
     datasource = datasource or FleetDatasource(fleet)
     if fleet_power:
-        from watcher_geyser.strategies import opts
-
         opts.register_power_opts(cfg.CONF)
         cfg.CONF.set_override("host_models", model_builder.power_overrides(fleet), group=opts.POWER_GROUP)
     try:
@@ -128,13 +135,31 @@ def run_strategy(name: str, fleet: Fleet, parameters: dict | None = None, model=
             mock.patch.object(nova_helper, "NovaHelper", _OfflineNova(fleet)),
             mock.patch.object(metal_factory, "get_helper", _no_metal),
         ):
+            phases = _time_phases(strategy)
             started = time.perf_counter()
             solution = strategy.execute()
             seconds = time.perf_counter() - started
     finally:
         if fleet_power:
             cfg.CONF.clear_override("host_models", group=opts.POWER_GROUP)
-    return StrategyRun(name, solution, strategy, seconds, datasource)
+    return StrategyRun(name, solution, strategy, seconds, datasource, phases)
+
+
+def _time_phases(strategy) -> dict[str, float]:
+    """Time each phase ``execute()`` calls, on this strategy object only; the dict fills as they run."""
+    phases: dict[str, float] = {}
+    for phase in ("pre_execute", "do_execute", "post_execute"):
+        method = getattr(strategy, phase)
+
+        def timed(*args, _method=method, _phase=phase, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                phases[_phase] = round(time.perf_counter() - started, 4)
+
+        setattr(strategy, phase, timed)
+    return phases
 
 
 # --- reading the answer back ---------------------------------------------------------------
