@@ -55,7 +55,6 @@ from watcher_geyser.bounds import (
 )
 from watcher_geyser.fleetgen import generate_fleet
 from watcher_geyser.model import RAM, Fleet, GroupPolicy
-from watcher_geyser.planner import replay, transit_limits
 
 ALL_SIZES = ("20x200", "100x2000", "113x15800", "200x16000")
 DEFAULT_CASES = (  # (size, tightness): the large ones once each, Watcher's strategy takes a minute there
@@ -80,11 +79,7 @@ def strategy_figures(fleet: Fleet, run, waves: list[list]) -> dict:
     moves = [a for a in actions if a.kind.is_migration]
     memory = float(sum(fleet.demand[fleet.instance_index[a.instance], RAM] for a in moves))
     occupied_before, occupied_after = fleet.occupied(), fleet.occupied(placement)
-    limits = transit_limits(fleet, 1.0, 1.0)
-    result = replay(fleet, [offline.solution_actions(w) for w in waves], limits)
-    over = Counter((v.wave, v.host) for v in result.violations if v.rule == "capacity")
-    overloaded = sum(1 for w, wave in enumerate(waves) for a in offline.solution_actions(wave)
-                     if a.kind.is_migration and (w, a.destination) in over)
+    judged = offline.overloads(fleet, waves)
     load = fleet.load(placement)
     cpu = fleet.cpu_load(placement)
     capacity = fleet.capacity
@@ -99,10 +94,10 @@ def strategy_figures(fleet: Fleet, run, waves: list[list]) -> dict:
         "watts_after_w": round(fleet.watts(placement), 1),
         "wall_seconds": round(run.seconds, 3),
         "phase_seconds": run.phase_seconds,
-        "overloaded_migrations": overloaded,
-        "overloaded_steps": len({w for w, _ in over}),
+        "overloaded_migrations": judged.migrations,
+        "overloaded_steps": judged.steps,
         "steps": len(waves),
-        "replay_violations": len(result.violations),
+        "replay_violations": len(judged.violations),
         "hosts_over_capacity_after": int(over_after.sum()),
         "hosts_ram_or_disk_full_after": int(full.sum()),
         "server_group_violations": group_violations(fleet, placement),

@@ -65,3 +65,23 @@ def test_bad_audit_parameters_are_refused_with_watchers_own_message(fleet):
 def test_an_unknown_strategy_is_named_with_what_is_installed(fleet):
     with pytest.raises(ValueError, match="no_such_strategy.*vm_workload_consolidation"):
         offline.run_strategy("no_such_strategy", fleet)
+
+
+def test_a_pair_that_relies_on_a_departure_overloads_its_destination():
+    from watcher_geyser.model import Fleet, Host, Instance
+    from watcher_geyser.power import PowerModel
+
+    power = PowerModel.linear(100, 200)
+    fleet = Fleet.build([Host(n, 8, 8192, 100, power) for n in "ABC"],
+                        [Instance("a", "a", "A", 4, 6000, 10, 0.1), Instance("b", "b", "B", 4, 6000, 10, 0.1)])
+
+    def move(uuid, src, dst):
+        return {"action_type": "migrate", "input_parameters": {
+            "migration_type": "live", "source_node": src, "destination_node": dst, "resource_id": uuid}}
+
+    actions = [move("a", "A", "C"), move("b", "B", "A"), move("a", "C", "B")]  # safe one at a time
+    assert offline.overloads(fleet, [[a] for a in actions]).migrations == 0
+    pairs = offline.weight_planner_waves(actions)
+    assert [len(w) for w in pairs] == [2, 1]
+    judged = offline.overloads(fleet, pairs)
+    assert (judged.migrations, judged.steps) == (1, 1)  # b lands on A while a still holds it

@@ -227,6 +227,32 @@ def _topological(graph):
     return nx.topological_sort(graph)
 
 
+@dataclass(frozen=True)
+class Overloads:
+    """What a replay of waves found: migrations landing on a host over its limit, and where."""
+
+    migrations: int  # migrations whose destination is over its limit at its step's worst moment
+    steps: int  # steps (waves) with at least one such host
+    violations: tuple  # every rule ``planner.replay`` saw broken (capacity and others)
+
+
+def overloads(fleet: Fleet, waves: list[list[dict]], limits: np.ndarray | None = None) -> Overloads:
+    """Replay Watcher actions grouped in ``waves`` (each run at once, both ends of a migration
+    charged until it ends) with ``planner.replay`` and count the overloading migrations.
+
+    ``limits`` as ``planner.transit_limits`` builds them; by default every host's capacity
+    under its allocation ratios and its cores for measured CPU.
+    """
+    from watcher_geyser.planner import replay, transit_limits
+
+    limits = transit_limits(fleet, 1.0, 1.0) if limits is None else limits
+    steps = [solution_actions(w) for w in waves]
+    result = replay(fleet, steps, limits)
+    over = {(v.wave, v.host) for v in result.violations if v.rule == "capacity"}
+    count = sum(1 for w, step in enumerate(steps) for a in step if a.kind.is_migration and (w, a.destination) in over)
+    return Overloads(count, len({w for w, _ in over}), tuple(result.violations))
+
+
 def placement_after(fleet: Fleet, actions: list[Action]) -> np.ndarray:
     """Host index per instance after the migrations in ``actions``, applied in order."""
     placement = fleet.placement.copy()
