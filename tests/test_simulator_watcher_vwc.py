@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import builtins
 from dataclasses import replace
 
 import pytest
@@ -19,7 +19,14 @@ SAMPLES = 73  # six hours of 5-minute samples keep the test short; the strategy 
 
 def test_registered_and_a_missing_watcher_is_named_with_the_fix(monkeypatch, capsys):
     assert "watcher-vwc" in POLICIES
-    monkeypatch.setitem(sys.modules, "watcher.decision_engine.strategy.strategies", None)
+    real_import = builtins.__import__
+
+    def without_watcher(name, *args, **kwargs):
+        if name == "watcher" or name.startswith("watcher."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_watcher)
     with pytest.raises(ValueError, match=r"pip install -e '.\[watcher\]'"):
         make_policy("watcher-vwc")
     from watcher_geyser.cli import main

@@ -32,6 +32,7 @@ two at a time, each pair after the previous one.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -49,7 +50,14 @@ NOMINAL_DISK_GB = 1000
 def require_watcher() -> None:
     """Raise a ``ValueError`` naming the fix when python-watcher cannot be imported."""
     try:
-        import watcher.decision_engine.strategy.strategies  # noqa: F401
+        with warnings.catch_warnings(record=True):  # python-watcher's imports warn about eventlet and oslo deprecations
+            warnings.simplefilter("ignore")
+            import watcher.common.metal_helper.factory  # noqa: F401
+            import watcher.common.nova_helper  # noqa: F401
+            import watcher.decision_engine.datasources.manager  # noqa: F401
+            import watcher.decision_engine.loading.default  # noqa: F401
+            import watcher.decision_engine.planner.weight  # noqa: F401
+            import watcher.decision_engine.strategy.strategies.vm_workload_consolidation  # noqa: F401
     except ImportError as exc:
         raise ValueError(
             f"policy watcher-vwc runs Watcher's own strategy, but python-watcher cannot be imported ({exc}); "
@@ -78,7 +86,8 @@ class WatcherVWCPolicy:
         started = time.perf_counter()
         state = view.state
         fleet = self._fleet(view)
-        run = offline.run_strategy(STRATEGY, fleet, {"period": self.period_s}, fleet_power=False)
+        with offline.quiet_watcher_logs():
+            run = offline.run_strategy(STRATEGY, fleet, {"period": self.period_s}, fleet_power=False)
         vm_index = {name: i for i, name in enumerate(state.dc.vm_names)}
         host_index = {name: i for i, name in enumerate(state.dc.host_names)}
 

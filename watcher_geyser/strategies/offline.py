@@ -14,7 +14,7 @@ What Watcher's decision engine does for an audit, minus the database and the ser
 
 The services the strategies ask during ``execute`` are answered from the fleet at the
 seams Watcher uses, for the duration of the run only: the datasource
-(``DataSourceManager.get_backend`` -> ``FleetDatasource``), Nova's compute services and
+(``DataSourceManager(...).get_backend`` -> ``FleetDatasource``), Nova's compute services and
 server groups (``nova_helper.NovaHelper``, read by our strategies for zones and affinity)
 and the bare-metal helper (none: no host is switched on or off offline).
 
@@ -26,8 +26,10 @@ so that a replay judges what would really run side by side.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from unittest import mock
@@ -78,6 +80,33 @@ class _OfflineNova:
 
     def get_service_list(self):
         return list(self._services)
+
+
+class _OfflineDataSources:
+    """Stands in for ``DataSourceManager``: its backend is the given datasource. Watcher's own
+    manager would also build its Gnocchi, Grafana, .. helpers, which log errors offline."""
+
+    def __init__(self, datasource: FleetDatasource):
+        self._datasource = datasource
+
+    def __call__(self, config=None, osc=None) -> _OfflineDataSources:
+        return self
+
+    def get_backend(self, metrics) -> FleetDatasource:
+        return self._datasource
+
+
+@contextmanager
+def quiet_watcher_logs(level: int = logging.ERROR):
+    """Raise Watcher's log level for a while: offline, its per-instance warnings (no RAM or
+    disk metrics, flavour values used instead) are expected and only noise."""
+    logger = logging.getLogger("watcher")
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def _no_metal(osc=None):
@@ -131,7 +160,7 @@ def run_strategy(name: str, fleet: Fleet, parameters: dict | None = None, model=
         cfg.CONF.set_override("host_models", model_builder.power_overrides(fleet), group=opts.POWER_GROUP)
     try:
         with (
-            mock.patch.object(ds_manager.DataSourceManager, "get_backend", lambda self, metrics: datasource),
+            mock.patch.object(ds_manager, "DataSourceManager", _OfflineDataSources(datasource)),
             mock.patch.object(nova_helper, "NovaHelper", _OfflineNova(fleet)),
             mock.patch.object(metal_factory, "get_helper", _no_metal),
         ):
