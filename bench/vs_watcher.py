@@ -1,7 +1,7 @@
 """geyser_consolidation against Watcher's own vm_workload_consolidation, side by side.
 
-    python bench/vs_watcher.py                     # the default cases (below), about 8 minutes
-    python bench/vs_watcher.py --all               # every size x loose/tight x identical/mixed, ~25 minutes
+    python bench/vs_watcher.py                     # the default cases (below), about 3 minutes
+    python bench/vs_watcher.py --all               # every size x loose/tight x identical/mixed, ~10 minutes
     python bench/vs_watcher.py --sizes 100x2000 --tightness tight --kinds mixed
     python bench/vs_watcher.py --sizes 113x15800 --time-limit 2 --seed 3
 

@@ -13,10 +13,14 @@ How the simulated cloud is shown to Watcher:
   the strategy's ``period`` (3600 s by default: the last twelve 5-minute samples, fewer at
   the start), as Watcher asks its datasource for, and ``host_cpu_usage`` with the sum over
   the host. A VM at exactly 0 % is taken as fully busy by the strategy (its own rule);
-- capacity: the fleet's, as ``fleet_from_view`` maps MIPS to vcpus; the strategy's CPU test
-  compares measured use with ``vcpu_capacity``, which includes the vcpu allocation ratio
-  (8 in the simulator's fleets); ``cpu_allocation_ratio`` sets another for this policy
-  (1.0: measured CPU may fill the host's MIPS and no more, but flavours then bind too);
+- capacity: the fleet's, as ``fleet_from_view`` maps MIPS to vcpus, so both engines see the
+  same cloud. The strategy's CPU test compares measured use with ``vcpu_capacity``, which
+  includes the vcpu allocation ratio (8 in the simulator's fleets): where RAM does not bind
+  (``cloudsim`` fidelity, RAM not enforced) it packs measured CPU far past the hosts' MIPS,
+  so its energy falls below the bound for demand it does not serve, and SLATAH shows it.
+  That is the strategy's own rule on an overcommitted cloud; in ``realistic`` fidelity RAM
+  binds first. ``cpu_allocation_ratio`` sets another ratio for this policy only (1.0: CPU
+  never past the MIPS, but then flavours, sized at peak MIPS, bind and it barely consolidates);
 - disk: the traces say nothing about it; hosts get a nominal ``NOMINAL_DISK_GB`` (the
   strategy divides by disk capacity), VMs none;
 - hosts the simulator switched off are shown as Watcher leaves the hosts it releases,
