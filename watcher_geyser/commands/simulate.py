@@ -119,15 +119,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"geyser simulate: {exc}", file=sys.stderr)
         return 2
     signal = None if feed is None or feed.series.unit.value != "watts" else feed.available_w
+    try:
+        made = [make_policy(name) for name in policies]  # a policy that cannot run says so before any replay
+    except ValueError as exc:
+        print(f"geyser simulate: {exc}", file=sys.stderr)
+        return 2
     results = []
-    for name in policies:
+    for name, policy in zip(policies, made):
         bar = None
         if not args.quiet:
             from tqdm import tqdm
 
             bar = tqdm(total=trace.samples - 1, desc=f"{name:8s}", unit="step", leave=False, file=sys.stderr)
         try:
-            policy = make_policy(name)
             if name == "geyser" and feed is not None:
                 policy.signal = feed
             results.append(simulate(trace, dc, policy, fid, signal, bar.update if bar else None))

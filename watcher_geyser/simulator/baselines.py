@@ -165,6 +165,7 @@ POLICIES: dict[str, Callable[[], Policy]] = {
     "thr-mmt": lambda: Consolidation("thr-mmt", ThresholdDetector(0.8)),
     "lr-mmt": lambda: Consolidation("lr-mmt", LocalRegressionDetector(1.2)),
     "geyser": lambda: _geyser(),
+    "watcher-vwc": lambda: _watcher_vwc(),
 }
 
 
@@ -172,6 +173,12 @@ def _geyser() -> Policy:
     from watcher_geyser.simulator.geyser_policy import GeyserPolicy  # imports the solver: only when asked
 
     return GeyserPolicy()
+
+
+def _watcher_vwc() -> Policy:
+    from watcher_geyser.simulator.watcher_vwc import WatcherVWCPolicy  # needs python-watcher: only when asked
+
+    return WatcherVWCPolicy()
 BASELINES = ("npa", "dvfs", "thr-mmt", "lr-mmt")
 
 

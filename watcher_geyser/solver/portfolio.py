@@ -35,6 +35,7 @@ from watcher_geyser.solver.repack import Workspace
 LOG = logging.getLogger(__name__)
 
 EXACT_MAX_BOOLEANS = 6000
+EXACT_MIN_SECONDS = 1.0  # with less time left, auto skips the exact model: it would not even be built in time
 CLOSE_ENOUGH = 0.001  # an answer this close to every bound is not worth CP-SAT's time
 METHODS = ("auto", "exact", "decompose", "greedy")
 
@@ -71,7 +72,11 @@ def solve(problem: Problem, method: str = "auto") -> Target:
         cpsat_status = "SKIPPED"
         messages.append(f"the greedy answer is within {CLOSE_ENOUGH:.1%} of every lower bound: CP-SAT was not needed")
     elif method != "greedy" and time.monotonic() < deadline and len(fleet.instances):
-        use_exact = method == "exact" or (method == "auto" and model_size(ws) <= EXACT_MAX_BOOLEANS)
+        use_exact = method == "exact" or (
+            method == "auto"
+            and model_size(ws) <= EXACT_MAX_BOOLEANS
+            and deadline - time.monotonic() >= EXACT_MIN_SECONDS  # building it alone takes up to ~0.5 s
+        )
         if method != "exact":
             # the host-selection model is cheap: its answer competes, its bound always helps
             share = 0.2 if use_exact else 0.7
