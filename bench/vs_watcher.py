@@ -118,7 +118,7 @@ def group_violations(fleet: Fleet, placement: np.ndarray) -> int:
 
 
 def run_case(n_hosts: int, n_instances: int, tightness: str, mixed: bool, seed: int, time_limit: str,
-             server_groups: int) -> dict:
+             server_groups: int, watts_tolerance: float = 0.0) -> dict:
     from watcher_geyser.strategies import offline
 
     started = time.perf_counter()
@@ -128,7 +128,7 @@ def run_case(n_hosts: int, n_instances: int, tightness: str, mixed: bool, seed: 
     vwc = offline.run_strategy(VWC, fleet)
     vwc_waves = offline.weight_planner_waves(vwc.actions)
     solver_s = _solver_time(time_limit, vwc.seconds)
-    ours = offline.run_strategy(OURS, fleet, {"time_limit_s": solver_s})
+    ours = offline.run_strategy(OURS, fleet, {"time_limit_s": solver_s, "watts_tolerance": watts_tolerance})
     our_waves = _waved(ours)
     theirs_fig = strategy_figures(fleet, vwc, vwc_waves)
     ours_fig = strategy_figures(fleet, ours, our_waves)
@@ -230,6 +230,8 @@ def main() -> int:
                         help="hard server groups in each fleet (half anti-affinity), which Watcher's strategy "
                         "ignores (default 0)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--watts-tolerance", type=float, default=0.0,
+                        help="our strategy's watts_tolerance parameter (default 0: watts strictly first)")
     args = parser.parse_args()
     try:
         import watcher  # noqa: F401
@@ -252,7 +254,8 @@ def main() -> int:
     totals: Counter[str] = Counter()
     for i, (hosts, instances, tightness, kind) in enumerate(cases, start=1):
         print(f"[{i}/{len(cases)}] {hosts}x{instances} {tightness} {kind} ...", file=sys.stderr, flush=True)
-        line = run_case(hosts, instances, tightness, kind == "mixed", args.seed, args.time_limit, args.server_groups)
+        line = run_case(hosts, instances, tightness, kind == "mixed", args.seed, args.time_limit, args.server_groups,
+                        args.watts_tolerance)
         print(json.dumps(line), flush=True)
         for key, ok in line["targets"].items():
             totals[key] += int(not ok)

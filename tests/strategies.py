@@ -82,6 +82,7 @@ def problems(draw, max_hosts: int = 6, max_instances: int = 20, time_limit_s: fl
         max_migrations=draw(st.one_of(st.none(), st.integers(0, 10))),
         max_consolidation_moves=draw(st.one_of(st.none(), st.none(), st.integers(0, 6))),
         allow_power_on=draw(st.booleans()),
+        watts_tolerance=draw(st.sampled_from([0.0, 0.0, 0.01, 0.05])),
         time_limit_s=time_limit_s,
         workers=1,
     )

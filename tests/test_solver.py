@@ -163,3 +163,18 @@ def test_decomposition_reaches_the_bounds_at_moderate_scale(mixed):
     assert check_placement(target.problem, target.placement) == []
     assert target.hosts_on <= np.ceil(target.bounds.hosts * 1.02)
     assert target.watts_w <= target.bounds.watts_w * 1.03
+
+
+@pytest.mark.parametrize("method", ["decompose", "exact"])
+def test_watts_tolerance_buys_less_memory_moved_never_more_hosts(method):
+    # keeping the 100 W host moves the 8 GB instance; keeping the 101 W host moves only 1 GB
+    f = fleet(
+        [host("cheap", idle_w=100, max_w=200), host("dear", idle_w=101, max_w=201)],
+        [vm("small", "cheap", memory_mb=1024, cpu_util=0.0), vm("big", "dear", memory_mb=8192, cpu_util=0.0)],
+    )
+    strict = solve(Problem(f, time_limit_s=5), method=method)
+    assert _where(strict, "big") == "cheap" and strict.memory_moved_mb == 8192
+    tolerant = solve(Problem(f, watts_tolerance=0.02, time_limit_s=5), method=method)
+    assert _where(tolerant, "small") == "dear" and tolerant.memory_moved_mb == 1024
+    assert tolerant.hosts_on == strict.hosts_on == 1
+    assert tolerant.watts_w <= strict.watts_w * 1.02

@@ -61,6 +61,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--power-budget", type=_non_negative, metavar="W", help="watts the hosts left on may draw")
     parser.add_argument("--max-migrations", type=int, metavar="N", help="most instances that may move")
     parser.add_argument("--no-power-on", action="store_true", help="never switch on a host that is off now")
+    parser.add_argument(
+        "--watts-tolerance",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="give up to this fraction of the fewest watts for less memory to move, never for more hosts on "
+        "(default 0: watts strictly first)",
+    )
     parser.add_argument("--method", choices=METHODS, default="auto", help="solver back-end (default auto)")
     parser.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
     parser.add_argument(
@@ -135,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         **limits,
         max_migrations=args.max_migrations,
         allow_power_on=not args.no_power_on,
+        watts_tolerance=args.watts_tolerance,
         time_limit_s=args.time_limit,
         seed=args.seed,
     )

@@ -129,7 +129,9 @@ def solve_exact(
     for (v, h), var in x.items():
         if not frozen[v]:
             model.add_hint(var, bool(first[v] == h))
-    model.add(watts <= int(round(solver.objective_value)))
+    model.add(watts <= int(round(solver.objective_value * (1 + problem.watts_tolerance))))
+    if problem.watts_tolerance > 0:  # the tolerance buys less memory moved, never more hosts on
+        model.add(sum(on.values()) <= sum(int(solver.boolean_value(v)) for v in on.values()))
     weight = ws.n_instances + 1
     ram = ws.fleet.demand[:, 1].astype(np.int64)
     model.minimize(

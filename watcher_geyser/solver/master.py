@@ -157,7 +157,7 @@ def _choose_per_class(
         return MasterResult(None, solver.status_name(status), idle_bound, budget_met)
     first = [solver.value(n) for n in count]
     # phase 2: as few idle watts, and the most memory kept in place (top hosts of each class)
-    model.add(idle_expr <= int(round(solver.objective_value)))
+    _allow_tolerance(model, ws, idle_expr, int(round(solver.objective_value)), count, first)
     kept_memory = []
     for i, members in enumerate(classes):
         prefix = np.concatenate(([0], np.cumsum(memory[members]))).astype(np.int64).tolist()
@@ -239,7 +239,7 @@ def _choose_per_host(
     model.clear_hints()
     for h, var in keep.items():
         model.add_hint(var, first[h])
-    model.add(idle_expr <= best_idle)
+    _allow_tolerance(model, ws, idle_expr, best_idle, list(keep.values()), [first[h] for h in keep])
     memory = np.zeros(ws.n_hosts)
     np.add.at(memory, ws.placement0, ws.ram)
     mem_gb = np.ceil(memory / 1024).astype(np.int64)
@@ -255,3 +255,12 @@ def _choose_per_host(
             chosen[h] = value
     name = solver.status_name(status)
     return MasterResult(chosen, name, idle_bound, budget_met)
+
+
+def _allow_tolerance(model: cp_model.CpModel, ws: Workspace, idle_expr, best: int, counts: list, first: list) -> None:
+    """Phase 2 may spend ``watts_tolerance`` of the best idle watts on less memory to move,
+    never on more hosts than phase 1 kept."""
+    tolerance = ws.problem.watts_tolerance
+    model.add(idle_expr <= int(math.floor(best * (1 + tolerance))))
+    if tolerance > 0:
+        model.add(sum(counts) <= int(sum(int(v) for v in first)))

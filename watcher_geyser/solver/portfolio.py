@@ -80,9 +80,7 @@ def solve(problem: Problem, method: str = "auto") -> Target:
         if method != "exact":
             # the host-selection model is cheap: its answer competes, its bound always helps
             share = 0.2 if use_exact else 0.7
-            best, master_status, master_bound = _decompose(
-                ws, best, proven, deadline, share, messages, greedy.selected
-            )
+            best, master_status, master_bound = _decompose(ws, best, proven, deadline, share, messages, greedy.selected)
             cpsat_status = master_status
             watts_bound = max(watts_bound, master_bound)
         if use_exact and time.monotonic() < deadline:
@@ -166,7 +164,19 @@ class _Candidate:
             float(fleet.demand[moved, 1].sum()),
             int(moved.sum()),
         )
+        self.hosts_on = int(fleet.occupied(placement).sum())
+        self.tolerance = ws.problem.watts_tolerance
         self.violations = check_placement(ws.problem, placement)
+
+    def beats(self, other: _Candidate) -> bool:
+        """Lexicographic (watts, memory, migrations); watts within the problem's tolerance
+        count as equal unless they come with more hosts on."""
+        watts, other_watts = self.key[0], other.key[0]
+        if self.tolerance > 0 and abs(watts - other_watts) <= self.tolerance * min(watts, other_watts):
+            if self.hosts_on != other.hosts_on:
+                return self.hosts_on < other.hosts_on
+            return self.key[1:] < other.key[1:]
+        return self.key < other.key
 
 
 def _better(best: _Candidate, challenger: _Candidate, messages: list[str]) -> _Candidate:
@@ -175,7 +185,7 @@ def _better(best: _Candidate, challenger: _Candidate, messages: list[str]) -> _C
         LOG.error("discarded an invalid %s answer: %s", challenger.status, "; ".join(challenger.violations[:5]))
         messages.append(f"internal: discarded an invalid {challenger.status} answer ({challenger.violations[0]})")
         return best
-    return challenger if challenger.key < best.key else best
+    return challenger if challenger.beats(best) else best
 
 
 def _same_objectives(candidate: _Candidate, placement: np.ndarray, ws: Workspace) -> bool:

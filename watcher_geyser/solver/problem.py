@@ -31,6 +31,9 @@ class Problem:
     moves that relieve hosts above their limits are not counted (a per-step budget for
     consolidation that never blocks relief).
     ``allow_power_on`` lets the solver switch on hosts that are off now.
+    ``watts_tolerance`` (a fraction, 0 by default) lets the second objective, memory moved,
+    buy answers drawing up to that much more than the fewest watts found, never with more
+    hosts on: an operator's trade of a little energy for fewer migrations.
     """
 
     fleet: Fleet
@@ -41,6 +44,7 @@ class Problem:
     max_migrations: int | None = None
     max_consolidation_moves: int | None = None
     allow_power_on: bool = True
+    watts_tolerance: float = 0.0
     time_limit_s: float = 10.0
     seed: int = 0
     workers: int = 2
@@ -63,6 +67,8 @@ class Problem:
             raise ValueError(f"max_migrations must be >= 0, got {self.max_migrations}")
         if self.max_consolidation_moves is not None and self.max_consolidation_moves < 0:
             raise ValueError(f"max_consolidation_moves must be >= 0, got {self.max_consolidation_moves}")
+        if not 0 <= self.watts_tolerance < 1:
+            raise ValueError(f"watts_tolerance is a fraction in [0, 1), got {self.watts_tolerance}")
         if self.time_limit_s <= 0:
             raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
 

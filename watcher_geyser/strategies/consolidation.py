@@ -176,6 +176,7 @@ class _GeyserStrategy(base.BaseStrategy):
                 ceiling=decision.ceiling,
                 power_budget_w=decision.budget_w,
                 max_migrations=params.max_migrations,
+                watts_tolerance=params.watts_tolerance,
                 allow_power_on=params.allow_power_on,
                 time_limit_s=params.time_limit_s,
                 workers=self.config.get("solver_workers", 2),

@@ -53,6 +53,11 @@ def schema(power_off_default: bool) -> dict:
                 "description": "Most instances this audit may move. null: no cap.",
                 "type": ["integer", "null"], "minimum": 0, "default": None,
             },
+            "watts_tolerance": {
+                "description": "Fraction of the fewest watts found that may be given up for less memory to "
+                "move (never for more hosts on). 0: watts strictly first.",
+                "type": "number", "minimum": 0, "maximum": 0.2, "default": 0.0,
+            },
             "power_off": {
                 "description": "Switch emptied hosts off (needs Ironic or MAAS); false only disables them.",
                 "type": "boolean", "default": power_off_default,
@@ -83,6 +88,7 @@ class AuditParams:
     power_budget_w: float | None = None
     signal_source: str = ""
     max_migrations: int | None = None
+    watts_tolerance: float = 0.0
     power_off: bool = False
     allow_power_on: bool = True
     use_measured_cpu: bool = True
