@@ -57,7 +57,7 @@ class GeyserPolicy:
     charges_full_power: bool = False
     switches_off_empty_hosts: bool = True
     cpu_ceiling: float = 0.95  # without a signal: forecast CPU may fill 95 % of a host's MIPS
-    cpu_relief_ceiling: float | None = 1.0  # a host sheds only when its forecast passes 100 %
+    relief_margin: float = 0.05  # a host sheds only when its forecast passes the ceiling by this much
     max_consolidation_moves: int | None = None  # per step, if set; moves that relieve overloads never count
     forecast_window: int = 3
     time_limit_s: float = 0.2
@@ -83,7 +83,8 @@ class GeyserPolicy:
         problem = Problem(
             fleet,
             cpu_ceiling=ceiling,
-            cpu_relief_ceiling=None if self.cpu_relief_ceiling is None else max(self.cpu_relief_ceiling, ceiling),
+            # the dead band follows the ceiling: when the signal relaxes it, busy hosts spread out
+            cpu_relief_ceiling=min(1.0, ceiling + self.relief_margin),
             power_budget_w=budget,
             max_consolidation_moves=self.max_consolidation_moves,
             time_limit_s=self.time_limit_s,
