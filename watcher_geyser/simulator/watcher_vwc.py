@@ -35,6 +35,7 @@ two at a time, each pair after the previous one.
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -90,7 +91,8 @@ class WatcherVWCPolicy:
         started = time.perf_counter()
         state = view.state
         fleet = self._fleet(view)
-        with offline.quiet_watcher_logs():
+        # CRITICAL: VWC logs an error for every instance it sees migrating (our in-flight ones)
+        with offline.quiet_watcher_logs(logging.CRITICAL):
             run = offline.run_strategy(STRATEGY, fleet, {"period": self.period_s}, fleet_power=False)
         vm_index = {name: i for i, name in enumerate(state.dc.vm_names)}
         host_index = {name: i for i, name in enumerate(state.dc.host_names)}
