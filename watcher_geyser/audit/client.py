@@ -160,18 +160,27 @@ def wait_for_audit(client, audit_uuid: str, timeout_s: float, continuous: bool =
 
     Raises ``TimeoutError`` naming the last state when ``timeout_s`` passes.
     """
+    def done(state: str | None) -> bool:
+        return state in DONE_AUDIT or (continuous and state != "PENDING" and bool(latest_plan(client, audit_uuid)))
+
+    return _poll(f"audit {audit_uuid}", lambda: client.audit.get(audit_uuid), done, timeout_s, on_state, poll_s)
+
+
+def _poll(what: str, read: Callable, done: Callable[[str | None], bool], timeout_s: float,
+          on_state: Callable[[str], None] | None, poll_s: float) -> dict:
+    """Read ``what`` until ``done(state)``, reporting each new state; ``TimeoutError`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     last = None
     while True:
-        audit = _as_dict(_api(f"read audit {audit_uuid}", lambda: client.audit.get(audit_uuid)))
-        if audit.get("state") != last:
-            last = audit.get("state")
+        item = _as_dict(_api(f"read {what}", read))
+        if item.get("state") != last:
+            last = item.get("state")
             if on_state:
                 on_state(last)
-        if last in DONE_AUDIT or (continuous and last != "PENDING" and latest_plan(client, audit_uuid)):
-            return audit
+        if done(last):
+            return item
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"audit {audit_uuid} still {last} after {timeout_s:g} s")
+            raise TimeoutError(f"{what} still {last} after {timeout_s:g} s")
         time.sleep(poll_s)
 
 
@@ -204,16 +213,5 @@ def start_plan(client, plan_uuid: str) -> dict:
 
 def wait_for_plan(client, plan_uuid: str, timeout_s: float, on_state: Callable[[str], None] | None = None,
                   poll_s: float = 1.0) -> dict:
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while True:
-        plan = _as_dict(_api(f"read action plan {plan_uuid}", lambda: client.action_plan.get(plan_uuid)))
-        if plan.get("state") != last:
-            last = plan.get("state")
-            if on_state:
-                on_state(last)
-        if last in DONE_PLAN:
-            return plan
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"action plan {plan_uuid} still {last} after {timeout_s:g} s")
-        time.sleep(poll_s)
+    return _poll(f"action plan {plan_uuid}", lambda: client.action_plan.get(plan_uuid),
+                 lambda state: state in DONE_PLAN, timeout_s, on_state, poll_s)
