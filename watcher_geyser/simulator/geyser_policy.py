@@ -1,8 +1,15 @@
 """The ``geyser`` policy: the Watcher plugin's own code path, run at every simulated step.
 
-fleet (with a CPU forecast) -> signal policy (budget, ceiling) -> ``solve`` -> ``plan`` ->
-migrations in waves. What the simulator measures for this policy is what the strategy
-would do in Watcher, with the same solver, planner and signal policy.
+fleet (with a CPU forecast) -> signal policy (``Decision``) -> ``pipeline.apply_decision``
+-> ``pipeline.run`` (solve, plan) -> migrations in waves. What the simulator measures for
+this policy is what the strategy would do in Watcher: the same settings, the same mapping
+of the signal, the same solver and planner. Only the solver's time limit and method, and
+the parallelism, differ (``SIM_SETTINGS``), because a day replays 288 steps.
+
+Power-off follows the settings: in realistic fidelity a host emptied while the decision
+forbids power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in
+CloudSim, whatever the decision. A per-host power-cycle budget (``pipeline.PowerCycles``)
+keeps hosts whose switch-offs for the day are spent from being emptied again.
 
 Why a forecast: a decision holds for the next interval (5 minutes), so placing on the
 utilisation just measured invites overloads when demand rises. The forecast takes, per
@@ -23,15 +30,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from watcher_geyser.planner import plan as plan_moves
+from watcher_geyser.pipeline import PowerCycles, Settings, SolveSettings, apply_decision, run
+from watcher_geyser.pipeline.settings import PlanSettings
 from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy, fleet_peak_w
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial
 from watcher_geyser.simulator.fleet import fleet_from_view
 from watcher_geyser.simulator.state import Migration, SimState
-from watcher_geyser.solver import Problem, solve
 
 REALISTIC_PARALLELISM = 8
 REALISTIC_PER_HOST = 2
+#: The plugin's settings with what a replay of 288 steps a day needs: a short time limit, the
+#: decomposition (the plugin's path at scale; the exact model is too slow for every step), one
+#: worker, and emptied hosts switched off (as ``geyser_energy`` does by default).
+SIM_SETTINGS = Settings(
+    solve=SolveSettings(time_limit_s=0.2, method="decompose", workers=1),
+    plan=PlanSettings(allow_power_off=True),
+)
 
 
 @dataclass
@@ -55,16 +69,13 @@ class SignalFeed:
 class GeyserPolicy:
     name: str = "geyser"
     charges_full_power: bool = False
-    switches_off_empty_hosts: bool = True
-    cpu_ceiling: float = 0.95  # without a signal: forecast CPU may fill 95 % of a host's MIPS
-    relief_margin: float = 0.05  # a host sheds only when its forecast passes the ceiling by this much
-    max_consolidation_moves: int | None = None  # per step, if set; moves that relieve overloads never count
+    switches_off_empty_hosts: bool = True  # follows the settings' allow_power_off at each step
+    settings: Settings = SIM_SETTINGS
     forecast_window: int = 3
-    time_limit_s: float = 0.2
-    method: str = "decompose"  # the plugin's path at scale; the exact model is too slow for every step
     parallelism: int | None = None  # None: unlimited in cloudsim fidelity (as CloudSim), 8 in realistic
     per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
     signal: SignalFeed | None = None
+    cycles: PowerCycles = field(default_factory=PowerCycles)
     stats: DecisionStats = field(default_factory=DecisionStats)
     decisions: list[Decision] = field(default_factory=list, repr=False)
     _signal_policy: SignalPolicy | None = field(default=None, repr=False)
@@ -76,36 +87,32 @@ class GeyserPolicy:
         started = time.perf_counter()
         state = view.state
         fleet = fleet_from_view(view, self._forecast(view))
-        ceiling, budget = self.cpu_ceiling, None
-        if self.signal is not None:
-            decision = self._decide_signal(view.time_s, fleet_peak_w(fleet))
-            ceiling, budget = decision.ceiling, decision.budget_w
-        problem = Problem(
-            fleet,
-            cpu_ceiling=ceiling,
-            # the dead band follows the ceiling: when the signal relaxes it, busy hosts spread out
-            cpu_relief_ceiling=min(1.0, ceiling + self.relief_margin),
-            power_budget_w=budget,
-            max_consolidation_moves=self.max_consolidation_moves,
-            time_limit_s=self.time_limit_s,
-            workers=1,
-        )
-        target = solve(problem, method=self.method)
-        solved = time.perf_counter()
-        parallelism, per_host = self._parallelism(state)
-        moves = plan_moves(target, parallelism=parallelism, per_host_parallelism=per_host)
+        settings = self.step_settings(view, fleet)
+        self.switches_off_empty_hosts = settings.plan.allow_power_off
+        result = run(fleet, settings)
         vm_index = {name: i for i, name in enumerate(state.dc.vm_names)}
         host_index = {name: i for i, name in enumerate(state.dc.host_names)}
         waves = []
-        for wave in moves.waves:
+        for wave in result.plan.waves:
             migrations = [
                 Migration(vm_index[a.instance], host_index[a.destination]) for a in wave if a.kind.is_migration
             ]
             if migrations:
                 waves.append(migrations)
         overloaded = int(view.snapshot.host_violation.sum())
-        self.stats = DecisionStats(overloaded, solver_s=solved - started, planner_s=time.perf_counter() - solved)
+        planner_s = result.plan.plan_seconds
+        self.stats = DecisionStats(overloaded, solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s)
         return waves
+
+    def step_settings(self, view, fleet) -> Settings:
+        """This step's settings: parallelism for the fidelity, the signal's decision, spent hosts kept on."""
+        parallelism, per_host = self._parallelism(view.state)
+        settings = self.settings.with_plan(parallelism=parallelism, per_host_parallelism=per_host)
+        if self.signal is not None:
+            settings = apply_decision(settings, self._decide_signal(view.time_s, fleet_peak_w(fleet)))
+        on = fleet.occupied() if view.state.fidelity.is_cloudsim else fleet.powered
+        self.cycles.observe(view.time_s, zip((h.name for h in fleet.hosts), on.tolist()))
+        return settings.with_limits(keep_on=self.cycles.spent(view.time_s))
 
     def _parallelism(self, state: SimState) -> tuple[int, int]:
         """Migrations per wave (overall, per host). CloudSim starts every migration at once, so
