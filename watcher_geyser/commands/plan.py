@@ -199,6 +199,12 @@ def format_summary(summary: dict) -> str:
     )
     if summary["released_hosts"]:
         lines.append(f"released hosts: {', '.join(summary['released_hosts'])}")
+    if summary["relieved_hosts"]:
+        lines.append(f"relieved hosts (were above their relief limit): {', '.join(summary['relieved_hosts'])}")
+    if summary["powered_on_hosts"]:
+        lines.append(f"hosts switched on: {', '.join(summary['powered_on_hosts'])}")
+    for name, reason in summary["unrelieved_hosts"].items():
+        lines.append(f"NOT RELIEVED {name}: {reason}")
     for message in summary["messages"]:
         lines.append(f"note: {message}")
     if "signal" in summary:
