@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from watcher_geyser.model import RAM, Fleet
+from watcher_geyser.solver.clock import validate_time_limit
 from watcher_geyser.solver.limits import relief_limits
 
 
@@ -42,6 +43,10 @@ class Problem:
     ``watts_tolerance`` (a fraction, 0 by default) lets the second objective, memory moved,
     buy answers drawing up to that much more than the fewest watts found, never with more
     hosts on: an operator's trade of a little energy for fewer migrations.
+    ``time_limit_s`` must be finite and above 0.
+    ``deterministic`` gives the same answer for the same input on every run and machine:
+    one CP-SAT worker under a work limit derived from ``time_limit_s``, no stage stopped by
+    the wall clock (see ``solver/clock.py`` for what it costs).
     """
 
     fleet: Fleet
@@ -57,6 +62,7 @@ class Problem:
     time_limit_s: float = 10.0
     seed: int = 0
     workers: int = 2
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.ceiling <= 1:
@@ -78,8 +84,7 @@ class Problem:
             raise ValueError(f"max_consolidation_moves must be >= 0, got {self.max_consolidation_moves}")
         if not 0 <= self.watts_tolerance < 1:
             raise ValueError(f"watts_tolerance is a fraction in [0, 1), got {self.watts_tolerance}")
-        if self.time_limit_s <= 0:
-            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+        validate_time_limit(self.time_limit_s)
 
     @property
     def eviction_cap(self) -> int | None:

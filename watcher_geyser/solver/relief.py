@@ -81,6 +81,8 @@ def relieved_problem(problem: Problem, relief: Relief) -> Problem:
     fleet = problem.fleet.with_placement(relief.placement) if relief.moves else problem.fleet
     cap = None if problem.max_migrations is None else max(problem.max_migrations - relief.moves, 0)
     time_left = max(problem.time_limit_s - relief.seconds, min(0.05, problem.time_limit_s))
+    if problem.deterministic:  # its work limit derives from the time limit: no wall clock in it
+        time_left = problem.time_limit_s
     return replace(problem, fleet=fleet, max_migrations=cap, relieve=False, time_limit_s=time_left)
 
 
