@@ -15,6 +15,7 @@ from watcher_geyser.planner import format_plan_table
 from watcher_geyser.scenario import ScenarioError, load_scenario
 from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_peak_w, parse_spec
 from watcher_geyser.solver import METHODS
+from watcher_geyser.solver.clock import validate_time_limit
 from watcher_geyser.summary import target_summary
 
 LIM, SOL, PLAN = DEFAULTS.limits, DEFAULTS.solve, DEFAULTS.plan
@@ -46,10 +47,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("scenario", nargs="?", help="scenario JSON file (default: the bundled demo fleet)")
     parser.add_argument(
         "--time-limit",
-        type=_positive,
+        type=float,
         default=SOL.time_limit_s,
         metavar="S",
-        help=f"solver time limit, seconds (default {SOL.time_limit_s:g})",
+        help=f"solver time limit, seconds, finite and above 0 (default {SOL.time_limit_s:g})",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="same scenario, same answer on every run: one CP-SAT worker under a work limit derived from "
+        "--time-limit (slower to improve, and the wall time follows the machine's speed)",
     )
     parser.add_argument(
         "--ceiling",
@@ -144,6 +151,11 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"geyser plan: {exc}", file=sys.stderr)
         return 2
+    try:
+        validate_time_limit(args.time_limit, "--time-limit")
+    except ValueError as exc:
+        print(f"geyser plan: {exc}; nothing was planned", file=sys.stderr)
+        return 2
     if args.max_migrations is not None and args.max_migrations < 0:
         print("geyser plan: --max-migrations must be >= 0", file=sys.stderr)
         return 2
@@ -206,6 +218,12 @@ def format_summary(summary: dict) -> str:
     )
     if summary["released_hosts"]:
         lines.append(f"released hosts: {', '.join(summary['released_hosts'])}")
+    if summary["relieved_hosts"]:
+        lines.append(f"relieved hosts (were above their relief limit): {', '.join(summary['relieved_hosts'])}")
+    if summary["powered_on_hosts"]:
+        lines.append(f"hosts switched on: {', '.join(summary['powered_on_hosts'])}")
+    for name, reason in summary["unrelieved_hosts"].items():
+        lines.append(f"NOT RELIEVED {name}: {reason}")
     for message in summary["messages"]:
         lines.append(f"note: {message}")
     if "signal" in summary:
@@ -241,7 +259,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             allow_power_on=not args.no_power_on,
             watts_tolerance=args.watts_tolerance,
         ),
-        SolveSettings(time_limit_s=args.time_limit, method=args.method, seed=args.seed),
+        SolveSettings(time_limit_s=args.time_limit, method=args.method, seed=args.seed,
+                      deterministic=args.deterministic),
         PlanSettings(
             parallelism=args.parallelism,
             per_host_parallelism=args.per_host_parallelism,

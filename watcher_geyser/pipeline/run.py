@@ -36,10 +36,12 @@ def problem(fleet: Fleet, settings: Settings) -> Problem:
         max_migrations=lim.max_migrations,
         max_consolidation_moves=lim.max_consolidation_moves,
         allow_power_on=lim.allow_power_on,
+        relieve=lim.relieve,
         watts_tolerance=lim.watts_tolerance,
         time_limit_s=sol.time_limit_s,
         seed=sol.seed,
         workers=sol.workers,
+        deterministic=sol.deterministic,
     )
 
 

@@ -27,7 +27,8 @@ class Limits:
     keeps what it has but receives nothing.
     ``supply_w`` is the power available now (None: not known or not limited): the solver
     prices watts drawn above it. ``signal_ceiling_min``/``max`` bound what the signal may
-    ask for. ``keep_on`` names hosts that must not be emptied (their power-cycle budget for
+    ask for. ``relieve``: hosts above their relief limit shed first (``Problem.relieve``).
+    ``keep_on`` names hosts that must not be emptied (their power-cycle budget for
     the day is spent; see ``pipeline.cycles``).
     """
 
@@ -40,6 +41,7 @@ class Limits:
     max_migrations: int | None = None
     max_consolidation_moves: int | None = None
     allow_power_on: bool = True
+    relieve: bool = True
     watts_tolerance: float = 0.0
     keep_on: frozenset[str] = frozenset()
 
