@@ -57,16 +57,16 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         self.load(self.topo)
         self.datasource.cpu_percent = cpu_percent(self.topo)
         self.targets = []
-        import watcher_geyser.solver as solver
+        import watcher_geyser.pipeline.request as pipeline_request
 
-        real = solver.solve
+        real = pipeline_request.solve
 
-        def spy(problem):
-            target = real(problem)
+        def spy(problem, method="auto"):
+            target = real(problem, method=method)
             self.targets.append(target)
             return target
 
-        self.useFixture(fixtures.MockPatch("watcher_geyser.solver.solve", spy))
+        self.useFixture(fixtures.MockPatch("watcher_geyser.pipeline.request.solve", spy))
 
     def _scope_excluding(self, uuid: str) -> list:
         return [{"compute": [{"exclude": [{"instances": [{"uuid": uuid}]}]}]}]

@@ -12,7 +12,7 @@ Pure core: imports nothing from OpenStack.
 
 from watcher_geyser.pipeline.cycles import PowerCycles
 from watcher_geyser.pipeline.decide import apply_decision
-from watcher_geyser.pipeline.run import Result, anchor, problem, run
+from watcher_geyser.pipeline.request import Result, anchor, problem, run
 from watcher_geyser.pipeline.settings import DEFAULTS, Limits, PlanSettings, Settings, SolveSettings
 
 __all__ = [
