@@ -125,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"geyser plan: {exc}", file=sys.stderr)
         return 2
+    for note in fleet.notes:  # e.g. a malformed deferral: the instance is planned as not deferrable
+        print(f"geyser plan: note: {note}", file=sys.stderr)
     if args.max_migrations is not None and args.max_migrations < 0:
         print("geyser plan: --max-migrations must be >= 0", file=sys.stderr)
         return 2

@@ -1,10 +1,12 @@
 """The replay loop: a clock over decision steps and migration-end events, in a deterministic order.
 
-At each decision time t_k (= k x step + the fidelity's offset, k = 1..T-1):
+At each decision time t_k (= k x step + the fidelity's offset, k = 1..T-1, and on while deferred
+work is left; see ``deferral``):
 
 1. update every host at t_k (demand interpolated from the trace), charge energy since the last update;
 2. in ``cloudsim`` fidelity, retire VMs whose demand is exactly 0;
-3. append each VM's utilisation to its history, ask the policy for migrations (timed);
+3. append each VM's utilisation to its history; a policy that defers work shelves and brings back
+   deferrable VMs; ask the policy for migrations (timed);
 4. start them: the VM is marked migrating, the destination reserves 10 % of it; a migration lasts
    RAM / (BW / 2 / 8000) seconds (after ``boot_s`` when a realistic host has to be switched on).
    A policy may answer waves (a list of lists): each wave starts when the previous one has
@@ -26,6 +28,7 @@ import numpy as np
 
 from watcher_geyser.simulator.baselines import Policy
 from watcher_geyser.simulator.datacenter import DataCenter
+from watcher_geyser.simulator.deferral import DeferralBook, DeferralSetup
 from watcher_geyser.simulator.fidelity import Fidelity
 from watcher_geyser.simulator.metrics import J_PER_KWH, Accounting, StepSeries, hosts_lower_bound, percentile_summary
 from watcher_geyser.simulator.state import InFlight, Migration, SimState, Snapshot
@@ -76,6 +79,13 @@ class RunResult:
     planner_seconds: list[float]
     wall_seconds: float
     series: StepSeries = field(repr=False)
+    work_vm_hours: float = 0.0  # utilisation-weighted VM-hours of work done (equal with and without deferral)
+    deferred_vm_hours: float = 0.0
+    deadline_missed: tuple[str, ...] = ()  # deferrable VMs that came back after their deadline
+
+    @property
+    def deadline_misses(self) -> int:
+        return len(self.deadline_missed)
 
     @property
     def slav(self) -> float:
@@ -120,6 +130,10 @@ class RunResult:
             "planner_seconds_p95": pp95,
             "planner_seconds_max": pmax,
             "wall_seconds": self.wall_seconds,
+            "work_vm_hours": self.work_vm_hours,
+            "deferred_vm_hours": self.deferred_vm_hours,
+            "deadline_misses": self.deadline_misses,
+            "deadline_missed": list(self.deadline_missed),
         }
 
 
@@ -134,6 +148,7 @@ class Engine:
         fidelity: Fidelity,
         available_power_w: Callable[[float], float] | None = None,
         progress: Callable[[int], None] | None = None,
+        deferral: DeferralSetup | None = None,
     ) -> None:
         if dc.vms != len(trace.names):
             raise ValueError(f"the data centre has {dc.vms} VMs but the trace {len(trace.names)}")
@@ -141,6 +156,7 @@ class Engine:
         self.available_power_w = available_power_w
         self.progress = progress
         self.state = SimState(dc, trace, fidelity)
+        self.book = DeferralBook(self.state, deferral, (trace.samples - 1) * trace.step_s + fidelity.decision_offset_s)
         self.acc = Accounting(dc.hosts, dc.vms)
         self.series = StepSeries()
         self.energy_j = 0.0
@@ -204,7 +220,10 @@ class Engine:
         # energy charged since the last row: migrations completing between two decisions
         # charge their pieces of the interval as they happen, all of it belongs to the next row
         energy_before = self.energy_j
-        for k in range(1, self.trace.samples):
+        self.book.close_step(fid.decision_offset_s)
+        k, more = 0, self.trace.samples > 1
+        while more:  # the trace's steps, then as long as deferred work is left
+            k += 1
             t = k * step + fid.decision_offset_s
             step_start = time.perf_counter()
             snap = state.snapshot(t)
@@ -214,10 +233,15 @@ class Engine:
             self.lb_j += (lb_prev + lb_now) / 2.0 * interval_s
             lb_prev = lb_now
             on = self._record(snap)
+            self.book.count_work(t, interval_s)
+            self.book.retire_finished(t)
             if fid.retire_idle_vms:
                 dead = np.flatnonzero(state.alive & (snap.vm_req_mips == 0) & ~state.in_migration)
                 state.retire(dead)
             state.record_history(state.utilisation(t))
+            if self._defer(t, StepView(k, t, state, snap)):
+                snap = state.snapshot(t)
+                on = self._record(snap)
             view = StepView(k, t, state, snap)
             decide_start = time.perf_counter()
             answer = self.policy.decide(view)
@@ -234,7 +258,9 @@ class Engine:
             self.power_ons += int((~was_on & on).sum())
             self.power_offs += int((was_on & ~on).sum())
             was_on = on
-            next_t = (k + 1) * step + fid.decision_offset_s if k + 1 < self.trace.samples else np.inf
+            self.book.close_step(t)
+            more = k + 1 < self.trace.samples or self.book.pending(t)
+            next_t = (k + 1) * step + fid.decision_offset_s if more else np.inf
             before = self.migrations
             prev, prev_on, was_on = self._complete_until(next_t, prev, prev_on, was_on)
             self.series.migrations[-1] += self.migrations - before
@@ -247,6 +273,15 @@ class Engine:
             if self.progress is not None:
                 self.progress(1)
         return self._result(unplaced, step_times, solver_times, planner_times, time.perf_counter() - wall)
+
+    def _defer(self, t: float, view: StepView) -> bool:
+        """Let a deferring policy shelve and bring back deferrable VMs; True when any changed state."""
+        defer = getattr(self.policy, "defer", None)
+        if defer is None or not self.book.setup.deferrable.any():
+            return False
+        answer = defer(view, self.book)
+        free = self.dc.total_mips.astype(np.float64) - view.snapshot.host_cap_mips
+        return self.book.apply(answer, t, free) > 0
 
     def _start(self, moves: list[Migration], t: float) -> None:
         state, dc = self.state, self.dc
@@ -365,6 +400,9 @@ class Engine:
             planner_seconds=planner_times,
             wall_seconds=wall_s,
             series=self.series,
+            work_vm_hours=self.book.work_vm_hours,
+            deferred_vm_hours=self.book.deferred_vm_hours,
+            deadline_missed=tuple(self.book.missed(self.series.time_s[-1] if self.series.time_s else 0.0)),
         )
 
 
@@ -383,6 +421,7 @@ def simulate(
     fidelity: Fidelity,
     available_power_w: Callable[[float], float] | None = None,
     progress: Callable[[int], None] | None = None,
+    deferral: DeferralSetup | None = None,
 ) -> RunResult:
     """Replay ``trace`` on ``dc`` under ``policy``; see ``Engine``."""
-    return Engine(trace, dc, policy, fidelity, available_power_w, progress).run()
+    return Engine(trace, dc, policy, fidelity, available_power_w, progress, deferral).run()

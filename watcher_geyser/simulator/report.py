@@ -39,6 +39,11 @@ def table(results: list[RunResult]) -> str:
             ("energy_above_signal_kwh", "above supply kWh", "{:.2f}"),
             ("energy_covered_share", "covered", "{:.1%}"),
         ]
+    if any(r.deferred_vm_hours or r.deadline_missed for r in results):
+        columns[-2:-2] = [
+            ("deferred_vm_hours", "deferred VM-h", "{:.1f}"),
+            ("deadline_misses", "deadline misses", "{}"),
+        ]
     rows = [[head for _, head, _ in columns]]
     for r in results:
         s = r.summary()
