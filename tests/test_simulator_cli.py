@@ -72,3 +72,23 @@ def test_simulate_scenario_with_series(tmp_path, capsys):
     thr = report["policies"]["thr-mmt"]
     assert thr["hosts"] == 3 and thr["vms"] == 2 and thr["migrations"] == 1  # the two light VMs share a host
     assert thr["energy_kwh"] < report["policies"]["dvfs"]["energy_kwh"]
+
+
+def test_simulate_argv_is_the_command_without_printing(capsys):
+    """One run through the function `geyser sweep` and bench/planetlab.py call: the same numbers."""
+    argv = ["--policy", "thr-mmt", "--limit", "20", "--fidelity", "cloudsim", "--seed", "4"]
+    outcome = simulate.simulate_argv(argv)
+    assert capsys.readouterr().out == ""
+    assert outcome.meta["seed"] == 4 and outcome.meta["deterministic"] is False
+    assert run([*argv, "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{outcome.results[0].energy_kwh:.2f}" in printed
+
+
+def test_simulate_argv_bad_option_is_an_error_not_an_exit():
+    import pytest
+
+    with pytest.raises(simulate.SimulateError, match="--nope"):
+        simulate.simulate_argv(["--nope"])
+    with pytest.raises(simulate.SimulateError, match="invalid choice"):
+        simulate.simulate_argv(["--policy", "nosuch"])

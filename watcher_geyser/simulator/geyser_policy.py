@@ -19,7 +19,7 @@ PlanetLab days it costs energy for no gain in SLA.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -65,6 +65,8 @@ class GeyserPolicy:
     parallelism: int | None = None  # None: unlimited in cloudsim fidelity (as CloudSim), 8 in realistic
     per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
     signal: SignalFeed | None = None
+    seed: int = 0  # CP-SAT's random seed
+    deterministic: bool = False  # same numbers on every run: the solver's work limit instead of the wall clock
     stats: DecisionStats = field(default_factory=DecisionStats)
     decisions: list[Decision] = field(default_factory=list, repr=False)
     _signal_policy: SignalPolicy | None = field(default=None, repr=False)
@@ -89,6 +91,8 @@ class GeyserPolicy:
             max_consolidation_moves=self.max_consolidation_moves,
             time_limit_s=self.time_limit_s,
             workers=1,
+            seed=self.seed,
+            **_deterministic(self.deterministic),
         )
         target = solve(problem, method=self.method)
         solved = time.perf_counter()
@@ -133,6 +137,19 @@ class GeyserPolicy:
         decision = self._signal_policy.decide(self.signal.series, self.signal.start_s + t_s, peak_w, "simulated")
         self.decisions.append(decision)
         return decision
+
+
+def solver_has_deterministic_mode() -> bool:
+    """Does this solver offer ``Problem(deterministic=True)`` (issue 14 adds it)?"""
+    return "deterministic" in {f.name for f in fields(Problem)}
+
+
+def _deterministic(on: bool) -> dict:
+    if not on:
+        return {}
+    if not solver_has_deterministic_mode():
+        raise ValueError("this solver has no deterministic mode yet; run without --deterministic")
+    return {"deterministic": True}
 
 
 __all__ = ["GeyserPolicy", "SignalFeed"]
