@@ -19,7 +19,7 @@ PlanetLab days it costs energy for no gain in SLA.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -64,6 +64,7 @@ class GeyserPolicy:
     method: str = "decompose"  # the plugin's path at scale; the exact model is too slow for every step
     parallelism: int | None = None  # None: unlimited in cloudsim fidelity (as CloudSim), 8 in realistic
     per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
+    follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
     signal: SignalFeed | None = None
     seed: int = 0  # CP-SAT's random seed
     deterministic: bool = False  # same numbers on every run: the solver's work limit instead of the wall clock
@@ -92,7 +93,7 @@ class GeyserPolicy:
             time_limit_s=self.time_limit_s,
             workers=1,
             seed=self.seed,
-            **_deterministic(self.deterministic),
+            deterministic=self.deterministic,
         )
         target = solve(problem, method=self.method)
         solved = time.perf_counter()
@@ -137,19 +138,6 @@ class GeyserPolicy:
         decision = self._signal_policy.decide(self.signal.series, self.signal.start_s + t_s, peak_w, "simulated")
         self.decisions.append(decision)
         return decision
-
-
-def solver_has_deterministic_mode() -> bool:
-    """Does this solver offer ``Problem(deterministic=True)`` (issue 14 adds it)?"""
-    return "deterministic" in {f.name for f in fields(Problem)}
-
-
-def _deterministic(on: bool) -> dict:
-    if not on:
-        return {}
-    if not solver_has_deterministic_mode():
-        raise ValueError("this solver has no deterministic mode yet; run without --deterministic")
-    return {"deterministic": True}
 
 
 __all__ = ["GeyserPolicy", "SignalFeed"]
