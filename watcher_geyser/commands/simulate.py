@@ -7,19 +7,28 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from watcher_geyser.simulator.baselines import POLICIES, make_policy
+from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES, make_policy
 from watcher_geyser.simulator.datacenter import PRESETS, scenario_datacenter, with_vm_sizes
 from watcher_geyser.simulator.engine import simulate
 from watcher_geyser.simulator.fidelity import FIDELITIES, fidelity
+from watcher_geyser.simulator.policy_params import spec_help
 from watcher_geyser.simulator.report import table, write_report
 from watcher_geyser.simulator.traces import Trace, TraceError, read_csv, read_planetlab, read_scenario_series
 
-EPILOG = """\
+EPILOG = f"""\
 examples:
-  geyser simulate                                  # the bundled PlanetLab sample, thr-mmt and lr-mmt
+  geyser simulate                                  # the bundled PlanetLab sample, {', '.join(DEFAULT_POLICIES)}
   geyser simulate --trace ../shared/traces/planetlab/20110303 --datacenter planetlab \\
       --fidelity cloudsim --policy thr-mmt --policy lr-mmt --out results/
   geyser simulate --trace util.csv --scenario cloud.json --policy dvfs --policy thr-mmt
+  geyser simulate --fidelity cloudsim --signal solar:lat=52.1,lon=5.1,peak_w=12000 \\
+      --policy geyser --policy geyser:signal=off --policy geyser:ceiling=0.8,signal=off \\
+      --policy thr-mmt:threshold=0.7 --policy thr-mmt:threshold=0.9   # points of a trade-off curve
+
+policies: {', '.join(POLICIES)}; parameters as NAME:key=value,key=value:
+{spec_help()}
+With --signal, every policy is accounted against the supply (energy above it, share covered);
+geyser follows it unless given signal=off.
 
 traces: a PlanetLab day folder (one file per VM), a CSV with time,instance,cpu_util, or a scenario
 JSON whose instances carry cpu_util_series. Data centres: planetlab (800 hosts, CloudSim's set-up),
@@ -56,8 +65,9 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--policy",
         action="append",
-        choices=sorted(POLICIES),
-        help="policy to run; repeat for a side-by-side table (default: thr-mmt and lr-mmt)",
+        metavar="NAME[:KEY=VALUE,...]",
+        help="policy to run, with parameters if wanted (keys below); repeat for a side-by-side table "
+        f"(default: {', '.join(DEFAULT_POLICIES)})",
     )
     parser.add_argument(
         "--signal",
@@ -96,6 +106,13 @@ def load_trace(path: str | None, limit: int | None) -> tuple[Trace, dict | None]
 def run(args: argparse.Namespace) -> int:
     from watcher_geyser.scenario import ScenarioError, fleet_from_dict, load_scenario
 
+    policies = args.policy or list(DEFAULT_POLICIES)
+    try:
+        # a policy that cannot run, or a bad parameter, says so before any trace is read
+        made = _make_policies(policies)
+    except ValueError as exc:
+        print(f"geyser simulate: {exc}", file=sys.stderr)
+        return 2
     try:
         trace, raw = load_trace(args.trace, args.limit)
     except TraceError as exc:
@@ -111,7 +128,6 @@ def run(args: argparse.Namespace) -> int:
     except (ScenarioError, ValueError) as exc:
         print(f"geyser simulate: {exc}", file=sys.stderr)
         return 2
-    policies = args.policy or ["geyser", "thr-mmt", "lr-mmt"]
     fid = fidelity(args.fidelity)
     try:
         feed = _signal_feed(args)
@@ -119,20 +135,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"geyser simulate: {exc}", file=sys.stderr)
         return 2
     signal = None if feed is None or feed.series.unit.value != "watts" else feed.available_w
-    try:
-        made = [make_policy(name) for name in policies]  # a policy that cannot run says so before any replay
-    except ValueError as exc:
-        print(f"geyser simulate: {exc}", file=sys.stderr)
-        return 2
     results = []
-    for name, policy in zip(policies, made):
+    for policy in made:
         bar = None
         if not args.quiet:
             from tqdm import tqdm
 
-            bar = tqdm(total=trace.samples - 1, desc=f"{name:8s}", unit="step", leave=False, file=sys.stderr)
+            bar = tqdm(total=trace.samples - 1, desc=f"{policy.name:8s}", unit="step", leave=False, file=sys.stderr)
         try:
-            if name == "geyser" and feed is not None:
+            if getattr(policy, "follow_signal", False) and feed is not None:
                 policy.signal = feed
             results.append(simulate(trace, dc, policy, fid, signal, bar.update if bar else None))
         finally:
@@ -161,6 +172,17 @@ def run(args: argparse.Namespace) -> int:
         paths = write_report(results, args.out, meta, plots=not args.no_plots)
         print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _make_policies(specs: list[str]) -> list:
+    """One fresh policy per ``--policy`` spec; a spec given twice is an error (its runs would collide)."""
+    made = [make_policy(spec) for spec in specs]
+    seen: set[str] = set()
+    for policy in made:
+        if policy.name in seen:
+            raise ValueError(f"policy {policy.name!r} is given twice; give each policy or setting once")
+        seen.add(policy.name)
+    return made
 
 
 def _signal_feed(args: argparse.Namespace):

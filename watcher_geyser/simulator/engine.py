@@ -12,7 +12,10 @@ At each decision time t_k (= k x step + the fidelity's offset, k = 1..T-1):
 5. at every migration end before t_{k+1} (in time, then start order): update all hosts and charge
    energy, move the VM, update again. Hosts left empty are switched off by consolidating policies.
 
-Everything a run measures is in ``RunResult``.
+Everything a run measures is in ``RunResult`` (definitions in ``metrics``). With a watts signal
+(``available_power_w``) every policy is accounted against it, whether it follows it or not.
+Deferred work is counted in ``Engine.deferral`` (a ``DeferralTally``): the hook for policies or
+engine steps that hold deferrable VMs back; it stays at 0 otherwise.
 """
 
 from __future__ import annotations
@@ -20,14 +23,23 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from watcher_geyser.simulator.baselines import Policy
 from watcher_geyser.simulator.datacenter import DataCenter
 from watcher_geyser.simulator.fidelity import Fidelity
-from watcher_geyser.simulator.metrics import J_PER_KWH, Accounting, StepSeries, hosts_lower_bound, percentile_summary
+from watcher_geyser.simulator.metrics import (
+    J_PER_KWH,
+    Accounting,
+    DeferralTally,
+    StepSeries,
+    energy_above_supply_kwh,
+    hosts_lower_bound,
+    power_cycles_per_day,
+)
+from watcher_geyser.simulator.result import RunResult
 from watcher_geyser.simulator.state import InFlight, Migration, SimState, Snapshot
 from watcher_geyser.simulator.traces import Trace
 
@@ -51,78 +63,6 @@ class StepView:
         return fleet_from_view(self)
 
 
-@dataclass
-class RunResult:
-    policy: str
-    datacenter: str
-    fidelity: str
-    trace: str
-    vms: int
-    hosts: int
-    energy_kwh: float
-    energy_lower_bound_kwh: float
-    migrations: int
-    slatah: float
-    pdm: float
-    host_shutdowns: int
-    host_power_ons: int
-    host_power_offs: int
-    vms_unplaced: int
-    migrations_dropped: int
-    energy_above_signal_kwh: float | None
-    energy_covered_share: float | None
-    step_seconds: list[float]
-    solver_seconds: list[float]
-    planner_seconds: list[float]
-    wall_seconds: float
-    series: StepSeries = field(repr=False)
-
-    @property
-    def slav(self) -> float:
-        return self.slatah * self.pdm
-
-    @property
-    def esv(self) -> float:
-        return self.energy_kwh * self.slav
-
-    def summary(self) -> dict:
-        mean, p95, mx = percentile_summary(self.step_seconds)
-        smean, sp95, smax = percentile_summary(self.solver_seconds)
-        pmean, pp95, pmax = percentile_summary(self.planner_seconds)
-        return {
-            "policy": self.policy,
-            "datacenter": self.datacenter,
-            "fidelity": self.fidelity,
-            "trace": self.trace,
-            "vms": self.vms,
-            "hosts": self.hosts,
-            "energy_kwh": self.energy_kwh,
-            "energy_lower_bound_kwh": self.energy_lower_bound_kwh,
-            "migrations": self.migrations,
-            "slatah": self.slatah,
-            "pdm": self.pdm,
-            "slav": self.slav,
-            "esv": self.esv,
-            "host_shutdowns": self.host_shutdowns,
-            "host_power_ons": self.host_power_ons,
-            "host_power_offs": self.host_power_offs,
-            "vms_unplaced": self.vms_unplaced,
-            "migrations_dropped": self.migrations_dropped,
-            "energy_above_signal_kwh": self.energy_above_signal_kwh,
-            "energy_covered_share": self.energy_covered_share,
-            "step_seconds_mean": mean,
-            "step_seconds_p95": p95,
-            "step_seconds_max": mx,
-            "solver_seconds_mean": smean,
-            "solver_seconds_p95": sp95,
-            "solver_seconds_max": smax,
-            "planner_seconds_mean": pmean,
-            "planner_seconds_p95": pp95,
-            "planner_seconds_max": pmax,
-            "wall_seconds": self.wall_seconds,
-        }
-
-
 class Engine:
     """One replay of ``trace`` on ``dc`` under ``policy`` and ``fidelity``."""
 
@@ -144,10 +84,12 @@ class Engine:
         self.acc = Accounting(dc.hosts, dc.vms)
         self.series = StepSeries()
         self.energy_j = 0.0
-        self.above_j = 0.0
         self.lb_j = 0.0
         self.migrations = 0
         self.power_ons = self.power_offs = 0
+        self.host_switch_offs = np.zeros(dc.hosts, dtype=np.int64)
+        self.host_ever_on = np.zeros(dc.hosts, dtype=bool)
+        self.deferral = DeferralTally()
         self._seq = 0
         self._max_w = np.array([p.max_w for p in dc.power])
         self._idle_w = np.array([p.idle_w for p in dc.power])
@@ -180,6 +122,13 @@ class Engine:
         self.acc.record(snap, on, self.state.alive, self.state.in_migration)
         return on
 
+    def _count_switches(self, was_on: np.ndarray, on: np.ndarray) -> None:
+        self.power_ons += int((~was_on & on).sum())
+        off = was_on & ~on
+        self.power_offs += int(off.sum())
+        self.host_switch_offs += off
+        self.host_ever_on |= on
+
     def _lower_bound_w(self, snap: Snapshot) -> float:
         return float(snap.vm_req_mips.sum() * self._best_w_per_mips)
 
@@ -197,6 +146,7 @@ class Engine:
             self.acc.close_time(prev_on)
         occupied = np.array([len(v) > 0 for v in state.host_vms])
         was_on = prev_on.copy() if fid.charge_first_interval else occupied
+        self.host_ever_on |= was_on
         lb_prev = self._lower_bound_w(prev)
         step_times: list[float] = []
         solver_times: list[float] = []
@@ -231,8 +181,7 @@ class Engine:
             prev, prev_on = snap, on
             self._series_row(t, snap, on, self.energy_j - energy_before, interval_s, len(moves), lb_now)
             energy_before = self.energy_j
-            self.power_ons += int((~was_on & on).sum())
-            self.power_offs += int((was_on & ~on).sum())
+            self._count_switches(was_on, on)
             was_on = on
             next_t = (k + 1) * step + fid.decision_offset_s if k + 1 < self.trace.samples else np.inf
             before = self.migrations
@@ -309,18 +258,16 @@ class Engine:
         snap = state.snapshot(end_s)
         on = self._record(snap)
         self.acc.close_time(on)
-        self.power_ons += int((~was_on & on).sum())
-        self.power_offs += int((was_on & ~on).sum())
+        self._count_switches(was_on, on)
         prev, prev_on, was_on = snap, on, on
         return prev, prev_on, was_on
 
     def _series_row(self, t, snap, on, joules, interval_s, moves, lb_w) -> None:
         s = self.series
         power_w = joules / interval_s if interval_s > 0 else 0.0
-        avail = None
-        if self.available_power_w is not None:
-            avail = float(self.available_power_w(t))
-            self.above_j += max(0.0, power_w - avail) * interval_s
+        # the supply at the interval's middle: a step supply that changes at sample boundaries
+        # is read inside the interval it applies to (see metrics.supply_at_midpoints)
+        avail = None if self.available_power_w is None else float(self.available_power_w(t - interval_s / 2.0))
         demand = float(snap.vm_req_mips.sum())
         s.time_s.append(t)
         s.power_w.append(power_w)
@@ -339,8 +286,10 @@ class Engine:
         energy_kwh = self.energy_j / J_PER_KWH
         above = covered = None
         if self.available_power_w is not None:
-            above = self.above_j / J_PER_KWH
+            above = energy_above_supply_kwh(self.series.power_w, self.series.available_w, self.trace.step_s)
             covered = 1.0 - above / energy_kwh if energy_kwh > 0 else 1.0
+        days = self.trace.samples * self.trace.step_s / 86400.0
+        cycles_max, cycles_mean = power_cycles_per_day(self.host_switch_offs, self.host_ever_on, days)
         return RunResult(
             policy=self.policy.name,
             datacenter=self.dc.name,
@@ -360,6 +309,10 @@ class Engine:
             migrations_dropped=self.waves_dropped,
             energy_above_signal_kwh=above,
             energy_covered_share=covered,
+            host_power_cycles_max=cycles_max,
+            host_power_cycles_mean=cycles_mean,
+            deferred_vm_hours=self.deferral.deferred_vm_hours,
+            deadline_misses=self.deferral.deadline_misses,
             step_seconds=step_times,
             solver_seconds=solver_times,
             planner_seconds=planner_times,

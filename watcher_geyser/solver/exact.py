@@ -118,7 +118,7 @@ def solve_exact(
                 model.add_hint(var, bool(hint[v] == h))
     model.minimize(watts)
     dump_model(model, "exact")
-    solver = make_solver(time_limit_s * 0.6, seed, workers)
+    solver = make_solver(time_limit_s * 0.6, seed, workers, ws.problem.deterministic)
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return ExactResult(None, solver.status_name(status), None, False)
@@ -139,7 +139,7 @@ def solve_exact(
         if moved
         else 0
     )
-    solver2 = make_solver(time_limit_s * 0.4, seed, workers)
+    solver2 = make_solver(time_limit_s * 0.4, seed, workers, ws.problem.deterministic)
     status2 = solver2.solve(model)
     if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return ExactResult(

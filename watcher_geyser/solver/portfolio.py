@@ -20,6 +20,7 @@ import numpy as np
 
 from watcher_geyser import bounds
 from watcher_geyser.solver.checks import check_placement
+from watcher_geyser.solver.clock import Clock
 from watcher_geyser.solver.exact import model_size, solve_exact
 from watcher_geyser.solver.greedy import (
     empty_more_hosts,
@@ -30,6 +31,7 @@ from watcher_geyser.solver.greedy import (
 )
 from watcher_geyser.solver.master import choose_hosts
 from watcher_geyser.solver.problem import Bounds, Problem, Target
+from watcher_geyser.solver.relief import relieve, relieved_problem, relieved_target
 from watcher_geyser.solver.repack import Workspace
 
 LOG = logging.getLogger(__name__)
@@ -48,8 +50,14 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    relief = relieve(problem)
+    if relief.hot:  # relief first; every back-end then starts from the relieved fleet
+        inner = solve(relieved_problem(problem, relief), method)
+        proven = _proven_bounds(Workspace(problem))
+        return relieved_target(problem, relief, inner, proven.hosts or 0, proven.watts_w)
     started = time.monotonic()
-    deadline = started + problem.time_limit_s
+    clock = Clock(problem.time_limit_s, problem.deterministic)
+    deadline = clock.deadline  # never, in deterministic mode: numpy stages run to their end
     ws = Workspace(problem)
     fleet = problem.fleet
     messages: list[str] = []
@@ -71,20 +79,22 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     if method == "auto" and _close_enough(best, proven, ws):
         cpsat_status = "SKIPPED"
         messages.append(f"the greedy answer is within {CLOSE_ENOUGH:.1%} of every lower bound: CP-SAT was not needed")
-    elif method != "greedy" and time.monotonic() < deadline and len(fleet.instances):
+    elif method != "greedy" and not clock.expired() and len(fleet.instances):
         use_exact = method == "exact" or (
             method == "auto"
             and model_size(ws) <= EXACT_MAX_BOOLEANS
-            and deadline - time.monotonic() >= EXACT_MIN_SECONDS  # building it alone takes up to ~0.5 s
+            and clock.left() >= EXACT_MIN_SECONDS  # building it alone takes up to ~0.5 s
         )
         if method != "exact":
             # the host-selection model is cheap: its answer competes, its bound always helps
             share = 0.2 if use_exact else 0.7
-            best, master_status, master_bound = _decompose(ws, best, proven, deadline, share, messages, greedy.selected)
+            best, master_status, master_bound = _decompose(ws, best, proven, clock, share, messages, greedy.selected)
             cpsat_status = master_status
             watts_bound = max(watts_bound, master_bound)
-        if use_exact and time.monotonic() < deadline:
-            result = solve_exact(ws, deadline - time.monotonic(), best.placement, problem.seed, problem.workers)
+        if use_exact and not clock.expired():
+            budget = clock.left()
+            clock.spend(budget)
+            result = solve_exact(ws, budget, best.placement, problem.seed, problem.workers)
             cpsat_status = result.status
             if result.placement is not None:
                 status = "OPTIMAL" if result.proven else "FEASIBLE"
@@ -111,7 +121,7 @@ def _decompose(
     ws: Workspace,
     best: _Candidate,
     proven: _ProvenBounds,
-    deadline: float,
+    clock: Clock,
     share: float,
     messages: list[str],
     greedy_selection: np.ndarray | None = None,
@@ -119,9 +129,10 @@ def _decompose(
     """CP-SAT chooses the hosts to keep, repack fits the instances: (best, status, watts bound)."""
     problem = ws.problem
     budget_idle = None if problem.power_budget_w is None else problem.power_budget_w - proven.dynamic_w
-    remaining = max(deadline - time.monotonic(), 0.05)
+    budget = max(clock.left(), 0.05) * share
+    clock.spend(budget)
     master = choose_hosts(
-        ws, remaining * share, ws.fleet.occupied(best.placement), budget_idle, problem.seed, problem.workers
+        ws, budget, ws.fleet.occupied(best.placement), budget_idle, problem.seed, problem.workers
     )
     if master.keep is None:
         messages.append(f"CP-SAT host selection found nothing in time ({master.status}); the greedy answer stands")
@@ -129,6 +140,7 @@ def _decompose(
     bound = master.idle_bound_w + proven.dynamic_w
     if greedy_selection is not None and np.array_equal(master.keep, greedy_selection):
         return best, master.status, bound  # the same hosts as the greedy chose: the same repack
+    deadline = clock.deadline
     packing, keep = pack_with_repair(ws, master.keep, deadline)
     packing = respect_migration_cap(ws, packing, keep, deadline)
     placement = empty_more_hosts(ws, packing.placement, deadline, max_new_moves=move_budget(ws, packing.placement))

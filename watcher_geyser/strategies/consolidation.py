@@ -179,6 +179,7 @@ class _GeyserStrategy(base.BaseStrategy):
                 watts_tolerance=params.watts_tolerance,
                 allow_power_on=params.allow_power_on,
                 time_limit_s=params.time_limit_s,
+                deterministic=params.deterministic,
                 workers=self.config.get("solver_workers", 2),
                 **kwargs,
             )

@@ -58,6 +58,11 @@ def schema(power_off_default: bool) -> dict:
                 "move (never for more hosts on). 0: watts strictly first.",
                 "type": "number", "minimum": 0, "maximum": 0.2, "default": 0.0,
             },
+            "deterministic": {
+                "description": "Same cluster data, same plan on every audit: one solver worker under a work "
+                "limit derived from time_limit_s instead of a time limit (slower to improve).",
+                "type": "boolean", "default": False,
+            },
             "power_off": {
                 "description": "Switch emptied hosts off (needs Ironic or MAAS); false only disables them.",
                 "type": "boolean", "default": power_off_default,
@@ -89,6 +94,7 @@ class AuditParams:
     signal_source: str = ""
     max_migrations: int | None = None
     watts_tolerance: float = 0.0
+    deterministic: bool = False
     power_off: bool = False
     allow_power_on: bool = True
     use_measured_cpu: bool = True
