@@ -73,6 +73,8 @@ class GeyserPolicy:
     follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
     signal: SignalFeed | None = None
     deferral: DeferralConfig | None = None  # None: the core's defaults, lead time one trace step
+    seed: int = 0  # CP-SAT's random seed
+    deterministic: bool = False  # same numbers on every run: the solver's work limit instead of the wall clock
     stats: DecisionStats = field(default_factory=DecisionStats)
     decisions: list[Decision] = field(default_factory=list, repr=False)
     _signal_policy: SignalPolicy | None = field(default=None, repr=False)
@@ -97,6 +99,8 @@ class GeyserPolicy:
             max_consolidation_moves=self.max_consolidation_moves,
             time_limit_s=self.time_limit_s,
             workers=1,
+            seed=self.seed,
+            deterministic=self.deterministic,
         )
         target = solve(problem, method=self.method)
         solved = time.perf_counter()
