@@ -18,9 +18,13 @@ the short bursts these traces are full of.
 
 Migrations stay few without a cap: the solver moves only instances of hosts it empties or
 relieves (never a reshuffle between hosts that stay on), and the forecast's head-room
-keeps relief rare. ``max_consolidation_moves`` can still cap the consolidation per step
+keeps relief rare. ``Limits.max_consolidation_moves`` can still cap the consolidation per step
 (relief is never capped: an overload is fixed at the first step that sees it); on the
 PlanetLab days it costs energy for no gain in SLA.
+
+Deferrable VMs (``geyser simulate --deferrable``): before the migrations, ``defer`` asks the
+core's rule (``watcher_geyser.deferral``) which to shelve and which to bring back, from the
+same signal decision. Without a signal nothing is ever shelved.
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from watcher_geyser.pipeline import PowerCycles, Settings, SolveSettings, apply_decision, run
-from watcher_geyser.pipeline.settings import PlanSettings
-from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy, fleet_peak_w
+from watcher_geyser.deferral import DeferralConfig, Energy, decide_deferral
+from watcher_geyser.pipeline import PlanSettings, PowerCycles, Settings, SolveSettings, apply_decision, run
+from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial
+from watcher_geyser.simulator.deferral import DeferralAnswer, DeferralBook
 from watcher_geyser.simulator.fleet import fleet_from_view
 from watcher_geyser.simulator.state import Migration, SimState
 
@@ -46,6 +51,16 @@ SIM_SETTINGS = Settings(
     solve=SolveSettings(time_limit_s=0.2, method="decompose", workers=1),
     plan=PlanSettings(allow_power_off=True),
 )
+#: ``--policy geyser:key=value`` keywords that set the pipeline's settings (section, field).
+SETTING_KEYWORDS = {
+    "cpu_ceiling": ("limits", "cpu_ceiling"),
+    "relief_margin": ("limits", "relief_margin"),
+    "max_consolidation_moves": ("limits", "max_consolidation_moves"),
+    "time_limit_s": ("solve", "time_limit_s"),
+    "method": ("solve", "method"),
+    "seed": ("solve", "seed"),
+    "deterministic": ("solve", "deterministic"),
+}
 
 
 @dataclass
@@ -74,11 +89,23 @@ class GeyserPolicy:
     forecast_window: int = 3
     parallelism: int | None = None  # None: unlimited in cloudsim fidelity (as CloudSim), 8 in realistic
     per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
+    follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
     signal: SignalFeed | None = None
+    deferral: DeferralConfig | None = None  # None: the core's defaults, lead time one trace step
     cycles: PowerCycles = field(default_factory=PowerCycles)
     stats: DecisionStats = field(default_factory=DecisionStats)
     decisions: list[Decision] = field(default_factory=list, repr=False)
     _signal_policy: SignalPolicy | None = field(default=None, repr=False)
+
+    @classmethod
+    def with_params(cls, **kwargs) -> GeyserPolicy:
+        """A policy from flat keywords (``policy_params``): those naming a setting go into ``settings``."""
+        sections: dict[str, dict] = {"limits": {}, "solve": {}}
+        for keyword in [k for k in kwargs if k in SETTING_KEYWORDS]:
+            section, name = SETTING_KEYWORDS[keyword]
+            sections[section][name] = kwargs.pop(keyword)
+        settings = SIM_SETTINGS.with_limits(**sections["limits"]).with_solve(**sections["solve"])
+        return cls(settings=settings, **kwargs)
 
     def initial_placement(self, state: SimState) -> None:
         pabfd_initial(state, 1.0)
@@ -109,10 +136,21 @@ class GeyserPolicy:
         parallelism, per_host = self._parallelism(view.state)
         settings = self.settings.with_plan(parallelism=parallelism, per_host_parallelism=per_host)
         if self.signal is not None:
-            settings = apply_decision(settings, self._decide_signal(view.time_s, fleet_peak_w(fleet)))
+            settings = apply_decision(settings, self._decide_signal(view))
         on = fleet.occupied() if view.state.fidelity.is_cloudsim else fleet.powered
         self.cycles.observe(view.time_s, zip((h.name for h in fleet.hosts), on.tolist()))
         return settings.with_limits(keep_on=self.cycles.spent(view.time_s))
+
+    def defer(self, view, book: DeferralBook) -> DeferralAnswer:
+        """Shelve and bring back deferrable VMs by the core's rule, from this step's signal decision."""
+        if self.signal is None:
+            energy = Energy.blind()
+        else:
+            energy = Energy.from_decision(self._decide_signal(view))
+        config = self.deferral or DeferralConfig(lead_s=view.state.trace.step_s)
+        plan = decide_deferral(book.candidates(view.time_s), energy, view.time_s, config)
+        index = {name: i for i, name in enumerate(view.state.dc.vm_names)}
+        return DeferralAnswer([index[u] for u in plan.shelve], [index[u] for u in plan.resume])
 
     def _parallelism(self, state: SimState) -> tuple[int, int]:
         """Migrations per wave (overall, per host). CloudSim starts every migration at once, so
@@ -134,12 +172,21 @@ class GeyserPolicy:
             return current
         return np.maximum(current, state.history[:, :k].max(axis=1))
 
-    def _decide_signal(self, t_s: float, peak_w: float) -> Decision:
+    def _decide_signal(self, view) -> Decision:
+        """The signal policy's decision at this step, taken once per step (``defer`` and ``decide`` share it)."""
+        t_s = self.signal.start_s + view.time_s
+        if self.decisions and self.decisions[-1].at_s == t_s:
+            return self.decisions[-1]
         if self._signal_policy is None:
             self._signal_policy = SignalPolicy(self.signal.config)
-        decision = self._signal_policy.decide(self.signal.series, self.signal.start_s + t_s, peak_w, "simulated")
+        decision = self._signal_policy.decide(self.signal.series, t_s, _peak_w(view.state), "simulated")
         self.decisions.append(decision)
         return decision
+
+
+def _peak_w(state: SimState) -> float:
+    """The fleet's nameplate peak, as ``fleet_peak_w`` computes it for the fleet."""
+    return float(sum(p.max_w for p in state.dc.power))
 
 
 __all__ = ["GeyserPolicy", "SignalFeed"]

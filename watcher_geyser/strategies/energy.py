@@ -4,10 +4,12 @@ The seam between the Watcher strategy and the signal policy. In order:
 
 1. the audit's ``power_budget_w`` / ``cpu_ceiling`` parameters, when set, win (an
    operator's explicit request): the signal is not read;
-2. otherwise the signal: the audit's ``signal_source`` or ``[geyser_signal] source``,
-   read and decided by ``watcher_geyser.signal.SignalPolicy`` (hysteresis, forecast,
-   last-good and safe-default fallbacks, state kept in ``[geyser_signal] state_file``),
-   and mapped onto the settings by ``pipeline.apply_decision``, as in the simulator;
+2. otherwise the signal: the source the audit's ``signal_source`` names among those the
+   operator configured (``[geyser_signal] named_sources``; empty: ``[geyser_signal] source``;
+   a URL, a file or an unknown name is refused: safe default), read and decided by
+   ``watcher_geyser.signal.SignalPolicy`` (hysteresis, forecast, last-good and
+   safe-default fallbacks, state kept in ``[geyser_signal] state_file``), and mapped onto
+   the settings by ``pipeline.apply_decision``, as in the simulator;
 3. no signal configured: the signal-blind settings.
 
 ``pipeline.apply_decision`` keeps the signal's ceiling within ``ceiling_min`` ..
@@ -68,30 +70,38 @@ def decide_energy(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings
 
 
 def _from_signal(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings, now_s: float) -> EnergyDecision:
-    from watcher_geyser.signal import PolicyState, SignalPolicy, fleet_peak_w, load_state, parse_spec, save_state
+    from watcher_geyser.signal import PolicyState, SignalError, SignalPolicy, fleet_peak_w, load_state, save_state
     from watcher_geyser.signal import opts as signal_opts
 
     signal_opts.register_opts(conf)
     group = conf[signal_opts.GROUP]
-    spec = params.signal_source or group.source
-    if not spec:
+    try:
+        chosen = signal_opts.audit_source(conf, params.signal_source)
+    except SignalError as exc:
+        return EnergyDecision(settings.with_plan(allow_power_off=False),
+                              f"{exc}; safe default: signal-blind settings, no host switched off",
+                              fallback=True, source="refused")
+    if chosen is None:
         return EnergyDecision(settings, f"no energy signal configured: signal-blind CPU ceiling "
                               f"{_fraction(settings.limits.cpu_ceiling)}", source="none")
-    state, state_note = (PolicyState(), None)
+    key = _describe(chosen[1])
+    state, state_note = (PolicyState(source=key), None)
     if group.state_file:
-        state, state_note = load_state(group.state_file)
+        state, state_note = load_state(group.state_file, key)
     policy = SignalPolicy(signal_opts.policy_config(conf), state)
-    try:
-        source = parse_spec(spec, signal_opts.http_options(conf))
-    except ValueError as exc:
-        decision = policy.decide(exc, now_s, fleet_peak_w(fleet))
-    else:
-        decision = policy.decide_from(source, now_s, fleet_peak_w(fleet))
+    decision = policy.decide_from(chosen[1], now_s, fleet_peak_w(fleet))
     if group.state_file:
         save_state(group.state_file, policy.state)
     reason = decision.reason + (f" ({state_note})" if state_note else "")
     return EnergyDecision(apply_decision(settings, decision), reason, fallback=decision.fallback is not None,
                           source=decision.source)
+
+
+def _describe(source) -> str:
+    try:
+        return source.describe()
+    except Exception:  # noqa: BLE001 - the same fallback name decide_from uses
+        return type(source).__name__
 
 
 def _watts(value: float | None) -> str:
