@@ -77,7 +77,7 @@ def test_a_failing_signal_gives_the_safe_default_without_power_off(conf, fleet, 
                                        "constant:0W", "unknown"])
 def test_an_audit_cannot_choose_a_url_a_file_or_an_unconfigured_source(conf, fleet, requested):
     _sources(conf, site="constant:1W")
-    decision = decide_energy(AuditParams(signal_source=requested, power_off=True), fleet, conf, NOW_S)
+    decision = decide(AuditParams(signal_source=requested, power_off=True), fleet, conf)
     assert decision.fallback and not decision.allow_power_off
     assert "not a configured source (configured: site)" in decision.reason
     assert "passwd" not in decision.reason and "127.0.0.1" not in decision.reason
