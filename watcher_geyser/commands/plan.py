@@ -136,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"geyser plan: {exc}", file=sys.stderr)
         return 2
+    for note in fleet.notes:  # e.g. a malformed deferral: the instance is planned as not deferrable
+        print(f"geyser plan: note: {note}", file=sys.stderr)
     try:
         validate_time_limit(args.time_limit, "--time-limit")
     except ValueError as exc:
@@ -216,6 +218,12 @@ def format_summary(summary: dict) -> str:
     )
     if summary["released_hosts"]:
         lines.append(f"released hosts: {', '.join(summary['released_hosts'])}")
+    if summary["relieved_hosts"]:
+        lines.append(f"relieved hosts (were above their relief limit): {', '.join(summary['relieved_hosts'])}")
+    if summary["powered_on_hosts"]:
+        lines.append(f"hosts switched on: {', '.join(summary['powered_on_hosts'])}")
+    for name, reason in summary["unrelieved_hosts"].items():
+        lines.append(f"NOT RELIEVED {name}: {reason}")
     for message in summary["messages"]:
         lines.append(f"note: {message}")
     if "signal" in summary:

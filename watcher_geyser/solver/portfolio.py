@@ -31,6 +31,7 @@ from watcher_geyser.solver.greedy import (
 )
 from watcher_geyser.solver.master import choose_hosts
 from watcher_geyser.solver.problem import Bounds, Problem, Target
+from watcher_geyser.solver.relief import relieve, relieved_problem, relieved_target
 from watcher_geyser.solver.repack import Workspace
 
 LOG = logging.getLogger(__name__)
@@ -49,6 +50,11 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    relief = relieve(problem)
+    if relief.hot:  # relief first; every back-end then starts from the relieved fleet
+        inner = solve(relieved_problem(problem, relief), method)
+        proven = _proven_bounds(Workspace(problem))
+        return relieved_target(problem, relief, inner, proven.hosts or 0, proven.watts_w)
     started = time.monotonic()
     clock = Clock(problem.time_limit_s, problem.deterministic)
     deadline = clock.deadline  # never, in deterministic mode: numpy stages run to their end

@@ -13,6 +13,7 @@ import numpy as np
 
 from watcher_geyser.model import RAM, Fleet
 from watcher_geyser.solver.clock import validate_time_limit
+from watcher_geyser.solver.limits import relief_limits
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,13 @@ class Problem:
     moves that relieve hosts above their limits are not counted (a per-step budget for
     consolidation that never blocks relief).
     ``allow_power_on`` lets the solver switch on hosts that are off now.
+    ``relieve`` (on by default) makes relief come first: a host above its relief limit
+    (``solver/limits.py``: ``ceiling`` for vcpu/RAM/disk, ``cpu_relief_ceiling`` or else
+    ``cpu_ceiling`` for measured CPU) sheds instances onto hosts that are on, else onto hosts
+    switched on for it, before any consolidation; hosts it cannot relieve are named in
+    ``Target.unrelieved`` with the reason. Relief moves count against ``max_migrations``,
+    never against ``max_consolidation_moves``. False keeps the older rule (a hot host keeps
+    what it holds unless the consolidation happens to shed it).
     ``watts_tolerance`` (a fraction, 0 by default) lets the second objective, memory moved,
     buy answers drawing up to that much more than the fewest watts found, never with more
     hosts on: an operator's trade of a little energy for fewer migrations.
@@ -49,6 +57,7 @@ class Problem:
     max_migrations: int | None = None
     max_consolidation_moves: int | None = None
     allow_power_on: bool = True
+    relieve: bool = True
     watts_tolerance: float = 0.0
     time_limit_s: float = 10.0
     seed: int = 0
@@ -96,6 +105,11 @@ class Problem:
         return self.fleet.physical_cores * self.cpu_ceiling
 
     @property
+    def relief_limits(self) -> np.ndarray:
+        """float64[H, 4]: vcpu/ram/disk/cpu-cores above which a host sheds instances."""
+        return relief_limits(self.fleet, self.ceiling, self.cpu_ceiling, self.cpu_relief_ceiling)
+
+    @property
     def may_receive(self) -> np.ndarray:
         """bool[H]: hosts a moved instance may go to."""
         fleet = self.fleet
@@ -122,10 +136,12 @@ class Target:
     problem: Problem
     placement: np.ndarray  # int64[V]: host index of each instance
     bounds: Bounds
-    status: str  # who found it: OPTIMAL / FEASIBLE (CP-SAT), GREEDY, CURRENT (nothing moves)
+    status: str  # who found it: OPTIMAL / FEASIBLE (CP-SAT), GREEDY, RELIEF (relief alone), CURRENT (nothing moves)
     solve_seconds: float
     cpsat_status: str = "NOT_RUN"  # CP-SAT's own status: OPTIMAL, FEASIBLE, UNKNOWN, SKIPPED, ..
     messages: tuple[str, ...] = field(default_factory=tuple)
+    relieved: tuple[str, ...] = ()  # hosts brought under their relief limit by this answer
+    unrelieved: dict[str, str] = field(default_factory=dict)  # host name -> why it stays above its relief limit
 
     @property
     def fleet(self) -> Fleet:
