@@ -19,6 +19,8 @@ import time
 import numpy as np
 
 from watcher_geyser import bounds
+from watcher_geyser.model import RAM
+from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.clock import Clock
 from watcher_geyser.solver.exact import model_size, solve_exact
@@ -74,6 +76,8 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     greedy = solve_greedy(ws, deadline)
     messages += greedy.messages
     best = _better(best, _Candidate(greedy.placement, "GREEDY", ws), messages)
+    if problem.power_budget_w is not None:  # within a plentiful supply, fewer moves win
+        best = _better(best, _Candidate(fit_to_supply(problem, greedy.placement), "GREEDY", ws), messages)
     watts_bound = proven.watts_w
     cpsat_status = "NOT_RUN"
     if method == "auto" and _close_enough(best, proven, ws):
@@ -106,14 +110,9 @@ def solve(problem: Problem, method: str = "auto") -> Target:
                 messages.append(f"CP-SAT found no answer in time ({result.status}); the best earlier answer stands")
             if result.watts_bound_w is not None:
                 watts_bound = max(watts_bound, result.watts_bound_w)
-    if problem.power_budget_w is not None:
-        answer_w = fleet.watts(best.placement)
-        if answer_w > problem.power_budget_w + 1e-6:
-            messages.append(
-                f"power budget {problem.power_budget_w:.0f} W cannot be met: the best answer found draws "
-                f"{answer_w:.0f} W and no answer can draw less than {watts_bound:.0f} W; "
-                "consolidating as far as possible instead"
-            )
+    unmet = budget_message(problem, fleet.watts(best.placement), watts_bound)
+    if unmet:
+        messages.append(unmet)
     return _target(problem, best, proven, started, messages, watts_bound, cpsat_status)
 
 
@@ -155,7 +154,7 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
         return False
     hosts_on = int(fleet.occupied(best.placement).sum())
     memory_bound = bounds.migration_cost_lower_bound_mb(fleet, bounds.hosts_on_by_zone(fleet, best.placement))
-    watts, memory, _ = best.key
+    _, memory, _, watts = best.key
     return (
         hosts_on <= proven.hosts * (1 + CLOSE_ENOUGH)
         and watts <= proven.watts_w * (1 + CLOSE_ENOUGH)
@@ -164,26 +163,31 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
 
 
 class _Candidate:
-    """A placement and its lexicographic objective: watts, memory moved, migrations."""
+    """A placement and its lexicographic objective (``solver/budget.py``): watts above the
+    supply (the watts, without a budget), memory moved, migrations, watts."""
 
     def __init__(self, placement: np.ndarray, status: str, ws: Workspace) -> None:
         fleet = ws.fleet
         self.placement = placement
         self.status = status
         moved = placement != fleet.placement
+        watts = fleet.watts(placement)
         self.key = (
-            round(fleet.watts(placement), 6),
-            float(fleet.demand[moved, 1].sum()),
+            round(first_term_w(ws.problem, watts), 6),
+            float(fleet.demand[moved, RAM].sum()),
             int(moved.sum()),
+            round(watts, 6),
         )
         self.hosts_on = int(fleet.occupied(placement).sum())
         self.tolerance = ws.problem.watts_tolerance
         self.violations = check_placement(ws.problem, placement)
 
     def beats(self, other: _Candidate) -> bool:
-        """Lexicographic (watts, memory, migrations); watts within the problem's tolerance
-        count as equal unless they come with more hosts on."""
+        """Lexicographic; first terms within the problem's tolerance count as equal unless
+        they come with more hosts on."""
         watts, other_watts = self.key[0], other.key[0]
+        if watts == other_watts:
+            return self.key[1:] < other.key[1:]
         if self.tolerance > 0 and abs(watts - other_watts) <= self.tolerance * min(watts, other_watts):
             if self.hosts_on != other.hosts_on:
                 return self.hosts_on < other.hosts_on
