@@ -19,7 +19,9 @@ import time
 import numpy as np
 
 from watcher_geyser import bounds
+from watcher_geyser.model import RAM
 from watcher_geyser.solver.anytime import improve_neighbourhoods, polish
+from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.clock import Clock
 from watcher_geyser.solver.exact import model_size, solve_exact
@@ -75,6 +77,8 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     greedy = solve_greedy(ws, deadline)
     messages += greedy.messages
     best = _better(best, _Candidate(greedy.placement, "GREEDY", ws), messages)
+    if problem.power_budget_w is not None:  # within a plentiful supply, fewer moves win
+        best = _better(best, _Candidate(fit_to_supply(problem, greedy.placement), "GREEDY", ws), messages)
     watts_bound = proven.watts_w
     cpsat_status = "NOT_RUN"
     if method == "auto" and _close_enough(best, proven, ws):
@@ -112,19 +116,11 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     if cpsat_status == "OPTIMAL" and best.status != "OPTIMAL":
         # a sub-model's optimum (the host selection) is not the whole answer's
         cpsat_status = "FEASIBLE"
-    if not problem.deterministic and clock.expired() and best.status != "OPTIMAL":
-        stopped = "the time limit"
-    else:
-        stopped = None
-    messages += _gap_notes(ws, best, watts_bound, stopped)
-    if problem.power_budget_w is not None:
-        answer_w = fleet.watts(best.placement)
-        if answer_w > problem.power_budget_w + 1e-6:
-            messages.append(
-                f"power budget {problem.power_budget_w:.0f} W cannot be met: the best answer found draws "
-                f"{answer_w:.0f} W and no answer can draw less than {watts_bound:.0f} W; "
-                "consolidating as far as possible instead"
-            )
+    stopped = not problem.deterministic and clock.expired() and best.status != "OPTIMAL"
+    messages += _gap_notes(ws, best, watts_bound, "the time limit" if stopped else None)
+    unmet = budget_message(problem, fleet.watts(best.placement), watts_bound)
+    if unmet:
+        messages.append(unmet)
     return _target(problem, best, proven, started, messages, watts_bound, cpsat_status)
 
 
@@ -181,9 +177,12 @@ GAP_WORTH_NOTING = 0.05
 
 def _gap_notes(ws: Workspace, best: _Candidate, watts_bound: float, stopped: str | None) -> list[str]:
     """Say when the answer is far from its bound, and the likeliest reason."""
-    watts = best.key[0]
+    watts = ws.fleet.watts(best.placement)
     if watts <= 0 or watts_bound <= 0 or (watts - watts_bound) / watts <= GAP_WORTH_NOTING:
         return []
+    budget = ws.problem.power_budget_w
+    if budget is not None and watts <= budget + 1e-6:
+        return []  # within the supply, fewer moves win on purpose (``budget``)
     gap = (watts - watts_bound) / watts
     problem = ws.problem
     rules = []
@@ -211,7 +210,7 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
         return False
     hosts_on = int(fleet.occupied(best.placement).sum())
     memory_bound = bounds.migration_cost_lower_bound_mb(fleet, bounds.hosts_on_by_zone(fleet, best.placement))
-    watts, memory, _ = best.key
+    _, memory, _, watts = best.key
     return (
         hosts_on <= proven.hosts * (1 + CLOSE_ENOUGH)
         and watts <= proven.watts_w * (1 + CLOSE_ENOUGH)
@@ -220,26 +219,31 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
 
 
 class _Candidate:
-    """A placement and its lexicographic objective: watts, memory moved, migrations."""
+    """A placement and its lexicographic objective (``solver/budget.py``): watts above the
+    supply (the watts, without a budget), memory moved, migrations, watts."""
 
     def __init__(self, placement: np.ndarray, status: str, ws: Workspace) -> None:
         fleet = ws.fleet
         self.placement = placement
         self.status = status
         moved = placement != fleet.placement
+        watts = fleet.watts(placement)
         self.key = (
-            round(fleet.watts(placement), 6),
-            float(fleet.demand[moved, 1].sum()),
+            round(first_term_w(ws.problem, watts), 6),
+            float(fleet.demand[moved, RAM].sum()),
             int(moved.sum()),
+            round(watts, 6),
         )
         self.hosts_on = int(fleet.occupied(placement).sum())
         self.tolerance = ws.problem.watts_tolerance
         self.violations = check_placement(ws.problem, placement)
 
     def beats(self, other: _Candidate) -> bool:
-        """Lexicographic (watts, memory, migrations); watts within the problem's tolerance
-        count as equal unless they come with more hosts on."""
+        """Lexicographic; first terms within the problem's tolerance count as equal unless
+        they come with more hosts on."""
         watts, other_watts = self.key[0], other.key[0]
+        if watts == other_watts:
+            return self.key[1:] < other.key[1:]
         if self.tolerance > 0 and abs(watts - other_watts) <= self.tolerance * min(watts, other_watts):
             if self.hosts_on != other.hosts_on:
                 return self.hosts_on < other.hosts_on
