@@ -153,3 +153,10 @@ def test_a_failed_group_listing_pins_every_instance_and_says_why(monkeypatch):
     adapted = fleet_from_model(cluster.model([cluster.node("c1"), cluster.node("c2")], insts), power_for,
                                groups_unknown=True)
     assert adapted.groups_unknown and not adapted.fleet.movable.any()
+
+
+def test_a_compute_endpoint_without_server_groups_means_no_groups(monkeypatch):
+    missing = RuntimeError("Not Found")
+    missing.status_code = 404
+    monkeypatch.setattr(cloud.nova_helper, "NovaHelper", _Nova(error=missing))
+    assert cloud.server_groups() == ({}, None)

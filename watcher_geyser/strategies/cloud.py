@@ -54,6 +54,10 @@ def server_groups() -> tuple[dict[str, tuple[str, str]], str | None]:
                 out[member] = (group_key(group.name, group.id), policy)
         return out, None
     except Exception as exc:  # noqa: BLE001
+        if getattr(exc, "status_code", None) == 404 or getattr(getattr(exc, "response", None), "status_code", 0) == 404:
+            # the compute endpoint has no os-server-groups API at all: no group can exist (as cloud.read notes)
+            LOG.info("server groups: the compute endpoint does not offer os-server-groups (HTTP 404); none exist")
+            return {}, None
         return {}, (f"server groups could not be listed ({type(exc).__name__}); any instance may belong to an "
                     "affinity or anti-affinity group, so none is moved and no host is switched off")
 
