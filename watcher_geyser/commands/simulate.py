@@ -28,6 +28,7 @@ examples:
       --fidelity cloudsim --policy thr-mmt --policy lr-mmt --out results/
   geyser simulate --trace examples/util.csv --scenario examples/cloud.json --policy dvfs --policy thr-mmt
   geyser simulate --policy geyser --seed 3 --deterministic   # the same numbers on every run
+  geyser simulate --signal solar:lat=52.1,lon=5.1,peak_w=12000 --deferrable 0.3   # 30 % of VMs may wait
   geyser simulate --fidelity cloudsim --signal solar:lat=52.1,lon=5.1,peak_w=12000 \\
       --policy geyser --policy geyser:signal=off --policy geyser:ceiling=0.8,signal=off \\
       --policy thr-mmt:threshold=0.7 --policy thr-mmt:threshold=0.9   # points of a trade-off curve
@@ -42,6 +43,11 @@ JSON whose instances carry cpu_util_series. Data centres: planetlab (800 hosts, 
 planetlab-small (one host per 1.25 VMs), or --scenario FILE (its hosts and instances).
 fidelity cloudsim reproduces CloudSim 3.0.3's accounting to compare with its figures; realistic
 (the default) enforces RAM, keeps VMs alive, charges idle hosts and host boots.
+
+deferrable VMs (--deferrable): a seeded choice of VMs whose work may wait, shelved, for at most
+--deferral-deadline in total; the geyser policy shelves them when energy is scarce and brings them
+back when it returns or before their deadline. Their work is shifted in time, not lost: the replay
+runs past the trace's end until it is done. Signal-blind policies run them at once.
 """
 
 
@@ -121,6 +127,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="2026-06-21T00:00:00Z",
         help="wall-clock time of the trace's first sample, for time-dependent signals (default 2026-06-21T00:00Z)",
     )
+    parser.add_argument(
+        "--deferrable",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of VMs (0..1, chosen at random with --deferral-seed) whose work may be deferred (default 0)",
+    )
+    parser.add_argument(
+        "--deferral-deadline",
+        default="24h",
+        metavar="DURATION",
+        help="longest a deferrable VM may be held shelved in total, e.g. 8h, 90m, 1d (default 24h)",
+    )
+    parser.add_argument("--deferral-seed", type=int, default=0, help="seed of the choice of deferrable VMs (default 0)")
     parser.add_argument("--limit", type=int, help="replay only the first N VMs of the trace")
     parser.add_argument(
         "--seed", type=int, default=0, help="random seed of the solver's search (CP-SAT's random_seed; default 0)"
@@ -197,6 +217,10 @@ def execute(args: argparse.Namespace) -> Outcome:
     except ValueError as exc:
         raise SimulateError(str(exc)) from None
     signal = None if feed is None or feed.series.unit.value != "watts" else feed.available_w
+    try:
+        deferral = _deferral_setup(args, len(trace.names))
+    except ValueError as exc:
+        raise SimulateError(str(exc)) from None
     results = []
     for policy in made:
         _configure(policy, args, feed)
@@ -206,7 +230,7 @@ def execute(args: argparse.Namespace) -> Outcome:
 
             bar = tqdm(total=trace.samples - 1, desc=f"{policy.name:8s}", unit="step", leave=False, file=sys.stderr)
         try:
-            results.append(simulate(trace, dc, policy, fid, signal, bar.update if bar else None))
+            results.append(simulate(trace, dc, policy, fid, signal, bar.update if bar else None, deferral))
         finally:
             if bar is not None:
                 bar.close()
@@ -218,6 +242,9 @@ def execute(args: argparse.Namespace) -> Outcome:
         "start": args.start,
         "seed": args.seed,
         "deterministic": args.deterministic,
+        "deferrable": args.deferrable,
+        "deferral_deadline": args.deferral_deadline,
+        "deferral_seed": args.deferral_seed,
     }
     return Outcome(results, trace, dc, meta)
 
@@ -246,6 +273,14 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"note: {r.policy}: {r.vms_unplaced} VMs found no host at the start and were left out (as CloudSim "
                 "does); add hosts or choose a larger data centre",
+                file=sys.stderr,
+            )
+    for r in results:
+        if r.deadline_missed:
+            shown = ", ".join(r.deadline_missed[:5]) + (" .." if len(r.deadline_missed) > 5 else "")
+            print(
+                f"note: {r.policy}: {r.deadline_misses} deferrable VMs finished after their deadline ({shown}): "
+                "no host had room when they were due back; add hosts or lengthen --deferral-deadline",
                 file=sys.stderr,
             )
     if args.out:
@@ -280,3 +315,21 @@ def _signal_feed(args: argparse.Namespace):
     except SignalError as exc:
         raise ValueError(f"signal {spec!r}: {exc}") from None
     return SignalFeed(series, start_s)
+
+
+def _deferral_setup(args: argparse.Namespace, vms: int):
+    """The seeded choice of deferrable VMs (None when --deferrable is 0); ValueError names the option."""
+    from watcher_geyser.deferral import parse_duration
+    from watcher_geyser.simulator.deferral import DeferralSetup
+
+    if not 0 <= args.deferrable <= 1:
+        raise ValueError(f"--deferrable is a fraction between 0 and 1 (e.g. 0.3), got {args.deferrable}")
+    try:
+        deadline_s = parse_duration(args.deferral_deadline)
+    except ValueError as exc:
+        raise ValueError(f"--deferral-deadline: {exc}") from None
+    if deadline_s <= 0:
+        raise ValueError(f"--deferral-deadline must be longer than 0, got {args.deferral_deadline!r}")
+    if args.deferrable == 0:
+        return None
+    return DeferralSetup.seeded(vms, args.deferrable, deadline_s, args.deferral_seed)
