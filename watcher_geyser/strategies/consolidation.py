@@ -135,14 +135,14 @@ class _GeyserStrategy(base.BaseStrategy):
             notes.extend(readings.notes)
         groups, why = self.cloud.server_groups()
         if why:
-            LOG.info("%s: %s", self.get_name(), why)
+            notes.append(why)
         catalog, problem = opts.power_catalog(CONF)
         if problem:
             notes.append(problem)
         power_for = self._power_models(catalog, datasource, notes)
         reasons = (self.config.get("disabled_reason", "watcher_geyser"), *OUR_DISABLED_REASONS)
         adapted = fleet_from_model(model, power_for, cpu, 1.0, self.cloud.host_zones(notes), metal.power_states, groups,
-                                   reasons)
+                                   reasons, groups_unknown=why is not None)
         notes.extend(adapted.notes)
         return adapted
 
@@ -173,15 +173,17 @@ class _GeyserStrategy(base.BaseStrategy):
 
         notes: list[str] = []
         try:
-            result = run(adapted.fleet, decision.settings)
+            settings = decision.settings
+            if adapted.groups_unknown:  # server groups unknown: nothing moves, nothing is switched off
+                settings = settings.with_plan(allow_power_off=False)
+            result = run(adapted.fleet, settings)
             target = result.target
             for message in target.messages:
                 LOG.info("%s: solver: %s", self.get_name(), message)
             notes.extend(m for m in decision.settings.notes + target.messages if _worth_noting(m))
             LOG.info("%s: solver %s in %.1f s, %d host(s) on, %.0f W; %s", self.get_name(), target.status,
                      target.solve_seconds, target.hosts_on, target.watts_w, " ".join(result.plan.messages))
-            if result.plan.left_undone:
-                notes.append(result.plan.messages[-1])
+            notes.extend(result.plan.messages[1:])  # moves left undone, held affinity groups, impossible groups
             return result.plan, notes
         except Exception as exc:  # noqa: BLE001 - the audit must succeed with a safe (empty) plan
             LOG.exception("%s: solving failed", self.get_name())
