@@ -21,17 +21,18 @@ from watcher_geyser.solver.fill import fill_hosts
 from watcher_geyser.solver.repack import EPS, Packing, Workspace, repack
 
 
-def keep_preference(ws: Workspace) -> np.ndarray:
-    """Host indices, best to keep first: fewest idle watts per unit of the scarcest resource,
-    then the most memory to move if emptied."""
-    fleet = ws.fleet
+def _idle_per_scarce_unit(ws: Workspace) -> np.ndarray:
+    """float[H]: idle watts per unit of the fleet's scarcest resource (lower keeps better)."""
     demand = ws.demand.sum(axis=0)
     capacity = np.maximum(ws.limits.sum(axis=0), EPS)
     scarce = int(np.argmax(demand / capacity))
-    efficiency = fleet.idle_w / np.maximum(ws.limits[:, scarce], EPS)
-    cost = np.zeros(ws.n_hosts)
-    np.add.at(cost, ws.placement0, ws.ram)
-    return np.lexsort((-cost, np.round(efficiency, 9)))
+    return ws.fleet.idle_w / np.maximum(ws.limits[:, scarce], EPS)
+
+
+def keep_preference(ws: Workspace) -> np.ndarray:
+    """Host indices, best to keep first: fewest idle watts per unit of the scarcest resource,
+    then the most memory to move if emptied."""
+    return np.lexsort((-ws.home_memory_mb, np.round(_idle_per_scarce_unit(ws), 9)))
 
 
 def select_hosts(ws: Workspace, order: np.ndarray | None = None, slack: float = 0.0) -> np.ndarray:
@@ -73,6 +74,7 @@ def reopen_hosts(ws: Workspace, keep: np.ndarray, packing: Packing) -> tuple[Pac
     placement = packing.placement.copy()
     unplaced = np.asarray(packing.unplaced, dtype=np.int64)
     comes_back = ws.movable & ~ws.in_hard_group  # a group member moved with its peers stays with them
+    efficiency = np.round(_idle_per_scarce_unit(ws), 9)
     while len(unplaced):
         homes = ws.placement0[unplaced]
         memory = np.bincount(homes, weights=ws.ram[unplaced], minlength=ws.n_hosts)
@@ -83,7 +85,7 @@ def reopen_hosts(ws: Workspace, keep: np.ndarray, packing: Packing) -> tuple[Pac
         for z in np.unique(ws.instance_zone[unplaced]):
             left_over = ws.demand[unplaced[ws.instance_zone[unplaced] == z]].sum(axis=0)
             order = np.flatnonzero((memory > 0) & ~must & (ws.host_zone == z))
-            order = order[np.argsort(-memory[order], kind="stable")]
+            order = order[np.lexsort((-memory[order], efficiency[order]))]  # cheapest watts first
             covered = np.cumsum(room[order], axis=0) + room[must & (ws.host_zone == z)].sum(axis=0) >= left_over
             count = int(np.argmax(covered.all(axis=1))) + 1 if covered.all(axis=1).any() else len(order)
             reopen[order[:count]] = True

@@ -20,6 +20,7 @@ import numpy as np
 
 from watcher_geyser import bounds
 from watcher_geyser.model import RAM
+from watcher_geyser.solver.anytime import improve_neighbourhoods, polish
 from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.clock import Clock
@@ -92,7 +93,7 @@ def solve(problem: Problem, method: str = "auto") -> Target:
         )
         if method != "exact":
             # the host-selection model is cheap: its answer competes, its bound always helps
-            share = 0.2 if use_exact else 0.7
+            share = 0.2 if use_exact else 0.4
             best, master_status, master_bound = _decompose(ws, best, proven, clock, share, messages, greedy.selected)
             cpsat_status = master_status
             watts_bound = max(watts_bound, master_bound)
@@ -111,6 +112,13 @@ def solve(problem: Problem, method: str = "auto") -> Target:
                 messages.append(f"CP-SAT found no answer in time ({result.status}); the best earlier answer stands")
             if result.watts_bound_w is not None:
                 watts_bound = max(watts_bound, result.watts_bound_w)
+        if best.status != "OPTIMAL" and method in ("auto", "decompose"):
+            best = _improve(ws, best, clock, messages)
+    if cpsat_status == "OPTIMAL" and best.status != "OPTIMAL":
+        # a sub-model's optimum (the host selection) is not the whole answer's
+        cpsat_status = "FEASIBLE"
+    stopped = not problem.deterministic and clock.expired() and best.status != "OPTIMAL"
+    messages += _gap_notes(ws, best, watts_bound, "the time limit" if stopped else None)
     unmet = budget_message(problem, fleet.watts(best.placement), watts_bound)
     if unmet:
         messages.append(unmet)
@@ -146,6 +154,54 @@ def _decompose(
     placement = empty_more_hosts(ws, packing.placement, deadline, max_new_moves=move_budget(ws, packing.placement))
     best = _better(best, _Candidate(placement, "FEASIBLE", ws), messages)
     return best, master.status, bound
+
+
+def _improve(ws: Workspace, best: _Candidate, clock: Clock, messages: list[str]) -> _Candidate:
+    """Local improvement until the clock stops it (``anytime``): every step a valid answer."""
+    polished = polish(ws, best.placement, clock)
+    if polished is not best.placement:
+        best = _better(best, _Candidate(polished, "FEASIBLE", ws), messages)
+    holder = [best]
+
+    def accept(placement: np.ndarray) -> bool:
+        winner = _better(holder[0], _Candidate(placement, "FEASIBLE", ws), messages)
+        taken = winner is not holder[0]
+        holder[0] = winner
+        return taken
+
+    improve_neighbourhoods(ws, best.placement, clock, accept)
+    return holder[0]
+
+
+GAP_WORTH_NOTING = 0.05
+
+
+def _gap_notes(ws: Workspace, best: _Candidate, watts_bound: float, stopped: str | None) -> list[str]:
+    """Say when the answer is far from its bound, and the likeliest reason."""
+    watts = ws.fleet.watts(best.placement)
+    if watts <= 0 or watts_bound <= 0 or (watts - watts_bound) / watts <= GAP_WORTH_NOTING:
+        return []
+    budget = ws.problem.power_budget_w
+    if budget is not None and watts <= budget + 1e-6:
+        return []  # within the supply, fewer moves win on purpose (``budget``)
+    gap = (watts - watts_bound) / watts
+    problem = ws.problem
+    rules = []
+    if problem.eviction_cap is not None:
+        rules.append("the migration cap")
+    if ws.forced.any():
+        rules.append(f"{int(ws.forced.sum())} host(s) holding instances that cannot move")
+    if (ws.group >= 0).any():
+        rules.append("server groups")
+    if not problem.allow_power_on and not ws.fleet.powered.all():
+        rules.append("no power-on")
+    if stopped:
+        reason = f"{stopped} stopped the search (a longer --time-limit may close it)"
+    elif rules:
+        reason = "the rules (" + ", ".join(rules) + ") hold it above a bound that ignores them"
+    else:
+        reason = "capacity: instances do not split across hosts as the bound assumes (large or awkward flavours)"
+    return [f"the answer is {gap:.1%} above its watts lower bound: {reason}"]
 
 
 def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> bool:

@@ -231,8 +231,12 @@ def _place_block(
 
 
 def _flavor_keys(demand: np.ndarray) -> np.ndarray:
-    _, keys = np.unique(demand, axis=0, return_inverse=True)
-    return keys.reshape(-1)
+    """One integer per distinct demand row; per column first (np.unique over rows is slow)."""
+    keys = np.zeros(len(demand), dtype=np.int64)
+    for column in demand.T:
+        values, inverse = np.unique(column, return_inverse=True)
+        keys = keys * len(values) + inverse.reshape(-1)
+    return np.unique(keys, return_inverse=True)[1].reshape(-1)
 
 
 def _place_batches(ws: Workspace, items: np.ndarray, placement: np.ndarray, residual: np.ndarray) -> list[int]:
