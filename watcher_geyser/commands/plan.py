@@ -163,7 +163,10 @@ def run(args: argparse.Namespace) -> int:
         max_migrations=args.max_migrations,
         allow_power_on=not args.no_power_on,
         watts_tolerance=args.watts_tolerance,
-        time_limit_s=solver_limit_s(args.time_limit, time.monotonic() - started, len(fleet.instances)),
+        # deterministic: the solver's share may not follow how long reading took
+        time_limit_s=solver_limit_s(
+            args.time_limit, 0.0 if args.deterministic else time.monotonic() - started, len(fleet.instances)
+        ),
         seed=args.seed,
         deterministic=args.deterministic,
     )
