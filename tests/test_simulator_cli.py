@@ -72,3 +72,44 @@ def test_simulate_scenario_with_series(tmp_path, capsys):
     thr = report["policies"]["thr-mmt"]
     assert thr["hosts"] == 3 and thr["vms"] == 2 and thr["migrations"] == 1  # the two light VMs share a host
     assert thr["energy_kwh"] < report["policies"]["dvfs"]["energy_kwh"]
+
+
+def test_simulate_argv_is_the_command_without_printing(capsys):
+    """One run through the function `geyser sweep` and bench/planetlab.py call: the same numbers."""
+    argv = ["--policy", "thr-mmt", "--limit", "20", "--fidelity", "cloudsim", "--seed", "4"]
+    outcome = simulate.simulate_argv(argv)
+    assert capsys.readouterr().out == ""
+    assert outcome.meta["seed"] == 4 and outcome.meta["deterministic"] is False
+    assert run([*argv, "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{outcome.results[0].energy_kwh:.2f}" in printed
+
+
+def test_simulate_argv_bad_option_is_an_error_not_an_exit():
+    import pytest
+
+    with pytest.raises(simulate.SimulateError, match="--nope"):
+        simulate.simulate_argv(["--nope"])
+    with pytest.raises(simulate.SimulateError, match="nosuch"):
+        simulate.simulate_argv(["--policy", "nosuch"])
+
+
+def test_simulate_policy_parameters_name_the_runs(tmp_path, capsys):
+    out = tmp_path / "curve"
+    code = run(["--fidelity", "cloudsim", "--limit", "30", "--policy", "thr-mmt:threshold=0.6", "--policy",
+                "thr-mmt:threshold=1.0", "--signal-w", "500", "--out", str(out), "--no-plots", "--quiet"])
+    assert code == 0
+    policies = json.loads((out / "report.json").read_text())["policies"]
+    low, high = policies["thr-mmt:threshold=0.6"], policies["thr-mmt:threshold=1.0"]
+    assert low["migrations"] > high["migrations"]  # a lower threshold relieves more hosts
+    for p in (low, high):
+        assert p["energy_above_signal_kwh"] is not None and p["host_power_cycles_max"] >= 0
+        assert p["deferred_vm_hours"] == 0 and p["deadline_misses"] == 0
+
+
+def test_simulate_bad_policy_parameter_is_one_line_exit_2(capsys):
+    assert run(["--policy", "thr-mmt:thresh=0.9", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown key 'thresh'" in err and "threshold" in err
+    assert run(["--policy", "thr-mmt", "--policy", "thr-mmt", "--quiet"]) == 2
+    assert "given twice" in capsys.readouterr().err

@@ -140,7 +140,8 @@ def test_overload_that_cannot_be_relieved_is_reported():
     target = solve(Problem(f, time_limit_s=5))
     assert check_placement(target.problem, target.placement) == []
     assert target.migrations == 0
-    assert any("stays above its limits" in m for m in target.messages)
+    assert any("stays above its relief limit" in m for m in target.messages)
+    assert "no room" in target.unrelieved["h"]
 
 
 def test_empty_fleet_and_no_instances():

@@ -160,3 +160,110 @@ def _honour_groups(instances: list[Instance], groups: list[ServerGroup], hosts: 
             taken.add(host)
         out.append(replace(inst, host=host))
     return out
+
+
+# Families beyond the default, for benchmarks that must not flatter the solver (issue 14).
+# Large hosts: 64 cores at cpu ratio 4, 512 GiB, 4 TB; the old generation is smaller and
+# draws more per unit of work.
+LARGE_HOST = (64, 524288, 4000, PowerModel.linear(180.0, 420.0))
+OLD_HOST = (40, 262144, 2000, PowerModel.linear(170.0, 380.0))
+FAMILIES = ("identical", "deep", "generations", "zones", "tight")
+
+
+def generate_family(family: str, n_hosts: int, n_instances: int, seed: int = 0) -> Fleet:
+    """A fleet of one of ``FAMILIES``:
+
+    - ``identical``: ``generate_fleet``'s identical hosts, about 45 % allocated;
+    - ``deep``: identical large hosts holding few instances each (the volume bound keeps
+      about one host in seven at six instances per host);
+    - ``generations``: as deep, half the hosts of an older, smaller, less efficient type;
+    - ``zones``: as deep, in three zones, with anti-affinity groups of 3-5 members, affinity
+      pairs and 0.3 % of instances locked;
+    - ``tight``: ``generate_fleet``'s mixed types, about 75 % allocated.
+    """
+    if family == "identical":
+        return generate_fleet(n_hosts, n_instances, seed=seed)
+    if family == "tight":
+        return generate_fleet(n_hosts, n_instances, mixed=True, allocation=0.75, seed=seed)
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
+    rng = np.random.default_rng(seed)
+    zones = 3 if family == "zones" else 1
+    old = rng.random(n_hosts) < 0.5 if family == "generations" else np.zeros(n_hosts, dtype=bool)
+    hosts = []
+    for h in range(n_hosts):
+        vcpus, memory_mb, disk_gb, power = OLD_HOST if old[h] else LARGE_HOST
+        hosts.append(
+            Host(
+                name=f"compute-{h:05d}",
+                vcpus=vcpus,
+                memory_mb=memory_mb,
+                disk_gb=disk_gb,
+                power=power,
+                cpu_allocation_ratio=4.0,
+                reserved_memory_mb=4096,
+                zone=f"az{h % zones + 1}",
+            )
+        )
+    weights = np.array([f[4] for f in FLAVORS], dtype=float)
+    picks = rng.choice(len(FLAVORS), size=n_instances, p=weights / weights.sum())
+    demand = np.array([FLAVORS[p][1:4] for p in picks], dtype=float).reshape(n_instances, 3)
+    placement = _spread(demand, np.array([h.capacity for h in hosts]), rng)
+    group_of, groups = _family_groups(placement, np.arange(n_hosts) % zones, rng) if zones > 1 else ({}, [])
+    locked = rng.random(n_instances) < (0.003 if family == "zones" else 0.0)
+    instances = [
+        Instance(
+            uuid=str(uuidlib.UUID(int=(int(rng.integers(0, 2**62)) << 64) | v, version=4)),
+            name=f"vm-{v:06d}-{FLAVORS[picks[v]][0]}",
+            host=hosts[placement[v]].name,
+            vcpus=FLAVORS[picks[v]][1],
+            memory_mb=FLAVORS[picks[v]][2],
+            disk_gb=FLAVORS[picks[v]][3],
+            cpu_util=float(np.clip(rng.beta(1.5, 8.0), 0.01, 1.0)),
+            locked=bool(locked[v]),
+            server_group=group_of.get(v),
+        )
+        for v in range(n_instances)
+    ]
+    return Fleet.build(hosts, instances, groups)
+
+
+def _family_groups(
+    placement: np.ndarray, host_zone: np.ndarray, rng: np.random.Generator
+) -> tuple[dict[int, str], list[ServerGroup]]:
+    """Server groups that the starting placement obeys: anti-affinity groups of 3-5 members
+    on distinct hosts of one zone (about 10 % of instances), affinity pairs sharing a host
+    (about 2 %)."""
+    order = np.argsort(placement, kind="stable")
+    first_on_host = order[np.r_[True, placement[order][1:] != placement[order][:-1]]]
+    second_on_host = order[1:][placement[order][1:] == placement[order][:-1]]
+    group_of: dict[int, str] = {}
+    groups: list[ServerGroup] = []
+    budget = int(0.10 * len(placement))
+    by_zone = [first_on_host[host_zone[placement[first_on_host]] == z] for z in range(int(host_zone.max()) + 1)]
+    cursor = [0] * len(by_zone)
+    while budget > 0:
+        z = len(groups) % len(by_zone)
+        size = int(rng.integers(3, 6))
+        members = by_zone[z][cursor[z] : cursor[z] + size]
+        if len(members) < size:
+            break
+        cursor[z] += size
+        name = f"anti-{len(groups)}"
+        groups.append(ServerGroup(name, GroupPolicy.ANTI_AFFINITY))
+        group_of.update({int(v): name for v in members})
+        budget -= size
+    taken = set(group_of)
+    pairs = 0
+    for v in second_on_host:
+        if pairs >= int(0.01 * len(placement)):
+            break
+        mate = first_on_host[np.searchsorted(placement[first_on_host], placement[v])]
+        if int(v) in taken or int(mate) in taken:
+            continue
+        name = f"affinity-{pairs}"
+        groups.append(ServerGroup(name, GroupPolicy.AFFINITY))
+        group_of[int(v)] = group_of[int(mate)] = name
+        taken.update((int(v), int(mate)))
+        pairs += 1
+    return group_of, groups

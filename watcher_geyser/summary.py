@@ -14,6 +14,11 @@ def target_summary(target: Target) -> dict:
         for h in range(len(fleet.hosts))
         if fleet.powered[h] and not fleet.occupied(target.placement)[h]
     ]
+    powered_on = [
+        fleet.hosts[h].name
+        for h in range(len(fleet.hosts))
+        if not fleet.powered[h] and fleet.occupied(target.placement)[h]
+    ]
     return {
         "hosts": len(fleet.hosts),
         "instances": len(fleet.instances),
@@ -21,6 +26,9 @@ def target_summary(target: Target) -> dict:
         "hosts_on_after": target.hosts_on,
         "hosts_lower_bound": target.bounds.hosts,
         "released_hosts": released,
+        "powered_on_hosts": powered_on,
+        "relieved_hosts": list(target.relieved),
+        "unrelieved_hosts": dict(target.unrelieved),
         "watts_before": round(before_w, 1),
         "watts_after": round(target.watts_w, 1),
         "watts_lower_bound": round(target.bounds.watts_w, 1),

@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from watcher_geyser import defaults
 from watcher_geyser.model import MigrationKind
 
 
@@ -76,6 +77,7 @@ class UndoneReason(enum.StrEnum):
     NO_ROOM = "no_room"  # the destination is over its limit even once everything planned has run
     DEADLOCK = "deadlock"  # blocked in a cycle of moves and no staging host has room
     ANTI_AFFINITY = "anti_affinity"  # a member of its anti-affinity group stays on the destination
+    AFFINITY_HELD = "affinity_held"  # its affinity group stays put: moving only some members would split it
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ class Timing:
     wave lasts as long as its slowest action.
     """
 
-    bandwidth_mb_s: float = 1000.0
+    bandwidth_mb_s: float = defaults.BANDWIDTH_MB_S
     migration_overhead_s: float = 5.0
     power_on_s: float = 300.0
     power_off_s: float = 60.0

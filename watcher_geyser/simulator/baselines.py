@@ -157,34 +157,46 @@ class Consolidation:
         return moves
 
 
-#: Policy name -> factory. A new policy (e.g. ``geyser``) adds itself here; ``geyser simulate``
-#: offers every name in this registry.
-POLICIES: dict[str, Callable[[], Policy]] = {
+#: Policy name -> factory taking the spec's keywords (``policy_params.PARAMS`` lists them). A new
+#: policy (e.g. ``geyser``) adds itself here; ``geyser simulate`` offers every name in this registry.
+POLICIES: dict[str, Callable[..., Policy]] = {
     "npa": lambda: NoMigration("npa", charges_full_power=True),
     "dvfs": lambda: NoMigration("dvfs", charges_full_power=False),
-    "thr-mmt": lambda: Consolidation("thr-mmt", ThresholdDetector(0.8)),
-    "lr-mmt": lambda: Consolidation("lr-mmt", LocalRegressionDetector(1.2)),
-    "geyser": lambda: _geyser(),
-    "watcher-vwc": lambda: _watcher_vwc(),
+    "thr-mmt": lambda threshold=0.8: Consolidation("thr-mmt", ThresholdDetector(threshold)),
+    "lr-mmt": lambda safety=1.2, fallback=0.7: Consolidation("lr-mmt", LocalRegressionDetector(safety, fallback)),
+    "geyser": lambda **kwargs: _geyser(**kwargs),
+    "watcher-vwc": lambda **kwargs: _watcher_vwc(**kwargs),
 }
+#: What ``geyser simulate`` runs without ``--policy``.
+DEFAULT_POLICIES = ("geyser", "thr-mmt", "lr-mmt")
 
 
-def _geyser() -> Policy:
+def _geyser(**kwargs) -> Policy:
     from watcher_geyser.simulator.geyser_policy import GeyserPolicy  # imports the solver: only when asked
 
-    return GeyserPolicy()
+    return GeyserPolicy.with_params(**kwargs)
 
 
-def _watcher_vwc() -> Policy:
+def _watcher_vwc(**kwargs) -> Policy:
     from watcher_geyser.simulator.watcher_vwc import WatcherVWCPolicy  # needs python-watcher: only when asked
 
-    return WatcherVWCPolicy()
+    return WatcherVWCPolicy(**kwargs)
+
+
 BASELINES = ("npa", "dvfs", "thr-mmt", "lr-mmt")
 
 
-def make_policy(name: str) -> Policy:
-    """A fresh policy object (policies keep per-run state) for a name in ``POLICIES``."""
-    try:
-        return POLICIES[name]()
-    except KeyError:
-        raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}") from None
+def make_policy(spec: str) -> Policy:
+    """A fresh policy object (policies keep per-run state) for ``NAME[:key=value,...]``.
+
+    The name is one of ``POLICIES``; the keys are those ``policy_params.PARAMS`` declares for it.
+    With parameters, the policy's ``name`` becomes the spec's label (``thr-mmt:threshold=0.9``),
+    so runs of one policy at several settings keep apart in reports. Raises ``ValueError``
+    naming the valid names or keys.
+    """
+    from watcher_geyser.simulator.policy_params import parse_policy
+
+    parsed = parse_policy(spec, list(POLICIES))
+    policy = POLICIES[parsed.name](**parsed.kwargs)
+    policy.name = parsed.label
+    return policy

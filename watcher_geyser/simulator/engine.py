@@ -1,10 +1,12 @@
 """The replay loop: a clock over decision steps and migration-end events, in a deterministic order.
 
-At each decision time t_k (= k x step + the fidelity's offset, k = 1..T-1):
+At each decision time t_k (= k x step + the fidelity's offset, k = 1..T-1, and on while deferred
+work is left; see ``deferral``):
 
 1. update every host at t_k (demand interpolated from the trace), charge energy since the last update;
 2. in ``cloudsim`` fidelity, retire VMs whose demand is exactly 0;
-3. append each VM's utilisation to its history, ask the policy for migrations (timed);
+3. append each VM's utilisation to its history; a policy that defers work shelves and brings back
+   deferrable VMs; ask the policy for migrations (timed);
 4. start them: the VM is marked migrating, the destination reserves 10 % of it; a migration lasts
    RAM / (BW / 2 / 8000) seconds (after ``boot_s`` when a realistic host has to be switched on).
    A policy may answer waves (a list of lists): each wave starts when the previous one has
@@ -12,7 +14,10 @@ At each decision time t_k (= k x step + the fidelity's offset, k = 1..T-1):
 5. at every migration end before t_{k+1} (in time, then start order): update all hosts and charge
    energy, move the VM, update again. Hosts left empty are switched off by consolidating policies.
 
-Everything a run measures is in ``RunResult``.
+Everything a run measures is in ``RunResult`` (definitions in ``metrics``). With a watts signal
+(``available_power_w``) every policy is accounted against it, whether it follows it or not.
+Deferred work is kept by ``Engine.book`` (a ``deferral.DeferralBook``): VMs a policy shelves, the
+time-shift of their traces, the work done; its figures stay at 0 for policies that never defer.
 """
 
 from __future__ import annotations
@@ -20,14 +25,23 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from watcher_geyser.simulator.baselines import Policy
+from watcher_geyser.simulator.bound import StepBound
 from watcher_geyser.simulator.datacenter import DataCenter
+from watcher_geyser.simulator.deferral import DeferralBook, DeferralSetup
 from watcher_geyser.simulator.fidelity import Fidelity
-from watcher_geyser.simulator.metrics import J_PER_KWH, Accounting, StepSeries, hosts_lower_bound, percentile_summary
+from watcher_geyser.simulator.metrics import (
+    J_PER_KWH,
+    Accounting,
+    StepSeries,
+    energy_above_supply_kwh,
+    power_cycles_per_day,
+)
+from watcher_geyser.simulator.result import RunResult
 from watcher_geyser.simulator.state import InFlight, Migration, SimState, Snapshot
 from watcher_geyser.simulator.traces import Trace
 
@@ -51,78 +65,6 @@ class StepView:
         return fleet_from_view(self)
 
 
-@dataclass
-class RunResult:
-    policy: str
-    datacenter: str
-    fidelity: str
-    trace: str
-    vms: int
-    hosts: int
-    energy_kwh: float
-    energy_lower_bound_kwh: float
-    migrations: int
-    slatah: float
-    pdm: float
-    host_shutdowns: int
-    host_power_ons: int
-    host_power_offs: int
-    vms_unplaced: int
-    migrations_dropped: int
-    energy_above_signal_kwh: float | None
-    energy_covered_share: float | None
-    step_seconds: list[float]
-    solver_seconds: list[float]
-    planner_seconds: list[float]
-    wall_seconds: float
-    series: StepSeries = field(repr=False)
-
-    @property
-    def slav(self) -> float:
-        return self.slatah * self.pdm
-
-    @property
-    def esv(self) -> float:
-        return self.energy_kwh * self.slav
-
-    def summary(self) -> dict:
-        mean, p95, mx = percentile_summary(self.step_seconds)
-        smean, sp95, smax = percentile_summary(self.solver_seconds)
-        pmean, pp95, pmax = percentile_summary(self.planner_seconds)
-        return {
-            "policy": self.policy,
-            "datacenter": self.datacenter,
-            "fidelity": self.fidelity,
-            "trace": self.trace,
-            "vms": self.vms,
-            "hosts": self.hosts,
-            "energy_kwh": self.energy_kwh,
-            "energy_lower_bound_kwh": self.energy_lower_bound_kwh,
-            "migrations": self.migrations,
-            "slatah": self.slatah,
-            "pdm": self.pdm,
-            "slav": self.slav,
-            "esv": self.esv,
-            "host_shutdowns": self.host_shutdowns,
-            "host_power_ons": self.host_power_ons,
-            "host_power_offs": self.host_power_offs,
-            "vms_unplaced": self.vms_unplaced,
-            "migrations_dropped": self.migrations_dropped,
-            "energy_above_signal_kwh": self.energy_above_signal_kwh,
-            "energy_covered_share": self.energy_covered_share,
-            "step_seconds_mean": mean,
-            "step_seconds_p95": p95,
-            "step_seconds_max": mx,
-            "solver_seconds_mean": smean,
-            "solver_seconds_p95": sp95,
-            "solver_seconds_max": smax,
-            "planner_seconds_mean": pmean,
-            "planner_seconds_p95": pp95,
-            "planner_seconds_max": pmax,
-            "wall_seconds": self.wall_seconds,
-        }
-
-
 class Engine:
     """One replay of ``trace`` on ``dc`` under ``policy`` and ``fidelity``."""
 
@@ -134,6 +76,7 @@ class Engine:
         fidelity: Fidelity,
         available_power_w: Callable[[float], float] | None = None,
         progress: Callable[[int], None] | None = None,
+        deferral: DeferralSetup | None = None,
     ) -> None:
         if dc.vms != len(trace.names):
             raise ValueError(f"the data centre has {dc.vms} VMs but the trace {len(trace.names)}")
@@ -141,21 +84,22 @@ class Engine:
         self.available_power_w = available_power_w
         self.progress = progress
         self.state = SimState(dc, trace, fidelity)
+        self.book = DeferralBook(self.state, deferral, (trace.samples - 1) * trace.step_s + fidelity.decision_offset_s)
         self.acc = Accounting(dc.hosts, dc.vms)
         self.series = StepSeries()
         self.energy_j = 0.0
-        self.above_j = 0.0
         self.lb_j = 0.0
         self.migrations = 0
         self.power_ons = self.power_offs = 0
+        self.host_switch_offs = np.zeros(dc.hosts, dtype=np.int64)
+        self.host_ever_on = np.zeros(dc.hosts, dtype=bool)
         self._seq = 0
         self._max_w = np.array([p.max_w for p in dc.power])
         self._idle_w = np.array([p.idle_w for p in dc.power])
         self._booted_until = np.zeros(dc.hosts)  # realistic: when a host switched on is ready
         self._waves: list[list[Migration]] = []  # waves of this step still to start
         self.waves_dropped = 0  # migrations of waves still pending at the next decision
-        self._host_mips_desc = np.sort(dc.total_mips.astype(np.float64))[::-1]
-        self._best_w_per_mips = dc.best_watts_per_mips()
+        self._bound = StepBound(dc, counts_idle=not fidelity.zero_utilisation_is_off, enforces_ram=fidelity.enforce_ram)
 
     # --- accounting helpers ---------------------------------------------------------------
     def _on(self, snap: Snapshot) -> np.ndarray:
@@ -180,8 +124,15 @@ class Engine:
         self.acc.record(snap, on, self.state.alive, self.state.in_migration)
         return on
 
+    def _count_switches(self, was_on: np.ndarray, on: np.ndarray) -> None:
+        self.power_ons += int((~was_on & on).sum())
+        off = was_on & ~on
+        self.power_offs += int(off.sum())
+        self.host_switch_offs += off
+        self.host_ever_on |= on
+
     def _lower_bound_w(self, snap: Snapshot) -> float:
-        return float(snap.vm_req_mips.sum() * self._best_w_per_mips)
+        return self._bound.watts(float(snap.vm_req_mips.sum()), self.state.alive)
 
     # --- the loop -------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -197,6 +148,7 @@ class Engine:
             self.acc.close_time(prev_on)
         occupied = np.array([len(v) > 0 for v in state.host_vms])
         was_on = prev_on.copy() if fid.charge_first_interval else occupied
+        self.host_ever_on |= was_on
         lb_prev = self._lower_bound_w(prev)
         step_times: list[float] = []
         solver_times: list[float] = []
@@ -204,7 +156,10 @@ class Engine:
         # energy charged since the last row: migrations completing between two decisions
         # charge their pieces of the interval as they happen, all of it belongs to the next row
         energy_before = self.energy_j
-        for k in range(1, self.trace.samples):
+        self.book.close_step(fid.decision_offset_s)
+        k, more = 0, self.trace.samples > 1
+        while more:  # the trace's steps, then as long as deferred work is left
+            k += 1
             t = k * step + fid.decision_offset_s
             step_start = time.perf_counter()
             snap = state.snapshot(t)
@@ -214,10 +169,15 @@ class Engine:
             self.lb_j += (lb_prev + lb_now) / 2.0 * interval_s
             lb_prev = lb_now
             on = self._record(snap)
+            self.book.count_work(t, interval_s)
+            self.book.retire_finished(t)
             if fid.retire_idle_vms:
                 dead = np.flatnonzero(state.alive & (snap.vm_req_mips == 0) & ~state.in_migration)
                 state.retire(dead)
             state.record_history(state.utilisation(t))
+            if self._defer(t, StepView(k, t, state, snap)):
+                snap = state.snapshot(t)
+                on = self._record(snap)
             view = StepView(k, t, state, snap)
             decide_start = time.perf_counter()
             answer = self.policy.decide(view)
@@ -231,10 +191,11 @@ class Engine:
             prev, prev_on = snap, on
             self._series_row(t, snap, on, self.energy_j - energy_before, interval_s, len(moves), lb_now)
             energy_before = self.energy_j
-            self.power_ons += int((~was_on & on).sum())
-            self.power_offs += int((was_on & ~on).sum())
+            self._count_switches(was_on, on)
             was_on = on
-            next_t = (k + 1) * step + fid.decision_offset_s if k + 1 < self.trace.samples else np.inf
+            self.book.close_step(t)
+            more = k + 1 < self.trace.samples or self.book.pending(t)
+            next_t = (k + 1) * step + fid.decision_offset_s if more else np.inf
             before = self.migrations
             prev, prev_on, was_on = self._complete_until(next_t, prev, prev_on, was_on)
             self.series.migrations[-1] += self.migrations - before
@@ -247,6 +208,15 @@ class Engine:
             if self.progress is not None:
                 self.progress(1)
         return self._result(unplaced, step_times, solver_times, planner_times, time.perf_counter() - wall)
+
+    def _defer(self, t: float, view: StepView) -> bool:
+        """Let a deferring policy shelve and bring back deferrable VMs; True when any changed state."""
+        defer = getattr(self.policy, "defer", None)
+        if defer is None or not self.book.setup.deferrable.any():
+            return False
+        answer = defer(view, self.book)
+        free = self.dc.total_mips.astype(np.float64) - view.snapshot.host_cap_mips
+        return self.book.apply(answer, t, free) > 0
 
     def _start(self, moves: list[Migration], t: float) -> None:
         state, dc = self.state, self.dc
@@ -309,25 +279,23 @@ class Engine:
         snap = state.snapshot(end_s)
         on = self._record(snap)
         self.acc.close_time(on)
-        self.power_ons += int((~was_on & on).sum())
-        self.power_offs += int((was_on & ~on).sum())
+        self._count_switches(was_on, on)
         prev, prev_on, was_on = snap, on, on
         return prev, prev_on, was_on
 
     def _series_row(self, t, snap, on, joules, interval_s, moves, lb_w) -> None:
         s = self.series
         power_w = joules / interval_s if interval_s > 0 else 0.0
-        avail = None
-        if self.available_power_w is not None:
-            avail = float(self.available_power_w(t))
-            self.above_j += max(0.0, power_w - avail) * interval_s
+        # the supply at the interval's middle: a step supply that changes at sample boundaries
+        # is read inside the interval it applies to (see metrics.supply_at_midpoints)
+        avail = None if self.available_power_w is None else float(self.available_power_w(t - interval_s / 2.0))
         demand = float(snap.vm_req_mips.sum())
         s.time_s.append(t)
         s.power_w.append(power_w)
         s.available_w.append(avail)
         s.power_lower_bound_w.append(lb_w)
         s.hosts_on.append(int(on.sum()))
-        s.hosts_lower_bound.append(hosts_lower_bound(demand, self._host_mips_desc))
+        s.hosts_lower_bound.append(self._bound.hosts(demand, self.state.alive))
         s.migrations.append(moves)
         s.overloaded_hosts.append(int(getattr(getattr(self.policy, "stats", None), "overloaded_hosts", 0)))
         s.sla_violating_hosts.append(int((snap.host_violation & on).sum()))
@@ -339,8 +307,11 @@ class Engine:
         energy_kwh = self.energy_j / J_PER_KWH
         above = covered = None
         if self.available_power_w is not None:
-            above = self.above_j / J_PER_KWH
+            above = energy_above_supply_kwh(self.series.power_w, self.series.available_w, self.trace.step_s)
             covered = 1.0 - above / energy_kwh if energy_kwh > 0 else 1.0
+        end_s = self.series.time_s[-1] if self.series.time_s else 0.0
+        days = max(self.trace.samples * self.trace.step_s, end_s) / 86400.0  # deferred work may run past the trace
+        cycles_max, cycles_mean = power_cycles_per_day(self.host_switch_offs, self.host_ever_on, days)
         return RunResult(
             policy=self.policy.name,
             datacenter=self.dc.name,
@@ -360,11 +331,16 @@ class Engine:
             migrations_dropped=self.waves_dropped,
             energy_above_signal_kwh=above,
             energy_covered_share=covered,
+            host_power_cycles_max=cycles_max,
+            host_power_cycles_mean=cycles_mean,
+            deferred_vm_hours=self.book.deferred_vm_hours,
+            deadline_missed=tuple(self.book.missed(end_s)),
             step_seconds=step_times,
             solver_seconds=solver_times,
             planner_seconds=planner_times,
             wall_seconds=wall_s,
             series=self.series,
+            work_vm_hours=self.book.work_vm_hours,
         )
 
 
@@ -383,6 +359,7 @@ def simulate(
     fidelity: Fidelity,
     available_power_w: Callable[[float], float] | None = None,
     progress: Callable[[int], None] | None = None,
+    deferral: DeferralSetup | None = None,
 ) -> RunResult:
     """Replay ``trace`` on ``dc`` under ``policy``; see ``Engine``."""
-    return Engine(trace, dc, policy, fidelity, available_power_w, progress).run()
+    return Engine(trace, dc, policy, fidelity, available_power_w, progress, deferral).run()

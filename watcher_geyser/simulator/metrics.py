@@ -7,6 +7,14 @@
 * SLAV = SLATAH x PDM; ESV = energy (kWh) x SLAV.
 * host shutdowns: on -> off transitions of each host's activity, counted as CloudSim does (a host
   that is idle at its first record counts as one).
+* energy above the supply (with a watts signal): per decision interval, the fleet's mean power
+  over the interval less the supply at the interval's midpoint, where positive, times the
+  interval. Both are the step series' ``power_w`` and ``available_w``, so the plotted gap is
+  the figure. ``energy_covered_share`` = 1 - above / energy.
+* power cycles: each on -> off transition of a host during the run (a switch-off; the boot
+  before or after it belongs to the same cycle), per host, divided by the days the trace
+  spans (samples x step); max over all hosts, mean over the hosts that were ever on.
+* deferral: VM-hours deferred work waited and deadlines missed, kept by ``deferral.DeferralBook``.
 """
 
 from __future__ import annotations
@@ -28,12 +36,23 @@ def percentile_summary(values: list[float]) -> tuple[float, float, float]:
     return float(arr.mean()), float(np.percentile(arr, 95)), float(arr.max())
 
 
-def hosts_lower_bound(demand_mips: float, host_mips_desc: np.ndarray) -> int:
-    """Fewest hosts (largest first) whose MIPS add up to ``demand_mips``."""
-    if demand_mips <= 0:
-        return 0
-    cum = np.cumsum(host_mips_desc)
-    return int(min(np.searchsorted(cum, demand_mips - 1e-9) + 1, len(cum)))
+def supply_at_midpoints(time_s, interval_s: float, available_w) -> np.ndarray:
+    """float64[N]: ``available_w(t - interval_s / 2)`` for each decision time ``t`` (interval ends)."""
+    return np.array([float(available_w(t - interval_s / 2.0)) for t in time_s], dtype=np.float64)
+
+
+def energy_above_supply_kwh(power_w, supply_w, interval_s: float) -> float:
+    """kWh drawn above the supply: sum of max(0, power - supply) x interval over the intervals."""
+    gap = np.asarray(power_w, dtype=np.float64) - np.asarray(supply_w, dtype=np.float64)
+    return float(np.clip(gap, 0.0, None).sum() * interval_s / J_PER_KWH)
+
+
+def power_cycles_per_day(switch_offs: np.ndarray, ever_on: np.ndarray, days: float) -> tuple[float, float]:
+    """(max over hosts, mean over hosts ever on) of switch-offs per host per day."""
+    if days <= 0 or not ever_on.any():
+        return 0.0, 0.0
+    per_day = switch_offs / days
+    return float(per_day.max()), float(per_day[ever_on].mean())
 
 
 @dataclass

@@ -216,7 +216,8 @@ class ThresholdDetector:
 
 class LocalRegressionDetector:
     """LR: a line through the host's last 10 utilisation values predicts the next; overloaded when
-    ``safety x prediction >= 1``. With fewer than 10 values it falls back to THR 0.7.
+    ``safety x prediction >= 1``. With fewer than 10 values (and for a host without VM sizes) it falls back to THR
+    ``fallback`` (0.7).
 
     A host's history is the sum of its VMs' histories weighted by VM MIPS / host MIPS, so its
     prediction is the same weighted sum of per-VM predictions: computed once per step.
@@ -250,7 +251,8 @@ class LocalRegressionDetector:
     def overloaded_hosts(self, planner: Planner) -> np.ndarray:
         if not self.active:
             return self.fallback.overloaded_hosts(planner)
-        return np.where(planner.sizes > 0, planner.pred_sum * self.safety >= 1.0, planner.sum_req / planner.total > 0.7)
+        predicted = planner.pred_sum * self.safety >= 1.0
+        return np.where(planner.sizes > 0, predicted, self.fallback.overloaded_hosts(planner))
 
     def overloaded_after(self, planner: Planner, vm: int) -> np.ndarray:
         if not self.active:

@@ -1,7 +1,9 @@
 """Reports of simulator runs: a text table, ``report.json``, ``steps.csv`` and PNG plots.
 
 ``report.json`` holds, per policy, the summary figures (energy, its lower bound, migrations,
-SLATAH, PDM, SLAV, ESV, energy above the signal, step times, wall time..) and the per-step series.
+SLATAH, PDM, SLAV, ESV, energy above the signal and the share covered, power cycles per host per
+day, deferred VM-hours and deadline misses, step times, wall time..) and the per-step series.
+The table shows the deferral columns only when some run deferred work.
 ``steps.csv`` has one row per (policy, step). The plots (matplotlib, Agg backend) compare policies:
 fleet power against available power, hosts on against the lower bound, migrations per step, and
 SLA-violating (overloaded) hosts per step.
@@ -13,7 +15,7 @@ import csv
 import json
 from pathlib import Path
 
-from watcher_geyser.simulator.engine import RunResult
+from watcher_geyser.simulator.result import RunResult
 
 TABLE_COLUMNS = (
     ("policy", "policy", "{}"),
@@ -25,9 +27,15 @@ TABLE_COLUMNS = (
     ("slav", "SLAV", "{:.3e}"),
     ("esv", "ESV", "{:.3e}"),
     ("host_shutdowns", "shutdowns", "{}"),
+    ("host_power_cycles_max", "cycles/host/day", "{:.1f}"),
     ("step_seconds_mean", "step s (mean)", "{:.4f}"),
     ("wall_seconds", "wall s", "{:.1f}"),
 )
+
+DEFERRAL_COLUMNS = [
+    ("deferred_vm_hours", "deferred VM-h", "{:.1f}"),
+    ("deadline_misses", "deadline misses", "{}"),
+]
 
 
 def table(results: list[RunResult]) -> str:
@@ -39,6 +47,8 @@ def table(results: list[RunResult]) -> str:
             ("energy_above_signal_kwh", "above supply kWh", "{:.2f}"),
             ("energy_covered_share", "covered", "{:.1%}"),
         ]
+    if any(r.deferred_vm_hours or r.deadline_misses for r in results):
+        columns[-2:-2] = DEFERRAL_COLUMNS
     rows = [[head for _, head, _ in columns]]
     for r in results:
         s = r.summary()

@@ -12,14 +12,24 @@ from pathlib import Path
 
 from ortools.sat.python import cp_model
 
+from watcher_geyser.solver.clock import WORK_UNITS_PER_SECOND
+
 _counter = itertools.count()
 
 
-def make_solver(time_limit_s: float, seed: int = 0, workers: int = 2, **parameters: object) -> cp_model.CpSolver:
+def make_solver(
+    time_limit_s: float, seed: int = 0, workers: int = 2, deterministic: bool = False, **parameters: object
+) -> cp_model.CpSolver:
+    """A CP-SAT solver limited to ``time_limit_s``; ``deterministic`` swaps the time limit for
+    a work limit on one worker (see ``solver/clock.py``), so the same model gives the same answer."""
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(time_limit_s, 0.05)
-    solver.parameters.num_workers = max(workers, 1)
     solver.parameters.random_seed = seed
+    if deterministic:
+        solver.parameters.num_workers = 1
+        solver.parameters.max_deterministic_time = max(time_limit_s, 0.05) * WORK_UNITS_PER_SECOND
+    else:
+        solver.parameters.max_time_in_seconds = max(time_limit_s, 0.05)
+        solver.parameters.num_workers = max(workers, 1)
     for name, value in parameters.items():
         setattr(solver.parameters, name, value)
     return solver

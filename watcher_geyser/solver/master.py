@@ -142,7 +142,7 @@ def _choose_per_class(
         model.add(idle_expr <= math.floor(power_budget_idle_w * WATT_UNIT) - forced_idle)
     model.minimize(idle_expr)
     dump_model(model, "master-classes")
-    solver = make_solver(time_limit_s * 0.6, seed, workers)
+    solver = make_solver(time_limit_s * 0.6, seed, workers, ws.problem.deterministic)
     status = solver.solve(model)
     if status == cp_model.INFEASIBLE and power_budget_idle_w is not None:
         # the budget cannot be met: answer as close as possible, the caller says so
@@ -166,7 +166,7 @@ def _choose_per_class(
         kept_memory.append(kept)
         model.add_hint(count[i], first[i])
     model.maximize(sum(kept_memory))
-    solver2 = make_solver(time_limit_s * 0.4, seed, workers)
+    solver2 = make_solver(time_limit_s * 0.4, seed, workers, ws.problem.deterministic)
     status2 = solver2.solve(model)
     counts = [solver2.value(n) for n in count] if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE) else first
     keep = ws.forced.copy()
@@ -222,7 +222,7 @@ def _choose_per_host(
             model.add_hint(var, bool(hint[h]))
     model.minimize(idle_expr)
     dump_model(model, "master")
-    solver = make_solver(time_limit_s * 0.6, seed, workers, relative_gap_limit=1e-4)
+    solver = make_solver(time_limit_s * 0.6, seed, workers, ws.problem.deterministic, relative_gap_limit=1e-4)
     status = solver.solve(model)
     if status == cp_model.INFEASIBLE and power_budget_idle_w is not None:
         # the budget cannot be met: answer without it, the caller says so
@@ -244,7 +244,7 @@ def _choose_per_host(
     np.add.at(memory, ws.placement0, ws.ram)
     mem_gb = np.ceil(memory / 1024).astype(np.int64)
     model.maximize(cp_model.LinearExpr.weighted_sum([keep[h] for h in free], [int(mem_gb[h]) for h in free]))
-    solver2 = make_solver(time_limit_s * 0.4, seed, workers, relative_gap_limit=1e-3)
+    solver2 = make_solver(time_limit_s * 0.4, seed, workers, ws.problem.deterministic, relative_gap_limit=1e-3)
     status2 = solver2.solve(model)
     chosen = ws.forced.copy()
     if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):

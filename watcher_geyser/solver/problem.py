@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from watcher_geyser import defaults
 from watcher_geyser.model import RAM, Fleet
+from watcher_geyser.solver.clock import validate_time_limit
+from watcher_geyser.solver.limits import relief_limits
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,11 @@ class Problem:
     after consolidation (1.0 packs to the allocation ratios; 0.8 leaves 20 % head-room).
     ``cpu_ceiling`` caps measured CPU use at that fraction of physical cores (by default
     100 %: consolidation never plans a host past its cores); None ignores measured CPU.
-    ``power_budget_w`` caps the watts of hosts left on, when it can be met.
+    ``power_budget_w`` is the watts the supply makes available now: a soft target, never a
+    constraint. Answers rank first by the watts they draw above it, then by memory moved,
+    migrations and watts (``solver/budget.py``): a scarce supply packs as hard as the ceiling
+    allows, a plentiful one buys no watt savings with migrations. An unmet budget is named
+    in ``Target.messages`` with the watts above it.
     ``max_migrations`` caps how many instances may change host.
     ``cpu_relief_ceiling``, when set above ``cpu_ceiling``, is where a host's measured CPU
     makes it shed instances; between the two a host keeps what it has but receives nothing
@@ -31,9 +38,20 @@ class Problem:
     moves that relieve hosts above their limits are not counted (a per-step budget for
     consolidation that never blocks relief).
     ``allow_power_on`` lets the solver switch on hosts that are off now.
+    ``relieve`` (on by default) makes relief come first: a host above its relief limit
+    (``solver/limits.py``: ``ceiling`` for vcpu/RAM/disk, ``cpu_relief_ceiling`` or else
+    ``cpu_ceiling`` for measured CPU) sheds instances onto hosts that are on, else onto hosts
+    switched on for it, before any consolidation; hosts it cannot relieve are named in
+    ``Target.unrelieved`` with the reason. Relief moves count against ``max_migrations``,
+    never against ``max_consolidation_moves``. False keeps the older rule (a hot host keeps
+    what it holds unless the consolidation happens to shed it).
     ``watts_tolerance`` (a fraction, 0 by default) lets the second objective, memory moved,
     buy answers drawing up to that much more than the fewest watts found, never with more
     hosts on: an operator's trade of a little energy for fewer migrations.
+    ``time_limit_s`` must be finite and above 0.
+    ``deterministic`` gives the same answer for the same input on every run and machine:
+    one CP-SAT worker under a work limit derived from ``time_limit_s``, no stage stopped by
+    the wall clock (see ``solver/clock.py`` for what it costs).
     """
 
     fleet: Fleet
@@ -44,10 +62,12 @@ class Problem:
     max_migrations: int | None = None
     max_consolidation_moves: int | None = None
     allow_power_on: bool = True
+    relieve: bool = True
     watts_tolerance: float = 0.0
-    time_limit_s: float = 10.0
+    time_limit_s: float = defaults.TIME_LIMIT_S
     seed: int = 0
-    workers: int = 2
+    workers: int = defaults.SOLVER_WORKERS
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.ceiling <= 1:
@@ -69,8 +89,7 @@ class Problem:
             raise ValueError(f"max_consolidation_moves must be >= 0, got {self.max_consolidation_moves}")
         if not 0 <= self.watts_tolerance < 1:
             raise ValueError(f"watts_tolerance is a fraction in [0, 1), got {self.watts_tolerance}")
-        if self.time_limit_s <= 0:
-            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+        validate_time_limit(self.time_limit_s)
 
     @property
     def eviction_cap(self) -> int | None:
@@ -89,6 +108,11 @@ class Problem:
         if self.cpu_ceiling is None:
             return np.full(len(self.fleet.hosts), np.inf)
         return self.fleet.physical_cores * self.cpu_ceiling
+
+    @property
+    def relief_limits(self) -> np.ndarray:
+        """float64[H, 4]: vcpu/ram/disk/cpu-cores above which a host sheds instances."""
+        return relief_limits(self.fleet, self.ceiling, self.cpu_ceiling, self.cpu_relief_ceiling)
 
     @property
     def may_receive(self) -> np.ndarray:
@@ -117,10 +141,12 @@ class Target:
     problem: Problem
     placement: np.ndarray  # int64[V]: host index of each instance
     bounds: Bounds
-    status: str  # who found it: OPTIMAL / FEASIBLE (CP-SAT), GREEDY, CURRENT (nothing moves)
+    status: str  # who found it: OPTIMAL / FEASIBLE (CP-SAT), GREEDY, RELIEF (relief alone), CURRENT (nothing moves)
     solve_seconds: float
     cpsat_status: str = "NOT_RUN"  # CP-SAT's own status: OPTIMAL, FEASIBLE, UNKNOWN, SKIPPED, ..
     messages: tuple[str, ...] = field(default_factory=tuple)
+    relieved: tuple[str, ...] = ()  # hosts brought under their relief limit by this answer
+    unrelieved: dict[str, str] = field(default_factory=dict)  # host name -> why it stays above its relief limit
 
     @property
     def fleet(self) -> Fleet:

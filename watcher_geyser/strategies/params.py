@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_TIME_LIMIT_S = 10.0
+from watcher_geyser.pipeline import DEFAULTS, Limits, PlanSettings, Settings, SolveSettings
+
+LIM, SOL = DEFAULTS.limits, DEFAULTS.solve
 
 
 def schema(power_off_default: bool) -> dict:
@@ -21,33 +23,36 @@ def schema(power_off_default: bool) -> dict:
         "properties": {
             "time_limit_s": {
                 "description": "Seconds the solver may search; it returns its best placement so far when time is up.",
-                "type": "number", "minimum": 0.1, "maximum": 600, "default": DEFAULT_TIME_LIMIT_S,
+                "type": "number", "minimum": 0.1, "maximum": 600, "default": SOL.time_limit_s,
             },
             "ceiling_min": {
-                "description": "Lowest packing ceiling (fraction of each host's schedulable capacity) the signal "
-                "may ask for.",
-                "type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1, "default": 0.5,
+                "description": "Lowest CPU ceiling (fraction of each host's physical cores that CPU use may fill) "
+                "the energy signal may ask for.",
+                "type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1,
+                "default": LIM.signal_ceiling_min,
             },
             "ceiling_max": {
-                "description": "Highest packing ceiling the signal may ask for (1.0 packs up to Placement's "
-                "allocation ratios).",
-                "type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1, "default": 1.0,
+                "description": "Highest CPU ceiling the energy signal may ask for (1.0: a host's CPU use may "
+                "reach all its cores when energy is scarce).",
+                "type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1,
+                "default": LIM.signal_ceiling_max,
             },
             "ceiling": dict(nullable_fraction, default=None, description=(
-                "Packing ceiling for this audit, overriding the signal's (still kept within ceiling_min.."
-                "ceiling_max). null: the signal decides.")),
+                "Allocation ceiling: fraction of each host's schedulable vcpu/RAM/disk (Placement's allocation "
+                f"ratios included) usable after consolidation; the signal never moves it. null: {LIM.ceiling:g}.")),
             "cpu_ceiling": dict(nullable_fraction, default=None, description=(
-                "Also cap measured CPU use at this fraction of each host's physical cores. null: no cap.")),
+                "CPU ceiling for this audit, overriding the signal's: measured CPU use may fill this fraction of "
+                f"each host's physical cores. null: the signal decides (no signal: {LIM.cpu_ceiling:g}).")),
             "power_budget_w": {
-                "description": "Power budget in watts for the hosts left on, overriding the signal's. null: the "
-                "signal decides (no signal: no budget).",
+                "description": "Power available to the fleet in watts, overriding the signal's; the solver prices "
+                "watts above it. null: the signal decides (no signal: no limit).",
                 "type": ["number", "null"], "minimum": 0, "default": None,
             },
             "signal_source": {
-                "description": "Energy signal spec for this audit (e.g. 'constant:5000W', 'file:/path.csv', "
-                "'prometheus:http://host:9090?query=...'), overriding [geyser_signal] source. Empty: the "
-                "configured source.",
-                "type": "string", "default": "",
+                "description": "Name of the energy signal source for this audit, one the operator configured in "
+                "[geyser_signal] named_sources ('default': [geyser_signal] source). Empty: the configured source. "
+                "A URL or a file path is refused: an audit cannot point the decision engine anywhere else.",
+                "type": "string", "default": "", "pattern": "^[A-Za-z0-9_.-]{0,64}$",
             },
             "max_migrations": {
                 "description": "Most instances this audit may move. null: no cap.",
@@ -57,6 +62,11 @@ def schema(power_off_default: bool) -> dict:
                 "description": "Fraction of the fewest watts found that may be given up for less memory to "
                 "move (never for more hosts on). 0: watts strictly first.",
                 "type": "number", "minimum": 0, "maximum": 0.2, "default": 0.0,
+            },
+            "deterministic": {
+                "description": "Same cluster data, same plan on every audit: one solver worker under a work "
+                "limit derived from time_limit_s instead of a time limit (slower to improve).",
+                "type": "boolean", "default": False,
             },
             "power_off": {
                 "description": "Switch emptied hosts off (needs Ironic or MAAS); false only disables them.",
@@ -80,15 +90,16 @@ def schema(power_off_default: bool) -> dict:
 class AuditParams:
     """The parameters as one typed value, with the notes about anything adjusted."""
 
-    time_limit_s: float = DEFAULT_TIME_LIMIT_S
-    ceiling_min: float = 0.5
-    ceiling_max: float = 1.0
+    time_limit_s: float = SOL.time_limit_s
+    ceiling_min: float = LIM.signal_ceiling_min
+    ceiling_max: float = LIM.signal_ceiling_max
     ceiling: float | None = None
     cpu_ceiling: float | None = None
     power_budget_w: float | None = None
     signal_source: str = ""
     max_migrations: int | None = None
     watts_tolerance: float = 0.0
+    deterministic: bool = False
     power_off: bool = False
     allow_power_on: bool = True
     use_measured_cpu: bool = True
@@ -112,3 +123,28 @@ class AuditParams:
 
     def clamp_ceiling(self, ceiling: float) -> float:
         return min(max(ceiling, self.ceiling_min), self.ceiling_max)
+
+    def settings(self, workers: int, parallelism: int, per_host_parallelism: int) -> Settings:
+        """The pipeline's settings for this audit, before the energy signal.
+
+        Without measured CPU (``use_measured_cpu`` false) there is no CPU ceiling: every
+        vcpu is taken as busy, and the signal's ceiling then caps allocation.
+        """
+        cpu_ceiling = None
+        if self.use_measured_cpu:
+            cpu_ceiling = LIM.cpu_ceiling if self.cpu_ceiling is None else self.cpu_ceiling
+        return Settings(
+            Limits(
+                ceiling=LIM.ceiling if self.ceiling is None else self.ceiling,
+                cpu_ceiling=cpu_ceiling,
+                supply_w=self.power_budget_w,
+                signal_ceiling_min=self.ceiling_min,
+                signal_ceiling_max=self.ceiling_max,
+                max_migrations=self.max_migrations,
+                allow_power_on=self.allow_power_on,
+                watts_tolerance=self.watts_tolerance,
+            ),
+            SolveSettings(time_limit_s=self.time_limit_s, workers=workers, deterministic=self.deterministic),
+            PlanSettings(parallelism=parallelism, per_host_parallelism=per_host_parallelism,
+                         allow_power_off=self.power_off),
+        )

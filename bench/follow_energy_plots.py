@@ -1,0 +1,73 @@
+"""Plots for ``follow_energy.py``: fleet power against the supply, and the signal-blind frontier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from watcher_geyser.simulator.metrics import supply_at_midpoints
+
+FAMILY_STYLE = {"geyser": ("tab:blue", "o"), "thr-mmt": ("tab:orange", "s"), "lr-mmt": ("tab:green", "^")}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_power(path: Path, day: str, blind, following, feed, step_s: float) -> None:
+    """Two panels (blind, following): fleet power and supply over the day, the uncovered area shaded."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True, sharey=True)
+    for ax, (title, r) in zip(axes, (("signal-blind geyser", blind), ("geyser following the supply", following))):
+        hours = np.asarray(r.series.time_s) / 3600.0
+        power = np.asarray(r.series.power_w) / 1000.0
+        supply = supply_at_midpoints(r.series.time_s, step_s, feed.available_w) / 1000.0
+        ax.step(hours, supply, where="pre", color="goldenrod", label="solar supply", linewidth=1.2)
+        ax.step(hours, power, where="pre", color="tab:blue", label="fleet power", linewidth=1.2)
+        ax.fill_between(hours, supply, power, where=power > supply, step="pre", color="tab:red", alpha=0.3,
+                        label=f"above supply: {r.energy_above_signal_kwh:.1f} kWh" if r.energy_above_signal_kwh
+                        is not None else "above supply")
+        ax2 = ax.twinx()
+        ax2.step(hours, r.series.hosts_on, where="pre", color="grey", linewidth=0.6, alpha=0.7)
+        ax2.set_ylabel("hosts on", color="grey")
+        ax.set_title(f"{day}: {title} ({r.energy_kwh:.1f} kWh, SLATAH {r.slatah:.2%})", fontsize="medium")
+        ax.set_ylabel("kW")
+        ax.legend(loc="upper left", fontsize="small")
+    axes[-1].set_xlabel("hours (UTC)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_frontier(path: Path, day: str, blind: dict, feeds: dict, summaries: list[dict], step_s: float,
+                  uncovered) -> None:
+    """One panel per supply size: blind points by family, their frontier, geyser following."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(feeds), figsize=(5 * len(feeds), 4.2), squeeze=False)
+    for ax, (scale, (feed, _)), summary in zip(axes[0], feeds.items(), summaries):
+        for spec, r in blind.items():
+            color, marker = FAMILY_STYLE.get(spec.split(":")[0], ("black", "x"))
+            ax.scatter(r.slatah * 100, uncovered(r, feed, step_s), color=color, marker=marker, s=25)
+            ax.annotate(spec.split(":", 1)[-1].replace(",signal=off", "").replace("signal=off", "default"),
+                        (r.slatah * 100, uncovered(r, feed, step_s)), fontsize=6, alpha=0.7)
+        front = summary["frontier"]
+        ax.plot([x * 100 for x, _ in front], [y for _, y in front], "k--", linewidth=1, label="blind frontier")
+        ax.scatter(summary["geyser_slatah"] * 100, summary["geyser_uncovered_kwh"], color="red", marker="*", s=140,
+                   label="geyser following", zorder=5)
+        ratio = summary["ratio_to_frontier"]
+        ax.set_title(f"{day}, supply {scale:g}x: ratio {ratio:.2f}" if ratio is not None else f"supply {scale:g}x",
+                     fontsize="medium")
+        ax.set_xlabel("SLATAH (%)")
+        ax.set_ylabel("energy above supply (kWh)")
+        for family, (color, marker) in FAMILY_STYLE.items():
+            ax.scatter([], [], color=color, marker=marker, label=f"{family} (blind)")
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,94 @@
+"""What one replay measured: ``RunResult``, its summary figures and its per-step series."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from watcher_geyser.simulator.metrics import StepSeries, percentile_summary
+
+
+@dataclass
+class RunResult:
+    policy: str
+    datacenter: str
+    fidelity: str
+    trace: str
+    vms: int
+    hosts: int
+    energy_kwh: float
+    energy_lower_bound_kwh: float
+    migrations: int
+    slatah: float
+    pdm: float
+    host_shutdowns: int
+    host_power_ons: int
+    host_power_offs: int
+    vms_unplaced: int
+    migrations_dropped: int
+    energy_above_signal_kwh: float | None
+    energy_covered_share: float | None
+    host_power_cycles_max: float  # switch-offs per host per day, worst host
+    host_power_cycles_mean: float  # the same, mean over hosts ever on
+    deferred_vm_hours: float  # time deferrable VMs spent shelved, summed
+    step_seconds: list[float]
+    solver_seconds: list[float]
+    planner_seconds: list[float]
+    wall_seconds: float
+    series: StepSeries = field(repr=False)
+    work_vm_hours: float = 0.0  # utilisation-weighted VM-hours of work done: equal with and without deferral
+    deadline_missed: tuple[str, ...] = ()  # deferrable VMs held shelved past their deadline
+
+    @property
+    def deadline_misses(self) -> int:
+        return len(self.deadline_missed)
+
+    @property
+    def slav(self) -> float:
+        return self.slatah * self.pdm
+
+    @property
+    def esv(self) -> float:
+        return self.energy_kwh * self.slav
+
+    def summary(self) -> dict:
+        mean, p95, mx = percentile_summary(self.step_seconds)
+        smean, sp95, smax = percentile_summary(self.solver_seconds)
+        pmean, pp95, pmax = percentile_summary(self.planner_seconds)
+        return {
+            "policy": self.policy,
+            "datacenter": self.datacenter,
+            "fidelity": self.fidelity,
+            "trace": self.trace,
+            "vms": self.vms,
+            "hosts": self.hosts,
+            "energy_kwh": self.energy_kwh,
+            "energy_lower_bound_kwh": self.energy_lower_bound_kwh,
+            "migrations": self.migrations,
+            "slatah": self.slatah,
+            "pdm": self.pdm,
+            "slav": self.slav,
+            "esv": self.esv,
+            "host_shutdowns": self.host_shutdowns,
+            "host_power_ons": self.host_power_ons,
+            "host_power_offs": self.host_power_offs,
+            "vms_unplaced": self.vms_unplaced,
+            "migrations_dropped": self.migrations_dropped,
+            "energy_above_signal_kwh": self.energy_above_signal_kwh,
+            "energy_covered_share": self.energy_covered_share,
+            "host_power_cycles_max": self.host_power_cycles_max,
+            "host_power_cycles_mean": self.host_power_cycles_mean,
+            "deferred_vm_hours": self.deferred_vm_hours,
+            "deadline_misses": self.deadline_misses,
+            "deadline_missed": list(self.deadline_missed),
+            "work_vm_hours": self.work_vm_hours,
+            "step_seconds_mean": mean,
+            "step_seconds_p95": p95,
+            "step_seconds_max": mx,
+            "solver_seconds_mean": smean,
+            "solver_seconds_p95": sp95,
+            "solver_seconds_max": smax,
+            "planner_seconds_mean": pmean,
+            "planner_seconds_p95": pp95,
+            "planner_seconds_max": pmax,
+            "wall_seconds": self.wall_seconds,
+        }

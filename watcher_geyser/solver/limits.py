@@ -1,0 +1,71 @@
+"""How much each host may hold: the capacity rules of a problem, written once.
+
+Four resources, in this order: vcpu, memory_mb, disk_gb (the flavours' allocations) and
+cpu_cores (measured CPU use). Three limits per host:
+
+- the *packing limit*: ``ceiling * capacity`` for vcpu/RAM/disk and
+  ``cpu_ceiling * physical_cores`` for measured CPU (infinite without a ``cpu_ceiling``).
+  A host that receives an instance must end within it.
+- the *relief limit*: the same, but measured CPU uses ``cpu_relief_ceiling`` when set (the
+  dead band between the two ceilings: a host there keeps what it has, receives nothing).
+  A host above it sheds instances (``solver/relief.py``) unless the answer names it with a
+  reason.
+- the *held limit*, the rule "limit = max(packing limit, load now)": the most a host may
+  hold when it receives nothing, or at any moment of a plan. A host already full is not
+  made worse, and the plan is not blamed for what it found; relief then brings hosts above
+  their relief limit down to it, so after a relief step the load now is at most the relief
+  limit for every host that is not named.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from watcher_geyser.model import Fleet
+
+LIMIT_RESOURCES = ("vcpu", "memory_mb", "disk_gb", "cpu_cores")
+CPU_CORES = 3
+TOLERANCE = 1e-6  # relative: loads are sums of floats, a host exactly full is not above
+
+
+def above(load: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """bool[H]: rows of ``load`` above their ``limits`` in some resource (float noise aside)."""
+    slack = TOLERANCE * np.maximum(np.where(np.isinf(limits), 0, np.abs(limits)), 1.0)
+    return (load > limits + slack).any(axis=1)
+
+
+def instance_demand(fleet: Fleet) -> np.ndarray:
+    """float64[V, 4]: what each instance weighs on a host, in ``LIMIT_RESOURCES`` order."""
+    return np.column_stack([fleet.demand, fleet.cpu_used]) if fleet.instances else np.zeros((0, 4))
+
+
+def host_load(fleet: Fleet, placement: np.ndarray | None = None) -> np.ndarray:
+    """float64[H, 4]: load of each host under ``placement`` (the fleet's own by default)."""
+    placement = fleet.placement if placement is None else placement
+    load = np.zeros((len(fleet.hosts), 4))
+    np.add.at(load, placement, instance_demand(fleet))
+    return load
+
+
+def packing_limits(fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: float | None = None) -> np.ndarray:
+    """float64[H, 4]: what a host that receives an instance may end holding."""
+    limits = np.empty((len(fleet.hosts), 4))
+    limits[:, :CPU_CORES] = fleet.capacity * ceiling
+    limits[:, CPU_CORES] = np.inf if cpu_ceiling is None else fleet.physical_cores * cpu_ceiling
+    return limits
+
+
+def held_limits(
+    fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: float | None = None, load_now: np.ndarray | None = None
+) -> np.ndarray:
+    """float64[H, 4]: ``max(packing limit, load now)``, the one statement of that rule."""
+    load_now = host_load(fleet) if load_now is None else load_now
+    return np.maximum(packing_limits(fleet, ceiling, cpu_ceiling), load_now)
+
+
+def relief_limits(
+    fleet: Fleet, ceiling: float, cpu_ceiling: float | None, cpu_relief_ceiling: float | None
+) -> np.ndarray:
+    """float64[H, 4]: above these a host must shed instances (see the module doc)."""
+    relief_cpu = cpu_ceiling if cpu_relief_ceiling is None or cpu_ceiling is None else cpu_relief_ceiling
+    return packing_limits(fleet, ceiling, relief_cpu)

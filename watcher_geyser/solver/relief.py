@@ -1,0 +1,318 @@
+"""Relief: hosts above their relief limits shed instances before anything is consolidated.
+
+A host is *hot* when its load (flavour vcpu/RAM/disk, or measured CPU) is above its relief
+limit (``solver/limits.py``). Relief has priority over consolidation, so ``solve`` runs it
+first and every back-end (greedy, decomposition, exact) then starts from the relieved
+fleet. For each hot host, most over first:
+
+1. *which instances*: the fewest and cheapest that bring it under its relief limit. When one
+   instance alone clears the excess, the one with the least memory (the shortest migration,
+   as CloudSim's minimum-migration-time policy); otherwise the one that covers most of the
+   excess, and again, until the host is under its limit;
+2. *where*: a host that is on and holds instances, with room under its packing limit (the
+   one that ends least full, so that a relieved host's neighbours are not the next hot
+   ones); otherwise a host that is on but empty, then a host that is off and may be switched
+   on (``Problem.allow_power_on``), cheapest idle watts per core first. Same zone, hard
+   anti-affinity kept, members of hard affinity groups never moved alone.
+
+Relief counts against ``max_migrations`` (an explicit hard cap), never against
+``max_consolidation_moves``. A host relief cannot bring under its limit is named in
+``Target.unrelieved`` with the reason: pinned instances, no room even on hosts that could
+be switched on, switching on not allowed, the migration cap. The planner emits the
+``power_on`` (and ``enable``) of a host before any migration lands on it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from watcher_geyser import bounds
+from watcher_geyser.model import RAM, GroupPolicy
+from watcher_geyser.solver.checks import check_placement
+from watcher_geyser.solver.limits import (
+    CPU_CORES,
+    LIMIT_RESOURCES,
+    TOLERANCE,
+    above,
+    host_load,
+    instance_demand,
+    packing_limits,
+)
+from watcher_geyser.solver.problem import Bounds, Problem, Target
+
+ON, EMPTY, OFF = 0, 1, 2  # destination tiers: on and busy, on and empty, off
+
+
+@dataclass(frozen=True)
+class Relief:
+    """What relief did: the relieved placement, and per host what happened."""
+
+    placement: np.ndarray  # int64[V]
+    hot: tuple[int, ...] = ()  # hosts above their relief limit before relief
+    relieved: tuple[int, ...] = ()
+    unrelieved: dict[int, str] = field(default_factory=dict)  # host index -> reason
+    powered_on: tuple[int, ...] = ()  # hosts off now that relief switches on
+    messages: tuple[str, ...] = ()
+    moves: int = 0
+    seconds: float = 0.0
+
+
+def relieve(problem: Problem) -> Relief:
+    """Move instances off every hot host of ``problem`` where the rules allow (module doc)."""
+    started = time.monotonic()
+    fleet = problem.fleet
+    if not problem.relieve or not fleet.instances:
+        return Relief(fleet.placement.copy())
+    shedder = _Shedder(problem)
+    hot = shedder.hot_hosts()
+    if not len(hot):
+        return Relief(fleet.placement.copy())
+    for h in hot:
+        shedder.shed(int(h))
+    return shedder.result(tuple(int(h) for h in hot), time.monotonic() - started)
+
+
+def relieved_problem(problem: Problem, relief: Relief) -> Problem:
+    """The problem the back-ends solve after relief: the relieved fleet (hosts switched on
+    are on), what is left of the migration cap, the time left, relief done."""
+    fleet = problem.fleet.with_placement(relief.placement) if relief.moves else problem.fleet
+    cap = None if problem.max_migrations is None else max(problem.max_migrations - relief.moves, 0)
+    time_left = max(problem.time_limit_s - relief.seconds, min(0.05, problem.time_limit_s))
+    if problem.deterministic:  # its work limit derives from the time limit: no wall clock in it
+        time_left = problem.time_limit_s
+    return replace(problem, fleet=fleet, max_migrations=cap, relieve=False, time_limit_s=time_left)
+
+
+def relieved_target(problem: Problem, relief: Relief, inner: Target, proven_hosts: int, proven_w: float) -> Target:
+    """The answer to ``problem`` from a back-end's answer to ``relieved_problem``.
+
+    The placement is judged again against the original problem, relief rule included; if
+    it fails (a back-end bug), relief's own placement stands. Bounds are the analytic ones
+    of the original problem where the back-end's are not proven for it."""
+    fleet = problem.fleet
+    names = {fleet.hosts[h].name: reason for h, reason in relief.unrelieved.items()}
+    placement, status = inner.placement, inner.status
+    messages = list(relief.messages)
+    violations = check_placement(problem, placement, unrelieved=names)
+    if violations:
+        messages.append(f"internal: discarded an invalid {status} answer after relief ({violations[0]})")
+        placement, status = relief.placement, "CURRENT"
+    if relief.moves and status == "CURRENT":
+        status = "RELIEF"
+    elif relief.moves and status == "OPTIMAL":
+        status = "FEASIBLE"  # optimal from the relieved fleet, not proven for the whole problem
+        messages.append("CP-SAT proved its answer optimal from the relieved fleet, not over every relief")
+    still_hot = above(host_load(fleet, placement), problem.relief_limits)
+    unrelieved = {name: reason for name, reason in names.items() if still_hot[fleet.host_index(name)]}
+    hidden = tuple(f"host {name} stays above its limits" for name in names)
+    messages += [m for m in inner.messages if not m.startswith(hidden)]
+    migration_bound = bounds.migration_cost_lower_bound_mb(fleet, bounds.hosts_on_by_zone(fleet, placement))
+    return Target(
+        problem=problem,
+        placement=placement,
+        bounds=Bounds(
+            hosts=min(inner.bounds.hosts, proven_hosts),
+            watts_w=min(inner.bounds.watts_w, proven_w),
+            migration_cost_mb=migration_bound,
+        ),
+        status=status,
+        cpsat_status=inner.cpsat_status,
+        solve_seconds=inner.solve_seconds + relief.seconds,
+        messages=tuple(dict.fromkeys(messages)),
+        relieved=tuple(fleet.hosts[h].name for h in relief.relieved),
+        unrelieved=unrelieved,
+    )
+
+
+class _Shedder:
+    """The relief state: loads, placement, and which hosts are on, as moves are decided."""
+
+    def __init__(self, problem: Problem) -> None:
+        fleet = problem.fleet
+        self.problem, self.fleet = problem, fleet
+        self.demand = instance_demand(fleet)
+        self.placement = fleet.placement.copy()
+        self.load = host_load(fleet)
+        self.relief = problem.relief_limits
+        self.goal = self.relief  # a hot host sheds until it is under this
+        self.packing = packing_limits(fleet, problem.ceiling, problem.cpu_ceiling)
+        self.finite = np.isfinite(self.packing)
+        self.scale = np.maximum(np.where(self.finite, self.packing, 1.0), 1e-9)
+        self.receivable = problem.may_receive.copy()
+        occupied = fleet.occupied()
+        self.tier = np.where(occupied, ON, np.where(fleet.powered, EMPTY, OFF))
+        self.cost = np.lexsort((-fleet.capacity[:, RAM], fleet.idle_w / fleet.physical_cores))
+        self.rank = np.empty(len(fleet.hosts), dtype=np.int64)
+        self.rank[self.cost] = np.arange(len(fleet.hosts))
+        self.hot = above(self.load, self.relief)
+        self.moves_left = np.inf if problem.max_migrations is None else problem.max_migrations
+        self.moves = 0
+        self.powered_on: list[int] = []
+        self.relieved: list[int] = []
+        self.unrelieved: dict[int, str] = {}
+        self.messages: list[str] = []
+        self._groups(fleet)
+
+    def _groups(self, fleet) -> None:
+        self.anti = np.full(len(fleet.instances), -1, dtype=np.int64)
+        self.affinity = np.zeros(len(fleet.instances), dtype=bool)
+        policies = {g.name: g.policy for g in fleet.server_groups}
+        index = {g.name: i for i, g in enumerate(fleet.server_groups)}
+        self.group_hosts: dict[int, set[int]] = {}
+        for v, inst in enumerate(fleet.instances):
+            policy = policies.get(inst.server_group)
+            if policy is GroupPolicy.AFFINITY:
+                self.affinity[v] = True
+            elif policy is GroupPolicy.ANTI_AFFINITY:
+                self.anti[v] = index[inst.server_group]
+                self.group_hosts.setdefault(int(self.anti[v]), set()).add(int(self.placement[v]))
+
+    def hot_hosts(self) -> np.ndarray:
+        """Hot hosts, the furthest above their relief limit (relative to it) first."""
+        hot = np.flatnonzero(self.hot)
+        over = ((self.load[hot] - self.relief[hot]) / self.scale[hot]).max(axis=1)
+        return hot[np.argsort(-over, kind="stable")]
+
+    def shed(self, h: int) -> None:
+        reason = None
+        moved: list[int] = []
+        while above(self.load[h : h + 1], self.goal[h : h + 1])[0]:
+            if self.moves_left <= 0:
+                reason = f"the migration cap ({self.problem.max_migrations}) is used up"
+                break
+            v, dst = self._next_move(h)
+            if v is None:
+                reason = reason or self._pinned_reason(h)
+                break
+            if dst is None:
+                reason = self._no_room_reason(h)
+                break
+            self._move(v, h, dst)
+            moved.append(v)
+        name = self.fleet.hosts[h].name
+        what = _describe(self.load[h], self.relief[h])
+        if moved:
+            destinations = sorted({self.fleet.hosts[int(self.placement[v])].name for v in moved})
+            self.messages.append(f"relief: {len(moved)} instance(s) moved off {name} to {', '.join(destinations)}")
+        if reason is None or not above(self.load[h : h + 1], self.relief[h : h + 1])[0]:
+            self.relieved.append(h)
+        else:
+            self.unrelieved[h] = reason
+            self.messages.append(f"host {name} stays above its relief limit ({what}): {reason}")
+
+    def _next_move(self, h: int) -> tuple[int | None, int | None]:
+        """(instance, destination) of the next relief move off ``h``: the first instance in
+        ``_candidates`` order that fits on a host that is on, else the first that fits on
+        a host switched on for it (a host switched on for one small instance is the next
+        one consolidation empties). (None, None): nothing left to move; (v, None): no room."""
+        order = self._candidates(h)
+        if not len(order):
+            return None, None
+        for tiers in ((ON,), (ON, EMPTY, OFF)):
+            for v in order:
+                dst = self._destination(int(v), h, tiers)
+                if dst is not None:
+                    return int(v), dst
+        return int(order[0]), None
+
+    def _candidates(self, h: int) -> np.ndarray:
+        """Instances of ``h`` that may move, best first: those that clear the excess alone,
+        least memory first (the shortest migration); then the others, covering the most of
+        the excess first."""
+        fleet = self.fleet
+        here = np.flatnonzero((self.placement == h) & fleet.movable & ~self.affinity)
+        here = here[fleet.placement[here] == h]
+        if not len(here):
+            return here
+        excess = self.load[h] - self.goal[h]
+        over = excess > TOLERANCE
+        need = self.demand[here][:, over]
+        clears = (need >= excess[over] - TOLERANCE).all(axis=1)
+        coverage = (np.minimum(need, excess[over]) / excess[over]).sum(axis=1)
+        memory = fleet.demand[here, RAM]
+        return here[np.lexsort((self.demand[here, CPU_CORES], memory, -coverage, ~clears))]
+
+    def _destination(self, v: int, h: int, tiers: tuple[int, ...]) -> int | None:
+        fleet = self.fleet
+        need = self.demand[v]
+        room = self.packing - self.load
+        fits = (room >= need - TOLERANCE * self.scale).all(axis=1)
+        fits &= self.receivable & (fleet.host_zone == fleet.host_zone[h]) & ~self.hot
+        if self.anti[v] >= 0:
+            fits[list(self.group_hosts[int(self.anti[v])])] = False
+        for tier in tiers:
+            candidates = np.flatnonzero(fits & (self.tier == tier))
+            if not len(candidates):
+                continue
+            if tier == ON:  # the host that ends least full
+                fill = np.where(self.finite[candidates], (self.load[candidates] + need) / self.scale[candidates], 0)
+                fill = fill.max(axis=1)
+                return int(candidates[np.argmin(fill)])
+            return int(candidates[np.argmin(self.rank[candidates])])
+        return None
+
+    def _move(self, v: int, h: int, dst: int) -> None:
+        self.placement[v] = dst
+        self.load[h] -= self.demand[v]
+        self.load[dst] += self.demand[v]
+        if self.tier[dst] == OFF:
+            self.powered_on.append(dst)
+        self.tier[dst] = ON
+        if self.anti[v] >= 0:
+            hosts = self.group_hosts[int(self.anti[v])]
+            if not ((self.placement == h) & (self.anti == self.anti[v])).any():
+                hosts.discard(h)
+            hosts.add(dst)
+        self.moves += 1
+        self.moves_left -= 1
+
+    def _pinned_reason(self, h: int) -> str:
+        fleet = self.fleet
+        here = np.flatnonzero(self.placement == h)
+        pinned = int((~fleet.movable[here]).sum())
+        grouped = int((fleet.movable[here] & self.affinity[here]).sum())
+        parts = []
+        if pinned:
+            parts.append(f"{pinned} pinned (locked, excluded or in a state that cannot migrate)")
+        if grouped:
+            parts.append(f"{grouped} in hard affinity groups, which move only as a whole")
+        return "what remains on it cannot move: " + ("; ".join(parts) or "no instance left to move")
+
+    def _no_room_reason(self, h: int) -> str:
+        fleet = self.fleet
+        zone = fleet.hosts[h].zone
+        off_here = (~fleet.powered) & fleet.accepts & (fleet.host_zone == fleet.host_zone[h])
+        if not self.problem.allow_power_on and off_here.any():
+            return (
+                f"no room on the hosts that are on in zone {zone}, and switching hosts on is not allowed "
+                "(allow the solver to power hosts on)"
+            )
+        return f"no room for its instances in zone {zone}, even on hosts that could be switched on"
+
+    def result(self, hot: tuple[int, ...], seconds: float) -> Relief:
+        if self.powered_on:
+            names = ", ".join(self.fleet.hosts[h].name for h in self.powered_on)
+            self.messages.append(f"relief: switched on {names} to make room")
+        return Relief(
+            placement=self.placement,
+            hot=hot,
+            relieved=tuple(self.relieved),
+            unrelieved=dict(self.unrelieved),
+            powered_on=tuple(self.powered_on),
+            messages=tuple(self.messages),
+            moves=self.moves,
+            seconds=seconds,
+        )
+
+
+def _describe(load: np.ndarray, limit: np.ndarray) -> str:
+    """'cpu_cores 18.2 over 16' for each resource above its relief limit."""
+    parts = [
+        f"{LIMIT_RESOURCES[r]} {load[r]:.6g} over {limit[r]:.6g}"
+        for r in range(len(LIMIT_RESOURCES))
+        if load[r] > limit[r] + TOLERANCE
+    ]
+    return ", ".join(parts) or "at its limit"
