@@ -9,6 +9,7 @@ defaults apply on top (512 MB of host memory reserved), with a CPU allocation ra
 from __future__ import annotations
 
 import random
+import uuid
 
 from tests.nova.harness import FleetSpec, HostSpec, ServerSpec
 
@@ -19,6 +20,11 @@ HOSTS = [
 ]
 FLAVORS = {"small": (1, 2048, 20), "medium": (2, 4096, 40), "large": (4, 8192, 80)}
 OPERATOR_REASON = "operator maintenance"
+
+
+def project(name: str) -> str:
+    """A project id as Keystone makes them (Nova warns about ids that are not UUIDs)."""
+    return uuid.uuid5(uuid.NAMESPACE_OID, name).hex
 
 
 def mixed_fleet() -> FleetSpec:
@@ -40,8 +46,9 @@ def mixed_fleet() -> FleetSpec:
         s("stopped-1", "medium", "c6", action="stop"), s("s9", "small", "c6"), s("s13", "small", "c6"),
         s("s10", "small", "c7"), s("s11", "medium", "c7"), s("web-b2", "small", "c7", group="web-beta"),
     ]
-    groups = {"web-alpha": ("web", "anti-affinity", "p-alpha"), "web-beta": ("web", "anti-affinity", "p-beta"),
-              "db-beta": ("db", "affinity", "p-beta")}
+    alpha, beta = project("alpha"), project("beta")
+    groups = {"web-alpha": ("web", "anti-affinity", alpha), "web-beta": ("web", "anti-affinity", beta),
+              "db-beta": ("db", "affinity", beta)}
     return FleetSpec(dict(FLAVORS), servers, groups, {"c7": OPERATOR_REASON})
 
 
@@ -70,7 +77,7 @@ def random_fleet(seed: int, hosts: list[HostSpec] = HOSTS) -> FleetSpec:
             if srv.action is None:
                 by_host.setdefault(srv.host, k)
         members = rng.sample(sorted(by_host.values()), k=min(3, len(by_host)))
-        groups["g"] = ("spread", "anti-affinity", f"p-{seed}")
+        groups["g"] = ("spread", "anti-affinity", project(f"random-{seed}"))
         for k in members:
             servers[k] = ServerSpec(servers[k].name, servers[k].flavor, servers[k].host, group="g")
     disabled = {}

@@ -22,7 +22,8 @@ from watcher.tests.local_fixtures.nova import NovaPlacementFixture
 from tests.functional.harness import GeyserFunctionalTestCase
 from tests.nova.real_nova import NovaCloud, PlacementWatch
 
-MIGRATION_WAIT_S = 60.0
+MIGRATION_WAIT_S = 120.0
+PARALLELISM = 4  # migrations at once: Nova runs them concurrently, Placement must still hold
 POLL_S = 0.1  # Watcher accepts no shorter migration_interval
 
 
@@ -79,18 +80,28 @@ class RealNovaTestCase(GeyserFunctionalTestCase):
         self.useFixture(fixtures.MockPatch("watcher.common.clients.get_sdk_connection",
                                            return_value=self.cloud.sdk_connection()))
         self.useFixture(fixtures.MockPatch("watcher.common.metal_helper.factory.get_helper", side_effect=_no_metal))
+        from oslo_config import cfg
+        from watcher.decision_engine.strategy.strategies import base as strategy_base
+
+        from watcher_geyser.strategies import opts
+
+        for group in ("watcher_strategies.geyser_consolidation", "watcher_strategies.geyser_energy"):
+            if group not in cfg.CONF or "parallelism" not in cfg.CONF[group]:
+                cfg.CONF.register_opts(strategy_base.BaseStrategy.get_config_opts() + opts.strategy_opts(),
+                                       group=group)
+            self.flags(group=group, parallelism=PARALLELISM, per_host_parallelism=2)
         self.cloud.op("reset")
         self.targets: list = []
         import watcher_geyser.solver as solver
 
         real = solver.solve
 
-        def spy(problem):
-            target = real(problem)
+        def spy(problem, **kwargs):
+            target = real(problem, **kwargs)
             self.targets.append(target)
             return target
 
-        self.useFixture(fixtures.MockPatch("watcher_geyser.solver.solve", spy))
+        self.useFixture(fixtures.MockPatch("watcher_geyser.pipeline.request.solve", spy))
 
     def boot(self, spec: FleetSpec) -> Booted:
         """Create the fleet through Nova's API: flavours, server groups, servers on their hosts, then
@@ -116,7 +127,7 @@ class RealNovaTestCase(GeyserFunctionalTestCase):
         NovaPlacementFixture._invalidate_collector_model()
         return Booted(ids, groups)
 
-    def execute_watched(self, plan_uuid: str, expect: str = "SUCCEEDED", timeout_s: float = 300) -> PlacementWatch:
+    def execute_watched(self, plan_uuid: str, expect: str = "SUCCEEDED", timeout_s: float = 600) -> PlacementWatch:
         """Run the plan while Placement is polled; the watch holds the samples and any over-inventory instant."""
         with PlacementWatch(self.cloud) as watch:
             resp = self.admin_api.patch(f"/action_plans/{plan_uuid}",

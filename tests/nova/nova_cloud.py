@@ -37,6 +37,7 @@ monkey_patch.patch()
 
 import faulthandler  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import signal  # noqa: E402
 import threading  # noqa: E402
 import traceback  # noqa: E402
@@ -86,6 +87,11 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
         self.flags(cpu_allocation_ratio=cpu_allocation_ratio, ram_allocation_ratio=ram_allocation_ratio,
                    disk_allocation_ratio=disk_allocation_ratio)
         self.flags(instances=-1, cores=-1, ram=-1, server_groups=-1, server_group_members=-1, group="quota")
+        # Speed on a small machine: Nova's test logging formats every DEBUG line and its API checks
+        # every response against its schema; neither changes what Nova decides.
+        self.flags(debug=False)
+        self.flags(response_validation="ignore", group="api")
+        logging.getLogger().setLevel(logging.WARNING)
         self._lock = threading.RLock()
         self._clients: dict[str, nova_api.client.TestOpenStackClient] = {}
         self._flavors: dict[str, str] = {}

@@ -71,7 +71,7 @@ class NovaCloud:
         if self._proc.poll() is None:
             self._proc.stdin.close()
             try:
-                self._proc.wait(timeout=30)
+                self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
