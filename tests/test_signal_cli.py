@@ -113,7 +113,8 @@ def test_state_file_carries_hysteresis_between_runs(capsys, tmp_path) -> None:
     signal.write_text("# unit: W\n2026-06-21T00:00:00Z,9500,86400\n")
     assert geyser(f"file:{signal}", "--at", "2026-06-21T12:05:00Z", *common) == 0
     second = json.loads(capsys.readouterr().out)
-    assert second["held"] and second["power_budget_w"] == first["power_budget_w"] == 3000
+    assert second["held"] and second["ceiling"] == first["ceiling"] and first["power_budget_w"] == 3000
+    assert second["power_budget_w"] == 9500  # the supply follows the reading; the ceiling is held
     assert "minimum dwell" in second["reason"] and second["proposed_power_budget_w"] == 9500
     # Another source with the same state file starts from its own (empty) memory.
     assert geyser("constant:9500W", "--at", "2026-06-21T12:06:00Z", *common) == 0

@@ -24,7 +24,9 @@ The rule, in four steps:
    option is set and None otherwise.
 3. **Hysteresis.** A new decision replaces the held one only if its position differs by at
    least ``dead_band`` and the held one is at least ``min_dwell_s`` old (with
-   ``tighten_immediately``, a scarcer decision skips the dwell).
+   ``tighten_immediately``, a scarcer decision skips the dwell). What is held is the
+   ceiling, the level and power-off; the budget always follows the reading: it is the
+   supply, which the solver prices, and a held one would claim watts that are gone.
 4. **Failure.** When the source failed or its series does not cover ``now``, the last good
    reading *of the same source* is used while it is younger than ``ttl_s``; after that the
    safe default (``safe_budget_w``, ``safe_ceiling``). Neither ever allows power-off (nor
@@ -262,7 +264,9 @@ class SignalPolicy:
                 hold_why = f"the held decision is {age_s:g} s old, under the minimum dwell of {cfg.min_dwell_s:g} s"
         value_text = f"{reading.value:g} {reading.unit.symbol} ({detail})"
         if hold_why is not None:
-            level, budget, ceiling = st.held_level, st.held_budget_w, st.held_ceiling
+            # the ceiling and power-off are held; the budget is the supply, a soft target the solver
+            # prices, so it follows the reading (a held one would claim watts that are gone)
+            level, budget, ceiling = st.held_level, mapped.budget_w, st.held_ceiling
             reason = f"held the decision of {iso(st.held_since_s)}: {hold_why}; signal {value_text}"
         else:
             level, budget, ceiling = mapped.level, mapped.budget_w, mapped.ceiling
