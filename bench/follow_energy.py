@@ -103,9 +103,16 @@ def deferrable_support() -> str | None:
     """None when the simulator can run deferrable VMs; otherwise why the 30 % case is skipped."""
     import inspect
 
-    if "deferrable" in inspect.signature(simulate).parameters:
+    if "deferral" in inspect.signature(simulate).parameters:
         return None
     return "skipped: the simulator has no deferrable VMs yet (geyser simulate --deferrable has not landed)"
+
+
+def deferral_setup(vms: int, share: float):
+    """The simulator's seeded choice of ``share`` of the VMs, with its default deadline (24 h)."""
+    from watcher_geyser.simulator.deferral import DeferralSetup
+
+    return DeferralSetup.seeded(vms, share)
 
 
 class Runner:
@@ -119,7 +126,7 @@ class Runner:
         if feed is not None:
             policy.signal = feed
         self.bar.set_description(f"{self.day.name} {spec}"[:48])
-        kwargs = {"deferrable": deferrable} if deferrable else {}
+        kwargs = {"deferral": deferral_setup(len(self.day.trace.names), deferrable)} if deferrable else {}
         supply = feed.available_w if feed is not None else None
         return simulate(self.day.trace, self.day.dc, policy, CLOUDSIM, supply, self.bar.update, **kwargs)
 
