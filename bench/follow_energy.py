@@ -13,7 +13,7 @@ For each day:
    settings, and 0.5x and 2x that;
 3. per supply: every blind point's energy above the supply (from its per-step power, as the
    simulator accounts it), the frontier of uncovered energy against SLATAH, and geyser following
-   the supply (and with 30 % deferrable VMs, once the simulator offers ``deferrable``).
+   the supply, with 0 % and 30 % deferrable VMs (``simulator.deferral``, deadline 24 h).
 
 Prints one JSON line per point (``"kind": "point"``), one summary line per day and supply
 (``"kind": "summary"``: geyser's uncovered energy / the frontier's at geyser's SLATAH, the
@@ -108,13 +108,6 @@ def deferrable_support() -> str | None:
     return "skipped: the simulator has no deferrable VMs yet (geyser simulate --deferrable has not landed)"
 
 
-def deferral_setup(vms: int, share: float):
-    """The simulator's seeded choice of ``share`` of the VMs, with its default deadline (24 h)."""
-    from watcher_geyser.simulator.deferral import DeferralSetup
-
-    return DeferralSetup.seeded(vms, share)
-
-
 class Runner:
     """Sequential replays of one day with one shared tqdm bar."""
 
@@ -126,7 +119,11 @@ class Runner:
         if feed is not None:
             policy.signal = feed
         self.bar.set_description(f"{self.day.name} {spec}"[:48])
-        kwargs = {"deferral": deferral_setup(len(self.day.trace.names), deferrable)} if deferrable else {}
+        kwargs = {}
+        if deferrable:
+            from watcher_geyser.simulator.deferral import DeferralSetup
+
+            kwargs["deferral"] = DeferralSetup.seeded(len(self.day.trace.names), deferrable)
         supply = feed.available_w if feed is not None else None
         return simulate(self.day.trace, self.day.dc, policy, CLOUDSIM, supply, self.bar.update, **kwargs)
 
@@ -136,7 +133,8 @@ def solar_supply(day: Day, site: SolarSite, energy_kwh: float) -> tuple[SignalFe
     step = day.trace.step_s
     span = day.trace.samples * step
     margin = 6 * 3600.0  # the signal policy may look ahead past the day's end
-    unit = solar_series(site, day.start_s - margin, day.start_s + span + margin, step)
+    deferred = 24 * 3600.0  # deferred work may run up to a day past it (the default deferral deadline)
+    unit = solar_series(site, day.start_s - margin, day.start_s + span + deferred + margin, step)
     unit_feed = SignalFeed(unit, day.start_s)
     times = np.arange(1, day.trace.samples) * step + CLOUDSIM.decision_offset_s
     unit_kwh = float(supply_at_midpoints(times, step, unit_feed.available_w).sum() * step / 3.6e6)

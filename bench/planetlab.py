@@ -3,6 +3,9 @@
     python bench/planetlab.py [--traces ../shared/traces/planetlab] [--day 20110303 ...] [--policy thr-mmt ...]
 
 ``--policy geyser`` adds our engine, judged against CloudSim's own lr-mmt and thr-mmt figures.
+Every run goes through ``geyser simulate``'s own path (``simulate_argv``) with ``--datacenter planetlab
+--fidelity cloudsim``; each row carries its ``command``, so ``geyser simulate`` reproduces it exactly
+(with ``--deterministic``, to the last migration).
 
 Prints JSON: for each day and policy our energy, migrations, SLATAH, PDM, SLAV, host shutdowns and
 wall time, CloudSim's reference figures (../shared/reference/cloudsim-planetlab.md) and the ratios
@@ -16,11 +19,8 @@ import json
 import sys
 from pathlib import Path
 
-from watcher_geyser.simulator.baselines import BASELINES, make_policy
-from watcher_geyser.simulator.datacenter import planetlab
-from watcher_geyser.simulator.engine import simulate
-from watcher_geyser.simulator.fidelity import CLOUDSIM
-from watcher_geyser.simulator.traces import read_planetlab
+from watcher_geyser.commands.simulate import simulate_argv
+from watcher_geyser.simulator.baselines import BASELINES
 
 # day -> policy -> (energy kWh, migrations, SLATAH, PDM, SLAV, host shutdowns), CloudSim 3.0.3
 REFERENCE = {
@@ -72,17 +72,25 @@ def ratio(ours: float, ref: float) -> float | None:
     return ours / ref if ref else (None if ours else 1.0)
 
 
-def compare(traces: Path, day: str, policy: str) -> dict:
-    trace = read_planetlab(traces / day)
-    result = simulate(trace, planetlab(trace.names), make_policy(policy), CLOUDSIM)
+def command(traces: Path, day: str, policy: str, seed: int = 0, deterministic: bool = False) -> list[str]:
+    """The ``geyser simulate`` arguments of one run: the bench replays through the command's own path."""
+    argv = ["--trace", str(traces / day), "--datacenter", "planetlab", "--fidelity", "cloudsim", "--policy", policy]
+    argv += ["--seed", str(seed)]
+    return argv + (["--deterministic"] if deterministic else [])
+
+
+def compare(traces: Path, day: str, policy: str, seed: int = 0, deterministic: bool = False) -> dict:
+    argv = command(traces, day, policy, seed, deterministic)
+    result = simulate_argv(argv).results[0]
     summary = result.summary()
     ours = {f: summary[f] for f in FIELDS}
     if policy == "geyser":
-        return _geyser_row(day, result, summary, ours)
+        return {**_geyser_row(day, result, summary, ours), "command": "geyser simulate " + " ".join(argv)}
     ref = dict(zip(FIELDS, REFERENCE[day][policy]))
     return {
         "day": day,
         "policy": policy,
+        "command": "geyser simulate " + " ".join(argv),
         "vms": result.vms,
         "ours": ours,
         "cloudsim": ref,
@@ -134,12 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--day", action="append", choices=sorted(REFERENCE))
     parser.add_argument("--policy", action="append", choices=(*BASELINES, "geyser"))
+    parser.add_argument("--seed", type=int, default=0, help="the solver's random seed (geyser)")
+    parser.add_argument(
+        "--deterministic", action="store_true", help="geyser's solver under a work limit: the same numbers every run"
+    )
     args = parser.parse_args(argv)
     traces = args.traces or default_traces()
     rows = []
     for day in args.day or sorted(REFERENCE):
         for policy in args.policy or BASELINES:
-            row = compare(traces, day, policy)
+            row = compare(traces, day, policy, args.seed, args.deterministic)
             rows.append(row)
             if policy == "geyser":
                 print(

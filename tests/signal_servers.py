@@ -1,8 +1,9 @@
 """Real local servers for the signal tests: an HTTP(S) server with scripted routes, a test CA.
 
 Routes map a path to ``(status, headers, body)`` or to a callable returning that tuple (the
-callable may sleep to make a client time out). Nothing here is a mock: the client under test
-speaks HTTP and TLS over loopback sockets.
+callable may sleep to make a client time out) or None when it wrote the answer itself (the
+hostile servers below: ``drip``, ``drip_headers``, ``hang``). Nothing here is a mock: the
+client under test speaks HTTP and TLS over loopback sockets.
 """
 
 from __future__ import annotations
@@ -13,11 +14,64 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-Route = tuple[int, dict[str, str], bytes] | Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
+Answer = tuple[int, dict[str, str], bytes]
+Route = Answer | Callable[[BaseHTTPRequestHandler], Answer | None]
+
+
+def drip(interval_s: float = 1.0, total_bytes: int = 10_000, body: bytes = b"0") -> Callable:
+    """A route that sends its headers at once, then one byte every ``interval_s``: each read
+    succeeds within any per-read timeout, so only an overall deadline ends the fetch."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(total_bytes))
+        handler.end_headers()
+        for i in range(total_bytes):
+            handler.wfile.write(body[i % len(body) : i % len(body) + 1])
+            handler.wfile.flush()
+            time.sleep(interval_s)
+
+    return route
+
+
+def drip_headers(interval_s: float = 1.0) -> Callable:
+    """A route that sends its status line and headers one byte every ``interval_s``, for ever."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        header = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100_000
+        for i in range(len(header)):
+            handler.wfile.write(header[i : i + 1])
+            handler.wfile.flush()
+            time.sleep(interval_s)
+
+    return route
+
+
+def hang(seconds: float = 60.0) -> Callable:
+    """A route that accepts the request and answers nothing for ``seconds``."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(seconds)
+
+    return route
+
+
+def endless(chunk: bytes = b"1" * 65536) -> Callable:
+    """A chunked body that never ends (a runaway endpoint): only the byte cap stops it."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        while True:
+            handler.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+
+    return route
 
 
 def free_port() -> int:
@@ -35,11 +89,14 @@ def serve(routes: dict[str, Route], tls: ssl.SSLContext | None = None) -> Iterat
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             hits.append(self.path)
             route = routes.get(self.path.split("?", 1)[0])
-            if route is None:
-                status, headers, body = 404, {}, b"not found"
-            else:
-                status, headers, body = route(self) if callable(route) else route
             try:
+                if route is None:
+                    answer: Answer | None = (404, {}, b"not found")
+                else:
+                    answer = route(self) if callable(route) else route
+                if answer is None:
+                    return  # the route wrote (or withheld) its answer itself
+                status, headers, body = answer
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)

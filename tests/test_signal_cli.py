@@ -104,14 +104,20 @@ def test_bad_config_values_exit_2(capsys, tmp_path, body, message) -> None:
 
 
 def test_state_file_carries_hysteresis_between_runs(capsys, tmp_path) -> None:
-    state = tmp_path / "state.json"
+    state, signal = tmp_path / "state.json", tmp_path / "site.csv"
     common = ["--fleet-peak-w", "10000", "--state-file", str(state), "--json"]
-    assert geyser("constant:3000W", "--at", "2026-06-21T12:00:00Z", *common) == 0
+    signal.write_text("# unit: W\n2026-06-21T00:00:00Z,3000,86400\n")
+    assert geyser(f"file:{signal}", "--at", "2026-06-21T12:00:00Z", *common) == 0
     first = json.loads(capsys.readouterr().out)
-    assert geyser("constant:9500W", "--at", "2026-06-21T12:05:00Z", *common) == 0
+    signal.write_text("# unit: W\n2026-06-21T00:00:00Z,9500,86400\n")
+    assert geyser(f"file:{signal}", "--at", "2026-06-21T12:05:00Z", *common) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["held"] and second["power_budget_w"] == first["power_budget_w"] == 3000
     assert "minimum dwell" in second["reason"] and second["proposed_power_budget_w"] == 9500
+    # Another source with the same state file starts from its own (empty) memory.
+    assert geyser("constant:9500W", "--at", "2026-06-21T12:06:00Z", *common) == 0
+    third = json.loads(capsys.readouterr().out)
+    assert not third["held"] and third["power_budget_w"] == 9500
 
 
 def test_help_documents_the_spec_grammar_and_examples(capsys) -> None:

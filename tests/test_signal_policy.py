@@ -133,13 +133,52 @@ def test_failure_uses_the_last_good_value_until_its_ttl() -> None:
     good = policy.decide(constant(3000), T0, PEAK_W)
     failed = policy.decide(SignalError("connection refused"), T0 + 600, PEAK_W)
     assert failed.fallback is Fallback.LAST_GOOD
-    assert (failed.budget_w, failed.ceiling, failed.allow_power_off) == (good.budget_w, good.ceiling, True)
+    assert (failed.budget_w, failed.ceiling) == (good.budget_w, good.ceiling) and good.allow_power_off
+    assert not failed.allow_power_off, "a fallback never switches hosts off"
     assert "connection refused" in failed.reason and "600 s old" in failed.reason
     expired = policy.decide(SignalError("connection refused"), T0 + 901, PEAK_W)
     assert expired.fallback is Fallback.SAFE_DEFAULT and not expired.allow_power_off
     assert "past the 900 s TTL" in expired.reason
     recovered = policy.decide(constant(3000), T0 + 1000, PEAK_W)
     assert recovered.fallback is None and recovered.budget_w == 3000 and not recovered.held
+
+
+def test_one_source_is_never_the_fallback_or_the_hold_of_another(tmp_path) -> None:
+    path = tmp_path / "state.json"
+    zero = SignalPolicy(PolicyConfig(min_dwell_s=0), load_state(path, "constant 0 W")[0])
+    zero.decide(ConstantSource(0.0).read(T0), T0, PEAK_W, "constant 0 W")
+    save_state(path, zero.state)
+    # Another source, failing, with the same state file: no last good value of its own.
+    prom = SignalPolicy(PolicyConfig(), load_state(path, "prometheus http://p:9090")[0])
+    failed = prom.decide(SignalError("prometheus down"), T0 + 60, PEAK_W, "prometheus http://p:9090")
+    assert failed.fallback is Fallback.SAFE_DEFAULT and not failed.allow_power_off and failed.budget_w is None
+    # A plentiful reading of another source is not held at the first source's budget.
+    plenty = SignalPolicy(PolicyConfig(), load_state(path, "file a.csv")[0])
+    d = plenty.decide(constant(PEAK_W), T0 + 60, PEAK_W, "file a.csv")
+    assert not d.held and d.budget_w is None and not d.allow_power_off
+    # A policy object reused across sources sets the other's memory aside too, and says so.
+    reused = SignalPolicy(PolicyConfig(min_dwell_s=3600))
+    reused.decide(constant(1000), T0, PEAK_W, "a")
+    other = reused.decide(constant(PEAK_W), T0 + 60, PEAK_W, "b")
+    assert not other.held and "set aside" in other.reason
+    assert save_state(path, prom.state) is None and load_state(path, "constant 0 W")[0].last_good_value == 0.0
+
+
+def test_a_zero_or_implausibly_low_reading_switches_nothing_off_until_confirmed() -> None:
+    config = PolicyConfig(horizon_s=0, min_dwell_s=1800, suspicious_fraction=0.05)
+    policy = SignalPolicy(config)
+    first = policy.decide(constant(0), T0, PEAK_W, "meter")
+    assert first.fallback is Fallback.UNCONFIRMED and not first.allow_power_off
+    assert first.ceiling == config.tight_ceiling and "implausibly low" in first.reason
+    still = policy.decide(constant(0.01 * PEAK_W), T0 + 900, PEAK_W, "meter")
+    assert not still.allow_power_off
+    confirmed = policy.decide(constant(0), T0 + 1800, PEAK_W, "meter")
+    assert confirmed.fallback is None and confirmed.allow_power_off
+    # A plausible reading right after a suspicious one is not held at the suspicious budget.
+    policy = SignalPolicy(config)
+    policy.decide(constant(0), T0, PEAK_W, "meter")
+    plenty = policy.decide(constant(PEAK_W), T0 + 60, PEAK_W, "meter")
+    assert not plenty.held and plenty.budget_w is None and not plenty.allow_power_off
 
 
 def test_missing_fleet_peak_is_explained_not_raised() -> None:
@@ -215,13 +254,13 @@ def test_state_round_trips_through_json_and_restores_the_same_decisions(tmp_path
     restored, path = None, tmp_path / "state.json"
     got = []
     for k in range(100):  # a new policy each step, as Watcher re-creates its strategy per audit
-        state, note = load_state(path)
+        state, note = load_state(path, s.origin)
         assert note is None
         restored = SignalPolicy(config, state)
         got.append(restored.decide(s, T0 + k * STEP_S, PEAK_W))
         assert save_state(path, restored.state) is None
     assert [d.to_dict() for d in got] == [d.to_dict() for d in expected]
-    assert json.loads(path.read_text())["version"] == 1
+    assert json.loads(path.read_text())["version"] == 2
 
 
 @pytest.mark.parametrize("content", ["{not json", "[]", '{"held_position": "high"}', '{"version": 99}'])

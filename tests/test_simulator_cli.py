@@ -74,6 +74,26 @@ def test_simulate_scenario_with_series(tmp_path, capsys):
     assert thr["energy_kwh"] < report["policies"]["dvfs"]["energy_kwh"]
 
 
+def test_simulate_argv_is_the_command_without_printing(capsys):
+    """One run through the function `geyser sweep` and bench/planetlab.py call: the same numbers."""
+    argv = ["--policy", "thr-mmt", "--limit", "20", "--fidelity", "cloudsim", "--seed", "4"]
+    outcome = simulate.simulate_argv(argv)
+    assert capsys.readouterr().out == ""
+    assert outcome.meta["seed"] == 4 and outcome.meta["deterministic"] is False
+    assert run([*argv, "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{outcome.results[0].energy_kwh:.2f}" in printed
+
+
+def test_simulate_argv_bad_option_is_an_error_not_an_exit():
+    import pytest
+
+    with pytest.raises(simulate.SimulateError, match="--nope"):
+        simulate.simulate_argv(["--nope"])
+    with pytest.raises(simulate.SimulateError, match="nosuch"):
+        simulate.simulate_argv(["--policy", "nosuch"])
+
+
 def test_simulate_policy_parameters_name_the_runs(tmp_path, capsys):
     out = tmp_path / "curve"
     code = run(["--fidelity", "cloudsim", "--limit", "30", "--policy", "thr-mmt:threshold=0.6", "--policy",

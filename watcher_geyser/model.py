@@ -17,6 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
+from watcher_geyser.deferral.spec import Deferral
 from watcher_geyser.power import PowerModel
 
 RESOURCES = ("vcpu", "memory_mb", "disk_gb")
@@ -102,6 +103,11 @@ class Instance:
     locked: bool = False
     excluded: bool = False  # Watcher's watcher_exclude, or an operator's choice
     server_group: str | None = None
+    deferral: Deferral | None = None  # the operator's opt-in to shelving when energy is scarce
+
+    @property
+    def deferrable(self) -> bool:
+        return self.deferral is not None
 
     @property
     def migration_kind(self) -> MigrationKind | None:
@@ -146,6 +152,7 @@ class Fleet:
     instances: tuple[Instance, ...]
     server_groups: tuple[ServerGroup, ...] = ()
     default_cpu_util: float = 1.0  # CPU use assumed for instances without a measurement
+    notes: tuple[str, ...] = ()  # what the reader set aside (e.g. a malformed deferral), for the operator
     _host_index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -155,6 +162,7 @@ class Fleet:
         instances: list[Instance] | tuple[Instance, ...],
         server_groups: list[ServerGroup] | tuple[ServerGroup, ...] = (),
         default_cpu_util: float = 1.0,
+        notes: tuple[str, ...] = (),
     ) -> Fleet:
         host_index: dict[str, int] = {}
         for i, host in enumerate(hosts):
@@ -178,7 +186,7 @@ class Fleet:
                     f"instance {inst.uuid!r} ({inst.name}): its host {inst.host!r} is 'off' but runs it; "
                     "mark the host enabled or disabled"
                 )
-        return cls(tuple(hosts), tuple(instances), tuple(server_groups), default_cpu_util, host_index)
+        return cls(tuple(hosts), tuple(instances), tuple(server_groups), default_cpu_util, tuple(notes), host_index)
 
     # --- lookups -------------------------------------------------------------------------
     def host_index(self, name: str) -> int:
@@ -324,4 +332,4 @@ class Fleet:
             if occupied[h] and host.state is HostState.OFF:
                 host = replace(host, state=HostState.ENABLED)
             hosts.append(host)
-        return Fleet.build(hosts, instances, self.server_groups, self.default_cpu_util)
+        return Fleet.build(hosts, instances, self.server_groups, self.default_cpu_util, self.notes)

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from watcher_geyser.deferral.spec import parse_deferral
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
@@ -45,11 +46,12 @@ def fleet_from_dict(data: Any) -> Fleet:
     groups_raw = _list(data, "server_groups", "scenario", required=False)
     groups = [_group(g, i) for i, g in enumerate(groups_raw)]
     hosts = [_host(h, i) for i, h in enumerate(hosts_raw)]
-    instances = [_instance(v, i) for i, v in enumerate(instances_raw)]
+    notes: list[str] = []
+    instances = [_instance(v, i, notes) for i, v in enumerate(instances_raw)]
     default_cpu = data.get("default_cpu_util", 1.0)
     _fraction(default_cpu, "scenario", "default_cpu_util")
     try:
-        return Fleet.build(hosts, instances, groups, float(default_cpu))
+        return Fleet.build(hosts, instances, groups, float(default_cpu), tuple(notes))
     except ValueError as exc:
         raise ScenarioError(str(exc)) from exc
 
@@ -93,6 +95,8 @@ def fleet_to_dict(fleet: Fleet) -> dict:
             row["excluded"] = True
         if v.server_group is not None:
             row["server_group"] = v.server_group
+        if v.deferral is not None:
+            row["metadata"] = v.deferral.to_metadata()
         instances.append(row)
     return {
         "hosts": hosts,
@@ -211,7 +215,7 @@ def _power(entry: Any, where: str) -> PowerModel:
     raise ScenarioError(f"{where}: 'power' needs either idle_w and max_w, or curve_w (11 points)")
 
 
-def _instance(entry: Any, index: int) -> Instance:
+def _instance(entry: Any, index: int, notes: list[str]) -> Instance:
     if not isinstance(entry, dict):
         raise ScenarioError(f"instances[{index}]: must be an object")
     uuid = _name(entry, "uuid", f"instances[{index}]")
@@ -237,6 +241,11 @@ def _instance(entry: Any, index: int) -> Instance:
     group = entry.get("server_group")
     if group is not None and not isinstance(group, str):
         raise ScenarioError(f"{where}: 'server_group' must be a group name")
+    metadata = entry.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ScenarioError(f"{where}: 'metadata' must be an object of string keys and values")
+    deferral, deferral_notes = parse_deferral(metadata, where)
+    notes.extend(deferral_notes)
     return Instance(
         uuid=uuid,
         name=name,
@@ -244,6 +253,7 @@ def _instance(entry: Any, index: int) -> Instance:
         cpu_util=cpu_util,
         state=state.lower(),
         server_group=group,
+        deferral=deferral,
         **size,
         **flags,
     )

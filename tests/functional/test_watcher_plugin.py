@@ -146,20 +146,29 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         self.assertIn("metrics backend unreachable", nops[0]["input_parameters"]["message"])
         self.execute(plan["uuid"])
 
+    def _named_sources(self, *entries: str) -> None:
+        from oslo_config import cfg
+
+        from watcher_geyser.signal import opts as signal_opts
+
+        signal_opts.register_opts(cfg.CONF)
+        self.flags(group=signal_opts.GROUP, named_sources=list(entries))
+
     def test_scarce_signal_releases_more_hosts_than_a_plentiful_one(self):
+        self._named_sources("scarce=constant:800W", "plentiful=constant:20kW")
         released = {}
-        for name, spec in (("scarce", "constant:800W"), ("plentiful", "constant:20kW")):
+        for name in ("scarce", "plentiful"):
             plan, actions = self.audit("geyser_consolidation", "server_consolidation",
-                                       {"signal_source": spec, "power_off": True, "time_limit_s": 3})
+                                       {"signal_source": name, "power_off": True, "time_limit_s": 3})
             indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
             released[name] = indicators["released_compute_nodes_count"]
             self.assertEqual([], checks.overloads_in_graph(self.topo, actions), name)
         self.assertGreater(released["scarce"], released["plentiful"], released)
 
     def test_failing_signal_source_gives_a_succeeded_audit_and_no_host_switched_off(self):
+        self._named_sources("down=http://127.0.0.1:9/down#unit=W")
         plan, actions = self.audit("geyser_consolidation", "server_consolidation",
-                                   {"signal_source": "http://127.0.0.1:9/down#unit=W", "power_off": True,
-                                    "time_limit_s": 3})
+                                   {"signal_source": "down", "power_off": True, "time_limit_s": 3})
         self.assertFalse([a for a in actions if a["action_type"] == "geyser_node_power"])
         message = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
         self.assertIn("safe default", message)

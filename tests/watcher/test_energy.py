@@ -7,6 +7,7 @@ from oslo_config import cfg
 
 from tests.watcher import cluster
 from watcher_geyser.power import PowerModel
+from watcher_geyser.signal import opts as signal_opts
 from watcher_geyser.strategies.adapter import fleet_from_model
 from watcher_geyser.strategies.energy import decide_energy
 from watcher_geyser.strategies.params import AuditParams
@@ -18,7 +19,12 @@ NOW_S = 1_700_000_000.0
 def conf():
     conf = cfg.ConfigOpts()
     conf([], project="test")
+    signal_opts.register_opts(conf)
     return conf
+
+
+def _sources(conf, **named: str) -> None:
+    conf.set_override("named_sources", [f"{k}={v}" for k, v in named.items()], group=signal_opts.GROUP)
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +50,9 @@ def test_no_signal_means_no_budget_and_the_highest_ceiling(conf, fleet):
 
 def test_scarce_signal_tightens_and_plentiful_relaxes(conf, fleet):
     peak_w = float(fleet.max_w.sum())
-    scarce = decide_energy(AuditParams(signal_source=f"constant:{0.2 * peak_w:.0f}W", power_off=True), fleet, conf,
-                           NOW_S)
-    plenty = decide_energy(AuditParams(signal_source=f"constant:{2 * peak_w:.0f}W", power_off=True), fleet, conf,
-                           NOW_S)
+    _sources(conf, scarce=f"constant:{0.2 * peak_w:.0f}W", plenty=f"constant:{2 * peak_w:.0f}W")
+    scarce = decide_energy(AuditParams(signal_source="scarce", power_off=True), fleet, conf, NOW_S)
+    plenty = decide_energy(AuditParams(signal_source="plenty", power_off=True), fleet, conf, NOW_S)
     assert scarce.ceiling > plenty.ceiling
     assert scarce.budget_w is not None and plenty.budget_w is None
     assert scarce.allow_power_off and not scarce.fallback
@@ -55,7 +60,27 @@ def test_scarce_signal_tightens_and_plentiful_relaxes(conf, fleet):
 
 @pytest.mark.parametrize("spec", ["file:/nonexistent/signal.csv", "nonsense://x", "constant:-5W"])
 def test_a_failing_signal_gives_the_safe_default_without_power_off(conf, fleet, spec):
-    decision = decide_energy(AuditParams(signal_source=spec, power_off=True), fleet, conf, NOW_S)
+    _sources(conf, broken=spec)
+    decision = decide_energy(AuditParams(signal_source="broken", power_off=True), fleet, conf, NOW_S)
     assert decision.fallback
     assert not decision.allow_power_off
     assert decision.reason
+
+
+@pytest.mark.parametrize("requested", ["file:/etc/passwd", "/etc/passwd", "http://127.0.0.1:9/x#unit=W",
+                                       "constant:0W", "unknown"])
+def test_an_audit_cannot_choose_a_url_a_file_or_an_unconfigured_source(conf, fleet, requested):
+    _sources(conf, site="constant:1W")
+    decision = decide_energy(AuditParams(signal_source=requested, power_off=True), fleet, conf, NOW_S)
+    assert decision.fallback and not decision.allow_power_off
+    assert "not a configured source (configured: site)" in decision.reason
+    assert "passwd" not in decision.reason and "127.0.0.1" not in decision.reason
+
+
+def test_credentials_go_only_to_the_origin_of_the_configured_source(conf):
+    conf.set_override("source", "prometheus:http://10.0.0.1:9090?query=a", group=signal_opts.GROUP)
+    conf.set_override("http_token", "s3cret", group=signal_opts.GROUP)
+    assert signal_opts.http_options(conf).token == "s3cret"
+    assert signal_opts.http_options(conf, "prometheus:http://10.0.0.1:9090?query=b").token == "s3cret"
+    for other in ("https://10.0.0.1:9090/x", "http://10.0.0.2:9090/x", "http://10.0.0.1:9091/", "constant:5W"):
+        assert signal_opts.http_options(conf, other).token is None, other

@@ -136,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"geyser plan: {exc}", file=sys.stderr)
         return 2
+    for note in fleet.notes:  # e.g. a malformed deferral: the instance is planned as not deferrable
+        print(f"geyser plan: note: {note}", file=sys.stderr)
     try:
         validate_time_limit(args.time_limit, "--time-limit")
     except ValueError as exc:

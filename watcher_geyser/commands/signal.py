@@ -101,18 +101,20 @@ def _setup(args) -> tuple[SignalPolicy, object]:
     try:
         conf(args=[], project="watcher-geyser", default_config_files=files)
         config = opts.policy_config(conf)
-        http = opts.http_options(conf)
         spec = args.source or conf[opts.GROUP].source
+        http = opts.http_options(conf, spec)
+        files_options = opts.file_options(conf)
     except cfg.Error as exc:
         raise ValueError(f"config file: {exc}") from None
     if not spec:
         raise ValueError("no SOURCE given and the config file sets no [geyser_signal] source")
-    state = PolicyState()
+    source = parse_spec(spec, http, files_options)
+    state = PolicyState(source=source.describe())
     if args.state_file:
-        state, note = load_state(args.state_file)
+        state, note = load_state(args.state_file, source.describe())
         if note:
             print(f"geyser signal: {note}", file=sys.stderr)
-    return SignalPolicy(config, state), parse_spec(spec, http)
+    return SignalPolicy(config, state), source
 
 
 def _fleet_peak(args) -> float | None:

@@ -1,15 +1,21 @@
-"""``geyser simulate``: replay a utilisation trace under one or more policies and compare them."""
+"""``geyser simulate``: replay a utilisation trace under one or more policies and compare them.
+
+One run is one call to ``execute(args)`` (or ``simulate_argv(argv)`` with the command line as a
+list): ``geyser simulate`` prints its outcome, ``geyser sweep`` runs one per grid cell on Dask, and
+``bench/planetlab.py`` replays CloudSim's days through it, so every flag means the same everywhere.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES, make_policy
-from watcher_geyser.simulator.datacenter import PRESETS, scenario_datacenter, with_vm_sizes
-from watcher_geyser.simulator.engine import simulate
+from watcher_geyser.simulator.datacenter import PRESETS, DataCenter, scenario_datacenter, with_vm_sizes
+from watcher_geyser.simulator.engine import RunResult, simulate
 from watcher_geyser.simulator.fidelity import FIDELITIES, fidelity
 from watcher_geyser.simulator.policy_params import spec_help
 from watcher_geyser.simulator.report import table, write_report
@@ -20,7 +26,9 @@ examples:
   geyser simulate                                  # the bundled PlanetLab sample, {', '.join(DEFAULT_POLICIES)}
   geyser simulate --trace ../shared/traces/planetlab/20110303 --datacenter planetlab \\
       --fidelity cloudsim --policy thr-mmt --policy lr-mmt --out results/
-  geyser simulate --trace util.csv --scenario cloud.json --policy dvfs --policy thr-mmt
+  geyser simulate --trace examples/util.csv --scenario examples/cloud.json --policy dvfs --policy thr-mmt
+  geyser simulate --policy geyser --seed 3 --deterministic   # the same numbers on every run
+  geyser simulate --signal solar:lat=52.1,lon=5.1,peak_w=12000 --deferrable 0.3   # 30 % of VMs may wait
   geyser simulate --fidelity cloudsim --signal solar:lat=52.1,lon=5.1,peak_w=12000 \\
       --policy geyser --policy geyser:signal=off --policy geyser:ceiling=0.8,signal=off \\
       --policy thr-mmt:threshold=0.7 --policy thr-mmt:threshold=0.9   # points of a trade-off curve
@@ -35,7 +43,32 @@ JSON whose instances carry cpu_util_series. Data centres: planetlab (800 hosts, 
 planetlab-small (one host per 1.25 VMs), or --scenario FILE (its hosts and instances).
 fidelity cloudsim reproduces CloudSim 3.0.3's accounting to compare with its figures; realistic
 (the default) enforces RAM, keeps VMs alive, charges idle hosts and host boots.
+
+deferrable VMs (--deferrable): a seeded choice of VMs whose work may wait, shelved, for at most
+--deferral-deadline in total; the geyser policy shelves them when energy is scarce and brings them
+back when it returns or before their deadline. Their work is shifted in time, not lost: the replay
+runs past the trace's end until it is done. Signal-blind policies run them at once.
 """
+
+
+class SimulateError(ValueError):
+    """A run that cannot start: bad trace, scenario, signal, policy or option (one line, exit 2)."""
+
+
+@dataclass
+class Outcome:
+    """What one ``geyser simulate`` run produced: a result per policy and what was replayed."""
+
+    results: list[RunResult]
+    trace: Trace
+    dc: DataCenter
+    meta: dict
+
+    def headline(self) -> str:
+        return (
+            f"trace {self.trace.source}: {len(self.trace.names)} VMs, {self.trace.samples} samples; data centre "
+            f"{self.dc.name}: {self.dc.hosts} hosts; fidelity {self.meta['fidelity']}"
+        )
 
 
 def bundled_sample() -> Path:
@@ -46,11 +79,22 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "simulate",
         help="replay a utilisation trace under consolidation policies and compare energy, SLA, migrations",
-        description="Replay a utilisation trace through consolidation policies in simulated time and report "
-        "energy, its lower bound, migrations and CloudSim's SLA metrics side by side.",
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+DESCRIPTION = (
+    "Replay a utilisation trace through consolidation policies in simulated time and report "
+    "energy, its lower bound, migrations and CloudSim's SLA metrics side by side."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every option of one run (``geyser sweep`` grids use these names, without the dashes)."""
     parser.add_argument("--trace", help="PlanetLab day folder, CSV file or scenario JSON (default: the bundled sample)")
     parser.add_argument(
         "--datacenter",
@@ -83,11 +127,52 @@ def register(subparsers) -> None:
         default="2026-06-21T00:00:00Z",
         help="wall-clock time of the trace's first sample, for time-dependent signals (default 2026-06-21T00:00Z)",
     )
+    parser.add_argument(
+        "--deferrable",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of VMs (0..1, chosen at random with --deferral-seed) whose work may be deferred (default 0)",
+    )
+    parser.add_argument(
+        "--deferral-deadline",
+        default="24h",
+        metavar="DURATION",
+        help="longest a deferrable VM may be held shelved in total, e.g. 8h, 90m, 1d (default 24h)",
+    )
+    parser.add_argument("--deferral-seed", type=int, default=0, help="seed of the choice of deferrable VMs (default 0)")
     parser.add_argument("--limit", type=int, help="replay only the first N VMs of the trace")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed of the solver's search (CP-SAT's random_seed; default 0)"
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="the same numbers on every run and machine: the solver runs one CP-SAT worker under a work limit "
+        "instead of a wall-clock limit (steps may take longer on a busy machine)",
+    )
     parser.add_argument("--out", help="folder for report.json, steps.csv and PNG plots")
     parser.add_argument("--no-plots", action="store_true", help="with --out, skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # a sweep cell's bad option is the cell's error, not an exit
+        raise SimulateError(f"{self.prog}: {message}")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """``geyser simulate``'s options from ``argv``; a bad option raises ``SimulateError``."""
+    parser = _Parser(prog="geyser simulate", add_help=False)
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def simulate_argv(argv: list[str]) -> Outcome:
+    """One ``geyser simulate`` run from its command line (as a list), without printing anything."""
+    args = parse(argv)
+    args.quiet = True
+    return execute(args)
 
 
 def load_trace(path: str | None, limit: int | None) -> tuple[Trace, dict | None]:
@@ -103,7 +188,8 @@ def load_trace(path: str | None, limit: int | None) -> tuple[Trace, dict | None]
     return (trace.head(limit) if limit else trace), None
 
 
-def run(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> Outcome:
+    """Replay the trace under every policy asked for; bad input raises ``SimulateError``."""
     from watcher_geyser.scenario import ScenarioError, fleet_from_dict, load_scenario
 
     policies = args.policy or list(DEFAULT_POLICIES)
@@ -111,13 +197,11 @@ def run(args: argparse.Namespace) -> int:
         # a policy that cannot run, or a bad parameter, says so before any trace is read
         made = _make_policies(policies)
     except ValueError as exc:
-        print(f"geyser simulate: {exc}", file=sys.stderr)
-        return 2
+        raise SimulateError(str(exc)) from None
     try:
         trace, raw = load_trace(args.trace, args.limit)
     except TraceError as exc:
-        print(f"geyser simulate: {exc}", file=sys.stderr)
-        return 2
+        raise SimulateError(str(exc)) from None
     try:
         if args.scenario or raw is not None:
             fleet = load_scenario(args.scenario) if args.scenario else fleet_from_dict(raw)
@@ -126,33 +210,63 @@ def run(args: argparse.Namespace) -> int:
             preset = args.datacenter or ("planetlab-small" if args.trace is None else "planetlab")
             dc = with_vm_sizes(PRESETS[preset](trace.names), trace.vm_mips, trace.vm_ram_mb)
     except (ScenarioError, ValueError) as exc:
-        print(f"geyser simulate: {exc}", file=sys.stderr)
-        return 2
+        raise SimulateError(str(exc)) from None
     fid = fidelity(args.fidelity)
     try:
         feed = _signal_feed(args)
     except ValueError as exc:
-        print(f"geyser simulate: {exc}", file=sys.stderr)
-        return 2
+        raise SimulateError(str(exc)) from None
     signal = None if feed is None or feed.series.unit.value != "watts" else feed.available_w
+    try:
+        deferral = _deferral_setup(args, len(trace.names))
+    except ValueError as exc:
+        raise SimulateError(str(exc)) from None
     results = []
     for policy in made:
+        _configure(policy, args, feed)
         bar = None
         if not args.quiet:
             from tqdm import tqdm
 
             bar = tqdm(total=trace.samples - 1, desc=f"{policy.name:8s}", unit="step", leave=False, file=sys.stderr)
         try:
-            if getattr(policy, "follow_signal", False) and feed is not None:
-                policy.signal = feed
-            results.append(simulate(trace, dc, policy, fid, signal, bar.update if bar else None))
+            results.append(simulate(trace, dc, policy, fid, signal, bar.update if bar else None, deferral))
         finally:
             if bar is not None:
                 bar.close()
-    print(
-        f"trace {trace.source}: {len(trace.names)} VMs, {trace.samples} samples; data centre {dc.name}: "
-        f"{dc.hosts} hosts; fidelity {fid.mode.value}"
-    )
+    meta = {
+        "trace": trace.source,
+        "datacenter": dc.name,
+        "fidelity": fid.mode.value,
+        "signal": None if feed is None else feed.series.origin or args.signal,
+        "start": args.start,
+        "seed": args.seed,
+        "deterministic": args.deterministic,
+        "deferrable": args.deferrable,
+        "deferral_deadline": args.deferral_deadline,
+        "deferral_seed": args.deferral_seed,
+    }
+    return Outcome(results, trace, dc, meta)
+
+
+def _configure(policy, args: argparse.Namespace, feed) -> None:
+    """Hand a policy what the command line says about it (only the policies that take it)."""
+    if hasattr(policy, "seed"):
+        policy.seed = args.seed
+    if hasattr(policy, "deterministic"):
+        policy.deterministic = args.deterministic
+    if feed is not None and getattr(policy, "follow_signal", False):
+        policy.signal = feed
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        outcome = execute(args)
+    except SimulateError as exc:
+        print(f"geyser simulate: {exc}", file=sys.stderr)
+        return 2
+    results = outcome.results
+    print(outcome.headline())
     print(table(results))
     for r in results:
         if r.vms_unplaced:
@@ -161,15 +275,16 @@ def run(args: argparse.Namespace) -> int:
                 "does); add hosts or choose a larger data centre",
                 file=sys.stderr,
             )
+    for r in results:
+        if r.deadline_missed:
+            shown = ", ".join(r.deadline_missed[:5]) + (" .." if len(r.deadline_missed) > 5 else "")
+            print(
+                f"note: {r.policy}: {r.deadline_misses} deferrable VMs finished after their deadline ({shown}): "
+                "no host had room when they were due back; add hosts or lengthen --deferral-deadline",
+                file=sys.stderr,
+            )
     if args.out:
-        meta = {
-            "trace": trace.source,
-            "datacenter": dc.name,
-            "fidelity": fid.mode.value,
-            "signal": None if feed is None else feed.series.origin or args.signal,
-            "start": args.start,
-        }
-        paths = write_report(results, args.out, meta, plots=not args.no_plots)
+        paths = write_report(results, args.out, outcome.meta, plots=not args.no_plots)
         print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -200,3 +315,21 @@ def _signal_feed(args: argparse.Namespace):
     except SignalError as exc:
         raise ValueError(f"signal {spec!r}: {exc}") from None
     return SignalFeed(series, start_s)
+
+
+def _deferral_setup(args: argparse.Namespace, vms: int):
+    """The seeded choice of deferrable VMs (None when --deferrable is 0); ValueError names the option."""
+    from watcher_geyser.deferral import parse_duration
+    from watcher_geyser.simulator.deferral import DeferralSetup
+
+    if not 0 <= args.deferrable <= 1:
+        raise ValueError(f"--deferrable is a fraction between 0 and 1 (e.g. 0.3), got {args.deferrable}")
+    try:
+        deadline_s = parse_duration(args.deferral_deadline)
+    except ValueError as exc:
+        raise ValueError(f"--deferral-deadline: {exc}") from None
+    if deadline_s <= 0:
+        raise ValueError(f"--deferral-deadline must be longer than 0, got {args.deferral_deadline!r}")
+    if args.deferrable == 0:
+        return None
+    return DeferralSetup.seeded(vms, args.deferrable, deadline_s, args.deferral_seed)

@@ -17,6 +17,7 @@ class Fallback(enum.StrEnum):
 
     LAST_GOOD = "last_good"
     SAFE_DEFAULT = "safe_default"
+    UNCONFIRMED = "unconfirmed"  # an implausibly low reading not yet confirmed over the dwell
 
 
 AGGREGATES = ("worst", "mean", "now")
@@ -43,6 +44,7 @@ class PolicyConfig:
     ttl_s: float = 900.0
     safe_ceiling: float | None = None  # None: relaxed_ceiling
     safe_budget_w: float | None = None  # None: no cap
+    suspicious_fraction: float = 0.05  # watts below this x fleet peak (0 W included): confirm before power-off
 
     def __post_init__(self) -> None:
         for name in ("relaxed_ceiling", "tight_ceiling"):
@@ -66,6 +68,8 @@ class PolicyConfig:
         for name in ("horizon_s", "min_dwell_s", "ttl_s", "dead_band"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.suspicious_fraction < 1:
+            raise ValueError(f"suspicious_fraction is a fraction in [0, 1), got {self.suspicious_fraction}")
         if self.safe_budget_w is not None and self.safe_budget_w < 0:
             raise ValueError(f"safe_budget_w must be >= 0, got {self.safe_budget_w}")
 
@@ -79,9 +83,10 @@ class Decision:
     """What to ask of the solver now, with the evidence for it.
 
     ``budget_w`` None means no power cap. ``allow_power_off`` is False whenever the
-    caller must not switch hosts off (plentiful energy, or the safe default after a
-    failure): the Watcher strategy then emits no power-off action and the simulator keeps
-    hosts on. ``consolidate`` is True when energy is not plentiful (level > 0).
+    caller must not switch hosts off (plentiful energy, or any ``fallback``: the last good
+    value, the safe default, an unconfirmed implausibly low reading): the Watcher strategy
+    then emits no power-off action and the simulator keeps hosts on. Nothing may be shelved
+    either while ``fallback`` is set. ``consolidate`` is True when energy is not plentiful (level > 0).
     """
 
     at_s: float

@@ -8,11 +8,16 @@ oslo-config-generator (namespace ``watcher_geyser``).
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from oslo_config import cfg
 
-from watcher_geyser.signal.fetch import HttpOptions
+from watcher_geyser.signal.fetch import DEFAULT_DEADLINE_S, DEFAULT_MAX_BYTES, HttpOptions
+from watcher_geyser.signal.parsers import MAX_BYTES as FILE_MAX_BYTES
 from watcher_geyser.signal.policy import AGGREGATES, PolicyConfig
-from watcher_geyser.signal.sources import SignalSource
+from watcher_geyser.signal.series import SignalError
+from watcher_geyser.signal.sources import FileOptions, SignalSource
 from watcher_geyser.signal.spec import parse_spec
 
 GROUP = "geyser_signal"
@@ -32,6 +37,14 @@ SOURCE_OPTS = [
         "'https://api.example.org/intensity#format=carbon-intensity', "
         "'prometheus:http://127.0.0.1:9090?query=sum(site_available_watts)', "
         "'solar:lat=52.1,lon=5.1,peak_w=20000'. Empty: no signal; the safe default applies.",
+    ),
+    cfg.MultiStrOpt(
+        "named_sources",
+        default=[],
+        help="Further sources an audit may select by name with its signal_source parameter, one "
+        "'NAME=SPEC' per line (NAME: letters, digits, '-', '_', '.'), e.g. 'site=prometheus:http://"
+        "127.0.0.1:9090?query=sum(site_available_watts)'. An audit can choose only among these names (and "
+        "'default', the source above): never a URL or a file of its own.",
     ),
     cfg.StrOpt(
         "state_file",
@@ -81,6 +94,23 @@ POLICY_OPTS = [
                  "relaxed_ceiling. The safe default never asks to switch hosts off."),
     cfg.FloatOpt("safe_budget_w", default=None, min=0.0,
                  help="Power budget (W) of the safe default. Unset: no cap."),
+    cfg.FloatOpt("suspicious_fraction", default=0.05, min=0.0, max=0.99,
+                 help="A watts or fraction reading below this fraction of the fleet's peak watts (0 W included) "
+                 "is suspicious: it may tighten the packing, but no host is switched off until the source has "
+                 "read that low for min_dwell_s."),
+]
+
+READ_OPTS = [
+    cfg.FloatOpt("read_deadline_s", default=DEFAULT_DEADLINE_S, min=0.1,
+                 help="Seconds a whole signal read may take (HTTP, Prometheus or file; retries and back-off "
+                 "included). A server that answers slowly, byte by byte, is cut off then and the policy falls "
+                 "back."),
+    cfg.IntOpt("file_max_bytes", default=FILE_MAX_BYTES, min=1024,
+               help="Refuse signal files larger than this many bytes (counted while reading, not trusted from "
+               "the file's reported size)."),
+    cfg.BoolOpt("allow_special_files", default=False,
+                help="Read a file source that is not a regular file (a FIFO, a device). Off: such sources are "
+                "refused, since they may never end; on: still bounded by read_deadline_s and file_max_bytes."),
 ]
 
 HTTP_OPTS = [
@@ -88,17 +118,21 @@ HTTP_OPTS = [
     cfg.BoolOpt("http_verify", default=True, help="Verify the server's TLS certificate. Leave on."),
     cfg.StrOpt("http_ca_bundle", default=None,
                help="CA bundle (PEM) to verify the server with, e.g. a site CA for an internal endpoint."),
-    cfg.IntOpt("http_max_bytes", default=8 * 1024 * 1024, min=1024,
+    cfg.IntOpt("http_max_bytes", default=DEFAULT_MAX_BYTES, min=1024,
                help="Refuse responses larger than this many bytes."),
     cfg.IntOpt("http_retries", default=2, min=0, help="Retries after a timeout, connection error, 429 or 5xx."),
     cfg.FloatOpt("http_backoff_s", default=0.5, min=0.0,
                  help="First retry delay; doubles at each retry."),
-    cfg.StrOpt("http_username", default=None, help="User for HTTP basic authentication."),
-    cfg.StrOpt("http_password", default=None, secret=True, help="Password for HTTP basic authentication."),
-    cfg.StrOpt("http_token", default=None, secret=True, help="Bearer token sent in the Authorization header."),
+    cfg.StrOpt("http_username", default=None,
+               help="User for HTTP basic authentication, sent only to the origin (scheme, host, port) of "
+               "the 'source' option."),
+    cfg.StrOpt("http_password", default=None, secret=True,
+               help="Password for HTTP basic authentication, sent only to the origin of 'source'."),
+    cfg.StrOpt("http_token", default=None, secret=True,
+               help="Bearer token sent in the Authorization header, only to the origin of 'source'."),
 ]
 
-ALL_OPTS = SOURCE_OPTS + POLICY_OPTS + HTTP_OPTS
+ALL_OPTS = SOURCE_OPTS + POLICY_OPTS + READ_OPTS + HTTP_OPTS
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
@@ -118,22 +152,84 @@ def policy_config(conf: cfg.ConfigOpts) -> PolicyConfig:
     return PolicyConfig(**{name: getattr(group, name) for name in names})
 
 
-def http_options(conf: cfg.ConfigOpts) -> HttpOptions:
+def http_options(conf: cfg.ConfigOpts, spec: str | None = None) -> HttpOptions:
+    """The HTTP options; credentials only when ``spec`` (None: the configured ``source``) reaches
+    the same origin as the configured ``source``, so they are never sent anywhere else."""
     g = conf[GROUP]
+    bound = spec is None or (bool(g.source) and _origin(spec) is not None and _origin(spec) == _origin(g.source))
     return HttpOptions(
         timeout_s=g.http_timeout_s,
+        deadline_s=g.read_deadline_s,
         verify=g.http_verify,
         ca_bundle=g.http_ca_bundle,
         max_bytes=g.http_max_bytes,
         retries=g.http_retries,
         backoff_s=g.http_backoff_s,
-        username=g.http_username,
-        password=g.http_password,
-        token=g.http_token,
+        username=g.http_username if bound else None,
+        password=g.http_password if bound else None,
+        token=g.http_token if bound else None,
     )
+
+
+def file_options(conf: cfg.ConfigOpts) -> FileOptions:
+    g = conf[GROUP]
+    return FileOptions(max_bytes=g.file_max_bytes, deadline_s=g.read_deadline_s, allow_special=g.allow_special_files)
 
 
 def source_from_conf(conf: cfg.ConfigOpts) -> SignalSource | None:
     """The configured source, or None when ``source`` is empty. Raises SignalError on a bad spec."""
     spec = conf[GROUP].source
-    return parse_spec(spec, http_options(conf)) if spec else None
+    return parse_spec(spec, http_options(conf), file_options(conf)) if spec else None
+
+
+DEFAULT_NAME = "default"
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def named_sources(conf: cfg.ConfigOpts) -> dict[str, str]:
+    """Name -> spec of the sources an audit may select (``default``: the ``source`` option).
+
+    Raises SignalError on a malformed entry, naming it and the fix."""
+    g = conf[GROUP]
+    out = {DEFAULT_NAME: g.source} if g.source else {}
+    for entry in g.named_sources or ():
+        name, eq, spec = entry.partition("=")
+        name = name.strip()
+        if not eq or not _NAME.match(name) or not spec.strip():
+            raise SignalError(f"[{GROUP}] named_sources entry {name[:64]!r}... must be NAME=SPEC, NAME made of "
+                              "letters, digits, '-', '_' or '.'")
+        out[name] = spec.strip()
+    return out
+
+
+def audit_source(conf: cfg.ConfigOpts, requested: str) -> tuple[str, SignalSource] | None:
+    """``(name, source)`` for an audit's ``signal_source`` (empty: ``default``), or None when no source
+    is configured at all. Raises SignalError when the name is not configured: an audit selects among
+    the operator's sources and cannot name a URL or a file of its own."""
+    sources = named_sources(conf)
+    name = requested.strip() or DEFAULT_NAME
+    if name not in sources:
+        if not requested.strip():
+            return None
+        shown = name if _NAME.match(name) else "a spec or URL"
+        known = ", ".join(sorted(sources)) or "none"
+        raise SignalError(
+            f"signal_source {shown!r} is not a configured source (configured: {known}); an audit may only "
+            f"select a name from [{GROUP}] named_sources"
+        )
+    spec = sources[name]
+    return name, parse_spec(spec, http_options(conf, spec), file_options(conf))
+
+
+def _origin(spec: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of the URL inside an HTTP or Prometheus spec; None for other kinds."""
+    url = spec.strip()
+    if url.lower().startswith("prometheus:"):
+        url = url.split(":", 1)[1]
+    try:
+        parts = urlsplit(url.split("#", 1)[0])
+        if parts.scheme.lower() not in ("http", "https"):
+            return None
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return None

@@ -28,7 +28,7 @@ import math
 import re
 from typing import Any
 
-from watcher_geyser.signal.series import Series, SignalError, Unit, parse_time
+from watcher_geyser.signal.series import Series, SignalError, Unit, parse_time, shape
 
 #: Inputs larger than this are refused before parsing (a signal is hours to weeks of points).
 MAX_BYTES = 16 * 1024 * 1024
@@ -39,7 +39,7 @@ FORMATS = ("auto", "csv", "json", "geyser", "carbon-intensity", "carbon-aware", 
 
 
 def parse(
-    data: bytes | str,
+    data: bytes | bytearray | str,
     fmt: str = "auto",
     unit: Unit | str | None = None,
     origin: str = "",
@@ -50,7 +50,7 @@ def parse(
         raise SignalError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
     if len(data) > max_bytes:
         raise SignalError(f"input is {len(data)} bytes, above the {max_bytes}-byte limit; shorten the series")
-    if isinstance(data, bytes):
+    if isinstance(data, bytes | bytearray):
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -142,10 +142,10 @@ def parse_csv(text: str, unit_scale: tuple[Unit, float] | None) -> Series:
                 declared = Unit.parse(match.group(1))
             continue
         if len(row) < 2:
-            raise SignalError(f"line {lineno}: expected 'timestamp,value', got {','.join(row)!r}")
+            raise SignalError(f"line {lineno}: expected 'timestamp,value', got {len(row)} column(s)")
         if not times and not values and _is_header(row):
             if len(row) > 2 and row[2].strip().lower() not in ("duration_s", "duration"):
-                raise SignalError(f"line {lineno}: third column must be duration_s, got {row[2]!r}")
+                raise SignalError(f"line {lineno}: third column must be duration_s, got {shape(row[2])}")
             continue
         try:
             times.append(parse_time(first))
@@ -179,17 +179,17 @@ def _is_header(row: list[str]) -> bool:
 def _number(raw: Any, what: str, text_ok: bool = False) -> float:
     """A finite float; JSON must hold real numbers, CSV cells (``text_ok``) are parsed."""
     if isinstance(raw, bool) or raw is None or (isinstance(raw, str) and not text_ok):
-        raise SignalError(f"{what} must be a number, got {raw!r}")
+        raise SignalError(f"{what} must be a number, got {shape(raw)}")
     if isinstance(raw, str):
         try:
             raw = float(raw.strip())
         except ValueError:
-            raise SignalError(f"{what} must be a number, got {raw!r}") from None
+            raise SignalError(f"{what} must be a number, got {shape(raw)}") from None
     if not isinstance(raw, int | float):
         raise SignalError(f"{what} must be a number, got {type(raw).__name__}")
     value = float(raw)
     if not math.isfinite(value):
-        raise SignalError(f"{what} is {raw!r}, not a finite number")
+        raise SignalError(f"{what} is {shape(raw)}, not a finite number")
     return value
 
 
@@ -352,7 +352,7 @@ def _timespan_s(raw: Any) -> float:
         if m:
             days, h, mnt, s = m.groups()
             return int(days or 0) * 86400 + int(h) * 3600 + int(mnt) * 60 + float(s)
-    raise SignalError(f"duration must be a timespan like '00:05:00', got {raw!r}")
+    raise SignalError(f"duration must be a timespan like '00:05:00', got {shape(raw)}")
 
 
 def _carbon_aware_emissions(doc: list, unit_scale) -> Series:

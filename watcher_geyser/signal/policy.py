@@ -19,10 +19,18 @@ The rule, in four steps:
    least ``dead_band`` and the held one is at least ``min_dwell_s`` old (with
    ``tighten_immediately``, a scarcer decision skips the dwell).
 4. **Failure.** When the source failed or its series does not cover ``now``, the last good
-   reading is used while it is younger than ``ttl_s``; after that the safe default
-   (``safe_budget_w``, ``safe_ceiling``) with ``allow_power_off=False``, which never asks to
-   switch hosts off. ``decide`` never raises: an unexpected error also yields the safe
-   default, and ``Decision.reason`` always says which value was used and why.
+   reading *of the same source* is used while it is younger than ``ttl_s``; after that the
+   safe default (``safe_budget_w``, ``safe_ceiling``). Neither ever allows power-off (nor
+   shelving, which follows ``fallback``). ``decide`` never raises: an unexpected error also
+   yields the safe default, and ``Decision.reason`` always says which value was used and why.
+5. **Suspicion.** A watts or fraction reading below ``suspicious_fraction`` of the fleet's
+   peak (0 W included) is more likely a broken meter than a real outage: it may tighten
+   the packing, but it allows power-off only once the source has read that low for
+   ``min_dwell_s`` (``Fallback.UNCONFIRMED`` until then), and a decision held from such a
+   reading gives way to the next plausible one at once.
+
+The memory (``PolicyState``) belongs to one source: a state of another source is set aside
+(neither held decision nor last good value is used) and the reason says so.
 
 Pure: imports nothing from OpenStack; state lives in ``PolicyState`` for the caller to keep.
 """
@@ -63,6 +71,7 @@ class SignalPolicy:
     def __init__(self, config: PolicyConfig | None = None, state: PolicyState | None = None) -> None:
         self.config = config or PolicyConfig()
         self.state = state or PolicyState()
+        self.set_aside: str | None = None  # the source whose memory the last decision set aside
 
     def decide(
         self,
@@ -94,8 +103,11 @@ class SignalPolicy:
         return self.decide(observation, now_s, fleet_peak_w, name)
 
     def _decide(self, observation, now_s: float, fleet_peak_w: float | None, source: str) -> Decision:
+        self.set_aside = None
+        self._own(source)
         if not math.isfinite(now_s):
             return self._safe(now_s, source, f"the decision time {now_s} is not a finite number of seconds")
+        self.state.touched_s = now_s
         failure = None
         reading = None
         if isinstance(observation, Series):
@@ -117,15 +129,57 @@ class SignalPolicy:
             detail = f"source failed: {failure}; {why}"
         else:
             detail = reading.detail
-        if fleet_peak_w is not None and not fleet_peak_w > 0:
+        if fleet_peak_w is not None and not (fleet_peak_w > 0 and math.isfinite(fleet_peak_w)):
             fleet_peak_w = None
         try:
             mapped = self._map(reading, fleet_peak_w)
         except SignalError as exc:
             return self._safe(now_s, source or reading.origin, str(exc))
+        suspicion = None
         if fallback is None:
             self._remember(reading, now_s)
+            suspicion = self._suspicion(reading, fleet_peak_w, now_s)
+            if suspicion is not None:
+                fallback = Fallback.UNCONFIRMED
+                detail = f"{detail}; {suspicion}"
         return self._hysteresis(reading, mapped, now_s, source or reading.origin, fallback, detail)
+
+    def _own(self, key: str) -> None:
+        """Set aside a memory that belongs to another source: never a fallback or a hold for this one.
+
+        An observation without a name (``key`` empty: ``decide`` called without ``source``) is
+        taken as the same caller's source; ``decide_from`` always names it."""
+        st = self.state
+        if st.source == key or not key:
+            return
+        if not st.source and st.held_position is None and st.last_good_value is None:
+            st.source = key  # a fresh memory takes the first source it meets
+            return
+        if st.held_position is not None or st.last_good_value is not None:
+            self.set_aside = st.source
+        self.state = PolicyState(source=key)
+
+    def _suspicion(self, reading: _Reading, fleet_peak_w: float | None, now_s: float) -> str | None:
+        """Why this reading may not switch hosts off yet (implausibly low, unconfirmed), or None."""
+        st, cfg = self.state, self.config
+        low = False
+        if reading.unit in (Unit.WATTS, Unit.FRACTION) and fleet_peak_w:
+            low_w = min(reading.value, reading.value_now)
+            available_w = low_w if reading.unit is Unit.WATTS else low_w * fleet_peak_w
+            low = available_w < cfg.suspicious_fraction * fleet_peak_w or available_w <= 0
+        if not low:
+            st.suspicious_since_s = None
+            return None
+        if st.suspicious_since_s is None or st.suspicious_since_s > now_s:
+            st.suspicious_since_s = now_s
+        age_s = now_s - st.suspicious_since_s
+        if age_s >= cfg.min_dwell_s:
+            return None
+        return (
+            f"the reading is implausibly low (under {cfg.suspicious_fraction:g} of the fleet's peak "
+            f"watts): no host switched off until it is confirmed for {cfg.min_dwell_s:g} s "
+            f"(low for {age_s:g} s so far)"
+        )
 
     # ---------------------------------------------------------------- step 1: window
 
@@ -183,7 +237,10 @@ class SignalPolicy:
     def _hysteresis(self, reading, mapped: _Mapped, now_s, source, fallback, detail) -> Decision:
         cfg, st = self.config, self.state
         hold_why = None
-        if st.held_position is not None and st.held_unit == reading.unit.value and st.held_ceiling is not None:
+        unconfirmed = fallback is Fallback.UNCONFIRMED
+        plausible_after_suspicious = st.held_suspicious and not unconfirmed and fallback is None
+        if (st.held_position is not None and st.held_unit == reading.unit.value and st.held_ceiling is not None
+                and not plausible_after_suspicious):
             age_s = now_s - (st.held_since_s if st.held_since_s is not None else now_s)
             delta = mapped.position - st.held_position
             tighter = mapped.level > st.held_level
@@ -199,18 +256,23 @@ class SignalPolicy:
             level, budget, ceiling = mapped.level, mapped.budget_w, mapped.ceiling
             st.held_position, st.held_level, st.held_budget_w = mapped.position, level, budget
             st.held_ceiling, st.held_unit, st.held_since_s = ceiling, reading.unit.value, now_s
+            st.held_suspicious = unconfirmed
             reason = f"signal {value_text}"
-        if fallback is not None:
+        if fallback is Fallback.LAST_GOOD:
             reason = f"{detail}; using last good value {reading.value:g} {reading.unit.symbol}" + (
                 f"; held: {hold_why}" if hold_why else ""
             )
+        if fallback is not None:
+            reason += "; no host switched off"
+        if self.set_aside is not None:
+            reason += f" (the policy memory of another source, {self.set_aside!r}, was set aside)"
         return Decision(
             at_s=now_s,
             budget_w=budget,
             ceiling=ceiling,
             level=level,
             consolidate=level > 0,
-            allow_power_off=level > 0,
+            allow_power_off=level > 0 and fallback is None,
             value=reading.value,
             value_now=reading.value_now,
             unit=reading.unit,
@@ -248,6 +310,7 @@ class SignalPolicy:
         cfg, st = self.config, self.state
         st.held_position = None  # the next good reading applies at once
         budget = cfg.safe_budget_w
+        note = f" (the policy memory of another source, {self.set_aside!r}, was set aside)" if self.set_aside else ""
         return Decision(
             at_s=float(now_s),
             budget_w=budget,
@@ -263,7 +326,7 @@ class SignalPolicy:
             held=False,
             reason=(
                 f"{why}; using the safe default (ceiling {cfg.safe_ceiling_value:g}, "
-                f"budget {'none' if budget is None else f'{budget:g} W'}, no host switched off)"
+                f"budget {'none' if budget is None else f'{budget:g} W'}, no host switched off){note}"
             ),
         )
 

@@ -217,6 +217,16 @@ def iso(t_s: float) -> str:
         return f"{t_s:g} s"
 
 
+def shape(raw) -> str:
+    """What a bad value looks like without showing it: text read from a file or a server may
+    be a secret (``/etc/shadow``, a token) and messages go to logs and Watcher's ``nop``."""
+    if isinstance(raw, str):
+        return f"text of {len(raw)} character(s)"
+    if isinstance(raw, bool | int | float) or raw is None:
+        return repr(raw) if not isinstance(raw, int) or abs(raw) < 10**18 else f"an integer of {len(str(raw))} digits"
+    return type(raw).__name__
+
+
 def parse_time(value) -> float:
     """Epoch seconds for an ISO 8601 text (``Z`` or offset; naive means UTC) or a number.
 
@@ -243,7 +253,7 @@ def parse_time(value) -> float:
         dt = datetime.fromisoformat(text)
     except ValueError:
         hint = "e.g. 2026-06-21T12:00:00Z, or epoch seconds"
-        raise SignalError(f"timestamp {value!r} is not ISO 8601 ({hint})") from None
+        raise SignalError(f"timestamp ({shape(value)}) is not ISO 8601 ({hint})") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()

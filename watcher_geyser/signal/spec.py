@@ -28,26 +28,31 @@ from watcher_geyser.signal.parsers import FORMATS
 from watcher_geyser.signal.prometheus import PrometheusSource
 from watcher_geyser.signal.series import SignalError, Unit
 from watcher_geyser.signal.solar import SolarSite, SolarSource
-from watcher_geyser.signal.sources import ConstantSource, FileSource, HttpSource, SignalSource
+from watcher_geyser.signal.sources import ConstantSource, FileOptions, FileSource, HttpSource, SignalSource
 
 SPEC_HELP = __doc__.split("\n\n", 1)[1]
 
 _CONSTANT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
-def parse_spec(spec: str, http: HttpOptions | None = None) -> SignalSource:
-    """The source a spec names; raises ``SignalError`` naming the fault and the fix."""
+def parse_spec(spec: str, http: HttpOptions | None = None, files: FileOptions | None = None) -> SignalSource:
+    """The source a spec names; raises ``SignalError`` naming the fault and the fix.
+
+    ``http`` bounds (and may authenticate) HTTP and Prometheus reads; ``files`` bounds file
+    reads. Both default to the documented defaults.
+    """
     spec = spec.strip()
     if not spec:
         raise SignalError("empty source spec; try constant:5000W or file:PATH")
     http = http or HttpOptions()
+    files = files or FileOptions()
     scheme, _, rest = spec.partition(":")
     scheme = scheme.lower()
     try:
         if scheme == "constant":
             return _constant(rest)
         if scheme == "file":
-            return _file(rest)
+            return _file(rest, files)
         if scheme in ("http", "https"):
             url, _, frag = spec.partition("#")
             opts = _options(frag, "&", ("unit", "format"))
@@ -59,7 +64,7 @@ def parse_spec(spec: str, http: HttpOptions | None = None) -> SignalSource:
     except ValueError as exc:  # SignalError included; dataclass checks raise ValueError
         raise SignalError(f"source {spec!r}: {exc}") from None
     if Path(spec).exists():
-        return FileSource(Path(spec))
+        return FileSource(Path(spec), options=files)
     raise SignalError(
         f"source {spec!r}: unknown kind {scheme!r} and no such file; use constant:, file:, http(s)://, "
         "prometheus: or solar: (see geyser signal --help)"
@@ -97,14 +102,14 @@ def _constant(rest: str) -> ConstantSource:
     return ConstantSource(float(match.group(1)) * scale, unit)
 
 
-def _file(rest: str) -> FileSource:
+def _file(rest: str, files: FileOptions) -> FileSource:
     path, _, query = rest.partition("?")
     if not path:
         raise SignalError("file: needs a path, e.g. file:signals/site.csv?unit=W")
     opts = _options(query, "&", ("unit", "format"))
     if opts.get("unit"):
         Unit.parse(opts["unit"])  # fail early on a bad unit
-    return FileSource(Path(path), _format(opts), opts.get("unit"))
+    return FileSource(Path(path), _format(opts), opts.get("unit"), files)
 
 
 def _prometheus(rest: str, http: HttpOptions) -> PrometheusSource:

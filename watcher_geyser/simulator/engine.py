@@ -1,10 +1,12 @@
 """The replay loop: a clock over decision steps and migration-end events, in a deterministic order.
 
-At each decision time t_k (= k x step + the fidelity's offset, k = 1..T-1):
+At each decision time t_k (= k x step + the fidelity's offset, k = 1..T-1, and on while deferred
+work is left; see ``deferral``):
 
 1. update every host at t_k (demand interpolated from the trace), charge energy since the last update;
 2. in ``cloudsim`` fidelity, retire VMs whose demand is exactly 0;
-3. append each VM's utilisation to its history, ask the policy for migrations (timed);
+3. append each VM's utilisation to its history; a policy that defers work shelves and brings back
+   deferrable VMs; ask the policy for migrations (timed);
 4. start them: the VM is marked migrating, the destination reserves 10 % of it; a migration lasts
    RAM / (BW / 2 / 8000) seconds (after ``boot_s`` when a realistic host has to be switched on).
    A policy may answer waves (a list of lists): each wave starts when the previous one has
@@ -14,8 +16,8 @@ At each decision time t_k (= k x step + the fidelity's offset, k = 1..T-1):
 
 Everything a run measures is in ``RunResult`` (definitions in ``metrics``). With a watts signal
 (``available_power_w``) every policy is accounted against it, whether it follows it or not.
-Deferred work is counted in ``Engine.deferral`` (a ``DeferralTally``): the hook for policies or
-engine steps that hold deferrable VMs back; it stays at 0 otherwise.
+Deferred work is kept by ``Engine.book`` (a ``deferral.DeferralBook``): VMs a policy shelves, the
+time-shift of their traces, the work done; its figures stay at 0 for policies that never defer.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ import numpy as np
 
 from watcher_geyser.simulator.baselines import Policy
 from watcher_geyser.simulator.datacenter import DataCenter
+from watcher_geyser.simulator.deferral import DeferralBook, DeferralSetup
 from watcher_geyser.simulator.fidelity import Fidelity
 from watcher_geyser.simulator.metrics import (
     J_PER_KWH,
     Accounting,
-    DeferralTally,
     StepSeries,
     energy_above_supply_kwh,
     hosts_lower_bound,
@@ -74,6 +76,7 @@ class Engine:
         fidelity: Fidelity,
         available_power_w: Callable[[float], float] | None = None,
         progress: Callable[[int], None] | None = None,
+        deferral: DeferralSetup | None = None,
     ) -> None:
         if dc.vms != len(trace.names):
             raise ValueError(f"the data centre has {dc.vms} VMs but the trace {len(trace.names)}")
@@ -81,6 +84,7 @@ class Engine:
         self.available_power_w = available_power_w
         self.progress = progress
         self.state = SimState(dc, trace, fidelity)
+        self.book = DeferralBook(self.state, deferral, (trace.samples - 1) * trace.step_s + fidelity.decision_offset_s)
         self.acc = Accounting(dc.hosts, dc.vms)
         self.series = StepSeries()
         self.energy_j = 0.0
@@ -89,7 +93,6 @@ class Engine:
         self.power_ons = self.power_offs = 0
         self.host_switch_offs = np.zeros(dc.hosts, dtype=np.int64)
         self.host_ever_on = np.zeros(dc.hosts, dtype=bool)
-        self.deferral = DeferralTally()
         self._seq = 0
         self._max_w = np.array([p.max_w for p in dc.power])
         self._idle_w = np.array([p.idle_w for p in dc.power])
@@ -154,7 +157,10 @@ class Engine:
         # energy charged since the last row: migrations completing between two decisions
         # charge their pieces of the interval as they happen, all of it belongs to the next row
         energy_before = self.energy_j
-        for k in range(1, self.trace.samples):
+        self.book.close_step(fid.decision_offset_s)
+        k, more = 0, self.trace.samples > 1
+        while more:  # the trace's steps, then as long as deferred work is left
+            k += 1
             t = k * step + fid.decision_offset_s
             step_start = time.perf_counter()
             snap = state.snapshot(t)
@@ -164,10 +170,15 @@ class Engine:
             self.lb_j += (lb_prev + lb_now) / 2.0 * interval_s
             lb_prev = lb_now
             on = self._record(snap)
+            self.book.count_work(t, interval_s)
+            self.book.retire_finished(t)
             if fid.retire_idle_vms:
                 dead = np.flatnonzero(state.alive & (snap.vm_req_mips == 0) & ~state.in_migration)
                 state.retire(dead)
             state.record_history(state.utilisation(t))
+            if self._defer(t, StepView(k, t, state, snap)):
+                snap = state.snapshot(t)
+                on = self._record(snap)
             view = StepView(k, t, state, snap)
             decide_start = time.perf_counter()
             answer = self.policy.decide(view)
@@ -183,7 +194,9 @@ class Engine:
             energy_before = self.energy_j
             self._count_switches(was_on, on)
             was_on = on
-            next_t = (k + 1) * step + fid.decision_offset_s if k + 1 < self.trace.samples else np.inf
+            self.book.close_step(t)
+            more = k + 1 < self.trace.samples or self.book.pending(t)
+            next_t = (k + 1) * step + fid.decision_offset_s if more else np.inf
             before = self.migrations
             prev, prev_on, was_on = self._complete_until(next_t, prev, prev_on, was_on)
             self.series.migrations[-1] += self.migrations - before
@@ -196,6 +209,15 @@ class Engine:
             if self.progress is not None:
                 self.progress(1)
         return self._result(unplaced, step_times, solver_times, planner_times, time.perf_counter() - wall)
+
+    def _defer(self, t: float, view: StepView) -> bool:
+        """Let a deferring policy shelve and bring back deferrable VMs; True when any changed state."""
+        defer = getattr(self.policy, "defer", None)
+        if defer is None or not self.book.setup.deferrable.any():
+            return False
+        answer = defer(view, self.book)
+        free = self.dc.total_mips.astype(np.float64) - view.snapshot.host_cap_mips
+        return self.book.apply(answer, t, free) > 0
 
     def _start(self, moves: list[Migration], t: float) -> None:
         state, dc = self.state, self.dc
@@ -288,7 +310,8 @@ class Engine:
         if self.available_power_w is not None:
             above = energy_above_supply_kwh(self.series.power_w, self.series.available_w, self.trace.step_s)
             covered = 1.0 - above / energy_kwh if energy_kwh > 0 else 1.0
-        days = self.trace.samples * self.trace.step_s / 86400.0
+        end_s = self.series.time_s[-1] if self.series.time_s else 0.0
+        days = max(self.trace.samples * self.trace.step_s, end_s) / 86400.0  # deferred work may run past the trace
         cycles_max, cycles_mean = power_cycles_per_day(self.host_switch_offs, self.host_ever_on, days)
         return RunResult(
             policy=self.policy.name,
@@ -311,13 +334,14 @@ class Engine:
             energy_covered_share=covered,
             host_power_cycles_max=cycles_max,
             host_power_cycles_mean=cycles_mean,
-            deferred_vm_hours=self.deferral.deferred_vm_hours,
-            deadline_misses=self.deferral.deadline_misses,
+            deferred_vm_hours=self.book.deferred_vm_hours,
+            deadline_missed=tuple(self.book.missed(end_s)),
             step_seconds=step_times,
             solver_seconds=solver_times,
             planner_seconds=planner_times,
             wall_seconds=wall_s,
             series=self.series,
+            work_vm_hours=self.book.work_vm_hours,
         )
 
 
@@ -336,6 +360,7 @@ def simulate(
     fidelity: Fidelity,
     available_power_w: Callable[[float], float] | None = None,
     progress: Callable[[int], None] | None = None,
+    deferral: DeferralSetup | None = None,
 ) -> RunResult:
     """Replay ``trace`` on ``dc`` under ``policy``; see ``Engine``."""
-    return Engine(trace, dc, policy, fidelity, available_power_w, progress).run()
+    return Engine(trace, dc, policy, fidelity, available_power_w, progress, deferral).run()

@@ -14,6 +14,10 @@ relieves (never a reshuffle between hosts that stay on), and the forecast's head
 keeps relief rare. ``max_consolidation_moves`` can still cap the consolidation per step
 (relief is never capped: an overload is fixed at the first step that sees it); on the
 PlanetLab days it costs energy for no gain in SLA.
+
+Deferrable VMs (``geyser simulate --deferrable``): before the migrations, ``defer`` asks the
+core's rule (``watcher_geyser.deferral``) which to shelve and which to bring back, from the
+same signal decision. Without a signal nothing is ever shelved.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from watcher_geyser.deferral import DeferralConfig, Energy, decide_deferral
 from watcher_geyser.planner import plan as plan_moves
 from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy, fleet_peak_w
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial
+from watcher_geyser.simulator.deferral import DeferralAnswer, DeferralBook
 from watcher_geyser.simulator.fleet import fleet_from_view
 from watcher_geyser.simulator.state import Migration, SimState
 from watcher_geyser.solver import Problem, solve
@@ -66,6 +72,9 @@ class GeyserPolicy:
     per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
     follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
     signal: SignalFeed | None = None
+    deferral: DeferralConfig | None = None  # None: the core's defaults, lead time one trace step
+    seed: int = 0  # CP-SAT's random seed
+    deterministic: bool = False  # same numbers on every run: the solver's work limit instead of the wall clock
     stats: DecisionStats = field(default_factory=DecisionStats)
     decisions: list[Decision] = field(default_factory=list, repr=False)
     _signal_policy: SignalPolicy | None = field(default=None, repr=False)
@@ -90,6 +99,8 @@ class GeyserPolicy:
             max_consolidation_moves=self.max_consolidation_moves,
             time_limit_s=self.time_limit_s,
             workers=1,
+            seed=self.seed,
+            deterministic=self.deterministic,
         )
         target = solve(problem, method=self.method)
         solved = time.perf_counter()
@@ -107,6 +118,17 @@ class GeyserPolicy:
         overloaded = int(view.snapshot.host_violation.sum())
         self.stats = DecisionStats(overloaded, solver_s=solved - started, planner_s=time.perf_counter() - solved)
         return waves
+
+    def defer(self, view, book: DeferralBook) -> DeferralAnswer:
+        """Shelve and bring back deferrable VMs by the core's rule, from this step's signal decision."""
+        if self.signal is None:
+            energy = Energy.blind()
+        else:
+            energy = Energy.from_decision(self._decide_signal(view.time_s, _peak_w(view.state)))
+        config = self.deferral or DeferralConfig(lead_s=view.state.trace.step_s)
+        plan = decide_deferral(book.candidates(view.time_s), energy, view.time_s, config)
+        index = {name: i for i, name in enumerate(view.state.dc.vm_names)}
+        return DeferralAnswer([index[u] for u in plan.shelve], [index[u] for u in plan.resume])
 
     def _parallelism(self, state: SimState) -> tuple[int, int]:
         """Migrations per wave (overall, per host). CloudSim starts every migration at once, so
@@ -129,11 +151,19 @@ class GeyserPolicy:
         return np.maximum(current, state.history[:, :k].max(axis=1))
 
     def _decide_signal(self, t_s: float, peak_w: float) -> Decision:
+        """The signal policy's decision at ``t_s``, taken once per step (``defer`` and ``decide`` share it)."""
+        if self.decisions and self.decisions[-1].at_s == self.signal.start_s + t_s:
+            return self.decisions[-1]
         if self._signal_policy is None:
             self._signal_policy = SignalPolicy(self.signal.config)
         decision = self._signal_policy.decide(self.signal.series, self.signal.start_s + t_s, peak_w, "simulated")
         self.decisions.append(decision)
         return decision
+
+
+def _peak_w(state: SimState) -> float:
+    """The fleet's nameplate peak, as ``fleet_peak_w`` computes it for the fleet."""
+    return float(sum(p.max_w for p in state.dc.power))
 
 
 __all__ = ["GeyserPolicy", "SignalFeed"]

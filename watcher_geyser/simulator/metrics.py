@@ -14,7 +14,7 @@
 * power cycles: each on -> off transition of a host during the run (a switch-off; the boot
   before or after it belongs to the same cycle), per host, divided by the days the trace
   spans (samples x step); max over all hosts, mean over the hosts that were ever on.
-* deferral: VM-hours deferred work waited and deadlines missed, kept by ``DeferralTally``.
+* deferral: VM-hours deferred work waited and deadlines missed, kept by ``deferral.DeferralBook``.
 """
 
 from __future__ import annotations
@@ -61,29 +61,6 @@ def power_cycles_per_day(switch_offs: np.ndarray, ever_on: np.ndarray, days: flo
         return 0.0, 0.0
     per_day = switch_offs / days
     return float(per_day.max()), float(per_day[ever_on].mean())
-
-
-@dataclass
-class DeferralTally:
-    """Deferred work, for policies that may hold deferrable VMs back (0 for every other policy).
-
-    The engine owns one per run and copies it into the result; whatever defers a VM adds the
-    seconds it waited (``add_deferred_s``) and counts a VM whose deadline passed before its
-    work was done (``add_miss``).
-    """
-
-    deferred_vm_s: float = 0.0
-    deadline_misses: int = 0
-
-    def add_deferred_s(self, vms: int, seconds: float) -> None:
-        self.deferred_vm_s += vms * seconds
-
-    def add_miss(self, vms: int = 1) -> None:
-        self.deadline_misses += vms
-
-    @property
-    def deferred_vm_hours(self) -> float:
-        return self.deferred_vm_s / 3600.0
 
 
 @dataclass

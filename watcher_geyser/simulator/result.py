@@ -29,13 +29,18 @@ class RunResult:
     energy_covered_share: float | None
     host_power_cycles_max: float  # switch-offs per host per day, worst host
     host_power_cycles_mean: float  # the same, mean over hosts ever on
-    deferred_vm_hours: float
-    deadline_misses: int
+    deferred_vm_hours: float  # time deferrable VMs spent shelved, summed
     step_seconds: list[float]
     solver_seconds: list[float]
     planner_seconds: list[float]
     wall_seconds: float
     series: StepSeries = field(repr=False)
+    work_vm_hours: float = 0.0  # utilisation-weighted VM-hours of work done: equal with and without deferral
+    deadline_missed: tuple[str, ...] = ()  # deferrable VMs held shelved past their deadline
+
+    @property
+    def deadline_misses(self) -> int:
+        return len(self.deadline_missed)
 
     @property
     def slav(self) -> float:
@@ -74,6 +79,8 @@ class RunResult:
             "host_power_cycles_mean": self.host_power_cycles_mean,
             "deferred_vm_hours": self.deferred_vm_hours,
             "deadline_misses": self.deadline_misses,
+            "deadline_missed": list(self.deadline_missed),
+            "work_vm_hours": self.work_vm_hours,
             "step_seconds_mean": mean,
             "step_seconds_p95": p95,
             "step_seconds_max": mx,

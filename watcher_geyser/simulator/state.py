@@ -73,6 +73,7 @@ class SimState:
     history: np.ndarray = field(init=False)  # float64[V, 30]: utilisation at past decisions, newest first
     history_len: int = 0
     powered: np.ndarray = field(init=False)  # bool[H]: realistic fidelity's power state
+    shift_s: np.ndarray = field(init=False)  # float64[V]: how far each VM's trace runs behind the clock (deferral)
     _util: np.ndarray = field(init=False, repr=False)  # [V, T+1]: trace with CloudSim's extra last point
 
     def __post_init__(self) -> None:
@@ -84,6 +85,7 @@ class SimState:
         self.inflight = []
         self.history = np.zeros((v, HISTORY_LENGTH))
         self.powered = np.zeros(h, dtype=bool)
+        self.shift_s = np.zeros(v)
         self._util = np.hstack([self.trace.util, self.trace.util[:, -1:]])
         self._total = self.dc.total_mips.astype(np.float64)
         self._curve = self.dc.curve_w
@@ -92,7 +94,13 @@ class SimState:
 
     # --- demand -------------------------------------------------------------------------
     def utilisation(self, time_s: float) -> np.ndarray:
-        """float64[V]: trace utilisation at ``time_s``, linear between samples (CloudSim's rule)."""
+        """float64[V]: trace utilisation at ``time_s``, linear between samples (CloudSim's rule).
+
+        A VM whose trace runs behind the clock (``shift_s``, deferred work) is read at its own
+        position ``time_s - shift_s``.
+        """
+        if self.shift_s.any():
+            return self._shifted_utilisation(time_s - self.shift_s)
         step = self.trace.step_s
         i = int(time_s // step)
         last = self._util.shape[1] - 1
@@ -102,6 +110,14 @@ class SimState:
         if frac == 0:
             return self._util[:, i].copy()
         return self._util[:, i] + (self._util[:, i + 1] - self._util[:, i]) * frac
+
+    def _shifted_utilisation(self, position_s: np.ndarray) -> np.ndarray:
+        step, last = self.trace.step_s, self._util.shape[1] - 1
+        x = np.clip(position_s / step, 0.0, float(last))
+        lo = np.minimum(np.floor(x).astype(np.int64), last)
+        hi = np.minimum(lo + 1, last)
+        rows = np.arange(len(position_s))
+        return self._util[rows, lo] + (self._util[rows, hi] - self._util[rows, lo]) * (x - lo)
 
     def demand_mips(self, time_s: float) -> np.ndarray:
         return self.utilisation(time_s) * self.dc.vm_mips * self.alive

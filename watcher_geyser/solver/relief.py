@@ -137,6 +137,7 @@ class _Shedder:
         self.placement = fleet.placement.copy()
         self.load = host_load(fleet)
         self.relief = problem.relief_limits
+        self.goal = self.relief  # a hot host sheds until it is under this
         self.packing = packing_limits(fleet, problem.ceiling, problem.cpu_ceiling)
         self.scale = np.maximum(np.where(np.isinf(self.packing), 1.0, self.packing), 1e-9)
         self.receivable = problem.may_receive.copy()
@@ -178,7 +179,7 @@ class _Shedder:
         tried = np.zeros(len(self.fleet.instances), dtype=bool)
         reason = None
         moved: list[int] = []
-        while above(self.load[h : h + 1], self.relief[h : h + 1])[0]:
+        while above(self.load[h : h + 1], self.goal[h : h + 1])[0]:
             if self.moves_left <= 0:
                 reason = f"the migration cap ({self.problem.max_migrations}) is used up"
                 break
@@ -212,7 +213,7 @@ class _Shedder:
         here = here[fleet.placement[here] == h]
         if not len(here):
             return None
-        excess = self.load[h] - self.relief[h]
+        excess = self.load[h] - self.goal[h]
         over = excess > TOLERANCE
         need = self.demand[here][:, over]
         clears = (need >= excess[over] - TOLERANCE).all(axis=1)

@@ -4,8 +4,10 @@ The seam between the Watcher strategy and the signal policy. In order:
 
 1. the audit's ``power_budget_w`` / ``ceiling`` parameters, when set, win (an operator's
    explicit request);
-2. otherwise the signal: the audit's ``signal_source`` or ``[geyser_signal] source``,
-   read and decided by ``watcher_geyser.signal.SignalPolicy`` (hysteresis, forecast,
+2. otherwise the signal: the source the audit's ``signal_source`` names among those the
+   operator configured (``[geyser_signal] named_sources``; empty: ``[geyser_signal] source``;
+   a URL, a file or an unknown name is refused: safe default), read and decided by
+   ``watcher_geyser.signal.SignalPolicy`` (hysteresis, forecast,
    last-good and safe-default fallbacks, state kept in ``[geyser_signal] state_file``);
 3. no signal configured: no budget, ``ceiling_max``.
 
@@ -53,26 +55,27 @@ def decide_energy(params: AuditParams, fleet: Fleet, conf: cfg.ConfigOpts,
 
 
 def _from_signal(params: AuditParams, fleet: Fleet, conf: cfg.ConfigOpts, now_s: float) -> EnergyDecision:
-    from watcher_geyser.signal import PolicyState, SignalPolicy, fleet_peak_w, load_state, parse_spec, save_state
+    from watcher_geyser.signal import PolicyState, SignalError, SignalPolicy, fleet_peak_w, load_state, save_state
     from watcher_geyser.signal import opts as signal_opts
 
     signal_opts.register_opts(conf)
     group = conf[signal_opts.GROUP]
-    spec = params.signal_source or group.source
-    if not spec:
+    try:
+        chosen = signal_opts.audit_source(conf, params.signal_source)
+    except SignalError as exc:
+        ceiling = params.ceiling_max
+        return EnergyDecision(None, ceiling, False, f"{exc}; safe default: no budget, ceiling {ceiling:.2f}, no host "
+                              "switched off", fallback=True, source="refused")
+    if chosen is None:
         ceiling = params.ceiling_max
         return EnergyDecision(None, ceiling, params.power_off,
                               f"no energy signal configured: no budget, ceiling {ceiling:.2f}", source="none")
-    state, state_note = (PolicyState(), None)
+    key = _describe(chosen[1])
+    state, state_note = (PolicyState(source=key), None)
     if group.state_file:
-        state, state_note = load_state(group.state_file)
+        state, state_note = load_state(group.state_file, key)
     policy = SignalPolicy(signal_opts.policy_config(conf), state)
-    try:
-        source = parse_spec(spec, signal_opts.http_options(conf))
-    except ValueError as exc:
-        decision = policy.decide(exc, now_s, fleet_peak_w(fleet))
-    else:
-        decision = policy.decide_from(source, now_s, fleet_peak_w(fleet))
+    decision = policy.decide_from(chosen[1], now_s, fleet_peak_w(fleet))
     if group.state_file:
         save_state(group.state_file, policy.state)
     ceiling = params.clamp_ceiling(decision.ceiling)
@@ -85,6 +88,13 @@ def _from_signal(params: AuditParams, fleet: Fleet, conf: cfg.ConfigOpts, now_s:
         fallback=decision.fallback is not None,
         source=decision.source,
     )
+
+
+def _describe(source) -> str:
+    try:
+        return source.describe()
+    except Exception:  # noqa: BLE001 - the same fallback name decide_from uses
+        return type(source).__name__
 
 
 def _watts(value: float | None) -> str:

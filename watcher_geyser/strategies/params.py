@@ -44,10 +44,10 @@ def schema(power_off_default: bool) -> dict:
                 "type": ["number", "null"], "minimum": 0, "default": None,
             },
             "signal_source": {
-                "description": "Energy signal spec for this audit (e.g. 'constant:5000W', 'file:/path.csv', "
-                "'prometheus:http://host:9090?query=...'), overriding [geyser_signal] source. Empty: the "
-                "configured source.",
-                "type": "string", "default": "",
+                "description": "Name of the energy signal source for this audit, one the operator configured in "
+                "[geyser_signal] named_sources ('default': [geyser_signal] source). Empty: the configured source. "
+                "A URL or a file path is refused: an audit cannot point the decision engine anywhere else.",
+                "type": "string", "default": "", "pattern": "^[A-Za-z0-9_.-]{0,64}$",
             },
             "max_migrations": {
                 "description": "Most instances this audit may move. null: no cap.",

@@ -1,0 +1,203 @@
+"""Deferrable VMs in the replay: a seeded choice of VMs, work shifted in time, and its figures.
+
+A deferrable VM's trace is its work, not a wall clock: while it is shelved it asks for nothing
+(it holds no host, consumes no MIPS, RAM or watts) and its trace stops; when it comes back it
+resumes at the sample where it stopped. Each VM so has a *position* in its trace,
+``position = t - shift``, where ``shift`` is the time it has spent shelved. Shelving and
+bringing back happen at decision times, so shifts are whole steps and every VM visits each
+interval of its trace exactly once: the work done (``work_vm_hours``, utilisation-weighted
+VM-hours) is the same with and without deferral. The replay runs past the trace's end until
+the last shifted VM has finished.
+
+Promise kept: a VM may be shelved ``max_deferral_s`` in total (``--deferral-deadline``, 24 h
+by default), i.e. its work finishes at most that much later than without deferral. In the
+core's words (``watcher_geyser.deferral``) its deadline is ``end + max_deferral_s`` and its
+remaining running time ``end - position``, so it must run again by ``position + max_deferral_s``.
+A VM that comes back later (no host had room for it) is a deadline miss, named in the result.
+
+The engine plays Nova's scheduler for a VM that comes back: the fullest powered host where its
+full MIPS (and, in realistic fidelity, its RAM) fits, else the first off host that can take it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from watcher_geyser.deferral import Candidate
+from watcher_geyser.simulator.state import SimState
+
+DEFAULT_DEFERRAL_DEADLINE_S = 24 * 3600.0
+DEFAULT_DEFERRAL_SEED = 0
+_EPS_S = 1e-6
+
+
+@dataclass(frozen=True)
+class DeferralSetup:
+    """Which VMs may be deferred, and for how long at most."""
+
+    deferrable: np.ndarray  # bool[V]
+    max_deferral_s: float = DEFAULT_DEFERRAL_DEADLINE_S
+
+    @classmethod
+    def seeded(
+        cls,
+        vms: int,
+        fraction: float,
+        max_deferral_s: float = DEFAULT_DEFERRAL_DEADLINE_S,
+        seed: int = DEFAULT_DEFERRAL_SEED,
+    ) -> DeferralSetup:
+        """``round(fraction x vms)`` VMs chosen at random with ``seed`` (the same VMs for every policy)."""
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"the deferrable fraction is between 0 and 1, got {fraction}")
+        if max_deferral_s <= 0:
+            raise ValueError(f"the deferral deadline must be > 0 s, got {max_deferral_s}")
+        chosen = np.zeros(vms, dtype=bool)
+        count = int(round(fraction * vms))
+        if count:
+            chosen[np.random.default_rng(seed).choice(vms, size=count, replace=False)] = True
+        return cls(chosen, float(max_deferral_s))
+
+
+@dataclass
+class DeferralAnswer:
+    """What a deferring policy asks at a decision step (VM indices)."""
+
+    shelve: list[int]
+    resume: list[int]
+
+
+class DeferralBook:
+    """Shelved VMs, their shifts, the work done, and the figures of a run."""
+
+    def __init__(self, state: SimState, setup: DeferralSetup | None, end_s: float) -> None:
+        vms = state.dc.vms
+        self.state = state
+        self.setup = setup or DeferralSetup(np.zeros(vms, dtype=bool))
+        self.end_s = end_s  # the trace position where every VM's work is done
+        self.shelved_since = np.full(vms, np.nan)
+        self.shelved_s = np.zeros(vms)  # total time each VM spent shelved
+        self.work_util_s = 0.0
+        self.shelves = self.resumes = 0
+        self._prev_util = np.zeros(vms)
+        self._prev_running = np.zeros(vms, dtype=bool)
+
+    # --- positions ---------------------------------------------------------------------------
+    @property
+    def shelved(self) -> np.ndarray:
+        return ~np.isnan(self.shelved_since)
+
+    def position(self, t_s: float) -> np.ndarray:
+        """float64[V]: where each VM is in its trace (frozen while it is shelved)."""
+        return np.where(self.shelved, self.shelved_since, t_s) - self.state.shift_s
+
+    @property
+    def active(self) -> bool:
+        """True while deferral changed anything (some VM is shelved or runs behind the clock)."""
+        return bool(self.shelved.any() or self.state.shift_s.any())
+
+    def pending(self, t_s: float) -> bool:
+        """Work left past the trace's end: a shelved VM, or a running one behind the clock.
+
+        False once ``t_s`` is past the latest time any promise allows (the end plus the
+        maximum deferral), so that a VM no host can take does not keep the replay going.
+        """
+        if not self.active or t_s > self.end_s + self.setup.max_deferral_s:
+            return False
+        behind = self.state.alive & (self.position(t_s) < self.end_s - _EPS_S)
+        return bool(self.shelved.any() or behind.any())
+
+    # --- per step ------------------------------------------------------------------------------
+    def count_work(self, t_s: float, interval_s: float) -> None:
+        """Add the interval ending at ``t_s`` for VMs that ran through it (trapezoid in utilisation)."""
+        util = self.state.utilisation(t_s)
+        ran = self._prev_running & self.state.alive
+        self.work_util_s += float(((self._prev_util + util) / 2.0)[ran].sum()) * interval_s
+
+    def close_step(self, t_s: float) -> None:
+        """After the decision at ``t_s``: remember who runs into the next interval, and from where."""
+        self._prev_util = self.state.utilisation(t_s)
+        self._prev_running = self.state.alive & (self.position(t_s) < self.end_s - _EPS_S)
+
+    def retire_finished(self, t_s: float) -> None:
+        """VMs whose work is done leave (only needed once deferral has shifted someone)."""
+        if not self.active:
+            return
+        done = self.state.alive & ~self.state.in_migration & (self.position(t_s) >= self.end_s - _EPS_S)
+        self.state.retire(np.flatnonzero(done))
+
+    def candidates(self, t_s: float) -> list[Candidate]:
+        """Deferrable VMs with work left, as the core's rule sees them (uuid = VM name)."""
+        state, names = self.state, self.state.dc.vm_names
+        pos = self.position(t_s)
+        shelved = self.shelved
+        running = state.alive & ~state.in_migration
+        mask = self.setup.deferrable & (shelved | running) & (pos < self.end_s - _EPS_S)
+        # running: position + max_deferral; shelved: when it was shelved + what is left of max_deferral
+        resume_by = t_s + (self.setup.max_deferral_s - self._shelved_now(t_s))
+        return [Candidate(names[v], bool(shelved[v]), float(resume_by[v])) for v in np.flatnonzero(mask).tolist()]
+
+    def _shelved_now(self, t_s: float) -> np.ndarray:
+        """float64[V]: time spent shelved so far, the current spell included."""
+        current = np.where(self.shelved, t_s - np.nan_to_num(self.shelved_since), 0.0)
+        return self.shelved_s + current
+
+    # --- applying a policy's answer ----------------------------------------------------------
+    def apply(self, answer: DeferralAnswer, t_s: float, host_free_mips: np.ndarray) -> int:
+        """Shelve and bring back as asked; returns how many VMs changed state."""
+        state = self.state
+        changed = 0
+        shelve = [v for v in answer.shelve if self.setup.deferrable[v] and state.alive[v] and not state.in_migration[v]]
+        if shelve:
+            host_free_mips = host_free_mips.copy()
+            for v in shelve:
+                host_free_mips[int(state.vm_host[v])] += state.dc.vm_mips[v]
+            state.retire(np.array(shelve, dtype=np.int64))
+            self.shelved_since[shelve] = t_s
+            self.shelves += len(shelve)
+            changed += len(shelve)
+        for v in answer.resume:
+            if not self.shelved[v]:
+                continue
+            host = self._schedule(v, host_free_mips)
+            if host is None:
+                continue  # no room anywhere: it stays shelved, and may become a deadline miss
+            spell = t_s - self.shelved_since[v]
+            state.shift_s[v] += spell
+            self.shelved_s[v] += spell
+            self.shelved_since[v] = np.nan
+            state.place(v, host)
+            state.powered[host] = True
+            host_free_mips[host] -= state.dc.vm_mips[v]
+            self.resumes += 1
+            changed += 1
+        return changed
+
+    def _schedule(self, v: int, free_mips: np.ndarray) -> int | None:
+        """Nova's part: the fullest powered host with room for the VM, else the first off host with room."""
+        state, dc = self.state, self.state.dc
+        fits = (free_mips >= dc.vm_mips[v]) & (dc.pe_mips * dc.vm_pes[v] >= dc.vm_mips[v])
+        if state.fidelity.enforce_ram:
+            ram_used = np.bincount(state.vm_host[state.alive], dc.vm_ram_mb[state.alive], dc.hosts)
+            fits &= dc.ram_mb - ram_used >= dc.vm_ram_mb[v]
+        on = np.array([len(vms) > 0 for vms in state.host_vms]) | (state.powered & ~state.fidelity.is_cloudsim)
+        powered = np.flatnonzero(fits & on)
+        if len(powered):
+            return int(powered[np.argmin(free_mips[powered])])
+        off = np.flatnonzero(fits & ~on)
+        return int(off[0]) if len(off) else None
+
+    # --- figures -------------------------------------------------------------------------------
+    @property
+    def work_vm_hours(self) -> float:
+        return self.work_util_s / 3600.0
+
+    @property
+    def deferred_vm_hours(self) -> float:
+        return float(self.shelved_s.sum()) / 3600.0
+
+    def missed(self, t_s: float) -> list[str]:
+        """VMs shelved longer than allowed, or still shelved at the end of the run."""
+        late = (self._shelved_now(t_s) > self.setup.max_deferral_s + _EPS_S) | self.shelved
+        return [self.state.dc.vm_names[v] for v in np.flatnonzero(late).tolist()]
