@@ -112,7 +112,8 @@ def test_policy_spec_sets_the_policy_and_names_the_run():
 def test_geyser_spec_builds_a_blind_geyser():
     pytest.importorskip("ortools")
     g = make_policy("geyser:ceiling=0.85,signal=off")
-    assert g.cpu_ceiling == 0.85 and g.follow_signal is False and g.name == "geyser:ceiling=0.85,signal=off"
+    assert g.settings.limits.cpu_ceiling == 0.85 and g.follow_signal is False
+    assert g.name == "geyser:ceiling=0.85,signal=off"
 
 
 @pytest.mark.parametrize(
