@@ -113,3 +113,16 @@ def test_simulate_bad_policy_parameter_is_one_line_exit_2(capsys):
     assert len(err.splitlines()) == 1 and "unknown key 'thresh'" in err and "threshold" in err
     assert run(["--policy", "thr-mmt", "--policy", "thr-mmt", "--quiet"]) == 2
     assert "given twice" in capsys.readouterr().err
+
+
+def test_seed_and_deterministic_reach_the_solver_settings():
+    """--seed and --deterministic must change what geyser's solver is asked, not just the report."""
+    from watcher_geyser.simulator.baselines import make_policy
+
+    args = simulate.parse(["--seed", "7", "--deterministic"])
+    policy = make_policy("geyser")
+    simulate._configure(policy, args, None)
+    assert policy.settings.solve.seed == 7 and policy.settings.solve.deterministic is True
+    policy = make_policy("geyser")
+    simulate._configure(policy, simulate.parse([]), None)
+    assert policy.settings.solve.seed == 0 and policy.settings.solve.deterministic is False

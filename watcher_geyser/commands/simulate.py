@@ -154,7 +154,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deferral-seed", type=int, default=0, help="seed of the choice of deferrable VMs (default 0)")
     parser.add_argument("--limit", type=int, help="replay only the first N VMs of the trace")
     parser.add_argument(
-        "--seed", type=int, default=0, help="random seed of the solver's search (CP-SAT's random_seed; default 0)"
+        "--seed", type=int, help="random seed of the solver's search (CP-SAT's random_seed; default 0)"
     )
     parser.add_argument(
         "--deterministic",
@@ -258,7 +258,7 @@ def execute(args: argparse.Namespace) -> Outcome:
         "fidelity": fid.mode.value,
         "signal": None if feed is None else feed.series.origin or args.signal,
         "start": args.start,
-        "seed": args.seed,
+        "seed": args.seed or 0,
         "deterministic": args.deterministic,
         "deferrable": args.deferrable,
         "deferral_deadline": args.deferral_deadline,
@@ -279,11 +279,16 @@ def _preset(args: argparse.Namespace, trace: Trace) -> str:
 
 
 def _configure(policy, args: argparse.Namespace, feed) -> None:
-    """Hand a policy what the command line says about it (only the policies that take it)."""
-    if hasattr(policy, "seed"):
-        policy.seed = args.seed
-    if hasattr(policy, "deterministic"):
-        policy.deterministic = args.deterministic
+    """Hand a policy what the command line says about it (only the policies that take it).
+
+    ``--seed`` and ``--deterministic`` go into a solver-driven policy's solve settings (the
+    pipeline's, as the plugin's); given on the command line they override ``geyser:seed=..``."""
+    settings = getattr(policy, "settings", None)
+    if settings is not None and hasattr(settings, "with_solve"):
+        changes = {"seed": args.seed} if args.seed is not None else {}
+        if args.deterministic:
+            changes["deterministic"] = True
+        policy.settings = settings.with_solve(**changes)
     if feed is not None and getattr(policy, "follow_signal", False):
         policy.signal = feed
 
