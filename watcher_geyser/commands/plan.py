@@ -9,6 +9,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from watcher_geyser.inputs import LIMITS, cli_number
 from watcher_geyser.planner import DEFAULT_PARALLELISM, DEFAULT_PER_HOST_PARALLELISM, format_plan_table
 from watcher_geyser.planner import plan as plan_moves
 from watcher_geyser.scenario import ScenarioError, load_scenario
@@ -69,19 +70,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="F",
         help="fraction of each host's cores that measured CPU use may reach (default 1.0; 'none' ignores CPU use)",
     )
-    parser.add_argument("--power-budget", type=_non_negative, metavar="W", help="watts the hosts left on may draw")
-    parser.add_argument("--max-migrations", type=int, metavar="N", help="most instances that may move")
+    parser.add_argument("--power-budget", type=_watts, metavar="W", help="watts the hosts left on may draw")
+    parser.add_argument("--max-migrations", type=_count, metavar="N", help="most instances that may move")
     parser.add_argument("--no-power-on", action="store_true", help="never switch on a host that is off now")
     parser.add_argument(
         "--watts-tolerance",
-        type=float,
+        type=_tolerance,
         default=0.0,
         metavar="F",
         help="give up to this fraction of the fewest watts for less memory to move, never for more hosts on "
         "(default 0: watts strictly first)",
     )
     parser.add_argument("--method", choices=METHODS, default="auto", help="solver back-end (default auto)")
-    parser.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
+    parser.add_argument("--seed", type=_seed, default=0, help="CP-SAT random seed, 0 to 2147483647 (default 0)")
     parser.add_argument(
         "--signal",
         metavar="SPEC",
@@ -118,7 +119,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="let swap cycles be broken through hosts that are being emptied (delays their disable)",
     )
     migration.add_argument(
-        "--max-rows", type=int, default=60, metavar="N", help="plan rows shown in the table (default 60)"
+        "--max-rows", type=_count, default=60, metavar="N", help="plan rows shown in the table (default 60)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.set_defaults(func=run)
@@ -253,33 +254,12 @@ def _decide(spec: str, fleet) -> Decision:
     return SignalPolicy().decide_from(source, time.time(), fleet_peak_w(fleet))
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text}")
-    return value
-
-
-def _fraction_or_none(text: str) -> float | None:
-    return None if text.lower() == "none" else _fraction(text)
+# Every flag is read through ``inputs.cli_number``: finite, in range, one-line error and exit 2.
+_positive = cli_number(low=0, low_open=True, high=1e9)
+_positive_int = cli_number(low=1, high=1_000_000, integer=True)
+_count = cli_number(low=0, high=10**9, integer=True)
+_watts = cli_number(low=0, high=LIMITS["power_budget_w"][1])
+_fraction = cli_number(low=0, low_open=True, high=1)
+_fraction_or_none = cli_number(low=0, low_open=True, high=1, none="none")
+_tolerance = cli_number(low=0, high=0.99)
+_seed = cli_number(low=0, high=2**31 - 1, integer=True)
