@@ -32,6 +32,7 @@ from watcher_geyser.solver.greedy import (
     respect_migration_cap,
     solve_greedy,
 )
+from watcher_geyser.solver.limits import CPU_CORES, held_limits
 from watcher_geyser.solver.master import choose_hosts
 from watcher_geyser.solver.problem import Bounds, Problem, Target
 from watcher_geyser.solver.relief import relieve, relieved_problem, relieved_target
@@ -56,7 +57,7 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     relief = relieve(problem)
     if relief.hot:  # relief first; every back-end then starts from the relieved fleet
         inner = solve(relieved_problem(problem, relief), method)
-        proven = _proven_bounds(Workspace(problem))
+        proven = _proven_bounds(problem)
         return relieved_target(problem, relief, inner, proven.hosts or 0, proven.watts_w)
     started = time.monotonic()
     clock = Clock(problem.time_limit_s, problem.deterministic)
@@ -64,7 +65,7 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     ws = Workspace(problem)
     fleet = problem.fleet
     messages: list[str] = []
-    proven = _proven_bounds(ws)
+    proven = _proven_bounds(problem)
     current = _Candidate(fleet.placement.copy(), "CURRENT", ws)
     best = current
     if proven.hosts is None:
@@ -271,13 +272,12 @@ class _ProvenBounds:
         self.dynamic_w = dynamic_w
 
 
-def _proven_bounds(ws: Workspace) -> _ProvenBounds:
+def _proven_bounds(problem: Problem) -> _ProvenBounds:
     """Bounds valid for every answer: capacities relaxed to what a host may keep holding."""
-    fleet, problem = ws.fleet, ws.problem
-    limits = np.maximum(problem.limits, fleet.load())
-    cpu_limits = None
-    if problem.cpu_ceiling is not None:
-        cpu_limits = np.maximum(problem.cpu_limits, fleet.cpu_load())
+    fleet = problem.fleet
+    held = held_limits(fleet, problem.ceiling, problem.cpu_ceiling)
+    limits = held[:, :CPU_CORES]
+    cpu_limits = None if problem.cpu_ceiling is None else held[:, CPU_CORES]
     hosts = bounds.hosts_lower_bound(fleet, limits, problem.allow_power_on)
     if hosts is None:
         return _ProvenBounds(None, 0.0, 0.0)
