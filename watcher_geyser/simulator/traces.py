@@ -44,6 +44,7 @@ class Trace:
     source: str = ""
     vm_mips: np.ndarray | None = None  # float64[V]: sizes given by the trace itself, if any
     vm_ram_mb: np.ndarray | None = None
+    vm_pes: np.ndarray | None = None  # int64[V]: virtual cores, where the trace gives them (public datasets)
 
     def __post_init__(self) -> None:
         if self.util.ndim != 2 or self.util.shape[0] != len(self.names):
@@ -59,7 +60,8 @@ class Trace:
         """The first ``count`` instances (in the trace's order): a quick, smaller replay."""
         mips = None if self.vm_mips is None else self.vm_mips[:count]
         ram = None if self.vm_ram_mb is None else self.vm_ram_mb[:count]
-        return Trace(self.names[:count], self.util[:count], self.step_s, self.source, mips, ram)
+        pes = None if self.vm_pes is None else self.vm_pes[:count]
+        return Trace(self.names[:count], self.util[:count], self.step_s, self.source, mips, ram, pes)
 
 
 def read_planetlab(folder: str | Path, limit: int | None = None) -> Trace:
