@@ -115,14 +115,13 @@ def test_simulate_bad_policy_parameter_is_one_line_exit_2(capsys):
     assert "given twice" in capsys.readouterr().err
 
 
-def test_seed_and_deterministic_reach_the_solver_settings():
-    """--seed and --deterministic must change what geyser's solver is asked, not just the report."""
+def test_seed_and_deterministic_reach_the_geyser_solver():
+    import pytest
+
+    pytest.importorskip("ortools")
     from watcher_geyser.simulator.baselines import make_policy
 
-    args = simulate.parse(["--seed", "7", "--deterministic"])
-    policy = make_policy("geyser")
-    simulate._configure(policy, args, None)
+    policy = make_policy("geyser:ceiling=0.9")
+    simulate._configure(policy, argparse.Namespace(seed=7, deterministic=True), None)
     assert policy.settings.solve.seed == 7 and policy.settings.solve.deterministic is True
-    policy = make_policy("geyser")
-    simulate._configure(policy, simulate.parse([]), None)
-    assert policy.settings.solve.seed == 0 and policy.settings.solve.deterministic is False
+    assert policy.settings.limits.cpu_ceiling == 0.9  # the spec's own settings are kept

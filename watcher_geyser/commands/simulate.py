@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number
 from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES, make_policy
 from watcher_geyser.simulator.datacenter import PRESETS, DataCenter, scenario_datacenter, with_vm_sizes
 from watcher_geyser.simulator.datasets import FORMATS
@@ -96,6 +97,9 @@ DESCRIPTION = (
 )
 
 
+_SEED = cli_number(low=0, high=2**31 - 1, integer=True)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Every option of one run (``geyser sweep`` grids use these names, without the dashes)."""
     parser.add_argument("--trace", help="PlanetLab day folder, CSV file or scenario JSON (default: the bundled sample)")
@@ -131,7 +135,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or file:site.csv?unit=watts): the geyser policy follows it, and energy above it is reported",
     )
     parser.add_argument(
-        "--signal-w", type=float, help="shorthand for --signal constant:<W>W: a constant available power in watts"
+        "--signal-w", type=cli_number(low=0, high=LIMITS["power_budget_w"][1]),
+        help="shorthand for --signal constant:<W>W: a constant available power in watts"
     )
     parser.add_argument(
         "--start",
@@ -140,7 +145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--deferrable",
-        type=float,
+        type=cli_number(low=0, high=1),
         default=0.0,
         metavar="FRACTION",
         help="share of VMs (0..1, chosen at random with --deferral-seed) whose work may be deferred (default 0)",
@@ -151,10 +156,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="longest a deferrable VM may be held shelved in total, e.g. 8h, 90m, 1d (default 24h)",
     )
-    parser.add_argument("--deferral-seed", type=int, default=0, help="seed of the choice of deferrable VMs (default 0)")
-    parser.add_argument("--limit", type=int, help="replay only the first N VMs of the trace")
+    parser.add_argument("--deferral-seed", type=_SEED, default=0,
+                        help="seed of the choice of deferrable VMs (default 0)")
+    parser.add_argument("--limit", type=cli_number(low=1, high=10**9, integer=True), metavar="N",
+                        help="replay only the first N VMs of the trace (N >= 1)")
     parser.add_argument(
-        "--seed", type=int, help="random seed of the solver's search (CP-SAT's random_seed; default 0)"
+        "--seed", type=_SEED, default=0, help="random seed of the solver's search (CP-SAT's random_seed; default 0)"
     )
     parser.add_argument(
         "--deterministic",
@@ -212,6 +219,11 @@ def execute(args: argparse.Namespace) -> Outcome:
     from watcher_geyser.scenario import ScenarioError, fleet_from_dict, load_scenario
 
     policies = args.policy or list(DEFAULT_POLICIES)
+    if getattr(args, "out", None):  # before the run: a long replay must not end in an unwritable folder
+        try:
+            check_writable_folder(args.out, "--out")
+        except InputError as exc:
+            raise SimulateError(str(exc)) from None
     try:
         # a policy that cannot run, or a bad parameter, says so before any trace is read
         made = _make_policies(policies)
@@ -258,7 +270,7 @@ def execute(args: argparse.Namespace) -> Outcome:
         "fidelity": fid.mode.value,
         "signal": None if feed is None else feed.series.origin or args.signal,
         "start": args.start,
-        "seed": args.seed or 0,
+        "seed": args.seed,
         "deterministic": args.deterministic,
         "deferrable": args.deferrable,
         "deferral_deadline": args.deferral_deadline,
@@ -279,16 +291,13 @@ def _preset(args: argparse.Namespace, trace: Trace) -> str:
 
 
 def _configure(policy, args: argparse.Namespace, feed) -> None:
-    """Hand a policy what the command line says about it (only the policies that take it).
-
-    ``--seed`` and ``--deterministic`` go into a solver-driven policy's solve settings (the
-    pipeline's, as the plugin's); given on the command line they override ``geyser:seed=..``."""
-    settings = getattr(policy, "settings", None)
-    if settings is not None and hasattr(settings, "with_solve"):
-        changes = {"seed": args.seed} if args.seed is not None else {}
-        if args.deterministic:
-            changes["deterministic"] = True
-        policy.settings = settings.with_solve(**changes)
+    """Hand a policy what the command line says about it (only the policies that take it)."""
+    if hasattr(policy, "settings"):  # geyser: the pipeline's solve settings
+        policy.settings = policy.settings.with_solve(seed=args.seed, deterministic=args.deterministic)
+    if hasattr(policy, "seed"):
+        policy.seed = args.seed
+    if hasattr(policy, "deterministic"):
+        policy.deterministic = args.deterministic
     if feed is not None and getattr(policy, "follow_signal", False):
         policy.signal = feed
 
