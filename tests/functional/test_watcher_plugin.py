@@ -212,10 +212,11 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         self.assertAlmostEqual(1.5, calibrated / configured, places=2)
 
     def test_energy_goal_shows_watts_before_after_and_budget(self):
-        plan, actions = self.audit("geyser_energy", "energy_budget", {"power_budget_w": 5000, "ceiling": 0.9,
+        # the budget is the supply, a soft target: below what the fleet draws (about 1,830 W) it packs
+        plan, actions = self.audit("geyser_energy", "energy_budget", {"power_budget_w": 1000, "ceiling": 0.9,
                                                                         "time_limit_s": 3})
         indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
-        self.assertEqual(5000, indicators["power_budget_w"])
+        self.assertEqual(1000, indicators["power_budget_w"])
         self.assertGreater(indicators["watts_before"], indicators["watts_after"])
         self.assertTrue(any(a["action_type"] == "geyser_node_power" for a in actions))
 
