@@ -14,6 +14,9 @@ The seam between the Watcher strategy and the signal policy. In order:
 The ceiling is always kept within the audit's ``ceiling_min`` .. ``ceiling_max``. Power-off
 is allowed only when the audit asks for it *and* the signal does not forbid it (the safe
 default after a failed signal never switches hosts off). ``decide_energy`` never raises.
+``EnergyDecision.energy`` is what deferral reads (docs/design/deferral.md): the signal's
+scarcity and fallback; without a signal, or with the audit's own limits, "as without a
+signal" (deferrable instances run).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 
 from oslo_config import cfg
 
+from watcher_geyser.deferral import Energy
 from watcher_geyser.model import Fleet
 from watcher_geyser.strategies.params import AuditParams
 
@@ -35,6 +39,7 @@ class EnergyDecision:
     reason: str
     fallback: bool = False  # a signal was wanted but could not be used
     source: str = ""
+    energy: Energy = Energy.blind()  # what deferral reads: the signal's scarcity, or "as without a signal"
 
 
 def decide_energy(params: AuditParams, fleet: Fleet, conf: cfg.ConfigOpts,
@@ -87,6 +92,7 @@ def _from_signal(params: AuditParams, fleet: Fleet, conf: cfg.ConfigOpts, now_s:
         reason=reason,
         fallback=decision.fallback is not None,
         source=decision.source,
+        energy=Energy.from_decision(decision),
     )
 
 

@@ -63,7 +63,7 @@ class StrategyRun:
 
 
 class _OfflineNova:
-    """What our strategies ask ``NovaHelper``: compute services (zones) and server groups."""
+    """What our strategies ask ``NovaHelper``: compute services (zones), server groups, shelved instances."""
 
     def __init__(self, fleet: Fleet):
         zones = model_builder.host_zones(fleet)
@@ -80,6 +80,10 @@ class _OfflineNova:
 
     def get_service_list(self):
         return list(self._services)
+
+    def get_instance_list(self, filters=None, marker=None, limit=-1):
+        """Shelved instances (the only list the strategy asks for): a fleet holds none."""
+        return []
 
 
 class _OfflineDataSources:
