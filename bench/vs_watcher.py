@@ -4,6 +4,7 @@
     python bench/vs_watcher.py --all               # every size x loose/tight x identical/mixed, ~10 minutes
     python bench/vs_watcher.py --sizes 100x2000 --tightness tight --kinds mixed
     python bench/vs_watcher.py --sizes 113x15800 --time-limit 2 --seed 3
+    python bench/vs_watcher.py --families deep generations zones tight identical   # issue 14's families
 
 Both strategies are loaded by Watcher's strategy loader (their ``watcher_strategies``
 entry points) and run by their own ``execute()`` on the same Watcher compute model, built
@@ -53,7 +54,7 @@ from watcher_geyser.bounds import (
     migration_cost_lower_bound_mb,
     watts_lower_bound,
 )
-from watcher_geyser.fleetgen import generate_fleet
+from watcher_geyser.fleetgen import FAMILIES, generate_family, generate_fleet
 from watcher_geyser.model import RAM, Fleet, GroupPolicy
 
 ALL_SIZES = ("20x200", "100x2000", "113x15800", "200x16000")
@@ -62,6 +63,7 @@ DEFAULT_CASES = (  # (size, tightness): the large ones once each, Watcher's stra
     ("113x15800", "tight"), ("200x16000", "loose"),
 )
 TIGHTNESS = {"loose": 0.45, "tight": 0.7}
+FAMILY_SIZES = ("200x1200", "200x4000")  # deep (six per host) and the two-generation case of issue 14
 VWC = "vm_workload_consolidation"
 OURS = "geyser_consolidation"
 FULL = 0.995  # a resource this full counts as filled to the brim
@@ -118,12 +120,16 @@ def group_violations(fleet: Fleet, placement: np.ndarray) -> int:
 
 
 def run_case(n_hosts: int, n_instances: int, tightness: str, mixed: bool, seed: int, time_limit: str,
-             server_groups: int, watts_tolerance: float = 0.0) -> dict:
+             server_groups: int, watts_tolerance: float = 0.0, family: str | None = None) -> dict:
+    """One case; ``family`` (``fleetgen.FAMILIES``) replaces tightness, kind and server groups."""
     from watcher_geyser.strategies import offline
 
     started = time.perf_counter()
-    fleet = generate_fleet(n_hosts, n_instances, mixed=mixed, allocation=TIGHTNESS[tightness], seed=seed,
-                           server_groups=server_groups)
+    if family is not None:
+        fleet = generate_family(family, n_hosts, n_instances, seed=seed)
+    else:
+        fleet = generate_fleet(n_hosts, n_instances, mixed=mixed, allocation=TIGHTNESS[tightness], seed=seed,
+                               server_groups=server_groups)
     generated = time.perf_counter() - started
     vwc = offline.run_strategy(VWC, fleet)
     vwc_waves = offline.weight_planner_waves(vwc.actions)
@@ -136,7 +142,8 @@ def run_case(n_hosts: int, n_instances: int, tightness: str, mixed: bool, seed: 
     ours_fig["solver_status"] = _status(ours)
     hosts_bound = hosts_lower_bound(fleet, fleet.capacity)
     line = {
-        "case": f"{n_hosts}x{n_instances} {tightness} {'mixed' if mixed else 'identical'}",
+        "case": (f"{n_hosts}x{n_instances} family {family}" if family
+                 else f"{n_hosts}x{n_instances} {tightness} {'mixed' if mixed else 'identical'}"),
         "hosts": n_hosts,
         "instances": n_instances,
         "allocation": round(float((fleet.load()[:, RAM] / fleet.capacity[:, RAM]).mean()), 3),
@@ -150,7 +157,7 @@ def run_case(n_hosts: int, n_instances: int, tightness: str, mixed: bool, seed: 
         "ratios": _ratios(ours_fig, theirs_fig),
         "generate_seconds": round(generated, 2),
     }
-    line["targets"] = _targets(line, mixed)
+    line["targets"] = _targets(line, mixed, never_more_watts=family is not None)
     return line
 
 
@@ -182,7 +189,7 @@ def _ratios(ours: dict, theirs: dict) -> dict:
     return out
 
 
-def _targets(line: dict, mixed: bool) -> dict:
+def _targets(line: dict, mixed: bool, never_more_watts: bool = False) -> dict:
     ours, theirs = line["geyser"], line["vwc"]
     out = {
         "hosts": ours["hosts_on_after"] <= theirs["hosts_on_after"],
@@ -193,6 +200,8 @@ def _targets(line: dict, mixed: bool) -> dict:
     }
     if mixed:
         out["watts"] = ours["watts_after_w"] < theirs["watts_after_w"]
+    if never_more_watts:  # issue 14: on every family, never more watts than Watcher's strategy
+        out["watts"] = ours["watts_after_w"] <= theirs["watts_after_w"] + 1e-6
     return out
 
 
@@ -229,6 +238,9 @@ def main() -> int:
     parser.add_argument("--server-groups", type=int, default=0,
                         help="hard server groups in each fleet (half anti-affinity), which Watcher's strategy "
                         "ignores (default 0)")
+    parser.add_argument("--families", nargs="*", choices=FAMILIES,
+                        help="fleet families of bench/solver_scale.py instead of loose/tight x identical/mixed "
+                        f"(sizes default to {' '.join(FAMILY_SIZES)})")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--watts-tolerance", type=float, default=0.0,
                         help="our strategy's watts_tolerance parameter (default 0: watts strictly first)")
@@ -240,6 +252,10 @@ def main() -> int:
         return 2
     _quiet()
     _warm_up()
+    if args.families:
+        cases = [(*(int(x) for x in size.lower().split("x")), "", family)
+                 for size in (args.sizes or FAMILY_SIZES) for family in args.families]
+        return _run_cases(cases, args, families=True)
     if args.sizes or args.all:
         grid = [(size, t) for size in (args.sizes or ALL_SIZES) for t in args.tightness]
     else:
@@ -251,11 +267,15 @@ def main() -> int:
         except ValueError:
             parser.error(f"--sizes: {size!r} is not HOSTSxINSTANCES, e.g. 100x2000")
         cases += [(hosts, instances, tightness, k) for k in args.kinds]
+    return _run_cases(cases, args)
+
+
+def _run_cases(cases: list[tuple], args: argparse.Namespace, families: bool = False) -> int:
     totals: Counter[str] = Counter()
     for i, (hosts, instances, tightness, kind) in enumerate(cases, start=1):
         print(f"[{i}/{len(cases)}] {hosts}x{instances} {tightness} {kind} ...", file=sys.stderr, flush=True)
-        line = run_case(hosts, instances, tightness, kind == "mixed", args.seed, args.time_limit, args.server_groups,
-                        args.watts_tolerance)
+        line = run_case(hosts, instances, tightness or "loose", kind == "mixed", args.seed, args.time_limit,
+                        args.server_groups, args.watts_tolerance, family=kind if families else None)
         print(json.dumps(line), flush=True)
         for key, ok in line["targets"].items():
             totals[key] += int(not ok)

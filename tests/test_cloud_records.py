@@ -63,8 +63,9 @@ def test_servers_on_unknown_hosts_and_groups():
     assert any("1 server(s) on 'elsewhere'" in n for n in s.notes)
     assert any("unknown policy 'spread-thin'" in n for n in s.notes)
     groups = {g.name: g.policy.value for g in s.fleet.server_groups}
-    assert groups == {"web": "anti-affinity", "web-g2": "affinity"}  # repeated names get the id; empty groups go
-    assert s.fleet.instances[s.fleet.instance_index["v4"]].server_group == "web-g2"
+    # keyed by id, never by name alone (two projects' "web" groups stay two rules); empty groups go
+    assert groups == {"web (g1)": "anti-affinity", "web (g2)": "affinity"}
+    assert s.fleet.instances[s.fleet.instance_index["v4"]].server_group == "web (g2)"
 
 
 def test_disk_counts_what_placement_allocates():

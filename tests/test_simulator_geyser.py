@@ -49,5 +49,5 @@ def test_scarce_signal_packs_tighter_than_plentiful(sample):
         series = Series.build(times, np.full(len(times), watts), Unit.WATTS)
         return simulate(trace, dc, GeyserPolicy(signal=SignalFeed(series, 0.0)), fidelity("cloudsim"))
 
-    scarce, plenty = run(0.1 * peak), run(peak)
+    scarce, plenty = run(0.001 * peak), run(peak)  # the budget is soft: scarce must be below what the fleet draws
     assert scarce.energy_kwh < plenty.energy_kwh

@@ -67,8 +67,9 @@ def test_dvfs_energy_by_hand_realistic():
     r = simulate(trace([[0.5, 0.5, 0.5], [0.2, 0.4, 0.4]]), tiny_dc(), make_policy("dvfs"), REALISTIC)
     assert r.energy_kwh * 3.6e6 == pytest.approx(150 * 600 + 130 * 300 + 140 * 300)
     assert r.migrations == 0 and r.slatah == 0 and r.pdm == 0
-    # lower bound: all demand at the best W/MIPS (200 W / 1000 MIPS): (700 + 900)/2 x 300 + 900 x 300 x 0.2
-    assert r.energy_lower_bound_kwh * 3.6e6 == pytest.approx(0.2 * ((700 + 900) / 2 * 300 + 900 * 300))
+    # lower bound: one host must be on (100 W idle) plus the demand at 0.1 W/MIPS above idle;
+    # demand 700, 900, 900 MIPS: (170 + 190)/2 x 300 + 190 x 300
+    assert r.energy_lower_bound_kwh * 3.6e6 == pytest.approx((170 + 190) / 2 * 300 + 190 * 300)
     assert r.series.hosts_on == [2, 2] and r.series.hosts_lower_bound == [1, 1]
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from watcher_geyser.cli import main
-from watcher_geyser.fleetgen import generate_fleet
+from watcher_geyser.fleetgen import generate_family, generate_fleet
+from watcher_geyser.planner import plan, problem_limits, replay
 from watcher_geyser.scenario import save_scenario
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement
@@ -55,3 +56,16 @@ def test_geyser_plan_deterministic_twice_gives_the_same_json(tmp_path, capsys):
             answer.pop(key)  # wall times differ, nothing else may
         answers.append(answer)
     assert answers[0] == answers[1]
+
+
+@pytest.mark.parametrize("family", ["deep", "zones", "tight"])
+def test_anytime_a_longer_limit_is_never_worse_and_both_answers_are_valid(family):
+    fleet = generate_family(family, 120, 720, seed=3)
+    short, long = (solve(Problem(fleet, time_limit_s=limit, workers=1)) for limit in (0.5, 5.0))
+    for target in (short, long):
+        assert check_placement(target.problem, target.placement) == []
+        assert replay(fleet, plan(target), problem_limits(target.problem)).violations == []
+        assert target.watts_w >= target.bounds.watts_w - 1e-6
+    better = long.watts_w < short.watts_w - 1e-6
+    same = abs(long.watts_w - short.watts_w) <= 1e-6 and long.memory_moved_mb <= short.memory_moved_mb
+    assert better or same, (long.watts_w, long.memory_moved_mb, short.watts_w, short.memory_moved_mb)

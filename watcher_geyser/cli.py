@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("audit", "plan", "signal", "simulate", "snapshot")
+COMMANDS = ("audit", "plan", "signal", "simulate", "snapshot", "sweep")
 
 DESCRIPTION = """\
 watcher-geyser: energy-aware workload consolidation for OpenStack Watcher.

@@ -178,7 +178,7 @@ def generate_family(family: str, n_hosts: int, n_instances: int, seed: int = 0) 
       about one host in seven at six instances per host);
     - ``generations``: as deep, half the hosts of an older, smaller, less efficient type;
     - ``zones``: as deep, in three zones, with anti-affinity groups of 3-5 members, affinity
-      pairs and 2 % of instances locked;
+      pairs and 0.3 % of instances locked;
     - ``tight``: ``generate_fleet``'s mixed types, about 75 % allocated.
     """
     if family == "identical":
@@ -210,7 +210,7 @@ def generate_family(family: str, n_hosts: int, n_instances: int, seed: int = 0) 
     demand = np.array([FLAVORS[p][1:4] for p in picks], dtype=float).reshape(n_instances, 3)
     placement = _spread(demand, np.array([h.capacity for h in hosts]), rng)
     group_of, groups = _family_groups(placement, np.arange(n_hosts) % zones, rng) if zones > 1 else ({}, [])
-    locked = rng.random(n_instances) < (0.02 if family == "zones" else 0.0)
+    locked = rng.random(n_instances) < (0.003 if family == "zones" else 0.0)
     instances = [
         Instance(
             uuid=str(uuidlib.UUID(int=(int(rng.integers(0, 2**62)) << 64) | v, version=4)),

@@ -332,4 +332,19 @@ class Fleet:
             if occupied[h] and host.state is HostState.OFF:
                 host = replace(host, state=HostState.ENABLED)
             hosts.append(host)
-        return Fleet.build(hosts, instances, self.server_groups, self.default_cpu_util, self.notes)
+        # the names, sizes and instances of a valid fleet: no new checks, and the arrays that
+        # neither placement nor host state change are shared (every relieved solve calls this)
+        fleet = Fleet(
+            tuple(hosts), tuple(instances), self.server_groups, self.default_cpu_util, self.notes, self._host_index
+        )
+        for name in _PLACEMENT_FREE:
+            if name in self.__dict__:
+                fleet.__dict__[name] = self.__dict__[name]
+        return fleet
+
+
+# cached arrays of a Fleet that neither the placement nor the hosts' states change
+_PLACEMENT_FREE = (
+    "instance_index", "group_index", "capacity", "physical_cores", "demand", "cpu_used", "movable", "idle_w",
+    "max_w", "zones", "host_zone", "power_groups", "dynamic_slope_w_per_core",
+)

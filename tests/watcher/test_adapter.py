@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from tests.watcher import cluster
 from watcher_geyser.model import HostState, MigrationKind
 from watcher_geyser.power import PowerModel
+from watcher_geyser.strategies import cloud
 from watcher_geyser.strategies.adapter import fleet_from_model
 
 LINEAR = PowerModel.linear(100, 300)
@@ -107,3 +110,53 @@ def test_every_instance_lands_on_its_host_with_its_flavour(hosts, data):
         assert (ours.host, ours.vcpus, ours.memory_mb, ours.disk_gb) == (inst.host, inst.vcpus, inst.memory,
                                                                            inst.disk)
     assert np.all(fleet.capacity[:, 0] == [v * r for v, r, _ in hosts])
+
+
+class _Nova:
+    """Nova's server-group listing as ``cloud.server_groups`` reads it (``NovaHelper().connection``)."""
+
+    def __init__(self, groups=None, error: Exception | None = None):
+        def listing(**_):
+            if error is not None:
+                raise error
+            return groups
+
+        self.connection = SimpleNamespace(compute=SimpleNamespace(server_groups=listing))
+
+    def __call__(self):
+        return self
+
+
+def test_groups_of_two_projects_with_one_name_stay_two_groups(monkeypatch):
+    insts = [cluster.instance(u, "c1") for u in ("a1", "a2", "b1", "b2")]
+    a1, a2, b1, b2 = (i.uuid for i in insts)
+    groups = [SimpleNamespace(id="g-a", name="web", project_id="A", policy="affinity", policies=[],
+                              member_ids=[a1, a2]),
+              SimpleNamespace(id="g-b", name="web", project_id="B", policy="anti-affinity", policies=[],
+                              member_ids=[b1, b2])]
+    monkeypatch.setattr(cloud.nova_helper, "NovaHelper", _Nova(groups))
+    members, why = cloud.server_groups()
+    assert why is None
+    assert members[a1] == members[a2] == ("web (g-a)", "affinity")
+    assert members[b1] == members[b2] == ("web (g-b)", "anti-affinity")
+    fleet = fleet_from_model(cluster.model([cluster.node("c1"), cluster.node("c2")], insts), power_for,
+                             server_groups=members).fleet
+    assert {g.name: g.policy.value for g in fleet.server_groups} == {"web (g-a)": "affinity",
+                                                                     "web (g-b)": "anti-affinity"}
+
+
+def test_a_failed_group_listing_pins_every_instance_and_says_why(monkeypatch):
+    monkeypatch.setattr(cloud.nova_helper, "NovaHelper", _Nova(error=ConnectionError("nova down")))
+    members, why = cloud.server_groups()
+    assert members == {} and "none is moved and no host is switched off" in why
+    insts = [cluster.instance("a", "c1"), cluster.instance("b", "c2")]
+    adapted = fleet_from_model(cluster.model([cluster.node("c1"), cluster.node("c2")], insts), power_for,
+                               groups_unknown=True)
+    assert adapted.groups_unknown and not adapted.fleet.movable.any()
+
+
+def test_a_compute_endpoint_without_server_groups_means_no_groups(monkeypatch):
+    missing = RuntimeError("Not Found")
+    missing.status_code = 404
+    monkeypatch.setattr(cloud.nova_helper, "NovaHelper", _Nova(error=missing))
+    assert cloud.server_groups() == ({}, None)

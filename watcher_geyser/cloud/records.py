@@ -201,24 +201,26 @@ def _instance(server: ServerRecord, util: float | None, pinned_host: bool, group
 
 
 def _groups(records: list[ServerGroupRecord], notes: list[str]) -> tuple[dict[str, str], list[ServerGroup]]:
-    """(server uuid -> group name, groups). Nova's group names need not be unique: repeats get the id."""
+    """(server uuid -> group key, groups). Keyed by id: Nova's group names are free text, repeated
+    across projects (and within one), so a name alone would merge two groups' rules."""
     group_of: dict[str, str] = {}
     groups: list[ServerGroup] = []
-    seen: set[str] = set()
     for rec in sorted(records, key=lambda g: (g.name, g.id)):
         try:
             policy = GroupPolicy(rec.policy)
         except ValueError:
             notes.append(f"server group {rec.name} ({rec.id}): unknown policy {rec.policy!r}, ignored")
             continue
-        name = rec.name or rec.id
-        if name in seen:
-            name = f"{name}-{rec.id[:8]}"
-        seen.add(name)
+        name = group_key(rec.name, rec.id)
         groups.append(ServerGroup(name, policy))
         for member in rec.members:
             group_of[member] = name
     return group_of, groups
+
+
+def group_key(name: str | None, group_id: str) -> str:
+    """The unique key of a server group: its id, after its name when it has one (for people)."""
+    return group_id if not name or name == group_id else f"{name} ({group_id})"
 
 
 def _truthy(value: object) -> bool:

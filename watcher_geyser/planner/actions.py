@@ -76,6 +76,7 @@ class UndoneReason(enum.StrEnum):
     NO_ROOM = "no_room"  # the destination is over its limit even once everything planned has run
     DEADLOCK = "deadlock"  # blocked in a cycle of moves and no staging host has room
     ANTI_AFFINITY = "anti_affinity"  # a member of its anti-affinity group stays on the destination
+    AFFINITY_HELD = "affinity_held"  # its affinity group stays put: moving only some members would split it
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ The steps read like the rule they implement:
    destinations, zone crossings): they go to ``left_undone`` with their reason;
 2. order the rest into waves (``waves.WaveBuilder``), staging through a host with room
    where moves block each other in a cycle (``cycles``);
-3. explain every move still pending (``undone``);
+3. explain every move still pending (``undone``); where moves left undone would leave a
+   hard affinity group split, keep that whole group where it is and plan again (``groups``);
 4. add the host actions around the migrations (``hostactions``) and estimate the time.
 
 The fleet is the target's own (``target.fleet``, the snapshot the solver solved), so a
@@ -20,6 +21,7 @@ import time
 import numpy as np
 
 from watcher_geyser.model import Fleet, GroupPolicy, HostState, MigrationKind
+from watcher_geyser.planner import groups
 from watcher_geyser.planner.actions import Action, ActionKind, Plan, Timing, UndoneMove, UndoneReason
 from watcher_geyser.planner.hostactions import FIRST_WAVE_AFTER_POWER_ON, host_actions
 from watcher_geyser.planner.limits import anti_affinity_groups, group_host_limit, instance_demand, problem_limits
@@ -58,11 +60,19 @@ def plan(
         timing = Timing(bandwidth_mb_s, timing.migration_overhead_s, timing.power_on_s, timing.power_off_s,
                         timing.service_s)
     fleet = target.fleet
-    goal = _target_placement(target)
-    refused, moves = _refuse_impossible(target, goal)
-    state = _transit_state(target, goal, moves, stage_on_emptied_hosts)
-    outcome = WaveBuilder(state, moves, parallelism, per_host_parallelism).run()
-    left_undone = refused + explain_pending(fleet, state, outcome.pending)
+    wanted = _target_placement(target)
+    goal = wanted.copy()
+    held: set[int] = set()
+    while True:  # each round holds at least one more affinity group, so it ends
+        refused, moves = _refuse_impossible(target, goal)
+        state = _transit_state(target, goal, moves, stage_on_emptied_hosts)
+        outcome = WaveBuilder(state, moves, parallelism, per_host_parallelism).run()
+        split = groups.split_affinity(fleet, state.cur, held)
+        if not split:
+            break
+        held.update(split)
+        groups.hold(goal, fleet, split)
+    left_undone = refused + explain_pending(fleet, state, outcome.pending) + groups.held_moves(fleet, wanted, held)
     waves = _assemble(fleet, outcome.waves, state.cur, allow_power_off)
     result = Plan(
         waves=waves,
@@ -72,7 +82,7 @@ def plan(
         parallelism=parallelism,
         per_host_parallelism=per_host_parallelism,
     )
-    result.messages = _summary(result, len(moves) + len(refused))
+    result.messages = _summary(result, int((wanted != fleet.placement).sum())) + groups.group_notes(fleet)
     result.plan_seconds = time.perf_counter() - started
     return result
 

@@ -5,6 +5,7 @@ A host may hold, at every moment of a plan, at most its *transit limit* in each 
     limit[h, r] = max(ceiling_r * capacity[h, r], load_now[h, r])      r = vcpu, ram, disk
     limit[h, cpu] = max(cpu_ceiling * physical_cores[h], cpu_load_now[h])  (infinite without cpu_ceiling)
 
+(``solver.limits.held_limits``, where the rule is written once).
 ``capacity`` is Placement's ``(total - reserved) * allocation_ratio``; ``ceiling`` is the
 packing ceiling the solver used. The ``max`` with today's load is deliberate: a host
 already above its ceiling (or its capacity) must not get worse, but the plan may not be
@@ -22,27 +23,20 @@ from __future__ import annotations
 import numpy as np
 
 from watcher_geyser.model import Fleet, GroupPolicy
+from watcher_geyser.solver.limits import LIMIT_RESOURCES, held_limits, host_load, instance_demand
 from watcher_geyser.solver.problem import Problem
 
+__all__ = [  # the load arithmetic is the solver's (solver/limits.py), re-exported for the planner
+    "TRANSIT_RESOURCES", "anti_affinity_groups", "describe_excess", "group_host_limit", "host_load",
+    "instance_demand", "problem_limits", "transit_limits",
+]
+
 # vcpu, memory_mb, disk_gb as in model.RESOURCES, plus measured CPU use in cores.
-TRANSIT_RESOURCES = ("vcpu", "memory_mb", "disk_gb", "cpu_cores")
+TRANSIT_RESOURCES = LIMIT_RESOURCES
 UNITS = ("vCPU", "MB RAM", "GB disk", "cores of CPU use")
 # Loads are sums of floats; a relative slack keeps rounding noise from flagging a host
 # that is exactly full.
 RELATIVE_SLACK = 1e-9
-
-
-def instance_demand(fleet: Fleet) -> np.ndarray:
-    """float64[V, 4]: what each instance weighs on a host, in ``TRANSIT_RESOURCES`` order."""
-    return np.column_stack([fleet.demand, fleet.cpu_used]) if fleet.instances else np.zeros((0, 4))
-
-
-def host_load(fleet: Fleet, placement: np.ndarray | None = None) -> np.ndarray:
-    """float64[H, 4]: load of each host under ``placement`` (the fleet's own by default)."""
-    placement = fleet.placement if placement is None else placement
-    load = np.zeros((len(fleet.hosts), 4))
-    np.add.at(load, placement, instance_demand(fleet))
-    return load
 
 
 def transit_limits(fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: float | None = None) -> np.ndarray:
@@ -54,10 +48,7 @@ def transit_limits(fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: float | None
         raise ValueError(f"ceiling is a fraction in (0, 1], got {ceiling}")
     if cpu_ceiling is not None and not 0 < cpu_ceiling <= 1:
         raise ValueError(f"cpu_ceiling is a fraction in (0, 1], got {cpu_ceiling}")
-    base = np.empty((len(fleet.hosts), 4))
-    base[:, :3] = fleet.capacity * ceiling
-    base[:, 3] = np.inf if cpu_ceiling is None else fleet.physical_cores * cpu_ceiling
-    limits = np.maximum(base, host_load(fleet))
+    limits = held_limits(fleet, ceiling, cpu_ceiling)
     return limits + RELATIVE_SLACK * np.maximum(np.abs(np.where(np.isinf(limits), 0, limits)), 1.0)
 
 

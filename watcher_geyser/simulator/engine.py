@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from watcher_geyser.simulator.baselines import Policy
+from watcher_geyser.simulator.bound import StepBound
 from watcher_geyser.simulator.datacenter import DataCenter
 from watcher_geyser.simulator.deferral import DeferralBook, DeferralSetup
 from watcher_geyser.simulator.fidelity import Fidelity
@@ -38,7 +39,6 @@ from watcher_geyser.simulator.metrics import (
     Accounting,
     StepSeries,
     energy_above_supply_kwh,
-    hosts_lower_bound,
     power_cycles_per_day,
 )
 from watcher_geyser.simulator.result import RunResult
@@ -99,8 +99,7 @@ class Engine:
         self._booted_until = np.zeros(dc.hosts)  # realistic: when a host switched on is ready
         self._waves: list[list[Migration]] = []  # waves of this step still to start
         self.waves_dropped = 0  # migrations of waves still pending at the next decision
-        self._host_mips_desc = np.sort(dc.total_mips.astype(np.float64))[::-1]
-        self._best_w_per_mips = dc.best_watts_per_mips()
+        self._bound = StepBound(dc, counts_idle=not fidelity.zero_utilisation_is_off, enforces_ram=fidelity.enforce_ram)
 
     # --- accounting helpers ---------------------------------------------------------------
     def _on(self, snap: Snapshot) -> np.ndarray:
@@ -133,7 +132,7 @@ class Engine:
         self.host_ever_on |= on
 
     def _lower_bound_w(self, snap: Snapshot) -> float:
-        return float(snap.vm_req_mips.sum() * self._best_w_per_mips)
+        return self._bound.watts(float(snap.vm_req_mips.sum()), self.state.alive)
 
     # --- the loop -------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -296,7 +295,7 @@ class Engine:
         s.available_w.append(avail)
         s.power_lower_bound_w.append(lb_w)
         s.hosts_on.append(int(on.sum()))
-        s.hosts_lower_bound.append(hosts_lower_bound(demand, self._host_mips_desc))
+        s.hosts_lower_bound.append(self._bound.hosts(demand, self.state.alive))
         s.migrations.append(moves)
         s.overloaded_hosts.append(int(getattr(getattr(self.policy, "stats", None), "overloaded_hosts", 0)))
         s.sla_violating_hosts.append(int((snap.host_violation & on).sum()))

@@ -36,14 +36,6 @@ def percentile_summary(values: list[float]) -> tuple[float, float, float]:
     return float(arr.mean()), float(np.percentile(arr, 95)), float(arr.max())
 
 
-def hosts_lower_bound(demand_mips: float, host_mips_desc: np.ndarray) -> int:
-    """Fewest hosts (largest first) whose MIPS add up to ``demand_mips``."""
-    if demand_mips <= 0:
-        return 0
-    cum = np.cumsum(host_mips_desc)
-    return int(min(np.searchsorted(cum, demand_mips - 1e-9) + 1, len(cum)))
-
-
 def supply_at_midpoints(time_s, interval_s: float, available_w) -> np.ndarray:
     """float64[N]: ``available_w(t - interval_s / 2)`` for each decision time ``t`` (interval ends)."""
     return np.array([float(available_w(t - interval_s / 2.0)) for t in time_s], dtype=np.float64)

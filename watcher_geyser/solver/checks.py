@@ -72,7 +72,9 @@ def check_destinations(problem: Problem, placement: np.ndarray) -> list[str]:
     fleet = problem.fleet
     may_receive = problem.may_receive
     problems = []
-    for v in np.flatnonzero(placement != fleet.placement):
+    moved = placement != fleet.placement
+    suspect = moved & (~may_receive[placement] | (fleet.host_zone[fleet.placement] != fleet.host_zone[placement]))
+    for v in np.flatnonzero(suspect):  # a vectorised screen first: 200,000 instances in milliseconds
         src, dst = fleet.placement[v], placement[v]
         uuid = fleet.instances[v].uuid
         if not may_receive[dst]:

@@ -4,7 +4,8 @@ Used where it fits (a few tens of hosts, a few hundred instances): it proves opt
 which the decomposition cannot, and so anchors the tests that check bounds against the
 optimum. Objectives, lexicographic, in two solves: watts (idle of occupied hosts plus a
 lower line of each host's power curve over its measured CPU, capped at 100 %), then memory
-moved and migration count.
+moved and migration count, among answers within the fewest watts or within the power
+budget, whichever is higher (``solver/budget.py``).
 """
 
 from __future__ import annotations
@@ -129,9 +130,13 @@ def solve_exact(
     for (v, h), var in x.items():
         if not frozen[v]:
             model.add_hint(var, bool(first[v] == h))
-    model.add(watts <= int(round(solver.objective_value * (1 + problem.watts_tolerance))))
-    if problem.watts_tolerance > 0:  # the tolerance buys less memory moved, never more hosts on
+    allowed = int(round(solver.objective_value * (1 + problem.watts_tolerance)))
+    supply = None if problem.power_budget_w is None else int(problem.power_budget_w * MICRO)
+    if supply is not None and supply > allowed:
+        allowed = supply  # watts under the supply are cheap: phase 2 buys fewer moves with them (solver/budget.py)
+    elif problem.watts_tolerance > 0:  # the tolerance buys less memory moved, never more hosts on
         model.add(sum(on.values()) <= sum(int(solver.boolean_value(v)) for v in on.values()))
+    model.add(watts <= allowed)
     weight = ws.n_instances + 1
     ram = ws.fleet.demand[:, 1].astype(np.int64)
     model.minimize(

@@ -17,20 +17,22 @@ import time
 import numpy as np
 
 from watcher_geyser.bounds import candidate_hosts
+from watcher_geyser.solver.fill import fill_hosts
 from watcher_geyser.solver.repack import EPS, Packing, Workspace, repack
+
+
+def _idle_per_scarce_unit(ws: Workspace) -> np.ndarray:
+    """float[H]: idle watts per unit of the fleet's scarcest resource (lower keeps better)."""
+    demand = ws.demand.sum(axis=0)
+    capacity = np.maximum(ws.limits.sum(axis=0), EPS)
+    scarce = int(np.argmax(demand / capacity))
+    return ws.fleet.idle_w / np.maximum(ws.limits[:, scarce], EPS)
 
 
 def keep_preference(ws: Workspace) -> np.ndarray:
     """Host indices, best to keep first: fewest idle watts per unit of the scarcest resource,
     then the most memory to move if emptied."""
-    fleet = ws.fleet
-    demand = ws.demand.sum(axis=0)
-    capacity = np.maximum(ws.limits.sum(axis=0), EPS)
-    scarce = int(np.argmax(demand / capacity))
-    efficiency = fleet.idle_w / np.maximum(ws.limits[:, scarce], EPS)
-    cost = np.zeros(ws.n_hosts)
-    np.add.at(cost, ws.placement0, ws.ram)
-    return np.lexsort((-cost, np.round(efficiency, 9)))
+    return np.lexsort((-ws.home_memory_mb, np.round(_idle_per_scarce_unit(ws), 9)))
 
 
 def select_hosts(ws: Workspace, order: np.ndarray | None = None, slack: float = 0.0) -> np.ndarray:
@@ -55,17 +57,53 @@ def select_hosts(ws: Workspace, order: np.ndarray | None = None, slack: float = 
 
 
 def pack_with_repair(ws: Workspace, keep: np.ndarray, deadline: float) -> tuple[Packing, np.ndarray]:
-    """Repack; while instances find no room, keep their source hosts too, then repack again."""
+    """Repack; where instances find no room, reopen the fewest of their hosts (``reopen_hosts``)."""
+    packing = repack(ws, keep)
+    if not packing.unplaced:
+        return packing, keep
+    return reopen_hosts(ws, keep, packing)
+
+
+def reopen_hosts(ws: Workspace, keep: np.ndarray, packing: Packing) -> tuple[Packing, np.ndarray]:
+    """Keep on, per zone, the hosts holding the most left-over memory until their room covers
+    what is left over; their own instances come back home (they need not move), and the
+    left-over instances fill the room so made. Repeats until nothing is left over: a few
+    rounds of vectorised fills, where keeping every host with a left-over instance would
+    keep one host per instance."""
     keep = keep.copy()
-    while True:
-        packing = repack(ws, keep)
-        if not packing.unplaced or time.monotonic() > deadline:
+    placement = packing.placement.copy()
+    unplaced = np.asarray(packing.unplaced, dtype=np.int64)
+    comes_back = ws.movable & ~ws.in_hard_group  # a group member moved with its peers stays with them
+    efficiency = np.round(_idle_per_scarce_unit(ws), 9)
+    while len(unplaced):
+        homes = ws.placement0[unplaced]
+        memory = np.bincount(homes, weights=ws.ram[unplaced], minlength=ws.n_hosts)
+        must = np.zeros(ws.n_hosts, dtype=bool)
+        must[homes[ws.in_hard_group[unplaced]]] = True  # grouped left-overs stay home: their hosts stay on
+        room = np.where(ws.may_receive[:, None], np.maximum(ws.limits - ws.load0, 0), 0)
+        reopen = must.copy()
+        for z in np.unique(ws.instance_zone[unplaced]):
+            left_over = ws.demand[unplaced[ws.instance_zone[unplaced] == z]].sum(axis=0)
+            order = np.flatnonzero((memory > 0) & ~must & (ws.host_zone == z))
+            order = order[np.lexsort((-memory[order], efficiency[order]))]  # cheapest watts first
+            covered = np.cumsum(room[order], axis=0) + room[must & (ws.host_zone == z)].sum(axis=0) >= left_over
+            count = int(np.argmax(covered.all(axis=1))) + 1 if covered.all(axis=1).any() else len(order)
+            reopen[order[:count]] = True
+        reopen &= ~keep
+        if not reopen.any():
             break
-        sources = np.unique(ws.placement0[packing.unplaced])
-        if keep[sources].all():
-            break  # nothing left to add: the unplaced stay where they are
-        keep[sources] = True
-    return packing, keep
+        keep |= reopen
+        back = comes_back & reopen[ws.placement0]
+        placement[back] = ws.placement0[back]
+        unplaced = unplaced[~keep[ws.placement0[unplaced]]]
+        load = np.zeros((ws.n_hosts, ws.demand.shape[1]))
+        np.add.at(load, placement, ws.demand)
+        residual = np.where((keep & ws.may_receive)[:, None], ws.limits - load, -np.inf)
+        plain = unplaced[~ws.in_hard_group[unplaced]]
+        placed, hosts = fill_hosts(ws.demand, ws.flavor_key, ws.instance_zone, plain, residual, ws.host_zone, ws.scale)
+        placement[placed] = hosts
+        unplaced = np.setdiff1d(unplaced, placed)
+    return Packing(placement, unplaced.tolist(), packing.messages, packing.selected), keep
 
 
 def empty_more_hosts(

@@ -19,6 +19,9 @@ import time
 import numpy as np
 
 from watcher_geyser import bounds
+from watcher_geyser.model import RAM
+from watcher_geyser.solver.anytime import improve_neighbourhoods, polish
+from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.clock import Clock
 from watcher_geyser.solver.exact import model_size, solve_exact
@@ -29,6 +32,7 @@ from watcher_geyser.solver.greedy import (
     respect_migration_cap,
     solve_greedy,
 )
+from watcher_geyser.solver.limits import CPU_CORES, held_limits
 from watcher_geyser.solver.master import choose_hosts
 from watcher_geyser.solver.problem import Bounds, Problem, Target
 from watcher_geyser.solver.relief import relieve, relieved_problem, relieved_target
@@ -53,7 +57,7 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     relief = relieve(problem)
     if relief.hot:  # relief first; every back-end then starts from the relieved fleet
         inner = solve(relieved_problem(problem, relief), method)
-        proven = _proven_bounds(Workspace(problem))
+        proven = _proven_bounds(problem)
         return relieved_target(problem, relief, inner, proven.hosts or 0, proven.watts_w)
     started = time.monotonic()
     clock = Clock(problem.time_limit_s, problem.deterministic)
@@ -61,7 +65,7 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     ws = Workspace(problem)
     fleet = problem.fleet
     messages: list[str] = []
-    proven = _proven_bounds(ws)
+    proven = _proven_bounds(problem)
     current = _Candidate(fleet.placement.copy(), "CURRENT", ws)
     best = current
     if proven.hosts is None:
@@ -74,6 +78,8 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     greedy = solve_greedy(ws, deadline)
     messages += greedy.messages
     best = _better(best, _Candidate(greedy.placement, "GREEDY", ws), messages)
+    if problem.power_budget_w is not None:  # within a plentiful supply, fewer moves win
+        best = _better(best, _Candidate(fit_to_supply(problem, greedy.placement), "GREEDY", ws), messages)
     watts_bound = proven.watts_w
     cpsat_status = "NOT_RUN"
     if method == "auto" and _close_enough(best, proven, ws):
@@ -87,7 +93,7 @@ def solve(problem: Problem, method: str = "auto") -> Target:
         )
         if method != "exact":
             # the host-selection model is cheap: its answer competes, its bound always helps
-            share = 0.2 if use_exact else 0.7
+            share = 0.2 if use_exact else 0.4
             best, master_status, master_bound = _decompose(ws, best, proven, clock, share, messages, greedy.selected)
             cpsat_status = master_status
             watts_bound = max(watts_bound, master_bound)
@@ -106,14 +112,16 @@ def solve(problem: Problem, method: str = "auto") -> Target:
                 messages.append(f"CP-SAT found no answer in time ({result.status}); the best earlier answer stands")
             if result.watts_bound_w is not None:
                 watts_bound = max(watts_bound, result.watts_bound_w)
-    if problem.power_budget_w is not None:
-        answer_w = fleet.watts(best.placement)
-        if answer_w > problem.power_budget_w + 1e-6:
-            messages.append(
-                f"power budget {problem.power_budget_w:.0f} W cannot be met: the best answer found draws "
-                f"{answer_w:.0f} W and no answer can draw less than {watts_bound:.0f} W; "
-                "consolidating as far as possible instead"
-            )
+        if best.status != "OPTIMAL" and method in ("auto", "decompose"):
+            best = _improve(ws, best, clock, messages)
+    if cpsat_status == "OPTIMAL" and best.status != "OPTIMAL":
+        # a sub-model's optimum (the host selection) is not the whole answer's
+        cpsat_status = "FEASIBLE"
+    stopped = not problem.deterministic and clock.expired() and best.status != "OPTIMAL"
+    messages += _gap_notes(ws, best, watts_bound, "the time limit" if stopped else None)
+    unmet = budget_message(problem, fleet.watts(best.placement), watts_bound)
+    if unmet:
+        messages.append(unmet)
     return _target(problem, best, proven, started, messages, watts_bound, cpsat_status)
 
 
@@ -148,6 +156,54 @@ def _decompose(
     return best, master.status, bound
 
 
+def _improve(ws: Workspace, best: _Candidate, clock: Clock, messages: list[str]) -> _Candidate:
+    """Local improvement until the clock stops it (``anytime``): every step a valid answer."""
+    polished = polish(ws, best.placement, clock)
+    if polished is not best.placement:
+        best = _better(best, _Candidate(polished, "FEASIBLE", ws), messages)
+    holder = [best]
+
+    def accept(placement: np.ndarray) -> bool:
+        winner = _better(holder[0], _Candidate(placement, "FEASIBLE", ws), messages)
+        taken = winner is not holder[0]
+        holder[0] = winner
+        return taken
+
+    improve_neighbourhoods(ws, best.placement, clock, accept)
+    return holder[0]
+
+
+GAP_WORTH_NOTING = 0.05
+
+
+def _gap_notes(ws: Workspace, best: _Candidate, watts_bound: float, stopped: str | None) -> list[str]:
+    """Say when the answer is far from its bound, and the likeliest reason."""
+    watts = ws.fleet.watts(best.placement)
+    if watts <= 0 or watts_bound <= 0 or (watts - watts_bound) / watts <= GAP_WORTH_NOTING:
+        return []
+    budget = ws.problem.power_budget_w
+    if budget is not None and watts <= budget + 1e-6:
+        return []  # within the supply, fewer moves win on purpose (``budget``)
+    gap = (watts - watts_bound) / watts
+    problem = ws.problem
+    rules = []
+    if problem.eviction_cap is not None:
+        rules.append("the migration cap")
+    if ws.forced.any():
+        rules.append(f"{int(ws.forced.sum())} host(s) holding instances that cannot move")
+    if (ws.group >= 0).any():
+        rules.append("server groups")
+    if not problem.allow_power_on and not ws.fleet.powered.all():
+        rules.append("no power-on")
+    if stopped:
+        reason = f"{stopped} stopped the search (a longer --time-limit may close it)"
+    elif rules:
+        reason = "the rules (" + ", ".join(rules) + ") hold it above a bound that ignores them"
+    else:
+        reason = "capacity: instances do not split across hosts as the bound assumes (large or awkward flavours)"
+    return [f"the answer is {gap:.1%} above its watts lower bound: {reason}"]
+
+
 def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> bool:
     """Is ``best`` already within CLOSE_ENOUGH of the hosts, watts and migration bounds?"""
     fleet = ws.fleet
@@ -155,7 +211,7 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
         return False
     hosts_on = int(fleet.occupied(best.placement).sum())
     memory_bound = bounds.migration_cost_lower_bound_mb(fleet, bounds.hosts_on_by_zone(fleet, best.placement))
-    watts, memory, _ = best.key
+    _, memory, _, watts = best.key
     return (
         hosts_on <= proven.hosts * (1 + CLOSE_ENOUGH)
         and watts <= proven.watts_w * (1 + CLOSE_ENOUGH)
@@ -164,26 +220,31 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
 
 
 class _Candidate:
-    """A placement and its lexicographic objective: watts, memory moved, migrations."""
+    """A placement and its lexicographic objective (``solver/budget.py``): watts above the
+    supply (the watts, without a budget), memory moved, migrations, watts."""
 
     def __init__(self, placement: np.ndarray, status: str, ws: Workspace) -> None:
         fleet = ws.fleet
         self.placement = placement
         self.status = status
         moved = placement != fleet.placement
+        watts = fleet.watts(placement)
         self.key = (
-            round(fleet.watts(placement), 6),
-            float(fleet.demand[moved, 1].sum()),
+            round(first_term_w(ws.problem, watts), 6),
+            float(fleet.demand[moved, RAM].sum()),
             int(moved.sum()),
+            round(watts, 6),
         )
         self.hosts_on = int(fleet.occupied(placement).sum())
         self.tolerance = ws.problem.watts_tolerance
         self.violations = check_placement(ws.problem, placement)
 
     def beats(self, other: _Candidate) -> bool:
-        """Lexicographic (watts, memory, migrations); watts within the problem's tolerance
-        count as equal unless they come with more hosts on."""
+        """Lexicographic; first terms within the problem's tolerance count as equal unless
+        they come with more hosts on."""
         watts, other_watts = self.key[0], other.key[0]
+        if watts == other_watts:
+            return self.key[1:] < other.key[1:]
         if self.tolerance > 0 and abs(watts - other_watts) <= self.tolerance * min(watts, other_watts):
             if self.hosts_on != other.hosts_on:
                 return self.hosts_on < other.hosts_on
@@ -211,13 +272,12 @@ class _ProvenBounds:
         self.dynamic_w = dynamic_w
 
 
-def _proven_bounds(ws: Workspace) -> _ProvenBounds:
+def _proven_bounds(problem: Problem) -> _ProvenBounds:
     """Bounds valid for every answer: capacities relaxed to what a host may keep holding."""
-    fleet, problem = ws.fleet, ws.problem
-    limits = np.maximum(problem.limits, fleet.load())
-    cpu_limits = None
-    if problem.cpu_ceiling is not None:
-        cpu_limits = np.maximum(problem.cpu_limits, fleet.cpu_load())
+    fleet = problem.fleet
+    held = held_limits(fleet, problem.ceiling, problem.cpu_ceiling)
+    limits = held[:, :CPU_CORES]
+    cpu_limits = None if problem.cpu_ceiling is None else held[:, CPU_CORES]
     hosts = bounds.hosts_lower_bound(fleet, limits, problem.allow_power_on)
     if hosts is None:
         return _ProvenBounds(None, 0.0, 0.0)

@@ -24,7 +24,11 @@ class Problem:
     after consolidation (1.0 packs to the allocation ratios; 0.8 leaves 20 % head-room).
     ``cpu_ceiling`` caps measured CPU use at that fraction of physical cores (by default
     100 %: consolidation never plans a host past its cores); None ignores measured CPU.
-    ``power_budget_w`` caps the watts of hosts left on, when it can be met.
+    ``power_budget_w`` is the watts the supply makes available now: a soft target, never a
+    constraint. Answers rank first by the watts they draw above it, then by memory moved,
+    migrations and watts (``solver/budget.py``): a scarce supply packs as hard as the ceiling
+    allows, a plentiful one buys no watt savings with migrations. An unmet budget is named
+    in ``Target.messages`` with the watts above it.
     ``max_migrations`` caps how many instances may change host.
     ``cpu_relief_ceiling``, when set above ``cpu_ceiling``, is where a host's measured CPU
     makes it shed instances; between the two a host keeps what it has but receives nothing

@@ -137,8 +137,10 @@ class _Shedder:
         self.placement = fleet.placement.copy()
         self.load = host_load(fleet)
         self.relief = problem.relief_limits
+        self.goal = self.relief  # a hot host sheds until it is under this
         self.packing = packing_limits(fleet, problem.ceiling, problem.cpu_ceiling)
-        self.scale = np.maximum(np.where(np.isinf(self.packing), 1.0, self.packing), 1e-9)
+        self.finite = np.isfinite(self.packing)
+        self.scale = np.maximum(np.where(self.finite, self.packing, 1.0), 1e-9)
         self.receivable = problem.may_receive.copy()
         occupied = fleet.occupied()
         self.tier = np.where(occupied, ON, np.where(fleet.powered, EMPTY, OFF))
@@ -175,22 +177,19 @@ class _Shedder:
         return hot[np.argsort(-over, kind="stable")]
 
     def shed(self, h: int) -> None:
-        tried = np.zeros(len(self.fleet.instances), dtype=bool)
         reason = None
         moved: list[int] = []
-        while above(self.load[h : h + 1], self.relief[h : h + 1])[0]:
+        while above(self.load[h : h + 1], self.goal[h : h + 1])[0]:
             if self.moves_left <= 0:
                 reason = f"the migration cap ({self.problem.max_migrations}) is used up"
                 break
-            v = self._pick(h, tried)
+            v, dst = self._next_move(h)
             if v is None:
                 reason = reason or self._pinned_reason(h)
                 break
-            dst = self._destination(v, h)
             if dst is None:
-                tried[v] = True
                 reason = self._no_room_reason(h)
-                continue
+                break
             self._move(v, h, dst)
             moved.append(v)
         name = self.fleet.hosts[h].name
@@ -204,26 +203,39 @@ class _Shedder:
             self.unrelieved[h] = reason
             self.messages.append(f"host {name} stays above its relief limit ({what}): {reason}")
 
-    def _pick(self, h: int, tried: np.ndarray) -> int | None:
-        """The next instance to move off ``h``: the cheapest that clears the excess alone,
-        else the one covering most of it."""
+    def _next_move(self, h: int) -> tuple[int | None, int | None]:
+        """(instance, destination) of the next relief move off ``h``: the first instance in
+        ``_candidates`` order that fits on a host that is on, else the first that fits on
+        a host switched on for it (a host switched on for one small instance is the next
+        one consolidation empties). (None, None): nothing left to move; (v, None): no room."""
+        order = self._candidates(h)
+        if not len(order):
+            return None, None
+        for tiers in ((ON,), (ON, EMPTY, OFF)):
+            for v in order:
+                dst = self._destination(int(v), h, tiers)
+                if dst is not None:
+                    return int(v), dst
+        return int(order[0]), None
+
+    def _candidates(self, h: int) -> np.ndarray:
+        """Instances of ``h`` that may move, best first: those that clear the excess alone,
+        least memory first (the shortest migration); then the others, covering the most of
+        the excess first."""
         fleet = self.fleet
-        here = np.flatnonzero((self.placement == h) & fleet.movable & ~self.affinity & ~tried)
+        here = np.flatnonzero((self.placement == h) & fleet.movable & ~self.affinity)
         here = here[fleet.placement[here] == h]
         if not len(here):
-            return None
-        excess = self.load[h] - self.relief[h]
+            return here
+        excess = self.load[h] - self.goal[h]
         over = excess > TOLERANCE
         need = self.demand[here][:, over]
         clears = (need >= excess[over] - TOLERANCE).all(axis=1)
-        memory = fleet.demand[here, RAM]
-        if clears.any():
-            pool = here[clears]
-            return int(pool[np.lexsort((self.demand[pool, CPU_CORES], memory[clears]))[0]])
         coverage = (np.minimum(need, excess[over]) / excess[over]).sum(axis=1)
-        return int(here[np.lexsort((memory, -coverage))[0]])
+        memory = fleet.demand[here, RAM]
+        return here[np.lexsort((self.demand[here, CPU_CORES], memory, -coverage, ~clears))]
 
-    def _destination(self, v: int, h: int) -> int | None:
+    def _destination(self, v: int, h: int, tiers: tuple[int, ...]) -> int | None:
         fleet = self.fleet
         need = self.demand[v]
         room = self.packing - self.load
@@ -231,12 +243,13 @@ class _Shedder:
         fits &= self.receivable & (fleet.host_zone == fleet.host_zone[h]) & ~self.hot
         if self.anti[v] >= 0:
             fits[list(self.group_hosts[int(self.anti[v])])] = False
-        for tier in (ON, EMPTY, OFF):
+        for tier in tiers:
             candidates = np.flatnonzero(fits & (self.tier == tier))
             if not len(candidates):
                 continue
             if tier == ON:  # the host that ends least full
-                fill = ((self.load[candidates] + need) / self.scale[candidates])[:, : CPU_CORES + 1].max(axis=1)
+                fill = np.where(self.finite[candidates], (self.load[candidates] + need) / self.scale[candidates], 0)
+                fill = fill.max(axis=1)
                 return int(candidates[np.argmin(fill)])
             return int(candidates[np.argmin(self.rank[candidates])])
         return None

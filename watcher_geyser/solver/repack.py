@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from watcher_geyser.model import RAM, GroupPolicy
+from watcher_geyser.solver.fill import fill_hosts
 from watcher_geyser.solver.problem import Problem
 
 EPS = 1e-9
@@ -71,6 +72,7 @@ class Workspace:
         self.forced = np.zeros(self.n_hosts, dtype=bool)
         self.forced[self.placement0[~self.movable]] = True
         self.ram = fleet.demand[:, RAM]
+        self.home_memory_mb = np.bincount(self.placement0, weights=self.ram, minlength=self.n_hosts)
 
 
 @dataclass
@@ -229,42 +231,22 @@ def _place_block(
 
 
 def _flavor_keys(demand: np.ndarray) -> np.ndarray:
-    _, keys = np.unique(demand, axis=0, return_inverse=True)
-    return keys.reshape(-1)
+    """One integer per distinct demand row; per column first (np.unique over rows is slow)."""
+    keys = np.zeros(len(demand), dtype=np.int64)
+    for column in demand.T:
+        values, inverse = np.unique(column, return_inverse=True)
+        keys = keys * len(values) + inverse.reshape(-1)
+    return np.unique(keys, return_inverse=True)[1].reshape(-1)
 
 
 def _place_batches(ws: Workspace, items: np.ndarray, placement: np.ndarray, residual: np.ndarray) -> list[int]:
-    """Interchangeable instances (same zone, same flavour) placed per batch, tightest hosts first."""
+    """Interchangeable instances placed host by host (``fill.fill_hosts``). Instances of the
+    hosts with the least memory go first, so those left over gather on the hosts most
+    expensive to empty, which the repair then keeps on."""
     if len(items) == 0:
         return []
-    unplaced: list[int] = []
-    keys = ws.flavor_key[items] * (len(ws.fleet.zones) + 1) + ws.instance_zone[items]
-    order = np.argsort(keys, kind="stable")
-    items, keys = items[order], keys[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    batches = np.split(items, starts[1:])
-    batches.sort(key=lambda b: -float((ws.demand[b[0]] / ws.scale).max()))
-    for batch in batches:
-        need = ws.demand[batch].max(axis=0)  # equal but for measured CPU, where the band's maximum is charged
-        zone = ws.instance_zone[batch[0]]
-        in_zone = np.flatnonzero((ws.host_zone == zone) & np.isfinite(residual[:, 0]))
-        positive = need > EPS
-        if positive.any():
-            counts = np.floor((residual[in_zone][:, positive] + EPS) / need[positive]).min(axis=1)
-        else:
-            counts = np.full(len(in_zone), len(batch), dtype=float)
-        counts = np.maximum(counts, 0)
-        eligible = counts > 0
-        hosts, counts = in_zone[eligible], counts[eligible].astype(np.int64)
-        left = ((residual[hosts] - need) / ws.scale).sum(axis=1)
-        order = np.argsort(left, kind="stable")
-        hosts, counts = hosts[order], counts[order]
-        taken = np.minimum(counts, np.maximum(len(batch) - (np.cumsum(counts) - counts), 0))
-        used = taken > 0
-        hosts, taken = hosts[used], taken[used]
-        targets = np.repeat(hosts, taken)
-        placement[batch[: len(targets)]] = targets
-        placed = batch[: len(targets)]
-        np.subtract.at(residual, targets, ws.demand[placed])
-        unplaced += [int(v) for v in batch[len(targets) :]]
-    return unplaced
+    home = ws.placement0[items]
+    items = items[np.lexsort((home, ws.home_memory_mb[home]))]
+    placed, hosts = fill_hosts(ws.demand, ws.flavor_key, ws.instance_zone, items, residual, ws.host_zone, ws.scale)
+    placement[placed] = hosts
+    return np.setdiff1d(items, placed).tolist()

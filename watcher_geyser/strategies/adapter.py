@@ -46,6 +46,7 @@ class AdaptedFleet:
     node_uuids: dict[str, str]  # hostname -> compute node uuid (Nova's hypervisor id)
     notes: list[str] = field(default_factory=list)
     dropped_hosts: list[str] = field(default_factory=list)
+    groups_unknown: bool = False  # server groups could not be listed: nothing moves, nothing is switched off
 
     @property
     def hosts_enabled(self) -> int:
@@ -61,14 +62,17 @@ def fleet_from_model(
     power_states: Mapping[str, str] | None = None,
     server_groups: Mapping[str, tuple[str, str]] | None = None,
     our_reasons: tuple[str, ...] = OUR_DISABLED_REASONS,
+    groups_unknown: bool = False,
 ) -> AdaptedFleet:
     """Build the fleet from a Watcher ``ModelRoot``.
 
     ``cpu_util`` maps instance uuid -> measured CPU use as a fraction 0..1 of its vcpus
     (None or absent: not measured, ``default_cpu_util`` applies). ``zones`` maps hostname ->
     availability zone; ``power_states`` hostname -> ``"on"``/``"off"`` from the bare-metal
-    service; ``server_groups`` instance uuid -> (group name, policy); ``our_reasons`` the
-    ``disabled_reason`` prefixes that mark a host as switched off by us.
+    service; ``server_groups`` instance uuid -> (group key, policy), the key unique per group
+    (``cloud.group_key``: its id, never its name alone); ``our_reasons`` the
+    ``disabled_reason`` prefixes that mark a host as switched off by us. ``groups_unknown``
+    (the listing failed): every instance is pinned, since any may be a group member.
     """
     cpu_util = cpu_util or {}
     zones = zones or {}
@@ -89,10 +93,11 @@ def fleet_from_model(
         node_uuids[node.hostname] = node.uuid
         hosts.append(_host(node, state, power_for(node.hostname), zones.get(node.hostname, DEFAULT_ZONE)))
         for inst in members:
-            instances.append(_instance(inst, node.hostname, cpu_util.get(inst.uuid), pin_all, server_groups, notes))
+            instances.append(_instance(inst, node.hostname, cpu_util.get(inst.uuid), pin_all or groups_unknown,
+                                       server_groups, notes))
     groups = _groups(server_groups, {i.uuid for i in instances})
     fleet = Fleet.build(hosts, instances, groups, default_cpu_util)
-    return AdaptedFleet(fleet, node_uuids, notes, dropped)
+    return AdaptedFleet(fleet, node_uuids, notes, dropped, groups_unknown)
 
 
 def _host_state(node, has_instances: bool, power_state: str | None, our_reasons: tuple[str, ...],

@@ -13,6 +13,8 @@ from watcher.common import nova_helper
 from watcher.common.metal_helper import constants as metal_constants
 from watcher.common.metal_helper import factory as metal_helper_factory
 
+from watcher_geyser.cloud.records import group_key
+
 LOG = log.getLogger(__name__)
 
 
@@ -36,7 +38,11 @@ def host_zones(notes: list[str]) -> dict[str, str]:
 
 
 def server_groups() -> tuple[dict[str, tuple[str, str]], str | None]:
-    """Instance uuid -> (group name, policy), or ({}, why) when Nova cannot list them."""
+    """Instance uuid -> (group key, policy), or ({}, why) when Nova cannot list them.
+
+    Groups are keyed by their id (``group_key``): Nova's names are free text, repeated across
+    projects and within one, so two projects' "web" groups must never merge into one rule.
+    """
     try:
         conn = nova_helper.NovaHelper().connection
         out: dict[str, tuple[str, str]] = {}
@@ -45,10 +51,16 @@ def server_groups() -> tuple[dict[str, tuple[str, str]], str | None]:
             if policy is None:
                 continue
             for member in group.member_ids or ():
-                out[member] = (group.name or group.id, policy)
+                out[member] = (group_key(group.name, group.id), policy)
         return out, None
     except Exception as exc:  # noqa: BLE001
-        return {}, f"server groups unknown ({type(exc).__name__}): affinity rules are not taken into account"
+        if getattr(exc, "status_code", None) == 404 or getattr(getattr(exc, "response", None), "status_code", 0) == 404:
+            # the compute endpoint has no os-server-groups API at all: no group can exist (as cloud.read notes)
+            LOG.info("server groups: the compute endpoint does not offer os-server-groups (HTTP 404); none exist")
+            return {}, None
+        return {}, (f"server groups could not be listed ({type(exc).__name__}); any instance may belong to an "
+                    "affinity or anti-affinity group, so none is moved and no host is switched off")
+
 
 
 def metal_inventory(osc) -> MetalInventory:

@@ -147,14 +147,14 @@ class _GeyserStrategy(base.BaseStrategy):
             notes.extend(readings.notes)
         groups, why = cloud.server_groups()
         if why:
-            LOG.info("%s: %s", self.get_name(), why)
+            notes.append(why)
         catalog, problem = opts.power_catalog(CONF)
         if problem:
             notes.append(problem)
         power_for = self._power_models(catalog, datasource, notes)
         reasons = (self.config.get("disabled_reason", "watcher_geyser"), *OUR_DISABLED_REASONS)
         adapted = fleet_from_model(model, power_for, cpu, 1.0, cloud.host_zones(notes), metal.power_states, groups,
-                                   reasons)
+                                   reasons, groups_unknown=why is not None)
         notes.extend(adapted.notes)
         return adapted
 
@@ -209,11 +209,10 @@ class _GeyserStrategy(base.BaseStrategy):
             notes.extend(m for m in target.messages if _worth_noting(m))
             result = plan(target, parallelism=self.config.get("parallelism", 2),
                           per_host_parallelism=self.config.get("per_host_parallelism", 1),
-                          allow_power_off=decision.allow_power_off)
+                          allow_power_off=decision.allow_power_off and not adapted.groups_unknown)
             LOG.info("%s: solver %s in %.1f s, %d host(s) on, %.0f W; %s", self.get_name(), target.status,
                      target.solve_seconds, target.hosts_on, target.watts_w, " ".join(result.messages))
-            if result.left_undone:
-                notes.append(result.messages[-1])
+            notes.extend(result.messages[1:])  # moves left undone, held affinity groups, impossible groups
             return result, notes
         except Exception as exc:  # noqa: BLE001 - the audit must succeed with a safe (empty) plan
             LOG.exception("%s: solving failed", self.get_name())

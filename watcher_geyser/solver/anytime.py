@@ -1,0 +1,135 @@
+"""Improve a valid answer until the clock says stop: local moves, then CP-SAT on neighbourhoods.
+
+The first answer (greedy fill, then the host-selection model's) is good at any depth, but
+it is one pass. What is left is local: a host that holds a few instances the others could
+take, or a handful of hosts whose instances would fit on one fewer if rearranged. Two
+steps, each keeping the answer valid, so whenever the limit strikes the best so far stands:
+
+1. ``polish``: empty occupied hosts, emptiest first, into the room the others have left
+   (``greedy.empty_more_hosts``), pass after pass while a pass empties something;
+2. ``improve_neighbourhoods``: large neighbourhood search. Take the emptiest host and the
+   hosts of its zone with the most room, free every movable instance on them, and let
+   CP-SAT place them back on as few of these hosts as it can (idle watts first, then the
+   memory moved against the fleet's current placement). Small models (a few hosts, some
+   tens of instances) solve in a fraction of a second; a neighbourhood that cannot shed a
+   host is not tried again until the answer changes elsewhere.
+
+Hosts holding members of hard server groups or pinned instances are left out of both:
+their rules are the full models' business, and an answer here never breaks them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from watcher_geyser.solver.clock import Clock
+from watcher_geyser.solver.cpsat import make_solver
+from watcher_geyser.solver.greedy import empty_more_hosts, move_budget
+from watcher_geyser.solver.repack import EPS, Workspace
+
+NEIGHBOURHOOD_HOSTS = 8
+STEP_SECONDS = 0.3
+UNITS = np.array([100.0, 1.0, 1.0, 1000.0])  # centi-vcpus, MB, GB, milli-cores (as the master model)
+
+
+def polish(ws: Workspace, placement: np.ndarray, clock: Clock) -> np.ndarray:
+    """Empty more hosts into the others' room, pass after pass, while passes succeed."""
+    while not clock.expired():
+        before = np.count_nonzero(np.bincount(placement, minlength=ws.n_hosts))
+        placement = empty_more_hosts(
+            ws, placement, clock.deadline, max_failures=ws.n_hosts, max_new_moves=move_budget(ws, placement)
+        )
+        if np.count_nonzero(np.bincount(placement, minlength=ws.n_hosts)) >= before:
+            break
+    return placement
+
+
+def improve_neighbourhoods(ws: Workspace, placement: np.ndarray, clock: Clock, accept) -> np.ndarray:
+    """CP-SAT on neighbourhoods of hosts until the clock stops it or no neighbourhood is left.
+
+    ``accept(placement) -> bool`` is the caller's referee (rule checks, objective): a step
+    is kept only when it says yes."""
+    if ws.problem.eviction_cap is not None:
+        return placement  # moves here are not counted against caps: leave capped problems alone
+    tried: set[int] = set()
+    eligible = _eligible_hosts(ws)
+    while not clock.expired():
+        load = np.zeros((ws.n_hosts, ws.demand.shape[1]))
+        np.add.at(load, placement, ws.demand)
+        occupied = np.bincount(placement, minlength=ws.n_hosts) > 0
+        fill = (load / np.maximum(ws.limits, EPS)).max(axis=1)
+        within = (load <= ws.limits + EPS).all(axis=1)
+        grouped = np.bincount(placement[ws.group >= 0], minlength=ws.n_hosts) > 0
+        pool = np.flatnonzero(occupied & eligible & within & ~grouped)
+        seeds = [h for h in pool[np.argsort(fill[pool], kind="stable")] if h not in tried]
+        if not seeds:
+            break
+        seed = int(seeds[0])
+        tried.add(seed)
+        zone_pool = pool[(ws.host_zone[pool] == ws.host_zone[seed]) & (pool != seed)]
+        room = ((ws.limits[zone_pool] - load[zone_pool]) / ws.scale).min(axis=1)
+        partners = zone_pool[np.argsort(-room, kind="stable")[: NEIGHBOURHOOD_HOSTS - 1]]
+        if len(partners) == 0:
+            continue
+        hosts = np.r_[seed, partners]
+        budget = min(STEP_SECONDS, clock.left())
+        clock.spend(budget)
+        candidate = _solve_neighbourhood(ws, placement, load, hosts, budget)
+        if candidate is not None and accept(candidate):
+            placement = candidate
+            tried.clear()
+    return placement
+
+
+def _eligible_hosts(ws: Workspace) -> np.ndarray:
+    """Hosts whose instances the neighbourhood model may rearrange freely."""
+    blocked = ws.forced.copy()
+    blocked[ws.placement0[ws.group >= 0]] = True
+    return ws.may_receive & ~blocked
+
+
+def _solve_neighbourhood(
+    ws: Workspace, placement: np.ndarray, load: np.ndarray, hosts: np.ndarray, time_limit_s: float
+) -> np.ndarray | None:
+    """Place the instances now on ``hosts`` back on as few of them as CP-SAT can; None if no
+    host is freed."""
+    items = np.flatnonzero(np.isin(placement, hosts) & (ws.group < 0))
+    if len(items) == 0 or len(items) > 400:
+        return None
+    on_now = len(np.unique(placement[items]))
+    dims = ws.demand.shape[1]
+    units = UNITS[:dims]
+    demand = np.ceil(ws.demand[items] * units - EPS).astype(np.int64)  # rounded against the answer: safe
+    capacity = np.floor(ws.limits[hosts] * units + EPS).astype(np.int64)
+    model = cp_model.CpModel()
+    x = {(i, j): model.new_bool_var(f"x{i}_{j}") for i in range(len(items)) for j in range(len(hosts))}
+    on = [model.new_bool_var(f"on{j}") for j in range(len(hosts))]
+    for i in range(len(items)):
+        model.add_exactly_one(x[i, j] for j in range(len(hosts)))
+        for j in range(len(hosts)):
+            if placement[items[i]] == hosts[j]:
+                model.add_hint(x[i, j], 1)
+    for j in range(len(hosts)):
+        for d in range(dims):
+            model.add(sum(int(demand[i, d]) * x[i, j] for i in range(len(items))) <= int(capacity[j, d]) * on[j])
+    model.add(sum(on) <= on_now - 1)
+    idle = np.round(ws.fleet.idle_w[hosts]).astype(np.int64)
+    ram = ws.ram[items].astype(np.int64)
+    moved = [
+        (int(ram[i]), x[i, j])
+        for i in range(len(items))
+        for j in range(len(hosts))
+        if hosts[j] != ws.placement0[items[i]]
+    ]
+    weight = int(ram.sum()) + 1
+    model.minimize(sum(int(idle[j]) * weight * on[j] for j in range(len(hosts))) + sum(m * var for m, var in moved))
+    solver = make_solver(time_limit_s, ws.problem.seed, 1, ws.problem.deterministic)
+    if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    result = placement.copy()
+    for i in range(len(items)):
+        for j in range(len(hosts)):
+            if solver.boolean_value(x[i, j]):
+                result[items[i]] = hosts[j]
+    return result

@@ -1,0 +1,138 @@
+"""A sweep's folder: each cell's report, the table of all cells, the summary plots.
+
+    DIR/cells/<key>.json        one per cell: its options, its command, its report (as report.json)
+    DIR/results.csv             one row per cell: key, status, the cell's options, every summary metric
+    DIR/energy_vs_slatah.png    energy against SLATAH, one colour per policy
+    DIR/uncovered_vs_supply.png energy drawn above the supply against the supply's size, per policy
+
+A cell whose file exists is done: a re-run skips it (the file name is the hash of its options).
+A failed cell leaves no file (it runs again next time) and shows in the table with its error.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+from watcher_geyser.sweep.grid import Cell
+
+TABLE = "results.csv"
+
+
+def cell_path(out: Path, cell: Cell) -> Path:
+    return out / "cells" / f"{cell.key}.json"
+
+
+def load_done(out: Path, cells: list[Cell]) -> dict[str, dict]:
+    """Records of the cells already computed in ``out`` (unreadable files count as not done)."""
+    done = {}
+    for cell in cells:
+        path = cell_path(out, cell)
+        if not path.is_file():
+            continue
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if "summary" in record:
+            done[cell.key] = record
+    return done
+
+
+def write_cell(out: Path, cell: Cell, answer: dict) -> dict:
+    """Keep a cell's answer: its file when it succeeded; the record either way."""
+    record = {"key": cell.key, "cell": cell.params, "command": ["geyser", "simulate", *cell.argv()], **answer}
+    if "error" not in answer:
+        path = cell_path(out, cell)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1))
+        tmp.replace(path)  # a sweep stopped half-way never leaves half a file that counts as done
+    return record
+
+
+def write_table(out: Path, cells: list[Cell], records: dict[str, dict]) -> Path:
+    """``results.csv``: one row per cell of the grid, in grid order."""
+    option_keys = list(dict.fromkeys(k for cell in cells for k in cell.params))
+    metric_keys = list(dict.fromkeys(k for r in records.values() for k in r.get("summary", {})))
+    metric_keys = [k for k in metric_keys if k not in option_keys]
+    path = out / TABLE
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["key", "status", *option_keys, *metric_keys, "cell_seconds", "error"])
+        for cell in cells:
+            record = records.get(cell.key, {})
+            summary = record.get("summary", {})
+            status = "error" if "error" in record else ("done" if summary else "missing")
+            writer.writerow(
+                [
+                    cell.key,
+                    status,
+                    *(cell.params.get(k, "") for k in option_keys),
+                    *(_text(summary.get(k)) for k in metric_keys),
+                    _text(record.get("seconds")),
+                    record.get("error", ""),
+                ]
+            )
+    return path
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def supply_w(params: dict) -> float | None:
+    """The size of a cell's supply in watts: ``signal-w``, or a ``peak_w=`` / ``constant:..W`` signal."""
+    if params.get("signal-w") is not None:
+        return float(params["signal-w"])
+    spec = str(params.get("signal") or "")
+    match = re.search(r"peak_w=([0-9.]+)", spec) or re.fullmatch(r"constant:([0-9.]+)W", spec)
+    if match:
+        return float(match.group(1))
+    match = re.fullmatch(r"constant:([0-9.]+)kW", spec)
+    return float(match.group(1)) * 1000 if match else None
+
+
+def write_plots(out: Path, cells: list[Cell], records: dict[str, dict]) -> list[Path]:
+    """The two summary plots, from the cells that succeeded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(cell.params, records[cell.key]["summary"]) for cell in cells if "summary" in records.get(cell.key, {})]
+    if not rows:
+        return []
+    policies = sorted({str(params["policy"]) for params, _ in rows})
+    paths = []
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for policy in policies:
+        points = [(s["slatah"], s["energy_kwh"]) for params, s in rows if params["policy"] == policy]
+        ax.scatter([p[0] for p in points], [p[1] for p in points], label=policy, s=24)
+    ax.set_xlabel("SLATAH (share of active host time overloaded)")
+    ax.set_ylabel("energy (kWh)")
+    ax.set_title("Energy against SLA per policy (one point per cell)")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    paths.append(out / "energy_vs_slatah.png")
+    fig.savefig(paths[-1], dpi=90)
+    plt.close(fig)
+    supplied = [(supply_w(p), p, s) for p, s in rows if s.get("energy_above_signal_kwh") is not None]
+    supplied = [(w, p, s) for w, p, s in supplied if w is not None]
+    if supplied:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for policy in policies:
+            points = sorted((w, s["energy_above_signal_kwh"]) for w, p, s in supplied if p["policy"] == policy)
+            if points:
+                ax.plot([p[0] / 1000 for p in points], [p[1] for p in points], "o-", label=policy, markersize=4)
+        ax.set_xlabel("supply size (kW: signal-w, or the solar signal's peak_w)")
+        ax.set_ylabel("energy drawn above the supply (kWh)")
+        ax.set_title("Uncovered energy against supply size")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        paths.append(out / "uncovered_vs_supply.png")
+        fig.savefig(paths[-1], dpi=90)
+        plt.close(fig)
+    return paths
