@@ -1,4 +1,4 @@
-"""``geyser plan --signal``: the energy decision sets the Problem's budget and ceiling, and is shown."""
+"""``geyser plan --signal``: the energy decision sets the Problem's supply and CPU ceiling, and is shown."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_scarce_watts_set_budget_and_tight_ceiling(scenario, capsys):
     signal = summary["signal"]
     assert signal["power_budget_w"] == 250 and signal["fallback"] is None
     assert signal["ceiling"] == pytest.approx(0.95)  # 250 W of an 800 W peak is scarce: tight packing
-    assert summary["power_budget_w"] == 250 and summary["ceiling"] == pytest.approx(0.95)  # what the solver got
+    assert summary["power_budget_w"] == 250 and summary["cpu_ceiling"] == pytest.approx(0.95)  # what the solver got
+    assert summary["ceiling"] == 1.0  # allocation: the operator's, never the signal's
     # within the supply, the fewest moves win: two hosts (about 210 W) rather than one
     assert summary["hosts_on_after"] == 2 and summary["watts_after"] <= 250
 
@@ -39,7 +40,7 @@ def test_plentiful_energy_relaxes(scenario, capsys):
     summary = plan_json(capsys, str(scenario), "--signal", "constant:100%", "--power-budget", "10")
     signal = summary["signal"]
     assert signal["power_budget_w"] is None and signal["ceiling"] == pytest.approx(0.75)
-    assert summary["power_budget_w"] is None and summary["ceiling"] == pytest.approx(0.75)  # what the solver got
+    assert summary["power_budget_w"] is None and summary["cpu_ceiling"] == pytest.approx(0.75)  # what the solver got
 
 
 def test_plentiful_energy_switches_no_host_off(scenario, capsys):

@@ -6,6 +6,7 @@ import pytest
 from oslo_config import cfg
 
 from tests.watcher import cluster
+from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.power import PowerModel
 from watcher_geyser.signal import opts as signal_opts
 from watcher_geyser.strategies.adapter import fleet_from_model
@@ -34,25 +35,30 @@ def fleet():
     return fleet_from_model(cluster.model(nodes, insts), lambda _: PowerModel.linear(100, 300)).fleet
 
 
+def decide(params: AuditParams, fleet, conf):
+    return decide_energy(params, fleet, conf, params.settings(2, 2, 1), NOW_S)
+
+
 def test_audit_parameters_override_the_signal(conf, fleet):
-    params = AuditParams(power_budget_w=3000, ceiling=0.99, ceiling_max=0.9, power_off=True,
+    params = AuditParams(power_budget_w=3000, cpu_ceiling=0.8, ceiling=0.99, power_off=True,
                          signal_source="constant:1W")
-    decision = decide_energy(params, fleet, conf, NOW_S)
-    assert (decision.budget_w, decision.ceiling, decision.allow_power_off) == (3000, 0.9, True)
+    decision = decide(params, fleet, conf)
+    assert (decision.budget_w, decision.ceiling, decision.allow_power_off) == (3000, 0.8, True)
+    assert decision.settings.limits.ceiling == 0.99  # allocation: the operator's
     assert not decision.fallback
 
 
-def test_no_signal_means_no_budget_and_the_highest_ceiling(conf, fleet):
-    decision = decide_energy(AuditParams(ceiling_max=0.8, power_off=True), fleet, conf, NOW_S)
-    assert (decision.budget_w, decision.ceiling, decision.allow_power_off) == (None, 0.8, True)
+def test_no_signal_means_no_budget_and_the_blind_ceiling(conf, fleet):
+    decision = decide(AuditParams(ceiling_max=0.8, power_off=True), fleet, conf)
+    assert (decision.budget_w, decision.ceiling, decision.allow_power_off) == (None, DEFAULTS.limits.cpu_ceiling, True)
     assert "no energy signal" in decision.reason
 
 
 def test_scarce_signal_tightens_and_plentiful_relaxes(conf, fleet):
     peak_w = float(fleet.max_w.sum())
     _sources(conf, scarce=f"constant:{0.2 * peak_w:.0f}W", plenty=f"constant:{2 * peak_w:.0f}W")
-    scarce = decide_energy(AuditParams(signal_source="scarce", power_off=True), fleet, conf, NOW_S)
-    plenty = decide_energy(AuditParams(signal_source="plenty", power_off=True), fleet, conf, NOW_S)
+    scarce = decide(AuditParams(signal_source="scarce", power_off=True), fleet, conf)
+    plenty = decide(AuditParams(signal_source="plenty", power_off=True), fleet, conf)
     assert scarce.ceiling > plenty.ceiling
     assert scarce.budget_w is not None and plenty.budget_w is None
     assert scarce.allow_power_off and not scarce.fallback
@@ -61,7 +67,7 @@ def test_scarce_signal_tightens_and_plentiful_relaxes(conf, fleet):
 @pytest.mark.parametrize("spec", ["file:/nonexistent/signal.csv", "nonsense://x", "constant:-5W"])
 def test_a_failing_signal_gives_the_safe_default_without_power_off(conf, fleet, spec):
     _sources(conf, broken=spec)
-    decision = decide_energy(AuditParams(signal_source="broken", power_off=True), fleet, conf, NOW_S)
+    decision = decide(AuditParams(signal_source="broken", power_off=True), fleet, conf)
     assert decision.fallback
     assert not decision.allow_power_off
     assert decision.reason
@@ -71,7 +77,7 @@ def test_a_failing_signal_gives_the_safe_default_without_power_off(conf, fleet, 
                                        "constant:0W", "unknown"])
 def test_an_audit_cannot_choose_a_url_a_file_or_an_unconfigured_source(conf, fleet, requested):
     _sources(conf, site="constant:1W")
-    decision = decide_energy(AuditParams(signal_source=requested, power_off=True), fleet, conf, NOW_S)
+    decision = decide(AuditParams(signal_source=requested, power_off=True), fleet, conf)
     assert decision.fallback and not decision.allow_power_off
     assert "not a configured source (configured: site)" in decision.reason
     assert "passwd" not in decision.reason and "127.0.0.1" not in decision.reason

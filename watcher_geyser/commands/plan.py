@@ -9,13 +9,17 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from watcher_geyser.planner import DEFAULT_PARALLELISM, DEFAULT_PER_HOST_PARALLELISM, format_plan_table
-from watcher_geyser.planner import plan as plan_moves
+from watcher_geyser.inputs import LIMITS, cli_number
+from watcher_geyser.pipeline import DEFAULTS, Limits, PlanSettings, Settings, SolveSettings, apply_decision
+from watcher_geyser.pipeline import run as run_pipeline
+from watcher_geyser.planner import format_plan_table
 from watcher_geyser.scenario import ScenarioError, load_scenario
 from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_peak_w, parse_spec
-from watcher_geyser.solver import METHODS, Problem, solve
+from watcher_geyser.solver import METHODS
 from watcher_geyser.solver.clock import validate_time_limit
 from watcher_geyser.summary import target_summary
+
+LIM, SOL, PLAN = DEFAULTS.limits, DEFAULTS.solve, DEFAULTS.plan
 
 BUNDLED = "demo.json"
 
@@ -45,9 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--time-limit",
         type=float,
-        default=10.0,
+        default=SOL.time_limit_s,
         metavar="S",
-        help="solver time limit, seconds, finite and above 0 (default 10)",
+        help=f"solver time limit, seconds, finite and above 0 (default {SOL.time_limit_s:g})",
     )
     parser.add_argument(
         "--deterministic",
@@ -58,59 +62,72 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--ceiling",
         type=_fraction,
-        default=1.0,
+        default=LIM.ceiling,
         metavar="F",
-        help="fraction of each host's schedulable vcpu/RAM/disk usable after consolidation (default 1.0)",
+        help="fraction of each host's schedulable vcpu/RAM/disk usable after consolidation "
+        f"(default {LIM.ceiling:g}); the signal never moves it",
     )
     parser.add_argument(
         "--cpu-ceiling",
         type=_fraction_or_none,
-        default=1.0,
+        default=LIM.cpu_ceiling,
         metavar="F",
-        help="fraction of each host's cores that measured CPU use may reach (default 1.0; 'none' ignores CPU use)",
+        help=f"fraction of each host's cores that measured CPU use may reach (default {LIM.cpu_ceiling:g}; "
+        "'none' ignores CPU use); --signal replaces it with the policy's ceiling",
     )
-    parser.add_argument("--power-budget", type=_non_negative, metavar="W", help="watts the hosts left on may draw")
-    parser.add_argument("--max-migrations", type=int, metavar="N", help="most instances that may move")
+    parser.add_argument(
+        "--relief-margin",
+        type=_margin,
+        default=LIM.relief_margin,
+        metavar="F",
+        help=f"a host sheds instances once its CPU use passes the CPU ceiling by this much (default "
+        f"{LIM.relief_margin:g}, capped at 100 %%)",
+    )
+    parser.add_argument("--power-budget", type=_watts, metavar="W", help="watts available to the fleet")
+    parser.add_argument("--max-migrations", type=_count, metavar="N", help="most instances that may move")
     parser.add_argument("--no-power-on", action="store_true", help="never switch on a host that is off now")
     parser.add_argument(
         "--watts-tolerance",
-        type=float,
-        default=0.0,
+        type=_tolerance,
+        default=LIM.watts_tolerance,
         metavar="F",
         help="give up to this fraction of the fewest watts for less memory to move, never for more hosts on "
         "(default 0: watts strictly first)",
     )
-    parser.add_argument("--method", choices=METHODS, default="auto", help="solver back-end (default auto)")
-    parser.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
+    parser.add_argument(
+        "--method", choices=METHODS, default=SOL.method, help=f"solver back-end (default {SOL.method})"
+    )
+    parser.add_argument("--seed", type=_seed, default=SOL.seed,
+                        help=f"CP-SAT random seed, 0 to 2147483647 (default {SOL.seed})")
     parser.add_argument(
         "--signal",
         metavar="SPEC",
-        help="energy signal source (as for `geyser signal`); the policy's decision now sets the power budget "
-        "and the ceiling, replacing --power-budget and --ceiling, and may forbid --power-off",
+        help="energy signal source (as for `geyser signal`); the policy's decision now sets the available "
+        "power and the CPU ceiling, replacing --power-budget and --cpu-ceiling, and may forbid --power-off",
     )
     migration = parser.add_argument_group("migration plan")
     migration.add_argument(
         "--parallelism",
         type=_positive_int,
-        default=DEFAULT_PARALLELISM,
+        default=PLAN.parallelism,
         metavar="N",
-        help=f"migrations running at once, as Watcher's applier runs them (default {DEFAULT_PARALLELISM})",
+        help=f"migrations running at once, as Watcher's applier runs them (default {PLAN.parallelism})",
     )
     migration.add_argument(
         "--per-host-parallelism",
         type=_positive_int,
-        default=DEFAULT_PER_HOST_PARALLELISM,
+        default=PLAN.per_host_parallelism,
         metavar="N",
         help="migrations touching one host at once, as source or destination "
-        f"(default {DEFAULT_PER_HOST_PARALLELISM}, Nova's max_concurrent_live_migrations)",
+        f"(default {PLAN.per_host_parallelism}, Nova's max_concurrent_live_migrations)",
     )
     migration.add_argument("--power-off", action="store_true", help="switch off the hosts the plan empties")
     migration.add_argument(
         "--bandwidth",
         type=_positive,
-        default=1000.0,
+        default=PLAN.bandwidth_mb_s,
         metavar="MB/S",
-        help="migration bandwidth for the duration estimate (default 1000 MB/s)",
+        help=f"migration bandwidth for the duration estimate (default {PLAN.bandwidth_mb_s:g} MB/s)",
     )
     migration.add_argument(
         "--stage-on-emptied-hosts",
@@ -118,7 +135,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="let swap cycles be broken through hosts that are being emptied (delays their disable)",
     )
     migration.add_argument(
-        "--max-rows", type=int, default=60, metavar="N", help="plan rows shown in the table (default 60)"
+        "--max-rows", type=_count, default=60, metavar="N", help="plan rows shown in the table (default 60)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.set_defaults(func=run)
@@ -147,7 +164,11 @@ def run(args: argparse.Namespace) -> int:
     if args.max_migrations is not None and args.max_migrations < 0:
         print("geyser plan: --max-migrations must be >= 0", file=sys.stderr)
         return 2
-    limits = {"ceiling": args.ceiling, "power_budget_w": args.power_budget}
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        print(f"geyser plan: {exc}", file=sys.stderr)
+        return 2
     decision = None
     if args.signal:
         try:
@@ -155,42 +176,25 @@ def run(args: argparse.Namespace) -> int:
         except SignalError as exc:
             print(f"geyser plan: --signal: {exc}", file=sys.stderr)
             return 2
-        limits = decision.problem_kwargs()
-    problem = Problem(
-        fleet,
-        cpu_ceiling=args.cpu_ceiling,
-        **limits,
-        max_migrations=args.max_migrations,
-        allow_power_on=not args.no_power_on,
-        watts_tolerance=args.watts_tolerance,
-        # deterministic: the solver's share may not follow how long reading took
-        time_limit_s=solver_limit_s(
-            args.time_limit, 0.0 if args.deterministic else time.monotonic() - started, len(fleet.instances)
-        ),
-        seed=args.seed,
-        deterministic=args.deterministic,
-    )
+        settings = apply_decision(settings, decision)
+    # deterministic: the solver's share may not follow how long reading took
+    spent_s = 0.0 if args.deterministic else time.monotonic() - started
+    settings = settings.with_solve(time_limit_s=solver_limit_s(args.time_limit, spent_s, len(fleet.instances)))
     read_s = time.monotonic() - started
-    target = solve(problem, method=args.method)
-    solved = time.monotonic()
-    moves = plan_moves(
-        target,
-        parallelism=args.parallelism,
-        per_host_parallelism=args.per_host_parallelism,
-        allow_power_off=args.power_off and (decision is None or decision.allow_power_off),
-        bandwidth_mb_s=args.bandwidth,
-        stage_on_emptied_hosts=args.stage_on_emptied_hosts,
-    )
+    result = run_pipeline(fleet, settings)
+    target, moves = result.target, result.plan
+    solved = read_s + started + result.target.solve_seconds
     planned = time.monotonic()
     summary = target_summary(target)
     plan_json = moves.to_json()
     summary["planned_migrations"] = plan_json.pop("migrations")
     summary["messages"] += plan_json.pop("messages")
     summary.update(plan_json)
+    summary["messages"] = list(settings.notes) + summary["messages"]
     if decision is not None:
         summary["signal"] = decision.to_dict()
     summary["time_limit_s"] = args.time_limit
-    summary["solver_time_limit_s"] = round(problem.time_limit_s, 3)
+    summary["solver_time_limit_s"] = round(settings.solve.time_limit_s, 3)
     summary["phase_seconds"] = {
         "read": round(read_s, 3),
         "solve": round(solved - started - read_s, 3),
@@ -277,39 +281,43 @@ def format_signal(d: dict) -> str:
     )
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """The pipeline's settings from the command line (before any signal)."""
+    return Settings(
+        Limits(
+            ceiling=args.ceiling,
+            cpu_ceiling=args.cpu_ceiling,
+            relief_margin=args.relief_margin,
+            supply_w=args.power_budget,
+            max_migrations=args.max_migrations,
+            allow_power_on=not args.no_power_on,
+            watts_tolerance=args.watts_tolerance,
+        ),
+        SolveSettings(time_limit_s=args.time_limit, method=args.method, seed=args.seed,
+                      deterministic=args.deterministic),
+        PlanSettings(
+            parallelism=args.parallelism,
+            per_host_parallelism=args.per_host_parallelism,
+            allow_power_off=args.power_off,
+            bandwidth_mb_s=args.bandwidth,
+            stage_on_emptied_hosts=args.stage_on_emptied_hosts,
+        ),
+    )
+
+
 def _decide(spec: str, fleet) -> Decision:
     """What the energy policy (default thresholds) decides now from ``spec``; never touches the cloud."""
     source = parse_spec(spec)
     return SignalPolicy().decide_from(source, time.time(), fleet_peak_w(fleet))
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text}")
-    return value
-
-
-def _fraction_or_none(text: str) -> float | None:
-    return None if text.lower() == "none" else _fraction(text)
+# Every flag is read through ``inputs.cli_number``: finite, in range, one-line error and exit 2.
+_positive = cli_number(low=0, low_open=True, high=1e9)
+_positive_int = cli_number(low=1, high=1_000_000, integer=True)
+_count = cli_number(low=0, high=10**9, integer=True)
+_watts = cli_number(low=0, high=LIMITS["power_budget_w"][1])
+_fraction = cli_number(low=0, low_open=True, high=1)
+_fraction_or_none = cli_number(low=0, low_open=True, high=1, none="none")
+_tolerance = cli_number(low=0, high=0.99)
+_margin = cli_number(low=0, high=1)
+_seed = cli_number(low=0, high=2**31 - 1, integer=True)

@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from watcher_geyser import defaults
 from watcher_geyser.model import MigrationKind
 
 
@@ -114,7 +115,7 @@ class Timing:
     wave lasts as long as its slowest action.
     """
 
-    bandwidth_mb_s: float = 1000.0
+    bandwidth_mb_s: float = defaults.BANDWIDTH_MB_S
     migration_overhead_s: float = 5.0
     power_on_s: float = 300.0
     power_off_s: float = 60.0

@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from watcher_geyser import defaults
 from watcher_geyser.model import Fleet, GroupPolicy, HostState, MigrationKind
 from watcher_geyser.planner import groups
 from watcher_geyser.planner.actions import Action, ActionKind, Plan, Timing, UndoneMove, UndoneReason
@@ -29,8 +30,8 @@ from watcher_geyser.planner.undone import explain_pending
 from watcher_geyser.planner.waves import Move, TransitState, WaveBuilder
 from watcher_geyser.solver.problem import Target
 
-DEFAULT_PARALLELISM = 2  # Watcher's own default for concurrent migrations
-DEFAULT_PER_HOST_PARALLELISM = 1  # Nova's default max_concurrent_live_migrations
+DEFAULT_PARALLELISM = defaults.PARALLELISM
+DEFAULT_PER_HOST_PARALLELISM = defaults.PER_HOST_PARALLELISM
 
 
 def plan(

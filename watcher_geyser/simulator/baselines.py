@@ -174,7 +174,7 @@ DEFAULT_POLICIES = ("geyser", "thr-mmt", "lr-mmt")
 def _geyser(**kwargs) -> Policy:
     from watcher_geyser.simulator.geyser_policy import GeyserPolicy  # imports the solver: only when asked
 
-    return GeyserPolicy(**kwargs)
+    return GeyserPolicy.with_params(**kwargs)
 
 
 def _watcher_vwc(**kwargs) -> Policy:

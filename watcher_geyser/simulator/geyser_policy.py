@@ -1,8 +1,15 @@
 """The ``geyser`` policy: the Watcher plugin's own code path, run at every simulated step.
 
-fleet (with a CPU forecast) -> signal policy (budget, ceiling) -> ``solve`` -> ``plan`` ->
-migrations in waves. What the simulator measures for this policy is what the strategy
-would do in Watcher, with the same solver, planner and signal policy.
+fleet (with a CPU forecast) -> signal policy (``Decision``) -> ``pipeline.apply_decision``
+-> ``pipeline.run`` (solve, plan) -> migrations in waves. What the simulator measures for
+this policy is what the strategy would do in Watcher: the same settings, the same mapping
+of the signal, the same solver and planner. Only the solver's time limit and method, and
+the parallelism, differ (``SIM_SETTINGS``), because a day replays 288 steps.
+
+Power-off follows the settings: in realistic fidelity a host emptied while the decision
+forbids power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in
+CloudSim, whatever the decision. A per-host power-cycle budget (``pipeline.PowerCycles``)
+keeps hosts whose switch-offs for the day are spent from being emptied again.
 
 Why a forecast: a decision holds for the next interval (5 minutes), so placing on the
 utilisation just measured invites overloads when demand rises. The forecast takes, per
@@ -11,7 +18,7 @@ the short bursts these traces are full of.
 
 Migrations stay few without a cap: the solver moves only instances of hosts it empties or
 relieves (never a reshuffle between hosts that stay on), and the forecast's head-room
-keeps relief rare. ``max_consolidation_moves`` can still cap the consolidation per step
+keeps relief rare. ``Limits.max_consolidation_moves`` can still cap the consolidation per step
 (relief is never capped: an overload is fixed at the first step that sees it); on the
 PlanetLab days it costs energy for no gain in SLA.
 
@@ -28,16 +35,32 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from watcher_geyser.deferral import DeferralConfig, Energy, decide_deferral
-from watcher_geyser.planner import plan as plan_moves
-from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy, fleet_peak_w
+from watcher_geyser.pipeline import PlanSettings, PowerCycles, Settings, SolveSettings, apply_decision, run
+from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial
 from watcher_geyser.simulator.deferral import DeferralAnswer, DeferralBook
 from watcher_geyser.simulator.fleet import fleet_from_view
 from watcher_geyser.simulator.state import Migration, SimState
-from watcher_geyser.solver import Problem, solve
 
 REALISTIC_PARALLELISM = 8
 REALISTIC_PER_HOST = 2
+#: The plugin's settings with what a replay of 288 steps a day needs: a short time limit, the
+#: decomposition (the plugin's path at scale; the exact model is too slow for every step), one
+#: worker, and emptied hosts switched off (as ``geyser_energy`` does by default).
+SIM_SETTINGS = Settings(
+    solve=SolveSettings(time_limit_s=0.2, method="decompose", workers=1),
+    plan=PlanSettings(allow_power_off=True),
+)
+#: ``--policy geyser:key=value`` keywords that set the pipeline's settings (section, field).
+SETTING_KEYWORDS = {
+    "cpu_ceiling": ("limits", "cpu_ceiling"),
+    "relief_margin": ("limits", "relief_margin"),
+    "max_consolidation_moves": ("limits", "max_consolidation_moves"),
+    "time_limit_s": ("solve", "time_limit_s"),
+    "method": ("solve", "method"),
+    "seed": ("solve", "seed"),
+    "deterministic": ("solve", "deterministic"),
+}
 
 
 @dataclass
@@ -61,23 +84,28 @@ class SignalFeed:
 class GeyserPolicy:
     name: str = "geyser"
     charges_full_power: bool = False
-    switches_off_empty_hosts: bool = True
-    cpu_ceiling: float = 0.95  # without a signal: forecast CPU may fill 95 % of a host's MIPS
-    relief_margin: float = 0.05  # a host sheds only when its forecast passes the ceiling by this much
-    max_consolidation_moves: int | None = None  # per step, if set; moves that relieve overloads never count
+    switches_off_empty_hosts: bool = True  # follows the settings' allow_power_off at each step
+    settings: Settings = SIM_SETTINGS
     forecast_window: int = 3
-    time_limit_s: float = 0.2
-    method: str = "decompose"  # the plugin's path at scale; the exact model is too slow for every step
     parallelism: int | None = None  # None: unlimited in cloudsim fidelity (as CloudSim), 8 in realistic
     per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
     follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
     signal: SignalFeed | None = None
     deferral: DeferralConfig | None = None  # None: the core's defaults, lead time one trace step
-    seed: int = 0  # CP-SAT's random seed
-    deterministic: bool = False  # same numbers on every run: the solver's work limit instead of the wall clock
+    cycles: PowerCycles = field(default_factory=PowerCycles)
     stats: DecisionStats = field(default_factory=DecisionStats)
     decisions: list[Decision] = field(default_factory=list, repr=False)
     _signal_policy: SignalPolicy | None = field(default=None, repr=False)
+
+    @classmethod
+    def with_params(cls, **kwargs) -> GeyserPolicy:
+        """A policy from flat keywords (``policy_params``): those naming a setting go into ``settings``."""
+        sections: dict[str, dict] = {"limits": {}, "solve": {}}
+        for keyword in [k for k in kwargs if k in SETTING_KEYWORDS]:
+            section, name = SETTING_KEYWORDS[keyword]
+            sections[section][name] = kwargs.pop(keyword)
+        settings = SIM_SETTINGS.with_limits(**sections["limits"]).with_solve(**sections["solve"])
+        return cls(settings=settings, **kwargs)
 
     def initial_placement(self, state: SimState) -> None:
         pabfd_initial(state, 1.0)
@@ -86,45 +114,39 @@ class GeyserPolicy:
         started = time.perf_counter()
         state = view.state
         fleet = fleet_from_view(view, self._forecast(view))
-        ceiling, budget = self.cpu_ceiling, None
-        if self.signal is not None:
-            decision = self._decide_signal(view.time_s, fleet_peak_w(fleet))
-            ceiling, budget = decision.ceiling, decision.budget_w
-        problem = Problem(
-            fleet,
-            cpu_ceiling=ceiling,
-            # the dead band follows the ceiling: when the signal relaxes it, busy hosts spread out
-            cpu_relief_ceiling=min(1.0, ceiling + self.relief_margin),
-            power_budget_w=budget,
-            max_consolidation_moves=self.max_consolidation_moves,
-            time_limit_s=self.time_limit_s,
-            workers=1,
-            seed=self.seed,
-            deterministic=self.deterministic,
-        )
-        target = solve(problem, method=self.method)
-        solved = time.perf_counter()
-        parallelism, per_host = self._parallelism(state)
-        moves = plan_moves(target, parallelism=parallelism, per_host_parallelism=per_host)
+        settings = self.step_settings(view, fleet)
+        self.switches_off_empty_hosts = settings.plan.allow_power_off
+        result = run(fleet, settings)
         vm_index = {name: i for i, name in enumerate(state.dc.vm_names)}
         host_index = {name: i for i, name in enumerate(state.dc.host_names)}
         waves = []
-        for wave in moves.waves:
+        for wave in result.plan.waves:
             migrations = [
                 Migration(vm_index[a.instance], host_index[a.destination]) for a in wave if a.kind.is_migration
             ]
             if migrations:
                 waves.append(migrations)
         overloaded = int(view.snapshot.host_violation.sum())
-        self.stats = DecisionStats(overloaded, solver_s=solved - started, planner_s=time.perf_counter() - solved)
+        planner_s = result.plan.plan_seconds
+        self.stats = DecisionStats(overloaded, solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s)
         return waves
+
+    def step_settings(self, view, fleet) -> Settings:
+        """This step's settings: parallelism for the fidelity, the signal's decision, spent hosts kept on."""
+        parallelism, per_host = self._parallelism(view.state)
+        settings = self.settings.with_plan(parallelism=parallelism, per_host_parallelism=per_host)
+        if self.signal is not None:
+            settings = apply_decision(settings, self._decide_signal(view))
+        on = fleet.occupied() if view.state.fidelity.is_cloudsim else fleet.powered
+        self.cycles.observe(view.time_s, zip((h.name for h in fleet.hosts), on.tolist()))
+        return settings.with_limits(keep_on=self.cycles.spent(view.time_s))
 
     def defer(self, view, book: DeferralBook) -> DeferralAnswer:
         """Shelve and bring back deferrable VMs by the core's rule, from this step's signal decision."""
         if self.signal is None:
             energy = Energy.blind()
         else:
-            energy = Energy.from_decision(self._decide_signal(view.time_s, _peak_w(view.state)))
+            energy = Energy.from_decision(self._decide_signal(view))
         config = self.deferral or DeferralConfig(lead_s=view.state.trace.step_s)
         plan = decide_deferral(book.candidates(view.time_s), energy, view.time_s, config)
         index = {name: i for i, name in enumerate(view.state.dc.vm_names)}
@@ -150,13 +172,14 @@ class GeyserPolicy:
             return current
         return np.maximum(current, state.history[:, :k].max(axis=1))
 
-    def _decide_signal(self, t_s: float, peak_w: float) -> Decision:
-        """The signal policy's decision at ``t_s``, taken once per step (``defer`` and ``decide`` share it)."""
-        if self.decisions and self.decisions[-1].at_s == self.signal.start_s + t_s:
+    def _decide_signal(self, view) -> Decision:
+        """The signal policy's decision at this step, taken once per step (``defer`` and ``decide`` share it)."""
+        t_s = self.signal.start_s + view.time_s
+        if self.decisions and self.decisions[-1].at_s == t_s:
             return self.decisions[-1]
         if self._signal_policy is None:
             self._signal_policy = SignalPolicy(self.signal.config)
-        decision = self._signal_policy.decide(self.signal.series, self.signal.start_s + t_s, peak_w, "simulated")
+        decision = self._signal_policy.decide(self.signal.series, t_s, _peak_w(view.state), "simulated")
         self.decisions.append(decision)
         return decision
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from watcher_geyser import defaults
 from watcher_geyser.model import RAM, Fleet
 from watcher_geyser.solver.clock import validate_time_limit
 from watcher_geyser.solver.limits import relief_limits
@@ -63,9 +64,9 @@ class Problem:
     allow_power_on: bool = True
     relieve: bool = True
     watts_tolerance: float = 0.0
-    time_limit_s: float = 10.0
+    time_limit_s: float = defaults.TIME_LIMIT_S
     seed: int = 0
-    workers: int = 2
+    workers: int = defaults.SOLVER_WORKERS
     deterministic: bool = False
 
     def __post_init__(self) -> None:

@@ -122,12 +122,14 @@ def repack(ws: Workspace, keep: np.ndarray) -> Packing:
     # 1) affinity groups move as one block; 2) anti-affinity members one by one; 3) the rest in batches
     grouped = items[ws.in_hard_group[items]]
     plain = items[~ws.in_hard_group[items]]
+    zone_hosts = _zone_hosts(ws, residual)
     for g, members in _by_group(ws, grouped):
         if ws.policy[g] is GroupPolicy.AFFINITY:
-            unplaced += _place_block(ws, members, placement, residual, group_hosts.get(g, set()))
+            unplaced += _place_block(ws, members, placement, residual, group_hosts.get(g, set()), zone_hosts)
         else:
             for v in _largest_first(ws, members):
-                if not _place_one(ws, v, placement, residual, forbidden=group_hosts.setdefault(g, set())):
+                forbidden = group_hosts.setdefault(g, set())
+                if not _place_one(ws, v, placement, residual, forbidden, zone_hosts):
                     unplaced.append(int(v))
     unplaced += _place_batches(ws, plain, placement, residual)
     stuck = [v for v in unplaced if v in shed]
@@ -180,27 +182,40 @@ def _largest_first(ws: Workspace, items: np.ndarray) -> np.ndarray:
     return items[np.argsort(-size, kind="stable")]
 
 
-def _fits(ws: Workspace, need: np.ndarray, residual: np.ndarray, zone: int) -> np.ndarray:
-    return (residual >= need - EPS).all(axis=1) & (ws.host_zone == zone)
-
-
-def _best_fit(ws: Workspace, ok: np.ndarray, need: np.ndarray, residual: np.ndarray) -> int | None:
-    """The host with the least room left after taking ``need``, among ``ok`` ones."""
-    candidates = np.flatnonzero(ok)
+def _best_fit(
+    ws: Workspace, need: np.ndarray, residual: np.ndarray, hosts: np.ndarray, forbidden: set[int] | None = None
+) -> int | None:
+    """Among ``hosts`` (sorted) not ``forbidden``, the one with the least room left after taking ``need``."""
+    ok = (residual[hosts] >= need - EPS).all(axis=1)
+    for h in forbidden or ():  # a handful of group peers: a sorted search each, no set operation
+        at = np.searchsorted(hosts, h)
+        if at < len(hosts) and hosts[at] == h:
+            ok[at] = False
+    candidates = hosts[ok]
     if len(candidates) == 0:
         return None
     left = ((residual[candidates] - need) / ws.scale).sum(axis=1)
     return int(candidates[np.argmin(left)])
 
 
+def _zone_hosts(ws: Workspace, residual: np.ndarray) -> list[np.ndarray]:
+    """Per zone, the hosts that may receive: searched instead of the whole fleet."""
+    receiving = np.isfinite(residual[:, 0])
+    return [np.flatnonzero(receiving & (ws.host_zone == z)) for z in range(len(ws.fleet.zones))]
+
+
 def _place_one(
-    ws: Workspace, v: int, placement: np.ndarray, residual: np.ndarray, forbidden: set[int] | None = None
+    ws: Workspace,
+    v: int,
+    placement: np.ndarray,
+    residual: np.ndarray,
+    forbidden: set[int] | None = None,
+    zone_hosts: list[np.ndarray] | None = None,
 ) -> bool:
     need = ws.demand[v]
-    ok = _fits(ws, need, residual, ws.instance_zone[v])
-    if forbidden:
-        ok[list(forbidden)] = False
-    h = _best_fit(ws, ok, need, residual)
+    zone = ws.instance_zone[v]
+    hosts = np.flatnonzero(ws.host_zone == zone) if zone_hosts is None else zone_hosts[zone]
+    h = _best_fit(ws, need, residual, hosts, forbidden)
     if h is None:
         return False
     placement[v] = h
@@ -211,18 +226,21 @@ def _place_one(
 
 
 def _place_block(
-    ws: Workspace, members: np.ndarray, placement: np.ndarray, residual: np.ndarray, hosts: set[int]
+    ws: Workspace,
+    members: np.ndarray,
+    placement: np.ndarray,
+    residual: np.ndarray,
+    peers: set[int],
+    zone_hosts: list[np.ndarray],
 ) -> list[int]:
     """Affinity: all evicted members go together, to where their staying peers are if any."""
-    if len(hosts) > 1:
+    if len(peers) > 1:
         return [int(v) for v in members]  # peers that stay are already apart: moving cannot mend it
     need = ws.demand[members].sum(axis=0)
-    ok = _fits(ws, need, residual, ws.instance_zone[members[0]])
-    if hosts:
-        only = np.zeros_like(ok)
-        only[list(hosts)] = True
-        ok &= only
-    h = _best_fit(ws, ok, need, residual)
+    hosts = zone_hosts[ws.instance_zone[members[0]]]
+    if peers:
+        hosts = hosts[np.isin(hosts, list(peers))]
+    h = _best_fit(ws, need, residual, hosts)
     if h is None:
         return [int(v) for v in members]
     placement[members] = h

@@ -1,12 +1,17 @@
 """What the strategy asks OpenStack besides the cluster model: zones, server groups, power states.
 
-Each question has a safe answer when the service cannot reply (every host in the default
-zone, no server groups, no power state known), and the reason goes to the notes.
+The strategy asks through ``CloudLookups``, an object handed to it (``strategy.cloud``):
+``WatcherCloud`` answers through Watcher's Nova and bare-metal helpers in production, and
+an offline run hands in a fake built from a fleet (``strategies.offline``), so nothing has
+to patch Watcher's globals. Each question has a safe answer when the service cannot reply
+(every host in the default zone, no server groups, no power state known), and the reason
+goes to the notes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from oslo_log import log
 from watcher.common import nova_helper
@@ -25,6 +30,37 @@ class MetalInventory:
     node_ids: dict[str, str] = field(default_factory=dict)
     power_states: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+
+
+class CloudLookups(Protocol):
+    """The questions the strategy asks OpenStack; answers never raise."""
+
+    def host_zones(self, notes: list[str]) -> dict[str, str]: ...
+
+    def server_groups(self) -> tuple[dict[str, tuple[str, str]], str | None]: ...
+
+    def metal_inventory(self) -> MetalInventory: ...
+
+    def shelved_by_geyser(self, notes: list[str]) -> list: ...  # list[deferral.fleet.Shelved]
+
+
+@dataclass
+class WatcherCloud:
+    """``CloudLookups`` through Watcher's own helpers (``osc``: Watcher's OpenStack clients)."""
+
+    osc: object = None
+
+    def host_zones(self, notes: list[str]) -> dict[str, str]:
+        return host_zones(notes)
+
+    def server_groups(self) -> tuple[dict[str, tuple[str, str]], str | None]:
+        return server_groups()
+
+    def metal_inventory(self) -> MetalInventory:
+        return metal_inventory(self.osc)
+
+    def shelved_by_geyser(self, notes: list[str]) -> list:
+        return shelved_by_geyser(notes)
 
 
 def host_zones(notes: list[str]) -> dict[str, str]:

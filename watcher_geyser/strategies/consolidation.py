@@ -4,14 +4,17 @@
 Both run the same five steps, each a function of its own module:
 
 1. adapt: Watcher's ``ModelRoot`` and CPU metrics -> ``Fleet`` (``adapter``, ``metrics``);
-2. decide: the audit parameters and the energy signal -> budget, ceiling, power-off (``energy``);
-3. solve: ``watcher_geyser.solver.solve(Problem)`` -> ``Target``;
-4. plan: ``watcher_geyser.planner.plan(target)`` -> capacity-safe waves;
+2. decide: the audit parameters and the energy signal -> the pipeline's ``Settings`` (``energy``);
+3. solve and plan: ``watcher_geyser.pipeline.run(fleet, settings)`` -> target, capacity-safe
+   waves (the same call as ``geyser plan`` and the simulator);
 5. emit: the waves -> Watcher actions, plus the efficacy indicators (``emit``); the
    ``geyser`` planner (``wave_planner``) keeps their order in the action graph.
 
 Whatever fails on the way (signal, metrics, solver), the audit still succeeds: with a safe
 plan, possibly empty, and a ``nop`` action whose message says what happened.
+
+Zones, server groups and bare-metal power states come through ``self.cloud`` (a
+``cloud.CloudLookups``; Watcher's helpers unless a caller hands in another).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from watcher.decision_engine.strategy.strategies import base
 
 from watcher_geyser.deferral import DeferralConfig
 from watcher_geyser.deferral.fleet import FleetDeferral, defer_in_fleet
+from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.strategies import cloud, emit, metrics, opts
 from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet, fleet_from_model
 from watcher_geyser.strategies.energy import EnergyDecision, decide_energy
@@ -50,6 +54,7 @@ class _GeyserStrategy(base.BaseStrategy):
         self._planner = PLANNER_NAME
         self.solution = emit.WavedSolution(goal=self.goal, strategy=self)
         self.outcome: dict = {}
+        self.cloud: cloud.CloudLookups = cloud.WatcherCloud(osc)
 
     @classmethod
     def get_schema(cls):
@@ -75,7 +80,7 @@ class _GeyserStrategy(base.BaseStrategy):
         started = time.monotonic()
         params = AuditParams.from_input(self.input_parameters)
         notes = list(params.notes)
-        metal = cloud.metal_inventory(self.osc)
+        metal = self.cloud.metal_inventory()
         if params.power_off and metal.error:
             notes.append(f"no bare-metal service ({metal.error}): emptied hosts are disabled, not switched off")
         try:
@@ -85,13 +90,16 @@ class _GeyserStrategy(base.BaseStrategy):
             self._give_up(f"cannot read Watcher's cluster model ({type(exc).__name__}: {exc}): no plan this time",
                           notes)
             return
-        decision = decide_energy(params, adapted.fleet, CONF)
+        base = params.settings(self.config.get("solver_workers", DEFAULTS.solve.workers),
+                               self.config.get("parallelism", DEFAULTS.plan.parallelism),
+                               self.config.get("per_host_parallelism", DEFAULTS.plan.per_host_parallelism))
+        decision = decide_energy(params, adapted.fleet, CONF, base)
         LOG.info("%s: %s", self.get_name(), decision.reason)
         if decision.fallback:
             notes.append(decision.reason)
         deferral = self._defer(adapted, decision, notes)
         adapted.fleet = deferral.fleet  # without the instances to shelve: the plan may empty their hosts
-        plan, target_notes = self._solve_and_plan(params, adapted, decision)
+        plan, target_notes = self._solve_and_plan(adapted, decision)
         notes.extend(target_notes)
         emitted = emit.emit_plan(self.solution, plan, adapted.fleet, adapted.node_uuids, metal.node_ids,
                                  self.config.get("disabled_reason", "watcher_geyser"), notes, deferral)
@@ -121,7 +129,7 @@ class _GeyserStrategy(base.BaseStrategy):
         so not in Watcher's model): deadlines are kept whatever the signal says.
         """
         try:
-            shelved = cloud.shelved_by_geyser(notes)
+            shelved = self.cloud.shelved_by_geyser(notes)
             result = defer_in_fleet(adapted.fleet, shelved, decision.energy, time.time(), DeferralConfig())
         except Exception as exc:  # noqa: BLE001 - deferral is an extra; the audit goes on without it
             LOG.exception("%s: deferral failed", self.get_name())
@@ -145,7 +153,7 @@ class _GeyserStrategy(base.BaseStrategy):
                                             self.config.get("cpu_granularity_s", 300))
             cpu = readings.values
             notes.extend(readings.notes)
-        groups, why = cloud.server_groups()
+        groups, why = self.cloud.server_groups()
         if why:
             notes.append(why)
         catalog, problem = opts.power_catalog(CONF)
@@ -153,7 +161,7 @@ class _GeyserStrategy(base.BaseStrategy):
             notes.append(problem)
         power_for = self._power_models(catalog, datasource, notes)
         reasons = (self.config.get("disabled_reason", "watcher_geyser"), *OUR_DISABLED_REASONS)
-        adapted = fleet_from_model(model, power_for, cpu, 1.0, cloud.host_zones(notes), metal.power_states, groups,
+        adapted = fleet_from_model(model, power_for, cpu, 1.0, self.cloud.host_zones(notes), metal.power_states, groups,
                                    reasons, groups_unknown=why is not None)
         notes.extend(adapted.notes)
         return adapted
@@ -178,42 +186,25 @@ class _GeyserStrategy(base.BaseStrategy):
             notes.append("power calibration: " + "; ".join(watts.notes))
         return lambda name: models.get(name) or catalog.model_for(name)
 
-    def _solve_and_plan(self, params: AuditParams, adapted: AdaptedFleet, decision: EnergyDecision):
+    def _solve_and_plan(self, adapted: AdaptedFleet, decision: EnergyDecision):
         """(plan, notes); on any failure an empty plan and the reason."""
-        from watcher_geyser.planner import Plan, plan
-        from watcher_geyser.solver import solve
-        from watcher_geyser.solver.problem import Problem
+        from watcher_geyser.pipeline import run
+        from watcher_geyser.planner import Plan
 
         notes: list[str] = []
         try:
-            kwargs = {}
-            if not params.use_measured_cpu:
-                kwargs["cpu_ceiling"] = None
-            elif params.cpu_ceiling is not None:
-                kwargs["cpu_ceiling"] = params.cpu_ceiling
-            problem = Problem(
-                adapted.fleet,
-                ceiling=decision.ceiling,
-                power_budget_w=decision.budget_w,
-                max_migrations=params.max_migrations,
-                watts_tolerance=params.watts_tolerance,
-                allow_power_on=params.allow_power_on,
-                time_limit_s=params.time_limit_s,
-                deterministic=params.deterministic,
-                workers=self.config.get("solver_workers", 2),
-                **kwargs,
-            )
-            target = solve(problem)
+            settings = decision.settings
+            if adapted.groups_unknown:  # server groups unknown: nothing moves, nothing is switched off
+                settings = settings.with_plan(allow_power_off=False)
+            result = run(adapted.fleet, settings)
+            target = result.target
             for message in target.messages:
                 LOG.info("%s: solver: %s", self.get_name(), message)
-            notes.extend(m for m in target.messages if _worth_noting(m))
-            result = plan(target, parallelism=self.config.get("parallelism", 2),
-                          per_host_parallelism=self.config.get("per_host_parallelism", 1),
-                          allow_power_off=decision.allow_power_off and not adapted.groups_unknown)
+            notes.extend(m for m in decision.settings.notes + target.messages if _worth_noting(m))
             LOG.info("%s: solver %s in %.1f s, %d host(s) on, %.0f W; %s", self.get_name(), target.status,
-                     target.solve_seconds, target.hosts_on, target.watts_w, " ".join(result.messages))
-            notes.extend(result.messages[1:])  # moves left undone, held affinity groups, impossible groups
-            return result, notes
+                     target.solve_seconds, target.hosts_on, target.watts_w, " ".join(result.plan.messages))
+            notes.extend(result.plan.messages[1:])  # moves left undone, held affinity groups, impossible groups
+            return result.plan, notes
         except Exception as exc:  # noqa: BLE001 - the audit must succeed with a safe (empty) plan
             LOG.exception("%s: solving failed", self.get_name())
             notes.append(f"no consolidation this time: {type(exc).__name__}: {exc}")
@@ -227,7 +218,7 @@ class _GeyserStrategy(base.BaseStrategy):
         )
 
 
-NOTEWORTHY = ("in time", "cannot", "stays above", "no consolidation", "internal:")
+NOTEWORTHY = ("in time", "cannot", "stays above", "no consolidation", "internal:", "no host is switched off")
 
 
 def _worth_noting(message: str) -> bool:

@@ -12,11 +12,13 @@ What Watcher's decision engine does for an audit, minus the database and the ser
 4. ``execute()`` runs ``pre_execute``, ``do_execute``, ``post_execute`` and the global
    efficacy, unchanged.
 
-The services the strategies ask during ``execute`` are answered from the fleet at the
-seams Watcher uses, for the duration of the run only: the datasource
-(``DataSourceManager(...).get_backend`` -> ``FleetDatasource``), Nova's compute services and
-server groups (``nova_helper.NovaHelper``, read by our strategies for zones and affinity)
-and the bare-metal helper (none: no host is switched on or off offline).
+The services the strategies ask during ``execute`` are answered from the fleet through
+what the strategy object is handed, without patching anything of Watcher's: the datasource
+is set where Watcher caches the one its ``DataSourceManager`` would build
+(``_datasource_backend``, so no Gnocchi or Grafana helper is built offline), and our
+strategies' cloud look-ups (``strategy.cloud``, a ``cloud.CloudLookups``) are a
+``FleetCloud``: zones and server groups from the fleet, no bare-metal service (no host is
+switched on or off offline).
 
 ``solution_actions`` and ``weight_planner_waves`` read the answer back: the first in the
 solution's order, the second grouped as Watcher's default ``weight`` planner would run
@@ -31,14 +33,13 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import SimpleNamespace
-from unittest import mock
 
 import numpy as np
 
 from watcher_geyser.model import Fleet
 from watcher_geyser.planner import Action, ActionKind
 from watcher_geyser.strategies import model_builder
+from watcher_geyser.strategies.cloud import MetalInventory
 from watcher_geyser.strategies.fleet_datasource import FleetDatasource
 
 MIGRATE = "migrate"
@@ -62,42 +63,24 @@ class StrategyRun:
         return list(self.solution.actions)
 
 
-class _OfflineNova:
-    """What our strategies ask ``NovaHelper``: compute services (zones), server groups, shelved instances."""
+class FleetCloud:
+    """``cloud.CloudLookups`` answered from a fleet: its zones and server groups, no bare metal."""
 
     def __init__(self, fleet: Fleet):
-        zones = model_builder.host_zones(fleet)
-        self._services = [SimpleNamespace(host=h, zone=z, binary="nova-compute") for h, z in zones.items()]
-        members: dict[str, list[str]] = defaultdict(list)
-        for uuid, (group, _) in model_builder.server_groups(fleet).items():
-            members[group].append(uuid)
-        groups = [SimpleNamespace(id=g.name, name=g.name, policy=g.policy.value, policies=[g.policy.value],
-                                  member_ids=members.get(g.name, [])) for g in fleet.server_groups]
-        self.connection = SimpleNamespace(compute=SimpleNamespace(server_groups=lambda **_: list(groups)))
+        self._zones = model_builder.host_zones(fleet)
+        self._groups = model_builder.server_groups(fleet)
 
-    def __call__(self, *args, **kwargs) -> _OfflineNova:  # stands in for the class: NovaHelper() -> self
-        return self
+    def host_zones(self, notes: list[str]) -> dict[str, str]:
+        return dict(self._zones)
 
-    def get_service_list(self):
-        return list(self._services)
+    def server_groups(self) -> tuple[dict[str, tuple[str, str]], str | None]:
+        return dict(self._groups), None
 
-    def get_instance_list(self, filters=None, marker=None, limit=-1):
-        """Shelved instances (the only list the strategy asks for): a fleet holds none."""
-        return []
+    def metal_inventory(self) -> MetalInventory:
+        return MetalInventory(error="no bare-metal service in an offline run")
 
-
-class _OfflineDataSources:
-    """Stands in for ``DataSourceManager``: its backend is the given datasource. Watcher's own
-    manager would also build its Gnocchi, Grafana, .. helpers, which log errors offline."""
-
-    def __init__(self, datasource: FleetDatasource):
-        self._datasource = datasource
-
-    def __call__(self, config=None, osc=None) -> _OfflineDataSources:
-        return self
-
-    def get_backend(self, metrics) -> FleetDatasource:
-        return self._datasource
+    def shelved_by_geyser(self, notes: list[str]) -> list:
+        return []  # a fleet holds no shelved instance
 
 
 @contextmanager
@@ -111,10 +94,6 @@ def quiet_watcher_logs(level: int = logging.ERROR):
         yield
     finally:
         logger.setLevel(before)
-
-
-def _no_metal(osc=None):
-    raise LookupError("no bare-metal service in an offline run")
 
 
 def load_strategy(name: str):
@@ -144,9 +123,7 @@ def run_strategy(name: str, fleet: Fleet, parameters: dict | None = None, model=
     have no power models and ignore it).
     """
     from oslo_config import cfg
-    from watcher.common import nova_helper, utils
-    from watcher.common.metal_helper import factory as metal_factory
-    from watcher.decision_engine.datasources import manager as ds_manager
+    from watcher.common import utils
 
     from watcher_geyser.strategies import opts
 
@@ -159,19 +136,17 @@ def run_strategy(name: str, fleet: Fleet, parameters: dict | None = None, model=
     strategy.audit_scope = []
     strategy._compute_model = model if model is not None else model_builder.model_from_fleet(fleet)
     datasource = datasource or FleetDatasource(fleet)
+    strategy._datasource_backend = datasource  # where Watcher caches its DataSourceManager's backend
+    if hasattr(strategy, "cloud"):  # ours: zones, server groups and bare metal through this interface
+        strategy.cloud = FleetCloud(fleet)
     if fleet_power:
         opts.register_power_opts(cfg.CONF)
         cfg.CONF.set_override("host_models", model_builder.power_overrides(fleet), group=opts.POWER_GROUP)
     try:
-        with (
-            mock.patch.object(ds_manager, "DataSourceManager", _OfflineDataSources(datasource)),
-            mock.patch.object(nova_helper, "NovaHelper", _OfflineNova(fleet)),
-            mock.patch.object(metal_factory, "get_helper", _no_metal),
-        ):
-            phases = _time_phases(strategy)
-            started = time.perf_counter()
-            solution = strategy.execute()
-            seconds = time.perf_counter() - started
+        phases = _time_phases(strategy)
+        started = time.perf_counter()
+        solution = strategy.execute()
+        seconds = time.perf_counter() - started
     finally:
         if fleet_power:
             cfg.CONF.clear_override("host_models", group=opts.POWER_GROUP)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
+from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.strategies.power_config import DEFAULT_IDLE_W, DEFAULT_MAX_W, PowerCatalog, PowerConfigError
 
 STRATEGY_NAMES = ("geyser_consolidation", "geyser_energy")
@@ -41,17 +42,17 @@ POWER_OPTS = [
 def strategy_opts() -> list[cfg.Opt]:
     """Options of ``[watcher_strategies.<name>]`` besides Watcher's own ``datasources``."""
     return [
-        cfg.IntOpt("parallelism", default=2, min=1,
+        cfg.IntOpt("parallelism", default=DEFAULTS.plan.parallelism, min=1,
                    help="Migrations at once: each wave of the plan holds at most this many, and the next wave "
                    "starts when the previous one has finished."),
-        cfg.IntOpt("per_host_parallelism", default=1, min=1,
+        cfg.IntOpt("per_host_parallelism", default=DEFAULTS.plan.per_host_parallelism, min=1,
                    help="Migrations touching one host (as source or destination) within one wave; keep it at "
                    "Nova's max_concurrent_live_migrations."),
         cfg.IntOpt("cpu_period_s", default=3600, min=60,
                    help="Window of the instance CPU measurements read from the datasource, seconds."),
         cfg.IntOpt("cpu_granularity_s", default=300, min=1,
                    help="Granularity of the datasource queries, seconds."),
-        cfg.IntOpt("solver_workers", default=2, min=1,
+        cfg.IntOpt("solver_workers", default=DEFAULTS.solve.workers, min=1,
                    help="CP-SAT worker threads; the decision engine shares its host with other services."),
         cfg.StrOpt("disabled_reason", default="watcher_geyser",
                    help="Reason recorded on the compute services the plan disables. Hosts disabled with this "

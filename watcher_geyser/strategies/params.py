@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_TIME_LIMIT_S = 10.0
+from watcher_geyser.pipeline import DEFAULTS, Limits, PlanSettings, Settings, SolveSettings
+
+LIM, SOL = DEFAULTS.limits, DEFAULTS.solve
 
 
 def schema(power_off_default: bool) -> dict:
@@ -21,26 +23,29 @@ def schema(power_off_default: bool) -> dict:
         "properties": {
             "time_limit_s": {
                 "description": "Seconds the solver may search; it returns its best placement so far when time is up.",
-                "type": "number", "minimum": 0.1, "maximum": 600, "default": DEFAULT_TIME_LIMIT_S,
+                "type": "number", "minimum": 0.1, "maximum": 600, "default": SOL.time_limit_s,
             },
             "ceiling_min": {
-                "description": "Lowest packing ceiling (fraction of each host's schedulable capacity) the signal "
-                "may ask for.",
-                "type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1, "default": 0.5,
+                "description": "Lowest CPU ceiling (fraction of each host's physical cores that CPU use may fill) "
+                "the energy signal may ask for.",
+                "type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1,
+                "default": LIM.signal_ceiling_min,
             },
             "ceiling_max": {
-                "description": "Highest packing ceiling the signal may ask for (1.0 packs up to Placement's "
-                "allocation ratios).",
-                "type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1, "default": 1.0,
+                "description": "Highest CPU ceiling the energy signal may ask for (1.0: a host's CPU use may "
+                "reach all its cores when energy is scarce).",
+                "type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1,
+                "default": LIM.signal_ceiling_max,
             },
             "ceiling": dict(nullable_fraction, default=None, description=(
-                "Packing ceiling for this audit, overriding the signal's (still kept within ceiling_min.."
-                "ceiling_max). null: the signal decides.")),
+                "Allocation ceiling: fraction of each host's schedulable vcpu/RAM/disk (Placement's allocation "
+                f"ratios included) usable after consolidation; the signal never moves it. null: {LIM.ceiling:g}.")),
             "cpu_ceiling": dict(nullable_fraction, default=None, description=(
-                "Also cap measured CPU use at this fraction of each host's physical cores. null: no cap.")),
+                "CPU ceiling for this audit, overriding the signal's: measured CPU use may fill this fraction of "
+                f"each host's physical cores. null: the signal decides (no signal: {LIM.cpu_ceiling:g}).")),
             "power_budget_w": {
-                "description": "Power budget in watts for the hosts left on, overriding the signal's. null: the "
-                "signal decides (no signal: no budget).",
+                "description": "Power available to the fleet in watts, overriding the signal's; the solver prices "
+                "watts above it. null: the signal decides (no signal: no limit).",
                 "type": ["number", "null"], "minimum": 0, "default": None,
             },
             "signal_source": {
@@ -85,9 +90,9 @@ def schema(power_off_default: bool) -> dict:
 class AuditParams:
     """The parameters as one typed value, with the notes about anything adjusted."""
 
-    time_limit_s: float = DEFAULT_TIME_LIMIT_S
-    ceiling_min: float = 0.5
-    ceiling_max: float = 1.0
+    time_limit_s: float = SOL.time_limit_s
+    ceiling_min: float = LIM.signal_ceiling_min
+    ceiling_max: float = LIM.signal_ceiling_max
     ceiling: float | None = None
     cpu_ceiling: float | None = None
     power_budget_w: float | None = None
@@ -118,3 +123,28 @@ class AuditParams:
 
     def clamp_ceiling(self, ceiling: float) -> float:
         return min(max(ceiling, self.ceiling_min), self.ceiling_max)
+
+    def settings(self, workers: int, parallelism: int, per_host_parallelism: int) -> Settings:
+        """The pipeline's settings for this audit, before the energy signal.
+
+        Without measured CPU (``use_measured_cpu`` false) there is no CPU ceiling: every
+        vcpu is taken as busy, and the signal's ceiling then caps allocation.
+        """
+        cpu_ceiling = None
+        if self.use_measured_cpu:
+            cpu_ceiling = LIM.cpu_ceiling if self.cpu_ceiling is None else self.cpu_ceiling
+        return Settings(
+            Limits(
+                ceiling=LIM.ceiling if self.ceiling is None else self.ceiling,
+                cpu_ceiling=cpu_ceiling,
+                supply_w=self.power_budget_w,
+                signal_ceiling_min=self.ceiling_min,
+                signal_ceiling_max=self.ceiling_max,
+                max_migrations=self.max_migrations,
+                allow_power_on=self.allow_power_on,
+                watts_tolerance=self.watts_tolerance,
+            ),
+            SolveSettings(time_limit_s=self.time_limit_s, workers=workers, deterministic=self.deterministic),
+            PlanSettings(parallelism=parallelism, per_host_parallelism=per_host_parallelism,
+                         allow_power_off=self.power_off),
+        )

@@ -1,0 +1,113 @@
+"""The one request path: settings, the decision mapping, power-off gating, the cycle budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.builders import fleet, host, vm
+from watcher_geyser import defaults
+from watcher_geyser.pipeline import DEFAULTS, PowerCycles, Settings, anchor, apply_decision, problem, run
+from watcher_geyser.signal import Decision, Fallback
+
+
+def decision(ceiling: float, budget_w: float | None = None, power_off: bool = True, fallback=None) -> Decision:
+    return Decision(at_s=0.0, budget_w=budget_w, ceiling=ceiling, level=1.0, consolidate=True,
+                    allow_power_off=power_off, value=None, value_now=None, unit=None, source="test",
+                    fallback=fallback, held=False, reason="test")
+
+
+def test_defaults_are_written_once():
+    assert DEFAULTS.solve.time_limit_s == defaults.TIME_LIMIT_S
+    assert DEFAULTS.limits.cpu_ceiling == defaults.CPU_CEILING
+    assert (DEFAULTS.plan.parallelism, DEFAULTS.plan.per_host_parallelism) == (2, 1)
+    assert DEFAULTS.limits.relief_ceiling == pytest.approx(1.0)
+
+
+def test_the_signal_moves_the_cpu_ceiling_not_allocation():
+    s = apply_decision(Settings().with_limits(ceiling=0.9), decision(0.7, budget_w=500))
+    assert (s.limits.cpu_ceiling, s.limits.ceiling, s.limits.supply_w) == (0.7, 0.9, 500)
+    assert s.limits.relief_ceiling == pytest.approx(0.75)
+
+
+def test_without_a_cpu_measure_the_signal_caps_allocation_never_above_the_operators():
+    base = Settings().with_limits(cpu_ceiling=None, ceiling=0.9)
+    assert apply_decision(base, decision(0.7)).limits.ceiling == 0.7
+    assert apply_decision(base, decision(1.0)).limits.ceiling == 0.9
+
+
+def test_the_signal_ceiling_is_kept_within_its_bounds():
+    base = Settings().with_limits(signal_ceiling_min=0.6, signal_ceiling_max=0.9)
+    assert apply_decision(base, decision(0.3)).limits.cpu_ceiling == 0.6
+    assert apply_decision(base, decision(1.0)).limits.cpu_ceiling == 0.9
+
+
+@pytest.mark.parametrize("fallback", [Fallback.LAST_GOOD, Fallback.SAFE_DEFAULT])
+def test_a_fallback_decision_never_allows_power_off(fallback):
+    s = apply_decision(Settings().with_plan(allow_power_off=True), decision(1.0, power_off=True, fallback=fallback))
+    assert not s.plan.allow_power_off
+    assert any("fell back" in n for n in s.notes)
+
+
+def test_power_off_needs_the_caller_and_the_decision():
+    on = Settings().with_plan(allow_power_off=True)
+    assert apply_decision(on, decision(1.0, power_off=True)).plan.allow_power_off
+    assert not apply_decision(on, decision(1.0, power_off=False)).plan.allow_power_off
+    assert not apply_decision(Settings(), decision(1.0, power_off=True)).plan.allow_power_off
+
+
+def test_problem_carries_every_limit():
+    f = fleet([host("h0"), host("h1")], [vm("a", "h0"), vm("b", "h1")])
+    s = apply_decision(Settings().with_limits(max_migrations=3), decision(0.8, budget_w=250))
+    p = problem(f, s)
+    assert (p.cpu_ceiling, p.power_budget_w, p.max_migrations) == (0.8, 250, 3)
+    assert p.cpu_relief_ceiling == pytest.approx(0.85)
+    assert p.time_limit_s == defaults.TIME_LIMIT_S
+
+
+def test_run_packs_and_plans_power_off_only_when_allowed():
+    f = fleet([host("h0"), host("h1")], [vm("a", "h0"), vm("b", "h1")])
+    fast = Settings().with_solve(time_limit_s=2)
+    off = run(f, fast.with_plan(allow_power_off=True))
+    kept = run(f, fast)
+    assert off.target.hosts_on == kept.target.hosts_on == 1
+    assert off.plan.to_json()["actions"]["power_off"] == 1
+    assert kept.plan.to_json()["actions"]["power_off"] == 0
+
+
+def test_a_host_out_of_power_cycles_is_not_emptied_but_may_be_relieved():
+    f = fleet([host("h0"), host("h1"), host("h2")],
+              [vm("a", "h0"), vm("b", "h1"), vm("c", "h1", cpu_util=0.05), vm("d", "h2")])
+    anchored = anchor(f, frozenset({"h1"}))
+    pinned = [i.uuid for i in anchored.instances if i.locked]
+    assert pinned == ["c"]  # the least busy one anchors the host; the others may still leave
+    result = run(f, Settings().with_solve(time_limit_s=2).with_limits(keep_on=frozenset({"h1"})))
+    assert result.target.fleet.occupied(result.target.placement)[1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.booleans(), min_size=4, max_size=4), min_size=1, max_size=200),
+       st.integers(min_value=1, max_value=3))
+def test_a_host_obeying_the_budget_never_switches_off_more_than_allowed_in_a_day(steps, budget):
+    """Property: a driver that never empties spent hosts makes at most ``budget`` switch-offs per 24 h per host."""
+    cycles = PowerCycles(max_per_day=budget)
+    names = [f"h{i}" for i in range(4)]
+    on = dict.fromkeys(names, True)
+    offs: dict[str, list[float]] = {n: [] for n in names}
+    cycles.observe(-300.0, on.items())  # the state before the first decision
+    for k, wanted in enumerate(steps):
+        now_s = k * 300.0
+        spent = cycles.spent(now_s)
+        for name, want in zip(names, wanted):
+            if on[name] and not want and name in spent:
+                want = True  # the pipeline anchors it: it stays on
+            if on[name] and not want:
+                offs[name].append(now_s)
+            on[name] = want
+        cycles.observe(now_s, on.items())
+    for times in offs.values():
+        t = np.array(times)
+        for start in t:
+            assert ((t >= start) & (t < start + 86400)).sum() <= budget

@@ -1,0 +1,43 @@
+"""Defaults every shell shares, written once.
+
+The pipeline's settings (``watcher_geyser.pipeline``) take their defaults from here, and so
+do ``geyser plan``'s options, the audit parameters' JSON schema, the oslo options and the
+signal policy's ceiling range. A leaf module (it imports nothing of ours) so that the
+signal layer and the pipeline can both read it without importing each other.
+"""
+
+from __future__ import annotations
+
+#: Seconds the solver may search per request (Watcher audit, ``geyser plan``).
+TIME_LIMIT_S = 10.0
+#: CP-SAT worker threads: the decision engine shares its host with other services.
+SOLVER_WORKERS = 2
+
+#: Allocation ceiling: fraction of each host's schedulable vcpu/RAM/disk (Placement's
+#: allocation ratios included) usable after consolidation. The operator's contract, not
+#: moved by the energy signal.
+ALLOCATION_CEILING = 1.0
+#: Signal-blind CPU ceiling: forecast or measured CPU use may fill this fraction of a
+#: host's physical cores. The energy signal moves this ceiling around it.
+CPU_CEILING = 0.95
+#: A host sheds instances only when its CPU use passes its ceiling by this much (a dead
+#: band, so that a host hovering at the ceiling is not churned); capped at 100 %.
+RELIEF_MARGIN = 0.05
+#: The signal's CPU ceiling is kept within these bounds (audit ``ceiling_min``/``ceiling_max``).
+SIGNAL_CEILING_MIN = 0.5
+SIGNAL_CEILING_MAX = 1.0
+#: The signal policy's range: CPU ceiling when energy is plentiful, and when it is scarce.
+#: The scarce end reaches beyond the blind ``CPU_CEILING``: scarce energy packs harder than
+#: no signal, plentiful energy relaxes.
+RELAXED_CPU_CEILING = 0.7
+TIGHT_CPU_CEILING = 1.0
+
+#: Migrations per wave (Watcher's own default for concurrent migrations).
+PARALLELISM = 2
+#: Migrations touching one host per wave (Nova's default max_concurrent_live_migrations).
+PER_HOST_PARALLELISM = 1
+#: Migration bandwidth for the plan's duration estimate, MB/s.
+BANDWIDTH_MB_S = 1000.0
+
+#: Power cycles (off then on again) a host may make in any 24 h window.
+MAX_POWER_CYCLES_PER_DAY = 2

@@ -1,0 +1,34 @@
+"""The signal's ``Decision`` -> the pipeline's ``Settings``: the one place the signal is mapped.
+
+Both shells (the Watcher strategy, the simulator's geyser policy) and ``geyser plan`` call
+``apply_decision``, so the same decision asks the same of the solver everywhere:
+
+- the decision's ceiling caps **CPU use** (``Limits.cpu_ceiling``, kept within
+  ``signal_ceiling_min`` .. ``signal_ceiling_max``); the relief ceiling follows it by
+  ``relief_margin``. Where the shell has no CPU measure (``cpu_ceiling`` None) it caps
+  allocation (``Limits.ceiling``) instead, never above the operator's allocation ceiling;
+- the decision's available watts become ``Limits.supply_w`` (the solver prices watts above it);
+- power-off needs all three: the caller allows it, the decision allows it, and the decision
+  is not a fallback (a last good value or the safe default never switches hosts off).
+"""
+
+from __future__ import annotations
+
+from watcher_geyser.pipeline.settings import Settings
+from watcher_geyser.signal.decision import Decision
+
+
+def apply_decision(settings: Settings, decision: Decision) -> Settings:
+    """``settings`` with the decision's ceiling, supply and power-off gate applied."""
+    limits = settings.limits
+    ceiling = limits.clamp_signal_ceiling(decision.ceiling)
+    if limits.cpu_ceiling is not None:
+        settings = settings.with_limits(cpu_ceiling=ceiling, supply_w=decision.budget_w)
+    else:
+        settings = settings.with_limits(ceiling=min(ceiling, limits.ceiling), supply_w=decision.budget_w)
+    power_off = settings.plan.allow_power_off and decision.allow_power_off and decision.fallback is None
+    notes = []
+    if settings.plan.allow_power_off and not power_off:
+        why = "the signal fell back" if decision.fallback is not None else "energy is plentiful"
+        notes.append(f"no host is switched off: {why}")
+    return settings.with_plan(allow_power_off=power_off).noted(*notes)

@@ -1,0 +1,83 @@
+"""``run(fleet, settings)``: the one request to the core, fleet -> Problem -> solve -> plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from watcher_geyser.model import Fleet
+from watcher_geyser.pipeline.settings import Settings
+from watcher_geyser.planner import Plan, plan
+from watcher_geyser.solver import Problem, Target, solve
+
+
+@dataclass(frozen=True)
+class Result:
+    """The solver's target, the planner's plan, and the settings that produced them."""
+
+    target: Target
+    plan: Plan
+    settings: Settings
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return self.settings.notes + tuple(self.target.messages) + tuple(self.plan.messages)
+
+
+def problem(fleet: Fleet, settings: Settings) -> Problem:
+    """The solver's request for ``fleet`` under ``settings`` (hosts in ``keep_on`` anchored)."""
+    lim, sol = settings.limits, settings.solve
+    fleet = anchor(fleet, lim.keep_on)
+    return Problem(
+        fleet,
+        ceiling=lim.ceiling,
+        cpu_ceiling=lim.cpu_ceiling,
+        cpu_relief_ceiling=lim.relief_ceiling,
+        power_budget_w=lim.supply_w,
+        max_migrations=lim.max_migrations,
+        max_consolidation_moves=lim.max_consolidation_moves,
+        allow_power_on=lim.allow_power_on,
+        relieve=lim.relieve,
+        watts_tolerance=lim.watts_tolerance,
+        time_limit_s=sol.time_limit_s,
+        seed=sol.seed,
+        workers=sol.workers,
+        deterministic=sol.deterministic,
+    )
+
+
+def run(fleet: Fleet, settings: Settings) -> Result:
+    """Solve and plan ``fleet`` under ``settings``."""
+    target = solve(problem(fleet, settings), method=settings.solve.method)
+    p = settings.plan
+    moves = plan(
+        target,
+        parallelism=p.parallelism,
+        per_host_parallelism=p.per_host_parallelism,
+        allow_power_off=p.allow_power_off,
+        bandwidth_mb_s=p.bandwidth_mb_s,
+        stage_on_emptied_hosts=p.stage_on_emptied_hosts,
+    )
+    return Result(target, moves, settings)
+
+
+def anchor(fleet: Fleet, keep_on: frozenset[str]) -> Fleet:
+    """``fleet`` with one instance pinned on each occupied host of ``keep_on``, so none is emptied.
+
+    The anchor is the host's movable instance with the least CPU use: relief may still move
+    every other instance off the host, so a host out of power cycles can be relieved but
+    not released. Hosts empty now are left alone (they are off or stay empty).
+    """
+    if not keep_on:
+        return fleet
+    already_pinned = {inst.host for inst in fleet.instances if inst.host in keep_on and not inst.movable}
+    best: dict[str, int] = {}
+    for i, inst in enumerate(fleet.instances):
+        if inst.host in keep_on and inst.host not in already_pinned:
+            j = best.get(inst.host)
+            if j is None or fleet.cpu_used[i] < fleet.cpu_used[j]:
+                best[inst.host] = i
+    pins = set(best.values())
+    if not pins:
+        return fleet
+    instances = [replace(inst, locked=True) if i in pins else inst for i, inst in enumerate(fleet.instances)]
+    return Fleet.build(fleet.hosts, instances, fleet.server_groups, fleet.default_cpu_util)

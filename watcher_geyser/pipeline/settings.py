@@ -1,0 +1,133 @@
+"""The request to the core as plain, frozen data: what limits, how to solve, how to plan.
+
+Like a disruption budget in Karpenter, the request is built once (by a shell, from its
+parameters and the signal's decision) and handed to ``pipeline.run``. Every default comes
+from ``watcher_geyser.defaults``; argparse, the audit JSON schema and the oslo options read
+these dataclasses' defaults rather than retyping numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from watcher_geyser import defaults
+from watcher_geyser.solver import METHODS
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the target may look like.
+
+    ``ceiling`` caps allocation (vcpu/RAM/disk against Placement's ratios): the operator's
+    contract, never moved by the signal. ``cpu_ceiling`` caps CPU use (measured or
+    forecast) as a fraction of physical cores; it is what the energy signal moves (see
+    docs/design/signal-policy.md). None: the shell has no CPU measure, and the signal's
+    ceiling then caps allocation instead. A host sheds instances once its CPU use passes
+    ``relief_ceiling`` (``cpu_ceiling + relief_margin``, at most 1); between the two it
+    keeps what it has but receives nothing.
+    ``supply_w`` is the power available now (None: not known or not limited): the solver
+    prices watts drawn above it. ``signal_ceiling_min``/``max`` bound what the signal may
+    ask for. ``relieve``: hosts above their relief limit shed first (``Problem.relieve``).
+    ``keep_on`` names hosts that must not be emptied (their power-cycle budget for
+    the day is spent; see ``pipeline.cycles``).
+    """
+
+    ceiling: float = defaults.ALLOCATION_CEILING
+    cpu_ceiling: float | None = defaults.CPU_CEILING
+    relief_margin: float = defaults.RELIEF_MARGIN
+    supply_w: float | None = None
+    signal_ceiling_min: float = defaults.SIGNAL_CEILING_MIN
+    signal_ceiling_max: float = defaults.SIGNAL_CEILING_MAX
+    max_migrations: int | None = None
+    max_consolidation_moves: int | None = None
+    allow_power_on: bool = True
+    relieve: bool = True
+    watts_tolerance: float = 0.0
+    keep_on: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for name in ("ceiling", "signal_ceiling_min", "signal_ceiling_max"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} is a fraction in (0, 1], got {getattr(self, name)}")
+        if self.cpu_ceiling is not None and not 0 < self.cpu_ceiling <= 1:
+            raise ValueError(f"cpu_ceiling is a fraction in (0, 1], got {self.cpu_ceiling}")
+        if not 0 <= self.relief_margin <= 1:
+            raise ValueError(f"relief_margin is a fraction in [0, 1], got {self.relief_margin}")
+        if self.signal_ceiling_min > self.signal_ceiling_max:
+            raise ValueError(
+                f"signal_ceiling_min {self.signal_ceiling_min} is above signal_ceiling_max {self.signal_ceiling_max}"
+            )
+        if self.supply_w is not None and self.supply_w < 0:
+            raise ValueError(f"supply_w must be >= 0, got {self.supply_w}")
+
+    @property
+    def relief_ceiling(self) -> float | None:
+        """CPU use (fraction of cores) above which a host sheds instances; None without a CPU ceiling."""
+        if self.cpu_ceiling is None:
+            return None
+        return min(1.0, self.cpu_ceiling + self.relief_margin)
+
+    def clamp_signal_ceiling(self, ceiling: float) -> float:
+        return min(max(ceiling, self.signal_ceiling_min), self.signal_ceiling_max)
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    """How the solver searches. ``deterministic``: the same answer on every run and machine."""
+
+    time_limit_s: float = defaults.TIME_LIMIT_S
+    method: str = "auto"
+    seed: int = 0
+    workers: int = defaults.SOLVER_WORKERS
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        if not self.time_limit_s > 0:
+            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """How the moves are ordered. ``allow_power_off``: the plan switches off the hosts it empties."""
+
+    parallelism: int = defaults.PARALLELISM
+    per_host_parallelism: int = defaults.PER_HOST_PARALLELISM
+    allow_power_off: bool = False
+    bandwidth_mb_s: float = defaults.BANDWIDTH_MB_S
+    stage_on_emptied_hosts: bool = False
+
+    def __post_init__(self) -> None:
+        if self.parallelism < 1 or self.per_host_parallelism < 1:
+            raise ValueError(
+                f"parallelism and per_host_parallelism must be >= 1, got {self.parallelism} "
+                f"and {self.per_host_parallelism}"
+            )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One request: limits, solving, planning, and the notes on how they were chosen."""
+
+    limits: Limits = field(default_factory=Limits)
+    solve: SolveSettings = field(default_factory=SolveSettings)
+    plan: PlanSettings = field(default_factory=PlanSettings)
+    notes: tuple[str, ...] = ()
+
+    def with_limits(self, **changes) -> Settings:
+        return replace(self, limits=replace(self.limits, **changes))
+
+    def with_solve(self, **changes) -> Settings:
+        return replace(self, solve=replace(self.solve, **changes))
+
+    def with_plan(self, **changes) -> Settings:
+        return replace(self, plan=replace(self.plan, **changes))
+
+    def noted(self, *notes: str) -> Settings:
+        return replace(self, notes=self.notes + tuple(n for n in notes if n))
+
+
+DEFAULTS = Settings()
