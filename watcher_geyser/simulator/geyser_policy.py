@@ -87,7 +87,7 @@ class GeyserPolicy:
     switches_off_empty_hosts: bool = True  # follows the settings' allow_power_off at each step
     settings: Settings = SIM_SETTINGS
     forecast_window: int = 3
-    scarce_forecast_window: int = 1  # while the supply is fully scarce: trust the latest sample (packs harder)
+    scarce_forecast_window: int = 2  # while the supply is fully scarce: a shorter look-back (packs harder)
     parallelism: int | None = None  # None: unlimited in cloudsim fidelity (as CloudSim), 8 in realistic
     per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
     follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
