@@ -75,7 +75,15 @@ def decide_energy(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings
 
 
 def _from_signal(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings, now_s: float) -> EnergyDecision:
-    from watcher_geyser.signal import PolicyState, SignalError, SignalPolicy, fleet_peak_w, load_state, save_state
+    from watcher_geyser.signal import (
+        PolicyState,
+        SignalError,
+        SignalPolicy,
+        fleet_need_w,
+        fleet_peak_w,
+        load_state,
+        save_state,
+    )
     from watcher_geyser.signal import opts as signal_opts
 
     signal_opts.register_opts(conf)
@@ -94,7 +102,7 @@ def _from_signal(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings,
     if group.state_file:
         state, state_note = load_state(group.state_file, key)
     policy = SignalPolicy(signal_opts.policy_config(conf), state)
-    decision = policy.decide_from(chosen[1], now_s, fleet_peak_w(fleet))
+    decision = policy.decide_from(chosen[1], now_s, fleet_peak_w(fleet), need_w=fleet_need_w(fleet))
     if group.state_file:
         save_state(group.state_file, policy.state)
     reason = decision.reason + (f" ({state_note})" if state_note else "")
