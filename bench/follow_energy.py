@@ -60,7 +60,7 @@ FULL_FRONTIER = (
     *(f"lr-mmt:safety={s}" for s in (1.0, 1.1, 1.2, 1.3, 1.4)),
 )
 SMALL_FRONTIER = (
-    *(f"geyser:ceiling={c},signal=off" for c in (0.7, 0.85, 1.0)),
+    *(f"geyser:ceiling={c},signal=off" for c in (0.7, 0.9, 1.0)),
     *(f"thr-mmt:threshold={t}" for t in (0.7, 0.8, 0.9)),
     "lr-mmt",
 )
