@@ -64,6 +64,7 @@ SMALL_FRONTIER = (
     *(f"thr-mmt:threshold={t}" for t in (0.7, 0.8, 0.9)),
     "lr-mmt",
 )
+FRONTIERS = {"full": FULL_FRONTIER, "small": SMALL_FRONTIER, "none": ()}
 SCALES = (0.5, 1.0, 2.0)
 DEFERRABLE_SHARE = 0.3
 TARGETS = {
@@ -247,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day", action="append", help="a day folder name (repeatable; default: every day)")
     parser.add_argument("--days", type=int, help="only the first N days")
     parser.add_argument("--quick", action="store_true", help="the bundled 100-VM sample and the small frontier")
-    parser.add_argument("--frontier", choices=("full", "small"), help="blind points: full (14) or small (7); "
-                        "default full, small with --quick")
+    parser.add_argument("--frontier", choices=sorted(FRONTIERS), help="blind points: full (14), small (7) or "
+                        "none (only blind geyser at its defaults and thr-mmt 0.8); default full, small with --quick")
     parser.add_argument("--scales", default=",".join(f"{s:g}" for s in SCALES),
                         help="supply sizes as multiples of blind geyser's energy (default 0.5,1,2)")
     parser.add_argument("--lat", type=float, default=52.1, help="latitude of the solar array (default 52.1)")
@@ -274,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         traces = args.traces or default_traces()
         names = args.day or sorted(p.name for p in traces.iterdir() if p.is_dir())
         paths, preset = [traces / n for n in names][: args.days], "planetlab"
-    frontier = SMALL_FRONTIER if (args.frontier or ("small" if args.quick else "full")) == "small" else FULL_FRONTIER
+    frontier = FRONTIERS[args.frontier or ("small" if args.quick else "full")]
     missing = [str(p) for p in paths if not p.is_dir()]
     if missing:
         print(f"follow_energy: no such day folder: {', '.join(missing)}; see --traces", file=sys.stderr)
