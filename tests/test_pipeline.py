@@ -29,7 +29,7 @@ def test_defaults_are_written_once():
 def test_the_signal_moves_the_cpu_ceiling_not_allocation():
     s = apply_decision(Settings().with_limits(ceiling=0.9), decision(0.7, budget_w=500))
     assert (s.limits.cpu_ceiling, s.limits.ceiling, s.limits.supply_w) == (0.7, 0.9, 500)
-    assert s.limits.relief_ceiling == pytest.approx(0.75)
+    assert s.limits.relief_ceiling == pytest.approx(min(1.0, 0.7 + defaults.RELIEF_MARGIN))
 
 
 def test_without_a_cpu_measure_the_signal_caps_allocation_never_above_the_operators():
@@ -63,7 +63,7 @@ def test_problem_carries_every_limit():
     s = apply_decision(Settings().with_limits(max_migrations=3), decision(0.8, budget_w=250))
     p = problem(f, s)
     assert (p.cpu_ceiling, p.power_budget_w, p.max_migrations) == (0.8, 250, 3)
-    assert p.cpu_relief_ceiling == pytest.approx(0.85)
+    assert p.cpu_relief_ceiling == pytest.approx(min(1.0, 0.8 + defaults.RELIEF_MARGIN))
     assert p.time_limit_s == defaults.TIME_LIMIT_S
 
 
