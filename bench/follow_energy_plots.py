@@ -21,24 +21,34 @@ def _pyplot():
 
 
 def plot_power(path: Path, day: str, blind, following, feed, step_s: float) -> None:
-    """Two panels (blind, following): fleet power and supply over the day, the uncovered area shaded."""
+    """Fleet power and supply over the day, the uncovered area shaded (blind, following), then hosts on."""
     plt = _pyplot()
-    fig, axes = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True, sharey=True)
+    fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True, gridspec_kw={"height_ratios": (3, 3, 2)})
+    hours = np.asarray(blind.series.time_s) / 3600.0
+    supply_w = supply_at_midpoints(blind.series.time_s, step_s, feed.available_w)
     for ax, (title, r) in zip(axes, (("signal-blind geyser", blind), ("geyser following the supply", following))):
-        hours = np.asarray(r.series.time_s) / 3600.0
+        t = np.asarray(r.series.time_s) / 3600.0
         power = np.asarray(r.series.power_w) / 1000.0
         supply = supply_at_midpoints(r.series.time_s, step_s, feed.available_w) / 1000.0
-        ax.step(hours, supply, where="pre", color="goldenrod", label="solar supply", linewidth=1.2)
-        ax.step(hours, power, where="pre", color="tab:blue", label="fleet power", linewidth=1.2)
-        ax.fill_between(hours, supply, power, where=power > supply, step="pre", color="tab:red", alpha=0.3,
-                        label=f"above supply: {r.energy_above_signal_kwh:.1f} kWh" if r.energy_above_signal_kwh
-                        is not None else "above supply")
-        ax2 = ax.twinx()
-        ax2.step(hours, r.series.hosts_on, where="pre", color="grey", linewidth=0.6, alpha=0.7)
-        ax2.set_ylabel("hosts on", color="grey")
+        ax.step(t, supply, where="pre", color="goldenrod", label="solar supply", linewidth=1.2)
+        ax.step(t, power, where="pre", color="tab:blue", label="fleet power", linewidth=1.2)
+        above = r.energy_above_signal_kwh
+        ax.fill_between(t, supply, power, where=power > supply, step="pre", color="tab:red", alpha=0.3,
+                        label="above supply" + (f": {above:.1f} kWh" if above is not None else ""))
         ax.set_title(f"{day}: {title} ({r.energy_kwh:.1f} kWh, SLATAH {r.slatah:.2%})", fontsize="medium")
         ax.set_ylabel("kW")
         ax.legend(loc="upper left", fontsize="small")
+    ax = axes[2]
+    ax.step(hours, blind.series.hosts_on, where="pre", color="grey", label="hosts on, blind", linewidth=1)
+    ax.step(np.asarray(following.series.time_s) / 3600.0, following.series.hosts_on, where="pre",
+            color="tab:blue", label="hosts on, following", linewidth=1)
+    both = np.concatenate([blind.series.hosts_on[3:], following.series.hosts_on[3:]]) if len(hours) > 3 else [1]
+    ax.set_ylim(0, max(float(np.percentile(both, 99)) * 1.3, 1.0))  # the first steps' spread would flatten the rest
+    ax.set_ylabel("hosts on")
+    twin = ax.twinx()
+    twin.fill_between(hours, 0, supply_w / 1000.0, step="pre", color="goldenrod", alpha=0.15)
+    twin.set_ylabel("supply kW", color="goldenrod")
+    ax.legend(loc="upper left", fontsize="small")
     axes[-1].set_xlabel("hours (UTC)")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -49,6 +59,8 @@ def plot_frontier(path: Path, day: str, blind: dict, feeds: dict, summaries: lis
                   uncovered) -> None:
     """One panel per supply size: blind points by family, their frontier, geyser following."""
     plt = _pyplot()
+    from matplotlib.ticker import FormatStrFormatter
+
     fig, axes = plt.subplots(1, len(feeds), figsize=(5 * len(feeds), 4.2), squeeze=False)
     for ax, (scale, (feed, _)), summary in zip(axes[0], feeds.items(), summaries):
         for spec, r in blind.items():
@@ -63,7 +75,11 @@ def plot_frontier(path: Path, day: str, blind: dict, feeds: dict, summaries: lis
         ratio = summary["ratio_to_frontier"]
         ax.set_title(f"{day}, supply {scale:g}x: ratio {ratio:.2f}" if ratio is not None else f"supply {scale:g}x",
                      fontsize="medium")
-        ax.set_xlabel("SLATAH (%)")
+        ax.set_xscale("log")  # SLATAH spans 1 % to 25 % across the families
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        ax.tick_params(axis="x", which="minor", labelsize=7)
+        ax.set_xlabel("SLATAH (%, log scale)")
         ax.set_ylabel("energy above supply (kWh)")
         for family, (color, marker) in FAMILY_STYLE.items():
             ax.scatter([], [], color=color, marker=marker, label=f"{family} (blind)")

@@ -29,7 +29,7 @@ def test_defaults_are_written_once():
 def test_the_signal_moves_the_cpu_ceiling_not_allocation():
     s = apply_decision(Settings().with_limits(ceiling=0.9), decision(0.7, budget_w=500))
     assert (s.limits.cpu_ceiling, s.limits.ceiling, s.limits.supply_w) == (0.7, 0.9, 500)
-    assert s.limits.relief_ceiling == pytest.approx(0.75)
+    assert s.limits.relief_ceiling == pytest.approx(min(1.0, 0.7 + defaults.RELIEF_MARGIN))
 
 
 def test_without_a_cpu_measure_the_signal_caps_allocation_never_above_the_operators():
@@ -63,7 +63,7 @@ def test_problem_carries_every_limit():
     s = apply_decision(Settings().with_limits(max_migrations=3), decision(0.8, budget_w=250))
     p = problem(f, s)
     assert (p.cpu_ceiling, p.power_budget_w, p.max_migrations) == (0.8, 250, 3)
-    assert p.cpu_relief_ceiling == pytest.approx(0.85)
+    assert p.cpu_relief_ceiling == pytest.approx(min(1.0, 0.8 + defaults.RELIEF_MARGIN))
     assert p.time_limit_s == defaults.TIME_LIMIT_S
 
 
@@ -87,6 +87,15 @@ def test_a_host_out_of_power_cycles_is_not_emptied_but_may_be_relieved():
     assert result.target.fleet.occupied(result.target.placement)[1]
 
 
+def test_a_host_out_of_power_cycles_that_is_off_is_never_switched_on():
+    f = fleet([host("h0"), host("h1", state="off"), host("h2", state="off")],
+              [vm(name, "h0", cpu_util=1.0, vcpus=6) for name in "abc"])  # 18 busy cores on 16
+    result = run(f, Settings().with_solve(time_limit_s=2).with_limits(keep_off=frozenset({"h1"})))
+    names = [h.name for h in result.target.fleet.hosts]
+    assert "h1" not in names  # left out of the problem
+    assert result.target.moved.any()  # relief still found room, on h2
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.booleans(), min_size=4, max_size=4), min_size=1, max_size=200),
        st.integers(min_value=1, max_value=3))
@@ -101,8 +110,8 @@ def test_a_host_obeying_the_budget_never_switches_off_more_than_allowed_in_a_day
         now_s = k * 300.0
         spent = cycles.spent(now_s)
         for name, want in zip(names, wanted):
-            if on[name] and not want and name in spent:
-                want = True  # the pipeline anchors it: it stays on
+            if name in spent:
+                want = on[name]  # the pipeline anchors it when on and leaves it out when off: it stays as it is
             if on[name] and not want:
                 offs[name].append(now_s)
             on[name] = want
@@ -111,3 +120,35 @@ def test_a_host_obeying_the_budget_never_switches_off_more_than_allowed_in_a_day
         t = np.array(times)
         for start in t:
             assert ((t >= start) & (t < start + 86400)).sum() <= budget
+
+
+LIMIT_FIELDS = ("ceiling", "cpu_ceiling", "cpu_relief_ceiling", "power_budget_w", "max_migrations",
+                "max_consolidation_moves", "allow_power_on", "relieve", "watts_tolerance")
+
+
+@pytest.mark.parametrize("d", [decision(1.0, budget_w=300), decision(0.7, budget_w=5000, power_off=False),
+                               decision(0.95, fallback=Fallback.SAFE_DEFAULT)])
+def test_plugin_and_simulator_ask_the_solver_the_same_from_the_same_fleet_and_decision(d):
+    from watcher_geyser.simulator.geyser_policy import SIM_SETTINGS
+    from watcher_geyser.strategies.params import AuditParams
+
+    f = fleet([host("h0"), host("h1"), host("h2", state="off")], [vm("a", "h0"), vm("b", "h1")])
+    plugin = apply_decision(AuditParams(power_off=True).settings(2, 2, 1), d)
+    simulator = apply_decision(SIM_SETTINGS, d)
+    p, q = problem(f, plugin), problem(f, simulator)
+    assert [getattr(p, n) for n in LIMIT_FIELDS] == [getattr(q, n) for n in LIMIT_FIELDS]
+    assert plugin.plan.allow_power_off == simulator.plan.allow_power_off == (d.allow_power_off and d.fallback is None)
+
+
+def test_scarce_packs_harder_than_blind_and_plentiful_relaxes():
+    from watcher_geyser.signal import PolicyConfig, Series, SignalPolicy, Unit
+
+    def settings_at(supply_w: float) -> Settings:
+        series = Series.build(np.array([0.0, 86400.0]), np.array([supply_w, supply_w]), Unit.WATTS)
+        d = SignalPolicy(PolicyConfig(horizon_s=0)).decide(series, 600.0, 10_000.0, "test", need_w=2000.0)
+        return apply_decision(DEFAULTS.with_plan(allow_power_off=True), d)
+
+    scarce, plenty = settings_at(500.0), settings_at(5000.0)
+    assert scarce.limits.cpu_ceiling > DEFAULTS.limits.cpu_ceiling > plenty.limits.cpu_ceiling
+    assert scarce.plan.allow_power_off and not plenty.plan.allow_power_off
+    assert (scarce.limits.supply_w, plenty.limits.supply_w) == (500.0, 5000.0)

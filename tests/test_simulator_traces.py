@@ -93,7 +93,7 @@ def test_scenario_series(tmp_path):
     with pytest.raises(TraceError, match=r"instance 0 \(u1\): 'cpu_util_series' must hold numbers in 0..1"):
         read_scenario_series(path)
     path.write_text('{"instances": [\n  oops]}')
-    with pytest.raises(TraceError, match=r"s.json, line 2: not valid JSON"):
+    with pytest.raises(TraceError, match=r"s.json: not valid JSON \(line 2"):
         read_scenario_series(path)
 
 

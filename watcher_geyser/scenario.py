@@ -9,39 +9,37 @@ find it in a file of thousands of instances.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from watcher_geyser.deferral.spec import parse_deferral
+from watcher_geyser.inputs import LIMITS, InputError, load_json, number, read_text, write_atomically
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario that cannot be read; the message names the entry and the field."""
 
 
 def load_scenario(path: str | Path) -> Fleet:
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read scenario: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
+        data = load_json(read_text(path, "scenario"), str(path))
+    except InputError as exc:
+        raise ScenarioError(str(exc)) from None
     try:
         return fleet_from_dict(data)
-    except ScenarioError as exc:
-        raise ScenarioError(f"{path}: {exc}") from exc
+    except InputError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
 
 
 def fleet_from_dict(data: Any) -> Fleet:
     if not isinstance(data, dict):
         raise ScenarioError("a scenario is a JSON object with 'hosts' and 'instances'")
     hosts_raw = _list(data, "hosts", "scenario")
+    if not hosts_raw:
+        raise ScenarioError("scenario: 'hosts' is empty; a scenario needs at least one host")
     instances_raw = _list(data, "instances", "scenario", required=False)
     groups_raw = _list(data, "server_groups", "scenario", required=False)
     groups = [_group(g, i) for i, g in enumerate(groups_raw)]
@@ -107,7 +105,8 @@ def fleet_to_dict(fleet: Fleet) -> dict:
 
 
 def save_scenario(fleet: Fleet, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(fleet_to_dict(fleet), indent=1) + "\n")
+    """Write atomically: a reader sees the old file or the new one, never half of one."""
+    write_atomically(path, json.dumps(fleet_to_dict(fleet), indent=1) + "\n")
 
 
 # --- field readers: each names the entry it reads ----------------------------------------
@@ -138,23 +137,19 @@ def _name(entry: Any, key: str, where: str) -> str:
 
 
 def _number(value: Any, where: str, key: str, integer: bool = False, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScenarioError(f"{where}: {key!r} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ScenarioError(f"{where}: {key!r} must be finite, got {value!r}")
-    if integer and value != int(value):
-        raise ScenarioError(f"{where}: {key!r} must be a whole number, got {value!r}")
-    if value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ScenarioError(f"{where}: {key!r} must be {bound}, got {value!r}")
-    return value
+    """A finite number >= 0 (> 0 with ``positive``) within ``inputs.LIMITS`` for ``key``."""
+    high = LIMITS.get(key, (0, None))[1]
+    try:
+        return number(value, where, key, low=0, high=high, low_open=positive, integer=integer)
+    except InputError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def _fraction(value: Any, where: str, key: str) -> float:
-    number = _number(value, where, key)
-    if number > 1:
-        raise ScenarioError(f"{where}: {key!r} is a fraction between 0 and 1, got {value!r}")
-    return number
+    try:
+        return number(value, where, key, low=0, high=1, hint="a fraction between 0 and 1")
+    except InputError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def _host(entry: Any, index: int) -> Host:

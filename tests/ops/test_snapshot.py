@@ -220,9 +220,11 @@ def test_server_groups_are_read(emulated, tmp_path, monkeypatch):
         intercept.uninstall_intercept()
     fleet = load_scenario(out)
     policies = {g.name: g.policy.value for g in fleet.server_groups}
-    assert policies == {"db": "affinity", "web": "anti-affinity", "web-g-3": "soft-anti-affinity"}
+    # keyed by id (two groups named "web" stay two rules), the name first for people
+    assert policies == {"db (g-2)": "affinity", "web (g-1)": "anti-affinity", "web (g-3)": "soft-anti-affinity"}
     group_of = {i.uuid: i.server_group for i in fleet.instances}
-    assert [group_of[u] for u in uuids] == ["web", "web", None, None, "db", "db", None, "web-g-3"]
+    assert [group_of[u] for u in uuids] == ["web (g-1)", "web (g-1)", None, None, "db (g-2)", "db (g-2)", None,
+                                            "web (g-3)"]
     assert all(q.get("all_projects") == ["True"] for q in seen_queries)
     assert len(seen_queries) >= 2  # three groups, two a page
 

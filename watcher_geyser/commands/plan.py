@@ -9,11 +9,12 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from watcher_geyser.inputs import LIMITS, cli_number
 from watcher_geyser.pipeline import DEFAULTS, Limits, PlanSettings, Settings, SolveSettings, apply_decision
 from watcher_geyser.pipeline import run as run_pipeline
 from watcher_geyser.planner import format_plan_table
 from watcher_geyser.scenario import ScenarioError, load_scenario
-from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_peak_w, parse_spec
+from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_need_w, fleet_peak_w, parse_spec
 from watcher_geyser.solver import METHODS
 from watcher_geyser.solver.clock import validate_time_limit
 from watcher_geyser.summary import target_summary
@@ -76,18 +77,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--relief-margin",
-        type=_non_negative,
+        type=_margin,
         default=LIM.relief_margin,
         metavar="F",
         help=f"a host sheds instances once its CPU use passes the CPU ceiling by this much (default "
         f"{LIM.relief_margin:g}, capped at 100 %%)",
     )
-    parser.add_argument("--power-budget", type=_non_negative, metavar="W", help="watts available to the fleet")
-    parser.add_argument("--max-migrations", type=int, metavar="N", help="most instances that may move")
+    parser.add_argument("--power-budget", type=_watts, metavar="W", help="watts available to the fleet")
+    parser.add_argument("--max-migrations", type=_count, metavar="N", help="most instances that may move")
     parser.add_argument("--no-power-on", action="store_true", help="never switch on a host that is off now")
     parser.add_argument(
         "--watts-tolerance",
-        type=float,
+        type=_tolerance,
         default=LIM.watts_tolerance,
         metavar="F",
         help="give up to this fraction of the fewest watts for less memory to move, never for more hosts on "
@@ -96,7 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--method", choices=METHODS, default=SOL.method, help=f"solver back-end (default {SOL.method})"
     )
-    parser.add_argument("--seed", type=int, default=SOL.seed, help=f"CP-SAT random seed (default {SOL.seed})")
+    parser.add_argument("--seed", type=_seed, default=SOL.seed,
+                        help=f"CP-SAT random seed, 0 to 2147483647 (default {SOL.seed})")
     parser.add_argument(
         "--signal",
         metavar="SPEC",
@@ -133,7 +135,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="let swap cycles be broken through hosts that are being emptied (delays their disable)",
     )
     migration.add_argument(
-        "--max-rows", type=int, default=60, metavar="N", help="plan rows shown in the table (default 60)"
+        "--max-rows", type=_count, default=60, metavar="N", help="plan rows shown in the table (default 60)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.set_defaults(func=run)
@@ -306,36 +308,16 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _decide(spec: str, fleet) -> Decision:
     """What the energy policy (default thresholds) decides now from ``spec``; never touches the cloud."""
     source = parse_spec(spec)
-    return SignalPolicy().decide_from(source, time.time(), fleet_peak_w(fleet))
+    return SignalPolicy().decide_from(source, time.time(), fleet_peak_w(fleet), need_w=fleet_need_w(fleet))
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text}")
-    return value
-
-
-def _fraction_or_none(text: str) -> float | None:
-    return None if text.lower() == "none" else _fraction(text)
+# Every flag is read through ``inputs.cli_number``: finite, in range, one-line error and exit 2.
+_positive = cli_number(low=0, low_open=True, high=1e9)
+_positive_int = cli_number(low=1, high=1_000_000, integer=True)
+_count = cli_number(low=0, high=10**9, integer=True)
+_watts = cli_number(low=0, high=LIMITS["power_budget_w"][1])
+_fraction = cli_number(low=0, low_open=True, high=1)
+_fraction_or_none = cli_number(low=0, low_open=True, high=1, none="none")
+_tolerance = cli_number(low=0, high=0.99)
+_margin = cli_number(low=0, high=1)
+_seed = cli_number(low=0, high=2**31 - 1, integer=True)

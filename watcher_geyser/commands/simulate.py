@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number
 from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES, make_policy
 from watcher_geyser.simulator.datacenter import PRESETS, DataCenter, scenario_datacenter, with_vm_sizes
+from watcher_geyser.simulator.datasets import FORMATS
 from watcher_geyser.simulator.engine import RunResult, simulate
 from watcher_geyser.simulator.fidelity import FIDELITIES, fidelity
 from watcher_geyser.simulator.policy_params import spec_help
@@ -38,8 +40,10 @@ policies: {', '.join(POLICIES)}; parameters as NAME:key=value,key=value:
 With --signal, every policy is accounted against the supply (energy above it, share covered);
 geyser follows it unless given signal=off.
 
-traces: a PlanetLab day folder (one file per VM), a CSV with time,instance,cpu_util, or a scenario
-JSON whose instances carry cpu_util_series. Data centres: planetlab (800 hosts, CloudSim's set-up),
+traces: a PlanetLab day folder (one file per VM), a CSV with time,instance,cpu_util, a scenario
+JSON whose instances carry cpu_util_series, or a public dataset (--trace-format): Azure's VM
+dataset (vmtable.csv + vm_cpu_readings), Google's 2011 task_usage, Bitbrains' GWA-T-12 (docs/traces.md).
+Data centres: planetlab (800 hosts, CloudSim's set-up),
 planetlab-small (one host per 1.25 VMs), or --scenario FILE (its hosts and instances).
 fidelity cloudsim reproduces CloudSim 3.0.3's accounting to compare with its figures; realistic
 (the default) enforces RAM, keeps VMs alive, charges idle hosts and host boots.
@@ -93,14 +97,25 @@ DESCRIPTION = (
 )
 
 
+_SEED = cli_number(low=0, high=2**31 - 1, integer=True)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Every option of one run (``geyser sweep`` grids use these names, without the dashes)."""
     parser.add_argument("--trace", help="PlanetLab day folder, CSV file or scenario JSON (default: the bundled sample)")
     parser.add_argument(
+        "--trace-format",
+        default="auto",
+        choices=FORMATS,
+        help="how to read --trace (default auto: by looking; azure, google and bitbrains are the public "
+        "datasets of docs/traces.md)",
+    )
+    parser.add_argument(
         "--datacenter",
         default=None,
         choices=sorted(PRESETS),
-        help="data centre preset (default: planetlab, or planetlab-small for the bundled sample)",
+        help="data centre preset (default: planetlab; planetlab-small for the bundled sample; modern for the "
+        "public datasets of --trace-format)",
     )
     parser.add_argument("--scenario", help="scenario JSON giving hosts and instance sizes (instead of a preset)")
     parser.add_argument(
@@ -120,7 +135,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or file:site.csv?unit=watts): the geyser policy follows it, and energy above it is reported",
     )
     parser.add_argument(
-        "--signal-w", type=float, help="shorthand for --signal constant:<W>W: a constant available power in watts"
+        "--signal-w", type=cli_number(low=0, high=LIMITS["power_budget_w"][1]),
+        help="shorthand for --signal constant:<W>W: a constant available power in watts"
     )
     parser.add_argument(
         "--start",
@@ -129,7 +145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--deferrable",
-        type=float,
+        type=cli_number(low=0, high=1),
         default=0.0,
         metavar="FRACTION",
         help="share of VMs (0..1, chosen at random with --deferral-seed) whose work may be deferred (default 0)",
@@ -140,10 +156,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="longest a deferrable VM may be held shelved in total, e.g. 8h, 90m, 1d (default 24h)",
     )
-    parser.add_argument("--deferral-seed", type=int, default=0, help="seed of the choice of deferrable VMs (default 0)")
-    parser.add_argument("--limit", type=int, help="replay only the first N VMs of the trace")
+    parser.add_argument("--deferral-seed", type=_SEED, default=0,
+                        help="seed of the choice of deferrable VMs (default 0)")
+    parser.add_argument("--limit", type=cli_number(low=1, high=10**9, integer=True), metavar="N",
+                        help="replay only the first N VMs of the trace (N >= 1)")
     parser.add_argument(
-        "--seed", type=int, default=0, help="random seed of the solver's search (CP-SAT's random_seed; default 0)"
+        "--seed", type=_SEED, default=0, help="random seed of the solver's search (CP-SAT's random_seed; default 0)"
     )
     parser.add_argument(
         "--deterministic",
@@ -175,17 +193,25 @@ def simulate_argv(argv: list[str]) -> Outcome:
     return execute(args)
 
 
-def load_trace(path: str | None, limit: int | None) -> tuple[Trace, dict | None]:
+def load_trace(path: str | None, limit: int | None, fmt: str = "auto") -> tuple[Trace, dict | None]:
+    """The trace at ``path`` (the bundled sample when None) in format ``fmt`` (``auto`` looks)."""
+    from watcher_geyser.simulator.datasets import READERS, detect, read_dataset
+
     if path is None:
         return read_planetlab(bundled_sample(), limit), None
     p = Path(path)
-    if p.is_dir():
+    if fmt == "auto":
+        fmt = detect(p) or ("planetlab" if p.is_dir() else "scenario" if p.suffix.lower() == ".json" else "csv")
+    raw = None
+    if fmt in READERS:
+        trace = read_dataset(p, fmt)
+    elif fmt == "planetlab":
         return read_planetlab(p, limit), None
-    if p.suffix.lower() == ".json":
+    elif fmt == "scenario":
         trace, raw = read_scenario_series(p)
-        return (trace.head(limit) if limit else trace), raw
-    trace = read_csv(p)
-    return (trace.head(limit) if limit else trace), None
+    else:
+        trace = read_csv(p)
+    return (trace.head(limit) if limit else trace), raw
 
 
 def execute(args: argparse.Namespace) -> Outcome:
@@ -193,13 +219,18 @@ def execute(args: argparse.Namespace) -> Outcome:
     from watcher_geyser.scenario import ScenarioError, fleet_from_dict, load_scenario
 
     policies = args.policy or list(DEFAULT_POLICIES)
+    if getattr(args, "out", None):  # before the run: a long replay must not end in an unwritable folder
+        try:
+            check_writable_folder(args.out, "--out")
+        except InputError as exc:
+            raise SimulateError(str(exc)) from None
     try:
         # a policy that cannot run, or a bad parameter, says so before any trace is read
         made = _make_policies(policies)
     except ValueError as exc:
         raise SimulateError(str(exc)) from None
     try:
-        trace, raw = load_trace(args.trace, args.limit)
+        trace, raw = load_trace(args.trace, args.limit, args.trace_format)
     except TraceError as exc:
         raise SimulateError(str(exc)) from None
     try:
@@ -207,8 +238,7 @@ def execute(args: argparse.Namespace) -> Outcome:
             fleet = load_scenario(args.scenario) if args.scenario else fleet_from_dict(raw)
             dc = scenario_datacenter(fleet, trace.names)
         else:
-            preset = args.datacenter or ("planetlab-small" if args.trace is None else "planetlab")
-            dc = with_vm_sizes(PRESETS[preset](trace.names), trace.vm_mips, trace.vm_ram_mb)
+            dc = with_vm_sizes(PRESETS[_preset(args, trace)](trace.names), trace.vm_mips, trace.vm_ram_mb, trace.vm_pes)
     except (ScenarioError, ValueError) as exc:
         raise SimulateError(str(exc)) from None
     fid = fidelity(args.fidelity)
@@ -249,8 +279,21 @@ def execute(args: argparse.Namespace) -> Outcome:
     return Outcome(results, trace, dc, meta)
 
 
+def _preset(args: argparse.Namespace, trace: Trace) -> str:
+    """The data centre asked for, or the default for the trace: CloudSim's for PlanetLab days,
+    its small variant for the bundled sample, ``modern`` for public datasets (their VMs fit no
+    PlanetLab host)."""
+    if args.datacenter:
+        return args.datacenter
+    if args.trace is None:
+        return "planetlab-small"
+    return "modern" if trace.vm_pes is not None else "planetlab"
+
+
 def _configure(policy, args: argparse.Namespace, feed) -> None:
     """Hand a policy what the command line says about it (only the policies that take it)."""
+    if hasattr(policy, "settings"):  # geyser: the pipeline's solve settings
+        policy.settings = policy.settings.with_solve(seed=args.seed, deterministic=args.deterministic)
     if hasattr(policy, "seed"):
         policy.seed = args.seed
     if hasattr(policy, "deterministic"):

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, write_atomically
 from watcher_geyser.model import HostState
 
 DESCRIPTION = """\
@@ -44,6 +45,8 @@ libvirt exporter (names depend on the exporter):
 """
 
 
+_WATTS = cli_number(low=0, high=LIMITS["max_w"][1])
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "snapshot",
@@ -54,8 +57,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("--os-cloud", metavar="NAME", help="cloud in clouds.yaml (default: the OS_* variables)")
     p.add_argument("-o", "--output", metavar="FILE", required=True, help="scenario file to write ('-': stdout)")
-    p.add_argument("--idle-w", type=float, default=None, metavar="W", help="idle watts of a host (default 120)")
-    p.add_argument("--max-w", type=float, default=None, metavar="W", help="full-load watts of a host (default 350)")
+    p.add_argument("--idle-w", type=_WATTS, default=None, metavar="W", help="idle watts of a host (default 120)")
+    p.add_argument("--max-w", type=_WATTS, default=None, metavar="W", help="full-load watts of a host (default 350)")
     p.add_argument(
         "--power",
         action="append",
@@ -68,7 +71,8 @@ def register(subparsers) -> None:
     cpu.add_argument("--cpu-prometheus", metavar="URL", help="read measured CPU use from this Prometheus (see below)")
     p.add_argument("--cpu-query", metavar="PROMQL", help="with --cpu-prometheus: one series per server, 0..1")
     p.add_argument("--cpu-label", default="uuid", metavar="NAME", help="label holding the server uuid (default uuid)")
-    p.add_argument("--cpu-scale", type=float, default=1.0, metavar="F", help="multiply values (0.01 for percent)")
+    p.add_argument("--cpu-scale", type=cli_number(low=0, low_open=True, high=1e6), default=1.0, metavar="F",
+                   help="multiply values (0.01 for percent)")
     p.add_argument(
         "--default-cpu-util",
         type=float,
@@ -90,6 +94,12 @@ def run(args: argparse.Namespace) -> int:
     from watcher_geyser.strategies.power_config import DEFAULT_IDLE_W, DEFAULT_MAX_W, PowerCatalog, PowerConfigError
 
     say = (lambda _msg: None) if args.quiet else (lambda msg: print(f"geyser snapshot: {msg}", file=sys.stderr))
+    if args.output != "-":  # before reading the cloud, which takes minutes on a large one
+        try:
+            check_writable_folder(Path(args.output).resolve().parent, "-o")
+        except InputError as exc:
+            print(f"geyser snapshot: {exc}; nothing read", file=sys.stderr)
+            return 2
     try:
         overrides = [_pattern_spec(text) for text in args.power]
         catalog = PowerCatalog.from_specs(
@@ -157,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         try:
-            Path(args.output).write_text(text)
+            write_atomically(args.output, text)  # a reader never sees half a scenario
         except OSError as exc:
             print(f"geyser snapshot: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
             return 2

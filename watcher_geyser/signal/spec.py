@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from watcher_geyser.signal.fetch import HttpOptions
 from watcher_geyser.signal.parsers import FORMATS
@@ -55,6 +55,7 @@ def parse_spec(spec: str, http: HttpOptions | None = None, files: FileOptions | 
             return _file(rest, files)
         if scheme in ("http", "https"):
             url, _, frag = spec.partition("#")
+            _check_url(url)
             opts = _options(frag, "&", ("unit", "format"))
             return HttpSource(url, _format(opts), opts.get("unit"), http)
         if scheme == "prometheus":
@@ -69,6 +70,19 @@ def parse_spec(spec: str, http: HttpOptions | None = None, files: FileOptions | 
         f"source {spec!r}: unknown kind {scheme!r} and no such file; use constant:, file:, http(s)://, "
         "prometheus: or solar: (see geyser signal --help)"
     )
+
+
+def _check_url(url: str) -> None:
+    """A URL with a host and a port in 1..65535, or a SignalError saying which part is wrong."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise SignalError(f"{exc}; fix the port (1 to 65535)") from None
+    if not parts.hostname:
+        raise SignalError("the URL has no host; write it like http://HOST:PORT/PATH")
+    if port == 0:
+        raise SignalError("port 0 cannot be connected to; fix the port (1 to 65535)")
 
 
 def _options(text: str, sep: str, allowed: tuple[str, ...]) -> dict[str, str]:
@@ -116,6 +130,7 @@ def _prometheus(rest: str, http: HttpOptions) -> PrometheusSource:
     base, _, query = rest.partition("?")
     if not base.startswith(("http://", "https://")):
         raise SignalError("prometheus: expects a server URL, e.g. prometheus:http://127.0.0.1:9090?query=...")
+    _check_url(base)
     opts = _options(query, "&", ("query", "unit", "range", "step", "max_age"))
     if "query" not in opts:
         raise SignalError("prometheus: needs ?query=PROMQL")

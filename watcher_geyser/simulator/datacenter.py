@@ -143,14 +143,43 @@ def scenario_datacenter(fleet: Fleet, vm_names: tuple[str, ...] | list[str]) -> 
     )
 
 
-PRESETS = {"planetlab": planetlab, "planetlab-small": planetlab_small}
+def modern(vm_names: tuple[str, ...] | list[str]) -> DataCenter:
+    """Hosts for today's VMs (the public datasets' multi-core, multi-GB VMs fit no PlanetLab host):
+    2 x 16 cores of 3000 MIPS, 256 GiB RAM, 10 Gbit/s, 120 W idle to 350 W at full load (the
+    Watcher plugin's default power model), one host per 4 VMs (at least 2). VM sizes come from
+    the trace (``with_vm_sizes``); until then, the smallest PlanetLab VM type."""
+    n = len(vm_names)
+    hosts = max(2, math.ceil(n / 4))
+    return DataCenter(
+        name="modern",
+        host_names=tuple(f"host-{i:03d}" for i in range(hosts)),
+        pes=np.full(hosts, 32, dtype=np.int64),
+        pe_mips=np.full(hosts, 3000.0),
+        ram_mb=np.full(hosts, 262144.0),
+        bw_kbit=np.full(hosts, 10 * HOST_BW_KBIT),
+        power=(PowerModel.linear(120.0, 350.0),) * hosts,
+        vm_names=tuple(vm_names),
+        vm_mips=np.full(n, PLANETLAB_VM_TYPES[-1][0]),
+        vm_pes=np.ones(n, dtype=np.int64),
+        vm_ram_mb=np.full(n, PLANETLAB_VM_TYPES[-1][1]),
+        vm_bw_kbit=np.full(n, VM_BW_KBIT),
+    )
 
 
-def with_vm_sizes(dc: DataCenter, vm_mips: np.ndarray | None, vm_ram_mb: np.ndarray | None) -> DataCenter:
-    """``dc`` with the VM sizes a trace gives (single-core VMs of ``vm_mips``), when it gives them."""
+PRESETS = {"planetlab": planetlab, "planetlab-small": planetlab_small, "modern": modern}
+
+
+def with_vm_sizes(
+    dc: DataCenter, vm_mips: np.ndarray | None, vm_ram_mb: np.ndarray | None, vm_pes: np.ndarray | None = None
+) -> DataCenter:
+    """``dc`` with the VM sizes a trace gives, when it gives them: ``vm_mips`` over ``vm_pes``
+    virtual cores (one when the trace does not say)."""
     if vm_mips is None or vm_ram_mb is None:
         return dc
-    return replace(dc, vm_mips=np.asarray(vm_mips, dtype=np.float64), vm_ram_mb=np.asarray(vm_ram_mb, dtype=np.float64))
+    sized = replace(
+        dc, vm_mips=np.asarray(vm_mips, dtype=np.float64), vm_ram_mb=np.asarray(vm_ram_mb, dtype=np.float64)
+    )
+    return sized if vm_pes is None else replace(sized, vm_pes=np.asarray(vm_pes, dtype=np.int64))
 
 
 def cloudsim_watts(curve_w: np.ndarray, utilisation: np.ndarray) -> np.ndarray:

@@ -6,9 +6,12 @@ A ``Trace`` is a matrix ``util[V, T]``: the CPU use of each of V instances at T 
 * ``read_planetlab(folder)``: CloudSim's PlanetLab layout (one file per VM, one integer percentage
   per line, 288 lines at 5-minute steps). Files are taken in byte-wise sorted name order, which is
   the rule every CloudSim reference figure uses (see ``traces/planetlab/FORMAT.md``).
-* ``read_csv(path)``: ``time,instance,cpu_util`` rows (time in seconds, cpu_util a fraction 0..1 or a
-  percentage when the file's values exceed 1), optionally followed by ``mips`` and ``ram_mb`` columns
-  giving each instance's size (else sizes come from the data centre or the scenario).
+* ``read_csv(path)``: ``time,instance,cpu_util`` rows (time in seconds, cpu_util a fraction 0..1), or
+  ``time,instance,cpu_pct`` (percentages 0..100), optionally followed by ``mips`` and ``ram_mb``
+  columns giving each instance's size (else sizes come from the data centre or the scenario). A
+  ``cpu_util`` file whose values all look like percentages (some above 1, none strictly between 0
+  and 1) is read as percentages, as before; one mixing both (45 and 0.3) is refused, never
+  guessed. A second row for the same (time, instance) is refused, naming both lines.
 * ``read_scenario_series(path)``: a scenario (docs/scenario.md) whose instances carry
   ``cpu_util_series`` (fractions, one per step) and an optional top-level ``step_s``.
 
@@ -19,12 +22,14 @@ can be found and fixed.
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from watcher_geyser.inputs import LIMITS, InputError, load_json, number, read_text
 
 PLANETLAB_STEP_S = 300
 PLANETLAB_SAMPLES = 288
@@ -44,6 +49,7 @@ class Trace:
     source: str = ""
     vm_mips: np.ndarray | None = None  # float64[V]: sizes given by the trace itself, if any
     vm_ram_mb: np.ndarray | None = None
+    vm_pes: np.ndarray | None = None  # int64[V]: virtual cores, where the trace gives them (public datasets)
 
     def __post_init__(self) -> None:
         if self.util.ndim != 2 or self.util.shape[0] != len(self.names):
@@ -59,7 +65,8 @@ class Trace:
         """The first ``count`` instances (in the trace's order): a quick, smaller replay."""
         mips = None if self.vm_mips is None else self.vm_mips[:count]
         ram = None if self.vm_ram_mb is None else self.vm_ram_mb[:count]
-        return Trace(self.names[:count], self.util[:count], self.step_s, self.source, mips, ram)
+        pes = None if self.vm_pes is None else self.vm_pes[:count]
+        return Trace(self.names[:count], self.util[:count], self.step_s, self.source, mips, ram, pes)
 
 
 def read_planetlab(folder: str | Path, limit: int | None = None) -> Trace:
@@ -102,37 +109,47 @@ def _planetlab_file(path: Path) -> np.ndarray:
 
 
 def read_csv(path: str | Path) -> Trace:
-    """Read ``time,instance,cpu_util`` rows into a trace; every instance needs every time."""
+    """Read ``time,instance,cpu_util`` (or ``cpu_pct``) rows into a trace; every instance needs every time."""
     path = Path(path)
     try:
-        handle = path.open(newline="")
-    except OSError as exc:
-        raise TraceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        text = read_text(path, "the CSV trace")
+    except InputError as exc:
+        raise TraceError(str(exc)) from None
     rows: list[tuple[float, str, float]] = []
     sizes: dict[str, tuple[float, float]] = {}
-    with handle:
-        reader = csv.reader(handle)
+    seen: dict[tuple[float, str], int] = {}
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
         header = [h.strip() for h in (next(reader, None) or [])]
-        if header[:3] != ["time", "instance", "cpu_util"]:
+        if header[:2] != ["time", "instance"] or header[2:3] not in (["cpu_util"], ["cpu_pct"]):
             raise TraceError(
-                f"{path}, line 1: expected the header 'time,instance,cpu_util[,mips,ram_mb]', got {header}"
+                f"{path}, line 1: expected the header 'time,instance,cpu_util[,mips,ram_mb]' (or cpu_pct for "
+                f"percentages), got {len(header)} column(s) starting {','.join(header[:3])[:60]!r}"
             )
+        percent = header[2] == "cpu_pct"
         has_sizes = header[3:5] == ["mips", "ram_mb"]
         for row in reader:
             lineno = reader.line_num
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) < 3:
-                raise TraceError(f"{path}, line {lineno}: expected 3 fields time,instance,cpu_util, got {len(row)}")
+                raise TraceError(f"{path}, line {lineno}: expected 3 fields time,instance,{header[2]}, got {len(row)}")
             try:
                 time_s, value = float(row[0]), float(row[2])
             except ValueError:
-                raise TraceError(f"{path}, line {lineno}: time and cpu_util must be numbers, got {row}") from None
+                raise TraceError(f"{path}, line {lineno}: time and {header[2]} must be numbers") from None
             if not np.isfinite(value) or value < 0 or not np.isfinite(time_s):
-                raise TraceError(f"{path}, line {lineno}: cpu_util must be a finite number >= 0, got {row[2]!r}")
-            rows.append((time_s, row[1].strip(), value))
+                raise TraceError(f"{path}, line {lineno}: {header[2]} must be a finite number >= 0, got {row[2]!r}")
+            name = row[1].strip()
+            first = seen.setdefault((time_s, name), lineno)
+            if first != lineno:
+                raise TraceError(f"{path}, line {lineno}: a second sample of instance {name!r} at time {time_s:g} "
+                                 f"(the first is on line {first}); keep one row per time and instance")
+            rows.append((time_s, name, value))
             if has_sizes:
                 _size(row, path, lineno, sizes)
+    except csv.Error as exc:
+        raise TraceError(f"{path}, line {reader.line_num}: not valid CSV ({exc})") from None
     if not rows:
         raise TraceError(f"{path}: no data rows")
     times = sorted({r[0] for r in rows})
@@ -150,16 +167,31 @@ def read_csv(path: str | Path) -> Trace:
         raise TraceError(
             f"{path}: instance {names[v]!r} has no sample at time {times[t]:g}; every instance needs every time"
         )
-    if util.max() > 1.0:  # a file of percentages
-        if util.max() > 100.0:
-            raise TraceError(f"{path}: cpu_util values above 100 ({util.max():g}); give fractions 0..1 or percentages")
-        util = util / 100.0
+    util = _as_fractions(util, percent, path)
     step_s = float(steps[0]) if len(times) > 1 else float(PLANETLAB_STEP_S)
     if not sizes:
         return Trace(tuple(names), util, step_s, str(path))
     mips = np.array([sizes[n][0] for n in names])
     ram = np.array([sizes[n][1] for n in names])
     return Trace(tuple(names), util, step_s, str(path), mips, ram)
+
+
+def _as_fractions(util: np.ndarray, percent: bool, path: Path) -> np.ndarray:
+    """Fractions 0..1 from a ``cpu_pct`` column, or from a ``cpu_util`` column (percentages only when
+    every value reads as one: some above 1 and none strictly between 0 and 1)."""
+    top = float(util.max()) if util.size else 0.0
+    if percent or top > 1.0:
+        if top > 100.0:
+            raise TraceError(f"{path}: values above 100 ({top:g}); give fractions 0..1 (cpu_util) or "
+                             "percentages 0..100 (cpu_pct)")
+        between = util[(util > 0) & (util < 1)]
+        if not percent and between.size:
+            raise TraceError(
+                f"{path}: cpu_util mixes percentages (up to {top:g}) and fractions (such as {between[0]:g}); "
+                "write every value the same way, fractions 0..1 under cpu_util or percentages under cpu_pct"
+            )
+        return util / 100.0
+    return util
 
 
 def _size(row: list[str], path: Path, lineno: int, sizes: dict[str, tuple[float, float]]) -> None:
@@ -178,11 +210,9 @@ def read_scenario_series(path: str | Path) -> tuple[Trace, dict]:
     """Read a scenario with ``cpu_util_series`` per instance; returns the trace and the raw scenario."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise TraceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise TraceError(f"{path}, line {exc.lineno}: not valid JSON: {exc.msg}") from exc
+        data = load_json(read_text(path, "the scenario"), str(path))
+    except InputError as exc:
+        raise TraceError(str(exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("instances"), list):
         raise TraceError(f"{path}: a scenario is a JSON object with an 'instances' list")
     names, series = [], []
@@ -199,5 +229,9 @@ def read_scenario_series(path: str | Path) -> tuple[Trace, dict]:
     lengths = {len(s) for s in series}
     if len(lengths) != 1:
         raise TraceError(f"{path}: every 'cpu_util_series' must have the same length, found {sorted(lengths)}")
-    step_s = float(data.get("step_s", PLANETLAB_STEP_S))
+    try:
+        step_s = number(data.get("step_s", PLANETLAB_STEP_S), str(path), "step_s", low=0, low_open=True,
+                        high=LIMITS["step_s"][1], hint="seconds between two samples, e.g. 300")
+    except InputError as exc:
+        raise TraceError(str(exc)) from None
     return Trace(tuple(names), np.vstack(series), step_s, str(path)), data

@@ -21,6 +21,7 @@ from watcher_geyser.solver.fill import fill_hosts
 from watcher_geyser.solver.problem import Problem
 
 EPS = 1e-9
+ONE_BY_ONE_MEMBERS = 5000  # anti-affinity members placed one search each; more go in rounds (``_place_apart``)
 CPU_BANDS_CORES = np.array([0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32])
 
 
@@ -122,13 +123,14 @@ def repack(ws: Workspace, keep: np.ndarray) -> Packing:
     # 1) affinity groups move as one block; 2) anti-affinity members one by one; 3) the rest in batches
     grouped = items[ws.in_hard_group[items]]
     plain = items[~ws.in_hard_group[items]]
+    zone_hosts = _zone_hosts(ws, residual)
+    apart = []
     for g, members in _by_group(ws, grouped):
         if ws.policy[g] is GroupPolicy.AFFINITY:
-            unplaced += _place_block(ws, members, placement, residual, group_hosts.get(g, set()))
+            unplaced += _place_block(ws, members, placement, residual, group_hosts.get(g, set()), zone_hosts)
         else:
-            for v in _largest_first(ws, members):
-                if not _place_one(ws, v, placement, residual, forbidden=group_hosts.setdefault(g, set())):
-                    unplaced.append(int(v))
+            apart.append(_largest_first(ws, members))
+    unplaced += _place_apart(ws, apart, placement, residual, group_hosts, zone_hosts)
     unplaced += _place_batches(ws, plain, placement, residual)
     stuck = [v for v in unplaced if v in shed]
     messages += [
@@ -180,27 +182,40 @@ def _largest_first(ws: Workspace, items: np.ndarray) -> np.ndarray:
     return items[np.argsort(-size, kind="stable")]
 
 
-def _fits(ws: Workspace, need: np.ndarray, residual: np.ndarray, zone: int) -> np.ndarray:
-    return (residual >= need - EPS).all(axis=1) & (ws.host_zone == zone)
-
-
-def _best_fit(ws: Workspace, ok: np.ndarray, need: np.ndarray, residual: np.ndarray) -> int | None:
-    """The host with the least room left after taking ``need``, among ``ok`` ones."""
-    candidates = np.flatnonzero(ok)
+def _best_fit(
+    ws: Workspace, need: np.ndarray, residual: np.ndarray, hosts: np.ndarray, forbidden: set[int] | None = None
+) -> int | None:
+    """Among ``hosts`` (sorted) not ``forbidden``, the one with the least room left after taking ``need``."""
+    ok = (residual[hosts] >= need - EPS).all(axis=1)
+    for h in forbidden or ():  # a handful of group peers: a sorted search each, no set operation
+        at = np.searchsorted(hosts, h)
+        if at < len(hosts) and hosts[at] == h:
+            ok[at] = False
+    candidates = hosts[ok]
     if len(candidates) == 0:
         return None
     left = ((residual[candidates] - need) / ws.scale).sum(axis=1)
     return int(candidates[np.argmin(left)])
 
 
+def _zone_hosts(ws: Workspace, residual: np.ndarray) -> list[np.ndarray]:
+    """Per zone, the hosts that may receive: searched instead of the whole fleet."""
+    receiving = np.isfinite(residual[:, 0])
+    return [np.flatnonzero(receiving & (ws.host_zone == z)) for z in range(len(ws.fleet.zones))]
+
+
 def _place_one(
-    ws: Workspace, v: int, placement: np.ndarray, residual: np.ndarray, forbidden: set[int] | None = None
+    ws: Workspace,
+    v: int,
+    placement: np.ndarray,
+    residual: np.ndarray,
+    forbidden: set[int] | None = None,
+    zone_hosts: list[np.ndarray] | None = None,
 ) -> bool:
     need = ws.demand[v]
-    ok = _fits(ws, need, residual, ws.instance_zone[v])
-    if forbidden:
-        ok[list(forbidden)] = False
-    h = _best_fit(ws, ok, need, residual)
+    zone = ws.instance_zone[v]
+    hosts = np.flatnonzero(ws.host_zone == zone) if zone_hosts is None else zone_hosts[zone]
+    h = _best_fit(ws, need, residual, hosts, forbidden)
     if h is None:
         return False
     placement[v] = h
@@ -211,23 +226,65 @@ def _place_one(
 
 
 def _place_block(
-    ws: Workspace, members: np.ndarray, placement: np.ndarray, residual: np.ndarray, hosts: set[int]
+    ws: Workspace,
+    members: np.ndarray,
+    placement: np.ndarray,
+    residual: np.ndarray,
+    peers: set[int],
+    zone_hosts: list[np.ndarray],
 ) -> list[int]:
     """Affinity: all evicted members go together, to where their staying peers are if any."""
-    if len(hosts) > 1:
+    if len(peers) > 1:
         return [int(v) for v in members]  # peers that stay are already apart: moving cannot mend it
     need = ws.demand[members].sum(axis=0)
-    ok = _fits(ws, need, residual, ws.instance_zone[members[0]])
-    if hosts:
-        only = np.zeros_like(ok)
-        only[list(hosts)] = True
-        ok &= only
-    h = _best_fit(ws, ok, need, residual)
+    hosts = zone_hosts[ws.instance_zone[members[0]]]
+    if peers:
+        hosts = hosts[np.isin(hosts, list(peers))]
+    h = _best_fit(ws, need, residual, hosts)
     if h is None:
         return [int(v) for v in members]
     placement[members] = h
     residual[h] -= need
     return []
+
+
+def _place_apart(
+    ws: Workspace,
+    groups: list[np.ndarray],
+    placement: np.ndarray,
+    residual: np.ndarray,
+    group_hosts: dict[int, set[int]],
+    zone_hosts: list[np.ndarray],
+) -> list[int]:
+    """Anti-affinity members, round after round: the k-th member of every group is filled in
+    together (one per group, so no round puts two of a group together), then a member that
+    landed beside a peer is taken back and placed alone. One search per member took minutes
+    at 20,000 hosts and 20,000 members; under ``ONE_BY_ONE_MEMBERS`` members it is still used,
+    as it packs a little tighter (499 hosts against 503 on the 5,000-host zones family)."""
+    unplaced: list[int] = []
+    if sum(len(m) for m in groups) <= ONE_BY_ONE_MEMBERS:  # few: one best-fit search each packs tighter
+        for members in groups:
+            peers = group_hosts.setdefault(int(ws.group[members[0]]), set())
+            unplaced += [int(v) for v in members if not _place_one(ws, v, placement, residual, peers, zone_hosts)]
+        return unplaced
+    for k in range(max((len(m) for m in groups), default=0)):
+        items = np.array([m[k] for m in groups if k < len(m)], dtype=np.int64)
+        placed, hosts = fill_hosts(ws.demand, ws.flavor_key, ws.instance_zone, items, residual, ws.host_zone, ws.scale)
+        done = np.zeros(ws.n_instances, dtype=bool)
+        done[placed] = True
+        retry = items[~done[items]].tolist()
+        for v, h in zip(placed.tolist(), hosts.tolist()):
+            peers = group_hosts.setdefault(int(ws.group[v]), set())
+            if h in peers:
+                residual[h] += ws.demand[v]  # the fill charged at least this: giving it back is safe
+                retry.append(v)
+            else:
+                placement[v] = h
+                peers.add(h)
+        for v in retry:
+            if not _place_one(ws, v, placement, residual, group_hosts.setdefault(int(ws.group[v]), set()), zone_hosts):
+                unplaced.append(int(v))
+    return unplaced
 
 
 def _flavor_keys(demand: np.ndarray) -> np.ndarray:
@@ -249,4 +306,6 @@ def _place_batches(ws: Workspace, items: np.ndarray, placement: np.ndarray, resi
     items = items[np.lexsort((home, ws.home_memory_mb[home]))]
     placed, hosts = fill_hosts(ws.demand, ws.flavor_key, ws.instance_zone, items, residual, ws.host_zone, ws.scale)
     placement[placed] = hosts
-    return np.setdiff1d(items, placed).tolist()
+    done = np.zeros(ws.n_instances, dtype=bool)
+    done[placed] = True
+    return items[~done[items]].tolist()

@@ -16,10 +16,12 @@ The one place where Watcher's words become ours:
   ``paused`` stays too, although Nova could move it live: Watcher's ``migrate`` action
   refuses to live-migrate an instance whose status is not ACTIVE, so planning it would
   fail the action plan;
-- ``locked`` and ``watcher_exclude`` (the audit scope's exclusions) pin an instance.
+- ``locked`` and ``watcher_exclude`` (the audit scope's exclusions) pin an instance;
 - members of an ``affinity`` server group are pinned: Nova's scheduler lets a member go only
   where the others already are, so a group cannot be moved one migration at a time (real
-  Nova refused it with NoValidHost in ``tests/nova``). Anti-affinity members still move.
+  Nova refused it with NoValidHost in ``tests/nova``). Anti-affinity members still move;
+- instance ``metadata`` with ``geyser:deferrable=true`` makes it deferrable
+  (``watcher_geyser.deferral.spec``); a malformed opt-in is a note, and not deferrable.
 
 Every decision that drops or pins something is written to ``AdaptedFleet.notes`` so the
 strategy can log it.
@@ -30,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from watcher_geyser.deferral.spec import parse_deferral
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
@@ -157,6 +160,9 @@ def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
         if note not in notes:
             notes.append(note)
         excluded = True
+    metadata = getattr(inst, "metadata", None) or {}
+    deferral, deferral_notes = parse_deferral(metadata, f"instance {inst.name} ({inst.uuid})")
+    notes.extend(deferral_notes)
     return Instance(
         uuid=inst.uuid,
         name=inst.name or inst.uuid,
@@ -169,6 +175,7 @@ def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
         locked=bool(inst.locked),
         excluded=excluded,
         server_group=group[0] if group else None,
+        deferral=deferral,
     )
 
 
