@@ -69,3 +69,18 @@ def test_anytime_a_longer_limit_is_never_worse_and_both_answers_are_valid(family
     better = long.watts_w < short.watts_w - 1e-6
     same = abs(long.watts_w - short.watts_w) <= 1e-6 and long.memory_moved_mb <= short.memory_moved_mb
     assert better or same, (long.watts_w, long.memory_moved_mb, short.watts_w, short.memory_moved_mb)
+
+
+def test_a_far_answer_says_how_far_and_why_and_never_reads_optimal():
+    from tests.builders import fleet, host, vm
+
+    # no two of these fit together (each pair passes one dimension), yet in each dimension alone
+    # two hosts would hold all three: the bound says two, any answer keeps three
+    hosts = [host(f"h{i}", vcpus=20, memory_mb=10240) for i in range(4)]
+    shapes = [(12, 4608), (9, 6144), (9, 4608)]
+    instances = [vm(f"v{i}", f"h{i}", vcpus=c, memory_mb=m) for i, (c, m) in enumerate(shapes)]
+    target = solve(Problem(fleet(hosts, instances), time_limit_s=2), "decompose")
+    assert target.hosts_on == 3 and target.bounds.hosts == 2
+    assert target.status != "OPTIMAL" and target.cpsat_status != "OPTIMAL"
+    notes = [m for m in target.messages if "above its watts lower bound" in m]
+    assert len(notes) == 1 and "capacity" in notes[0]

@@ -3,22 +3,17 @@ prints, what the Watcher strategy reports as efficacy, what benchmarks compare."
 
 from __future__ import annotations
 
+import numpy as np
+
 from watcher_geyser.solver.problem import Target
 
 
 def target_summary(target: Target) -> dict:
     fleet = target.fleet
     before_w = fleet.watts(fleet.placement, powered=fleet.powered)
-    released = [
-        fleet.hosts[h].name
-        for h in range(len(fleet.hosts))
-        if fleet.powered[h] and not fleet.occupied(target.placement)[h]
-    ]
-    powered_on = [
-        fleet.hosts[h].name
-        for h in range(len(fleet.hosts))
-        if not fleet.powered[h] and fleet.occupied(target.placement)[h]
-    ]
+    occupied = fleet.occupied(target.placement)  # once: per host it cost minutes at 20,000 hosts
+    released = [fleet.hosts[h].name for h in np.flatnonzero(fleet.powered & ~occupied)]
+    powered_on = [fleet.hosts[h].name for h in np.flatnonzero(~fleet.powered & occupied)]
     return {
         "hosts": len(fleet.hosts),
         "instances": len(fleet.instances),

@@ -91,7 +91,7 @@ class Engine:
         self.lb_j = 0.0
         self.migrations = 0
         self.power_ons = self.power_offs = 0
-        self.host_switch_offs = np.zeros(dc.hosts, dtype=np.int64)
+        self.host_off_times_s: list[list[float]] = [[] for _ in range(dc.hosts)]  # switch-off times per host
         self.host_ever_on = np.zeros(dc.hosts, dtype=bool)
         self._seq = 0
         self._max_w = np.array([p.max_w for p in dc.power])
@@ -124,11 +124,12 @@ class Engine:
         self.acc.record(snap, on, self.state.alive, self.state.in_migration)
         return on
 
-    def _count_switches(self, was_on: np.ndarray, on: np.ndarray) -> None:
+    def _count_switches(self, was_on: np.ndarray, on: np.ndarray, t: float) -> None:
         self.power_ons += int((~was_on & on).sum())
-        off = was_on & ~on
-        self.power_offs += int(off.sum())
-        self.host_switch_offs += off
+        off = np.flatnonzero(was_on & ~on)
+        self.power_offs += len(off)
+        for h in off.tolist():
+            self.host_off_times_s[h].append(t)
         self.host_ever_on |= on
 
     def _lower_bound_w(self, snap: Snapshot) -> float:
@@ -191,7 +192,7 @@ class Engine:
             prev, prev_on = snap, on
             self._series_row(t, snap, on, self.energy_j - energy_before, interval_s, len(moves), lb_now)
             energy_before = self.energy_j
-            self._count_switches(was_on, on)
+            self._count_switches(was_on, on, t)
             was_on = on
             self.book.close_step(t)
             more = k + 1 < self.trace.samples or self.book.pending(t)
@@ -279,7 +280,7 @@ class Engine:
         snap = state.snapshot(end_s)
         on = self._record(snap)
         self.acc.close_time(on)
-        self._count_switches(was_on, on)
+        self._count_switches(was_on, on, end_s)
         prev, prev_on, was_on = snap, on, on
         return prev, prev_on, was_on
 
@@ -310,8 +311,8 @@ class Engine:
             above = energy_above_supply_kwh(self.series.power_w, self.series.available_w, self.trace.step_s)
             covered = 1.0 - above / energy_kwh if energy_kwh > 0 else 1.0
         end_s = self.series.time_s[-1] if self.series.time_s else 0.0
-        days = max(self.trace.samples * self.trace.step_s, end_s) / 86400.0  # deferred work may run past the trace
-        cycles_max, cycles_mean = power_cycles_per_day(self.host_switch_offs, self.host_ever_on, days)
+        span_s = max(self.trace.samples * self.trace.step_s, end_s)  # deferred work may run past the trace
+        cycles_max, cycles_mean = power_cycles_per_day(self.host_off_times_s, self.host_ever_on, span_s)
         return RunResult(
             policy=self.policy.name,
             datacenter=self.dc.name,

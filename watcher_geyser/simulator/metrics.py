@@ -11,9 +11,11 @@
   over the interval less the supply at the interval's midpoint, where positive, times the
   interval. Both are the step series' ``power_w`` and ``available_w``, so the plotted gap is
   the figure. ``energy_covered_share`` = 1 - above / energy.
-* power cycles: each on -> off transition of a host during the run (a switch-off; the boot
-  before or after it belongs to the same cycle), per host, divided by the days the trace
-  spans (samples x step); max over all hosts, mean over the hosts that were ever on.
+* power cycles: each on -> off transition of a host (a switch-off; the boot before or after it
+  belongs to the same cycle). ``host_power_cycles_max``: the worst host's switch-offs in any
+  24 h window (the bound the pipeline's ``PowerCycles`` budget keeps); ``..._mean``: switch-offs
+  per host per day, over the hosts ever on, the run's span counted as at least a day (a replay
+  may run past the trace while deferred work finishes).
 * deferral: VM-hours deferred work waited and deadlines missed, kept by ``deferral.DeferralBook``.
 """
 
@@ -47,12 +49,27 @@ def energy_above_supply_kwh(power_w, supply_w, interval_s: float) -> float:
     return float(np.clip(gap, 0.0, None).sum() * interval_s / J_PER_KWH)
 
 
-def power_cycles_per_day(switch_offs: np.ndarray, ever_on: np.ndarray, days: float) -> tuple[float, float]:
-    """(max over hosts, mean over hosts ever on) of switch-offs per host per day."""
-    if days <= 0 or not ever_on.any():
+DAY_S = 86400.0
+
+
+def power_cycles_per_day(off_times_s: list[list[float]], ever_on: np.ndarray, span_s: float) -> tuple[float, float]:
+    """(worst host's switch-offs in any 24 h window, mean switch-offs per day over hosts ever on).
+
+    ``off_times_s[h]`` lists host h's switch-off times in order; the mean divides by the span in
+    days, at least 1 (a shorter run is within one day).
+    """
+    if not ever_on.any():
         return 0.0, 0.0
-    per_day = switch_offs / days
-    return float(per_day.max()), float(per_day[ever_on].mean())
+    worst = 0
+    for times in off_times_s:
+        lo = 0
+        for hi, t in enumerate(times):  # two pointers: switch-offs in (t - 1 day, t]
+            while times[lo] <= t - DAY_S:
+                lo += 1
+            worst = max(worst, hi - lo + 1)
+    counts = np.array([len(times) for times in off_times_s], dtype=np.float64)
+    days = max(span_s / DAY_S, 1.0)
+    return float(worst), float(counts[ever_on].mean() / days)
 
 
 @dataclass
