@@ -111,11 +111,13 @@ def deferrable_support() -> str | None:
 class Runner:
     """Sequential replays of one day with one shared tqdm bar."""
 
-    def __init__(self, day: Day, bar) -> None:
-        self.day, self.bar = day, bar
+    def __init__(self, day: Day, bar, deterministic: bool = True) -> None:
+        self.day, self.bar, self.deterministic = day, bar, deterministic
 
     def run(self, spec: str, feed: SignalFeed | None = None, deferrable: float = 0.0):
         policy = make_policy(spec)
+        if self.deterministic and hasattr(policy, "settings"):  # geyser: blind and following differ only by the signal
+            policy.settings = policy.settings.with_solve(deterministic=True)
         if feed is not None:
             policy.signal = feed
         self.bar.set_description(f"{self.day.name} {spec}"[:48])
@@ -157,8 +159,10 @@ def point_row(day: str, spec: str, result, **extra) -> dict:
     return {"kind": "point", "day": day, "policy": spec, **{k: s[k] for k in keep}, **extra}
 
 
-def bench_day(day: Day, frontier_specs: tuple[str, ...], site: SolarSite, out: Path | None, bar, emit) -> list[dict]:
-    runner = Runner(day, bar)
+def bench_day(
+    day: Day, frontier_specs: tuple[str, ...], site: SolarSite, out: Path | None, bar, emit, deterministic: bool
+) -> list[dict]:
+    runner = Runner(day, bar, deterministic)
     step = day.trace.step_s
     blind = {spec: runner.run(spec) for spec in (BLIND_REFERENCE, *frontier_specs)}
     reference = blind[BLIND_REFERENCE]
@@ -243,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", help="wall-clock start of each day (default: midnight UTC of its folder's date)")
     parser.add_argument("--out", type=Path, default=Path("results/follow_energy"), help="folder for the PNG plots")
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--wall-clock",
+        action="store_true",
+        help="let geyser's solver stop on its wall-clock limit (default: deterministic mode, so blind and "
+        "following runs differ only by the signal, not by the machine's load)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         paths, preset, frontier = [bundled_sample()], "planetlab-small", QUICK_FRONTIER
@@ -268,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         day = load_day(path, preset, args.start)
         with tqdm(total=runs_per_day * (day.trace.samples - 1), unit="step", file=sys.stderr, leave=False) as bar:
-            summaries.extend(bench_day(day, frontier, site, out, bar, emit))
+            summaries.extend(bench_day(day, frontier, site, out, bar, emit, not args.wall_clock))
     every = {k: all(s["targets_met"].get(k, True) for s in summaries) for s in summaries for k in s["targets_met"]}
     ratios = [s["ratio_to_frontier"] for s in summaries if s["ratio_to_frontier"] is not None]
     emit({"kind": "overall", "days": [p.name for p in paths], "worst_ratio_to_frontier": max(ratios, default=None),

@@ -113,3 +113,15 @@ def test_simulate_bad_policy_parameter_is_one_line_exit_2(capsys):
     assert len(err.splitlines()) == 1 and "unknown key 'thresh'" in err and "threshold" in err
     assert run(["--policy", "thr-mmt", "--policy", "thr-mmt", "--quiet"]) == 2
     assert "given twice" in capsys.readouterr().err
+
+
+def test_seed_and_deterministic_reach_the_geyser_solver():
+    import pytest
+
+    pytest.importorskip("ortools")
+    from watcher_geyser.simulator.baselines import make_policy
+
+    policy = make_policy("geyser:ceiling=0.9")
+    simulate._configure(policy, argparse.Namespace(seed=7, deterministic=True), None)
+    assert policy.settings.solve.seed == 7 and policy.settings.solve.deterministic is True
+    assert policy.settings.limits.cpu_ceiling == 0.9  # the spec's own settings are kept

@@ -292,6 +292,8 @@ def _preset(args: argparse.Namespace, trace: Trace) -> str:
 
 def _configure(policy, args: argparse.Namespace, feed) -> None:
     """Hand a policy what the command line says about it (only the policies that take it)."""
+    if hasattr(policy, "settings"):  # geyser: the pipeline's solve settings
+        policy.settings = policy.settings.with_solve(seed=args.seed, deterministic=args.deterministic)
     if hasattr(policy, "seed"):
         policy.seed = args.seed
     if hasattr(policy, "deterministic"):

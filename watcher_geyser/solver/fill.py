@@ -92,17 +92,19 @@ def _fill_rounds(
     active = hosts[np.argsort(room, kind="stable")]
     records = []
     while len(active) and left.any():
+        alive = np.flatnonzero(left > 0)  # classes used up drop out of the matrices
         r = residual[active]
-        fits = np.broadcast_to(left > 0, (len(active), len(left))).copy()
+        fits = np.ones((len(active), len(alive)), dtype=bool)
         for d in range(need.shape[1]):
-            fits &= need[None, :, d] <= r[:, d, None] + EPS
+            fits &= need[None, alive, d] <= r[:, d, None] + EPS
         some = fits.any(axis=1)
         active, r, fits = active[some], r[some], fits[some]
         if not len(active):
             break
         room_shape = r * inv_scale
-        aligned = room_shape @ shape.T / np.maximum(np.linalg.norm(room_shape, axis=1), EPS)[:, None]
-        choice = np.argmax(np.where(fits, aligned + 0.1 * size[None, :], -np.inf), axis=1)
+        aligned = room_shape @ shape[alive].T / np.maximum(np.linalg.norm(room_shape, axis=1), EPS)[:, None]
+        best = np.argmax(np.where(fits, aligned + 0.1 * size[None, alive], -np.inf), axis=1)
+        choice = alive[best]
         per_dim = np.where(positive[choice], np.floor((r + EPS) / safe_need[choice]), np.inf)
         most = np.minimum(per_dim.min(axis=1), left[choice]).astype(np.int64)
         want = np.maximum(1, most // 2)

@@ -102,7 +102,9 @@ def reopen_hosts(ws: Workspace, keep: np.ndarray, packing: Packing) -> tuple[Pac
         plain = unplaced[~ws.in_hard_group[unplaced]]
         placed, hosts = fill_hosts(ws.demand, ws.flavor_key, ws.instance_zone, plain, residual, ws.host_zone, ws.scale)
         placement[placed] = hosts
-        unplaced = np.setdiff1d(unplaced, placed)
+        done = np.zeros(ws.n_instances, dtype=bool)
+        done[placed] = True
+        unplaced = unplaced[~done[unplaced]]
     return Packing(placement, unplaced.tolist(), packing.messages, packing.selected), keep
 
 

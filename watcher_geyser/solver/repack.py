@@ -267,4 +267,6 @@ def _place_batches(ws: Workspace, items: np.ndarray, placement: np.ndarray, resi
     items = items[np.lexsort((home, ws.home_memory_mb[home]))]
     placed, hosts = fill_hosts(ws.demand, ws.flavor_key, ws.instance_zone, items, residual, ws.host_zone, ws.scale)
     placement[placed] = hosts
-    return np.setdiff1d(items, placed).tolist()
+    done = np.zeros(ws.n_instances, dtype=bool)
+    done[placed] = True
+    return items[~done[items]].tolist()
