@@ -101,7 +101,7 @@ def test_seeded_choice_is_stable_and_sized():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--deferrable", "1.3"], "--deferrable is a fraction between 0 and 1"),
+        (["--deferrable", "1.3"], "--deferrable: must be at most 1, got 1.3"),
         (["--deferrable", "0.3", "--deferral-deadline", "tomorrow"], "--deferral-deadline: duration 'tomorrow'"),
     ],
 )
