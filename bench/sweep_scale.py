@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from planetlab import default_traces  # bench/planetlab.py, beside this script
+
 from watcher_geyser.sweep.grid import cells_from_dict
 from watcher_geyser.sweep.runner import run_sweep
 
@@ -26,15 +28,6 @@ DAYS = ("20110303", "20110306", "20110309", "20110322", "20110325")
 POLICIES = ("geyser", "thr-mmt", "lr-mmt", "dvfs")
 FIGURES = ("energy_kwh", "energy_lower_bound_kwh", "migrations", "slatah", "pdm", "slav", "host_shutdowns")
 TARGET_RATIO = 0.6
-
-
-def default_traces() -> Path:
-    root = Path(__file__).resolve().parents[1]
-    for base in (root.parent, root.parent.parent):
-        candidate = base / "shared" / "traces" / "planetlab"
-        if candidate.is_dir():
-            return candidate
-    return root.parent / "shared" / "traces" / "planetlab"
 
 
 def main(argv: list[str] | None = None) -> int:

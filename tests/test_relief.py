@@ -162,3 +162,20 @@ def test_geyser_plan_prints_the_relief_and_the_hosts_it_could_not_relieve(tmp_pa
     summary = json.loads(capsys.readouterr().out)
     assert summary["relieved_hosts"] == ["hot"] and summary["unrelieved_hosts"] == {}
     assert summary["powered_on_hosts"] == ["spare"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(fleets(max_hosts=5, max_instances=10), st.randoms(use_true_random=False))
+def test_the_relieved_fleet_reads_as_a_fleet_built_afresh(f, rnd):
+    _ = (f.capacity, f.demand, f.cpu_used, f.movable, f.idle_w, f.host_zone, f.power_groups)  # fill the caches
+    powered = [h for h, host in enumerate(f.hosts) if host.accepts_instances or host.powered]
+    placement = f.placement.copy()
+    for v in range(len(placement)):
+        if rnd.random() < 0.5:
+            placement[v] = rnd.choice(powered)
+    moved = f.with_placement(placement)
+    fresh = type(f).build(moved.hosts, moved.instances, f.server_groups, f.default_cpu_util)
+    assert np.array_equal(moved.placement, placement)
+    for name in ("capacity", "demand", "cpu_used", "movable", "idle_w", "host_zone", "powered", "accepts"):
+        assert np.array_equal(getattr(moved, name), getattr(fresh, name)), name
+    assert moved.watts(placement) == fresh.watts(placement)

@@ -106,6 +106,10 @@ def test_seeded_choice_is_stable_and_sized():
     ],
 )
 def test_cli_bad_deferral_options(args, message, capsys):
-    assert main(["simulate", "--quiet", "--limit", "5", "--policy", "dvfs", *args]) == 2
+    try:
+        code = main(["simulate", "--quiet", "--limit", "5", "--policy", "dvfs", *args])
+    except SystemExit as exc:  # argparse's own refusal
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -68,7 +68,7 @@ policy = ["geyser", "thr-mmt"]
         ("[grid]\npolicy = ['geyser']\nout = ['x']\n", "set by `geyser sweep` itself"),
         ("[grid]\nseed = [1, 2]\n", "give each cell one 'policy'"),
         ("[grid]\npolicy = []\n", "empty list"),
-        ("[grid]\npolicy = ['geyser']\nseed = ['many']\n", "--seed: must be a whole number, got 'many'"),
+        ("[grid]\npolicy = ['geyser']\nseed = ['many']\n", "argument --seed"),
         ("[fixed]\npolicy = ['geyser']\n[grid]\nseed = [1]\n", "must be one value"),
         ("[grid]\npolicy = ['geyser']\nday = ['x']\n", "'day' needs 'traces'"),
         ("[grids]\n", "unknown table"),

@@ -106,33 +106,43 @@ def write_plots(out: Path, cells: list[Cell], records: dict[str, dict]) -> list[
     if not rows:
         return []
     policies = sorted({str(params["policy"]) for params, _ in rows})
-    paths = []
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for policy in policies:
         points = [(s["slatah"], s["energy_kwh"]) for params, s in rows if params["policy"] == policy]
         ax.scatter([p[0] for p in points], [p[1] for p in points], label=policy, s=24)
-    ax.set_xlabel("SLATAH (share of active host time overloaded)")
-    ax.set_ylabel("energy (kWh)")
-    ax.set_title("Energy against SLA per policy (one point per cell)")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    paths.append(out / "energy_vs_slatah.png")
-    fig.savefig(paths[-1], dpi=90)
-    plt.close(fig)
+    paths = [
+        _finish(fig, ax, out / "energy_vs_slatah.png", "Energy against SLA per policy (one point per cell)",
+                "SLATAH (share of active host time overloaded)", "energy (kWh)")
+    ]
     supplied = [(supply_w(p), p, s) for p, s in rows if s.get("energy_above_signal_kwh") is not None]
     supplied = [(w, p, s) for w, p, s in supplied if w is not None]
     if supplied:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for policy in policies:
-            points = sorted((w, s["energy_above_signal_kwh"]) for w, p, s in supplied if p["policy"] == policy)
-            if points:
-                ax.plot([p[0] / 1000 for p in points], [p[1] for p in points], "o-", label=policy, markersize=4)
-        ax.set_xlabel("supply size (kW: signal-w, or the solar signal's peak_w)")
-        ax.set_ylabel("energy drawn above the supply (kWh)")
-        ax.set_title("Uncovered energy against supply size")
-        ax.legend(fontsize="small")
-        fig.tight_layout()
-        paths.append(out / "uncovered_vs_supply.png")
-        fig.savefig(paths[-1], dpi=90)
-        plt.close(fig)
+            by_supply: dict[float, list[float]] = {}
+            for w, p, s in supplied:
+                if p["policy"] == policy:
+                    by_supply.setdefault(w, []).append(s["energy_above_signal_kwh"])
+            if by_supply:  # the mean over the cells of one supply size (days, seeds, ..)
+                sizes = sorted(by_supply)
+                means = [sum(by_supply[w]) / len(by_supply[w]) for w in sizes]
+                ax.plot([w / 1000 for w in sizes], means, "o-", label=policy, markersize=4)
+        paths.append(
+            _finish(fig, ax, out / "uncovered_vs_supply.png", "Uncovered energy against supply size",
+                    "supply size (kW: signal-w, or the solar signal's peak_w)",
+                    "energy drawn above the supply (kWh, mean over cells)")
+        )
     return paths
+
+
+def _finish(fig, ax, path: Path, title: str, xlabel: str, ylabel: str) -> Path:
+    import matplotlib.pyplot as plt
+
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
