@@ -22,7 +22,7 @@ from watcher.tests.local_fixtures.nova import NovaPlacementFixture
 from tests.functional.harness import GeyserFunctionalTestCase
 from tests.nova.real_nova import NovaCloud, PlacementWatch
 
-MIGRATION_WAIT_S = 120.0
+MIGRATION_WAIT_S = 30.0  # Watcher polls this long for a refused cold migration
 PARALLELISM = 4  # migrations at once: Nova runs them concurrently, Placement must still hold
 POLL_S = 0.1  # Watcher accepts no shorter migration_interval
 
