@@ -43,7 +43,8 @@ def test_json_output_on_the_carbon_intensity_example(capsys) -> None:
     d = json.loads(capsys.readouterr().out)
     assert d["unit"] == "gco2_per_kwh" and d["at"] == "2026-06-21T18:00:00Z"
     assert d["value"] >= d["value_now"] and d["fallback"] is None and d["power_budget_w"] is None
-    assert 0.75 <= d["ceiling"] <= 0.95 and "maximum of" in d["reason"]
+    config = PolicyConfig()
+    assert config.relaxed_ceiling <= d["ceiling"] <= config.tight_ceiling and "maximum of" in d["reason"]
 
 
 def test_failing_source_exits_1_and_says_why(capsys, tmp_path) -> None:
