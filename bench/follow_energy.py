@@ -53,16 +53,18 @@ from watcher_geyser.simulator.metrics import energy_above_supply_kwh, supply_at_
 from watcher_geyser.simulator.traces import read_planetlab  # noqa: E402
 
 BLIND_REFERENCE = "geyser:signal=off"  # blind geyser at its own defaults: sizes the supply
+THR_REFERENCE = "thr-mmt:threshold=0.8"  # CloudSim's thr-mmt, for the SLATAH and migrations targets
 FULL_FRONTIER = (
     *(f"geyser:ceiling={c},signal=off" for c in (0.7, 0.8, 0.9, 1.0)),
     *(f"thr-mmt:threshold={t}" for t in (0.6, 0.7, 0.8, 0.9, 1.0)),
     *(f"lr-mmt:safety={s}" for s in (1.0, 1.1, 1.2, 1.3, 1.4)),
 )
-QUICK_FRONTIER = (
-    *(f"geyser:ceiling={c},signal=off" for c in (0.7, 0.85, 1.0)),
+SMALL_FRONTIER = (
+    *(f"geyser:ceiling={c},signal=off" for c in (0.7, 0.9, 1.0)),
     *(f"thr-mmt:threshold={t}" for t in (0.7, 0.8, 0.9)),
     "lr-mmt",
 )
+FRONTIERS = {"full": FULL_FRONTIER, "small": SMALL_FRONTIER, "none": ()}
 SCALES = (0.5, 1.0, 2.0)
 DEFERRABLE_SHARE = 0.3
 TARGETS = {
@@ -159,18 +161,22 @@ def point_row(day: str, spec: str, result, **extra) -> dict:
     return {"kind": "point", "day": day, "policy": spec, **{k: s[k] for k in keep}, **extra}
 
 
-def bench_day(
-    day: Day, frontier_specs: tuple[str, ...], site: SolarSite, out: Path | None, bar, emit, deterministic: bool
-) -> list[dict]:
+def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ...], site: SolarSite,
+              out: Path | None, bar, emit, deterministic: bool) -> list[dict]:
+    """Blind runs (each point printed as it finishes), then geyser following each supply; the summaries."""
     runner = Runner(day, bar, deterministic)
     step = day.trace.step_s
-    blind = {spec: runner.run(spec) for spec in (BLIND_REFERENCE, *frontier_specs)}
-    reference = blind[BLIND_REFERENCE]
-    thr = next((r for spec, r in blind.items() if spec == "thr-mmt:threshold=0.8"), None) or runner.run("thr-mmt")
-    feeds = {scale: solar_supply(day, site, scale * reference.energy_kwh) for scale in SCALES}
-    for spec, r in blind.items():
+    reference = runner.run(BLIND_REFERENCE)
+    feeds = {scale: solar_supply(day, site, scale * reference.energy_kwh) for scale in scales}
+    blind = {}
+    for spec in (BLIND_REFERENCE, *frontier_specs, THR_REFERENCE):
+        if spec in blind:
+            continue
+        r = reference if spec == BLIND_REFERENCE else runner.run(spec)
+        blind[spec] = r
         by_scale = {str(scale): uncovered_kwh(r, feed, step) for scale, (feed, _) in feeds.items()}
         emit(point_row(day.name, spec, r, signal="off", uncovered_kwh_by_supply=by_scale))
+    thr = blind[THR_REFERENCE]
     skip_note = deferrable_support()
     summaries = []
     for scale, (feed, peak_w) in feeds.items():
@@ -184,7 +190,7 @@ def bench_day(
         summary = summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note)
         emit(summary)
         summaries.append(summary)
-        if out is not None and scale == 1.0:
+        if out is not None and scale == (1.0 if 1.0 in scales else scales[0]):
             plot_power(out / f"power_{day.name}.png", day.name, reference, following[0.0], feed, step)
     if out is not None:
         plot_frontier(out / f"frontier_{day.name}.png", day.name, blind, feeds, summaries, step, uncovered_kwh)
@@ -241,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--traces", type=Path, help="folder of PlanetLab days (default: ../shared/traces/planetlab)")
     parser.add_argument("--day", action="append", help="a day folder name (repeatable; default: every day)")
     parser.add_argument("--days", type=int, help="only the first N days")
-    parser.add_argument("--quick", action="store_true", help="the bundled 100-VM sample and a 7-point frontier")
+    parser.add_argument("--quick", action="store_true", help="the bundled 100-VM sample and the small frontier")
+    parser.add_argument("--frontier", choices=sorted(FRONTIERS), help="blind points: full (14), small (7) or "
+                        "none (only blind geyser at its defaults and thr-mmt 0.8); default full, small with --quick")
+    parser.add_argument("--scales", default=",".join(f"{s:g}" for s in SCALES),
+                        help="supply sizes as multiples of blind geyser's energy (default 0.5,1,2)")
     parser.add_argument("--lat", type=float, default=52.1, help="latitude of the solar array (default 52.1)")
     parser.add_argument("--lon", type=float, default=5.1, help="longitude of the solar array (default 5.1)")
     parser.add_argument("--start", help="wall-clock start of each day (default: midnight UTC of its folder's date)")
@@ -254,12 +264,18 @@ def main(argv: list[str] | None = None) -> int:
         "following runs differ only by the signal, not by the machine's load)",
     )
     args = parser.parse_args(argv)
+    try:
+        scales = tuple(float(x) for x in args.scales.split(","))
+    except ValueError:
+        print(f"follow_energy: --scales takes numbers separated by commas, got {args.scales!r}", file=sys.stderr)
+        return 2
     if args.quick:
-        paths, preset, frontier = [bundled_sample()], "planetlab-small", QUICK_FRONTIER
+        paths, preset = [bundled_sample()], "planetlab-small"
     else:
         traces = args.traces or default_traces()
         names = args.day or sorted(p.name for p in traces.iterdir() if p.is_dir())
-        paths, preset, frontier = [traces / n for n in names][: args.days], "planetlab", FULL_FRONTIER
+        paths, preset = [traces / n for n in names][: args.days], "planetlab"
+    frontier = FRONTIERS[args.frontier or ("small" if args.quick else "full")]
     missing = [str(p) for p in paths if not p.is_dir()]
     if missing:
         print(f"follow_energy: no such day folder: {', '.join(missing)}; see --traces", file=sys.stderr)
@@ -274,11 +290,11 @@ def main(argv: list[str] | None = None) -> int:
         tqdm.write(json.dumps(row), file=sys.stdout)
 
     summaries = []
-    runs_per_day = 1 + len(frontier) + len(SCALES) * (1 if deferrable_support() else 2)
+    runs_per_day = 1 + len(set(frontier) | {THR_REFERENCE}) + len(scales) * (1 if deferrable_support() else 2)
     for path in paths:
         day = load_day(path, preset, args.start)
         with tqdm(total=runs_per_day * (day.trace.samples - 1), unit="step", file=sys.stderr, leave=False) as bar:
-            summaries.extend(bench_day(day, frontier, site, out, bar, emit, not args.wall_clock))
+            summaries.extend(bench_day(day, frontier, scales, site, out, bar, emit, not args.wall_clock))
     every = {k: all(s["targets_met"].get(k, True) for s in summaries) for s in summaries for k in s["targets_met"]}
     ratios = [s["ratio_to_frontier"] for s in summaries if s["ratio_to_frontier"] is not None]
     emit({"kind": "overall", "days": [p.name for p in paths], "worst_ratio_to_frontier": max(ratios, default=None),

@@ -200,3 +200,23 @@ def test_geyser_plan_prints_the_note(tmp_path, capsys):
     assert main(["plan", str(path), "--json"]) == 0
     err = capsys.readouterr().err
     assert "note: instance 'ci-1': geyser:deadline: 'soon' is not an ISO 8601 time" in err
+
+
+def test_defer_in_fleet_takes_shelved_instances_out_and_brings_back_geysers():
+    from watcher_geyser.deferral.fleet import Shelved, defer_in_fleet
+
+    data = _scenario({"geyser:deferrable": "true", "geyser:max_deferral": "8h"})
+    data["instances"].append({"uuid": "web-1", "host": "h1", "vcpus": 1, "memory_mb": 512, "disk_gb": 1})
+    data["instances"].append(
+        {"uuid": "ci-locked", "host": "h1", "vcpus": 1, "memory_mb": 512, "disk_gb": 1, "locked": True,
+         "metadata": {"geyser:deferrable": "true", "geyser:max_deferral": "8h"}}
+    )
+    fleet = fleet_from_dict(data)
+    back = Shelved("ci-9", "ci-9", Deferral(max_deferral_s=8 * HOUR, shelved_at_s=T0 - 7.9 * HOUR))
+    result = defer_in_fleet(fleet, [back], Energy(1.0), T0)
+    assert result.shelve == [("ci-1", "ci-1")]  # the locked one stays
+    assert result.resume == [("ci-9", "ci-9")]  # deadline near, whatever the signal
+    assert [i.uuid for i in result.fleet.instances] == ["web-1", "ci-locked"]
+    assert any(n.startswith("shelve ci-1: energy scarce") for n in result.notes)
+    blind = defer_in_fleet(fleet, [], Energy.blind(), T0)
+    assert blind.shelve == [] and blind.fleet is fleet

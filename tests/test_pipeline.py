@@ -29,7 +29,7 @@ def test_defaults_are_written_once():
 def test_the_signal_moves_the_cpu_ceiling_not_allocation():
     s = apply_decision(Settings().with_limits(ceiling=0.9), decision(0.7, budget_w=500))
     assert (s.limits.cpu_ceiling, s.limits.ceiling, s.limits.supply_w) == (0.7, 0.9, 500)
-    assert s.limits.relief_ceiling == pytest.approx(0.75)
+    assert s.limits.relief_ceiling == pytest.approx(min(1.0, 0.7 + defaults.RELIEF_MARGIN))
 
 
 def test_without_a_cpu_measure_the_signal_caps_allocation_never_above_the_operators():
@@ -63,7 +63,7 @@ def test_problem_carries_every_limit():
     s = apply_decision(Settings().with_limits(max_migrations=3), decision(0.8, budget_w=250))
     p = problem(f, s)
     assert (p.cpu_ceiling, p.power_budget_w, p.max_migrations) == (0.8, 250, 3)
-    assert p.cpu_relief_ceiling == pytest.approx(0.85)
+    assert p.cpu_relief_ceiling == pytest.approx(min(1.0, 0.8 + defaults.RELIEF_MARGIN))
     assert p.time_limit_s == defaults.TIME_LIMIT_S
 
 
@@ -87,6 +87,15 @@ def test_a_host_out_of_power_cycles_is_not_emptied_but_may_be_relieved():
     assert result.target.fleet.occupied(result.target.placement)[1]
 
 
+def test_a_host_out_of_power_cycles_that_is_off_is_never_switched_on():
+    f = fleet([host("h0"), host("h1", state="off"), host("h2", state="off")],
+              [vm(name, "h0", cpu_util=1.0, vcpus=6) for name in "abc"])  # 18 busy cores on 16
+    result = run(f, Settings().with_solve(time_limit_s=2).with_limits(keep_off=frozenset({"h1"})))
+    names = [h.name for h in result.target.fleet.hosts]
+    assert "h1" not in names  # left out of the problem
+    assert result.target.moved.any()  # relief still found room, on h2
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.booleans(), min_size=4, max_size=4), min_size=1, max_size=200),
        st.integers(min_value=1, max_value=3))
@@ -101,8 +110,8 @@ def test_a_host_obeying_the_budget_never_switches_off_more_than_allowed_in_a_day
         now_s = k * 300.0
         spent = cycles.spent(now_s)
         for name, want in zip(names, wanted):
-            if on[name] and not want and name in spent:
-                want = True  # the pipeline anchors it: it stays on
+            if name in spent:
+                want = on[name]  # the pipeline anchors it when on and leaves it out when off: it stays as it is
             if on[name] and not want:
                 offs[name].append(now_s)
             on[name] = want

@@ -8,7 +8,9 @@ import pytest
 
 from tests.builders import fleet, host, vm
 from watcher_geyser.cli import main
+from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.scenario import save_scenario
+from watcher_geyser.signal import PolicyConfig
 
 
 @pytest.fixture
@@ -20,6 +22,9 @@ def scenario(tmp_path):
     return path
 
 
+TIGHT, RELAXED = PolicyConfig().tight_ceiling, PolicyConfig().relaxed_ceiling
+
+
 def plan_json(capsys, *argv) -> dict:
     assert main(["plan", *argv, "--json", "--time-limit", "2"]) == 0
     return json.loads(capsys.readouterr().out)
@@ -29,8 +34,9 @@ def test_scarce_watts_set_budget_and_tight_ceiling(scenario, capsys):
     summary = plan_json(capsys, str(scenario), "--signal", "constant:250W")
     signal = summary["signal"]
     assert signal["power_budget_w"] == 250 and signal["fallback"] is None
-    assert signal["ceiling"] == pytest.approx(0.95)  # 250 W of an 800 W peak is scarce: tight packing
-    assert summary["power_budget_w"] == 250 and summary["cpu_ceiling"] == pytest.approx(0.95)  # what the solver got
+    # 250 W against the ~400 W the fleet draws now is scarce: tighter than the signal-blind ceiling
+    assert signal["ceiling"] == pytest.approx(TIGHT) and DEFAULTS.limits.cpu_ceiling < TIGHT
+    assert summary["power_budget_w"] == 250 and summary["cpu_ceiling"] == pytest.approx(TIGHT)  # what the solver got
     assert summary["ceiling"] == 1.0  # allocation: the operator's, never the signal's
     # within the supply, the fewest moves win: two hosts (about 210 W) rather than one
     assert summary["hosts_on_after"] == 2 and summary["watts_after"] <= 250
@@ -39,8 +45,10 @@ def test_scarce_watts_set_budget_and_tight_ceiling(scenario, capsys):
 def test_plentiful_energy_relaxes(scenario, capsys):
     summary = plan_json(capsys, str(scenario), "--signal", "constant:100%", "--power-budget", "10")
     signal = summary["signal"]
-    assert signal["power_budget_w"] is None and signal["ceiling"] == pytest.approx(0.75)
-    assert summary["power_budget_w"] is None and summary["cpu_ceiling"] == pytest.approx(0.75)  # what the solver got
+    # a fully renewable supply: relaxed below the signal-blind ceiling, no watt budget
+    assert signal["power_budget_w"] is None and signal["ceiling"] == pytest.approx(RELAXED)
+    assert DEFAULTS.limits.cpu_ceiling > RELAXED
+    assert summary["power_budget_w"] is None and summary["cpu_ceiling"] == pytest.approx(RELAXED)  # the solver's
 
 
 def test_plentiful_energy_switches_no_host_off(scenario, capsys):
@@ -62,7 +70,7 @@ def test_table_shows_the_decision(scenario, capsys):
     assert main(["plan", str(scenario), "--signal", "constant:250W", "--time-limit", "2"]) == 0
     out = capsys.readouterr().out
     assert "signal: constant 250 W" in out
-    assert "power budget 250 W; ceiling 0.950; idle hosts may be switched off" in out and "fallback none" in out
+    assert f"power budget 250 W; ceiling {TIGHT:.3f}; idle hosts may be switched off" in out and "fallback none" in out
 
 
 def test_bad_spec_and_bad_scenario_exit_2(scenario, tmp_path, capsys):

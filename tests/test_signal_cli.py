@@ -34,7 +34,7 @@ def test_scarce_constant_shows_budget_ceiling_and_power_off(capsys) -> None:
     assert geyser("constant:3kW", "--fleet-peak-w", "10000") == 0
     out = capsys.readouterr().out
     assert "power budget  3,000 W (30% of the fleet peak 10,000 W)" in out
-    assert "ceiling       0.950" in out and "may switch idle hosts off" in out and "fallback      none" in out
+    assert "ceiling       1.000" in out and "may switch idle hosts off" in out and "fallback      none" in out
 
 
 def test_json_output_on_the_carbon_intensity_example(capsys) -> None:
@@ -85,11 +85,12 @@ def test_fleet_peak_from_a_scenario(capsys, tmp_path) -> None:
 
 def test_config_file_sets_source_and_thresholds(capsys, tmp_path) -> None:
     conf = tmp_path / "geyser.conf"
-    conf.write_text("[geyser_signal]\nsource = constant:40%\ntight_ceiling = 0.9\nrelaxed_ceiling = 0.6\n")
+    conf.write_text("[geyser_signal]\nsource = constant:40%\ntight_ceiling = 0.9\nneutral_ceiling = 0.75\n"
+                    "relaxed_ceiling = 0.6\n")
     assert geyser("--config-file", str(conf), "--json") == 0
     d = json.loads(capsys.readouterr().out)
     assert d["unit"] == "renewable_pct" and d["level"] == pytest.approx(0.75)
-    assert d["ceiling"] == pytest.approx(0.6 + 0.75 * 0.3)
+    assert d["ceiling"] == pytest.approx(0.75 + 0.5 * 0.15)  # level 0.75: halfway from neutral to tight
 
 
 @pytest.mark.parametrize(
@@ -112,7 +113,8 @@ def test_state_file_carries_hysteresis_between_runs(capsys, tmp_path) -> None:
     signal.write_text("# unit: W\n2026-06-21T00:00:00Z,9500,86400\n")
     assert geyser(f"file:{signal}", "--at", "2026-06-21T12:05:00Z", *common) == 0
     second = json.loads(capsys.readouterr().out)
-    assert second["held"] and second["power_budget_w"] == first["power_budget_w"] == 3000
+    assert second["held"] and second["ceiling"] == first["ceiling"] and first["power_budget_w"] == 3000
+    assert second["power_budget_w"] == 9500  # the supply follows the reading; the ceiling is held
     assert "minimum dwell" in second["reason"] and second["proposed_power_budget_w"] == 9500
     # Another source with the same state file starts from its own (empty) memory.
     assert geyser("constant:9500W", "--at", "2026-06-21T12:06:00Z", *common) == 0
@@ -152,7 +154,7 @@ def test_sample_config_generates(monkeypatch) -> None:
     out = io.StringIO()
     generator.generate(conf, output_file=out)
     sample = out.getvalue()
-    assert "[geyser_signal]" in sample and "#tight_ceiling = 0.95" in sample and "#http_token = <None>" in sample
+    assert "[geyser_signal]" in sample and "#tight_ceiling = 1.0" in sample and "#http_token = <None>" in sample
 
 
 def test_https_source_with_the_ca_bundle_from_the_config_file(capsys, tmp_path) -> None:

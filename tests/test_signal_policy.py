@@ -48,20 +48,35 @@ def decide(observation, config=None, peak=PEAK_W, now=T0):
 def test_scarce_power_packs_tight_caps_watts_and_allows_power_off() -> None:
     d = decide(constant(3000))
     assert d.fallback is None and d.level == 1.0
-    assert d.budget_w == 3000 and d.ceiling == pytest.approx(0.95)
+    assert d.budget_w == 3000 and d.ceiling == pytest.approx(PolicyConfig().tight_ceiling)
+    assert d.ceiling > PolicyConfig().neutral_ceiling  # scarce packs harder than no signal
     assert d.consolidate and d.allow_power_off
     assert "3000 W" in d.reason
 
 
 def test_plentiful_power_relaxes_without_cap_and_keeps_hosts_on() -> None:
     d = decide(constant(12_000))
-    assert d.level == 0.0 and d.budget_w is None and d.ceiling == pytest.approx(0.75)
+    assert d.level == 0.0 and d.budget_w == 12_000 and d.ceiling == pytest.approx(PolicyConfig().relaxed_ceiling)
     assert not d.consolidate and not d.allow_power_off
 
 
-def test_between_thresholds_the_ceiling_is_linear() -> None:
+def test_between_thresholds_the_ceiling_passes_through_the_blind_one() -> None:
+    config = PolicyConfig()
     d = decide(constant(6500))  # position 0.65, halfway from 0.4 to 0.9
-    assert d.level == pytest.approx(0.5) and d.ceiling == pytest.approx(0.85) and d.budget_w == 6500
+    assert d.level == pytest.approx(0.5) and d.ceiling == pytest.approx(config.neutral_ceiling) and d.budget_w == 6500
+    quarter = decide(constant(7750))  # a quarter of the way from plenty: halfway from relaxed to blind
+    assert quarter.ceiling == pytest.approx((config.relaxed_ceiling + config.neutral_ceiling) / 2)
+
+
+def test_scarcity_is_measured_against_what_the_fleet_draws_not_its_peak() -> None:
+    """4 kW is 40 % of the peak (scarce by nameplate) but 2x a fleet drawing 2 kW: plentiful."""
+    policy = SignalPolicy(PolicyConfig(horizon_s=0))
+    plenty = policy.decide(constant(4000), T0, PEAK_W, "s", need_w=2000)
+    assert plenty.level == 0.0 and plenty.ceiling == pytest.approx(PolicyConfig().relaxed_ceiling)
+    scarce = SignalPolicy(PolicyConfig(horizon_s=0)).decide(constant(1500), T0, PEAK_W, "s", need_w=2000)
+    assert scarce.level == 1.0 and scarce.ceiling == pytest.approx(PolicyConfig().tight_ceiling)
+    mid = SignalPolicy(PolicyConfig(horizon_s=0)).decide(constant(2500), T0, PEAK_W, "s", need_w=2000)
+    assert mid.level == pytest.approx(0.5) and mid.ceiling == pytest.approx(PolicyConfig().neutral_ceiling)
 
 
 def test_fraction_of_peak_is_turned_into_watts() -> None:
@@ -155,7 +170,7 @@ def test_one_source_is_never_the_fallback_or_the_hold_of_another(tmp_path) -> No
     # A plentiful reading of another source is not held at the first source's budget.
     plenty = SignalPolicy(PolicyConfig(), load_state(path, "file a.csv")[0])
     d = plenty.decide(constant(PEAK_W), T0 + 60, PEAK_W, "file a.csv")
-    assert not d.held and d.budget_w is None and not d.allow_power_off
+    assert not d.held and d.budget_w == PEAK_W and not d.allow_power_off
     # A policy object reused across sources sets the other's memory aside too, and says so.
     reused = SignalPolicy(PolicyConfig(min_dwell_s=3600))
     reused.decide(constant(1000), T0, PEAK_W, "a")
@@ -178,7 +193,7 @@ def test_a_zero_or_implausibly_low_reading_switches_nothing_off_until_confirmed(
     policy = SignalPolicy(config)
     policy.decide(constant(0), T0, PEAK_W, "meter")
     plenty = policy.decide(constant(PEAK_W), T0 + 60, PEAK_W, "meter")
-    assert not plenty.held and plenty.budget_w is None and not plenty.allow_power_off
+    assert not plenty.held and plenty.budget_w == PEAK_W and not plenty.allow_power_off
 
 
 def test_missing_fleet_peak_is_explained_not_raised() -> None:
@@ -230,7 +245,7 @@ def test_hysteresis_holds_on_a_noisy_series() -> None:
 def test_dead_band_alone_ignores_small_moves_and_follows_large_ones() -> None:
     policy = SignalPolicy(PolicyConfig(horizon_s=0, min_dwell_s=0, dead_band=0.1))
     first = policy.decide(constant(6000), T0, PEAK_W)
-    small = policy.decide(constant(6500), T0 + 300, PEAK_W)
+    small = policy.decide(constant(6300), T0 + 300, PEAK_W)
     large = policy.decide(constant(4000), T0 + 600, PEAK_W)
     assert small.held and small.ceiling == first.ceiling and small.proposed_ceiling != first.ceiling
     assert not large.held and large.budget_w == 4000
@@ -243,7 +258,8 @@ def test_tighten_immediately_skips_the_dwell_only_towards_scarcity() -> None:
     scarcer = policy.decide(constant(3000), T0 + 300, PEAK_W)
     richer = policy.decide(constant(9000), T0 + 600, PEAK_W)
     assert not scarcer.held and scarcer.budget_w == 3000
-    assert richer.held and richer.budget_w == 3000 and "minimum dwell" in richer.reason
+    assert richer.held and richer.ceiling == scarcer.ceiling and "minimum dwell" in richer.reason
+    assert richer.budget_w == 9000  # the supply is a soft target: it follows the reading, never held
 
 
 def test_state_round_trips_through_json_and_restores_the_same_decisions(tmp_path) -> None:

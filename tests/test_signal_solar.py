@@ -63,8 +63,10 @@ def test_source_caches_days_and_the_policy_follows_the_sun() -> None:
     policy = SignalPolicy(PolicyConfig(min_dwell_s=0, dead_band=0, horizon_s=0))
     night = policy.decide(first, SOLSTICE + 3600, fleet_peak_w=12_000)
     noon = policy.decide(first, SOLSTICE + 11.5 * 3600, fleet_peak_w=12_000)
-    assert night.budget_w == 0 and night.ceiling == pytest.approx(0.95) and night.allow_power_off
-    assert noon.budget_w is None and noon.ceiling == pytest.approx(0.75) and not noon.allow_power_off
+    assert night.budget_w == 0 and night.allow_power_off
+    assert night.ceiling == pytest.approx(PolicyConfig().tight_ceiling)
+    assert noon.budget_w > 12_000 and noon.ceiling == pytest.approx(PolicyConfig().relaxed_ceiling)
+    assert not noon.allow_power_off
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,12 @@ Placement. It emulates neither a metrics backend nor Ironic, so this module supp
   (``metal_helper.factory.get_helper``). Switching a node off marks its compute service
   down in the emulated Nova, switching it on marks it up, as Ironic and nova-compute would.
 
+Watcher's Nova emulator has no shelving and no server metadata API, which geyser's
+``geyser_instance_state`` action uses; ``NovaShelving`` adds them to the emulator (test
+code only): shelve offloads the server (no host, as Nova does with the default
+``shelved_offload_time = 0``), unshelve places it on the enabled, up host with the most free
+vcpus (the scheduler's part), and ``POST/DELETE /servers/<id>/metadata`` edit its metadata.
+
 Everything else is Watcher's own code. The emulated Nova's moves are recorded in order
 (``moves``) so that the tests can replay what was executed.
 """
@@ -22,6 +28,7 @@ import uuid as uuidlib
 from importlib.metadata import entry_points
 
 import fixtures
+from pecan import abort, expose, request, response, rest
 from watcher.common.metal_helper import base as metal_base
 from watcher.common.metal_helper import constants as metal_constants
 from watcher.tests.functional import base
@@ -120,6 +127,98 @@ class EmulatedMetal(metal_base.BaseMetalHelper):
         svc["state"] = state
 
 
+class _MetadataController(rest.RestController):
+    """``/servers/<id>/metadata``: POST merges keys, DELETE /<key> removes one."""
+
+    def __init__(self, emulator, server_id):
+        self._emulator = emulator
+        self._server_id = server_id
+
+    def _server(self):
+        server = self._emulator.servers.get(self._server_id)
+        if server is None:
+            abort(404, detail=f"Server {self._server_id} not found")
+        return server
+
+    @expose("json")
+    def get_all(self):
+        return {"metadata": self._server()["metadata"]}
+
+    @expose("json")
+    def post(self):
+        server = self._server()
+        server["metadata"] = {**server["metadata"], **request.json.get("metadata", {})}
+        return {"metadata": server["metadata"]}
+
+    @expose()
+    def delete(self, key):
+        self._server()["metadata"].pop(key, None)
+        response.status = 204
+        return ""
+
+
+class NovaShelving:
+    """Shelve, unshelve and server metadata for Watcher's Nova emulator (see the module docstring)."""
+
+    def __init__(self, emulator, events: list, lock: threading.Lock):
+        self.emulator, self.events, self.lock = emulator, events, lock
+
+    def install(self, fixture_user) -> None:
+        module = __import__("watcher.tests.local_fixtures.nova_api_emulator", fromlist=["_ActionController"])
+        shelving = self
+        action_post = module._ActionController.post
+        server_init = module._ServerController.__init__
+
+        def post(controller):
+            body = request.json or {}
+            if "shelve" in body or "unshelve" in body:
+                return shelving.act(controller._server_id, "shelve" if "shelve" in body else "unshelve")
+            return action_post(controller)
+
+        def init(controller, emulator, server_id):
+            server_init(controller, emulator, server_id)
+            controller.metadata = _MetadataController(emulator, server_id)
+
+        fixture_user.useFixture(fixtures.MockPatchObject(module._ActionController, "post", expose("json")(post)))
+        fixture_user.useFixture(fixtures.MockPatchObject(module._ServerController, "__init__", init))
+
+    def act(self, server_id: str, what: str):
+        emulator = self.emulator
+        server = emulator.servers.get(server_id)
+        if server is None:
+            abort(404, detail=f"Server {server_id} not found")
+        move = type(emulator)._move_server  # the unrecorded move: shelving is not a migration
+        with self.lock:
+            if what == "shelve":
+                host = server["OS-EXT-SRV-ATTR:host"]
+                move(emulator, server_id, None)
+                server.update({"status": "SHELVED_OFFLOADED", "OS-EXT-STS:vm_state": "shelved_offloaded",
+                               "OS-EXT-STS:power_state": 4})
+                self.events.append(("shelve", server_id, host))
+            else:
+                host = self._schedule(server)
+                if host is None:
+                    abort(400, detail="No valid host was found")
+                move(emulator, server_id, host)
+                server.update({"status": "ACTIVE", "OS-EXT-STS:vm_state": "active", "OS-EXT-STS:power_state": 1})
+                self.events.append(("unshelve", server_id, host))
+        response.status = 202
+        return ""
+
+    def _schedule(self, server) -> str | None:
+        vcpus = server["flavor"]["vcpus"]
+        best, free_best = None, -1
+        for hyp in self.emulator.hypervisors.values():
+            name = hyp["hypervisor_hostname"]
+            svc = self.emulator._find_service_by_hostname(name)
+            if svc is None or svc.get("status") != "enabled" or svc.get("state") != "up":
+                continue
+            free = hyp["vcpus"] - hyp["vcpus_used"]
+            if free >= vcpus and free > free_best:
+                best, free_best = name, free
+        return best
+
+
 class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
     """Watcher's functional test case with our datasource and metal seams and a move recorder."""
 
@@ -143,6 +242,7 @@ class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
         self.useFixture(fixtures.MockPatch("watcher.common.metal_helper.factory.get_helper",
                                            side_effect=lambda osc=None: self.metal))
         self._record_moves()
+        NovaShelving(self.emulator, self.events, self._lock).install(self)
 
     # --- recording what the emulated cloud executed -----------------------------------------
     def _record_moves(self):

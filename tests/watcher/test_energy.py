@@ -60,7 +60,8 @@ def test_scarce_signal_tightens_and_plentiful_relaxes(conf, fleet):
     scarce = decide(AuditParams(signal_source="scarce", power_off=True), fleet, conf)
     plenty = decide(AuditParams(signal_source="plenty", power_off=True), fleet, conf)
     assert scarce.ceiling > plenty.ceiling
-    assert scarce.budget_w is not None and plenty.budget_w is None
+    assert scarce.ceiling > DEFAULTS.limits.cpu_ceiling > plenty.ceiling  # beyond blind on both sides
+    assert scarce.budget_w == pytest.approx(0.2 * peak_w, abs=1) and plenty.budget_w == pytest.approx(2 * peak_w, abs=1)
     assert scarce.allow_power_off and not scarce.fallback
 
 

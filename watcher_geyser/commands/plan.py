@@ -14,7 +14,7 @@ from watcher_geyser.pipeline import DEFAULTS, Limits, PlanSettings, Settings, So
 from watcher_geyser.pipeline import run as run_pipeline
 from watcher_geyser.planner import format_plan_table
 from watcher_geyser.scenario import ScenarioError, load_scenario
-from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_peak_w, parse_spec
+from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_need_w, fleet_peak_w, parse_spec
 from watcher_geyser.solver import METHODS
 from watcher_geyser.solver.clock import validate_time_limit
 from watcher_geyser.summary import target_summary
@@ -308,7 +308,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _decide(spec: str, fleet) -> Decision:
     """What the energy policy (default thresholds) decides now from ``spec``; never touches the cloud."""
     source = parse_spec(spec)
-    return SignalPolicy().decide_from(source, time.time(), fleet_peak_w(fleet))
+    return SignalPolicy().decide_from(source, time.time(), fleet_peak_w(fleet), need_w=fleet_need_w(fleet))
 
 
 # Every flag is read through ``inputs.cli_number``: finite, in range, one-line error and exit 2.

@@ -6,10 +6,11 @@ this budget makes the bound hard. Each cycle (off, then on again) contains one s
 so bounding switch-offs per host in any window of ``window_s`` bounds cycles there too.
 
 How it is respected: the caller ``observe``\\ s which hosts are on at each decision; hosts
-whose budget is spent go to ``Limits.keep_on``, and ``pipeline.run`` anchors one instance
-on each of them so the solver cannot empty it (relief may still move the others off, and
-a spent host that is off may still be switched on when relief needs room: it then stays
-on until its oldest switch-off leaves the window).
+whose budget is spent go to ``Limits.keep_on`` when they are on (``pipeline.run`` anchors
+one instance on each so the solver cannot empty it; relief may still move the others off)
+and to ``Limits.keep_off`` when they are off (left out of the problem, so neither
+consolidation nor relief switches them on; other hosts serve relief). Each stays as it is
+until its oldest switch-off leaves the window.
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ class Result:
 
 
 def problem(fleet: Fleet, settings: Settings) -> Problem:
-    """The solver's request for ``fleet`` under ``settings`` (hosts in ``keep_on`` anchored)."""
+    """The solver's request for ``fleet`` under ``settings`` (``keep_on`` anchored, ``keep_off`` left out)."""
     lim, sol = settings.limits, settings.solve
-    fleet = anchor(fleet, lim.keep_on)
+    fleet = anchor(without_off_hosts(fleet, lim.keep_off), lim.keep_on)
     return Problem(
         fleet,
         ceiling=lim.ceiling,
@@ -58,6 +58,21 @@ def run(fleet: Fleet, settings: Settings) -> Result:
         stage_on_emptied_hosts=p.stage_on_emptied_hosts,
     )
     return Result(target, moves, settings)
+
+
+def without_off_hosts(fleet: Fleet, keep_off: frozenset[str]) -> Fleet:
+    """``fleet`` without the hosts of ``keep_off`` that are off and empty: nothing can switch them on.
+
+    The answer names hosts, never indices, so every shell maps it back unchanged."""
+    if not keep_off:
+        return fleet
+    occupied = fleet.occupied()
+    powered = fleet.powered
+    drop = {h for h, host in enumerate(fleet.hosts) if host.name in keep_off and not powered[h] and not occupied[h]}
+    if not drop:
+        return fleet
+    hosts = [host for h, host in enumerate(fleet.hosts) if h not in drop]
+    return Fleet.build(hosts, fleet.instances, fleet.server_groups, fleet.default_cpu_util)
 
 
 def anchor(fleet: Fleet, keep_on: frozenset[str]) -> Fleet:

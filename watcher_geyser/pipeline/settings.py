@@ -28,8 +28,8 @@ class Limits:
     ``supply_w`` is the power available now (None: not known or not limited): the solver
     prices watts drawn above it. ``signal_ceiling_min``/``max`` bound what the signal may
     ask for. ``relieve``: hosts above their relief limit shed first (``Problem.relieve``).
-    ``keep_on`` names hosts that must not be emptied (their power-cycle budget for
-    the day is spent; see ``pipeline.cycles``).
+    ``keep_on`` names hosts that must not be emptied and ``keep_off`` hosts that must not be
+    switched on (their power-cycle budget for the day is spent; see ``pipeline.cycles``).
     """
 
     ceiling: float = defaults.ALLOCATION_CEILING
@@ -44,6 +44,7 @@ class Limits:
     relieve: bool = True
     watts_tolerance: float = 0.0
     keep_on: frozenset[str] = frozenset()
+    keep_off: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name in ("ceiling", "signal_ceiling_min", "signal_ceiling_max"):

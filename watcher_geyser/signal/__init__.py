@@ -12,7 +12,7 @@ Public API (pure, no OpenStack imports; the oslo.config adapter is ``signal.opts
 """
 
 from watcher_geyser.signal.fetch import HttpOptions
-from watcher_geyser.signal.policy import Decision, Fallback, PolicyConfig, SignalPolicy, fleet_peak_w
+from watcher_geyser.signal.policy import Decision, Fallback, PolicyConfig, SignalPolicy, fleet_need_w, fleet_peak_w
 from watcher_geyser.signal.prometheus import PrometheusSource
 from watcher_geyser.signal.series import Series, SignalError, Unit
 from watcher_geyser.signal.solar import SolarSite, SolarSource, solar_series
@@ -37,6 +37,7 @@ __all__ = [
     "SolarSite",
     "SolarSource",
     "Unit",
+    "fleet_need_w",
     "fleet_peak_w",
     "load_state",
     "parse_spec",

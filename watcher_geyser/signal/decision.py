@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from watcher_geyser import defaults
 from watcher_geyser.signal.series import Unit, iso
 
 
@@ -27,10 +28,13 @@ AGGREGATES = ("worst", "mean", "now")
 class PolicyConfig:
     """Thresholds and timings; defaults suit a fleet re-planned every 5 to 15 minutes."""
 
-    relaxed_ceiling: float = 0.75  # packing ceiling when energy is plentiful (head-room left)
-    tight_ceiling: float = 0.95  # packing ceiling when energy is scarce
-    scarce_fraction: float = 0.4  # available power at or below this fraction of fleet peak: scarce
-    plenty_fraction: float = 0.9  # at or above: plentiful
+    relaxed_ceiling: float = defaults.RELAXED_CPU_CEILING  # CPU ceiling when energy is plentiful (head-room)
+    neutral_ceiling: float = defaults.CPU_CEILING  # at mid scarcity: the signal-blind ceiling
+    tight_ceiling: float = defaults.TIGHT_CPU_CEILING  # when scarce: beyond blind, packs harder than no signal
+    scarce_ratio: float = 1.0  # available power at or below this x what the fleet draws now: scarce
+    plenty_ratio: float = 1.5  # at or above: plentiful
+    scarce_fraction: float = 0.4  # without the fleet's draw: available at or below this x fleet peak: scarce
+    plenty_fraction: float = 0.9  # without the fleet's draw: at or above: plentiful
     scarce_renewable_pct: float = 30.0
     plenty_renewable_pct: float = 70.0
     scarce_carbon_g_per_kwh: float = 350.0
@@ -47,13 +51,14 @@ class PolicyConfig:
     suspicious_fraction: float = 0.05  # watts below this x fleet peak (0 W included): confirm before power-off
 
     def __post_init__(self) -> None:
-        for name in ("relaxed_ceiling", "tight_ceiling"):
+        for name in ("relaxed_ceiling", "neutral_ceiling", "tight_ceiling"):
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise ValueError(f"{name} is a fraction in (0, 1], got {value}")
         if self.safe_ceiling is not None and not 0 < self.safe_ceiling <= 1:
             raise ValueError(f"safe_ceiling is a fraction in (0, 1], got {self.safe_ceiling}")
         pairs = (
+            ("scarce_ratio", "plenty_ratio"),
             ("scarce_fraction", "plenty_fraction"),
             ("scarce_renewable_pct", "plenty_renewable_pct"),
             ("plenty_carbon_g_per_kwh", "scarce_carbon_g_per_kwh"),
@@ -72,6 +77,15 @@ class PolicyConfig:
             raise ValueError(f"suspicious_fraction is a fraction in [0, 1), got {self.suspicious_fraction}")
         if self.safe_budget_w is not None and self.safe_budget_w < 0:
             raise ValueError(f"safe_budget_w must be >= 0, got {self.safe_budget_w}")
+
+    def ceiling_at(self, level: float) -> float:
+        """The ceiling at scarcity ``level`` (0 plenty .. 1 scarce): piecewise linear through
+        ``relaxed_ceiling`` (0), ``neutral_ceiling`` (0.5, the signal-blind ceiling) and
+        ``tight_ceiling`` (1), so a signal halfway between plenty and scarcity asks what no
+        signal asks, and each end reaches beyond it."""
+        if level <= 0.5:
+            return self.relaxed_ceiling + 2 * level * (self.neutral_ceiling - self.relaxed_ceiling)
+        return self.neutral_ceiling + (2 * level - 1) * (self.tight_ceiling - self.neutral_ceiling)
 
     @property
     def safe_ceiling_value(self) -> float:

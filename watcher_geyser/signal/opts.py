@@ -21,6 +21,7 @@ from watcher_geyser.signal.sources import FileOptions, SignalSource
 from watcher_geyser.signal.spec import parse_spec
 
 GROUP = "geyser_signal"
+POLICY = PolicyConfig()  # the defaults, written once in PolicyConfig
 
 signal_group = cfg.OptGroup(
     GROUP,
@@ -55,14 +56,24 @@ SOURCE_OPTS = [
 ]
 
 POLICY_OPTS = [
-    cfg.FloatOpt("relaxed_ceiling", default=0.75, min=0.01, max=1.0,
-                 help="Packing ceiling (fraction of each host's capacity) when energy is plentiful."),
-    cfg.FloatOpt("tight_ceiling", default=0.95, min=0.01, max=1.0,
-                 help="Packing ceiling when energy is scarce."),
-    cfg.FloatOpt("scarce_fraction", default=0.4, min=0.0, max=1.0,
-                 help="Available power at or below this fraction of the fleet's peak watts is scarce."),
-    cfg.FloatOpt("plenty_fraction", default=0.9, min=0.0, max=1.0,
-                 help="Available power at or above this fraction of the fleet's peak watts is plentiful."),
+    cfg.FloatOpt("relaxed_ceiling", default=POLICY.relaxed_ceiling, min=0.01, max=1.0,
+                 help="CPU ceiling (fraction of each host's cores its CPU use may fill) when energy is plentiful: "
+                 "below the signal-blind ceiling, so hosts keep head-room while energy is free."),
+    cfg.FloatOpt("neutral_ceiling", default=POLICY.neutral_ceiling, min=0.01, max=1.0,
+                 help="CPU ceiling halfway between plenty and scarcity: the signal-blind ceiling."),
+    cfg.FloatOpt("tight_ceiling", default=POLICY.tight_ceiling, min=0.01, max=1.0,
+                 help="CPU ceiling when energy is scarce: above the signal-blind ceiling, so a scarce supply "
+                 "packs harder than no signal."),
+    cfg.FloatOpt("scarce_ratio", default=POLICY.scarce_ratio, min=0.0,
+                 help="Available power at or below this multiple of what the fleet draws now is scarce."),
+    cfg.FloatOpt("plenty_ratio", default=POLICY.plenty_ratio, min=0.0,
+                 help="Available power at or above this multiple of what the fleet draws now is plentiful."),
+    cfg.FloatOpt("scarce_fraction", default=POLICY.scarce_fraction, min=0.0, max=1.0,
+                 help="Only where the fleet's draw is unknown: available power at or below this fraction of the "
+                 "fleet's peak watts is scarce."),
+    cfg.FloatOpt("plenty_fraction", default=POLICY.plenty_fraction, min=0.0, max=1.0,
+                 help="Only where the fleet's draw is unknown: available power at or above this fraction of the "
+                 "fleet's peak watts is plentiful."),
     cfg.FloatOpt("scarce_renewable_pct", default=30.0, min=0.0, max=100.0,
                  help="Renewable share (%) at or below which energy is scarce."),
     cfg.FloatOpt("plenty_renewable_pct", default=70.0, min=0.0, max=100.0,
@@ -83,8 +94,8 @@ POLICY_OPTS = [
     cfg.IntOpt("min_dwell_s", default=1800, min=0,
                help="Hysteresis: keep a decision at least this many seconds before changing it."),
     cfg.FloatOpt("dead_band", default=0.1, min=0.0, max=1.0,
-                 help="Hysteresis: ignore changes of availability smaller than this (fraction of the fleet's "
-                 "peak for power signals, of the scarce..plenty range for carbon and renewable signals)."),
+                 help="Hysteresis: ignore changes of scarcity smaller than this (a fraction of the scarce..plenty "
+                 "range, for every unit)."),
     cfg.BoolOpt("tighten_immediately", default=False,
                 help="Let a scarcer decision replace the held one before the dwell time has passed."),
     cfg.IntOpt("ttl_s", default=900, min=0,

@@ -6,18 +6,27 @@ The rule, in four steps:
    of watts, fraction or renewable share; the maximum of carbon intensity), or the mean,
    or only the present point (``aggregate``). A forecast thus lets the fleet prepare
    before a drop instead of reacting after it.
-2. **Map to an availability position** ``p`` in [0, 1] and a **scarcity level**
-   ``s`` in [0, 1] (0 = plenty, 1 = scarce):
-   watts and fractions give ``p = available / fleet peak`` and ``s`` falls linearly from 1
-   at ``scarce_fraction`` to 0 at ``plenty_fraction``; a renewable share or a carbon
-   intensity is mapped through its own two thresholds and ``p = 1 - s``.
-   The **ceiling** is ``relaxed_ceiling + s * (tight_ceiling - relaxed_ceiling)``; the
-   **budget** is the available watts (None, no cap, once it reaches the fleet peak), or for
+2. **Map to a scarcity level** ``s`` in [0, 1] (0 = plenty, 1 = scarce) and an
+   availability position ``p = 1 - s``. Watts (and fractions, of the fleet's peak) are
+   measured against **what the fleet needs now** (``need_w``: the watts it draws as placed
+   now): ``s`` falls linearly from 1 at ``available = scarce_ratio x need`` to 0 at
+   ``plenty_ratio x need``. Not against the nameplate peak: a consolidated fleet draws a
+   small share of its peak (4-8 kW of 100.8 kW on a PlanetLab day), so any supply sized
+   to real demand would read as scarce for ever. A caller that does not know the draw
+   (``need_w`` None) gets the older rule, ``available / fleet peak`` through
+   ``scarce_fraction`` .. ``plenty_fraction``. A renewable share or a carbon intensity is
+   mapped through its own two thresholds.
+   The **ceiling** is ``PolicyConfig.ceiling_at(s)``: ``relaxed_ceiling`` when plentiful,
+   ``neutral_ceiling`` (the signal-blind ceiling) halfway, ``tight_ceiling`` (beyond
+   blind) when scarce. The **budget** is the available watts (for watts and fractions,
+   always: the solver prices watts above it, so a plentiful supply costs nothing), or for
    carbon and renewable units ``peak * (1 - s * (1 - scarce_budget_fraction))`` when that
    option is set and None otherwise.
 3. **Hysteresis.** A new decision replaces the held one only if its position differs by at
    least ``dead_band`` and the held one is at least ``min_dwell_s`` old (with
-   ``tighten_immediately``, a scarcer decision skips the dwell).
+   ``tighten_immediately``, a scarcer decision skips the dwell). What is held is the
+   ceiling, the level and power-off; the budget always follows the reading: it is the
+   supply, which the solver prices, and a held one would claim watts that are gone.
 4. **Failure.** When the source failed or its series does not cover ``now``, the last good
    reading *of the same source* is used while it is younger than ``ttl_s``; after that the
    safe default (``safe_budget_w``, ``safe_ceiling``). Neither ever allows power-off (nor
@@ -44,7 +53,7 @@ from watcher_geyser.signal.decision import AGGREGATES, Decision, Fallback, Polic
 from watcher_geyser.signal.series import Series, SignalError, Unit, iso
 from watcher_geyser.signal.state import PolicyState
 
-__all__ = ["AGGREGATES", "Decision", "Fallback", "PolicyConfig", "SignalPolicy", "fleet_peak_w"]
+__all__ = ["AGGREGATES", "Decision", "Fallback", "PolicyConfig", "SignalPolicy", "fleet_need_w", "fleet_peak_w"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class SignalPolicy:
         self.config = config or PolicyConfig()
         self.state = state or PolicyState()
         self.set_aside: str | None = None  # the source whose memory the last decision set aside
+        self._need_w: float | None = None  # what the fleet draws now, for this decision
 
     def decide(
         self,
@@ -79,18 +89,22 @@ class SignalPolicy:
         now_s: float,
         fleet_peak_w: float | None = None,
         source: str = "",
+        need_w: float | None = None,
     ) -> Decision:
         """Decide at ``now_s`` from a series, or from the error its source raised (None: no read).
 
         ``fleet_peak_w`` (sum of the hosts' max watts) is needed by watts and fraction
-        units. Never raises.
+        units; ``need_w`` (the watts the fleet draws now, ``fleet_need_w``) is what their
+        scarcity is measured against. Never raises.
         """
+        self._need_w = need_w if need_w is not None and math.isfinite(need_w) and need_w > 0 else None
         try:
             return self._decide(observation, float(now_s), fleet_peak_w, source)
         except Exception as exc:  # never crash the caller; say what happened instead
             return self._safe(now_s, source, f"internal error in the signal policy ({type(exc).__name__}: {exc})")
 
-    def decide_from(self, source, now_s: float, fleet_peak_w: float | None = None) -> Decision:
+    def decide_from(self, source, now_s: float, fleet_peak_w: float | None = None,
+                    need_w: float | None = None) -> Decision:
         """Read ``source`` (any object with ``read(now_s)`` and ``describe()``) and decide. Never raises."""
         try:
             name = source.describe()
@@ -100,7 +114,7 @@ class SignalPolicy:
             observation = source.read(now_s)
         except Exception as exc:  # a failing source is an input, not a crash
             observation = exc if isinstance(exc, SignalError) else SignalError(f"{name}: {describe_error(exc)}")
-        return self.decide(observation, now_s, fleet_peak_w, name)
+        return self.decide(observation, now_s, fleet_peak_w, name, need_w)
 
     def _decide(self, observation, now_s: float, fleet_peak_w: float | None, source: str) -> Decision:
         self.set_aside = None
@@ -215,22 +229,22 @@ class SignalPolicy:
         v, unit = reading.value, reading.unit
         budget = None
         if unit in (Unit.WATTS, Unit.FRACTION):
-            if fleet_peak_w is None:
+            if fleet_peak_w is None and (unit is Unit.FRACTION or self._need_w is None):
                 raise SignalError(f"a signal in {unit.symbol} needs the fleet's peak watts; pass fleet_peak_w")
             available_w = v if unit is Unit.WATTS else v * fleet_peak_w
-            position = min(max(available_w / fleet_peak_w, 0.0), 1.0)
-            level = _ramp(position, cfg.scarce_fraction, cfg.plenty_fraction)
-            budget = available_w if available_w < fleet_peak_w else None
+            if self._need_w is not None:
+                level = _ramp(available_w / self._need_w, cfg.scarce_ratio, cfg.plenty_ratio)
+            else:
+                level = _ramp(available_w / fleet_peak_w, cfg.scarce_fraction, cfg.plenty_fraction)
+            budget = available_w
         else:
             if unit is Unit.RENEWABLE_PCT:
                 level = _ramp(v, cfg.scarce_renewable_pct, cfg.plenty_renewable_pct)
             else:
                 level = 1.0 - _ramp(v, cfg.plenty_carbon_g_per_kwh, cfg.scarce_carbon_g_per_kwh)
-            position = 1.0 - level
             if cfg.scarce_budget_fraction is not None and fleet_peak_w is not None and level > 0:
                 budget = fleet_peak_w * (1.0 - level * (1.0 - cfg.scarce_budget_fraction))
-        ceiling = cfg.relaxed_ceiling + level * (cfg.tight_ceiling - cfg.relaxed_ceiling)
-        return _Mapped(position, level, budget, ceiling)
+        return _Mapped(1.0 - level, level, budget, cfg.ceiling_at(level))
 
     # ----------------------------------------------------------- step 3: hysteresis
 
@@ -250,7 +264,9 @@ class SignalPolicy:
                 hold_why = f"the held decision is {age_s:g} s old, under the minimum dwell of {cfg.min_dwell_s:g} s"
         value_text = f"{reading.value:g} {reading.unit.symbol} ({detail})"
         if hold_why is not None:
-            level, budget, ceiling = st.held_level, st.held_budget_w, st.held_ceiling
+            # the ceiling and power-off are held; the budget is the supply, a soft target the solver
+            # prices, so it follows the reading (a held one would claim watts that are gone)
+            level, budget, ceiling = st.held_level, mapped.budget_w, st.held_ceiling
             reason = f"held the decision of {iso(st.held_since_s)}: {hold_why}; signal {value_text}"
         else:
             level, budget, ceiling = mapped.level, mapped.budget_w, mapped.ceiling
@@ -351,3 +367,8 @@ def describe_error(exc: BaseException) -> str:
 def fleet_peak_w(fleet) -> float:
     """Watts of a fleet with every host on at full load (``Fleet.max_w`` summed)."""
     return float(fleet.max_w.sum())
+
+
+def fleet_need_w(fleet) -> float:
+    """Watts the fleet draws now, as placed, with the hosts that are on: what a supply is measured against."""
+    return float(fleet.watts(fleet.placement, powered=fleet.powered))

@@ -92,6 +92,7 @@ class GeyserPolicy:
     follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
     signal: SignalFeed | None = None
     deferral: DeferralConfig | None = None  # None: the core's defaults, lead time one trace step
+    policy_config: PolicyConfig | None = None  # None: the feed's (``--policy geyser:relaxed=..,tight=..``)
     cycles: PowerCycles = field(default_factory=PowerCycles)
     stats: DecisionStats = field(default_factory=DecisionStats)
     decisions: list[Decision] = field(default_factory=list, repr=False)
@@ -99,13 +100,15 @@ class GeyserPolicy:
 
     @classmethod
     def with_params(cls, **kwargs) -> GeyserPolicy:
-        """A policy from flat keywords (``policy_params``): those naming a setting go into ``settings``."""
+        """A policy from flat keywords (``policy_params``): those naming a setting go into ``settings``,
+        those naming a ``PolicyConfig`` field (``relaxed_ceiling``, ``tight_ceiling``, ..) into its config."""
         sections: dict[str, dict] = {"limits": {}, "solve": {}}
         for keyword in [k for k in kwargs if k in SETTING_KEYWORDS]:
             section, name = SETTING_KEYWORDS[keyword]
             sections[section][name] = kwargs.pop(keyword)
+        policy = {k: kwargs.pop(k) for k in [k for k in kwargs if k in PolicyConfig.__dataclass_fields__]}
         settings = SIM_SETTINGS.with_limits(**sections["limits"]).with_solve(**sections["solve"])
-        return cls(settings=settings, **kwargs)
+        return cls(settings=settings, policy_config=PolicyConfig(**policy) if policy else None, **kwargs)
 
     def initial_placement(self, state: SimState) -> None:
         pabfd_initial(state, 1.0)
@@ -138,8 +141,11 @@ class GeyserPolicy:
         if self.signal is not None:
             settings = apply_decision(settings, self._decide_signal(view))
         on = fleet.occupied() if view.state.fidelity.is_cloudsim else fleet.powered
-        self.cycles.observe(view.time_s, zip((h.name for h in fleet.hosts), on.tolist()))
-        return settings.with_limits(keep_on=self.cycles.spent(view.time_s))
+        names = [h.name for h in fleet.hosts]
+        self.cycles.observe(view.time_s, zip(names, on.tolist()))
+        spent = self.cycles.spent(view.time_s)
+        now_on = {n for n, o in zip(names, on.tolist()) if o}
+        return settings.with_limits(keep_on=spent & now_on, keep_off=spent - now_on)
 
     def defer(self, view, book: DeferralBook) -> DeferralAnswer:
         """Shelve and bring back deferrable VMs by the core's rule, from this step's signal decision."""
@@ -178,10 +184,18 @@ class GeyserPolicy:
         if self.decisions and self.decisions[-1].at_s == t_s:
             return self.decisions[-1]
         if self._signal_policy is None:
-            self._signal_policy = SignalPolicy(self.signal.config)
-        decision = self._signal_policy.decide(self.signal.series, t_s, _peak_w(view.state), "simulated")
+            self._signal_policy = SignalPolicy(self.policy_config or self.signal.config)
+        decision = self._signal_policy.decide(self.signal.series, t_s, _peak_w(view.state), "simulated",
+                                              need_w=_need_w(view))
         self.decisions.append(decision)
         return decision
+
+
+def _need_w(view) -> float:
+    """What the fleet draws now (hosts that are on, at their current load): the supply's yardstick."""
+    state, snap = view.state, view.snapshot
+    on = snap.host_util > 0 if state.fidelity.zero_utilisation_is_off else state.powered
+    return float(snap.host_watts[on].sum())
 
 
 def _peak_w(state: SimState) -> float:

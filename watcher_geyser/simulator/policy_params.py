@@ -86,6 +86,11 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("method", "method", choice(*METHODS), "solver method"),
         Param("max_moves", "max_consolidation_moves", number(0, integer=True), "consolidation moves per step"),
         Param("signal", "follow_signal", on_off, "follow --signal (off: signal-blind, still accounted against it)"),
+        Param("relaxed", "relaxed_ceiling", number(0.0, 1.0, lo_open=True), "CPU ceiling when the supply is plentiful"),
+        Param("tight", "tight_ceiling", number(0.0, 1.0, lo_open=True), "CPU ceiling when the supply is scarce"),
+        Param("scarce_ratio", "scarce_ratio", number(0.0), "supply / current draw at or below which it is scarce"),
+        Param("plenty_ratio", "plenty_ratio", number(0.0), "supply / current draw at or above which it is plentiful"),
+        Param("min_dwell_s", "min_dwell_s", number(0.0), "seconds a signal decision is held at least"),
     ),
     "watcher-vwc": (
         Param("period_s", "period_s", number(300.0), "window Watcher's datasource averages, seconds"),

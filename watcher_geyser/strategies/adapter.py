@@ -16,7 +16,9 @@ The one place where Watcher's words become ours:
   ``paused`` stays too, although Nova could move it live: Watcher's ``migrate`` action
   refuses to live-migrate an instance whose status is not ACTIVE, so planning it would
   fail the action plan;
-- ``locked`` and ``watcher_exclude`` (the audit scope's exclusions) pin an instance.
+- ``locked`` and ``watcher_exclude`` (the audit scope's exclusions) pin an instance;
+- instance ``metadata`` with ``geyser:deferrable=true`` makes it deferrable
+  (``watcher_geyser.deferral.spec``); a malformed opt-in is a note, and not deferrable.
 
 Every decision that drops or pins something is written to ``AdaptedFleet.notes`` so the
 strategy can log it.
@@ -27,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from watcher_geyser.deferral.spec import parse_deferral
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
@@ -146,6 +149,9 @@ def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
     if util is not None:
         util = min(max(float(util), 0.0), 1.0)
     group = server_groups.get(inst.uuid)
+    metadata = getattr(inst, "metadata", None) or {}
+    deferral, deferral_notes = parse_deferral(metadata, f"instance {inst.name} ({inst.uuid})")
+    notes.extend(deferral_notes)
     return Instance(
         uuid=inst.uuid,
         name=inst.name or inst.uuid,
@@ -158,6 +164,7 @@ def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
         locked=bool(inst.locked),
         excluded=excluded,
         server_group=group[0] if group else None,
+        deferral=deferral,
     )
 
 

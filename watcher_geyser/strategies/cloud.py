@@ -33,13 +33,15 @@ class MetalInventory:
 
 
 class CloudLookups(Protocol):
-    """The three questions the strategy asks OpenStack; answers never raise."""
+    """The questions the strategy asks OpenStack; answers never raise."""
 
     def host_zones(self, notes: list[str]) -> dict[str, str]: ...
 
     def server_groups(self) -> tuple[dict[str, tuple[str, str]], str | None]: ...
 
     def metal_inventory(self) -> MetalInventory: ...
+
+    def shelved_by_geyser(self, notes: list[str]) -> list: ...  # list[deferral.fleet.Shelved]
 
 
 @dataclass
@@ -56,6 +58,9 @@ class WatcherCloud:
 
     def metal_inventory(self) -> MetalInventory:
         return metal_inventory(self.osc)
+
+    def shelved_by_geyser(self, notes: list[str]) -> list:
+        return shelved_by_geyser(notes)
 
 
 def host_zones(notes: list[str]) -> dict[str, str]:
@@ -111,3 +116,31 @@ def metal_inventory(osc) -> MetalInventory:
         inventory.error = f"{type(exc).__name__}: {exc}"
         LOG.debug("no bare-metal inventory: %s", inventory.error)
     return inventory
+
+
+def shelved_by_geyser(notes: list[str]):
+    """Instances geyser holds shelved (SHELVED or SHELVED_OFFLOADED with ``geyser:shelved_at``).
+
+    Offloaded instances are on no host, so Watcher's cluster model does not list them; Nova
+    does. When Nova cannot answer, none is known: nothing is brought back this time (the
+    next audit retries), and the reason goes to the notes.
+    """
+    from watcher_geyser.deferral.fleet import Shelved
+    from watcher_geyser.deferral.spec import SHELVED_AT, parse_deferral
+
+    found: dict[str, Shelved] = {}
+    try:
+        nova = nova_helper.NovaHelper()
+        for status in ("SHELVED_OFFLOADED", "SHELVED"):
+            for server in nova.get_instance_list(filters={"status": status}):
+                metadata = server.metadata or {}
+                if server.status != status or SHELVED_AT not in metadata:
+                    continue
+                deferral, problems = parse_deferral(metadata, f"shelved instance {server.name} ({server.uuid})")
+                notes.extend(problems)
+                if deferral is not None:
+                    found[server.uuid] = Shelved(server.uuid, server.name or server.uuid, deferral)
+    except Exception as exc:  # noqa: BLE001
+        notes.append(f"instances shelved by geyser unknown ({type(exc).__name__}: {exc}): none brought back this time")
+        return []
+    return list(found.values())

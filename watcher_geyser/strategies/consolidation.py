@@ -28,6 +28,8 @@ from watcher._i18n import _
 from watcher.common import exception
 from watcher.decision_engine.strategy.strategies import base
 
+from watcher_geyser.deferral import DeferralConfig
+from watcher_geyser.deferral.fleet import FleetDeferral, defer_in_fleet
 from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.strategies import cloud, emit, metrics, opts
 from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet, fleet_from_model
@@ -95,10 +97,12 @@ class _GeyserStrategy(base.BaseStrategy):
         LOG.info("%s: %s", self.get_name(), decision.reason)
         if decision.fallback:
             notes.append(decision.reason)
+        deferral = self._defer(adapted, decision, notes)
+        adapted.fleet = deferral.fleet  # without the instances to shelve: the plan may empty their hosts
         plan, target_notes = self._solve_and_plan(adapted, decision)
         notes.extend(target_notes)
         emitted = emit.emit_plan(self.solution, plan, adapted.fleet, adapted.node_uuids, metal.node_ids,
-                                 self.config.get("disabled_reason", "watcher_geyser"), notes)
+                                 self.config.get("disabled_reason", "watcher_geyser"), notes, deferral)
         for line in notes + list(emitted.skipped):
             LOG.warning("%s: %s", self.get_name(), line)
         self._set_indicators(adapted, decision, emitted)
@@ -118,6 +122,22 @@ class _GeyserStrategy(base.BaseStrategy):
         self.outcome = {"notes": notes}
 
     # --- steps -----------------------------------------------------------------------------
+    def _defer(self, adapted: AdaptedFleet, decision: EnergyDecision, notes: list[str]) -> FleetDeferral:
+        """Deferrable instances to shelve and to bring back (docs/design/deferral.md); never raises.
+
+        Asks Nova for the instances geyser holds shelved at every audit (they are on no host,
+        so not in Watcher's model): deadlines are kept whatever the signal says.
+        """
+        try:
+            shelved = self.cloud.shelved_by_geyser(notes)
+            result = defer_in_fleet(adapted.fleet, shelved, decision.energy, time.time(), DeferralConfig())
+        except Exception as exc:  # noqa: BLE001 - deferral is an extra; the audit goes on without it
+            LOG.exception("%s: deferral failed", self.get_name())
+            notes.append(f"no deferral this time ({type(exc).__name__}: {exc}): nothing shelved or brought back")
+            return FleetDeferral(adapted.fleet)
+        notes.extend(result.notes)
+        return result
+
     def _adapt(self, params: AuditParams, metal: cloud.MetalInventory, notes: list[str]) -> AdaptedFleet:
         model = self.compute_model
         cpu = {}

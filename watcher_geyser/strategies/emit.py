@@ -9,7 +9,13 @@ power_on/off   geyser_node_power            the bare-metal node id (Ironic/MAAS)
 enable         change_nova_service_state    the compute node uuid
 disable        change_nova_service_state    (with ``disabled_reason``)
 live/cold      migrate (``migration_type``)  the instance uuid
+shelve/back    geyser_instance_state        the instance uuid (``state`` shelved / active)
 =============  ===========================  ==============================================
+
+Deferrable instances (``watcher_geyser.deferral``): shelving comes first, in a wave of its
+own before every migration and power action (the plan was made without them, so a host
+they leave may be switched off later in the same plan); bringing back comes last, after
+the power-ons, and Nova's scheduler places the instances.
 
 The solution remembers the wave of every action, which ``WavePlanner`` turns into the
 action graph. Notes for the operator become a ``nop`` action ahead of everything, so
@@ -30,10 +36,12 @@ from watcher.applier.actions import base as baction
 from watcher.common import exception
 from watcher.decision_engine.solution import default
 
+from watcher_geyser.deferral.fleet import FleetDeferral
 from watcher_geyser.model import Fleet, HostState
 from watcher_geyser.planner import ActionKind, Plan
 
 POWER_ACTION = "geyser_node_power"  # Watcher 17's change_node_power_state cannot power off; see power_action
+INSTANCE_STATE_ACTION = "geyser_instance_state"  # Watcher 17 cannot unshelve; see instance_state_action
 LOG = log.getLogger(__name__)
 MAX_NOP_CHARS = 4000  # Watcher stores input parameters as JSON text; keep the message readable
 
@@ -77,11 +85,15 @@ class Emitted:
     watts_before_w: float
     watts_after_w: float
     skipped: tuple[str, ...]
+    shelved: int = 0
+    brought_back: int = 0
 
 
 def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Mapping[str, str],
-              metal_ids: Mapping[str, str], disabled_reason: str, notes: list[str]) -> Emitted:
-    """Write ``plan`` (and ``notes`` as a leading ``nop``) into ``solution``."""
+              metal_ids: Mapping[str, str], disabled_reason: str, notes: list[str],
+              deferral: FleetDeferral | None = None) -> Emitted:
+    """Write ``plan`` (and ``notes`` as a leading ``nop``, ``deferral``'s shelves first and its
+    bring-backs last) into ``solution``."""
     offset = 0
     if notes:
         message = " | ".join(notes)
@@ -89,6 +101,11 @@ def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Map
             message = message[: MAX_NOP_CHARS - 3] + "..."
         solution.add_action("nop", input_parameters={"message": message}, wave=0)
         offset = 1
+    if deferral is not None and deferral.shelve:
+        for uuid, name in deferral.shelve:
+            params = {"state": "shelved", "resource_name": name}
+            solution.add_action(INSTANCE_STATE_ACTION, input_parameters=params, resource_id=uuid, wave=offset)
+        offset += 1
     skipped: list[str] = []
     released: set[str] = set()
     placement = fleet.placement.copy()
@@ -111,12 +128,19 @@ def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Map
             if action.kind is ActionKind.POWER_ON:
                 powered[fleet.host_index(action.host)] = True
             _host_action(solution, action.kind, action.host, node_uuids, metal_ids, disabled_reason, w + offset)
+    resumed = deferral.resume if deferral is not None else []
+    for uuid, name in resumed:
+        params = {"state": "active", "resource_name": name}
+        solution.add_action(INSTANCE_STATE_ACTION, input_parameters=params, resource_id=uuid,
+                            wave=len(plan.waves) + offset)
     return Emitted(
         migrations=migrations,
         released_hosts=len(released),
         watts_before_w=fleet.watts(powered=fleet.powered),
         watts_after_w=fleet.watts(placement, powered=powered),
         skipped=tuple(skipped),
+        shelved=len(deferral.shelve) if deferral is not None else 0,
+        brought_back=len(resumed),
     )
 
 

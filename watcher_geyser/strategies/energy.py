@@ -15,6 +15,9 @@ The seam between the Watcher strategy and the signal policy. In order:
 ``pipeline.apply_decision`` keeps the signal's ceiling within ``ceiling_min`` ..
 ``ceiling_max`` and allows power-off only when the audit asks for it *and* the decision
 allows it *and* the decision is not a fallback. ``decide_energy`` never raises.
+``EnergyDecision.energy`` is what deferral reads (docs/design/deferral.md): the signal's
+scarcity and fallback; without a signal, or with the audit's own limits, "as without a
+signal" (deferrable instances run).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 
 from oslo_config import cfg
 
+from watcher_geyser.deferral import Energy
 from watcher_geyser.model import Fleet
 from watcher_geyser.pipeline import Settings, apply_decision
 
@@ -36,6 +40,7 @@ class EnergyDecision:
     reason: str
     fallback: bool = False  # a signal was wanted but could not be used
     source: str = ""
+    energy: Energy = Energy.blind()  # what deferral reads: the signal's scarcity, or "as without a signal"
 
     @property
     def budget_w(self) -> float | None:
@@ -70,7 +75,15 @@ def decide_energy(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings
 
 
 def _from_signal(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings, now_s: float) -> EnergyDecision:
-    from watcher_geyser.signal import PolicyState, SignalError, SignalPolicy, fleet_peak_w, load_state, save_state
+    from watcher_geyser.signal import (
+        PolicyState,
+        SignalError,
+        SignalPolicy,
+        fleet_need_w,
+        fleet_peak_w,
+        load_state,
+        save_state,
+    )
     from watcher_geyser.signal import opts as signal_opts
 
     signal_opts.register_opts(conf)
@@ -89,12 +102,12 @@ def _from_signal(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings,
     if group.state_file:
         state, state_note = load_state(group.state_file, key)
     policy = SignalPolicy(signal_opts.policy_config(conf), state)
-    decision = policy.decide_from(chosen[1], now_s, fleet_peak_w(fleet))
+    decision = policy.decide_from(chosen[1], now_s, fleet_peak_w(fleet), need_w=fleet_need_w(fleet))
     if group.state_file:
         save_state(group.state_file, policy.state)
     reason = decision.reason + (f" ({state_note})" if state_note else "")
     return EnergyDecision(apply_decision(settings, decision), reason, fallback=decision.fallback is not None,
-                          source=decision.source)
+                          source=decision.source, energy=Energy.from_decision(decision))
 
 
 def _describe(source) -> str:

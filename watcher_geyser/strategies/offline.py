@@ -79,6 +79,9 @@ class FleetCloud:
     def metal_inventory(self) -> MetalInventory:
         return MetalInventory(error="no bare-metal service in an offline run")
 
+    def shelved_by_geyser(self, notes: list[str]) -> list:
+        return []  # a fleet holds no shelved instance
+
 
 @contextmanager
 def quiet_watcher_logs(level: int = logging.ERROR):

@@ -1,0 +1,145 @@
+"""Deferrable instances end to end, on Watcher's real API, decision engine and applier.
+
+Four hosts with two instances each; two instances opt in with ``geyser:deferrable=true``.
+Energy comes from named constant sources: ``scarce`` (100 W for a fleet of 1.4 kW peak),
+``plenty`` (20 kW) and ``down`` (a URL nothing answers).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from watcher.tests.functional import topology as topo
+
+from tests.functional.harness import GeyserFunctionalTestCase
+from watcher_geyser.deferral.spec import SHELVED_AT, iso_utc
+
+pytestmark = pytest.mark.functional
+
+BATCH = {"geyser:deferrable": "true", "geyser:max_deferral": "8h"}
+RENDER = {"geyser:deferrable": "true", "geyser:deadline": "2099-01-01T00:00:00Z", "geyser:runtime": "2h"}
+BROKEN = {"geyser:deferrable": "true", "geyser:deadline": "next tuesday"}
+
+
+def topology() -> topo.ComputeTopology:
+    t = topo.ComputeTopology().add_computes(count=4, vcpus=16, memory=32768, disk=500)
+    for h in range(1, 5):
+        t.add_instances(computes=[f"compute-{h}"], count=2, vcpus=2, memory=4096, disk=40)
+    t.update_instance("vm-1", metadata=dict(BATCH))
+    t.update_instance("vm-2", metadata=dict(RENDER))
+    t.update_instance("vm-3", metadata=dict(BROKEN))
+    return t
+
+
+class TestDeferral(GeyserFunctionalTestCase):
+    COMPUTE_TOPOLOGY = topo.ComputeTopology()
+
+    def setUp(self):
+        super().setUp()
+        from oslo_config import cfg
+
+        from watcher_geyser.signal import opts as signal_opts
+
+        signal_opts.register_opts(cfg.CONF)
+        self.flags(group="nova", shelve_max_retries=2, shelve_interval=0.1)
+        self.flags(group=signal_opts.GROUP, named_sources=[
+            "scarce=constant:100W", "plenty=constant:20kW", "down=http://127.0.0.1:9/down#unit=W"])
+        self.topo = topology()
+        self.load(self.topo)
+        self.uuid = {i.name: i.uuid for i in self.topo.instances}
+
+    def _audit(self, source: str):
+        # Watcher learns of executed actions through notifications and periodic syncs, which the
+        # harness lacks: rebuild its cluster model from the emulated Nova, as a sync would
+        self.env.nova_fixture._invalidate_collector_model()
+        return self.audit("geyser_consolidation", "server_consolidation",
+                          {"signal_source": source, "power_off": True, "time_limit_s": 3})
+
+    @staticmethod
+    def _state_actions(actions) -> dict[str, str]:
+        return {a["input_parameters"]["resource_id"]: a["input_parameters"]["state"]
+                for a in actions if a["action_type"] == "geyser_instance_state"}
+
+    def _actions_v15(self, plan_uuid: str) -> list[dict]:
+        """The plan's actions as API 1.5 shows them (with ``status_message``, why an action was skipped)."""
+        headers = {**self.admin_api._headers(), "OpenStack-API-Version": "infra-optim 1.5"}
+        return [requests.get(f"{self.admin_api.base_url}/actions/{a['uuid']}", headers=headers).json()
+                for a in self.actions_of(plan_uuid)]
+
+    def _server(self, name: str) -> dict:
+        return self.emulator.servers[self.uuid[name]]
+
+    def test_scarce_shelves_deferrable_then_plenty_brings_them_back(self):
+        plan, actions = self._audit("scarce")
+        self.assertEqual({self.uuid["vm-1"]: "shelved", self.uuid["vm-2"]: "shelved"}, self._state_actions(actions))
+        note = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("geyser:deadline: 'next tuesday' is not an ISO 8601 time", note)  # vm-3: a note, not shelved
+        self.assertIn("shelve vm-1: energy scarce", note)
+        # shelving comes before every migration and power action
+        by_uuid = {a["uuid"]: a for a in actions}
+        shelves = [a for a in actions if a["action_type"] == "geyser_instance_state"]
+        for action in actions:
+            if action["action_type"] in ("migrate", "geyser_node_power"):
+                self.assertTrue(set(_ancestors(action, by_uuid)) >= {s["uuid"] for s in shelves}, action)
+        self.execute(plan["uuid"])
+        for name in ("vm-1", "vm-2"):
+            server = self._server(name)
+            self.assertEqual("SHELVED_OFFLOADED", server["status"])
+            self.assertIsNone(server["OS-EXT-SRV-ATTR:host"])
+            self.assertIn(SHELVED_AT, server["metadata"])
+        self.assertEqual("ACTIVE", self._server("vm-3")["status"])
+
+        plan, actions = self._audit("plenty")
+        self.assertEqual({self.uuid["vm-1"]: "active", self.uuid["vm-2"]: "active"}, self._state_actions(actions))
+        self.execute(plan["uuid"])
+        for name in ("vm-1", "vm-2"):
+            server = self._server(name)
+            self.assertEqual("ACTIVE", server["status"])
+            self.assertIsNotNone(server["OS-EXT-SRV-ATTR:host"])
+            self.assertNotIn(SHELVED_AT, server["metadata"])
+
+    def test_a_near_deadline_brings_back_under_scarce_energy(self):
+        plan, _ = self._audit("scarce")
+        self.execute(plan["uuid"])
+        # vm-1 may wait 8 h from when it was shelved: make that 7 h 55 min ago
+        self._server("vm-1")["metadata"][SHELVED_AT] = iso_utc(time.time() - 8 * 3600 + 300)
+        plan, actions = self._audit("scarce")
+        self.assertEqual({self.uuid["vm-1"]: "active"}, self._state_actions(actions))
+        note = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("bring back vm-1: its deadline is near", note)
+        self.execute(plan["uuid"])
+        self.assertEqual("ACTIVE", self._server("vm-1")["status"])
+        self.assertEqual("SHELVED_OFFLOADED", self._server("vm-2")["status"])
+
+    def test_an_unreadable_signal_shelves_nothing(self):
+        plan, actions = self._audit("down")
+        self.assertEqual({}, self._state_actions(actions))
+        self.execute(plan["uuid"])
+        self.assertFalse([e for e in self.events if e[0] == "shelve"])
+
+    def test_a_failed_shelve_is_reported_for_its_instance_and_the_plan_goes_on(self):
+        plan, actions = self._audit("scarce")
+        # vm-2 is deleted between the audit and the plan's execution
+        type(self.emulator)._move_server(self.emulator, self.uuid["vm-2"], None)
+        del self.emulator.servers[self.uuid["vm-2"]]
+        self.execute(plan["uuid"])
+        states = {a["input_parameters"]["resource_id"]: a
+                  for a in self._actions_v15(plan["uuid"]) if a["action_type"] == "geyser_instance_state"}
+        self.assertEqual("SKIPPED", states[self.uuid["vm-2"]]["state"])
+        self.assertIn("no longer exists", states[self.uuid["vm-2"]]["status_message"])
+        self.assertEqual("SUCCEEDED", states[self.uuid["vm-1"]]["state"])
+        _, actions = self._audit("plenty")
+        self.assertEqual({self.uuid["vm-1"]: "active"}, self._state_actions(actions))
+
+
+def _ancestors(action: dict, by_uuid: dict) -> list[str]:
+    seen, todo = [], list(action.get("parents") or [])
+    while todo:
+        parent = todo.pop()
+        if parent in seen:
+            continue
+        seen.append(parent)
+        todo.extend(by_uuid[parent].get("parents") or [])
+    return seen

@@ -1,0 +1,66 @@
+"""The rule applied to a fleet: which of its deferrable instances to shelve, which shelved ones to bring back.
+
+Shared by the Watcher strategy (and any shell holding a ``Fleet``): running deferrable
+instances come from the fleet, instances geyser holds shelved (which Nova keeps off every
+host, so they are not in the fleet) are passed in. The answer carries the fleet without the
+instances to shelve, so the solver plans as if they were gone: the hosts they free may be
+emptied and switched off in the same plan, after they are shelved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from watcher_geyser.deferral.decide import Candidate, DeferralConfig, Energy, decide_deferral
+from watcher_geyser.deferral.spec import Deferral
+from watcher_geyser.model import Fleet
+
+
+@dataclass(frozen=True)
+class Shelved:
+    """An instance geyser holds shelved (it carries ``geyser:shelved_at``)."""
+
+    uuid: str
+    name: str
+    deferral: Deferral
+
+
+@dataclass
+class FleetDeferral:
+    """What to do with deferrable instances, and the fleet the solver should plan."""
+
+    fleet: Fleet
+    shelve: list[tuple[str, str]] = field(default_factory=list)  # (uuid, name)
+    resume: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def defer_in_fleet(
+    fleet: Fleet, shelved: list[Shelved], energy: Energy, now_s: float, config: DeferralConfig | None = None
+) -> FleetDeferral:
+    """Apply the rule (``decide``) to the fleet's running deferrable instances and to ``shelved``.
+
+    Only instances that could be moved are shelved (not locked, not excluded, active or
+    stopped): the same instances an operator lets geyser touch.
+    """
+    names = {i.uuid: i.name for i in fleet.instances}
+    names.update({s.uuid: s.name for s in shelved})
+    candidates = [
+        Candidate(i.uuid, False, i.deferral.resume_by_s(now_s))
+        for i in fleet.instances
+        if i.deferral is not None and i.movable
+    ]
+    candidates += [Candidate(s.uuid, True, s.deferral.resume_by_s(now_s)) for s in shelved]
+    plan = decide_deferral(candidates, energy, now_s, config)
+    notes = [f"shelve {names[u]}: {plan.reasons[u]}" for u in plan.shelve]
+    notes += [f"bring back {names[u]}: {plan.reasons[u]}" for u in plan.resume]
+    leaving = set(plan.shelve)
+    if leaving:
+        kept = [i for i in fleet.instances if i.uuid not in leaving]
+        fleet = Fleet.build(fleet.hosts, kept, fleet.server_groups, fleet.default_cpu_util, fleet.notes)
+    return FleetDeferral(
+        fleet,
+        [(u, names[u]) for u in plan.shelve],
+        [(u, names[u]) for u in plan.resume],
+        notes,
+    )
