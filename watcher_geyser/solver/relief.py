@@ -12,7 +12,9 @@ fleet. For each hot host, most over first:
 2. *where*: a host that is on and holds instances, with room under its packing limit (the
    one that ends least full, so that a relieved host's neighbours are not the next hot
    ones); otherwise a host that is on but empty, then a host that is off and may be switched
-   on (``Problem.allow_power_on``), cheapest idle watts per core first. Same zone, hard
+   on (``Problem.allow_power_on``), cheapest idle watts per core first. Every candidate of
+   step 1 is tried on hosts that are on before any host is switched on (a host switched on
+   for one small instance is the next one consolidation empties). Same zone, hard
    anti-affinity kept, members of hard affinity groups never moved alone.
 
 Relief counts against ``max_migrations`` (an explicit hard cap), never against

@@ -21,6 +21,7 @@ from watcher_geyser.solver.fill import fill_hosts
 from watcher_geyser.solver.problem import Problem
 
 EPS = 1e-9
+ONE_BY_ONE_MEMBERS = 5000  # anti-affinity members placed one search each; more go in rounds (``_place_apart``)
 CPU_BANDS_CORES = np.array([0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32])
 
 
@@ -123,14 +124,13 @@ def repack(ws: Workspace, keep: np.ndarray) -> Packing:
     grouped = items[ws.in_hard_group[items]]
     plain = items[~ws.in_hard_group[items]]
     zone_hosts = _zone_hosts(ws, residual)
+    apart = []
     for g, members in _by_group(ws, grouped):
         if ws.policy[g] is GroupPolicy.AFFINITY:
             unplaced += _place_block(ws, members, placement, residual, group_hosts.get(g, set()), zone_hosts)
         else:
-            for v in _largest_first(ws, members):
-                forbidden = group_hosts.setdefault(g, set())
-                if not _place_one(ws, v, placement, residual, forbidden, zone_hosts):
-                    unplaced.append(int(v))
+            apart.append(_largest_first(ws, members))
+    unplaced += _place_apart(ws, apart, placement, residual, group_hosts, zone_hosts)
     unplaced += _place_batches(ws, plain, placement, residual)
     stuck = [v for v in unplaced if v in shed]
     messages += [
@@ -246,6 +246,45 @@ def _place_block(
     placement[members] = h
     residual[h] -= need
     return []
+
+
+def _place_apart(
+    ws: Workspace,
+    groups: list[np.ndarray],
+    placement: np.ndarray,
+    residual: np.ndarray,
+    group_hosts: dict[int, set[int]],
+    zone_hosts: list[np.ndarray],
+) -> list[int]:
+    """Anti-affinity members, round after round: the k-th member of every group is filled in
+    together (one per group, so no round puts two of a group together), then a member that
+    landed beside a peer is taken back and placed alone. One search per member took minutes
+    at 20,000 hosts and 20,000 members; under ``ONE_BY_ONE_MEMBERS`` members it is still used,
+    as it packs a little tighter (499 hosts against 503 on the 5,000-host zones family)."""
+    unplaced: list[int] = []
+    if sum(len(m) for m in groups) <= ONE_BY_ONE_MEMBERS:  # few: one best-fit search each packs tighter
+        for members in groups:
+            peers = group_hosts.setdefault(int(ws.group[members[0]]), set())
+            unplaced += [int(v) for v in members if not _place_one(ws, v, placement, residual, peers, zone_hosts)]
+        return unplaced
+    for k in range(max((len(m) for m in groups), default=0)):
+        items = np.array([m[k] for m in groups if k < len(m)], dtype=np.int64)
+        placed, hosts = fill_hosts(ws.demand, ws.flavor_key, ws.instance_zone, items, residual, ws.host_zone, ws.scale)
+        done = np.zeros(ws.n_instances, dtype=bool)
+        done[placed] = True
+        retry = items[~done[items]].tolist()
+        for v, h in zip(placed.tolist(), hosts.tolist()):
+            peers = group_hosts.setdefault(int(ws.group[v]), set())
+            if h in peers:
+                residual[h] += ws.demand[v]  # the fill charged at least this: giving it back is safe
+                retry.append(v)
+            else:
+                placement[v] = h
+                peers.add(h)
+        for v in retry:
+            if not _place_one(ws, v, placement, residual, group_hosts.setdefault(int(ws.group[v]), set()), zone_hosts):
+                unplaced.append(int(v))
+    return unplaced
 
 
 def _flavor_keys(demand: np.ndarray) -> np.ndarray:
