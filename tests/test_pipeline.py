@@ -120,3 +120,35 @@ def test_a_host_obeying_the_budget_never_switches_off_more_than_allowed_in_a_day
         t = np.array(times)
         for start in t:
             assert ((t >= start) & (t < start + 86400)).sum() <= budget
+
+
+LIMIT_FIELDS = ("ceiling", "cpu_ceiling", "cpu_relief_ceiling", "power_budget_w", "max_migrations",
+                "max_consolidation_moves", "allow_power_on", "relieve", "watts_tolerance")
+
+
+@pytest.mark.parametrize("d", [decision(1.0, budget_w=300), decision(0.7, budget_w=5000, power_off=False),
+                               decision(0.95, fallback=Fallback.SAFE_DEFAULT)])
+def test_plugin_and_simulator_ask_the_solver_the_same_from_the_same_fleet_and_decision(d):
+    from watcher_geyser.simulator.geyser_policy import SIM_SETTINGS
+    from watcher_geyser.strategies.params import AuditParams
+
+    f = fleet([host("h0"), host("h1"), host("h2", state="off")], [vm("a", "h0"), vm("b", "h1")])
+    plugin = apply_decision(AuditParams(power_off=True).settings(2, 2, 1), d)
+    simulator = apply_decision(SIM_SETTINGS, d)
+    p, q = problem(f, plugin), problem(f, simulator)
+    assert [getattr(p, n) for n in LIMIT_FIELDS] == [getattr(q, n) for n in LIMIT_FIELDS]
+    assert plugin.plan.allow_power_off == simulator.plan.allow_power_off == (d.allow_power_off and d.fallback is None)
+
+
+def test_scarce_packs_harder_than_blind_and_plentiful_relaxes():
+    from watcher_geyser.signal import PolicyConfig, Series, SignalPolicy, Unit
+
+    def settings_at(supply_w: float) -> Settings:
+        series = Series.build(np.array([0.0, 86400.0]), np.array([supply_w, supply_w]), Unit.WATTS)
+        d = SignalPolicy(PolicyConfig(horizon_s=0)).decide(series, 600.0, 10_000.0, "test", need_w=2000.0)
+        return apply_decision(DEFAULTS.with_plan(allow_power_off=True), d)
+
+    scarce, plenty = settings_at(500.0), settings_at(5000.0)
+    assert scarce.limits.cpu_ceiling > DEFAULTS.limits.cpu_ceiling > plenty.limits.cpu_ceiling
+    assert scarce.plan.allow_power_off and not plenty.plan.allow_power_off
+    assert (scarce.limits.supply_w, plenty.limits.supply_w) == (500.0, 5000.0)

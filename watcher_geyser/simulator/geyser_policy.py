@@ -87,6 +87,7 @@ class GeyserPolicy:
     switches_off_empty_hosts: bool = True  # follows the settings' allow_power_off at each step
     settings: Settings = SIM_SETTINGS
     forecast_window: int = 3
+    scarce_forecast_window: int = 2  # while the supply is fully scarce: a shorter look-back (packs harder)
     parallelism: int | None = None  # None: unlimited in cloudsim fidelity (as CloudSim), 8 in realistic
     per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
     follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
@@ -170,10 +171,17 @@ class GeyserPolicy:
         return (self.parallelism or defaults[0], self.per_host_parallelism or defaults[1])
 
     def _forecast(self, view) -> np.ndarray:
-        """Per VM: the highest of the current utilisation and its last few recorded samples."""
+        """Per VM: the highest of the current utilisation and its last few recorded samples.
+
+        While the signal says energy is fully scarce the look-back shortens to
+        ``scarce_forecast_window``: every watt then goes uncovered, so the head-room a long
+        look-back buys against bursts is bought with energy there is none of."""
         state = view.state
         current = view.snapshot.vm_req_mips / state.dc.vm_mips
-        k = min(self.forecast_window, state.history_len)
+        window = self.forecast_window
+        if self.signal is not None and self._decide_signal(view).level >= 1.0:
+            window = min(window, self.scarce_forecast_window)
+        k = min(window, state.history_len)
         if k == 0:
             return current
         return np.maximum(current, state.history[:, :k].max(axis=1))

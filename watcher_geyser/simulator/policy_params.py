@@ -91,6 +91,8 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("scarce_ratio", "scarce_ratio", number(0.0), "supply / current draw at or below which it is scarce"),
         Param("plenty_ratio", "plenty_ratio", number(0.0), "supply / current draw at or above which it is plentiful"),
         Param("min_dwell_s", "min_dwell_s", number(0.0), "seconds a signal decision is held at least"),
+        Param("scarce_window", "scarce_forecast_window", number(1, 30, integer=True),
+              "samples the CPU forecast looks back while the supply is fully scarce"),
     ),
     "watcher-vwc": (
         Param("period_s", "period_s", number(300.0), "window Watcher's datasource averages, seconds"),
