@@ -181,6 +181,17 @@ def test_outputs_are_written_atomically(tmp_path) -> None:
     assert os.listdir(tmp_path) == ["cloud.json"]
 
 
+@pytest.mark.parametrize("argv, text", [
+    (["--fleet-peak-w", "inf"], "--fleet-peak-w: must be a finite number"),
+    (["--fleet-peak-w", "nan"], "--fleet-peak-w: must be a finite number"),
+    (["--fleet-peak-w", "1000", "--at", "1e300"], "--at: 'time' must be at most"),
+    (["--fleet-peak-w", "1000", "--at", "yesterday"], "is not ISO 8601"),
+])
+def test_a_bad_signal_flag_is_one_clear_line(argv, text, capsys) -> None:
+    code, _, err = geyser(["signal", "constant:5kW", *argv], capsys)
+    assert_one_clear_line(code, err, text)
+
+
 @pytest.mark.parametrize("spec, text", [
     ("http://127.0.0.1:99999/", "Port out of range"),
     ("prometheus:http://127.0.0.1:0?query=up", "port 0"),

@@ -360,3 +360,39 @@ def test_decisions_always_valid(steps, peak, config) -> None:
             assert not d.allow_power_off and d.budget_w is None
         assert PolicyState.from_dict(json.loads(json.dumps(policy.state.to_dict()))) == policy.state
         json.dumps(d.to_dict())
+
+
+EVENT = st.one_of(
+    st.tuples(st.just("read"), st.sampled_from(["a", "b"]), st.floats(0, 2 * PEAK_W)),
+    st.tuples(st.just("zero"), st.sampled_from(["a", "b"]), st.just(0.0)),
+    st.tuples(st.just("fail"), st.sampled_from(["a", "b"]), st.just(0.0)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=st.lists(st.tuples(EVENT, st.integers(1, 1200)), min_size=1, max_size=30),
+       dwell=st.sampled_from([0, 600, 1800]), ttl=st.sampled_from([0, 900, 3600]))
+def test_no_fallback_and_no_unconfirmed_low_reading_ever_allows_power_off(tmp_path_factory, events, dwell, ttl):
+    """Any interleaving of two sources' readings, zeros and failures, with the state file shared."""
+    path = tmp_path_factory.mktemp("state") / "state.json"
+    config = PolicyConfig(horizon_s=0, min_dwell_s=dwell, ttl_s=ttl)
+    now = T0
+    low_since: dict[str, float | None] = {"a": None, "b": None}
+    for (kind, source, value), gap_s in events:
+        now += gap_s
+        policy = SignalPolicy(config, load_state(path, source)[0])
+        observation = SignalError(f"{source} down") if kind == "fail" else constant(value)
+        d = policy.decide(observation, now, PEAK_W, source)
+        save_state(path, policy.state)
+        if d.fallback is not None:
+            assert not d.allow_power_off, d.reason
+        if kind == "fail":
+            assert not d.allow_power_off
+            continue
+        low = value < config.suspicious_fraction * PEAK_W
+        if not low:
+            low_since[source] = None
+        elif low_since[source] is None:
+            low_since[source] = now
+        if low and now - low_since[source] < dwell:
+            assert not d.allow_power_off, d.reason

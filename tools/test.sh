@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/venv.sh
+bash tools/nova_venv.sh  # real Nova and Placement for the `nova` tests, in a venv of their own
 for svc in tools/services/*.sh; do
   [ -e "$svc" ] && bash "$svc"
 done

@@ -50,7 +50,10 @@ EXIT_INTERNAL = 3
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a bad flag (one line already printed) or --help: its code, for callers too
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     if not hasattr(args, "func"):
         parser.print_help()
         return 2

@@ -145,6 +145,18 @@ def test_groups_of_two_projects_with_one_name_stay_two_groups(monkeypatch):
                                                                      "web (g-b)": "anti-affinity"}
 
 
+def test_affinity_members_stay_because_nova_refuses_to_split_them():
+    insts = [cluster.instance(u, h) for u, h in (("a1", "c1"), ("a2", "c1"), ("b1", "c1"), ("b2", "c2"))]
+    policy = {"a1": ("db (g-a)", "affinity"), "a2": ("db (g-a)", "affinity"),
+              "b1": ("web (g-b)", "anti-affinity"), "b2": ("web (g-b)", "anti-affinity")}
+    members = {i.uuid: policy[i.name] for i in insts}
+    adapted = fleet_from_model(cluster.model([cluster.node("c1"), cluster.node("c2")], insts), power_for,
+                               server_groups=members)
+    movable = {i.name: bool(adapted.fleet.movable[k]) for k, i in enumerate(adapted.fleet.instances)}
+    assert movable == {"a1": False, "a2": False, "b1": True, "b2": True}
+    assert sum("db (g-a) is an affinity group" in n for n in adapted.notes) == 1
+
+
 def test_a_failed_group_listing_pins_every_instance_and_says_why(monkeypatch):
     monkeypatch.setattr(cloud.nova_helper, "NovaHelper", _Nova(error=ConnectionError("nova down")))
     members, why = cloud.server_groups()

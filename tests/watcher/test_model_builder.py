@@ -33,7 +33,7 @@ def small_fleet() -> Fleet:
         Instance("11111111-0000-4000-8000-000000000002", "web-2", "cn-b", 2, 4096, 40, cpu_util=0.5,
                  server_group="web"),
         Instance("11111111-0000-4000-8000-000000000003", "db-1", "cn-b", 8, 32768, 200, cpu_util=0.9,
-                 server_group="db", locked=True),
+                 server_group="db", locked=True, excluded=True),  # affinity members come back pinned
         Instance("11111111-0000-4000-8000-000000000004", "batch", "cn-a", 4, 8192, 80, cpu_util=None,
                  state="stopped"),
         Instance("11111111-0000-4000-8000-000000000005", "excluded", "cn-c", 1, 2048, 20, cpu_util=0.1,

@@ -39,7 +39,8 @@ def test_defaults_fill_every_parameter():
 @pytest.mark.parametrize("bad", [
     {"ceiling": 0}, {"ceiling": 1.01}, {"ceiling_min": 0}, {"time_limit_s": 0}, {"time_limit_s": "10"},
     {"max_migrations": -1}, {"max_migrations": 1.5}, {"power_budget_w": -5}, {"power_off": "true"},
-    {"signal_source": 5},
+    {"signal_source": 5}, {"signal_source": "file:/etc/passwd"}, {"signal_source": "http://10.0.0.1/x"},
+    {"signal_source": "/etc/shadow"}, {"signal_source": "x" * 65},
 ])
 def test_bad_values_are_refused(bad):
     with pytest.raises(jsonschema.ValidationError):

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from watcher_geyser.inputs import LIMITS, cli_number, number
 from watcher_geyser.signal.policy import Decision, SignalPolicy
 from watcher_geyser.signal.series import Series, SignalError, Unit, iso, parse_time
 from watcher_geyser.signal.sources import read_safely
@@ -36,6 +37,9 @@ Examples:
 """
 
 
+LATEST_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "signal",
@@ -47,7 +51,8 @@ def register(subparsers) -> None:
     p.add_argument("--at", metavar="TIME", help="decide at TIME (ISO 8601 or epoch seconds) instead of now")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
     peak = p.add_mutually_exclusive_group()
-    peak.add_argument("--fleet-peak-w", type=float, metavar="W", help="fleet peak watts (all hosts at full load)")
+    peak.add_argument("--fleet-peak-w", type=cli_number(low=0, low_open=True, high=LIMITS["power_budget_w"][1]),
+                      metavar="W", help="fleet peak watts (all hosts at full load)")
     peak.add_argument("--scenario", metavar="FILE", help="take the fleet peak from a scenario (sum of hosts' max_w)")
     p.add_argument("--config-file", metavar="FILE", help="oslo.config file with a [geyser_signal] group")
     p.add_argument(
@@ -61,6 +66,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         now_s = time.time() if args.at in (None, "now") else parse_time(args.at)
+        number(now_s, "--at", "time", low=0, high=LATEST_S, hint="a time between 1970 and 9999, e.g. 2026-06-21T12:00Z")
         policy, source = _setup(args)
         peak_w = _fleet_peak(args)
     except (SignalError, ValueError, OSError) as exc:

@@ -17,6 +17,9 @@ The one place where Watcher's words become ours:
   refuses to live-migrate an instance whose status is not ACTIVE, so planning it would
   fail the action plan;
 - ``locked`` and ``watcher_exclude`` (the audit scope's exclusions) pin an instance;
+- members of an ``affinity`` server group are pinned: Nova's scheduler lets a member go only
+  where the others already are, so a group cannot be moved one migration at a time (real
+  Nova refused it with NoValidHost in ``tests/nova``). Anti-affinity members still move;
 - instance ``metadata`` with ``geyser:deferrable=true`` makes it deferrable
   (``watcher_geyser.deferral.spec``); a malformed opt-in is a note, and not deferrable.
 
@@ -149,6 +152,14 @@ def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
     if util is not None:
         util = min(max(float(util), 0.0), 1.0)
     group = server_groups.get(inst.uuid)
+    if group and group[1] == GroupPolicy.AFFINITY.value and not excluded:
+        # Nova checks every migration with ServerGroupAffinityFilter: a member may only go where the
+        # others already are, so moving a group one member at a time is refused (NoValidHost).
+        note = (f"server group {group[0]} is an affinity group: Nova refuses to move one member away from the "
+                "others, so its members stay")
+        if note not in notes:
+            notes.append(note)
+        excluded = True
     metadata = getattr(inst, "metadata", None) or {}
     deferral, deferral_notes = parse_deferral(metadata, f"instance {inst.name} ({inst.uuid})")
     notes.extend(deferral_notes)

@@ -1,0 +1,164 @@
+"""The test side of real Nova: start ``nova_cloud.py`` under ``.venv-nova``, speak its control
+channel, read Placement, and hand Watcher an openstacksdk connection to it.
+
+Nothing here imports Nova: the cloud lives in its own process (see ``nova_cloud.py`` for
+why), reached over 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+NOVA_PYTHON = ROOT / ".venv-nova" / "bin" / "python"
+START_TIMEOUT_S = 240.0
+RESOURCES = ("VCPU", "MEMORY_MB", "DISK_GB")
+PLACEMENT_HEADERS = {"X-Auth-Token": "admin", "OpenStack-API-Version": "placement latest"}
+
+
+class CloudError(RuntimeError):
+    """The Nova helper process refused an operation or could not start; the message says why."""
+
+
+class NovaCloud:
+    """One real Nova + Placement process; start it with ``NovaCloud.start()``, end it with ``close()``."""
+
+    def __init__(self, proc: subprocess.Popen, info: dict, startup_s: float):
+        self._proc = proc
+        self.nova_url: str = info["nova"]
+        self.placement_url: str = info["placement"]
+        self.control_url: str = info["control"]
+        self.startup_s = startup_s
+        self.http = requests.Session()
+
+    @classmethod
+    def start(cls, ratios: tuple[float, float, float] = (2.0, 1.0, 1.0)) -> NovaCloud:
+        if not NOVA_PYTHON.exists():
+            raise CloudError(f"{NOVA_PYTHON} is missing: run `bash tools/nova_venv.sh` (tools/test.sh does it)")
+        env = dict(os.environ, GEYSER_NOVA_RATIOS=json.dumps(list(ratios)))
+        log = open(os.environ.get("GEYSER_NOVA_LOG", os.devnull), "ab")  # noqa: SIM115 - lives with the process
+        started = time.monotonic()
+        proc = subprocess.Popen([str(NOVA_PYTHON), str(Path(__file__).with_name("nova_cloud.py"))], cwd=ROOT,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
+        log.close()
+        line = b""
+        while time.monotonic() - started < START_TIMEOUT_S:
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if ready:
+                line = proc.stdout.readline()
+                break
+            if proc.poll() is not None:
+                break
+        if not line:
+            proc.kill()
+            raise CloudError(f"the Nova helper did not start within {START_TIMEOUT_S:.0f} s (exit code {proc.poll()}); "
+                             "set GEYSER_NOVA_LOG=/tmp/nova.log to see its log")
+        cloud = cls(proc, json.loads(line), time.monotonic() - started)
+        print(f"\nreal Nova + Placement started in {cloud.startup_s:.1f} s", file=sys.stderr)
+        return cloud
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    # --- control channel -------------------------------------------------------------------
+    def op(self, name: str, /, **body) -> dict:
+        resp = self.http.post(f"{self.control_url}/{name}", json=body, timeout=300)
+        payload = resp.json()
+        if resp.status_code != 200:
+            raise CloudError(f"{name}: {payload['error']}\n{payload.get('traceback', '')}")
+        return payload
+
+    def servers(self) -> dict[str, dict]:
+        """Server id -> {name, status, host, project, locked, flavor}, as Nova's API lists them."""
+        return {s["id"]: s for s in self.op("servers")["servers"]}
+
+    def services(self) -> dict[str, dict]:
+        return {s["host"]: s for s in self.op("services")["services"]}
+
+    # --- Placement, read directly ----------------------------------------------------------
+    def placement(self) -> dict[str, dict]:
+        """Hostname -> {"capacity": {rc: (total - reserved) * ratio}, "usage": {rc: used}}."""
+        out = {}
+        base = self.placement_url
+        providers = self.http.get(f"{base}/resource_providers", headers=PLACEMENT_HEADERS, timeout=30).json()
+        for rp in providers["resource_providers"]:
+            inv = self.http.get(f"{base}/resource_providers/{rp['uuid']}/inventories", headers=PLACEMENT_HEADERS,
+                                timeout=30).json()["inventories"]
+            use = self.http.get(f"{base}/resource_providers/{rp['uuid']}/usages", headers=PLACEMENT_HEADERS,
+                                timeout=30).json()["usages"]
+            out[rp["name"]] = {
+                "capacity": {rc: (v["total"] - v["reserved"]) * v["allocation_ratio"] for rc, v in inv.items()},
+                "usage": {rc: use.get(rc, 0) for rc in inv},
+            }
+        return out
+
+    # --- Watcher's seam --------------------------------------------------------------------
+    def sdk_connection(self):
+        """What ``watcher.common.clients.get_sdk_connection`` returns: compute and placement on loopback."""
+        from keystoneauth1 import noauth
+        from keystoneauth1 import session as ks_session
+        from openstack import connection
+
+        sess = ks_session.Session(auth=noauth.NoAuth(endpoint=self.nova_url),
+                                  additional_headers={"X-Auth-Token": "admin:admin"})
+        return connection.Connection(session=sess, compute_endpoint_override=self.nova_url,
+                                     placement_endpoint_override=self.placement_url)
+
+
+def over_inventory(snapshot: dict[str, dict]) -> list[str]:
+    """Every (host, resource) whose Placement usage exceeds what its inventory allows."""
+    return [f"{host} {rc} {state['usage'][rc]} > {state['capacity'][rc]:g}"
+            for host, state in sorted(snapshot.items()) for rc in RESOURCES
+            if rc in state["capacity"] and state["usage"][rc] > state["capacity"][rc] + 1e-6]
+
+
+@dataclass
+class PlacementWatch:
+    """Polls Placement in a thread while an action plan runs: how often, and every instant over inventory."""
+
+    cloud: NovaCloud
+    interval_s: float = 0.1
+    samples: int = 0
+    problems: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def __enter__(self) -> PlacementWatch:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._poll()  # and once more at the end
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._poll()
+            self._stop.wait(self.interval_s)
+
+    def _poll(self) -> None:
+        try:
+            snapshot = self.cloud.placement()
+        except Exception as exc:  # noqa: BLE001 - reported by the test, never swallowed
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            return
+        self.samples += 1
+        self.problems.extend(f"sample {self.samples}: {p}" for p in over_inventory(snapshot))
