@@ -8,7 +8,8 @@ numbers must equal the sequential run's exactly. Prints one JSON line per cell (
 wall times of the cell, whether they agree) and a last line with both sweep wall times, their
 ratio and the target (cluster at most 0.6x the sequential time). The sequential run goes first;
 both write to fresh temporary folders, so nothing is skipped. On a shared machine the ratio moves
-with the load: quote both times.
+with the load: quote both times, and the cores each phase actually got (its cells' CPU seconds over
+its wall time).
 """
 
 from __future__ import annotations
@@ -63,10 +64,14 @@ def main(argv: list[str] | None = None) -> int:
                           "sequential_cell_s": round(a["seconds"], 2), "dask_cell_s": round(b["seconds"], 2),
                           "equal": equal}))
     ratio = par.wall_seconds / seq.wall_seconds
+    seq_cpu, par_cpu = (sum(r.get("cpu_seconds") or 0.0 for r in run.records.values()) for run in (seq, par))
     print(json.dumps({
         "cells": len(cells), "workers": args.workers, "sequential_s": round(seq.wall_seconds, 1),
         "dask_s": round(par.wall_seconds, 1), "ratio": round(ratio, 3), "target_ratio": TARGET_RATIO,
         "ratio_met": ratio <= TARGET_RATIO, "numbers_equal": all_equal,
+        # cores the run actually got (cells' CPU seconds over wall): the machine's other load shows here
+        "sequential_cores_used": round(seq_cpu / seq.wall_seconds, 2),
+        "dask_cores_used": round(par_cpu / par.wall_seconds, 2),
     }))
     return 0
 

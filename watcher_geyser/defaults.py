@@ -19,13 +19,14 @@ SOLVER_WORKERS = 2
 ALLOCATION_CEILING = 1.0
 #: Signal-blind CPU ceiling: forecast or measured CPU use may fill this fraction of a
 #: host's physical cores. The energy signal moves this ceiling around it.
-#: 0.8 with the relief at 100 % (``RELIEF_MARGIN``): on the five PlanetLab days (cloudsim
-#: fidelity) 0.95/1.0 migrated 0.15-0.21x as often as thr-mmt, 0.8/1.0 0.11-0.15x, for
-#: SLATAH 0.7-1.1 % against thr-mmt's 5 % and 3-8 % more energy (docs/design/solver.md).
-CPU_CEILING = 0.8
+#: 0.75 with the relief at 100 % (``RELIEF_MARGIN``): on the PlanetLab days (cloudsim
+#: fidelity) 0.95/1.0 migrated 0.15-0.21x as often as thr-mmt, 0.8/1.0 0.10-0.16x and
+#: 0.75/1.0 0.11-0.12x on the two worst days, for a SLATAH of 0.6-1.1 % against thr-mmt's
+#: 5 %, at 3-8 % more energy than 0.95 (docs/design/solver.md).
+CPU_CEILING = 0.75
 #: A host sheds instances only when its CPU use passes its ceiling by this much (a dead
 #: band, so that a host hovering at the ceiling is not churned); capped at 100 %.
-RELIEF_MARGIN = 0.2
+RELIEF_MARGIN = 0.25
 #: The signal's CPU ceiling is kept within these bounds (audit ``ceiling_min``/``ceiling_max``).
 SIGNAL_CEILING_MIN = 0.5
 SIGNAL_CEILING_MAX = 1.0
