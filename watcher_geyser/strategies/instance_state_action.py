@@ -21,7 +21,6 @@ the plan (an ``execute`` that fails stops the whole action plan in Watcher 17).
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 from oslo_log import log
@@ -29,6 +28,7 @@ from watcher.applier.actions import base
 from watcher.common import exception, nova_helper
 
 from watcher_geyser.deferral.spec import SHELVED_AT, parse_deferral
+from watcher_geyser.strategies.polling import wait_until
 
 LOG = log.getLogger(__name__)
 ACTION_NAME = "geyser_instance_state"
@@ -110,7 +110,7 @@ class GeyserInstanceState(base.BaseAction):
             LOG.error("%s: shelving did not complete", self.label)
             return False
         compute.unshelve_server(self.resource_id)
-        if not _wait(lambda: self._status(nova) == "ACTIVE"):
+        if not wait_until(lambda: self._status(nova) == "ACTIVE", POLLS, POLL_S):
             LOG.error("%s: unshelve did not complete (status %s)", self.label, self._status(nova))
             return False
         compute.delete_server_metadata(self.resource_id, [SHELVED_AT])
@@ -145,11 +145,3 @@ class GeyserInstanceState(base.BaseAction):
     def get_description(self):
         return "Shelve a deferrable instance when energy is scarce, or bring back one geyser shelved."
 
-
-def _wait(condition, polls: int = POLLS) -> bool:
-    for attempt in range(polls):
-        if condition():
-            return True
-        if attempt + 1 < polls:
-            time.sleep(POLL_S)
-    return False

@@ -14,13 +14,13 @@ Watcher's does, and after a power-on also for the host's nova-compute service to
 
 from __future__ import annotations
 
-import time
-
 from oslo_log import log
 from watcher.applier.actions import change_node_power_state
 from watcher.common import exception, nova_helper
 from watcher.common.metal_helper import constants as metal_constants
 from watcher.common.metal_helper import factory as metal_helper_factory
+
+from watcher_geyser.strategies.polling import wait_until
 
 LOG = log.getLogger(__name__)
 ACTION_NAME = "geyser_node_power"
@@ -46,11 +46,11 @@ class GeyserNodePower(change_node_power_state.ChangeNodePowerState):
                 LOG.warning("compute node %s still holds %d instance(s): not switched off", hostname, len(remaining))
                 return False
         node.set_power_state(state)
-        if not _wait(lambda: metal.get_node(self.node_uuid).get_power_state() != current, retry):
+        if not wait_until(lambda: metal.get_node(self.node_uuid).get_power_state() != current, retry, POLL_S):
             return False
         if state == metal_constants.PowerState.ON.value:
             hostname = self.input_parameters.get("resource_name") or node.get_hypervisor_hostname()
-            return _wait(lambda: _service_up(hostname), retry)
+            return wait_until(lambda: _service_up(hostname), retry, POLL_S)
         return True
 
     def get_description(self):
@@ -61,11 +61,3 @@ def _service_up(hostname: str) -> bool:
     services = nova_helper.NovaHelper().get_service_list()
     return any(s.host == hostname and s.binary == "nova-compute" and s.state == "up" for s in services)
 
-
-def _wait(condition, polls: int) -> bool:
-    for attempt in range(polls):
-        if condition():
-            return True
-        if attempt + 1 < polls:
-            time.sleep(POLL_S)
-    return False
