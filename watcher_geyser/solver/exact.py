@@ -18,7 +18,7 @@ from ortools.sat.python import cp_model
 from watcher_geyser.bounds import dynamic_slopes_w_per_core
 from watcher_geyser.model import GroupPolicy
 from watcher_geyser.solver.cpsat import dump_model, make_solver
-from watcher_geyser.solver.repack import Workspace
+from watcher_geyser.solver.workspace import Workspace
 
 UNITS = (100, 1, 1, 1000)  # centi-vcpus, MB, GB, milli-cores
 MICRO = 1_000_000

@@ -22,7 +22,8 @@ from ortools.sat.python import cp_model
 
 from watcher_geyser.bounds import candidate_hosts
 from watcher_geyser.solver.cpsat import dump_model, make_solver
-from watcher_geyser.solver.repack import EPS, Workspace
+from watcher_geyser.solver.repack import EPS
+from watcher_geyser.solver.workspace import Workspace
 
 # integer units per dimension: centi-vcpus, MB, GB, milli-cores of measured CPU
 UNITS = (100.0, 1.0, 1.0, 1000.0)
@@ -71,7 +72,7 @@ def choose_hosts(
 def _useful(ws: Workspace) -> np.ndarray:
     """The most each kept host can hold in any valid answer: a host that may not receive
     holds at most what it has; one already above its limits may keep that much."""
-    return np.where(ws.may_receive[:, None], np.maximum(ws.limits, ws.load0), ws.load0)
+    return np.where(ws.may_receive[:, None], ws.held_limits, ws.load0)
 
 
 def _host_memory_gb(ws: Workspace) -> np.ndarray:

@@ -36,7 +36,7 @@ from watcher_geyser.solver.limits import CPU_CORES, held_limits
 from watcher_geyser.solver.master import choose_hosts
 from watcher_geyser.solver.problem import Bounds, Problem, Target
 from watcher_geyser.solver.relief import relieve, relieved_problem, relieved_target
-from watcher_geyser.solver.repack import Workspace
+from watcher_geyser.solver.workspace import Workspace
 
 LOG = logging.getLogger(__name__)
 
