@@ -25,9 +25,10 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from watcher_geyser.solver.clock import Clock
-from watcher_geyser.solver.cpsat import make_solver
+from watcher_geyser.solver.cpsat import UNITS, make_solver
 from watcher_geyser.solver.greedy import empty_more_hosts, move_budget
-from watcher_geyser.solver.repack import EPS, Workspace
+from watcher_geyser.solver.repack import EPS
+from watcher_geyser.solver.workspace import Workspace
 
 NEIGHBOURHOOD_HOSTS = 8
 STEP_SECONDS = 0.3
@@ -35,7 +36,6 @@ STEP_SECONDS = 0.3
 #: about this long, so a shorter budget (a simulator's step) buys a model cut off before it
 #: proves anything. The clock counts it in deterministic mode too, so answers still repeat.
 MIN_STEP_SECONDS = 0.1
-UNITS = np.array([100.0, 1.0, 1.0, 1000.0])  # centi-vcpus, MB, GB, milli-cores (as the master model)
 
 
 def polish(ws: Workspace, placement: np.ndarray, clock: Clock) -> np.ndarray:
@@ -104,7 +104,7 @@ def _solve_neighbourhood(
         return None
     on_now = len(np.unique(placement[items]))
     dims = ws.demand.shape[1]
-    units = UNITS[:dims]
+    units = np.array(UNITS[:dims], dtype=float)
     demand = np.ceil(ws.demand[items] * units - EPS).astype(np.int64)  # rounded against the answer: safe
     capacity = np.floor(ws.limits[hosts] * units + EPS).astype(np.int64)
     model = cp_model.CpModel()
