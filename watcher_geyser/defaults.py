@@ -40,6 +40,9 @@ SIGNAL_CEILING_MAX = 1.0
 #: no signal, plentiful energy relaxes.
 RELAXED_CPU_CEILING = 0.7
 TIGHT_CPU_CEILING = 1.0
+#: The signal policy's relief margin at each end (``RELIEF_MARGIN`` without a signal).
+RELAXED_RELIEF_MARGIN = RELIEF_MARGIN
+TIGHT_RELIEF_MARGIN = RELIEF_MARGIN
 
 #: Migrations per wave (Watcher's own default for concurrent migrations).
 PARALLELISM = 2
