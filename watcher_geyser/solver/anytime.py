@@ -26,7 +26,8 @@ from ortools.sat.python import cp_model
 from watcher_geyser.solver.clock import Clock
 from watcher_geyser.solver.cpsat import make_solver
 from watcher_geyser.solver.greedy import empty_more_hosts, move_budget
-from watcher_geyser.solver.repack import EPS, Workspace
+from watcher_geyser.solver.repack import EPS
+from watcher_geyser.solver.workspace import Workspace
 
 NEIGHBOURHOOD_HOSTS = 8
 STEP_SECONDS = 0.3
