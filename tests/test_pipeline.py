@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -166,13 +168,29 @@ def test_plugin_and_simulator_ask_the_solver_the_same_from_the_same_fleet_and_de
     assert plugin.plan.allow_power_off == simulator.plan.allow_power_off == (d.allow_power_off and d.fallback is None)
 
 
-def test_scarce_packs_harder_than_blind_and_plentiful_relaxes():
+def test_the_decisions_relief_margin_moves_the_relief_ceiling_and_none_keeps_the_callers():
+    assert apply_decision(Settings(), replace(decision(0.6), relief_margin=0.1)).limits.relief_ceiling == \
+        pytest.approx(0.7)
+    assert apply_decision(Settings().with_limits(relief_margin=0.3), decision(0.6)).limits.relief_margin == 0.3
+
+
+def settings_at(supply_w: float, need_w: float = 2000.0) -> Settings:
+    """The default settings with a default policy's decision for a constant supply."""
     from watcher_geyser.signal import PolicyConfig, Series, SignalPolicy, Unit
 
-    def settings_at(supply_w: float) -> Settings:
-        series = Series.build(np.array([0.0, 86400.0]), np.array([supply_w, supply_w]), Unit.WATTS)
-        d = SignalPolicy(PolicyConfig(horizon_s=0)).decide(series, 600.0, 10_000.0, "test", need_w=2000.0)
-        return apply_decision(DEFAULTS.with_plan(allow_power_off=True), d)
+    series = Series.build(np.array([0.0, 86400.0]), np.array([supply_w, supply_w]), Unit.WATTS)
+    d = SignalPolicy(PolicyConfig(horizon_s=0)).decide(series, 600.0, 10_000.0, "test", need_w=need_w)
+    return apply_decision(DEFAULTS.with_plan(allow_power_off=True), d)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0.0, 20_000.0), st.floats(0.0, 20_000.0), st.floats(100.0, 10_000.0))
+def test_a_scarcer_supply_never_gives_a_looser_ceiling_or_a_later_relief(a_w, b_w, need_w):
+    scarcer, richer = settings_at(min(a_w, b_w), need_w), settings_at(max(a_w, b_w), need_w)
+    assert scarcer.limits.cpu_ceiling >= richer.limits.cpu_ceiling
+    assert scarcer.limits.relief_ceiling >= richer.limits.relief_ceiling
+    assert scarcer.limits.relief_ceiling >= scarcer.limits.cpu_ceiling
+
 
     scarce, plenty = settings_at(500.0), settings_at(5000.0)
     assert scarce.limits.cpu_ceiling > DEFAULTS.limits.cpu_ceiling > plenty.limits.cpu_ceiling

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from watcher_geyser import defaults
 from watcher_geyser.deferral import DeferralConfig, Energy, decide_deferral
 from watcher_geyser.pipeline import CycleBudget, Hold, PlanSettings, Settings, SolveSettings, apply_decision, run
 from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy
@@ -50,7 +51,7 @@ REALISTIC_PER_HOST = 2
 #: decomposition (the plugin's path at scale; the exact model is too slow for every step), one
 #: worker, and emptied hosts switched off (as ``geyser_energy`` does by default).
 SIM_SETTINGS = Settings(
-    solve=SolveSettings(time_limit_s=0.2, method="decompose", workers=1),
+    solve=SolveSettings(time_limit_s=defaults.SIM_TIME_LIMIT_S, method="decompose", workers=1),
     plan=PlanSettings(allow_power_off=True),
 )
 #: ``--policy geyser:key=value`` keywords that set the pipeline's settings (section, field).

@@ -17,7 +17,7 @@ from ortools.sat.python import cp_model
 
 from watcher_geyser.bounds import dynamic_slopes_w_per_core
 from watcher_geyser.model import RAM
-from watcher_geyser.solver.cpsat import dump_model, make_solver
+from watcher_geyser.solver.cpsat import UNITS, dump_model, make_solver
 from watcher_geyser.solver.limits import hold
 from watcher_geyser.solver.rules.capacity import encode_capacity
 from watcher_geyser.solver.rules.caps import encode_caps
@@ -26,7 +26,6 @@ from watcher_geyser.solver.rules.pinning import fixed_instances
 from watcher_geyser.solver.rules.zones import destinations, receivers_per_zone
 from watcher_geyser.solver.workspace import Workspace
 
-UNITS = (100, 1, 1, 1000)  # centi-vcpus, MB, GB, milli-cores
 MICRO = 1_000_000
 
 

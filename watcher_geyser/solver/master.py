@@ -21,12 +21,10 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from watcher_geyser.bounds import candidate_hosts
-from watcher_geyser.solver.cpsat import dump_model, make_solver
+from watcher_geyser.solver.cpsat import UNITS, dump_model, make_solver
 from watcher_geyser.solver.repack import EPS
 from watcher_geyser.solver.workspace import Workspace
 
-# integer units per dimension: centi-vcpus, MB, GB, milli-cores of measured CPU
-UNITS = (100.0, 1.0, 1.0, 1000.0)
 WATT_UNIT = 10  # deci-watts
 
 
