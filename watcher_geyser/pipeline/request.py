@@ -122,4 +122,6 @@ def anchor(fleet: Fleet, keep_on: frozenset[str]) -> Fleet:
     if not pins:
         return fleet
     instances = [replace(inst, locked=True) if i in pins else inst for i, inst in enumerate(fleet.instances)]
-    return Fleet.build(fleet.hosts, instances, fleet.server_groups, fleet.default_cpu_util)
+    anchored = Fleet.build(fleet.hosts, instances, fleet.server_groups, fleet.default_cpu_util)
+    anchored.share_host_arrays(fleet)  # the same hosts
+    return anchored
