@@ -112,6 +112,8 @@ class GeyserPolicy:
             sections[section][name] = kwargs.pop(keyword)
         policy = {k: kwargs.pop(k) for k in [k for k in kwargs if k in PolicyConfig.__dataclass_fields__]}
         settings = SIM_SETTINGS.with_limits(**sections["limits"]).with_solve(**sections["solve"])
+        if "max_power_cycles" in kwargs:
+            kwargs["budget"] = CycleBudget(kwargs.pop("max_power_cycles"))
         return cls(settings=settings, policy_config=PolicyConfig(**policy) if policy else None, **kwargs)
 
     def initial_placement(self, state: SimState) -> None:
