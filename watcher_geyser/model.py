@@ -173,6 +173,7 @@ class Fleet:
         group_names = {g.name for g in server_groups}
         if len(group_names) != len(server_groups):
             raise ValueError("server_groups: duplicate group name")
+        off = {host.name for host in hosts if not host.powered}
         for inst in instances:
             if inst.uuid in seen:
                 raise ValueError(f"instance {inst.uuid!r}: duplicate uuid")
@@ -181,7 +182,7 @@ class Fleet:
                 raise ValueError(f"instance {inst.uuid!r} ({inst.name}): unknown host {inst.host!r}")
             if inst.server_group is not None and inst.server_group not in group_names:
                 raise ValueError(f"instance {inst.uuid!r} ({inst.name}): unknown server group {inst.server_group!r}")
-            if not hosts[host_index[inst.host]].powered:
+            if inst.host in off:
                 raise ValueError(
                     f"instance {inst.uuid!r} ({inst.name}): its host {inst.host!r} is 'off' but runs it; "
                     "mark the host enabled or disabled"
