@@ -126,8 +126,7 @@ class GeyserPolicy:
         settings = self.step_settings(view, fleet)
         self.switches_off_empty_hosts = settings.plan.allow_power_off
         result = run(fleet, settings)
-        vm_index = {name: i for i, name in enumerate(state.dc.vm_names)}
-        host_index = {name: i for i, name in enumerate(state.dc.host_names)}
+        vm_index, host_index = _indices(state)
         waves = []
         for wave in result.plan.waves:
             migrations = [
@@ -162,8 +161,7 @@ class GeyserPolicy:
             energy = Energy.from_decision(self._decide_signal(view))
         config = self.deferral or DeferralConfig(lead_s=view.state.trace.step_s)
         plan = decide_deferral(book.candidates(view.time_s), energy, view.time_s, config)
-        index = {name: i for i, name in enumerate(view.state.dc.vm_names)}
-        hosts = {name: h for h, name in enumerate(view.state.dc.host_names)}
+        index, hosts = _indices(view.state)
         held = frozenset(hosts[name] for name in self.hold(view).held_off)
         return DeferralAnswer([index[u] for u in plan.shelve], [index[u] for u in plan.resume], held)
 
@@ -205,6 +203,16 @@ class GeyserPolicy:
                                               need_w=_need_w(view))
         self.decisions.append(decision)
         return decision
+
+
+def _indices(state: SimState) -> tuple[dict[str, int], dict[str, int]]:
+    """VM and host names to their trace and data-centre indices, built once per run."""
+    cached = getattr(state, "_geyser_indices", None)
+    if cached is None:
+        dc = state.dc
+        cached = ({name: i for i, name in enumerate(dc.vm_names)}, {name: i for i, name in enumerate(dc.host_names)})
+        state._geyser_indices = cached
+    return cached
 
 
 def _need_w(view) -> float:
