@@ -149,13 +149,17 @@ class GeyserPolicy:
         return settings.with_limits(keep_on=spent & now_on, keep_off=spent - now_on)
 
     def defer(self, view, book: DeferralBook) -> DeferralAnswer:
-        """Shelve and bring back deferrable VMs by the core's rule, from this step's signal decision."""
+        """Shelve and bring back deferrable VMs by the core's rule, from this step's signal decision.
+
+        The rule runs on the signal's clock (epoch seconds), as in the plugin: the forecast is."""
         if self.signal is None:
-            energy = Energy.blind()
+            energy, clock_s = Energy.blind(), 0.0
         else:
-            energy = Energy.from_decision(self._decide_signal(view))
+            energy = Energy.from_decision(self._decide_signal(view), self.signal.series, _need_w(view),
+                                          int(view.state.alive.sum()), _peak_w(view.state))
+            clock_s = self.signal.start_s
         config = self.deferral or DeferralConfig(lead_s=view.state.trace.step_s)
-        plan = decide_deferral(book.candidates(view.time_s), energy, view.time_s, config)
+        plan = decide_deferral(book.candidates(view.time_s, clock_s), energy, view.time_s + clock_s, config)
         index = {name: i for i, name in enumerate(view.state.dc.vm_names)}
         return DeferralAnswer([index[u] for u in plan.shelve], [index[u] for u in plan.resume])
 
