@@ -62,10 +62,12 @@ class DeferralSetup:
 
 @dataclass
 class DeferralAnswer:
-    """What a deferring policy asks at a decision step (VM indices)."""
+    """What a deferring policy asks at a decision step (VM indices), and hosts a VM brought back
+    must not switch on (``keep_off``, bool[H]: their power-cycle budget is spent)."""
 
     shelve: list[int]
     resume: list[int]
+    keep_off: np.ndarray | None = None
 
 
 class DeferralBook:
@@ -162,7 +164,7 @@ class DeferralBook:
         for v in answer.resume:
             if not self.shelved[v]:
                 continue
-            host = self._schedule(v, host_free_mips)
+            host = self._schedule(v, host_free_mips, answer.keep_off)
             if host is None:
                 continue  # no room anywhere: it stays shelved, and may become a deadline miss
             spell = t_s - self.shelved_since[v]
@@ -176,8 +178,9 @@ class DeferralBook:
             changed += 1
         return changed
 
-    def _schedule(self, v: int, free_mips: np.ndarray) -> int | None:
-        """Nova's part: the fullest powered host with room for the VM, else the first off host with room."""
+    def _schedule(self, v: int, free_mips: np.ndarray, keep_off: np.ndarray | None = None) -> int | None:
+        """Nova's part: the fullest powered host with room for the VM, else the first off host with room
+        (not one of ``keep_off``: an operator disables a host geyser must not switch on)."""
         state, dc = self.state, self.state.dc
         fits = (free_mips >= dc.vm_mips[v]) & (dc.pe_mips * dc.vm_pes[v] >= dc.vm_mips[v])
         if state.fidelity.enforce_ram:
@@ -187,7 +190,7 @@ class DeferralBook:
         powered = np.flatnonzero(fits & on)
         if len(powered):
             return int(powered[np.argmin(free_mips[powered])])
-        off = np.flatnonzero(fits & ~on)
+        off = np.flatnonzero(fits & ~on & (True if keep_off is None else ~keep_off))
         return int(off[0]) if len(off) else None
 
     # --- figures -------------------------------------------------------------------------------

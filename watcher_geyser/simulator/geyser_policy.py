@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from watcher_geyser.deferral import DeferralConfig, Energy, decide_deferral
+from watcher_geyser.deferral.fleet import spare_hosts
 from watcher_geyser.pipeline import PlanSettings, PowerCycles, Settings, SolveSettings, apply_decision, run
 from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial
@@ -160,8 +161,16 @@ class GeyserPolicy:
             clock_s = self.signal.start_s
         config = self.deferral or DeferralConfig(lead_s=view.state.trace.step_s)
         plan = decide_deferral(book.candidates(view.time_s, clock_s), energy, view.time_s + clock_s, config)
-        index = {name: i for i, name in enumerate(view.state.dc.vm_names)}
-        return DeferralAnswer([index[u] for u in plan.shelve], [index[u] for u in plan.resume])
+        state, names = view.state, view.state.dc.host_names
+        index = {name: i for i, name in enumerate(state.dc.vm_names)}
+        # hosts whose power-cycle budget is spent: none emptied by shelving, none switched on by a resume
+        spent = self.cycles.spent(view.time_s)
+        on = {names[h] for h, vms in enumerate(state.host_vms) if vms}
+        host_of = {u: names[int(state.vm_host[index[u]])] for u in plan.shelve}
+        occupants = {names[h]: len(vms) for h, vms in enumerate(state.host_vms) if vms}
+        shelve, _ = spare_hosts(plan.shelve, host_of, occupants, spent & on)
+        keep_off = np.array([n in spent and n not in on for n in names], dtype=bool)
+        return DeferralAnswer([index[u] for u in shelve], [index[u] for u in plan.resume], keep_off)
 
     def _parallelism(self, state: SimState) -> tuple[int, int]:
         """Migrations per wave (overall, per host). CloudSim starts every migration at once, so
