@@ -340,3 +340,15 @@ def test_supply_rule_over_time_keeps_every_deadline_and_never_shelves_on_fallbac
             del shelved[uuid]
         for uuid in plan.shelve:
             shelved[uuid] = now
+
+
+def test_with_nothing_running_a_host_s_watts_price_the_first_to_come_back():
+    from watcher_geyser.signal import SignalPolicy
+
+    series = Series.build([T0 - HOUR], [500.0], Unit.WATTS, [10 * HOUR])
+    decision = SignalPolicy().decide(series, T0, 1000.0, "test", need_w=None)
+    energy = Energy.from_decision(decision, series, 0.0, 0, 1000.0, host_w=100.0)
+    assert energy.knows_supply and energy.per_instance_w == 100.0
+    waiting = [Candidate(f"vm{i}", True, T0 + 10 * HOUR) for i in range(9)]
+    assert len(decide_deferral(waiting, energy, T0).resume) == 4  # 0.9 x 500 W pays for four hosts' worth
+    assert not Energy.from_decision(decision, series, 0.0, 0, 1000.0).knows_supply  # no price: the levels

@@ -98,18 +98,27 @@ class Energy:
 
     @classmethod
     def from_decision(cls, decision: Decision, series: Series | None = None, need_w: float | None = None,
-                      instances: int = 0, fleet_peak_w: float | None = None) -> Energy:
+                      instances: int = 0, fleet_peak_w: float | None = None,
+                      host_w: float | None = None) -> Energy:
         """The rule's view of a decision; with the series read and the fleet's draw, its watts fields too.
 
-        ``instances``: how many instances run now (the draw is shared among them). A fallback
-        decision gets only its level and fallback: an unreadable signal never shelves.
+        ``instances``: how many instances run now (the draw is shared among them). When none
+        runs, the first to come back switches a host on: ``host_w`` (the least a host draws when
+        on) is then the price of one. A fallback decision gets only its level and fallback: an
+        unreadable signal never shelves.
         """
         if decision.fallback is not None or decision.value_now is None or series is None:
             return cls(decision.level, decision.fallback)
         forecast = Forecast.from_series(series, decision.at_s, fleet_peak_w)
-        if forecast is None or need_w is None or not math.isfinite(need_w) or need_w <= 0 or instances <= 0:
+        if forecast is None or need_w is None or not math.isfinite(need_w) or need_w < 0:
             return cls(decision.level, decision.fallback)
-        return cls(decision.level, None, forecast.watts[0], float(need_w), float(need_w) / instances, forecast)
+        if instances > 0 and need_w > 0:
+            per_instance_w = float(need_w) / instances
+        elif host_w is not None and math.isfinite(host_w) and host_w > 0:
+            per_instance_w = float(host_w)
+        else:
+            return cls(decision.level, decision.fallback)
+        return cls(decision.level, None, forecast.watts[0], float(need_w), per_instance_w, forecast)
 
     @classmethod
     def blind(cls) -> Energy:

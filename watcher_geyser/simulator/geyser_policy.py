@@ -157,7 +157,8 @@ class GeyserPolicy:
             energy, clock_s = Energy.blind(), 0.0
         else:
             energy = Energy.from_decision(self._decide_signal(view), self.signal.series, _need_w(view),
-                                          int(view.state.alive.sum()), _peak_w(view.state))
+                                          int(view.state.alive.sum()), _peak_w(view.state),
+                                          min(p.idle_w for p in view.state.dc.power))
             clock_s = self.signal.start_s
         config = self.deferral or DeferralConfig(lead_s=view.state.trace.step_s)
         plan = decide_deferral(book.candidates(view.time_s, clock_s), energy, view.time_s + clock_s, config)

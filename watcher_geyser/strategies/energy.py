@@ -111,7 +111,8 @@ def _from_signal(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings,
         save_state(group.state_file, policy.state)
     reason = decision.reason + (f" ({state_note})" if state_note else "")
     series = observation if isinstance(observation, Series) else None
-    energy = Energy.from_decision(decision, series, need_w, len(fleet.instances), peak_w)
+    idle_w = min((float(h.power.idle_w) for h in fleet.hosts), default=None)
+    energy = Energy.from_decision(decision, series, need_w, len(fleet.instances), peak_w, idle_w)
     return EnergyDecision(apply_decision(settings, decision), reason, fallback=decision.fallback is not None,
                           source=decision.source, energy=energy)
 
