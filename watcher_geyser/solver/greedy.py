@@ -18,7 +18,8 @@ import numpy as np
 
 from watcher_geyser.bounds import candidate_hosts
 from watcher_geyser.solver.fill import fill_hosts
-from watcher_geyser.solver.repack import EPS, Packing, Workspace, repack
+from watcher_geyser.solver.repack import EPS, Packing, repack
+from watcher_geyser.solver.workspace import Workspace
 
 
 def _idle_per_scarce_unit(ws: Workspace) -> np.ndarray:
