@@ -194,11 +194,11 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
     runner = Runner(day, bar, deterministic)
     step = day.trace.step_s
     specs = tuple(dict.fromkeys((BLIND_REFERENCE, *frontier_specs, THR_REFERENCE)))
-    blind = _cached_blind(cache, day, specs, scales)
-    if blind is None:
-        blind = {BLIND_REFERENCE: runner.run(BLIND_REFERENCE)}
-    else:
-        bar.update(len(specs) * (day.trace.samples - 1))
+    cached = _cached_blind(cache, day, scales)
+    blind = {spec: CachedRun.from_row(row) for spec, row in cached.items()}
+    bar.update(len(set(specs) & set(blind)) * (day.trace.samples - 1))
+    if BLIND_REFERENCE not in blind:
+        blind[BLIND_REFERENCE] = runner.run(BLIND_REFERENCE)
     reference = blind[BLIND_REFERENCE]
     feeds = {scale: solar_supply(day, site, scale * reference.energy_kwh) for scale in scales}
     scale_of = {id(feed): scale for scale, (feed, _) in feeds.items()}
@@ -208,18 +208,20 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
             return r.uncovered_kwh_by_supply[str(scale_of[id(feed)])]
         return uncovered_kwh(r, feed, step_s)
 
-    rows = []
+    fresh = False
     for spec in specs:
         r = blind.get(spec) or runner.run(spec)
         blind[spec] = r
         if isinstance(r, CachedRun):
             continue
         by_scale = {str(scale): uncovered_kwh(r, feed, step) for scale, (feed, _) in feeds.items()}
-        rows.append(point_row(day.name, spec, r, signal="off", uncovered_kwh_by_supply=by_scale))
-        emit(rows[-1])
-    if cache is not None and rows:
+        cached[spec] = point_row(day.name, spec, r, signal="off", uncovered_kwh_by_supply=by_scale)
+        emit(cached[spec])
+        fresh = True
+    if cache is not None and fresh:
         cache.mkdir(parents=True, exist_ok=True)
-        (cache / f"{day.name}.json").write_text(json.dumps({"day": day.name, "points": rows}, indent=1))
+        (cache / f"{day.name}.json").write_text(json.dumps({"day": day.name, "points": list(cached.values())},
+                                                           indent=1))
     thr = blind[THR_REFERENCE]
     skip_note = deferrable_support()
     summaries = []
@@ -242,16 +244,14 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
     return summaries
 
 
-def _cached_blind(cache: Path | None, day: Day, specs: tuple[str, ...], scales: tuple[float, ...]) -> dict | None:
-    """The day's blind points from ``cache`` when it holds every spec at every supply size; else None."""
+def _cached_blind(cache: Path | None, day: Day, scales: tuple[float, ...]) -> dict[str, dict]:
+    """The day's blind points in ``cache`` measured at every supply size (rows by spec; empty without one).
+    Every one joins the frontier, so a richer cache draws a richer frontier."""
     path = None if cache is None else cache / f"{day.name}.json"
     if path is None or not path.is_file():
-        return None
-    rows = {row["policy"]: row for row in json.loads(path.read_text())["points"]}
-    if any(spec not in rows or any(str(s) not in rows[spec]["uncovered_kwh_by_supply"] for s in scales)
-           for spec in specs):
-        return None
-    return {spec: CachedRun.from_row(rows[spec]) for spec in specs}
+        return {}
+    return {row["policy"]: row for row in json.loads(path.read_text())["points"]
+            if all(str(s) in row["uncovered_kwh_by_supply"] for s in scales)}
 
 
 def summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note) -> dict:
@@ -321,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", help="wall-clock start of each day (default: midnight UTC of its folder's date)")
     parser.add_argument("--frontier-cache", type=Path, metavar="DIR",
                         help="write each day's blind points to DIR/<day>.json, or read them from there when "
-                        "present (delete the file when blind policies change)")
+                        "present (every point the file holds joins the frontier; delete it when blind "
+                        "policies change)")
     parser.add_argument("--deferrable-only", action="store_true",
                         help="only geyser following the supply with 30 %% deferrable VMs, not the fixed workload")
     parser.add_argument("--out", type=Path, default=Path("results/follow_energy"), help="folder for the PNG plots")
