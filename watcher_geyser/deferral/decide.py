@@ -98,6 +98,7 @@ class DeferralPlan:
     resume: tuple[str, ...] = ()
     late: tuple[str, ...] = ()  # brought back after their resume_by_s had passed
     reasons: dict[str, str] = field(default_factory=dict)
+    due: tuple[str, ...] = ()  # brought back by their deadline (late ones included): they may not wait for room
 
     def verdict(self, uuid: str) -> Verdict:
         if uuid in self.reasons and uuid in self.shelve:
@@ -115,6 +116,7 @@ def decide_deferral(
     shelve: list[str] = []
     resume: list[str] = []
     late: list[str] = []
+    due: list[str] = []
     reasons: dict[str, str] = {}
     waiting: list[Candidate] = []  # shelved, not forced back: the energy decides
     running: list[Candidate] = []  # running, could wait long enough to be worth shelving
@@ -125,6 +127,8 @@ def decide_deferral(
             if reason is not None:
                 resume.append(c.uuid)
                 reasons[c.uuid] = reason
+                if slack_s <= config.lead_s:
+                    due.append(c.uuid)
                 if slack_s < 0:
                     late.append(c.uuid)
             else:
@@ -136,7 +140,7 @@ def decide_deferral(
         more_resume, more_shelve = by_supply(waiting, running, energy, now_s, config, reasons)
         resume += more_resume
         shelve += more_shelve
-    return DeferralPlan(tuple(shelve), tuple(resume), tuple(late), reasons)
+    return DeferralPlan(tuple(shelve), tuple(resume), tuple(late), reasons, tuple(due))
 
 
 def _forced_back(slack_s: float, energy: Energy, config: DeferralConfig) -> str | None:

@@ -17,7 +17,8 @@ A VM that comes back later (no host had room for it) is a deadline miss, named i
 
 The engine plays Nova's scheduler for a VM that comes back: the fullest powered host where its
 full MIPS (and, in realistic fidelity, its RAM) fits, else the first off host that can take it
-and that the policy does not hold off (``DeferralAnswer.held_off``: hosts out of power cycles).
+and that the policy does not hold off (``DeferralAnswer.held_off``: hosts out of power cycles), unless
+the VM is due (its deadline has come) and no other host can take it: a deadline beats the budget.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class DeferralAnswer:
     shelve: list[int]
     resume: list[int]
     held_off: frozenset[int] = frozenset()  # hosts that must not be switched on (power-cycle budget spent)
+    due: frozenset[int] = frozenset()  # brought back by their deadline: a held-off host rather than a miss
 
 
 class DeferralBook:
@@ -165,6 +167,8 @@ class DeferralBook:
             if not self.shelved[v]:
                 continue
             host = self._schedule(v, host_free_mips, answer.held_off)
+            if host is None and v in answer.due:  # a deadline beats the power-cycle budget
+                host = self._schedule(v, host_free_mips)
             if host is None:
                 continue  # no room anywhere: it stays shelved, and may become a deadline miss
             spell = t_s - self.shelved_since[v]

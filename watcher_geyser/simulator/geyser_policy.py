@@ -175,7 +175,8 @@ class GeyserPolicy:
         occupants = {names[h]: len(vms) for h, vms in enumerate(state.host_vms) if vms}
         shelve, _ = spare_hosts(plan.shelve, host_of, occupants, frozenset(hold.held_on))
         held = frozenset(hosts[name] for name in hold.held_off)
-        return DeferralAnswer([index[u] for u in shelve], [index[u] for u in plan.resume], held)
+        return DeferralAnswer([index[u] for u in shelve], [index[u] for u in plan.resume], held,
+                              frozenset(index[u] for u in plan.due))
 
     def _parallelism(self, state: SimState) -> tuple[int, int]:
         """Migrations per wave (overall, per host). CloudSim starts every migration at once, so
