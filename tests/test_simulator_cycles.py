@@ -10,6 +10,7 @@ a few hours slides it several times.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -79,3 +80,12 @@ def test_deferred_work_never_comes_back_on_a_host_held_off():
     assert int(state.vm_host[0]) == 1  # not host-000, the first off host, which is held off
     book.apply(DeferralAnswer([], [1], held_off=frozenset({0, 2})), 2 * STEP_S, free - np.array([0, 1e9, 0]))
     assert book.shelved[1]  # no host may take it: it waits (and would be a named deadline miss)
+
+
+def test_the_budget_is_a_policy_parameter_on_the_command_line():
+    from watcher_geyser.simulator.baselines import make_policy
+
+    assert make_policy("geyser:max_cycles=1").budget == CycleBudget(1)
+    assert make_policy("geyser").budget == CycleBudget()
+    with pytest.raises(ValueError, match="max_cycles"):
+        make_policy("geyser:max_cycles=0")

@@ -113,6 +113,8 @@ class GeyserPolicy:
             sections[section][name] = kwargs.pop(keyword)
         policy = {k: kwargs.pop(k) for k in [k for k in kwargs if k in PolicyConfig.__dataclass_fields__]}
         settings = SIM_SETTINGS.with_limits(**sections["limits"]).with_solve(**sections["solve"])
+        if "max_power_cycles" in kwargs:
+            kwargs["budget"] = CycleBudget(kwargs.pop("max_power_cycles"))
         return cls(settings=settings, policy_config=PolicyConfig(**policy) if policy else None, **kwargs)
 
     def initial_placement(self, state: SimState) -> None:
@@ -125,8 +127,7 @@ class GeyserPolicy:
         settings = self.step_settings(view, fleet)
         self.switches_off_empty_hosts = settings.plan.allow_power_off
         result = run(fleet, settings)
-        vm_index = {name: i for i, name in enumerate(state.dc.vm_names)}
-        host_index = {name: i for i, name in enumerate(state.dc.host_names)}
+        vm_index, host_index = _indices(state)
         waves = []
         for wave in result.plan.waves:
             migrations = [
@@ -167,8 +168,7 @@ class GeyserPolicy:
         config = self.deferral or DeferralConfig(lead_s=view.state.trace.step_s)
         plan = decide_deferral(book.candidates(view.time_s, clock_s), energy, view.time_s + clock_s, config)
         state, names = view.state, view.state.dc.host_names
-        index = {name: i for i, name in enumerate(state.dc.vm_names)}
-        hosts = {name: h for h, name in enumerate(names)}
+        index, hosts = _indices(state)
         hold = self.hold(view)
         # the power-cycle budget: no host it holds on is emptied by shelving, none it holds off switched on
         host_of = {u: names[int(state.vm_host[index[u]])] for u in plan.shelve}
@@ -216,6 +216,16 @@ class GeyserPolicy:
                                               need_w=_need_w(view))
         self.decisions.append(decision)
         return decision
+
+
+def _indices(state: SimState) -> tuple[dict[str, int], dict[str, int]]:
+    """VM and host names to their trace and data-centre indices, built once per run."""
+    cached = getattr(state, "_geyser_indices", None)
+    if cached is None:
+        dc = state.dc
+        cached = ({name: i for i, name in enumerate(dc.vm_names)}, {name: i for i, name in enumerate(dc.host_names)})
+        state._geyser_indices = cached
+    return cached
 
 
 def _need_w(view) -> float:

@@ -95,6 +95,8 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("min_dwell_s", "min_dwell_s", number(0.0), "seconds a signal decision is held at least"),
         Param("scarce_window", "scarce_forecast_window", number(1, 30, integer=True),
               "samples the CPU forecast looks back while the supply is fully scarce"),
+        Param("max_cycles", "max_power_cycles", number(1, integer=True),
+              "power cycles (switch-offs) a host may make in any 24 h"),
     ),
     "watcher-vwc": (
         Param("period_s", "period_s", number(300.0), "window Watcher's datasource averages, seconds"),
