@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.builders import fleet, host, vm
 from watcher_geyser import defaults
-from watcher_geyser.pipeline import DEFAULTS, PowerCycles, Settings, anchor, apply_decision, problem, run
+from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Settings, anchor, apply_decision, problem, run
 from watcher_geyser.signal import Decision, Fallback
 
 
@@ -96,30 +98,56 @@ def test_a_host_out_of_power_cycles_that_is_off_is_never_switched_on():
     assert result.target.moved.any()  # relief still found room, on h2
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.booleans(), min_size=4, max_size=4), min_size=1, max_size=200),
+def test_a_held_off_host_that_would_have_relieved_a_hot_one_is_named_in_its_reason():
+    f = fleet([host("h0"), host("h1", state="off")], [vm(name, "h0", cpu_util=1.0, vcpus=6) for name in "abc"])
+    result = run(f, Settings().with_solve(time_limit_s=2).with_limits(keep_off=frozenset({"h1"})))
+    assert not result.target.moved.any()
+    reason = result.target.unrelieved["h0"]
+    assert "power cycles for the day spent: h1" in reason
+    assert any("because of the power-cycle budget" in m for m in result.messages)
+
+
+def test_a_cycle_is_a_switch_off_and_a_host_is_held_off_until_its_oldest_leaves_the_window():
+    budget = CycleBudget(max_per_day=2)
+    day = 86400.0
+    hold = budget.hold(10 * 3600.0, [("a", False), ("b", True), ("c", False), ("d", False)],
+                       {"a": [3600.0, 7200.0], "b": [3600.0, 7200.0], "c": [7200.0], "d": [-day, 3600.0]})
+    assert dict(hold.held_off) == {"a": pytest.approx(day - 9 * 3600.0)}  # free when 01:00's switch-off is 24 h old
+    assert set(hold.held_on) == {"b"}  # on with none left: someone switched it on outside the rule
+    assert budget.free_in_s([3600.0, 7200.0], 3600.0 + day) == 0.0  # (t - 24 h, t]: the window is open at its start
+    settings = hold.apply(Settings())
+    assert settings.limits.keep_off == {"a"} and settings.limits.keep_on == {"b"}
+    assert any("held off, not switched on: a (15.0 h more)" in n for n in settings.notes)
+    with pytest.raises(ValueError, match="max_per_day"):
+        CycleBudget(max_per_day=0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.floats(min_value=1.0, max_value=7200.0),
+                          st.lists(st.booleans(), min_size=4, max_size=4)), min_size=1, max_size=150),
        st.integers(min_value=1, max_value=3))
-def test_a_host_obeying_the_budget_never_switches_off_more_than_allowed_in_a_day(steps, budget):
-    """Property: a driver that never empties spent hosts makes at most ``budget`` switch-offs per 24 h per host."""
-    cycles = PowerCycles(max_per_day=budget)
+def test_switching_on_only_hosts_with_a_switch_off_left_keeps_any_switch_off_within_budget(steps, budget):
+    """Property: whatever switches hosts off (at random times, for any reason), a driver that
+    switches on only the hosts the budget does not hold off makes at most ``budget``
+    switch-offs per host in any 24 h window."""
+    cycles = CycleBudget(max_per_day=budget)
     names = [f"h{i}" for i in range(4)]
     on = dict.fromkeys(names, True)
     offs: dict[str, list[float]] = {n: [] for n in names}
-    cycles.observe(-300.0, on.items())  # the state before the first decision
-    for k, wanted in enumerate(steps):
-        now_s = k * 300.0
-        spent = cycles.spent(now_s)
+    now_s = 0.0
+    for gap_s, wanted in steps:
+        now_s += gap_s
+        hold = cycles.hold(now_s, on.items(), offs)
         for name, want in zip(names, wanted):
-            if name in spent:
-                want = on[name]  # the pipeline anchors it when on and leaves it out when off: it stays as it is
+            if want and not on[name] and name in hold.held_off:
+                want = False  # the solver, relief and the scheduler leave it off
             if on[name] and not want:
-                offs[name].append(now_s)
+                offs[name].append(now_s)  # a switch-off, whatever its reason: never refused
             on[name] = want
-        cycles.observe(now_s, on.items())
     for times in offs.values():
         t = np.array(times)
-        for start in t:
-            assert ((t >= start) & (t < start + 86400)).sum() <= budget
+        for end in t:
+            assert ((t > end - 86400) & (t <= end)).sum() <= budget
 
 
 LIMIT_FIELDS = ("ceiling", "cpu_ceiling", "cpu_relief_ceiling", "power_budget_w", "max_migrations",
@@ -140,13 +168,29 @@ def test_plugin_and_simulator_ask_the_solver_the_same_from_the_same_fleet_and_de
     assert plugin.plan.allow_power_off == simulator.plan.allow_power_off == (d.allow_power_off and d.fallback is None)
 
 
-def test_scarce_packs_harder_than_blind_and_plentiful_relaxes():
+def test_the_decisions_relief_margin_moves_the_relief_ceiling_and_none_keeps_the_callers():
+    assert apply_decision(Settings(), replace(decision(0.6), relief_margin=0.1)).limits.relief_ceiling == \
+        pytest.approx(0.7)
+    assert apply_decision(Settings().with_limits(relief_margin=0.3), decision(0.6)).limits.relief_margin == 0.3
+
+
+def settings_at(supply_w: float, need_w: float = 2000.0) -> Settings:
+    """The default settings with a default policy's decision for a constant supply."""
     from watcher_geyser.signal import PolicyConfig, Series, SignalPolicy, Unit
 
-    def settings_at(supply_w: float) -> Settings:
-        series = Series.build(np.array([0.0, 86400.0]), np.array([supply_w, supply_w]), Unit.WATTS)
-        d = SignalPolicy(PolicyConfig(horizon_s=0)).decide(series, 600.0, 10_000.0, "test", need_w=2000.0)
-        return apply_decision(DEFAULTS.with_plan(allow_power_off=True), d)
+    series = Series.build(np.array([0.0, 86400.0]), np.array([supply_w, supply_w]), Unit.WATTS)
+    d = SignalPolicy(PolicyConfig(horizon_s=0)).decide(series, 600.0, 10_000.0, "test", need_w=need_w)
+    return apply_decision(DEFAULTS.with_plan(allow_power_off=True), d)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0.0, 20_000.0), st.floats(0.0, 20_000.0), st.floats(100.0, 10_000.0))
+def test_a_scarcer_supply_never_gives_a_looser_ceiling_or_a_later_relief(a_w, b_w, need_w):
+    scarcer, richer = settings_at(min(a_w, b_w), need_w), settings_at(max(a_w, b_w), need_w)
+    assert scarcer.limits.cpu_ceiling >= richer.limits.cpu_ceiling
+    assert scarcer.limits.relief_ceiling >= richer.limits.relief_ceiling
+    assert scarcer.limits.relief_ceiling >= scarcer.limits.cpu_ceiling
+
 
     scarce, plenty = settings_at(500.0), settings_at(5000.0)
     assert scarce.limits.cpu_ceiling > DEFAULTS.limits.cpu_ceiling > plenty.limits.cpu_ceiling

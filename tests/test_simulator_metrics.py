@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from watcher_geyser.model import Fleet
 from watcher_geyser.power import PowerModel
 from watcher_geyser.simulator.baselines import DecisionStats, first_fit, make_policy
 from watcher_geyser.simulator.datacenter import DataCenter
@@ -114,6 +115,22 @@ def test_fleet_seam_matches_simulator_utilisation():
     assert [i.host for i in fleet.instances] == ["h0", "h1"]
     after = policy.fleets[1]
     assert [i.host for i in after.instances] == ["h1", "h1"] and not any(i.locked for i in after.instances)
+
+
+def test_fleet_seam_shares_host_arrays_equal_to_a_fresh_build():
+    # hosts change state between steps (h0 is emptied and off at the second decision); the
+    # arrays only the hosts decide come from the run's first fleet, the rest are this step's
+    policy = MoveOnce()
+    simulate(trace([[0.5, 0.5, 0.5], [0.2, 0.4, 0.4]]), tiny_dc(), policy, REALISTIC)
+    first, after = policy.fleets
+    assert after.hosts != first.hosts and after.__dict__["capacity"] is first.__dict__["capacity"]
+    fresh = Fleet.build(after.hosts, after.instances)
+    for name in ("capacity", "physical_cores", "idle_w", "max_w", "host_zone", "dynamic_slope_w_per_core"):
+        np.testing.assert_array_equal(getattr(after, name), getattr(fresh, name), err_msg=name)
+    assert after.watts(powered=after.powered) == fresh.watts(powered=fresh.powered)
+    np.testing.assert_array_equal(after.powered, fresh.powered)
+    with pytest.raises(ValueError, match="different hosts"):
+        Fleet.build(after.hosts[:1], []).share_host_arrays(first)
 
 
 def test_migrations_to_diffs_placement():

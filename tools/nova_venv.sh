@@ -5,13 +5,7 @@
 # (tests/nova/server.py). Re-runs are cheap: a stamp records what was installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-}
-if [ -z "$PY" ]; then
-  for cand in python3.11 python3; do
-    if command -v "$cand" >/dev/null 2>&1; then PY=$cand; break; fi
-  done
-fi
-[ -n "$PY" ] || { echo "tools/nova_venv.sh: no python3 found; install Python 3.11" >&2; exit 1; }
+TOOL=tools/nova_venv.sh source tools/find_python.sh
 # What .venv-nova holds, written once: the stamp is this file's own hash.
 PACKAGES=(
   "nova==34.0.0"

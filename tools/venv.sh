@@ -4,13 +4,7 @@
 # setup.cfg or pyproject.toml changed since the last install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-}
-if [ -z "$PY" ]; then
-  for cand in python3.11 python3; do
-    if command -v "$cand" >/dev/null 2>&1; then PY=$cand; break; fi
-  done
-fi
-[ -n "$PY" ] || { echo "tools/venv.sh: no python3 found; install Python 3.11" >&2; exit 1; }
+TOOL=tools/venv.sh source tools/find_python.sh
 stamp=$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
 if [ -x .venv/bin/python ] && [ "$(cat .venv/.geyser-stamp 2>/dev/null)" = "$stamp" ]; then
   exit 0

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from watcher_geyser.model import RAM, Fleet
+from watcher_geyser.model import RAM, VCPU, Fleet
 
 EPS = 1e-9
 
@@ -125,7 +125,7 @@ def watts_lower_bound(
     """
     usable = candidate_hosts(fleet, allow_power_on) | pinned_hosts(fleet)
     idle = idle_lower_bound(fleet, limits, allow_power_on, hosts_bound)
-    return idle + dynamic_lower_bound(fleet, usable, limits[:, 0], cpu_limits)
+    return idle + dynamic_lower_bound(fleet, usable, limits[:, VCPU], cpu_limits)
 
 
 def idle_lower_bound(

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 #: Seconds the solver may search per request (Watcher audit, ``geyser plan``).
 TIME_LIMIT_S = 10.0
+#: Seconds the solver may search per simulated step (``geyser simulate``'s geyser policy): a
+#: day replays 288 steps. At 0.05 s the decomposition's host selection still proves its
+#: optimum at every step of the PlanetLab days; what a longer limit adds is anytime search,
+#: which there buys under 0.5 % energy for more migrations (bench/day_speed.py).
+SIM_TIME_LIMIT_S = 0.05
 #: CP-SAT worker threads: the decision engine shares its host with other services.
 SOLVER_WORKERS = 2
 
@@ -35,6 +40,9 @@ SIGNAL_CEILING_MAX = 1.0
 #: no signal, plentiful energy relaxes.
 RELAXED_CPU_CEILING = 0.7
 TIGHT_CPU_CEILING = 1.0
+#: The signal policy's relief margin at each end (``RELIEF_MARGIN`` without a signal).
+RELAXED_RELIEF_MARGIN = RELIEF_MARGIN
+TIGHT_RELIEF_MARGIN = RELIEF_MARGIN
 
 #: Migrations per wave (Watcher's own default for concurrent migrations).
 PARALLELISM = 2

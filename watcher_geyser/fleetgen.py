@@ -12,7 +12,7 @@ import uuid as uuidlib
 
 import numpy as np
 
-from watcher_geyser.model import Fleet, GroupPolicy, Host, Instance, ServerGroup
+from watcher_geyser.model import RAM, Fleet, GroupPolicy, Host, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
 # (name, vcpus, memory_mb, disk_gb, weight): a public-cloud-like mix, small flavours common.
@@ -118,7 +118,7 @@ def _spread(demand: np.ndarray, capacity: np.ndarray, rng: np.random.Generator) 
     order = np.argsort(-(demand / capacity.mean(axis=0)).max(axis=1), kind="stable")
     used = np.zeros_like(capacity)
     jitter = rng.random(n_hosts)  # break ties between identical hosts at random
-    heap = [(-capacity[h, 1], jitter[h], h) for h in range(n_hosts)]
+    heap = [(-capacity[h, RAM], jitter[h], h) for h in range(n_hosts)]
     heapq.heapify(heap)
     placement = np.empty(len(demand), dtype=np.int64)
     for v in order:
@@ -127,12 +127,12 @@ def _spread(demand: np.ndarray, capacity: np.ndarray, rng: np.random.Generator) 
             _, tie, h = heapq.heappop(heap)
             if ((used[h] + demand[v]) <= capacity[h]).all():
                 break
-            skipped.append((-(capacity[h, 1] - used[h, 1]), tie, h))
+            skipped.append((-(capacity[h, RAM] - used[h, RAM]), tie, h))
         else:
             h = int(np.argmin((used / capacity).max(axis=1)))  # nothing fits: overload the emptiest
         placement[v] = h
         used[h] += demand[v]
-        heapq.heappush(heap, (-(capacity[h, 1] - used[h, 1]), jitter[h], h))
+        heapq.heappush(heap, (-(capacity[h, RAM] - used[h, RAM]), jitter[h], h))
         for item in skipped:
             heapq.heappush(heap, item)
     return placement

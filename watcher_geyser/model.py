@@ -320,6 +320,17 @@ class Fleet:
     def watts(self, placement: np.ndarray | None = None, powered: np.ndarray | None = None) -> float:
         return float(self.host_watts(placement, powered).sum())
 
+    def share_host_arrays(self, other: Fleet) -> None:
+        """Take ``other``'s host arrays (capacity, watts, zones), computing them on ``other`` if
+        need be: ``other`` holds the same hosts, perhaps in other states and with other
+        instances. A simulator builds a fleet at every step of a replay; the hosts' own
+        figures need computing once."""
+        if other._host_index != self._host_index:
+            raise ValueError("share_host_arrays: the fleets hold different hosts")
+        for name in _HOSTS_ONLY:
+            if name not in self.__dict__:
+                self.__dict__[name] = getattr(other, name)  # computed once on ``other``, then shared
+
     def with_placement(self, placement: np.ndarray) -> Fleet:
         """A new snapshot with instances on the hosts ``placement`` names; emptied hosts keep their state."""
         instances = []
@@ -348,3 +359,6 @@ _PLACEMENT_FREE = (
     "instance_index", "group_index", "capacity", "physical_cores", "demand", "cpu_used", "movable", "idle_w",
     "max_w", "zones", "host_zone", "power_groups", "dynamic_slope_w_per_core",
 )
+# of those, the ones only the hosts (sizes, power models, zones) decide
+_HOSTS_ONLY = ("capacity", "physical_cores", "idle_w", "max_w", "zones", "host_zone", "power_groups",
+               "dynamic_slope_w_per_core")

@@ -1,14 +1,27 @@
-"""Helpers for running ``geyser audit`` against Watcher's functional harness (see test_audit)."""
+"""Helpers for running ``geyser audit`` against Watcher's functional harness (see test_audit).
+
+Pecan keeps each thread's request in one module-global context-local (``pecan.core.state``),
+and every Pecan app built *replaces* that global with a fresh one: a request in flight in
+another thread (the decision engine or applier calling the emulated Nova, itself a Pecan app)
+then finds its request gone and fails. Building Watcher's API once per connection made
+``test_audit`` flaky under load (each poll of the command rebuilt it while the services
+worked). ``watcher_api_app`` is built once per test and binds to the context-local that
+exists, so it disturbs no request in flight.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from pathlib import Path
 
 import fixtures
+import pecan.configuration
+import pecan.core
 import requests
 from watcher.api import app as watcher_app
+from watcher.api import config as api_config
 from wsgi_intercept import interceptor
 
 from tests.ops.clouds import ADMIN_TOKEN, KeystoneStandIn, clouds_yaml, emulated_endpoints
@@ -17,12 +30,20 @@ from watcher_geyser.cli import main
 WATCHER_URL = "http://watcher-api.geyser.test:80"
 
 
+def watcher_api_app():
+    """Watcher's API app as ``VersionSelectorApplication`` builds it, bound to the context-local
+    Pecan already uses (see the module doc) rather than a new one."""
+    current = pecan.core.state if pecan.core.state is not None else threading.local()
+    app_config = {**api_config.PECAN_CONFIG["app"], "context_local_factory": lambda: current}
+    return watcher_app.setup_app(pecan.configuration.conf_from_dict({**api_config.PECAN_CONFIG, "app": app_config}))
+
+
 class GeyserCommandMixin:
     """For a ``WatcherFunctionalTestCase``: Watcher's API behind ``KeystoneStandIn``, clouds.yaml, ``geyser``."""
 
     def install_clouds(self):
-        intercept = interceptor.RequestsInterceptor(
-            lambda: KeystoneStandIn(watcher_app.VersionSelectorApplication()), url=WATCHER_URL + "/")
+        app = KeystoneStandIn(watcher_api_app())  # once: wsgi-intercept calls the factory per connection
+        intercept = interceptor.RequestsInterceptor(lambda: app, url=WATCHER_URL + "/")
         intercept.install_intercept()
         self.addCleanup(intercept.uninstall_intercept)
         endpoints = emulated_endpoints(self.env.nova_fixture) | {"infra_optim": WATCHER_URL}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.watcher import cluster
+from watcher_geyser.host_state import PowerReading, classify_host
 from watcher_geyser.model import HostState, MigrationKind
 from watcher_geyser.power import PowerModel
 from watcher_geyser.strategies import cloud
@@ -172,3 +174,25 @@ def test_a_compute_endpoint_without_server_groups_means_no_groups(monkeypatch):
     missing.status_code = 404
     monkeypatch.setattr(cloud.nova_helper, "NovaHelper", _Nova(error=missing))
     assert cloud.server_groups() == ({}, None)
+
+
+HOST_CASES = list(itertools.product(("enabled", "disabled"), ("up", "down"), (None, "watcher_geyser", "broken PSU"),
+                                    (True, False), (PowerReading.OFF, PowerReading.ON, PowerReading.UNKNOWN)))
+
+
+@pytest.mark.parametrize("case", HOST_CASES)
+def test_host_states_follow_the_one_rule(case):
+    """Every combination the adapter can see decides as ``host_state.classify_host`` (whose own
+    table is ``tests/test_host_state.py``)."""
+    status, state, reason, has_instances, power = case
+    node = cluster.node("h", status=status, state=state, disabled_reason=reason)
+    root = cluster.model([node], [cluster.instance("v", "h")] if has_instances else [])
+    power_states = {} if power is PowerReading.UNKNOWN else {"h": power.value}
+    adapted = fleet_from_model(root, power_for, power_states=power_states)
+    want = classify_host("h", status, state, has_instances, power, reason)
+    assert (adapted.fleet.hosts[0].state if adapted.fleet.hosts else None) is want.state
+    assert (adapted.dropped_hosts == ["h"]) is (want.state is None)
+    if want.pin_instances:
+        assert not adapted.fleet.instances[0].movable
+    if want.note:
+        assert want.note in adapted.notes

@@ -102,6 +102,7 @@ def _hypervisor(h, services: dict, inventory: dict[str, Inventory] | None) -> Hy
         disk_gb=int(h.local_disk_size or 0),
         status=status,
         state=state,
+        forced_down=bool(getattr(service, "is_forced_down", False)),
         disabled_reason=reason,
         zone=zone,
         inventory=inventory,

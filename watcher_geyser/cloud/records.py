@@ -7,12 +7,10 @@ tested without a cloud:
 - capacity is Placement's inventory (total, reserved, allocation ratio per VCPU,
   MEMORY_MB, DISK_GB); a host without a resource provider falls back to the hypervisor's
   own figures with ratio 1 and a note;
-- the nova-compute service gives status and state: enabled and up -> ``enabled``,
-  disabled and up -> ``disabled``; a down host that still lists instances is
-  ``disabled`` and its instances pinned (nothing migrates off a dead compute); a down
-  host without instances is ``off`` (it may be switched back on) unless someone else
-  disabled it, in which case it is left out. These are the Watcher adapter's rules less
-  the bare-metal power state, which a snapshot does not read;
+- the nova-compute service's status, state and forced-down flag become a host state by
+  the rule the Watcher adapter uses too (``host_state.classify_host``). A snapshot reads no
+  bare-metal power state, so a down, empty host of ours is recorded as ``off`` (it may be
+  switched back on); one someone else disabled is left out;
 - an instance's disk is what Placement allocates for it: root disk (0 when it boots
   from a volume) + ephemeral + swap rounded up to whole GB;
 - ``paused`` instances stay where they are: Watcher live-migrates only ACTIVE ones.
@@ -24,10 +22,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from watcher_geyser.host_state import OUR_DISABLED_REASONS, PowerReading, classify_host
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
-
-OUR_DISABLED_REASONS = ("watcher_geyser", "watcher_disabled")
 
 
 @dataclass(frozen=True)
@@ -48,6 +45,7 @@ class HypervisorRecord:
     disk_gb: int
     status: str = "enabled"
     state: str = "up"
+    forced_down: bool = False  # an operator marked the service down (Nova's os-services force-down)
     disabled_reason: str | None = None
     zone: str = DEFAULT_ZONE
     inventory: dict[str, Inventory] | None = None  # resource class -> inventory; None: no provider found
@@ -135,20 +133,13 @@ def to_fleet(
 
 def _host_state(hyp: HypervisorRecord, has_instances: bool, our_reasons: tuple[str, ...],
                 notes: list[str]) -> tuple[HostState | None, bool]:
-    """(state, whether its instances are pinned); state None leaves the host out."""
-    up = (hyp.state or "up").lower() == "up"
-    enabled = (hyp.status or "enabled").lower() == "enabled"
-    if up:
-        return (HostState.ENABLED if enabled else HostState.DISABLED), False
-    if has_instances:
-        notes.append(f"host {hyp.name} is down but lists instances: marked disabled, its instances stay")
-        return HostState.DISABLED, True
-    reason = (hyp.disabled_reason or "").lower()
-    if enabled or any(reason.startswith(r.lower()) for r in our_reasons):
-        notes.append(f"host {hyp.name} is down and empty: recorded as off (it may be switched on)")
-        return HostState.OFF, False
-    notes.append(f"host {hyp.name} is down and was disabled by someone else ({hyp.disabled_reason!r}): left out")
-    return None, False
+    """(state, whether its instances are pinned) by the one rule (``host_state.classify_host``);
+    state None leaves the host out. A snapshot reads no bare-metal power state."""
+    decided = classify_host(hyp.name, hyp.status, hyp.state, has_instances, PowerReading.NOT_READ,
+                            hyp.disabled_reason, hyp.forced_down, our_reasons)
+    if decided.note:
+        notes.append(decided.note)
+    return decided.state, decided.pin_instances
 
 
 def _host(hyp: HypervisorRecord, state: HostState, power: PowerModel, notes: list[str]) -> Host:

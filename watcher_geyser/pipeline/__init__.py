@@ -5,21 +5,22 @@
 - ``apply_decision(settings, decision)``: the signal's decision mapped onto the settings,
   power-off gated (the only place the signal is mapped);
 - ``run(fleet, settings) -> Result(target, plan, settings)``: problem, solve, plan;
-- ``PowerCycles``: the per-host power-cycle budget that feeds ``Limits.keep_on``.
+- ``CycleBudget``: the per-host power-cycle budget; its ``Hold`` feeds ``Limits.keep_off``/``keep_on``.
 
 Pure core: imports nothing from OpenStack.
 """
 
-from watcher_geyser.pipeline.cycles import PowerCycles
+from watcher_geyser.pipeline.cycles import CycleBudget, Hold
 from watcher_geyser.pipeline.decide import apply_decision
 from watcher_geyser.pipeline.request import Result, anchor, problem, run
 from watcher_geyser.pipeline.settings import DEFAULTS, Limits, PlanSettings, Settings, SolveSettings
 
 __all__ = [
     "DEFAULTS",
+    "CycleBudget",
+    "Hold",
     "Limits",
     "PlanSettings",
-    "PowerCycles",
     "Result",
     "Settings",
     "SolveSettings",

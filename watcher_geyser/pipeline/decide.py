@@ -4,9 +4,10 @@ Both shells (the Watcher strategy, the simulator's geyser policy) and ``geyser p
 ``apply_decision``, so the same decision asks the same of the solver everywhere:
 
 - the decision's ceiling caps **CPU use** (``Limits.cpu_ceiling``, kept within
-  ``signal_ceiling_min`` .. ``signal_ceiling_max``); the relief ceiling follows it by
-  ``relief_margin``. Where the shell has no CPU measure (``cpu_ceiling`` None) it caps
-  allocation (``Limits.ceiling``) instead, never above the operator's allocation ceiling;
+  ``signal_ceiling_min`` .. ``signal_ceiling_max``); the relief ceiling follows it by the
+  decision's ``relief_margin`` (the settings' own when the decision has none: a fallback).
+  Where the shell has no CPU measure (``cpu_ceiling`` None) it caps allocation (``Limits.ceiling``)
+  instead, never above the operator's allocation ceiling;
 - the decision's available watts become ``Limits.supply_w`` (the solver prices watts above it);
 - power-off needs all three: the caller allows it, the decision allows it, and the decision
   is not a fallback (a last good value or the safe default never switches hosts off).
@@ -23,7 +24,8 @@ def apply_decision(settings: Settings, decision: Decision) -> Settings:
     limits = settings.limits
     ceiling = limits.clamp_signal_ceiling(decision.ceiling)
     if limits.cpu_ceiling is not None:
-        settings = settings.with_limits(cpu_ceiling=ceiling, supply_w=decision.budget_w)
+        margin = limits.relief_margin if decision.relief_margin is None else decision.relief_margin
+        settings = settings.with_limits(cpu_ceiling=ceiling, relief_margin=margin, supply_w=decision.budget_w)
     else:
         settings = settings.with_limits(ceiling=min(ceiling, limits.ceiling), supply_w=decision.budget_w)
     power_off = settings.plan.allow_power_off and decision.allow_power_off and decision.fallback is None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from watcher_geyser.model import Fleet
-from watcher_geyser.pipeline.settings import Settings
+from watcher_geyser.pipeline.cycles import listed
+from watcher_geyser.pipeline.settings import Limits, Settings
 from watcher_geyser.planner import Plan, plan
 from watcher_geyser.solver import Problem, Target, solve
 
@@ -47,7 +48,7 @@ def problem(fleet: Fleet, settings: Settings) -> Problem:
 
 def run(fleet: Fleet, settings: Settings) -> Result:
     """Solve and plan ``fleet`` under ``settings``."""
-    target = solve(problem(fleet, settings), method=settings.solve.method)
+    target = held_off_reasons(fleet, solve(problem(fleet, settings), method=settings.solve.method), settings.limits)
     p = settings.plan
     moves = plan(
         target,
@@ -60,6 +61,32 @@ def run(fleet: Fleet, settings: Settings) -> Result:
     return Result(target, moves, settings)
 
 
+def held_off_reasons(fleet: Fleet, target: Target, limits: Limits) -> Target:
+    """``target`` with the power-cycle budget named where it leaves a host hot.
+
+    Hosts held off (``keep_off``) are left out of the problem, so relief cannot tell that
+    they would have had room: where a hot host found no room in its zone and hosts there
+    are held off, its reason and a message say so (the operator's fix: raise the budget,
+    or wait until the hosts named are free again)."""
+    if not target.unrelieved or not limits.keep_off or not limits.allow_power_on:
+        return target
+    held: dict[str, list[str]] = {}
+    for host in fleet.hosts:
+        if host.name in limits.keep_off and not host.powered:
+            held.setdefault(host.zone, []).append(host.name)
+    unrelieved = dict(target.unrelieved)
+    messages = []
+    for name, reason in target.unrelieved.items():
+        zone = fleet.hosts[fleet.host_index(name)].zone
+        if zone not in held or not reason.startswith("no room"):
+            continue
+        names = sorted(held[zone])
+        why = f"{len(names)} host(s) of zone {zone} stay off, their power cycles for the day spent: {listed(names)}"
+        unrelieved[name] = f"{reason}; {why}"
+        messages.append(f"host {name} stays above its relief limit because of the power-cycle budget: {why}")
+    return replace(target, unrelieved=unrelieved, messages=tuple(target.messages) + tuple(messages))
+
+
 def without_off_hosts(fleet: Fleet, keep_off: frozenset[str]) -> Fleet:
     """``fleet`` without the hosts of ``keep_off`` that are off and empty: nothing can switch them on.
 
@@ -69,7 +96,7 @@ def without_off_hosts(fleet: Fleet, keep_off: frozenset[str]) -> Fleet:
     occupied = fleet.occupied()
     powered = fleet.powered
     drop = {h for h, host in enumerate(fleet.hosts) if host.name in keep_off and not powered[h] and not occupied[h]}
-    if not drop:
+    if not drop or len(drop) == len(fleet.hosts):  # every host dropped: no instance either, nothing can move
         return fleet
     hosts = [host for h, host in enumerate(fleet.hosts) if h not in drop]
     return Fleet.build(hosts, fleet.instances, fleet.server_groups, fleet.default_cpu_util)
@@ -95,4 +122,6 @@ def anchor(fleet: Fleet, keep_on: frozenset[str]) -> Fleet:
     if not pins:
         return fleet
     instances = [replace(inst, locked=True) if i in pins else inst for i, inst in enumerate(fleet.instances)]
-    return Fleet.build(fleet.hosts, instances, fleet.server_groups, fleet.default_cpu_util)
+    anchored = Fleet.build(fleet.hosts, instances, fleet.server_groups, fleet.default_cpu_util)
+    anchored.share_host_arrays(fleet)  # the same hosts
+    return anchored

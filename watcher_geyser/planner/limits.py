@@ -15,18 +15,21 @@ load of today. A migrating instance counts on its source and its destination unt
 finishes (Nova claims resources on both ends, for live and cold migrations alike).
 
 Server-group anti-affinity follows the same "not worse than now" rule: a host holds at
-most ``max(1, members_now)`` members of a hard anti-affinity group, in-flight ones included.
+most ``max(1, members_now)`` members of a hard anti-affinity group, in-flight ones included
+(``solver.rules.groups``, where that rule is written once).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from watcher_geyser.model import Fleet, GroupPolicy
+from watcher_geyser.model import Fleet
 from watcher_geyser.solver.limits import LIMIT_RESOURCES, held_limits, host_load, instance_demand
 from watcher_geyser.solver.problem import Problem
+from watcher_geyser.solver.rules.groups import anti_affinity_groups
+from watcher_geyser.solver.rules.groups import anti_affinity_host_limit as group_host_limit
 
-__all__ = [  # the load arithmetic is the solver's (solver/limits.py), re-exported for the planner
+__all__ = [  # the load arithmetic and group limit are the solver's (solver/limits.py, solver/rules/groups.py)
     "TRANSIT_RESOURCES", "anti_affinity_groups", "describe_excess", "group_host_limit", "host_load",
     "instance_demand", "problem_limits", "transit_limits",
 ]
@@ -55,17 +58,6 @@ def transit_limits(fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: float | None
 def problem_limits(problem: Problem) -> np.ndarray:
     """``transit_limits`` for a solver ``Problem``: its fleet, ceiling and cpu_ceiling."""
     return transit_limits(problem.fleet, problem.ceiling, problem.cpu_ceiling)
-
-
-def anti_affinity_groups(fleet: Fleet) -> np.ndarray:
-    """int64[V]: index of each instance's hard anti-affinity group, or -1."""
-    hard = {g.name: i for i, g in enumerate(fleet.server_groups) if g.policy is GroupPolicy.ANTI_AFFINITY}
-    return np.array([hard.get(i.server_group, -1) for i in fleet.instances], dtype=np.int64)
-
-
-def group_host_limit(members_now: int) -> int:
-    """How many members of one hard anti-affinity group a host may hold in transit."""
-    return max(1, members_now)
 
 
 def describe_excess(load: np.ndarray, limit: np.ndarray) -> str:

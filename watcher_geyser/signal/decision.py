@@ -31,6 +31,8 @@ class PolicyConfig:
     relaxed_ceiling: float = defaults.RELAXED_CPU_CEILING  # CPU ceiling when energy is plentiful (head-room)
     neutral_ceiling: float = defaults.CPU_CEILING  # at mid scarcity: the signal-blind ceiling
     tight_ceiling: float = defaults.TIGHT_CPU_CEILING  # when scarce: beyond blind, packs harder than no signal
+    relaxed_relief_margin: float = defaults.RELAXED_RELIEF_MARGIN  # plentiful: a host sheds at ceiling + this
+    tight_relief_margin: float = defaults.TIGHT_RELIEF_MARGIN  # scarce: a host sheds at ceiling + this
     scarce_ratio: float = 1.0  # available power at or below this x what the fleet draws now: scarce
     plenty_ratio: float = 1.5  # at or above: plentiful
     scarce_fraction: float = 0.4  # without the fleet's draw: available at or below this x fleet peak: scarce
@@ -55,6 +57,9 @@ class PolicyConfig:
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise ValueError(f"{name} is a fraction in (0, 1], got {value}")
+        for name in ("relaxed_relief_margin", "tight_relief_margin"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} is a fraction in [0, 1], got {getattr(self, name)}")
         if self.safe_ceiling is not None and not 0 < self.safe_ceiling <= 1:
             raise ValueError(f"safe_ceiling is a fraction in (0, 1], got {self.safe_ceiling}")
         pairs = (
@@ -87,6 +92,12 @@ class PolicyConfig:
             return self.relaxed_ceiling + 2 * level * (self.neutral_ceiling - self.relaxed_ceiling)
         return self.neutral_ceiling + (2 * level - 1) * (self.tight_ceiling - self.neutral_ceiling)
 
+    def relief_margin_at(self, level: float) -> float:
+        """The relief margin at scarcity ``level``: linear from ``relaxed_relief_margin`` (0) to
+        ``tight_relief_margin`` (1). A small margin while energy is free sheds early (head-room
+        bought with free watts); a larger one while it is scarce keeps hosts full."""
+        return self.relaxed_relief_margin + level * (self.tight_relief_margin - self.relaxed_relief_margin)
+
     @property
     def safe_ceiling_value(self) -> float:
         return self.relaxed_ceiling if self.safe_ceiling is None else self.safe_ceiling
@@ -118,6 +129,7 @@ class Decision:
     reason: str
     proposed_budget_w: float | None = None  # what the signal alone asked for (differs when held)
     proposed_ceiling: float | None = None
+    relief_margin: float | None = None  # CPU relief above the ceiling (None: the caller's own margin)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def problem_kwargs(self) -> dict[str, float | None]:
@@ -142,5 +154,6 @@ class Decision:
             "reason": self.reason,
             "proposed_power_budget_w": self.proposed_budget_w,
             "proposed_ceiling": self.proposed_ceiling,
+            "relief_margin": self.relief_margin,
             "notes": list(self.notes),
         }

@@ -64,6 +64,12 @@ POLICY_OPTS = [
     cfg.FloatOpt("tight_ceiling", default=POLICY.tight_ceiling, min=0.01, max=1.0,
                  help="CPU ceiling when energy is scarce: above the signal-blind ceiling, so a scarce supply "
                  "packs harder than no signal."),
+    cfg.FloatOpt("relaxed_relief_margin", default=POLICY.relaxed_relief_margin, min=0.0, max=1.0,
+                 help="When energy is plentiful a host sheds instances once its CPU use passes the ceiling by "
+                 "this much: small, so hosts are relieved early while the watts are free."),
+    cfg.FloatOpt("tight_relief_margin", default=POLICY.tight_relief_margin, min=0.0, max=1.0,
+                 help="When energy is scarce a host sheds instances once its CPU use passes the ceiling by this "
+                 "much (the relief limit is capped at 100 %)."),
     cfg.FloatOpt("scarce_ratio", default=POLICY.scarce_ratio, min=0.0,
                  help="Available power at or below this multiple of what the fleet draws now is scarce."),
     cfg.FloatOpt("plenty_ratio", default=POLICY.plenty_ratio, min=0.0,

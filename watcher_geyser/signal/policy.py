@@ -298,6 +298,7 @@ class SignalPolicy:
             reason=reason,
             proposed_budget_w=mapped.budget_w,
             proposed_ceiling=mapped.ceiling,
+            relief_margin=cfg.relief_margin_at(level),
             notes=reading.notes,
         )
 

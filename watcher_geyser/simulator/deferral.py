@@ -16,7 +16,8 @@ remaining running time ``end - position``, so it must run again by ``position + 
 A VM that comes back later (no host had room for it) is a deadline miss, named in the result.
 
 The engine plays Nova's scheduler for a VM that comes back: the fullest powered host where its
-full MIPS (and, in realistic fidelity, its RAM) fits, else the first off host that can take it.
+full MIPS (and, in realistic fidelity, its RAM) fits, else the first off host that can take it
+and that the policy does not hold off (``DeferralAnswer.held_off``: hosts out of power cycles).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class DeferralAnswer:
 
     shelve: list[int]
     resume: list[int]
+    held_off: frozenset[int] = frozenset()  # hosts that must not be switched on (power-cycle budget spent)
 
 
 class DeferralBook:
@@ -160,7 +162,7 @@ class DeferralBook:
         for v in answer.resume:
             if not self.shelved[v]:
                 continue
-            host = self._schedule(v, host_free_mips)
+            host = self._schedule(v, host_free_mips, answer.held_off)
             if host is None:
                 continue  # no room anywhere: it stays shelved, and may become a deadline miss
             spell = t_s - self.shelved_since[v]
@@ -174,8 +176,9 @@ class DeferralBook:
             changed += 1
         return changed
 
-    def _schedule(self, v: int, free_mips: np.ndarray) -> int | None:
-        """Nova's part: the fullest powered host with room for the VM, else the first off host with room."""
+    def _schedule(self, v: int, free_mips: np.ndarray, held_off: frozenset[int] = frozenset()) -> int | None:
+        """Nova's part: the fullest powered host with room for the VM, else the first off host with room
+        that is not held off."""
         state, dc = self.state, self.state.dc
         fits = (free_mips >= dc.vm_mips[v]) & (dc.pe_mips * dc.vm_pes[v] >= dc.vm_mips[v])
         if state.fidelity.enforce_ram:
@@ -185,8 +188,8 @@ class DeferralBook:
         powered = np.flatnonzero(fits & on)
         if len(powered):
             return int(powered[np.argmin(free_mips[powered])])
-        off = np.flatnonzero(fits & ~on)
-        return int(off[0]) if len(off) else None
+        off = [h for h in np.flatnonzero(fits & ~on).tolist() if h not in held_off]
+        return off[0] if off else None
 
     # --- figures -------------------------------------------------------------------------------
     @property

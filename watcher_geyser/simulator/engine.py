@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,6 +54,26 @@ class StepView:
     time_s: float
     state: SimState
     snapshot: Snapshot
+    #: the engine's record of power cycles: each host's switch-off times so far, and which hosts
+    #: were on at the last count (one on then and off now went off since; see ``switch_offs``)
+    off_times_s: list[list[float]] = field(default_factory=list)
+    was_on: np.ndarray | None = None
+
+    def hosts_on(self) -> np.ndarray:
+        """bool[H]: hosts on now as the accounting counts them (running something in cloudsim, powered in realistic)."""
+        if self.state.fidelity.zero_utilisation_is_off:
+            return self.snapshot.host_util > 0
+        return self.state.powered.copy()
+
+    def switch_offs(self) -> dict[str, list[float]]:
+        """Host name -> switch-off times up to now, counting hosts on at the last count and off
+        now as switched off now (the engine counts them after the decision)."""
+        names = self.state.dc.host_names
+        out = {names[h]: times for h, times in enumerate(self.off_times_s) if times}
+        if self.was_on is not None:
+            for h in np.flatnonzero(self.was_on & ~self.hosts_on()).tolist():
+                out[names[h]] = [*out.get(names[h], ()), self.time_s]
+        return out
 
     @property
     def dc(self) -> DataCenter:
@@ -103,7 +123,7 @@ class Engine:
 
     # --- accounting helpers ---------------------------------------------------------------
     def _on(self, snap: Snapshot) -> np.ndarray:
-        """Hosts counted as on: running something (cloudsim) or powered (realistic)."""
+        """Hosts counted as on: running something (cloudsim) or powered (realistic); as ``StepView.hosts_on``."""
         if self.fid.zero_utilisation_is_off:
             return snap.host_util > 0
         return self.state.powered.copy()
@@ -176,10 +196,10 @@ class Engine:
                 dead = np.flatnonzero(state.alive & (snap.vm_req_mips == 0) & ~state.in_migration)
                 state.retire(dead)
             state.record_history(state.utilisation(t))
-            if self._defer(t, StepView(k, t, state, snap)):
+            if self._defer(t, StepView(k, t, state, snap, self.host_off_times_s, was_on)):
                 snap = state.snapshot(t)
                 on = self._record(snap)
-            view = StepView(k, t, state, snap)
+            view = StepView(k, t, state, snap, self.host_off_times_s, was_on)
             decide_start = time.perf_counter()
             answer = self.policy.decide(view)
             decide_s = time.perf_counter() - decide_start

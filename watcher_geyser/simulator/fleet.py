@@ -45,30 +45,52 @@ def fleet_from_view(view: StepView, cpu_util: np.ndarray | None = None) -> Fleet
     """The fleet as it stands at this decision step (running VMs only).
 
     ``cpu_util`` (float[V] over all trace VMs, fraction of each VM's MIPS) replaces the
-    measured utilisation, e.g. with a policy's forecast of the coming interval.
+    measured utilisation, e.g. with a policy's forecast of the coming interval. Built at
+    every step of a replay, so per-VM figures are computed as arrays, and the arrays that
+    only the hosts decide are computed once, on the run's first fleet.
     """
     state, dc = view.state, view.state.dc
     cloudsim = state.fidelity.is_cloudsim
     occupied = np.array([len(v) > 0 for v in state.host_vms])
     on = occupied if cloudsim else (state.powered | occupied)
     variants = _host_variants(state)
-    hosts = [variants[h][bool(on[h])] for h in range(dc.hosts)]
-    demand = view.snapshot.vm_req_mips
-    instances = []
-    for v in np.flatnonzero(state.alive).tolist():
-        instances.append(
-            Instance(
-                uuid=dc.vm_names[v],
-                name=dc.vm_names[v],
-                host=dc.host_names[int(state.vm_host[v])],
-                vcpus=int(round(dc.vm_mips[v] / MIPS_UNIT)),
-                memory_mb=int(dc.vm_ram_mb[v]),
-                disk_gb=0,
-                cpu_util=float(min(demand[v] / dc.vm_mips[v] if cpu_util is None else cpu_util[v], 1.0)),
-                locked=bool(state.in_migration[v]),
-            )
+    hosts = [variants[h][on_h] for h, on_h in enumerate(on.tolist())]
+    alive = np.flatnonzero(state.alive)
+    if cpu_util is None:
+        util = view.snapshot.vm_req_mips[alive] / dc.vm_mips[alive]
+    else:
+        util = cpu_util[alive]
+    host_names = dc.host_names
+    vcpus, memory_mb = _vm_sizes(state)
+    instances = [
+        Instance(uuid=name, name=name, host=host_names[h], vcpus=c, memory_mb=m, disk_gb=0, cpu_util=u, locked=lock)
+        for name, h, c, m, u, lock in zip(
+            [dc.vm_names[v] for v in alive.tolist()],
+            state.vm_host[alive].tolist(),
+            vcpus[alive].tolist(),
+            memory_mb[alive].tolist(),
+            np.minimum(util, 1.0).tolist(),
+            state.in_migration[alive].tolist(),
         )
-    return Fleet.build(hosts, instances)
+    ]
+    fleet = Fleet.build(hosts, instances)
+    first = getattr(state, "_fleet_first", None)
+    if first is None:
+        state._fleet_first = fleet
+    else:
+        fleet.share_host_arrays(first)
+    return fleet
+
+
+def _vm_sizes(state) -> tuple[np.ndarray, np.ndarray]:
+    """Each trace VM's vcpus and memory_mb as the fleet counts them (int64[V] each), built once per run."""
+    cached = getattr(state, "_fleet_vm_sizes", None)
+    if cached is None:
+        dc = state.dc
+        vcpus = np.array([int(round(mips / MIPS_UNIT)) for mips in dc.vm_mips.tolist()], dtype=np.int64)
+        cached = (vcpus, np.asarray(dc.vm_ram_mb).astype(np.int64))
+        state._fleet_vm_sizes = cached
+    return cached
 
 
 def _host_variants(state) -> list[tuple[Host, Host]]:

@@ -8,8 +8,10 @@ the parallelism, differ (``SIM_SETTINGS``), because a day replays 288 steps.
 
 Power-off follows the settings: in realistic fidelity a host emptied while the decision
 forbids power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in
-CloudSim, whatever the decision. A per-host power-cycle budget (``pipeline.PowerCycles``)
-keeps hosts whose switch-offs for the day are spent from being emptied again.
+CloudSim, whatever the decision. The per-host power-cycle budget (``pipeline.CycleBudget``)
+reads the engine's own record of switch-offs at every step (``StepView.switch_offs``): a host
+with no switch-off left in the last 24 h is not switched on, neither by the solver nor by
+the scheduler that brings deferred VMs back, so no host exceeds the budget in any window.
 
 Why a forecast: a decision holds for the next interval (5 minutes), so placing on the
 utilisation just measured invites overloads when demand rises. The forecast takes, per
@@ -34,8 +36,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from watcher_geyser import defaults
 from watcher_geyser.deferral import DeferralConfig, Energy, decide_deferral
-from watcher_geyser.pipeline import PlanSettings, PowerCycles, Settings, SolveSettings, apply_decision, run
+from watcher_geyser.pipeline import CycleBudget, Hold, PlanSettings, Settings, SolveSettings, apply_decision, run
 from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial
 from watcher_geyser.simulator.deferral import DeferralAnswer, DeferralBook
@@ -48,7 +51,7 @@ REALISTIC_PER_HOST = 2
 #: decomposition (the plugin's path at scale; the exact model is too slow for every step), one
 #: worker, and emptied hosts switched off (as ``geyser_energy`` does by default).
 SIM_SETTINGS = Settings(
-    solve=SolveSettings(time_limit_s=0.2, method="decompose", workers=1),
+    solve=SolveSettings(time_limit_s=defaults.SIM_TIME_LIMIT_S, method="decompose", workers=1),
     plan=PlanSettings(allow_power_off=True),
 )
 #: ``--policy geyser:key=value`` keywords that set the pipeline's settings (section, field).
@@ -94,7 +97,7 @@ class GeyserPolicy:
     signal: SignalFeed | None = None
     deferral: DeferralConfig | None = None  # None: the core's defaults, lead time one trace step
     policy_config: PolicyConfig | None = None  # None: the feed's (``--policy geyser:relaxed=..,tight=..``)
-    cycles: PowerCycles = field(default_factory=PowerCycles)
+    budget: CycleBudget = field(default_factory=CycleBudget)
     stats: DecisionStats = field(default_factory=DecisionStats)
     decisions: list[Decision] = field(default_factory=list, repr=False)
     _signal_policy: SignalPolicy | None = field(default=None, repr=False)
@@ -109,6 +112,8 @@ class GeyserPolicy:
             sections[section][name] = kwargs.pop(keyword)
         policy = {k: kwargs.pop(k) for k in [k for k in kwargs if k in PolicyConfig.__dataclass_fields__]}
         settings = SIM_SETTINGS.with_limits(**sections["limits"]).with_solve(**sections["solve"])
+        if "max_power_cycles" in kwargs:
+            kwargs["budget"] = CycleBudget(kwargs.pop("max_power_cycles"))
         return cls(settings=settings, policy_config=PolicyConfig(**policy) if policy else None, **kwargs)
 
     def initial_placement(self, state: SimState) -> None:
@@ -121,8 +126,7 @@ class GeyserPolicy:
         settings = self.step_settings(view, fleet)
         self.switches_off_empty_hosts = settings.plan.allow_power_off
         result = run(fleet, settings)
-        vm_index = {name: i for i, name in enumerate(state.dc.vm_names)}
-        host_index = {name: i for i, name in enumerate(state.dc.host_names)}
+        vm_index, host_index = _indices(state)
         waves = []
         for wave in result.plan.waves:
             migrations = [
@@ -136,17 +140,18 @@ class GeyserPolicy:
         return waves
 
     def step_settings(self, view, fleet) -> Settings:
-        """This step's settings: parallelism for the fidelity, the signal's decision, spent hosts kept on."""
+        """This step's settings: parallelism for the fidelity, the signal's decision, the power-cycle budget."""
         parallelism, per_host = self._parallelism(view.state)
         settings = self.settings.with_plan(parallelism=parallelism, per_host_parallelism=per_host)
         if self.signal is not None:
             settings = apply_decision(settings, self._decide_signal(view))
-        on = fleet.occupied() if view.state.fidelity.is_cloudsim else fleet.powered
-        names = [h.name for h in fleet.hosts]
-        self.cycles.observe(view.time_s, zip(names, on.tolist()))
-        spent = self.cycles.spent(view.time_s)
-        now_on = {n for n, o in zip(names, on.tolist()) if o}
-        return settings.with_limits(keep_on=spent & now_on, keep_off=spent - now_on)
+        return self.hold(view).apply(settings)
+
+    def hold(self, view) -> Hold:
+        """The hosts the power-cycle budget holds now, from the engine's record of switch-offs
+        (deferral asks before shelving, the decision after: each sees the hosts as they are)."""
+        on = view.hosts_on().tolist()
+        return self.budget.hold(view.time_s, zip(view.state.dc.host_names, on), view.switch_offs())
 
     def defer(self, view, book: DeferralBook) -> DeferralAnswer:
         """Shelve and bring back deferrable VMs by the core's rule, from this step's signal decision."""
@@ -156,8 +161,9 @@ class GeyserPolicy:
             energy = Energy.from_decision(self._decide_signal(view))
         config = self.deferral or DeferralConfig(lead_s=view.state.trace.step_s)
         plan = decide_deferral(book.candidates(view.time_s), energy, view.time_s, config)
-        index = {name: i for i, name in enumerate(view.state.dc.vm_names)}
-        return DeferralAnswer([index[u] for u in plan.shelve], [index[u] for u in plan.resume])
+        index, hosts = _indices(view.state)
+        held = frozenset(hosts[name] for name in self.hold(view).held_off)
+        return DeferralAnswer([index[u] for u in plan.shelve], [index[u] for u in plan.resume], held)
 
     def _parallelism(self, state: SimState) -> tuple[int, int]:
         """Migrations per wave (overall, per host). CloudSim starts every migration at once, so
@@ -197,6 +203,16 @@ class GeyserPolicy:
                                               need_w=_need_w(view))
         self.decisions.append(decision)
         return decision
+
+
+def _indices(state: SimState) -> tuple[dict[str, int], dict[str, int]]:
+    """VM and host names to their trace and data-centre indices, built once per run."""
+    cached = getattr(state, "_geyser_indices", None)
+    if cached is None:
+        dc = state.dc
+        cached = ({name: i for i, name in enumerate(dc.vm_names)}, {name: i for i, name in enumerate(dc.host_names)})
+        state._geyser_indices = cached
+    return cached
 
 
 def _need_w(view) -> float:

@@ -13,7 +13,7 @@
   the figure. ``energy_covered_share`` = 1 - above / energy.
 * power cycles: each on -> off transition of a host (a switch-off; the boot before or after it
   belongs to the same cycle). ``host_power_cycles_max``: the worst host's switch-offs in any
-  24 h window (the bound the pipeline's ``PowerCycles`` budget keeps); ``..._mean``: switch-offs
+  24 h window (the bound the pipeline's ``CycleBudget`` keeps, on the same count); ``..._mean``: switch-offs
   per host per day, over the hosts ever on, the run's span counted as at least a day (a replay
   may run past the trace while deferred work finishes).
 * deferral: VM-hours deferred work waited and deadlines missed, kept by ``deferral.DeferralBook``.

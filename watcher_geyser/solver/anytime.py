@@ -12,7 +12,8 @@ steps, each keeping the answer valid, so whenever the limit strikes the best so 
    CP-SAT place them back on as few of these hosts as it can (idle watts first, then the
    memory moved against the fleet's current placement). Small models (a few hosts, some
    tens of instances) solve in a fraction of a second; a neighbourhood that cannot shed a
-   host is not tried again until the answer changes elsewhere.
+   host is not tried again until the answer changes elsewhere. With less than
+   ``MIN_STEP_SECONDS`` left none is started (a simulator's short steps).
 
 Hosts holding members of hard server groups or pinned instances are left out of both:
 their rules are the full models' business, and an answer here never breaks them.
@@ -24,13 +25,17 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from watcher_geyser.solver.clock import Clock
-from watcher_geyser.solver.cpsat import make_solver
+from watcher_geyser.solver.cpsat import UNITS, make_solver
 from watcher_geyser.solver.greedy import empty_more_hosts, move_budget
-from watcher_geyser.solver.repack import EPS, Workspace
+from watcher_geyser.solver.repack import EPS
+from watcher_geyser.solver.workspace import Workspace
 
 NEIGHBOURHOOD_HOSTS = 8
 STEP_SECONDS = 0.3
-UNITS = np.array([100.0, 1.0, 1.0, 1000.0])  # centi-vcpus, MB, GB, milli-cores (as the master model)
+#: Below this much time left no neighbourhood is tried: building and solving one model takes
+#: about this long, so a shorter budget (a simulator's step) buys a model cut off before it
+#: proves anything. The clock counts it in deterministic mode too, so answers still repeat.
+MIN_STEP_SECONDS = 0.1
 
 
 def polish(ws: Workspace, placement: np.ndarray, clock: Clock) -> np.ndarray:
@@ -54,7 +59,7 @@ def improve_neighbourhoods(ws: Workspace, placement: np.ndarray, clock: Clock, a
         return placement  # moves here are not counted against caps: leave capped problems alone
     tried: set[int] = set()
     eligible = _eligible_hosts(ws)
-    while not clock.expired():
+    while clock.left() >= MIN_STEP_SECONDS:
         load = np.zeros((ws.n_hosts, ws.demand.shape[1]))
         np.add.at(load, placement, ws.demand)
         occupied = np.bincount(placement, minlength=ws.n_hosts) > 0
@@ -99,7 +104,7 @@ def _solve_neighbourhood(
         return None
     on_now = len(np.unique(placement[items]))
     dims = ws.demand.shape[1]
-    units = UNITS[:dims]
+    units = np.array(UNITS[:dims], dtype=float)
     demand = np.ceil(ws.demand[items] * units - EPS).astype(np.int64)  # rounded against the answer: safe
     capacity = np.floor(ws.limits[hosts] * units + EPS).astype(np.int64)
     model = cp_model.CpModel()

@@ -16,6 +16,10 @@ from watcher_geyser.solver.clock import WORK_UNITS_PER_SECOND
 
 _counter = itertools.count()
 
+# Integer units per resource in every CP-SAT model (limits.LIMIT_RESOURCES order):
+# centi-vcpus, MB, GB, milli-cores of measured CPU. Each model rounds in its own safe direction.
+UNITS = (100, 1, 1, 1000)
+
 
 def make_solver(
     time_limit_s: float, seed: int = 0, workers: int = 2, deterministic: bool = False, **parameters: object

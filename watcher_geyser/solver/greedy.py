@@ -18,7 +18,8 @@ import numpy as np
 
 from watcher_geyser.bounds import candidate_hosts
 from watcher_geyser.solver.fill import fill_hosts
-from watcher_geyser.solver.repack import EPS, Packing, Workspace, repack
+from watcher_geyser.solver.repack import EPS, Packing, repack
+from watcher_geyser.solver.workspace import Workspace
 
 
 def _idle_per_scarce_unit(ws: Workspace) -> np.ndarray:
@@ -132,21 +133,22 @@ def empty_more_hosts(
         if new_moves > budget:
             failures += 1
             continue
-        receivers = occupied & ws.may_receive
-        receivers[h] = False
-        residual = np.where(receivers[:, None], ws.limits - load, -np.inf)
+        # only occupied hosts of the zone that may receive can take anything: the search runs
+        # over those few rows (in index order, so ties go to the same host as over all rows)
+        receivers = np.flatnonzero(occupied & ws.may_receive & (ws.host_zone == ws.host_zone[h]))
+        receivers = receivers[receivers != h]
+        residual = ws.limits[receivers] - load[receivers]
         order = items[np.argsort(-(ws.demand[items] / ws.scale).max(axis=1), kind="stable")]
         moves = []
         for v in order:
             need = ws.demand[v]
-            ok = (residual >= need - EPS).all(axis=1) & (ws.host_zone == ws.host_zone[h])
-            cand = np.flatnonzero(ok)
+            cand = np.flatnonzero((residual >= need - EPS).all(axis=1))
             if len(cand) == 0:
                 break
             left = ((residual[cand] - need) / ws.scale).sum(axis=1)
-            dst = int(cand[np.argmin(left)])
-            residual[dst] -= need
-            moves.append((v, dst))
+            row = int(cand[np.argmin(left)])
+            residual[row] -= need
+            moves.append((v, int(receivers[row])))
         if len(moves) < len(items):
             failures += 1
             continue

@@ -55,12 +55,18 @@ def packing_limits(fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: float | None
     return limits
 
 
+def hold(packing: np.ndarray, load_now: np.ndarray) -> np.ndarray:
+    """The held-limit rule, ``max(packing limit, load now)``, in any units: the one statement
+    of it (the exact model applies it to its integer-scaled limits)."""
+    return np.maximum(packing, load_now)
+
+
 def held_limits(
     fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: float | None = None, load_now: np.ndarray | None = None
 ) -> np.ndarray:
-    """float64[H, 4]: ``max(packing limit, load now)``, the one statement of that rule."""
+    """float64[H, 4]: ``hold(packing limit, load now)`` for the fleet."""
     load_now = host_load(fleet) if load_now is None else load_now
-    return np.maximum(packing_limits(fleet, ceiling, cpu_ceiling), load_now)
+    return hold(packing_limits(fleet, ceiling, cpu_ceiling), load_now)
 
 
 def relief_limits(

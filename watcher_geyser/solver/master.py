@@ -21,15 +21,18 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from watcher_geyser.bounds import candidate_hosts
-from watcher_geyser.solver.cpsat import dump_model, make_solver
-from watcher_geyser.solver.repack import EPS, Workspace
+from watcher_geyser.solver.cpsat import UNITS, dump_model, make_solver
+from watcher_geyser.solver.repack import EPS
+from watcher_geyser.solver.workspace import Workspace
 
-# integer units per dimension: centi-vcpus, MB, GB, milli-cores of measured CPU
-UNITS = (100.0, 1.0, 1.0, 1000.0)
 WATT_UNIT = 10  # deci-watts
 
 
 MAX_CLASSES = 400
+#: The per-class model has a few dozen integer counts: CP-SAT proves it optimal at once, and
+#: probing (presolve's most expensive pass) only adds time, about half of it on phase 2 (a
+#: simulated day solves it at every step). The same optima on the PlanetLab days.
+CLASS_MODEL_PARAMETERS = {"cp_model_probing_level": 0}
 
 
 @dataclass
@@ -71,7 +74,26 @@ def choose_hosts(
 def _useful(ws: Workspace) -> np.ndarray:
     """The most each kept host can hold in any valid answer: a host that may not receive
     holds at most what it has; one already above its limits may keep that much."""
-    return np.where(ws.may_receive[:, None], np.maximum(ws.limits, ws.load0), ws.load0)
+    return np.where(ws.may_receive[:, None], ws.held_limits, ws.load0)
+
+
+def _encode_zone_cover(
+    model: cp_model.CpModel, ws: Workspace, useful: np.ndarray, counts: list, representatives: list[int]
+) -> None:
+    """The capacity rule relaxed to zones (``solver/rules/capacity.py`` states it host by host):
+    in each zone and resource, the kept hosts' ``useful`` room, plus that of the forced hosts,
+    covers the zone's demand. ``counts[i]`` is how many hosts like ``representatives[i]`` are
+    kept (a host's own boolean, or a class's count); rounding relaxes (room up, demand down)."""
+    for z in range(len(ws.fleet.zones)):
+        in_zone = [i for i, h in enumerate(representatives) if ws.host_zone[h] == z]
+        zone_forced = ws.forced & (ws.host_zone == z)
+        need = ws.demand[ws.instance_zone == z].sum(axis=0) - useful[zone_forced].sum(axis=0)
+        for r in range(ws.demand.shape[1]):
+            need_int = math.floor(need[r] * UNITS[r] + EPS)
+            if need_int <= 0:
+                continue
+            caps = [math.ceil(useful[representatives[i], r] * UNITS[r] - EPS) for i in in_zone]
+            model.add(cp_model.LinearExpr.weighted_sum([counts[i] for i in in_zone], caps) >= need_int)
 
 
 def _host_memory_gb(ws: Workspace) -> np.ndarray:
@@ -116,16 +138,7 @@ def _choose_per_class(
     memory = _host_memory_gb(ws)
     model = cp_model.CpModel()
     count = [model.new_int_var(0, len(c), f"n_{i}") for i, c in enumerate(classes)]
-    for z in range(len(fleet.zones)):
-        in_zone = [i for i, c in enumerate(classes) if ws.host_zone[c[0]] == z]
-        zone_forced = ws.forced & (ws.host_zone == z)
-        need = ws.demand[ws.instance_zone == z].sum(axis=0) - useful[zone_forced].sum(axis=0)
-        for r in range(ws.demand.shape[1]):
-            need_int = math.floor(need[r] * UNITS[r] + EPS)
-            if need_int <= 0:
-                continue
-            caps = [math.ceil(useful[classes[i][0], r] * UNITS[r] - EPS) for i in in_zone]
-            model.add(cp_model.LinearExpr.weighted_sum([count[i] for i in in_zone], caps) >= need_int)
+    _encode_zone_cover(model, ws, useful, count, [int(c[0]) for c in classes])
     if cap is not None:
         instances_on = np.bincount(ws.placement0[ws.movable], minlength=ws.n_hosts)
         evicted = []
@@ -142,7 +155,7 @@ def _choose_per_class(
         model.add(idle_expr <= math.floor(power_budget_idle_w * WATT_UNIT) - forced_idle)
     model.minimize(idle_expr)
     dump_model(model, "master-classes")
-    solver = make_solver(time_limit_s * 0.6, seed, workers, ws.problem.deterministic)
+    solver = make_solver(time_limit_s * 0.6, seed, workers, ws.problem.deterministic, **CLASS_MODEL_PARAMETERS)
     status = solver.solve(model)
     if status == cp_model.INFEASIBLE and power_budget_idle_w is not None:
         # the budget cannot be met: answer as close as possible, the caller says so
@@ -166,7 +179,7 @@ def _choose_per_class(
         kept_memory.append(kept)
         model.add_hint(count[i], first[i])
     model.maximize(sum(kept_memory))
-    solver2 = make_solver(time_limit_s * 0.4, seed, workers, ws.problem.deterministic)
+    solver2 = make_solver(time_limit_s * 0.4, seed, workers, ws.problem.deterministic, **CLASS_MODEL_PARAMETERS)
     status2 = solver2.solve(model)
     counts = [solver2.value(n) for n in count] if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE) else first
     keep = ws.forced.copy()
@@ -191,17 +204,7 @@ def _choose_per_host(
     model = cp_model.CpModel()
     keep = {int(h): model.new_bool_var(f"keep_{h}") for h in free}
     idle = np.round(fleet.idle_w * WATT_UNIT).astype(np.int64)
-    for z in range(len(fleet.zones)):
-        zone_free = [h for h in free if ws.host_zone[h] == z]
-        zone_forced = ws.forced & (ws.host_zone == z)
-        need = ws.demand[ws.instance_zone == z].sum(axis=0) - useful[zone_forced].sum(axis=0)
-        for r in range(ws.demand.shape[1]):
-            unit = UNITS[r]
-            need_int = math.floor(need[r] * unit + EPS)
-            if need_int <= 0:
-                continue
-            caps = [math.ceil(useful[h, r] * unit - EPS) for h in zone_free]
-            model.add(cp_model.LinearExpr.weighted_sum([keep[h] for h in zone_free], caps) >= need_int)
+    _encode_zone_cover(model, ws, useful, list(keep.values()), [int(h) for h in free])
     instances_on = np.bincount(ws.placement0[ws.movable], minlength=ws.n_hosts)
     if ws.problem.eviction_cap is not None:
         occupied = [h for h in free if instances_on[h] > 0]
@@ -240,9 +243,7 @@ def _choose_per_host(
     for h, var in keep.items():
         model.add_hint(var, first[h])
     _allow_tolerance(model, ws, idle_expr, best_idle, list(keep.values()), [first[h] for h in keep])
-    memory = np.zeros(ws.n_hosts)
-    np.add.at(memory, ws.placement0, ws.ram)
-    mem_gb = np.ceil(memory / 1024).astype(np.int64)
+    mem_gb = _host_memory_gb(ws)
     model.maximize(cp_model.LinearExpr.weighted_sum([keep[h] for h in free], [int(mem_gb[h]) for h in free]))
     solver2 = make_solver(time_limit_s * 0.4, seed, workers, ws.problem.deterministic, relative_gap_limit=1e-3)
     status2 = solver2.solve(model)

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from watcher_geyser import bounds
-from watcher_geyser.model import RAM
+from watcher_geyser.model import RAM, VCPU
 from watcher_geyser.solver.anytime import improve_neighbourhoods, polish
 from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply
 from watcher_geyser.solver.checks import check_placement
@@ -36,7 +36,7 @@ from watcher_geyser.solver.limits import CPU_CORES, held_limits
 from watcher_geyser.solver.master import choose_hosts
 from watcher_geyser.solver.problem import Bounds, Problem, Target
 from watcher_geyser.solver.relief import relieve, relieved_problem, relieved_target
-from watcher_geyser.solver.repack import Workspace
+from watcher_geyser.solver.workspace import Workspace
 
 LOG = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ def _proven_bounds(problem: Problem) -> _ProvenBounds:
         return _ProvenBounds(None, 0.0, 0.0)
     usable = bounds.candidate_hosts(fleet, problem.allow_power_on) | bounds.pinned_hosts(fleet)
     idle = bounds.idle_lower_bound(fleet, limits, problem.allow_power_on, hosts)
-    dynamic = bounds.dynamic_lower_bound(fleet, usable, limits[:, 0], cpu_limits)
+    dynamic = bounds.dynamic_lower_bound(fleet, usable, limits[:, VCPU], cpu_limits)
     return _ProvenBounds(hosts, idle + dynamic, dynamic)
 
 

@@ -16,64 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from watcher_geyser.model import RAM, GroupPolicy
+from watcher_geyser.model import GroupPolicy
 from watcher_geyser.solver.fill import fill_hosts
-from watcher_geyser.solver.problem import Problem
+from watcher_geyser.solver.workspace import Workspace
 
 EPS = 1e-9
 ONE_BY_ONE_MEMBERS = 5000  # anti-affinity members placed one search each; more go in rounds (``_place_apart``)
-CPU_BANDS_CORES = np.array([0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32])
-
-
-class Workspace:
-    """Arrays of one problem, computed once and shared by every repack of a solve."""
-
-    def __init__(self, problem: Problem) -> None:
-        fleet = problem.fleet
-        self.problem = problem
-        self.fleet = fleet
-        self.n_hosts = len(fleet.hosts)
-        self.n_instances = len(fleet.instances)
-        self.use_cpu = problem.cpu_ceiling is not None
-        if self.use_cpu:
-            self.demand = np.column_stack([fleet.demand, fleet.cpu_used])
-            self.limits = np.column_stack([problem.limits, problem.cpu_limits])
-            relief = problem.cpu_limits
-            if problem.cpu_relief_ceiling is not None:
-                relief = fleet.physical_cores * problem.cpu_relief_ceiling
-            # a host sheds instances only above these (the dead band between ceilings is kept)
-            self.relief_limits = np.column_stack([problem.limits, relief])
-            self.load0 = np.column_stack([fleet.load(), fleet.cpu_load()])
-        else:
-            self.demand = fleet.demand
-            self.limits = problem.limits
-            self.relief_limits = self.limits
-            self.load0 = fleet.load()
-        self.placement0 = fleet.placement
-        self.movable = fleet.movable
-        self.host_zone = fleet.host_zone
-        self.instance_zone = fleet.host_zone[fleet.placement]
-        self.may_receive = problem.may_receive
-        self.scale = np.maximum(self.limits.max(axis=0), 1.0)
-        self.group = np.full(self.n_instances, -1, dtype=np.int64)
-        self.policy: list[GroupPolicy] = [g.policy for g in fleet.server_groups]
-        if self.policy:
-            for v, inst in enumerate(fleet.instances):
-                if inst.server_group is not None:
-                    self.group[v] = fleet.group_index[inst.server_group]
-        hard = np.array([p.is_hard for p in self.policy] + [False], dtype=bool)
-        self.in_hard_group = hard[self.group]
-        self.flavor_key = _flavor_keys(fleet.demand)
-        if self.use_cpu:
-            # instances of one flavour differ in measured CPU: batch them per CPU band too,
-            # each band charged its own maximum, so batches stay few and fits stay safe
-            band = np.searchsorted(CPU_BANDS_CORES, fleet.cpu_used)
-            self.flavor_key = self.flavor_key * (len(CPU_BANDS_CORES) + 1) + band
-        # hosts that hold something that cannot move must stay on
-        self.forced = np.zeros(self.n_hosts, dtype=bool)
-        self.forced[self.placement0[~self.movable]] = True
-        self.ram = fleet.demand[:, RAM]
-        self.home_memory_mb = np.bincount(self.placement0, weights=self.ram, minlength=self.n_hosts)
 
 
 @dataclass
@@ -285,15 +233,6 @@ def _place_apart(
             if not _place_one(ws, v, placement, residual, group_hosts.setdefault(int(ws.group[v]), set()), zone_hosts):
                 unplaced.append(int(v))
     return unplaced
-
-
-def _flavor_keys(demand: np.ndarray) -> np.ndarray:
-    """One integer per distinct demand row; per column first (np.unique over rows is slow)."""
-    keys = np.zeros(len(demand), dtype=np.int64)
-    for column in demand.T:
-        values, inverse = np.unique(column, return_inverse=True)
-        keys = keys * len(values) + inverse.reshape(-1)
-    return np.unique(keys, return_inverse=True)[1].reshape(-1)
 
 
 def _place_batches(ws: Workspace, items: np.ndarray, placement: np.ndarray, residual: np.ndarray) -> list[int]:

@@ -6,12 +6,10 @@ The one place where Watcher's words become ours:
   ``*_reserved`` and allocation ratios), carried over field by field so that
   ``Host.capacity`` equals Watcher's ``vcpu_capacity`` / ``memory_mb_capacity`` /
   ``disk_gb_capacity``;
-- node ``status`` and ``state``: enabled and up -> ENABLED; disabled and up -> DISABLED
-  (keeps its instances, never receives one); down -> never receives either: a down host
-  that still lists instances is DISABLED with its instances pinned (nothing migrates off
-  a dead compute), a down host without instances is OFF only when the bare-metal service
-  says it is powered off and nobody but us disabled it (so we may switch it back on), and
-  is otherwise left out of the fleet;
+- node ``status`` and ``state`` with the bare-metal power state: the one rule of
+  ``host_state.classify_host``, shared with the snapshot (a down host without instances
+  is OFF only when the bare-metal service says it is powered off and nobody but us
+  disabled it);
 - instance ``state``: ``active`` moves live, ``stopped`` moves cold, anything else stays.
   ``paused`` stays too, although Nova could move it live: Watcher's ``migrate`` action
   refuses to live-migrate an instance whose status is not ACTIVE, so planning it would
@@ -33,10 +31,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from watcher_geyser.deferral.spec import parse_deferral
+from watcher_geyser.host_state import OUR_DISABLED_REASONS, PowerReading, classify_host
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
-OUR_DISABLED_REASONS = ("watcher_geyser", "watcher_disabled")  # reasons we (or Watcher's consolidation) disable with
 POWER_OFF = "off"
 POWER_ON = "on"
 
@@ -105,21 +103,14 @@ def fleet_from_model(
 
 def _host_state(node, has_instances: bool, power_state: str | None, our_reasons: tuple[str, ...],
                 notes: list[str]) -> tuple[HostState | None, bool]:
-    """(state, whether its instances are pinned); state None leaves the host out."""
-    up = (node.state or "up").lower() == "up"
-    enabled = (node.status or "enabled").lower() == "enabled"
-    if up:
-        return (HostState.ENABLED if enabled else HostState.DISABLED), False
-    if has_instances:
-        notes.append(f"host {node.hostname} is down but lists instances: it receives none and they stay")
-        return HostState.DISABLED, True
-    reason = (node.disabled_reason or "").lower()
-    ours = enabled or any(reason.startswith(r.lower()) for r in our_reasons)
-    if power_state == POWER_OFF and ours:
-        return HostState.OFF, False
-    why = "not known to be powered off" if power_state != POWER_OFF else f"disabled by someone else ({reason!r})"
-    notes.append(f"host {node.hostname} is down and {why}: left out, it receives no instance")
-    return None, False
+    """(state, whether its instances are pinned) by the one rule (``host_state.classify_host``);
+    state None leaves the host out. Watcher's model folds a forced-down service into ``state``."""
+    power = {POWER_OFF: PowerReading.OFF, POWER_ON: PowerReading.ON}.get(power_state, PowerReading.UNKNOWN)
+    decided = classify_host(node.hostname, node.status, node.state, has_instances, power, node.disabled_reason,
+                            our_reasons=our_reasons)
+    if decided.note:
+        notes.append(decided.note)
+    return decided.state, decided.pin_instances
 
 
 def _host(node, state: HostState, power: PowerModel, zone: str) -> Host:

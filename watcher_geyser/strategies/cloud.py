@@ -43,12 +43,15 @@ class CloudLookups(Protocol):
 
     def shelved_by_geyser(self, notes: list[str]) -> list: ...  # list[deferral.fleet.Shelved]
 
+    def power_actions(self, since_s: float, notes: list[str]) -> list | None: ...  # list[cycles.PowerAction]
+
 
 @dataclass
 class WatcherCloud:
     """``CloudLookups`` through Watcher's own helpers (``osc``: Watcher's OpenStack clients)."""
 
     osc: object = None
+    context: object = None  # Watcher's request context (the strategy's ``ctx``), to read executed actions
 
     def host_zones(self, notes: list[str]) -> dict[str, str]:
         return host_zones(notes)
@@ -61,6 +64,9 @@ class WatcherCloud:
 
     def shelved_by_geyser(self, notes: list[str]) -> list:
         return shelved_by_geyser(notes)
+
+    def power_actions(self, since_s: float, notes: list[str]) -> list | None:
+        return power_actions(self.context, since_s, notes)
 
 
 def host_zones(notes: list[str]) -> dict[str, str]:
@@ -144,3 +150,16 @@ def shelved_by_geyser(notes: list[str]):
         notes.append(f"instances shelved by geyser unknown ({type(exc).__name__}: {exc}): none brought back this time")
         return []
     return list(found.values())
+
+
+def power_actions(context, since_s: float, notes: list[str]):
+    """Power actions Watcher executed (or is executing) since ``since_s``; None, and why in the notes,
+    when its database cannot be read."""
+    from watcher_geyser.strategies.cycles import executed_power_actions
+
+    try:
+        return executed_power_actions(context, since_s)
+    except Exception as exc:  # noqa: BLE001
+        notes.append(f"Watcher's action history unreadable ({type(exc).__name__}: {exc}): power cycles of the "
+                     "last 24 h unknown, so no host is switched off this time")
+        return None

@@ -5,8 +5,10 @@ Both run the same five steps, each a function of its own module:
 
 1. adapt: Watcher's ``ModelRoot`` and CPU metrics -> ``Fleet`` (``adapter``, ``metrics``);
 2. decide: the audit parameters and the energy signal -> the pipeline's ``Settings`` (``energy``);
-3. solve and plan: ``watcher_geyser.pipeline.run(fleet, settings)`` -> target, capacity-safe
-   waves (the same call as ``geyser plan`` and the simulator);
+3. solve and plan: the power-cycle budget from Watcher's own history of power actions
+   (``cycles``: hosts out of switch-offs for the day stay off), then
+   ``watcher_geyser.pipeline.run(fleet, settings)`` -> target, capacity-safe waves (the same
+   call as ``geyser plan`` and the simulator);
 5. emit: the waves -> Watcher actions, plus the efficacy indicators (``emit``); the
    ``geyser`` planner (``wave_planner``) keeps their order in the action graph.
 
@@ -28,10 +30,11 @@ from watcher._i18n import _
 from watcher.common import exception
 from watcher.decision_engine.strategy.strategies import base
 
+from watcher_geyser import defaults
 from watcher_geyser.deferral import DeferralConfig
 from watcher_geyser.deferral.fleet import FleetDeferral, defer_in_fleet
-from watcher_geyser.pipeline import DEFAULTS
-from watcher_geyser.strategies import cloud, emit, metrics, opts
+from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Settings
+from watcher_geyser.strategies import cloud, cycles, emit, metrics, opts
 from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet, fleet_from_model
 from watcher_geyser.strategies.energy import EnergyDecision, decide_energy
 from watcher_geyser.strategies.goal import GOAL_NAME
@@ -54,7 +57,7 @@ class _GeyserStrategy(base.BaseStrategy):
         self._planner = PLANNER_NAME
         self.solution = emit.WavedSolution(goal=self.goal, strategy=self)
         self.outcome: dict = {}
-        self.cloud: cloud.CloudLookups = cloud.WatcherCloud(osc)
+        self.cloud: cloud.CloudLookups = cloud.WatcherCloud(osc, self.ctx)
 
     @classmethod
     def get_schema(cls):
@@ -99,7 +102,8 @@ class _GeyserStrategy(base.BaseStrategy):
             notes.append(decision.reason)
         deferral = self._defer(adapted, decision, notes)
         adapted.fleet = deferral.fleet  # without the instances to shelve: the plan may empty their hosts
-        plan, target_notes = self._solve_and_plan(adapted, decision)
+        settings = self._power_cycles(adapted, metal, decision.settings, notes)
+        plan, target_notes = self._solve_and_plan(adapted, decision, settings)
         notes.extend(target_notes)
         emitted = emit.emit_plan(self.solution, plan, adapted.fleet, adapted.node_uuids, metal.node_ids,
                                  self.config.get("disabled_reason", "watcher_geyser"), notes, deferral)
@@ -137,6 +141,27 @@ class _GeyserStrategy(base.BaseStrategy):
             return FleetDeferral(adapted.fleet)
         notes.extend(result.notes)
         return result
+
+    def _power_cycles(self, adapted: AdaptedFleet, metal: cloud.MetalInventory, settings: Settings,
+                      notes: list[str]) -> Settings:
+        """``settings`` under the power-cycle budget (``pipeline.cycles``), counted on the power-offs
+        Watcher executed in the last 24 h (``strategies.cycles``); never raises. The hosts held
+        off (or on) are named in the notes, so the plan says why they were left as they are."""
+        budget = CycleBudget(self.config.get("max_power_cycles_per_day", defaults.MAX_POWER_CYCLES_PER_DAY))
+        now_s = time.time()
+        try:
+            actions = self.cloud.power_actions(now_s - budget.window_s, notes)
+            if actions is None:  # the history is unknown: a switch-off could be one too many
+                return settings.with_plan(allow_power_off=False)
+            fleet = adapted.fleet
+            hosts_on = zip([h.name for h in fleet.hosts], fleet.powered.tolist())
+            hold = cycles.hold_from_history(budget, now_s, hosts_on, actions, metal.node_ids)
+        except Exception as exc:  # noqa: BLE001 - the audit goes on, without switching anything off
+            LOG.exception("%s: power-cycle budget failed", self.get_name())
+            notes.append(f"power cycles unknown ({type(exc).__name__}: {exc}): no host is switched off this time")
+            return settings.with_plan(allow_power_off=False)
+        notes.extend(hold.notes())
+        return hold.apply(settings)
 
     def _adapt(self, params: AuditParams, metal: cloud.MetalInventory, notes: list[str]) -> AdaptedFleet:
         model = self.compute_model
@@ -186,14 +211,14 @@ class _GeyserStrategy(base.BaseStrategy):
             notes.append("power calibration: " + "; ".join(watts.notes))
         return lambda name: models.get(name) or catalog.model_for(name)
 
-    def _solve_and_plan(self, adapted: AdaptedFleet, decision: EnergyDecision):
-        """(plan, notes); on any failure an empty plan and the reason."""
+    def _solve_and_plan(self, adapted: AdaptedFleet, decision: EnergyDecision, settings: Settings):
+        """(plan, notes) for ``settings`` (the decision's, under the power-cycle budget); on any
+        failure an empty plan and the reason."""
         from watcher_geyser.pipeline import run
         from watcher_geyser.planner import Plan
 
         notes: list[str] = []
         try:
-            settings = decision.settings
             if adapted.groups_unknown:  # server groups unknown: nothing moves, nothing is switched off
                 settings = settings.with_plan(allow_power_off=False)
             result = run(adapted.fleet, settings)

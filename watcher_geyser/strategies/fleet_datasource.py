@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from watcher_geyser.model import Fleet
+from watcher_geyser.model import VCPU, Fleet
 
 
 class FleetDatasource:
@@ -39,7 +39,7 @@ class FleetDatasource:
 
     def __init__(self, fleet: Fleet, placement: np.ndarray | None = None):
         placement = fleet.placement if placement is None else np.asarray(placement)
-        util = fleet.cpu_used / np.maximum(fleet.demand[:, 0], 1e-12)
+        util = fleet.cpu_used / np.maximum(fleet.demand[:, VCPU], 1e-12)
         self._instance_percent = {inst.uuid: float(u) * 100.0 for inst, u in zip(fleet.instances, util.tolist())}
         host_util = fleet.cpu_load(placement) / fleet.physical_cores
         self._host_percent = {h.name: float(u) * 100.0 for h, u in zip(fleet.hosts, host_util.tolist())}

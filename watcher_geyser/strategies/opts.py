@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
+from watcher_geyser import defaults
 from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.strategies.power_config import DEFAULT_IDLE_W, DEFAULT_MAX_W, PowerCatalog, PowerConfigError
 
@@ -54,6 +55,10 @@ def strategy_opts() -> list[cfg.Opt]:
                    help="Granularity of the datasource queries, seconds."),
         cfg.IntOpt("solver_workers", default=DEFAULTS.solve.workers, min=1,
                    help="CP-SAT worker threads; the decision engine shares its host with other services."),
+        cfg.IntOpt("max_power_cycles_per_day", default=defaults.MAX_POWER_CYCLES_PER_DAY, min=1,
+                   help="Power cycles (a period on ended by a switch-off) a host may make in any 24 h, counted on "
+                   "the power-off actions Watcher executed: a host with none left stays off until its oldest "
+                   "switch-off of the window is 24 h old, and the plan names it."),
         cfg.StrOpt("disabled_reason", default="watcher_geyser",
                    help="Reason recorded on the compute services the plan disables. Hosts disabled with this "
                    "reason (or Watcher's watcher_disabled) and powered off may be switched back on."),
