@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from tests.builders import fleet, host, vm
 from watcher_geyser import defaults
 from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Settings, anchor, apply_decision, problem, run
+from watcher_geyser.pipeline.request import without_off_hosts
 from watcher_geyser.signal import Decision, Fallback
 
 
@@ -196,3 +197,23 @@ def test_a_scarcer_supply_never_gives_a_looser_ceiling_or_a_later_relief(a_w, b_
     assert scarce.limits.cpu_ceiling > DEFAULTS.limits.cpu_ceiling > plenty.limits.cpu_ceiling
     assert scarce.plan.allow_power_off and not plenty.plan.allow_power_off
     assert (scarce.limits.supply_w, plenty.limits.supply_w) == (500.0, 5000.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([(8, 80, 160), (16, 100, 250), (32, 150, 400)]),
+                          st.sampled_from(["az1", "az2"]), st.booleans(), st.booleans()), min_size=1, max_size=12))
+def test_a_fleet_without_held_off_hosts_has_the_arrays_of_a_fresh_build(specs):
+    # hosts of three generations (cores, idle W, max W) in two zones, some off and held off:
+    # the arrays the smaller fleet takes from the whole one are those a fresh build computes
+    hosts = [host(f"h{i}", vcpus=c, idle_w=idle, max_w=peak, zone=z, state="off" if off else "enabled")
+             for i, ((c, idle, peak), z, off, _) in enumerate(specs)]
+    instances = [vm(f"v{i}", h.name, vcpus=1) for i, h in enumerate(hosts) if h.powered]
+    whole = fleet(hosts, instances)
+    held = frozenset(h.name for h, (_, _, _, held) in zip(hosts, specs) if held)
+    kept = without_off_hosts(whole, held)
+    fresh = fleet(list(kept.hosts), list(kept.instances))
+    for name in ("capacity", "physical_cores", "idle_w", "max_w", "dynamic_slope_w_per_core", "host_zone"):
+        np.testing.assert_array_equal(getattr(kept, name), getattr(fresh, name), err_msg=name)
+    assert {m: list(at) for m, at in kept.power_groups} == {m: list(at) for m, at in fresh.power_groups}
+    placement = np.arange(len(kept.instances)) % len(kept.hosts) if kept.instances else kept.placement
+    assert kept.watts(placement) == fresh.watts(placement)

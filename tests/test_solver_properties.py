@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 from tests.strategies import problems
 from watcher_geyser.solver import solve
 from watcher_geyser.solver.checks import check_placement
+from watcher_geyser.solver.greedy import room_may_cover
+from watcher_geyser.solver.repack import EPS
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -51,3 +53,26 @@ def test_bounds_never_exceed_a_proven_optimum(problem):
         return  # the proof did not finish in time: nothing to compare against
     assert target.bounds.hosts <= target.hosts_on
     assert target.bounds.watts_w <= target.watts_w + 1e-6
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.floats(-2, 8, allow_nan=False), min_size=2, max_size=2), min_size=1, max_size=5),
+    st.lists(st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0]), min_size=2, max_size=2), min_size=1,
+             max_size=8),
+)
+def test_emptying_skips_a_host_only_when_its_search_would_fail(room, items):
+    # the search empty_more_hosts runs per host (each instance, largest first, into the row it
+    # leaves least room in, within EPS); the cheap room test may only skip hosts it fails on
+    residual = np.array(room)
+    demand = np.array(items)
+    placed = 0
+    for need in demand[np.argsort(-demand.max(axis=1), kind="stable")]:
+        fits = np.flatnonzero((residual >= need - EPS).all(axis=1))
+        if len(fits) == 0:
+            break
+        row = fits[np.argmin((residual[fits] - need).sum(axis=1))]
+        residual[row] -= need
+        placed += 1
+    if placed == len(demand):
+        assert room_may_cover(np.array(room), demand.sum(axis=0))

@@ -173,6 +173,7 @@ class Fleet:
         group_names = {g.name for g in server_groups}
         if len(group_names) != len(server_groups):
             raise ValueError("server_groups: duplicate group name")
+        off = {host.name for host in hosts if not host.powered}
         for inst in instances:
             if inst.uuid in seen:
                 raise ValueError(f"instance {inst.uuid!r}: duplicate uuid")
@@ -181,7 +182,7 @@ class Fleet:
                 raise ValueError(f"instance {inst.uuid!r} ({inst.name}): unknown host {inst.host!r}")
             if inst.server_group is not None and inst.server_group not in group_names:
                 raise ValueError(f"instance {inst.uuid!r} ({inst.name}): unknown server group {inst.server_group!r}")
-            if not hosts[host_index[inst.host]].powered:
+            if inst.host in off:
                 raise ValueError(
                     f"instance {inst.uuid!r} ({inst.name}): its host {inst.host!r} is 'off' but runs it; "
                     "mark the host enabled or disabled"
@@ -320,16 +321,30 @@ class Fleet:
     def watts(self, placement: np.ndarray | None = None, powered: np.ndarray | None = None) -> float:
         return float(self.host_watts(placement, powered).sum())
 
-    def share_host_arrays(self, other: Fleet) -> None:
-        """Take ``other``'s host arrays (capacity, watts, zones), computing them on ``other`` if
-        need be: ``other`` holds the same hosts, perhaps in other states and with other
-        instances. A simulator builds a fleet at every step of a replay; the hosts' own
-        figures need computing once."""
-        if other._host_index != self._host_index:
+    def share_host_arrays(self, other: Fleet, rows: np.ndarray | None = None) -> None:
+        """Take ``other``'s host arrays (capacity, watts, power curves), computing them on
+        ``other`` if need be. ``other`` holds the same hosts, perhaps in other states and
+        with other instances; or, with ``rows`` (int[H], increasing), this fleet's hosts
+        are ``other``'s hosts at those rows. A simulator builds a fleet at every step of a
+        replay, and the pipeline leaves hosts out of it: the hosts' own figures need
+        computing once."""
+        names = list(self._host_index)
+        theirs = list(other._host_index) if rows is None else [other.hosts[r].name for r in rows.tolist()]
+        if names != theirs:
             raise ValueError("share_host_arrays: the fleets hold different hosts")
-        for name in _HOSTS_ONLY:
+        if rows is None:
+            for name in _HOSTS_ONLY:
+                if name not in self.__dict__:
+                    self.__dict__[name] = getattr(other, name)  # computed once on ``other``, then shared
+            return
+        for name in ("capacity", "physical_cores", "idle_w", "max_w", "dynamic_slope_w_per_core"):
             if name not in self.__dict__:
-                self.__dict__[name] = getattr(other, name)  # computed once on ``other``, then shared
+                self.__dict__[name] = getattr(other, name)[rows]
+        if "power_groups" not in self.__dict__:
+            position = np.full(len(other.hosts), -1, dtype=np.int64)
+            position[rows] = np.arange(len(rows))
+            groups = [(model, position[members]) for model, members in other.power_groups]
+            self.__dict__["power_groups"] = tuple((model, at[at >= 0]) for model, at in groups if (at >= 0).any())
 
     def with_placement(self, placement: np.ndarray) -> Fleet:
         """A new snapshot with instances on the hosts ``placement`` names; emptied hosts keep their state."""

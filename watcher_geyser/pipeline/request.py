@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from watcher_geyser.model import Fleet
 from watcher_geyser.pipeline.cycles import listed
 from watcher_geyser.pipeline.settings import Limits, Settings
@@ -98,8 +100,11 @@ def without_off_hosts(fleet: Fleet, keep_off: frozenset[str]) -> Fleet:
     drop = {h for h, host in enumerate(fleet.hosts) if host.name in keep_off and not powered[h] and not occupied[h]}
     if not drop or len(drop) == len(fleet.hosts):  # every host dropped: no instance either, nothing can move
         return fleet
-    hosts = [host for h, host in enumerate(fleet.hosts) if h not in drop]
-    return Fleet.build(hosts, fleet.instances, fleet.server_groups, fleet.default_cpu_util)
+    rows = np.array([h for h in range(len(fleet.hosts)) if h not in drop], dtype=np.int64)
+    kept = Fleet.build([fleet.hosts[h] for h in rows.tolist()], fleet.instances, fleet.server_groups,
+                       fleet.default_cpu_util)
+    kept.share_host_arrays(fleet, rows)
+    return kept
 
 
 def anchor(fleet: Fleet, keep_on: frozenset[str]) -> Fleet:

@@ -125,19 +125,27 @@ def empty_more_hosts(
     fill = (load / np.maximum(ws.limits, EPS)).max(axis=1)
     candidates = np.flatnonzero(occupied & ~blocked)
     failures = 0
-    for h in candidates[np.argsort(fill[candidates], kind="stable")]:
+    receiving = occupied & ws.may_receive  # kept equal to it as hosts are emptied
+    in_zone: dict[int, np.ndarray] = {}
+    for h in candidates[np.argsort(fill[candidates], kind="stable")].tolist():
         if failures >= max_failures or time.monotonic() > deadline:
             break
+        # only occupied hosts of the zone that may receive can take anything: the search runs
+        # over those few rows (in index order, so ties go to the same host as over all rows)
+        zone = int(ws.host_zone[h])
+        if zone not in in_zone:
+            in_zone[zone] = ws.host_zone == zone
+        receivers = np.flatnonzero(receiving & in_zone[zone])
+        receivers = receivers[receivers != h]
+        residual = ws.limits[receivers] - load[receivers]
+        if not room_may_cover(residual, load[h]):
+            failures += 1  # the search below would fail too, after trying every instance
+            continue
         items = np.flatnonzero(placement == h)
         new_moves = int((ws.placement0[items] == h).sum())
         if new_moves > budget:
             failures += 1
             continue
-        # only occupied hosts of the zone that may receive can take anything: the search runs
-        # over those few rows (in index order, so ties go to the same host as over all rows)
-        receivers = np.flatnonzero(occupied & ws.may_receive & (ws.host_zone == ws.host_zone[h]))
-        receivers = receivers[receivers != h]
-        residual = ws.limits[receivers] - load[receivers]
         order = items[np.argsort(-(ws.demand[items] / ws.scale).max(axis=1), kind="stable")]
         moves = []
         for v in order:
@@ -158,8 +166,20 @@ def empty_more_hosts(
             placement[v] = dst
             load[dst] += ws.demand[v]
         load[h] = 0
-        occupied[h] = False
+        occupied[h] = receiving[h] = False
     return placement
+
+
+def room_may_cover(residual: np.ndarray, need: np.ndarray) -> bool:
+    """Could the receivers' room (``residual``, one row each) take ``need`` in every resource?
+
+    A necessary condition for ``empty_more_hosts``' search to succeed, so a host failing it
+    is skipped with the same outcome. Each receiver takes at most its positive room plus
+    ``EPS`` (the search's own tolerance); the slack covers that and float sums. On a packed
+    fleet most hosts fail it, and the search then costs a sum instead of a loop."""
+    room = np.maximum(residual, 0).sum(axis=0)
+    slack = (len(residual) + 1) * EPS + 1e-9 * np.maximum(np.abs(need), 1.0)
+    return bool((room + slack >= need).all())
 
 
 def move_budget(ws: Workspace, placement: np.ndarray) -> int | None:

@@ -66,8 +66,8 @@ def relieve(problem: Problem) -> Relief:
     """Move instances off every hot host of ``problem`` where the rules allow (module doc)."""
     started = time.monotonic()
     fleet = problem.fleet
-    if not problem.relieve or not fleet.instances:
-        return Relief(fleet.placement.copy())
+    if not problem.relieve or not fleet.instances or not above(host_load(fleet), problem.relief_limits).any():
+        return Relief(fleet.placement.copy())  # nothing hot: no shedder to set up (most simulated steps)
     shedder = _Shedder(problem)
     hot = shedder.hot_hosts()
     if not len(hot):
@@ -164,6 +164,8 @@ class _Shedder:
         policies = {g.name: g.policy for g in fleet.server_groups}
         index = {g.name: i for i, g in enumerate(fleet.server_groups)}
         self.group_hosts: dict[int, set[int]] = {}
+        if not fleet.server_groups:
+            return
         for v, inst in enumerate(fleet.instances):
             policy = policies.get(inst.server_group)
             if policy is GroupPolicy.AFFINITY:

@@ -36,6 +36,8 @@ def anti_affinity_groups(fleet: Fleet) -> np.ndarray:
 def check_server_groups(problem: Problem, placement: np.ndarray) -> list[str]:
     """Hard group policies hold, unless they were already broken by instances that cannot move."""
     fleet = problem.fleet
+    if not fleet.server_groups:
+        return []  # checked for every candidate answer: most fleets have no group to walk
     problems = []
     members: dict[str, list[int]] = {}
     for v, inst in enumerate(fleet.instances):
