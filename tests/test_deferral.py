@@ -11,12 +11,13 @@ from watcher_geyser.deferral import (
     Deferral,
     DeferralConfig,
     Energy,
+    Forecast,
     decide_deferral,
     parse_deferral,
     parse_duration,
 )
 from watcher_geyser.scenario import fleet_from_dict, fleet_to_dict
-from watcher_geyser.signal import Fallback
+from watcher_geyser.signal import Fallback, Series, Unit
 
 T0 = 1_782_000_000.0  # 2026-06-21T00:00Z, give or take
 HOUR = 3600.0
@@ -220,3 +221,134 @@ def test_defer_in_fleet_takes_shelved_instances_out_and_brings_back_geysers():
     assert any(n.startswith("shelve ci-1: energy scarce") for n in result.notes)
     blind = defer_in_fleet(fleet, [], Energy.blind(), T0)
     assert blind.shelve == [] and blind.fleet is fleet
+
+
+# --- the rule with the supply in watts ----------------------------------------------------------
+
+
+def _forecast(*points: tuple[float, float], end_h: float = 48.0) -> Forecast:
+    """(hours from T0, watts) steps, known until ``end_h``."""
+    return Forecast(tuple(T0 + h * HOUR for h, _ in points), tuple(float(w) for _, w in points), T0 + end_h * HOUR)
+
+
+def _watts(supply_w: float, need_w: float, per_w: float = 10.0, forecast: Forecast | None = None) -> Energy:
+    level = 1.0 if supply_w < need_w else 0.0
+    return Energy(level, None, supply_w, need_w, per_w, forecast)
+
+
+SUNRISE_IN_8H = _forecast((0, 0.0), (8, 5000.0), (18, 0.0))
+
+
+def test_uncovered_draw_shelves_as_much_as_the_deficit_longest_wait_first():
+    cands = [Candidate(f"vm{i}", False, T0 + (10 + i) * HOUR) for i in range(10)]
+    # 1000 W drawn, 960 W supplied: 40 W short, 10 W an instance: four wait, those that may wait longest
+    plan = decide_deferral(cands, _watts(960.0, 1000.0, 10.0, SUNRISE_IN_8H), T0)
+    assert plan.shelve == ("vm9", "vm8", "vm7", "vm6")
+    assert "40 W above the supply" in plan.reasons["vm9"] and "forecast to cover the fleet in 8.0 h" in plan.reasons[
+        "vm9"]
+    # a covered draw shelves nothing, however high the scarcity level says
+    assert decide_deferral(cands, Energy(1.0, None, 1000.0, 1000.0, 10.0, SUNRISE_IN_8H), T0).shelve == ()
+
+
+def test_no_shelving_when_no_covered_window_comes_before_the_deadline():
+    cands = [Candidate("soon", False, T0 + 6 * HOUR), Candidate("later", False, T0 + 12 * HOUR)]
+    plan = decide_deferral(cands, _watts(0.0, 1000.0, 10.0, SUNRISE_IN_8H), T0)
+    assert plan.shelve == ("later",)  # "soon" would come back at 5 h 45, still in the dark
+    # a forecast that ends before the deadline: the deadline brings it back, shelving is allowed
+    short = _forecast((0, 0.0), end_h=3.0)
+    assert decide_deferral(cands, _watts(0.0, 1000.0, 10.0, short), T0).shelve == ("later", "soon")
+    # a constant scarce supply forecast for ever: waiting pays nothing
+    never = _forecast((0, 100.0))
+    assert decide_deferral(cands, _watts(100.0, 1000.0, 10.0, never), T0).shelve == ()
+
+
+def test_the_supply_brings_back_what_it_covers_nearest_deadline_first():
+    waiting = [Candidate(f"vm{i}", True, T0 + (20 - i) * HOUR) for i in range(6)]
+    # 0.9 x 1000 W - 850 W = 50 W to spare: five instances at 10 W
+    plan = decide_deferral(waiting, _watts(1000.0, 850.0, 10.0, SUNRISE_IN_8H), T0)
+    assert plan.resume == ("vm5", "vm4", "vm3", "vm2", "vm1")
+    assert "the supply covers it" in plan.reasons["vm5"]
+    # inside the margin (the draw is covered but not with 10 % to spare): nothing changes
+    held = decide_deferral(waiting, _watts(1000.0, 950.0, 10.0, SUNRISE_IN_8H), T0)
+    assert held.shelve == () and held.resume == ()
+
+
+def test_the_deadline_wins_over_the_supply():
+    plan = decide_deferral([Candidate("a", True, T0 + 600)], _watts(0.0, 1000.0, 10.0, SUNRISE_IN_8H), T0)
+    assert plan.resume == ("a",) and "whatever the signal says" in plan.reasons["a"]
+
+
+def test_energy_from_a_watts_decision_carries_the_supply_and_its_forecast():
+    from watcher_geyser.signal import SignalPolicy
+
+    series = Series.build([T0 - HOUR, T0 + 2 * HOUR, T0 + 10 * HOUR], [100.0, 4000.0, 0.0], Unit.WATTS)
+    decision = SignalPolicy().decide(series, T0, 1000.0, "test", need_w=800.0)
+    energy = Energy.from_decision(decision, series, 800.0, 40)
+    assert energy.knows_supply and energy.supply_w == 100.0 and energy.per_instance_w == 20.0
+    assert energy.forecast.starts_s == (T0, T0 + 2 * HOUR, T0 + 10 * HOUR)
+    assert energy.forecast.first_covered(T0, T0 + 24 * HOUR, 800.0) == T0 + 2 * HOUR
+    # carbon intensity: the level rule; a fallback: only level and fallback (nothing shelves)
+    carbon = Series.build([T0 - HOUR], [500.0], Unit.CARBON_G_PER_KWH, [10 * HOUR])
+    assert not Energy.from_decision(SignalPolicy().decide(carbon, T0, 10_000.0, "c"), carbon, 800.0, 40).knows_supply
+    stale = Series.build([T0 - 10 * HOUR], [100.0], Unit.WATTS, [HOUR])
+    fallback = SignalPolicy().decide(stale, T0, 10_000.0, "s", need_w=800.0)
+    assert fallback.fallback is not None
+    energy = Energy.from_decision(fallback, stale, 800.0, 40)
+    assert not energy.knows_supply and decide_deferral(
+        [Candidate("a", False, T0 + 20 * HOUR)], energy, T0).shelve == ()
+
+
+def test_a_forecast_stops_at_a_gap():
+    series = Series.build([T0, T0 + HOUR, T0 + 5 * HOUR], [0.0, 10.0, 9000.0], Unit.WATTS, [HOUR, HOUR, HOUR])
+    forecast = Forecast.from_series(series, T0 + 600)
+    assert forecast.starts_s == (T0 + 600, T0 + HOUR) and forecast.end_s == T0 + 2 * HOUR
+    assert forecast.first_covered(T0, T0 + 24 * HOUR, 100.0) is None
+
+
+supplies = st.one_of(
+    st.builds(lambda s, n: _watts(s, n, 10.0, _forecast((0, s), (4, 2 * n), end_h=30.0)),
+              st.floats(0, 2000), st.floats(1, 2000)),
+    st.builds(Energy, st.floats(0, 1), st.sampled_from([Fallback.LAST_GOOD, Fallback.SAFE_DEFAULT])),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    deadlines_h=st.lists(st.floats(0, 48), min_size=1, max_size=8),
+    signal=st.lists(supplies, min_size=1, max_size=80),
+    interval_s=st.sampled_from([300.0, 600.0, 900.0]),
+)
+def test_supply_rule_over_time_keeps_every_deadline_and_never_shelves_on_fallback(deadlines_h, signal, interval_s):
+    """The watts rule, decided every ``interval_s``: nothing shelved on a fallback, nothing held past
+    its latest safe start, nothing shelved and brought back in one decision."""
+    config = DeferralConfig(lead_s=900.0, min_shelve_s=1800.0)
+    specs = {f"vm{i}": Deferral(max_deferral_s=d * HOUR) for i, d in enumerate(deadlines_h)}
+    shelved: dict[str, float] = {}
+    for step, energy in enumerate(signal):
+        now = T0 + step * interval_s
+        for uuid, since in shelved.items():
+            assert now <= since + specs[uuid].max_deferral_s + 1e-6, f"{uuid} held shelved past its deadline"
+        cands = [Candidate(u, u in shelved, since + specs[u].max_deferral_s if (since := shelved.get(u)) is not None
+                           else now + specs[u].max_deferral_s) for u in specs]
+        plan = decide_deferral(cands, energy, now, config)
+        if energy.fallback is not None:
+            assert plan.shelve == ()  # an unreadable signal never shelves
+        elif energy.supply_w >= energy.need_w:
+            assert plan.shelve == ()  # a covered draw never shelves
+        assert not set(plan.shelve) & set(plan.resume) and plan.late == ()
+        for uuid in plan.resume:
+            del shelved[uuid]
+        for uuid in plan.shelve:
+            shelved[uuid] = now
+
+
+def test_with_nothing_running_a_host_s_watts_price_the_first_to_come_back():
+    from watcher_geyser.signal import SignalPolicy
+
+    series = Series.build([T0 - HOUR], [500.0], Unit.WATTS, [10 * HOUR])
+    decision = SignalPolicy().decide(series, T0, 1000.0, "test", need_w=None)
+    energy = Energy.from_decision(decision, series, 0.0, 0, 1000.0, host_w=100.0)
+    assert energy.knows_supply and energy.per_instance_w == 100.0
+    waiting = [Candidate(f"vm{i}", True, T0 + 10 * HOUR) for i in range(9)]
+    assert len(decide_deferral(waiting, energy, T0).resume) == 4  # 0.9 x 500 W pays for four hosts' worth
+    assert not Energy.from_decision(decision, series, 0.0, 0, 1000.0).knows_supply  # no price: the levels

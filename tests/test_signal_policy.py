@@ -105,11 +105,12 @@ def test_renewable_share_and_carbon_go_through_their_thresholds(value, unit, lev
 
 def test_horizon_decides_on_the_coming_minimum() -> None:
     values = [9500] * 9 + [2000] * 3 + [9500] * 12  # a drop 45 minutes ahead
-    d = decide(series(values))
+    hour = PolicyConfig(horizon_s=3600)
+    d = decide(series(values), hour)
     assert d.value == 2000 and d.value_now == 9500 and d.level == 1.0 and "minimum of 12" in d.reason
-    now_only = decide(series(values), PolicyConfig(aggregate="now"))
+    now_only = decide(series(values), PolicyConfig(horizon_s=3600, aggregate="now"))
     assert now_only.value == 9500 and now_only.level == 0.0
-    mean = decide(series(values), PolicyConfig(aggregate="mean"))
+    mean = decide(series(values), PolicyConfig(horizon_s=3600, aggregate="mean"))
     assert mean.value == pytest.approx((9 * 9500 + 3 * 2000) / 12)
     short = decide(series(values), PolicyConfig(horizon_s=1800))
     assert short.value == 9500

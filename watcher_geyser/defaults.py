@@ -38,11 +38,13 @@ SIGNAL_CEILING_MIN = 0.5
 SIGNAL_CEILING_MAX = 1.0
 #: The signal policy's range: CPU ceiling when energy is plentiful, and when it is scarce.
 #: The scarce end reaches beyond the blind ``CPU_CEILING``: scarce energy packs harder than
-#: no signal, plentiful energy relaxes.
-RELAXED_CPU_CEILING = 0.7
+#: no signal, plentiful energy relaxes (0.5 with relief at 60 %: hosts are spread while the
+#: watts are free; see docs/design/signal-policy.md for the figures).
+RELAXED_CPU_CEILING = 0.5
 TIGHT_CPU_CEILING = 1.0
-#: The signal policy's relief margin at each end (``RELIEF_MARGIN`` without a signal).
-RELAXED_RELIEF_MARGIN = RELIEF_MARGIN
+#: The signal policy's relief margin when plentiful (small: relieve early while watts are
+#: free) and when scarce (as without a signal).
+RELAXED_RELIEF_MARGIN = 0.1
 TIGHT_RELIEF_MARGIN = RELIEF_MARGIN
 
 #: Migrations per wave (Watcher's own default for concurrent migrations).

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import uuid as uuidlib
+import warnings
 from importlib.metadata import entry_points
 
 import fixtures
@@ -219,6 +220,18 @@ class NovaShelving:
         return best
 
 
+def let_pytest_filter_warnings() -> None:
+    """Call after Watcher's harness has set up: its ``WarningsFixture`` puts
+    ``simplefilter("once", DeprecationWarning)`` in front of every filter, which overrides the
+    third-party ignores of our pytest configuration (``pyproject.toml``) for the whole test.
+    Take that one entry out; its escalations of SQLAlchemy warnings to errors stay, and the
+    fixture restores every filter after the test."""
+    once = ("once", None, DeprecationWarning, None, 0)
+    if once in warnings.filters:
+        warnings.filters.remove(once)
+        warnings._filters_mutated()  # what warnings.filterwarnings does after it edits the list
+
+
 class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
     """Watcher's functional test case with our datasource and metal seams and a move recorder."""
 
@@ -230,6 +243,7 @@ class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
             self.fail("watcher-geyser's entry points are not installed in this Python environment, so Watcher "
                       "cannot find its strategies: run `pip install -e .` (or bash tools/venv.sh) and retry")
         super().setUp()
+        let_pytest_filter_warnings()
         self.flags(group="nova", migration_max_retries=2, migration_interval=0.1)
         self.emulator = self.env.nova_fixture.nova_emulator
         self.events: list[tuple] = []

@@ -1,14 +1,17 @@
 """Deferrable instances end to end, on Watcher's real API, decision engine and applier.
 
 Four hosts with two instances each; two instances opt in with ``geyser:deferrable=true``.
-Energy comes from named constant sources: ``scarce`` (100 W for a fleet of 1.4 kW peak),
-``plenty`` (20 kW) and ``down`` (a URL nothing answers).
+Energy comes from named sources: ``scarce`` (a file: 100 W for a fleet of 1.4 kW peak for the
+next two hours, then 20 kW: waiting pays), ``plenty`` (a constant 20 kW) and ``down`` (a URL
+nothing answers).
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import fixtures
 import pytest
 import requests
 from watcher.tests.functional import topology as topo
@@ -44,8 +47,10 @@ class TestDeferral(GeyserFunctionalTestCase):
 
         signal_opts.register_opts(cfg.CONF)
         self.flags(group="nova", shelve_max_retries=2, shelve_interval=0.1)
+        scarce = Path(self.useFixture(fixtures.TempDir()).path) / "scarce.csv"
+        scarce.write_text(_scarce_then_plenty(time.time()))
         self.flags(group=signal_opts.GROUP, named_sources=[
-            "scarce=constant:100W", "plenty=constant:20kW", "down=http://127.0.0.1:9/down#unit=W"])
+            f"scarce=file:{scarce}", "plenty=constant:20kW", "down=http://127.0.0.1:9/down#unit=W"])
         self.topo = topology()
         self.load(self.topo)
         self.uuid = {i.name: i.uuid for i in self.topo.instances}
@@ -76,7 +81,8 @@ class TestDeferral(GeyserFunctionalTestCase):
         self.assertEqual({self.uuid["vm-1"]: "shelved", self.uuid["vm-2"]: "shelved"}, self._state_actions(actions))
         note = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
         self.assertIn("geyser:deadline: 'next tuesday' is not an ISO 8601 time", note)  # vm-3: a note, not shelved
-        self.assertIn("shelve vm-1: energy scarce", note)
+        self.assertIn("shelve vm-1: the fleet draws", note)
+        self.assertIn("the supply is forecast to cover the fleet in 2.0 h", note)
         # shelving comes before every migration and power action
         by_uuid = {a["uuid"]: a for a in actions}
         shelves = [a for a in actions if a["action_type"] == "geyser_instance_state"]
@@ -143,3 +149,12 @@ def _ancestors(action: dict, by_uuid: dict) -> list[str]:
         seen.append(parent)
         todo.extend(by_uuid[parent].get("parents") or [])
     return seen
+
+
+def _scarce_then_plenty(now_s: float) -> str:
+    """A supply file: 100 W from an hour ago for three hours, then 20 kW for a day."""
+    rows = ["# unit: W", "timestamp,value"]
+    for at_s, watts in ((now_s - 3600, 100), (now_s + 7200, 20000), (now_s + 86400, 20000)):
+        rows.append(f"{iso_utc(at_s)},{watts}")
+    return "\n".join(rows) + "\n"
+

@@ -52,35 +52,53 @@ def mixed_fleet() -> FleetSpec:
     return FleetSpec(dict(FLAVORS), servers, groups, {"c7": OPERATOR_REASON})
 
 
-def random_fleet(seed: int, hosts: list[HostSpec] = HOSTS) -> FleetSpec:
-    """A thin random fleet: 40-60 % of each host's vcpus, random flavours, maybe a disabled host,
-    a locked, a paused and a stopped server, and an anti-affinity group."""
+# Host generations of the random fleets: (vcpus, memory_mb, disk_gb).
+GENERATIONS = [(8, 16384, 200), (16, 32768, 400), (24, 49152, 600)]
+
+
+def random_fleet(seed: int) -> tuple[list[HostSpec], FleetSpec]:
+    """A small random fleet of its own hosts (named ``f<seed>-h<i>``, so every fleet starts on fresh
+    compute services): 3-5 hosts of mixed generations, each 15-45 % busy in vcpus (6 at most) with mixed
+    flavours; sometimes a locked, a paused or a stopped server, an anti-affinity group, an
+    affinity pair and a host disabled by an operator."""
     rng = random.Random(seed)
+    hosts = [HostSpec(f"f{seed}-h{i}", *rng.choice(GENERATIONS)) for i in range(rng.randint(3, 5))]
     servers: list[ServerSpec] = []
+
+    def add(flavor: str, host: str, **kw) -> None:
+        servers.append(ServerSpec(f"f{seed}-s{len(servers)}", flavor, host, **kw))
+
+    groups: dict[str, tuple[str, str, str]] = {}
+    if rng.random() < 0.4:  # an affinity pair, booted together on one host
+        groups["pair"] = ("pair", "affinity", project(f"random-{seed}-pair"))
+        host = rng.choice(hosts).name
+        add("small", host, group="pair")
+        add("small", host, group="pair")
     for h in hosts:
-        budget = h.vcpus * rng.uniform(0.2, 0.5)
-        used = 0
+        budget = min(h.vcpus * rng.uniform(0.15, 0.45), 6)
+        used = sum(FLAVORS[s.flavor][0] for s in servers if s.host == h.name)
         while True:
             flavor = rng.choice(list(FLAVORS))
             if used + FLAVORS[flavor][0] > budget:
                 break
             used += FLAVORS[flavor][0]
-            servers.append(ServerSpec(f"r{len(servers)}", flavor, h.name))
+            add(flavor, h.name)
+    free = [k for k, s in enumerate(servers) if s.group is None]
+    rng.shuffle(free)
     for action in ("lock", "pause", "stop"):
-        if rng.random() < 0.6:
-            k = rng.randrange(len(servers))
+        if free and rng.random() < 0.4:
+            k = free.pop()
             servers[k] = ServerSpec(servers[k].name, servers[k].flavor, servers[k].host, action=action)
-    groups = {}
-    if rng.random() < 0.7:
-        by_host: dict[str, int] = {}
-        for k, srv in enumerate(servers):
-            if srv.action is None:
-                by_host.setdefault(srv.host, k)
-        members = rng.sample(sorted(by_host.values()), k=min(3, len(by_host)))
-        groups["g"] = ("spread", "anti-affinity", project(f"random-{seed}"))
-        for k in members:
-            servers[k] = ServerSpec(servers[k].name, servers[k].flavor, servers[k].host, group="g")
+    if rng.random() < 0.6:  # an anti-affinity group: one member on each of 2-3 hosts
+        first_on_host: dict[str, int] = {}
+        for k in free:
+            first_on_host.setdefault(servers[k].host, k)
+        if len(first_on_host) >= 2:
+            members = rng.sample(sorted(first_on_host.values()), k=min(rng.randint(2, 3), len(first_on_host)))
+            groups["spread"] = ("spread", "anti-affinity", project(f"random-{seed}-spread"))
+            for k in members:
+                servers[k] = ServerSpec(servers[k].name, servers[k].flavor, servers[k].host, group="spread")
     disabled = {}
-    if rng.random() < 0.5:
+    if rng.random() < 0.3:
         disabled[rng.choice(hosts).name] = OPERATOR_REASON
-    return FleetSpec(dict(FLAVORS), servers, groups, disabled)
+    return hosts, FleetSpec(dict(FLAVORS), servers, groups, disabled)

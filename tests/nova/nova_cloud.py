@@ -61,8 +61,11 @@ from nova.tests.functional import api as nova_api  # noqa: E402
 from nova.tests.functional import integrated_helpers  # noqa: E402
 from nova.virt import fake  # noqa: E402
 
-ACTIVE_WAIT_S = 60.0
-POLL_S = 0.05
+ACTIVE_WAIT_S = 180.0  # a batch of boots on a loaded 2-core machine
+# How often the control channel looks whether Nova is done. Each look goes through Nova's API
+# and costs this process CPU that Nova would rather spend on the work itself: on a busy 2-core
+# machine, polling every 50 ms made a boot several times slower.
+POLL_S = 0.3
 DEFAULT_ROLES = "reader,member,admin"
 
 
@@ -92,6 +95,11 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
         self.flags(debug=False)
         self.flags(response_validation="ignore", group="api")
         logging.getLogger().setLevel(logging.WARNING)
+        if os.environ.get("GEYSER_NOVA_DEBUG"):  # Nova's own log, timestamped, on stderr (GEYSER_NOVA_LOG)
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+            logging.getLogger().addHandler(handler)
+            logging.getLogger().setLevel(logging.DEBUG)
         self._lock = threading.RLock()
         self._clients: dict[str, nova_api.client.TestOpenStackClient] = {}
         self._flavors: dict[str, str] = {}
@@ -121,17 +129,32 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
         return self._clients[project]
 
     def _wait(self, server_id: str, statuses: tuple[str, ...], what: str, timeout_s: float = ACTIVE_WAIT_S) -> dict:
+        return self._wait_all([server_id], statuses, what, timeout_s)[server_id]
+
+    def _wait_all(self, server_ids: list[str], statuses: tuple[str, ...], what: str,
+                  timeout_s: float = ACTIVE_WAIT_S) -> dict[str, dict]:
+        """Wait until every server is in one of ``statuses`` with no task running; one list call a
+        look, however many servers."""
         deadline = time.monotonic() + timeout_s
-        server = None
-        while time.monotonic() < deadline:
-            server = self.admin_api.get_server(server_id)
-            if server["status"] in statuses and not server.get("OS-EXT-STS:task_state"):
-                return server
-            if server["status"] == "ERROR" and "ERROR" not in statuses:
-                raise NovaError(f"{what}: server {server_id} went to ERROR: {server.get('fault')}")
+        pending = set(server_ids)
+        done: dict[str, dict] = {}
+        while True:
+            listed = {s["id"]: s for s in self.admin_api.get_servers(detail=True, search_opts={"all_tenants": 1})}
+            for server_id in sorted(pending):
+                server = listed.get(server_id)
+                if server is None:
+                    raise NovaError(f"{what}: server {server_id} vanished")
+                if server["status"] in statuses and not server.get("OS-EXT-STS:task_state"):
+                    done[server_id] = server
+                elif server["status"] == "ERROR" and "ERROR" not in statuses:
+                    raise NovaError(f"{what}: server {server_id} went to ERROR: {server.get('fault')}")
+            pending -= set(done)
+            if not pending:
+                return done
+            if time.monotonic() > deadline:
+                states = {i: listed[i]["status"] for i in sorted(pending)}
+                raise NovaError(f"{what}: servers not {statuses} after {timeout_s:.0f} s: {states}")
             time.sleep(POLL_S)
-        raise NovaError(f"{what}: server {server_id} not {statuses} after {timeout_s:.0f} s: "
-                        f"{server and server['status']}")
 
     def _image_id(self) -> str:
         if self._image is None:
@@ -173,12 +196,14 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
         return {"id": group["id"], "project": group.get("project_id")}
 
     def op_boot(self, servers: list[dict], wait: bool = True) -> dict:
-        """Boot ``{name, flavor, host, project?, group?}`` each on its host (2.74 ``host``: the scheduler
+        """Boot ``{name, flavor, host, project?, group?, metadata?}`` each on its host (2.74 ``host``: the scheduler
         and Placement still check it), all at once, then wait until every one is ACTIVE or ERROR."""
         created = []
         for s in servers:
             body = self._build_server(name=s["name"], image_uuid=self._image_id(),
                                       flavor_id=self._flavors[s["flavor"]], networks="none", host=s.get("host"))
+            if s.get("metadata"):
+                body["metadata"] = dict(s["metadata"])
             if s.get("group"):
                 body["os:scheduler_hints"] = {"group": s["group"]}
                 req = {"server": {k: v for k, v in body.items() if k != "os:scheduler_hints"},
@@ -186,11 +211,10 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
             else:
                 req = {"server": body}
             created.append(self.client(s.get("project")).post_server(req))
-        out = []
-        for server in created:
-            final = self._wait(server["id"], ("ACTIVE", "ERROR"), "boot") if wait else server
-            out.append(_summary(final) if wait else {"id": server["id"]})
-        return {"servers": out}
+        if not wait:
+            return {"servers": [{"id": server["id"]} for server in created]}
+        final = self._wait_all([server["id"] for server in created], ("ACTIVE", "ERROR"), "boot")
+        return {"servers": [_summary(final[server["id"]]) for server in created]}
 
     def op_action(self, id: str, action: str) -> dict:  # noqa: A002 - the server's id, as Nova calls it
         """``lock``, ``pause``, ``stop``, ``start``, ``shelve``, ``unshelve``, then wait for the state."""
@@ -224,32 +248,53 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
                               "disabled_reason": s.get("disabled_reason")}
                              for s in self.admin_api.get_services(binary="nova-compute")]}
 
+    def op_instance_actions(self, id: str) -> dict:  # noqa: A002 - the server's id, as Nova calls it
+        """What Nova recorded doing to a server: its instance actions, each with its events (and, at
+        2.84, each failed event's ``details``: why Nova refused)."""
+        api = self.admin_api
+        actions = api.get_instance_actions(id)
+        return {"actions": [api.get_instance_action_details(id, a["request_id"]) for a in actions]}
+
     def op_migrations(self) -> dict:
         return {"migrations": self.admin_api.get_migrations()}
 
-    def op_reset(self) -> dict:
-        """Delete every server and server group, enable every compute service: an empty cloud."""
+    def op_reset(self, hosts: list[dict] | None = None) -> dict:
+        """Delete every server and server group, enable every compute service: an empty cloud.
+        With ``hosts``, also remove every compute service and start these instead (fresh hosts)."""
         servers = self.admin_api.get_servers(detail=False, search_opts={"all_tenants": 1})
         for s in servers:
             self.admin_api.delete_server(s["id"])
         deadline = time.monotonic() + ACTIVE_WAIT_S
         while self.admin_api.get_servers(detail=False, search_opts={"all_tenants": 1}):
             if time.monotonic() > deadline:
-                raise NovaError("reset: servers still listed after 60 s")
+                raise NovaError(f"reset: servers still listed after {ACTIVE_WAIT_S:.0f} s")
             time.sleep(POLL_S)
         for g in self.admin_api.get_server_groups(all_projects=True):
             self.admin_api.delete_server_group(g["id"])
         for s in self.admin_api.get_services(binary="nova-compute"):
-            if s["status"] != "enabled":
+            if hosts is not None:
+                self._remove_compute(s)
+            elif s["status"] != "enabled":
                 self.admin_api.put_service(s["id"], {"status": "enabled"})
+        if hosts is not None:
+            self.op_hosts(hosts)
         return {"deleted": len(servers)}
+
+    def _remove_compute(self, service: dict) -> None:
+        """Stop an empty compute service and delete it through Nova's API (which also deletes its
+        compute node and its resource provider in Placement)."""
+        with self._lock:
+            compute = self.computes.pop(service["host"], None)
+            if compute is not None:
+                compute.stop()
+            self.admin_api.api_delete(f"/os-services/{service['id']}")
 
 
 def _summary(server: dict) -> dict:
     return {"id": server["id"], "name": server["name"], "status": server["status"],
             "host": server.get("OS-EXT-SRV-ATTR:host"), "project": server.get("tenant_id"),
             "locked": server.get("locked"), "task_state": server.get("OS-EXT-STS:task_state"),
-            "flavor": (server.get("flavor") or {}).get("original_name")}
+            "flavor": (server.get("flavor") or {}).get("original_name"), "metadata": server.get("metadata") or {}}
 
 
 # --- serving ------------------------------------------------------------------------------
@@ -287,7 +332,9 @@ def _control_app(cloud: Cloud):
             body = json.loads(environ["wsgi.input"].read(size) or b"{}")
             if handler is None:
                 raise NovaError(f"unknown operation {op!r}")
+            started = time.monotonic()
             status, payload = "200 OK", handler(**body)
+            print(f"control: {op} took {time.monotonic() - started:.2f} s", file=sys.stderr, flush=True)
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the test, with its cause
             status = "400 Bad Request"
             payload = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}

@@ -76,6 +76,11 @@ class NovaCloud:
                 self._proc.kill()
                 self._proc.wait()
 
+    def cpu_s(self) -> float:
+        """CPU seconds the Nova process has used so far (user + system; Linux's /proc)."""
+        fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     # --- control channel -------------------------------------------------------------------
     def op(self, name: str, /, **body) -> dict:
         resp = self.http.post(f"{self.control_url}/{name}", json=body, timeout=300)
@@ -92,21 +97,31 @@ class NovaCloud:
         return {s["host"]: s for s in self.op("services")["services"]}
 
     # --- Placement, read directly ----------------------------------------------------------
-    def placement(self) -> dict[str, dict]:
-        """Hostname -> {"capacity": {rc: (total - reserved) * ratio}, "usage": {rc: used}}."""
+    def _get(self, path: str) -> dict:
+        return self.http.get(f"{self.placement_url}{path}", headers=PLACEMENT_HEADERS, timeout=30).json()
+
+    def capacities(self) -> dict[str, tuple[str, dict[str, float]]]:
+        """Hostname -> (provider uuid, {rc: (total - reserved) * allocation ratio})."""
         out = {}
-        base = self.placement_url
-        providers = self.http.get(f"{base}/resource_providers", headers=PLACEMENT_HEADERS, timeout=30).json()
-        for rp in providers["resource_providers"]:
-            inv = self.http.get(f"{base}/resource_providers/{rp['uuid']}/inventories", headers=PLACEMENT_HEADERS,
-                                timeout=30).json()["inventories"]
-            use = self.http.get(f"{base}/resource_providers/{rp['uuid']}/usages", headers=PLACEMENT_HEADERS,
-                                timeout=30).json()["usages"]
-            out[rp["name"]] = {
-                "capacity": {rc: (v["total"] - v["reserved"]) * v["allocation_ratio"] for rc, v in inv.items()},
-                "usage": {rc: use.get(rc, 0) for rc in inv},
-            }
+        for rp in self._get("/resource_providers")["resource_providers"]:
+            inv = self._get(f"/resource_providers/{rp['uuid']}/inventories")["inventories"]
+            out[rp["name"]] = (rp["uuid"], {rc: (v["total"] - v["reserved"]) * v["allocation_ratio"]
+                                            for rc, v in inv.items()})
         return out
+
+    def placement(self, capacities: dict[str, tuple[str, dict[str, float]]] | None = None) -> dict[str, dict]:
+        """Hostname -> {"capacity": {rc: (total - reserved) * ratio}, "usage": {rc: used}}; pass
+        ``capacities()`` to read only the usages (inventories do not change while a plan runs)."""
+        out = {}
+        for host, (uuid, capacity) in (capacities or self.capacities()).items():
+            use = self._get(f"/resource_providers/{uuid}/usages")["usages"]
+            out[host] = {"capacity": capacity, "usage": {rc: use.get(rc, 0) for rc in capacity}}
+        return out
+
+    def allocations(self, consumer: str) -> dict[str, dict[str, int]]:
+        """What Placement holds for one server: resource provider uuid -> {rc: amount}."""
+        held = self._get(f"/allocations/{consumer}")["allocations"]
+        return {rp: dict(a["resources"]) for rp, a in held.items()}
 
     # --- Watcher's seam --------------------------------------------------------------------
     def sdk_connection(self):
@@ -133,12 +148,13 @@ class PlacementWatch:
     """Polls Placement in a thread while an action plan runs: how often, and every instant over inventory."""
 
     cloud: NovaCloud
-    interval_s: float = 0.1
+    interval_s: float = 0.5
     samples: int = 0
     problems: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def __enter__(self) -> PlacementWatch:
+        self._capacities = self.cloud.capacities()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -156,7 +172,7 @@ class PlacementWatch:
 
     def _poll(self) -> None:
         try:
-            snapshot = self.cloud.placement()
+            snapshot = self.cloud.placement(self._capacities)
         except Exception as exc:  # noqa: BLE001 - reported by the test, never swallowed
             self.errors.append(f"{type(exc).__name__}: {exc}")
             return

@@ -106,8 +106,19 @@ class TestAuditsOverRealNova(RealNovaTestCase):
             self.assertEqual(was["status"], now["status"], was["name"])
             self.assertIn(now["host"], {was["host"], target_of.get(uuid, was["host"])}, was["name"])
             self.assertIsNone(now["task_state"], was["name"])
-        failed = [a for a in self.actions_of(plan["uuid"]) if a["state"] == "FAILED"]
+        failed = [a for a in self.actions_v15(plan["uuid"]) if a["state"] == "FAILED"]
         into_dest = [a for a in failed if a["action_type"] == "migrate"
                      and a["input_parameters"]["destination_node"] == dest]
         self.assertTrue(into_dest, failed)
-        print(f"fault case: {len(failed)} migration(s) into {dest} refused by Nova, nothing lost")
+        # What happened, as the operator reads it: Watcher's action says which migration failed (its
+        # migrate action keeps Nova's reason to its debug log), Nova's instance actions say why.
+        for action in into_dest:
+            self.assertEqual(f"Action failed in execute: The action {action['uuid']} execution failed.",
+                             action["status_message"])
+            server = action["input_parameters"]["resource_id"]
+            events = [e for a in self.cloud.op("instance_actions", id=server)["actions"]
+                      for e in a.get("events", []) if e.get("result") == "Error"]
+            self.assertTrue(events, f"Nova recorded no failed event for {server}")
+            self.assertIn("No valid host", " ".join(e.get("details") or "" for e in events), events)
+        print(f"fault case: {len(failed)} migration(s) into {dest} refused by Nova, nothing lost; Watcher: "
+              f"{into_dest[0]['status_message']!r}; Nova: {events[0]['event']}: {events[0].get('details')!r}")

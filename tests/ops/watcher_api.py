@@ -24,6 +24,7 @@ from watcher.api import app as watcher_app
 from watcher.api import config as api_config
 from wsgi_intercept import interceptor
 
+from tests.functional.harness import let_pytest_filter_warnings
 from tests.ops.clouds import ADMIN_TOKEN, KeystoneStandIn, clouds_yaml, emulated_endpoints
 from watcher_geyser.cli import main
 
@@ -42,6 +43,7 @@ class GeyserCommandMixin:
     """For a ``WatcherFunctionalTestCase``: Watcher's API behind ``KeystoneStandIn``, clouds.yaml, ``geyser``."""
 
     def install_clouds(self):
+        let_pytest_filter_warnings()
         app = KeystoneStandIn(watcher_api_app())  # once: wsgi-intercept calls the factory per connection
         intercept = interceptor.RequestsInterceptor(lambda: app, url=WATCHER_URL + "/")
         intercept.install_intercept()

@@ -1,4 +1,5 @@
-"""Deferrable instances: what operators promise (``spec``) and when geyser shelves or brings back (``decide``).
+"""Deferrable instances: what operators promise (``spec``), what the rule reads about energy
+(``energy``) and when geyser shelves or brings back (``decide``).
 
 Pure: imports nothing from OpenStack. docs/design/deferral.md has the why.
 """
@@ -7,10 +8,10 @@ from watcher_geyser.deferral.decide import (
     Candidate,
     DeferralConfig,
     DeferralPlan,
-    Energy,
     Verdict,
     decide_deferral,
 )
+from watcher_geyser.deferral.energy import Energy, Forecast
 from watcher_geyser.deferral.spec import Deferral, parse_deferral, parse_duration, parse_utc
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "DeferralConfig",
     "DeferralPlan",
     "Energy",
+    "Forecast",
     "Verdict",
     "decide_deferral",
     "parse_deferral",

@@ -1,37 +1,54 @@
 """Which deferrable instances to shelve now, and which to bring back: the rule, pure.
 
-Inputs: the energy now (the signal policy's scarcity level, and whether that level is a
-substitute because the signal could not be read), the clock, and per deferrable instance
+Inputs: the energy now (``energy.Energy``: the signal policy's scarcity level, whether that
+level is a substitute because the signal could not be read, and for a watts signal the
+supply, the fleet's draw and the supply ahead), the clock, and per deferrable instance
 whether geyser holds it shelved and the latest time it may run again (``resume_by_s``,
 from ``Deferral.resume_by_s``: its deadline minus the running time its remaining work
 needs, or its maximum deferral). The rule, in the order it is applied:
 
 1. **Deadlines first.** A shelved instance is brought back once ``now + lead_s`` reaches
-   its ``resume_by_s``, whatever the signal says. With decisions at most ``lead_s`` apart,
-   it is then running again before ``resume_by_s``. One already past it is brought back
-   too and named in ``late`` (infeasible: it was shelved by someone who did not keep to
-   the rule, or decisions stopped for longer than ``lead_s``).
+   its ``resume_by_s`` (its latest safe start), whatever the signal says. With decisions at
+   most ``lead_s`` apart, it is then running again before ``resume_by_s``. One already past
+   it is brought back too and named in ``late`` (infeasible: it was shelved by someone who
+   did not keep to the rule, or decisions stopped for longer than ``lead_s``).
 2. **A signal that cannot be read shelves nothing.** On the last good reading, instances
    already shelved stay so (a short outage should not wake a batch of jobs); on the safe
    default (the signal has been unreadable for longer than its time-to-live) every
    instance comes back, as if there were no signal.
-3. **Energy returns**: at or below ``resume_level`` every shelved instance comes back.
-4. **Energy is scarce**: at or above ``shelve_level`` a running instance is shelved when it
-   could stay shelved at least ``min_shelve_s`` before its own deadline forces it back
-   (``resume_by_s - now >= lead_s + min_shelve_s``); otherwise shelving would only cost a
-   shelve and an unshelve.
+3. **With the supply in watts** (``Energy.knows_supply``): work waits for watts that cover it.
 
-Between the two levels nothing changes (hysteresis), so a level that wavers does not
-flap instances. Never raises for well-formed inputs; imports nothing from OpenStack.
+   - *Bring back* while the supply covers the draw with ``resume_margin`` to spare: as many
+     shelved instances as the surplus ``supply x (1 - resume_margin) - draw`` pays for at
+     ``per_instance_w`` each, those with the nearest deadline first. A rising supply so
+     brings work back a little at a time, within what it covers, not all at once.
+   - *Shelve* while the draw exceeds the supply (any uncovered draw, not only deep
+     scarcity): as many running instances as the deficit ``draw - supply`` is worth, those
+     that can wait longest first. An instance is shelved only if it may stay shelved at least
+     ``min_shelve_s`` and the forecast shows the supply covering today's draw at some time
+     before its latest safe start (or ends before then: the deadline brings it back anyway);
+     waiting for a window that never comes would only move night-time work to another night.
+
+   The margin between the two (shelve above the supply, bring back only under
+   ``1 - resume_margin`` of it) is the hysteresis: a draw that wavers around the supply does
+   not flap instances.
+4. **Other signals** (carbon intensity, renewable share), or a draw not known: by the scarcity
+   level. At or below ``resume_level`` every shelved instance comes back; at or above
+   ``shelve_level`` a running instance is shelved when it may stay shelved at least
+   ``min_shelve_s``; between the two nothing changes.
+
+Never raises for well-formed inputs; imports nothing from OpenStack.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from watcher_geyser.signal.decision import Decision, Fallback
+from watcher_geyser.deferral.energy import Energy
+from watcher_geyser.signal.decision import Fallback
 
 
 class Verdict(enum.StrEnum):
@@ -50,32 +67,18 @@ class DeferralConfig:
     resume_level: float = 0.3
     lead_s: float = 900.0  # at least the time between two decisions, plus the time an unshelve takes
     min_shelve_s: float = 1800.0
+    resume_margin: float = 0.1  # watts: bring back only under (1 - this) x the supply
 
     def __post_init__(self) -> None:
         if not 0 <= self.resume_level < self.shelve_level <= 1:
             raise ValueError(
                 f"need 0 <= resume_level < shelve_level <= 1, got {self.resume_level} and {self.shelve_level}"
             )
+        if not 0 <= self.resume_margin < 1:
+            raise ValueError(f"resume_margin is a fraction in [0, 1), got {self.resume_margin}")
         for name in ("lead_s", "min_shelve_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-
-
-@dataclass(frozen=True)
-class Energy:
-    """The part of a signal decision the rule reads."""
-
-    level: float  # scarcity, 0 plenty .. 1 scarce
-    fallback: Fallback | None = None  # set: the level is a substitute, the signal could not be read
-
-    @classmethod
-    def from_decision(cls, decision: Decision) -> Energy:
-        return cls(decision.level, decision.fallback)
-
-    @classmethod
-    def blind(cls) -> Energy:
-        """No signal at all: behave as the safe default (run everything)."""
-        return cls(0.0, Fallback.SAFE_DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class DeferralPlan:
     resume: tuple[str, ...] = ()
     late: tuple[str, ...] = ()  # brought back after their resume_by_s had passed
     reasons: dict[str, str] = field(default_factory=dict)
+    due: tuple[str, ...] = ()  # brought back by their deadline (late ones included): they may not wait for room
 
     def verdict(self, uuid: str) -> Verdict:
         if uuid in self.reasons and uuid in self.shelve:
@@ -112,34 +116,95 @@ def decide_deferral(
     shelve: list[str] = []
     resume: list[str] = []
     late: list[str] = []
+    due: list[str] = []
     reasons: dict[str, str] = {}
+    waiting: list[Candidate] = []  # shelved, not forced back: the energy decides
+    running: list[Candidate] = []  # running, could wait long enough to be worth shelving
     for c in candidates:
         slack_s = c.resume_by_s - now_s
         if c.shelved:
-            reason = _resume_reason(slack_s, energy, config)
+            reason = _forced_back(slack_s, energy, config)
             if reason is not None:
                 resume.append(c.uuid)
                 reasons[c.uuid] = reason
+                if slack_s <= config.lead_s:
+                    due.append(c.uuid)
                 if slack_s < 0:
                     late.append(c.uuid)
-        elif _may_shelve(slack_s, energy, config):
-            shelve.append(c.uuid)
-            reasons[c.uuid] = f"energy scarce (level {energy.level:.2f}); may wait {slack_s / 3600:.1f} h"
-    return DeferralPlan(tuple(shelve), tuple(resume), tuple(late), reasons)
+            else:
+                waiting.append(c)
+        elif energy.fallback is None and slack_s >= config.lead_s + config.min_shelve_s:
+            running.append(c)
+    if energy.fallback is None:
+        by_supply = _by_supply if energy.knows_supply else _by_level
+        more_resume, more_shelve = by_supply(waiting, running, energy, now_s, config, reasons)
+        resume += more_resume
+        shelve += more_shelve
+    return DeferralPlan(tuple(shelve), tuple(resume), tuple(late), reasons, tuple(due))
 
 
-def _may_shelve(slack_s: float, energy: Energy, config: DeferralConfig) -> bool:
-    readable = energy.fallback is None
-    return readable and energy.level >= config.shelve_level and slack_s >= config.lead_s + config.min_shelve_s
-
-
-def _resume_reason(slack_s: float, energy: Energy, config: DeferralConfig) -> str | None:
+def _forced_back(slack_s: float, energy: Energy, config: DeferralConfig) -> str | None:
+    """Why a shelved instance comes back whatever the supply does (deadline, unreadable signal), or None."""
     if slack_s < 0:
         return f"past its deadline by {-slack_s / 3600:.2f} h: brought back at once"
     if slack_s <= config.lead_s:
         return f"its deadline is near ({slack_s / 60:.0f} min to spare): brought back whatever the signal says"
     if energy.fallback is Fallback.SAFE_DEFAULT:
         return "the signal cannot be read: brought back, as without a signal"
-    if energy.fallback is None and energy.level <= config.resume_level:
-        return f"energy returned (level {energy.level:.2f})"
+    return None
+
+
+def _by_level(waiting, running, energy: Energy, now_s: float, config: DeferralConfig, reasons):
+    """Rule 4: scarcity levels with hysteresis (signals not in watts)."""
+    if energy.level <= config.resume_level:
+        for c in waiting:
+            reasons[c.uuid] = f"energy returned (level {energy.level:.2f})"
+        return [c.uuid for c in waiting], []
+    if energy.level >= config.shelve_level:
+        for c in running:
+            wait_h = (c.resume_by_s - now_s) / 3600
+            reasons[c.uuid] = f"energy scarce (level {energy.level:.2f}); may wait {wait_h:.1f} h"
+        return [], [c.uuid for c in running]
+    return [], []
+
+
+def _by_supply(waiting, running, energy: Energy, now_s: float, config: DeferralConfig, reasons):
+    """Rule 3: shelve what the supply does not cover, bring back what it does (watts signals)."""
+    supply_w, need_w, unit_w = energy.supply_w, energy.need_w, energy.per_instance_w
+    surplus_w = supply_w * (1.0 - config.resume_margin) - need_w
+    if surplus_w >= unit_w and waiting:
+        room = int(surplus_w // unit_w)
+        back = sorted(waiting, key=lambda c: (c.resume_by_s, c.uuid))[:room]
+        for c in back:
+            reasons[c.uuid] = (f"the supply covers it: {supply_w:.0f} W available, the fleet draws {need_w:.0f} W "
+                               f"(room for {room} at {unit_w:.1f} W each)")
+        return [c.uuid for c in back], []
+    deficit_w = need_w - supply_w
+    if deficit_w <= 0 or not running:
+        return [], []
+    count = math.ceil(deficit_w / unit_w)
+    chosen = []
+    for c in sorted(running, key=lambda c: (-c.resume_by_s, c.uuid)):
+        if len(chosen) == count:
+            break
+        window = _covered_window(c, energy, now_s, config)
+        if window is None:
+            continue
+        chosen.append(c.uuid)
+        reasons[c.uuid] = (f"the fleet draws {need_w:.0f} W, {deficit_w:.0f} W above the supply; "
+                           f"may wait {(c.resume_by_s - now_s) / 3600:.1f} h, {window}")
+    return [], chosen
+
+
+def _covered_window(c: Candidate, energy: Energy, now_s: float, config: DeferralConfig) -> str | None:
+    """Why waiting pays (the forecast covers the draw before the latest safe start), or None when it does not."""
+    latest_s = c.resume_by_s - config.lead_s
+    forecast = energy.forecast
+    if forecast is None:
+        return "no forecast: its deadline brings it back"
+    at = forecast.first_covered(now_s + config.min_shelve_s, latest_s, energy.need_w)
+    if at is not None:
+        return f"the supply is forecast to cover the fleet in {(at - now_s) / 3600:.1f} h"
+    if forecast.end_s < latest_s:
+        return f"the forecast ends in {(forecast.end_s - now_s) / 3600:.1f} h, before its deadline brings it back"
     return None

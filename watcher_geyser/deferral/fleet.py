@@ -9,6 +9,7 @@ emptied and switched off in the same plan, after they are shelved.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from watcher_geyser.deferral.decide import Candidate, DeferralConfig, Energy, decide_deferral
@@ -35,13 +36,36 @@ class FleetDeferral:
     notes: list[str] = field(default_factory=list)
 
 
+def spare_hosts(shelve: Iterable[str], host_of: Mapping[str, str], occupants: Mapping[str, int],
+                keep_on: frozenset[str]) -> tuple[list[str], list[str]]:
+    """``shelve`` without what would empty a host of ``keep_on``; (kept, spared).
+
+    Hosts whose power-cycle budget is spent must stay on (``pipeline.PowerCycles``): shelving
+    every instance of one would switch it off behind the solver's back. ``occupants`` counts
+    each host's running instances; the last one of a kept host stays running.
+    """
+    left = dict(occupants)
+    kept, spared = [], []
+    for uuid in shelve:
+        host = host_of.get(uuid)
+        if host in keep_on and left.get(host, 0) <= 1:
+            spared.append(uuid)
+            continue
+        if host is not None:
+            left[host] = left.get(host, 0) - 1
+        kept.append(uuid)
+    return kept, spared
+
+
 def defer_in_fleet(
-    fleet: Fleet, shelved: list[Shelved], energy: Energy, now_s: float, config: DeferralConfig | None = None
+    fleet: Fleet, shelved: list[Shelved], energy: Energy, now_s: float, config: DeferralConfig | None = None,
+    keep_on: frozenset[str] = frozenset(),
 ) -> FleetDeferral:
     """Apply the rule (``decide``) to the fleet's running deferrable instances and to ``shelved``.
 
     Only instances that could be moved are shelved (not locked, not excluded, active or
-    stopped): the same instances an operator lets geyser touch.
+    stopped): the same instances an operator lets geyser touch; none that would empty a host
+    of ``keep_on`` (``spare_hosts``).
     """
     names = {i.uuid: i.name for i in fleet.instances}
     names.update({s.uuid: s.name for s in shelved})
@@ -52,15 +76,22 @@ def defer_in_fleet(
     ]
     candidates += [Candidate(s.uuid, True, s.deferral.resume_by_s(now_s)) for s in shelved]
     plan = decide_deferral(candidates, energy, now_s, config)
-    notes = [f"shelve {names[u]}: {plan.reasons[u]}" for u in plan.shelve]
+    host_of = {i.uuid: i.host for i in fleet.instances if i.host is not None}
+    occupants: dict[str, int] = {}
+    for host in host_of.values():
+        occupants[host] = occupants.get(host, 0) + 1
+    to_shelve, spared = spare_hosts(plan.shelve, host_of, occupants, keep_on)
+    notes = [f"shelve {names[u]}: {plan.reasons[u]}" for u in to_shelve]
+    notes += [f"{names[u]} stays running: its host {host_of[u]} must stay on (power-cycle budget spent)"
+              for u in spared]
     notes += [f"bring back {names[u]}: {plan.reasons[u]}" for u in plan.resume]
-    leaving = set(plan.shelve)
+    leaving = set(to_shelve)
     if leaving:
         kept = [i for i in fleet.instances if i.uuid not in leaving]
         fleet = Fleet.build(fleet.hosts, kept, fleet.server_groups, fleet.default_cpu_util, fleet.notes)
     return FleetDeferral(
         fleet,
-        [(u, names[u]) for u in plan.shelve],
+        [(u, names[u]) for u in to_shelve],
         [(u, names[u]) for u in plan.resume],
         notes,
     )

@@ -42,7 +42,7 @@ class PolicyConfig:
     scarce_carbon_g_per_kwh: float = 350.0
     plenty_carbon_g_per_kwh: float = 150.0
     scarce_budget_fraction: float | None = None  # carbon/renewable units: budget at full scarcity, x fleet peak
-    horizon_s: float = 3600.0
+    horizon_s: float = 900.0  # look-ahead: three 5-minute steps (an hour tightened while energy was free)
     aggregate: str = "worst"
     min_dwell_s: float = 1800.0
     dead_band: float = 0.1  # in availability position units (fraction of the scarce..plenty range)

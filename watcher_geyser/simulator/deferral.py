@@ -17,7 +17,8 @@ A VM that comes back later (no host had room for it) is a deadline miss, named i
 
 The engine plays Nova's scheduler for a VM that comes back: the fullest powered host where its
 full MIPS (and, in realistic fidelity, its RAM) fits, else the first off host that can take it
-and that the policy does not hold off (``DeferralAnswer.held_off``: hosts out of power cycles).
+and that the policy does not hold off (``DeferralAnswer.held_off``: hosts out of power cycles), unless
+the VM is due (its deadline has come) and no other host can take it: a deadline beats the budget.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class DeferralAnswer:
     shelve: list[int]
     resume: list[int]
     held_off: frozenset[int] = frozenset()  # hosts that must not be switched on (power-cycle budget spent)
+    due: frozenset[int] = frozenset()  # brought back by their deadline: a held-off host rather than a miss
 
 
 class DeferralBook:
@@ -129,8 +131,9 @@ class DeferralBook:
         done = self.state.alive & ~self.state.in_migration & (self.position(t_s) >= self.end_s - _EPS_S)
         self.state.retire(np.flatnonzero(done))
 
-    def candidates(self, t_s: float) -> list[Candidate]:
-        """Deferrable VMs with work left, as the core's rule sees them (uuid = VM name)."""
+    def candidates(self, t_s: float, clock_s: float = 0.0) -> list[Candidate]:
+        """Deferrable VMs with work left, as the core's rule sees them (uuid = VM name; ``resume_by_s``
+        on a clock where the replay starts at ``clock_s``)."""
         state, names = self.state, self.state.dc.vm_names
         pos = self.position(t_s)
         shelved = self.shelved
@@ -138,7 +141,8 @@ class DeferralBook:
         mask = self.setup.deferrable & (shelved | running) & (pos < self.end_s - _EPS_S)
         # running: position + max_deferral; shelved: when it was shelved + what is left of max_deferral
         resume_by = t_s + (self.setup.max_deferral_s - self._shelved_now(t_s))
-        return [Candidate(names[v], bool(shelved[v]), float(resume_by[v])) for v in np.flatnonzero(mask).tolist()]
+        return [Candidate(names[v], bool(shelved[v]), float(resume_by[v]) + clock_s)
+                for v in np.flatnonzero(mask).tolist()]
 
     def _shelved_now(self, t_s: float) -> np.ndarray:
         """float64[V]: time spent shelved so far, the current spell included."""
@@ -163,6 +167,8 @@ class DeferralBook:
             if not self.shelved[v]:
                 continue
             host = self._schedule(v, host_free_mips, answer.held_off)
+            if host is None and v in answer.due:  # a deadline beats the power-cycle budget
+                host = self._schedule(v, host_free_mips)
             if host is None:
                 continue  # no room anywhere: it stays shelved, and may become a deadline miss
             spell = t_s - self.shelved_since[v]

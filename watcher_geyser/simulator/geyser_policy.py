@@ -38,6 +38,7 @@ import numpy as np
 
 from watcher_geyser import defaults
 from watcher_geyser.deferral import DeferralConfig, Energy, decide_deferral
+from watcher_geyser.deferral.fleet import spare_hosts
 from watcher_geyser.pipeline import CycleBudget, Hold, PlanSettings, Settings, SolveSettings, apply_decision, run
 from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial
@@ -154,16 +155,28 @@ class GeyserPolicy:
         return self.budget.hold(view.time_s, zip(view.state.dc.host_names, on), view.switch_offs())
 
     def defer(self, view, book: DeferralBook) -> DeferralAnswer:
-        """Shelve and bring back deferrable VMs by the core's rule, from this step's signal decision."""
+        """Shelve and bring back deferrable VMs by the core's rule, from this step's signal decision.
+
+        The rule runs on the signal's clock (epoch seconds), as in the plugin: the forecast is."""
         if self.signal is None:
-            energy = Energy.blind()
+            energy, clock_s = Energy.blind(), 0.0
         else:
-            energy = Energy.from_decision(self._decide_signal(view))
+            energy = Energy.from_decision(self._decide_signal(view), self.signal.series, _need_w(view),
+                                          int(view.state.alive.sum()), _peak_w(view.state),
+                                          min(p.idle_w for p in view.state.dc.power))
+            clock_s = self.signal.start_s
         config = self.deferral or DeferralConfig(lead_s=view.state.trace.step_s)
-        plan = decide_deferral(book.candidates(view.time_s), energy, view.time_s, config)
-        index, hosts = _indices(view.state)
-        held = frozenset(hosts[name] for name in self.hold(view).held_off)
-        return DeferralAnswer([index[u] for u in plan.shelve], [index[u] for u in plan.resume], held)
+        plan = decide_deferral(book.candidates(view.time_s, clock_s), energy, view.time_s + clock_s, config)
+        state, names = view.state, view.state.dc.host_names
+        index, hosts = _indices(state)
+        hold = self.hold(view)
+        # the power-cycle budget: no host it holds on is emptied by shelving, none it holds off switched on
+        host_of = {u: names[int(state.vm_host[index[u]])] for u in plan.shelve}
+        occupants = {names[h]: len(vms) for h, vms in enumerate(state.host_vms) if vms}
+        shelve, _ = spare_hosts(plan.shelve, host_of, occupants, frozenset(hold.held_on))
+        held = frozenset(hosts[name] for name in hold.held_off)
+        return DeferralAnswer([index[u] for u in shelve], [index[u] for u in plan.resume], held,
+                              frozenset(index[u] for u in plan.due))
 
     def _parallelism(self, state: SimState) -> tuple[int, int]:
         """Migrations per wave (overall, per host). CloudSim starts every migration at once, so

@@ -33,7 +33,7 @@ from watcher.decision_engine.strategy.strategies import base
 from watcher_geyser import defaults
 from watcher_geyser.deferral import DeferralConfig
 from watcher_geyser.deferral.fleet import FleetDeferral, defer_in_fleet
-from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Settings
+from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Hold, Settings
 from watcher_geyser.strategies import cloud, cycles, emit, metrics, opts
 from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet, fleet_from_model
 from watcher_geyser.strategies.energy import EnergyDecision, decide_energy
@@ -100,9 +100,12 @@ class _GeyserStrategy(base.BaseStrategy):
         LOG.info("%s: %s", self.get_name(), decision.reason)
         if decision.fallback:
             notes.append(decision.reason)
-        deferral = self._defer(adapted, decision, notes)
+        hold = self._power_cycles(adapted, metal, notes)
+        # no host the budget holds on is emptied by shelving (``deferral.fleet.spare_hosts``)
+        deferral = self._defer(adapted, decision, notes, frozenset(hold.held_on) if hold else frozenset())
         adapted.fleet = deferral.fleet  # without the instances to shelve: the plan may empty their hosts
-        settings = self._power_cycles(adapted, metal, decision.settings, notes)
+        settings = decision.settings.with_plan(allow_power_off=False) if hold is None else hold.apply(
+            decision.settings)
         plan, target_notes = self._solve_and_plan(adapted, decision, settings)
         notes.extend(target_notes)
         emitted = emit.emit_plan(self.solution, plan, adapted.fleet, adapted.node_uuids, metal.node_ids,
@@ -126,15 +129,17 @@ class _GeyserStrategy(base.BaseStrategy):
         self.outcome = {"notes": notes}
 
     # --- steps -----------------------------------------------------------------------------
-    def _defer(self, adapted: AdaptedFleet, decision: EnergyDecision, notes: list[str]) -> FleetDeferral:
+    def _defer(self, adapted: AdaptedFleet, decision: EnergyDecision, notes: list[str],
+               keep_on: frozenset[str] = frozenset()) -> FleetDeferral:
         """Deferrable instances to shelve and to bring back (docs/design/deferral.md); never raises.
 
         Asks Nova for the instances geyser holds shelved at every audit (they are on no host,
-        so not in Watcher's model): deadlines are kept whatever the signal says.
+        so not in Watcher's model): deadlines are kept whatever the signal says. No host of
+        ``keep_on`` is emptied by shelving.
         """
         try:
             shelved = self.cloud.shelved_by_geyser(notes)
-            result = defer_in_fleet(adapted.fleet, shelved, decision.energy, time.time(), DeferralConfig())
+            result = defer_in_fleet(adapted.fleet, shelved, decision.energy, time.time(), DeferralConfig(), keep_on)
         except Exception as exc:  # noqa: BLE001 - deferral is an extra; the audit goes on without it
             LOG.exception("%s: deferral failed", self.get_name())
             notes.append(f"no deferral this time ({type(exc).__name__}: {exc}): nothing shelved or brought back")
@@ -142,26 +147,26 @@ class _GeyserStrategy(base.BaseStrategy):
         notes.extend(result.notes)
         return result
 
-    def _power_cycles(self, adapted: AdaptedFleet, metal: cloud.MetalInventory, settings: Settings,
-                      notes: list[str]) -> Settings:
-        """``settings`` under the power-cycle budget (``pipeline.cycles``), counted on the power-offs
-        Watcher executed in the last 24 h (``strategies.cycles``); never raises. The hosts held
-        off (or on) are named in the notes, so the plan says why they were left as they are."""
+    def _power_cycles(self, adapted: AdaptedFleet, metal: cloud.MetalInventory, notes: list[str]) -> Hold | None:
+        """The power-cycle budget's hold (``pipeline.cycles``), counted on the power-offs Watcher
+        executed in the last 24 h (``strategies.cycles``); None when that history is unknown (then no
+        host is switched off). Never raises. The hosts held off (or on) are named in the notes, so
+        the plan says why they were left as they are."""
         budget = CycleBudget(self.config.get("max_power_cycles_per_day", defaults.MAX_POWER_CYCLES_PER_DAY))
         now_s = time.time()
         try:
             actions = self.cloud.power_actions(now_s - budget.window_s, notes)
             if actions is None:  # the history is unknown: a switch-off could be one too many
-                return settings.with_plan(allow_power_off=False)
+                return None
             fleet = adapted.fleet
             hosts_on = zip([h.name for h in fleet.hosts], fleet.powered.tolist())
             hold = cycles.hold_from_history(budget, now_s, hosts_on, actions, metal.node_ids)
         except Exception as exc:  # noqa: BLE001 - the audit goes on, without switching anything off
             LOG.exception("%s: power-cycle budget failed", self.get_name())
             notes.append(f"power cycles unknown ({type(exc).__name__}: {exc}): no host is switched off this time")
-            return settings.with_plan(allow_power_off=False)
+            return None
         notes.extend(hold.notes())
-        return hold.apply(settings)
+        return hold
 
     def _adapt(self, params: AuditParams, metal: cloud.MetalInventory, notes: list[str]) -> AdaptedFleet:
         model = self.compute_model

@@ -77,11 +77,13 @@ def decide_energy(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings
 def _from_signal(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings, now_s: float) -> EnergyDecision:
     from watcher_geyser.signal import (
         PolicyState,
+        Series,
         SignalError,
         SignalPolicy,
         fleet_need_w,
         fleet_peak_w,
         load_state,
+        read_safely,
         save_state,
     )
     from watcher_geyser.signal import opts as signal_opts
@@ -102,12 +104,17 @@ def _from_signal(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings,
     if group.state_file:
         state, state_note = load_state(group.state_file, key)
     policy = SignalPolicy(signal_opts.policy_config(conf), state)
-    decision = policy.decide_from(chosen[1], now_s, fleet_peak_w(fleet), need_w=fleet_need_w(fleet))
+    observation = read_safely(chosen[1], now_s)  # read once: the decision and deferral's forecast
+    peak_w, need_w = fleet_peak_w(fleet), fleet_need_w(fleet)
+    decision = policy.decide(observation, now_s, peak_w, key, need_w=need_w)
     if group.state_file:
         save_state(group.state_file, policy.state)
     reason = decision.reason + (f" ({state_note})" if state_note else "")
+    series = observation if isinstance(observation, Series) else None
+    idle_w = min((float(h.power.idle_w) for h in fleet.hosts), default=None)
+    energy = Energy.from_decision(decision, series, need_w, len(fleet.instances), peak_w, idle_w)
     return EnergyDecision(apply_decision(settings, decision), reason, fallback=decision.fallback is not None,
-                          source=decision.source, energy=Energy.from_decision(decision))
+                          source=decision.source, energy=energy)
 
 
 def _describe(source) -> str:
