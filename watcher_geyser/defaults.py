@@ -11,10 +11,11 @@ from __future__ import annotations
 #: Seconds the solver may search per request (Watcher audit, ``geyser plan``).
 TIME_LIMIT_S = 10.0
 #: Seconds the solver may search per simulated step (``geyser simulate``'s geyser policy): a
-#: day replays 288 steps. At 0.05 s the decomposition's host selection still proves its
-#: optimum at every step of the PlanetLab days; what a longer limit adds is anytime search,
-#: which there buys under 0.5 % energy for more migrations (bench/day_speed.py).
-SIM_TIME_LIMIT_S = 0.05
+#: day replays 288 steps. Enough for the greedy passes and the host selection (which proves its
+#: optimum at every step of the PlanetLab days) to finish on a loaded machine, less than one
+#: CP-SAT neighbourhood needs (``solver/anytime.py``), which the simulator never accepted.
+#: On a quiet machine a step ends when its work is done, in about a third of this.
+SIM_TIME_LIMIT_S = 0.15
 #: CP-SAT worker threads: the decision engine shares its host with other services.
 SOLVER_WORKERS = 2
 

@@ -12,8 +12,8 @@ steps, each keeping the answer valid, so whenever the limit strikes the best so 
    CP-SAT place them back on as few of these hosts as it can (idle watts first, then the
    memory moved against the fleet's current placement). Small models (a few hosts, some
    tens of instances) solve in a fraction of a second; a neighbourhood that cannot shed a
-   host is not tried again until the answer changes elsewhere. With less than
-   ``MIN_STEP_SECONDS`` left none is started (a simulator's short steps).
+   host is not tried again until the answer changes elsewhere. With less than a
+   neighbourhood's budget left none is started (a simulator's short steps).
 
 Hosts holding members of hard server groups or pinned instances are left out of both:
 their rules are the full models' business, and an answer here never breaks them.
@@ -32,10 +32,10 @@ from watcher_geyser.solver.workspace import Workspace
 
 NEIGHBOURHOOD_HOSTS = 8
 STEP_SECONDS = 0.3
-#: Below this much time left no neighbourhood is tried: building and solving one model takes
-#: about this long, so a shorter budget (a simulator's step) buys a model cut off before it
-#: proves anything. The clock counts it in deterministic mode too, so answers still repeat.
-MIN_STEP_SECONDS = 0.1
+#: With less time left no neighbourhood is started: one cut short of its budget rarely proves
+#: anything, so a short limit (a simulator's step) is spent on the cheaper stages alone. The
+#: clock counts it in deterministic mode too, so answers still repeat.
+MIN_STEP_SECONDS = STEP_SECONDS
 
 
 def polish(ws: Workspace, placement: np.ndarray, clock: Clock) -> np.ndarray:
