@@ -17,6 +17,7 @@ import requests
 from watcher.tests.functional import topology as topo
 
 from tests.functional.harness import GeyserFunctionalTestCase
+from tests.supply_files import scarce_then_plenty
 from watcher_geyser.deferral.spec import SHELVED_AT, iso_utc
 
 pytestmark = pytest.mark.functional
@@ -48,7 +49,7 @@ class TestDeferral(GeyserFunctionalTestCase):
         signal_opts.register_opts(cfg.CONF)
         self.flags(group="nova", shelve_max_retries=2, shelve_interval=0.1)
         scarce = Path(self.useFixture(fixtures.TempDir()).path) / "scarce.csv"
-        scarce.write_text(_scarce_then_plenty(time.time()))
+        scarce.write_text(scarce_then_plenty(time.time()))
         self.flags(group=signal_opts.GROUP, named_sources=[
             f"scarce=file:{scarce}", "plenty=constant:20kW", "down=http://127.0.0.1:9/down#unit=W"])
         self.topo = topology()
@@ -149,12 +150,4 @@ def _ancestors(action: dict, by_uuid: dict) -> list[str]:
         seen.append(parent)
         todo.extend(by_uuid[parent].get("parents") or [])
     return seen
-
-
-def _scarce_then_plenty(now_s: float) -> str:
-    """A supply file: 100 W from an hour ago for three hours, then 20 kW for a day."""
-    rows = ["# unit: W", "timestamp,value"]
-    for at_s, watts in ((now_s - 3600, 100), (now_s + 7200, 20000), (now_s + 86400, 20000)):
-        rows.append(f"{iso_utc(at_s)},{watts}")
-    return "\n".join(rows) + "\n"
 

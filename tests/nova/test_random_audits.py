@@ -17,6 +17,7 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import fixtures
 import pytest
@@ -25,6 +26,7 @@ from watcher.tests.local_fixtures.nova import NovaPlacementFixture
 
 from tests.nova import fleets
 from tests.nova.harness import FleetSpec, HostSpec, RealNovaTestCase, ServerSpec
+from tests.supply_files import scarce_then_plenty
 from watcher_geyser.deferral.spec import SHELVED_AT
 from watcher_geyser.signal import opts as signal_opts
 
@@ -83,7 +85,10 @@ class TestRandomAuditsOverRealNova(RealNovaTestCase):
         (Nova offloads them, Placement releases their allocations); energy back: the same action
         unshelves them (Nova's scheduler and Placement place them again)."""
         signal_opts.register_opts(cfg.CONF)
-        self.flags(group=signal_opts.GROUP, named_sources=["scarce=constant:100W", "plenty=constant:20kW"])
+        # scarce now, the sun back in 2 h: the deferral rule shelves only work it can run later
+        scarce = Path(self.useFixture(fixtures.TempDir()).path) / "scarce.csv"
+        scarce.write_text(scarce_then_plenty(time.time()))
+        self.flags(group=signal_opts.GROUP, named_sources=[f"scarce=file:{scarce}", "plenty=constant:20kW"])
         self.flags(group="nova", shelve_max_retries=int(SHELVE_WAIT_S), shelve_interval=1.0)
         # our action waits for an unshelve 5 s a look (a real cloud's pace); 1 s here
         self.useFixture(fixtures.MockPatch("watcher_geyser.strategies.instance_state_action.POLL_S", 1.0))
