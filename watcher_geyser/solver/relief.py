@@ -44,6 +44,7 @@ from watcher_geyser.solver.limits import (
     packing_limits,
 )
 from watcher_geyser.solver.problem import Bounds, Problem, Target
+from watcher_geyser.solver.rules.groups import anti_affinity_groups
 
 ON, EMPTY, OFF = 0, 1, 2  # destination tiers: on and busy, on and empty, off
 
@@ -159,20 +160,16 @@ class _Shedder:
         self._groups(fleet)
 
     def _groups(self, fleet) -> None:
-        self.anti = np.full(len(fleet.instances), -1, dtype=np.int64)
-        self.affinity = np.zeros(len(fleet.instances), dtype=bool)
-        policies = {g.name: g.policy for g in fleet.server_groups}
-        index = {g.name: i for i, g in enumerate(fleet.server_groups)}
         self.group_hosts: dict[int, set[int]] = {}
-        if not fleet.server_groups:
+        if not fleet.server_groups:  # most fleets: no walk over the instances (a hot path in the simulator)
+            self.anti = np.full(len(fleet.instances), -1, dtype=np.int64)
+            self.affinity = np.zeros(len(fleet.instances), dtype=bool)
             return
-        for v, inst in enumerate(fleet.instances):
-            policy = policies.get(inst.server_group)
-            if policy is GroupPolicy.AFFINITY:
-                self.affinity[v] = True
-            elif policy is GroupPolicy.ANTI_AFFINITY:
-                self.anti[v] = index[inst.server_group]
-                self.group_hosts.setdefault(int(self.anti[v]), set()).add(int(self.placement[v]))
+        self.anti = anti_affinity_groups(fleet)
+        affinity = {g.name for g in fleet.server_groups if g.policy is GroupPolicy.AFFINITY}
+        self.affinity = np.array([i.server_group in affinity for i in fleet.instances], dtype=bool)
+        for v in np.flatnonzero(self.anti >= 0):
+            self.group_hosts.setdefault(int(self.anti[v]), set()).add(int(self.placement[v]))
 
     def hot_hosts(self) -> np.ndarray:
         """Hot hosts, the furthest above their relief limit (relative to it) first."""
