@@ -13,11 +13,15 @@ For each day:
    settings, and 0.5x and 2x that;
 3. per supply: every blind point's energy above the supply (from its per-step power, as the
    simulator accounts it), the frontier of uncovered energy against SLATAH, and geyser following
-   the supply, with 0 % and 30 % deferrable VMs (``simulator.deferral``, deadline 24 h).
+   the supply, with 0 % and 30 % deferrable VMs (``simulator.deferral``, deadline 24 h);
+4. ``--datacenter three-gen``: the same measurement on a fleet the engine was not tuned on (three
+   host generations with different cores and power curves, two VMs per host where PlanetLab has
+   1.3; ``--vms-per-host`` varies the depth). The team reports the worst family, not the best.
 
 Measuring is slow (a geyser day is a minute or more, a deferrable one two or three): with
-``--frontier-cache DIR`` the blind points of each day are written to ``DIR/<day>.json`` the first
-time and read back afterwards (delete the file when the blind policies change), and
+``--frontier-cache DIR`` the blind points of each day are written to ``DIR/<day>.json``
+(``DIR/<day>-<data centre>.json`` for a data centre other than planetlab) the first time and read
+back afterwards (delete the file when the blind policies change), and
 ``--deferrable-only`` skips geyser following the supply with a fixed workload, so a change to
 deferral can be measured with one replay per day and supply (``--fixed-only`` the other way round).
 The cache keeps blind geyser's per-step power and hosts on, so the correlation and the power plot
@@ -52,7 +56,7 @@ from watcher_geyser.commands.simulate import bundled_sample  # noqa: E402
 from watcher_geyser.signal.series import Series, Unit  # noqa: E402
 from watcher_geyser.signal.solar import SolarSite, solar_series  # noqa: E402
 from watcher_geyser.simulator.baselines import make_policy  # noqa: E402
-from watcher_geyser.simulator.datacenter import PRESETS, with_vm_sizes  # noqa: E402
+from watcher_geyser.simulator.datacenter import PRESETS, three_gen, with_vm_sizes  # noqa: E402
 from watcher_geyser.simulator.engine import simulate  # noqa: E402
 from watcher_geyser.simulator.fidelity import CLOUDSIM  # noqa: E402
 from watcher_geyser.simulator.frontier import correlation, frontier_at, pareto_front  # noqa: E402
@@ -119,6 +123,10 @@ class CachedSeries:
         return {"time_s": list(series.time_s), "power_w": list(series.power_w), "hosts_on": list(series.hosts_on)}
 
 
+#: ``--datacenter`` families: the one the engine was shaped on, and one it was not.
+DATACENTERS = ("planetlab", "three-gen")
+
+
 @dataclass
 class Day:
     name: str
@@ -126,10 +134,17 @@ class Day:
     dc: object
     start_s: float
 
+    @property
+    def cache_name(self) -> str:
+        """The day's ``--frontier-cache`` file: one per day and data centre (planetlab keeps ``<day>.json``)."""
+        family = self.dc.name
+        return f"{self.name}.json" if family.startswith("planetlab") else f"{self.name}-{family}.json"
 
-def load_day(path: Path, preset: str, start: str | None) -> Day:
+
+def load_day(path: Path, preset: str, start: str | None, vms_per_host: float | None = None) -> Day:
     trace = read_planetlab(path)
-    dc = with_vm_sizes(PRESETS[preset](trace.names), trace.vm_mips, trace.vm_ram_mb)
+    dc = three_gen(trace.names, vms_per_host) if vms_per_host is not None else PRESETS[preset](trace.names)
+    dc = with_vm_sizes(dc, trace.vm_mips, trace.vm_ram_mb)
     return Day(path.name, trace, dc, _start_s(path.name, start))
 
 
@@ -196,11 +211,12 @@ def uncovered_kwh(result, feed: SignalFeed, step_s: float) -> float:
     return energy_above_supply_kwh(result.series.power_w, supply, step_s)
 
 
-def point_row(day: str, spec: str, result, **extra) -> dict:
+def point_row(day: Day, spec: str, result, **extra) -> dict:
     s = result.summary()
     keep = ("energy_kwh", "migrations", "slatah", "pdm", "slav", "host_power_cycles_max", "host_power_cycles_mean",
             "deferred_vm_hours", "deadline_misses", "wall_seconds")
-    return {"kind": "point", "day": day, "policy": spec, **{k: s[k] for k in keep}, **extra}
+    return {"kind": "point", "day": day.name, "datacenter": day.dc.name, "policy": spec,
+            **{k: s[k] for k in keep}, **extra}
 
 
 def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ...], site: SolarSite,
@@ -232,15 +248,15 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
         if isinstance(r, CachedRun):
             continue
         by_scale = {str(scale): uncovered_kwh(r, feed, step) for scale, (feed, _) in feeds.items()}
-        cached[spec] = point_row(day.name, spec, r, signal="off", uncovered_kwh_by_supply=by_scale)
+        cached[spec] = point_row(day, spec, r, signal="off", uncovered_kwh_by_supply=by_scale)
         emit(cached[spec])
         if spec == BLIND_REFERENCE:
             cached[spec]["series"] = CachedSeries.of(r.series)
         fresh = True
     if cache is not None and fresh:
         cache.mkdir(parents=True, exist_ok=True)
-        (cache / f"{day.name}.json").write_text(json.dumps({"day": day.name, "points": list(cached.values())},
-                                                           indent=1))
+        (cache / day.cache_name).write_text(json.dumps({"day": day.name, "datacenter": day.dc.name,
+                                                        "points": list(cached.values())}, indent=1))
     thr = blind[THR_REFERENCE]
     skip_note = "skipped: --fixed-only" if fixed_only else deferrable_support()
     summaries = []
@@ -250,7 +266,7 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
             following[DEFERRABLE_SHARE] = runner.run("geyser", feed, DEFERRABLE_SHARE)
         front = pareto_front([(r.slatah, uncovered(r, feed, step)) for r in blind.values()])
         for share, r in following.items():
-            emit(point_row(day.name, "geyser", r, signal="solar", supply_scale=scale, supply_peak_w=peak_w,
+            emit(point_row(day, "geyser", r, signal="solar", supply_scale=scale, supply_peak_w=peak_w,
                            deferrable=share, uncovered_kwh=r.energy_above_signal_kwh))
         summary = summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note)
         emit(summary)
@@ -266,7 +282,7 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
 def _cached_blind(cache: Path | None, day: Day, scales: tuple[float, ...]) -> dict[str, dict]:
     """The day's blind points in ``cache`` measured at every supply size (rows by spec; empty without one).
     Every one joins the frontier, so a richer cache draws a richer frontier."""
-    path = None if cache is None else cache / f"{day.name}.json"
+    path = None if cache is None else cache / day.cache_name
     if path is None or not path.is_file():
         return {}
     return {row["policy"]: row for row in json.loads(path.read_text())["points"]
@@ -293,7 +309,7 @@ def summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_
         met["fixed_8pct_below_frontier"] = ratio is not None and ratio <= 1 - TARGETS["fixed_below_frontier"]
         met["correlation_at_least_0_5"] = corr is not None and corr >= TARGETS["correlation"]
     row = {
-        "kind": "summary", "day": day.name, "supply_scale": scale, "supply_peak_w": peak_w,
+        "kind": "summary", "day": day.name, "datacenter": day.dc.name, "supply_scale": scale, "supply_peak_w": peak_w,
         "supply_kwh": scale * reference.energy_kwh,
         "geyser_uncovered_kwh": fixed.energy_above_signal_kwh if fixed else None,
         "geyser_slatah": fixed.slatah if fixed else None,
@@ -333,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the bundled 100-VM sample and the small frontier")
     parser.add_argument("--frontier", choices=sorted(FRONTIERS), help="blind points: full (14), small (7) or "
                         "none (only blind geyser at its defaults and thr-mmt 0.8); default full, small with --quick")
+    parser.add_argument("--datacenter", choices=DATACENTERS, default="planetlab",
+                        help="the fleet: planetlab (CloudSim's 800 hosts, two near-identical 2-core generations: "
+                        "what the engine was shaped on) or three-gen (G4, G5 and an 8-core host on a linear 120/350 W "
+                        "model in turn, two VMs per host: a fleet it was not); default planetlab")
+    parser.add_argument("--vms-per-host", type=float, metavar="N",
+                        help="three-gen only: the depth, VMs per host (default 2; PlanetLab's is 1.3)")
     parser.add_argument("--scales", default=",".join(f"{s:g}" for s in SCALES),
                         help="supply sizes as multiples of blind geyser's energy (default 0.5,1,2)")
     parser.add_argument("--lat", type=float, default=52.1, help="latitude of the solar array (default 52.1)")
@@ -366,6 +388,13 @@ def main(argv: list[str] | None = None) -> int:
         traces = args.traces or default_traces()
         names = args.day or sorted(p.name for p in traces.iterdir() if p.is_dir())
         paths, preset = [traces / n for n in names][: args.days], "planetlab"
+    if args.vms_per_host is not None and not (args.datacenter == "three-gen" and args.vms_per_host > 0):
+        print(f"follow_energy: --vms-per-host takes a positive number with --datacenter three-gen, got "
+              f"{args.vms_per_host:g} with {args.datacenter}", file=sys.stderr)
+        return 2
+    if args.datacenter == "three-gen":
+        preset = "three-gen"
+    vms_per_host = (args.vms_per_host or 2.0) if preset == "three-gen" else None
     frontier = FRONTIERS[args.frontier or ("small" if args.quick else "full")]
     missing = [str(p) for p in paths if not p.is_dir()]
     if missing:
@@ -387,14 +416,15 @@ def main(argv: list[str] | None = None) -> int:
     following_runs = (0 if args.deferrable_only else 1) + (0 if deferrable_support() or args.fixed_only else 1)
     runs_per_day = 1 + len(set(frontier) | {THR_REFERENCE}) + len(scales) * following_runs
     for path in paths:
-        day = load_day(path, preset, args.start)
+        day = load_day(path, preset, args.start, vms_per_host)
         with tqdm(total=runs_per_day * (day.trace.samples - 1), unit="step", file=sys.stderr, leave=False) as bar:
             summaries.extend(bench_day(day, frontier, scales, site, out, bar, emit, not args.wall_clock,
                                        args.frontier_cache, args.deferrable_only, args.fixed_only))
     every = {k: all(s["targets_met"].get(k, True) for s in summaries) for s in summaries for k in s["targets_met"]}
     ratios = [s["ratio_to_frontier"] for s in summaries if s["ratio_to_frontier"] is not None]
     deferrable = [s["deferrable_ratio_to_frontier"] for s in summaries if s.get("deferrable_ratio_to_frontier")]
-    emit({"kind": "overall", "days": [p.name for p in paths], "worst_ratio_to_frontier": max(ratios, default=None),
+    emit({"kind": "overall", "days": [p.name for p in paths], "datacenter": preset,
+          "worst_ratio_to_frontier": max(ratios, default=None),
           "worst_deferrable_ratio_to_frontier": max(deferrable, default=None),
           "deadline_misses": sum(s.get("deadline_misses", 0) for s in summaries),
           "targets_met_every_day_and_supply": every, "deferrable": deferrable_support(),

@@ -217,3 +217,11 @@ def test_a_fleet_without_held_off_hosts_has_the_arrays_of_a_fresh_build(specs):
     assert {m: list(at) for m, at in kept.power_groups} == {m: list(at) for m, at in fresh.power_groups}
     placement = np.arange(len(kept.instances)) % len(kept.hosts) if kept.instances else kept.placement
     assert kept.watts(placement) == fresh.watts(placement)
+
+
+def test_a_fleet_whose_every_host_is_off_and_held_off_is_answered_empty():
+    f = fleet([host("h0", state="off"), host("h1", state="off")], [])
+    result = run(f, Settings().with_solve(time_limit_s=1).with_limits(keep_off=frozenset({"h0", "h1"})))
+    assert result.target.fleet.hosts == ()  # both left out: nothing could switch them on
+    assert result.plan.to_json()["actions"] == dict.fromkeys(result.plan.to_json()["actions"], 0)
+    assert any("holds no host" in m for m in result.messages)

@@ -148,6 +148,23 @@ def test_every_option_has_help_and_maps_onto_the_policy() -> None:
     assert opts.source_from_conf(conf) is None
 
 
+def test_an_override_in_one_config_object_does_not_reach_another(capsys) -> None:
+    """oslo.config shares a registered group's option table between ConfigOpts objects unless each
+    gets its own group: a test's (or Watcher's global CONF's) override then reached this command."""
+    other = cfg.ConfigOpts()
+    opts.register_opts(other)
+    other([], default_config_files=[])
+    other.set_override("source", "constant:1W", group=opts.GROUP)
+    try:
+        fresh = cfg.ConfigOpts()
+        opts.register_opts(fresh)
+        fresh([], default_config_files=[])
+        assert fresh[opts.GROUP].source == ""
+        assert geyser() == 2 and "no SOURCE given" in capsys.readouterr().err
+    finally:
+        other.clear_override("source", group=opts.GROUP)
+
+
 def test_sample_config_generates(monkeypatch) -> None:
     monkeypatch.setattr(generator, "_get_raw_opts_loaders", lambda namespaces: [("watcher_geyser", opts.list_opts)])
     monkeypatch.setattr(generator, "_get_opt_default_updaters", lambda namespaces: [])

@@ -179,3 +179,11 @@ def test_watts_tolerance_buys_less_memory_moved_never_more_hosts(method):
     assert _where(tolerant, "small") == "dear" and tolerant.memory_moved_mb == 1024
     assert tolerant.hosts_on == strict.hosts_on == 1
     assert tolerant.watts_w <= strict.watts_w * 1.02
+
+
+@pytest.mark.parametrize("method", ["auto", *METHODS])
+def test_an_empty_fleet_gets_no_actions_and_a_note_why(method):
+    target = solve(Problem(fleet([], []), time_limit_s=1), method=method)
+    assert target.status == "CURRENT" and target.migrations == 0 and target.hosts_on == 0
+    assert target.watts_w == 0.0 and target.unrelieved == {}
+    assert any("holds no host" in m and "no actions" in m for m in target.messages)

@@ -16,10 +16,11 @@ def off(host: str | None, at_s: float, state: str = "SUCCEEDED", kind: str = "ge
     return PowerAction(kind, state, params, at_s)
 
 
-def test_executed_and_ongoing_power_offs_count_whoever_made_them():
+def test_executed_ongoing_and_approved_power_offs_count_whoever_made_them():
     actions = [
         off("h1", NOW_S - 100),
         off("h1", NOW_S - 50, state="ONGOING"),  # under way: the host is going off
+        off("h7", NOW_S, state="PENDING"),  # approved, not yet run (the reader keeps only approved plans')
         off("h2", NOW_S - 10, kind="change_node_power_state"),  # Watcher's own action
         off(None, NOW_S - 20, node="node-h3"),  # no resource_name: the node id says which host
         off("h4", NOW_S - 30, state="FAILED"),  # not executed: the host stayed on
@@ -27,7 +28,7 @@ def test_executed_and_ongoing_power_offs_count_whoever_made_them():
         PowerAction("migrate", "SUCCEEDED", {"resource_name": "h6", "state": "off"}, NOW_S),
     ]
     counted = switch_offs(actions, {"node-h3": "h3"})
-    assert counted == {"h1": [NOW_S - 100, NOW_S - 50], "h2": [NOW_S - 10], "h3": [NOW_S - 20]}
+    assert counted == {"h1": [NOW_S - 100, NOW_S - 50], "h2": [NOW_S - 10], "h3": [NOW_S - 20], "h7": [NOW_S]}
 
 
 def test_hosts_out_of_switch_offs_are_held_off_or_on():

@@ -9,6 +9,10 @@ per host per day, compute-2 has spent it (switched back on, it could only be swi
 again one time too many), so relief switches compute-3 on instead and the plan names
 compute-2 as held off. The same audit with the default budget of two switches compute-2 on:
 the budget, read from Watcher's own history, is what changed the answer.
+
+A switch-off already approved but not yet run (its plan PENDING, queued for the applier)
+counts too, so an audit in quick succession cannot plan against a cycle already spent;
+one merely recommended, or cancelled, does not.
 """
 
 from __future__ import annotations
@@ -86,3 +90,32 @@ class TestPowerCycleBudget(GeyserFunctionalTestCase):
         self.assertEqual("off", self.metal.power["compute-2"])
         hosts = {self.host_of(i.uuid) for i in self.topo.instances}
         self.assertEqual({"compute-1", "compute-3"}, hosts)
+
+    def _set_plan_state(self, plan_uuid: str, state: str) -> None:
+        """The plan's state in Watcher's database, as the API leaves it once an operator (or
+        auto-trigger) approves it and before the applier picks it up."""
+        from watcher import objects
+
+        plan = objects.ActionPlan.get_by_uuid(self.context, plan_uuid, eager=True)
+        plan.state = state
+        plan.save()
+
+    def test_an_approved_switch_off_not_yet_run_counts_a_recommended_or_cancelled_one_does_not(self):
+        self.flags(group=GROUP, max_power_cycles_per_day=1)
+        self.datasource.cpu_percent = {i.uuid: 10.0 for i in self.topo.instances}
+        first, actions = self._audit()
+        self.assertEqual(["compute-2"], self._powered(actions, "off"))
+
+        _, actions = self._audit()  # the first plan is only RECOMMENDED: its switch-off is not spent
+        self.assertEqual(["compute-2"], self._powered(actions, "off"))
+
+        self._set_plan_state(first["uuid"], "PENDING")  # approved: compute-2's one cycle is spent
+        _, actions = self._audit()
+        self.assertNotIn("compute-2", self._powered(actions, "off"))  # held on: it packs onto compute-2 instead
+        note = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("held on (no switch-off left, counting any already planned), not emptied: compute-2", note)
+        self.assertEqual("on", self.metal.power["compute-2"])  # nothing ran: the applier never saw it
+
+        self._set_plan_state(first["uuid"], "CANCELLED")  # it will not happen: the cycle is back
+        _, actions = self._audit()
+        self.assertEqual(["compute-2"], self._powered(actions, "off"))

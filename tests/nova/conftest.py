@@ -1,17 +1,20 @@
 """Real Nova and Placement, one helper process per test class (``nova_cloud`` fixture).
 
 No skip here: a missing ``.venv-nova`` or python-watcher is an error that says how to get it
-(``bash tools/test.sh`` builds both). Importing Watcher's functional test package first
-selects oslo.service's threading backend, as in ``tests/functional/conftest.py``.
+(``bash tools/test.sh`` builds both). Watcher is imported first, the one way every test folder
+needs (``tests/watcher_first.py``).
 """
 
 import sys
 import time
 
 import pytest
-import watcher.tests.functional  # noqa: F401
 
-from tests.nova.real_nova import NovaCloud
+from tests import watcher_first
+
+watcher_first.load()
+
+from tests.nova.real_nova import NovaCloud  # noqa: E402
 
 
 @pytest.fixture(scope="class")

@@ -1,7 +1,6 @@
 """Operator tooling tests run against Watcher's emulated Nova/Placement and its real API.
 
-``watcher.tests.functional`` is imported first: it selects oslo.service's threading
-backend, which must happen before anything else of Watcher's loads.
+Watcher is imported first, the one way every test folder needs (``tests/watcher_first.py``).
 """
 
 import pytest
@@ -9,4 +8,6 @@ import pytest
 pytest.importorskip("watcher", reason="python-watcher is not installed (pip install -e '.[watcher]')")
 pytest.importorskip("watcherclient", reason="python-watcherclient is not installed (pip install -e '.[watcher]')")
 
-import watcher.tests.functional  # noqa: E402,F401  (backend selection, see above)
+from tests import watcher_first  # noqa: E402
+
+watcher_first.load()

@@ -1,12 +1,12 @@
 """Tests of the Watcher plugin need python-watcher; skip them cleanly where it is absent.
 
-Importing Watcher's functional test package first selects oslo.service's threading
-backend, as Watcher's services do; anything that asks oslo.service for its backend
-before that would pin the eventlet one and break the functional harness in the same run.
+Watcher is imported the one way every test folder needs (``tests/watcher_first.py``).
 """
 
 import pytest
 
 pytest.importorskip("watcher", reason="python-watcher is not installed (pip install -e '.[watcher]')")
 
-import watcher.tests.functional  # noqa: E402, F401
+from tests import watcher_first  # noqa: E402
+
+watcher_first.load()

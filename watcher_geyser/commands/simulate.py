@@ -115,7 +115,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         choices=sorted(PRESETS),
         help="data centre preset (default: planetlab; planetlab-small for the bundled sample; modern for the "
-        "public datasets of --trace-format)",
+        "public datasets of --trace-format; three-gen, three host generations at two VMs per host, for a fleet "
+        "the engine was not tuned on)",
     )
     parser.add_argument("--scenario", help="scenario JSON giving hosts and instance sizes (instead of a preset)")
     parser.add_argument(

@@ -22,7 +22,8 @@ switches it on, and relief says so when that leaves a host hot; the simulator's 
 for deferred work skips it too).
 
 A host that is *on* with no switch-off left was switched on outside the rule (an operator,
-or while the record could not be read). It is held on (``Limits.keep_on``: ``pipeline.run``
+or while the record could not be read), or its last switch-off is already planned (a shell
+may count approved switch-offs before they happen). It is held on (``Limits.keep_on``: ``pipeline.run``
 anchors one instance so the solver cannot empty it; relief may still move the others).
 
 **Where the record comes from.** Each shell hands in the switch-offs as they happened, so
@@ -68,7 +69,7 @@ class Hold:
         if self.held_off:
             out.append(f"{budget}: held off, not switched on: {_named(self.held_off)}")
         if self.held_on:
-            out.append(f"{budget}: held on (switched on with no switch-off left), not emptied: "
+            out.append(f"{budget}: held on (no switch-off left, counting any already planned), not emptied: "
                        f"{_named(self.held_on)}")
         return tuple(out)
 

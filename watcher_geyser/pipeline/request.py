@@ -92,13 +92,14 @@ def held_off_reasons(fleet: Fleet, target: Target, limits: Limits) -> Target:
 def without_off_hosts(fleet: Fleet, keep_off: frozenset[str]) -> Fleet:
     """``fleet`` without the hosts of ``keep_off`` that are off and empty: nothing can switch them on.
 
-    The answer names hosts, never indices, so every shell maps it back unchanged."""
+    The answer names hosts, never indices, so every shell maps it back unchanged. When every
+    host is dropped (all off and held), the fleet is empty and the solver says so."""
     if not keep_off:
         return fleet
     occupied = fleet.occupied()
     powered = fleet.powered
     drop = {h for h, host in enumerate(fleet.hosts) if host.name in keep_off and not powered[h] and not occupied[h]}
-    if not drop or len(drop) == len(fleet.hosts):  # every host dropped: no instance either, nothing can move
+    if not drop:
         return fleet
     rows = np.array([h for h in range(len(fleet.hosts)) if h not in drop], dtype=np.int64)
     kept = Fleet.build([fleet.hosts[h] for h in rows.tolist()], fleet.instances, fleet.server_groups,

@@ -152,9 +152,19 @@ HTTP_OPTS = [
 ALL_OPTS = SOURCE_OPTS + POLICY_OPTS + READ_OPTS + HTTP_OPTS
 
 
+def register_fresh_group(conf: cfg.ConfigOpts, group: cfg.OptGroup, options: list[cfg.Opt]) -> None:
+    """Register ``options`` under a copy of ``group`` of its own in ``conf``.
+
+    oslo.config copies a registered ``OptGroup`` shallowly, so every ``ConfigOpts`` that registers
+    the same group object shares one table of option states: an override set in one (a test, the
+    Watcher process's global ``CONF``) would show in every other (``geyser signal``'s own).
+    """
+    conf.register_group(cfg.OptGroup(group.name, title=group.title, help=group.help))  # no-op when registered
+    conf.register_opts(options, group=group.name)
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(signal_group)
-    conf.register_opts(ALL_OPTS, group=signal_group)
+    register_fresh_group(conf, signal_group, ALL_OPTS)
 
 
 def list_opts() -> list[tuple[cfg.OptGroup, list[cfg.Opt]]]:

@@ -13,6 +13,9 @@ Presets:
   1000 / 1740, 500 / 613; one core each). Power curves are SPECpower's.
 * ``planetlab-small``: the same host and VM types with fewer hosts (one per 1.25 VMs, as 800 / 1000),
   for the bundled sample.
+* ``three-gen``: a fleet we did not shape the engine on, three host generations in turn (G4, G5
+  and an 8 x 3000 MIPS, 16 GiB host on the plugin's default linear 120/350 W model) and deeper
+  packing (two VMs per host where PlanetLab has 1.3; ``vms_per_host`` changes it).
 * ``scenario_datacenter(fleet, trace)``: any fleet from a scenario file; one vcpu counts as
   ``MIPS_PER_VCPU`` MIPS and instances start where the scenario puts them.
 """
@@ -31,6 +34,10 @@ G4_CURVE_W = (86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 1
 G5_CURVE_W = (93.7, 97.0, 101.0, 105.0, 110.0, 116.0, 121.0, 125.0, 129.0, 133.0, 135.0)
 G4_POWER = PowerModel.curve(G4_CURVE_W)
 G5_POWER = PowerModel.curve(G5_CURVE_W)
+#: The Watcher plugin's default host model (``[geyser_power] default_idle_w`` / ``default_max_w``):
+#: linear, 120 W idle to 350 W at full load. Not a measured server: a third shape of curve
+#: (a high idle floor, the cheapest watts per MIPS at full load) beside SPECpower's two.
+LINEAR_120_350_POWER = PowerModel.linear(120.0, 350.0)
 
 HOST_BW_KBIT = 1_000_000.0
 VM_BW_KBIT = 100_000.0
@@ -119,6 +126,33 @@ def planetlab_small(vm_names: tuple[str, ...] | list[str]) -> DataCenter:
     return planetlab(vm_names, hosts=max(2, round(len(vm_names) * 0.8)), name="planetlab-small")
 
 
+#: (cores, MIPS per core, RAM MB, power model) of each ``three-gen`` generation, handed out in turn.
+THREE_GEN_HOSTS = (
+    (2, 1860.0, 4096.0, G4_POWER),
+    (2, 2660.0, 4096.0, G5_POWER),
+    (8, 3000.0, 16384.0, LINEAR_120_350_POWER),
+)
+
+
+def three_gen(vm_names: tuple[str, ...] | list[str], vms_per_host: float = 2.0) -> DataCenter:
+    """Three host generations in turn (``THREE_GEN_HOSTS``), one host per ``vms_per_host`` VMs
+    (at least 3); VMs as in ``planetlab``. Why: the PlanetLab set-up has two nearly identical
+    2-core generations, so an engine tuned there may lean on that; here the newest host holds
+    as much as six old ones, idles at 120 W and is the cheapest per MIPS only when nearly full."""
+    if not vms_per_host > 0:
+        raise ValueError(f"vms_per_host must be positive, got {vms_per_host}")
+    hosts = max(3, math.ceil(len(vm_names) / vms_per_host))
+    dc = planetlab(vm_names, hosts=hosts, name="three-gen")
+    gen = [THREE_GEN_HOSTS[h % len(THREE_GEN_HOSTS)] for h in range(hosts)]
+    return replace(
+        dc,
+        pes=np.array([g[0] for g in gen], dtype=np.int64),
+        pe_mips=np.array([g[1] for g in gen]),
+        ram_mb=np.array([g[2] for g in gen]),
+        power=tuple(g[3] for g in gen),
+    )
+
+
 def scenario_datacenter(fleet: Fleet, vm_names: tuple[str, ...] | list[str]) -> DataCenter:
     """A data centre from a scenario fleet; ``vm_names`` (the trace's) pick and order its instances."""
     by_uuid = {inst.uuid: inst for inst in fleet.instances}
@@ -157,7 +191,7 @@ def modern(vm_names: tuple[str, ...] | list[str]) -> DataCenter:
         pe_mips=np.full(hosts, 3000.0),
         ram_mb=np.full(hosts, 262144.0),
         bw_kbit=np.full(hosts, 10 * HOST_BW_KBIT),
-        power=(PowerModel.linear(120.0, 350.0),) * hosts,
+        power=(LINEAR_120_350_POWER,) * hosts,
         vm_names=tuple(vm_names),
         vm_mips=np.full(n, PLANETLAB_VM_TYPES[-1][0]),
         vm_pes=np.ones(n, dtype=np.int64),
@@ -166,7 +200,7 @@ def modern(vm_names: tuple[str, ...] | list[str]) -> DataCenter:
     )
 
 
-PRESETS = {"planetlab": planetlab, "planetlab-small": planetlab_small, "modern": modern}
+PRESETS = {"planetlab": planetlab, "planetlab-small": planetlab_small, "modern": modern, "three-gen": three_gen}
 
 
 def with_vm_sizes(

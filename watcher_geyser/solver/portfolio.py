@@ -44,6 +44,7 @@ EXACT_MAX_BOOLEANS = 6000
 EXACT_MIN_SECONDS = 1.0  # with less time left, auto skips the exact model: it would not even be built in time
 CLOSE_ENOUGH = 0.001  # an answer this close to every bound is not worth CP-SAT's time
 METHODS = ("auto", "exact", "decompose", "greedy")
+NO_HOST = "the fleet holds no host: nothing to relieve or consolidate, so no actions"
 
 
 def solve(problem: Problem, method: str = "auto") -> Target:
@@ -54,6 +55,9 @@ def solve(problem: Problem, method: str = "auto") -> Target:
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if not problem.fleet.hosts:  # no host, hence no instance: the empty answer, and why
+        return Target(problem, problem.fleet.placement.copy(), Bounds(0, 0.0, 0.0), "CURRENT", 0.0,
+                      messages=(NO_HOST,))
     relief = relieve(problem)
     if relief.hot:  # relief first; every back-end then starts from the relieved fleet
         inner = solve(relieved_problem(problem, relief), method)

@@ -43,7 +43,7 @@ class CloudLookups(Protocol):
 
     def shelved_by_geyser(self, notes: list[str]) -> list: ...  # list[deferral.fleet.Shelved]
 
-    def power_actions(self, since_s: float, notes: list[str]) -> list | None: ...  # list[cycles.PowerAction]
+    def power_actions(self, since_s: float, now_s: float, notes: list[str]) -> list | None: ...  # [cycles.PowerAction]
 
 
 @dataclass
@@ -65,8 +65,8 @@ class WatcherCloud:
     def shelved_by_geyser(self, notes: list[str]) -> list:
         return shelved_by_geyser(notes)
 
-    def power_actions(self, since_s: float, notes: list[str]) -> list | None:
-        return power_actions(self.context, since_s, notes)
+    def power_actions(self, since_s: float, now_s: float, notes: list[str]) -> list | None:
+        return power_actions(self.context, since_s, now_s, notes)
 
 
 def host_zones(notes: list[str]) -> dict[str, str]:
@@ -152,13 +152,13 @@ def shelved_by_geyser(notes: list[str]):
     return list(found.values())
 
 
-def power_actions(context, since_s: float, notes: list[str]):
-    """Power actions Watcher executed (or is executing) since ``since_s``; None, and why in the notes,
+def power_actions(context, since_s: float, now_s: float, notes: list[str]):
+    """Power actions Watcher executed, is executing or will execute (``cycles``); None, and why in the notes,
     when its database cannot be read."""
-    from watcher_geyser.strategies.cycles import executed_power_actions
+    from watcher_geyser.strategies.cycles import counted_power_actions
 
     try:
-        return executed_power_actions(context, since_s)
+        return counted_power_actions(context, since_s, now_s)
     except Exception as exc:  # noqa: BLE001
         notes.append(f"Watcher's action history unreadable ({type(exc).__name__}: {exc}): power cycles of the "
                      "last 24 h unknown, so no host is switched off this time")

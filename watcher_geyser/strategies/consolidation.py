@@ -155,7 +155,7 @@ class _GeyserStrategy(base.BaseStrategy):
         budget = CycleBudget(self.config.get("max_power_cycles_per_day", defaults.MAX_POWER_CYCLES_PER_DAY))
         now_s = time.time()
         try:
-            actions = self.cloud.power_actions(now_s - budget.window_s, notes)
+            actions = self.cloud.power_actions(now_s - budget.window_s, now_s, notes)
             if actions is None:  # the history is unknown: a switch-off could be one too many
                 return None
             fleet = adapted.fleet

@@ -82,7 +82,7 @@ class FleetCloud:
     def shelved_by_geyser(self, notes: list[str]) -> list:
         return []  # a fleet holds no shelved instance
 
-    def power_actions(self, since_s: float, notes: list[str]) -> list | None:
+    def power_actions(self, since_s: float, now_s: float, notes: list[str]) -> list | None:
         return []  # an offline run has no history: every host has its power cycles
 
 

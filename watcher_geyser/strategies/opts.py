@@ -13,6 +13,7 @@ from oslo_config import cfg
 
 from watcher_geyser import defaults
 from watcher_geyser.pipeline import DEFAULTS
+from watcher_geyser.signal import opts as signal_opts
 from watcher_geyser.strategies.power_config import DEFAULT_IDLE_W, DEFAULT_MAX_W, PowerCatalog, PowerConfigError
 
 STRATEGY_NAMES = ("geyser_consolidation", "geyser_energy")
@@ -66,10 +67,7 @@ def strategy_opts() -> list[cfg.Opt]:
 
 
 def register_power_opts(conf: cfg.ConfigOpts) -> None:
-    # A fresh OptGroup each time: oslo.config copies a registered group shallowly, so a shared
-    # one would share its options' overrides between ConfigOpts objects.
-    conf.register_group(cfg.OptGroup(POWER_GROUP, title=power_group.title, help=power_group.help))
-    conf.register_opts(POWER_OPTS, group=POWER_GROUP)
+    signal_opts.register_fresh_group(conf, power_group, POWER_OPTS)
 
 
 def power_catalog(conf: cfg.ConfigOpts) -> tuple[PowerCatalog, str | None]:
@@ -86,8 +84,6 @@ def power_catalog(conf: cfg.ConfigOpts) -> tuple[PowerCatalog, str | None]:
 def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
     """For oslo-config-generator: entry point ``oslo.config.opts`` = ``watcher_geyser``."""
     from watcher.decision_engine.strategy.strategies import base
-
-    from watcher_geyser.signal import opts as signal_opts
 
     groups: list[tuple[str | cfg.OptGroup, list[cfg.Opt]]] = [(power_group, POWER_OPTS)]
     groups.extend(signal_opts.list_opts())
