@@ -19,10 +19,10 @@ def node(name: str, vcpus=16, memory=32768, disk=500, state="up", status="enable
 
 
 def instance(name: str, host: str, vcpus=2, memory=2048, disk=20, state="active", locked=False,
-             exclude=False) -> element.Instance:
+             exclude=False, metadata=None) -> element.Instance:
     inst = element.Instance(
         uuid=str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, name)), name=name, vcpus=vcpus, memory=memory, disk=disk,
-        state=state, locked=locked, metadata={}, project_id="aaaaaaaa-1111-2222-3333-444444444444",
+        state=state, locked=locked, metadata=metadata or {}, project_id="aaaaaaaa-1111-2222-3333-444444444444",
         host=host, hypervisor_hostname=host,
     )
     inst.watcher_exclude = exclude

@@ -13,7 +13,9 @@ tested without a cloud:
   switched back on); one someone else disabled is left out;
 - an instance's disk is what Placement allocates for it: root disk (0 when it boots
   from a volume) + ephemeral + swap rounded up to whole GB;
-- ``paused`` instances stay where they are: Watcher live-migrates only ACTIVE ones.
+- a server becomes an instance by the rule the Watcher adapter uses too
+  (``instance_state.read_instance``): paused ones and affinity group members stay, the
+  ``geyser:deferrable`` metadata opt-in is read, so a snapshot replays what Watcher sees.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from watcher_geyser.host_state import OUR_DISABLED_REASONS, PowerReading, classify_host
+from watcher_geyser.instance_state import ServerFacts, read_instance
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
@@ -167,34 +170,30 @@ def _host(hyp: HypervisorRecord, state: HostState, power: PowerModel, notes: lis
     )
 
 
-def _instance(server: ServerRecord, util: float | None, pinned_host: bool, group_of: dict[str, str],
-              notes: list[str]) -> Instance:
-    state = (server.state or "active").lower()
-    excluded = pinned_host or _truthy(server.metadata.get("watcher_exclude"))
-    if state == "paused":
-        notes.append(f"instance {server.name} ({server.uuid}) is paused: Watcher live-migrates only ACTIVE ones")
-        excluded = True
-    if util is not None:
-        util = min(max(float(util), 0.0), 1.0)
-    return Instance(
+def _instance(server: ServerRecord, util: float | None, pinned_host: bool,
+              group_of: dict[str, tuple[str, str]], notes: list[str]) -> Instance:
+    """Nova's server in our words, then the rule the Watcher adapter shares (``instance_state``)."""
+    facts = ServerFacts(
         uuid=server.uuid,
         name=server.name or server.uuid,
         host=server.host,
         vcpus=int(server.vcpus),
         memory_mb=int(server.memory_mb),
         disk_gb=int(server.disk_gb),
-        cpu_util=util,
-        state=state,
+        state=server.state or "active",
         locked=bool(server.locked),
-        excluded=excluded,
-        server_group=group_of.get(server.uuid),
+        excluded=pinned_host or _truthy(server.metadata.get("watcher_exclude")),
+        metadata=server.metadata,
+        group=group_of.get(server.uuid),
     )
+    return read_instance(facts, util, notes)
 
 
-def _groups(records: list[ServerGroupRecord], notes: list[str]) -> tuple[dict[str, str], list[ServerGroup]]:
-    """(server uuid -> group key, groups). Keyed by id: Nova's group names are free text, repeated
-    across projects (and within one), so a name alone would merge two groups' rules."""
-    group_of: dict[str, str] = {}
+def _groups(records: list[ServerGroupRecord],
+            notes: list[str]) -> tuple[dict[str, tuple[str, str]], list[ServerGroup]]:
+    """(server uuid -> (group key, policy), groups). Keyed by id: Nova's group names are free text,
+    repeated across projects (and within one), so a name alone would merge two groups' rules."""
+    group_of: dict[str, tuple[str, str]] = {}
     groups: list[ServerGroup] = []
     for rec in sorted(records, key=lambda g: (g.name, g.id)):
         try:
@@ -205,7 +204,7 @@ def _groups(records: list[ServerGroupRecord], notes: list[str]) -> tuple[dict[st
         name = group_key(rec.name, rec.id)
         groups.append(ServerGroup(name, policy))
         for member in rec.members:
-            group_of[member] = name
+            group_of[member] = (name, policy.value)
     return group_of, groups
 
 

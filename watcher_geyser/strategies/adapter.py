@@ -10,16 +10,10 @@ The one place where Watcher's words become ours:
   ``host_state.classify_host``, shared with the snapshot (a down host without instances
   is OFF only when the bare-metal service says it is powered off and nobody but us
   disabled it);
-- instance ``state``: ``active`` moves live, ``stopped`` moves cold, anything else stays.
-  ``paused`` stays too, although Nova could move it live: Watcher's ``migrate`` action
-  refuses to live-migrate an instance whose status is not ACTIVE, so planning it would
-  fail the action plan;
-- ``locked`` and ``watcher_exclude`` (the audit scope's exclusions) pin an instance;
-- members of an ``affinity`` server group are pinned: Nova's scheduler lets a member go only
-  where the others already are, so a group cannot be moved one migration at a time (real
-  Nova refused it with NoValidHost in ``tests/nova``). Anti-affinity members still move;
-- instance ``metadata`` with ``geyser:deferrable=true`` makes it deferrable
-  (``watcher_geyser.deferral.spec``); a malformed opt-in is a note, and not deferrable.
+- instance ``state``: ``active`` moves live, ``stopped`` moves cold, anything else stays;
+  ``locked`` and ``watcher_exclude`` (the audit scope's exclusions) pin an instance; paused
+  instances, affinity group members and the ``geyser:deferrable`` opt-in follow the rule
+  the snapshot shares (``instance_state.read_instance``).
 
 Every decision that drops or pins something is written to ``AdaptedFleet.notes`` so the
 strategy can log it.
@@ -30,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from watcher_geyser.deferral.spec import parse_deferral
 from watcher_geyser.host_state import OUR_DISABLED_REASONS, PowerReading, classify_host
+from watcher_geyser.instance_state import ServerFacts, read_instance
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
@@ -133,41 +127,21 @@ def _host(node, state: HostState, power: PowerModel, zone: str) -> Host:
 
 def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
               server_groups: Mapping[str, tuple[str, str]], notes: list[str]) -> Instance:
-    state = (inst.state or "active").lower()
-    excluded = bool(getattr(inst, "watcher_exclude", False))
-    if state == "paused":
-        notes.append(f"instance {inst.name} ({inst.uuid}) is paused: Watcher live-migrates only ACTIVE instances")
-        excluded = True
-    if pinned_host:
-        excluded = True
-    if util is not None:
-        util = min(max(float(util), 0.0), 1.0)
-    group = server_groups.get(inst.uuid)
-    if group and group[1] == GroupPolicy.AFFINITY.value and not excluded:
-        # Nova checks every migration with ServerGroupAffinityFilter: a member may only go where the
-        # others already are, so moving a group one member at a time is refused (NoValidHost).
-        note = (f"server group {group[0]} is an affinity group: Nova refuses to move one member away from the "
-                "others, so its members stay")
-        if note not in notes:
-            notes.append(note)
-        excluded = True
-    metadata = getattr(inst, "metadata", None) or {}
-    deferral, deferral_notes = parse_deferral(metadata, f"instance {inst.name} ({inst.uuid})")
-    notes.extend(deferral_notes)
-    return Instance(
+    """Watcher's instance in our words, then the rule every adapter shares (``instance_state``)."""
+    facts = ServerFacts(
         uuid=inst.uuid,
         name=inst.name or inst.uuid,
         host=hostname,
         vcpus=int(inst.vcpus),
         memory_mb=int(inst.memory),
         disk_gb=int(inst.disk),
-        cpu_util=util,
-        state=state,
+        state=inst.state or "active",
         locked=bool(inst.locked),
-        excluded=excluded,
-        server_group=group[0] if group else None,
-        deferral=deferral,
+        excluded=pinned_host or bool(getattr(inst, "watcher_exclude", False)),
+        metadata=getattr(inst, "metadata", None) or {},
+        group=server_groups.get(inst.uuid),
     )
+    return read_instance(facts, util, notes)
 
 
 def _groups(server_groups: Mapping[str, tuple[str, str]], present: set[str]) -> list[ServerGroup]:
