@@ -251,6 +251,42 @@ def test_dead_band_alone_ignores_small_moves_and_follows_large_ones() -> None:
     assert not large.held and large.budget_w == 4000
 
 
+def test_dead_band_never_keeps_a_decision_short_of_full_scarcity() -> None:
+    # need 1000 W: scarce at or below 1000 W available, plentiful at or above 1500 W (the defaults)
+    policy = SignalPolicy(PolicyConfig(horizon_s=0, min_dwell_s=0, dead_band=0.1))
+    near = policy.decide(constant(1020), T0, PEAK_W, need_w=1000)
+    gone = policy.decide(constant(0), T0 + 300, PEAK_W, need_w=1000)
+    assert 0.9 < near.level < 1.0
+    assert not gone.held and gone.level == 1.0 and gone.ceiling == PolicyConfig().tight_ceiling
+
+
+def test_dead_band_never_keeps_a_decision_short_of_full_plenty() -> None:
+    policy = SignalPolicy(PolicyConfig(horizon_s=0, min_dwell_s=0, dead_band=0.1))
+    near = policy.decide(constant(1480), T0, PEAK_W, need_w=1000)
+    plenty = policy.decide(constant(5000), T0 + 300, PEAK_W, need_w=1000)
+    assert 0.0 < near.level < 0.1
+    assert not plenty.held and plenty.level == 0.0 and plenty.ceiling == PolicyConfig().relaxed_ceiling
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.floats(0.0, 3000.0),
+    st.sampled_from([0.0, 3000.0]),
+    st.sampled_from([0.0, 0.1, 0.3]),
+    st.sampled_from([0.0, 1800.0]),
+)
+def test_a_steady_end_reading_is_reached_once_the_dwell_passes(first_w, end_w, dead_band, dwell_s) -> None:
+    """Whatever was held before, a supply that stays at nothing (or at plenty) for longer than the
+    dwell ends fully scarce (fully plentiful): the dead band only damps moves between neighbours."""
+    config = PolicyConfig(horizon_s=0, min_dwell_s=dwell_s, dead_band=dead_band)
+    policy = SignalPolicy(config)
+    policy.decide(constant(first_w), T0, PEAK_W, need_w=1000)
+    steps = [policy.decide(constant(end_w), T0 + k * STEP_S, PEAK_W, need_w=1000) for k in range(1, 9)]
+    assert steps[-1].level == (1.0 if end_w == 0.0 else 0.0)
+    changes = [a for a, b in zip(steps, steps[1:]) if a.level != b.level]
+    assert len(changes) <= 1  # it gets there in one move, never back
+
+
 def test_tighten_immediately_skips_the_dwell_only_towards_scarcity() -> None:
     config = PolicyConfig(horizon_s=0, min_dwell_s=3600, dead_band=0.05, tighten_immediately=True)
     policy = SignalPolicy(config)

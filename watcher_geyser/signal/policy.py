@@ -23,7 +23,8 @@ The rule, in four steps:
    carbon and renewable units ``peak * (1 - s * (1 - scarce_budget_fraction))`` when that
    option is set and None otherwise.
 3. **Hysteresis.** A new decision replaces the held one only if its position differs by at
-   least ``dead_band`` and the held one is at least ``min_dwell_s`` old (with
+   least ``dead_band`` (or it reaches an end of the range, fully scarce or fully plentiful,
+   that the held one does not) and the held one is at least ``min_dwell_s`` old (with
    ``tighten_immediately``, a scarcer decision skips the dwell). What is held is the
    ceiling, the level and power-off; the budget always follows the reading: it is the
    supply, which the solver prices, and a held one would claim watts that are gone.
@@ -258,7 +259,7 @@ class SignalPolicy:
             age_s = now_s - (st.held_since_s if st.held_since_s is not None else now_s)
             delta = mapped.position - st.held_position
             tighter = mapped.level > st.held_level
-            if abs(delta) < cfg.dead_band:
+            if abs(delta) < cfg.dead_band and not _reaches_an_end(mapped.level, st.held_level):
                 hold_why = f"change of {delta:+.3f} in availability is within the dead band ±{cfg.dead_band:g}"
             elif 0 <= age_s < cfg.min_dwell_s and not (cfg.tighten_immediately and tighter):
                 hold_why = f"the held decision is {age_s:g} s old, under the minimum dwell of {cfg.min_dwell_s:g} s"
@@ -346,6 +347,17 @@ class SignalPolicy:
                 f"budget {'none' if budget is None else f'{budget:g} W'}, no host switched off){note}"
             ),
         )
+
+
+def _reaches_an_end(level: float, held_level: float) -> bool:
+    """True when ``level`` is fully scarce (1) or fully plentiful (0) and the held level is not:
+    the dead band never keeps a decision short of an end of the range.
+
+    Why: the dead band stops flapping between neighbouring positions, but a supply that has
+    gone to nothing (solar at dusk) or to plenty cannot flap any further that way; held
+    0.03 short of scarce, the fleet would stay a notch less packed, and miss what only full
+    scarcity switches on (the simulator's shorter forecast), for the whole night."""
+    return level in (0.0, 1.0) and level != held_level
 
 
 def _ramp(x: float, low: float, high: float) -> float:
