@@ -26,7 +26,9 @@ Measuring is slow (a geyser day is a minute or more, a deferrable one two or thr
 (``DIR/<day>-<data centre>.json`` for a data centre other than planetlab) the first time and read
 back afterwards (delete the file when the blind policies change), and
 ``--deferrable-only`` skips geyser following the supply with a fixed workload, so a change to
-deferral can be measured with one replay per day and supply.
+deferral can be measured with one replay per day and supply (``--fixed-only`` the other way round).
+The cache keeps blind geyser's per-step power and hosts on, so the correlation and the power plot
+need no replay either.
 
 Prints one JSON line per point (``"kind": "point"``), one summary line per day and supply
 (``"kind": "summary"``: geyser's uncovered energy / the frontier's at geyser's SLATAH, or why that
@@ -117,12 +119,27 @@ class CachedRun:
     host_power_cycles_max: float
     wall_seconds: float
     uncovered_kwh_by_supply: dict[str, float]
-    series: None = None
+    series: CachedSeries | None = None
 
     @classmethod
     def from_row(cls, row: dict) -> CachedRun:
+        series = CachedSeries(**row["series"]) if row.get("series") else None
         return cls(row["policy"], row["energy_kwh"], row["slatah"], row["migrations"], row["host_power_cycles_max"],
-                   row["wall_seconds"], row["uncovered_kwh_by_supply"])
+                   row["wall_seconds"], row["uncovered_kwh_by_supply"], series)
+
+
+@dataclass
+class CachedSeries:
+    """Blind geyser's per-step figures kept in the cache: the hosts-on correlation and the power plot read them,
+    so a cached reference still gives both."""
+
+    time_s: list[float]
+    power_w: list[float]
+    hosts_on: list[int]
+
+    @classmethod
+    def of(cls, series) -> dict:
+        return {"time_s": list(series.time_s), "power_w": list(series.power_w), "hosts_on": list(series.hosts_on)}
 
 
 #: ``--datacenter`` families: the one the engine was shaped on, and one it was not.
@@ -240,7 +257,7 @@ def point_row(day: Day, spec: str, result, **extra) -> dict:
 
 def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ...], site: SolarSite,
               out: Path | None, bar, emit, deterministic: bool, cache: Path | None = None,
-              deferrable_only: bool = False) -> list[dict]:
+              deferrable_only: bool = False, fixed_only: bool = False) -> list[dict]:
     """Blind runs (each point printed as it finishes, or read from ``cache``), then geyser following
     each supply; the summaries."""
     runner = Runner(day, bar, deterministic)
@@ -273,13 +290,15 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
         by_scale = {str(scale): uncovered_kwh(r, feed, step) for scale, (feed, _) in feeds.items()}
         cached[spec] = point_row(day, spec, r, signal="off", uncovered_kwh_by_supply=by_scale)
         emit(cached[spec])
+        if spec == BLIND_REFERENCE:
+            cached[spec]["series"] = CachedSeries.of(r.series)
         fresh = True
     if cache is not None and fresh:
         cache.mkdir(parents=True, exist_ok=True)
         (cache / day.cache_name).write_text(json.dumps({"day": day.name, "datacenter": day.dc.name,
                                                         "points": list(cached.values())}, indent=1))
     thr = blind[THR_REFERENCE]
-    skip_note = deferrable_support()
+    skip_note = "skipped: --fixed-only" if fixed_only else deferrable_support()
     summaries = []
     for scale, (feed, peak_w) in feeds.items():
         following = {} if deferrable_only else {0.0: runner.run("geyser", feed)}
@@ -430,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
                         "policies change)")
     parser.add_argument("--deferrable-only", action="store_true",
                         help="only geyser following the supply with 30 %% deferrable VMs, not the fixed workload")
+    parser.add_argument("--fixed-only", action="store_true",
+                        help="only geyser following the supply with a fixed workload, not the 30 %% deferrable one")
     parser.add_argument("--out", type=Path, default=Path("results/follow_energy"), help="folder for the PNG plots")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument(
@@ -472,13 +493,16 @@ def main(argv: list[str] | None = None) -> int:
         tqdm.write(json.dumps(row), file=sys.stdout)
 
     summaries = []
-    following_runs = (0 if args.deferrable_only else 1) + (0 if deferrable_support() else 1)
+    if args.fixed_only and args.deferrable_only:
+        print("follow_energy: --fixed-only and --deferrable-only exclude each other; give one", file=sys.stderr)
+        return 2
+    following_runs = (0 if args.deferrable_only else 1) + (0 if deferrable_support() or args.fixed_only else 1)
     runs_per_day = 1 + len(set(frontier) | {THR_REFERENCE}) + len(scales) * following_runs
     for path in paths:
         day = load_day(path, preset, args.start, vms_per_host)
         with tqdm(total=runs_per_day * (day.trace.samples - 1), unit="step", file=sys.stderr, leave=False) as bar:
             summaries.extend(bench_day(day, frontier, scales, site, out, bar, emit, not args.wall_clock,
-                                       args.frontier_cache, args.deferrable_only))
+                                       args.frontier_cache, args.deferrable_only, args.fixed_only))
     every = {k: overall_met([s["targets_met"].get(k, True) for s in summaries])
              for s in summaries for k in s["targets_met"]}
     ratios = [s["ratio_to_frontier"] for s in summaries if s["ratio_to_frontier"] is not None]

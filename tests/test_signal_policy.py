@@ -196,6 +196,35 @@ def test_a_zero_or_implausibly_low_reading_switches_nothing_off_until_confirmed(
     assert not plenty.held and plenty.budget_w == PEAK_W and not plenty.allow_power_off
 
 
+def readings(values, step_s=300.0, end=T0) -> Series:
+    """A range query's answer: one reading every ``step_s`` up to ``end`` (the last one covers ``end``)."""
+    times = end - step_s * np.arange(len(values) - 1, -1, -1)
+    return Series.build(times, np.asarray(values, dtype=float), Unit.WATTS, np.full(len(values), step_s))
+
+
+def test_low_readings_the_series_itself_holds_over_the_dwell_confirm_at_once() -> None:
+    config = PolicyConfig(horizon_s=0, min_dwell_s=1800, suspicious_fraction=0.05)
+    # seven readings of 0 W, five minutes apart: the source has read 0 for 30 min
+    night = SignalPolicy(config).decide(readings([0.0] * 7), T0, PEAK_W, "meter", need_w=4000.0)
+    assert night.fallback is None and night.allow_power_off, night.reason
+    # too short a run of low readings, a plausible reading within the dwell, a gap: not confirmed
+    for series in (readings([0.0] * 6), readings([3000.0, *[0.0] * 6]),
+                   Series.build([T0 - 3600, T0 - 300, T0], [0.0, 0.0, 0.0], Unit.WATTS, [600.0, 300.0, 300.0])):
+        d = SignalPolicy(config).decide(series, T0, PEAK_W, "meter", need_w=4000.0)
+        assert d.fallback is Fallback.UNCONFIRMED and not d.allow_power_off, d.reason
+
+
+def test_low_is_measured_against_the_fleet_s_draw_when_it_is_known() -> None:
+    """At dusk a real 300 W is far under 5 % of the nameplate peak but not of a consolidated fleet's draw."""
+    config = PolicyConfig(horizon_s=0, min_dwell_s=1800, suspicious_fraction=0.05)
+    dusk = SignalPolicy(config).decide(constant(300.0), T0, PEAK_W, "meter", need_w=4000.0)
+    assert dusk.fallback is None, dusk.reason
+    blind = SignalPolicy(config).decide(constant(300.0), T0, PEAK_W, "meter")  # no draw: the peak is the yardstick
+    assert blind.fallback is Fallback.UNCONFIRMED and "peak" in blind.reason
+    glitch = SignalPolicy(config).decide(constant(100.0), T0, PEAK_W, "meter", need_w=4000.0)
+    assert glitch.fallback is Fallback.UNCONFIRMED and "draw" in glitch.reason
+
+
 def test_missing_fleet_peak_is_explained_not_raised() -> None:
     d = decide(constant(3000), peak=None)
     assert d.fallback is Fallback.SAFE_DEFAULT and "fleet_peak_w" in d.reason
@@ -249,6 +278,42 @@ def test_dead_band_alone_ignores_small_moves_and_follows_large_ones() -> None:
     large = policy.decide(constant(4000), T0 + 600, PEAK_W)
     assert small.held and small.ceiling == first.ceiling and small.proposed_ceiling != first.ceiling
     assert not large.held and large.budget_w == 4000
+
+
+def test_dead_band_never_keeps_a_decision_short_of_full_scarcity() -> None:
+    # need 1000 W: scarce at or below 1000 W available, plentiful at or above 1500 W (the defaults)
+    policy = SignalPolicy(PolicyConfig(horizon_s=0, min_dwell_s=0, dead_band=0.1))
+    near = policy.decide(constant(1020), T0, PEAK_W, need_w=1000)
+    gone = policy.decide(constant(0), T0 + 300, PEAK_W, need_w=1000)
+    assert 0.9 < near.level < 1.0
+    assert not gone.held and gone.level == 1.0 and gone.ceiling == PolicyConfig().tight_ceiling
+
+
+def test_dead_band_never_keeps_a_decision_short_of_full_plenty() -> None:
+    policy = SignalPolicy(PolicyConfig(horizon_s=0, min_dwell_s=0, dead_band=0.1))
+    near = policy.decide(constant(1480), T0, PEAK_W, need_w=1000)
+    plenty = policy.decide(constant(5000), T0 + 300, PEAK_W, need_w=1000)
+    assert 0.0 < near.level < 0.1
+    assert not plenty.held and plenty.level == 0.0 and plenty.ceiling == PolicyConfig().relaxed_ceiling
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.floats(0.0, 3000.0),
+    st.sampled_from([0.0, 3000.0]),
+    st.sampled_from([0.0, 0.1, 0.3]),
+    st.sampled_from([0.0, 1800.0]),
+)
+def test_a_steady_end_reading_is_reached_once_the_dwell_passes(first_w, end_w, dead_band, dwell_s) -> None:
+    """Whatever was held before, a supply that stays at nothing (or at plenty) for longer than the
+    dwell ends fully scarce (fully plentiful): the dead band only damps moves between neighbours."""
+    config = PolicyConfig(horizon_s=0, min_dwell_s=dwell_s, dead_band=dead_band)
+    policy = SignalPolicy(config)
+    policy.decide(constant(first_w), T0, PEAK_W, need_w=1000)
+    steps = [policy.decide(constant(end_w), T0 + k * STEP_S, PEAK_W, need_w=1000) for k in range(1, 9)]
+    assert steps[-1].level == (1.0 if end_w == 0.0 else 0.0)
+    changes = [a for a, b in zip(steps, steps[1:]) if a.level != b.level]
+    assert len(changes) <= 1  # it gets there in one move, never back
 
 
 def test_tighten_immediately_skips_the_dwell_only_towards_scarcity() -> None:

@@ -23,7 +23,8 @@ The rule, in four steps:
    carbon and renewable units ``peak * (1 - s * (1 - scarce_budget_fraction))`` when that
    option is set and None otherwise.
 3. **Hysteresis.** A new decision replaces the held one only if its position differs by at
-   least ``dead_band`` and the held one is at least ``min_dwell_s`` old (with
+   least ``dead_band`` (or it reaches an end of the range, fully scarce or fully plentiful,
+   that the held one does not) and the held one is at least ``min_dwell_s`` old (with
    ``tighten_immediately``, a scarcer decision skips the dwell). What is held is the
    ceiling, the level and power-off; the budget always follows the reading: it is the
    supply, which the solver prices, and a held one would claim watts that are gone.
@@ -32,11 +33,13 @@ The rule, in four steps:
    safe default (``safe_budget_w``, ``safe_ceiling``). Neither ever allows power-off (nor
    shelving, which follows ``fallback``). ``decide`` never raises: an unexpected error also
    yields the safe default, and ``Decision.reason`` always says which value was used and why.
-5. **Suspicion.** A watts or fraction reading below ``suspicious_fraction`` of the fleet's
-   peak (0 W included) is more likely a broken meter than a real outage: it may tighten
-   the packing, but it allows power-off only once the source has read that low for
-   ``min_dwell_s`` (``Fallback.UNCONFIRMED`` until then), and a decision held from such a
-   reading gives way to the next plausible one at once.
+5. **Suspicion.** A watts or fraction reading below ``suspicious_fraction`` of what the
+   fleet draws now (``need_w``; its nameplate peak when the draw is not known), 0 W
+   included, is more likely a broken meter than a real outage: it may tighten the packing,
+   but it allows power-off only once the source has read that low for ``min_dwell_s``
+   (by this policy's memory, or by the series' own readings over the dwell;
+   ``Fallback.UNCONFIRMED`` until then), and a decision held from such a reading gives way
+   to the next plausible one at once.
 
 The memory (``PolicyState``) belongs to one source: a state of another source is set aside
 (neither held decision nor last good value is used) and the reason says so.
@@ -152,7 +155,8 @@ class SignalPolicy:
         suspicion = None
         if fallback is None:
             self._remember(reading, now_s)
-            suspicion = self._suspicion(reading, fleet_peak_w, now_s)
+            suspicion = self._suspicion(reading, fleet_peak_w, now_s,
+                                        observation if isinstance(observation, Series) else None)
             if suspicion is not None:
                 fallback = Fallback.UNCONFIRMED
                 detail = f"{detail}; {suspicion}"
@@ -173,25 +177,41 @@ class SignalPolicy:
             self.set_aside = st.source
         self.state = PolicyState(source=key)
 
-    def _suspicion(self, reading: _Reading, fleet_peak_w: float | None, now_s: float) -> str | None:
-        """Why this reading may not switch hosts off yet (implausibly low, unconfirmed), or None."""
+    def _suspicion(self, reading: _Reading, fleet_peak_w: float | None, now_s: float,
+                   series: Series | None = None) -> str | None:
+        """Why this reading may not switch hosts off yet (implausibly low, unconfirmed), or None.
+
+        Low means under ``suspicious_fraction`` of what the fleet draws now (``need_w``; its
+        nameplate peak when the draw is not known), or 0 W: the yardstick is the draw because
+        a real supply that falls through the evening is far under 5 % of an 800-host fleet's
+        nameplate long before it is under what the consolidated fleet needs, and holding those
+        real readings as unconfirmed kept geyser from acting at every dusk. Confirmed once the
+        source has read that low for ``min_dwell_s``: by this policy's own memory, or by the
+        series' own readings (two points or more, no gap) that cover the dwell up to now, as a
+        range query returns them."""
         st, cfg = self.state, self.config
-        low = False
-        if reading.unit in (Unit.WATTS, Unit.FRACTION) and fleet_peak_w:
-            low_w = min(reading.value, reading.value_now)
-            available_w = low_w if reading.unit is Unit.WATTS else low_w * fleet_peak_w
-            low = available_w < cfg.suspicious_fraction * fleet_peak_w or available_w <= 0
-        if not low:
+        yardstick_w = self._need_w if self._need_w is not None else fleet_peak_w
+        low_w = None
+        if reading.unit is Unit.WATTS and yardstick_w:
+            low_w = cfg.suspicious_fraction * yardstick_w
+        elif reading.unit is Unit.FRACTION and fleet_peak_w and yardstick_w:
+            low_w = cfg.suspicious_fraction * yardstick_w / fleet_peak_w  # in the series' unit
+        lowest = min(reading.value, reading.value_now)
+        if low_w is None or not (lowest < low_w or lowest <= 0):
             st.suspicious_since_s = None
             return None
         if st.suspicious_since_s is None or st.suspicious_since_s > now_s:
             st.suspicious_since_s = now_s
+        read_since_s = _low_since_s(series, now_s, low_w) if series is not None else None
+        if read_since_s is not None and read_since_s < st.suspicious_since_s:
+            st.suspicious_since_s = read_since_s
         age_s = now_s - st.suspicious_since_s
         if age_s >= cfg.min_dwell_s:
             return None
+        yardstick = "the fleet's draw" if self._need_w is not None else "the fleet's peak watts"
         return (
-            f"the reading is implausibly low (under {cfg.suspicious_fraction:g} of the fleet's peak "
-            f"watts): no host switched off until it is confirmed for {cfg.min_dwell_s:g} s "
+            f"the reading is implausibly low (under {cfg.suspicious_fraction:g} of {yardstick}): "
+            f"no host switched off until it is confirmed for {cfg.min_dwell_s:g} s "
             f"(low for {age_s:g} s so far)"
         )
 
@@ -258,7 +278,7 @@ class SignalPolicy:
             age_s = now_s - (st.held_since_s if st.held_since_s is not None else now_s)
             delta = mapped.position - st.held_position
             tighter = mapped.level > st.held_level
-            if abs(delta) < cfg.dead_band:
+            if abs(delta) < cfg.dead_band and not _reaches_an_end(mapped.level, st.held_level):
                 hold_why = f"change of {delta:+.3f} in availability is within the dead band ±{cfg.dead_band:g}"
             elif 0 <= age_s < cfg.min_dwell_s and not (cfg.tighten_immediately and tighter):
                 hold_why = f"the held decision is {age_s:g} s old, under the minimum dwell of {cfg.min_dwell_s:g} s"
@@ -348,6 +368,17 @@ class SignalPolicy:
         )
 
 
+def _reaches_an_end(level: float, held_level: float) -> bool:
+    """True when ``level`` is fully scarce (1) or fully plentiful (0) and the held level is not:
+    the dead band never keeps a decision short of an end of the range.
+
+    Why: the dead band stops flapping between neighbouring positions, but a supply that has
+    gone to nothing (solar at dusk) or to plenty cannot flap any further that way; held
+    0.03 short of scarce, the fleet would stay a notch less packed, and miss what only full
+    scarcity switches on (the simulator's shorter forecast), for the whole night."""
+    return level in (0.0, 1.0) and level != held_level
+
+
 def _ramp(x: float, low: float, high: float) -> float:
     """1 at or below ``low``, 0 at or above ``high``, linear between."""
     if x <= low:
@@ -373,3 +404,25 @@ def fleet_peak_w(fleet) -> float:
 def fleet_need_w(fleet) -> float:
     """Watts the fleet draws now, as placed, with the hosts that are on: what a supply is measured against."""
     return float(fleet.watts(fleet.placement, powered=fleet.powered))
+
+
+def _low_since_s(series: Series, now_s: float, low: float) -> float | None:
+    """Since when the series' readings have been low (under ``low``, or 0) without a break up to
+    ``now_s``; None unless two points or more say so (one point is one reading, however long it
+    claims to hold)."""
+    i = series.covering(now_s)
+    if i is None:
+        return None
+    values, times, durations = series.values, series.times_s, series.durations_s
+
+    def low_at(k: int) -> bool:
+        return bool(values[k] < low or values[k] <= 0)
+
+    if not low_at(i):
+        return None
+    j = i
+    while j > 0 and low_at(j - 1) and times[j - 1] + durations[j - 1] >= times[j] - 1e-9:
+        j -= 1
+    if j == i:
+        return None
+    return float(times[j])

@@ -107,6 +107,7 @@ class Engine:
         self.book = DeferralBook(self.state, deferral, (trace.samples - 1) * trace.step_s + fidelity.decision_offset_s)
         self.acc = Accounting(dc.hosts, dc.vms)
         self.series = StepSeries()
+        self._host_s_before = self._overload_host_s_before = 0.0  # SLATAH's sums at the last series row
         self.energy_j = 0.0
         self.lb_j = 0.0
         self.migrations = 0
@@ -320,6 +321,9 @@ class Engine:
         s.migrations.append(moves)
         s.overloaded_hosts.append(int(getattr(getattr(self.policy, "stats", None), "overloaded_hosts", 0)))
         s.sla_violating_hosts.append(int((snap.host_violation & on).sum()))
+        s.host_s.append(self.acc.active_s - self._host_s_before)
+        s.overload_host_s.append(self.acc.violation_s - self._overload_host_s_before)
+        self._host_s_before, self._overload_host_s_before = self.acc.active_s, self.acc.violation_s
         s.vms_running.append(int(self.state.alive.sum()))
         s.step_s.append(0.0)
 

@@ -177,7 +177,9 @@ class StepSeries:
     hosts_lower_bound: list[int] = field(default_factory=list)
     migrations: list[int] = field(default_factory=list)
     overloaded_hosts: list[int] = field(default_factory=list)
-    sla_violating_hosts: list[int] = field(default_factory=list)
+    sla_violating_hosts: list[int] = field(default_factory=list)  # at the decision instant, after its moves start
+    host_s: list[float] = field(default_factory=list)  # active host-seconds since the last row (SLATAH's denominator)
+    overload_host_s: list[float] = field(default_factory=list)  # of which at 100 % CPU (its numerator)
     vms_running: list[int] = field(default_factory=list)
     step_s: list[float] = field(default_factory=list)
 

@@ -21,7 +21,7 @@ import numpy as np
 from watcher_geyser import bounds
 from watcher_geyser.model import RAM, VCPU
 from watcher_geyser.solver.anytime import improve_neighbourhoods, polish
-from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply
+from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply, wear
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.clock import Clock
 from watcher_geyser.solver.exact import model_size, solve_exact
@@ -215,7 +215,7 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
         return False
     hosts_on = int(fleet.occupied(best.placement).sum())
     memory_bound = bounds.migration_cost_lower_bound_mb(fleet, bounds.hosts_on_by_zone(fleet, best.placement))
-    _, memory, _, watts = best.key
+    _, memory, _, watts, _ = best.key
     return (
         hosts_on <= proven.hosts * (1 + CLOSE_ENOUGH)
         and watts <= proven.watts_w * (1 + CLOSE_ENOUGH)
@@ -225,7 +225,7 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
 
 class _Candidate:
     """A placement and its lexicographic objective (``solver/budget.py``): watts above the
-    supply (the watts, without a budget), memory moved, migrations, watts."""
+    supply (the watts, without a budget), memory moved, migrations, watts, wear."""
 
     def __init__(self, placement: np.ndarray, status: str, ws: Workspace) -> None:
         fleet = ws.fleet
@@ -238,6 +238,7 @@ class _Candidate:
             float(fleet.demand[moved, RAM].sum()),
             int(moved.sum()),
             round(watts, 6),
+            round(wear(ws.problem, placement), 9),
         )
         self.hosts_on = int(fleet.occupied(placement).sum())
         self.tolerance = ws.problem.watts_tolerance

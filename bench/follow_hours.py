@@ -1,0 +1,164 @@
+"""Where the uncovered energy and the SLATAH come from, hour by hour: geyser following a solar supply.
+
+    python bench/follow_hours.py --day 20110325 --frontier-cache .cache/frontier
+    python bench/follow_hours.py --day 20110325 --frontier-cache .cache/frontier \\
+        --policy geyser --policy geyser:relaxed=0.6     # variants side by side, one replay each
+
+Replays geyser following the supply of ``follow_energy.py`` (clear-sky solar sized to blind geyser's
+daily energy x ``--scale``) once per ``--policy``, and blind geyser (``geyser:signal=off``) unless
+``--no-blind``. Prints, per hour and policy, the mean supply and draw (kW), the uncovered energy
+(kWh), hosts on, hosts at 100 % CPU (mean over the hour) and their share of the hour's host-time
+(SLATAH's terms), migrations and, for following, the mean
+scarcity level and CPU ceiling it decided; then per policy one JSON line with its totals and, when
+the day's blind points are in ``--frontier-cache`` (written by ``follow_energy.py``), its ratio to
+the frontier at its SLATAH, read as ``follow_energy.py`` reads it. ``--save DIR`` keeps each run's
+per-step series as ``DIR/<day>_<policy>.json`` for further looks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from follow_energy import BLIND_REFERENCE, load_day, solar_supply  # noqa: E402
+from planetlab import default_traces  # noqa: E402
+
+from watcher_geyser.signal.solar import SolarSite  # noqa: E402
+from watcher_geyser.simulator.baselines import make_policy  # noqa: E402
+from watcher_geyser.simulator.engine import simulate  # noqa: E402
+from watcher_geyser.simulator.fidelity import CLOUDSIM  # noqa: E402
+from watcher_geyser.simulator.frontier import frontier_at, pareto_front  # noqa: E402
+from watcher_geyser.simulator.metrics import supply_at_midpoints  # noqa: E402
+
+HOUR_S = 3600.0
+
+
+def replay(day, spec: str, feed):
+    """One deterministic replay of ``spec`` against ``feed``; (result, the policy's decisions)."""
+    policy = make_policy(spec)
+    if hasattr(policy, "settings"):
+        policy.settings = policy.settings.with_solve(deterministic=True)
+    if getattr(policy, "follow_signal", False):
+        policy.signal = feed
+    result = simulate(day.trace, day.dc, policy, CLOUDSIM, feed.available_w)
+    return result, list(getattr(policy, "decisions", []))
+
+
+def hourly(result, decisions, feed, step_s: float) -> list[dict]:
+    """Per hour of the replay: supply, draw, uncovered energy, hosts, hot hosts, migrations, decisions."""
+    s = result.series
+    t = np.asarray(s.time_s)
+    power = np.asarray(s.power_w)
+    supply = supply_at_midpoints(t, step_s, feed.available_w)
+    uncovered_kwh = np.maximum(power - supply, 0.0) * step_s / 3.6e6
+    hour = ((t - step_s / 2) // HOUR_S).astype(int)
+    level = np.full(len(t), np.nan)
+    ceiling = np.full(len(t), np.nan)
+    at = {round(d.at_s - feed.start_s): d for d in decisions}
+    for i, ti in enumerate(t):  # the decision taken at the step that opened this interval
+        d = at.get(round(ti - step_s))
+        if d is not None:
+            level[i], ceiling[i] = d.level, d.ceiling
+    rows = []
+    for h in np.unique(hour):
+        m = hour == h
+        rows.append({
+            "hour": int(h), "supply_kw": float(supply[m].mean() / 1e3), "power_kw": float(power[m].mean() / 1e3),
+            "uncovered_kwh": float(uncovered_kwh[m].sum()), "hosts_on": float(np.mean(np.asarray(s.hosts_on)[m])),
+            "hot_hosts": float(np.asarray(s.overload_host_s)[m].sum() / (m.sum() * step_s)),
+            "overload_share": float(np.asarray(s.overload_host_s)[m].sum() / max(np.asarray(s.host_s)[m].sum(), 1e-9)),
+            "overload_host_h": float(np.asarray(s.overload_host_s)[m].sum() / HOUR_S),
+            "migrations": int(np.asarray(s.migrations)[m].sum()),
+            "level": float(np.nanmean(level[m])) if np.isfinite(level[m]).any() else None,
+            "ceiling": float(np.nanmean(ceiling[m])) if np.isfinite(ceiling[m]).any() else None,
+        })
+    return rows
+
+
+def frontier(cache: Path | None, day: str, scale: float):
+    """The day's blind frontier (SLATAH, uncovered kWh) from the cache, or None."""
+    path = None if cache is None else cache / f"{day}.json"
+    if path is None or not path.is_file():
+        return None
+    rows = json.loads(path.read_text())["points"]
+    points = [(r["slatah"], r["uncovered_kwh_by_supply"][str(scale)]) for r in rows
+              if str(scale) in r["uncovered_kwh_by_supply"]]
+    return pareto_front(points) if points else None
+
+
+def print_hours(label: str, rows: list[dict]) -> None:
+    print(f"# {label}", file=sys.stderr)
+    print("# hour supply_kw power_kw uncovered_kwh hosts_on hot_hosts hot_share migrations level ceiling",
+          file=sys.stderr)
+    for r in rows:
+        level = "-" if r["level"] is None else f"{r['level']:.2f}"
+        ceiling = "-" if r["ceiling"] is None else f"{r['ceiling']:.2f}"
+        print(f"  {r['hour']:3d} {r['supply_kw']:7.2f} {r['power_kw']:7.2f} {r['uncovered_kwh']:7.2f} "
+              f"{r['hosts_on']:6.1f} {r['hot_hosts']:5.2f} {100 * r['overload_share']:5.2f}% {r['migrations']:5d} "
+              f"{level:>5} {ceiling:>5}",
+              file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--day", required=True, help="a day folder name, for example 20110325")
+    parser.add_argument("--traces", type=Path, help="folder of PlanetLab days (default: ../shared/traces/planetlab)")
+    parser.add_argument("--policy", action="append", help="a following policy spec (repeatable; default geyser)")
+    parser.add_argument("--no-blind", action="store_true", help="skip blind geyser's replay")
+    parser.add_argument("--scale", type=float, default=1.0, help="supply size, x blind geyser's energy (default 1)")
+    parser.add_argument("--blind-kwh", type=float, help="blind geyser's daily energy (default: from the cache, "
+                        "else replayed)")
+    parser.add_argument("--frontier-cache", type=Path, metavar="DIR", help="follow_energy.py's cache of blind points")
+    parser.add_argument("--save", type=Path, metavar="DIR", help="write each run's per-step series here")
+    parser.add_argument("--quiet", action="store_true", help="no hourly tables, only the totals")
+    args = parser.parse_args(argv)
+    path = (args.traces or default_traces()) / args.day
+    if not path.is_dir():
+        print(f"follow_hours: no such day folder: {path}; see --traces", file=sys.stderr)
+        return 2
+    day = load_day(path, "planetlab", None)
+    step = day.trace.step_s
+    cache_file = None if args.frontier_cache is None else args.frontier_cache / f"{args.day}.json"
+    cached = {}
+    if cache_file is not None and cache_file.is_file():
+        cached = {r["policy"]: r for r in json.loads(cache_file.read_text())["points"]}
+    blind_kwh = args.blind_kwh or cached.get(BLIND_REFERENCE, {}).get("energy_kwh")
+    specs = [] if args.no_blind else [BLIND_REFERENCE]
+    specs += args.policy or ["geyser"]
+    if blind_kwh is None:
+        blind_kwh = simulate(day.trace, day.dc, make_policy(BLIND_REFERENCE), CLOUDSIM).energy_kwh
+    feed, peak_w = solar_supply(day, SolarSite(52.1, 5.1, peak_w=1000.0), args.scale * blind_kwh)
+    front = frontier(args.frontier_cache, args.day, args.scale)
+    for spec in specs:
+        result, decisions = replay(day, spec, feed)
+        rows = hourly(result, decisions, feed, step)
+        if not args.quiet:
+            print_hours(spec, rows)
+        reading = frontier_at(front, result.slatah) if front else None
+        ratio = result.energy_above_signal_kwh / reading.cost if reading and reading.cost > 0 else None
+        print(json.dumps({
+            "day": args.day, "policy": spec, "supply_scale": args.scale, "supply_peak_w": peak_w,
+            "uncovered_kwh": result.energy_above_signal_kwh, "slatah": result.slatah, "energy_kwh": result.energy_kwh,
+            "migrations": result.migrations, "host_power_cycles_max": result.host_power_cycles_max,
+            "frontier_kwh": reading.cost if reading else None, "ratio_to_frontier": ratio,
+            "wall_seconds": result.wall_seconds,
+            "night_uncovered_kwh": sum(r["uncovered_kwh"] for r in rows if r["supply_kw"] < 0.05),
+        }), flush=True)
+        if args.save is not None:
+            args.save.mkdir(parents=True, exist_ok=True)
+            safe = spec.replace(":", "_").replace(",", "_").replace("=", "-")
+            (args.save / f"{args.day}_{safe}.json").write_text(json.dumps(
+                {"series": result.series.as_dict(), "hours": rows,
+                 "decisions": [(d.at_s - feed.start_s, d.level, d.ceiling, d.relief_margin, d.allow_power_off)
+                               for d in decisions]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
