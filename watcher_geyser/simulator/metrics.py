@@ -181,6 +181,7 @@ class StepSeries:
     host_s: list[float] = field(default_factory=list)  # active host-seconds since the last row (SLATAH's denominator)
     overload_host_s: list[float] = field(default_factory=list)  # of which at 100 % CPU (its numerator)
     vms_running: list[int] = field(default_factory=list)
+    vms_shelved: list[int] = field(default_factory=list)  # deferrable VMs held shelved (0 without deferral)
     step_s: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list]:
