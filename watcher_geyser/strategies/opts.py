@@ -77,7 +77,8 @@ def strategy_opts() -> list[cfg.Opt]:
                    help="CP-SAT worker threads; the decision engine shares its host with other services."),
         cfg.IntOpt("max_power_cycles_per_day", default=defaults.MAX_POWER_CYCLES_PER_DAY, min=1,
                    help="Power cycles (a period on ended by a switch-off) a host may make in any 24 h, counted on "
-                   "the power-off actions Watcher executed: a host with none left stays off until its oldest "
+                   "the power-off actions Watcher executed or will execute (approved plans) and on hosts Nova "
+                   "shows went off without Watcher: a host with none left stays off until its oldest "
                    "switch-off of the window is 24 h old, and the plan names it."),
         cfg.StrOpt("disabled_reason", default="watcher_geyser",
                    help="Reason recorded on the compute services the plan disables. Hosts disabled with this "
