@@ -451,3 +451,31 @@ def test_no_fallback_and_no_unconfirmed_low_reading_ever_allows_power_off(tmp_pa
             low_since[source] = now
         if low and now - low_since[source] < dwell:
             assert not d.allow_power_off, d.reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(readings_=st.lists(st.tuples(st.sampled_from([0.0, 50.0, 150.0, 3000.0]), st.integers(60, 900)),
+                          min_size=1, max_size=25),
+       need_w=st.sampled_from([2000.0, 4000.0]), dwell=st.sampled_from([0, 600, 1800]),
+       every=st.integers(1, 4))
+def test_a_range_series_confirms_a_low_reading_only_after_the_dwell(readings_, need_w, dwell, every):
+    """A source answering with its readings so far (a range query), decided on every few readings:
+    power-off is allowed on a low reading only once the readings have been low for the dwell."""
+    config = PolicyConfig(horizon_s=0, min_dwell_s=dwell, suspicious_fraction=0.05)
+    policy = SignalPolicy(config)
+    times, values = [], []
+    now = T0
+    for i, (value, gap_s) in enumerate(readings_):
+        times.append(now)
+        values.append(value)
+        durations = [*np.diff(times), 900.0]
+        if i % every == 0:
+            d = policy.decide(Series.build(times, values, Unit.WATTS, durations), now, PEAK_W, "meter", need_w=need_w)
+            low = [v < config.suspicious_fraction * need_w or v <= 0 for v in values]
+            if low[-1]:
+                start = len(low) - 1
+                while start > 0 and low[start - 1]:
+                    start -= 1
+                if now - times[start] < dwell:
+                    assert not d.allow_power_off and d.fallback is Fallback.UNCONFIRMED, d.reason
+        now += gap_s

@@ -202,9 +202,13 @@ class SignalPolicy:
             return None
         if st.suspicious_since_s is None or st.suspicious_since_s > now_s:
             st.suspicious_since_s = now_s
-        read_since_s = _low_since_s(series, now_s, low_w) if series is not None else None
-        if read_since_s is not None and read_since_s < st.suspicious_since_s:
-            st.suspicious_since_s = read_since_s
+        run = _low_run(series, now_s, low_w) if series is not None else None
+        if run is not None:
+            run_start_s, readings, after_plausible = run
+            if after_plausible:  # the series read a plausible value since: the low run starts no earlier
+                st.suspicious_since_s = max(st.suspicious_since_s, run_start_s)
+            if readings >= 2:  # two readings or more: the series' own word for how long it has been low
+                st.suspicious_since_s = min(st.suspicious_since_s, run_start_s)
         age_s = now_s - st.suspicious_since_s
         if age_s >= cfg.min_dwell_s:
             return None
@@ -406,10 +410,11 @@ def fleet_need_w(fleet) -> float:
     return float(fleet.watts(fleet.placement, powered=fleet.powered))
 
 
-def _low_since_s(series: Series, now_s: float, low: float) -> float | None:
-    """Since when the series' readings have been low (under ``low``, or 0) without a break up to
-    ``now_s``; None unless two points or more say so (one point is one reading, however long it
-    claims to hold)."""
+def _low_run(series: Series, now_s: float, low: float) -> tuple[float, int, bool] | None:
+    """The run of low readings (under ``low``, or 0) in the series up to ``now_s``, without a gap:
+    (when it starts, how many readings, whether a plausible reading comes just before it; else
+    the series does not say what came before). None when the reading now is not low. One reading
+    alone never confirms itself, however long it claims to hold."""
     i = series.covering(now_s)
     if i is None:
         return None
@@ -418,11 +423,12 @@ def _low_since_s(series: Series, now_s: float, low: float) -> float | None:
     def low_at(k: int) -> bool:
         return bool(values[k] < low or values[k] <= 0)
 
+    def joined(k: int) -> bool:  # point k - 1 runs up to point k, no gap
+        return bool(times[k - 1] + durations[k - 1] >= times[k] - 1e-9)
+
     if not low_at(i):
         return None
     j = i
-    while j > 0 and low_at(j - 1) and times[j - 1] + durations[j - 1] >= times[j] - 1e-9:
+    while j > 0 and low_at(j - 1) and joined(j):
         j -= 1
-    if j == i:
-        return None
-    return float(times[j])
+    return float(times[j]), i - j + 1, bool(j > 0 and joined(j) and not low_at(j - 1))
