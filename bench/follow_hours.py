@@ -3,6 +3,8 @@
     python bench/follow_hours.py --day 20110325 --frontier-cache .cache/frontier
     python bench/follow_hours.py --day 20110325 --frontier-cache .cache/frontier \\
         --policy geyser --policy geyser:relaxed=0.6     # variants side by side, one replay each
+    python bench/follow_hours.py --day 20110303 --frontier-cache .cache/frontier --no-blind \
+        --deferrable 0.3                                 # where the deferrable run's uncovered energy goes
 
 Replays geyser following the supply of ``follow_energy.py`` (clear-sky solar sized to blind geyser's
 daily energy x ``--scale``) once per ``--policy``, and blind geyser (``geyser:signal=off``) unless
@@ -31,6 +33,7 @@ from planetlab import default_traces  # noqa: E402
 
 from watcher_geyser.signal.solar import SolarSite  # noqa: E402
 from watcher_geyser.simulator.baselines import make_policy  # noqa: E402
+from watcher_geyser.simulator.deferral import DeferralSetup  # noqa: E402
 from watcher_geyser.simulator.engine import simulate  # noqa: E402
 from watcher_geyser.simulator.fidelity import CLOUDSIM  # noqa: E402
 from watcher_geyser.simulator.frontier import frontier_at, pareto_front  # noqa: E402
@@ -39,14 +42,16 @@ from watcher_geyser.simulator.metrics import supply_at_midpoints  # noqa: E402
 HOUR_S = 3600.0
 
 
-def replay(day, spec: str, feed):
-    """One deterministic replay of ``spec`` against ``feed``; (result, the policy's decisions)."""
+def replay(day, spec: str, feed, deferrable: float = 0.0):
+    """One deterministic replay of ``spec`` against ``feed`` (``deferrable``: that share of the VMs
+    deferrable, deadline 24 h, as follow_energy.py draws them); (result, the policy's decisions)."""
     policy = make_policy(spec)
     if hasattr(policy, "settings"):
         policy.settings = policy.settings.with_solve(deterministic=True)
     if getattr(policy, "follow_signal", False):
         policy.signal = feed
-    result = simulate(day.trace, day.dc, policy, CLOUDSIM, feed.available_w)
+    setup = DeferralSetup.seeded(len(day.trace.names), deferrable) if deferrable else None
+    result = simulate(day.trace, day.dc, policy, CLOUDSIM, feed.available_w, deferral=setup)
     return result, list(getattr(policy, "decisions", []))
 
 
@@ -75,10 +80,28 @@ def hourly(result, decisions, feed, step_s: float) -> list[dict]:
             "overload_share": float(np.asarray(s.overload_host_s)[m].sum() / max(np.asarray(s.host_s)[m].sum(), 1e-9)),
             "overload_host_h": float(np.asarray(s.overload_host_s)[m].sum() / HOUR_S),
             "migrations": int(np.asarray(s.migrations)[m].sum()),
+            "shelved": float(np.mean(np.asarray(s.vms_shelved)[m])),
             "level": float(np.nanmean(level[m])) if np.isfinite(level[m]).any() else None,
             "ceiling": float(np.nanmean(ceiling[m])) if np.isfinite(ceiling[m]).any() else None,
         })
     return rows
+
+
+def by_period(rows: list[dict], trace_h: float) -> dict[str, float]:
+    """Uncovered kWh per stretch of the replay: each night and each day (supply over 1 % of its peak),
+    numbered from the start, and how much of it falls past the trace's end (deferred work running late)."""
+    peak_kw = max((r["supply_kw"] for r in rows), default=0.0)
+    periods: dict[str, float] = {}
+    kind, count = None, {"night": 0, "day": 0}
+    for r in rows:
+        now = "day" if r["supply_kw"] > 0.01 * peak_kw else "night"
+        if now != kind:
+            kind = now
+            count[kind] += 1
+        key = f"{kind}{count[kind]}"
+        periods[key] = periods.get(key, 0.0) + r["uncovered_kwh"]
+    periods["past_trace_end"] = sum(r["uncovered_kwh"] for r in rows if r["hour"] >= trace_h)
+    return periods
 
 
 def frontier(cache: Path | None, day: str, scale: float):
@@ -94,14 +117,14 @@ def frontier(cache: Path | None, day: str, scale: float):
 
 def print_hours(label: str, rows: list[dict]) -> None:
     print(f"# {label}", file=sys.stderr)
-    print("# hour supply_kw power_kw uncovered_kwh hosts_on hot_hosts hot_share migrations level ceiling",
+    print("# hour supply_kw power_kw uncovered_kwh hosts_on hot_hosts hot_share migrations level ceiling shelved",
           file=sys.stderr)
     for r in rows:
         level = "-" if r["level"] is None else f"{r['level']:.2f}"
         ceiling = "-" if r["ceiling"] is None else f"{r['ceiling']:.2f}"
         print(f"  {r['hour']:3d} {r['supply_kw']:7.2f} {r['power_kw']:7.2f} {r['uncovered_kwh']:7.2f} "
               f"{r['hosts_on']:6.1f} {r['hot_hosts']:5.2f} {100 * r['overload_share']:5.2f}% {r['migrations']:5d} "
-              f"{level:>5} {ceiling:>5}",
+              f"{level:>5} {ceiling:>5} {r['shelved']:7.1f}",
               file=sys.stderr)
 
 
@@ -117,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frontier-cache", type=Path, metavar="DIR", help="follow_energy.py's cache of blind points")
     parser.add_argument("--save", type=Path, metavar="DIR", help="write each run's per-step series here")
     parser.add_argument("--quiet", action="store_true", help="no hourly tables, only the totals")
+    parser.add_argument("--deferrable", type=float, default=0.0, metavar="FRACTION",
+                        help="that share of the VMs deferrable, deadline 24 h (0.3 is follow_energy's case; the "
+                        "blind replay runs them at once); the totals then split the uncovered energy by period")
     args = parser.parse_args(argv)
     path = (args.traces or default_traces()) / args.day
     if not path.is_dir():
@@ -136,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     feed, peak_w = solar_supply(day, SolarSite(52.1, 5.1, peak_w=1000.0), args.scale * blind_kwh)
     front = frontier(args.frontier_cache, args.day, args.scale)
     for spec in specs:
-        result, decisions = replay(day, spec, feed)
+        result, decisions = replay(day, spec, feed, args.deferrable)
         rows = hourly(result, decisions, feed, step)
         if not args.quiet:
             print_hours(spec, rows)
@@ -149,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             "frontier_kwh": reading.cost if reading else None, "ratio_to_frontier": ratio,
             "wall_seconds": result.wall_seconds,
             "night_uncovered_kwh": sum(r["uncovered_kwh"] for r in rows if r["supply_kw"] < 0.05),
+            "deferred_vm_hours": result.deferred_vm_hours, "deadline_misses": result.deadline_misses,
+            "uncovered_kwh_by_period": by_period(rows, day.trace.samples * step / HOUR_S),
         }), flush=True)
         if args.save is not None:
             args.save.mkdir(parents=True, exist_ok=True)

@@ -196,6 +196,35 @@ def test_a_zero_or_implausibly_low_reading_switches_nothing_off_until_confirmed(
     assert not plenty.held and plenty.budget_w == PEAK_W and not plenty.allow_power_off
 
 
+def readings(values, step_s=300.0, end=T0) -> Series:
+    """A range query's answer: one reading every ``step_s`` up to ``end`` (the last one covers ``end``)."""
+    times = end - step_s * np.arange(len(values) - 1, -1, -1)
+    return Series.build(times, np.asarray(values, dtype=float), Unit.WATTS, np.full(len(values), step_s))
+
+
+def test_low_readings_the_series_itself_holds_over_the_dwell_confirm_at_once() -> None:
+    config = PolicyConfig(horizon_s=0, min_dwell_s=1800, suspicious_fraction=0.05)
+    # seven readings of 0 W, five minutes apart: the source has read 0 for 30 min
+    night = SignalPolicy(config).decide(readings([0.0] * 7), T0, PEAK_W, "meter", need_w=4000.0)
+    assert night.fallback is None and night.allow_power_off, night.reason
+    # too short a run of low readings, a plausible reading within the dwell, a gap: not confirmed
+    for series in (readings([0.0] * 6), readings([3000.0, *[0.0] * 6]),
+                   Series.build([T0 - 3600, T0 - 300, T0], [0.0, 0.0, 0.0], Unit.WATTS, [600.0, 300.0, 300.0])):
+        d = SignalPolicy(config).decide(series, T0, PEAK_W, "meter", need_w=4000.0)
+        assert d.fallback is Fallback.UNCONFIRMED and not d.allow_power_off, d.reason
+
+
+def test_low_is_measured_against_the_fleet_s_draw_when_it_is_known() -> None:
+    """At dusk a real 300 W is far under 5 % of the nameplate peak but not of a consolidated fleet's draw."""
+    config = PolicyConfig(horizon_s=0, min_dwell_s=1800, suspicious_fraction=0.05)
+    dusk = SignalPolicy(config).decide(constant(300.0), T0, PEAK_W, "meter", need_w=4000.0)
+    assert dusk.fallback is None, dusk.reason
+    blind = SignalPolicy(config).decide(constant(300.0), T0, PEAK_W, "meter")  # no draw: the peak is the yardstick
+    assert blind.fallback is Fallback.UNCONFIRMED and "peak" in blind.reason
+    glitch = SignalPolicy(config).decide(constant(100.0), T0, PEAK_W, "meter", need_w=4000.0)
+    assert glitch.fallback is Fallback.UNCONFIRMED and "draw" in glitch.reason
+
+
 def test_missing_fleet_peak_is_explained_not_raised() -> None:
     d = decide(constant(3000), peak=None)
     assert d.fallback is Fallback.SAFE_DEFAULT and "fleet_peak_w" in d.reason
@@ -422,3 +451,31 @@ def test_no_fallback_and_no_unconfirmed_low_reading_ever_allows_power_off(tmp_pa
             low_since[source] = now
         if low and now - low_since[source] < dwell:
             assert not d.allow_power_off, d.reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(readings_=st.lists(st.tuples(st.sampled_from([0.0, 50.0, 150.0, 3000.0]), st.integers(60, 900)),
+                          min_size=1, max_size=25),
+       need_w=st.sampled_from([2000.0, 4000.0]), dwell=st.sampled_from([0, 600, 1800]),
+       every=st.integers(1, 4))
+def test_a_range_series_confirms_a_low_reading_only_after_the_dwell(readings_, need_w, dwell, every):
+    """A source answering with its readings so far (a range query), decided on every few readings:
+    power-off is allowed on a low reading only once the readings have been low for the dwell."""
+    config = PolicyConfig(horizon_s=0, min_dwell_s=dwell, suspicious_fraction=0.05)
+    policy = SignalPolicy(config)
+    times, values = [], []
+    now = T0
+    for i, (value, gap_s) in enumerate(readings_):
+        times.append(now)
+        values.append(value)
+        durations = [*np.diff(times), 900.0]
+        if i % every == 0:
+            d = policy.decide(Series.build(times, values, Unit.WATTS, durations), now, PEAK_W, "meter", need_w=need_w)
+            low = [v < config.suspicious_fraction * need_w or v <= 0 for v in values]
+            if low[-1]:
+                start = len(low) - 1
+                while start > 0 and low[start - 1]:
+                    start -= 1
+                if now - times[start] < dwell:
+                    assert not d.allow_power_off and d.fallback is Fallback.UNCONFIRMED, d.reason
+        now += gap_s

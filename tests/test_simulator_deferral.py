@@ -65,6 +65,13 @@ def test_no_vm_is_shelved_longer_than_its_deadline(following):
     assert summary["deadline_misses"] == 0
     # 30 VMs at most 24 h each
     assert 0 < summary["deferred_vm_hours"] <= 30 * 24
+    # the per-step count of shelved VMs adds up to the deferred VM-hours (left-point sum: shelving
+    # and bringing back happen at decision times) and never exceeds the 30 deferrable VMs
+    series = deferred.series
+    steps_h = np.diff([0.0, *series.time_s]) / 3600
+    shelved = np.asarray(series.vms_shelved)
+    assert shelved.max() <= 30 and shelved[-1] == 0
+    assert float((shelved[:-1] * steps_h[1:]).sum()) == pytest.approx(summary["deferred_vm_hours"], rel=1e-6)
 
 
 def test_signal_blind_policies_run_deferrable_vms_at_once(sample):

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from watcher_geyser.pipeline import CycleBudget
-from watcher_geyser.strategies.cycles import PowerAction, hold_from_history, switch_offs
+from watcher_geyser.strategies.cycles import (
+    HEARTBEAT_S,
+    PowerAction,
+    down_since,
+    hold_from_history,
+    outside_switch_offs,
+    switch_offs,
+)
 
 NOW_S = 1_800_000_000.0
 
@@ -38,3 +45,27 @@ def test_hosts_out_of_switch_offs_are_held_off_or_on():
                              {"h1": "node-h1", "h2": "node-h2", "h3": "node-h3"})
     assert set(hold.held_off) == {"h1"} and set(hold.held_on) == {"h3"}
     assert CycleBudget(2).hold(NOW_S + 86400, [("h1", False)], {"h1": [NOW_S - 7200, NOW_S - 3600]}).held_off == {}
+
+
+def test_a_host_found_off_with_its_service_down_and_no_power_off_of_watchers_since_counts_once():
+    since = NOW_S - 86400
+    down = {"byhand": NOW_S - 7200, "ours": NOW_S - 7200, "old": NOW_S - 90000, "again": NOW_S - 600,
+            "up": NOW_S - 100}
+    recorded = {"ours": [NOW_S - 7100], "again": [NOW_S - 7200]}  # "again": ours, then on and off by hand
+    counted = outside_switch_offs(["byhand", "ours", "old", "again", "nobeat"], down, recorded, since, NOW_S)
+    assert counted == {"byhand": NOW_S - 7200 + HEARTBEAT_S, "again": NOW_S - 600 + HEARTBEAT_S}
+    notes: list[str] = []
+    hold = hold_from_history(CycleBudget(1), NOW_S, [("byhand", False), ("up", True)], [], {}, down, notes)
+    assert set(hold.held_off) == {"byhand"} and hold.held_on == {}  # "up" is on: its service is no signal
+    assert "counted as switched off outside Watcher: byhand" in notes[0]
+
+
+def test_down_since_reads_nova_heartbeats_of_down_services_only():
+    class Service:
+        def __init__(self, host, state, updated_at):
+            self.host, self.state, self.updated_at = host, state, updated_at
+
+    found = down_since([Service("a", "down", "2027-01-15T08:00:00.000000"), Service("b", "up", "2027-01-15T08:00:00"),
+                        Service("c", "down", None), Service("d", "down", "garbage"),
+                        Service("e", "down", "2027-01-15T08:00:00Z")])
+    assert found == {"a": 1800000000.0, "e": 1800000000.0}

@@ -12,7 +12,9 @@ the budget, read from Watcher's own history, is what changed the answer.
 
 A switch-off already approved but not yet run (its plan PENDING, queued for the applier)
 counts too, so an audit in quick succession cannot plan against a cycle already spent;
-one merely recommended, or cancelled, does not.
+one merely recommended, or cancelled, does not. And a host found off whose nova-compute
+service went down (its last heartbeat) with no power-off of Watcher's since was switched off
+outside Watcher: that counts too.
 """
 
 from __future__ import annotations
@@ -119,3 +121,25 @@ class TestPowerCycleBudget(GeyserFunctionalTestCase):
         self._set_plan_state(first["uuid"], "CANCELLED")  # it will not happen: the cycle is back
         _, actions = self._audit()
         self.assertEqual(["compute-2"], self._powered(actions, "off"))
+
+    def _heartbeat(self, host: str, hours_ago: float) -> None:
+        """Nova's last heartbeat of ``host``'s compute service, as the os-services API reports it."""
+        import datetime as dt
+
+        beat = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=hours_ago)
+        service = next(s for s in self.emulator.services.values() if s["host"] == host)
+        service["updated_at"] = beat.isoformat(timespec="microseconds")
+
+    def test_a_host_switched_off_outside_watcher_spends_a_cycle(self):
+        self.flags(group=GROUP, max_power_cycles_per_day=1)
+        self.datasource.cpu_percent = {i.uuid: 10.0 for i in self.topo.instances}
+        self._heartbeat("compute-3", hours_ago=2)  # down for 2 h, and Watcher never switched it off
+        _, actions = self._audit()
+        note = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("counted as switched off outside Watcher: compute-3", note)
+        self.assertIn("held off, not switched on: compute-3 (22.0 h more)", note)
+
+        self._heartbeat("compute-3", hours_ago=25)  # down since before the window: no cycle of this day
+        _, actions = self._audit()
+        notes = " ".join(a["input_parameters"].get("message", "") for a in actions if a["action_type"] == "nop")
+        self.assertNotIn("compute-3", notes)

@@ -25,9 +25,10 @@ from tests.nova.real_nova import RESOURCES, NovaCloud, PlacementWatch
 
 MIGRATION_WAIT_S = 30.0  # Watcher polls this long for a refused cold migration
 PARALLELISM = 4  # migrations at once: Nova runs them concurrently, Placement must still hold
-# How often Watcher's applier asks Nova whether a migration or a shelve is done (its default is
-# 5 s). Each ask is a GET /servers/<id> that costs Nova's process CPU: with a wave of 4
-# migrations polled every 0.1 s, Nova spent its time answering instead of migrating.
+# How often Watcher's applier asks Nova whether a migration or a shelve is done, and our
+# geyser_instance_state action whether an unshelve is (both default to 5 s). Each ask is a
+# GET /servers/<id> that costs Nova's process CPU: with a wave of 4 migrations polled every
+# 0.1 s, Nova spent its time answering instead of migrating.
 POLL_S = 1.0
 ENDED = ("SUCCEEDED", "FAILED", "CANCELLED", "SUPERSEDED")  # action plan states that end a run
 
@@ -90,6 +91,9 @@ class RealNovaTestCase(GeyserFunctionalTestCase):
 
         self.flags(group="nova", migration_max_retries=int(MIGRATION_WAIT_S / POLL_S), migration_interval=POLL_S,
                    shelve_max_retries=int(MIGRATION_WAIT_S / POLL_S), shelve_interval=POLL_S)
+        # our own action waits for an unshelve at a real cloud's pace (5 s a look) unless told otherwise
+        cfg.CONF.register_opts(opts.instance_state_opts(), group=opts.INSTANCE_STATE_GROUP)
+        self.flags(group=opts.INSTANCE_STATE_GROUP, poll_interval_s=POLL_S)
         # Watcher's taskflow engine runs as many actions at once as the machine has cores (2 here)
         # unless told otherwise: let it run a whole wave of ours. Its loader registers the group on
         # first use; register it first so that the flag can be set.

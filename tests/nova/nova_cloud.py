@@ -87,8 +87,13 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
 
     def start(self, cpu_allocation_ratio: float, ram_allocation_ratio: float, disk_allocation_ratio: float):
         self.setUp()
+        # A compute writes its record with the initial_* ratios (Nova's default CPU one is 4.0) and
+        # copies the *_allocation_ratio ones only on a later periodic update, which these tests never
+        # wait for: set both, so that Nova's records and Placement's inventories say the same.
         self.flags(cpu_allocation_ratio=cpu_allocation_ratio, ram_allocation_ratio=ram_allocation_ratio,
-                   disk_allocation_ratio=disk_allocation_ratio)
+                   disk_allocation_ratio=disk_allocation_ratio, initial_cpu_allocation_ratio=cpu_allocation_ratio,
+                   initial_ram_allocation_ratio=ram_allocation_ratio,
+                   initial_disk_allocation_ratio=disk_allocation_ratio)
         self.flags(instances=-1, cores=-1, ram=-1, server_groups=-1, server_group_members=-1, group="quota")
         # Speed on a small machine: Nova's test logging formats every DEBUG line and its API checks
         # every response against its schema; neither changes what Nova decides.
@@ -254,6 +259,15 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
         api = self.admin_api
         actions = api.get_instance_actions(id)
         return {"actions": [api.get_instance_action_details(id, a["request_id"]) for a in actions]}
+
+    def op_compute_nodes(self) -> dict:
+        """Hostname -> the allocation ratios of its compute node record, as its compute saved it."""
+        nodes = {}
+        for name, service in self.computes.items():
+            for node in service.manager.rt.compute_nodes.values():
+                nodes[name] = {f"{res}_allocation_ratio": getattr(node, f"{res}_allocation_ratio")
+                               for res in ("cpu", "ram", "disk")}
+        return {"compute_nodes": nodes}
 
     def op_migrations(self) -> dict:
         return {"migrations": self.admin_api.get_migrations()}

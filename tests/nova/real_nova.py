@@ -109,6 +109,14 @@ class NovaCloud:
                                             for rc, v in inv.items()})
         return out
 
+    def allocation_ratios(self) -> dict[str, dict[str, float]]:
+        """Hostname -> {rc: allocation ratio} of its resource provider's inventories."""
+        out = {}
+        for rp in self._get("/resource_providers")["resource_providers"]:
+            inv = self._get(f"/resource_providers/{rp['uuid']}/inventories")["inventories"]
+            out[rp["name"]] = {rc: v["allocation_ratio"] for rc, v in inv.items() if rc in RESOURCES}
+        return out
+
     def placement(self, capacities: dict[str, tuple[str, dict[str, float]]] | None = None) -> dict[str, dict]:
         """Hostname -> {"capacity": {rc: (total - reserved) * ratio}, "usage": {rc: used}}; pass
         ``capacities()`` to read only the usages (inventories do not change while a plan runs)."""

@@ -90,8 +90,6 @@ class TestRandomAuditsOverRealNova(RealNovaTestCase):
         scarce.write_text(scarce_then_plenty(time.time()))
         self.flags(group=signal_opts.GROUP, named_sources=[f"scarce=file:{scarce}", "plenty=constant:20kW"])
         self.flags(group="nova", shelve_max_retries=int(SHELVE_WAIT_S), shelve_interval=1.0)
-        # our action waits for an unshelve 5 s a look (a real cloud's pace); 1 s here
-        self.useFixture(fixtures.MockPatch("watcher_geyser.strategies.instance_state_action.POLL_S", 1.0))
         hosts = [HostSpec(f"d-h{i}", 16, 32768, 400) for i in range(3)]
         s = ServerSpec
         spec = FleetSpec(dict(fleets.FLAVORS), [

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.nova import fleets
-from tests.nova.harness import RealNovaTestCase
+from tests.nova.harness import HostSpec, RealNovaTestCase
 
 pytestmark = pytest.mark.nova
 
@@ -21,6 +21,21 @@ OUR_REASON = "watcher_geyser"
 
 def indicators(plan: dict) -> dict:
     return {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
+
+
+@pytest.mark.usefixtures("nova_cloud")
+class TestNovaAndPlacementAgree:
+    HOSTS = [HostSpec("r1", 8, 16384, 200), HostSpec("r2", 16, 32768, 400)]
+
+    def test_compute_node_records_carry_placements_allocation_ratios(self):
+        """Nova's compute node records say what Placement's inventories say (2.0 CPU, 1.0 RAM and disk):
+        a compute writes its record with Nova's initial_* ratios (CPU 4.0 by default) unless told."""
+        nodes = self.cloud.op("compute_nodes")["compute_nodes"]
+        placement = self.cloud.allocation_ratios()
+        assert set(nodes) == set(placement) == {h.name for h in self.HOSTS}
+        for host, ratios in nodes.items():
+            assert ratios == {"cpu_allocation_ratio": 2.0, "ram_allocation_ratio": 1.0, "disk_allocation_ratio": 1.0}
+            assert placement[host] == {"VCPU": 2.0, "MEMORY_MB": 1.0, "DISK_GB": 1.0}
 
 
 @pytest.mark.usefixtures("nova_cloud")

@@ -9,9 +9,20 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from watcher_geyser import defaults
 from watcher_geyser.inputs import LIMITS, cli_number
-from watcher_geyser.pipeline import DEFAULTS, Limits, PlanSettings, Settings, SolveSettings, apply_decision
+from watcher_geyser.pipeline import (
+    DEFAULTS,
+    CycleBudget,
+    Limits,
+    PlanSettings,
+    Settings,
+    SolveSettings,
+    apply_decision,
+)
 from watcher_geyser.pipeline import run as run_pipeline
+from watcher_geyser.pipeline.cycles import listed
+from watcher_geyser.pipeline.history import PowerHistory, PowerHistoryError, read_power_history
 from watcher_geyser.planner import format_plan_table
 from watcher_geyser.scenario import ScenarioError, load_scenario
 from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_need_w, fleet_peak_w, parse_spec
@@ -30,6 +41,7 @@ examples:
   geyser plan cloud.json --power-budget 4000 --json > answer.json
   geyser plan cloud.json --parallelism 8 --power-off   # waves as Watcher would run them
   geyser plan cloud.json --signal constant:5000W   # budget and ceiling from the energy policy
+  geyser plan cloud.json --power-off --power-history offs.csv   # at most 2 power cycles per host a day
 
 The scenario format is described in docs/scenario.md; `geyser snapshot` writes one from a
 live cloud. Nothing is changed anywhere: this only computes and prints.
@@ -46,6 +58,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenario", nargs="?", help="scenario JSON file (default: the bundled demo fleet)")
+    _add_solver_arguments(parser)
+    _add_limit_arguments(parser)
+    _add_energy_arguments(parser)
+    _add_plan_arguments(parser.add_argument_group("migration plan"))
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.set_defaults(func=run)
+
+
+def _add_solver_arguments(parser: argparse.ArgumentParser) -> None:
+    """How long and how the solver searches: the defaults are the Watcher strategy's (``pipeline.DEFAULTS``)."""
     parser.add_argument(
         "--time-limit",
         type=float,
@@ -59,6 +81,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="same scenario, same answer on every run: one CP-SAT worker under a work limit derived from "
         "--time-limit (slower to improve, and the wall time follows the machine's speed)",
     )
+    parser.add_argument(
+        "--method", choices=METHODS, default=SOL.method, help=f"solver back-end (default {SOL.method})"
+    )
+    parser.add_argument("--seed", type=_seed, default=SOL.seed,
+                        help=f"CP-SAT random seed, 0 to 2147483647 (default {SOL.seed})")
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """What the target placement may use: ceilings, relief, power budget and migration cap."""
     parser.add_argument(
         "--ceiling",
         type=_fraction,
@@ -94,18 +125,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="give up to this fraction of the fewest watts for less memory to move, never for more hosts on "
         "(default 0: watts strictly first)",
     )
+
+
+def _add_energy_arguments(parser: argparse.ArgumentParser) -> None:
+    """The energy signal and the power-cycle budget, which the Watcher plugin applies as well."""
     parser.add_argument(
-        "--method", choices=METHODS, default=SOL.method, help=f"solver back-end (default {SOL.method})"
+        "--power-history",
+        metavar="FILE",
+        help="switch-offs of the last 24 h per host (JSON or CSV with host and time, see README): applies the "
+        "power-cycle budget as the Watcher plugin does (a host with no switch-off left is not switched on, "
+        "and one on with none left is not emptied); without it, no budget is applied",
     )
-    parser.add_argument("--seed", type=_seed, default=SOL.seed,
-                        help=f"CP-SAT random seed, 0 to 2147483647 (default {SOL.seed})")
+    parser.add_argument(
+        "--max-power-cycles",
+        type=_positive_int,
+        default=defaults.MAX_POWER_CYCLES_PER_DAY,
+        metavar="N",
+        help=f"switch-offs a host may make in any 24 h, with --power-history (default "
+        f"{defaults.MAX_POWER_CYCLES_PER_DAY})",
+    )
     parser.add_argument(
         "--signal",
         metavar="SPEC",
         help="energy signal source (as for `geyser signal`); the policy's decision now sets the available "
         "power and the CPU ceiling, replacing --power-budget and --cpu-ceiling, and may forbid --power-off",
     )
-    migration = parser.add_argument_group("migration plan")
+
+
+def _add_plan_arguments(migration: argparse._ArgumentGroup) -> None:
+    """How the target becomes waves of actions, as Watcher's applier would run them."""
     migration.add_argument(
         "--parallelism",
         type=_positive_int,
@@ -137,8 +185,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     migration.add_argument(
         "--max-rows", type=_count, default=60, metavar="N", help="plan rows shown in the table (default 60)"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -177,6 +223,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"geyser plan: --signal: {exc}", file=sys.stderr)
             return 2
         settings = apply_decision(settings, decision)
+    if args.power_history:
+        try:
+            history = read_power_history(args.power_history)
+        except PowerHistoryError as exc:
+            print(f"geyser plan: --power-history {exc}; nothing was planned", file=sys.stderr)
+            return 2
+        settings = with_power_history(settings, fleet, history, CycleBudget(args.max_power_cycles))
     # deterministic: the solver's share may not follow how long reading took
     spent_s = 0.0 if args.deterministic else time.monotonic() - started
     settings = settings.with_solve(time_limit_s=solver_limit_s(args.time_limit, spent_s, len(fleet.instances)))
@@ -303,6 +356,22 @@ def _settings(args: argparse.Namespace) -> Settings:
             stage_on_emptied_hosts=args.stage_on_emptied_hosts,
         ),
     )
+
+
+def with_power_history(settings: Settings, fleet, history: PowerHistory, budget: CycleBudget) -> Settings:
+    """``settings`` under the power-cycle budget counted on ``history`` (as of its ``now``, else
+    the current time), with a note on what was counted and any host it names that the fleet lacks."""
+    now_s = time.time() if history.now_s is None else history.now_s
+    hosts_on = [(h.name, h.powered) for h in fleet.hosts]
+    settings = budget.hold(now_s, hosts_on, history.switch_offs).apply(settings)
+    names = {name for name, _ in hosts_on}
+    recent = sum(len(budget.recent(times, now_s)) for host, times in history.switch_offs.items() if host in names)
+    notes = [f"power history: {recent} switch-off(s) of the scenario's hosts in the {budget.window_s / 3600:g} h "
+             f"before {'its now' if history.now_s is not None else 'now'}, budget {budget.max_per_day} per host"]
+    unknown = sorted(set(history.switch_offs) - names)
+    if unknown:
+        notes.append(f"power history names {len(unknown)} host(s) not in the scenario, ignored: {listed(unknown)}")
+    return settings.noted(*notes)
 
 
 def _decide(spec: str, fleet) -> Decision:

@@ -47,15 +47,21 @@ NAMES_SHOWN = 8  # hosts named in a note before "and N more"
 @dataclass(frozen=True)
 class Hold:
     """Hosts the budget holds now: ``held_off`` may not be switched on, ``held_on`` may not be
-    switched off; each maps to the seconds until it is free again."""
+    switched off; each maps to the seconds until it is free again. ``left``: the switch-offs
+    left of each host that made any in the window (hosts not named have the whole budget), so that the solver spends
+    the cycles of the hosts with most left first (``Problem.switch_offs_left``)."""
 
     held_off: Mapping[str, float] = field(default_factory=dict)
     held_on: Mapping[str, float] = field(default_factory=dict)
     max_per_day: int = defaults.MAX_POWER_CYCLES_PER_DAY
     window_s: float = DAY_S
+    left: Mapping[str, int] = field(default_factory=dict)
 
     def apply(self, settings: Settings) -> Settings:
-        """``settings`` with the held hosts as ``keep_off``/``keep_on`` and a note naming them."""
+        """``settings`` with the held hosts as ``keep_off``/``keep_on``, every host's switch-offs
+        left, and a note naming the held ones."""
+        if self.left:
+            settings = settings.with_limits(switch_offs_left={**settings.limits.switch_offs_left, **self.left})
         if not self.held_off and not self.held_on:
             return settings
         held = settings.with_limits(keep_off=settings.limits.keep_off | frozenset(self.held_off),
@@ -105,14 +111,17 @@ class CycleBudget:
         none left stay on. ``hosts_on``: (name, on now); ``switch_offs``: name -> times."""
         held_off: dict[str, float] = {}
         held_on: dict[str, float] = {}
+        left: dict[str, int] = {}
         for name, on in hosts_on:
             times = switch_offs.get(name)
-            if not times:
-                continue
-            wait_s = self.free_in_s(times, now_s)
-            if wait_s > 0:
+            recent = self.recent(times, now_s) if times else ()
+            if not recent:
+                continue  # the whole budget left: not named in ``left``
+            left[name] = max(self.max_per_day - len(recent), 0)
+            if len(recent) >= self.max_per_day:
+                wait_s = recent[len(recent) - self.max_per_day] + self.window_s - now_s
                 (held_on if on else held_off)[name] = wait_s
-        return Hold(held_off, held_on, self.max_per_day, self.window_s)
+        return Hold(held_off, held_on, self.max_per_day, self.window_s, left)
 
 
 def listed(items: list[str]) -> str:

@@ -8,6 +8,7 @@ these dataclasses' defaults rather than retyping numbers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from watcher_geyser import defaults
@@ -29,7 +30,8 @@ class Limits:
     prices watts drawn above it. ``signal_ceiling_min``/``max`` bound what the signal may
     ask for. ``relieve``: hosts above their relief limit shed first (``Problem.relieve``).
     ``keep_on`` names hosts that must not be emptied and ``keep_off`` hosts that must not be
-    switched on (their power-cycle budget for the day is spent; see ``pipeline.cycles``).
+    switched on (their power-cycle budget for the day is spent; see ``pipeline.cycles``);
+    ``switch_offs_left`` what each host's budget has left (hosts not named: not limited).
     """
 
     ceiling: float = defaults.ALLOCATION_CEILING
@@ -45,6 +47,7 @@ class Limits:
     watts_tolerance: float = 0.0
     keep_on: frozenset[str] = frozenset()
     keep_off: frozenset[str] = frozenset()
+    switch_offs_left: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("ceiling", "signal_ceiling_min", "signal_ceiling_max"):

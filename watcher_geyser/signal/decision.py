@@ -50,7 +50,7 @@ class PolicyConfig:
     ttl_s: float = 900.0
     safe_ceiling: float | None = None  # None: relaxed_ceiling
     safe_budget_w: float | None = None  # None: no cap
-    suspicious_fraction: float = 0.05  # watts below this x fleet peak (0 W included): confirm before power-off
+    suspicious_fraction: float = 0.05  # watts under this x the fleet's draw (peak if unknown), or 0: confirm first
 
     def __post_init__(self) -> None:
         for name in ("relaxed_ceiling", "neutral_ceiling", "tight_ceiling"):

@@ -112,9 +112,10 @@ POLICY_OPTS = [
     cfg.FloatOpt("safe_budget_w", default=None, min=0.0,
                  help="Power budget (W) of the safe default. Unset: no cap."),
     cfg.FloatOpt("suspicious_fraction", default=POLICY.suspicious_fraction, min=0.0, max=0.99,
-                 help="A watts or fraction reading below this fraction of the fleet's peak watts (0 W included) "
-                 "is suspicious: it may tighten the packing, but no host is switched off until the source has "
-                 "read that low for min_dwell_s."),
+                 help="A watts or fraction reading below this fraction of what the fleet draws now (its peak "
+                 "watts when the draw is not known; 0 W included) is suspicious: it may tighten the packing, but "
+                 "no host is switched off (and nothing shelved) until the source has read that low for "
+                 "min_dwell_s, by geyser's memory or by the series' own readings."),
 ]
 
 READ_OPTS = [

@@ -33,11 +33,13 @@ The rule, in four steps:
    safe default (``safe_budget_w``, ``safe_ceiling``). Neither ever allows power-off (nor
    shelving, which follows ``fallback``). ``decide`` never raises: an unexpected error also
    yields the safe default, and ``Decision.reason`` always says which value was used and why.
-5. **Suspicion.** A watts or fraction reading below ``suspicious_fraction`` of the fleet's
-   peak (0 W included) is more likely a broken meter than a real outage: it may tighten
-   the packing, but it allows power-off only once the source has read that low for
-   ``min_dwell_s`` (``Fallback.UNCONFIRMED`` until then), and a decision held from such a
-   reading gives way to the next plausible one at once.
+5. **Suspicion.** A watts or fraction reading below ``suspicious_fraction`` of what the
+   fleet draws now (``need_w``; its nameplate peak when the draw is not known), 0 W
+   included, is more likely a broken meter than a real outage: it may tighten the packing,
+   but it allows power-off only once the source has read that low for ``min_dwell_s``
+   (by this policy's memory, or by the series' own readings over the dwell;
+   ``Fallback.UNCONFIRMED`` until then), and a decision held from such a reading gives way
+   to the next plausible one at once.
 
 The memory (``PolicyState``) belongs to one source: a state of another source is set aside
 (neither held decision nor last good value is used) and the reason says so.
@@ -153,7 +155,8 @@ class SignalPolicy:
         suspicion = None
         if fallback is None:
             self._remember(reading, now_s)
-            suspicion = self._suspicion(reading, fleet_peak_w, now_s)
+            suspicion = self._suspicion(reading, fleet_peak_w, now_s,
+                                        observation if isinstance(observation, Series) else None)
             if suspicion is not None:
                 fallback = Fallback.UNCONFIRMED
                 detail = f"{detail}; {suspicion}"
@@ -174,25 +177,45 @@ class SignalPolicy:
             self.set_aside = st.source
         self.state = PolicyState(source=key)
 
-    def _suspicion(self, reading: _Reading, fleet_peak_w: float | None, now_s: float) -> str | None:
-        """Why this reading may not switch hosts off yet (implausibly low, unconfirmed), or None."""
+    def _suspicion(self, reading: _Reading, fleet_peak_w: float | None, now_s: float,
+                   series: Series | None = None) -> str | None:
+        """Why this reading may not switch hosts off yet (implausibly low, unconfirmed), or None.
+
+        Low means under ``suspicious_fraction`` of what the fleet draws now (``need_w``; its
+        nameplate peak when the draw is not known), or 0 W: the yardstick is the draw because
+        a real supply that falls through the evening is far under 5 % of an 800-host fleet's
+        nameplate long before it is under what the consolidated fleet needs, and holding those
+        real readings as unconfirmed kept geyser from acting at every dusk. Confirmed once the
+        source has read that low for ``min_dwell_s``: by this policy's own memory, or by the
+        series' own readings (two points or more, no gap) that cover the dwell up to now, as a
+        range query returns them."""
         st, cfg = self.state, self.config
-        low = False
-        if reading.unit in (Unit.WATTS, Unit.FRACTION) and fleet_peak_w:
-            low_w = min(reading.value, reading.value_now)
-            available_w = low_w if reading.unit is Unit.WATTS else low_w * fleet_peak_w
-            low = available_w < cfg.suspicious_fraction * fleet_peak_w or available_w <= 0
-        if not low:
+        yardstick_w = self._need_w if self._need_w is not None else fleet_peak_w
+        low_w = None
+        if reading.unit is Unit.WATTS and yardstick_w:
+            low_w = cfg.suspicious_fraction * yardstick_w
+        elif reading.unit is Unit.FRACTION and fleet_peak_w and yardstick_w:
+            low_w = cfg.suspicious_fraction * yardstick_w / fleet_peak_w  # in the series' unit
+        lowest = min(reading.value, reading.value_now)
+        if low_w is None or not (lowest < low_w or lowest <= 0):
             st.suspicious_since_s = None
             return None
         if st.suspicious_since_s is None or st.suspicious_since_s > now_s:
             st.suspicious_since_s = now_s
+        run = _low_run(series, now_s, low_w) if series is not None else None
+        if run is not None:
+            run_start_s, readings, after_plausible = run
+            if after_plausible:  # the series read a plausible value since: the low run starts no earlier
+                st.suspicious_since_s = max(st.suspicious_since_s, run_start_s)
+            if readings >= 2:  # two readings or more: the series' own word for how long it has been low
+                st.suspicious_since_s = min(st.suspicious_since_s, run_start_s)
         age_s = now_s - st.suspicious_since_s
         if age_s >= cfg.min_dwell_s:
             return None
+        yardstick = "the fleet's draw" if self._need_w is not None else "the fleet's peak watts"
         return (
-            f"the reading is implausibly low (under {cfg.suspicious_fraction:g} of the fleet's peak "
-            f"watts): no host switched off until it is confirmed for {cfg.min_dwell_s:g} s "
+            f"the reading is implausibly low (under {cfg.suspicious_fraction:g} of {yardstick}): "
+            f"no host switched off until it is confirmed for {cfg.min_dwell_s:g} s "
             f"(low for {age_s:g} s so far)"
         )
 
@@ -385,3 +408,27 @@ def fleet_peak_w(fleet) -> float:
 def fleet_need_w(fleet) -> float:
     """Watts the fleet draws now, as placed, with the hosts that are on: what a supply is measured against."""
     return float(fleet.watts(fleet.placement, powered=fleet.powered))
+
+
+def _low_run(series: Series, now_s: float, low: float) -> tuple[float, int, bool] | None:
+    """The run of low readings (under ``low``, or 0) in the series up to ``now_s``, without a gap:
+    (when it starts, how many readings, whether a plausible reading comes just before it; else
+    the series does not say what came before). None when the reading now is not low. One reading
+    alone never confirms itself, however long it claims to hold."""
+    i = series.covering(now_s)
+    if i is None:
+        return None
+    values, times, durations = series.values, series.times_s, series.durations_s
+
+    def low_at(k: int) -> bool:
+        return bool(values[k] < low or values[k] <= 0)
+
+    def joined(k: int) -> bool:  # point k - 1 runs up to point k, no gap
+        return bool(times[k - 1] + durations[k - 1] >= times[k] - 1e-9)
+
+    if not low_at(i):
+        return None
+    j = i
+    while j > 0 and low_at(j - 1) and joined(j):
+        j -= 1
+    return float(times[j]), i - j + 1, bool(j > 0 and joined(j) and not low_at(j - 1))

@@ -325,6 +325,7 @@ class Engine:
         s.overload_host_s.append(self.acc.violation_s - self._overload_host_s_before)
         self._host_s_before, self._overload_host_s_before = self.acc.active_s, self.acc.violation_s
         s.vms_running.append(int(self.state.alive.sum()))
+        s.vms_shelved.append(int(self.book.shelved.sum()))
         s.step_s.append(0.0)
 
     def _result(self, unplaced: int, step_times, solver_times, planner_times, wall_s: float) -> RunResult:

@@ -5,7 +5,9 @@ constraint (one that cannot be met would have to be dropped). Every answer is ra
 lexicographically, by
 
 1. the watts it draws above the supply, ``max(0, watts - power_budget_w)``;
-2. the memory it moves (MB), then 3. the migrations, then 4. its watts.
+2. the memory it moves (MB), then 3. the migrations, then 4. its watts, then 5. its wear
+   (``wear``: the power cycles it spends, dearer on hosts with fewer left), which only
+   breaks ties between otherwise equal answers.
 
 So when the supply is scarce the solver packs as hard as the ceiling allows (the fewest
 watts above it), and when it is plentiful it buys no watt savings with migrations: among
@@ -63,3 +65,18 @@ def budget_message(problem: Problem, watts_w: float, bound_w: float) -> str | No
         f"power budget {budget:.0f} W cannot be met: the answer draws {watts_w:.0f} W, {watts_w - budget:.0f} W "
         f"above it, and no answer can draw less than {bound_w:.0f} W; consolidating as far as the ceiling allows"
     )
+
+
+def wear(problem: Problem, placement: np.ndarray) -> float:
+    """The power cycles ``placement`` spends, each weighted 1 / (switch-offs left + 1) of its host.
+
+    A host emptied now spends a switch-off when it goes off; a host switched on spends one
+    when it goes off again. Weighting by what each host has left makes, among answers equal
+    on every other term, the one that cycles the hosts with the most left win: the budget's
+    wear spreads over the fleet. 0 when no host is limited (``Problem.switch_offs_left``)."""
+    if not problem.switch_offs_left or not len(placement):
+        return 0.0
+    fleet = problem.fleet
+    before, after = fleet.occupied(), fleet.occupied(placement)
+    cycled = (before & ~after) | (~fleet.powered & after)
+    return float((1.0 / (problem.cycles_left[cycled] + 1.0)).sum())

@@ -18,6 +18,7 @@ import numpy as np
 
 from watcher_geyser.bounds import candidate_hosts
 from watcher_geyser.solver.fill import fill_hosts
+from watcher_geyser.solver.problem import UNLIMITED_CYCLES
 from watcher_geyser.solver.repack import EPS, Packing, repack
 from watcher_geyser.solver.workspace import Workspace
 
@@ -32,8 +33,21 @@ def _idle_per_scarce_unit(ws: Workspace) -> np.ndarray:
 
 def keep_preference(ws: Workspace) -> np.ndarray:
     """Host indices, best to keep first: fewest idle watts per unit of the scarcest resource,
-    then the most memory to move if emptied."""
-    return np.lexsort((-ws.home_memory_mb, np.round(_idle_per_scarce_unit(ws), 9)))
+    then the most memory to move if emptied, then (when a power-cycle budget limits hosts)
+    the one whose keeping spends least of the budget (``_wear_order``)."""
+    keys = (-ws.home_memory_mb, np.round(_idle_per_scarce_unit(ws), 9))
+    if ws.problem.switch_offs_left:
+        keys = (_wear_order(ws), *keys)
+    return np.lexsort(keys)
+
+
+def _wear_order(ws: Workspace) -> np.ndarray:
+    """int[H], lower keeps first: hosts on before hosts off (no cycle spent either way); among
+    those on, the fewest switch-offs left (the ones not kept go off and spend one, so the
+    hosts with most left spend it); among those off, the most left (switched on, a host
+    spends one when it goes off again)."""
+    left = ws.problem.cycles_left
+    return np.where(ws.fleet.powered, left, 2 * UNLIMITED_CYCLES - left)
 
 
 def select_hosts(ws: Workspace, order: np.ndarray | None = None, slack: float = 0.0) -> np.ndarray:

@@ -7,7 +7,9 @@ Watcher strategy read only these two types.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -15,6 +17,8 @@ from watcher_geyser import defaults
 from watcher_geyser.model import RAM, Fleet
 from watcher_geyser.solver.clock import validate_time_limit
 from watcher_geyser.solver.limits import relief_limits
+
+UNLIMITED_CYCLES = 1 << 30  # switch-offs left of a host no budget limits
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,11 @@ class Problem:
     ``watts_tolerance`` (a fraction, 0 by default) lets the second objective, memory moved,
     buy answers drawing up to that much more than the fewest watts found, never with more
     hosts on: an operator's trade of a little energy for fewer migrations.
+    ``switch_offs_left`` names, per host, the switch-offs its power-cycle budget has left
+    (``pipeline.cycles``); hosts not named are not limited. Among otherwise equal hosts
+    (same idle watts per unit, same memory to move) relief switches on, and consolidation
+    empties, the one with the most left, which spreads the wear; it never outranks watts,
+    memory moved or migrations (the last term of the ranking, ``solver/budget.py``).
     ``time_limit_s`` must be finite and above 0.
     ``deterministic`` gives the same answer for the same input on every run and machine:
     one CP-SAT worker under a work limit derived from ``time_limit_s``, no stage stopped by
@@ -64,6 +73,7 @@ class Problem:
     allow_power_on: bool = True
     relieve: bool = True
     watts_tolerance: float = 0.0
+    switch_offs_left: Mapping[str, int] = field(default_factory=dict)
     time_limit_s: float = defaults.TIME_LIMIT_S
     seed: int = 0
     workers: int = defaults.SOLVER_WORKERS
@@ -89,6 +99,8 @@ class Problem:
             raise ValueError(f"max_consolidation_moves must be >= 0, got {self.max_consolidation_moves}")
         if not 0 <= self.watts_tolerance < 1:
             raise ValueError(f"watts_tolerance is a fraction in [0, 1), got {self.watts_tolerance}")
+        if any(left < 0 for left in self.switch_offs_left.values()):
+            raise ValueError("switch_offs_left counts switch-offs: each must be >= 0")
         validate_time_limit(self.time_limit_s)
 
     @property
@@ -113,6 +125,12 @@ class Problem:
     def relief_limits(self) -> np.ndarray:
         """float64[H, 4]: vcpu/ram/disk/cpu-cores above which a host sheds instances."""
         return relief_limits(self.fleet, self.ceiling, self.cpu_ceiling, self.cpu_relief_ceiling)
+
+    @cached_property  # ranked on every candidate answer: built once per problem
+    def cycles_left(self) -> np.ndarray:
+        """int64[H]: switch-offs each host has left; ``UNLIMITED_CYCLES`` for hosts not named."""
+        names = self.switch_offs_left
+        return np.array([names.get(h.name, UNLIMITED_CYCLES) for h in self.fleet.hosts], dtype=np.int64)
 
     @property
     def may_receive(self) -> np.ndarray:

@@ -12,7 +12,8 @@ fleet. For each hot host, most over first:
 2. *where*: a host that is on and holds instances, with room under its packing limit (the
    one that ends least full, so that a relieved host's neighbours are not the next hot
    ones); otherwise a host that is on but empty, then a host that is off and may be switched
-   on (``Problem.allow_power_on``), cheapest idle watts per core first. Every candidate of
+   on (``Problem.allow_power_on``), cheapest idle watts per core first, then the most
+   switch-offs left (``Problem.switch_offs_left``: the wear spreads). Every candidate of
    step 1 is tried on hosts that are on before any host is switched on (a host switched on
    for one small instance is the next one consolidation empties). Same zone, hard
    anti-affinity kept, members of hard affinity groups never moved alone.
@@ -147,7 +148,8 @@ class _Shedder:
         self.receivable = problem.may_receive.copy()
         occupied = fleet.occupied()
         self.tier = np.where(occupied, ON, np.where(fleet.powered, EMPTY, OFF))
-        self.cost = np.lexsort((-fleet.capacity[:, RAM], fleet.idle_w / fleet.physical_cores))
+        # cheapest idle watts per core first; among equal hosts the most switch-offs left (wear spreads)
+        self.cost = np.lexsort((-fleet.capacity[:, RAM], -problem.cycles_left, fleet.idle_w / fleet.physical_cores))
         self.rank = np.empty(len(fleet.hosts), dtype=np.int64)
         self.rank[self.cost] = np.arange(len(fleet.hosts))
         self.hot = above(self.load, self.relief)

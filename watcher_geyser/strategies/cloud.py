@@ -45,6 +45,8 @@ class CloudLookups(Protocol):
 
     def power_actions(self, since_s: float, now_s: float, notes: list[str]) -> list | None: ...  # [cycles.PowerAction]
 
+    def services_down_since(self, notes: list[str]) -> dict[str, float]: ...  # host -> last heartbeat, epoch s
+
 
 @dataclass
 class WatcherCloud:
@@ -68,6 +70,9 @@ class WatcherCloud:
     def power_actions(self, since_s: float, now_s: float, notes: list[str]) -> list | None:
         return power_actions(self.context, since_s, now_s, notes)
 
+    def services_down_since(self, notes: list[str]) -> dict[str, float]:
+        return services_down_since(notes)
+
 
 def host_zones(notes: list[str]) -> dict[str, str]:
     """Hostname -> availability zone of its nova-compute service."""
@@ -77,6 +82,19 @@ def host_zones(notes: list[str]) -> dict[str, str]:
         notes.append(f"availability zones unknown ({type(exc).__name__}: {exc}): all hosts taken as one zone")
         return {}
     return {s.host: s.zone for s in services if getattr(s, "binary", "nova-compute") == "nova-compute" and s.zone}
+
+
+def services_down_since(notes: list[str]) -> dict[str, float]:
+    """Hostname -> last heartbeat of each nova-compute service that is down (``cycles.down_since``);
+    {} and why in the notes when Nova cannot list them (switch-offs outside Watcher go unseen)."""
+    from watcher_geyser.strategies.cycles import down_since
+
+    try:
+        return down_since(nova_helper.NovaHelper().get_service_list())
+    except Exception as exc:  # noqa: BLE001
+        notes.append(f"compute services unknown ({type(exc).__name__}: {exc}): hosts switched off outside "
+                     "Watcher are not counted against the power-cycle budget this time")
+        return {}
 
 
 def server_groups() -> tuple[dict[str, tuple[str, str]], str | None]:

@@ -149,7 +149,8 @@ class _GeyserStrategy(base.BaseStrategy):
 
     def _power_cycles(self, adapted: AdaptedFleet, metal: cloud.MetalInventory, notes: list[str]) -> Hold | None:
         """The power-cycle budget's hold (``pipeline.cycles``), counted on the power-offs Watcher
-        executed in the last 24 h (``strategies.cycles``); None when that history is unknown (then no
+        executed in the last 24 h or will execute, and hosts Nova shows went off without Watcher
+        (``strategies.cycles``); None when that history is unknown (then no
         host is switched off). Never raises. The hosts held off (or on) are named in the notes, so
         the plan says why they were left as they are."""
         budget = CycleBudget(self.config.get("max_power_cycles_per_day", defaults.MAX_POWER_CYCLES_PER_DAY))
@@ -160,7 +161,8 @@ class _GeyserStrategy(base.BaseStrategy):
                 return None
             fleet = adapted.fleet
             hosts_on = zip([h.name for h in fleet.hosts], fleet.powered.tolist())
-            hold = cycles.hold_from_history(budget, now_s, hosts_on, actions, metal.node_ids)
+            down = self.cloud.services_down_since(notes)
+            hold = cycles.hold_from_history(budget, now_s, hosts_on, actions, metal.node_ids, down, notes)
         except Exception as exc:  # noqa: BLE001 - the audit goes on, without switching anything off
             LOG.exception("%s: power-cycle budget failed", self.get_name())
             notes.append(f"power cycles unknown ({type(exc).__name__}: {exc}): no host is switched off this time")

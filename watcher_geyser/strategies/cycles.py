@@ -23,8 +23,16 @@ action's ``resource_name`` (both set it), else the hostname behind its bare-meta
 When the history cannot be read, the audit switches nothing off (a switch-off could be one
 too many) and says why; switching on stays allowed, because a host switched on outside the
 rule is held on at the next audit that can read the history (``Hold.held_on``), so the
-budget still holds. A host switched off outside Watcher (by hand, by Ironic's power sync)
-is not in the history: that is the record's limit, named in docs/design/signal-policy.md.
+budget still holds.
+
+A host switched off outside Watcher (by hand, by Ironic's power sync) is not in that
+history. Nova gives a cheap signal (``outside_switch_offs``): the host is off now and its
+nova-compute service is down, with its last heartbeat (the service's ``updated_at``) in the
+window and no power-off of Watcher's at or after it. Then it went off then without Watcher:
+one switch-off is counted, ``HEARTBEAT_S`` after the heartbeat (it went off no earlier, so
+the hold lasts no less than it should). What stays unseen is named in
+docs/design/signal-policy.md: a host switched off and back on outside Watcher between two
+audits, and a service whose heartbeat Nova does not report.
 """
 
 from __future__ import annotations
@@ -34,10 +42,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from watcher_geyser.pipeline import CycleBudget, Hold
+from watcher_geyser.pipeline.cycles import listed
 
 POWER_ACTIONS = ("geyser_node_power", "change_node_power_state")
 COUNTED_STATES = ("SUCCEEDED", "ONGOING", "PENDING")  # PENDING: only read from approved plans
 DONE_STATES = ("SUCCEEDED", "ONGOING")
+HEARTBEAT_S = 60.0  # a down service's last heartbeat is at most this long before the host went off (Nova's
+# service_down_time default; its report_interval is 10 s)
+CLOCK_SLACK_S = 300.0  # Watcher's and Nova's clocks may differ this much
 APPROVED_PLAN_STATES = ("PENDING", "ONGOING")  # action plans the applier runs or will run
 
 
@@ -82,11 +94,54 @@ def counted_power_actions(context, since_s: float, now_s: float) -> list[PowerAc
     return out
 
 
+def outside_switch_offs(hosts_off: Iterable[str], down_since: Mapping[str, float],
+                        recorded: Mapping[str, list[float]], since_s: float, now_s: float) -> dict[str, float]:
+    """Hosts off now that went off without Watcher (module doc) -> when that switch-off is counted.
+
+    ``down_since``: hostname -> last heartbeat of its nova-compute service, for services that
+    are down; ``recorded``: the switch-offs Watcher's history holds (``switch_offs``)."""
+    out: dict[str, float] = {}
+    for host in hosts_off:
+        beat_s = down_since.get(host)
+        if beat_s is None or not since_s < beat_s <= now_s:
+            continue  # no heartbeat said, or down since before the window: not a switch-off of this window
+        if any(t >= beat_s - CLOCK_SLACK_S for t in recorded.get(host, ())):
+            continue  # Watcher's own power-off took it down: already counted
+        out[host] = min(beat_s + HEARTBEAT_S, now_s)
+    return out
+
+
 def hold_from_history(budget: CycleBudget, now_s: float, hosts_on: Iterable[tuple[str, bool]],
-                      actions: Iterable[PowerAction], node_ids: Mapping[str, str]) -> Hold:
-    """The hosts the budget holds now. ``node_ids``: hostname -> bare-metal node id (as the metal inventory)."""
+                      actions: Iterable[PowerAction], node_ids: Mapping[str, str],
+                      down_since: Mapping[str, float] | None = None, notes: list[str] | None = None) -> Hold:
+    """The hosts the budget holds now. ``node_ids``: hostname -> bare-metal node id (as the metal
+    inventory); ``down_since``: see ``outside_switch_offs``; what it adds is said in ``notes``."""
+    hosts_on = list(hosts_on)
     node_hosts = {node: host for host, node in node_ids.items()}
-    return budget.hold(now_s, hosts_on, switch_offs(actions, node_hosts))
+    recorded = switch_offs(actions, node_hosts)
+    outside = outside_switch_offs((name for name, on in hosts_on if not on), down_since or {}, recorded,
+                                  now_s - budget.window_s, now_s)
+    for host, at_s in outside.items():
+        recorded.setdefault(host, []).append(at_s)
+    if outside and notes is not None:
+        notes.append(f"power cycles: {len(outside)} host(s) found off, their compute service down with no "
+                     f"power-off of Watcher's since, counted as switched off outside Watcher: "
+                     f"{listed(sorted(outside))}")
+    return budget.hold(now_s, hosts_on, recorded)
+
+
+def down_since(services: Iterable) -> dict[str, float]:
+    """Hostname -> last heartbeat (epoch seconds) of each nova-compute service that is down
+    (``services``: Watcher's ``nova_helper.Service`` records; ``updated_at`` ISO 8601, naive UTC)."""
+    out: dict[str, float] = {}
+    for s in services:
+        if (getattr(s, "state", "") or "").lower() != "down" or not getattr(s, "updated_at", None):
+            continue
+        try:
+            out[s.host] = _epoch(dt.datetime.fromisoformat(str(s.updated_at).replace("Z", "+00:00")))
+        except ValueError:
+            continue  # a heartbeat we cannot read is no signal
+    return out
 
 
 def _epoch(when) -> float:

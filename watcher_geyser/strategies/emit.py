@@ -39,9 +39,9 @@ from watcher.decision_engine.solution import default
 from watcher_geyser.deferral.fleet import FleetDeferral
 from watcher_geyser.model import Fleet, HostState
 from watcher_geyser.planner import ActionKind, Plan
+from watcher_geyser.strategies.opts import INSTANCE_STATE_ACTION
 
 POWER_ACTION = "geyser_node_power"  # Watcher 17's change_node_power_state cannot power off; see power_action
-INSTANCE_STATE_ACTION = "geyser_instance_state"  # Watcher 17 cannot unshelve; see instance_state_action
 LOG = log.getLogger(__name__)
 MAX_NOP_CHARS = 4000  # Watcher stores input parameters as JSON text; keep the message readable
 

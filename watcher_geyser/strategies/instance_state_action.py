@@ -10,6 +10,10 @@ scheduler picks its host), waits for it to be ACTIVE, then removes the mark.
 Parameters: ``resource_id`` (instance uuid), ``state`` (``shelved`` or ``active``),
 ``resource_name`` (the instance name, for people).
 
+Options: ``[watcher_actions.geyser_instance_state]`` (``poll_interval_s``,
+``unshelve_timeout_s``: how often and how long an unshelve is waited for), which
+Watcher's loader registers and hands to the action as ``config``.
+
 Pre-conditions (unmet: the action is SKIPPED with the reason, the plan goes on, so one
 instance's problem never fails the others): the instance exists; to shelve, it is ACTIVE
 or SHUTOFF and opted in (``geyser:deferrable=true``); to bring back, it is SHELVED or
@@ -21,6 +25,7 @@ the plan (an ``execute`` that fails stops the whole action plan in Watcher 17).
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from oslo_log import log
@@ -28,15 +33,14 @@ from watcher.applier.actions import base
 from watcher.common import exception, nova_helper
 
 from watcher_geyser.deferral.spec import SHELVED_AT, parse_deferral
+from watcher_geyser.strategies import opts
 from watcher_geyser.strategies.polling import wait_until
 
 LOG = log.getLogger(__name__)
-ACTION_NAME = "geyser_instance_state"
+ACTION_NAME = opts.INSTANCE_STATE_ACTION
 SHELVED, ACTIVE = "shelved", "active"
 SHELVED_STATUSES = ("SHELVED", "SHELVED_OFFLOADED")
 SHELVABLE_STATUSES = ("ACTIVE", "SHUTOFF")
-POLL_S = 5.0
-POLLS = 60
 
 
 class GeyserInstanceState(base.BaseAction):
@@ -54,6 +58,18 @@ class GeyserInstanceState(base.BaseAction):
             "required": ["resource_id", "state"],
             "additionalProperties": False,
         }
+
+    @classmethod
+    def get_config_opts(cls):
+        return opts.instance_state_opts()
+
+    @property
+    def polls(self) -> tuple[int, float]:
+        """(how many looks, seconds apart) while waiting for an unshelve, from the action's options: the
+        first look at once, the last no earlier than ``unshelve_timeout_s``."""
+        poll_s = float(self.config.get("poll_interval_s", opts.UNSHELVE_POLL_S))
+        timeout_s = float(self.config.get("unshelve_timeout_s", opts.UNSHELVE_TIMEOUT_S))
+        return math.ceil(timeout_s / poll_s) + 1, poll_s
 
     @property
     def state(self) -> str:
@@ -110,7 +126,7 @@ class GeyserInstanceState(base.BaseAction):
             LOG.error("%s: shelving did not complete", self.label)
             return False
         compute.unshelve_server(self.resource_id)
-        if not wait_until(lambda: self._status(nova) == "ACTIVE", POLLS, POLL_S):
+        if not wait_until(lambda: self._status(nova) == "ACTIVE", *self.polls):
             LOG.error("%s: unshelve did not complete (status %s)", self.label, self._status(nova))
             return False
         compute.delete_server_metadata(self.resource_id, [SHELVED_AT])

@@ -85,6 +85,9 @@ class FleetCloud:
     def power_actions(self, since_s: float, now_s: float, notes: list[str]) -> list | None:
         return []  # an offline run has no history: every host has its power cycles
 
+    def services_down_since(self, notes: list[str]) -> dict[str, float]:
+        return {}  # no compute service to ask
+
 
 @contextmanager
 def quiet_watcher_logs(level: int = logging.ERROR):

@@ -41,6 +41,25 @@ POWER_OPTS = [
 ]
 
 
+INSTANCE_STATE_ACTION = "geyser_instance_state"  # Watcher 17 cannot unshelve; see instance_state_action
+INSTANCE_STATE_GROUP = f"watcher_actions.{INSTANCE_STATE_ACTION}"  # where Watcher's loader puts its options
+UNSHELVE_POLL_S = 5.0
+UNSHELVE_TIMEOUT_S = 300.0
+
+
+def instance_state_opts() -> list[cfg.Opt]:
+    """Options of ``[watcher_actions.geyser_instance_state]``, handed to the action by Watcher's loader."""
+    return [
+        cfg.FloatOpt("poll_interval_s", default=UNSHELVE_POLL_S, min=0.1,
+                     help="Seconds between two looks at an instance geyser unshelved, while waiting for it to be "
+                     "ACTIVE: each look is one GET /servers/<id> that Nova answers instead of working, so a "
+                     "real cloud's pace, not a test's."),
+        cfg.FloatOpt("unshelve_timeout_s", default=UNSHELVE_TIMEOUT_S, min=1.0,
+                     help="Seconds to wait for an unshelved instance to be ACTIVE before the action is marked "
+                     "FAILED; its geyser:shelved_at mark stays, so a later audit may bring it back again."),
+    ]
+
+
 def strategy_opts() -> list[cfg.Opt]:
     """Options of ``[watcher_strategies.<name>]`` besides Watcher's own ``datasources``."""
     return [
@@ -58,7 +77,8 @@ def strategy_opts() -> list[cfg.Opt]:
                    help="CP-SAT worker threads; the decision engine shares its host with other services."),
         cfg.IntOpt("max_power_cycles_per_day", default=defaults.MAX_POWER_CYCLES_PER_DAY, min=1,
                    help="Power cycles (a period on ended by a switch-off) a host may make in any 24 h, counted on "
-                   "the power-off actions Watcher executed: a host with none left stays off until its oldest "
+                   "the power-off actions Watcher executed or will execute (approved plans) and on hosts Nova "
+                   "shows went off without Watcher: a host with none left stays off until its oldest "
                    "switch-off of the window is 24 h old, and the plan names it."),
         cfg.StrOpt("disabled_reason", default="watcher_geyser",
                    help="Reason recorded on the compute services the plan disables. Hosts disabled with this "
@@ -89,4 +109,5 @@ def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
     groups.extend(signal_opts.list_opts())
     for name in STRATEGY_NAMES:
         groups.append((f"watcher_strategies.{name}", base.BaseStrategy.get_config_opts() + strategy_opts()))
+    groups.append((INSTANCE_STATE_GROUP, instance_state_opts()))
     return groups
