@@ -212,3 +212,40 @@ def test_waves_start_one_after_another():
     # (host 0 at 4 %, host 1 at 50 % + 40 %); then host 0 at 40 %, host 1 at 50 %
     joules = (150 * 300 + 130 * 300) + (150 + 145) * 10 + (104 + 190) * 10 + (140 + 150) * 280
     assert r.energy_kwh * 3.6e6 == pytest.approx(joules)
+
+
+_STEP_S, _DAY_S = 300.0, 3600.0  # twelve intervals a "day" keeps the examples small
+
+
+@st.composite
+def replay_past_its_day(draw):
+    """Decision times (intervals' ends, CloudSim's 0.1 s offset) over one day and a tail of 0..12 more
+    intervals, with a draw and a supply per interval."""
+    n = 11 + draw(st.integers(0, 12))
+    watts = st.floats(0.0, 1000.0, allow_nan=False)
+    times = [k * _STEP_S + 0.1 for k in range(1, n + 1)]
+    return times, draw(st.lists(watts, min_size=n, max_size=n)), draw(st.lists(watts, min_size=n, max_size=n))
+
+
+@given(replay_past_its_day())
+def test_folding_charges_the_tail_against_the_day_and_at_most_its_energy(replay):
+    from watcher_geyser.simulator.metrics import day_folded_above_supply_kwh, energy_above_supply_kwh
+
+    times, power, supply = replay
+    day = [t <= _DAY_S for t in times]
+    within = energy_above_supply_kwh([p for p, d in zip(power, day) if d], [s for s, d in zip(supply, day) if d],
+                                     _STEP_S)
+    tail_kwh = sum(p for p, d in zip(power, day) if not d) * _STEP_S / 3.6e6
+    folded = day_folded_above_supply_kwh(times, power, supply, _STEP_S, _DAY_S)
+    assert within - 1e-9 <= folded <= within + tail_kwh + 1e-9
+    if all(day):  # a replay that ends with its day: the plain figure
+        assert folded == pytest.approx(energy_above_supply_kwh(power, supply, _STEP_S))
+
+
+def test_folding_puts_tomorrows_draw_against_todays_supply():
+    from watcher_geyser.simulator.metrics import day_folded_above_supply_kwh
+
+    # one interval of work today, covered; the same again tomorrow at that hour, under tomorrow's 1 kW
+    times = [_STEP_S + 0.1, _DAY_S + _STEP_S + 0.1]
+    folded = day_folded_above_supply_kwh(times, [1000.0, 1000.0], [1000.0, 1000.0], _STEP_S, _DAY_S)
+    assert folded == pytest.approx(1000.0 * _STEP_S / 3.6e6)  # the second kW has no supply left

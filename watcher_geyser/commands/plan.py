@@ -58,6 +58,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenario", nargs="?", help="scenario JSON file (default: the bundled demo fleet)")
+    _add_solver_arguments(parser)
+    _add_limit_arguments(parser)
+    _add_energy_arguments(parser)
+    _add_plan_arguments(parser.add_argument_group("migration plan"))
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.set_defaults(func=run)
+
+
+def _add_solver_arguments(parser: argparse.ArgumentParser) -> None:
+    """How long and how the solver searches: the defaults are the Watcher strategy's (``pipeline.DEFAULTS``)."""
     parser.add_argument(
         "--time-limit",
         type=float,
@@ -71,6 +81,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="same scenario, same answer on every run: one CP-SAT worker under a work limit derived from "
         "--time-limit (slower to improve, and the wall time follows the machine's speed)",
     )
+    parser.add_argument(
+        "--method", choices=METHODS, default=SOL.method, help=f"solver back-end (default {SOL.method})"
+    )
+    parser.add_argument("--seed", type=_seed, default=SOL.seed,
+                        help=f"CP-SAT random seed, 0 to 2147483647 (default {SOL.seed})")
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """What the target placement may use: ceilings, relief, power budget and migration cap."""
     parser.add_argument(
         "--ceiling",
         type=_fraction,
@@ -106,11 +125,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="give up to this fraction of the fewest watts for less memory to move, never for more hosts on "
         "(default 0: watts strictly first)",
     )
-    parser.add_argument(
-        "--method", choices=METHODS, default=SOL.method, help=f"solver back-end (default {SOL.method})"
-    )
-    parser.add_argument("--seed", type=_seed, default=SOL.seed,
-                        help=f"CP-SAT random seed, 0 to 2147483647 (default {SOL.seed})")
+
+
+def _add_energy_arguments(parser: argparse.ArgumentParser) -> None:
+    """The energy signal and the power-cycle budget, which the Watcher plugin applies as well."""
     parser.add_argument(
         "--power-history",
         metavar="FILE",
@@ -132,7 +150,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="energy signal source (as for `geyser signal`); the policy's decision now sets the available "
         "power and the CPU ceiling, replacing --power-budget and --cpu-ceiling, and may forbid --power-off",
     )
-    migration = parser.add_argument_group("migration plan")
+
+
+def _add_plan_arguments(migration: argparse._ArgumentGroup) -> None:
+    """How the target becomes waves of actions, as Watcher's applier would run them."""
     migration.add_argument(
         "--parallelism",
         type=_positive_int,
@@ -164,8 +185,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     migration.add_argument(
         "--max-rows", type=_count, default=60, metavar="N", help="plan rows shown in the table (default 60)"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, write_atomically
@@ -84,22 +85,76 @@ def register(subparsers) -> None:
         "--page-size", type=int, default=None, metavar="N",
         help="servers and server groups per API request (default 500)"
     )
+    p.add_argument(
+        "--power-history", metavar="FILE",
+        help="also write an empty power history dated now, for `geyser plan --power-history`: add the hosts' "
+        "switch-offs of the last 24 h to it (Nova keeps none), or plan with none counted",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
 
+class _Stop(Exception):
+    """Ends the command with one line on stderr and its exit status (2: the command line or the
+    credentials need fixing; 1: the cloud or the metrics could not be read into a fleet)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def run(args: argparse.Namespace) -> int:
-    from watcher_geyser.cloud import DEFAULT_PAGE_SIZE, CloudError, connect, read_cloud, to_fleet
-    from watcher_geyser.scenario import fleet_to_dict
+    say = (lambda _msg: None) if args.quiet else (lambda msg: print(f"geyser snapshot: {msg}", file=sys.stderr))
+    started_s = time.time()
+    try:
+        _check_output(args.output)
+        if args.power_history:
+            if args.power_history == "-":
+                raise _Stop(2, "--power-history needs a file name ('-' is for the scenario); nothing read")
+            _check_output(args.power_history, "--power-history")
+        catalog, cpu_util = _inputs(args)
+        cpu_util, cpu_notes = _prometheus_cpu(args, say) if args.cpu_prometheus else (cpu_util, [])
+        records = _read(args, say)
+        _attach_cpu(records, cpu_util, cpu_notes, args)
+        snapshot = _fleet(records, catalog, args.default_cpu_util)
+        for note in snapshot.notes:
+            say(f"note: {note}")
+        _write(args.output, snapshot.fleet)
+        if args.power_history:
+            _write_history(args.power_history, started_s)
+    except _Stop as stop:
+        print(f"geyser snapshot: {stop}", file=sys.stderr)
+        return stop.code
+    say(_summary(args.output, snapshot.fleet))
+    if args.power_history:
+        say(f"wrote {args.power_history}: an empty power history as of the snapshot; add each host's switch-offs "
+            "of the 24 h before it, or `geyser plan --power-history` counts none")
+    return 0
+
+
+def _write_history(path: str, now_s: float) -> None:
+    from watcher_geyser.pipeline.history import PowerHistory, write_power_history
+
+    try:
+        write_power_history(path, PowerHistory({}, now_s))
+    except OSError as exc:
+        raise _Stop(1, f"--power-history {path}: cannot be written ({exc}); the scenario was written") from None
+
+
+def _check_output(output: str, flag: str = "-o") -> None:
+    """Before reading the cloud, which takes minutes on a large one: can the output be written?"""
+    if output == "-":
+        return
+    try:
+        check_writable_folder(Path(output).resolve().parent, flag)
+    except InputError as exc:
+        raise _Stop(2, f"{exc}; nothing read") from None
+
+
+def _inputs(args: argparse.Namespace):
+    """(power catalog, measured CPU use from --cpu-util-file): every flag checked before the cloud is asked."""
     from watcher_geyser.strategies.power_config import DEFAULT_IDLE_W, DEFAULT_MAX_W, PowerCatalog, PowerConfigError
 
-    say = (lambda _msg: None) if args.quiet else (lambda msg: print(f"geyser snapshot: {msg}", file=sys.stderr))
-    if args.output != "-":  # before reading the cloud, which takes minutes on a large one
-        try:
-            check_writable_folder(Path(args.output).resolve().parent, "-o")
-        except InputError as exc:
-            print(f"geyser snapshot: {exc}; nothing read", file=sys.stderr)
-            return 2
     try:
         overrides = [_pattern_spec(text) for text in args.power]
         catalog = PowerCatalog.from_specs(
@@ -117,68 +172,84 @@ def run(args: argparse.Namespace) -> int:
         if not args.cpu_scale > 0:
             raise ValueError(f"--cpu-scale must be > 0, got {args.cpu_scale:g}")
     except (PowerConfigError, ValueError) as exc:
-        print(f"geyser snapshot: {exc}", file=sys.stderr)
-        return 2
-    cpu_notes: list[str] = []
-    if args.cpu_prometheus:
-        from watcher_geyser.cloud.metrics import prometheus_cpu_util
-        from watcher_geyser.signal import SignalError
+        raise _Stop(2, str(exc)) from None
+    return catalog, cpu_util
 
-        say("reading CPU use from Prometheus ..")
-        try:
-            cpu_util, cpu_notes = prometheus_cpu_util(args.cpu_prometheus, args.cpu_query, args.cpu_label,
-                                                      args.cpu_scale)
-        except SignalError as exc:
-            print(f"geyser snapshot: {exc}; nothing written", file=sys.stderr)
-            return 1
+
+def _prometheus_cpu(args: argparse.Namespace, say) -> tuple[dict[str, float], list[str]]:
+    """Measured CPU use per server from Prometheus, and notes on what it could not use."""
+    from watcher_geyser.cloud.metrics import prometheus_cpu_util
+    from watcher_geyser.signal import SignalError
+
+    say("reading CPU use from Prometheus ..")
+    try:
+        return prometheus_cpu_util(args.cpu_prometheus, args.cpu_query, args.cpu_label, args.cpu_scale)
+    except SignalError as exc:
+        raise _Stop(1, f"{exc}; nothing written") from None
+
+
+def _read(args: argparse.Namespace, say):
+    """The cloud's records: bad credentials are the command line's fault (2), a failed read the cloud's (1)."""
+    from watcher_geyser.cloud import DEFAULT_PAGE_SIZE, CloudError, connect, read_cloud
+
     try:
         conn = connect(args.os_cloud)
     except CloudError as exc:
-        print(f"geyser snapshot: {exc}", file=sys.stderr)
-        return 2
+        raise _Stop(2, str(exc)) from None
     try:
-        records = read_cloud(conn, args.page_size or DEFAULT_PAGE_SIZE, say)
+        return read_cloud(conn, args.page_size or DEFAULT_PAGE_SIZE, say)
     except CloudError as exc:
-        print(f"geyser snapshot: {exc}; nothing written", file=sys.stderr)
-        return 1
+        raise _Stop(1, f"{exc}; nothing written") from None
+
+
+def _attach_cpu(records, cpu_util: dict[str, float], cpu_notes: list[str], args: argparse.Namespace) -> None:
+    """Give the records the measured CPU use; measurements naming no server at all mean a wrong
+    label or file, so nothing is written rather than a fleet planned at flavour size."""
     records.cpu_util.update(cpu_util)
     records.notes.extend(cpu_notes)
-    unknown = set(cpu_util) - {s.uuid for s in records.servers}
+    servers = {s.uuid for s in records.servers}
+    unknown = set(cpu_util) - servers
     if unknown:
         records.notes.append(f"CPU use: {len(unknown)} uuid(s) are no server read, ignored")
-    measured = len(set(cpu_util) & {s.uuid for s in records.servers})
+    measured = len(set(cpu_util) & servers)
     if cpu_util and records.servers and not measured:
         example = sorted(cpu_util)[0]
         fix = "--cpu-label" if args.cpu_prometheus else "the file's keys"
-        print(f"geyser snapshot: CPU use: none of the {len(cpu_util)} measured ids (such as {example!r}) is a server "
-              f"uuid; check {fix}; nothing written", file=sys.stderr)
-        return 1
+        raise _Stop(1, f"CPU use: none of the {len(cpu_util)} measured ids (such as {example!r}) is a server "
+                       f"uuid; check {fix}; nothing written")
     if cpu_util:
         records.notes.append(f"CPU use measured for {measured} of {len(records.servers)} servers")
+
+
+def _fleet(records, catalog, default_cpu_util: float):
+    from watcher_geyser.cloud import to_fleet
+
     try:
-        snapshot = to_fleet(records, catalog.model_for, args.default_cpu_util)
+        return to_fleet(records, catalog.model_for, default_cpu_util)
     except ValueError as exc:
-        print(f"geyser snapshot: the cloud's data do not form a valid fleet: {exc}; nothing written", file=sys.stderr)
-        return 1
-    for note in snapshot.notes:
-        say(f"note: {note}")
-    text = json.dumps(fleet_to_dict(snapshot.fleet), indent=1) + "\n"
-    if args.output == "-":
+        raise _Stop(1, f"the cloud's data do not form a valid fleet: {exc}; nothing written") from None
+
+
+def _write(output: str, fleet) -> None:
+    from watcher_geyser.scenario import fleet_to_dict
+
+    text = json.dumps(fleet_to_dict(fleet), indent=1) + "\n"
+    if output == "-":
         sys.stdout.write(text)
-    else:
-        try:
-            write_atomically(args.output, text)  # a reader never sees half a scenario
-        except OSError as exc:
-            print(f"geyser snapshot: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-    fleet = snapshot.fleet
+        return
+    try:
+        write_atomically(output, text)  # a reader never sees half a scenario
+    except OSError as exc:
+        raise _Stop(2, f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _summary(output: str, fleet) -> str:
     states = {s: sum(1 for h in fleet.hosts if h.state is s) for s in HostState}
-    say(
-        f"wrote {args.output}: {len(fleet.hosts)} hosts ({states[HostState.ENABLED]} enabled, "
+    return (
+        f"wrote {output}: {len(fleet.hosts)} hosts ({states[HostState.ENABLED]} enabled, "
         f"{states[HostState.DISABLED]} disabled, {states[HostState.OFF]} off), {len(fleet.instances)} instances, "
         f"{len(fleet.server_groups)} server groups, {len(fleet.zones)} zone(s)"
     )
-    return 0
 
 
 def _pattern_spec(text: str) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from watcher_geyser.model import Fleet, HostState
+from watcher_geyser.model import Fleet, HostState, Instance
 from watcher_geyser.planner.actions import Action, ActionKind, Plan
 from watcher_geyser.planner.limits import (
     anti_affinity_groups,
@@ -83,73 +83,131 @@ def replay(
     """
     waves = plan.waves if isinstance(plan, Plan) else plan
     limits = transit_limits(fleet) if limits is None else np.asarray(limits, dtype=float)
-    hidx = {h.name: i for i, h in enumerate(fleet.hosts)}
-    inst = {i.uuid: (v, i) for v, i in enumerate(fleet.instances)}
-    demand = instance_demand(fleet)
-    group = anti_affinity_groups(fleet)
-    where = {i.uuid: i.host for i in fleet.instances}
-    state = {h.name: h.state for h in fleet.hosts}
-    load = host_load(fleet)
-    peak = load.copy()
-    members: Counter[tuple[int, str]] = Counter(
-        (int(group[v]), i.host) for v, i in enumerate(fleet.instances) if group[v] >= 0
-    )
-    member_limit = {key: group_host_limit(n) for key, n in members.items()}
-    hosted = Counter(where.values())
+    now = _ReplayState.start(fleet)
     out: list[Violation] = []
-
     for w, wave in enumerate(waves):
         bad = _Collector(out, w)
         migrations = [a for a in wave if a.kind.is_migration]
         host_actions = [a for a in wave if not a.kind.is_migration]
-        touched_by_host_action = Counter(a.host for a in host_actions)
-        touched_by_power = Counter(a.host for a in host_actions if a.kind in _POWER)
-        for name, n in touched_by_host_action.items():
-            if n > 1:
-                bad("host_state", f"{n} host actions on {name} in one wave: their order is undefined", host=name)
-        _check_parallelism(bad, migrations, parallelism, per_host_parallelism)
-        seen: set[str] = set()
-        incoming: dict[int, np.ndarray] = {}  # host index -> demand arriving in this wave
-        arriving: Counter[tuple[int, str]] = Counter()
-        valid: list[tuple[int, str, str]] = []
-        for a in migrations:
-            if _check_migration(bad, a, inst, where, hidx, state, touched_by_host_action, touched_by_power, seen,
-                                fleet):
-                v = inst[a.instance][0]
-                h = hidx[a.destination]
-                incoming[h] = incoming.get(h, 0.0) + demand[v]
-                if group[v] >= 0:
-                    arriving[(int(group[v]), a.destination)] += 1
-                valid.append((v, a.source, a.destination))
-        # Only a receiving host can get worse; the others keep or shed load.
-        for h in sorted(incoming):
-            worst = load[h] + incoming[h]
-            peak[h] = np.maximum(peak[h], worst)
-            if (worst > limits[h]).any():
-                name = fleet.hosts[h].name
-                bad("capacity", f"{name} over its limit by {describe_excess(worst, limits[h])}", host=name)
-        for (g, name), n in arriving.items():
-            total = members[(g, name)] + n
-            if total > member_limit.get((g, name), 1):
-                gname = fleet.server_groups[g].name
-                bad("anti_affinity", f"{name} would hold {total} members of anti-affinity group {gname}", host=name)
+        _check_wave_shape(bad, migrations, host_actions, parallelism, per_host_parallelism)
+        arrivals = _arrivals(bad, now, migrations, host_actions)
+        _check_worst_moment(bad, now, arrivals, limits)
         for a in host_actions:
-            _check_host_action(bad, a, state, hosted)
-        # the wave ends: every migration has landed, every host action has taken effect
+            _check_host_action(bad, a, now.state, now.hosted)
+        now.end_wave(arrivals.valid, host_actions)
+    return ReplayResult(out, now.where, now.state, now.peak)
+
+
+@dataclass
+class _ReplayState:
+    """The fleet as the replay sees it between two waves: plain dicts keyed by names, so that the
+    oracle shares no bookkeeping with the planner it judges."""
+
+    fleet: Fleet
+    hidx: dict[str, int]  # host name -> index
+    inst: dict[str, tuple[int, Instance]]  # instance uuid -> (index, Instance)
+    demand: np.ndarray  # float64[V, 4]
+    group: np.ndarray  # int[V]: anti-affinity group index, -1 for none
+    where: dict[str, str]  # instance uuid -> host name
+    state: dict[str, HostState]
+    load: np.ndarray  # float64[H, 4]
+    peak: np.ndarray  # float64[H, 4]: the worst moment of each host so far
+    members: Counter[tuple[int, str]]  # (group, host name) -> members there
+    member_limit: dict[tuple[int, str], int]  # (group, host name) -> members allowed there (as before the plan)
+    hosted: Counter[str]  # host name -> instances on it
+
+    @classmethod
+    def start(cls, fleet: Fleet) -> _ReplayState:
+        group = anti_affinity_groups(fleet)
+        where = {i.uuid: i.host for i in fleet.instances}
+        load = host_load(fleet)
+        members: Counter[tuple[int, str]] = Counter(
+            (int(group[v]), i.host) for v, i in enumerate(fleet.instances) if group[v] >= 0
+        )
+        return cls(
+            fleet=fleet,
+            hidx={h.name: i for i, h in enumerate(fleet.hosts)},
+            inst={i.uuid: (v, i) for v, i in enumerate(fleet.instances)},
+            demand=instance_demand(fleet),
+            group=group,
+            where=where,
+            state={h.name: h.state for h in fleet.hosts},
+            load=load,
+            peak=load.copy(),
+            members=members,
+            member_limit={key: group_host_limit(n) for key, n in members.items()},
+            hosted=Counter(where.values()),
+        )
+
+    def end_wave(self, valid: list[tuple[int, str, str]], host_actions: list[Action]) -> None:
+        """The wave ends: every migration has landed, every host action has taken effect."""
         for v, src, dst in valid:
-            uuid = fleet.instances[v].uuid
-            where[uuid] = dst
-            hosted[src] -= 1
-            hosted[dst] += 1
-            load[hidx[src]] -= demand[v]
-            load[hidx[dst]] += demand[v]
-            if group[v] >= 0:
-                members[(int(group[v]), src)] -= 1
-                members[(int(group[v]), dst)] += 1
+            self.where[self.fleet.instances[v].uuid] = dst
+            self.hosted[src] -= 1
+            self.hosted[dst] += 1
+            self.load[self.hidx[src]] -= self.demand[v]
+            self.load[self.hidx[dst]] += self.demand[v]
+            if self.group[v] >= 0:
+                self.members[(int(self.group[v]), src)] -= 1
+                self.members[(int(self.group[v]), dst)] += 1
         for a in host_actions:
-            if a.host in state:
-                state[a.host] = _STATE_AFTER[a.kind]
-    return ReplayResult(out, where, state, peak)
+            if a.host in self.state:
+                self.state[a.host] = _STATE_AFTER[a.kind]
+
+
+@dataclass
+class _Arrivals:
+    """What the well-formed migrations of one wave bring to their destinations."""
+
+    incoming: dict[int, np.ndarray] = field(default_factory=dict)  # host index -> demand arriving
+    arriving: Counter[tuple[int, str]] = field(default_factory=Counter)  # (group, host name) -> members arriving
+    valid: list[tuple[int, str, str]] = field(default_factory=list)  # (instance index, source, destination)
+
+
+def _check_wave_shape(bad: _Collector, migrations: list[Action], host_actions: list[Action],
+                      parallelism: int | None, per_host: int | None) -> None:
+    """Rules on the wave as a whole: one host action per host (their order is undefined), and the
+    parallelism caps."""
+    for name, n in Counter(a.host for a in host_actions).items():
+        if n > 1:
+            bad("host_state", f"{n} host actions on {name} in one wave: their order is undefined", host=name)
+    _check_parallelism(bad, migrations, parallelism, per_host)
+
+
+def _arrivals(bad: _Collector, now: _ReplayState, migrations: list[Action], host_actions: list[Action]) -> _Arrivals:
+    """Check each migration on its own; the well-formed ones count on their destinations."""
+    touched = Counter(a.host for a in host_actions)
+    touched_power = Counter(a.host for a in host_actions if a.kind in _POWER)
+    seen: set[str] = set()
+    arrivals = _Arrivals()
+    for a in migrations:
+        if not _check_migration(bad, a, now.inst, now.where, now.hidx, now.state, touched, touched_power, seen,
+                                now.fleet):
+            continue
+        v = now.inst[a.instance][0]
+        h = now.hidx[a.destination]
+        arrivals.incoming[h] = arrivals.incoming.get(h, 0.0) + now.demand[v]
+        if now.group[v] >= 0:
+            arrivals.arriving[(int(now.group[v]), a.destination)] += 1
+        arrivals.valid.append((v, a.source, a.destination))
+    return arrivals
+
+
+def _check_worst_moment(bad: _Collector, now: _ReplayState, arrivals: _Arrivals, limits: np.ndarray) -> None:
+    """Capacity and anti-affinity at the wave's worst moment: everything arriving already counted on
+    its destination while everything leaving still counts on its source. Only a receiving host can
+    get worse; the others keep or shed load."""
+    for h in sorted(arrivals.incoming):
+        worst = now.load[h] + arrivals.incoming[h]
+        now.peak[h] = np.maximum(now.peak[h], worst)
+        if (worst > limits[h]).any():
+            name = now.fleet.hosts[h].name
+            bad("capacity", f"{name} over its limit by {describe_excess(worst, limits[h])}", host=name)
+    for (g, name), n in arrivals.arriving.items():
+        total = now.members[(g, name)] + n
+        if total > now.member_limit.get((g, name), 1):
+            gname = now.fleet.server_groups[g].name
+            bad("anti_affinity", f"{name} would hold {total} members of anti-affinity group {gname}", host=name)
 
 
 _STATE_AFTER = {

@@ -10,7 +10,8 @@
 * energy above the supply (with a watts signal): per decision interval, the fleet's mean power
   over the interval less the supply at the interval's midpoint, where positive, times the
   interval. Both are the step series' ``power_w`` and ``available_w``, so the plotted gap is
-  the figure. ``energy_covered_share`` = 1 - above / energy.
+  the figure. ``energy_covered_share`` = 1 - above / energy. ``day_folded_above_supply_kwh``
+  folds a replay that ran past its day (deferred work) onto one day before the same sum.
 * power cycles: each on -> off transition of a host (a switch-off; the boot before or after it
   belongs to the same cycle). ``host_power_cycles_max``: the worst host's switch-offs in any
   24 h window (the bound the pipeline's ``CycleBudget`` keeps, on the same count); ``..._mean``: switch-offs
@@ -47,6 +48,29 @@ def energy_above_supply_kwh(power_w, supply_w, interval_s: float) -> float:
     """kWh drawn above the supply: sum of max(0, power - supply) x interval over the intervals."""
     gap = np.asarray(power_w, dtype=np.float64) - np.asarray(supply_w, dtype=np.float64)
     return float(np.clip(gap, 0.0, None).sum() * interval_s / J_PER_KWH)
+
+
+def day_folded_above_supply_kwh(time_s, power_w, supply_w, interval_s: float, day_s: float) -> float:
+    """kWh drawn above the supply with the replay folded onto one day of ``day_s`` seconds: the
+    draw of every interval is added to the interval at the same time of day, each time of day
+    keeping the supply of its first occurrence, and the sum is held against that supply.
+
+    Why: deferred work may run past the trace's end (up to its deadline), into a next day whose
+    supply no other work claims, so the replay's own figure counts that supply as free. If every
+    day is like the replayed one, the work that spills into tomorrow meets tomorrow's own
+    workload; folding charges it for that. A replay that ends with its day gives the plain figure.
+    """
+    t = np.asarray(time_s, dtype=np.float64)
+    bins_per_day = max(int(round(day_s / interval_s)), 1)
+    slot = np.floor(np.mod(t, day_s) / interval_s).astype(np.int64) % bins_per_day
+    power = np.bincount(slot, weights=np.asarray(power_w, dtype=np.float64), minlength=bins_per_day)
+    supply = np.full(bins_per_day, np.nan)
+    supply_w = np.asarray(supply_w, dtype=np.float64)
+    for i in np.argsort(t, kind="stable"):  # the first occurrence of each time of day gives its supply
+        if np.isnan(supply[slot[i]]):
+            supply[slot[i]] = supply_w[i]
+    seen = ~np.isnan(supply)
+    return energy_above_supply_kwh(power[seen], supply[seen], interval_s)
 
 
 DAY_S = 86400.0

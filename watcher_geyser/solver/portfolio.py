@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import cached_property
 
 import numpy as np
 
@@ -63,70 +64,89 @@ def solve(problem: Problem, method: str = "auto") -> Target:
         inner = solve(relieved_problem(problem, relief), method)
         proven = _proven_bounds(problem)
         return relieved_target(problem, relief, inner, proven.hosts or 0, proven.watts_w)
+    return _consolidate(problem, method)
+
+
+def _consolidate(problem: Problem, method: str) -> Target:
+    """The anytime order (module docstring) on a fleet with no host to relieve: the current placement,
+    then the greedy answer, then CP-SAT with the time left; each answer must beat the best so far."""
     started = time.monotonic()
     clock = Clock(problem.time_limit_s, problem.deterministic)
-    deadline = clock.deadline  # never, in deterministic mode: numpy stages run to their end
     ws = Workspace(problem)
-    fleet = problem.fleet
     messages: list[str] = []
     proven = _proven_bounds(problem)
-    current = _Candidate(fleet.placement.copy(), "CURRENT", ws)
-    best = current
+    best = _Candidate(problem.fleet.placement.copy(), "CURRENT", ws)
     if proven.hosts is None:
         messages.append(
             "the demand cannot fit on the hosts that may stay on, even ignoring how instances split: "
             "nothing moves; add capacity or raise the ceiling"
         )
         return _target(problem, best, proven, started, messages, watts_bound=0.0)
-
-    greedy = solve_greedy(ws, deadline)
+    # never a deadline in deterministic mode: numpy stages run to their end
+    greedy = solve_greedy(ws, clock.deadline)
     messages += greedy.messages
     best = _better(best, _Candidate(greedy.placement, "GREEDY", ws), messages)
     if problem.power_budget_w is not None:  # within a plentiful supply, fewer moves win
         best = _better(best, _Candidate(fit_to_supply(problem, greedy.placement), "GREEDY", ws), messages)
-    watts_bound = proven.watts_w
-    cpsat_status = "NOT_RUN"
-    if method == "auto" and _close_enough(best, proven, ws):
-        cpsat_status = "SKIPPED"
-        messages.append(f"the greedy answer is within {CLOSE_ENOUGH:.1%} of every lower bound: CP-SAT was not needed")
-    elif method != "greedy" and not clock.expired() and len(fleet.instances):
-        use_exact = method == "exact" or (
-            method == "auto"
-            and model_size(ws) <= EXACT_MAX_BOOLEANS
-            and clock.left() >= EXACT_MIN_SECONDS  # building it alone takes up to ~0.5 s
-        )
-        if method != "exact":
-            # the host-selection model is cheap: its answer competes, its bound always helps
-            share = 0.2 if use_exact else 0.4
-            best, master_status, master_bound = _decompose(ws, best, proven, clock, share, messages, greedy.selected)
-            cpsat_status = master_status
-            watts_bound = max(watts_bound, master_bound)
-        if use_exact and not clock.expired():
-            budget = clock.left()
-            clock.spend(budget)
-            result = solve_exact(ws, budget, best.placement, problem.seed, problem.workers)
-            cpsat_status = result.status
-            if result.placement is not None:
-                status = "OPTIMAL" if result.proven else "FEASIBLE"
-                previous = best
-                best = _better(best, _Candidate(result.placement, status, ws), messages)
-                if result.proven and best is previous and _same_objectives(best, result.placement, ws):
-                    best.status = "OPTIMAL"  # the earlier answer was optimal all along
-            else:
-                messages.append(f"CP-SAT found no answer in time ({result.status}); the best earlier answer stands")
-            if result.watts_bound_w is not None:
-                watts_bound = max(watts_bound, result.watts_bound_w)
-        if best.status != "OPTIMAL" and method in ("auto", "decompose"):
-            best = _improve(ws, best, clock, messages)
+    best, watts_bound, cpsat_status = _search(ws, best, proven, clock, method, greedy.selected, messages)
     if cpsat_status == "OPTIMAL" and best.status != "OPTIMAL":
         # a sub-model's optimum (the host selection) is not the whole answer's
         cpsat_status = "FEASIBLE"
     stopped = not problem.deterministic and clock.expired() and best.status != "OPTIMAL"
     messages += _gap_notes(ws, best, watts_bound, "the time limit" if stopped else None)
-    unmet = budget_message(problem, fleet.watts(best.placement), watts_bound)
+    unmet = budget_message(problem, problem.fleet.watts(best.placement), watts_bound)
     if unmet:
         messages.append(unmet)
     return _target(problem, best, proven, started, messages, watts_bound, cpsat_status)
+
+
+def _search(ws: Workspace, best: _Candidate, proven: _ProvenBounds, clock: Clock, method: str,
+            greedy_selection: np.ndarray | None, messages: list[str]) -> tuple[_Candidate, float, str]:
+    """CP-SAT's turn: (best answer, watts lower bound, CP-SAT status). Skipped when the greedy answer
+    already meets every bound; the host-selection model first (cheap, and its bound always helps),
+    the exact model on small fleets, then neighbourhood improvement with whatever time is left."""
+    watts_bound = proven.watts_w
+    if method == "auto" and _close_enough(best, proven, ws):
+        messages.append(f"the greedy answer is within {CLOSE_ENOUGH:.1%} of every lower bound: CP-SAT was not needed")
+        return best, watts_bound, "SKIPPED"
+    if method == "greedy" or clock.expired() or not len(ws.fleet.instances):
+        return best, watts_bound, "NOT_RUN"
+    cpsat_status = "NOT_RUN"
+    use_exact = method == "exact" or (
+        method == "auto"
+        and model_size(ws) <= EXACT_MAX_BOOLEANS
+        and clock.left() >= EXACT_MIN_SECONDS  # building it alone takes up to ~0.5 s
+    )
+    if method != "exact":
+        share = 0.2 if use_exact else 0.4
+        best, cpsat_status, master_bound = _decompose(ws, best, proven, clock, share, messages, greedy_selection)
+        watts_bound = max(watts_bound, master_bound)
+    if use_exact and not clock.expired():
+        best, cpsat_status, exact_bound = _exact(ws, best, clock, messages)
+        if exact_bound is not None:
+            watts_bound = max(watts_bound, exact_bound)
+    if best.status != "OPTIMAL" and method in ("auto", "decompose"):
+        best = _improve(ws, best, clock, messages)
+    return best, watts_bound, cpsat_status
+
+
+def _exact(ws: Workspace, best: _Candidate, clock: Clock,
+           messages: list[str]) -> tuple[_Candidate, str, float | None]:
+    """The exact CP-SAT model with all the time left, hinted with the best answer so far:
+    (best answer, CP-SAT status, its watts lower bound if any)."""
+    problem = ws.problem
+    budget = clock.left()
+    clock.spend(budget)
+    result = solve_exact(ws, budget, best.placement, problem.seed, problem.workers)
+    if result.placement is None:
+        messages.append(f"CP-SAT found no answer in time ({result.status}); the best earlier answer stands")
+        return best, result.status, result.watts_bound_w
+    status = "OPTIMAL" if result.proven else "FEASIBLE"
+    previous = best
+    best = _better(best, _Candidate(result.placement, status, ws), messages)
+    if result.proven and best is previous and _same_objectives(best, result.placement, ws):
+        best.status = "OPTIMAL"  # the earlier answer was optimal all along
+    return best, result.status, result.watts_bound_w
 
 
 def _decompose(
@@ -215,7 +235,7 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
         return False
     hosts_on = int(fleet.occupied(best.placement).sum())
     memory_bound = bounds.migration_cost_lower_bound_mb(fleet, bounds.hosts_on_by_zone(fleet, best.placement))
-    _, memory, _, watts, _ = best.key
+    _, memory, _, watts = best.key
     return (
         hosts_on <= proven.hosts * (1 + CLOSE_ENOUGH)
         and watts <= proven.watts_w * (1 + CLOSE_ENOUGH)
@@ -238,23 +258,34 @@ class _Candidate:
             float(fleet.demand[moved, RAM].sum()),
             int(moved.sum()),
             round(watts, 6),
-            round(wear(ws.problem, placement), 9),
         )
+        self.problem = ws.problem
         self.hosts_on = int(fleet.occupied(placement).sum())
         self.tolerance = ws.problem.watts_tolerance
         self.violations = check_placement(ws.problem, placement)
+
+    @cached_property
+    def wear(self) -> float:
+        """The fifth term, computed only when the first four tie (``budget.wear``)."""
+        return round(wear(self.problem, self.placement), 9)
 
     def beats(self, other: _Candidate) -> bool:
         """Lexicographic; first terms within the problem's tolerance count as equal unless
         they come with more hosts on."""
         watts, other_watts = self.key[0], other.key[0]
         if watts == other_watts:
-            return self.key[1:] < other.key[1:]
+            return self._rest_beats(other)
         if self.tolerance > 0 and abs(watts - other_watts) <= self.tolerance * min(watts, other_watts):
             if self.hosts_on != other.hosts_on:
                 return self.hosts_on < other.hosts_on
-            return self.key[1:] < other.key[1:]
+            return self._rest_beats(other)
         return self.key < other.key
+
+    def _rest_beats(self, other: _Candidate) -> bool:
+        """Memory moved, migrations, watts, then wear."""
+        if self.key[1:] != other.key[1:]:
+            return self.key[1:] < other.key[1:]
+        return self.wear < other.wear
 
 
 def _better(best: _Candidate, challenger: _Candidate, messages: list[str]) -> _Candidate:
