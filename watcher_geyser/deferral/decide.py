@@ -30,7 +30,7 @@ needs, or its maximum deferral). The rule, in the order it is applied:
      ``min_shelve_s`` and the forecast shows the supply covering today's draw at some time
      before its latest safe start (or ends before then: the deadline brings it back anyway);
      waiting for a window that never comes would only move night-time work to another night.
-     Nothing is shelved while the forecast shows the supply covering the draw within
+     Nothing is shelved while the forecast shows the supply covering the draw in less than
      ``min_shelve_s``: a deficit a rising supply closes on its own is not worth a shelve.
 
    The margin between the two (shelve above the supply, bring back only under
@@ -188,8 +188,9 @@ def _by_supply(waiting, running, energy: Energy, now_s: float, config: DeferralC
     deficit_w = need_w - supply_w
     if deficit_w <= 0 or not running:
         return [], []
-    if energy.forecast is not None and energy.forecast.first_covered(now_s, now_s + config.min_shelve_s,
-                                                                     need_w) is not None:
+    closes_s = None if energy.forecast is None else energy.forecast.first_covered(now_s, now_s + config.min_shelve_s,
+                                                                                  need_w)
+    if closes_s is not None and closes_s < now_s + config.min_shelve_s:
         return [], []  # the supply closes the gap before a shelve would be worth it (a rising morning)
     count = math.ceil(deficit_w / unit_w)
     chosen = []
