@@ -73,8 +73,8 @@ def test_no_host_out_of_switch_offs_is_switched_on_or_emptied(specs, hot):
     occupied_after = {target.fleet.hosts[h].name for h in np.flatnonzero(target.fleet.occupied(target.placement))}
     occupied_now = {i.host for i in f.instances}
     for h in hosts:
-        if hold.left[h.name] == 0:
+        if hold.left.get(h.name, 2) == 0:
             assert h.powered or h.name not in occupied_after, f"{h.name} switched on with no switch-off left"
             assert h.name not in occupied_now or h.name in occupied_after, f"{h.name} emptied with none left"
     for name in switched_on(target):
-        assert hold.left[name] >= 1
+        assert hold.left.get(name, 2) >= 1

@@ -273,6 +273,23 @@ def test_the_supply_brings_back_what_it_covers_nearest_deadline_first():
     assert held.shelve == () and held.resume == ()
 
 
+def test_a_rising_supply_is_its_own_margin_and_closes_a_short_deficit():
+    waiting = [Candidate(f"vm{i}", True, T0 + (20 - i) * HOUR) for i in range(20)]
+    rising = _forecast((0, 1000.0), (0.25, 1500.0), (0.5, 2000.0))  # a morning: +1 kW in 30 min
+    # 1000 W now, the fleet draws 850 W: the whole 150 W pays for 15 (not 0.9 x 1000 - 850 = 50 W, 5)
+    plan = decide_deferral(waiting, _watts(1000.0, 850.0, 10.0, rising), T0)
+    assert len(plan.resume) == 15 and "forecast to rise past the margin" in plan.reasons[plan.resume[0]]
+    flat = _forecast((0, 1000.0), (10, 0.0))  # a flat noon: the margin holds, five come back
+    assert len(decide_deferral(waiting, _watts(1000.0, 850.0, 10.0, flat), T0).resume) == 5
+    dipping = _forecast((0, 1000.0), (0.1, 900.0), (0.5, 2000.0))  # a dip before the rise: the margin holds
+    assert len(decide_deferral(waiting, _watts(1000.0, 850.0, 10.0, dipping), T0).resume) == 5
+    # a deficit the rising supply closes within min_shelve_s shelves nothing; a falling one does
+    running = [Candidate(f"r{i}", False, T0 + 20 * HOUR) for i in range(10)]
+    assert decide_deferral(running, _watts(1000.0, 1040.0, 10.0, rising), T0).shelve == ()
+    dusk = _forecast((0, 1000.0), (0.25, 500.0), (1, 0.0), (14, 5000.0))
+    assert len(decide_deferral(running, _watts(1000.0, 1040.0, 10.0, dusk), T0).shelve) == 4
+
+
 def test_the_deadline_wins_over_the_supply():
     plan = decide_deferral([Candidate("a", True, T0 + 600)], _watts(0.0, 1000.0, 10.0, SUNRISE_IN_8H), T0)
     assert plan.resume == ("a",) and "whatever the signal says" in plan.reasons["a"]

@@ -87,3 +87,11 @@ def test_a_missing_history_file_names_the_fix(scenario, tmp_path, capsys):
     assert main(["plan", str(scenario), "--power-history", str(tmp_path / "none.json")]) == 2
     err = capsys.readouterr().err
     assert "cannot be read (FileNotFoundError" in err and "switch_offs" in err and err.count("\n") == 1
+
+
+def test_a_written_history_reads_back_the_same(tmp_path):
+    from watcher_geyser.pipeline.history import PowerHistory, write_power_history
+
+    history = PowerHistory({"h1": [1795593600.0, 1795658400.0], "h2": [1795654800.0]}, 1795665600.0)
+    write_power_history(tmp_path / "h.json", history)
+    assert read_power_history(tmp_path / "h.json") == history

@@ -247,3 +247,21 @@ def test_flavours_looked_up_when_not_embedded(emulated, tmp_path):
     fleet = load_scenario(out)
     sizes = {i.uuid: (i.vcpus, i.memory_mb) for i in fleet.instances}
     assert sizes == {vm.uuid: (vm.vcpus, vm.memory) for vm in t.instances}
+
+
+def test_snapshot_writes_an_empty_power_history_dated_then_that_plan_reads(emulated, tmp_path, capsys):
+    import time
+
+    from watcher_geyser.pipeline.history import read_power_history
+
+    out, offs = tmp_path / "scenario.json", tmp_path / "offs.json"
+    before = time.time()
+    assert main(["snapshot", "--os-cloud", CLOUD, "-o", str(out), "--power-history", str(offs)]) == 0
+    assert "an empty power history as of the snapshot" in capsys.readouterr().err
+    history = read_power_history(offs)
+    assert history.switch_offs == {} and before - 1 <= history.now_s <= time.time()
+    assert main(["plan", str(out), "--power-history", str(offs), "--json", "--time-limit", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert any("0 switch-off(s) of the scenario's hosts" in m for m in summary["messages"])
+    assert main(["snapshot", "--os-cloud", CLOUD, "-o", str(out), "--power-history", "-"]) == 2
+    assert "--power-history needs a file name" in capsys.readouterr().err

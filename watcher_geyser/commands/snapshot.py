@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, write_atomically
@@ -84,6 +85,11 @@ def register(subparsers) -> None:
         "--page-size", type=int, default=None, metavar="N",
         help="servers and server groups per API request (default 500)"
     )
+    p.add_argument(
+        "--power-history", metavar="FILE",
+        help="also write an empty power history dated now, for `geyser plan --power-history`: add the hosts' "
+        "switch-offs of the last 24 h to it (Nova keeps none), or plan with none counted",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -99,8 +105,13 @@ class _Stop(Exception):
 
 def run(args: argparse.Namespace) -> int:
     say = (lambda _msg: None) if args.quiet else (lambda msg: print(f"geyser snapshot: {msg}", file=sys.stderr))
+    started_s = time.time()
     try:
         _check_output(args.output)
+        if args.power_history:
+            if args.power_history == "-":
+                raise _Stop(2, "--power-history needs a file name ('-' is for the scenario); nothing read")
+            _check_output(args.power_history, "--power-history")
         catalog, cpu_util = _inputs(args)
         cpu_util, cpu_notes = _prometheus_cpu(args, say) if args.cpu_prometheus else (cpu_util, [])
         records = _read(args, say)
@@ -109,19 +120,33 @@ def run(args: argparse.Namespace) -> int:
         for note in snapshot.notes:
             say(f"note: {note}")
         _write(args.output, snapshot.fleet)
+        if args.power_history:
+            _write_history(args.power_history, started_s)
     except _Stop as stop:
         print(f"geyser snapshot: {stop}", file=sys.stderr)
         return stop.code
     say(_summary(args.output, snapshot.fleet))
+    if args.power_history:
+        say(f"wrote {args.power_history}: an empty power history as of the snapshot; add each host's switch-offs "
+            "of the 24 h before it, or `geyser plan --power-history` counts none")
     return 0
 
 
-def _check_output(output: str) -> None:
+def _write_history(path: str, now_s: float) -> None:
+    from watcher_geyser.pipeline.history import PowerHistory, write_power_history
+
+    try:
+        write_power_history(path, PowerHistory({}, now_s))
+    except OSError as exc:
+        raise _Stop(1, f"--power-history {path}: cannot be written ({exc}); the scenario was written") from None
+
+
+def _check_output(output: str, flag: str = "-o") -> None:
     """Before reading the cloud, which takes minutes on a large one: can the output be written?"""
     if output == "-":
         return
     try:
-        check_writable_folder(Path(output).resolve().parent, "-o")
+        check_writable_folder(Path(output).resolve().parent, flag)
     except InputError as exc:
         raise _Stop(2, f"{exc}; nothing read") from None
 

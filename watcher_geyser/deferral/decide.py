@@ -21,13 +21,17 @@ needs, or its maximum deferral). The rule, in the order it is applied:
    - *Bring back* while the supply covers the draw with ``resume_margin`` to spare: as many
      shelved instances as the surplus ``supply x (1 - resume_margin) - draw`` pays for at
      ``per_instance_w`` each, those with the nearest deadline first. A rising supply so
-     brings work back a little at a time, within what it covers, not all at once.
+     brings work back a little at a time, within what it covers, not all at once. When the
+     forecast shows the supply never below now's for ``min_shelve_s`` and then past it by the
+     margin (a morning), the rise is the hysteresis: the whole surplus ``supply - draw`` counts.
    - *Shelve* while the draw exceeds the supply (any uncovered draw, not only deep
      scarcity): as many running instances as the deficit ``draw - supply`` is worth, those
      that can wait longest first. An instance is shelved only if it may stay shelved at least
      ``min_shelve_s`` and the forecast shows the supply covering today's draw at some time
      before its latest safe start (or ends before then: the deadline brings it back anyway);
      waiting for a window that never comes would only move night-time work to another night.
+     Nothing is shelved while the forecast shows the supply covering the draw in less than
+     ``min_shelve_s``: a deficit a rising supply closes on its own is not worth a shelve.
 
    The margin between the two (shelve above the supply, bring back only under
    ``1 - resume_margin`` of it) is the hysteresis: a draw that wavers around the supply does
@@ -171,17 +175,23 @@ def _by_level(waiting, running, energy: Energy, now_s: float, config: DeferralCo
 def _by_supply(waiting, running, energy: Energy, now_s: float, config: DeferralConfig, reasons):
     """Rule 3: shelve what the supply does not cover, bring back what it does (watts signals)."""
     supply_w, need_w, unit_w = energy.supply_w, energy.need_w, energy.per_instance_w
-    surplus_w = supply_w * (1.0 - config.resume_margin) - need_w
+    rising = _rising(energy, now_s, config)
+    surplus_w = supply_w * (1.0 - (0.0 if rising else config.resume_margin)) - need_w
     if surplus_w >= unit_w and waiting:
         room = int(surplus_w // unit_w)
         back = sorted(waiting, key=lambda c: (c.resume_by_s, c.uuid))[:room]
+        why = "; the supply is forecast to rise past the margin" if rising else ""
         for c in back:
             reasons[c.uuid] = (f"the supply covers it: {supply_w:.0f} W available, the fleet draws {need_w:.0f} W "
-                               f"(room for {room} at {unit_w:.1f} W each)")
+                               f"(room for {room} at {unit_w:.1f} W each{why})")
         return [c.uuid for c in back], []
     deficit_w = need_w - supply_w
     if deficit_w <= 0 or not running:
         return [], []
+    closes_s = None if energy.forecast is None else energy.forecast.first_covered(now_s, now_s + config.min_shelve_s,
+                                                                                  need_w)
+    if closes_s is not None and closes_s < now_s + config.min_shelve_s:
+        return [], []  # the supply closes the gap before a shelve would be worth it (a rising morning)
     count = math.ceil(deficit_w / unit_w)
     chosen = []
     for c in sorted(running, key=lambda c: (-c.resume_by_s, c.uuid)):
@@ -194,6 +204,20 @@ def _by_supply(waiting, running, energy: Energy, now_s: float, config: DeferralC
         reasons[c.uuid] = (f"the fleet draws {need_w:.0f} W, {deficit_w:.0f} W above the supply; "
                            f"may wait {(c.resume_by_s - now_s) / 3600:.1f} h, {window}")
     return [], chosen
+
+
+def _rising(energy: Energy, now_s: float, config: DeferralConfig) -> bool:
+    """True when the forecast shows the supply never below now's over the next ``min_shelve_s`` and
+    then past now's by the resume margin: the rise is the hysteresis, and bringing back only
+    under ``1 - resume_margin`` of it would leave covered morning watts unused."""
+    forecast, supply_w = energy.forecast, energy.supply_w
+    if forecast is None or config.resume_margin == 0:
+        return False
+    until_s = now_s + config.min_shelve_s
+    lowest_w = forecast.lowest(now_s, until_s)
+    later_w = forecast.lowest(until_s, until_s)
+    return (lowest_w is not None and later_w is not None and lowest_w >= supply_w > 0
+            and later_w * (1.0 - config.resume_margin) >= supply_w)
 
 
 def _covered_window(c: Candidate, energy: Energy, now_s: float, config: DeferralConfig) -> str | None:

@@ -57,6 +57,13 @@ class Forecast:
         end_s = float(min(ends[stop - 1], now_s + span_s))
         return cls(tuple(float(t) for t in starts[:stop]), tuple(float(w) for w in values), end_s)
 
+    def lowest(self, from_s: float, until_s: float) -> float | None:
+        """The least watts forecast over ``[from_s, until_s]``, or None when the forecast does not reach ``until_s``."""
+        if until_s > self.end_s or from_s < self.starts_s[0]:
+            return None
+        ends = (*self.starts_s[1:], self.end_s)
+        return min(w for start, end, w in zip(self.starts_s, ends, self.watts) if end > from_s and start <= until_s)
+
     def first_covered(self, from_s: float, until_s: float, need_w: float) -> float | None:
         """The earliest time in ``[from_s, until_s]`` when at least ``need_w`` is forecast, or None."""
         for i, (start, watts) in enumerate(zip(self.starts_s, self.watts)):

@@ -48,7 +48,7 @@ NAMES_SHOWN = 8  # hosts named in a note before "and N more"
 class Hold:
     """Hosts the budget holds now: ``held_off`` may not be switched on, ``held_on`` may not be
     switched off; each maps to the seconds until it is free again. ``left``: the switch-offs
-    each host has left (hosts not named have the whole budget), so that the solver spends
+    left of each host that made any in the window (hosts not named have the whole budget), so that the solver spends
     the cycles of the hosts with most left first (``Problem.switch_offs_left``)."""
 
     held_off: Mapping[str, float] = field(default_factory=dict)
@@ -114,11 +114,12 @@ class CycleBudget:
         left: dict[str, int] = {}
         for name, on in hosts_on:
             times = switch_offs.get(name)
-            left[name] = max(self.max_per_day - len(self.recent(times or (), now_s)), 0)
-            if not times:
-                continue
-            wait_s = self.free_in_s(times, now_s)
-            if wait_s > 0:
+            recent = self.recent(times, now_s) if times else ()
+            if not recent:
+                continue  # the whole budget left: not named in ``left``
+            left[name] = max(self.max_per_day - len(recent), 0)
+            if len(recent) >= self.max_per_day:
+                wait_s = recent[len(recent) - self.max_per_day] + self.window_s - now_s
                 (held_on if on else held_off)[name] = wait_s
         return Hold(held_off, held_on, self.max_per_day, self.window_s, left)
 

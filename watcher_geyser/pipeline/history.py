@@ -78,6 +78,16 @@ def read_power_history(path: str | Path) -> PowerHistory:
     return PowerHistory({host: sorted(times) for host, times in history.items()}, now_s)
 
 
+def write_power_history(path: str | Path, history: PowerHistory) -> None:
+    """``history`` as the JSON ``read_power_history`` reads (``geyser snapshot --power-history``)."""
+    body = {
+        "now": None if history.now_s is None else _iso(history.now_s),
+        "switch_offs": [{"host": host, "at": _iso(at_s)} for host, times in sorted(history.switch_offs.items())
+                        for at_s in times],
+    }
+    Path(path).write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+
+
 def parse_time(value: object, where: str) -> float:
     """Epoch seconds from ISO 8601 text (no offset: UTC) or a number of epoch seconds."""
     if isinstance(value, bool) or (isinstance(value, str) and not value.strip()):

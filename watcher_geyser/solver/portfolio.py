@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import cached_property
 
 import numpy as np
 
@@ -234,7 +235,7 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
         return False
     hosts_on = int(fleet.occupied(best.placement).sum())
     memory_bound = bounds.migration_cost_lower_bound_mb(fleet, bounds.hosts_on_by_zone(fleet, best.placement))
-    _, memory, _, watts, _ = best.key
+    _, memory, _, watts = best.key
     return (
         hosts_on <= proven.hosts * (1 + CLOSE_ENOUGH)
         and watts <= proven.watts_w * (1 + CLOSE_ENOUGH)
@@ -257,23 +258,34 @@ class _Candidate:
             float(fleet.demand[moved, RAM].sum()),
             int(moved.sum()),
             round(watts, 6),
-            round(wear(ws.problem, placement), 9),
         )
+        self.problem = ws.problem
         self.hosts_on = int(fleet.occupied(placement).sum())
         self.tolerance = ws.problem.watts_tolerance
         self.violations = check_placement(ws.problem, placement)
+
+    @cached_property
+    def wear(self) -> float:
+        """The fifth term, computed only when the first four tie (``budget.wear``)."""
+        return round(wear(self.problem, self.placement), 9)
 
     def beats(self, other: _Candidate) -> bool:
         """Lexicographic; first terms within the problem's tolerance count as equal unless
         they come with more hosts on."""
         watts, other_watts = self.key[0], other.key[0]
         if watts == other_watts:
-            return self.key[1:] < other.key[1:]
+            return self._rest_beats(other)
         if self.tolerance > 0 and abs(watts - other_watts) <= self.tolerance * min(watts, other_watts):
             if self.hosts_on != other.hosts_on:
                 return self.hosts_on < other.hosts_on
-            return self.key[1:] < other.key[1:]
+            return self._rest_beats(other)
         return self.key < other.key
+
+    def _rest_beats(self, other: _Candidate) -> bool:
+        """Memory moved, migrations, watts, then wear."""
+        if self.key[1:] != other.key[1:]:
+            return self.key[1:] < other.key[1:]
+        return self.wear < other.wear
 
 
 def _better(best: _Candidate, challenger: _Candidate, messages: list[str]) -> _Candidate:
