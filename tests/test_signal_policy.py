@@ -280,21 +280,15 @@ def test_dead_band_alone_ignores_small_moves_and_follows_large_ones() -> None:
     assert not large.held and large.budget_w == 4000
 
 
-def test_dead_band_never_keeps_a_decision_short_of_full_scarcity() -> None:
-    # need 1000 W: scarce at or below 1000 W available, plentiful at or above 1500 W (the defaults)
+@pytest.mark.parametrize(("near_w", "end_w", "end_level"), [(1020, 0, 1.0), (1480, 5000, 0.0)])
+def test_dead_band_never_keeps_a_decision_short_of_an_end(near_w, end_w, end_level) -> None:
+    # need 1000 W: scarce at or below 1000 W available, plentiful at or above 1500 W (the defaults);
+    # near_w reads within the dead band of the end that end_w reaches
     policy = SignalPolicy(PolicyConfig(horizon_s=0, min_dwell_s=0, dead_band=0.1))
-    near = policy.decide(constant(1020), T0, PEAK_W, need_w=1000)
-    gone = policy.decide(constant(0), T0 + 300, PEAK_W, need_w=1000)
-    assert 0.9 < near.level < 1.0
-    assert not gone.held and gone.level == 1.0 and gone.ceiling == PolicyConfig().tight_ceiling
-
-
-def test_dead_band_never_keeps_a_decision_short_of_full_plenty() -> None:
-    policy = SignalPolicy(PolicyConfig(horizon_s=0, min_dwell_s=0, dead_band=0.1))
-    near = policy.decide(constant(1480), T0, PEAK_W, need_w=1000)
-    plenty = policy.decide(constant(5000), T0 + 300, PEAK_W, need_w=1000)
-    assert 0.0 < near.level < 0.1
-    assert not plenty.held and plenty.level == 0.0 and plenty.ceiling == PolicyConfig().relaxed_ceiling
+    near = policy.decide(constant(near_w), T0, PEAK_W, need_w=1000)
+    end = policy.decide(constant(end_w), T0 + 300, PEAK_W, need_w=1000)
+    assert 0 < abs(near.level - end_level) < 0.1
+    assert not end.held and end.level == end_level and end.ceiling == PolicyConfig().ceiling_at(end_level)
 
 
 @settings(max_examples=100, deadline=None)

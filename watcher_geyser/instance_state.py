@@ -22,60 +22,36 @@ Pure: no OpenStack imports.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 from watcher_geyser.deferral.spec import parse_deferral
 from watcher_geyser.model import GroupPolicy, Instance
 
 
-@dataclass(frozen=True)
-class ServerFacts:
-    """What an adapter read of one server, in our units, before any rule applies.
+def read_instance(read: Instance, metadata: Mapping[str, str], group_policy: str | None,
+                  notes: list[str]) -> Instance:
+    """The instance the rule makes of ``read``; every pin and refused opt-in is appended to ``notes``.
 
-    ``group`` is (group key, policy) for a server group member: the key unique per group
-    (its id, never its name alone), the policy Nova's word (``affinity``, ...).
+    ``read`` is the instance as an adapter read it, before any rule: its state as the cloud
+    words it, ``excluded`` for the pins only the adapter knows of (the audit scope's or an
+    operator's exclusion, a dead compute, an unreadable group listing), ``server_group`` the
+    group key (unique per group: its id, never its name alone) and ``cpu_util`` as measured.
+    ``metadata`` is the instance's metadata, ``group_policy`` its group's policy in Nova's words.
     """
-
-    uuid: str
-    name: str
-    host: str
-    vcpus: int
-    memory_mb: int
-    disk_gb: int
-    state: str = "active"
-    locked: bool = False
-    excluded: bool = False
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    group: tuple[str, str] | None = None
-
-
-def read_instance(facts: ServerFacts, cpu_util: float | None, notes: list[str]) -> Instance:
-    """The ``Instance`` these facts describe; every pin and refused opt-in is appended to ``notes``."""
-    state = (facts.state or "active").lower()
-    label = f"instance {facts.name} ({facts.uuid})"
-    excluded = facts.excluded
+    state = (read.state or "active").lower()
+    label = f"instance {read.name} ({read.uuid})"
+    excluded = read.excluded
     if state == "paused":
         notes.append(f"{label} is paused: Watcher live-migrates only ACTIVE instances")
         excluded = True
-    if facts.group and facts.group[1] == GroupPolicy.AFFINITY.value and not excluded:
-        note = (f"server group {facts.group[0]} is an affinity group: Nova refuses to move one member away from "
-                "the others, so its members stay")
+    if group_policy == GroupPolicy.AFFINITY.value and not excluded:
+        note = (f"server group {read.server_group} is an affinity group: Nova refuses to move one member away "
+                "from the others, so its members stay")
         if note not in notes:
             notes.append(note)
         excluded = True
-    deferral, deferral_notes = parse_deferral(dict(facts.metadata), label)
+    deferral, deferral_notes = parse_deferral(dict(metadata), label)
     notes.extend(deferral_notes)
-    return Instance(
-        uuid=facts.uuid,
-        name=facts.name or facts.uuid,
-        host=facts.host,
-        vcpus=int(facts.vcpus),
-        memory_mb=int(facts.memory_mb),
-        disk_gb=int(facts.disk_gb),
-        cpu_util=None if cpu_util is None else min(max(float(cpu_util), 0.0), 1.0),
-        state=state,
-        locked=bool(facts.locked),
-        excluded=excluded,
-        server_group=facts.group[0] if facts.group else None,
-        deferral=deferral,
-    )
+    cpu_util = None if read.cpu_util is None else min(max(float(read.cpu_util), 0.0), 1.0)
+    return replace(read, name=read.name or read.uuid, state=state, excluded=excluded, cpu_util=cpu_util,
+                   deferral=deferral)

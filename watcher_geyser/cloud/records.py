@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from watcher_geyser.host_state import OUR_DISABLED_REASONS, PowerReading, classify_host
-from watcher_geyser.instance_state import ServerFacts, read_instance
+from watcher_geyser.instance_state import read_instance
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
@@ -173,20 +173,21 @@ def _host(hyp: HypervisorRecord, state: HostState, power: PowerModel, notes: lis
 def _instance(server: ServerRecord, util: float | None, pinned_host: bool,
               group_of: dict[str, tuple[str, str]], notes: list[str]) -> Instance:
     """Nova's server in our words, then the rule the Watcher adapter shares (``instance_state``)."""
-    facts = ServerFacts(
+    group_key, group_policy = group_of.get(server.uuid, (None, None))
+    read = Instance(
         uuid=server.uuid,
         name=server.name or server.uuid,
         host=server.host,
         vcpus=int(server.vcpus),
         memory_mb=int(server.memory_mb),
         disk_gb=int(server.disk_gb),
+        cpu_util=util,
         state=server.state or "active",
         locked=bool(server.locked),
         excluded=pinned_host or _truthy(server.metadata.get("watcher_exclude")),
-        metadata=server.metadata,
-        group=group_of.get(server.uuid),
+        server_group=group_key,
     )
-    return read_instance(facts, util, notes)
+    return read_instance(read, server.metadata, group_policy, notes)
 
 
 def _groups(records: list[ServerGroupRecord],

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from watcher_geyser.host_state import OUR_DISABLED_REASONS, PowerReading, classify_host
-from watcher_geyser.instance_state import ServerFacts, read_instance
+from watcher_geyser.instance_state import read_instance
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
@@ -128,20 +128,21 @@ def _host(node, state: HostState, power: PowerModel, zone: str) -> Host:
 def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
               server_groups: Mapping[str, tuple[str, str]], notes: list[str]) -> Instance:
     """Watcher's instance in our words, then the rule every adapter shares (``instance_state``)."""
-    facts = ServerFacts(
+    group_key, group_policy = server_groups.get(inst.uuid, (None, None))
+    read = Instance(
         uuid=inst.uuid,
         name=inst.name or inst.uuid,
         host=hostname,
         vcpus=int(inst.vcpus),
         memory_mb=int(inst.memory),
         disk_gb=int(inst.disk),
+        cpu_util=util,
         state=inst.state or "active",
         locked=bool(inst.locked),
         excluded=pinned_host or bool(getattr(inst, "watcher_exclude", False)),
-        metadata=getattr(inst, "metadata", None) or {},
-        group=server_groups.get(inst.uuid),
+        server_group=group_key,
     )
-    return read_instance(facts, util, notes)
+    return read_instance(read, getattr(inst, "metadata", None) or {}, group_policy, notes)
 
 
 def _groups(server_groups: Mapping[str, tuple[str, str]], present: set[str]) -> list[ServerGroup]:
