@@ -7,8 +7,9 @@ import pytest
 from tests.watcher import cluster
 from watcher_geyser.planner import Action, ActionKind, Plan
 from watcher_geyser.power import PowerModel
+from watcher_geyser.strategies.action_names import NODE_POWER_ACTION as POWER_ACTION
 from watcher_geyser.strategies.adapter import fleet_from_model
-from watcher_geyser.strategies.emit import POWER_ACTION, WavedSolution, emit_plan, enabled_hosts
+from watcher_geyser.strategies.emit import WavedSolution, emit_plan, enabled_hosts
 from watcher_geyser.strategies.goal import EnergyBudget
 from watcher_geyser.strategies.wave_planner import group_by_wave
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from watcher_geyser.strategies.action_names import NODE_POWER_ACTION, WATCHER_POWER_ACTION
+
 MIGRATE = "migrate"
 RELEASING = {  # action type -> the input parameter that says the host leaves service
     "change_nova_service_state": ("state", "disabled"),
-    "change_node_power_state": ("state", "off"),
-    "geyser_node_power": ("state", "off"),
+    WATCHER_POWER_ACTION: ("state", "off"),
+    NODE_POWER_ACTION: ("state", "off"),
 }
 
 

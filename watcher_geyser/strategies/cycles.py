@@ -43,8 +43,8 @@ from dataclasses import dataclass
 
 from watcher_geyser.pipeline import CycleBudget, Hold
 from watcher_geyser.pipeline.cycles import listed
+from watcher_geyser.strategies.action_names import POWER_ACTIONS
 
-POWER_ACTIONS = ("geyser_node_power", "change_node_power_state")
 COUNTED_STATES = ("SUCCEEDED", "ONGOING", "PENDING")  # PENDING: only read from approved plans
 DONE_STATES = ("SUCCEEDED", "ONGOING")
 HEARTBEAT_S = 60.0  # a down service's last heartbeat is at most this long before the host went off (Nova's

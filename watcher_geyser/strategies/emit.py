@@ -39,9 +39,9 @@ from watcher.decision_engine.solution import default
 from watcher_geyser.deferral.fleet import FleetDeferral
 from watcher_geyser.model import Fleet, HostState
 from watcher_geyser.planner import ActionKind, Plan
+from watcher_geyser.strategies.action_names import NODE_POWER_ACTION
 from watcher_geyser.strategies.opts import INSTANCE_STATE_ACTION
 
-POWER_ACTION = "geyser_node_power"  # Watcher 17's change_node_power_state cannot power off; see power_action
 LOG = log.getLogger(__name__)
 MAX_NOP_CHARS = 4000  # Watcher stores input parameters as JSON text; keep the message readable
 
@@ -158,7 +158,7 @@ def _host_action(solution: WavedSolution, kind: ActionKind, host: str, node_uuid
                  metal_ids: Mapping[str, str], disabled_reason: str, wave: int) -> None:
     if kind in (ActionKind.POWER_ON, ActionKind.POWER_OFF):
         params = {"state": "on" if kind is ActionKind.POWER_ON else "off", "resource_name": host}
-        solution.add_action(POWER_ACTION, input_parameters=params, resource_id=metal_ids[host], wave=wave)
+        solution.add_action(NODE_POWER_ACTION, input_parameters=params, resource_id=metal_ids[host], wave=wave)
         return
     params = {"state": "enabled" if kind is ActionKind.ENABLE else "disabled", "resource_name": host}
     if kind is ActionKind.DISABLE:

@@ -39,12 +39,12 @@ import numpy as np
 from watcher_geyser.model import Fleet
 from watcher_geyser.planner import Action, ActionKind
 from watcher_geyser.strategies import model_builder
+from watcher_geyser.strategies.action_names import POWER_ACTIONS
 from watcher_geyser.strategies.cloud import MetalInventory
 from watcher_geyser.strategies.fleet_datasource import FleetDatasource
 
 MIGRATE = "migrate"
 SERVICE_STATE = "change_nova_service_state"
-POWER_ACTIONS = ("geyser_node_power", "change_node_power_state")
 
 
 @dataclass

@@ -20,10 +20,11 @@ from watcher.common import exception, nova_helper
 from watcher.common.metal_helper import constants as metal_constants
 from watcher.common.metal_helper import factory as metal_helper_factory
 
+from watcher_geyser.strategies.action_names import NODE_POWER_ACTION
 from watcher_geyser.strategies.polling import wait_until
 
 LOG = log.getLogger(__name__)
-ACTION_NAME = "geyser_node_power"
+ACTION_NAME = NODE_POWER_ACTION
 POLL_S = 10.0
 POLLS = 60
 
