@@ -93,7 +93,8 @@ def _number_or_datetime(text: str, where: str) -> float | dt.datetime:
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
-        raise InputError(f"{where}: {shape(text)} is not a time: it is not ISO 8601 nor a number; {TIME_HINT}") from None
+        problem = "is not a time: it is not ISO 8601 nor a number"
+        raise InputError(f"{where}: {shape(text)} {problem}; {TIME_HINT}") from None
 
 
 def shape(raw: Any) -> str:
