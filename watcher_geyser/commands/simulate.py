@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number
+from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, epoch_s
 from watcher_geyser.simulator.arrivals import MAX_REPEAT_DAYS
 from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES, make_policy
 from watcher_geyser.simulator.datacenter import PRESETS, DataCenter, scenario_datacenter, with_vm_sizes
@@ -371,13 +371,12 @@ def _make_policies(specs: list[str]) -> list:
 def _signal_feed(args: argparse.Namespace):
     """The signal over the simulated period, read once (None without --signal)."""
     from watcher_geyser.signal import SignalError, parse_spec
-    from watcher_geyser.signal.series import parse_time
     from watcher_geyser.simulator.geyser_policy import SignalFeed
 
     spec = args.signal or (None if args.signal_w is None else f"constant:{args.signal_w}W")
     if spec is None:
         return None
-    start_s = parse_time(args.start)
+    start_s = epoch_s(args.start, "--start")
     try:
         source = parse_spec(spec)
         series = source.read(start_s)
