@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from watcher_geyser.defaults import HOST_IDLE_W, HOST_MAX_W
 from watcher_geyser.model import Fleet
 from watcher_geyser.power import CURVE_POINTS, PowerModel
 
@@ -37,7 +38,7 @@ G5_POWER = PowerModel.curve(G5_CURVE_W)
 #: The Watcher plugin's default host model (``[geyser_power] default_idle_w`` / ``default_max_w``):
 #: linear, 120 W idle to 350 W at full load. Not a measured server: a third shape of curve
 #: (a high idle floor, the cheapest watts per MIPS at full load) beside SPECpower's two.
-LINEAR_120_350_POWER = PowerModel.linear(120.0, 350.0)
+PLUGIN_DEFAULT_POWER = PowerModel.linear(HOST_IDLE_W, HOST_MAX_W)
 
 HOST_BW_KBIT = 1_000_000.0
 VM_BW_KBIT = 100_000.0
@@ -130,7 +131,7 @@ def planetlab_small(vm_names: tuple[str, ...] | list[str]) -> DataCenter:
 THREE_GEN_HOSTS = (
     (2, 1860.0, 4096.0, G4_POWER),
     (2, 2660.0, 4096.0, G5_POWER),
-    (8, 3000.0, 16384.0, LINEAR_120_350_POWER),
+    (8, 3000.0, 16384.0, PLUGIN_DEFAULT_POWER),
 )
 
 
@@ -191,7 +192,7 @@ def modern(vm_names: tuple[str, ...] | list[str]) -> DataCenter:
         pe_mips=np.full(hosts, 3000.0),
         ram_mb=np.full(hosts, 262144.0),
         bw_kbit=np.full(hosts, 10 * HOST_BW_KBIT),
-        power=(LINEAR_120_350_POWER,) * hosts,
+        power=(PLUGIN_DEFAULT_POWER,) * hosts,
         vm_names=tuple(vm_names),
         vm_mips=np.full(n, PLANETLAB_VM_TYPES[-1][0]),
         vm_pes=np.ones(n, dtype=np.int64),
