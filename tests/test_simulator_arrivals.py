@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from watcher_geyser.signal import Series, Unit
 from watcher_geyser.signal.series import parse_time
 from watcher_geyser.simulator.arrivals import copy_name, repeat_day
-from watcher_geyser.simulator.baselines import Consolidation, make_policy
+from watcher_geyser.simulator.baselines import Consolidation, NoMigration, make_policy
 from watcher_geyser.simulator.datacenter import PRESETS
 from watcher_geyser.simulator.deferral import DeferralSetup
 from watcher_geyser.simulator.engine import simulate
@@ -56,7 +56,7 @@ def test_repeat_day_stacks_copies_that_arrive_a_day_apart():
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**16), vms=st.integers(1, 6), samples=st.integers(3, 9), days=st.integers(1, 3))
+@given(seed=st.integers(0, 2**16), vms=st.integers(1, 6), samples=st.integers(3, 9), days=st.integers(2, 3))
 def test_copies_never_run_before_they_arrive_and_each_day_does_the_same_work(seed, vms, samples, days):
     rng = np.random.default_rng(seed)
     util = rng.uniform(0.05, 0.9, size=(vms, samples))
@@ -65,15 +65,43 @@ def test_copies_never_run_before_they_arrive_and_each_day_does_the_same_work(see
     policy = WatchingConsolidation()
     run = simulate(trace, dc, policy, fidelity("cloudsim"), repeat_days=days)
     assert run.vms_unplaced == 0 and run.repeat_days == days
-    assert run.work_vm_hours == pytest.approx(days * one.work_vm_hours, rel=1e-9)
+    # a repeated day is a whole day: the single day's work and its last interval, read at the last sample
+    whole_day = one.work_vm_hours + util[:, -1].sum() * STEP_S / 3600.0
+    assert run.work_vm_hours == pytest.approx(days * whole_day, rel=1e-9)
     day_s = samples * STEP_S
     arrival = np.repeat(np.arange(days) * day_s, vms)
     for t, alive in policy.seen:
         assert not (alive & (arrival > t)).any(), f"a VM runs at {t} s before its arrival"
-        end = arrival + (samples - 1) * STEP_S + fidelity("cloudsim").decision_offset_s
-        assert not (alive & (t > end + 1e-6)).any(), f"a VM runs at {t} s after its trace's end"
-    # the last copy arrived and ran: the replay reaches its trace's end
-    assert run.series.time_s[-1] >= (days - 1) * day_s + (samples - 1) * STEP_S
+        end = arrival + day_s + fidelity("cloudsim").decision_offset_s
+        assert not (alive & (t > end + 1e-6)).any(), f"a VM runs at {t} s after its day's end"
+    # the last copy arrived and ran: the replay reaches its day's end
+    assert run.series.time_s[-1] >= days * day_s
+
+
+class WatchingDvfs(NoMigration):
+    """DVFS (never migrates) that writes down where every VM runs at every decision."""
+
+    def __init__(self) -> None:
+        super().__init__("dvfs", charges_full_power=False)
+        self.hosts: list[tuple[float, np.ndarray]] = []
+
+    def decide(self, view):
+        self.hosts.append((view.time_s, view.state.vm_host.copy()))
+        return super().decide(view)
+
+
+def test_the_next_days_copy_starts_on_the_host_its_predecessor_ran_on():
+    """The same service running on: at midnight no host is emptied, each copy takes over its host."""
+    rng = np.random.default_rng(2)
+    util = rng.uniform(0.05, 0.9, size=(6, 5))
+    trace, dc = _day(util)
+    policy = WatchingDvfs()
+    run = simulate(trace, dc, policy, fidelity("cloudsim"), repeat_days=2)
+    day_s = 5 * STEP_S
+    before = [h for t, h in policy.hosts if t < day_s][-1]
+    after = [h for t, h in policy.hosts if t >= day_s][0]
+    assert (before[:6] >= 0).all() and np.array_equal(after[6:], before[:6]) and (after[:6] == -1).all()
+    assert run.host_power_offs == 0  # nothing switched off on the day's boundary (nor at the end)
 
 
 def test_one_repetition_is_the_plain_replay():
@@ -101,8 +129,8 @@ def test_repeated_deferral_keeps_work_and_deadlines_and_reports_the_last_day():
     policy = GeyserPolicy(signal=feed)
     policy.settings = policy.settings.with_solve(deterministic=True)
     run = simulate(trace, dc, policy, fidelity("cloudsim"), feed.available_w, None, setup, repeat_days=2)
-    plain = simulate(trace, dc, make_policy("dvfs"), fidelity("cloudsim"))
-    assert run.work_vm_hours == pytest.approx(2 * plain.work_vm_hours, rel=1e-9)
+    plain = simulate(trace, dc, make_policy("dvfs"), fidelity("cloudsim"), repeat_days=2)
+    assert run.work_vm_hours == pytest.approx(plain.work_vm_hours, rel=1e-9)  # deferred work is done
     assert run.deadline_missed == () and run.deferred_vm_hours > 0
     last = run.last_day()
     assert (last.start_s, last.end_s) == (day_s, 2 * day_s)

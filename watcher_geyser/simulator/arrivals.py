@@ -19,12 +19,17 @@ How, with the least new machinery:
 * Until then it is not running: it holds no host, asks for nothing, is no candidate to shelve
   (``DeferralBook.candidates`` takes running or shelved VMs only) and no policy can move it
   (the engine refuses moves of VMs not running). ``Arrivals`` places it at the first decision
-  at or after its arrival, as Nova's scheduler places a new instance (the rule a VM coming back
-  from the shelf follows, ``deferral.place_like_nova``). The first day's VMs are placed by the
-  policy's own initial placement, on the first day's fleet alone, exactly as in a one-day replay.
-* Every copy's work ends at its trace's end (``DeferralBook.retire_finished``), as a deferred
-  VM's does. The trace's last interval (23:55 to 24:00 for PlanetLab, 288 samples span 287
-  intervals) has no sample, so fixed work of one day ends 5 minutes before the next arrives.
+  at or after its arrival. The first day's VMs are placed by the policy's own initial
+  placement, on the first day's fleet alone, exactly as in a one-day replay.
+* A day of a repeated replay is a whole day: each copy's work ends at the next day's start
+  (``DeferralBook.retire_finished``, as a deferred VM's does), the trace's last interval (23:55
+  to 24:00 for PlanetLab, which a one-day replay never reaches) read at its last sample, as
+  CloudSim's extra last point does. So a copy that ran to its end hands over, in the same
+  decision, to the next day's copy, which starts on the same host: the same service, running on,
+  no host emptied at midnight (emptied, every host would spend a power cycle on the day's
+  boundary). A copy whose predecessor is not running then (shelved, behind the clock, or
+  retired idle) is placed as Nova's scheduler places a new instance (the rule a VM coming back
+  from the shelf follows, ``deferral.place_like_nova``).
 
 A one-day replay builds no ``Arrivals`` and runs exactly as before.
 """
@@ -88,6 +93,7 @@ class Arrivals:
     def __init__(self, arrival_s: np.ndarray, first_day_dc: DataCenter, first_day_trace: Trace) -> None:
         self.arrival_s = np.asarray(arrival_s, dtype=np.float64)
         self.first_day_dc, self.first_day_trace = first_day_dc, first_day_trace
+        self.per_day = len(first_day_trace.names)  # copy k of VM v is VM v + (k - 1) x per_day
         self._order = np.argsort(self.arrival_s, kind="stable")
         self._next = int(np.searchsorted(self.arrival_s[self._order], 0.0, side="right"))  # after the first day's
 
@@ -108,15 +114,19 @@ class Arrivals:
         """True when some VM arrives at or before ``t_s`` and is not placed yet (cheap: one comparison)."""
         return self._next < len(self._order) and self.arrival_s[self._order[self._next]] <= t_s
 
-    def admit(self, state: SimState, t_s: float, host_free_mips: np.ndarray) -> int:
-        """Place every VM arrived by ``t_s`` as Nova's scheduler would; returns how many found no host
-        (they are left out, as a first-day VM the initial placement cannot place)."""
+    def admit(self, state: SimState, t_s: float, host_free_mips: np.ndarray, ending_host: np.ndarray) -> int:
+        """Place every VM arrived by ``t_s``: on its predecessor's host when that copy ran until now
+        (``ending_host``: each VM's host before this step's finished work left, -1 if none), else as
+        Nova's scheduler would. Returns how many found no host (they are left out, as a first-day VM
+        the initial placement cannot place)."""
         free = host_free_mips.copy()
         unplaced = 0
         while self.due(t_s):
             v = int(self._order[self._next])
             self._next += 1
-            host = place_like_nova(state, v, free)
+            before = v - self.per_day
+            handed_over = before >= 0 and ending_host[before] >= 0 and not state.alive[before]
+            host = int(ending_host[before]) if handed_over else place_like_nova(state, v, free)
             if host is None:
                 unplaced += 1
                 continue

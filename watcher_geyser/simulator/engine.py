@@ -77,7 +77,9 @@ class Engine:
         last_arrival_s = 0.0 if self.arrivals is None else self.arrivals.last_s
         if self.arrivals is not None:
             self.state.shift_s[:] = self.arrivals.arrival_s  # each copy reads its trace from its arrival
-        self.book = DeferralBook(self.state, deferral, (trace.samples - 1) * trace.step_s + fidelity.decision_offset_s,
+        # a repeated day is a whole day: its last interval too, up to the next copy's arrival (``arrivals``)
+        end_sample = trace.samples - (1 if self.arrivals is None else 0)
+        self.book = DeferralBook(self.state, deferral, end_sample * trace.step_s + fidelity.decision_offset_s,
                                  last_arrival_s)
         self._samples = trace.samples + int(round(last_arrival_s / trace.step_s))  # the last copy's end
         self.acc = Accounting(dc.hosts, dc.vms)
@@ -170,12 +172,15 @@ class Engine:
             lb_prev = lb_now
             on = self._record(snap)
             self.book.count_work(t, interval_s)
+            arriving = self.arrivals is not None and self.arrivals.due(t)
+            ending_host = state.vm_host.copy() if arriving else None  # a finished copy hands its host over
             self.book.retire_finished(t)
             if fid.retire_idle_vms:
                 dead = np.flatnonzero(state.alive & (snap.vm_req_mips == 0) & ~state.in_migration)
                 state.retire(dead)
-            if self.arrivals is not None and self.arrivals.due(t):
-                unplaced += self.arrivals.admit(state, t, self.dc.total_mips - state.snapshot(t).host_cap_mips)
+            if arriving:
+                free_mips = self.dc.total_mips - state.snapshot(t).host_cap_mips
+                unplaced += self.arrivals.admit(state, t, free_mips, ending_host)
                 snap = state.snapshot(t)
                 on = self._record(snap)
             state.record_history(state.utilisation(t))

@@ -100,16 +100,17 @@ def window_figures(series: StepSeries, interval_s: float, start_s: float, end_s:
                    off_times_s=()) -> WindowFigures:
     """The run's figures over ``[start_s, end_s)``: each decision row's interval ``(t - interval_s, t]``
     belongs to the window holding its midpoint (energy, energy above the supply, SLATAH's host
-    time, migrations, shelved VM-hours); switch-offs (``off_times_s[h]``, host h's times) by their
-    time. Over a window holding every row it gives the whole run's figures (power cycles: the
-    window's length, at least a day, not the run's, divides)."""
+    time, shelved VM-hours); migrations (started at the row's decision ``t`` or in the waves after
+    it) and switch-offs (``off_times_s[h]``, host h's times) by their time. Over a window holding
+    every row it gives the whole run's figures (power cycles: the window's length, at least a day,
+    not the run's, divides)."""
     if not end_s > start_s:
         raise ValueError(f"a window needs start < end, got [{start_s}, {end_s})")
-    mid = np.asarray(series.time_s, dtype=np.float64) - interval_s / 2.0
-    inside = (mid >= start_s) & (mid < end_s)
+    t = np.asarray(series.time_s, dtype=np.float64)
+    inside = (t - interval_s / 2.0 >= start_s) & (t - interval_s / 2.0 < end_s)
 
-    def rows(values) -> np.ndarray:
-        return np.asarray(values, dtype=np.float64)[inside] if len(values) else np.zeros(0)
+    def rows(values, where=inside) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64)[where] if len(values) else np.zeros(0)
 
     power = rows(series.power_w)
     supply = series.available_w
@@ -125,7 +126,7 @@ def window_figures(series: StepSeries, interval_s: float, start_s: float, end_s:
         energy_kwh=float(power.sum() * interval_s / J_PER_KWH),
         above_supply_kwh=above,
         slatah=float(overload_s / host_s) if host_s > 0 else 0.0,
-        migrations=int(rows(series.migrations).sum()),
+        migrations=int(rows(series.migrations, (t >= start_s) & (t < end_s)).sum()),
         deferred_vm_hours=float(rows(series.vms_shelved).sum() * interval_s / 3600.0),
         power_cycles_max=float(counts.max() / days) if len(counts) else 0.0,
         power_cycles_mean=float(counts[cycled].mean() / days) if cycled.any() else 0.0,
