@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from oslo_config import cfg
-from watcher.applier.loading.default import DefaultActionLoader
-from watcher.common.loader.default import DefaultLoader
 from watcher.common.metal_helper import constants as metal_constants
 
+from tests.watcher.action_loader import load_action
 from watcher_geyser.strategies import opts, power_action
 from watcher_geyser.strategies.power_action import GeyserNodePower
 
 
 def load(config_text: str = "", tmp_path=None) -> GeyserNodePower:
-    """Load the action as Watcher's applier does (its DefaultActionLoader, on a config of our own)."""
-    conf = cfg.ConfigOpts()
-    files = []
-    if config_text:
-        path = tmp_path / "watcher.conf"
-        path.write_text(config_text)
-        files = [str(path)]
-    conf(args=[], default_config_files=files)
-    loader = DefaultLoader(namespace=DefaultActionLoader().namespace, conf=conf)
-    return loader.load(opts.NODE_POWER_ACTION)
+    return load_action(opts.NODE_POWER_ACTION, config_text, tmp_path)
 
 
 def test_the_defaults_are_ten_minutes_ten_seconds_apart():
