@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from watcher_geyser.defaults import HOST_IDLE_W, HOST_MAX_W
-from watcher_geyser.model import Fleet
+from watcher_geyser.model import RAM, Fleet
 from watcher_geyser.power import CURVE_POINTS, PowerModel
 
 G4_CURVE_W = (86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0)
@@ -191,7 +191,7 @@ def scenario_datacenter(fleet: Fleet, vm_names: tuple[str, ...] | list[str]) -> 
         host_names=tuple(h.name for h in fleet.hosts),
         pes=np.array([max(h.vcpus, 1) for h in fleet.hosts], dtype=np.int64),
         pe_mips=np.full(len(fleet.hosts), MIPS_PER_VCPU),
-        ram_mb=np.array([h.capacity[1] for h in fleet.hosts], dtype=np.float64),
+        ram_mb=np.array([h.capacity[RAM] for h in fleet.hosts], dtype=np.float64),
         bw_kbit=np.full(len(fleet.hosts), HOST_BW_KBIT),
         power=tuple(h.power for h in fleet.hosts),
         vm_names=tuple(vm_names),
