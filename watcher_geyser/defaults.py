@@ -59,5 +59,11 @@ PER_HOST_PARALLELISM = 1
 #: Migration bandwidth for the plan's duration estimate, MB/s.
 BANDWIDTH_MB_S = 1000.0
 
+#: A host's linear power model when nothing says better, watts at idle and at 100 % CPU: the
+#: plugin's ``[geyser_power] default_idle_w``/``default_max_w``, ``geyser snapshot --idle-w``/
+#: ``--max-w``, and the simulator's newest host type (``simulator.datacenter``).
+HOST_IDLE_W = 120.0
+HOST_MAX_W = 350.0
+
 #: Power cycles (off then on again) a host may make in any 24 h window.
 MAX_POWER_CYCLES_PER_DAY = 2
