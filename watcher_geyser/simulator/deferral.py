@@ -133,7 +133,7 @@ class DeferralBook:
 
     def candidates(self, t_s: float, clock_s: float = 0.0) -> list[Candidate]:
         """Deferrable VMs with work left, as the core's rule sees them (uuid = VM name; ``resume_by_s``
-        on a clock where the replay starts at ``clock_s``)."""
+        on a clock where the replay starts at ``clock_s``; ``runtime_s``: the rest of its trace)."""
         state, names = self.state, self.state.dc.vm_names
         pos = self.position(t_s)
         shelved = self.shelved
@@ -141,7 +141,8 @@ class DeferralBook:
         mask = self.setup.deferrable & (shelved | running) & (pos < self.end_s - _EPS_S)
         # running: position + max_deferral; shelved: when it was shelved + what is left of max_deferral
         resume_by = t_s + (self.setup.max_deferral_s - self._shelved_now(t_s))
-        return [Candidate(names[v], bool(shelved[v]), float(resume_by[v]) + clock_s)
+        left = self.end_s - pos  # the running time each VM's remaining work needs
+        return [Candidate(names[v], bool(shelved[v]), float(resume_by[v]) + clock_s, float(left[v]))
                 for v in np.flatnonzero(mask).tolist()]
 
     def _shelved_now(self, t_s: float) -> np.ndarray:
