@@ -129,10 +129,8 @@ def decide_deferral(
     reasons: dict[str, str] = {}
     waiting: list[Candidate] = []  # shelved, not forced back: the energy decides
     running: list[Candidate] = []  # running, could wait long enough to be worth shelving
-    running_deferrable = 0  # every deferrable instance running now, shelvable or not
     for c in candidates:
         slack_s = c.resume_by_s - now_s
-        running_deferrable += not c.shelved
         if c.shelved:
             reason = _forced_back(slack_s, energy, config)
             if reason is not None:
@@ -147,11 +145,8 @@ def decide_deferral(
         elif energy.fallback is None and slack_s >= config.lead_s + config.min_shelve_s:
             running.append(c)
     if energy.fallback is None:
-        if energy.knows_supply:
-            more_resume, more_shelve = _by_supply(waiting, running, energy, now_s, config, reasons,
-                                                  running_deferrable)
-        else:
-            more_resume, more_shelve = _by_level(waiting, running, energy, now_s, config, reasons)
+        by_supply = _by_supply if energy.knows_supply else _by_level
+        more_resume, more_shelve = by_supply(waiting, running, energy, now_s, config, reasons)
         resume += more_resume
         shelve += more_shelve
     return DeferralPlan(tuple(shelve), tuple(resume), tuple(late), reasons, tuple(due))
@@ -182,8 +177,7 @@ def _by_level(waiting, running, energy: Energy, now_s: float, config: DeferralCo
     return [], []
 
 
-def _by_supply(waiting, running, energy: Energy, now_s: float, config: DeferralConfig, reasons,
-               running_deferrable: int = 0):
+def _by_supply(waiting, running, energy: Energy, now_s: float, config: DeferralConfig, reasons):
     """Rule 3: shelve what the supply does not cover, bring back what it does (watts signals)."""
     supply_w, need_w, unit_w = energy.supply_w, energy.need_w, energy.per_instance_w
     rising = _rising(energy, now_s, config)
@@ -204,20 +198,35 @@ def _by_supply(waiting, running, energy: Energy, now_s: float, config: DeferralC
     if closes_s is not None and closes_s < now_s + config.min_shelve_s:
         return [], []  # the supply closes the gap before a shelve would be worth it (a rising morning)
     count = math.ceil(deficit_w / unit_w)
-    window = None if energy.forecast is None else Window.of(energy.forecast, need_w, unit_w, running_deferrable)
-    # every deferrable instance wants the sunny window; they take it in the order they come back
-    rank = {c.uuid: k for k, c in enumerate(sorted([*waiting, *running], key=lambda c: (c.resume_by_s, c.uuid)), 1)}
-    chosen = []
-    for c in sorted(running, key=lambda c: (-c.resume_by_s, c.uuid)):
-        if len(chosen) == count:
-            break
-        why = _waiting_pays(c, rank[c.uuid], window, now_s, config)
-        if why is None:
-            continue
-        chosen.append(c.uuid)
-        reasons[c.uuid] = (f"the fleet draws {need_w:.0f} W, {deficit_w:.0f} W above the supply; "
-                           f"may wait {(c.resume_by_s - now_s) / 3600:.1f} h, {why}")
+    pays = _who_waits(waiting, running, energy, now_s, config)
+    chosen = [c.uuid for c in sorted(running, key=lambda c: (-c.resume_by_s, c.uuid)) if c.uuid in pays][:count]
+    for uuid in chosen:
+        c = pays[uuid][0]
+        reasons[uuid] = (f"the fleet draws {need_w:.0f} W, {deficit_w:.0f} W above the supply; "
+                         f"may wait {(c.resume_by_s - now_s) / 3600:.1f} h, {pays[uuid][1]}")
     return [], chosen
+
+
+def _who_waits(waiting, running, energy: Energy, now_s: float, config: DeferralConfig) -> dict:
+    """The running instances for which waiting pays (uuid -> (candidate, why)), under one plan.
+
+    The plan: the base is the fleet's draw without the running instances that may wait, and
+    every instance that waits (shelved, or may wait) takes the sunny window in the order they
+    come back (nearest latest safe start first). An instance for which waiting does not pay runs
+    on, through the window too, so it joins the base: the plan is redrawn without it until every
+    instance left in it pays (a few rounds; each round only removes instances).
+    """
+    pool = list(running)
+    while True:
+        window = None if energy.forecast is None else Window.of(energy.forecast, energy.need_w,
+                                                               energy.per_instance_w, len(pool))
+        queue = sorted([*waiting, *pool], key=lambda c: (c.resume_by_s, c.uuid))
+        rank = {c.uuid: k for k, c in enumerate(queue, start=1)}
+        pays = {c.uuid: (c, why) for c in pool
+                if (why := _waiting_pays(c, rank[c.uuid], window, now_s, config)) is not None}
+        if len(pays) == len(pool):
+            return pays
+        pool = [c for c in pool if c.uuid in pays]
 
 
 def _rising(energy: Energy, now_s: float, config: DeferralConfig) -> bool:
@@ -240,8 +249,8 @@ def _waiting_pays(c: Candidate, rank: int, window: Window | None, now_s: float, 
     Either the forecast holds the fleet's base draw and the ``rank`` instances that come back no
     later than this one (the surplus is shared, not counted once per instance) before its latest
     safe start; or, with the running time its work needs known, its run from that latest safe
-    start (its deadline brings it back, in the dark) is covered longer than its run from now.
-    Otherwise waiting would only move its work from one dark hour to another.
+    start (its deadline brings it back, in the dark) is covered at least ``min_shelve_s`` longer
+    than its run from now. Otherwise waiting would only move its work from one dark hour to another.
     """
     if window is None:
         return "no forecast: its deadline brings it back"
@@ -252,7 +261,7 @@ def _waiting_pays(c: Candidate, rank: int, window: Window | None, now_s: float, 
         return f"the supply is forecast to cover it and the {rank - 1} before it in {(at - now_s) / 3600:.1f} h"
     if forecast.end_s < latest_s:
         return f"the forecast ends in {(forecast.end_s - now_s) / 3600:.1f} h, before its deadline brings it back"
-    if c.runtime_s is not None and (gain_s := window.gain_s(rank, now_s, latest_s, c.runtime_s)) > 0:
+    if c.runtime_s is not None and (gain_s := window.gain_s(rank, now_s, latest_s, c.runtime_s)) >= config.min_shelve_s:
         return (f"back by its deadline in the dark, its {c.runtime_s / 3600:.1f} h of work then runs "
                 f"{gain_s / 3600:.1f} h longer covered than from now")
     return None

@@ -2,7 +2,8 @@
 
 Every shelved instance, and every running one the rule could shelve, wants the same thing: to
 run while the supply covers it. The surplus a forecast step offers is the supply over the
-fleet's draw *without* its deferrable work (``base_w``); at ``unit_w`` an instance it holds a
+fleet's draw *without* the deferrable work that may wait (``base_w``: instances too near their
+deadline to be shelved run on through the window, so they stay in it); at ``unit_w`` an instance it holds a
 number of them. The instances take it in turn, in the order the rule brings them back (nearest
 latest safe start first): the k-th is promised the earliest time the forecast holds the base
 and k instances, so the surplus promised at any time never exceeds the surplus forecast then
@@ -32,13 +33,13 @@ class Window:
     """The forecast surplus over the fleet's draw without deferrable work, in instances."""
 
     forecast: Forecast
-    base_w: float  # what the fleet draws without its deferrable work (running or shelved)
+    base_w: float  # what the fleet draws without the deferrable instances that may wait
     unit_w: float  # what one instance costs
 
     @classmethod
-    def of(cls, forecast: Forecast, need_w: float, unit_w: float, running_deferrable: int) -> Window:
-        """The window seen from now: ``need_w`` drawn with ``running_deferrable`` deferrable instances running."""
-        return cls(forecast, max(need_w - running_deferrable * unit_w, 0.0), unit_w)
+    def of(cls, forecast: Forecast, need_w: float, unit_w: float, may_wait: int) -> Window:
+        """The window seen from now: ``need_w`` drawn with ``may_wait`` running instances that could be shelved."""
+        return cls(forecast, max(need_w - may_wait * unit_w, 0.0), unit_w)
 
     def need_w(self, instances: int) -> float:
         """Watts the supply must give to cover the base and ``instances`` deferrable instances."""
