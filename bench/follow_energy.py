@@ -14,16 +14,18 @@ For each day:
 3. per supply: every blind point's energy above the supply (from its per-step power, as the
    simulator accounts it), the frontier of uncovered energy against SLATAH, and geyser following
    the supply, with 0 % and 30 % deferrable VMs (``simulator.deferral``, deadline 24 h). Deferred
-   work may finish after the day, under a next day's supply no other work claims: its draw is
-   folded onto the day (as if every day were this one) before it is held against the supply
-   (``deferrable_uncovered_kwh``; the replay's own figure is ``..._as_replayed_kwh``);
+   work may finish after the day, under a next day's supply no other work claims. The headline
+   (``deferrable_uncovered_kwh``) is the steady state: the day replayed twice back to back
+   (``geyser simulate --repeat-day 2``, the same sun both days), each day with its own VMs, and its
+   second day's window, where yesterday's spill meets today's work; beside it the replay of one
+   day folded onto itself (``..._folded_kwh``) and as replayed (``..._as_replayed_kwh``);
 4. ``--datacenter three-gen``: the same measurement on a fleet the engine was not tuned on (three
    host generations with different cores and power curves, two VMs per host where PlanetLab has
    1.3; ``--vms-per-host`` varies the depth). The team reports the worst family, not the best.
 
 Measuring is slow (a geyser day is a minute or more, a deferrable one two or three): with
 ``--frontier-cache DIR`` the blind points of each day are written to ``DIR/<day>.json``
-(``DIR/<day>-<data centre>.json`` for a data centre other than planetlab) the first time and read
+(``DIR/<day>-<data centre>-<hosts>h.json`` for a data centre other than planetlab) the first time and read
 back afterwards (delete the file when the blind policies change), and
 ``--deferrable-only`` skips geyser following the supply with a fixed workload, so a change to
 deferral can be measured with one replay per day and supply (``--fixed-only`` the other way round).
@@ -55,12 +57,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from follow_energy_plots import plot_frontier, plot_power  # noqa: E402
+from follow_steady import STEADY_DAYS, deferrable_figures, steady_blind, steady_front  # noqa: E402
 from planetlab import default_traces  # noqa: E402
 
 from watcher_geyser import defaults  # noqa: E402
 from watcher_geyser.commands.simulate import bundled_sample  # noqa: E402
 from watcher_geyser.signal.series import Series, Unit  # noqa: E402
-from watcher_geyser.signal.solar import SolarSite, solar_series  # noqa: E402
+from watcher_geyser.signal.solar import SolarSite, solar_series, solar_watts  # noqa: E402
 from watcher_geyser.simulator.baselines import make_policy  # noqa: E402
 from watcher_geyser.simulator.datacenter import PRESETS, three_gen, with_vm_sizes  # noqa: E402
 from watcher_geyser.simulator.engine import simulate  # noqa: E402
@@ -155,9 +158,11 @@ class Day:
 
     @property
     def cache_name(self) -> str:
-        """The day's ``--frontier-cache`` file: one per day and data centre (planetlab keeps ``<day>.json``)."""
+        """The day's ``--frontier-cache`` file: one per day and data centre (planetlab keeps ``<day>.json``);
+        other families name their host count too, which ``--vms-per-host`` changes, so a deeper three-gen
+        fleet never reads the blind points of a shallower one."""
         family = self.dc.name
-        return f"{self.name}.json" if family.startswith("planetlab") else f"{self.name}-{family}.json"
+        return f"{self.name}.json" if family.startswith("planetlab") else f"{self.name}-{family}-{self.dc.hosts}h.json"
 
 
 def load_day(path: Path, preset: str, start: str | None, vms_per_host: float | None = None) -> Day:
@@ -192,7 +197,7 @@ class Runner:
     def __init__(self, day: Day, bar, deterministic: bool = True) -> None:
         self.day, self.bar, self.deterministic = day, bar, deterministic
 
-    def run(self, spec: str, feed: SignalFeed | None = None, deferrable: float = 0.0):
+    def run(self, spec: str, feed: SignalFeed | None = None, deferrable: float = 0.0, days: int = 1):
         policy = make_policy(spec)
         if self.deterministic and hasattr(policy, "settings"):  # geyser: blind and following differ only by the signal
             policy.settings = policy.settings.with_solve(deterministic=True)
@@ -205,16 +210,28 @@ class Runner:
 
             kwargs["deferral"] = DeferralSetup.seeded(len(self.day.trace.names), deferrable)
         supply = feed.available_w if feed is not None else None
-        return simulate(self.day.trace, self.day.dc, policy, CLOUDSIM, supply, self.bar.update, **kwargs)
+        return simulate(self.day.trace, self.day.dc, policy, CLOUDSIM, supply, self.bar.update, repeat_days=days,
+                        **kwargs)
 
 
-def solar_supply(day: Day, site: SolarSite, energy_kwh: float) -> tuple[SignalFeed, float]:
-    """The clear-sky supply of ``site`` scaled so its energy over the trace is ``energy_kwh``; (feed, peak W)."""
+def solar_supply(day: Day, site: SolarSite, energy_kwh: float, repeat_days: int = 1) -> tuple[SignalFeed, float]:
+    """The clear-sky supply of ``site`` scaled so its energy over the trace is ``energy_kwh``; (feed, peak W).
+
+    With ``repeat_days`` > 1 (the steady-state replay) the day's own sun repeats every day, over the
+    N days and the spill: as if every day were this one, the sun included, so that its last day is
+    held against the same supply as the single day and the frontier."""
     step = day.trace.step_s
     span = day.trace.samples * step
     margin = 6 * 3600.0  # the signal policy may look ahead past the day's end
     deferred = 24 * 3600.0  # deferred work may run up to a day past it (the default deferral deadline)
-    unit = solar_series(site, day.start_s - margin, day.start_s + span + deferred + margin, step)
+    end_s = day.start_s + repeat_days * span + deferred + margin
+    if repeat_days == 1:
+        unit = solar_series(site, day.start_s - margin, end_s, step)
+    else:
+        times = np.arange(day.start_s - margin, end_s, step)
+        same_day = day.start_s + np.mod(times + step / 2 - day.start_s, span)  # each step's time on the first day
+        unit = Series.build(times, solar_watts(site, same_day), Unit.WATTS, np.full(len(times), step),
+                            origin="solar clear-sky, the first day's sun every day")
     unit_feed = SignalFeed(unit, day.start_s)
     times = np.arange(1, day.trace.samples) * step + CLOUDSIM.decision_offset_s
     unit_kwh = float(supply_at_midpoints(times, step, unit_feed.available_w).sum() * step / 3.6e6)
@@ -299,17 +316,31 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
                                                         "points": list(cached.values())}, indent=1))
     thr = blind[THR_REFERENCE]
     skip_note = "skipped: --fixed-only" if fixed_only else deferrable_support()
+    steady_feeds, steady_rows = {}, {}
+    if skip_note is None:  # the steady state's frontier: each blind point's second day of two
+        steady_feeds = {s: solar_supply(day, site, s * reference.energy_kwh, STEADY_DAYS)[0] for s in scales}
+        steady_rows = steady_blind(day, specs, lambda spec: runner.run(spec, days=STEADY_DAYS), steady_feeds, cache,
+                                   emit)
     summaries = []
     for scale, (feed, peak_w) in feeds.items():
         following = {} if deferrable_only else {0.0: runner.run("geyser", feed)}
+        steady = None
         if skip_note is None:
             following[DEFERRABLE_SHARE] = runner.run("geyser", feed, DEFERRABLE_SHARE)
+            steady = runner.run("geyser", steady_feeds[scale], DEFERRABLE_SHARE, STEADY_DAYS)
         front = pareto_front([(r.slatah, uncovered(r, feed, step)) for r in blind.values()])
         for share, r in following.items():
             emit(point_row(day, "geyser", r, signal="solar", supply_scale=scale, supply_peak_w=peak_w,
                            deferrable=share, uncovered_kwh=folded_uncovered_kwh(r, day),
                            uncovered_as_replayed_kwh=r.energy_above_signal_kwh))
-        summary = summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note)
+        if steady is not None:
+            emit(point_row(day, "geyser", steady, signal="solar", supply_scale=scale, supply_peak_w=peak_w,
+                           deferrable=DEFERRABLE_SHARE, repeat_days=STEADY_DAYS, last_day=steady.last_day().as_dict()))
+        summary = summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note, steady,
+                            steady_front(steady_rows, scale) if steady is not None else None)
+        if steady is not None:  # blind geyser's second day against its single day: why the frontiers differ
+            summary["blind_second_over_single_day_uncovered"] = steady_rows[BLIND_REFERENCE][
+                "uncovered_kwh_by_supply"][str(scale)] / uncovered(reference, feed, step)
         emit(summary)
         summaries.append(summary)
         plotted = 0.0 in following and reference.series is not None
@@ -350,7 +381,8 @@ def ratio_to_frontier(uncovered_kwh: float, slatah: float, front: list,
     return uncovered_kwh / reading.cost, None
 
 
-def summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note) -> dict:
+def summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note, steady=None,
+              s_front=None) -> dict:
     fixed = following.get(0.0)
     reading = frontier_at(front, fixed.slatah) if fixed is not None else None
     ratio, why_not = (None, None) if fixed is None else ratio_to_frontier(
@@ -392,22 +424,12 @@ def summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_
     }
     if DEFERRABLE_SHARE in following:
         d = following[DEFERRABLE_SHARE]
-        d_reading = frontier_at(front, d.slatah)
-        d_uncovered = folded_uncovered_kwh(d, day)
-        d_ratio, d_why_not = ratio_to_frontier(d_uncovered, d.slatah, front, reference.energy_kwh)
-        d_replayed, _ = ratio_to_frontier(d.energy_above_signal_kwh, d.slatah, front, reference.energy_kwh)
-        row.update(deferrable_ratio_to_frontier=d_ratio, deferrable_ratio_not_meaningful=d_why_not,
-                   deferrable_reading=d_reading.where,
-                   deferrable_uncovered_kwh=d_uncovered, deferrable_slatah=d.slatah,
-                   # the replay's own figure, which counts tomorrow's supply as free for the spilled work
-                   deferrable_uncovered_as_replayed_kwh=d.energy_above_signal_kwh,
-                   deferrable_ratio_as_replayed=d_replayed,
-                   deferrable_spill_kwh=spill_kwh(d, day),
-                   deferred_vm_hours=d.deferred_vm_hours, deadline_misses=d.deadline_misses,
-                   deadline_missed=list(d.deadline_missed))
+        row.update(deferrable_figures(d, steady, front, s_front, folded_uncovered_kwh(d, day), spill_kwh(d, day),
+                                      lambda kwh, slatah, f: ratio_to_frontier(kwh, slatah, f, reference.energy_kwh)))
+        d_ratio = row["deferrable_ratio_to_frontier"]
         met["deferrable_30pct_below_frontier"] = None if d_ratio is None else d_ratio <= 1 - TARGETS[
             "deferrable_below_frontier"]
-        met["no_deadline_misses"] = d.deadline_misses == 0
+        met["no_deadline_misses"] = row["deadline_misses"] == 0
     else:
         row["deferrable"] = skip_note
     if reading is not None and reading.where == "below":
@@ -496,8 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.fixed_only and args.deferrable_only:
         print("follow_energy: --fixed-only and --deferrable-only exclude each other; give one", file=sys.stderr)
         return 2
-    following_runs = (0 if args.deferrable_only else 1) + (0 if deferrable_support() or args.fixed_only else 1)
-    runs_per_day = 1 + len(set(frontier) | {THR_REFERENCE}) + len(scales) * following_runs
+    steady = not (deferrable_support() or args.fixed_only)
+    following_runs = (0 if args.deferrable_only else 1) + (1 + STEADY_DAYS if steady else 0)  # steady: 2 days long
+    blind_runs = 1 + len(set(frontier) | {THR_REFERENCE})
+    runs_per_day = blind_runs * (1 + (STEADY_DAYS if steady else 0)) + len(scales) * following_runs
     for path in paths:
         day = load_day(path, preset, args.start, vms_per_host)
         with tqdm(total=runs_per_day * (day.trace.samples - 1), unit="step", file=sys.stderr, leave=False) as bar:

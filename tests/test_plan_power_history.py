@@ -63,7 +63,8 @@ def test_a_csv_history_reads_as_the_json_one(tmp_path):
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    ('{"switch_offs": [{"host": "h1", "at": "yesterday"}]}', "switch_offs[0]: 'at': 'yesterday' is not a time"),
+    ('{"switch_offs": [{"host": "h1", "at": "yesterday"}]}',
+     "switch_offs[0]: 'at': text of 9 character(s) is not a time"),
     ('{"switch_offs": [{"host": "h1"}]}', "switch_offs[0]: 'at': missing or not a time"),
     ('{"switch_offs": [{"host": "", "at": 0}]}', "switch_offs[0]: 'host' must be a host name"),
     ('{"offs": []}', "no 'switch_offs' list"),

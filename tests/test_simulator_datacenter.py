@@ -19,8 +19,9 @@ def test_three_gen_hands_out_generations_in_turn_at_the_asked_depth(vms, vms_per
     dc = three_gen([f"vm-{i}" for i in range(vms)], vms_per_host)
     assert dc.hosts == max(3, math.ceil(vms / vms_per_host))
     for h in range(dc.hosts):
-        cores, pe_mips, ram_mb, power = THREE_GEN_HOSTS[h % 3]
-        assert (dc.pes[h], dc.pe_mips[h], dc.ram_mb[h], dc.power[h]) == (cores, pe_mips, ram_mb, power)
+        kind = THREE_GEN_HOSTS[h % 3]
+        assert (dc.pes[h], dc.pe_mips[h], dc.ram_mb[h], dc.power[h]) == (kind.pes, kind.pe_mips, kind.ram_mb,
+                                                                         kind.power)
     assert len(dc.vm_names) == vms
 
 

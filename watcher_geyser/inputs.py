@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import math
 import os
@@ -45,6 +46,77 @@ LIMITS: dict[str, tuple[float, float]] = {
     "power_budget_w": (0, 1e12),
     "step_s": (0, 365 * 86400),
 }
+
+
+#: Epoch values above this are milliseconds (Prometheus and JavaScript write those): 1e11 s is the year 5138.
+MILLISECONDS_ABOVE = 1e11
+LATEST_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last time Python's datetime can write
+TIME_HINT = "write ISO 8601 such as 2026-11-26T03:10:00Z (no offset: UTC) or epoch seconds"
+
+
+def epoch_s(value: Any, where: str) -> float:
+    """Epoch seconds for a time read from outside: the one reader of every time we are given.
+
+    Accepted: ISO 8601 text with ``Z`` or an offset (without one: UTC, as Watcher stores its
+    times), a ``datetime`` (naive: UTC), epoch seconds as a number or as text, and epoch
+    milliseconds (any epoch value above ``MILLISECONDS_ABOVE``). Refused with an
+    ``InputError`` naming ``where`` and the fix: a missing value (None, empty text), a
+    boolean, NaN or an infinity, malformed text, any other type, and times before 1970 or
+    after 9999. A bad text is described by its length, never shown: it may be a secret read
+    from a wrong file, and messages go to logs.
+    """
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
+        raise InputError(f"{where}: missing or not a time ({shape(value)}); {TIME_HINT}")
+    if isinstance(value, str):
+        value = _number_or_datetime(value.strip(), where)
+    if isinstance(value, dt.datetime):
+        seconds = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
+    elif isinstance(value, int | float):
+        if isinstance(value, int) and abs(value) > 10**18:
+            raise InputError(f"{where}: {shape(value)} is not a time; {TIME_HINT}")
+        seconds = float(value)
+        if not math.isfinite(seconds):
+            raise InputError(f"{where}: {value!r} is not a time; {TIME_HINT}")
+        seconds = seconds / 1000.0 if abs(seconds) > MILLISECONDS_ABOVE else seconds
+    else:
+        raise InputError(f"{where}: missing or not a time ({shape(value)}); {TIME_HINT}")
+    if not 0 <= seconds <= LATEST_S:
+        raise InputError(f"{where}: {seconds:g} s is not a time between 1970 and 9999; {TIME_HINT}")
+    return seconds
+
+
+def _number_or_datetime(text: str, where: str) -> float | dt.datetime:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        problem = "is not a time: it is not ISO 8601 nor a number"
+        raise InputError(f"{where}: {shape(text)} {problem}; {TIME_HINT}") from None
+
+
+def shape(raw: Any) -> str:
+    """What a bad value looks like without showing it: text read from a file or a server may
+    be a secret (``/etc/shadow``, a token) and messages go to logs and Watcher's ``nop``."""
+    if isinstance(raw, str):
+        return f"text of {len(raw)} character(s)"
+    if isinstance(raw, bool | int | float) or raw is None:
+        return repr(raw) if not isinstance(raw, int) or abs(raw) < 10**18 else f"an integer of {len(str(raw))} digits"
+    return type(raw).__name__
+
+
+def iso(t_s: float) -> str:
+    """ISO 8601 UTC text for epoch seconds (``'-inf'``/``'inf'`` for unbounded ends)."""
+    if math.isnan(t_s):
+        return "an invalid time (NaN)"
+    if math.isinf(t_s):
+        return "the end of time" if t_s > 0 else "the beginning of time"
+    try:
+        return dt.datetime.fromtimestamp(t_s, dt.UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return f"{t_s:g} s"
 
 
 def number(value: Any, where: str, key: str, *, low: float | None = None, high: float | None = None,

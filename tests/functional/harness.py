@@ -23,7 +23,9 @@ Everything else is Watcher's own code. The emulated Nova's moves are recorded in
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 import uuid as uuidlib
 import warnings
 from importlib.metadata import entry_points
@@ -232,6 +234,48 @@ def let_pytest_filter_warnings() -> None:
         warnings._filters_mutated()  # what warnings.filterwarnings does after it edits the list
 
 
+# --- the harness's database under load -------------------------------------------------------
+# Watcher's harness gives each test a file-backed SQLite database in WAL mode, serialises writes
+# with a lock, and opens a connection per session (oslo.db's NullPool for SQLite files). Two things
+# still made "database is locked" possible on a loaded machine (load 8 on 2 cores), both in
+# our hands:
+# - whenever the last open connection closes, SQLite checkpoints the WAL into the database and
+#   deletes it under an EXCLUSIVE lock, and the next connection rebuilds the WAL index: with a
+#   connection opened and closed per API request (every 0.1 s while a test waits), these windows
+#   came constantly, and a session that met one waited at most pysqlite's 5 s busy timeout, which a
+#   starved thread can exceed. One connection held open for the test makes no close the last.
+# - the decision engine's and the applier's worker pools are not stopped with their services: an
+#   audit or a plan still running when a test ended wrote on into the next test's database while
+#   Watcher's fixture was creating its schema, outside the write lock. Draining them first ends
+#   every write of a test before its database goes.
+POOL_DRAIN_S = 120.0  # longer than any audit or plan of these tests takes on a loaded machine
+
+
+def hold_the_database_open(case) -> None:
+    """Keep one idle connection to the test's SQLite database until the test's cleanup."""
+    url = base.CONF.database.connection
+    if not url.startswith("sqlite:///"):
+        return
+    keeper = sqlite3.connect(url.removeprefix("sqlite:///"), check_same_thread=False)
+    case.addCleanup(keeper.close)
+
+
+def drain_services(case) -> None:
+    """Wait until the audits and action plans still running have finished (at most
+    ``POOL_DRAIN_S``), so that nothing writes to the database once the test is over."""
+    pools = []
+    for name in ("de_fixture", "applier_fixture"):
+        fixture = getattr(case.env, name, None)
+        if fixture is not None:
+            pools += [endpoint.executor for endpoint in fixture.service.conductor_endpoints
+                      if getattr(endpoint, "executor", None) is not None]
+    deadline = time.monotonic() + POOL_DRAIN_S
+    while any(pool.queue_size or pool.get_num_idle_workers() < pool.num_workers for pool in pools):
+        if time.monotonic() > deadline:
+            case.fail(f"Watcher's services were still working {POOL_DRAIN_S:.0f} s after the test ended")
+        time.sleep(0.1)
+
+
 class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
     """Watcher's functional test case with our datasource and metal seams and a move recorder."""
 
@@ -243,6 +287,8 @@ class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
             self.fail("watcher-geyser's entry points are not installed in this Python environment, so Watcher "
                       "cannot find its strategies: run `pip install -e .` (or bash tools/venv.sh) and retry")
         super().setUp()
+        hold_the_database_open(self)
+        self.addCleanup(drain_services, self)  # runs before Watcher's own cleanups stop them and drop the database
         let_pytest_filter_warnings()
         self.flags(group="nova", migration_max_retries=2, migration_interval=0.1)
         self.emulator = self.env.nova_fixture.nova_emulator

@@ -133,8 +133,8 @@ class RealNovaTestCase(GeyserFunctionalTestCase):
         body = [{"name": s.name, "flavor": s.flavor, "host": s.host,
                  "project": s.project or project_of.get(s.group), "group": groups.get(s.group),
                  "metadata": s.metadata} for s in spec.servers]
-        booted = self.cloud.op("boot", servers=body)["servers"]
-        wrong = [(b["name"], b["status"], b["host"]) for b, s in zip(booted, spec.servers)
+        booted = self.cloud.boot(body)
+        wrong = [(b["name"], b["status"], b["host"], b.get("fault")) for b, s in zip(booted, spec.servers)
                  if b["status"] != "ACTIVE" or b["host"] != s.host]
         self.assertEqual([], wrong, "Nova did not boot the fleet as asked")
         ids = {b["name"]: b["id"] for b in booted}

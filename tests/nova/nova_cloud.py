@@ -61,11 +61,13 @@ from nova.tests.functional import api as nova_api  # noqa: E402
 from nova.tests.functional import integrated_helpers  # noqa: E402
 from nova.virt import fake  # noqa: E402
 
-ACTIVE_WAIT_S = 180.0  # a batch of boots on a loaded 2-core machine
-# How often the control channel looks whether Nova is done. Each look goes through Nova's API
-# and costs this process CPU that Nova would rather spend on the work itself: on a busy 2-core
-# machine, polling every 50 ms made a boot several times slower.
+ACTIVE_WAIT_S = 180.0  # one server's action, or the deletes of a reset, on a loaded 2-core machine
+# How often the control channel looks whether Nova is done. Each look lists every server through
+# Nova's API and costs this process CPU that Nova would rather spend on the work itself: on a busy
+# 2-core machine, polling every 50 ms made a boot several times slower. A wait that sees no
+# progress looks half as often each time, up to POLL_MAX_S; progress brings it back to POLL_S.
 POLL_S = 0.3
+POLL_MAX_S = 2.0
 DEFAULT_ROLES = "reader,member,admin"
 
 
@@ -143,8 +145,10 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
         deadline = time.monotonic() + timeout_s
         pending = set(server_ids)
         done: dict[str, dict] = {}
+        poll_s = POLL_S
         while True:
             listed = {s["id"]: s for s in self.admin_api.get_servers(detail=True, search_opts={"all_tenants": 1})}
+            finished = len(done)
             for server_id in sorted(pending):
                 server = listed.get(server_id)
                 if server is None:
@@ -158,8 +162,10 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
                 return done
             if time.monotonic() > deadline:
                 states = {i: listed[i]["status"] for i in sorted(pending)}
-                raise NovaError(f"{what}: servers not {statuses} after {timeout_s:.0f} s: {states}")
-            time.sleep(POLL_S)
+                raise NovaError(f"{what}: {len(pending)} of {len(server_ids)} server(s) not {statuses} after "
+                                f"{timeout_s:.0f} s: {states}")
+            poll_s = POLL_S if len(done) > finished else min(2 * poll_s, POLL_MAX_S)
+            time.sleep(poll_s)
 
     def _image_id(self) -> str:
         if self._image is None:
@@ -200,9 +206,10 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
         group = self.client(project).post_server_groups({"name": name, "policy": policy})
         return {"id": group["id"], "project": group.get("project_id")}
 
-    def op_boot(self, servers: list[dict], wait: bool = True) -> dict:
+    def op_boot(self, servers: list[dict], wait: bool = True, wait_s: float = ACTIVE_WAIT_S) -> dict:
         """Boot ``{name, flavor, host, project?, group?, metadata?}`` each on its host (2.74 ``host``: the scheduler
-        and Placement still check it), all at once, then wait until every one is ACTIVE or ERROR."""
+        and Placement still check it), all at once, then wait up to ``wait_s`` until every one is ACTIVE or ERROR
+        (the test side scales it with the number of servers)."""
         created = []
         for s in servers:
             body = self._build_server(name=s["name"], image_uuid=self._image_id(),
@@ -218,7 +225,7 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
             created.append(self.client(s.get("project")).post_server(req))
         if not wait:
             return {"servers": [{"id": server["id"]} for server in created]}
-        final = self._wait_all([server["id"] for server in created], ("ACTIVE", "ERROR"), "boot")
+        final = self._wait_all([server["id"] for server in created], ("ACTIVE", "ERROR"), "boot", wait_s)
         return {"servers": [_summary(final[server["id"]]) for server in created]}
 
     def op_action(self, id: str, action: str) -> dict:  # noqa: A002 - the server's id, as Nova calls it
@@ -308,7 +315,8 @@ def _summary(server: dict) -> dict:
     return {"id": server["id"], "name": server["name"], "status": server["status"],
             "host": server.get("OS-EXT-SRV-ATTR:host"), "project": server.get("tenant_id"),
             "locked": server.get("locked"), "task_state": server.get("OS-EXT-STS:task_state"),
-            "flavor": (server.get("flavor") or {}).get("original_name"), "metadata": server.get("metadata") or {}}
+            "flavor": (server.get("flavor") or {}).get("original_name"), "metadata": server.get("metadata") or {},
+            "fault": (server.get("fault") or {}).get("message")}
 
 
 # --- serving ------------------------------------------------------------------------------

@@ -22,6 +22,13 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 NOVA_PYTHON = ROOT / ".venv-nova" / "bin" / "python"
 START_TIMEOUT_S = 240.0
+OP_WAIT_S = 240.0  # what the helper may wait inside one operation (its ACTIVE_WAIT_S is 180 s)
+HTTP_SLACK_S = 60.0  # the answer's way back, on top of the helper's own wait
+# A boot's wait grows with the servers booted at once: Nova builds them a few at a time, so on a
+# loaded machine the batch takes about a server's time multiplied by their number. At load 10 on
+# 2 cores, 24 servers took 180 s (7.5 s each), the fixed wait this replaces.
+BOOT_BASE_S = 60.0
+BOOT_PER_SERVER_S = 15.0
 RESOURCES = ("VCPU", "MEMORY_MB", "DISK_GB")
 PLACEMENT_HEADERS = {"X-Auth-Token": "admin", "OpenStack-API-Version": "placement latest"}
 
@@ -83,11 +90,17 @@ class NovaCloud:
 
     # --- control channel -------------------------------------------------------------------
     def op(self, name: str, /, **body) -> dict:
-        resp = self.http.post(f"{self.control_url}/{name}", json=body, timeout=300)
+        """Run one control operation; ``wait_s`` in the body (a boot's) is how long the helper may wait."""
+        resp = self.http.post(f"{self.control_url}/{name}", json=body,
+                              timeout=body.get("wait_s", OP_WAIT_S) + HTTP_SLACK_S)
         payload = resp.json()
         if resp.status_code != 200:
             raise CloudError(f"{name}: {payload['error']}\n{payload.get('traceback', '')}")
         return payload
+
+    def boot(self, servers: list[dict]) -> list[dict]:
+        """Boot the servers (``nova_cloud.Cloud.op_boot``) and wait for them, longer the more they are."""
+        return self.op("boot", servers=servers, wait_s=BOOT_BASE_S + BOOT_PER_SERVER_S * len(servers))["servers"]
 
     def servers(self) -> dict[str, dict]:
         """Server id -> {name, status, host, project, locked, flavor}, as Nova's API lists them."""

@@ -110,7 +110,7 @@ class TestAuditsOverRealNova(RealNovaTestCase):
         state = self.cloud.placement()[dest]
         free_mb = int(state["capacity"]["MEMORY_MB"] - state["usage"]["MEMORY_MB"])
         self.cloud.op("flavor", name="filler", vcpus=1, memory_mb=free_mb, disk_gb=1)
-        filler = self.cloud.op("boot", servers=[{"name": "filler", "flavor": "filler", "host": dest}])["servers"][0]
+        filler = self.cloud.boot([{"name": "filler", "flavor": "filler", "host": dest}])[0]
         self.assertEqual(("ACTIVE", dest), (filler["status"], filler["host"]))
 
         watch = self.execute_watched(plan["uuid"], expect="FAILED")

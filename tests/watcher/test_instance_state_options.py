@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from oslo_config import cfg
-from watcher.applier.loading.default import DefaultActionLoader
-from watcher.common.loader.default import DefaultLoader
-
+from tests.watcher.action_loader import load_action
 from watcher_geyser.strategies import opts
 from watcher_geyser.strategies.instance_state_action import GeyserInstanceState
 
 
 def load(config_text: str = "", tmp_path=None) -> GeyserInstanceState:
-    """Load the action as Watcher's applier does (its DefaultActionLoader, on a config of our own)."""
-    conf = cfg.ConfigOpts()
-    files = []
-    if config_text:
-        path = tmp_path / "watcher.conf"
-        path.write_text(config_text)
-        files = [str(path)]
-    conf(args=[], default_config_files=files)
-    loader = DefaultLoader(namespace=DefaultActionLoader().namespace, conf=conf)
-    return loader.load(opts.INSTANCE_STATE_ACTION)
+    return load_action(opts.INSTANCE_STATE_ACTION, config_text, tmp_path)
 
 
 def test_the_defaults_are_a_real_clouds_pace():

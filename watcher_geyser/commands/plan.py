@@ -10,7 +10,9 @@ from importlib import resources
 from pathlib import Path
 
 from watcher_geyser import defaults
+from watcher_geyser.commands.plan_report import format_summary
 from watcher_geyser.inputs import LIMITS, cli_number
+from watcher_geyser.model import Fleet
 from watcher_geyser.pipeline import (
     DEFAULTS,
     CycleBudget,
@@ -23,6 +25,7 @@ from watcher_geyser.pipeline import (
 from watcher_geyser.pipeline import run as run_pipeline
 from watcher_geyser.pipeline.cycles import listed
 from watcher_geyser.pipeline.history import PowerHistory, PowerHistoryError, read_power_history
+from watcher_geyser.pipeline.request import Result
 from watcher_geyser.planner import format_plan_table
 from watcher_geyser.scenario import ScenarioError, load_scenario
 from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_need_w, fleet_peak_w, parse_spec
@@ -187,13 +190,66 @@ def _add_plan_arguments(migration: argparse._ArgumentGroup) -> None:
     )
 
 
+class _Refused(ValueError):
+    """An input ``geyser plan`` cannot plan with; the message is the one line it prints (exit 2)."""
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
+        fleet, settings, decision = _request(args, started)
+    except _Refused as exc:
+        print(f"geyser plan: {exc}", file=sys.stderr)
+        return 2
+    read_s = time.monotonic() - started
+    result = run_pipeline(fleet, settings)
+    summary = _summary(args, settings, decision, result, started, read_s)
+    if args.json:
+        json.dump(summary, sys.stdout, indent=1)
+        print()
+    else:
+        print(format_summary(summary))
+        print()
+        print(format_plan_table(result.plan, max_rows=args.max_rows))
+    return 0
+
+
+def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings, Decision | None]:
+    """The fleet, the pipeline's settings (signal, power history and solver share applied) and the
+    signal's decision (None without ``--signal``); ``_Refused`` names a bad input."""
+    try:
         validate_time_limit(args.time_limit, "--time-limit")
     except ValueError as exc:
-        print(f"geyser plan: {exc}; nothing was planned", file=sys.stderr)
-        return 2
+        raise _Refused(f"{exc}; nothing was planned") from None
+    fleet = _fleet(args)
+    if args.max_migrations is not None and args.max_migrations < 0:
+        raise _Refused("--max-migrations must be >= 0")
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        raise _Refused(str(exc)) from None
+    decision = None
+    if args.signal:
+        try:
+            decision = _decide(args.signal, fleet)
+        except SignalError as exc:
+            raise _Refused(f"--signal: {exc}") from None
+        settings = apply_decision(settings, decision)
+    if args.power_history:
+        try:
+            history = read_power_history(args.power_history)
+        except PowerHistoryError as exc:
+            raise _Refused(f"--power-history {exc}; nothing was planned") from None
+        settings = with_power_history(settings, fleet, history, CycleBudget(args.max_power_cycles))
+    # deterministic: the solver's share may not follow how long reading took
+    spent_s = 0.0 if args.deterministic else time.monotonic() - started
+    settings = settings.with_solve(time_limit_s=solver_limit_s(args.time_limit, spent_s, len(fleet.instances)))
+    return fleet, settings, decision
+
+
+def _fleet(args: argparse.Namespace) -> Fleet:
+    """The scenario given, or the bundled demo fleet; its notes (a malformed deferral: the instance
+    is planned as not deferrable) go to stderr."""
     try:
         if args.scenario:
             fleet = load_scenario(args.scenario)
@@ -203,40 +259,18 @@ def run(args: argparse.Namespace) -> int:
             with resources.as_file(path) as real:
                 fleet = load_scenario(Path(real))
     except ScenarioError as exc:
-        print(f"geyser plan: {exc}", file=sys.stderr)
-        return 2
-    for note in fleet.notes:  # e.g. a malformed deferral: the instance is planned as not deferrable
+        raise _Refused(str(exc)) from None
+    for note in fleet.notes:
         print(f"geyser plan: note: {note}", file=sys.stderr)
-    if args.max_migrations is not None and args.max_migrations < 0:
-        print("geyser plan: --max-migrations must be >= 0", file=sys.stderr)
-        return 2
-    try:
-        settings = _settings(args)
-    except ValueError as exc:
-        print(f"geyser plan: {exc}", file=sys.stderr)
-        return 2
-    decision = None
-    if args.signal:
-        try:
-            decision = _decide(args.signal, fleet)
-        except SignalError as exc:
-            print(f"geyser plan: --signal: {exc}", file=sys.stderr)
-            return 2
-        settings = apply_decision(settings, decision)
-    if args.power_history:
-        try:
-            history = read_power_history(args.power_history)
-        except PowerHistoryError as exc:
-            print(f"geyser plan: --power-history {exc}; nothing was planned", file=sys.stderr)
-            return 2
-        settings = with_power_history(settings, fleet, history, CycleBudget(args.max_power_cycles))
-    # deterministic: the solver's share may not follow how long reading took
-    spent_s = 0.0 if args.deterministic else time.monotonic() - started
-    settings = settings.with_solve(time_limit_s=solver_limit_s(args.time_limit, spent_s, len(fleet.instances)))
-    read_s = time.monotonic() - started
-    result = run_pipeline(fleet, settings)
+    return fleet
+
+
+def _summary(args: argparse.Namespace, settings: Settings, decision: Decision | None, result: Result,
+             started: float, read_s: float) -> dict:
+    """What ``geyser plan`` reports (``--json`` prints it as is): the target's summary, the plan,
+    every note, the signal's decision and the seconds each phase took."""
     target, moves = result.target, result.plan
-    solved = read_s + started + result.target.solve_seconds
+    solved = read_s + started + target.solve_seconds
     planned = time.monotonic()
     summary = target_summary(target)
     plan_json = moves.to_json()
@@ -254,14 +288,7 @@ def run(args: argparse.Namespace) -> int:
         "plan": round(planned - solved, 3),
         "summary": round(time.monotonic() - planned, 3),  # writing follows; it is not counted here
     }
-    if args.json:
-        json.dump(summary, sys.stdout, indent=1)
-        print()
-    else:
-        print(format_summary(summary))
-        print()
-        print(format_plan_table(moves, max_rows=args.max_rows))
-    return 0
+    return summary
 
 
 # What `geyser plan` keeps back from --time-limit for planning and writing: a fixed part and
@@ -277,61 +304,6 @@ def solver_limit_s(time_limit_s: float, spent_s: float, instances: int) -> float
     for planning and writing; never under MIN_SOLVER_S (or the limit, when smaller)."""
     reserve = min(RESERVE_S + RESERVE_S_PER_INSTANCE * instances, 0.5 * time_limit_s)
     return max(time_limit_s - spent_s - reserve, min(MIN_SOLVER_S, time_limit_s))
-
-
-def format_summary(summary: dict) -> str:
-    rows = [
-        ("hosts on", summary["hosts_on_before"], summary["hosts_on_after"], summary["hosts_lower_bound"]),
-        (
-            "watts",
-            f"{summary['watts_before']:.0f}",
-            f"{summary['watts_after']:.0f}",
-            f"{summary['watts_lower_bound']:.0f}",
-        ),
-        ("migrations", "", summary["migrations"], ""),
-        (
-            "memory moved (MB)",
-            "",
-            f"{summary['memory_moved_mb']:.0f}",
-            f"{summary['migration_cost_lower_bound_mb']:.0f}",
-        ),
-    ]
-    lines = [f"{'':20}{'before':>12}{'after':>12}{'lower bound':>14}"]
-    lines += [f"{label:20}{str(a):>12}{str(b):>12}{str(c):>14}" for label, a, b, c in rows]
-    lines.append("")
-    lines.append(
-        f"solver: {summary['solver_status']} (CP-SAT {summary['cpsat_status']}) in {summary['solve_seconds']:.2f} s; "
-        f"watts within {summary['watts_gap']:.2%} of the bound"
-    )
-    if summary["released_hosts"]:
-        lines.append(f"released hosts: {', '.join(summary['released_hosts'])}")
-    if summary["relieved_hosts"]:
-        lines.append(f"relieved hosts (were above their relief limit): {', '.join(summary['relieved_hosts'])}")
-    if summary["powered_on_hosts"]:
-        lines.append(f"hosts switched on: {', '.join(summary['powered_on_hosts'])}")
-    for name, reason in summary["unrelieved_hosts"].items():
-        lines.append(f"NOT RELIEVED {name}: {reason}")
-    for message in summary["messages"]:
-        lines.append(f"note: {message}")
-    if "signal" in summary:
-        lines.append(format_signal(summary["signal"]))
-    return "\n".join(lines)
-
-
-def format_signal(d: dict) -> str:
-    """The energy decision the plan was made under, one line per fact."""
-    unit = d["unit_symbol"] or ""
-    value = "none (no usable reading)" if d["value"] is None else f"{d['value']:g} {unit}".strip()
-    budget = "none (no cap)" if d["power_budget_w"] is None else f"{d['power_budget_w']:,.0f} W"
-    fallback = d["fallback"] or "none"
-    power = "idle hosts may be switched off" if d["allow_power_off"] else "no host is switched off"
-    return "\n".join(
-        [
-            f"signal: {d['source']}",
-            f"  value {value}; power budget {budget}; ceiling {d['ceiling']:.3f}; {power}",
-            f"  fallback {fallback}: {d['reason']}",
-        ]
-    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:

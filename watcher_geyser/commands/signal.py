@@ -7,9 +7,9 @@ import json
 import sys
 import time
 
-from watcher_geyser.inputs import LIMITS, cli_number, number
+from watcher_geyser.inputs import LIMITS, cli_number, epoch_s, iso
 from watcher_geyser.signal.policy import Decision, SignalPolicy
-from watcher_geyser.signal.series import Series, SignalError, Unit, iso, parse_time
+from watcher_geyser.signal.series import Series, SignalError, Unit
 from watcher_geyser.signal.sources import read_safely
 from watcher_geyser.signal.spec import SPEC_HELP, parse_spec
 from watcher_geyser.signal.state import PolicyState, load_state, save_state
@@ -37,9 +37,6 @@ Examples:
 """
 
 
-LATEST_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "signal",
@@ -65,8 +62,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        now_s = time.time() if args.at in (None, "now") else parse_time(args.at)
-        number(now_s, "--at", "time", low=0, high=LATEST_S, hint="a time between 1970 and 9999, e.g. 2026-06-21T12:00Z")
+        now_s = time.time() if args.at in (None, "now") else epoch_s(args.at, "--at")
         policy, source = _setup(args)
         peak_w = _fleet_peak(args)
     except (SignalError, ValueError, OSError) as exc:

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number
+import numpy as np
+
+from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, epoch_s
+from watcher_geyser.simulator.arrivals import MAX_REPEAT_DAYS
 from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES, make_policy
 from watcher_geyser.simulator.datacenter import PRESETS, DataCenter, scenario_datacenter, with_vm_sizes
 from watcher_geyser.simulator.datasets import FORMATS
@@ -52,6 +55,13 @@ deferrable VMs (--deferrable): a seeded choice of VMs whose work may wait, shelv
 --deferral-deadline in total; the geyser policy shelves them when energy is scarce and brings them
 back when it returns or before their deadline. Their work is shifted in time, not lost: the replay
 runs past the trace's end until it is done. Signal-blind policies run them at once.
+
+a steady state (--repeat-day N): the trace's day replayed N times back to back, each day with its
+own copy of the VMs (NAME@d2, NAME@d3, ..; the same traces and deferrable choice) arriving at the
+day's start and placed as Nova would place a new instance. Deferred work that spills past its day
+then competes with the next day's work; the last day's figures (last_day in report.json, one
+line per policy here) hold the previous day's spill and the day's own work: "every day like this
+one". The signal is read over the whole replay.
 """
 
 
@@ -159,6 +169,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--deferral-seed", type=_SEED, default=0,
                         help="seed of the choice of deferrable VMs (default 0)")
+    parser.add_argument(
+        "--repeat-day", type=cli_number(low=1, high=MAX_REPEAT_DAYS, integer=True), default=1, metavar="N",
+        help="replay the trace's day N times back to back, each day's VMs arriving at its start, and report "
+        f"the last day as the steady state (1 to {MAX_REPEAT_DAYS}; default 1: the day once)",
+    )
     parser.add_argument("--limit", type=cli_number(low=1, high=10**9, integer=True), metavar="N",
                         help="replay only the first N VMs of the trace (N >= 1)")
     parser.add_argument(
@@ -259,9 +274,11 @@ def execute(args: argparse.Namespace) -> Outcome:
         if not args.quiet:
             from tqdm import tqdm
 
-            bar = tqdm(total=trace.samples - 1, desc=f"{policy.name:8s}", unit="step", leave=False, file=sys.stderr)
+            bar = tqdm(total=args.repeat_day * trace.samples - 1, desc=f"{policy.name:8s}", unit="step",
+                       leave=False, file=sys.stderr)
         try:
-            results.append(simulate(trace, dc, policy, fid, signal, bar.update if bar else None, deferral))
+            results.append(simulate(trace, dc, policy, fid, signal, bar.update if bar else None, deferral,
+                                    args.repeat_day))
         finally:
             if bar is not None:
                 bar.close()
@@ -276,6 +293,7 @@ def execute(args: argparse.Namespace) -> Outcome:
         "deferrable": args.deferrable,
         "deferral_deadline": args.deferral_deadline,
         "deferral_seed": args.deferral_seed,
+        "repeat_day": args.repeat_day,
     }
     return Outcome(results, trace, dc, meta)
 
@@ -313,6 +331,12 @@ def run(args: argparse.Namespace) -> int:
     print(outcome.headline())
     print(table(results))
     for r in results:
+        if (last := r.last_day()) is not None:
+            above = "" if last.above_supply_kwh is None else f"above supply {last.above_supply_kwh:.2f} kWh, "
+            print(f"{r.policy}: last day ({r.repeat_days} of {r.repeat_days}, the steady state): {above}"
+                  f"energy {last.energy_kwh:.2f} kWh, SLATAH {last.slatah:.2%}, {last.migrations} migrations, "
+                  f"{last.deferred_vm_hours:.0f} deferred VM-h, power cycles max {last.power_cycles_max:g}/host/day")
+    for r in results:
         if r.vms_unplaced:
             print(
                 f"note: {r.policy}: {r.vms_unplaced} VMs found no host at the start and were left out (as CloudSim "
@@ -347,18 +371,34 @@ def _make_policies(specs: list[str]) -> list:
 def _signal_feed(args: argparse.Namespace):
     """The signal over the simulated period, read once (None without --signal)."""
     from watcher_geyser.signal import SignalError, parse_spec
-    from watcher_geyser.signal.series import parse_time
     from watcher_geyser.simulator.geyser_policy import SignalFeed
 
     spec = args.signal or (None if args.signal_w is None else f"constant:{args.signal_w}W")
     if spec is None:
         return None
-    start_s = parse_time(args.start)
+    start_s = epoch_s(args.start, "--start")
     try:
-        series = parse_spec(spec).read(start_s)
+        source = parse_spec(spec)
+        series = source.read(start_s)
+        for day in range(1, getattr(args, "repeat_day", 1) + 1):  # a repeated day reads on, day by day
+            series = _read_on(source, series, start_s + day * 86400.0)
     except SignalError as exc:
         raise ValueError(f"signal {spec!r}: {exc}") from None
     return SignalFeed(series, start_s)
+
+
+def _read_on(source, series, now_s: float):
+    """``series`` followed by what ``source`` reads at ``now_s`` past its end (the same series when it
+    gives nothing new: a file or a constant already holds all it has)."""
+    from watcher_geyser.signal import Series
+
+    more = source.read(now_s)
+    new = more.times_s > series.times_s[-1] + series.durations_s[-1] - 1e-9
+    if not new.any():
+        return series
+    return Series.build(np.concatenate([series.times_s, more.times_s[new]]),
+                        np.concatenate([series.values, more.values[new]]), series.unit,
+                        np.concatenate([series.durations_s, more.durations_s[new]]), origin=series.origin)
 
 
 def _deferral_setup(args: argparse.Namespace, vms: int):

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from watcher_geyser.defaults import HOST_IDLE_W, HOST_MAX_W
 from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, write_atomically
 from watcher_geyser.model import HostState
 
@@ -58,8 +59,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("--os-cloud", metavar="NAME", help="cloud in clouds.yaml (default: the OS_* variables)")
     p.add_argument("-o", "--output", metavar="FILE", required=True, help="scenario file to write ('-': stdout)")
-    p.add_argument("--idle-w", type=_WATTS, default=None, metavar="W", help="idle watts of a host (default 120)")
-    p.add_argument("--max-w", type=_WATTS, default=None, metavar="W", help="full-load watts of a host (default 350)")
+    p.add_argument("--idle-w", type=_WATTS, default=None, metavar="W",
+                   help=f"idle watts of a host (default {HOST_IDLE_W:g})")
+    p.add_argument("--max-w", type=_WATTS, default=None, metavar="W",
+                   help=f"full-load watts of a host (default {HOST_MAX_W:g})")
     p.add_argument(
         "--power",
         action="append",
@@ -153,13 +156,13 @@ def _check_output(output: str, flag: str = "-o") -> None:
 
 def _inputs(args: argparse.Namespace):
     """(power catalog, measured CPU use from --cpu-util-file): every flag checked before the cloud is asked."""
-    from watcher_geyser.strategies.power_config import DEFAULT_IDLE_W, DEFAULT_MAX_W, PowerCatalog, PowerConfigError
+    from watcher_geyser.strategies.power_config import PowerCatalog, PowerConfigError
 
     try:
         overrides = [_pattern_spec(text) for text in args.power]
         catalog = PowerCatalog.from_specs(
-            DEFAULT_IDLE_W if args.idle_w is None else args.idle_w,
-            DEFAULT_MAX_W if args.max_w is None else args.max_w,
+            HOST_IDLE_W if args.idle_w is None else args.idle_w,
+            HOST_MAX_W if args.max_w is None else args.max_w,
             overrides,
         )
         if not 0 <= args.default_cpu_util <= 1:

@@ -26,11 +26,11 @@ Pure core: imports nothing from OpenStack.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from watcher_geyser.inputs import InputError, epoch_s, iso
 
 FUTURE_SLACK_S = 60.0  # clocks of two machines may differ a little
 FORMAT_HINT = ('a JSON object {"now": TIME, "switch_offs": [{"host": NAME, "at": TIME}, ...]} or a CSV with '
@@ -72,7 +72,7 @@ def read_power_history(path: str | Path) -> PowerHistory:
             raise PowerHistoryError(f"{path}: {where}: 'host' must be a host name, got {host!r}")
         at_s = parse_time(at, f"{path}: {where}: 'at'")
         if now_s is not None and at_s > now_s + FUTURE_SLACK_S:
-            raise PowerHistoryError(f"{path}: {where}: switch-off at {at!r} is after 'now' ({_iso(now_s)}); check "
+            raise PowerHistoryError(f"{path}: {where}: switch-off at {at!r} is after 'now' ({iso(now_s)}); check "
                                     "the time zone (write Z or an offset such as +01:00)")
         history.setdefault(host.strip(), []).append(at_s)
     return PowerHistory({host: sorted(times) for host, times in history.items()}, now_s)
@@ -81,38 +81,20 @@ def read_power_history(path: str | Path) -> PowerHistory:
 def write_power_history(path: str | Path, history: PowerHistory) -> None:
     """``history`` as the JSON ``read_power_history`` reads (``geyser snapshot --power-history``)."""
     body = {
-        "now": None if history.now_s is None else _iso(history.now_s),
-        "switch_offs": [{"host": host, "at": _iso(at_s)} for host, times in sorted(history.switch_offs.items())
+        "now": None if history.now_s is None else iso(history.now_s),
+        "switch_offs": [{"host": host, "at": iso(at_s)} for host, times in sorted(history.switch_offs.items())
                         for at_s in times],
     }
     Path(path).write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
 
 
 def parse_time(value: object, where: str) -> float:
-    """Epoch seconds from ISO 8601 text (no offset: UTC) or a number of epoch seconds."""
-    if isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
-        value = None  # JSON true/false, an empty CSV cell: no time
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                when = dt.datetime.fromisoformat(text)
-            except ValueError:
-                raise PowerHistoryError(f"{where}: {value!r} is not a time; write ISO 8601 such as "
-                                        "2026-11-26T03:10:00Z, or epoch seconds") from None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=dt.UTC)
-            seconds = when.timestamp()
-    else:
-        raise PowerHistoryError(f"{where}: missing or not a time ({value!r}); write ISO 8601 such as "
-                                "2026-11-26T03:10:00Z, or epoch seconds")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise PowerHistoryError(f"{where}: {value!r} is not a time after 1970; write ISO 8601 or epoch seconds")
-    return seconds
+    """Epoch seconds for a time of the file (``inputs.epoch_s``: ISO 8601 or epoch seconds); a
+    malformed or missing one is a ``PowerHistoryError`` naming ``where``."""
+    try:
+        return epoch_s(value, where)
+    except InputError as exc:
+        raise PowerHistoryError(str(exc)) from None
 
 
 def _json_entries(path: Path, text: str) -> tuple[list[tuple[str, object, object]], float | None]:
@@ -142,7 +124,3 @@ def _csv_entries(path: Path, text: str) -> list[tuple[str, object, object]]:
         row = {(k or "").strip(): v for k, v in row.items()}
         entries.append((f"line {line}", row.get("host"), row.get("at")))
     return entries
-
-
-def _iso(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")

@@ -10,7 +10,8 @@ import enum
 from dataclasses import dataclass, field
 
 from watcher_geyser import defaults
-from watcher_geyser.signal.series import Unit, iso
+from watcher_geyser.inputs import iso
+from watcher_geyser.signal.series import Unit
 
 
 class Fallback(enum.StrEnum):

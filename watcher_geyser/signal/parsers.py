@@ -28,7 +28,8 @@ import math
 import re
 from typing import Any
 
-from watcher_geyser.signal.series import Series, SignalError, Unit, parse_time, shape
+from watcher_geyser.inputs import shape
+from watcher_geyser.signal.series import Series, SignalError, Unit, parse_time
 
 #: Inputs larger than this are refused before parsing (a signal is hours to weeks of points).
 MAX_BYTES = 16 * 1024 * 1024

@@ -52,8 +52,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from watcher_geyser.inputs import iso
 from watcher_geyser.signal.decision import AGGREGATES, Decision, Fallback, PolicyConfig
-from watcher_geyser.signal.series import Series, SignalError, Unit, iso
+from watcher_geyser.signal.series import Series, SignalError, Unit
 from watcher_geyser.signal.state import PolicyState
 
 __all__ = ["AGGREGATES", "Decision", "Fallback", "PolicyConfig", "SignalPolicy", "fleet_need_w", "fleet_peak_w"]

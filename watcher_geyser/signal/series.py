@@ -9,11 +9,11 @@ simulator needs when it decides every five minutes of a simulated month.
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import numpy as np
+
+from watcher_geyser.inputs import InputError, epoch_s, iso
 
 
 class SignalError(ValueError):
@@ -205,55 +205,10 @@ def _check_values(times: np.ndarray, vals: np.ndarray, unit: Unit) -> None:
         )
 
 
-def iso(t_s: float) -> str:
-    """ISO 8601 UTC text for epoch seconds (``'-inf'``/``'inf'`` for unbounded ends)."""
-    if math.isnan(t_s):
-        return "an invalid time (NaN)"
-    if math.isinf(t_s):
-        return "the end of time" if t_s > 0 else "the beginning of time"
-    try:
-        return datetime.fromtimestamp(t_s, UTC).isoformat().replace("+00:00", "Z")
-    except (OverflowError, OSError, ValueError):
-        return f"{t_s:g} s"
-
-
-def shape(raw) -> str:
-    """What a bad value looks like without showing it: text read from a file or a server may
-    be a secret (``/etc/shadow``, a token) and messages go to logs and Watcher's ``nop``."""
-    if isinstance(raw, str):
-        return f"text of {len(raw)} character(s)"
-    if isinstance(raw, bool | int | float) or raw is None:
-        return repr(raw) if not isinstance(raw, int) or abs(raw) < 10**18 else f"an integer of {len(str(raw))} digits"
-    return type(raw).__name__
-
-
 def parse_time(value) -> float:
-    """Epoch seconds for an ISO 8601 text (``Z`` or offset; naive means UTC) or a number.
-
-    Numbers above 1e11 are taken as milliseconds (Prometheus and JavaScript write those).
-    """
-    if isinstance(value, bool):
-        raise SignalError(f"timestamp must be ISO 8601 text or epoch seconds, got {value!r}")
-    if isinstance(value, int | float):
-        t = float(value)
-        if not math.isfinite(t):
-            raise SignalError(f"timestamp {value!r} is not a finite number")
-        return t / 1000.0 if abs(t) > 1e11 else t
-    if isinstance(value, datetime):
-        dt = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return dt.timestamp()
-    if not isinstance(value, str):
-        raise SignalError(f"timestamp must be ISO 8601 text or epoch seconds, got {type(value).__name__}")
-    text = value.strip()
+    """Epoch seconds for a time in a signal (``inputs.epoch_s``: ISO 8601, epoch seconds or
+    milliseconds); a bad one is a ``SignalError``, which the policy answers with its fallback."""
     try:
-        return parse_time(float(text))
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        hint = "e.g. 2026-06-21T12:00:00Z, or epoch seconds"
-        raise SignalError(f"timestamp ({shape(value)}) is not ISO 8601 ({hint})") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+        return epoch_s(value, "timestamp")
+    except InputError as exc:
+        raise SignalError(str(exc)) from None

@@ -26,7 +26,7 @@ from watcher_geyser.simulator.placement import Detector, LocalRegressionDetector
 from watcher_geyser.simulator.state import Migration, SimState
 
 if TYPE_CHECKING:
-    from watcher_geyser.simulator.engine import StepView
+    from watcher_geyser.simulator.view import StepView
 
 
 class Policy(Protocol):

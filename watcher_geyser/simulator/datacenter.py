@@ -27,7 +27,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from watcher_geyser.model import Fleet
+from watcher_geyser.defaults import HOST_IDLE_W, HOST_MAX_W
+from watcher_geyser.model import RAM, Fleet
 from watcher_geyser.power import CURVE_POINTS, PowerModel
 
 G4_CURVE_W = (86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0)
@@ -37,12 +38,43 @@ G5_POWER = PowerModel.curve(G5_CURVE_W)
 #: The Watcher plugin's default host model (``[geyser_power] default_idle_w`` / ``default_max_w``):
 #: linear, 120 W idle to 350 W at full load. Not a measured server: a third shape of curve
 #: (a high idle floor, the cheapest watts per MIPS at full load) beside SPECpower's two.
-LINEAR_120_350_POWER = PowerModel.linear(120.0, 350.0)
+PLUGIN_DEFAULT_POWER = PowerModel.linear(HOST_IDLE_W, HOST_MAX_W)
 
 HOST_BW_KBIT = 1_000_000.0
 VM_BW_KBIT = 100_000.0
-#: (MIPS, RAM MB) of CloudSim's four PlanetLab VM types.
-PLANETLAB_VM_TYPES = ((2500.0, 870.0), (2000.0, 1740.0), (1000.0, 1740.0), (500.0, 613.0))
+
+
+@dataclass(frozen=True)
+class HostType:
+    """One kind of host: ``pes`` cores of ``pe_mips`` each, RAM, network and power model."""
+
+    name: str
+    pes: int
+    pe_mips: float
+    ram_mb: float
+    power: PowerModel
+    bw_kbit: float = HOST_BW_KBIT
+
+
+@dataclass(frozen=True)
+class VmType:
+    """One kind of VM: the MIPS it asks for (on one core) and its RAM."""
+
+    mips: float
+    ram_mb: float
+
+
+#: CloudSim's two PlanetLab hosts (even host ids G4, odd ones G5).
+G4_HOST = HostType("HP ProLiant ML110 G4", pes=2, pe_mips=1860.0, ram_mb=4096.0, power=G4_POWER)
+G5_HOST = HostType("HP ProLiant ML110 G5", pes=2, pe_mips=2660.0, ram_mb=4096.0, power=G5_POWER)
+#: ``three-gen``'s newest generation: holds as much as six old hosts, on the plugin's default model.
+EIGHT_CORE_HOST = HostType("8 x 3000 MIPS, 16 GiB", pes=8, pe_mips=3000.0, ram_mb=16384.0,
+                           power=PLUGIN_DEFAULT_POWER)
+#: ``modern``'s host, for today's multi-core, multi-GB VMs.
+MODERN_HOST = HostType("2 x 16 x 3000 MIPS, 256 GiB", pes=32, pe_mips=3000.0, ram_mb=262144.0,
+                       power=PLUGIN_DEFAULT_POWER, bw_kbit=10 * HOST_BW_KBIT)
+#: CloudSim's four PlanetLab VM types, handed out by quarters of the sorted VM names.
+PLANETLAB_VM_TYPES = (VmType(2500.0, 870.0), VmType(2000.0, 1740.0), VmType(1000.0, 1740.0), VmType(500.0, 613.0))
 PLANETLAB_HOSTS = 800
 #: How many MIPS one vcpu of a scenario host or instance stands for.
 MIPS_PER_VCPU = 1000.0
@@ -101,24 +133,29 @@ def planetlab(
     n = len(vm_names)
     if hosts < 1:
         raise ValueError(f"a data centre needs at least one host, got {hosts}")
-    host_type = np.arange(hosts) % 2
-    per_type = max(math.ceil(n / 4), 1)
-    vm_type = np.arange(n) // per_type
-    types = np.array(PLANETLAB_VM_TYPES)
+    per_type = max(math.ceil(n / len(PLANETLAB_VM_TYPES)), 1)
+    vm_types = [PLANETLAB_VM_TYPES[v // per_type] for v in range(n)]
     return DataCenter(
         name=name,
         host_names=tuple(f"host-{i:03d}" for i in range(hosts)),
-        pes=np.full(hosts, 2, dtype=np.int64),
-        pe_mips=np.where(host_type == 0, 1860.0, 2660.0),
-        ram_mb=np.full(hosts, 4096.0),
-        bw_kbit=np.full(hosts, HOST_BW_KBIT),
-        power=tuple(G4_POWER if t == 0 else G5_POWER for t in host_type),
+        **_host_arrays([(G4_HOST, G5_HOST)[h % 2] for h in range(hosts)]),
         vm_names=tuple(vm_names),
-        vm_mips=types[vm_type, 0].copy(),
+        vm_mips=np.array([t.mips for t in vm_types], dtype=np.float64),
         vm_pes=np.ones(n, dtype=np.int64),
-        vm_ram_mb=types[vm_type, 1].copy(),
+        vm_ram_mb=np.array([t.ram_mb for t in vm_types], dtype=np.float64),
         vm_bw_kbit=np.full(n, VM_BW_KBIT),
     )
+
+
+def _host_arrays(types: list[HostType]) -> dict:
+    """The ``DataCenter`` host fields for hosts of these types, in order."""
+    return {
+        "pes": np.array([t.pes for t in types], dtype=np.int64),
+        "pe_mips": np.array([t.pe_mips for t in types], dtype=np.float64),
+        "ram_mb": np.array([t.ram_mb for t in types], dtype=np.float64),
+        "bw_kbit": np.array([t.bw_kbit for t in types], dtype=np.float64),
+        "power": tuple(t.power for t in types),
+    }
 
 
 def planetlab_small(vm_names: tuple[str, ...] | list[str]) -> DataCenter:
@@ -126,12 +163,8 @@ def planetlab_small(vm_names: tuple[str, ...] | list[str]) -> DataCenter:
     return planetlab(vm_names, hosts=max(2, round(len(vm_names) * 0.8)), name="planetlab-small")
 
 
-#: (cores, MIPS per core, RAM MB, power model) of each ``three-gen`` generation, handed out in turn.
-THREE_GEN_HOSTS = (
-    (2, 1860.0, 4096.0, G4_POWER),
-    (2, 2660.0, 4096.0, G5_POWER),
-    (8, 3000.0, 16384.0, LINEAR_120_350_POWER),
-)
+#: The ``three-gen`` generations, handed out in turn.
+THREE_GEN_HOSTS = (G4_HOST, G5_HOST, EIGHT_CORE_HOST)
 
 
 def three_gen(vm_names: tuple[str, ...] | list[str], vms_per_host: float = 2.0) -> DataCenter:
@@ -143,14 +176,7 @@ def three_gen(vm_names: tuple[str, ...] | list[str], vms_per_host: float = 2.0) 
         raise ValueError(f"vms_per_host must be positive, got {vms_per_host}")
     hosts = max(3, math.ceil(len(vm_names) / vms_per_host))
     dc = planetlab(vm_names, hosts=hosts, name="three-gen")
-    gen = [THREE_GEN_HOSTS[h % len(THREE_GEN_HOSTS)] for h in range(hosts)]
-    return replace(
-        dc,
-        pes=np.array([g[0] for g in gen], dtype=np.int64),
-        pe_mips=np.array([g[1] for g in gen]),
-        ram_mb=np.array([g[2] for g in gen]),
-        power=tuple(g[3] for g in gen),
-    )
+    return replace(dc, **_host_arrays([THREE_GEN_HOSTS[h % len(THREE_GEN_HOSTS)] for h in range(hosts)]))
 
 
 def scenario_datacenter(fleet: Fleet, vm_names: tuple[str, ...] | list[str]) -> DataCenter:
@@ -165,7 +191,7 @@ def scenario_datacenter(fleet: Fleet, vm_names: tuple[str, ...] | list[str]) -> 
         host_names=tuple(h.name for h in fleet.hosts),
         pes=np.array([max(h.vcpus, 1) for h in fleet.hosts], dtype=np.int64),
         pe_mips=np.full(len(fleet.hosts), MIPS_PER_VCPU),
-        ram_mb=np.array([h.capacity[1] for h in fleet.hosts], dtype=np.float64),
+        ram_mb=np.array([h.capacity[RAM] for h in fleet.hosts], dtype=np.float64),
         bw_kbit=np.full(len(fleet.hosts), HOST_BW_KBIT),
         power=tuple(h.power for h in fleet.hosts),
         vm_names=tuple(vm_names),
@@ -187,15 +213,11 @@ def modern(vm_names: tuple[str, ...] | list[str]) -> DataCenter:
     return DataCenter(
         name="modern",
         host_names=tuple(f"host-{i:03d}" for i in range(hosts)),
-        pes=np.full(hosts, 32, dtype=np.int64),
-        pe_mips=np.full(hosts, 3000.0),
-        ram_mb=np.full(hosts, 262144.0),
-        bw_kbit=np.full(hosts, 10 * HOST_BW_KBIT),
-        power=(LINEAR_120_350_POWER,) * hosts,
+        **_host_arrays([MODERN_HOST] * hosts),
         vm_names=tuple(vm_names),
-        vm_mips=np.full(n, PLANETLAB_VM_TYPES[-1][0]),
+        vm_mips=np.full(n, PLANETLAB_VM_TYPES[-1].mips),
         vm_pes=np.ones(n, dtype=np.int64),
-        vm_ram_mb=np.full(n, PLANETLAB_VM_TYPES[-1][1]),
+        vm_ram_mb=np.full(n, PLANETLAB_VM_TYPES[-1].ram_mb),
         vm_bw_kbit=np.full(n, VM_BW_KBIT),
     )
 

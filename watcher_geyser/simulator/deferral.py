@@ -75,11 +75,12 @@ class DeferralAnswer:
 class DeferralBook:
     """Shelved VMs, their shifts, the work done, and the figures of a run."""
 
-    def __init__(self, state: SimState, setup: DeferralSetup | None, end_s: float) -> None:
+    def __init__(self, state: SimState, setup: DeferralSetup | None, end_s: float, last_arrival_s: float = 0.0) -> None:
         vms = state.dc.vms
         self.state = state
         self.setup = setup or DeferralSetup(np.zeros(vms, dtype=bool))
         self.end_s = end_s  # the trace position where every VM's work is done
+        self.last_arrival_s = last_arrival_s  # a repeated day's last copy arrives then (``arrivals``)
         self.shelved_since = np.full(vms, np.nan)
         self.shelved_s = np.zeros(vms)  # total time each VM spent shelved
         self.work_util_s = 0.0
@@ -105,10 +106,10 @@ class DeferralBook:
     def pending(self, t_s: float) -> bool:
         """Work left past the trace's end: a shelved VM, or a running one behind the clock.
 
-        False once ``t_s`` is past the latest time any promise allows (the end plus the
-        maximum deferral), so that a VM no host can take does not keep the replay going.
+        False once ``t_s`` is past the latest time any promise allows (the last arrival's end plus
+        the maximum deferral), so that a VM no host can take does not keep the replay going.
         """
-        if not self.active or t_s > self.end_s + self.setup.max_deferral_s:
+        if not self.active or t_s > self.last_arrival_s + self.end_s + self.setup.max_deferral_s:
             return False
         behind = self.state.alive & (self.position(t_s) < self.end_s - _EPS_S)
         return bool(self.shelved.any() or behind.any())
@@ -134,7 +135,7 @@ class DeferralBook:
 
     def candidates(self, t_s: float, clock_s: float = 0.0) -> list[Candidate]:
         """Deferrable VMs with work left, as the core's rule sees them (uuid = VM name; ``resume_by_s``
-        on a clock where the replay starts at ``clock_s``; ``runtime_s``: the rest of its trace)."""
+        on a clock where the replay starts at ``clock_s``; ``runtime_s``: its work left, ``_work_left_s``)."""
         state, names = self.state, self.state.dc.vm_names
         pos = self.position(t_s)
         shelved = self.shelved
@@ -183,9 +184,9 @@ class DeferralBook:
         for v in answer.resume:
             if not self.shelved[v]:
                 continue
-            host = self._schedule(v, host_free_mips, answer.held_off)
+            host = place_like_nova(state, v, host_free_mips, answer.held_off)
             if host is None and v in answer.due:  # a deadline beats the power-cycle budget
-                host = self._schedule(v, host_free_mips)
+                host = place_like_nova(state, v, host_free_mips)
             if host is None:
                 continue  # no room anywhere: it stays shelved, and may become a deadline miss
             spell = t_s - self.shelved_since[v]
@@ -198,21 +199,6 @@ class DeferralBook:
             self.resumes += 1
             changed += 1
         return changed
-
-    def _schedule(self, v: int, free_mips: np.ndarray, held_off: frozenset[int] = frozenset()) -> int | None:
-        """Nova's part: the fullest powered host with room for the VM, else the first off host with room
-        that is not held off."""
-        state, dc = self.state, self.state.dc
-        fits = (free_mips >= dc.vm_mips[v]) & (dc.pe_mips * dc.vm_pes[v] >= dc.vm_mips[v])
-        if state.fidelity.enforce_ram:
-            ram_used = np.bincount(state.vm_host[state.alive], dc.vm_ram_mb[state.alive], dc.hosts)
-            fits &= dc.ram_mb - ram_used >= dc.vm_ram_mb[v]
-        on = np.array([len(vms) > 0 for vms in state.host_vms]) | (state.powered & ~state.fidelity.is_cloudsim)
-        powered = np.flatnonzero(fits & on)
-        if len(powered):
-            return int(powered[np.argmin(free_mips[powered])])
-        off = [h for h in np.flatnonzero(fits & ~on).tolist() if h not in held_off]
-        return off[0] if off else None
 
     # --- figures -------------------------------------------------------------------------------
     @property
@@ -227,3 +213,22 @@ class DeferralBook:
         """VMs shelved longer than allowed, or still shelved at the end of the run."""
         late = (self._shelved_now(t_s) > self.setup.max_deferral_s + _EPS_S) | self.shelved
         return [self.state.dc.vm_names[v] for v in np.flatnonzero(late).tolist()]
+
+
+def place_like_nova(
+    state: SimState, v: int, free_mips: np.ndarray, held_off: frozenset[int] = frozenset()
+) -> int | None:
+    """Nova's part for VM ``v`` (coming back from the shelf, or new): the fullest powered host with
+    room for its full MIPS (and RAM, where the fidelity enforces it), else the first off host with
+    room that is not held off; None when no host has room."""
+    dc = state.dc
+    fits = (free_mips >= dc.vm_mips[v]) & (dc.pe_mips * dc.vm_pes[v] >= dc.vm_mips[v])
+    if state.fidelity.enforce_ram:
+        ram_used = np.bincount(state.vm_host[state.alive], dc.vm_ram_mb[state.alive], dc.hosts)
+        fits &= dc.ram_mb - ram_used >= dc.vm_ram_mb[v]
+    on = np.array([len(vms) > 0 for vms in state.host_vms]) | (state.powered & ~state.fidelity.is_cloudsim)
+    powered = np.flatnonzero(fits & on)
+    if len(powered):
+        return int(powered[np.argmin(free_mips[powered])])
+    off = [h for h in np.flatnonzero(fits & ~on).tolist() if h not in held_off]
+    return off[0] if off else None

@@ -5,6 +5,7 @@ work is left; see ``deferral``):
 
 1. update every host at t_k (demand interpolated from the trace), charge energy since the last update;
 2. in ``cloudsim`` fidelity, retire VMs whose demand is exactly 0;
+   with a repeated day, the copies whose day has begun arrive (``arrivals``);
 3. append each VM's utilisation to its history; a policy that defers work shelves and brings back
    deferrable VMs; ask the policy for migrations (timed);
 4. start them: the VM is marked migrating, the destination reserves 10 % of it; a migration lasts
@@ -18,6 +19,8 @@ Everything a run measures is in ``RunResult`` (definitions in ``metrics``). With
 (``available_power_w``) every policy is accounted against it, whether it follows it or not.
 Deferred work is kept by ``Engine.book`` (a ``deferral.DeferralBook``): VMs a policy shelves, the
 time-shift of their traces, the work done; its figures stay at 0 for policies that never defer.
+``repeat_days`` > 1 replays the day that many times back to back, each day's VMs arriving at its
+start (``arrivals``); a one-day replay has no arrivals and runs as it always did.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from watcher_geyser.simulator.arrivals import repeat_day
 from watcher_geyser.simulator.baselines import Policy
 from watcher_geyser.simulator.bound import StepBound
 from watcher_geyser.simulator.datacenter import DataCenter
@@ -44,45 +47,7 @@ from watcher_geyser.simulator.metrics import (
 from watcher_geyser.simulator.result import RunResult
 from watcher_geyser.simulator.state import InFlight, Migration, SimState, Snapshot
 from watcher_geyser.simulator.traces import Trace
-
-
-@dataclass
-class StepView:
-    """What a policy sees at a decision step. ``fleet()`` is the seam for Fleet-based policies."""
-
-    step: int
-    time_s: float
-    state: SimState
-    snapshot: Snapshot
-    #: the engine's record of power cycles: each host's switch-off times so far, and which hosts
-    #: were on at the last count (one on then and off now went off since; see ``switch_offs``)
-    off_times_s: list[list[float]] = field(default_factory=list)
-    was_on: np.ndarray | None = None
-
-    def hosts_on(self) -> np.ndarray:
-        """bool[H]: hosts on now as the accounting counts them (running something in cloudsim, powered in realistic)."""
-        if self.state.fidelity.zero_utilisation_is_off:
-            return self.snapshot.host_util > 0
-        return self.state.powered.copy()
-
-    def switch_offs(self) -> dict[str, list[float]]:
-        """Host name -> switch-off times up to now, counting hosts on at the last count and off
-        now as switched off now (the engine counts them after the decision)."""
-        names = self.state.dc.host_names
-        out = {names[h]: times for h, times in enumerate(self.off_times_s) if times}
-        if self.was_on is not None:
-            for h in np.flatnonzero(self.was_on & ~self.hosts_on()).tolist():
-                out[names[h]] = [*out.get(names[h], ()), self.time_s]
-        return out
-
-    @property
-    def dc(self) -> DataCenter:
-        return self.state.dc
-
-    def fleet(self):  # -> watcher_geyser.model.Fleet
-        from watcher_geyser.simulator.fleet import fleet_from_view
-
-        return fleet_from_view(self)
+from watcher_geyser.simulator.view import StepView
 
 
 class Engine:
@@ -97,14 +62,26 @@ class Engine:
         available_power_w: Callable[[float], float] | None = None,
         progress: Callable[[int], None] | None = None,
         deferral: DeferralSetup | None = None,
+        repeat_days: int = 1,
     ) -> None:
         if dc.vms != len(trace.names):
             raise ValueError(f"the data centre has {dc.vms} VMs but the trace {len(trace.names)}")
+        self.arrivals, self.repeat_days = None, repeat_days
+        if repeat_days != 1:
+            repeated = repeat_day(trace, dc, repeat_days, deferral)
+            trace, dc, deferral, self.arrivals = repeated.trace, repeated.dc, repeated.deferral, repeated.arrivals
         self.trace, self.dc, self.policy, self.fid = trace, dc, policy, fidelity
         self.available_power_w = available_power_w
         self.progress = progress
         self.state = SimState(dc, trace, fidelity)
-        self.book = DeferralBook(self.state, deferral, (trace.samples - 1) * trace.step_s + fidelity.decision_offset_s)
+        last_arrival_s = 0.0 if self.arrivals is None else self.arrivals.last_s
+        if self.arrivals is not None:
+            self.state.shift_s[:] = self.arrivals.arrival_s  # each copy reads its trace from its arrival
+        # a repeated day is a whole day: its last interval too, up to the next copy's arrival (``arrivals``)
+        end_sample = trace.samples - (1 if self.arrivals is None else 0)
+        self.book = DeferralBook(self.state, deferral, end_sample * trace.step_s + fidelity.decision_offset_s,
+                                 last_arrival_s)
+        self._samples = trace.samples + int(round(last_arrival_s / trace.step_s))  # the last copy's end
         self.acc = Accounting(dc.hosts, dc.vms)
         self.series = StepSeries()
         self._host_s_before = self._overload_host_s_before = 0.0  # SLATAH's sums at the last series row
@@ -160,8 +137,11 @@ class Engine:
     def run(self) -> RunResult:
         wall = time.perf_counter()
         state, fid, step = self.state, self.fid, self.trace.step_s
-        self.policy.initial_placement(state)
-        unplaced = int((~state.alive).sum())
+        if self.arrivals is None:
+            self.policy.initial_placement(state)
+        else:
+            self.arrivals.initial_placement(self.policy, state)
+        unplaced = int((~state.alive & (state.shift_s == 0)).sum())
         state.powered = np.array([len(v) > 0 for v in state.host_vms]) | self.policy.charges_full_power
 
         prev = state.snapshot(fid.decision_offset_s)
@@ -179,7 +159,7 @@ class Engine:
         # charge their pieces of the interval as they happen, all of it belongs to the next row
         energy_before = self.energy_j
         self.book.close_step(fid.decision_offset_s)
-        k, more = 0, self.trace.samples > 1
+        k, more = 0, self._samples > 1
         while more:  # the trace's steps, then as long as deferred work is left
             k += 1
             t = k * step + fid.decision_offset_s
@@ -192,10 +172,17 @@ class Engine:
             lb_prev = lb_now
             on = self._record(snap)
             self.book.count_work(t, interval_s)
+            arriving = self.arrivals is not None and self.arrivals.due(t)
+            ending_host = state.vm_host.copy() if arriving else None  # a finished copy hands its host over
             self.book.retire_finished(t)
             if fid.retire_idle_vms:
                 dead = np.flatnonzero(state.alive & (snap.vm_req_mips == 0) & ~state.in_migration)
                 state.retire(dead)
+            if arriving:
+                free_mips = self.dc.total_mips - state.snapshot(t).host_cap_mips
+                unplaced += self.arrivals.admit(state, t, free_mips, ending_host)
+                snap = state.snapshot(t)
+                on = self._record(snap)
             state.record_history(state.utilisation(t))
             if self._defer(t, StepView(k, t, state, snap, self.host_off_times_s, was_on)):
                 snap = state.snapshot(t)
@@ -216,7 +203,7 @@ class Engine:
             self._count_switches(was_on, on, t)
             was_on = on
             self.book.close_step(t)
-            more = k + 1 < self.trace.samples or self.book.pending(t)
+            more = k + 1 < self._samples or self.book.pending(t)
             next_t = (k + 1) * step + fid.decision_offset_s if more else np.inf
             before = self.migrations
             prev, prev_on, was_on = self._complete_until(next_t, prev, prev_on, was_on)
@@ -367,6 +354,10 @@ class Engine:
             wall_seconds=wall_s,
             series=self.series,
             work_vm_hours=self.book.work_vm_hours,
+            repeat_days=self.repeat_days,
+            day_s=self.trace.samples * self.trace.step_s,
+            step_s=self.trace.step_s,
+            host_off_times_s=tuple(tuple(times) for times in self.host_off_times_s),
         )
 
 
@@ -386,6 +377,7 @@ def simulate(
     available_power_w: Callable[[float], float] | None = None,
     progress: Callable[[int], None] | None = None,
     deferral: DeferralSetup | None = None,
+    repeat_days: int = 1,
 ) -> RunResult:
-    """Replay ``trace`` on ``dc`` under ``policy``; see ``Engine``."""
-    return Engine(trace, dc, policy, fidelity, available_power_w, progress, deferral).run()
+    """Replay ``trace`` on ``dc`` under ``policy`` (``repeat_days`` times back to back); see ``Engine``."""
+    return Engine(trace, dc, policy, fidelity, available_power_w, progress, deferral, repeat_days).run()

@@ -34,7 +34,7 @@ from watcher_geyser.model import Fleet, Host, HostState, Instance
 from watcher_geyser.simulator.state import Migration
 
 if TYPE_CHECKING:
-    from watcher_geyser.simulator.engine import StepView
+    from watcher_geyser.simulator.view import StepView
 
 MIPS_UNIT = 10.0
 VCPU_RATIO = 8.0

@@ -12,6 +12,8 @@
   interval. Both are the step series' ``power_w`` and ``available_w``, so the plotted gap is
   the figure. ``energy_covered_share`` = 1 - above / energy. ``day_folded_above_supply_kwh``
   folds a replay that ran past its day (deferred work) onto one day before the same sum.
+* a window of a run (``window_figures``, e.g. the last day of ``--repeat-day N``, the steady
+  state): the step series' rows whose interval's midpoint lies in ``[start, end)``, summed.
 * power cycles: each on -> off transition of a host (a switch-off; the boot before or after it
   belongs to the same cycle). ``host_power_cycles_max``: the worst host's switch-offs in any
   24 h window (the bound the pipeline's ``CycleBudget`` keeps, on the same count); ``..._mean``: switch-offs
@@ -74,6 +76,61 @@ def day_folded_above_supply_kwh(time_s, power_w, supply_w, interval_s: float, da
 
 
 DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class WindowFigures:
+    """A run's figures over ``[start_s, end_s)``: what ``window_figures`` sums."""
+
+    start_s: float
+    end_s: float
+    energy_kwh: float
+    above_supply_kwh: float | None  # None without a watts supply
+    slatah: float
+    migrations: int
+    deferred_vm_hours: float  # VMs held shelved at each row x the interval
+    power_cycles_max: float  # the worst host's switch-offs in the window, per day
+    power_cycles_mean: float  # switch-offs per host per day, over hosts switched off at least once in the run
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def window_figures(series: StepSeries, interval_s: float, start_s: float, end_s: float,
+                   off_times_s=()) -> WindowFigures:
+    """The run's figures over ``[start_s, end_s)``: each decision row's interval ``(t - interval_s, t]``
+    belongs to the window holding its midpoint (energy, energy above the supply, SLATAH's host
+    time, shelved VM-hours); migrations (started at the row's decision ``t`` or in the waves after
+    it) and switch-offs (``off_times_s[h]``, host h's times) by their time. Over a window holding
+    every row it gives the whole run's figures (power cycles: the window's length, at least a day,
+    not the run's, divides)."""
+    if not end_s > start_s:
+        raise ValueError(f"a window needs start < end, got [{start_s}, {end_s})")
+    t = np.asarray(series.time_s, dtype=np.float64)
+    inside = (t - interval_s / 2.0 >= start_s) & (t - interval_s / 2.0 < end_s)
+
+    def rows(values, where=inside) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64)[where] if len(values) else np.zeros(0)
+
+    power = rows(series.power_w)
+    supply = series.available_w
+    above = None
+    if supply and all(a is not None for a in supply):
+        above = energy_above_supply_kwh(power, rows(supply), interval_s)
+    host_s, overload_s = rows(series.host_s).sum(), rows(series.overload_host_s).sum()
+    days = max((end_s - start_s) / DAY_S, 1.0)  # as the run counts: a shorter window is within one day
+    counts = np.array([sum(start_s <= t < end_s for t in times) for times in off_times_s], dtype=np.float64)
+    cycled = np.array([len(times) > 0 for times in off_times_s], dtype=bool)
+    return WindowFigures(
+        start_s=start_s, end_s=end_s,
+        energy_kwh=float(power.sum() * interval_s / J_PER_KWH),
+        above_supply_kwh=above,
+        slatah=float(overload_s / host_s) if host_s > 0 else 0.0,
+        migrations=int(rows(series.migrations, (t >= start_s) & (t < end_s)).sum()),
+        deferred_vm_hours=float(rows(series.vms_shelved).sum() * interval_s / 3600.0),
+        power_cycles_max=float(counts.max() / days) if len(counts) else 0.0,
+        power_cycles_mean=float(counts[cycled].mean() / days) if cycled.any() else 0.0,
+    )
 
 
 def power_cycles_per_day(off_times_s: list[list[float]], ever_on: np.ndarray, span_s: float) -> tuple[float, float]:

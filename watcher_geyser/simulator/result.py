@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from watcher_geyser.simulator.metrics import StepSeries, percentile_summary
+from watcher_geyser.simulator.metrics import StepSeries, WindowFigures, percentile_summary, window_figures
 
 
 @dataclass
@@ -37,6 +37,21 @@ class RunResult:
     series: StepSeries = field(repr=False)
     work_vm_hours: float = 0.0  # utilisation-weighted VM-hours of work done: equal with and without deferral
     deadline_missed: tuple[str, ...] = ()  # deferrable VMs held shelved past their deadline
+    repeat_days: int = 1  # the day replayed that many times back to back (``simulator.arrivals``)
+    day_s: float = 0.0  # one day of the trace (samples x step); 0: unknown
+    step_s: float = 0.0  # the decision interval; 0: unknown
+    host_off_times_s: tuple[tuple[float, ...], ...] = field(default=(), repr=False)  # each host's switch-offs
+
+    def window(self, start_s: float, end_s: float) -> WindowFigures:
+        """The run's figures over ``[start_s, end_s)`` (``metrics.window_figures``)."""
+        return window_figures(self.series, self.step_s, start_s, end_s, self.host_off_times_s)
+
+    def last_day(self) -> WindowFigures | None:
+        """The steady state of a repeated day: the last repetition's window ``[(N-1) x day, N x day)``,
+        which holds the previous day's spill and the day's own work (None for a single day)."""
+        if self.repeat_days < 2 or not self.day_s:
+            return None
+        return self.window((self.repeat_days - 1) * self.day_s, self.repeat_days * self.day_s)
 
     @property
     def deadline_misses(self) -> int:
@@ -81,6 +96,8 @@ class RunResult:
             "deadline_misses": self.deadline_misses,
             "deadline_missed": list(self.deadline_missed),
             "work_vm_hours": self.work_vm_hours,
+            "repeat_days": self.repeat_days,
+            **({"last_day": last.as_dict()} if (last := self.last_day()) is not None else {}),
             "step_seconds_mean": mean,
             "step_seconds_p95": p95,
             "step_seconds_max": mx,

@@ -196,11 +196,12 @@ def _as_fractions(util: np.ndarray, percent: bool, path: Path) -> np.ndarray:
 
 def _size(row: list[str], path: Path, lineno: int, sizes: dict[str, tuple[float, float]]) -> None:
     try:
-        size = (float(row[3]), float(row[4]))
+        mips, ram_mb = float(row[3]), float(row[4])
     except (IndexError, ValueError):
         raise TraceError(f"{path}, line {lineno}: mips and ram_mb must be numbers, got {row[3:5]}") from None
-    if not (size[0] > 0 and size[1] >= 0):
+    if not (mips > 0 and ram_mb >= 0):
         raise TraceError(f"{path}, line {lineno}: mips must be > 0 and ram_mb >= 0, got {row[3:5]}")
+    size = (mips, ram_mb)
     name = row[1].strip()
     if sizes.setdefault(name, size) != size:
         raise TraceError(f"{path}, line {lineno}: instance {name!r} changes size from {sizes[name]} to {size}")

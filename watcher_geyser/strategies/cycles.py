@@ -41,6 +41,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from watcher_geyser.inputs import InputError, epoch_s
 from watcher_geyser.pipeline import CycleBudget, Hold
 from watcher_geyser.pipeline.cycles import listed
 from watcher_geyser.strategies.action_names import POWER_ACTIONS
@@ -84,7 +85,8 @@ def counted_power_actions(context, since_s: float, now_s: float) -> list[PowerAc
 
     since = dt.datetime.fromtimestamp(since_s, dt.UTC).replace(tzinfo=None)  # Watcher stores naive UTC
     found = objects.Action.list(context, filters={"state__in": DONE_STATES, "updated_at__gte": since})
-    out = [PowerAction(a.action_type, a.state, dict(a.input_parameters or {}), _epoch(a.updated_at or a.created_at))
+    out = [PowerAction(a.action_type, a.state, dict(a.input_parameters or {}),
+                       epoch_s(a.updated_at or a.created_at, f"action {a.uuid}: updated_at"))
            for a in found if a.action_type in POWER_ACTIONS]
     approved = {p.id for p in objects.ActionPlan.list(context, filters={"state__in": APPROVED_PLAN_STATES})}
     if approved:
@@ -138,13 +140,7 @@ def down_since(services: Iterable) -> dict[str, float]:
         if (getattr(s, "state", "") or "").lower() != "down" or not getattr(s, "updated_at", None):
             continue
         try:
-            out[s.host] = _epoch(dt.datetime.fromisoformat(str(s.updated_at).replace("Z", "+00:00")))
-        except ValueError:
+            out[s.host] = epoch_s(s.updated_at, f"the heartbeat of {s.host}")
+        except InputError:
             continue  # a heartbeat we cannot read is no signal
     return out
-
-
-def _epoch(when) -> float:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.timestamp()

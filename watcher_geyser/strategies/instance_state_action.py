@@ -25,7 +25,6 @@ the plan (an ``execute`` that fails stops the whole action plan in Watcher 17).
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 
 from oslo_log import log
@@ -34,7 +33,7 @@ from watcher.common import exception, nova_helper
 
 from watcher_geyser.deferral.spec import SHELVED_AT, parse_deferral
 from watcher_geyser.strategies import opts
-from watcher_geyser.strategies.polling import wait_until
+from watcher_geyser.strategies.polling import polls_for, wait_until
 
 LOG = log.getLogger(__name__)
 ACTION_NAME = opts.INSTANCE_STATE_ACTION
@@ -69,7 +68,7 @@ class GeyserInstanceState(base.BaseAction):
         first look at once, the last no earlier than ``unshelve_timeout_s``."""
         poll_s = float(self.config.get("poll_interval_s", opts.UNSHELVE_POLL_S))
         timeout_s = float(self.config.get("unshelve_timeout_s", opts.UNSHELVE_TIMEOUT_S))
-        return math.ceil(timeout_s / poll_s) + 1, poll_s
+        return polls_for(timeout_s, poll_s), poll_s
 
     @property
     def state(self) -> str:

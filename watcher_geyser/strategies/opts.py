@@ -14,7 +14,8 @@ from oslo_config import cfg
 from watcher_geyser import defaults
 from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.signal import opts as signal_opts
-from watcher_geyser.strategies.power_config import DEFAULT_IDLE_W, DEFAULT_MAX_W, PowerCatalog, PowerConfigError
+from watcher_geyser.strategies.action_names import NODE_POWER_ACTION
+from watcher_geyser.strategies.power_config import PowerCatalog, PowerConfigError
 
 STRATEGY_NAMES = ("geyser_consolidation", "geyser_energy")
 POWER_GROUP = "geyser_power"
@@ -27,9 +28,9 @@ power_group = cfg.OptGroup(
 )
 
 POWER_OPTS = [
-    cfg.FloatOpt("default_idle_w", default=DEFAULT_IDLE_W, min=0.0,
+    cfg.FloatOpt("default_idle_w", default=defaults.HOST_IDLE_W, min=0.0,
                  help="Watts of a host that is on and idle, for hosts no override matches."),
-    cfg.FloatOpt("default_max_w", default=DEFAULT_MAX_W, min=0.0,
+    cfg.FloatOpt("default_max_w", default=defaults.HOST_MAX_W, min=0.0,
                  help="Watts of a host at 100 % CPU, for hosts no override matches."),
     cfg.DictOpt("host_models", default={},
                 help="Power model per host name or fnmatch pattern, first match wins: 'IDLE/MAX' watts for a "
@@ -57,6 +58,24 @@ def instance_state_opts() -> list[cfg.Opt]:
         cfg.FloatOpt("unshelve_timeout_s", default=UNSHELVE_TIMEOUT_S, min=1.0,
                      help="Seconds to wait for an unshelved instance to be ACTIVE before the action is marked "
                      "FAILED; its geyser:shelved_at mark stays, so a later audit may bring it back again."),
+    ]
+
+
+NODE_POWER_GROUP = f"watcher_actions.{NODE_POWER_ACTION}"  # where Watcher's loader puts its options
+NODE_POWER_POLL_S = 10.0
+NODE_POWER_TIMEOUT_S = 600.0
+
+
+def node_power_opts() -> list[cfg.Opt]:
+    """Options of ``[watcher_actions.geyser_node_power]``, handed to the action by Watcher's loader."""
+    return [
+        cfg.FloatOpt("poll_interval_s", default=NODE_POWER_POLL_S, min=0.1,
+                     help="Seconds between two looks at a node being switched, while waiting for Ironic or MAAS to "
+                     "report its new power state and, after a power-on, for its nova-compute service to be up."),
+        cfg.FloatOpt("power_timeout_s", default=NODE_POWER_TIMEOUT_S, min=1.0,
+                     help="Seconds to wait for each of those (the node's power state, then its nova-compute service) "
+                     "before the action is marked FAILED; a host that boots slowly (firmware, RAID checks) needs "
+                     "more."),
     ]
 
 
@@ -97,8 +116,9 @@ def power_catalog(conf: cfg.ConfigOpts) -> tuple[PowerCatalog, str | None]:
     try:
         return PowerCatalog.from_specs(group.default_idle_w, group.default_max_w, dict(group.host_models or {})), None
     except PowerConfigError as exc:
-        fallback = PowerCatalog.from_specs(DEFAULT_IDLE_W, DEFAULT_MAX_W)
-        return fallback, f"[{POWER_GROUP}] {exc}; every host uses {DEFAULT_IDLE_W:g}/{DEFAULT_MAX_W:g} W instead"
+        fallback = PowerCatalog.from_specs(defaults.HOST_IDLE_W, defaults.HOST_MAX_W)
+        return fallback, (f"[{POWER_GROUP}] {exc}; every host uses {defaults.HOST_IDLE_W:g}/{defaults.HOST_MAX_W:g} W "
+                          "instead")
 
 
 def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
@@ -110,4 +130,5 @@ def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
     for name in STRATEGY_NAMES:
         groups.append((f"watcher_strategies.{name}", base.BaseStrategy.get_config_opts() + strategy_opts()))
     groups.append((INSTANCE_STATE_GROUP, instance_state_opts()))
+    groups.append((NODE_POWER_GROUP, node_power_opts()))
     return groups

@@ -6,8 +6,15 @@ to reach a state; they differ only in how often and how long, so that is all the
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+
+
+def polls_for(timeout_s: float, poll_s: float) -> int:
+    """How many looks ``poll_s`` apart cover ``timeout_s``: the first at once, the last no earlier
+    than the timeout."""
+    return math.ceil(timeout_s / poll_s) + 1
 
 
 def wait_until(condition: Callable[[], bool], polls: int, poll_s: float) -> bool:

@@ -10,6 +10,9 @@ asks Nova which instances the host still holds: any instance there and it refuse
 (the action fails, the host stays on). It waits for the node to reach the state, as
 Watcher's does, and after a power-on also for the host's nova-compute service to report
 ``up``, so that the migrations planned onto the host do not start before it can take them.
+
+Options: ``[watcher_actions.geyser_node_power]`` (``poll_interval_s``, ``power_timeout_s``: how
+often and how long each wait looks), handed to the action by Watcher's loader.
 """
 
 from __future__ import annotations
@@ -20,19 +23,32 @@ from watcher.common import exception, nova_helper
 from watcher.common.metal_helper import constants as metal_constants
 from watcher.common.metal_helper import factory as metal_helper_factory
 
+from watcher_geyser.strategies import opts
 from watcher_geyser.strategies.action_names import NODE_POWER_ACTION
-from watcher_geyser.strategies.polling import wait_until
+from watcher_geyser.strategies.polling import polls_for, wait_until
 
 LOG = log.getLogger(__name__)
 ACTION_NAME = NODE_POWER_ACTION
-POLL_S = 10.0
-POLLS = 60
 
 
 class GeyserNodePower(change_node_power_state.ChangeNodePowerState):
     """Compute node power on/off through Ironic or MAAS, refusing to switch off a host with instances."""
 
-    def _node_manage_power(self, state, retry=POLLS):
+    @classmethod
+    def get_config_opts(cls):
+        return opts.node_power_opts()
+
+    @property
+    def polls(self) -> tuple[int, float]:
+        """(how many looks, seconds apart) in each wait, from the action's options."""
+        poll_s = float(self.config.get("poll_interval_s", opts.NODE_POWER_POLL_S))
+        timeout_s = float(self.config.get("power_timeout_s", opts.NODE_POWER_TIMEOUT_S))
+        return polls_for(timeout_s, poll_s), poll_s
+
+    def _node_manage_power(self, state, retry=None):
+        """Watcher's signature; ``retry`` (looks per wait) defaults to what the options give."""
+        polls, poll_s = self.polls
+        retry = polls if retry is None else retry
         if state is None:
             raise exception.IllegalArgumentException(message="The target state is not defined")
         metal = metal_helper_factory.get_helper(self.osc)
@@ -47,11 +63,11 @@ class GeyserNodePower(change_node_power_state.ChangeNodePowerState):
                 LOG.warning("compute node %s still holds %d instance(s): not switched off", hostname, len(remaining))
                 return False
         node.set_power_state(state)
-        if not wait_until(lambda: metal.get_node(self.node_uuid).get_power_state() != current, retry, POLL_S):
+        if not wait_until(lambda: metal.get_node(self.node_uuid).get_power_state() != current, retry, poll_s):
             return False
         if state == metal_constants.PowerState.ON.value:
             hostname = self.input_parameters.get("resource_name") or node.get_hypervisor_hostname()
-            return wait_until(lambda: _service_up(hostname), retry, POLL_S)
+            return wait_until(lambda: _service_up(hostname), retry, poll_s)
         return True
 
     def get_description(self):

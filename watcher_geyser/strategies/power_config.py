@@ -22,10 +22,9 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from watcher_geyser.defaults import HOST_IDLE_W, HOST_MAX_W
 from watcher_geyser.power import CURVE_POINTS, PowerModel
 
-DEFAULT_IDLE_W = 120.0
-DEFAULT_MAX_W = 350.0
 MAX_CALIBRATION = 2.0  # a measured point may scale a configured curve by 1/2 .. 2 at most
 
 
@@ -46,7 +45,7 @@ def parse_model_spec(spec: str, where: str = "power model") -> PowerModel:
         return PowerModel.curve(points)
     except ValueError as exc:
         raise PowerConfigError(
-            f"{where}: cannot read {spec!r} ({exc}); write 'IDLE_W/MAX_W' such as '120/350', or "
+            f"{where}: cannot read {spec!r} ({exc}); write 'IDLE_W/MAX_W' such as '{HOST_IDLE_W:g}/{HOST_MAX_W:g}', or "
             f"{CURVE_POINTS} space-separated watts at 0, 10, .., 100 % CPU"
         ) from None
 
@@ -55,7 +54,7 @@ def parse_model_spec(spec: str, where: str = "power model") -> PowerModel:
 class PowerCatalog:
     """Which power model each host gets: the first matching override, else the default."""
 
-    default: PowerModel = field(default_factory=lambda: PowerModel.linear(DEFAULT_IDLE_W, DEFAULT_MAX_W))
+    default: PowerModel = field(default_factory=lambda: PowerModel.linear(HOST_IDLE_W, HOST_MAX_W))
     overrides: tuple[tuple[str, PowerModel], ...] = ()
 
     @classmethod

@@ -1,0 +1,225 @@
+"""The same day repeated back to back (``--repeat-day``): arrivals, work, and the last day's window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from watcher_geyser.signal import Series, Unit
+from watcher_geyser.signal.series import parse_time
+from watcher_geyser.simulator.arrivals import copy_name, repeat_day
+from watcher_geyser.simulator.baselines import Consolidation, NoMigration, make_policy
+from watcher_geyser.simulator.datacenter import PRESETS
+from watcher_geyser.simulator.deferral import DeferralSetup
+from watcher_geyser.simulator.engine import simulate
+from watcher_geyser.simulator.fidelity import fidelity
+from watcher_geyser.simulator.geyser_policy import GeyserPolicy, SignalFeed
+from watcher_geyser.simulator.placement import ThresholdDetector
+from watcher_geyser.simulator.traces import Trace
+
+STEP_S = 300.0
+
+
+def _day(util: np.ndarray):
+    names = tuple(f"vm-{i:02d}" for i in range(util.shape[0]))
+    trace = Trace(names, util, STEP_S, "random")
+    return trace, PRESETS["planetlab"](names, hosts=2 * util.shape[0] + 2)
+
+
+class WatchingConsolidation(Consolidation):
+    """thr-mmt that writes down, at every decision, which VMs run: what the arrival test reads."""
+
+    def __init__(self) -> None:
+        super().__init__("thr-mmt", ThresholdDetector(0.8))
+        self.seen: list[tuple[float, np.ndarray]] = []
+
+    def decide(self, view):
+        self.seen.append((view.time_s, view.state.alive.copy()))
+        return super().decide(view)
+
+
+def test_repeat_day_stacks_copies_that_arrive_a_day_apart():
+    trace, dc = _day(np.full((3, 4), 0.5))
+    setup = DeferralSetup(np.array([True, False, True]), 3600.0)
+    rep = repeat_day(trace, dc, 3, setup)
+    day_s = 4 * STEP_S
+    assert rep.trace.names[:3] == trace.names
+    assert rep.trace.names[3:6] == tuple(copy_name(n, 2) for n in trace.names) == ("vm-00@d2", "vm-01@d2", "vm-02@d2")
+    assert rep.dc.vms == 9 and np.array_equal(rep.trace.util[6:], trace.util)
+    assert rep.arrivals.arrival_s.tolist() == [0.0] * 3 + [day_s] * 3 + [2 * day_s] * 3
+    assert rep.deferral.deferrable.tolist() == [True, False, True] * 3  # the same jobs every day
+    for bad in (0, 15):
+        with pytest.raises(ValueError, match="repeated 1 to 14 times"):
+            repeat_day(trace, dc, bad)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), vms=st.integers(1, 6), samples=st.integers(3, 9), days=st.integers(2, 3))
+def test_copies_never_run_before_they_arrive_and_each_day_does_the_same_work(seed, vms, samples, days):
+    rng = np.random.default_rng(seed)
+    util = rng.uniform(0.05, 0.9, size=(vms, samples))
+    trace, dc = _day(util)
+    one = simulate(trace, dc, make_policy("thr-mmt"), fidelity("cloudsim"))
+    policy = WatchingConsolidation()
+    run = simulate(trace, dc, policy, fidelity("cloudsim"), repeat_days=days)
+    assert run.vms_unplaced == 0 and run.repeat_days == days
+    # a repeated day is a whole day: the single day's work and its last interval, read at the last sample
+    whole_day = one.work_vm_hours + util[:, -1].sum() * STEP_S / 3600.0
+    assert run.work_vm_hours == pytest.approx(days * whole_day, rel=1e-9)
+    day_s = samples * STEP_S
+    arrival = np.repeat(np.arange(days) * day_s, vms)
+    for t, alive in policy.seen:
+        assert not (alive & (arrival > t)).any(), f"a VM runs at {t} s before its arrival"
+        end = arrival + day_s + fidelity("cloudsim").decision_offset_s
+        assert not (alive & (t > end + 1e-6)).any(), f"a VM runs at {t} s after its day's end"
+    # the last copy arrived and ran: the replay reaches its day's end
+    assert run.series.time_s[-1] >= days * day_s
+
+
+class WatchingDvfs(NoMigration):
+    """DVFS (never migrates) that writes down where every VM runs at every decision."""
+
+    def __init__(self) -> None:
+        super().__init__("dvfs", charges_full_power=False)
+        self.hosts: list[tuple[float, np.ndarray]] = []
+
+    def decide(self, view):
+        self.hosts.append((view.time_s, view.state.vm_host.copy()))
+        return super().decide(view)
+
+
+def test_the_next_days_copy_starts_on_the_host_its_predecessor_ran_on():
+    """The same service running on: at midnight no host is emptied, each copy takes over its host."""
+    rng = np.random.default_rng(2)
+    util = rng.uniform(0.05, 0.9, size=(6, 5))
+    trace, dc = _day(util)
+    policy = WatchingDvfs()
+    run = simulate(trace, dc, policy, fidelity("cloudsim"), repeat_days=2)
+    day_s = 5 * STEP_S
+    before = [h for t, h in policy.hosts if t < day_s][-1]
+    after = [h for t, h in policy.hosts if t >= day_s][0]
+    assert (before[:6] >= 0).all() and np.array_equal(after[6:], before[:6]) and (after[:6] == -1).all()
+    assert run.host_power_offs == 0  # nothing switched off on the day's boundary (nor at the end)
+
+
+def test_one_repetition_is_the_plain_replay():
+    rng = np.random.default_rng(5)
+    trace, dc = _day(rng.uniform(0.05, 0.9, size=(5, 8)))
+    plain = simulate(trace, dc, make_policy("thr-mmt"), fidelity("cloudsim"))
+    once = simulate(trace, dc, make_policy("thr-mmt"), fidelity("cloudsim"), repeat_days=1)
+    assert (once.energy_kwh, once.migrations, once.slatah) == (plain.energy_kwh, plain.migrations, plain.slatah)
+    assert once.last_day() is None and "last_day" not in once.summary()
+
+
+def test_repeated_deferral_keeps_work_and_deadlines_and_reports_the_last_day():
+    """geyser following a supply dark at night and bright by day, 2 days of one 8-VM day with half
+    deferrable: every copy's work is done, no deadline missed, the last day's window reported."""
+    rng = np.random.default_rng(11)
+    samples = 36  # a "day" of three hours, dark for the first half
+    util = rng.uniform(0.05, 0.6, size=(8, samples))
+    trace, dc = _day(util)
+    day_s = samples * STEP_S
+    start_s = parse_time("2026-06-21T00:00:00Z")
+    times = start_s + np.arange(-4, 5 * samples) * STEP_S
+    bright = (np.mod(times - start_s, day_s) >= day_s / 2).astype(float) * 5000.0
+    feed = SignalFeed(Series.build(times, bright, Unit.WATTS, np.full(len(times), STEP_S), origin="test"), start_s)
+    setup = DeferralSetup(np.arange(8) % 2 == 0, day_s)
+    policy = GeyserPolicy(signal=feed)
+    policy.settings = policy.settings.with_solve(deterministic=True)
+    run = simulate(trace, dc, policy, fidelity("cloudsim"), feed.available_w, None, setup, repeat_days=2)
+    plain = simulate(trace, dc, make_policy("dvfs"), fidelity("cloudsim"), repeat_days=2)
+    assert run.work_vm_hours == pytest.approx(plain.work_vm_hours, rel=1e-9)  # deferred work is done
+    assert run.deadline_missed == () and run.deferred_vm_hours > 0
+    last = run.last_day()
+    assert (last.start_s, last.end_s) == (day_s, 2 * day_s)
+    assert 0 <= last.above_supply_kwh <= run.energy_above_signal_kwh + 1e-12
+    assert run.summary()["last_day"]["above_supply_kwh"] == last.above_supply_kwh
+
+
+def _series(power_w, supply_w, interval_s: float, offset_s: float = 0.1):
+    from watcher_geyser.simulator.metrics import StepSeries
+
+    n = len(power_w)
+    s = StepSeries()
+    s.time_s = [(k + 1) * interval_s + offset_s for k in range(n)]
+    s.power_w, s.available_w = list(power_w), list(supply_w)
+    s.host_s = [interval_s * 3] * n
+    s.overload_host_s = [interval_s * (k % 2) for k in range(n)]
+    s.migrations = [k % 3 for k in range(n)]
+    s.vms_shelved = [k % 4 for k in range(n)]
+    return s
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.floats(0, 5000), st.floats(0, 5000)), min_size=1, max_size=60),
+       cut=st.floats(0, 1), cut2=st.floats(0, 1))
+def test_a_window_is_part_of_the_whole_and_the_whole_window_is_the_run(rows, cut, cut2):
+    from watcher_geyser.simulator.metrics import energy_above_supply_kwh, window_figures
+
+    interval = 300.0
+    power, supply = zip(*rows, strict=True)
+    s = _series(power, supply, interval)
+    end = s.time_s[-1] + interval
+    whole = window_figures(s, interval, 0.0, end, [[100.0, end - 1.0], []])
+    assert whole.above_supply_kwh == pytest.approx(energy_above_supply_kwh(power, supply, interval))
+    assert whole.energy_kwh == pytest.approx(sum(power) * interval / 3.6e6)
+    assert whole.slatah == pytest.approx(sum(s.overload_host_s) / sum(s.host_s))
+    assert whole.migrations == sum(s.migrations)
+    a, b = sorted((cut * end, cut2 * end))
+    if b > a:
+        part = window_figures(s, interval, a, b)
+        assert part.above_supply_kwh <= whole.above_supply_kwh + 1e-9
+        assert part.energy_kwh <= whole.energy_kwh + 1e-9 and part.migrations <= whole.migrations
+        # windows that split the run add up to it
+        pieces = [window_figures(s, interval, lo, hi) for lo, hi in ((0.0, a), (a, b), (b, end)) if hi > lo]
+        assert sum(p.above_supply_kwh for p in pieces) == pytest.approx(whole.above_supply_kwh, abs=1e-9)
+
+
+def test_the_window_of_a_single_day_without_spill_is_the_whole_run():
+    rng = np.random.default_rng(7)
+    trace, dc = _day(rng.uniform(0.05, 0.9, size=(6, 10)))
+    supply = lambda t: 150.0 if t < 1500 else 40.0  # noqa: E731
+    run = simulate(trace, dc, make_policy("thr-mmt"), fidelity("cloudsim"), supply)
+    day = run.window(0.0, run.day_s)
+    assert day.above_supply_kwh == pytest.approx(run.energy_above_signal_kwh, rel=1e-12)
+    assert day.energy_kwh == pytest.approx(run.energy_kwh, rel=1e-9)
+    assert day.migrations == run.migrations and day.slatah == pytest.approx(run.slatah, rel=1e-9)
+    assert day.power_cycles_max == run.host_power_cycles_max
+
+
+def test_a_bad_window_is_refused():
+    from watcher_geyser.simulator.metrics import window_figures
+
+    with pytest.raises(ValueError, match="start < end"):
+        window_figures(_series([1.0], [1.0], 300.0), 300.0, 10.0, 10.0)
+
+
+@pytest.mark.parametrize("value", ["0", "15", "2.5"])
+def test_cli_refuses_a_bad_repeat_day(value, capsys):
+    from watcher_geyser.cli import main
+
+    try:
+        code = main(["simulate", "--quiet", "--limit", "5", "--policy", "dvfs", "--repeat-day", value])
+    except SystemExit as exc:  # argparse's own refusal
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--repeat-day" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_prints_and_reports_the_last_day(tmp_path, capsys):
+    import json
+
+    from watcher_geyser.cli import main
+
+    code = main(["simulate", "--quiet", "--limit", "12", "--policy", "thr-mmt", "--fidelity", "cloudsim",
+                 "--signal-w", "400", "--repeat-day", "2", "--out", str(tmp_path), "--no-plots"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "thr-mmt: last day (2 of 2, the steady state): above supply" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    last = report["policies"]["thr-mmt"]["last_day"]
+    assert last["start_s"] == 86400.0 and last["end_s"] == 2 * 86400.0 and last["above_supply_kwh"] >= 0
+    assert report["meta"]["repeat_day"] == 2
