@@ -236,18 +236,18 @@ def let_pytest_filter_warnings() -> None:
 
 # --- the harness's database under load -------------------------------------------------------
 # Watcher's harness gives each test a file-backed SQLite database in WAL mode, serialises writes
-# with a lock, and opens a connection per session (oslo.db's NullPool for SQLite files). Two things
-# still made "database is locked" possible on a loaded machine (load 8 on 2 cores), both in
-# our hands:
+# with a lock, and opens a connection per session (oslo.db's NullPool for SQLite files).
+# "database is locked" was seen at load 8 on 2 cores; one 10-minute run at load 10 did not bring
+# it back, so what follows closes the two windows the harness left open rather than a traced one:
 # - whenever the last open connection closes, SQLite checkpoints the WAL into the database and
 #   deletes it under an EXCLUSIVE lock, and the next connection rebuilds the WAL index: with a
 #   connection opened and closed per API request (every 0.1 s while a test waits), these windows
-#   came constantly, and a session that met one waited at most pysqlite's 5 s busy timeout, which a
-#   starved thread can exceed. One connection held open for the test makes no close the last.
+#   come constantly, and a session that meets one waits at most pysqlite's 5 s busy timeout, which
+#   a starved thread can exceed. One connection held open for the test makes no close the last.
 # - the decision engine's and the applier's worker pools are not stopped with their services: an
-#   audit or a plan still running when a test ended wrote on into the next test's database while
-#   Watcher's fixture was creating its schema, outside the write lock. Draining them first ends
-#   every write of a test before its database goes.
+#   audit or a plan still running when a test ends would write on into the next test's database
+#   (the engine facade and the write lock are swapped per test), even while its schema is created
+#   outside the lock. Draining them first ends every write of a test before its database goes.
 POOL_DRAIN_S = 120.0  # longer than any audit or plan of these tests takes on a loaded machine
 
 
