@@ -5,6 +5,8 @@
         --policy geyser --policy geyser:relaxed=0.6     # variants side by side, one replay each
     python bench/follow_hours.py --day 20110303 --frontier-cache .cache/frontier --no-blind \
         --deferrable 0.3                                 # where the deferrable run's uncovered energy goes
+    python bench/follow_hours.py --day 20110303 --datacenter three-gen --by-kind \
+        --frontier-cache .cache/frontier                 # which host generations stay on, and how full
 
 Replays geyser following the supply of ``follow_energy.py`` (clear-sky solar sized to blind geyser's
 daily energy x ``--scale``) once per ``--policy``, and blind geyser (``geyser:signal=off``) unless
@@ -13,7 +15,9 @@ daily energy x ``--scale``) once per ``--policy``, and blind geyser (``geyser:si
 (SLATAH's terms), migrations and, for following, the mean
 scarcity level and CPU ceiling it decided; then per policy one JSON line with its totals and, when
 the day's blind points are in ``--frontier-cache`` (written by ``follow_energy.py``), its ratio to
-the frontier at its SLATAH, read as ``follow_energy.py`` reads it. ``--save DIR`` keeps each run's
+the frontier at its SLATAH, read as ``follow_energy.py`` reads it. ``--datacenter three-gen`` (and
+``--vms-per-host``) replays follow_energy's mixed fleet; ``--by-kind`` adds, per hour and per host
+kind, the hosts on and their mean CPU. ``--save DIR`` keeps each run's
 per-step series as ``DIR/<day>_<policy>.json`` for further looks.
 """
 
@@ -28,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from follow_energy import BLIND_REFERENCE, load_day, solar_supply  # noqa: E402
+from follow_energy import BLIND_REFERENCE, DATACENTERS, load_day, solar_supply  # noqa: E402
 from planetlab import default_traces  # noqa: E402
 
 from watcher_geyser.signal.solar import SolarSite  # noqa: E402
@@ -42,21 +46,68 @@ from watcher_geyser.simulator.metrics import supply_at_midpoints  # noqa: E402
 HOUR_S = 3600.0
 
 
-def replay(day, spec: str, feed, deferrable: float = 0.0):
+def host_kinds(dc) -> list[str]:
+    """Per host, a label of its kind: cores x MIPS per core, idle-full watts (one per generation)."""
+    return [f"{int(c)}x{m:g} {p.idle_w:g}-{p.max_w:g}W" for c, m, p in zip(dc.pes, dc.pe_mips, dc.power)]
+
+
+class KindRecorder:
+    """Wraps a policy's ``decide`` to keep, at each decision step, per host kind: hosts on and their
+    mean CPU (as the accounting sees them, before the step's migrations). Which hosts a policy keeps
+    on at night, and how full, is what decides a mixed fleet's energy (``--by-kind``)."""
+
+    def __init__(self, policy, dc) -> None:
+        labels = host_kinds(dc)
+        self.kinds = sorted(set(labels))
+        self._of = np.array([self.kinds.index(k) for k in labels])
+        self.times_s: list[float] = []
+        self.on: list[list[int]] = []
+        self.cpu: list[list[float]] = []
+        self._decide = policy.decide
+        policy.decide = self.decide
+
+    def decide(self, view):
+        on = view.hosts_on()
+        util = view.snapshot.host_util
+        self.times_s.append(view.time_s)
+        self.on.append([int((on & (self._of == k)).sum()) for k in range(len(self.kinds))])
+        self.cpu.append([float(util[on & (self._of == k)].mean()) if (on & (self._of == k)).any() else 0.0
+                         for k in range(len(self.kinds))])
+        return self._decide(view)
+
+    def hour(self, h: int) -> dict[str, list[float]]:
+        """{kind: [mean hosts on, mean CPU of those on]} over hour ``h``."""
+        t = np.asarray(self.times_s)
+        m = (t >= h * HOUR_S) & (t < (h + 1) * HOUR_S)
+        if not m.any():
+            return {}
+        on, cpu = np.asarray(self.on, dtype=float)[m], np.asarray(self.cpu)[m]
+        out = {}
+        for k, kind in enumerate(self.kinds):
+            hosts = on[:, k]
+            busy = hosts > 0
+            out[kind] = [float(hosts.mean()), float(cpu[busy, k].mean()) if busy.any() else 0.0]
+        return out
+
+
+def replay(day, spec: str, feed, deferrable: float = 0.0, by_kind: bool = False):
     """One deterministic replay of ``spec`` against ``feed`` (``deferrable``: that share of the VMs
-    deferrable, deadline 24 h, as follow_energy.py draws them); (result, the policy's decisions)."""
+    deferrable, deadline 24 h, as follow_energy.py draws them); (result, the policy's decisions,
+    the per-kind record or None)."""
     policy = make_policy(spec)
     if hasattr(policy, "settings"):
         policy.settings = policy.settings.with_solve(deterministic=True)
     if getattr(policy, "follow_signal", False):
         policy.signal = feed
+    recorder = KindRecorder(policy, day.dc) if by_kind else None
     setup = DeferralSetup.seeded(len(day.trace.names), deferrable) if deferrable else None
     result = simulate(day.trace, day.dc, policy, CLOUDSIM, feed.available_w, deferral=setup)
-    return result, list(getattr(policy, "decisions", []))
+    return result, list(getattr(policy, "decisions", [])), recorder
 
 
-def hourly(result, decisions, feed, step_s: float) -> list[dict]:
-    """Per hour of the replay: supply, draw, uncovered energy, hosts, hot hosts, migrations, decisions."""
+def hourly(result, decisions, feed, step_s: float, recorder: KindRecorder | None = None) -> list[dict]:
+    """Per hour of the replay: supply, draw, uncovered energy, hosts, hot hosts, migrations, decisions
+    (and, with a ``recorder``, hosts on and their CPU per host kind)."""
     s = result.series
     t = np.asarray(s.time_s)
     power = np.asarray(s.power_w)
@@ -83,8 +134,21 @@ def hourly(result, decisions, feed, step_s: float) -> list[dict]:
             "shelved": float(np.mean(np.asarray(s.vms_shelved)[m])),
             "level": float(np.nanmean(level[m])) if np.isfinite(level[m]).any() else None,
             "ceiling": float(np.nanmean(ceiling[m])) if np.isfinite(ceiling[m]).any() else None,
+            **({"by_kind": recorder.hour(int(h))} if recorder is not None else {}),
         })
     return rows
+
+
+def night_by_kind(rows: list[dict]) -> dict[str, list[float]]:
+    """{kind: [mean hosts on, mean CPU of those on]} over the hours without sun (hour 0 left out: the
+    initial placement)."""
+    night = [r["by_kind"] for r in rows if r["supply_kw"] < 0.05 and r["hour"] > 0 and r.get("by_kind")]
+    out = {}
+    for kind in (night[0] if night else {}):
+        on = np.array([n[kind][0] for n in night])
+        cpu = np.array([n[kind][1] for n in night])
+        out[kind] = [float(on.mean()), float((on * cpu).sum() / on.sum()) if on.sum() > 0 else 0.0]
+    return out
 
 
 def by_period(rows: list[dict], trace_h: float) -> dict[str, float]:
@@ -104,9 +168,9 @@ def by_period(rows: list[dict], trace_h: float) -> dict[str, float]:
     return periods
 
 
-def frontier(cache: Path | None, day: str, scale: float):
-    """The day's blind frontier (SLATAH, uncovered kWh) from the cache, or None."""
-    path = None if cache is None else cache / f"{day}.json"
+def frontier(cache: Path | None, cache_name: str, scale: float):
+    """The day's blind frontier (SLATAH, uncovered kWh) from the cache file ``cache_name``, or None."""
+    path = None if cache is None else cache / cache_name
     if path is None or not path.is_file():
         return None
     rows = json.loads(path.read_text())["points"]
@@ -117,14 +181,17 @@ def frontier(cache: Path | None, day: str, scale: float):
 
 def print_hours(label: str, rows: list[dict]) -> None:
     print(f"# {label}", file=sys.stderr)
-    print("# hour supply_kw power_kw uncovered_kwh hosts_on hot_hosts hot_share migrations level ceiling shelved",
-          file=sys.stderr)
+    kinds = list(rows[0].get("by_kind", {})) if rows else []
+    print("# hour supply_kw power_kw uncovered_kwh hosts_on hot_hosts hot_share migrations level ceiling shelved"
+          + "".join(f" | {k}: on cpu" for k in kinds), file=sys.stderr)
     for r in rows:
         level = "-" if r["level"] is None else f"{r['level']:.2f}"
         ceiling = "-" if r["ceiling"] is None else f"{r['ceiling']:.2f}"
         print(f"  {r['hour']:3d} {r['supply_kw']:7.2f} {r['power_kw']:7.2f} {r['uncovered_kwh']:7.2f} "
               f"{r['hosts_on']:6.1f} {r['hot_hosts']:5.2f} {100 * r['overload_share']:5.2f}% {r['migrations']:5d} "
-              f"{level:>5} {ceiling:>5} {r['shelved']:7.1f}",
+              f"{level:>5} {ceiling:>5} {r['shelved']:7.1f}"
+              + "".join(f" | {on:5.1f} {cpu:4.2f}" for on, cpu in (r.get("by_kind", {}).get(k, (0.0, 0.0))
+                                                                  for k in kinds)),
               file=sys.stderr)
 
 
@@ -133,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day", required=True, help="a day folder name, for example 20110325")
     parser.add_argument("--traces", type=Path, help="folder of PlanetLab days (default: ../shared/traces/planetlab)")
     parser.add_argument("--policy", action="append", help="a following policy spec (repeatable; default geyser)")
+    parser.add_argument("--datacenter", choices=DATACENTERS, default="planetlab",
+                        help="the fleet, as in follow_energy.py (default planetlab)")
+    parser.add_argument("--vms-per-host", type=float, metavar="N",
+                        help="three-gen only: the depth, VMs per host (default 2)")
     parser.add_argument("--no-blind", action="store_true", help="skip blind geyser's replay")
     parser.add_argument("--scale", type=float, default=1.0, help="supply size, x blind geyser's energy (default 1)")
     parser.add_argument("--blind-kwh", type=float, help="blind geyser's daily energy (default: from the cache, "
@@ -140,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frontier-cache", type=Path, metavar="DIR", help="follow_energy.py's cache of blind points")
     parser.add_argument("--save", type=Path, metavar="DIR", help="write each run's per-step series here")
     parser.add_argument("--quiet", action="store_true", help="no hourly tables, only the totals")
+    parser.add_argument("--by-kind", action="store_true", help="per hour, hosts on and their mean CPU per host "
+                        "kind (cores x MIPS, idle-full watts): which generations a policy keeps on, and how full")
     parser.add_argument("--deferrable", type=float, default=0.0, metavar="FRACTION",
                         help="that share of the VMs deferrable, deadline 24 h (0.3 is follow_energy's case; the "
                         "blind replay runs them at once); the totals then split the uncovered energy by period")
@@ -148,9 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     if not path.is_dir():
         print(f"follow_hours: no such day folder: {path}; see --traces", file=sys.stderr)
         return 2
-    day = load_day(path, "planetlab", None)
+    if args.vms_per_host is not None and not (args.datacenter == "three-gen" and args.vms_per_host > 0):
+        print("follow_hours: --vms-per-host takes a positive number with --datacenter three-gen", file=sys.stderr)
+        return 2
+    three_gen = args.datacenter == "three-gen"
+    day = load_day(path, args.datacenter, None, (args.vms_per_host or 2.0) if three_gen else None)
     step = day.trace.step_s
-    cache_file = None if args.frontier_cache is None else args.frontier_cache / f"{args.day}.json"
+    cache_file = None if args.frontier_cache is None else args.frontier_cache / day.cache_name
     cached = {}
     if cache_file is not None and cache_file.is_file():
         cached = {r["policy"]: r for r in json.loads(cache_file.read_text())["points"]}
@@ -160,10 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     if blind_kwh is None:
         blind_kwh = simulate(day.trace, day.dc, make_policy(BLIND_REFERENCE), CLOUDSIM).energy_kwh
     feed, peak_w = solar_supply(day, SolarSite(52.1, 5.1, peak_w=1000.0), args.scale * blind_kwh)
-    front = frontier(args.frontier_cache, args.day, args.scale)
+    front = frontier(args.frontier_cache, day.cache_name, args.scale)
     for spec in specs:
-        result, decisions = replay(day, spec, feed, args.deferrable)
-        rows = hourly(result, decisions, feed, step)
+        result, decisions, recorder = replay(day, spec, feed, args.deferrable, args.by_kind)
+        rows = hourly(result, decisions, feed, step, recorder)
         if not args.quiet:
             print_hours(spec, rows)
         reading = frontier_at(front, result.slatah) if front else None
@@ -175,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             "frontier_kwh": reading.cost if reading else None, "ratio_to_frontier": ratio,
             "wall_seconds": result.wall_seconds,
             "night_uncovered_kwh": sum(r["uncovered_kwh"] for r in rows if r["supply_kw"] < 0.05),
+            **({"night_by_kind": night_by_kind(rows)} if args.by_kind else {}),
             "deferred_vm_hours": result.deferred_vm_hours, "deadline_misses": result.deadline_misses,
             "uncovered_kwh_by_period": by_period(rows, day.trace.samples * step / HOUR_S),
         }), flush=True)

@@ -473,3 +473,15 @@ def test_a_range_series_confirms_a_low_reading_only_after_the_dwell(readings_, n
                 if now - times[start] < dwell:
                     assert not d.allow_power_off and d.fallback is Fallback.UNCONFIRMED, d.reason
         now += gap_s
+
+
+@given(level=st.floats(min_value=0.0, max_value=1.0))
+def test_every_level_keeps_a_dead_band_between_packing_and_relief(level) -> None:
+    """With the defaults a host sheds only well above the ceiling it is packed to, at every scarcity
+    level, the scarce end included: a host packed to its limit and hovering there is not emptied
+    and refilled step after step (the churn that raised SLATAH when the tight end packed to 100 %
+    and relieved at 100 %; docs/design/signal-policy.md)."""
+    config = PolicyConfig()
+    ceiling = config.ceiling_at(level)
+    relief = min(1.0, ceiling + config.relief_margin_at(level))
+    assert relief - ceiling >= min(config.relaxed_relief_margin, config.tight_relief_margin) - 1e-9

@@ -62,8 +62,9 @@ POLICY_OPTS = [
     cfg.FloatOpt("neutral_ceiling", default=POLICY.neutral_ceiling, min=0.01, max=1.0,
                  help="CPU ceiling halfway between plenty and scarcity: the signal-blind ceiling."),
     cfg.FloatOpt("tight_ceiling", default=POLICY.tight_ceiling, min=0.01, max=1.0,
-                 help="CPU ceiling when energy is scarce: above the signal-blind ceiling, so a scarce supply "
-                 "packs harder than no signal."),
+                 help="CPU ceiling when energy is scarce, on the measured CPU use: a scarce supply packs harder "
+                 "than no signal, and this is all the head-room against bursts a host keeps (its relief limit "
+                 "sits tight_relief_margin above it, capped at 100 %)."),
     cfg.FloatOpt("relaxed_relief_margin", default=POLICY.relaxed_relief_margin, min=0.0, max=1.0,
                  help="When energy is plentiful a host sheds instances once its CPU use passes the ceiling by "
                  "this much: small, so hosts are relieved early while the watts are free."),

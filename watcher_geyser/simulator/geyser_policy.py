@@ -91,7 +91,7 @@ class GeyserPolicy:
     switches_off_empty_hosts: bool = True  # follows the settings' allow_power_off at each step
     settings: Settings = SIM_SETTINGS
     forecast_window: int = 3
-    scarce_forecast_window: int = 2  # while the supply is fully scarce: a shorter look-back (packs harder)
+    scarce_forecast_window: int = 1  # while the supply is fully scarce: the load now, head-room in the tight ceiling
     parallelism: int | None = None  # None: unlimited in cloudsim fidelity (as CloudSim), 8 in realistic
     per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
     follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
@@ -193,8 +193,10 @@ class GeyserPolicy:
         """Per VM: the highest of the current utilisation and its last few recorded samples.
 
         While the signal says energy is fully scarce the look-back shortens to
-        ``scarce_forecast_window``: every watt then goes uncovered, so the head-room a long
-        look-back buys against bursts is bought with energy there is none of."""
+        ``scarce_forecast_window`` (one sample: the load now, as the plugin measures it): every
+        watt then goes uncovered, and a per-VM look-back sums every VM's burst as if all
+        burst at once, while the tight ceiling keeps one host-level margin
+        (``defaults.TIGHT_CPU_CEILING``; docs/design/signal-policy.md)."""
         state = view.state
         current = view.snapshot.vm_req_mips / state.dc.vm_mips
         window = self.forecast_window
