@@ -25,7 +25,7 @@ For each day:
 
 Measuring is slow (a geyser day is a minute or more, a deferrable one two or three): with
 ``--frontier-cache DIR`` the blind points of each day are written to ``DIR/<day>.json``
-(``DIR/<day>-<data centre>.json`` for a data centre other than planetlab) the first time and read
+(``DIR/<day>-<data centre>-<hosts>h.json`` for a data centre other than planetlab) the first time and read
 back afterwards (delete the file when the blind policies change), and
 ``--deferrable-only`` skips geyser following the supply with a fixed workload, so a change to
 deferral can be measured with one replay per day and supply (``--fixed-only`` the other way round).
@@ -48,7 +48,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,6 +57,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from follow_energy_plots import plot_frontier, plot_power  # noqa: E402
+from follow_steady import STEADY_DAYS, deferrable_figures, steady_blind, steady_front  # noqa: E402
 from planetlab import default_traces  # noqa: E402
 
 from watcher_geyser import defaults  # noqa: E402
@@ -73,7 +74,6 @@ from watcher_geyser.simulator.metrics import (  # noqa: E402
     day_folded_above_supply_kwh,
     energy_above_supply_kwh,
     supply_at_midpoints,
-    window_figures,
 )
 from watcher_geyser.simulator.traces import read_planetlab  # noqa: E402
 
@@ -101,9 +101,6 @@ SMALL_FRONTIER = (
 FRONTIERS = {"full": FULL_FRONTIER, "small": SMALL_FRONTIER, "none": ()}
 SCALES = (0.5, 1.0, 2.0)
 DEFERRABLE_SHARE = 0.3
-#: The steady-state replay's length: with a 24 h deferral deadline, the second day holds the first
-#: day's spill and its own work (its own spill, which the third day would replace, lies past it).
-STEADY_DAYS = 2
 TARGETS = {
     "fixed_below_frontier": 0.08,  # uncovered at least 8 % under the frontier at equal SLATAH
     "correlation": 0.5,
@@ -161,9 +158,11 @@ class Day:
 
     @property
     def cache_name(self) -> str:
-        """The day's ``--frontier-cache`` file: one per day and data centre (planetlab keeps ``<day>.json``)."""
+        """The day's ``--frontier-cache`` file: one per day and data centre (planetlab keeps ``<day>.json``);
+        other families name their host count too, which ``--vms-per-host`` changes, so a deeper three-gen
+        fleet never reads the blind points of a shallower one."""
         family = self.dc.name
-        return f"{self.name}.json" if family.startswith("planetlab") else f"{self.name}-{family}.json"
+        return f"{self.name}.json" if family.startswith("planetlab") else f"{self.name}-{family}-{self.dc.hosts}h.json"
 
 
 def load_day(path: Path, preset: str, start: str | None, vms_per_host: float | None = None) -> Day:
@@ -317,14 +316,18 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
                                                         "points": list(cached.values())}, indent=1))
     thr = blind[THR_REFERENCE]
     skip_note = "skipped: --fixed-only" if fixed_only else deferrable_support()
+    steady_feeds, steady_rows = {}, {}
+    if skip_note is None:  # the steady state's frontier: each blind point's second day of two
+        steady_feeds = {s: solar_supply(day, site, s * reference.energy_kwh, STEADY_DAYS)[0] for s in scales}
+        steady_rows = steady_blind(day, specs, lambda spec: runner.run(spec, days=STEADY_DAYS), steady_feeds, cache,
+                                   emit)
     summaries = []
     for scale, (feed, peak_w) in feeds.items():
         following = {} if deferrable_only else {0.0: runner.run("geyser", feed)}
         steady = None
         if skip_note is None:
             following[DEFERRABLE_SHARE] = runner.run("geyser", feed, DEFERRABLE_SHARE)
-            steady_feed, _ = solar_supply(day, site, scale * reference.energy_kwh, STEADY_DAYS)
-            steady = runner.run("geyser", steady_feed, DEFERRABLE_SHARE, STEADY_DAYS)
+            steady = runner.run("geyser", steady_feeds[scale], DEFERRABLE_SHARE, STEADY_DAYS)
         front = pareto_front([(r.slatah, uncovered(r, feed, step)) for r in blind.values()])
         for share, r in following.items():
             emit(point_row(day, "geyser", r, signal="solar", supply_scale=scale, supply_peak_w=peak_w,
@@ -333,7 +336,11 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
         if steady is not None:
             emit(point_row(day, "geyser", steady, signal="solar", supply_scale=scale, supply_peak_w=peak_w,
                            deferrable=DEFERRABLE_SHARE, repeat_days=STEADY_DAYS, last_day=steady.last_day().as_dict()))
-        summary = summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note, steady)
+        summary = summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note, steady,
+                            steady_front(steady_rows, scale) if steady is not None else None)
+        if steady is not None:  # blind geyser's second day against its single day: why the frontiers differ
+            summary["blind_second_over_single_day_uncovered"] = steady_rows[BLIND_REFERENCE][
+                "uncovered_kwh_by_supply"][str(scale)] / uncovered(reference, feed, step)
         emit(summary)
         summaries.append(summary)
         plotted = 0.0 in following and reference.series is not None
@@ -374,7 +381,8 @@ def ratio_to_frontier(uncovered_kwh: float, slatah: float, front: list,
     return uncovered_kwh / reading.cost, None
 
 
-def summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note, steady=None) -> dict:
+def summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note, steady=None,
+              s_front=None) -> dict:
     fixed = following.get(0.0)
     reading = frontier_at(front, fixed.slatah) if fixed is not None else None
     ratio, why_not = (None, None) if fixed is None else ratio_to_frontier(
@@ -415,7 +423,9 @@ def summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_
         "frontier": front,
     }
     if DEFERRABLE_SHARE in following:
-        row.update(deferrable_figures(day, following[DEFERRABLE_SHARE], steady, front, reference.energy_kwh))
+        d = following[DEFERRABLE_SHARE]
+        row.update(deferrable_figures(d, steady, front, s_front, folded_uncovered_kwh(d, day), spill_kwh(d, day),
+                                      lambda kwh, slatah, f: ratio_to_frontier(kwh, slatah, f, reference.energy_kwh)))
         d_ratio = row["deferrable_ratio_to_frontier"]
         met["deferrable_30pct_below_frontier"] = None if d_ratio is None else d_ratio <= 1 - TARGETS[
             "deferrable_below_frontier"]
@@ -426,64 +436,6 @@ def summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_
         row["note"] = ("geyser's SLATAH is under every blind point's: the frontier is read at its leftmost point, "
                        "which is conservative (the true frontier there costs at least that)")
     row["targets_met"] = met
-    return row
-
-
-def deferrable_figures(day: Day, d, steady, front, day_kwh: float) -> dict:
-    """The 30 % deferrable point three ways, each against the frontier at its own SLATAH. The headline
-    (``deferrable_ratio_to_frontier``, ``deferrable_uncovered_kwh``) is the steady state when it was
-    replayed: the last day of ``steady`` (the day twice back to back), which holds yesterday's spill
-    and today's work on one fleet. Beside it the single day ``d`` folded onto itself (the steady
-    state's earlier stand-in: two fleets summed, so twice the idle power and no contention) and as
-    replayed (its spill meets a sunny day no other work claims)."""
-    folded = folded_uncovered_kwh(d, day)
-    folded_ratio, folded_why = ratio_to_frontier(folded, d.slatah, front, day_kwh)
-    replayed_ratio, _ = ratio_to_frontier(d.energy_above_signal_kwh, d.slatah, front, day_kwh)
-    out = {"deferrable_uncovered_folded_kwh": folded, "deferrable_ratio_folded": folded_ratio,
-           "deferrable_uncovered_as_replayed_kwh": d.energy_above_signal_kwh,
-           "deferrable_ratio_as_replayed": replayed_ratio, "deferrable_slatah_single_day": d.slatah,
-           "deferrable_spill_kwh": spill_kwh(d, day), "deferred_vm_hours_single_day": d.deferred_vm_hours}
-    headline = {"deferrable_headline": "folded", "deferrable_uncovered_kwh": folded,
-                "deferrable_ratio_to_frontier": folded_ratio, "deferrable_ratio_not_meaningful": folded_why,
-                "deferrable_slatah": d.slatah, "deferrable_reading": frontier_at(front, d.slatah).where,
-                "deferred_vm_hours": d.deferred_vm_hours, "deadline_misses": d.deadline_misses,
-                "deadline_missed": list(d.deadline_missed)}
-    if steady is not None:
-        last = steady.last_day()
-        ratio, why = ratio_to_frontier(last.above_supply_kwh, last.slatah, front, day_kwh)
-        out.update(deferrable_uncovered_steady_kwh=last.above_supply_kwh, deferrable_ratio_steady=ratio,
-                   steady_energy_kwh=last.energy_kwh, steady_migrations=last.migrations,
-                   steady_power_cycles_max=last.power_cycles_max, steady_wall_seconds=steady.wall_seconds,
-                   steady_work_vm_hours=steady.work_vm_hours)
-        headline = {"deferrable_headline": "steady", "deferrable_uncovered_kwh": last.above_supply_kwh,
-                    "deferrable_ratio_to_frontier": ratio, "deferrable_ratio_not_meaningful": why,
-                    "deferrable_slatah": last.slatah, "deferrable_reading": frontier_at(front, last.slatah).where,
-                    "deferred_vm_hours": last.deferred_vm_hours,  # in the steady day's window
-                    "deadline_misses": steady.deadline_misses,  # over the whole replay
-                    "deadline_missed": list(steady.deadline_missed)}
-    return {**headline, **out}
-
-
-def steady_blind_check(day: Day, runner: Runner, site: SolarSite, scales, cache: Path | None) -> dict:
-    """Blind geyser's second day of a two-day replay against its single day: blind policies never
-    defer, so a single-day frontier stands for the steady state when these agree."""
-    cached = _cached_blind(cache, day, scales)
-    one = CachedRun.from_row(cached[BLIND_REFERENCE]) if BLIND_REFERENCE in cached else runner.run(BLIND_REFERENCE)
-    row = {"kind": "steady_check", "day": day.name, "policy": BLIND_REFERENCE, "single_day_energy_kwh": one.energy_kwh,
-           "single_day_slatah": one.slatah, "single_day_migrations": one.migrations}
-    two = runner.run(BLIND_REFERENCE, days=STEADY_DAYS)  # blind: the supply changes nothing but the accounting
-    last = two.last_day()
-    row.update(second_day_energy_kwh=last.energy_kwh, second_day_slatah=last.slatah,
-               second_day_migrations=last.migrations, wall_seconds=two.wall_seconds)
-    for scale in scales:
-        feed, _ = solar_supply(day, site, scale * one.energy_kwh, STEADY_DAYS)
-        supplied = replace(two.series, available_w=list(supply_at_midpoints(two.series.time_s, day.trace.step_s,
-                                                                            feed.available_w)))
-        second = window_figures(supplied, day.trace.step_s, last.start_s, last.end_s).above_supply_kwh
-        single = (one.uncovered_kwh_by_supply[str(scale)] if isinstance(one, CachedRun)
-                  else uncovered_kwh(one, solar_supply(day, site, scale * one.energy_kwh)[0], day.trace.step_s))
-        row.update({f"single_day_uncovered_kwh_{scale:g}x": single, f"second_day_uncovered_kwh_{scale:g}x": second,
-                    f"second_over_single_uncovered_{scale:g}x": second / single if single else None})
     return row
 
 
@@ -521,10 +473,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="only geyser following the supply with 30 %% deferrable VMs, not the fixed workload")
     parser.add_argument("--fixed-only", action="store_true",
                         help="only geyser following the supply with a fixed workload, not the 30 %% deferrable one")
-    parser.add_argument("--check-steady-blind", action="store_true",
-                        help="also replay blind geyser twice back to back and compare its second day with its single "
-                        "day (energy, energy above each supply, SLATAH): the frontier is single-day, which is "
-                        "sound when the two agree")
     parser.add_argument("--out", type=Path, default=Path("results/follow_energy"), help="folder for the PNG plots")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument(
@@ -570,16 +518,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.fixed_only and args.deferrable_only:
         print("follow_energy: --fixed-only and --deferrable-only exclude each other; give one", file=sys.stderr)
         return 2
-    following_runs = (0 if args.deferrable_only else 1) + (
-        0 if deferrable_support() or args.fixed_only else 1 + STEADY_DAYS)  # the steady replay is STEADY_DAYS long
-    runs_per_day = 1 + len(set(frontier) | {THR_REFERENCE}) + len(scales) * following_runs
+    steady = not (deferrable_support() or args.fixed_only)
+    following_runs = (0 if args.deferrable_only else 1) + (1 + STEADY_DAYS if steady else 0)  # steady: 2 days long
+    blind_runs = 1 + len(set(frontier) | {THR_REFERENCE})
+    runs_per_day = blind_runs * (1 + (STEADY_DAYS if steady else 0)) + len(scales) * following_runs
     for path in paths:
         day = load_day(path, preset, args.start, vms_per_host)
         with tqdm(total=runs_per_day * (day.trace.samples - 1), unit="step", file=sys.stderr, leave=False) as bar:
             summaries.extend(bench_day(day, frontier, scales, site, out, bar, emit, not args.wall_clock,
                                        args.frontier_cache, args.deferrable_only, args.fixed_only))
-            if args.check_steady_blind:
-                emit(steady_blind_check(day, Runner(day, bar, not args.wall_clock), site, scales, args.frontier_cache))
     every = {k: overall_met([s["targets_met"].get(k, True) for s in summaries])
              for s in summaries for k in s["targets_met"]}
     ratios = [s["ratio_to_frontier"] for s in summaries if s["ratio_to_frontier"] is not None]
