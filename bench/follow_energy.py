@@ -26,7 +26,7 @@ For each day:
 
 Measuring is slow (a geyser day is a minute or more, a deferrable one two or three): with
 ``--frontier-cache DIR`` the blind points of each day are written to ``DIR/<day>.json``
-(``DIR/<day>-<data centre>.json`` for a data centre other than planetlab) the first time and read
+(``DIR/<day>-<data centre>-<hosts>h.json`` for a data centre other than planetlab) the first time and read
 back afterwards (delete the file when the blind policies change), and
 ``--deferrable-only`` skips geyser following the supply with a fixed workload, so a change to
 deferral can be measured with one replay per day and supply (``--fixed-only`` the other way round).
@@ -159,9 +159,11 @@ class Day:
 
     @property
     def cache_name(self) -> str:
-        """The day's ``--frontier-cache`` file: one per day and data centre (planetlab keeps ``<day>.json``)."""
+        """The day's ``--frontier-cache`` file: one per day and data centre (planetlab keeps ``<day>.json``);
+        other families name their host count too, which ``--vms-per-host`` changes, so a deeper three-gen
+        fleet never reads the blind points of a shallower one."""
         family = self.dc.name
-        return f"{self.name}.json" if family.startswith("planetlab") else f"{self.name}-{family}.json"
+        return f"{self.name}.json" if family.startswith("planetlab") else f"{self.name}-{family}-{self.dc.hosts}h.json"
 
 
 def load_day(path: Path, preset: str, start: str | None, vms_per_host: float | None = None) -> Day:

@@ -15,9 +15,10 @@ daily energy x ``--scale``) once per ``--policy``, and blind geyser (``geyser:si
 (SLATAH's terms), migrations and, for following, the mean
 scarcity level and CPU ceiling it decided; then per policy one JSON line with its totals and, when
 the day's blind points are in ``--frontier-cache`` (written by ``follow_energy.py``), its ratio to
-the frontier at its SLATAH, read as ``follow_energy.py`` reads it. ``--datacenter three-gen`` (and
-``--vms-per-host``) replays follow_energy's mixed fleet; ``--by-kind`` adds, per hour and per host
-kind, the hosts on and their mean CPU. ``--save DIR`` keeps each run's
+the frontier at its SLATAH, read as ``follow_energy.py`` reads it (with ``--deferrable``, also the
+VM-hours spent shelved while the supply covered the draw: deferral that bought nothing then).
+``--datacenter three-gen`` (and ``--vms-per-host``) replays follow_energy's mixed fleet; ``--by-kind``
+adds, per hour and per host kind, the hosts on and their mean CPU. ``--save DIR`` keeps each run's
 per-step series as ``DIR/<day>_<policy>.json`` for further looks.
 """
 
@@ -132,6 +133,9 @@ def hourly(result, decisions, feed, step_s: float, recorder: KindRecorder | None
             "overload_host_h": float(np.asarray(s.overload_host_s)[m].sum() / HOUR_S),
             "migrations": int(np.asarray(s.migrations)[m].sum()),
             "shelved": float(np.mean(np.asarray(s.vms_shelved)[m])),
+            # shelved while the supply covered the draw: deferral that bought no covered hour then
+            "shelved_covered_vm_h": float((np.asarray(s.vms_shelved)[m] * ((supply[m] > 0) & (supply[m] >= power[m])))
+                                          .sum() * step_s / HOUR_S),
             "level": float(np.nanmean(level[m])) if np.isfinite(level[m]).any() else None,
             "ceiling": float(np.nanmean(ceiling[m])) if np.isfinite(ceiling[m]).any() else None,
             **({"by_kind": recorder.hour(int(h))} if recorder is not None else {}),
@@ -254,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             "night_uncovered_kwh": sum(r["uncovered_kwh"] for r in rows if r["supply_kw"] < 0.05),
             **({"night_by_kind": night_by_kind(rows)} if args.by_kind else {}),
             "deferred_vm_hours": result.deferred_vm_hours, "deadline_misses": result.deadline_misses,
+            "deferred_vm_hours_while_covered": sum(r["shelved_covered_vm_h"] for r in rows),
             "uncovered_kwh_by_period": by_period(rows, day.trace.samples * step / HOUR_S),
         }), flush=True)
         if args.save is not None:

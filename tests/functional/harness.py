@@ -23,6 +23,7 @@ Everything else is Watcher's own code. The emulated Nova's moves are recorded in
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -236,28 +237,63 @@ def let_pytest_filter_warnings() -> None:
 
 # --- the harness's database under load -------------------------------------------------------
 # Watcher's harness gives each test a file-backed SQLite database in WAL mode, serialises writes
-# with a lock, and opens a connection per session (oslo.db's NullPool for SQLite files). Two things
-# still made "database is locked" possible on a loaded machine (load 8 on 2 cores), both in
-# our hands:
-# - whenever the last open connection closes, SQLite checkpoints the WAL into the database and
-#   deletes it under an EXCLUSIVE lock, and the next connection rebuilds the WAL index: with a
-#   connection opened and closed per API request (every 0.1 s while a test waits), these windows
-#   came constantly, and a session that met one waited at most pysqlite's 5 s busy timeout, which a
-#   starved thread can exceed. One connection held open for the test makes no close the last.
+# with a lock, and opens a connection per session (oslo.db's NullPool for SQLite files). A write
+# session begins DEFERRED: it reads the row first, then asks for SQLite's write lock, and SQLite
+# refuses that upgrade at once ("database is locked", no busy wait) whenever anything else holds
+# the lock or changed the database since the read began. Seen at load 8, and once at load 4 (an
+# applier thread's UPDATE of an action's state, 15 ms after its BEGIN; which connection stood in
+# its way was not caught: every runtime write held Watcher's lock in a probe). Three guards:
+# - write sessions begin IMMEDIATE: they take the write lock before they read, and a writer that
+#   finds it taken waits (pysqlite's 5 s busy timeout) instead of failing; Watcher's own lock
+#   already serialises writers, so nothing waits longer than before;
+# - one connection holds the database open (it has read it, so it holds the WAL open) for the
+#   test: no close is ever the last, so SQLite never checkpoints and deletes the WAL under an
+#   EXCLUSIVE lock, and no connection has to rebuild the WAL index, between two requests;
 # - the decision engine's and the applier's worker pools are not stopped with their services: an
-#   audit or a plan still running when a test ended wrote on into the next test's database while
-#   Watcher's fixture was creating its schema, outside the write lock. Draining them first ends
-#   every write of a test before its database goes.
+#   audit or a plan still running when a test ends would write on into the next test's database
+#   (the engine facade and the write lock are swapped per test), even while its schema is created
+#   outside the lock. Draining them first ends every write of a test before its database goes.
 POOL_DRAIN_S = 120.0  # longer than any audit or plan of these tests takes on a loaded machine
+_WRITING = threading.local()  # how deep this thread is in Watcher's write sessions
 
 
 def hold_the_database_open(case) -> None:
-    """Keep one idle connection to the test's SQLite database until the test's cleanup."""
+    """Keep one connection to the test's SQLite database, WAL open, until the test's cleanup."""
     url = base.CONF.database.connection
     if not url.startswith("sqlite:///"):
         return
     keeper = sqlite3.connect(url.removeprefix("sqlite:///"), check_same_thread=False)
+    keeper.execute("SELECT count(*) FROM sqlite_master").fetchall()  # opens the WAL: sqlite3 connects lazily
     case.addCleanup(keeper.close)
+
+
+def begin_writes_immediate(case) -> None:
+    """Make Watcher's write sessions ``BEGIN IMMEDIATE`` (see above); reads stay deferred."""
+    from sqlalchemy import event
+    from watcher.db.sqlalchemy import api as db_api
+
+    engine = db_api.enginefacade.writer.get_engine()
+    if engine.dialect.name != "sqlite":
+        return
+    locked = db_api._session_for_write  # Watcher's DatabaseWriteLock around oslo.db's writer
+
+    @contextlib.contextmanager
+    def writing():
+        _WRITING.depth = getattr(_WRITING, "depth", 0) + 1
+        try:
+            with locked() as session:
+                yield session
+        finally:
+            _WRITING.depth -= 1
+
+    def begin(conn) -> None:  # after oslo.db's listener, which has sent a plain BEGIN that did nothing yet
+        if getattr(_WRITING, "depth", 0):
+            conn.exec_driver_sql("ROLLBACK")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "begin", begin)
+    case.addCleanup(event.remove, engine, "begin", begin)
+    case.useFixture(fixtures.MockPatchObject(db_api, "_session_for_write", writing))
 
 
 def drain_services(case) -> None:
@@ -288,6 +324,7 @@ class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
                       "cannot find its strategies: run `pip install -e .` (or bash tools/venv.sh) and retry")
         super().setUp()
         hold_the_database_open(self)
+        begin_writes_immediate(self)
         self.addCleanup(drain_services, self)  # runs before Watcher's own cleanups stop them and drop the database
         let_pytest_filter_warnings()
         self.flags(group="nova", migration_max_retries=2, migration_interval=0.1)

@@ -83,7 +83,7 @@ class TestDeferral(GeyserFunctionalTestCase):
         note = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
         self.assertIn("geyser:deadline: 'next tuesday' is not an ISO 8601 time", note)  # vm-3: a note, not shelved
         self.assertIn("shelve vm-1: the fleet draws", note)
-        self.assertIn("the supply is forecast to cover the fleet in 2.0 h", note)
+        self.assertIn("the supply is forecast to cover it and the 0 before it in 2.0 h", note)
         # shelving comes before every migration and power action
         by_uuid = {a["uuid"]: a for a in actions}
         shelves = [a for a in actions if a["action_type"] == "geyser_instance_state"]

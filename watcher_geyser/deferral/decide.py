@@ -27,9 +27,12 @@ needs, or its maximum deferral). The rule, in the order it is applied:
    - *Shelve* while the draw exceeds the supply (any uncovered draw, not only deep
      scarcity): as many running instances as the deficit ``draw - supply`` is worth, those
      that can wait longest first. An instance is shelved only if it may stay shelved at least
-     ``min_shelve_s`` and the forecast shows the supply covering today's draw at some time
-     before its latest safe start (or ends before then: the deadline brings it back anyway);
-     waiting for a window that never comes would only move night-time work to another night.
+     ``min_shelve_s`` and waiting buys it covered running time (``window.py``): the forecast,
+     its surplus shared in turn with the instances that come back before it, covers it before
+     its latest safe start; or, with the running time its work needs known, its run from its
+     latest safe start is covered longer than its run from now (or the forecast ends before
+     then: the deadline brings it back anyway). Waiting for a window that never comes would
+     only move night-time work to another night.
      Nothing is shelved while the forecast shows the supply covering the draw in less than
      ``min_shelve_s``: a deficit a rising supply closes on its own is not worth a shelve.
 
@@ -52,6 +55,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from watcher_geyser.deferral.energy import Energy
+from watcher_geyser.deferral.window import Window
 from watcher_geyser.signal.decision import Fallback
 
 
@@ -92,6 +96,7 @@ class Candidate:
     uuid: str
     shelved: bool  # held shelved by geyser now
     resume_by_s: float  # latest time it may run again (if running: were it shelved now)
+    runtime_s: float | None = None  # running time its remaining work needs, when known
 
 
 @dataclass(frozen=True)
@@ -193,17 +198,35 @@ def _by_supply(waiting, running, energy: Energy, now_s: float, config: DeferralC
     if closes_s is not None and closes_s < now_s + config.min_shelve_s:
         return [], []  # the supply closes the gap before a shelve would be worth it (a rising morning)
     count = math.ceil(deficit_w / unit_w)
-    chosen = []
-    for c in sorted(running, key=lambda c: (-c.resume_by_s, c.uuid)):
-        if len(chosen) == count:
-            break
-        window = _covered_window(c, energy, now_s, config)
-        if window is None:
-            continue
-        chosen.append(c.uuid)
-        reasons[c.uuid] = (f"the fleet draws {need_w:.0f} W, {deficit_w:.0f} W above the supply; "
-                           f"may wait {(c.resume_by_s - now_s) / 3600:.1f} h, {window}")
+    pays = _who_waits(waiting, running, energy, now_s, config)
+    chosen = [c.uuid for c in sorted(running, key=lambda c: (-c.resume_by_s, c.uuid)) if c.uuid in pays][:count]
+    for uuid in chosen:
+        c = pays[uuid][0]
+        reasons[uuid] = (f"the fleet draws {need_w:.0f} W, {deficit_w:.0f} W above the supply; "
+                         f"may wait {(c.resume_by_s - now_s) / 3600:.1f} h, {pays[uuid][1]}")
     return [], chosen
+
+
+def _who_waits(waiting, running, energy: Energy, now_s: float, config: DeferralConfig) -> dict:
+    """The running instances for which waiting pays (uuid -> (candidate, why)), under one plan.
+
+    The plan: the base is the fleet's draw without the running instances that may wait, and
+    every instance that waits (shelved, or may wait) takes the sunny window in the order they
+    come back (nearest latest safe start first). An instance for which waiting does not pay runs
+    on, through the window too, so it joins the base: the plan is redrawn without it until every
+    instance left in it pays (a few rounds; each round only removes instances).
+    """
+    pool = list(running)
+    while True:
+        window = None if energy.forecast is None else Window.of(energy.forecast, energy.need_w,
+                                                               energy.per_instance_w, len(pool))
+        queue = sorted([*waiting, *pool], key=lambda c: (c.resume_by_s, c.uuid))
+        rank = {c.uuid: k for k, c in enumerate(queue, start=1)}
+        pays = {c.uuid: (c, why) for c in pool
+                if (why := _waiting_pays(c, rank[c.uuid], window, now_s, config)) is not None}
+        if len(pays) == len(pool):
+            return pays
+        pool = [c for c in pool if c.uuid in pays]
 
 
 def _rising(energy: Energy, now_s: float, config: DeferralConfig) -> bool:
@@ -220,15 +243,25 @@ def _rising(energy: Energy, now_s: float, config: DeferralConfig) -> bool:
             and later_w * (1.0 - config.resume_margin) >= supply_w)
 
 
-def _covered_window(c: Candidate, energy: Energy, now_s: float, config: DeferralConfig) -> str | None:
-    """Why waiting pays (the forecast covers the draw before the latest safe start), or None when it does not."""
-    latest_s = c.resume_by_s - config.lead_s
-    forecast = energy.forecast
-    if forecast is None:
+def _waiting_pays(c: Candidate, rank: int, window: Window | None, now_s: float, config: DeferralConfig) -> str | None:
+    """Why waiting pays, or None when it does not (``deferral/window.py``).
+
+    Either the forecast holds the fleet's base draw and the ``rank`` instances that come back no
+    later than this one (the surplus is shared, not counted once per instance) before its latest
+    safe start; or, with the running time its work needs known, its run from that latest safe
+    start (its deadline brings it back, in the dark) is covered at least ``min_shelve_s`` longer
+    than its run from now. Otherwise waiting would only move its work from one dark hour to another.
+    """
+    if window is None:
         return "no forecast: its deadline brings it back"
-    at = forecast.first_covered(now_s + config.min_shelve_s, latest_s, energy.need_w)
+    latest_s = c.resume_by_s - config.lead_s
+    forecast = window.forecast
+    at = window.promise(rank, now_s + config.min_shelve_s, latest_s)
     if at is not None:
-        return f"the supply is forecast to cover the fleet in {(at - now_s) / 3600:.1f} h"
+        return f"the supply is forecast to cover it and the {rank - 1} before it in {(at - now_s) / 3600:.1f} h"
     if forecast.end_s < latest_s:
         return f"the forecast ends in {(forecast.end_s - now_s) / 3600:.1f} h, before its deadline brings it back"
+    if c.runtime_s is not None and (gain_s := window.gain_s(rank, now_s, latest_s, c.runtime_s)) >= config.min_shelve_s:
+        return (f"back by its deadline in the dark, its {c.runtime_s / 3600:.1f} h of work then runs "
+                f"{gain_s / 3600:.1f} h longer covered than from now")
     return None

@@ -12,6 +12,7 @@ Pure: imports nothing from OpenStack.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -63,6 +64,22 @@ class Forecast:
             return None
         ends = (*self.starts_s[1:], self.end_s)
         return min(w for start, end, w in zip(self.starts_s, ends, self.watts) if end > from_s and start <= until_s)
+
+    def at(self, t_s: float) -> float | None:
+        """The watts forecast at ``t_s``, or None outside ``[starts_s[0], end_s)``."""
+        if not self.starts_s[0] <= t_s < self.end_s:
+            return None
+        return self.watts[bisect.bisect_right(self.starts_s, t_s) - 1]
+
+    def covered_s(self, from_s: float, until_s: float, need_w: float) -> float:
+        """Seconds of ``[from_s, until_s)`` when at least ``need_w`` is forecast (what lies past the
+        forecast's end counts as not covered: nothing is known there)."""
+        total = 0.0
+        ends = (*self.starts_s[1:], self.end_s)
+        for start, end, watts in zip(self.starts_s, ends, self.watts):
+            if watts >= need_w:
+                total += max(min(end, until_s) - max(start, from_s), 0.0)
+        return total
 
     def first_covered(self, from_s: float, until_s: float, need_w: float) -> float | None:
         """The earliest time in ``[from_s, until_s]`` when at least ``need_w`` is forecast, or None."""

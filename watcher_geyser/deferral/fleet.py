@@ -70,11 +70,12 @@ def defer_in_fleet(
     names = {i.uuid: i.name for i in fleet.instances}
     names.update({s.uuid: s.name for s in shelved})
     candidates = [
-        Candidate(i.uuid, False, i.deferral.resume_by_s(now_s))
+        Candidate(i.uuid, False, i.deferral.resume_by_s(now_s), i.deferral.runtime_s or None)
         for i in fleet.instances
         if i.deferral is not None and i.movable
     ]
-    candidates += [Candidate(s.uuid, True, s.deferral.resume_by_s(now_s)) for s in shelved]
+    candidates += [Candidate(s.uuid, True, s.deferral.resume_by_s(now_s), s.deferral.runtime_s or None)
+                   for s in shelved]
     plan = decide_deferral(candidates, energy, now_s, config)
     host_of = {i.uuid: i.host for i in fleet.instances if i.host is not None}
     occupants: dict[str, int] = {}

@@ -87,6 +87,7 @@ class DeferralBook:
         self.shelves = self.resumes = 0
         self._prev_util = np.zeros(vms)
         self._prev_running = np.zeros(vms, dtype=bool)
+        self._next_zero_s: np.ndarray | None = None  # [V, T]: each VM's next sample at 0 (``_work_left_s``)
 
     # --- positions ---------------------------------------------------------------------------
     @property
@@ -134,7 +135,7 @@ class DeferralBook:
 
     def candidates(self, t_s: float, clock_s: float = 0.0) -> list[Candidate]:
         """Deferrable VMs with work left, as the core's rule sees them (uuid = VM name; ``resume_by_s``
-        on a clock where the replay starts at ``clock_s``)."""
+        on a clock where the replay starts at ``clock_s``; ``runtime_s``: its work left, ``_work_left_s``)."""
         state, names = self.state, self.state.dc.vm_names
         pos = self.position(t_s)
         shelved = self.shelved
@@ -142,8 +143,24 @@ class DeferralBook:
         mask = self.setup.deferrable & (shelved | running) & (pos < self.end_s - _EPS_S)
         # running: position + max_deferral; shelved: when it was shelved + what is left of max_deferral
         resume_by = t_s + (self.setup.max_deferral_s - self._shelved_now(t_s))
-        return [Candidate(names[v], bool(shelved[v]), float(resume_by[v]) + clock_s)
+        left = self._work_left_s(pos)
+        return [Candidate(names[v], bool(shelved[v]), float(resume_by[v]) + clock_s, float(left[v]))
                 for v in np.flatnonzero(mask).tolist()]
+
+    def _work_left_s(self, pos: np.ndarray) -> np.ndarray:
+        """float64[V]: the running time each VM's remaining work needs, from trace position ``pos``: to
+        the trace's end, or, in a fidelity that retires idle VMs, to its next sample at 0 (where it
+        leaves). The owner's ``geyser:runtime`` in Watcher; here the trace knows it."""
+        if not self.state.fidelity.retire_idle_vms:
+            return self.end_s - pos
+        if self._next_zero_s is None:
+            trace = self.state.trace
+            ends = np.where(trace.util == 0, np.arange(trace.util.shape[1]) * trace.step_s, np.inf)
+            self._next_zero_s = np.minimum(np.minimum.accumulate(ends[:, ::-1], axis=1)[:, ::-1], self.end_s)
+        step = self.state.trace.step_s
+        index = np.clip(np.ceil(pos / step - _EPS_S).astype(np.int64), 0, self._next_zero_s.shape[1] - 1)
+        nearest = self._next_zero_s[np.arange(len(pos)), index]
+        return np.maximum(nearest - pos, 0.0)
 
     def _shelved_now(self, t_s: float) -> np.ndarray:
         """float64[V]: time spent shelved so far, the current spell included."""
