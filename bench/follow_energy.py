@@ -17,8 +17,9 @@ For each day:
    work may finish after the day, under a next day's supply no other work claims. The headline
    (``deferrable_uncovered_kwh``) is the steady state: the day replayed twice back to back
    (``geyser simulate --repeat-day 2``, the same sun both days), each day with its own VMs, and its
-   second day's window, where yesterday's spill meets today's work; beside it the replay of one
-   day folded onto itself (``..._folded_kwh``) and as replayed (``..._as_replayed_kwh``);
+   second day's window, where yesterday's spill meets today's work, against the blind points'
+   second days (``follow_steady``); beside it the replay of one day folded onto itself
+   (``..._folded_kwh``) and as replayed (``..._as_replayed_kwh``) against the single-day frontier;
 4. ``--datacenter three-gen``: the same measurement on a fleet the engine was not tuned on (three
    host generations with different cores and power curves, two VMs per host where PlanetLab has
    1.3; ``--vms-per-host`` varies the depth). The team reports the worst family, not the best.
