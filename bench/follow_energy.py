@@ -346,7 +346,8 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
         summaries.append(summary)
         plotted = 0.0 in following and reference.series is not None
         if out is not None and plotted and scale == (1.0 if 1.0 in scales else scales[0]):
-            plot_power(out / f"power_{day.name}.png", day.name, reference, following[0.0], feed, step)
+            plot_power(out / f"power_{day.name}.png", day.name, reference, following[0.0], feed, step,
+                       (uncovered(reference, feed, step), following[0.0].energy_above_signal_kwh))
     if out is not None and not deferrable_only:
         plot_frontier(out / f"frontier_{day.name}.png", day.name, blind, feeds, summaries, step, uncovered)
     return summaries

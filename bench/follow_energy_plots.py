@@ -20,19 +20,22 @@ def _pyplot():
     return plt
 
 
-def plot_power(path: Path, day: str, blind, following, feed, step_s: float) -> None:
-    """Fleet power and supply over the day, the uncovered area shaded (blind, following), then hosts on."""
+def plot_power(path: Path, day: str, blind, following, feed, step_s: float,
+               above_kwh: tuple[float | None, float | None]) -> None:
+    """Fleet power and supply over the day, the uncovered area shaded (blind, following), then hosts on.
+    ``above_kwh`` is each one's energy above the supply, as the bench accounts it: a blind point read back
+    from the frontier cache carries only that figure, not a replay's result."""
     plt = _pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True, gridspec_kw={"height_ratios": (3, 3, 2)})
     hours = np.asarray(blind.series.time_s) / 3600.0
     supply_w = supply_at_midpoints(blind.series.time_s, step_s, feed.available_w)
-    for ax, (title, r) in zip(axes, (("signal-blind geyser", blind), ("geyser following the supply", following))):
+    panels = (("signal-blind geyser", blind, above_kwh[0]), ("geyser following the supply", following, above_kwh[1]))
+    for ax, (title, r, above) in zip(axes, panels):
         t = np.asarray(r.series.time_s) / 3600.0
         power = np.asarray(r.series.power_w) / 1000.0
         supply = supply_at_midpoints(r.series.time_s, step_s, feed.available_w) / 1000.0
         ax.step(t, supply, where="pre", color="goldenrod", label="solar supply", linewidth=1.2)
         ax.step(t, power, where="pre", color="tab:blue", label="fleet power", linewidth=1.2)
-        above = r.energy_above_signal_kwh
         ax.fill_between(t, supply, power, where=power > supply, step="pre", color="tab:red", alpha=0.3,
                         label="above supply" + (f": {above:.1f} kWh" if above is not None else ""))
         ax.set_title(f"{day}: {title} ({r.energy_kwh:.1f} kWh, SLATAH {r.slatah:.2%})", fontsize="medium")
