@@ -16,8 +16,9 @@ from watcher_geyser.pipeline.request import without_off_hosts
 from watcher_geyser.signal import Decision, Fallback
 
 
-def decision(ceiling: float, budget_w: float | None = None, power_off: bool = True, fallback=None) -> Decision:
-    return Decision(at_s=0.0, budget_w=budget_w, ceiling=ceiling, level=1.0, consolidate=True,
+def decision(ceiling: float, budget_w: float | None = None, power_off: bool = True, fallback=None,
+             level: float = 1.0) -> Decision:
+    return Decision(at_s=0.0, budget_w=budget_w, ceiling=ceiling, level=level, consolidate=True,
                     allow_power_off=power_off, value=None, value_now=None, unit=None, source="test",
                     fallback=fallback, held=False, reason="test")
 
@@ -35,10 +36,22 @@ def test_the_signal_moves_the_cpu_ceiling_not_allocation():
     assert s.limits.relief_ceiling == pytest.approx(min(1.0, 0.7 + defaults.RELIEF_MARGIN))
 
 
-def test_without_a_cpu_measure_the_signal_caps_allocation_never_above_the_operators():
+def test_without_a_cpu_measure_scarcity_moves_allocation_up_to_the_operators_ceiling():
     base = Settings().with_limits(cpu_ceiling=None, ceiling=0.9)
-    assert apply_decision(base, decision(0.7)).limits.ceiling == 0.7
-    assert apply_decision(base, decision(1.0)).limits.ceiling == 0.9
+    assert apply_decision(base, decision(0.5, level=0.0)).limits.ceiling == pytest.approx(0.5)
+    assert apply_decision(base, decision(0.65, level=0.5)).limits.ceiling == pytest.approx(0.7)
+    assert apply_decision(base, decision(1.0, level=1.0)).limits.ceiling == pytest.approx(0.9)
+
+
+@given(level=st.floats(0.0, 1.0), tight=st.floats(0.5, 1.0), op=st.floats(0.3, 1.0))
+def test_without_a_cpu_measure_a_scarce_signal_never_packs_looser_than_blind(level, tight, op):
+    """At full scarcity allocation is packed as a blind run packs it (the operator's ceiling), whatever
+    the policy's tight CPU ceiling; a scarcer decision never asks for a looser allocation ceiling."""
+    base = Settings().with_limits(cpu_ceiling=None, ceiling=op)
+    at = apply_decision(base, decision(tight, level=level)).limits.ceiling
+    assert at <= op + 1e-12
+    assert apply_decision(base, decision(tight, level=1.0)).limits.ceiling == pytest.approx(op)
+    assert apply_decision(base, decision(tight, level=min(1.0, level + 0.1))).limits.ceiling >= at - 1e-12
 
 
 def test_the_signal_ceiling_is_kept_within_its_bounds():

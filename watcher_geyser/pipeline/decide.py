@@ -6,8 +6,8 @@ Both shells (the Watcher strategy, the simulator's geyser policy) and ``geyser p
 - the decision's ceiling caps **CPU use** (``Limits.cpu_ceiling``, kept within
   ``signal_ceiling_min`` .. ``signal_ceiling_max``); the relief ceiling follows it by the
   decision's ``relief_margin`` (the settings' own when the decision has none: a fallback).
-  Where the shell has no CPU measure (``cpu_ceiling`` None) it caps allocation (``Limits.ceiling``)
-  instead, never above the operator's allocation ceiling;
+  Where the shell has no CPU measure (``cpu_ceiling`` None) scarcity moves the allocation
+  ceiling (``Limits.ceiling``) instead (``allocation_ceiling``), never above the operator's;
 - the decision's available watts become ``Limits.supply_w`` (the solver prices watts above it);
 - power-off needs all three: the caller allows it, the decision allows it, and the decision
   is not a fallback (a last good value or the safe default never switches hosts off).
@@ -27,10 +27,23 @@ def apply_decision(settings: Settings, decision: Decision) -> Settings:
         margin = limits.relief_margin if decision.relief_margin is None else decision.relief_margin
         settings = settings.with_limits(cpu_ceiling=ceiling, relief_margin=margin, supply_w=decision.budget_w)
     else:
-        settings = settings.with_limits(ceiling=min(ceiling, limits.ceiling), supply_w=decision.budget_w)
+        settings = settings.with_limits(ceiling=allocation_ceiling(settings, decision), supply_w=decision.budget_w)
     power_off = settings.plan.allow_power_off and decision.allow_power_off and decision.fallback is None
     notes = []
     if settings.plan.allow_power_off and not power_off:
         why = "the signal fell back" if decision.fallback is not None else "energy is plentiful"
         notes.append(f"no host is switched off: {why}")
     return settings.with_plan(allow_power_off=power_off).noted(*notes)
+
+
+def allocation_ceiling(settings: Settings, decision: Decision) -> float:
+    """The allocation ceiling a decision asks for where no CPU is measured: from the signal's lower
+    bound (``signal_ceiling_min``) when energy is plentiful (level 0) to the operator's allocation
+    ceiling when it is scarce (level 1), by the decision's scarcity level.
+
+    Why not the decision's ceiling itself: it caps CPU *use* with head-room for bursts (the scarce
+    end packs to 0.8 of the load now), and taken as a cap on allocation it would keep a scarce fleet
+    looser than a signal-blind one, which packs allocation to the operator's ceiling."""
+    top = settings.limits.ceiling
+    low = min(settings.limits.signal_ceiling_min, top)
+    return low + min(max(decision.level, 0.0), 1.0) * (top - low)
