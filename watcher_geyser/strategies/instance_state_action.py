@@ -25,13 +25,14 @@ the plan (an ``execute`` that fails stops the whole action plan in Watcher 17).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 
 from oslo_log import log
 from watcher.applier.actions import base
 from watcher.common import exception, nova_helper
 
 from watcher_geyser.deferral.spec import SHELVED_AT, parse_deferral
+from watcher_geyser.inputs import iso
 from watcher_geyser.strategies import opts
 from watcher_geyser.strategies.polling import polls_for, wait_until
 
@@ -117,7 +118,7 @@ class GeyserInstanceState(base.BaseAction):
         nova = self._nova()
         compute = nova.connection.compute
         if self.state == SHELVED:
-            now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            now = iso(float(int(time.time())))
             compute.set_server_metadata(self.resource_id, **{SHELVED_AT: now})
             if nova.shelve_instance(self.resource_id):
                 LOG.info("%s shelved by geyser at %s", self.label, now)
