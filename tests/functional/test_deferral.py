@@ -82,7 +82,8 @@ class TestDeferral(GeyserFunctionalTestCase):
         plan, actions = self._audit("scarce")
         self.assertEqual({self.uuid["vm-1"]: "shelved", self.uuid["vm-2"]: "shelved"}, self._state_actions(actions))
         note = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
-        self.assertIn("geyser:deadline: text of 12 character(s) is not an ISO 8601 time", note)  # vm-3: a note, not shelved
+        # vm-3: a note, not shelved
+        self.assertIn("geyser:deadline: text of 12 character(s) is not an ISO 8601 time", note)
         self.assertIn("shelve vm-1: the fleet draws", note)
         self.assertIn("the supply is forecast to cover it and the 0 before it in 2.0 h", note)
         # shelving comes before every migration and power action
