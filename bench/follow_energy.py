@@ -67,7 +67,7 @@ from watcher_geyser.signal.series import Series, Unit  # noqa: E402
 from watcher_geyser.signal.solar import SolarSite, solar_series, solar_watts  # noqa: E402
 from watcher_geyser.simulator.baselines import make_policy  # noqa: E402
 from watcher_geyser.simulator.datacenter import PRESETS, three_gen, with_vm_sizes  # noqa: E402
-from watcher_geyser.simulator.engine import simulate  # noqa: E402
+from watcher_geyser.simulator.engine import Engine, simulate  # noqa: E402
 from watcher_geyser.simulator.fidelity import CLOUDSIM  # noqa: E402
 from watcher_geyser.simulator.frontier import FrontierReading, correlation, frontier_at, pareto_front  # noqa: E402
 from watcher_geyser.simulator.geyser_policy import GeyserPolicy, SignalFeed  # noqa: E402
@@ -189,7 +189,7 @@ def deferrable_support() -> str | None:
     """None when the simulator can run deferrable VMs; otherwise why the 30 % case is skipped."""
     import inspect
 
-    if "deferral" in inspect.signature(simulate).parameters:
+    if "deferral" in inspect.signature(Engine).parameters:
         return None
     return "skipped: the simulator has no deferrable VMs yet (geyser simulate --deferrable has not landed)"
 
