@@ -50,7 +50,6 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -63,11 +62,12 @@ from planetlab import default_traces  # noqa: E402
 
 from watcher_geyser import defaults  # noqa: E402
 from watcher_geyser.commands.simulate import bundled_sample  # noqa: E402
+from watcher_geyser.inputs import InputError, epoch_s  # noqa: E402
 from watcher_geyser.signal.series import Series, Unit  # noqa: E402
 from watcher_geyser.signal.solar import SolarSite, solar_series, solar_watts  # noqa: E402
 from watcher_geyser.simulator.baselines import make_policy  # noqa: E402
 from watcher_geyser.simulator.datacenter import PRESETS, three_gen, with_vm_sizes  # noqa: E402
-from watcher_geyser.simulator.engine import simulate  # noqa: E402
+from watcher_geyser.simulator.engine import Engine, simulate  # noqa: E402
 from watcher_geyser.simulator.fidelity import CLOUDSIM  # noqa: E402
 from watcher_geyser.simulator.frontier import FrontierReading, correlation, frontier_at, pareto_front  # noqa: E402
 from watcher_geyser.simulator.geyser_policy import GeyserPolicy, SignalFeed  # noqa: E402
@@ -85,6 +85,8 @@ THR_REFERENCE = "thr-mmt:threshold=0.8"  # CloudSim's thr-mmt, for the SLATAH an
 #: point's SLATAH and is read against the frontier's rightmost point, which flatters it.
 BLIND_TIGHTEST = (f"geyser:ceiling={defaults.TIGHT_CPU_CEILING:g},"
                   f"forecast_window={GeyserPolicy.scarce_forecast_window},signal=off")
+#: The start of a day whose folder is not named YYYYMMDD: the first PlanetLab day.
+FALLBACK_DAY = "2011-03-03T00:00:00Z"
 #: Under this share of the day's energy the frontier's uncovered energy is ~0 and no ratio is meaningful.
 NEGLIGIBLE_SHARE = 0.01
 FULL_FRONTIER = (
@@ -176,18 +178,18 @@ def load_day(path: Path, preset: str, start: str | None, vms_per_host: float | N
 def _start_s(day: str, start: str | None) -> float:
     """Midnight UTC of the day the folder is named after (YYYYMMDD), unless ``--start`` says otherwise."""
     if start:
-        return datetime.fromisoformat(start.replace("Z", "+00:00")).timestamp()
+        return epoch_s(start, "--start")
     try:
-        return datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return datetime(2011, 3, 3, tzinfo=UTC).timestamp()
+        return epoch_s(f"{day[:4]}-{day[4:6]}-{day[6:]}T00:00:00Z", f"the day named {day}")
+    except InputError:
+        return epoch_s(FALLBACK_DAY, "the fallback day")
 
 
 def deferrable_support() -> str | None:
     """None when the simulator can run deferrable VMs; otherwise why the 30 % case is skipped."""
     import inspect
 
-    if "deferral" in inspect.signature(simulate).parameters:
+    if "deferral" in inspect.signature(Engine).parameters:
         return None
     return "skipped: the simulator has no deferrable VMs yet (geyser simulate --deferrable has not landed)"
 

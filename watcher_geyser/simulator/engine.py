@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -373,14 +374,9 @@ def _waves(answer: list) -> tuple[list[Migration], list[list[Migration]]]:
 
 
 def simulate(
-    trace: Trace,
-    dc: DataCenter,
-    policy: Policy,
-    fidelity: Fidelity,
-    available_power_w: Callable[[float], float] | None = None,
-    progress: Callable[[int], None] | None = None,
-    deferral: DeferralSetup | None = None,
-    repeat_days: int = 1,
+    trace: Trace, dc: DataCenter, policy: Policy, fidelity: Fidelity, *options: Any, **named: Any
 ) -> RunResult:
-    """Replay ``trace`` on ``dc`` under ``policy`` (``repeat_days`` times back to back); see ``Engine``."""
-    return Engine(trace, dc, policy, fidelity, available_power_w, progress, deferral, repeat_days).run()
+    """Replay ``trace`` on ``dc`` under ``policy`` to its end: ``Engine(...).run()``. The further
+    arguments (the supply in watts over time, a progress callback, deferrable VMs, days repeated)
+    are ``Engine``'s, written there once."""
+    return Engine(trace, dc, policy, fidelity, *options, **named).run()
