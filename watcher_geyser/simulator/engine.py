@@ -220,7 +220,8 @@ class Engine:
             step_times.append(time.perf_counter() - step_start)
             if self.progress is not None:
                 self.progress(1)
-        return self._result(unplaced + self.book.unplaced, step_times, solver_times, planner_times, time.perf_counter() - wall)
+        wall_s = time.perf_counter() - wall
+        return self._result(unplaced + self.book.unplaced, step_times, solver_times, planner_times, wall_s)
 
     def _defer(self, t: float, view: StepView) -> bool:
         """Let a deferring policy shelve and bring back deferrable VMs; True when any changed state."""
