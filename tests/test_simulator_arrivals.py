@@ -178,6 +178,30 @@ def test_a_deferrable_copy_arriving_in_the_dark_is_shelved_before_it_holds_a_hos
     assert run.work_vm_hours == pytest.approx(plain.work_vm_hours, rel=1e-9)  # and their work is done
 
 
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**16), vms=st.integers(2, 6), share=st.sampled_from([0.34, 0.5, 1.0]),
+       dark_share=st.floats(0.2, 0.8), bright_w=st.sampled_from([300.0, 5000.0]))
+def test_offered_copies_are_shelved_or_placed_and_no_deadline_is_missed(seed, vms, share, dark_share, bright_w):
+    """Property: whatever the supply, a repeated day with deferrable copies offered to the rule
+    loses no VM (each offered copy is shelved or placed), does all the work and misses no deadline."""
+    rng = np.random.default_rng(seed)
+    samples = 24
+    util = rng.uniform(0.05, 0.7, size=(vms, samples))
+    trace, dc = _day(util)
+    day_s = samples * STEP_S
+    start_s = parse_time("2026-06-21T00:00:00Z")
+    times = start_s + np.arange(-4, 5 * samples) * STEP_S
+    bright = (np.mod(times - start_s, day_s) >= dark_share * day_s).astype(float) * bright_w
+    feed = SignalFeed(Series.build(times, bright, Unit.WATTS, np.full(len(times), STEP_S), origin="test"), start_s)
+    setup = DeferralSetup.seeded(vms, share, day_s, seed)
+    policy = GeyserPolicy(signal=feed)
+    policy.settings = policy.settings.with_solve(deterministic=True, time_limit_s=2.0)
+    run = simulate(trace, dc, policy, fidelity("cloudsim"), feed.available_w, None, setup, repeat_days=2)
+    plain = simulate(trace, dc, make_policy("dvfs"), fidelity("cloudsim"), repeat_days=2)
+    assert run.vms_unplaced == 0 and run.deadline_missed == ()
+    assert run.work_vm_hours == pytest.approx(plain.work_vm_hours, rel=1e-9)
+
+
 def _series(power_w, supply_w, interval_s: float, offset_s: float = 0.1):
     from watcher_geyser.simulator.metrics import StepSeries
 
