@@ -181,7 +181,10 @@ class Engine:
                 state.retire(dead)
             if arriving:
                 free_mips = self.dc.total_mips - state.snapshot(t).host_cap_mips
-                unplaced += self.arrivals.admit(state, t, free_mips, ending_host)
+                offer = self.book.setup.deferrable if getattr(self.policy, "defer", None) is not None else None
+                lost, offered = self.arrivals.admit(state, t, free_mips, ending_host, offer)
+                unplaced += lost
+                self.book.offer(offered)
                 snap = state.snapshot(t)
                 on = self._record(snap)
             state.record_history(state.utilisation(t))
@@ -217,7 +220,8 @@ class Engine:
             step_times.append(time.perf_counter() - step_start)
             if self.progress is not None:
                 self.progress(1)
-        return self._result(unplaced, step_times, solver_times, planner_times, time.perf_counter() - wall)
+        wall_s = time.perf_counter() - wall
+        return self._result(unplaced + self.book.unplaced, step_times, solver_times, planner_times, wall_s)
 
     def _defer(self, t: float, view: StepView) -> bool:
         """Let a deferring policy shelve and bring back deferrable VMs; True when any changed state."""
