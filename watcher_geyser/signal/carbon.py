@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from watcher_geyser.inputs import shape
-from watcher_geyser.signal.points import MAX_POINTS, build_series, entry, field, number, point_list
+from watcher_geyser.signal.points import build_series, entry, field, listed, number, point_list
 from watcher_geyser.signal.series import Series, SignalError, Unit, parse_time
 
 #: Fuels of the Carbon Intensity API's generation mix counted as renewable.
@@ -112,8 +112,7 @@ def _timespan_s(raw: Any) -> float:
 
 def _carbon_aware_emissions(doc: list, unit_scale) -> Series:
     where = "Carbon Aware SDK emissions JSON"
-    if len(doc) > MAX_POINTS:
-        raise SignalError(f"{where}: {len(doc)} points, above the {MAX_POINTS}-point limit")
+    doc = listed(doc, where, "the document")
     rows = []
     for i, raw in enumerate(doc):
         p = entry(raw, i, where)

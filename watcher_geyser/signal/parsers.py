@@ -30,7 +30,7 @@ from typing import Any
 
 from watcher_geyser.inputs import shape
 from watcher_geyser.signal.carbon import parse_carbon_aware, parse_carbon_intensity
-from watcher_geyser.signal.points import MAX_POINTS, build_series, entry, field, number, pick_unit, point_list
+from watcher_geyser.signal.points import MAX_POINTS, build_series, entry, field, listed, number, pick_unit, point_list
 from watcher_geyser.signal.series import Series, SignalError, Unit, parse_time
 
 #: Inputs larger than this are refused before parsing (a signal is hours to weeks of points).
@@ -201,12 +201,7 @@ def parse_geyser(doc: Any, unit_scale) -> Series:
 
 def parse_watts_list(doc: Any, unit_scale) -> Series:
     where = "watts list JSON"
-    if not isinstance(doc, list):
-        raise SignalError(f"{where}: expected a list of {{'time', 'watts'}}, got {type(doc).__name__}")
-    if not doc:
-        raise SignalError(f"{where}: empty list: no data points")
-    if len(doc) > MAX_POINTS:
-        raise SignalError(f"{where}: {len(doc)} points, above the {MAX_POINTS}-point limit")
+    doc = listed(doc, where, "the document, a list of {'time', 'watts'},")
     times, values = [], []
     for i, raw in enumerate(doc):
         p = entry(raw, i, where)

@@ -53,11 +53,15 @@ def point_list(doc: Any, key: str, where: str) -> list:
     """``doc[key]``, a non-empty list of at most ``MAX_POINTS`` points."""
     if not isinstance(doc, dict):
         raise SignalError(f"{where}: expected a JSON object with {key!r}, got {type(doc).__name__}")
-    pts = doc.get(key)
+    return listed(doc.get(key), where, repr(key))
+
+
+def listed(pts: Any, where: str, name: str) -> list:
+    """``pts`` (called ``name`` in messages), a non-empty list of at most ``MAX_POINTS`` points."""
     if not isinstance(pts, list):
-        raise SignalError(f"{where}: {key!r} must be a list, got {type(pts).__name__}")
+        raise SignalError(f"{where}: {name} must be a list, got {type(pts).__name__}")
     if not pts:
-        raise SignalError(f"{where}: {key!r} is empty: no data points")
+        raise SignalError(f"{where}: {name} is empty: no data points")
     if len(pts) > MAX_POINTS:
         raise SignalError(f"{where}: {len(pts)} points, above the {MAX_POINTS}-point limit")
     return pts
