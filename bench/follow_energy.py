@@ -30,8 +30,9 @@ Measuring is slow (a geyser day is a minute or more, a deferrable one two or thr
 back afterwards (delete the file when the blind policies change), and
 ``--deferrable-only`` skips geyser following the supply with a fixed workload, so a change to
 deferral can be measured with one replay per day and supply (``--fixed-only`` the other way round).
-The cache keeps blind geyser's per-step power and hosts on, so the correlation and the power plot
-need no replay either.
+The cache is reused point by point (``follow_frontier``): it keeps every blind point's per-step power
+and hosts on, so a new supply size, the correlation and the power plot need no replay, and a run
+that asks for other points or sizes adds its rows without dropping any.
 
 Prints one JSON line per point (``"kind": "point"``), one summary line per day and supply
 (``"kind": "summary"``: geyser's uncovered energy / the frontier's at geyser's SLATAH, or why that
@@ -50,7 +51,6 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -58,24 +58,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from follow_energy_plots import plot_frontier, plot_power  # noqa: E402
-from follow_steady import STEADY_DAYS, deferrable_figures, steady_blind, steady_front  # noqa: E402
+from follow_frontier import CachedRun, blind_points, uncovered_kwh  # noqa: E402
+from follow_steady import STEADY_DAYS, steady_blind, steady_front  # noqa: E402
+from follow_summary import DEFERRABLE_SHARE, folded_uncovered_kwh, overall_met, summarise  # noqa: E402
 from planetlab import default_traces  # noqa: E402
 
 from watcher_geyser import defaults  # noqa: E402
 from watcher_geyser.commands.simulate import bundled_sample  # noqa: E402
+from watcher_geyser.inputs import InputError, epoch_s  # noqa: E402
 from watcher_geyser.signal.series import Series, Unit  # noqa: E402
 from watcher_geyser.signal.solar import SolarSite, solar_series, solar_watts  # noqa: E402
 from watcher_geyser.simulator.baselines import make_policy  # noqa: E402
 from watcher_geyser.simulator.datacenter import PRESETS, three_gen, with_vm_sizes  # noqa: E402
 from watcher_geyser.simulator.engine import simulate  # noqa: E402
 from watcher_geyser.simulator.fidelity import CLOUDSIM  # noqa: E402
-from watcher_geyser.simulator.frontier import FrontierReading, correlation, frontier_at, pareto_front  # noqa: E402
+from watcher_geyser.simulator.frontier import pareto_front  # noqa: E402
 from watcher_geyser.simulator.geyser_policy import GeyserPolicy, SignalFeed  # noqa: E402
-from watcher_geyser.simulator.metrics import (  # noqa: E402
-    day_folded_above_supply_kwh,
-    energy_above_supply_kwh,
-    supply_at_midpoints,
-)
+from watcher_geyser.simulator.metrics import supply_at_midpoints  # noqa: E402
 from watcher_geyser.simulator.traces import read_planetlab  # noqa: E402
 
 BLIND_REFERENCE = "geyser:signal=off"  # blind geyser at its own defaults: sizes the supply
@@ -86,8 +85,8 @@ THR_REFERENCE = "thr-mmt:threshold=0.8"  # CloudSim's thr-mmt, for the SLATAH an
 #: point, which flatters it.
 BLIND_TIGHTEST = (f"geyser:ceiling={defaults.TIGHT_CPU_CEILING:g},margin_k={defaults.HOST_MARGIN_K:g},"
                   f"forecast_window={GeyserPolicy.scarce_forecast_window},signal=off")
-#: Under this share of the day's energy the frontier's uncovered energy is ~0 and no ratio is meaningful.
-NEGLIGIBLE_SHARE = 0.01
+#: The start of a day whose folder is not named YYYYMMDD: the first PlanetLab day.
+FALLBACK_DAY = "2011-03-03T00:00:00Z"
 FULL_FRONTIER = (
     *(f"geyser:ceiling={c},signal=off" for c in (0.7, 0.8, 0.9, 1.0)),
     BLIND_TIGHTEST,
@@ -102,49 +101,7 @@ SMALL_FRONTIER = (
 )
 FRONTIERS = {"full": FULL_FRONTIER, "small": SMALL_FRONTIER, "none": ()}
 SCALES = (0.5, 1.0, 2.0)
-DEFERRABLE_SHARE = 0.3
-TARGETS = {
-    "fixed_below_frontier": 0.08,  # uncovered at least 8 % under the frontier at equal SLATAH
-    "correlation": 0.5,
-    "deferrable_below_frontier": 0.30,
-    "migrations_vs_thr_mmt": 0.15,
-    "power_cycles_per_host_day": 2.0,
-    "wall_seconds_per_policy": 60.0,
-}
 
-
-@dataclass
-class CachedRun:
-    """A blind point read back from ``--frontier-cache``: the figures the summary and plots read."""
-
-    spec: str
-    energy_kwh: float
-    slatah: float
-    migrations: int
-    host_power_cycles_max: float
-    wall_seconds: float
-    uncovered_kwh_by_supply: dict[str, float]
-    series: CachedSeries | None = None
-
-    @classmethod
-    def from_row(cls, row: dict) -> CachedRun:
-        series = CachedSeries(**row["series"]) if row.get("series") else None
-        return cls(row["policy"], row["energy_kwh"], row["slatah"], row["migrations"], row["host_power_cycles_max"],
-                   row["wall_seconds"], row["uncovered_kwh_by_supply"], series)
-
-
-@dataclass
-class CachedSeries:
-    """Blind geyser's per-step figures kept in the cache: the hosts-on correlation and the power plot read them,
-    so a cached reference still gives both."""
-
-    time_s: list[float]
-    power_w: list[float]
-    hosts_on: list[int]
-
-    @classmethod
-    def of(cls, series) -> dict:
-        return {"time_s": list(series.time_s), "power_w": list(series.power_w), "hosts_on": list(series.hosts_on)}
 
 
 #: ``--datacenter`` families: the one the engine was shaped on, and one it was not.
@@ -177,20 +134,11 @@ def load_day(path: Path, preset: str, start: str | None, vms_per_host: float | N
 def _start_s(day: str, start: str | None) -> float:
     """Midnight UTC of the day the folder is named after (YYYYMMDD), unless ``--start`` says otherwise."""
     if start:
-        return datetime.fromisoformat(start.replace("Z", "+00:00")).timestamp()
+        return epoch_s(start, "--start")
     try:
-        return datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return datetime(2011, 3, 3, tzinfo=UTC).timestamp()
-
-
-def deferrable_support() -> str | None:
-    """None when the simulator can run deferrable VMs; otherwise why the 30 % case is skipped."""
-    import inspect
-
-    if "deferral" in inspect.signature(simulate).parameters:
-        return None
-    return "skipped: the simulator has no deferrable VMs yet (geyser simulate --deferrable has not landed)"
+        return epoch_s(f"{day[:4]}-{day[4:6]}-{day[6:]}T00:00:00Z", f"the day named {day}")
+    except InputError:
+        return epoch_s(FALLBACK_DAY, "the fallback day")
 
 
 class Runner:
@@ -244,28 +192,6 @@ def solar_supply(day: Day, site: SolarSite, energy_kwh: float, repeat_days: int 
     return SignalFeed(scaled, day.start_s), site.peak_w * factor
 
 
-def uncovered_kwh(result, feed: SignalFeed, step_s: float) -> float:
-    supply = supply_at_midpoints(result.series.time_s, step_s, feed.available_w)
-    return energy_above_supply_kwh(result.series.power_w, supply, step_s)
-
-
-def folded_uncovered_kwh(result, day: Day) -> float:
-    """The run's energy above the supply with any replay past the day (deferred work) folded onto it
-    (``metrics.day_folded_above_supply_kwh``): the work that spills into tomorrow meets tomorrow's
-    workload, not a supply nobody else claims. Equal to the replay's own figure for a run that ends
-    with its day."""
-    s = result.series
-    return day_folded_above_supply_kwh(s.time_s, s.power_w, s.available_w, day.trace.step_s,
-                                       day.trace.samples * day.trace.step_s)
-
-
-def spill_kwh(result, day: Day) -> float:
-    """Energy the run drew after the trace's end (deferred work finishing)."""
-    s = result.series
-    after = np.asarray(s.time_s) > day.trace.samples * day.trace.step_s
-    return float(np.asarray(s.power_w)[after].sum() * day.trace.step_s / 3.6e6)
-
-
 def point_row(day: Day, spec: str, result, **extra) -> dict:
     s = result.summary()
     keep = ("energy_kwh", "migrations", "slatah", "pdm", "slav", "host_power_cycles_max", "host_power_cycles_mean",
@@ -282,42 +208,22 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
     runner = Runner(day, bar, deterministic)
     step = day.trace.step_s
     specs = tuple(dict.fromkeys((BLIND_REFERENCE, *frontier_specs, THR_REFERENCE)))
-    cached = _cached_blind(cache, day, scales)
-    blind = {spec: CachedRun.from_row(row) for spec, row in cached.items()}
-    if BLIND_REFERENCE in blind and blind[BLIND_REFERENCE].series is None and not deferrable_only:
-        # a cache written before it kept the reference's series: replay it (deterministic, the same
-        # figures), since the correlation and the power plot need that series
-        blind.pop(BLIND_REFERENCE)
-    bar.update(sum(isinstance(blind.get(spec), CachedRun) for spec in specs) * (day.trace.samples - 1))
-    if BLIND_REFERENCE not in blind:
-        blind[BLIND_REFERENCE] = runner.run(BLIND_REFERENCE)
+    blind, feeds = blind_points(
+        day, specs, BLIND_REFERENCE, runner.run,
+        lambda energy_kwh: {scale: solar_supply(day, site, scale * energy_kwh) for scale in scales},
+        lambda spec, r, by_scale: point_row(day, spec, r, signal="off", uncovered_kwh_by_supply=by_scale),
+        cache, emit, need_reference_series=not deferrable_only)
+    bar.update(sum(isinstance(blind[spec], CachedRun) for spec in specs) * (day.trace.samples - 1))
     reference = blind[BLIND_REFERENCE]
-    feeds = {scale: solar_supply(day, site, scale * reference.energy_kwh) for scale in scales}
     scale_of = {id(feed): scale for scale, (feed, _) in feeds.items()}
 
     def uncovered(r, feed: SignalFeed, step_s: float) -> float:
         if isinstance(r, CachedRun):
             return r.uncovered_kwh_by_supply[str(scale_of[id(feed)])]
-        return uncovered_kwh(r, feed, step_s)
+        return uncovered_kwh(r.series, feed, step_s)
 
-    fresh = False
-    for spec in specs:
-        r = blind.get(spec) or runner.run(spec)
-        blind[spec] = r
-        if isinstance(r, CachedRun):
-            continue
-        by_scale = {str(scale): uncovered_kwh(r, feed, step) for scale, (feed, _) in feeds.items()}
-        cached[spec] = point_row(day, spec, r, signal="off", uncovered_kwh_by_supply=by_scale)
-        emit(cached[spec])
-        if spec == BLIND_REFERENCE:
-            cached[spec]["series"] = CachedSeries.of(r.series)
-        fresh = True
-    if cache is not None and fresh:
-        cache.mkdir(parents=True, exist_ok=True)
-        (cache / day.cache_name).write_text(json.dumps({"day": day.name, "datacenter": day.dc.name,
-                                                        "points": list(cached.values())}, indent=1))
     thr = blind[THR_REFERENCE]
-    skip_note = "skipped: --fixed-only" if fixed_only else deferrable_support()
+    skip_note = "skipped: --fixed-only" if fixed_only else None
     steady_feeds, steady_rows = {}, {}
     if skip_note is None:  # the steady state's frontier: each blind point's second day of two
         steady_feeds = {s: solar_supply(day, site, s * reference.energy_kwh, STEADY_DAYS)[0] for s in scales}
@@ -352,101 +258,6 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
     if out is not None and not deferrable_only:
         plot_frontier(out / f"frontier_{day.name}.png", day.name, blind, feeds, summaries, step, uncovered)
     return summaries
-
-
-def _cached_blind(cache: Path | None, day: Day, scales: tuple[float, ...]) -> dict[str, dict]:
-    """The day's blind points in ``cache`` measured at every supply size (rows by spec; empty without one).
-    Every one joins the frontier, so a richer cache draws a richer frontier."""
-    path = None if cache is None else cache / day.cache_name
-    if path is None or not path.is_file():
-        return {}
-    return {row["policy"]: row for row in json.loads(path.read_text())["points"]
-            if all(str(s) in row["uncovered_kwh_by_supply"] for s in scales)}
-
-
-def ratio_to_frontier(uncovered_kwh: float, slatah: float, front: list,
-                      day_kwh: float) -> tuple[float | None, str | None]:
-    """(geyser's uncovered energy / the frontier's at its SLATAH, None) when that ratio means something;
-    (None, why not) when it does not: the frontier's uncovered energy there is ~0 (under
-    ``NEGLIGIBLE_SHARE`` of the day's energy), or geyser's SLATAH is beyond every blind point's (the
-    frontier there is unknown; its rightmost point would flatter geyser)."""
-    reading: FrontierReading = frontier_at(front, slatah)
-    if reading.where == "above":
-        rightmost = front[-1]
-        return None, (f"not meaningful: SLATAH {slatah:.4f} is beyond the frontier's rightmost blind point "
-                      f"({rightmost[0]:.4f}); against it the ratio would read "
-                      f"{uncovered_kwh / rightmost[1]:.3f}, which flatters geyser" if rightmost[1] > 0 else
-                      f"not meaningful: SLATAH {slatah:.4f} is beyond the frontier's rightmost blind point")
-    if reading.cost < NEGLIGIBLE_SHARE * day_kwh:
-        return None, (f"not meaningful: the frontier leaves {reading.cost:.3g} kWh uncovered at SLATAH {slatah:.4f} "
-                      f"(under {NEGLIGIBLE_SHARE:.0%} of the day's {day_kwh:.1f} kWh): the supply covers the "
-                      f"blind fleet already; geyser leaves {uncovered_kwh:.3g} kWh")
-    return uncovered_kwh / reading.cost, None
-
-
-def summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note, steady=None,
-              s_front=None) -> dict:
-    fixed = following.get(0.0)
-    reading = frontier_at(front, fixed.slatah) if fixed is not None else None
-    ratio, why_not = (None, None) if fixed is None else ratio_to_frontier(
-        fixed.energy_above_signal_kwh, fixed.slatah, front, reference.energy_kwh)
-    corr = None
-    if fixed is not None and reference.series is not None:
-        corr = correlation(fixed.series.available_w, np.subtract(fixed.series.hosts_on, reference.series.hosts_on))
-    floor = None  # energy above the supply of the simulator's power lower bound: the fixed workload's floor
-    if fixed is not None:
-        floor = energy_above_supply_kwh(fixed.series.power_lower_bound_w, fixed.series.available_w, day.trace.step_s)
-    every = [*blind.values(), *following.values()]
-    cycles = max(r.host_power_cycles_max for r in (reference, *following.values()))  # geyser's; every point has its own
-    met = {
-        "blind_slatah_at_most_thr_mmt": reference.slatah <= thr.slatah,
-        "blind_migrations_at_most_0_15_thr_mmt": reference.migrations
-        <= TARGETS["migrations_vs_thr_mmt"] * thr.migrations,
-        "geyser_power_cycles_at_most_2": cycles <= TARGETS["power_cycles_per_host_day"],
-        "day_within_60_s_per_policy": max(r.wall_seconds for r in every) <= TARGETS["wall_seconds_per_policy"],
-    }
-    if fixed is not None:
-        # None: not measured (the ratio means nothing here; ``ratio_not_meaningful`` says why)
-        met["fixed_8pct_below_frontier"] = None if ratio is None else ratio <= 1 - TARGETS["fixed_below_frontier"]
-        met["correlation_at_least_0_5"] = corr is not None and corr >= TARGETS["correlation"]
-    row = {
-        "kind": "summary", "day": day.name, "datacenter": day.dc.name, "supply_scale": scale, "supply_peak_w": peak_w,
-        "supply_kwh": scale * reference.energy_kwh,
-        "geyser_uncovered_kwh": fixed.energy_above_signal_kwh if fixed else None,
-        "geyser_slatah": fixed.slatah if fixed else None,
-        "frontier_uncovered_kwh_at_geyser_slatah": reading.cost if reading else None,
-        "frontier_reading": reading.where if reading else None,
-        "ratio_to_frontier": ratio, "ratio_not_meaningful": why_not,
-        "floor_uncovered_kwh": floor,
-        "floor_ratio_to_frontier": floor / reading.cost if floor is not None and reading.cost > 0 else None,
-        "correlation_supply_vs_hosts_on_difference": corr,
-        "blind_slatah": reference.slatah, "thr_mmt_slatah": thr.slatah,
-        "blind_migrations_vs_thr_mmt": reference.migrations / thr.migrations if thr.migrations else None,
-        "geyser_power_cycles_max": cycles, "wall_seconds_max": max(r.wall_seconds for r in every),
-        "frontier": front,
-    }
-    if DEFERRABLE_SHARE in following:
-        d = following[DEFERRABLE_SHARE]
-        row.update(deferrable_figures(d, steady, front, s_front, folded_uncovered_kwh(d, day), spill_kwh(d, day),
-                                      lambda kwh, slatah, f: ratio_to_frontier(kwh, slatah, f, reference.energy_kwh)))
-        d_ratio = row["deferrable_ratio_to_frontier"]
-        met["deferrable_30pct_below_frontier"] = None if d_ratio is None else d_ratio <= 1 - TARGETS[
-            "deferrable_below_frontier"]
-        met["no_deadline_misses"] = row["deadline_misses"] == 0
-    else:
-        row["deferrable"] = skip_note
-    if reading is not None and reading.where == "below":
-        row["note"] = ("geyser's SLATAH is under every blind point's: the frontier is read at its leftmost point, "
-                       "which is conservative (the true frontier there costs at least that)")
-    row["targets_met"] = met
-    return row
-
-
-def overall_met(verdicts: list[bool | None]) -> bool | None:
-    """False if any day and supply missed the target, else None if any could not measure it, else True."""
-    if any(v is False for v in verdicts):
-        return False
-    return None if any(v is None for v in verdicts) else True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -521,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.fixed_only and args.deferrable_only:
         print("follow_energy: --fixed-only and --deferrable-only exclude each other; give one", file=sys.stderr)
         return 2
-    steady = not (deferrable_support() or args.fixed_only)
+    steady = not args.fixed_only
     following_runs = (0 if args.deferrable_only else 1) + (1 + STEADY_DAYS if steady else 0)  # steady: 2 days long
     blind_runs = 1 + len(set(frontier) | {THR_REFERENCE})
     runs_per_day = blind_runs * (1 + (STEADY_DAYS if steady else 0)) + len(scales) * following_runs
@@ -543,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                           "deferrable_ratio_not_meaningful"))
                                     if s.get(key)],
           "deadline_misses": sum(s.get("deadline_misses", 0) for s in summaries),
-          "targets_met_every_day_and_supply": every, "deferrable": deferrable_support(),
+          "targets_met_every_day_and_supply": every,
           "plots": None if out is None else str(out)})
     return 0
 

@@ -35,14 +35,16 @@ def last_day_uncovered_kwh(result, feed, step_s: float) -> float:
 def steady_blind(day, specs, run: Callable, feeds: dict, cache: Path | None, emit) -> dict[str, dict]:
     """Each blind point's last day of a ``STEADY_DAYS`` replay (``run(spec)`` replays it): SLATAH,
     energy, migrations and energy above each supply of ``feeds`` (scale -> steady feed), by spec;
-    read from ``cache`` when it holds every supply, else replayed and written there."""
+    a point is read from ``cache`` when its row holds every supply, else replayed and written there
+    (its row's earlier supplies kept). Every cached point usable at every supply is returned."""
     path = None if cache is None else cache / day.cache_name.replace(".json", "-steady.json")
-    rows = {}
+    rows = {}  # every row of the file, kept when rewritten: a run never drops a point another run wrote
     if path is not None and path.is_file():
-        rows = {r["policy"]: r for r in json.loads(path.read_text())["points"]
-                if all(str(s) in r["uncovered_kwh_by_supply"] for s in feeds)}
-    fresh = [spec for spec in specs if spec not in rows]
+        rows = {r["policy"]: r for r in json.loads(path.read_text())["points"]}
+    usable = [spec for spec, r in rows.items() if all(str(s) in r["uncovered_kwh_by_supply"] for s in feeds)]
+    fresh = [spec for spec in specs if spec not in usable]
     for spec in fresh:
+        before = rows.get(spec, {}).get("uncovered_kwh_by_supply", {})  # sizes measured before, kept
         result = run(spec)
         last = result.last_day()
         rows[spec] = {"kind": "point", "day": day.name, "policy": spec, "signal": "off", "repeat_days": STEADY_DAYS,
@@ -51,11 +53,12 @@ def steady_blind(day, specs, run: Callable, feeds: dict, cache: Path | None, emi
                       "uncovered_kwh_by_supply": {str(scale): last_day_uncovered_kwh(result, feed, day.trace.step_s)
                                                   for scale, feed in feeds.items()}}
         emit(rows[spec])
+        rows[spec]["uncovered_kwh_by_supply"] = {**before, **rows[spec]["uncovered_kwh_by_supply"]}
     if path is not None and fresh:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"day": day.name, "repeat_days": STEADY_DAYS, "points": list(rows.values())},
                                    indent=1))
-    return rows
+    return {spec: rows[spec] for spec in [*usable, *fresh]}
 
 
 def steady_front(rows: dict[str, dict], scale: float) -> list:

@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("matplotlib")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from follow_energy import CachedRun, CachedSeries  # noqa: E402
 from follow_energy_plots import plot_power  # noqa: E402
+from follow_frontier import CachedRun, CachedSeries  # noqa: E402
 
 
 class _Sun:

@@ -80,3 +80,25 @@ def test_signals_and_power_histories_read_times_with_it_and_keep_their_error_kin
 @given(st.floats(min_value=0, max_value=LATEST_S, allow_nan=False).map(lambda t: round(t)))
 def test_iso_text_reads_back_as_the_same_second(t_s):
     assert epoch_s(iso(t_s), "at") == t_s
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026-06-21T12:00:00Z", NOON),
+    (" 2026-06-21T14:00:00+02:00 ", NOON),
+])
+def test_a_zoned_time_reads_only_iso_text_with_its_zone(value, expected):
+    assert epoch_s(value, "geyser:deadline", zoned=True) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026-06-21T12:00:00", "deadline: the time has no time zone; add Z for UTC"),
+    ("1782043200", "deadline: text of 10 character(s) is not an ISO 8601 time; write ISO 8601 with its zone"),
+    (1782043200, "deadline: 1782043200 is not ISO 8601 text"),
+    (dt.datetime(2026, 6, 21, 12, 0), "deadline: datetime is not ISO 8601 text"),
+    (None, "deadline: missing or not a time (None)"),
+    ("1960-01-01T00:00:00Z", "is not a time between 1970 and 9999; write ISO 8601 with its zone"),
+])
+def test_a_zoned_time_refuses_what_would_be_a_guess(value, expected):
+    with pytest.raises(InputError) as raised:
+        epoch_s(value, "deadline", zoned=True)
+    assert expected in str(raised.value) and "\n" not in str(raised.value)

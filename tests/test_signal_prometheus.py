@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.signal_servers import free_port, serve
+from tests.waiting import PROMETHEUS_READY_S, WaitTimeout, wait_for
 from watcher_geyser.signal import PrometheusSource, SignalError, SignalPolicy, Unit, parse_spec
 
 # /usr/bin may be missing from PATH under some CI runners; Debian installs the binary there.
@@ -84,20 +85,22 @@ def prometheus(tmp_path_factory):
 
 
 def _wait_for_samples(base: str, proc: subprocess.Popen, log_path) -> None:
-    deadline = time.monotonic() + 30
+    """Until Prometheus holds three scrapes of the exporter (it scrapes every second)."""
     query = "count_over_time(site_available_power_watts[1m])"
-    while time.monotonic() < deadline:
+
+    def scrapes() -> float:
         if proc.poll() is not None:
             pytest.fail(f"prometheus exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
         try:
-            result = requests.get(f"{base}/api/v1/query", params={"query": query}, timeout=2).json()
-            samples = result["data"]["result"]
-            if samples and float(samples[0]["value"][1]) >= 3:
-                return
+            samples = requests.get(f"{base}/api/v1/query", params={"query": query}, timeout=2).json()["data"]["result"]
+            return float(samples[0]["value"][1]) if samples else 0.0
         except (requests.RequestException, ValueError, KeyError):
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"prometheus did not scrape the exporter within 30 s: {log_path.read_text()[-2000:]}")
+            return 0.0
+
+    try:
+        wait_for(scrapes, lambda count: count >= 3, PROMETHEUS_READY_S, "prometheus scraping the exporter")
+    except WaitTimeout as exc:
+        pytest.fail(f"{exc}: {log_path.read_text()[-2000:]}")
 
 
 def test_instant_query_reads_the_gauge(prometheus: str) -> None:

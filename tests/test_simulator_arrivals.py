@@ -138,6 +138,70 @@ def test_repeated_deferral_keeps_work_and_deadlines_and_reports_the_last_day():
     assert run.summary()["last_day"]["above_supply_kwh"] == last.above_supply_kwh
 
 
+class WatchingDeferral(GeyserPolicy):
+    """geyser that writes down, each time the deferral rule is consulted, who runs and whom the rule sees run."""
+
+    def __init__(self, signal) -> None:
+        super().__init__(signal=signal)
+        self.settings = self.settings.with_solve(deterministic=True)
+        self.seen: list[tuple[float, np.ndarray, set[str]]] = []
+
+    def defer(self, view, book):
+        running = {c.uuid for c in book.candidates(view.time_s, self.signal.start_s) if not c.shelved}
+        self.seen.append((view.time_s, view.state.alive.copy(), running))
+        return super().defer(view, book)
+
+
+def test_a_deferrable_copy_arriving_in_the_dark_is_shelved_before_it_holds_a_host():
+    """Yesterday's deferred work still runs at midnight, so today's deferrable copies cannot take
+    over its hosts: the rule sees them (as running) before they are placed, so a copy it shelves
+    never switches a host on; those it lets run are placed, and every copy's work is done."""
+    rng = np.random.default_rng(11)
+    samples = 36  # a "day" of three hours, dark for the first half
+    util = rng.uniform(0.05, 0.6, size=(8, samples))
+    trace, dc = _day(util)
+    day_s = samples * STEP_S
+    start_s = parse_time("2026-06-21T00:00:00Z")
+    times = start_s + np.arange(-4, 5 * samples) * STEP_S
+    bright = (np.mod(times - start_s, day_s) >= day_s / 2).astype(float) * 5000.0
+    feed = SignalFeed(Series.build(times, bright, Unit.WATTS, np.full(len(times), STEP_S), origin="test"), start_s)
+    deferrable = np.arange(8) % 2 == 0
+    policy = WatchingDeferral(feed)
+    run = simulate(trace, dc, policy, fidelity("cloudsim"), feed.available_w, None,
+                   DeferralSetup(deferrable, day_s), repeat_days=2)
+    assert run.deadline_missed == () and run.vms_unplaced == 0
+    copies = np.flatnonzero(np.concatenate([np.zeros(8, dtype=bool), deferrable]))
+    names = [copy_name(trace.names[v - 8], 2) for v in copies]
+    t, alive, running = next(row for row in policy.seen if row[0] >= day_s)
+    assert not alive[copies].any() and set(names) <= running  # seen by the rule, placed nowhere yet
+    plain = simulate(trace, dc, make_policy("dvfs"), fidelity("cloudsim"), repeat_days=2)
+    assert run.work_vm_hours == pytest.approx(plain.work_vm_hours, rel=1e-9)  # and their work is done
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**16), vms=st.integers(2, 6), share=st.sampled_from([0.34, 0.5, 1.0]),
+       dark_share=st.floats(0.2, 0.8), bright_w=st.sampled_from([300.0, 5000.0]))
+def test_offered_copies_are_shelved_or_placed_and_no_deadline_is_missed(seed, vms, share, dark_share, bright_w):
+    """Property: whatever the supply, a repeated day with deferrable copies offered to the rule
+    loses no VM (each offered copy is shelved or placed), does all the work and misses no deadline."""
+    rng = np.random.default_rng(seed)
+    samples = 24
+    util = rng.uniform(0.05, 0.7, size=(vms, samples))
+    trace, dc = _day(util)
+    day_s = samples * STEP_S
+    start_s = parse_time("2026-06-21T00:00:00Z")
+    times = start_s + np.arange(-4, 5 * samples) * STEP_S
+    bright = (np.mod(times - start_s, day_s) >= dark_share * day_s).astype(float) * bright_w
+    feed = SignalFeed(Series.build(times, bright, Unit.WATTS, np.full(len(times), STEP_S), origin="test"), start_s)
+    setup = DeferralSetup.seeded(vms, share, day_s, seed)
+    policy = GeyserPolicy(signal=feed)
+    policy.settings = policy.settings.with_solve(deterministic=True, time_limit_s=2.0)
+    run = simulate(trace, dc, policy, fidelity("cloudsim"), feed.available_w, None, setup, repeat_days=2)
+    plain = simulate(trace, dc, make_policy("dvfs"), fidelity("cloudsim"), repeat_days=2)
+    assert run.vms_unplaced == 0 and run.deadline_missed == ()
+    assert run.work_vm_hours == pytest.approx(plain.work_vm_hours, rel=1e-9)
+
+
 def _series(power_w, supply_w, interval_s: float, offset_s: float = 0.1):
     from watcher_geyser.simulator.metrics import StepSeries
 

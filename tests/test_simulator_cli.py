@@ -6,7 +6,7 @@ import argparse
 import csv
 import json
 
-from watcher_geyser.commands import simulate
+from watcher_geyser.commands import simulate, simulate_setup
 
 KEYS = (
     "energy_kwh", "energy_lower_bound_kwh", "migrations", "slatah", "pdm", "slav", "esv",
@@ -122,6 +122,6 @@ def test_seed_and_deterministic_reach_the_geyser_solver():
     from watcher_geyser.simulator.baselines import make_policy
 
     policy = make_policy("geyser:ceiling=0.9")
-    simulate._configure(policy, argparse.Namespace(seed=7, deterministic=True), None)
+    simulate_setup.configure(policy, argparse.Namespace(seed=7, deterministic=True), None)
     assert policy.settings.solve.seed == 7 and policy.settings.solve.deterministic is True
     assert policy.settings.limits.cpu_ceiling == 0.9  # the spec's own settings are kept

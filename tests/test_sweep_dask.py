@@ -9,11 +9,11 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_for
 from watcher_geyser.cli import main
 from watcher_geyser.sweep.cells import run_cell
 from watcher_geyser.sweep.grid import load_grid
@@ -103,10 +103,12 @@ def external_cluster(tmp_path):
     )
     worker = None
     try:
-        deadline = time.monotonic() + 60
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-            assert scheduler.poll() is None and time.monotonic() < deadline, (tmp_path / "scheduler.log").read_text()
-            time.sleep(0.2)
+        def listening() -> bool:
+            assert scheduler.poll() is None, (tmp_path / "scheduler.log").read_text()
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_for(listening, bool, 60, "the dask scheduler listening")
         worker = subprocess.Popen(
             [sys.executable, "-m", "dask", "worker", address, "--nworkers", "1", "--nthreads", "1",
              "--no-dashboard", "--host", "127.0.0.1"],

@@ -52,9 +52,10 @@ LIMITS: dict[str, tuple[float, float]] = {
 MILLISECONDS_ABOVE = 1e11
 LATEST_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last time Python's datetime can write
 TIME_HINT = "write ISO 8601 such as 2026-11-26T03:10:00Z (no offset: UTC) or epoch seconds"
+ZONED_HINT = "write ISO 8601 with its zone, such as 2026-11-26T03:10:00Z"
 
 
-def epoch_s(value: Any, where: str) -> float:
+def epoch_s(value: Any, where: str, *, zoned: bool = False) -> float:
     """Epoch seconds for a time read from outside: the one reader of every time we are given.
 
     Accepted: ISO 8601 text with ``Z`` or an offset (without one: UTC, as Watcher stores its
@@ -64,10 +65,17 @@ def epoch_s(value: Any, where: str) -> float:
     boolean, NaN or an infinity, malformed text, any other type, and times before 1970 or
     after 9999. A bad text is described by its length, never shown: it may be a secret read
     from a wrong file, and messages go to logs.
+
+    ``zoned=True`` accepts only ISO 8601 text that names its zone: for a promise someone
+    wrote by hand (a deferral's deadline), where a missing zone or a bare number is more
+    likely a mistake than a meaning, and geyser must not guess.
     """
+    hint = ZONED_HINT if zoned else TIME_HINT
     if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
-        raise InputError(f"{where}: missing or not a time ({shape(value)}); {TIME_HINT}")
-    if isinstance(value, str):
+        raise InputError(f"{where}: missing or not a time ({shape(value)}); {hint}")
+    if zoned:
+        value = _zoned_datetime(value, where)
+    elif isinstance(value, str):
         value = _number_or_datetime(value.strip(), where)
     if isinstance(value, dt.datetime):
         seconds = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
@@ -81,8 +89,20 @@ def epoch_s(value: Any, where: str) -> float:
     else:
         raise InputError(f"{where}: missing or not a time ({shape(value)}); {TIME_HINT}")
     if not 0 <= seconds <= LATEST_S:
-        raise InputError(f"{where}: {seconds:g} s is not a time between 1970 and 9999; {TIME_HINT}")
+        raise InputError(f"{where}: {seconds:g} s is not a time between 1970 and 9999; {hint}")
     return seconds
+
+
+def _zoned_datetime(value: Any, where: str) -> dt.datetime:
+    if not isinstance(value, str):
+        raise InputError(f"{where}: {shape(value)} is not ISO 8601 text; {ZONED_HINT}")
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"{where}: {shape(value)} is not an ISO 8601 time; {ZONED_HINT}") from None
+    if moment.tzinfo is None:
+        raise InputError(f"{where}: the time has no time zone; add Z for UTC (or an offset such as +02:00)")
+    return moment
 
 
 def _number_or_datetime(text: str, where: str) -> float | dt.datetime:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-import time
 import uuid as uuidlib
 import warnings
 from importlib.metadata import entry_points
@@ -36,6 +35,8 @@ from pecan import abort, expose, request, response, rest
 from watcher.common.metal_helper import base as metal_base
 from watcher.common.metal_helper import constants as metal_constants
 from watcher.tests.functional import base
+
+from tests.waiting import wait_for
 
 
 class MeasuredDatasource:
@@ -254,6 +255,10 @@ def let_pytest_filter_warnings() -> None:
 #   (the engine facade and the write lock are swapped per test), even while its schema is created
 #   outside the lock. Draining them first ends every write of a test before its database goes.
 POOL_DRAIN_S = 120.0  # longer than any audit or plan of these tests takes on a loaded machine
+# Deadlines on a quiet machine, scaled with the load by ``tests.waiting.wait_for``: an audit solves and
+# plans; an action plan migrates, switches hosts and shelves through the emulated cloud.
+AUDIT_WAIT_S = 60.0
+PLAN_WAIT_S = 90.0
 _WRITING = threading.local()  # how deep this thread is in Watcher's write sessions
 
 
@@ -305,11 +310,8 @@ def drain_services(case) -> None:
         if fixture is not None:
             pools += [endpoint.executor for endpoint in fixture.service.conductor_endpoints
                       if getattr(endpoint, "executor", None) is not None]
-    deadline = time.monotonic() + POOL_DRAIN_S
-    while any(pool.queue_size or pool.get_num_idle_workers() < pool.num_workers for pool in pools):
-        if time.monotonic() > deadline:
-            case.fail(f"Watcher's services were still working {POOL_DRAIN_S:.0f} s after the test ended")
-        time.sleep(0.1)
+    wait_for(lambda: sum(pool.queue_size + pool.num_workers - pool.get_num_idle_workers() for pool in pools),
+             lambda busy: busy == 0, POOL_DRAIN_S, "Watcher's services, still working after the test ended")
 
 
 class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
@@ -360,12 +362,35 @@ class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
         self.metal.reset(powered_off)
         self.events.clear()
 
+    # --- waiting for Watcher ------------------------------------------------------------------
+    def _wait_for_audit_state(self, audit_uuid, target_state, timeout=AUDIT_WAIT_S):
+        """Watcher's wait, backing off while nothing changes and with a deadline scaled to the load."""
+        return self._wait_for_state(f"/audits/{audit_uuid}", f"audit {audit_uuid}", target_state,
+                                    ("FAILED", "CANCELLED"), timeout)
+
+    def _wait_for_action_plan_state(self, ap_uuid, target_state, timeout=PLAN_WAIT_S):
+        """Watcher's wait, backing off while nothing changes and with a deadline scaled to the load."""
+        return self._wait_for_state(f"/action_plans/{ap_uuid}", f"action plan {ap_uuid}", target_state,
+                                    ("FAILED",), timeout)
+
+    def _wait_for_state(self, path: str, what: str, target: str, final: tuple[str, ...], timeout_s: float) -> dict:
+        def look() -> dict:
+            resp = self.admin_api.get(path)
+            self.assertEqual(200, resp.status_code, resp.text)
+            body = resp.json()
+            if body["state"] in final and body["state"] != target:
+                self.fail(f"{what} ended in state {body['state']}")
+            return body
+
+        return wait_for(look, lambda body: body["state"] == target, timeout_s, f"{what} reaching {target}",
+                        progress=lambda body: body["state"])
+
     # --- audit helpers ---------------------------------------------------------------------
     def audit(self, strategy: str, goal: str, parameters: dict | None = None, expect: str = "SUCCEEDED"):
         body = {"audit_type": "ONESHOT", "goal": goal, "strategy": strategy, "parameters": parameters or {}}
         resp = self.admin_api.post("/audits", body)
         self.assertEqual(201, resp.status_code, resp.text)
-        audit = self._wait_for_audit_state(resp.json()["uuid"], expect, timeout=60)
+        audit = self._wait_for_audit_state(resp.json()["uuid"], expect)
         plan = self.plan_of(audit["uuid"])
         return plan, self.actions_of(plan["uuid"])
 
@@ -378,7 +403,7 @@ class GeyserFunctionalTestCase(base.WatcherFunctionalTestCase):
         listed = self.admin_api.get(f"/actions?action_plan_uuid={plan_uuid}&limit=1000").json()["actions"]
         return [self.admin_api.get(f"/actions/{a['uuid']}").json() for a in listed]
 
-    def execute(self, plan_uuid: str, timeout_s: float = 90):
+    def execute(self, plan_uuid: str, timeout_s: float = PLAN_WAIT_S):
         resp = self.admin_api.patch(f"/action_plans/{plan_uuid}",
                                     [{"op": "replace", "path": "/state", "value": "PENDING"}])
         self.assertEqual(200, resp.status_code, resp.text)

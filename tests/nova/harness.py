@@ -137,6 +137,7 @@ class RealNovaTestCase(GeyserFunctionalTestCase):
         wrong = [(b["name"], b["status"], b["host"], b.get("fault")) for b, s in zip(booted, spec.servers)
                  if b["status"] != "ACTIVE" or b["host"] != s.host]
         self.assertEqual([], wrong, "Nova did not boot the fleet as asked")
+        self.assertEqual([], self.cloud.inventory_drift(), "Placement does not hold the hosts' sizes")
         ids = {b["name"]: b["id"] for b in booted}
         for s in spec.servers:
             if s.action:
@@ -210,7 +211,7 @@ class RealNovaTestCase(GeyserFunctionalTestCase):
         if set(booted.ids.values()) != set(servers):
             problems.append(f"servers appeared or vanished: booted {sorted(booted.ids.values())}, "
                             f"Nova lists {sorted(servers)}")
-        return problems + self.placement_differences(servers)
+        return problems + self.placement_differences(servers) + self.cloud.inventory_drift()
 
     def placement_differences(self, servers: dict[str, dict]) -> list[str]:
         """Hosts where Placement's usages differ from the flavours of the servers Nova has there (a

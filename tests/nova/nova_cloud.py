@@ -111,6 +111,7 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
         self._clients: dict[str, nova_api.client.TestOpenStackClient] = {}
         self._flavors: dict[str, str] = {}
         self._image = None
+        self._sizes: dict[str, dict[str, int]] = {}  # hostname -> {rc: total} it was started with
 
     def setUp(self):
         from nova.conf import paths
@@ -180,20 +181,33 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
 
     # --- operations ------------------------------------------------------------------------
     def op_hosts(self, hosts: list[dict]) -> dict:
-        """Start one nova-compute per entry ``{name, vcpus, memory_mb, disk_gb}`` on the fake driver."""
+        """Start one nova-compute per entry ``{name, vcpus, memory_mb, disk_gb}`` on the fake driver.
+
+        The fake driver reads its size from class attributes, at start and again each time its
+        compute refreshes Placement (every claim). The class is sized only while the compute
+        starts, so the driver object keeps the size as its own attributes: left to the class
+        defaults, the first boot on a host reported 1000 VCPUs and 800 GB of memory to Placement,
+        and two boots at once on a host raced that inventory update into a reschedule."""
         with self._lock:
             for h in hosts:
                 name = h["name"]
                 if name in self.computes:
                     raise NovaError(f"host {name} exists already")
+                size = (int(h["vcpus"]), int(h["memory_mb"]), int(h["disk_gb"]))
                 saved = (fake.FakeDriver.vcpus, fake.FakeDriver.memory_mb, fake.FakeDriver.local_gb)
-                fake.FakeDriver.vcpus, fake.FakeDriver.memory_mb, fake.FakeDriver.local_gb = (
-                    int(h["vcpus"]), int(h["memory_mb"]), int(h["disk_gb"]))
+                fake.FakeDriver.vcpus, fake.FakeDriver.memory_mb, fake.FakeDriver.local_gb = size
                 try:
-                    self._start_compute(name)
+                    compute = self._start_compute(name)
                 finally:
                     fake.FakeDriver.vcpus, fake.FakeDriver.memory_mb, fake.FakeDriver.local_gb = saved
+                driver = compute.manager.driver
+                driver.vcpus, driver.memory_mb, driver.local_gb = size
+                self._sizes[name] = dict(zip(("VCPU", "MEMORY_MB", "DISK_GB"), size))
         return {"hosts": sorted(self.computes)}
+
+    def op_sizes(self) -> dict:
+        """Hostname -> {rc: total} each compute was started with: what Placement's inventories must say."""
+        return {"sizes": {name: self._sizes[name] for name in self.computes}}
 
     def op_flavor(self, name: str, vcpus: int, memory_mb: int, disk_gb: int) -> dict:
         with self._lock:

@@ -122,6 +122,18 @@ class NovaCloud:
                                             for rc, v in inv.items()})
         return out
 
+    def inventory_drift(self) -> list[str]:
+        """Every (host, resource) whose Placement inventory total is not the size its compute was
+        started with: Placement must describe the hosts the test asked for, or a check against
+        inventory proves nothing."""
+        sizes = self.op("sizes")["sizes"]
+        drift = []
+        for rp in self._get("/resource_providers")["resource_providers"]:
+            inv = self._get(f"/resource_providers/{rp['uuid']}/inventories")["inventories"]
+            drift += [f"{rp['name']} {rc}: Placement says {inv.get(rc, {}).get('total')}, the host has {total}"
+                      for rc, total in sizes.get(rp["name"], {}).items() if inv.get(rc, {}).get("total") != total]
+        return drift
+
     def allocation_ratios(self) -> dict[str, dict[str, float]]:
         """Hostname -> {rc: allocation ratio} of its resource provider's inventories."""
         out = {}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 import requests
@@ -19,6 +18,7 @@ from watcher.tests.local_fixtures.nova import NovaPlacementFixture
 
 from tests.ops.clouds import CLOUD, clouds_yaml, emulated_endpoints
 from tests.signal_servers import free_port, serve
+from tests.waiting import PROMETHEUS_READY_S, wait_for
 from watcher_geyser.cli import main
 from watcher_geyser.scenario import load_scenario
 
@@ -64,17 +64,16 @@ def prometheus(tmp_path_factory):
 
 
 def _wait(base: str, proc) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    """Until Prometheus has scraped the four servers' series."""
+    def series() -> int:
         assert proc.poll() is None, "prometheus exited"
         try:
             result = requests.get(f"{base}/api/v1/query", params={"query": "server_vcpu_use_percent"}, timeout=2)
-            if len(result.json()["data"]["result"]) == 4:
-                return
+            return len(result.json()["data"]["result"])
         except (requests.RequestException, ValueError, KeyError):
-            pass
-        time.sleep(0.3)
-    pytest.fail("prometheus did not scrape the exporter within 30 s")
+            return 0
+
+    wait_for(series, lambda count: count == 4, PROMETHEUS_READY_S, "prometheus scraping the exporter")
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
-
-from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, epoch_s
+from watcher_geyser.commands.simulate_setup import configure, deferral_setup, make_policies, preset_name, signal_feed
+from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number
 from watcher_geyser.simulator.arrivals import MAX_REPEAT_DAYS
-from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES, make_policy
+from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES
 from watcher_geyser.simulator.datacenter import PRESETS, DataCenter, scenario_datacenter, with_vm_sizes
 from watcher_geyser.simulator.datasets import FORMATS
 from watcher_geyser.simulator.engine import RunResult, simulate
@@ -242,7 +241,7 @@ def execute(args: argparse.Namespace) -> Outcome:
             raise SimulateError(str(exc)) from None
     try:
         # a policy that cannot run, or a bad parameter, says so before any trace is read
-        made = _make_policies(policies)
+        made = make_policies(policies)
     except ValueError as exc:
         raise SimulateError(str(exc)) from None
     try:
@@ -254,22 +253,23 @@ def execute(args: argparse.Namespace) -> Outcome:
             fleet = load_scenario(args.scenario) if args.scenario else fleet_from_dict(raw)
             dc = scenario_datacenter(fleet, trace.names)
         else:
-            dc = with_vm_sizes(PRESETS[_preset(args, trace)](trace.names), trace.vm_mips, trace.vm_ram_mb, trace.vm_pes)
+            preset = PRESETS[preset_name(args, trace)]
+            dc = with_vm_sizes(preset(trace.names), trace.vm_mips, trace.vm_ram_mb, trace.vm_pes)
     except (ScenarioError, ValueError) as exc:
         raise SimulateError(str(exc)) from None
     fid = fidelity(args.fidelity)
     try:
-        feed = _signal_feed(args)
+        feed = signal_feed(args)
     except ValueError as exc:
         raise SimulateError(str(exc)) from None
     signal = None if feed is None or feed.series.unit.value != "watts" else feed.available_w
     try:
-        deferral = _deferral_setup(args, len(trace.names))
+        deferral = deferral_setup(args, len(trace.names))
     except ValueError as exc:
         raise SimulateError(str(exc)) from None
     results = []
     for policy in made:
-        _configure(policy, args, feed)
+        configure(policy, args, feed)
         bar = None
         if not args.quiet:
             from tqdm import tqdm
@@ -296,29 +296,6 @@ def execute(args: argparse.Namespace) -> Outcome:
         "repeat_day": args.repeat_day,
     }
     return Outcome(results, trace, dc, meta)
-
-
-def _preset(args: argparse.Namespace, trace: Trace) -> str:
-    """The data centre asked for, or the default for the trace: CloudSim's for PlanetLab days,
-    its small variant for the bundled sample, ``modern`` for public datasets (their VMs fit no
-    PlanetLab host)."""
-    if args.datacenter:
-        return args.datacenter
-    if args.trace is None:
-        return "planetlab-small"
-    return "modern" if trace.vm_pes is not None else "planetlab"
-
-
-def _configure(policy, args: argparse.Namespace, feed) -> None:
-    """Hand a policy what the command line says about it (only the policies that take it)."""
-    if hasattr(policy, "settings"):  # geyser: the pipeline's solve settings
-        policy.settings = policy.settings.with_solve(seed=args.seed, deterministic=args.deterministic)
-    if hasattr(policy, "seed"):
-        policy.seed = args.seed
-    if hasattr(policy, "deterministic"):
-        policy.deterministic = args.deterministic
-    if feed is not None and getattr(policy, "follow_signal", False):
-        policy.signal = feed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -355,65 +332,3 @@ def run(args: argparse.Namespace) -> int:
         paths = write_report(results, args.out, outcome.meta, plots=not args.no_plots)
         print("wrote " + ", ".join(str(p) for p in paths))
     return 0
-
-
-def _make_policies(specs: list[str]) -> list:
-    """One fresh policy per ``--policy`` spec; a spec given twice is an error (its runs would collide)."""
-    made = [make_policy(spec) for spec in specs]
-    seen: set[str] = set()
-    for policy in made:
-        if policy.name in seen:
-            raise ValueError(f"policy {policy.name!r} is given twice; give each policy or setting once")
-        seen.add(policy.name)
-    return made
-
-
-def _signal_feed(args: argparse.Namespace):
-    """The signal over the simulated period, read once (None without --signal)."""
-    from watcher_geyser.signal import SignalError, parse_spec
-    from watcher_geyser.simulator.geyser_policy import SignalFeed
-
-    spec = args.signal or (None if args.signal_w is None else f"constant:{args.signal_w}W")
-    if spec is None:
-        return None
-    start_s = epoch_s(args.start, "--start")
-    try:
-        source = parse_spec(spec)
-        series = source.read(start_s)
-        for day in range(1, getattr(args, "repeat_day", 1) + 1):  # a repeated day reads on, day by day
-            series = _read_on(source, series, start_s + day * 86400.0)
-    except SignalError as exc:
-        raise ValueError(f"signal {spec!r}: {exc}") from None
-    return SignalFeed(series, start_s)
-
-
-def _read_on(source, series, now_s: float):
-    """``series`` followed by what ``source`` reads at ``now_s`` past its end (the same series when it
-    gives nothing new: a file or a constant already holds all it has)."""
-    from watcher_geyser.signal import Series
-
-    more = source.read(now_s)
-    new = more.times_s > series.times_s[-1] + series.durations_s[-1] - 1e-9
-    if not new.any():
-        return series
-    return Series.build(np.concatenate([series.times_s, more.times_s[new]]),
-                        np.concatenate([series.values, more.values[new]]), series.unit,
-                        np.concatenate([series.durations_s, more.durations_s[new]]), origin=series.origin)
-
-
-def _deferral_setup(args: argparse.Namespace, vms: int):
-    """The seeded choice of deferrable VMs (None when --deferrable is 0); ValueError names the option."""
-    from watcher_geyser.deferral import parse_duration
-    from watcher_geyser.simulator.deferral import DeferralSetup
-
-    if not 0 <= args.deferrable <= 1:
-        raise ValueError(f"--deferrable is a fraction between 0 and 1 (e.g. 0.3), got {args.deferrable}")
-    try:
-        deadline_s = parse_duration(args.deferral_deadline)
-    except ValueError as exc:
-        raise ValueError(f"--deferral-deadline: {exc}") from None
-    if deadline_s <= 0:
-        raise ValueError(f"--deferral-deadline must be longer than 0, got {args.deferral_deadline!r}")
-    if args.deferrable == 0:
-        return None
-    return DeferralSetup.seeded(vms, args.deferrable, deadline_s, args.deferral_seed)

@@ -12,7 +12,7 @@ from watcher_geyser.deferral.decide import (
     decide_deferral,
 )
 from watcher_geyser.deferral.energy import Energy, Forecast
-from watcher_geyser.deferral.spec import Deferral, parse_deferral, parse_duration, parse_utc
+from watcher_geyser.deferral.spec import Deferral, parse_deferral, parse_duration
 
 __all__ = [
     "Candidate",
@@ -25,5 +25,4 @@ __all__ = [
     "decide_deferral",
     "parse_deferral",
     "parse_duration",
-    "parse_utc",
 ]

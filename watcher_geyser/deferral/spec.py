@@ -22,10 +22,10 @@ geyser never guesses one.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+
+from watcher_geyser.inputs import epoch_s, iso
 
 PREFIX = "geyser:"
 DEFERRABLE = "geyser:deferrable"
@@ -78,13 +78,13 @@ class Deferral:
         """The metadata that reads back as this deferral."""
         meta = {DEFERRABLE: "true"}
         if self.deadline_s is not None:
-            meta[DEADLINE] = iso_utc(self.deadline_s)
+            meta[DEADLINE] = iso(self.deadline_s)
         if self.max_deferral_s is not None:
             meta[MAX_DEFERRAL] = _seconds_text(self.max_deferral_s)
         if self.runtime_s:
             meta[RUNTIME] = _seconds_text(self.runtime_s)
         if self.shelved_at_s is not None:
-            meta[SHELVED_AT] = iso_utc(self.shelved_at_s)
+            meta[SHELVED_AT] = iso(self.shelved_at_s)
         return meta
 
 
@@ -128,21 +128,6 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNIT_S[match.group(2).lower()]
 
 
-def parse_utc(text: str) -> float:
-    """Epoch seconds of an ISO 8601 time that names its zone; ValueError otherwise."""
-    try:
-        moment = datetime.fromisoformat(str(text).strip())
-    except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-06-22T06:00:00Z)") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone; add Z for UTC (e.g. {str(text).strip()}Z)")
-    return moment.timestamp()
-
-
-def iso_utc(t_s: float) -> str:
-    return datetime.fromtimestamp(t_s, UTC).isoformat().replace("+00:00", "Z")
-
-
 def _seconds_text(value_s: float) -> str:
     return format(value_s, "f").rstrip("0").rstrip(".") + "s"
 
@@ -150,13 +135,7 @@ def _seconds_text(value_s: float) -> str:
 def _time(metadata: dict, key: str) -> float | None:
     if key not in metadata:
         return None
-    try:
-        value = parse_utc(metadata[key])
-    except ValueError as exc:
-        raise ValueError(f"{key}: {exc}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{key}: {metadata[key]!r} is not a finite time")
-    return value
+    return epoch_s(metadata[key], key, zoned=True)
 
 
 def _duration(metadata: dict, key: str) -> float | None:

@@ -45,13 +45,6 @@ class Window:
         """Watts the supply must give to cover the base and ``instances`` deferrable instances."""
         return self.base_w + instances * self.unit_w
 
-    def room(self, at_s: float) -> int:
-        """How many deferrable instances the forecast surplus holds at ``at_s`` (0 outside the forecast)."""
-        watts = self.forecast.at(at_s)
-        if watts is None or watts < self.base_w:
-            return 0
-        return int((watts - self.base_w) // self.unit_w) if self.unit_w > 0 else 0
-
     def promise(self, rank: int, from_s: float, latest_s: float) -> float | None:
         """When the ``rank``-th instance in turn may run covered: the earliest time in ``[from_s,
         latest_s]`` the forecast holds the base, it and every instance before it; None if never."""

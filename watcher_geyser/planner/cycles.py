@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from watcher_geyser.model import RAM
 from watcher_geyser.planner.limits import group_host_limit
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def _evictions(s: TransitState, d: int, blocked_in: list[int], leaving: list[int
     (largest first) that together do. Sorting these puts the fewest extra moves first.
     """
     lim, load = s.limit[d], s.load[d]
-    by_size = sorted(leaving, key=lambda x: s.demand[x][1])
+    by_size = sorted(leaving, key=lambda x: s.demand[x][RAM])
     out = []
     for u in blocked_in:
         du = s.demand[u]
@@ -128,7 +129,7 @@ def _evictions(s: TransitState, d: int, blocked_in: list[int], leaving: list[int
         blocking_member = g >= 0 and s.members.get((g, d), 0) + 1 > s.member_limit.get((g, d), group_host_limit(0))
         single = next((x for x in by_size if _frees(s, x, need, g if blocking_member else -1)), None)
         if single is not None:
-            out.append((1, s.demand[single][1], d, u, [single]))
+            out.append((1, s.demand[single][RAM], d, u, [single]))
             continue
         chosen, freed = [], [0.0] * 4
         for x in reversed(by_size):
@@ -137,7 +138,7 @@ def _evictions(s: TransitState, d: int, blocked_in: list[int], leaving: list[int
             if all(freed[r] >= need[r] for r in range(4)) and (
                 not blocking_member or any(s.group[y] == g for y in chosen)
             ):
-                out.append((len(chosen), sum(s.demand[y][1] for y in chosen), d, u, list(chosen)))
+                out.append((len(chosen), sum(s.demand[y][RAM] for y in chosen), d, u, list(chosen)))
                 break
     return out
 

@@ -15,8 +15,9 @@ Formats (``fmt``; ``auto`` picks from the content):
   its emissions shape ``[{"time", "duration", "rating"}]``.
 - ``watts-list``: a plain list ``[{"time": ..., "watts": ...}]``.
 
-Every parser raises ``SignalError`` with what was wrong and where; none crashes on
-malformed input. Nothing here imports OpenStack.
+The two carbon services' parsers live in ``carbon``, the point reading all formats share in
+``points``. Every parser raises ``SignalError`` with what was wrong and where; none crashes
+on malformed input. Nothing here imports OpenStack.
 """
 
 from __future__ import annotations
@@ -24,18 +25,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from typing import Any
 
 from watcher_geyser.inputs import shape
+from watcher_geyser.signal.carbon import parse_carbon_aware, parse_carbon_intensity
+from watcher_geyser.signal.points import MAX_POINTS, build_series, entry, field, listed, number, pick_unit, point_list
 from watcher_geyser.signal.series import Series, SignalError, Unit, parse_time
 
 #: Inputs larger than this are refused before parsing (a signal is hours to weeks of points).
 MAX_BYTES = 16 * 1024 * 1024
-#: More points than this is refused: a year at one-minute steps is about 525,600.
-MAX_POINTS = 1_000_000
-
 FORMATS = ("auto", "csv", "json", "geyser", "carbon-intensity", "carbon-aware", "watts-list")
 
 
@@ -150,17 +149,17 @@ def parse_csv(text: str, unit_scale: tuple[Unit, float] | None) -> Series:
             continue
         try:
             times.append(parse_time(first))
-            values.append(_number(row[1], "value", text_ok=True))
+            values.append(number(row[1], "value", text_ok=True))
             if len(row) > 2 and row[2].strip():
-                durations.append(_number(row[2], "duration_s", text_ok=True))
+                durations.append(number(row[2], "duration_s", text_ok=True))
         except SignalError as exc:
             raise SignalError(f"line {lineno}: {exc}") from None
         if len(times) > MAX_POINTS:
             raise SignalError(f"more than {MAX_POINTS} rows; shorten the series")
     if durations and len(durations) != len(times):
         raise SignalError("duration_s is given on some rows but not all; give it on every row or none")
-    unit, scale = _pick_unit(unit_scale, declared, "CSV", "add a line '# unit: W' or pass unit=")
-    return _series(times, values, unit, scale, durations or None)
+    unit, scale = pick_unit(unit_scale, declared, "CSV", "add a line '# unit: W' or pass unit=")
+    return build_series(times, values, unit, scale, durations or None)
 
 
 def _is_header(row: list[str]) -> bool:
@@ -177,233 +176,44 @@ def _is_header(row: list[str]) -> bool:
     return False
 
 
-def _number(raw: Any, what: str, text_ok: bool = False) -> float:
-    """A finite float; JSON must hold real numbers, CSV cells (``text_ok``) are parsed."""
-    if isinstance(raw, bool) or raw is None or (isinstance(raw, str) and not text_ok):
-        raise SignalError(f"{what} must be a number, got {shape(raw)}")
-    if isinstance(raw, str):
-        try:
-            raw = float(raw.strip())
-        except ValueError:
-            raise SignalError(f"{what} must be a number, got {shape(raw)}") from None
-    if not isinstance(raw, int | float):
-        raise SignalError(f"{what} must be a number, got {type(raw).__name__}")
-    value = float(raw)
-    if not math.isfinite(value):
-        raise SignalError(f"{what} is {shape(raw)}, not a finite number")
-    return value
-
-
-def _pick_unit(given, declared, where: str, hint: str) -> tuple[Unit, float]:
-    if given is not None:
-        return given
-    if declared is not None:
-        return declared
-    raise SignalError(f"{where} does not declare its unit; {hint}")
-
-
-def _series(times, values, unit: Unit, scale: float, durations=None, notes=()) -> Series:
-    if len(times) > MAX_POINTS:
-        raise SignalError(f"{len(times)} points, above the {MAX_POINTS}-point limit; shorten the series")
-    if scale != 1.0:
-        values = [v * scale for v in values]
-    return Series.build(times, values, unit, durations_s=durations, notes=tuple(notes))
-
-
 # -------------------------------------------------------------------------- JSON
-
-
-def _points(doc: Any, key: str, where: str) -> list:
-    if not isinstance(doc, dict):
-        raise SignalError(f"{where}: expected a JSON object with {key!r}, got {type(doc).__name__}")
-    pts = doc.get(key)
-    if not isinstance(pts, list):
-        raise SignalError(f"{where}: {key!r} must be a list, got {type(pts).__name__}")
-    if not pts:
-        raise SignalError(f"{where}: {key!r} is empty: no data points")
-    if len(pts) > MAX_POINTS:
-        raise SignalError(f"{where}: {len(pts)} points, above the {MAX_POINTS}-point limit")
-    return pts
-
-
-def _entry(point: Any, i: int, where: str) -> dict:
-    if not isinstance(point, dict):
-        raise SignalError(f"{where}: point {i} must be an object, got {type(point).__name__}")
-    return point
-
-
-def _field(point: dict, key: str, i: int, where: str) -> Any:
-    if key not in point:
-        raise SignalError(f"{where}: point {i} has no {key!r}")
-    return point[key]
 
 
 def parse_geyser(doc: Any, unit_scale) -> Series:
     where = "geyser JSON"
-    pts = _points(doc, "points", where)
+    pts = point_list(doc, "points", where)
     declared = Unit.parse(str(doc["unit"])) if doc.get("unit") is not None else None
-    unit, scale = _pick_unit(unit_scale, declared, where, "add \"unit\": \"W\" (or fraction, %, gCO2/kWh)")
+    unit, scale = pick_unit(unit_scale, declared, where, "add \"unit\": \"W\" (or fraction, %, gCO2/kWh)")
     times, values, durs = [], [], []
     for i, raw in enumerate(pts):
-        p = _entry(raw, i, where)
+        p = entry(raw, i, where)
         try:
-            times.append(parse_time(_field(p, "time", i, where)))
-            values.append(_number(_field(p, "value", i, where), "value"))
+            times.append(parse_time(field(p, "time", i, where)))
+            values.append(number(field(p, "value", i, where), "value"))
             if p.get("duration_s") is not None:
-                durs.append(_number(p["duration_s"], "duration_s"))
+                durs.append(number(p["duration_s"], "duration_s"))
         except SignalError as exc:
             raise SignalError(f"{where}: point {i}: {exc}") from None
     if durs and len(durs) != len(times):
         raise SignalError(f"{where}: duration_s is given on some points but not all")
-    return _series(times, values, unit, scale, durs or None)
-
-
-#: Fuels of the Carbon Intensity API's generation mix counted as renewable.
-RENEWABLE_FUELS = frozenset({"wind", "solar", "hydro", "biomass"})
-
-
-def parse_carbon_intensity(doc: Any, unit_scale) -> Series:
-    """Intensity (gCO2/kWh) per half hour, or, for ``/generation`` responses (or when the
-    declared unit is %), the renewable share: the ``perc`` of wind, solar, hydro and biomass."""
-    where = "Carbon Intensity API JSON"
-    if isinstance(doc, dict) and isinstance(doc.get("data"), dict):
-        inner = doc["data"]  # one region {"data": {"regionid", "data": [...]}} or one period
-        doc = inner if "data" in inner else {"data": [inner]}
-    pts = _points(doc, "data", where)
-    if isinstance(pts[0], dict) and isinstance(pts[0].get("data"), list):
-        if len(pts) != 1:
-            raise SignalError(f"{where}: {len(pts)} regions in one response; ask the API for one region")
-        pts = _points(pts[0], "data", where)
-    first = pts[0] if isinstance(pts[0], dict) else {}
-    want_mix = (unit_scale is not None and unit_scale[0] is Unit.RENEWABLE_PCT) or "intensity" not in first
-    unit, scale = unit_scale or ((Unit.RENEWABLE_PCT if want_mix else Unit.CARBON_G_PER_KWH), 1.0)
-    expected = Unit.RENEWABLE_PCT if want_mix else Unit.CARBON_G_PER_KWH
-    if unit is not expected:
-        raise SignalError(f"{where}: values are {expected.symbol}; a declared unit of {unit.symbol} contradicts that")
-    times, values, durs, used_forecast = [], [], [], 0
-    for i, raw in enumerate(pts):
-        p = _entry(raw, i, where)
-        try:
-            start = parse_time(_field(p, "from", i, where))
-            end = parse_time(_field(p, "to", i, where))
-            if want_mix:
-                value, forecast = _renewable_pct(_field(p, "generationmix", i, where)), False
-            else:
-                value, forecast = _intensity(_field(p, "intensity", i, where))
-        except SignalError as exc:
-            raise SignalError(f"{where}: point {i}: {exc}") from None
-        times.append(start)
-        durs.append(end - start)
-        values.append(value)
-        used_forecast += forecast
-    notes = [f"{used_forecast} of {len(pts)} points use the forecast (no actual yet)"] if used_forecast else []
-    return _series(times, values, unit, scale, durs, notes)
-
-
-def _intensity(intensity: Any) -> tuple[float, bool]:
-    """``(gCO2/kWh, True when it is the forecast)``: the actual when known, else the forecast."""
-    if not isinstance(intensity, dict):
-        raise SignalError(f"'intensity' must be an object, got {type(intensity).__name__}")
-    if intensity.get("actual") is not None:
-        return _number(intensity["actual"], "intensity.actual"), False
-    return _number(intensity.get("forecast"), "intensity.forecast (no actual yet)"), True
-
-
-def _renewable_pct(mix: Any) -> float:
-    if not isinstance(mix, list) or not mix:
-        raise SignalError("'generationmix' must be a non-empty list of {fuel, perc}")
-    total = 0.0
-    for j, item in enumerate(mix):
-        if not isinstance(item, dict) or not isinstance(item.get("fuel"), str):
-            raise SignalError(f"generationmix[{j}] must be an object with 'fuel' and 'perc'")
-        perc = _number(item.get("perc"), f"generationmix[{j}].perc")
-        if item["fuel"].lower() in RENEWABLE_FUELS:
-            total += perc
-    return min(total, 100.0)
-
-
-def parse_carbon_aware(doc: Any, unit_scale) -> Series:
-    where = "Carbon Aware SDK JSON"
-    if isinstance(doc, list) and doc and isinstance(doc[0], dict) and "rating" in doc[0]:
-        return _carbon_aware_emissions(doc, unit_scale)
-    if isinstance(doc, list):
-        if len(doc) != 1:
-            raise SignalError(f"{where}: {len(doc)} forecasts in one response; ask for one location")
-        doc = doc[0]
-    pts = _points(doc, "forecastData", where)
-    times, values, durs = [], [], []
-    for i, raw in enumerate(pts):
-        p = _entry(raw, i, where)
-        try:
-            times.append(parse_time(_field(p, "timestamp", i, where)))
-            values.append(_number(_field(p, "value", i, where), "value"))
-            durs.append(_number(_field(p, "duration", i, where), "duration (minutes)") * 60.0)
-        except SignalError as exc:
-            raise SignalError(f"{where}: point {i}: {exc}") from None
-    return _series(times, values, *_carbon_unit(unit_scale, where), durs)
-
-
-_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$")
-
-
-def _timespan_s(raw: Any) -> float:
-    """Seconds of a .NET timespan ``[d.]hh:mm:ss`` (the SDK's emissions ``duration``)."""
-    if isinstance(raw, str):
-        m = _TIMESPAN.match(raw.strip())
-        if m:
-            days, h, mnt, s = m.groups()
-            return int(days or 0) * 86400 + int(h) * 3600 + int(mnt) * 60 + float(s)
-    raise SignalError(f"duration must be a timespan like '00:05:00', got {shape(raw)}")
-
-
-def _carbon_aware_emissions(doc: list, unit_scale) -> Series:
-    where = "Carbon Aware SDK emissions JSON"
-    if len(doc) > MAX_POINTS:
-        raise SignalError(f"{where}: {len(doc)} points, above the {MAX_POINTS}-point limit")
-    rows = []
-    for i, raw in enumerate(doc):
-        p = _entry(raw, i, where)
-        try:
-            rows.append(
-                (
-                    parse_time(_field(p, "time", i, where)),
-                    _number(_field(p, "rating", i, where), "rating"),
-                    _timespan_s(_field(p, "duration", i, where)),
-                )
-            )
-        except SignalError as exc:
-            raise SignalError(f"{where}: point {i}: {exc}") from None
-    unit, scale = _carbon_unit(unit_scale, where)
-    return _series([r[0] for r in rows], [r[1] for r in rows], unit, scale, [r[2] for r in rows])
-
-
-def _carbon_unit(unit_scale, where: str) -> tuple[Unit, float]:
-    unit, scale = unit_scale or (Unit.CARBON_G_PER_KWH, 1.0)
-    if unit is not Unit.CARBON_G_PER_KWH:
-        raise SignalError(f"{where}: values are gCO2/kWh; a declared unit of {unit.symbol} contradicts that")
-    return unit, scale
+    return build_series(times, values, unit, scale, durs or None)
 
 
 def parse_watts_list(doc: Any, unit_scale) -> Series:
     where = "watts list JSON"
-    if not isinstance(doc, list):
-        raise SignalError(f"{where}: expected a list of {{'time', 'watts'}}, got {type(doc).__name__}")
-    if not doc:
-        raise SignalError(f"{where}: empty list: no data points")
-    if len(doc) > MAX_POINTS:
-        raise SignalError(f"{where}: {len(doc)} points, above the {MAX_POINTS}-point limit")
+    doc = listed(doc, where, "the document, a list of {'time', 'watts'},")
     times, values = [], []
     for i, raw in enumerate(doc):
-        p = _entry(raw, i, where)
+        p = entry(raw, i, where)
         try:
-            times.append(parse_time(_field(p, "time", i, where)))
-            values.append(_number(_field(p, "watts", i, where), "watts"))
+            times.append(parse_time(field(p, "time", i, where)))
+            values.append(number(field(p, "watts", i, where), "watts"))
         except SignalError as exc:
             raise SignalError(f"{where}: point {i}: {exc}") from None
     unit, scale = unit_scale or (Unit.WATTS, 1.0)
     if unit is not Unit.WATTS:
         raise SignalError(f"{where}: values are watts; a declared unit of {unit.symbol} contradicts that")
-    return _series(times, values, unit, scale)
+    return build_series(times, values, unit, scale)
 
 
 _JSON_PARSERS = {

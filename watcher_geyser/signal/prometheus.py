@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watcher_geyser.signal.fetch import HttpOptions, fetch, redact_url
-from watcher_geyser.signal.parsers import MAX_POINTS
+from watcher_geyser.signal.points import MAX_POINTS
 from watcher_geyser.signal.series import Series, SignalError, Unit, parse_time
 
 

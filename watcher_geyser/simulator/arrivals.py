@@ -114,18 +114,29 @@ class Arrivals:
         """True when some VM arrives at or before ``t_s`` and is not placed yet (cheap: one comparison)."""
         return self._next < len(self._order) and self.arrival_s[self._order[self._next]] <= t_s
 
-    def admit(self, state: SimState, t_s: float, host_free_mips: np.ndarray, ending_host: np.ndarray) -> int:
+    def admit(self, state: SimState, t_s: float, host_free_mips: np.ndarray, ending_host: np.ndarray,
+              offer: np.ndarray | None = None) -> tuple[int, list[int]]:
         """Place every VM arrived by ``t_s``: on its predecessor's host when that copy ran until now
         (``ending_host``: each VM's host before this step's finished work left, -1 if none), else as
-        Nova's scheduler would. Returns how many found no host (they are left out, as a first-day VM
-        the initial placement cannot place)."""
+        Nova's scheduler would. Returns (how many found no host: they are left out, as a first-day
+        VM the initial placement cannot place; the VMs offered instead of placed).
+
+        ``offer`` (bool[V], the deferrable VMs when the policy defers): such a copy that does not
+        take over its predecessor's host is not placed but returned, for the deferral rule to see
+        before it runs (``DeferralBook.offer``): in Watcher, Nova places a new instance on a host
+        that is on (geyser disables the hosts it switched off) and the next audit shelves it, minutes
+        of marginal power; placed here on a switched-off host, a night's arrivals switched on a
+        host each (20110303: 231 hosts for two decisions) before the rule could shelve them."""
         free = host_free_mips.copy()
-        unplaced = 0
+        unplaced, offered = 0, []
         while self.due(t_s):
             v = int(self._order[self._next])
             self._next += 1
             before = v - self.per_day
             handed_over = before >= 0 and ending_host[before] >= 0 and not state.alive[before]
+            if not handed_over and offer is not None and offer[v]:
+                offered.append(v)
+                continue
             host = int(ending_host[before]) if handed_over else place_like_nova(state, v, free)
             if host is None:
                 unplaced += 1
@@ -133,4 +144,4 @@ class Arrivals:
             state.place(v, host)
             state.powered[host] = True
             free[host] -= state.dc.vm_mips[v]
-        return unplaced
+        return unplaced, offered

@@ -88,6 +88,8 @@ class DeferralBook:
         self._prev_util = np.zeros(vms)
         self._prev_running = np.zeros(vms, dtype=bool)
         self._next_zero_s: np.ndarray | None = None  # [V, T]: each VM's next sample at 0 (``_work_left_s``)
+        self.offered = np.zeros(vms, dtype=bool)  # arrived this step, not placed yet: the rule sees them first
+        self.unplaced = 0  # offered VMs the rule let run for which no host had room
 
     # --- positions ---------------------------------------------------------------------------
     @property
@@ -114,6 +116,11 @@ class DeferralBook:
         behind = self.state.alive & (self.position(t_s) < self.end_s - _EPS_S)
         return bool(self.shelved.any() or behind.any())
 
+    def offer(self, vms: list[int]) -> None:
+        """Arrivals for the rule to see before they are placed (``arrivals.Arrivals.admit``): candidates
+        that run (not shelved) and hold no host; ``apply`` shelves them or places them as Nova would."""
+        self.offered[vms] = True
+
     # --- per step ------------------------------------------------------------------------------
     def count_work(self, t_s: float, interval_s: float) -> None:
         """Add the interval ending at ``t_s`` for VMs that ran through it (trapezoid in utilisation)."""
@@ -139,7 +146,7 @@ class DeferralBook:
         state, names = self.state, self.state.dc.vm_names
         pos = self.position(t_s)
         shelved = self.shelved
-        running = state.alive & ~state.in_migration
+        running = (state.alive & ~state.in_migration) | self.offered
         mask = self.setup.deferrable & (shelved | running) & (pos < self.end_s - _EPS_S)
         # running: position + max_deferral; shelved: when it was shelved + what is left of max_deferral
         resume_by = t_s + (self.setup.max_deferral_s - self._shelved_now(t_s))
@@ -169,9 +176,14 @@ class DeferralBook:
 
     # --- applying a policy's answer ----------------------------------------------------------
     def apply(self, answer: DeferralAnswer, t_s: float, host_free_mips: np.ndarray) -> int:
-        """Shelve and bring back as asked; returns how many VMs changed state."""
+        """Shelve and bring back as asked, then place the offered arrivals not shelved; returns how
+        many VMs changed state."""
         state = self.state
         changed = 0
+        arrived = [v for v in answer.shelve if self.offered[v]]
+        self.offered[arrived] = False
+        self.shelved_since[arrived] = t_s  # shelved on arrival: its deferral clock starts now
+        self.shelves += len(arrived)
         shelve = [v for v in answer.shelve if self.setup.deferrable[v] and state.alive[v] and not state.in_migration[v]]
         if shelve:
             host_free_mips = host_free_mips.copy()
@@ -198,7 +210,18 @@ class DeferralBook:
             host_free_mips[host] -= state.dc.vm_mips[v]
             self.resumes += 1
             changed += 1
-        return changed
+        for v in np.flatnonzero(self.offered).tolist():  # arrivals the rule lets run: Nova places them
+            self.offered[v] = False
+            host = place_like_nova(state, v, host_free_mips, answer.held_off)
+            host = place_like_nova(state, v, host_free_mips) if host is None else host
+            if host is None:
+                self.unplaced += 1
+                continue
+            state.place(v, host)
+            state.powered[host] = True
+            host_free_mips[host] -= state.dc.vm_mips[v]
+            changed += 1
+        return changed + len(arrived)
 
     # --- figures -------------------------------------------------------------------------------
     @property

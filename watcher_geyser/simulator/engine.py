@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -180,7 +181,10 @@ class Engine:
                 state.retire(dead)
             if arriving:
                 free_mips = self.dc.total_mips - state.snapshot(t).host_cap_mips
-                unplaced += self.arrivals.admit(state, t, free_mips, ending_host)
+                offer = self.book.setup.deferrable if getattr(self.policy, "defer", None) is not None else None
+                lost, offered = self.arrivals.admit(state, t, free_mips, ending_host, offer)
+                unplaced += lost
+                self.book.offer(offered)
                 snap = state.snapshot(t)
                 on = self._record(snap)
             state.record_history(state.utilisation(t))
@@ -216,7 +220,8 @@ class Engine:
             step_times.append(time.perf_counter() - step_start)
             if self.progress is not None:
                 self.progress(1)
-        return self._result(unplaced, step_times, solver_times, planner_times, time.perf_counter() - wall)
+        wall_s = time.perf_counter() - wall
+        return self._result(unplaced + self.book.unplaced, step_times, solver_times, planner_times, wall_s)
 
     def _defer(self, t: float, view: StepView) -> bool:
         """Let a deferring policy shelve and bring back deferrable VMs; True when any changed state."""
@@ -370,14 +375,9 @@ def _waves(answer: list) -> tuple[list[Migration], list[list[Migration]]]:
 
 
 def simulate(
-    trace: Trace,
-    dc: DataCenter,
-    policy: Policy,
-    fidelity: Fidelity,
-    available_power_w: Callable[[float], float] | None = None,
-    progress: Callable[[int], None] | None = None,
-    deferral: DeferralSetup | None = None,
-    repeat_days: int = 1,
+    trace: Trace, dc: DataCenter, policy: Policy, fidelity: Fidelity, *options: Any, **named: Any
 ) -> RunResult:
-    """Replay ``trace`` on ``dc`` under ``policy`` (``repeat_days`` times back to back); see ``Engine``."""
-    return Engine(trace, dc, policy, fidelity, available_power_w, progress, deferral, repeat_days).run()
+    """Replay ``trace`` on ``dc`` under ``policy`` to its end: ``Engine(...).run()``. The further
+    arguments (the supply in watts over time, a progress callback, deferrable VMs, days repeated)
+    are ``Engine``'s, written there once."""
+    return Engine(trace, dc, policy, fidelity, *options, **named).run()

@@ -173,7 +173,7 @@ class GeyserPolicy:
         index, hosts = _indices(state)
         hold = self.hold(view)
         # the power-cycle budget: no host it holds on is emptied by shelving, none it holds off switched on
-        host_of = {u: names[int(state.vm_host[index[u]])] for u in plan.shelve}
+        host_of = {u: names[int(state.vm_host[index[u]])] for u in plan.shelve if state.vm_host[index[u]] >= 0}
         occupants = {names[h]: len(vms) for h, vms in enumerate(state.host_vms) if vms}
         shelve, _ = spare_hosts(plan.shelve, host_of, occupants, frozenset(hold.held_on))
         held = frozenset(hosts[name] for name in hold.held_off)

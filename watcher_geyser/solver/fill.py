@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from watcher_geyser.model import VCPU
+
 EPS = 1e-9
 # how sharply the alignment favours the tightest dimensions (tuned on bench/solver_scale.py's
 # families: 0 ignores tightness; 6 reached the hosts bound on deep and fleetgen fleets)
@@ -53,7 +55,7 @@ def fill_hosts(
         starts = np.flatnonzero(np.r_[True, class_keys[1:] != class_keys[:-1]])
         ends = np.r_[starts[1:], len(members)]
         need = np.maximum.reduceat(demand[members], starts, axis=0)
-        hosts = np.flatnonzero((host_zone == z) & np.isfinite(residual[:, 0]))
+        hosts = np.flatnonzero((host_zone == z) & np.isfinite(residual[:, VCPU]))
         count = (ends - starts).astype(np.int64)
         # dimensions weigh by how tight they are: room in a dimension nobody lacks is no loss
         free = np.maximum(residual[hosts], 0).sum(axis=0)

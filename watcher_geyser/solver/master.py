@@ -15,7 +15,7 @@ demand down) so the bound stays valid.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -33,6 +33,23 @@ MAX_CLASSES = 400
 #: probing (presolve's most expensive pass) only adds time, about half of it on phase 2 (a
 #: simulated day solves it at every step). The same optima on the PlanetLab days.
 CLASS_MODEL_PARAMETERS = {"cp_model_probing_level": 0}
+
+
+@dataclass(frozen=True)
+class _Search:
+    """How long and how CP-SAT searches, handed down together from ``choose_hosts`` to each
+    model it solves; each phase takes a share of the time."""
+
+    time_limit_s: float
+    seed: int
+    workers: int
+    deterministic: bool
+
+    def share(self, fraction: float) -> _Search:
+        return replace(self, time_limit_s=self.time_limit_s * fraction)
+
+    def solver(self, fraction: float, **parameters: object) -> cp_model.CpSolver:
+        return make_solver(self.time_limit_s * fraction, self.seed, self.workers, self.deterministic, **parameters)
 
 
 @dataclass
@@ -57,16 +74,17 @@ def choose_hosts(
     with the most instances (emptying the others moves the fewest). With a cap, that order
     is a heuristic choice, so the proven bound comes from a first solve without the cap (a
     relaxation). Fleets with too many distinct hosts fall back to one boolean per host."""
+    search = _Search(time_limit_s, seed, workers, ws.problem.deterministic)
     classes = _host_classes(ws)
     if len(classes) > MAX_CLASSES:
-        return _choose_per_host(ws, time_limit_s, hint, power_budget_idle_w, seed, workers)
+        return _choose_per_host(ws, search, hint, power_budget_idle_w)
     cap = ws.problem.eviction_cap
     if cap is None:
-        return _choose_per_class(ws, classes, time_limit_s, power_budget_idle_w, seed, workers)
-    relaxed = _choose_per_class(ws, classes, time_limit_s * 0.3, power_budget_idle_w, seed, workers, bound_only=True)
+        return _choose_per_class(ws, classes, search, power_budget_idle_w)
+    relaxed = _choose_per_class(ws, classes, search.share(0.3), power_budget_idle_w, bound_only=True)
     counts = np.bincount(ws.placement0[ws.movable], minlength=ws.n_hosts)
     by_instances = [c[np.argsort(-counts[c], kind="stable")] for c in classes]
-    capped = _choose_per_class(ws, by_instances, time_limit_s * 0.7, power_budget_idle_w, seed, workers, cap=cap)
+    capped = _choose_per_class(ws, by_instances, search.share(0.7), power_budget_idle_w, cap=cap)
     capped.idle_bound_w = relaxed.idle_bound_w  # the capped model is no relaxation: its bound is not proven
     return capped
 
@@ -123,10 +141,8 @@ def _host_classes(ws: Workspace) -> list[np.ndarray]:
 def _choose_per_class(
     ws: Workspace,
     classes: list[np.ndarray],
-    time_limit_s: float,
+    search: _Search,
     power_budget_idle_w: float | None,
-    seed: int,
-    workers: int,
     cap: int | None = None,
     bound_only: bool = False,
 ) -> MasterResult:
@@ -155,11 +171,11 @@ def _choose_per_class(
         model.add(idle_expr <= math.floor(power_budget_idle_w * WATT_UNIT) - forced_idle)
     model.minimize(idle_expr)
     dump_model(model, "master-classes")
-    solver = make_solver(time_limit_s * 0.6, seed, workers, ws.problem.deterministic, **CLASS_MODEL_PARAMETERS)
+    solver = search.solver(0.6, **CLASS_MODEL_PARAMETERS)
     status = solver.solve(model)
     if status == cp_model.INFEASIBLE and power_budget_idle_w is not None:
         # the budget cannot be met: answer as close as possible, the caller says so
-        result = _choose_per_class(ws, classes, time_limit_s, None, seed, workers, cap, bound_only)
+        result = _choose_per_class(ws, classes, search, None, cap, bound_only)
         result.budget_met = False
         return result
     budget_met = True
@@ -179,7 +195,7 @@ def _choose_per_class(
         kept_memory.append(kept)
         model.add_hint(count[i], first[i])
     model.maximize(sum(kept_memory))
-    solver2 = make_solver(time_limit_s * 0.4, seed, workers, ws.problem.deterministic, **CLASS_MODEL_PARAMETERS)
+    solver2 = search.solver(0.4, **CLASS_MODEL_PARAMETERS)
     status2 = solver2.solve(model)
     counts = [solver2.value(n) for n in count] if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE) else first
     keep = ws.forced.copy()
@@ -189,12 +205,7 @@ def _choose_per_class(
 
 
 def _choose_per_host(
-    ws: Workspace,
-    time_limit_s: float,
-    hint: np.ndarray | None = None,
-    power_budget_idle_w: float | None = None,
-    seed: int = 0,
-    workers: int = 2,
+    ws: Workspace, search: _Search, hint: np.ndarray | None, power_budget_idle_w: float | None
 ) -> MasterResult:
     """Solve the host-selection model; two phases (idle watts, then memory to move)."""
     fleet = ws.fleet
@@ -225,11 +236,11 @@ def _choose_per_host(
             model.add_hint(var, bool(hint[h]))
     model.minimize(idle_expr)
     dump_model(model, "master")
-    solver = make_solver(time_limit_s * 0.6, seed, workers, ws.problem.deterministic, relative_gap_limit=1e-4)
+    solver = search.solver(0.6, relative_gap_limit=1e-4)
     status = solver.solve(model)
     if status == cp_model.INFEASIBLE and power_budget_idle_w is not None:
         # the budget cannot be met: answer without it, the caller says so
-        result = _choose_per_host(ws, time_limit_s * 0.6, hint, None, seed, workers)
+        result = _choose_per_host(ws, search.share(0.6), hint, None)
         result.budget_met = False
         return result
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -245,7 +256,7 @@ def _choose_per_host(
     _allow_tolerance(model, ws, idle_expr, best_idle, list(keep.values()), [first[h] for h in keep])
     mem_gb = _host_memory_gb(ws)
     model.maximize(cp_model.LinearExpr.weighted_sum([keep[h] for h in free], [int(mem_gb[h]) for h in free]))
-    solver2 = make_solver(time_limit_s * 0.4, seed, workers, ws.problem.deterministic, relative_gap_limit=1e-3)
+    solver2 = search.solver(0.4, relative_gap_limit=1e-3)
     status2 = solver2.solve(model)
     chosen = ws.forced.copy()
     if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):

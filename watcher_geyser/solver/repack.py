@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from watcher_geyser.model import GroupPolicy
+from watcher_geyser.model import VCPU, GroupPolicy
 from watcher_geyser.solver.fill import fill_hosts
 from watcher_geyser.solver.workspace import Workspace
 
@@ -148,7 +148,7 @@ def _best_fit(
 
 def _zone_hosts(ws: Workspace, residual: np.ndarray) -> list[np.ndarray]:
     """Per zone, the hosts that may receive: searched instead of the whole fleet."""
-    receiving = np.isfinite(residual[:, 0])
+    receiving = np.isfinite(residual[:, VCPU])  # a host that may not receive has -inf room in every resource
     return [np.flatnonzero(receiving & (ws.host_zone == z)) for z in range(len(ws.fleet.zones))]
 
 

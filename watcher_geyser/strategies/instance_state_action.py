@@ -25,15 +25,16 @@ the plan (an ``execute`` that fails stops the whole action plan in Watcher 17).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 
 from oslo_log import log
 from watcher.applier.actions import base
 from watcher.common import exception, nova_helper
 
 from watcher_geyser.deferral.spec import SHELVED_AT, parse_deferral
+from watcher_geyser.inputs import iso
 from watcher_geyser.strategies import opts
-from watcher_geyser.strategies.polling import polls_for, wait_until
+from watcher_geyser.strategies.polling import wait_until
 
 LOG = log.getLogger(__name__)
 ACTION_NAME = opts.INSTANCE_STATE_ACTION
@@ -66,9 +67,7 @@ class GeyserInstanceState(base.BaseAction):
     def polls(self) -> tuple[int, float]:
         """(how many looks, seconds apart) while waiting for an unshelve, from the action's options: the
         first look at once, the last no earlier than ``unshelve_timeout_s``."""
-        poll_s = float(self.config.get("poll_interval_s", opts.UNSHELVE_POLL_S))
-        timeout_s = float(self.config.get("unshelve_timeout_s", opts.UNSHELVE_TIMEOUT_S))
-        return polls_for(timeout_s, poll_s), poll_s
+        return opts.UNSHELVE_WAIT.polls(self.config)
 
     @property
     def state(self) -> str:
@@ -117,7 +116,7 @@ class GeyserInstanceState(base.BaseAction):
         nova = self._nova()
         compute = nova.connection.compute
         if self.state == SHELVED:
-            now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            now = iso(float(int(time.time())))
             compute.set_server_metadata(self.resource_id, **{SHELVED_AT: now})
             if nova.shelve_instance(self.resource_id):
                 LOG.info("%s shelved by geyser at %s", self.label, now)

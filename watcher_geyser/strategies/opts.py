@@ -9,12 +9,16 @@ gathers all of them for oslo-config-generator (namespace ``watcher_geyser``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from oslo_config import cfg
 
 from watcher_geyser import defaults
 from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.signal import opts as signal_opts
 from watcher_geyser.strategies.action_names import NODE_POWER_ACTION
+from watcher_geyser.strategies.polling import polls_for
 from watcher_geyser.strategies.power_config import PowerCatalog, PowerConfigError
 
 STRATEGY_NAMES = ("geyser_consolidation", "geyser_energy")
@@ -42,41 +46,68 @@ POWER_OPTS = [
 ]
 
 
+@dataclass(frozen=True)
+class Wait:
+    """The two options of an action that waits on OpenStack, in ``[watcher_actions.<action>]``:
+    ``poll_interval_s`` between looks and ``timeout_key``, how long it waits before failing."""
+
+    action: str
+    poll_s: float
+    poll_help: str
+    timeout_key: str
+    timeout_s: float
+    timeout_help: str
+
+    @property
+    def group(self) -> str:
+        """Where Watcher's loader puts the action's options."""
+        return f"watcher_actions.{self.action}"
+
+    def opts(self) -> list[cfg.Opt]:
+        return [
+            cfg.FloatOpt("poll_interval_s", default=self.poll_s, min=MIN_POLL_S, help=self.poll_help),
+            cfg.FloatOpt(self.timeout_key, default=self.timeout_s, min=MIN_TIMEOUT_S, help=self.timeout_help),
+        ]
+
+    def polls(self, config: Mapping[str, object]) -> tuple[int, float]:
+        """(how many looks, seconds apart) from the options the loader handed the action: the
+        first look at once, the last no earlier than the timeout."""
+        poll_s = float(config.get("poll_interval_s", self.poll_s))
+        timeout_s = float(config.get(self.timeout_key, self.timeout_s))
+        return polls_for(timeout_s, poll_s), poll_s
+
+
+#: The least a waiting action may be told: a look every 0.1 s, a wait of 1 s.
+MIN_POLL_S, MIN_TIMEOUT_S = 0.1, 1.0
 INSTANCE_STATE_ACTION = "geyser_instance_state"  # Watcher 17 cannot unshelve; see instance_state_action
-INSTANCE_STATE_GROUP = f"watcher_actions.{INSTANCE_STATE_ACTION}"  # where Watcher's loader puts its options
-UNSHELVE_POLL_S = 5.0
-UNSHELVE_TIMEOUT_S = 300.0
+UNSHELVE_WAIT = Wait(
+    INSTANCE_STATE_ACTION, 5.0,
+    "Seconds between two looks at an instance geyser unshelved, while waiting for it to be ACTIVE: each look "
+    "is one GET /servers/<id> that Nova answers instead of working, so a real cloud's pace, not a test's.",
+    "unshelve_timeout_s", 300.0,
+    "Seconds to wait for an unshelved instance to be ACTIVE before the action is marked FAILED; its "
+    "geyser:shelved_at mark stays, so a later audit may bring it back again.",
+)
+NODE_POWER_WAIT = Wait(
+    NODE_POWER_ACTION, 10.0,
+    "Seconds between two looks at a node being switched, while waiting for Ironic or MAAS to report its new "
+    "power state and, after a power-on, for its nova-compute service to be up.",
+    "power_timeout_s", 600.0,
+    "Seconds to wait for each of those (the node's power state, then its nova-compute service) before the "
+    "action is marked FAILED; a host that boots slowly (firmware, RAID checks) needs more.",
+)
+INSTANCE_STATE_GROUP = UNSHELVE_WAIT.group
+NODE_POWER_GROUP = NODE_POWER_WAIT.group
 
 
 def instance_state_opts() -> list[cfg.Opt]:
     """Options of ``[watcher_actions.geyser_instance_state]``, handed to the action by Watcher's loader."""
-    return [
-        cfg.FloatOpt("poll_interval_s", default=UNSHELVE_POLL_S, min=0.1,
-                     help="Seconds between two looks at an instance geyser unshelved, while waiting for it to be "
-                     "ACTIVE: each look is one GET /servers/<id> that Nova answers instead of working, so a "
-                     "real cloud's pace, not a test's."),
-        cfg.FloatOpt("unshelve_timeout_s", default=UNSHELVE_TIMEOUT_S, min=1.0,
-                     help="Seconds to wait for an unshelved instance to be ACTIVE before the action is marked "
-                     "FAILED; its geyser:shelved_at mark stays, so a later audit may bring it back again."),
-    ]
-
-
-NODE_POWER_GROUP = f"watcher_actions.{NODE_POWER_ACTION}"  # where Watcher's loader puts its options
-NODE_POWER_POLL_S = 10.0
-NODE_POWER_TIMEOUT_S = 600.0
+    return UNSHELVE_WAIT.opts()
 
 
 def node_power_opts() -> list[cfg.Opt]:
     """Options of ``[watcher_actions.geyser_node_power]``, handed to the action by Watcher's loader."""
-    return [
-        cfg.FloatOpt("poll_interval_s", default=NODE_POWER_POLL_S, min=0.1,
-                     help="Seconds between two looks at a node being switched, while waiting for Ironic or MAAS to "
-                     "report its new power state and, after a power-on, for its nova-compute service to be up."),
-        cfg.FloatOpt("power_timeout_s", default=NODE_POWER_TIMEOUT_S, min=1.0,
-                     help="Seconds to wait for each of those (the node's power state, then its nova-compute service) "
-                     "before the action is marked FAILED; a host that boots slowly (firmware, RAID checks) needs "
-                     "more."),
-    ]
+    return NODE_POWER_WAIT.opts()
 
 
 def strategy_opts() -> list[cfg.Opt]:

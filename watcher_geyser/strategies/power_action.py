@@ -25,7 +25,7 @@ from watcher.common.metal_helper import factory as metal_helper_factory
 
 from watcher_geyser.strategies import opts
 from watcher_geyser.strategies.action_names import NODE_POWER_ACTION
-from watcher_geyser.strategies.polling import polls_for, wait_until
+from watcher_geyser.strategies.polling import wait_until
 
 LOG = log.getLogger(__name__)
 ACTION_NAME = NODE_POWER_ACTION
@@ -41,9 +41,7 @@ class GeyserNodePower(change_node_power_state.ChangeNodePowerState):
     @property
     def polls(self) -> tuple[int, float]:
         """(how many looks, seconds apart) in each wait, from the action's options."""
-        poll_s = float(self.config.get("poll_interval_s", opts.NODE_POWER_POLL_S))
-        timeout_s = float(self.config.get("power_timeout_s", opts.NODE_POWER_TIMEOUT_S))
-        return polls_for(timeout_s, poll_s), poll_s
+        return opts.NODE_POWER_WAIT.polls(self.config)
 
     def _node_manage_power(self, state, retry=None):
         """Watcher's signature; ``retry`` (looks per wait) defaults to what the options give."""
