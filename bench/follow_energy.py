@@ -79,10 +79,11 @@ from watcher_geyser.simulator.traces import read_planetlab  # noqa: E402
 
 BLIND_REFERENCE = "geyser:signal=off"  # blind geyser at its own defaults: sizes the supply
 THR_REFERENCE = "thr-mmt:threshold=0.8"  # CloudSim's thr-mmt, for the SLATAH and migrations targets
-#: Blind geyser at what following asks when the supply is fully scarce (the tight ceiling and the
-#: shorter scarce look-back). Without it, following a small supply (0.5x) packs past every blind
-#: point's SLATAH and is read against the frontier's rightmost point, which flatters it.
-BLIND_TIGHTEST = (f"geyser:ceiling={defaults.TIGHT_CPU_CEILING:g},"
+#: Blind geyser at what following asks when the supply is fully scarce (the tight ceiling with each
+#: host's own margin under it, and the shorter scarce look-back). Without it, following a small
+#: supply (0.5x) packs past every blind point's SLATAH and is read against the frontier's rightmost
+#: point, which flatters it.
+BLIND_TIGHTEST = (f"geyser:ceiling={defaults.TIGHT_CPU_CEILING:g},margin_k={defaults.HOST_MARGIN_K:g},"
                   f"forecast_window={GeyserPolicy.scarce_forecast_window},signal=off")
 #: The start of a day whose folder is not named YYYYMMDD: the first PlanetLab day.
 FALLBACK_DAY = "2011-03-03T00:00:00Z"

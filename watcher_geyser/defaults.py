@@ -38,15 +38,20 @@ SIGNAL_CEILING_MIN = 0.5
 SIGNAL_CEILING_MAX = 1.0
 #: The signal policy's range: CPU ceiling when energy is plentiful, and when it is scarce.
 #: The scarce end packs harder than no signal, plentiful energy relaxes (0.5 with relief at
-#: 60 %: hosts are spread while the watts are free). The scarce end is 0.8 of the *measured*
-#: load with relief at 100 %: the head-room sits in the host's ceiling, not in a per-VM
-#: burst forecast (the simulator drops its look-back while fully scarce), because a host's
-#: peak is not the sum of its VMs' peaks: on 8-core hosts of 130 VMs the summed bursts kept
-#: hosts at 0.80 where a 20 % host margin keeps them fuller at the same SLATAH, and the 20 %
-#: between packing and relief is a dead band that stops churn (1.0 left none). Figures in
-#: docs/design/signal-policy.md.
+#: 60 %: hosts are spread while the watts are free). The scarce end packs the *measured* load
+#: with relief at 100 %, each host to ``1 - its margin`` (``pipeline/margin.py``: a host's
+#: summed load is smoother the more it holds, so a two-core host of 30 VMs keeps about 20 %,
+#: an 8-core host of 130 VMs about 10 %), and never past ``TIGHT_CPU_CEILING``, which keeps a
+#: dead band of at least 5 % under relief. Why the head-room sits in the host's ceiling, not in a
+#: per-VM burst forecast (the simulator drops its look-back while fully scarce): a host's peak is
+#: not the sum of its VMs' peaks. Figures in docs/design/signal-policy.md.
 RELAXED_CPU_CEILING = 0.5
-TIGHT_CPU_CEILING = 0.8
+TIGHT_CPU_CEILING = 0.95
+#: The per-host margin's one tuned number, k in ``margin = k x spread / cores`` (``pipeline/margin.py``),
+#: and the bounds every host's margin is kept within (the smallest is the least dead band under relief).
+HOST_MARGIN_K = 0.6
+HOST_MARGIN_MIN = 0.05
+HOST_MARGIN_MAX = 0.5
 #: The signal policy's relief margin when plentiful (small: relieve early while watts are
 #: free) and when scarce (as without a signal).
 RELAXED_RELIEF_MARGIN = 0.1

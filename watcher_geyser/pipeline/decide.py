@@ -5,7 +5,9 @@ Both shells (the Watcher strategy, the simulator's geyser policy) and ``geyser p
 
 - the decision's ceiling caps **CPU use** (``Limits.cpu_ceiling``, kept within
   ``signal_ceiling_min`` .. ``signal_ceiling_max``); the relief ceiling follows it by the
-  decision's ``relief_margin`` (the settings' own when the decision has none: a fallback).
+  decision's ``relief_margin`` (the settings' own when the decision has none: a fallback), and
+  each host packs to at most ``1 - its margin`` (the decision's ``host_margin_k``,
+  ``pipeline/margin.py``), so the scarce end is thin on big, smooth hosts and wide on small ones.
   Where the shell has no CPU measure (``cpu_ceiling`` None) scarcity moves the allocation
   ceiling (``Limits.ceiling``) instead (``allocation_ceiling``), never above the operator's;
 - the decision's available watts become ``Limits.supply_w`` (the solver prices watts above it);
@@ -25,7 +27,8 @@ def apply_decision(settings: Settings, decision: Decision) -> Settings:
     ceiling = limits.clamp_signal_ceiling(decision.ceiling)
     if limits.cpu_ceiling is not None:
         margin = limits.relief_margin if decision.relief_margin is None else decision.relief_margin
-        settings = settings.with_limits(cpu_ceiling=ceiling, relief_margin=margin, supply_w=decision.budget_w)
+        settings = settings.with_limits(cpu_ceiling=ceiling, relief_margin=margin, supply_w=decision.budget_w,
+                                        host_margin_k=decision.host_margin_k)
     else:
         settings = settings.with_limits(ceiling=allocation_ceiling(settings, decision), supply_w=decision.budget_w)
     power_off = settings.plan.allow_power_off and decision.allow_power_off and decision.fallback is None

@@ -8,6 +8,7 @@ import numpy as np
 
 from watcher_geyser.model import Fleet
 from watcher_geyser.pipeline.cycles import listed
+from watcher_geyser.pipeline.margin import host_cpu_ceilings
 from watcher_geyser.pipeline.settings import Limits, Settings
 from watcher_geyser.planner import Plan, plan
 from watcher_geyser.solver import Problem, Target, solve
@@ -35,6 +36,7 @@ def problem(fleet: Fleet, settings: Settings) -> Problem:
         ceiling=lim.ceiling,
         cpu_ceiling=lim.cpu_ceiling,
         cpu_relief_ceiling=lim.relief_ceiling,
+        cpu_host_ceilings=host_ceilings(fleet, lim),
         power_budget_w=lim.supply_w,
         max_migrations=lim.max_migrations,
         max_consolidation_moves=lim.max_consolidation_moves,
@@ -47,6 +49,13 @@ def problem(fleet: Fleet, settings: Settings) -> Problem:
         workers=sol.workers,
         deterministic=sol.deterministic,
     )
+
+
+def host_ceilings(fleet: Fleet, limits: Limits) -> tuple[float, ...] | None:
+    """Each host's CPU packing ceiling when ``limits`` asks for a margin per host, else None (one for all)."""
+    if limits.host_margin_k is None or limits.cpu_ceiling is None:
+        return None
+    return host_cpu_ceilings(fleet, limits.cpu_ceiling, limits.host_margin_k)
 
 
 def run(fleet: Fleet, settings: Settings) -> Result:

@@ -25,7 +25,9 @@ class Limits:
     docs/design/signal-policy.md). None: the shell has no CPU measure, and the signal's
     ceiling then caps allocation instead. A host sheds instances once its CPU use passes
     ``relief_ceiling`` (``cpu_ceiling + relief_margin``, at most 1); between the two it
-    keeps what it has but receives nothing.
+    keeps what it has but receives nothing. ``host_margin_k``, when set, lowers each host's
+    packing ceiling to ``1 - its margin`` where that is lower (``pipeline/margin.py``: a host's
+    margin from how smooth its load is; the signal sets it, None keeps one ceiling for every host).
     ``supply_w`` is the power available now (None: not known or not limited): the solver
     prices watts drawn above it. ``signal_ceiling_min``/``max`` bound what the signal may
     ask for. ``relieve``: hosts above their relief limit shed first (``Problem.relieve``).
@@ -37,6 +39,7 @@ class Limits:
     ceiling: float = defaults.ALLOCATION_CEILING
     cpu_ceiling: float | None = defaults.CPU_CEILING
     relief_margin: float = defaults.RELIEF_MARGIN
+    host_margin_k: float | None = None
     supply_w: float | None = None
     signal_ceiling_min: float = defaults.SIGNAL_CEILING_MIN
     signal_ceiling_max: float = defaults.SIGNAL_CEILING_MAX
@@ -57,6 +60,8 @@ class Limits:
             raise ValueError(f"cpu_ceiling is a fraction in (0, 1], got {self.cpu_ceiling}")
         if not 0 <= self.relief_margin <= 1:
             raise ValueError(f"relief_margin is a fraction in [0, 1], got {self.relief_margin}")
+        if self.host_margin_k is not None and not self.host_margin_k >= 0:
+            raise ValueError(f"host_margin_k must be >= 0, got {self.host_margin_k}")
         if self.signal_ceiling_min > self.signal_ceiling_max:
             raise ValueError(
                 f"signal_ceiling_min {self.signal_ceiling_min} is above signal_ceiling_max {self.signal_ceiling_max}"

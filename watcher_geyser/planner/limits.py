@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from watcher_geyser.model import Fleet
-from watcher_geyser.solver.limits import LIMIT_RESOURCES, held_limits, host_load, instance_demand
+from watcher_geyser.solver.limits import LIMIT_RESOURCES, CpuCeiling, held_limits, host_load, instance_demand
 from watcher_geyser.solver.problem import Problem
 from watcher_geyser.solver.rules.groups import anti_affinity_groups
 from watcher_geyser.solver.rules.groups import anti_affinity_host_limit as group_host_limit
@@ -42,22 +42,22 @@ UNITS = ("vCPU", "MB RAM", "GB disk", "cores of CPU use")
 RELATIVE_SLACK = 1e-9
 
 
-def transit_limits(fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: float | None = None) -> np.ndarray:
+def transit_limits(fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: CpuCeiling = None) -> np.ndarray:
     """float64[H, 4]: the most each host may hold at any moment of a plan (see module doc).
 
     The slack for rounding is already added: a load is safe when ``load <= limit``.
     """
     if not 0 < ceiling <= 1:
         raise ValueError(f"ceiling is a fraction in (0, 1], got {ceiling}")
-    if cpu_ceiling is not None and not 0 < cpu_ceiling <= 1:
-        raise ValueError(f"cpu_ceiling is a fraction in (0, 1], got {cpu_ceiling}")
+    if cpu_ceiling is not None and not np.all((np.asarray(cpu_ceiling) > 0) & (np.asarray(cpu_ceiling) <= 1)):
+        raise ValueError(f"cpu_ceiling is a fraction in (0, 1] (or one per host), got {cpu_ceiling}")
     limits = held_limits(fleet, ceiling, cpu_ceiling)
     return limits + RELATIVE_SLACK * np.maximum(np.abs(np.where(np.isinf(limits), 0, limits)), 1.0)
 
 
 def problem_limits(problem: Problem) -> np.ndarray:
-    """``transit_limits`` for a solver ``Problem``: its fleet, ceiling and cpu_ceiling."""
-    return transit_limits(problem.fleet, problem.ceiling, problem.cpu_ceiling)
+    """``transit_limits`` for a solver ``Problem``: its fleet, ceiling and CPU packing ceiling(s)."""
+    return transit_limits(problem.fleet, problem.ceiling, problem.cpu_packing)
 
 
 def describe_excess(load: np.ndarray, limit: np.ndarray) -> str:

@@ -34,6 +34,7 @@ class PolicyConfig:
     tight_ceiling: float = defaults.TIGHT_CPU_CEILING  # when scarce: beyond blind, packs harder than no signal
     relaxed_relief_margin: float = defaults.RELAXED_RELIEF_MARGIN  # plentiful: a host sheds at ceiling + this
     tight_relief_margin: float = defaults.TIGHT_RELIEF_MARGIN  # scarce: a host sheds at ceiling + this
+    host_margin_k: float | None = defaults.HOST_MARGIN_K  # each host packs to at most 1 - its margin; None: no cap
     scarce_ratio: float = 1.0  # available power at or below this x what the fleet draws now: scarce
     plenty_ratio: float = 1.5  # at or above: plentiful
     scarce_fraction: float = 0.4  # without the fleet's draw: available at or below this x fleet peak: scarce
@@ -61,6 +62,8 @@ class PolicyConfig:
         for name in ("relaxed_relief_margin", "tight_relief_margin"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} is a fraction in [0, 1], got {getattr(self, name)}")
+        if self.host_margin_k is not None and not self.host_margin_k >= 0:
+            raise ValueError(f"host_margin_k must be >= 0, got {self.host_margin_k}")
         if self.safe_ceiling is not None and not 0 < self.safe_ceiling <= 1:
             raise ValueError(f"safe_ceiling is a fraction in (0, 1], got {self.safe_ceiling}")
         pairs = (
@@ -131,6 +134,7 @@ class Decision:
     proposed_budget_w: float | None = None  # what the signal alone asked for (differs when held)
     proposed_ceiling: float | None = None
     relief_margin: float | None = None  # CPU relief above the ceiling (None: the caller's own margin)
+    host_margin_k: float | None = None  # per-host margin factor (pipeline/margin.py); None: one ceiling for all
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def problem_kwargs(self) -> dict[str, float | None]:
@@ -156,5 +160,6 @@ class Decision:
             "proposed_power_budget_w": self.proposed_budget_w,
             "proposed_ceiling": self.proposed_ceiling,
             "relief_margin": self.relief_margin,
+            "host_margin_k": self.host_margin_k,
             "notes": list(self.notes),
         }

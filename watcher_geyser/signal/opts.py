@@ -63,8 +63,14 @@ POLICY_OPTS = [
                  help="CPU ceiling halfway between plenty and scarcity: the signal-blind ceiling."),
     cfg.FloatOpt("tight_ceiling", default=POLICY.tight_ceiling, min=0.01, max=1.0,
                  help="CPU ceiling when energy is scarce, on the measured CPU use: a scarce supply packs harder "
-                 "than no signal, and this is all the head-room against bursts a host keeps (its relief limit "
-                 "sits tight_relief_margin above it, capped at 100 %)."),
+                 "than no signal. The most any host is packed to: each host keeps its own margin below it "
+                 "(host_margin_k), and its relief limit sits tight_relief_margin above it, capped at 100 %."),
+    cfg.FloatOpt("host_margin_k", default=POLICY.host_margin_k, min=0.0,
+                 help="Each host is packed to at most 1 - its margin, margin = host_margin_k x the spread of "
+                 "its summed CPU use / its cores (the square root of the sum of its instances' squared use, at "
+                 "least that of a host full of the fleet's typical instances), kept within 5 % and 50 %: big "
+                 "hosts of many instances, whose load is smoother, get a thin margin, small ones a wide one. "
+                 "Unset: every host packs to the signal's ceiling."),
     cfg.FloatOpt("relaxed_relief_margin", default=POLICY.relaxed_relief_margin, min=0.0, max=1.0,
                  help="When energy is plentiful a host sheds instances once its CPU use passes the ceiling by "
                  "this much: small, so hosts are relieved early while the watts are free."),

@@ -324,6 +324,7 @@ class SignalPolicy:
             proposed_budget_w=mapped.budget_w,
             proposed_ceiling=mapped.ceiling,
             relief_margin=cfg.relief_margin_at(level),
+            host_margin_k=cfg.host_margin_k,
             notes=reading.notes,
         )
 
@@ -366,6 +367,7 @@ class SignalPolicy:
             source=source,
             fallback=Fallback.SAFE_DEFAULT,
             held=False,
+            host_margin_k=cfg.host_margin_k,
             reason=(
                 f"{why}; using the safe default (ceiling {cfg.safe_ceiling_value:g}, "
                 f"budget {'none' if budget is None else f'{budget:g} W'}, no host switched off){note}"

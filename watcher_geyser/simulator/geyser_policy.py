@@ -59,6 +59,7 @@ SIM_SETTINGS = Settings(
 SETTING_KEYWORDS = {
     "cpu_ceiling": ("limits", "cpu_ceiling"),
     "relief_margin": ("limits", "relief_margin"),
+    "host_margin_k": ("limits", "host_margin_k"),  # blind; a following policy takes it from its config too
     "max_consolidation_moves": ("limits", "max_consolidation_moves"),
     "time_limit_s": ("solve", "time_limit_s"),
     "method": ("solve", "method"),
@@ -108,10 +109,11 @@ class GeyserPolicy:
         """A policy from flat keywords (``policy_params``): those naming a setting go into ``settings``,
         those naming a ``PolicyConfig`` field (``relaxed_ceiling``, ``tight_ceiling``, ..) into its config."""
         sections: dict[str, dict] = {"limits": {}, "solve": {}}
+        policy = {"host_margin_k": kwargs["host_margin_k"]} if "host_margin_k" in kwargs else {}
         for keyword in [k for k in kwargs if k in SETTING_KEYWORDS]:
             section, name = SETTING_KEYWORDS[keyword]
             sections[section][name] = kwargs.pop(keyword)
-        policy = {k: kwargs.pop(k) for k in [k for k in kwargs if k in PolicyConfig.__dataclass_fields__]}
+        policy |= {k: kwargs.pop(k) for k in [k for k in kwargs if k in PolicyConfig.__dataclass_fields__]}
         settings = SIM_SETTINGS.with_limits(**sections["limits"]).with_solve(**sections["solve"])
         if "max_power_cycles" in kwargs:
             kwargs["budget"] = CycleBudget(kwargs.pop("max_power_cycles"))
@@ -195,8 +197,8 @@ class GeyserPolicy:
         While the signal says energy is fully scarce the look-back shortens to
         ``scarce_forecast_window`` (one sample: the load now, as the plugin measures it): every
         watt then goes uncovered, and a per-VM look-back sums every VM's burst as if all
-        burst at once, while the tight ceiling keeps one host-level margin
-        (``defaults.TIGHT_CPU_CEILING``; docs/design/signal-policy.md)."""
+        burst at once, while the scarce end keeps one margin per host, sized by how smooth
+        the host's summed load is (``pipeline/margin.py``; docs/design/signal-policy.md)."""
         state = view.state
         current = view.snapshot.vm_req_mips / state.dc.vm_mips
         window = self.forecast_window

@@ -88,6 +88,8 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("signal", "follow_signal", on_off, "follow --signal (off: signal-blind, still accounted against it)"),
         Param("relaxed", "relaxed_ceiling", number(0.0, 1.0, lo_open=True), "CPU ceiling when the supply is plentiful"),
         Param("tight", "tight_ceiling", number(0.0, 1.0, lo_open=True), "CPU ceiling when the supply is scarce"),
+        Param("margin_k", "host_margin_k", number(0.0),
+              "each host packs to at most 1 - k x its load's spread / its cores (pipeline/margin.py)"),
         Param("relaxed_margin", "relaxed_relief_margin", number(0.0, 1.0), "relief margin, plentiful supply"),
         Param("tight_margin", "tight_relief_margin", number(0.0, 1.0), "relief margin, scarce supply"),
         Param("scarce_ratio", "scarce_ratio", number(0.0), "supply / current draw at or below which it is scarce"),

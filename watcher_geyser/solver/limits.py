@@ -4,7 +4,8 @@ Four resources, in this order: vcpu, memory_mb, disk_gb (the flavours' allocatio
 cpu_cores (measured CPU use). Three limits per host:
 
 - the *packing limit*: ``ceiling * capacity`` for vcpu/RAM/disk and
-  ``cpu_ceiling * physical_cores`` for measured CPU (infinite without a ``cpu_ceiling``).
+  ``cpu_ceiling * physical_cores`` for measured CPU (infinite without a ``cpu_ceiling``; the
+  CPU ceiling is one fraction for every host or, ``Problem.cpu_host_ceilings``, one per host).
   A host that receives an instance must end within it.
 - the *relief limit*: the same, but measured CPU uses ``cpu_relief_ceiling`` when set (the
   dead band between the two ceilings: a host there keeps what it has, receives nothing).
@@ -26,6 +27,22 @@ from watcher_geyser.model import Fleet
 LIMIT_RESOURCES = ("vcpu", "memory_mb", "disk_gb", "cpu_cores")
 CPU_CORES = 3
 TOLERANCE = 1e-6  # relative: loads are sums of floats, a host exactly full is not above
+#: A CPU ceiling: one fraction of physical cores for every host, one per host (float64[H]), or None (not capped).
+CpuCeiling = float | np.ndarray | None
+
+
+def check_host_ceilings(ceilings: tuple[float, ...], cpu_ceiling: float | None, hosts: int) -> None:
+    """Raise ValueError unless ``ceilings`` gives each of ``hosts`` a fraction in (0, ``cpu_ceiling``]."""
+    if cpu_ceiling is None:
+        raise ValueError("cpu_host_ceilings needs a cpu_ceiling (the fleet's, at or above each host's)")
+    if len(ceilings) != hosts:
+        raise ValueError(f"cpu_host_ceilings names {len(ceilings)} hosts, the fleet has {hosts}: one per host, "
+                         "in fleet order")
+    values = np.asarray(ceilings, dtype=np.float64)
+    bad = np.flatnonzero(~((values > 0) & (values <= cpu_ceiling + TOLERANCE)))
+    if bad.size:
+        h = int(bad[0])
+        raise ValueError(f"cpu_host_ceilings[{h}] is {values[h]}: each must be in (0, cpu_ceiling {cpu_ceiling}]")
 
 
 def above(load: np.ndarray, limits: np.ndarray) -> np.ndarray:
@@ -47,7 +64,7 @@ def host_load(fleet: Fleet, placement: np.ndarray | None = None) -> np.ndarray:
     return load
 
 
-def packing_limits(fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: float | None = None) -> np.ndarray:
+def packing_limits(fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: CpuCeiling = None) -> np.ndarray:
     """float64[H, 4]: what a host that receives an instance may end holding."""
     limits = np.empty((len(fleet.hosts), 4))
     limits[:, :CPU_CORES] = fleet.capacity * ceiling
@@ -62,7 +79,7 @@ def hold(packing: np.ndarray, load_now: np.ndarray) -> np.ndarray:
 
 
 def held_limits(
-    fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: float | None = None, load_now: np.ndarray | None = None
+    fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: CpuCeiling = None, load_now: np.ndarray | None = None
 ) -> np.ndarray:
     """float64[H, 4]: ``hold(packing limit, load now)`` for the fleet."""
     load_now = host_load(fleet) if load_now is None else load_now
@@ -70,7 +87,7 @@ def held_limits(
 
 
 def relief_limits(
-    fleet: Fleet, ceiling: float, cpu_ceiling: float | None, cpu_relief_ceiling: float | None
+    fleet: Fleet, ceiling: float, cpu_ceiling: CpuCeiling, cpu_relief_ceiling: float | None
 ) -> np.ndarray:
     """float64[H, 4]: above these a host must shed instances (see the module doc)."""
     relief_cpu = cpu_ceiling if cpu_relief_ceiling is None or cpu_ceiling is None else cpu_relief_ceiling

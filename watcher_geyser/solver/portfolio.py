@@ -311,7 +311,7 @@ class _ProvenBounds:
 def _proven_bounds(problem: Problem) -> _ProvenBounds:
     """Bounds valid for every answer: capacities relaxed to what a host may keep holding."""
     fleet = problem.fleet
-    held = held_limits(fleet, problem.ceiling, problem.cpu_ceiling)
+    held = held_limits(fleet, problem.ceiling, problem.cpu_packing)
     limits = held[:, :CPU_CORES]
     cpu_limits = None if problem.cpu_ceiling is None else held[:, CPU_CORES]
     hosts = bounds.hosts_lower_bound(fleet, limits, problem.allow_power_on)

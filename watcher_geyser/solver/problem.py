@@ -16,7 +16,7 @@ import numpy as np
 from watcher_geyser import defaults
 from watcher_geyser.model import RAM, Fleet
 from watcher_geyser.solver.clock import validate_time_limit
-from watcher_geyser.solver.limits import relief_limits
+from watcher_geyser.solver.limits import CpuCeiling, check_host_ceilings, relief_limits
 
 UNLIMITED_CYCLES = 1 << 30  # switch-offs left of a host no budget limits
 
@@ -35,6 +35,10 @@ class Problem:
     allows, a plentiful one buys no watt savings with migrations. An unmet budget is named
     in ``Target.messages`` with the watts above it.
     ``max_migrations`` caps how many instances may change host.
+    ``cpu_host_ceilings``, when set, gives each host its own packing ceiling (one fraction per
+    host, in fleet order, each at most ``cpu_ceiling``): a host with a steadier load may be packed
+    closer to its cores (``pipeline/margin.py``); ``cpu_ceiling`` stays the fleet's, and the relief
+    ceiling is unchanged, so the dead band only widens. None: every host packs to ``cpu_ceiling``.
     ``cpu_relief_ceiling``, when set above ``cpu_ceiling``, is where a host's measured CPU
     makes it shed instances; between the two a host keeps what it has but receives nothing
     (a dead band, so that a host hovering at the packing ceiling is not churned).
@@ -67,6 +71,7 @@ class Problem:
     ceiling: float = 1.0
     cpu_ceiling: float | None = 1.0
     cpu_relief_ceiling: float | None = None
+    cpu_host_ceilings: tuple[float, ...] | None = None
     power_budget_w: float | None = None
     max_migrations: int | None = None
     max_consolidation_moves: int | None = None
@@ -91,6 +96,8 @@ class Problem:
                 f"cpu_relief_ceiling needs a cpu_ceiling at or under it, got {self.cpu_relief_ceiling} "
                 f"with cpu_ceiling {self.cpu_ceiling}"
             )
+        if self.cpu_host_ceilings is not None:
+            check_host_ceilings(self.cpu_host_ceilings, self.cpu_ceiling, len(self.fleet.hosts))
         if self.power_budget_w is not None and self.power_budget_w < 0:
             raise ValueError(f"power_budget_w must be >= 0, got {self.power_budget_w}")
         if self.max_migrations is not None and self.max_migrations < 0:
@@ -114,17 +121,25 @@ class Problem:
         """float64[H, 3]: vcpu/ram/disk each host may hold after consolidation."""
         return self.fleet.capacity * self.ceiling
 
+    @cached_property
+    def cpu_packing(self) -> CpuCeiling:
+        """The packing ceiling on measured CPU: ``cpu_host_ceilings`` (float64[H]) when set, else
+        ``cpu_ceiling`` (one fraction for every host, or None)."""
+        if self.cpu_host_ceilings is None:
+            return self.cpu_ceiling
+        return np.asarray(self.cpu_host_ceilings, dtype=np.float64)
+
     @property
     def cpu_limits(self) -> np.ndarray:
         """float64[H]: measured cores each host may carry (infinite when no cpu_ceiling)."""
-        if self.cpu_ceiling is None:
+        if self.cpu_packing is None:
             return np.full(len(self.fleet.hosts), np.inf)
-        return self.fleet.physical_cores * self.cpu_ceiling
+        return self.fleet.physical_cores * self.cpu_packing
 
     @property
     def relief_limits(self) -> np.ndarray:
         """float64[H, 4]: vcpu/ram/disk/cpu-cores above which a host sheds instances."""
-        return relief_limits(self.fleet, self.ceiling, self.cpu_ceiling, self.cpu_relief_ceiling)
+        return relief_limits(self.fleet, self.ceiling, self.cpu_packing, self.cpu_relief_ceiling)
 
     @cached_property  # ranked on every candidate answer: built once per problem
     def cycles_left(self) -> np.ndarray:

@@ -142,7 +142,7 @@ class _Shedder:
         self.load = host_load(fleet)
         self.relief = problem.relief_limits
         self.goal = self.relief  # a hot host sheds until it is under this
-        self.packing = packing_limits(fleet, problem.ceiling, problem.cpu_ceiling)
+        self.packing = packing_limits(fleet, problem.ceiling, problem.cpu_packing)
         self.finite = np.isfinite(self.packing)
         self.scale = np.maximum(np.where(self.finite, self.packing, 1.0), 1e-9)
         self.receivable = problem.may_receive.copy()

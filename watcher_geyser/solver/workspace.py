@@ -41,8 +41,8 @@ class Workspace:
             return np.ascontiguousarray(table[:, :dims])
 
         self.demand = cut(instance_demand(fleet))
-        self.limits = cut(packing_limits(fleet, problem.ceiling, problem.cpu_ceiling))
-        self.held_limits = cut(held_limits(fleet, problem.ceiling, problem.cpu_ceiling, load_now))
+        self.limits = cut(packing_limits(fleet, problem.ceiling, problem.cpu_packing))
+        self.held_limits = cut(held_limits(fleet, problem.ceiling, problem.cpu_packing, load_now))
         # a host sheds instances only above these (the dead band between ceilings is kept)
         self.relief_limits = cut(problem.relief_limits)
         self.load0 = cut(load_now)

@@ -34,7 +34,7 @@ def receiving_hosts(problem: Problem, placement: np.ndarray) -> np.ndarray:
 def allowed_load(problem: Problem, placement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(float[H,3], float[H]): the most each host may hold under ``placement`` (see module doc)."""
     receiving = receiving_hosts(problem, placement)
-    held = held_limits(problem.fleet, problem.ceiling, problem.cpu_ceiling)
+    held = held_limits(problem.fleet, problem.ceiling, problem.cpu_packing)
     limits = np.where(receiving[:, None], np.column_stack([problem.limits, problem.cpu_limits]), held)
     return limits[:, :CPU_CORES], limits[:, CPU_CORES]
 
