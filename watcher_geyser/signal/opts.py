@@ -70,7 +70,7 @@ POLICY_OPTS = [
                  "its summed CPU use / its cores (the square root of the sum of its instances' squared use, at "
                  "least that of a host full of the fleet's typical instances), kept within 5 % and 50 %: big "
                  "hosts of many instances, whose load is smoother, get a thin margin, small ones a wide one. "
-                 "Unset: every host packs to the signal's ceiling."),
+                 "0: every host keeps the least margin, 5 %, and packs to the signal's ceiling up to 0.95."),
     cfg.FloatOpt("relaxed_relief_margin", default=POLICY.relaxed_relief_margin, min=0.0, max=1.0,
                  help="When energy is plentiful a host sheds instances once its CPU use passes the ceiling by "
                  "this much: small, so hosts are relieved early while the watts are free."),
