@@ -164,12 +164,13 @@ def test_switching_on_only_hosts_with_a_switch_off_left_keeps_any_switch_off_wit
             assert ((t > end - 86400) & (t <= end)).sum() <= budget
 
 
-LIMIT_FIELDS = ("ceiling", "cpu_ceiling", "cpu_relief_ceiling", "power_budget_w", "max_migrations",
-                "max_consolidation_moves", "allow_power_on", "relieve", "watts_tolerance")
+LIMIT_FIELDS = ("ceiling", "cpu_ceiling", "cpu_relief_ceiling", "cpu_host_ceilings", "power_budget_w",
+                "max_migrations", "max_consolidation_moves", "allow_power_on", "relieve", "watts_tolerance")
 
 
 @pytest.mark.parametrize("d", [decision(1.0, budget_w=300), decision(0.7, budget_w=5000, power_off=False),
-                               decision(0.95, fallback=Fallback.SAFE_DEFAULT)])
+                               decision(0.95, fallback=Fallback.SAFE_DEFAULT),
+                               replace(decision(0.95, budget_w=100), host_margin_k=defaults.HOST_MARGIN_K)])
 def test_plugin_and_simulator_ask_the_solver_the_same_from_the_same_fleet_and_decision(d):
     from watcher_geyser.simulator.geyser_policy import SIM_SETTINGS
     from watcher_geyser.strategies.params import AuditParams

@@ -148,6 +148,17 @@ def test_every_level_keeps_a_dead_band_between_each_hosts_packing_and_relief(lev
     assert (s.limits.relief_ceiling - packing >= band - 1e-9).all()
 
 
+def test_geyser_plans_summary_names_each_hosts_own_ceiling_and_none_without_a_margin():
+    from watcher_geyser.summary import target_summary
+
+    f = typical({"small": 2, "big": 8})
+    scarce = apply_decision(DEFAULTS.with_solve(deterministic=True, time_limit_s=2.0), decision(0.95))
+    summary = target_summary(run(f, scarce).target)
+    assert set(summary["cpu_host_ceilings"]) == {"small", "big"}
+    assert summary["cpu_host_ceilings"]["small"] < summary["cpu_host_ceilings"]["big"] <= 0.95
+    assert target_summary(run(f, DEFAULTS.with_solve(deterministic=True)).target)["cpu_host_ceilings"] is None
+
+
 def test_the_simulators_margin_key_reaches_blind_settings_and_the_following_policys_config():
     from watcher_geyser.simulator.baselines import make_policy
 

@@ -8,6 +8,15 @@ import numpy as np
 from watcher_geyser.solver.problem import Target
 
 
+def host_ceilings(target: Target) -> dict[str, float] | None:
+    """Each host's own CPU packing ceiling when the problem had one per host (the signal's margin per
+    host, ``pipeline/margin.py``), by host name; None when every host packed to ``cpu_ceiling``."""
+    ceilings = target.problem.cpu_host_ceilings
+    if ceilings is None:
+        return None
+    return {host.name: round(c, 4) for host, c in zip(target.fleet.hosts, ceilings)}
+
+
 def target_summary(target: Target) -> dict:
     fleet = target.fleet
     before_w = fleet.watts(fleet.placement, powered=fleet.powered)
@@ -31,6 +40,7 @@ def target_summary(target: Target) -> dict:
         "power_budget_w": target.problem.power_budget_w,
         "ceiling": target.problem.ceiling,
         "cpu_ceiling": target.problem.cpu_ceiling,
+        "cpu_host_ceilings": host_ceilings(target),
         "migrations": target.migrations,
         "memory_moved_mb": round(target.memory_moved_mb, 1),
         "migration_cost_lower_bound_mb": round(target.bounds.migration_cost_mb, 1),

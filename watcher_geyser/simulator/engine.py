@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import ParamSpec
 
 import numpy as np
 
@@ -374,10 +374,20 @@ def _waves(answer: list) -> tuple[list[Migration], list[list[Migration]]]:
     return list(answer), []
 
 
-def simulate(
-    trace: Trace, dc: DataCenter, policy: Policy, fidelity: Fidelity, *options: Any, **named: Any
-) -> RunResult:
-    """Replay ``trace`` on ``dc`` under ``policy`` to its end: ``Engine(...).run()``. The further
-    arguments (the supply in watts over time, a progress callback, deferrable VMs, days repeated)
-    are ``Engine``'s, written there once."""
-    return Engine(trace, dc, policy, fidelity, *options, **named).run()
+_EngineArgs = ParamSpec("_EngineArgs")
+
+
+def _replayer(engine: Callable[_EngineArgs, Engine]) -> Callable[_EngineArgs, RunResult]:
+    """``engine``'s constructor turned into a function that runs it: the arguments (and their
+    types, for an editor or a type checker) stay ``Engine.__init__``'s, written there once."""
+
+    def replay(*args: _EngineArgs.args, **kwargs: _EngineArgs.kwargs) -> RunResult:
+        return engine(*args, **kwargs).run()
+
+    return replay
+
+
+simulate = _replayer(Engine)
+simulate.__name__ = simulate.__qualname__ = "simulate"
+simulate.__doc__ = """Replay ``trace`` on ``dc`` under ``policy`` to its end: ``Engine(...).run()``, with
+Engine's arguments (the supply in watts over time, a progress callback, deferrable VMs, days repeated)."""
