@@ -113,6 +113,15 @@ def test_one_repetition_is_the_plain_replay():
     assert once.last_day() is None and "last_day" not in once.summary()
 
 
+def _dark_then_bright(samples: int, dark_share: float = 0.5, bright_w: float = 5000.0) -> SignalFeed:
+    """A supply dark for the first ``dark_share`` of every day of ``samples`` steps, ``bright_w`` after."""
+    day_s = samples * STEP_S
+    start_s = parse_time("2026-06-21T00:00:00Z")
+    times = start_s + np.arange(-4, 5 * samples) * STEP_S
+    bright = (np.mod(times - start_s, day_s) >= dark_share * day_s).astype(float) * bright_w
+    return SignalFeed(Series.build(times, bright, Unit.WATTS, np.full(len(times), STEP_S), origin="test"), start_s)
+
+
 def test_repeated_deferral_keeps_work_and_deadlines_and_reports_the_last_day():
     """geyser following a supply dark at night and bright by day, 2 days of one 8-VM day with half
     deferrable: every copy's work is done, no deadline missed, the last day's window reported."""
@@ -121,10 +130,7 @@ def test_repeated_deferral_keeps_work_and_deadlines_and_reports_the_last_day():
     util = rng.uniform(0.05, 0.6, size=(8, samples))
     trace, dc = _day(util)
     day_s = samples * STEP_S
-    start_s = parse_time("2026-06-21T00:00:00Z")
-    times = start_s + np.arange(-4, 5 * samples) * STEP_S
-    bright = (np.mod(times - start_s, day_s) >= day_s / 2).astype(float) * 5000.0
-    feed = SignalFeed(Series.build(times, bright, Unit.WATTS, np.full(len(times), STEP_S), origin="test"), start_s)
+    feed = _dark_then_bright(samples)
     setup = DeferralSetup(np.arange(8) % 2 == 0, day_s)
     policy = GeyserPolicy(signal=feed)
     policy.settings = policy.settings.with_solve(deterministic=True)
@@ -161,10 +167,7 @@ def test_a_deferrable_copy_arriving_in_the_dark_is_shelved_before_it_holds_a_hos
     util = rng.uniform(0.05, 0.6, size=(8, samples))
     trace, dc = _day(util)
     day_s = samples * STEP_S
-    start_s = parse_time("2026-06-21T00:00:00Z")
-    times = start_s + np.arange(-4, 5 * samples) * STEP_S
-    bright = (np.mod(times - start_s, day_s) >= day_s / 2).astype(float) * 5000.0
-    feed = SignalFeed(Series.build(times, bright, Unit.WATTS, np.full(len(times), STEP_S), origin="test"), start_s)
+    feed = _dark_then_bright(samples)
     deferrable = np.arange(8) % 2 == 0
     policy = WatchingDeferral(feed)
     run = simulate(trace, dc, policy, fidelity("cloudsim"), feed.available_w, None,
@@ -189,10 +192,7 @@ def test_offered_copies_are_shelved_or_placed_and_no_deadline_is_missed(seed, vm
     util = rng.uniform(0.05, 0.7, size=(vms, samples))
     trace, dc = _day(util)
     day_s = samples * STEP_S
-    start_s = parse_time("2026-06-21T00:00:00Z")
-    times = start_s + np.arange(-4, 5 * samples) * STEP_S
-    bright = (np.mod(times - start_s, day_s) >= dark_share * day_s).astype(float) * bright_w
-    feed = SignalFeed(Series.build(times, bright, Unit.WATTS, np.full(len(times), STEP_S), origin="test"), start_s)
+    feed = _dark_then_bright(samples, dark_share, bright_w)
     setup = DeferralSetup.seeded(vms, share, day_s, seed)
     policy = GeyserPolicy(signal=feed)
     policy.settings = policy.settings.with_solve(deterministic=True, time_limit_s=2.0)
