@@ -140,9 +140,13 @@ def test_after_solve_and_plan_no_host_is_above_its_relief_limit_unless_named(pro
     assert result.ok, result.violations
     end = np.array([f.host_index(result.placement[i.uuid]) for i in f.instances], dtype=np.int64)
     still_hot = hot_hosts(problem, end)
+    # the answer names every host left hot: the solver (no relief possible), or the plan (a move off
+    # it left undone, e.g. a cycle of moves that no staging host can break without overloading one)
+    undone_from = {u.source for u in moves.left_undone if u.reason}
     for h in np.flatnonzero(still_hot):
         name = f.hosts[h].name
-        assert name in target.unrelieved, (name, host_load(f, end)[h], problem.relief_limits[h], moves.left_undone)
+        assert name in target.unrelieved or name in undone_from, (
+            name, host_load(f, end)[h], problem.relief_limits[h], moves.left_undone)
     for a in moves.actions:
         if a.kind is ActionKind.POWER_ON:
             assert f.hosts[f.host_index(a.host)].state is HostState.OFF
