@@ -122,15 +122,19 @@ def _dark_then_bright(samples: int, dark_share: float = 0.5, bright_w: float = 5
     return SignalFeed(Series.build(times, bright, Unit.WATTS, np.full(len(times), STEP_S), origin="test"), start_s)
 
 
+def _eight_vm_day_dark_then_bright():
+    """8 VMs over a "day" of three hours (36 samples) and a supply dark for its first half: the
+    trace, its data centre, the day's length in seconds and the supply."""
+    samples = 36
+    util = np.random.default_rng(11).uniform(0.05, 0.6, size=(8, samples))
+    trace, dc = _day(util)
+    return trace, dc, samples * STEP_S, _dark_then_bright(samples)
+
+
 def test_repeated_deferral_keeps_work_and_deadlines_and_reports_the_last_day():
     """geyser following a supply dark at night and bright by day, 2 days of one 8-VM day with half
     deferrable: every copy's work is done, no deadline missed, the last day's window reported."""
-    rng = np.random.default_rng(11)
-    samples = 36  # a "day" of three hours, dark for the first half
-    util = rng.uniform(0.05, 0.6, size=(8, samples))
-    trace, dc = _day(util)
-    day_s = samples * STEP_S
-    feed = _dark_then_bright(samples)
+    trace, dc, day_s, feed = _eight_vm_day_dark_then_bright()
     setup = DeferralSetup(np.arange(8) % 2 == 0, day_s)
     policy = GeyserPolicy(signal=feed)
     policy.settings = policy.settings.with_solve(deterministic=True)
@@ -162,12 +166,7 @@ def test_a_deferrable_copy_arriving_in_the_dark_is_shelved_before_it_holds_a_hos
     """Yesterday's deferred work still runs at midnight, so today's deferrable copies cannot take
     over its hosts: the rule sees them (as running) before they are placed, so a copy it shelves
     never switches a host on; those it lets run are placed, and every copy's work is done."""
-    rng = np.random.default_rng(11)
-    samples = 36  # a "day" of three hours, dark for the first half
-    util = rng.uniform(0.05, 0.6, size=(8, samples))
-    trace, dc = _day(util)
-    day_s = samples * STEP_S
-    feed = _dark_then_bright(samples)
+    trace, dc, day_s, feed = _eight_vm_day_dark_then_bright()
     deferrable = np.arange(8) % 2 == 0
     policy = WatchingDeferral(feed)
     run = simulate(trace, dc, policy, fidelity("cloudsim"), feed.available_w, None,
