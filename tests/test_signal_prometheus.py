@@ -1,33 +1,20 @@
 """The Prometheus source against a real Prometheus server on loopback.
 
-The fixture starts Debian's ``prometheus`` binary (installed by tools/services/prometheus.sh)
-with a temporary configuration and storage, scraping a tiny exporter this test serves every
-second, waits until the query has data, and stops the server afterwards. Only when the
-binary is absent is the module skipped, with the reason shown.
+The fixture starts Debian's ``prometheus`` binary through ``tests.prometheus_server``, scraping a
+tiny exporter this test serves every second, waits until the query has data, and stops the server
+afterwards. Only when the binary is absent is the module skipped, with the fix in the reason.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 
 import pytest
-import requests
 
-from tests.signal_servers import free_port, serve
-from tests.waiting import PROMETHEUS_READY_S, WaitTimeout, wait_for
+from tests.prometheus_server import first_value, needs_prometheus, scraping
 from watcher_geyser.signal import PrometheusSource, SignalError, SignalPolicy, Unit, parse_spec
 
-# /usr/bin may be missing from PATH under some CI runners; Debian installs the binary there.
-PROMETHEUS = shutil.which("prometheus") or ("/usr/bin/prometheus" if os.path.exists("/usr/bin/prometheus") else None)
-
-pytestmark = pytest.mark.skipif(
-    PROMETHEUS is None,
-    reason="no 'prometheus' binary: run tools/services/prometheus.sh as root "
-    "(apt-get install prometheus) to run the Prometheus source tests",
-)
+pytestmark = needs_prometheus
 
 METRICS = b"""\
 # HELP site_available_power_watts Power available to the compute fleet.
@@ -49,58 +36,9 @@ site_broken_watts NaN
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
     """Base URL of a running Prometheus that has scraped the exporter at least three times."""
-    tmp = tmp_path_factory.mktemp("prometheus")
-    with serve({"/metrics": (200, {"Content-Type": "text/plain; version=0.0.4"}, METRICS)}) as (exporter, _):
-        target = exporter.removeprefix("http://")
-        config = tmp / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            f"scrape_configs:\n  - job_name: site\n    static_configs:\n      - targets: ['{target}']\n"
-        )
-        port = free_port()
-        log = open(tmp / "prometheus.log", "wb")  # noqa: SIM115 (closed below)
-        proc = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_for_samples(base, proc, tmp / "prometheus.log")
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
-
-
-def _wait_for_samples(base: str, proc: subprocess.Popen, log_path) -> None:
-    """Until Prometheus holds three scrapes of the exporter (it scrapes every second)."""
-    query = "count_over_time(site_available_power_watts[1m])"
-
-    def scrapes() -> float:
-        if proc.poll() is not None:
-            pytest.fail(f"prometheus exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            samples = requests.get(f"{base}/api/v1/query", params={"query": query}, timeout=2).json()["data"]["result"]
-            return float(samples[0]["value"][1]) if samples else 0.0
-        except (requests.RequestException, ValueError, KeyError):
-            return 0.0
-
-    try:
-        wait_for(scrapes, lambda count: count >= 3, PROMETHEUS_READY_S, "prometheus scraping the exporter")
-    except WaitTimeout as exc:
-        pytest.fail(f"{exc}: {log_path.read_text()[-2000:]}")
+    with scraping(tmp_path_factory.mktemp("prometheus"), METRICS, "count_over_time(site_available_power_watts[1m])",
+                  lambda result: first_value(result) >= 3) as base:
+        yield base
 
 
 def test_instant_query_reads_the_gauge(prometheus: str) -> None:

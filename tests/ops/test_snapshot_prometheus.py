@@ -1,32 +1,23 @@
 """``geyser snapshot --cpu-prometheus``: CPU use per server from a real Prometheus server.
 
-Prometheus (Debian's binary) scrapes a tiny exporter served here every second; the
-snapshot reads the emulated Nova and Placement as in test_snapshot and the CPU use
-through Prometheus' HTTP API. Skipped only when the binary is absent.
+Prometheus (Debian's binary, started by ``tests.prometheus_server``) scrapes a tiny exporter
+served here every second; the snapshot reads the emulated Nova and Placement as in
+test_snapshot and the CPU use through Prometheus' HTTP API. Skipped only when the binary is absent.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-
 import pytest
-import requests
 from watcher.tests.functional import topology as topo
 from watcher.tests.local_fixtures.nova import NovaPlacementFixture
 
 from tests.ops.clouds import CLOUD, clouds_yaml, emulated_endpoints
-from tests.signal_servers import free_port, serve
-from tests.waiting import PROMETHEUS_READY_S, wait_for
+from tests.prometheus_server import needs_prometheus, scraping
+from tests.signal_servers import free_port
 from watcher_geyser.cli import main
 from watcher_geyser.scenario import load_scenario
 
-PROMETHEUS = shutil.which("prometheus") or ("/usr/bin/prometheus" if os.path.exists("/usr/bin/prometheus") else None)
-pytestmark = [
-    pytest.mark.functional,
-    pytest.mark.skipif(PROMETHEUS is None, reason="no 'prometheus' binary (apt-get install prometheus)"),
-]
+pytestmark = [pytest.mark.functional, needs_prometheus]
 
 UUIDS = ["bbbb0001-0000-0000-0000-000000000001", "bbbb0002-0000-0000-0000-000000000002"]
 METRICS = f"""\
@@ -40,40 +31,10 @@ server_vcpu_use_percent{{domain="instance-7"}} 10
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("prometheus")
-    with serve({"/metrics": (200, {"Content-Type": "text/plain; version=0.0.4"}, METRICS)}) as (exporter, _):
-        config = tmp / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: vms\n    static_configs:\n"
-            f"      - targets: ['{exporter.removeprefix('http://')}']\n"
-        )
-        port = free_port()
-        with open(tmp / "log", "wb") as log:
-            proc = subprocess.Popen(
-                [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-            base = f"http://127.0.0.1:{port}"
-            try:
-                _wait(base, proc)
-                yield base
-            finally:
-                proc.terminate()
-                proc.wait(timeout=10)
-
-
-def _wait(base: str, proc) -> None:
-    """Until Prometheus has scraped the four servers' series."""
-    def series() -> int:
-        assert proc.poll() is None, "prometheus exited"
-        try:
-            result = requests.get(f"{base}/api/v1/query", params={"query": "server_vcpu_use_percent"}, timeout=2)
-            return len(result.json()["data"]["result"])
-        except (requests.RequestException, ValueError, KeyError):
-            return 0
-
-    wait_for(series, lambda count: count == 4, PROMETHEUS_READY_S, "prometheus scraping the exporter")
+    """Base URL of a running Prometheus that has scraped the four servers' series."""
+    with scraping(tmp_path_factory.mktemp("prometheus"), METRICS, "server_vcpu_use_percent",
+                  lambda result: len(result) == 4, job="vms") as base:
+        yield base
 
 
 @pytest.fixture

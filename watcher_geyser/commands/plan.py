@@ -36,6 +36,8 @@ from watcher_geyser.summary import target_summary
 LIM, SOL, PLAN = DEFAULTS.limits, DEFAULTS.solve, DEFAULTS.plan
 
 BUNDLED = "demo.json"
+#: Plan rows the table shows unless --max-rows says otherwise.
+MAX_ROWS = 60
 
 EPILOG = """\
 examples:
@@ -69,15 +71,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _add_number(parser: argparse.ArgumentParser | argparse._ArgumentGroup, flag: str, parse, default,
+                metavar: str | None, help_text: str) -> None:
+    """Add a numeric option whose ``--help`` states its default: ``help_text`` places it with argparse's
+    ``%(default)g``, so each default is written once (in ``pipeline.DEFAULTS`` or ``defaults``)."""
+    if "%(default)g" not in help_text:
+        raise ValueError(f"{flag}: its help must state the default with %(default)g")
+    parser.add_argument(flag, type=parse, default=default, metavar=metavar, help=help_text)
+
+
 def _add_solver_arguments(parser: argparse.ArgumentParser) -> None:
     """How long and how the solver searches: the defaults are the Watcher strategy's (``pipeline.DEFAULTS``)."""
-    parser.add_argument(
-        "--time-limit",
-        type=float,
-        default=SOL.time_limit_s,
-        metavar="S",
-        help=f"solver time limit, seconds, finite and above 0 (default {SOL.time_limit_s:g})",
-    )
+    _add_number(parser, "--time-limit", float, SOL.time_limit_s, "S",
+                "solver time limit, seconds, finite and above 0 (default %(default)g)")
     parser.add_argument(
         "--deterministic",
         action="store_true",
@@ -87,47 +93,26 @@ def _add_solver_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method", choices=METHODS, default=SOL.method, help=f"solver back-end (default {SOL.method})"
     )
-    parser.add_argument("--seed", type=_seed, default=SOL.seed,
-                        help=f"CP-SAT random seed, 0 to 2147483647 (default {SOL.seed})")
+    _add_number(parser, "--seed", _seed, SOL.seed, None, "CP-SAT random seed, 0 to 2147483647 (default %(default)g)")
 
 
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     """What the target placement may use: ceilings, relief, power budget and migration cap."""
-    parser.add_argument(
-        "--ceiling",
-        type=_fraction,
-        default=LIM.ceiling,
-        metavar="F",
-        help="fraction of each host's schedulable vcpu/RAM/disk usable after consolidation "
-        f"(default {LIM.ceiling:g}); the signal never moves it",
-    )
-    parser.add_argument(
-        "--cpu-ceiling",
-        type=_fraction_or_none,
-        default=LIM.cpu_ceiling,
-        metavar="F",
-        help=f"fraction of each host's cores that measured CPU use may reach (default {LIM.cpu_ceiling:g}; "
-        "'none' ignores CPU use); --signal replaces it with the policy's ceiling",
-    )
-    parser.add_argument(
-        "--relief-margin",
-        type=_margin,
-        default=LIM.relief_margin,
-        metavar="F",
-        help=f"a host sheds instances once its CPU use passes the CPU ceiling by this much (default "
-        f"{LIM.relief_margin:g}, capped at 100 %%)",
-    )
+    _add_number(parser, "--ceiling", _fraction, LIM.ceiling, "F",
+                "fraction of each host's schedulable vcpu/RAM/disk usable after consolidation "
+                "(default %(default)g); the signal never moves it")
+    _add_number(parser, "--cpu-ceiling", _fraction_or_none, LIM.cpu_ceiling, "F",
+                "fraction of each host's cores that measured CPU use may reach (default %(default)g; "
+                "'none' ignores CPU use); --signal replaces it with the policy's ceiling")
+    _add_number(parser, "--relief-margin", _margin, LIM.relief_margin, "F",
+                "a host sheds instances once its CPU use passes the CPU ceiling by this much (default "
+                "%(default)g, capped at 100 %%)")
     parser.add_argument("--power-budget", type=_watts, metavar="W", help="watts available to the fleet")
     parser.add_argument("--max-migrations", type=_count, metavar="N", help="most instances that may move")
     parser.add_argument("--no-power-on", action="store_true", help="never switch on a host that is off now")
-    parser.add_argument(
-        "--watts-tolerance",
-        type=_tolerance,
-        default=LIM.watts_tolerance,
-        metavar="F",
-        help="give up to this fraction of the fewest watts for less memory to move, never for more hosts on "
-        "(default 0: watts strictly first)",
-    )
+    _add_number(parser, "--watts-tolerance", _tolerance, LIM.watts_tolerance, "F",
+                "give up to this fraction of the fewest watts for less memory to move, never for more hosts on "
+                "(default %(default)g: watts strictly first)")
 
 
 def _add_energy_arguments(parser: argparse.ArgumentParser) -> None:
@@ -139,14 +124,8 @@ def _add_energy_arguments(parser: argparse.ArgumentParser) -> None:
         "power-cycle budget as the Watcher plugin does (a host with no switch-off left is not switched on, "
         "and one on with none left is not emptied); without it, no budget is applied",
     )
-    parser.add_argument(
-        "--max-power-cycles",
-        type=_positive_int,
-        default=defaults.MAX_POWER_CYCLES_PER_DAY,
-        metavar="N",
-        help=f"switch-offs a host may make in any 24 h, with --power-history (default "
-        f"{defaults.MAX_POWER_CYCLES_PER_DAY})",
-    )
+    _add_number(parser, "--max-power-cycles", _positive_int, defaults.MAX_POWER_CYCLES_PER_DAY, "N",
+                "switch-offs a host may make in any 24 h, with --power-history (default %(default)g)")
     parser.add_argument(
         "--signal",
         metavar="SPEC",
@@ -157,37 +136,20 @@ def _add_energy_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_plan_arguments(migration: argparse._ArgumentGroup) -> None:
     """How the target becomes waves of actions, as Watcher's applier would run them."""
-    migration.add_argument(
-        "--parallelism",
-        type=_positive_int,
-        default=PLAN.parallelism,
-        metavar="N",
-        help=f"migrations running at once, as Watcher's applier runs them (default {PLAN.parallelism})",
-    )
-    migration.add_argument(
-        "--per-host-parallelism",
-        type=_positive_int,
-        default=PLAN.per_host_parallelism,
-        metavar="N",
-        help="migrations touching one host at once, as source or destination "
-        f"(default {PLAN.per_host_parallelism}, Nova's max_concurrent_live_migrations)",
-    )
+    _add_number(migration, "--parallelism", _positive_int, PLAN.parallelism, "N",
+                "migrations running at once, as Watcher's applier runs them (default %(default)g)")
+    _add_number(migration, "--per-host-parallelism", _positive_int, PLAN.per_host_parallelism, "N",
+                "migrations touching one host at once, as source or destination "
+                "(default %(default)g, Nova's max_concurrent_live_migrations)")
     migration.add_argument("--power-off", action="store_true", help="switch off the hosts the plan empties")
-    migration.add_argument(
-        "--bandwidth",
-        type=_positive,
-        default=PLAN.bandwidth_mb_s,
-        metavar="MB/S",
-        help=f"migration bandwidth for the duration estimate (default {PLAN.bandwidth_mb_s:g} MB/s)",
-    )
+    _add_number(migration, "--bandwidth", _positive, PLAN.bandwidth_mb_s, "MB/S",
+                "migration bandwidth for the duration estimate (default %(default)g MB/s)")
     migration.add_argument(
         "--stage-on-emptied-hosts",
         action="store_true",
         help="let swap cycles be broken through hosts that are being emptied (delays their disable)",
     )
-    migration.add_argument(
-        "--max-rows", type=_count, default=60, metavar="N", help="plan rows shown in the table (default 60)"
-    )
+    _add_number(migration, "--max-rows", _count, MAX_ROWS, "N", "plan rows shown in the table (default %(default)g)")
 
 
 class _Refused(ValueError):
