@@ -26,6 +26,7 @@ from watcher_geyser.solver.anytime import improve_neighbourhoods, polish
 from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply, wear
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.clock import Clock
+from watcher_geyser.solver.eject import empty_by_ejection
 from watcher_geyser.solver.exact import model_size, solve_exact
 from watcher_geyser.solver.greedy import (
     empty_more_hosts,
@@ -186,6 +187,9 @@ def _improve(ws: Workspace, best: _Candidate, clock: Clock, messages: list[str])
     polished = polish(ws, best.placement, clock)
     if polished is not best.placement:
         best = _better(best, _Candidate(polished, "FEASIBLE", ws), messages)
+    ejected = empty_by_ejection(ws, best.placement, clock.deadline)
+    if ejected is not best.placement:
+        best = _better(best, _Candidate(ejected, "FEASIBLE", ws), messages)
     holder = [best]
 
     def accept(placement: np.ndarray) -> bool:
