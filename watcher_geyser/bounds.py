@@ -187,10 +187,7 @@ def dynamic_lower_bound(
     load = float(fleet.cpu_used.sum())
     if load <= EPS:
         return 0.0
-    cores = fleet.physical_cores
-    carry = vcpu_limits if cpu_limits is None else np.minimum(cpu_limits, vcpu_limits)
-    carry = np.maximum(carry, EPS)
-    per_core = dynamic_slopes_w_per_core(fleet) * np.minimum(cores, carry) / carry
+    carry, per_core = load_prices(fleet, vcpu_limits, cpu_limits)
     idx = np.flatnonzero(usable)
     total = 0.0
     for h in idx[np.argsort(per_core[idx], kind="stable")]:
@@ -200,6 +197,18 @@ def dynamic_lower_bound(
         if load <= EPS:
             break
     return total
+
+
+def load_prices(
+    fleet: Fleet, vcpu_limits: np.ndarray, cpu_limits: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(carry, per_core_w), float64[H] each: the most measured load (cores) a host may carry,
+    and the least a core of it costs there when the host carries at most that much
+    (``dynamic_lower_bound`` says why)."""
+    cores = fleet.physical_cores
+    carry = vcpu_limits if cpu_limits is None else np.minimum(cpu_limits, vcpu_limits)
+    carry = np.maximum(carry, EPS)
+    return carry, dynamic_slopes_w_per_core(fleet) * np.minimum(cores, carry) / carry
 
 
 def emptying_cost_mb(fleet: Fleet) -> np.ndarray:

@@ -20,6 +20,7 @@ from functools import cached_property
 import numpy as np
 
 from watcher_geyser import bounds
+from watcher_geyser.joint_bound import joint_watts_lower_bound
 from watcher_geyser.model import RAM, VCPU
 from watcher_geyser.solver.anytime import improve_neighbourhoods, polish
 from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply, wear
@@ -320,7 +321,9 @@ def _proven_bounds(problem: Problem) -> _ProvenBounds:
     usable = bounds.candidate_hosts(fleet, problem.allow_power_on) | bounds.pinned_hosts(fleet)
     idle = bounds.idle_lower_bound(fleet, limits, problem.allow_power_on, hosts)
     dynamic = bounds.dynamic_lower_bound(fleet, usable, limits[:, VCPU], cpu_limits)
-    return _ProvenBounds(hosts, idle + dynamic, dynamic)
+    carry, per_core_w = bounds.load_prices(fleet, limits[:, VCPU], cpu_limits)
+    joint = joint_watts_lower_bound(fleet, limits, carry, per_core_w, problem.allow_power_on, hosts)
+    return _ProvenBounds(hosts, max(idle + dynamic, joint), dynamic)
 
 
 def _target(
