@@ -25,14 +25,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from watcher_geyser.model import RAM
+from watcher_geyser.model import RAM, RESOURCES
 from watcher_geyser.planner.limits import group_host_limit
+from watcher_geyser.planner.rows import Row, add_to, covers, excess
 
 if TYPE_CHECKING:
     from watcher_geyser.planner.waves import Move, TransitState, WaveBuilder
 
 
 MAX_STAGINGS_PER_INSTANCE = 2  # an instance may be staged again once; bounds the extra moves
+# The resources a staging host's slack is measured in: the model's (vcpu, RAM, disk), not
+# measured CPU use, whose limit is infinite without a CPU ceiling.
+PLACED = slice(len(RESOURCES))
 
 
 def break_cycles(builder: WaveBuilder, w: int) -> list[Move]:
@@ -119,23 +123,21 @@ def _evictions(s: TransitState, d: int, blocked_in: list[int], leaving: list[int
     ``u``, the cheapest single ``x`` whose departure makes room, else the fewest
     (largest first) that together do. Sorting these puts the fewest extra moves first.
     """
-    lim, load = s.limit[d], s.load[d]
     by_size = sorted(leaving, key=lambda x: s.demand[x][RAM])
     out = []
     for u in blocked_in:
-        du = s.demand[u]
-        need = [load[r] + du[r] - lim[r] for r in range(4)]
+        need = excess(s.load[d], s.demand[u], s.limit[d])
         g = s.group[u]
         blocking_member = g >= 0 and s.members.get((g, d), 0) + 1 > s.member_limit.get((g, d), group_host_limit(0))
         single = next((x for x in by_size if _frees(s, x, need, g if blocking_member else -1)), None)
         if single is not None:
             out.append((1, s.demand[single][RAM], d, u, [single]))
             continue
-        chosen, freed = [], [0.0] * 4
+        chosen, freed = [], [0.0] * len(need)
         for x in reversed(by_size):
             chosen.append(x)
-            freed = [freed[r] + s.demand[x][r] for r in range(4)]
-            if all(freed[r] >= need[r] for r in range(4)) and (
+            add_to(freed, s.demand[x])
+            if covers(freed, need) and (
                 not blocking_member or any(s.group[y] == g for y in chosen)
             ):
                 out.append((len(chosen), sum(s.demand[y][RAM] for y in chosen), d, u, list(chosen)))
@@ -143,10 +145,9 @@ def _evictions(s: TransitState, d: int, blocked_in: list[int], leaving: list[int
     return out
 
 
-def _frees(s: TransitState, x: int, need: list[float], group: int) -> bool:
+def _frees(s: TransitState, x: int, need: Row, group: int) -> bool:
     """Whether ``x`` leaving covers ``need`` (and, for a blocked anti-affinity member, is that member)."""
-    dx = s.demand[x]
-    if not (dx[0] >= need[0] and dx[1] >= need[1] and dx[2] >= need[2] and dx[3] >= need[3]):
+    if not covers(s.demand[x], need):
         return False
     return group < 0 or s.group[x] == group
 
@@ -162,8 +163,8 @@ def _staging_host(s: TransitState, arrays: dict[str, np.ndarray], x: int, w: int
     candidates = np.flatnonzero(ok)
     if len(candidates) == 0:
         return None
-    limit = arrays["limit"][candidates, :3]
-    slack = ((free[candidates, :3] - dx[:3]) / np.maximum(limit, 1e-9)).min(axis=1)  # share left after x
+    limit = arrays["limit"][candidates, PLACED]
+    slack = ((free[candidates, PLACED] - dx[PLACED]) / np.maximum(limit, 1e-9)).min(axis=1)  # share left after x
     has_waiting = np.array([t in waiting for t in candidates])
     order = np.lexsort((-slack, has_waiting, tier[candidates]))
     g = s.group[x]

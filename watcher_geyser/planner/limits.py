@@ -21,6 +21,8 @@ most ``max(1, members_now)`` members of a hard anti-affinity group, in-flight on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from watcher_geyser.model import Fleet
@@ -60,10 +62,11 @@ def problem_limits(problem: Problem) -> np.ndarray:
     return transit_limits(problem.fleet, problem.ceiling, problem.cpu_packing)
 
 
-def describe_excess(load: np.ndarray, limit: np.ndarray) -> str:
-    """'RAM by 2048 MB, vcpu by 2' style text for the dimensions where ``load > limit``."""
+def describe_excess(load: Sequence[float], limit: Sequence[float], within: str = "nothing") -> str:
+    """'2048 MB RAM, 2 vCPU' style text for the dimensions where ``load > limit`` (``within``
+    where there is none); arrays or plain rows (``rows.py``) alike."""
     parts = []
     for r, unit in enumerate(UNITS):
         if load[r] > limit[r]:
             parts.append(f"{load[r] - limit[r]:.6g} {unit}")
-    return ", ".join(parts) if parts else "nothing"
+    return ", ".join(parts) if parts else within

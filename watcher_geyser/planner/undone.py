@@ -17,22 +17,21 @@ from collections import defaultdict
 
 from watcher_geyser.model import Fleet
 from watcher_geyser.planner.actions import UndoneMove, UndoneReason
-from watcher_geyser.planner.limits import UNITS, group_host_limit
+from watcher_geyser.planner.limits import describe_excess, group_host_limit
+from watcher_geyser.planner.rows import Row, add_to, plus, take_from
 from watcher_geyser.planner.waves import TransitState
 
 
 def explain_pending(fleet: Fleet, s: TransitState, pending: list[int]) -> list[UndoneMove]:
     if not pending:
         return []
-    end_load: dict[int, list[float]] = {}  # host -> load once every pending move has run
+    end_load: dict[int, Row] = {}  # host -> load once every pending move has run
     leaving: dict[int, set[int]] = defaultdict(set)
     for v in pending:
         src, dst = s.cur[v], s.dest[v]
         leaving[src].add(v)
-        for h, sign in ((dst, 1.0), (src, -1.0)):
-            row = end_load.setdefault(h, list(s.load[h]))
-            for r in range(4):
-                row[r] += sign * s.demand[v][r]
+        add_to(end_load.setdefault(dst, list(s.load[dst])), s.demand[v])
+        take_from(end_load.setdefault(src, list(s.load[src])), s.demand[v])
     out = []
     for v in pending:
         inst = fleet.instances[v]
@@ -44,7 +43,7 @@ def explain_pending(fleet: Fleet, s: TransitState, pending: list[int]) -> list[U
     return out
 
 
-def _why(fleet: Fleet, s: TransitState, v: int, dst: int, end_row: list[float],
+def _why(fleet: Fleet, s: TransitState, v: int, dst: int, end_row: Row,
          leaving_dst: set[int]) -> tuple[UndoneReason, str]:
     name = fleet.hosts[dst].name
     g = s.group[v]
@@ -55,15 +54,15 @@ def _why(fleet: Fleet, s: TransitState, v: int, dst: int, end_row: list[float],
             other = fleet.instances[staying[0]].name
             group = fleet.server_groups[g].name
             return UndoneReason.ANTI_AFFINITY, f"{other}, of the same anti-affinity group {group}, stays on {name}"
-    over = [f"{end_row[r] - s.limit[dst][r]:.6g} {UNITS[r]}" for r in range(4) if end_row[r] > s.limit[dst][r]]
+    limit = s.limit[dst]
+    over = describe_excess(end_row, limit, within="")
     if over:
         return UndoneReason.NO_ROOM, (
-            f"{name} would be over its limit by {', '.join(over)} even after every other pending move; "
+            f"{name} would be over its limit by {over} even after every other pending move; "
             "the target overloads it"
         )
-    need = [f"{s.load[dst][r] + s.demand[v][r] - s.limit[dst][r]:.6g} {UNITS[r]}"
-            for r in range(4) if s.load[dst][r] + s.demand[v][r] > s.limit[dst][r]]
+    need = describe_excess(list(plus(s.load[dst], s.demand[v])), limit, within="room")
     return UndoneReason.DEADLOCK, (
-        f"{name} must first free {', '.join(need) or 'room'}, but the instances that would free it wait in turn "
+        f"{name} must first free {need}, but the instances that would free it wait in turn "
         f"(a cycle of moves) and no staging host in zone {fleet.hosts[dst].zone} has room to break it"
     )

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from watcher_geyser.model import RAM
 from watcher_geyser.planner.limits import group_host_limit
+from watcher_geyser.planner.rows import Row, add_to, fits, plus, take_from
 
 # One migration of a wave: instance, source host, destination host, is it a staging hop.
 Move = tuple[int, int, int, bool]
@@ -36,9 +38,9 @@ class TransitState:
 
     cur: list[int]  # host of each instance now
     dest: list[int]  # host each instance must end on (its target), -1 when it stays
-    load: list[list[float]]  # committed load per host, TRANSIT_RESOURCES order
-    limit: list[list[float]]
-    demand: list[tuple[float, float, float, float]]
+    load: list[Row]  # committed load per host, TRANSIT_RESOURCES order (rows.py)
+    limit: list[Row]
+    demand: list[tuple[float, ...]]
     group: list[int]  # hard anti-affinity group of each instance, or -1
     members: dict[tuple[int, int], int]  # (group, host) -> members there now
     member_limit: dict[tuple[int, int], int]
@@ -53,15 +55,10 @@ class TransitState:
     dirty: set[int] = field(default_factory=set)
     cache: dict = field(default_factory=dict)
 
-    def fits(self, v: int, h: int, extra: list[float] | None = None, extra_members: int = 0) -> bool:
+    def fits(self, v: int, h: int, extra: Row | None = None, extra_members: int = 0) -> bool:
         """Room for ``v`` on ``h`` on top of the committed load (and ``extra``, in flight)."""
-        d, load, lim = self.demand[v], self.load[h], self.limit[h]
-        if extra is None:
-            if not (load[0] + d[0] <= lim[0] and load[1] + d[1] <= lim[1]
-                    and load[2] + d[2] <= lim[2] and load[3] + d[3] <= lim[3]):
-                return False
-        elif not (load[0] + extra[0] + d[0] <= lim[0] and load[1] + extra[1] + d[1] <= lim[1]
-                  and load[2] + extra[2] + d[2] <= lim[2] and load[3] + extra[3] + d[3] <= lim[3]):
+        load = self.load[h] if extra is None else plus(self.load[h], extra)
+        if not fits(load, self.demand[v], self.limit[h]):
             return False
         g = self.group[v]
         if g < 0:
@@ -151,7 +148,7 @@ class WaveBuilder:
     def _fill_wave(self, w: int) -> list[Move]:
         s = self.s
         busy: dict[int, int] = defaultdict(int)
-        incoming: dict[int, list[float]] = {}
+        incoming: dict[int, Row] = {}
         arriving: dict[tuple[int, int], int] = defaultdict(int)
         wave: list[Move] = []
         deferred: list[tuple[int, int]] = []
@@ -180,12 +177,9 @@ class WaveBuilder:
                 deferred.append((rank, v))  # room after this wave's arrivals land: next wave
                 continue
             if extra is None:
-                extra = incoming[dst] = [0.0, 0.0, 0.0, 0.0]
-            d = s.demand[v]
-            extra[0] += d[0]
-            extra[1] += d[1]
-            extra[2] += d[2]
-            extra[3] += d[3]
+                incoming[dst] = list(s.demand[v])
+            else:
+                add_to(extra, s.demand[v])
             if g >= 0:
                 arriving[(g, dst)] += 1
             busy[src] += 1
@@ -199,10 +193,8 @@ class WaveBuilder:
         """Every migration of the wave has landed: move the loads, wake moves parked on sources."""
         s = self.s
         for v, src, dst, staging in wave:
-            d, ls, ld = s.demand[v], s.load[src], s.load[dst]
-            for r in range(4):
-                ls[r] -= d[r]
-                ld[r] += d[r]
+            take_from(s.load[src], s.demand[v])
+            add_to(s.load[dst], s.demand[v])
             g = s.group[v]
             if g >= 0:
                 s.members[(g, src)] -= 1
@@ -237,7 +229,7 @@ def _priority_order(state: TransitState, moves: np.ndarray) -> np.ndarray:
     n_hosts = len(state.load)
     degree = np.bincount(cur, minlength=n_hosts) + np.bincount(dest, minlength=n_hosts)
     busiest = np.maximum(degree[cur], degree[dest])
-    memory = np.fromiter((state.demand[v][1] for v in moves.tolist()), dtype=np.float64, count=len(moves))
+    memory = np.fromiter((state.demand[v][RAM] for v in moves.tolist()), dtype=np.float64, count=len(moves))
     by_source = np.lexsort((moves, -memory, cur))
     round_index = np.empty(len(moves), dtype=np.int64)
     sorted_src = cur[by_source]

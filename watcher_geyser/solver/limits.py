@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from watcher_geyser.model import Fleet
+from watcher_geyser.model import RESOURCES, Fleet
 
-LIMIT_RESOURCES = ("vcpu", "memory_mb", "disk_gb", "cpu_cores")
-CPU_CORES = 3
+# The model's resources (the flavours' allocations), then measured CPU use in cores.
+LIMIT_RESOURCES = (*RESOURCES, "cpu_cores")
+CPU_CORES = len(RESOURCES)
 TOLERANCE = 1e-6  # relative: loads are sums of floats, a host exactly full is not above
 #: A CPU ceiling: one fraction of physical cores for every host, one per host (float64[H]), or None (not capped).
 CpuCeiling = float | np.ndarray | None
@@ -53,7 +54,7 @@ def above(load: np.ndarray, limits: np.ndarray) -> np.ndarray:
 
 def instance_demand(fleet: Fleet) -> np.ndarray:
     """float64[V, 4]: what each instance weighs on a host, in ``LIMIT_RESOURCES`` order."""
-    return np.column_stack([fleet.demand, fleet.cpu_used]) if fleet.instances else np.zeros((0, 4))
+    return np.column_stack([fleet.demand, fleet.cpu_used]) if fleet.instances else np.zeros((0, len(LIMIT_RESOURCES)))
 
 
 def host_load(fleet: Fleet, placement: np.ndarray | None = None) -> np.ndarray:
