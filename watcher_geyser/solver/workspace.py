@@ -13,6 +13,7 @@ import numpy as np
 from watcher_geyser.model import RAM, GroupPolicy
 from watcher_geyser.solver.limits import CPU_CORES, held_limits, host_load, instance_demand, packing_limits
 from watcher_geyser.solver.problem import Problem
+from watcher_geyser.tables import unique_rows
 
 # instances of one flavour are batched per band of measured CPU (cores), each band charged its own maximum
 CPU_BANDS_CORES = np.array([0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32])
@@ -74,9 +75,5 @@ class Workspace:
 
 
 def _flavor_keys(demand: np.ndarray) -> np.ndarray:
-    """One integer per distinct demand row; per column first (np.unique over rows is slow)."""
-    keys = np.zeros(len(demand), dtype=np.int64)
-    for column in demand.T:
-        values, inverse = np.unique(column, return_inverse=True)
-        keys = keys * len(values) + inverse.reshape(-1)
-    return np.unique(keys, return_inverse=True)[1].reshape(-1)
+    """One integer per distinct demand row."""
+    return unique_rows(demand)[1]
