@@ -40,6 +40,16 @@ def test_joint_bound_without_instances_is_zero():
     assert _joint(f, 0) == 0.0
 
 
+def _joint_for(problem) -> float:
+    f = problem.fleet
+    held = held_limits(f, problem.ceiling, problem.cpu_packing)
+    limits = held[:, :CPU_CORES]
+    cpu_limits = None if problem.cpu_ceiling is None else held[:, CPU_CORES]
+    hb = bounds.hosts_lower_bound(f, limits, problem.allow_power_on)
+    carry, per_core_w = bounds.load_prices(f, limits[:, VCPU], cpu_limits)
+    return joint_watts_lower_bound(f, limits, carry, per_core_w, problem.allow_power_on, hb or 0)
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems(max_hosts=4, max_instances=8, time_limit_s=5.0))
 def test_joint_bound_never_exceeds_a_proven_optimum(problem):
@@ -49,11 +59,12 @@ def test_joint_bound_never_exceeds_a_proven_optimum(problem):
     target = solve(problem, method="exact")
     if target.status != "OPTIMAL":
         return  # the proof did not finish in time: nothing to compare against
-    f = problem.fleet
-    held = held_limits(f, problem.ceiling, problem.cpu_packing)
-    limits = held[:, :CPU_CORES]
-    cpu_limits = None if problem.cpu_ceiling is None else held[:, CPU_CORES]
-    hb = bounds.hosts_lower_bound(f, limits, problem.allow_power_on)
-    carry, per_core_w = bounds.load_prices(f, limits[:, VCPU], cpu_limits)
-    joint = joint_watts_lower_bound(f, limits, carry, per_core_w, problem.allow_power_on, hb or 0)
-    assert joint <= target.watts_w + 1e-6
+    assert _joint_for(problem) <= target.watts_w + 1e-6
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(max_hosts=8, max_instances=40))
+def test_joint_bound_never_exceeds_any_valid_answer(problem):
+    """Larger fleets, where flavours repeat and split into bands of measured CPU."""
+    target = solve(problem, method="greedy")
+    assert _joint_for(problem) <= target.watts_w + 1e-6

@@ -78,7 +78,7 @@ def empty_by_ejection(ws: Workspace, placement: np.ndarray, deadline: float, max
         if len(items) < len(state.members[h]) or not _room_covers(ws, state, receivers, h):
             failures += 1
             continue
-        if _empty_one(ws, state, h, receivers, size, free) is None:
+        if _empty_one(ws, state, h, receivers, size, free, deadline) is None:
             failures += 1
             continue
         failures = 0
@@ -93,16 +93,17 @@ def _room_covers(ws: Workspace, state: _Fleet, receivers: np.ndarray, h: int) ->
 
 
 def _empty_one(ws: Workspace, state: _Fleet, h: int, receivers: np.ndarray, size: np.ndarray,
-               free: np.ndarray) -> list[tuple[int, int]] | None:
+               free: np.ndarray, deadline: float) -> list[tuple[int, int]] | None:
     """Move every instance of ``h`` onto ``receivers``, ejecting smaller instances where need
-    be; the moves made, or None (and ``state`` as it was) when some instance finds no room."""
+    be; the moves made, or None (and ``state`` as it was) when some instance finds no room
+    or the deadline passes."""
     done: list[tuple[int, int]] = []  # (instance, where it was), to undo
     placed: set[int] = set()
     queue = [(-size[v], v) for v in state.members[h]]
     heapq.heapify(queue)
     while queue:
         _, v = heapq.heappop(queue)
-        if len(done) >= MAX_MOVES_PER_HOST:
+        if len(done) >= MAX_MOVES_PER_HOST or time.monotonic() > deadline:
             break
         dst, ejected = _make_room(ws, state, v, receivers, size, free, placed)
         if dst is None:
