@@ -87,14 +87,26 @@ class _ItemClass:
 
 def _host_classes(fleet: Fleet, limits: np.ndarray, carry: np.ndarray, per_core_w: np.ndarray,
                   usable: np.ndarray, forced: np.ndarray) -> list[_HostClass]:
+    """Usable hosts of one zone, size and power curve, each class with its members' largest room
+    and carry and least per-core price: a relaxation, so hosts held above their limits (each
+    with its own held limit) do not make a class each."""
     idx = np.flatnonzero(usable)
-    keys = np.column_stack([fleet.host_zone[idx], limits[idx], carry[idx], fleet.idle_w[idx], per_core_w[idx]])
+    keys = np.column_stack([fleet.host_zone[idx], fleet.capacity[idx], fleet.physical_cores[idx],
+                            fleet.idle_w[idx], fleet.dynamic_slope_w_per_core[idx]])
     unique, inverse = unique_rows(keys)
-    count = np.bincount(inverse, minlength=len(unique))
-    pinned = np.bincount(inverse, weights=forced[idx], minlength=len(unique))
+    n = len(unique)
+    room = np.zeros((n, limits.shape[1]))
+    np.maximum.at(room, inverse, limits[idx])
+    most = np.zeros(n)
+    np.maximum.at(most, inverse, carry[idx])
+    price = np.full(n, np.inf)
+    np.minimum.at(price, inverse, per_core_w[idx])
+    count = np.bincount(inverse, minlength=n)
+    pinned = np.bincount(inverse, weights=forced[idx], minlength=n)
     return [
-        _HostClass(int(row[0]), row[1:4], float(row[4]), float(row[5]), float(row[6]), int(n), int(p))
-        for row, n, p in zip(unique, count, pinned)
+        _HostClass(int(unique[c, 0]), room[c], float(most[c]), float(unique[c, 5]), float(price[c]),
+                   int(count[c]), int(pinned[c]))
+        for c in range(n)
     ]
 
 
