@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from tests.builders import fleet, host, vm
 from tests.strategies import problems
 from watcher_geyser import bounds
-from watcher_geyser.joint_bound import joint_watts_lower_bound
+from watcher_geyser.joint_bound import SECONDS_PER_COLUMN, TIME_SHARE, joint_watts_lower_bound
 from watcher_geyser.model import VCPU
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.limits import CPU_CORES, held_limits
@@ -68,3 +68,19 @@ def test_joint_bound_never_exceeds_any_valid_answer(problem):
     """Larger fleets, where flavours repeat and split into bands of measured CPU."""
     target = solve(problem, method="greedy")
     assert _joint_for(problem) <= target.watts_w + 1e-6
+
+
+def test_joint_bound_is_skipped_when_it_would_eat_the_solve_s_time():
+    # the hand-checked fleet's programme (2 host classes x 1 instance class) fits a 10 s solve's
+    # share; a limit so short that even 2 columns exceed it skips the programme (0.0: the separate
+    # bounds stand), as a replayed day's 0.15 s steps do for its 800 hosts
+    hosts = [
+        host("small", vcpus=8, memory_mb=16384, idle_w=100, max_w=180),
+        host("big", vcpus=16, memory_mb=65536, idle_w=120, max_w=320),
+    ]
+    f = fleet(hosts, [vm("v", "big", vcpus=4, memory_mb=32768, cpu_util=1.0)])
+    carry, per_core_w = bounds.load_prices(f, f.capacity[:, VCPU], f.physical_cores)
+    hb = bounds.hosts_lower_bound(f, f.capacity)
+    assert joint_watts_lower_bound(f, f.capacity, carry, per_core_w, True, hb, time_limit_s=10.0) > 0
+    short = 2 * SECONDS_PER_COLUMN / TIME_SHARE / 2
+    assert joint_watts_lower_bound(f, f.capacity, carry, per_core_w, True, hb, time_limit_s=short) == 0.0

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from ortools.linear_solver import pywraplp
 
+from watcher_geyser import defaults
 from watcher_geyser.bounds import candidate_hosts, pinned_hosts
 from watcher_geyser.model import Fleet
 from watcher_geyser.tables import unique_rows
@@ -39,6 +40,14 @@ CPU_BANDS = 8
 #: Past this many columns (host classes x instance classes) the programme is skipped: the
 #: separate bounds stand. Fleets of a few host types and flavours need some hundreds.
 MAX_COLUMNS = 20000
+#: The programme may take at most this share of the solve's time limit, judged by its size (so
+#: the same fleet and limit always decide alike, deterministic mode included): building and
+#: solving it costs about ``SECONDS_PER_COLUMN`` a column here. Why: a replayed day
+#: (``geyser simulate``) solves its 800 hosts twice a step at 0.15 s a solve, where the
+#: programme's ~1,300 columns took 0.15 s each time and a day 98 s of CPU instead of 17; under
+#: ``geyser plan``'s 10 s it has room for about 4,000 columns.
+TIME_SHARE = 0.05
+SECONDS_PER_COLUMN = 1.2e-4
 FLOAT_MARGIN = 1e-9  # relative, taken off the bound
 
 
@@ -49,8 +58,10 @@ def joint_watts_lower_bound(
     per_core_w: np.ndarray,
     allow_power_on: bool,
     hosts_bound: int,
+    time_limit_s: float = defaults.TIME_LIMIT_S,
 ) -> float:
-    """Least watts of any answer, idle and dynamic together; 0.0 when the programme is skipped.
+    """Least watts of any answer, idle and dynamic together; 0.0 when the programme is skipped
+    (past ``MAX_COLUMNS``, or when it would take more than ``TIME_SHARE`` of ``time_limit_s``).
 
     ``limits`` (float[H, 3]) and ``carry`` (float[H], cores of measured load) are the most a
     host may hold in any answer; ``per_core_w`` what a core of load costs on each host."""
@@ -62,7 +73,8 @@ def joint_watts_lower_bound(
     items = _instance_classes(fleet)
     columns = [(k, c) for k in range(len(items)) for c in range(len(hosts)) if items[k].zone == hosts[c].zone]
     homeless = {i.zone for i in items} - {h.zone for h in hosts}
-    if len(columns) > MAX_COLUMNS or homeless:
+    affordable = len(columns) * SECONDS_PER_COLUMN <= TIME_SHARE * time_limit_s
+    if len(columns) > MAX_COLUMNS or not affordable or homeless:
         return 0.0  # too large to be quick, or instances with no host (the hosts bound says so)
     return _solve(hosts, items, columns, hosts_bound)
 

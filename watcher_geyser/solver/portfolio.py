@@ -328,7 +328,8 @@ def _proven_bounds(problem: Problem) -> _ProvenBounds:
     idle = bounds.idle_lower_bound(fleet, limits, problem.allow_power_on, hosts)
     dynamic = bounds.dynamic_lower_bound(fleet, usable, limits[:, VCPU], cpu_limits)
     carry, per_core_w = bounds.load_prices(fleet, limits[:, VCPU], cpu_limits)
-    joint = joint_watts_lower_bound(fleet, limits, carry, per_core_w, problem.allow_power_on, hosts)
+    joint = joint_watts_lower_bound(fleet, limits, carry, per_core_w, problem.allow_power_on, hosts,
+                                    problem.time_limit_s)
     return _ProvenBounds(hosts, max(idle + dynamic, joint), dynamic)
 
 
