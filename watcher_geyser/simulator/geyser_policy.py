@@ -18,8 +18,9 @@ utilisation just measured invites overloads when demand rises. The forecast take
 VM, the highest of its last ``forecast_window`` samples, a cheap and robust guard against
 the short bursts these traces are full of.
 
-Migrations stay few without a cap: the solver moves only instances of hosts it empties or
-relieves (never a reshuffle between hosts that stay on), and the forecast's head-room
+Migrations stay few without a cap: the solver moves instances of hosts it empties or
+relieves, and others only to make room for them (``solver/eject.py``: a small instance steps
+aside so a large one fits, when that empties a host), and the forecast's head-room
 keeps relief rare. ``Limits.max_consolidation_moves`` can still cap the consolidation per step
 (relief is never capped: an overload is fixed at the first step that sees it); on the
 PlanetLab days it costs energy for no gain in SLA.
