@@ -58,8 +58,3 @@ class Clock:
     def deadline(self) -> float:
         """A ``time.monotonic()`` deadline for loops that check it: never, when deterministic."""
         return math.inf if self.deterministic else self.started + self.limit_s
-
-    def share_deadline(self, fraction: float) -> float:
-        """A ``time.monotonic()`` deadline for a stage given ``fraction`` of the time left, so
-        the stages after it keep the rest: never, when deterministic."""
-        return math.inf if self.deterministic else min(self.deadline, time.monotonic() + fraction * self.left())
