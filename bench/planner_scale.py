@@ -47,6 +47,8 @@ def consolidation_target(fleet: Fleet, ceiling: float) -> np.ndarray:
     movers = movers[np.argsort(-fleet.demand[movers, 1], kind="stable")]
     zone = fleet.host_zone
     for v in movers:
+        if kept[fleet.placement[v]]:
+            continue  # its host was opened for an instance before it: it stays there (goal and used hold it)
         fits = kept & (zone == zone[fleet.placement[v]]) & ((used + fleet.demand[v]) <= limit).all(axis=1)
         candidates = np.flatnonzero(fits)
         if len(candidates) == 0:  # open one more host: the next fullest not kept yet, same zone
