@@ -50,17 +50,18 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--os-cloud", metavar="NAME", help="cloud in clouds.yaml (default: the OS_* variables)")
-    p.add_argument("--goal", default="server_consolidation", help="Watcher goal (default server_consolidation)")
+    p.add_argument("--goal", default="server_consolidation", help="Watcher goal (default %(default)s)")
     p.add_argument(
-        "--strategy", default="geyser_consolidation", help="Watcher strategy (default geyser_consolidation)"
+        "--strategy", default="geyser_consolidation", help="Watcher strategy (default %(default)s)"
     )
-    p.add_argument("--template", default="geyser", metavar="NAME", help="audit template name (default geyser)")
+    p.add_argument("--template", default="geyser", metavar="NAME", help="audit template name (default %(default)s)")
     p.add_argument("--audit-type", choices=("ONESHOT", "CONTINUOUS"), default="ONESHOT", type=str.upper)
     p.add_argument("--interval", metavar="S|CRON", help="CONTINUOUS: seconds between runs, or a cron expression")
     p.add_argument("--name", help="audit name (default: Watcher's)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
     p.add_argument("--params-file", metavar="FILE", help="strategy parameters as a JSON object (-p overrides)")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="wait at most S seconds (default 600)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="wait at most S seconds (default %(default)g)")
     p.add_argument("--execute", action="store_true", help="start the recommended action plan (changes the cloud)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--poll", type=float, default=2.0, metavar="S", help=argparse.SUPPRESS)

@@ -129,7 +129,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--scenario", help="scenario JSON giving hosts and instance sizes (instead of a preset)")
     parser.add_argument(
-        "--fidelity", default="realistic", choices=sorted(FIDELITIES), help="accounting rules (default: realistic)"
+        "--fidelity", default="realistic", choices=sorted(FIDELITIES), help="accounting rules (default: %(default)s)"
     )
     parser.add_argument(
         "--policy",
@@ -151,23 +151,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start",
         default="2026-06-21T00:00:00Z",
-        help="wall-clock time of the trace's first sample, for time-dependent signals (default 2026-06-21T00:00Z)",
+        help="wall-clock time of the trace's first sample, for time-dependent signals (default %(default)s)",
     )
     parser.add_argument(
         "--deferrable",
         type=cli_number(low=0, high=1),
         default=0.0,
         metavar="FRACTION",
-        help="share of VMs (0..1, chosen at random with --deferral-seed) whose work may be deferred (default 0)",
+        help="share of VMs (0..1, chosen at random with --deferral-seed) whose work may be deferred "
+        "(default %(default)g)",
     )
     parser.add_argument(
         "--deferral-deadline",
         default="24h",
         metavar="DURATION",
-        help="longest a deferrable VM may be held shelved in total, e.g. 8h, 90m, 1d (default 24h)",
+        help="longest a deferrable VM may be held shelved in total, e.g. 8h, 90m, 1d (default %(default)s)",
     )
     parser.add_argument("--deferral-seed", type=_SEED, default=0,
-                        help="seed of the choice of deferrable VMs (default 0)")
+                        help="seed of the choice of deferrable VMs (default %(default)s)")
     parser.add_argument(
         "--repeat-day", type=cli_number(low=1, high=MAX_REPEAT_DAYS, integer=True), default=1, metavar="N",
         help="replay the trace's day N times back to back, each day's VMs arriving at its start, and report "
@@ -176,7 +177,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=cli_number(low=1, high=10**9, integer=True), metavar="N",
                         help="replay only the first N VMs of the trace (N >= 1)")
     parser.add_argument(
-        "--seed", type=_SEED, default=0, help="random seed of the solver's search (CP-SAT's random_seed; default 0)"
+        "--seed", type=_SEED, default=0,
+        help="random seed of the solver's search (CP-SAT's random_seed; default %(default)s)"
     )
     parser.add_argument(
         "--deterministic",

@@ -74,7 +74,8 @@ def register(subparsers) -> None:
     cpu.add_argument("--cpu-util-file", metavar="FILE", help="measured CPU use per server (JSON, see below)")
     cpu.add_argument("--cpu-prometheus", metavar="URL", help="read measured CPU use from this Prometheus (see below)")
     p.add_argument("--cpu-query", metavar="PROMQL", help="with --cpu-prometheus: one series per server, 0..1")
-    p.add_argument("--cpu-label", default="uuid", metavar="NAME", help="label holding the server uuid (default uuid)")
+    p.add_argument("--cpu-label", default="uuid", metavar="NAME",
+                   help="label holding the server uuid (default %(default)s)")
     p.add_argument("--cpu-scale", type=cli_number(low=0, low_open=True, high=1e6), default=1.0, metavar="F",
                    help="multiply values (0.01 for percent)")
     p.add_argument(
@@ -82,7 +83,8 @@ def register(subparsers) -> None:
         type=float,
         default=1.0,
         metavar="F",
-        help="CPU use assumed for servers without a measurement, 0..1 of their vcpus (default 1.0: flavour size)",
+        help="CPU use assumed for servers without a measurement, 0..1 of their vcpus "
+        "(default %(default)g: flavour size)",
     )
     p.add_argument(
         "--page-size", type=int, default=None, metavar="N",
