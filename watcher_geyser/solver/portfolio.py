@@ -331,8 +331,8 @@ def _proven_bounds(problem: Problem) -> _ProvenBounds:
         return _ProvenBounds(None, 0.0, 0.0)
     usable = bounds.candidate_hosts(fleet, problem.allow_power_on) | bounds.pinned_hosts(fleet)
     idle = bounds.idle_lower_bound(fleet, limits, problem.allow_power_on, hosts)
-    dynamic = bounds.dynamic_lower_bound(fleet, usable, limits[:, VCPU], cpu_limits)
     carry, per_core_w = bounds.load_prices(fleet, limits[:, VCPU], cpu_limits)
+    dynamic = bounds.priced_dynamic_lower_bound(fleet, usable, carry, per_core_w)
     joint = joint_watts_lower_bound(fleet, limits, carry, per_core_w, problem.allow_power_on, hosts,
                                     problem.time_limit_s)
     return _ProvenBounds(hosts, max(idle + dynamic, joint), dynamic)
