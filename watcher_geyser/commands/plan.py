@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from watcher_geyser import defaults
-from watcher_geyser.commands.plan_report import format_summary
+from watcher_geyser.commands.plan_report import format_summary, metrics_note, why_no_actions
 from watcher_geyser.inputs import LIMITS, cli_number
 from watcher_geyser.model import Fleet
 from watcher_geyser.pipeline import (
@@ -152,6 +152,9 @@ def _add_plan_arguments(migration: argparse._ArgumentGroup) -> None:
     _add_number(migration, "--max-rows", _count, MAX_ROWS, "N", "plan rows shown in the table (default %(default)g)")
 
 
+NOTHING_PLANNED = "; nothing was planned"
+
+
 class _Refused(ValueError):
     """An input ``geyser plan`` cannot plan with; the message is the one line it prints (exit 2)."""
 
@@ -161,11 +164,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         fleet, settings, decision = _request(args, started)
     except _Refused as exc:
-        print(f"geyser plan: {exc}", file=sys.stderr)
+        text = str(exc) if str(exc).endswith(NOTHING_PLANNED) else f"{exc}{NOTHING_PLANNED}"
+        print(f"geyser plan: {text}", file=sys.stderr)
         return 2
     read_s = time.monotonic() - started
     result = run_pipeline(fleet, settings)
     summary = _summary(args, settings, decision, result, started, read_s)
+    if (why := why_no_actions(fleet, result)) is not None:
+        summary["messages"].append(f"no actions: {why}")
     if args.json:
         json.dump(summary, sys.stdout, indent=1)
         print()
@@ -182,7 +188,7 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
     try:
         validate_time_limit(args.time_limit, "--time-limit")
     except ValueError as exc:
-        raise _Refused(f"{exc}; nothing was planned") from None
+        raise _Refused(str(exc)) from None
     fleet = _fleet(args)
     if args.max_migrations is not None and args.max_migrations < 0:
         raise _Refused("--max-migrations must be >= 0")
@@ -201,8 +207,9 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
         try:
             history = read_power_history(args.power_history)
         except PowerHistoryError as exc:
-            raise _Refused(f"--power-history {exc}; nothing was planned") from None
+            raise _Refused(f"--power-history {exc}") from None
         settings = with_power_history(settings, fleet, history, CycleBudget(args.max_power_cycles))
+    settings = settings.noted(metrics_note(fleet, settings.limits.cpu_ceiling))
     # deterministic: the solver's share may not follow how long reading took
     spent_s = 0.0 if args.deterministic else time.monotonic() - started
     settings = settings.with_solve(time_limit_s=solver_limit_s(args.time_limit, spent_s, len(fleet.instances)))

@@ -6,6 +6,12 @@ the plan's own table is the planner's (``planner.format_plan_table``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from watcher_geyser.model import Fleet
+    from watcher_geyser.pipeline.request import Result
+
 
 def format_summary(summary: dict) -> str:
     """Before, after and the lower bound of hosts, watts, migrations and memory moved; then the
@@ -62,3 +68,40 @@ def format_signal(d: dict) -> str:
             f"  fallback {fallback}: {d['reason']}",
         ]
     )
+
+
+def metrics_note(fleet: Fleet, cpu_ceiling: float | None) -> str:
+    """What was assumed for instances without a measured ``cpu_util`` (empty when all have one,
+    or when CPU use does not count): an operator should know the plan packs them as that busy."""
+    missing = sum(1 for i in fleet.instances if i.cpu_util is None)
+    if not missing or cpu_ceiling is None:
+        return ""
+    return (
+        f"{missing} of {len(fleet.instances)} instance(s) have no cpu_util: planned at the scenario's "
+        f"default_cpu_util {fleet.default_cpu_util:g} of their vcpus (1: fully busy, as the Watcher plugin "
+        "counts instances without metrics); give cpu_util per instance "
+        "(geyser snapshot --cpu-util-file or --cpu-prometheus) or default_cpu_util for a tighter plan"
+    )
+
+
+def why_no_actions(fleet: Fleet, result: Result) -> str | None:
+    """Why the plan holds no action at all (None when it holds some): the first reason that applies."""
+    plan = result.plan
+    if plan.actions:
+        return None
+    undone = len(plan.left_undone)
+    if undone:
+        return f"all {undone} move(s) of the target were left undone (left_undone gives each reason)"
+    if not fleet.instances:
+        return "the scenario has no instances and no host to release"
+    if not fleet.accepts.any():
+        return (f"no host may receive an instance (all {len(fleet.hosts)} are disabled); "
+                "enable hosts in the scenario (state 'enabled') to let geyser consolidate")
+    if not fleet.movable.any():
+        return (f"none of the {len(fleet.instances)} instance(s) may move (locked, excluded, or in a state "
+                "that does not migrate: see docs/scenario.md)")
+    if result.settings.limits.max_migrations == 0:
+        return "--max-migrations is 0"
+    target = result.target
+    return (f"the current placement is already the solver's answer ({target.status}, watts within "
+            f"{target.gap:.2%} of the lower bound): no move draws fewer watts under these limits")

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from watcher_geyser.commands.simulate_setup import configure, deferral_setup, make_policies, preset_name, signal_feed
-from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number
+from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, epoch_s
 from watcher_geyser.simulator.arrivals import MAX_REPEAT_DAYS
 from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES
 from watcher_geyser.simulator.datacenter import PRESETS, DataCenter, scenario_datacenter, with_vm_sizes
@@ -231,21 +231,38 @@ def load_trace(path: str | None, limit: int | None, fmt: str = "auto") -> tuple[
     return (trace.head(limit) if limit else trace), raw
 
 
+def check(args: argparse.Namespace, paths: bool = True) -> list:
+    """The run's policies, after every check that needs no trace read: the policies and their
+    parameters, ``--start``, the signal's spec and (``paths``) that ``--trace`` and ``--scenario``
+    exist. Raises ``SimulateError``; ``geyser sweep`` checks each cell with it before any cell
+    runs (without ``paths`` for a remote cluster, whose workers may see paths this machine does not)."""
+    from watcher_geyser.signal import SignalError, parse_spec
+
+    try:
+        made = make_policies(args.policy or list(DEFAULT_POLICIES))
+        epoch_s(args.start, "--start")  # even without a signal: a typo is refused, not ignored
+        if args.signal:
+            parse_spec(args.signal)
+    except SignalError as exc:
+        raise SimulateError(f"signal {args.signal!r}: {exc}") from None
+    except (InputError, ValueError) as exc:
+        raise SimulateError(str(exc)) from None
+    for flag, path in (("--trace", args.trace), ("--scenario", args.scenario)):
+        if paths and path is not None and not Path(path).exists():
+            raise SimulateError(f"{flag} {path}: no such file or folder; give an existing path")
+    return made
+
+
 def execute(args: argparse.Namespace) -> Outcome:
     """Replay the trace under every policy asked for; bad input raises ``SimulateError``."""
     from watcher_geyser.scenario import ScenarioError, fleet_from_dict, load_scenario
 
-    policies = args.policy or list(DEFAULT_POLICIES)
     if getattr(args, "out", None):  # before the run: a long replay must not end in an unwritable folder
         try:
             check_writable_folder(args.out, "--out")
         except InputError as exc:
             raise SimulateError(str(exc)) from None
-    try:
-        # a policy that cannot run, or a bad parameter, says so before any trace is read
-        made = make_policies(policies)
-    except ValueError as exc:
-        raise SimulateError(str(exc)) from None
+    made = check(args)
     try:
         trace, raw = load_trace(args.trace, args.limit, args.trace_format)
     except TraceError as exc:
@@ -304,7 +321,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         outcome = execute(args)
     except SimulateError as exc:
-        print(f"geyser simulate: {exc}", file=sys.stderr)
+        print(f"geyser simulate: {exc}; nothing was replayed", file=sys.stderr)
         return 2
     results = outcome.results
     print(outcome.headline())

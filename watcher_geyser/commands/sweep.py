@@ -60,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
         print("geyser sweep: --scheduler uses that cluster's workers; drop --workers/--sequential", file=sys.stderr)
         return 2
     try:
-        cells = load_grid(args.grid)
+        cells = load_grid(args.grid, check_paths=not args.scheduler)  # a remote cluster's workers may see others
     except GridError as exc:
-        print(f"geyser sweep: {exc}", file=sys.stderr)
+        print(f"geyser sweep: {exc}; no cell was run", file=sys.stderr)
         return 2
     if args.dry_run:
         done = load_done(Path(args.out), cells)

@@ -93,7 +93,8 @@ def _planetlab_file(path: Path) -> np.ndarray:
         raise TraceError(f"{path}: cannot read: {exc}") from exc
     if len(lines) != PLANETLAB_SAMPLES:
         raise TraceError(
-            f"{path}: expected {PLANETLAB_SAMPLES} lines (one 5-minute sample each), found {len(lines)}"
+            f"{path}: expected {PLANETLAB_SAMPLES} lines (one 5-minute sample each), found {len(lines)}; "
+            "repair the file or move it out of the day's folder (every file in it is a VM)"
         )
     values = np.empty(PLANETLAB_SAMPLES)
     for lineno, line in enumerate(lines, start=1):

@@ -1,0 +1,211 @@
+"""What an operator gets wrong, tried from outside: each case runs ``geyser`` as typed and
+checks the one line it answers (exit 2, what is wrong, where, the fix, what was done instead),
+or, for a plan that does nothing, the note saying why.
+
+Found by going through README.md as a newcomer (the cases `test_bad_inputs` did not hold).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.signal_servers import serve
+from watcher_geyser.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CLOUD = ROOT / "examples" / "cloud.json"
+
+
+def geyser(argv: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def scenario(tmp_path: Path, change) -> Path:
+    data = json.loads(CLOUD.read_text())
+    change(data)
+    path = tmp_path / "cloud.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def plan_json(argv: list[str], capsys) -> dict:
+    code, out, _ = geyser(["plan", *argv, "--time-limit", "2", "--json"], capsys)
+    assert code == 0
+    return json.loads(out)
+
+
+# --- geyser plan ---------------------------------------------------------------------------
+
+def test_a_truncated_scenario_says_nothing_was_planned(tmp_path, capsys) -> None:
+    path = tmp_path / "cut.json"
+    path.write_text(CLOUD.read_text()[:300])
+    code, out, err = geyser(["plan", str(path)], capsys)
+    line = one_line(err)
+    assert code == 2 and out == ""
+    assert str(path) in line and "not valid JSON (line" in line and line.endswith("nothing was planned")
+
+
+def test_every_host_disabled_is_no_actions_and_says_why(tmp_path, capsys) -> None:
+    path = scenario(tmp_path, lambda d: [h.update(state="disabled") for h in d["hosts"]])
+    answer = plan_json([str(path)], capsys)
+    assert answer["waves"] == []
+    assert any(m.startswith("no actions: no host may receive an instance (all 8 are disabled)")
+               for m in answer["messages"]), answer["messages"]
+
+
+def test_every_instance_locked_is_no_actions_and_says_why(tmp_path, capsys) -> None:
+    path = scenario(tmp_path, lambda d: [i.update(locked=True) for i in d["instances"]])
+    answer = plan_json([str(path)], capsys)
+    assert answer["waves"] == []
+    assert any(m.startswith("no actions: none of the 40 instance(s) may move") for m in answer["messages"])
+
+
+def test_no_migrations_allowed_is_no_actions_and_says_why(capsys) -> None:
+    answer = plan_json([str(CLOUD), "--max-migrations", "0"], capsys)
+    assert answer["waves"] == [] and "no actions: --max-migrations is 0" in answer["messages"]
+
+
+def test_a_plan_with_actions_has_no_no_actions_note(capsys) -> None:
+    answer = plan_json([str(CLOUD)], capsys)
+    assert answer["waves"] and not any(m.startswith("no actions") for m in answer["messages"])
+
+
+def test_instances_without_metrics_are_named_with_what_was_assumed(tmp_path, capsys) -> None:
+    def strip(d):
+        for i in d["instances"][:5]:
+            del i["cpu_util"]
+        d.pop("default_cpu_util", None)
+
+    path = scenario(tmp_path, strip)
+    notes = [m for m in plan_json([str(path)], capsys)["messages"] if "have no cpu_util" in m]
+    assert len(notes) == 1 and notes[0].startswith("5 of 40 instance(s) have no cpu_util")
+    assert "default_cpu_util 1 " in notes[0] and "--cpu-util-file" in notes[0]
+    # CPU use ignored (--cpu-ceiling none): nothing was assumed, nothing to say
+    answer = plan_json([str(path), "--cpu-ceiling", "none"], capsys)
+    assert not any("have no cpu_util" in m for m in answer["messages"])
+
+
+def test_measured_instances_get_no_metrics_note(capsys) -> None:
+    assert not any("have no cpu_util" in m for m in plan_json([str(CLOUD)], capsys)["messages"])
+
+
+# --- geyser simulate ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, text", [
+    (["--start", "yesterday"], "--start: text of 9 character(s) is not a time"),  # refused without a signal too
+    (["--trace", "no/such/day"], "--trace no/such/day: no such file or folder"),
+    (["--scenario", "no/such.json"], "--scenario no/such.json: no such file or folder"),
+    (["--policy", "geyser:ceil=0.5"], "unknown key 'ceil'"),
+])
+def test_a_bad_simulate_input_is_refused_before_the_replay(argv, text, capsys) -> None:
+    policy = [] if "--policy" in argv else ["--policy", "npa"]
+    code, out, err = geyser(["simulate", "--quiet", *policy, *argv], capsys)
+    line = one_line(err)
+    assert code == 2 and out == ""
+    assert text in line and line.endswith("nothing was replayed"), line
+
+
+def test_a_bad_file_in_a_planetlab_folder_is_named_with_the_fix(tmp_path, capsys) -> None:
+    day = tmp_path / "day"
+    day.mkdir()
+    (day / "vm-a").write_text("10\n" * 288)
+    (day / "vm-b").write_text("10\n" * 17)  # cut short
+    code, _, err = geyser(["simulate", "--quiet", "--policy", "npa", "--trace", str(day)], capsys)
+    line = one_line(err)
+    assert code == 2 and "vm-b: expected 288 lines" in line and "found 17" in line
+    assert "move it out of the day's folder" in line and line.endswith("nothing was replayed")
+
+
+# --- geyser sweep ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("grid, text", [
+    ('[grid]\npolicy = ["nope"]\n', "cell policy=nope: unknown policy 'nope'"),
+    ('[grid]\npolicy = ["geyser:ceil=2"]\n', "unknown key 'ceil'"),
+    ('[grid]\npolicy = ["npa"]\nsignal = ["constnt:5W"]\n', "unknown kind 'constnt'"),
+    ('[fixed]\nstart = "yesterday"\n[grid]\npolicy = ["npa"]\n', "--start: text of 9 character(s) is not a time"),
+    ('[fixed]\ntrace = "no-such-day"\n[grid]\npolicy = ["npa"]\n', "no-such-day: no such file or folder"),
+])
+def test_a_bad_grid_cell_fails_before_any_cell_runs(grid, text, tmp_path, capsys) -> None:
+    path = tmp_path / "grid.toml"
+    path.write_text(grid)
+    out_dir = tmp_path / "out"
+    for extra in (["--dry-run"], ["--sequential", "--quiet"]):
+        code, out, err = geyser(["sweep", str(path), "--out", str(out_dir), *extra], capsys)
+        line = one_line(err)
+        assert code == 2 and out == ""
+        assert str(path) in line and text in line and line.endswith("no cell was run"), line
+    assert not out_dir.exists()
+
+
+# --- geyser signal ---------------------------------------------------------------------------
+
+def test_no_source_names_the_fix(capsys) -> None:
+    code, _, err = geyser(["signal"], capsys)
+    line = one_line(err)
+    assert code == 2 and "no SOURCE given" in line and "geyser signal constant:5000W" in line
+
+
+def test_a_missing_config_file_names_the_fix(tmp_path, capsys) -> None:
+    code, _, err = geyser(["signal", "constant:0.5?unit=fraction", "--config-file", str(tmp_path / "no.conf")],
+                          capsys)
+    line = one_line(err)
+    assert code == 2 and "no.conf" in line and "leave --config-file out" in line
+
+
+def test_a_404_page_is_told_in_words_not_markup(capsys) -> None:
+    page = b"<!DOCTYPE HTML>\n<html><head><title>Error response</title></head><body><h1>Not here</h1></body></html>"
+    routes = {"/gone.json": (404, {"Content-Type": "text/html"}, page)}
+    with serve(routes) as (url, _):
+        code, out, _ = geyser(["signal", f"{url}/gone.json", "--fleet-peak-w", "1000", "--json"], capsys)
+    reason = json.loads(out)["reason"]
+    assert code == 1  # a fallback, as documented
+    assert "HTTP 404" in reason and "Not here" in reason and "check the URL" in reason
+    assert "<" not in reason and "DOCTYPE" not in reason
+
+
+# --- geyser audit ---------------------------------------------------------------------------
+
+def test_a_continuous_audit_every_0_seconds_is_refused_before_any_call(capsys) -> None:
+    code, _, err = geyser(["audit", "--os-cloud", "nowhere", "--audit-type", "CONTINUOUS", "--interval", "0"],
+                          capsys)
+    line = one_line(err)
+    assert code == 2 and "--interval 0" in line and "above 0" in line
+
+
+def test_an_unreachable_watcher_is_one_line_with_the_fix() -> None:
+    pytest.importorskip("watcherclient")
+    from keystoneauth1 import session
+
+    from watcher_geyser.audit.client import WatcherError, _api
+
+    with pytest.raises(WatcherError) as caught:  # a real refused connection, as watcherclient's last retry sees it
+        _api("read Watcher's API versions", lambda: session.Session().get("http://127.0.0.1:9/"))
+    text = str(caught.value)
+    assert "\n" not in text and "HTTPConnectionPool" not in text
+    assert "cannot reach Watcher's API (Unable to establish connection to http://127.0.0.1:9/" in text
+    assert "infra_optim_endpoint_override" in text and text.endswith("nothing was changed")
+
+
+def test_a_remote_cluster_grid_may_name_paths_only_its_workers_see(tmp_path) -> None:
+    from watcher_geyser.sweep.grid import GridError, load_grid
+
+    path = tmp_path / "grid.toml"
+    path.write_text('[fixed]\ntrace = "/on/the/workers/day"\n[grid]\npolicy = ["npa"]\n')
+    assert load_grid(path, check_paths=False)[0].params["trace"] == "/on/the/workers/day"
+    with pytest.raises(GridError, match="no such file or folder"):
+        load_grid(path)
