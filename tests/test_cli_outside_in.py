@@ -8,6 +8,7 @@ Found by going through README.md as a newcomer (the cases `test_bad_inputs` did 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,16 @@ def test_a_bad_file_in_a_planetlab_folder_is_named_with_the_fix(tmp_path, capsys
     assert "move it out of the day's folder" in line and line.endswith("nothing was replayed")
 
 
+def test_a_trace_naming_instances_the_scenario_lacks_names_count_and_fix(tmp_path, capsys) -> None:
+    path = scenario(tmp_path, lambda d: d.update(instances=d["instances"][:10]))
+    trace = ROOT / "examples" / "util.csv"
+    code, _, err = geyser(["simulate", "--quiet", "--policy", "npa", "--trace", str(trace), "--scenario", str(path)],
+                          capsys)
+    line = one_line(err)
+    assert code == 2 and "the trace names 30 instance(s) the scenario does not hold" in line
+    assert "and 25 more" in line and "drop their rows from the trace" in line and line.endswith("nothing was replayed")
+
+
 # --- geyser sweep ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("grid, text", [
@@ -209,3 +220,29 @@ def test_a_remote_cluster_grid_may_name_paths_only_its_workers_see(tmp_path) -> 
     assert load_grid(path, check_paths=False)[0].params["trace"] == "/on/the/workers/day"
     with pytest.raises(GridError, match="no such file or folder"):
         load_grid(path)
+
+
+# --- --help ---------------------------------------------------------------------------
+
+def _helps() -> dict[str, str]:
+    import argparse
+
+    from watcher_geyser.cli import build_parser
+
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {"": parser.format_help(), **{name: sub.format_help() for name, sub in action.choices.items()}}
+
+
+@pytest.mark.parametrize("name", sorted(_helps()))
+def test_every_help_shows_examples_of_its_command(name: str) -> None:
+    text = _helps()[name]
+    assert re.search(r"^examples:$", text, re.IGNORECASE | re.MULTILINE), f"geyser {name} --help has no examples"
+    assert re.search(rf"^\s+geyser {name}", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", sorted(_helps()))
+def test_no_option_shows_its_bare_variable_name(name: str) -> None:
+    """A value's placeholder says what to give (W, N, FILE, DIR, TIME), never argparse's SIGNAL_W."""
+    usage = _helps()[name].split("\n\n", 1)[0]
+    assert not re.findall(r"--[\w-]+ [A-Z]+_[A-Z_]+\b", usage), usage

@@ -107,8 +107,11 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     _add_number(parser, "--relief-margin", _margin, LIM.relief_margin, "F",
                 "a host sheds instances once its CPU use passes the CPU ceiling by this much (default "
                 "%(default)g, capped at 100 %%)")
-    parser.add_argument("--power-budget", type=_watts, metavar="W", help="watts available to the fleet")
-    parser.add_argument("--max-migrations", type=_count, metavar="N", help="most instances that may move")
+    parser.add_argument("--power-budget", type=_watts, metavar="W",
+                        help="watts available to the fleet, a soft target: watts above it are cut first "
+                        "(default: no budget)")
+    parser.add_argument("--max-migrations", type=_count, metavar="N",
+                        help="most instances that may move (default: no cap)")
     parser.add_argument("--no-power-on", action="store_true", help="never switch on a host that is off now")
     _add_number(parser, "--watts-tolerance", _tolerance, LIM.watts_tolerance, "F",
                 "give up to this fraction of the fewest watts for less memory to move, never for more hosts on "

@@ -111,7 +111,8 @@ _SEED = cli_number(low=0, high=2**31 - 1, integer=True)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Every option of one run (``geyser sweep`` grids use these names, without the dashes)."""
-    parser.add_argument("--trace", help="PlanetLab day folder, CSV file or scenario JSON (default: the bundled sample)")
+    parser.add_argument("--trace", metavar="PATH",
+                        help="PlanetLab day folder, CSV file or scenario JSON (default: the bundled sample)")
     parser.add_argument(
         "--trace-format",
         default="auto",
@@ -127,7 +128,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "public datasets of --trace-format; three-gen, three host generations at two VMs per host, for a fleet "
         "the engine was not tuned on)",
     )
-    parser.add_argument("--scenario", help="scenario JSON giving hosts and instance sizes (instead of a preset)")
+    parser.add_argument("--scenario", metavar="FILE",
+                        help="scenario JSON giving hosts and instance sizes (instead of a preset)")
     parser.add_argument(
         "--fidelity", default="realistic", choices=sorted(FIDELITIES), help="accounting rules (default: %(default)s)"
     )
@@ -145,11 +147,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or file:site.csv?unit=watts): the geyser policy follows it, and energy above it is reported",
     )
     parser.add_argument(
-        "--signal-w", type=cli_number(low=0, high=LIMITS["power_budget_w"][1]),
+        "--signal-w", type=cli_number(low=0, high=LIMITS["power_budget_w"][1]), metavar="W",
         help="shorthand for --signal constant:<W>W: a constant available power in watts"
     )
     parser.add_argument(
-        "--start",
+        "--start", metavar="TIME",
         default="2026-06-21T00:00:00Z",
         help="wall-clock time of the trace's first sample, for time-dependent signals (default %(default)s)",
     )
@@ -167,7 +169,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="longest a deferrable VM may be held shelved in total, e.g. 8h, 90m, 1d (default %(default)s)",
     )
-    parser.add_argument("--deferral-seed", type=_SEED, default=0,
+    parser.add_argument("--deferral-seed", type=_SEED, default=0, metavar="N",
                         help="seed of the choice of deferrable VMs (default %(default)s)")
     parser.add_argument(
         "--repeat-day", type=cli_number(low=1, high=MAX_REPEAT_DAYS, integer=True), default=1, metavar="N",
@@ -177,7 +179,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=cli_number(low=1, high=10**9, integer=True), metavar="N",
                         help="replay only the first N VMs of the trace (N >= 1)")
     parser.add_argument(
-        "--seed", type=_SEED, default=0,
+        "--seed", type=_SEED, default=0, metavar="N",
         help="random seed of the solver's search (CP-SAT's random_seed; default %(default)s)"
     )
     parser.add_argument(
@@ -186,7 +188,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the same numbers on every run and machine: the solver runs one CP-SAT worker under a work limit "
         "instead of a wall-clock limit (steps may take longer on a busy machine)",
     )
-    parser.add_argument("--out", help="folder for report.json, steps.csv and PNG plots")
+    parser.add_argument("--out", metavar="DIR", help="folder for report.json, steps.csv and PNG plots")
     parser.add_argument("--no-plots", action="store_true", help="with --out, skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
