@@ -246,3 +246,22 @@ def test_no_option_shows_its_bare_variable_name(name: str) -> None:
     """A value's placeholder says what to give (W, N, FILE, DIR, TIME), never argparse's SIGNAL_W."""
     usage = _helps()[name].split("\n\n", 1)[0]
     assert not re.findall(r"--[\w-]+ [A-Z]+_[A-Z_]+\b", usage), usage
+
+
+def test_a_misspelt_scenario_field_is_a_note_not_a_silent_loss(tmp_path, capsys) -> None:
+    def misspell(d):
+        for i in d["instances"]:
+            i["cpu_utl"] = i.pop("cpu_util")
+        d["hosts"][0]["reserved_memry_mb"] = 4096
+        d["instances"][0]["flavour"] = "m1.small"  # unknown and like nothing known: ignored quietly (newer snapshots)
+
+    path = scenario(tmp_path, misspell)
+    code, _, err = geyser(["plan", str(path), "--time-limit", "1", "--json"], capsys)
+    assert code == 0
+    notes = [line for line in err.splitlines() if "unknown field" in line]
+    assert notes == [
+        "geyser plan: note: 1 host(s): unknown field 'reserved_memry_mb' ignored; did you mean 'reserved_memory_mb'? "
+        "(docs/scenario.md)",
+        "geyser plan: note: 40 instance(s): unknown field 'cpu_utl' ignored; did you mean 'cpu_util'? "
+        "(docs/scenario.md)",
+    ]
