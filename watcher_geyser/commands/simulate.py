@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from watcher_geyser.commands.simulate_setup import configure, deferral_setup, make_policies, preset_name, signal_feed
+from watcher_geyser.commands.simulate_setup import (
+    configure,
+    deferral_setup,
+    make_policies,
+    preset_name,
+    signal_feed,
+    start_overload_note,
+)
 from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, epoch_s
 from watcher_geyser.simulator.arrivals import MAX_REPEAT_DAYS
 from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES
@@ -326,6 +333,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"geyser simulate: {exc}; nothing was replayed", file=sys.stderr)
         return 2
     results = outcome.results
+    if note := start_overload_note(outcome.dc):
+        print(note, file=sys.stderr)
     print(outcome.headline())
     print(table(results))
     for r in results:
