@@ -112,6 +112,8 @@ def test_measured_instances_get_no_metrics_note(capsys) -> None:
     (["--trace", "no/such/day"], "--trace no/such/day: no such file or folder"),
     (["--scenario", "no/such.json"], "--scenario no/such.json: no such file or folder"),
     (["--policy", "geyser:ceil=0.5"], "unknown key 'ceil'"),
+    (["--datacenter", "planetlab-small", "--scenario", str(CLOUD)], "both give the hosts; give one of them"),
+    (["--trace", str(CLOUD)], "pass it as --scenario, with a CSV or PlanetLab --trace"),
 ])
 def test_a_bad_simulate_input_is_refused_before_the_replay(argv, text, capsys) -> None:
     policy = [] if "--policy" in argv else ["--policy", "npa"]

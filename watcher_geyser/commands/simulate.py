@@ -256,6 +256,8 @@ def check(args: argparse.Namespace, paths: bool = True) -> list:
         raise SimulateError(f"signal {args.signal!r}: {exc}") from None
     except (InputError, ValueError) as exc:
         raise SimulateError(str(exc)) from None
+    if args.scenario and args.datacenter:
+        raise SimulateError(f"--datacenter {args.datacenter} and --scenario both give the hosts; give one of them")
     for flag, path in (("--trace", args.trace), ("--scenario", args.scenario)):
         if paths and path is not None and not Path(path).exists():
             raise SimulateError(f"{flag} {path}: no such file or folder; give an existing path")
