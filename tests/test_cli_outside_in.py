@@ -14,19 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.signal_servers import serve
-from watcher_geyser.cli import main
+from tests.test_bad_inputs import geyser
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOUD = ROOT / "examples" / "cloud.json"
-
-
-def geyser(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str) -> str:
