@@ -72,6 +72,39 @@ def test_no_migrations_allowed_is_no_actions_and_says_why(capsys) -> None:
     assert answer["waves"] == [] and "no actions: --max-migrations is 0" in answer["messages"]
 
 
+def test_a_covering_supply_is_no_actions_and_says_why(capsys) -> None:
+    answer = plan_json([str(CLOUD), "--signal", "constant:5000W"], capsys)
+    assert answer["waves"] == []
+    assert any(m.startswith("no actions: the supply (5,000 W) covers what the fleet draws (1,579 W)")
+               for m in answer["messages"]), answer["messages"]
+
+
+def test_an_already_best_placement_is_no_actions_with_the_limits(tmp_path, capsys) -> None:
+    host = {"vcpus": 16, "memory_mb": 65536, "disk_gb": 500, "power": {"idle_w": 100, "max_w": 300}}
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps({
+        "hosts": [{"name": "a", **host}, {"name": "b", **host}],
+        "instances": [{"uuid": "v1", "host": "a", "vcpus": 2, "memory_mb": 4096, "disk_gb": 20, "cpu_util": 0.5}],
+    }))
+    answer = plan_json([str(path), "--ceiling", "0.9"], capsys)
+    assert [w[0]["kind"] for w in answer["waves"]] == ["disable"]  # b is released, nothing moves
+    path.write_text(path.read_text().replace('"name": "b", ', '"name": "b", "state": "disabled", '))
+    answer = plan_json([str(path), "--ceiling", "0.9"], capsys)
+    assert answer["waves"] == []
+    assert any(m.startswith("no actions: the solver's answer is the current placement (")
+               and m.endswith("under these limits (ceiling 0.9, CPU ceiling 0.75) it found no better one")
+               for m in answer["messages"]), answer["messages"]
+
+
+def test_flags_the_signal_replaces_are_named(capsys) -> None:
+    answer = plan_json([str(CLOUD), "--signal", "constant:5000W", "--power-budget", "100", "--cpu-ceiling", "0.9"],
+                       capsys)
+    assert ("--signal replaced --power-budget 100 W by the signal's budget (5,000 W) and --cpu-ceiling 0.9 by the "
+            "signal's ceiling (0.5); leave --signal out to plan with yours") in answer["messages"]
+    answer = plan_json([str(CLOUD), "--signal", "constant:5000W"], capsys)
+    assert not any("--signal replaced" in m for m in answer["messages"])
+
+
 def test_a_plan_with_actions_has_no_no_actions_note(capsys) -> None:
     answer = plan_json([str(CLOUD)], capsys)
     assert answer["waves"] and not any(m.startswith("no actions") for m in answer["messages"])

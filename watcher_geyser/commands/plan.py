@@ -205,7 +205,7 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
             decision = _decide(args.signal, fleet)
         except SignalError as exc:
             raise _Refused(f"--signal: {exc}") from None
-        settings = apply_decision(settings, decision)
+        settings = apply_decision(settings, decision).noted(_replaced(args, settings.limits, decision))
     if args.power_history:
         try:
             history = read_power_history(args.power_history)
@@ -217,6 +217,19 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
     spent_s = 0.0 if args.deterministic else time.monotonic() - started
     settings = settings.with_solve(time_limit_s=solver_limit_s(args.time_limit, spent_s, len(fleet.instances)))
     return fleet, settings, decision
+
+
+def _replaced(args: argparse.Namespace, before: Limits, decision: Decision) -> str:
+    """A note naming the flags the signal's decision overrode (empty when none was given)."""
+    replaced = []
+    if args.power_budget is not None:
+        budget = "none" if decision.budget_w is None else f"{decision.budget_w:,.0f} W"
+        replaced.append(f"--power-budget {args.power_budget:g} W by the signal's budget ({budget})")
+    if args.cpu_ceiling != LIM.cpu_ceiling and before.cpu_ceiling is not None:
+        replaced.append(f"--cpu-ceiling {args.cpu_ceiling:g} by the signal's ceiling ({decision.ceiling:g})")
+    if not replaced:
+        return ""
+    return "--signal replaced " + " and ".join(replaced) + "; leave --signal out to plan with yours"
 
 
 def _fleet(args: argparse.Namespace) -> Fleet:
