@@ -291,3 +291,15 @@ def test_a_misspelt_scenario_field_is_a_note_not_a_silent_loss(tmp_path, capsys)
         "geyser plan: note: 40 instance(s): unknown field 'cpu_utl' ignored; did you mean 'cpu_util'? "
         "(docs/scenario.md)",
     ]
+
+
+def test_an_unwritable_state_file_says_what_is_lost_and_the_fix(tmp_path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, out, err = geyser(["signal", "constant:0.5?unit=fraction", "--fleet-peak-w", "100",
+                             "--state-file", str(blocker / "state.json")], capsys)
+    line = err.splitlines()[-1]  # after the note that it could not be read either (starting afresh)
+    assert "Traceback" not in err
+    assert code == 0 and "value" in out  # the decision is still shown
+    assert f"cannot save policy state to {blocker / 'state.json'}" in line
+    assert "the next starts without its memory" in line and "choose another state file" in line
