@@ -96,6 +96,13 @@ def test_an_already_best_placement_is_no_actions_with_the_limits(tmp_path, capsy
                for m in answer["messages"]), answer["messages"]
 
 
+def test_an_unsatisfiable_ceiling_is_no_actions_naming_the_fix(capsys) -> None:
+    answer = plan_json([str(CLOUD), "--ceiling", "0.1"], capsys)
+    assert answer["waves"] == [] and len(answer["unrelieved_hosts"]) == 8
+    assert ("no actions: 8 host(s) stay above their limits (NOT RELIEVED) and no host has room for their instances "
+            "under ceiling 0.1, CPU ceiling 0.75: raise the ceilings, or add or enable hosts") in answer["messages"]
+
+
 def test_flags_the_signal_replaces_are_named(capsys) -> None:
     answer = plan_json([str(CLOUD), "--signal", "constant:5000W", "--power-budget", "100", "--cpu-ceiling", "0.9"],
                        capsys)

@@ -109,5 +109,9 @@ def why_no_actions(fleet: Fleet, result: Result) -> str | None:
                 "is plentiful no watts are worth a migration (watts above the supply come first, then memory moved)")
     cpu = "none" if limits.cpu_ceiling is None else f"{limits.cpu_ceiling:g}"
     target = result.target
+    if target.unrelieved:
+        return (f"{len(target.unrelieved)} host(s) stay above their limits (NOT RELIEVED) and no host has room for "
+                f"their instances under ceiling {limits.ceiling:g}, CPU ceiling {cpu}: raise the ceilings, or add "
+                "or enable hosts")
     return (f"the solver's answer is the current placement ({target.status}, watts within {target.gap:.2%} of the "
             f"lower bound): under these limits (ceiling {limits.ceiling:g}, CPU ceiling {cpu}) it found no better one")
