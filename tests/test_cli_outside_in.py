@@ -8,24 +8,16 @@ Found by going through README.md as a newcomer (the cases `test_bad_inputs` did 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.signal_servers import serve
-from watcher_geyser.cli import main
+from tests.test_bad_inputs import geyser
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOUD = ROOT / "examples" / "cloud.json"
-
-
-def geyser(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str) -> str:
@@ -80,6 +72,46 @@ def test_no_migrations_allowed_is_no_actions_and_says_why(capsys) -> None:
     assert answer["waves"] == [] and "no actions: --max-migrations is 0" in answer["messages"]
 
 
+def test_a_covering_supply_is_no_actions_and_says_why(capsys) -> None:
+    answer = plan_json([str(CLOUD), "--signal", "constant:5000W"], capsys)
+    assert answer["waves"] == []
+    assert any(m.startswith("no actions: the supply (5,000 W) covers what the fleet draws (1,579 W)")
+               for m in answer["messages"]), answer["messages"]
+
+
+def test_an_already_best_placement_is_no_actions_with_the_limits(tmp_path, capsys) -> None:
+    host = {"vcpus": 16, "memory_mb": 65536, "disk_gb": 500, "power": {"idle_w": 100, "max_w": 300}}
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps({
+        "hosts": [{"name": "a", **host}, {"name": "b", **host}],
+        "instances": [{"uuid": "v1", "host": "a", "vcpus": 2, "memory_mb": 4096, "disk_gb": 20, "cpu_util": 0.5}],
+    }))
+    answer = plan_json([str(path), "--ceiling", "0.9"], capsys)
+    assert [w[0]["kind"] for w in answer["waves"]] == ["disable"]  # b is released, nothing moves
+    path.write_text(path.read_text().replace('"name": "b", ', '"name": "b", "state": "disabled", '))
+    answer = plan_json([str(path), "--ceiling", "0.9"], capsys)
+    assert answer["waves"] == []
+    assert any(m.startswith("no actions: the solver's answer is the current placement (")
+               and m.endswith("under these limits (ceiling 0.9, CPU ceiling 0.75) it found no better one")
+               for m in answer["messages"]), answer["messages"]
+
+
+def test_an_unsatisfiable_ceiling_is_no_actions_naming_the_fix(capsys) -> None:
+    answer = plan_json([str(CLOUD), "--ceiling", "0.1"], capsys)
+    assert answer["waves"] == [] and len(answer["unrelieved_hosts"]) == 8
+    assert ("no actions: 8 host(s) stay above their limits (NOT RELIEVED) and no host has room for their instances "
+            "under ceiling 0.1, CPU ceiling 0.75: raise the ceilings, or add or enable hosts") in answer["messages"]
+
+
+def test_flags_the_signal_replaces_are_named(capsys) -> None:
+    answer = plan_json([str(CLOUD), "--signal", "constant:5000W", "--power-budget", "100", "--cpu-ceiling", "0.9"],
+                       capsys)
+    assert ("--signal replaced --power-budget 100 W by the signal's budget (5,000 W) and --cpu-ceiling 0.9 by the "
+            "signal's ceiling (0.5); leave --signal out to plan with yours") in answer["messages"]
+    answer = plan_json([str(CLOUD), "--signal", "constant:5000W"], capsys)
+    assert not any("--signal replaced" in m for m in answer["messages"])
+
+
 def test_a_plan_with_actions_has_no_no_actions_note(capsys) -> None:
     answer = plan_json([str(CLOUD)], capsys)
     assert answer["waves"] and not any(m.startswith("no actions") for m in answer["messages"])
@@ -111,6 +143,8 @@ def test_measured_instances_get_no_metrics_note(capsys) -> None:
     (["--trace", "no/such/day"], "--trace no/such/day: no such file or folder"),
     (["--scenario", "no/such.json"], "--scenario no/such.json: no such file or folder"),
     (["--policy", "geyser:ceil=0.5"], "unknown key 'ceil'"),
+    (["--datacenter", "planetlab-small", "--scenario", str(CLOUD)], "both give the hosts; give one of them"),
+    (["--trace", str(CLOUD)], "pass it as --scenario, with a CSV or PlanetLab --trace"),
 ])
 def test_a_bad_simulate_input_is_refused_before_the_replay(argv, text, capsys) -> None:
     policy = [] if "--policy" in argv else ["--policy", "npa"]
@@ -129,6 +163,16 @@ def test_a_bad_file_in_a_planetlab_folder_is_named_with_the_fix(tmp_path, capsys
     line = one_line(err)
     assert code == 2 and "vm-b: expected 288 lines" in line and "found 17" in line
     assert "move it out of the day's folder" in line and line.endswith("nothing was replayed")
+
+
+def test_a_trace_naming_instances_the_scenario_lacks_names_count_and_fix(tmp_path, capsys) -> None:
+    path = scenario(tmp_path, lambda d: d.update(instances=d["instances"][:10]))
+    trace = ROOT / "examples" / "util.csv"
+    code, _, err = geyser(["simulate", "--quiet", "--policy", "npa", "--trace", str(trace), "--scenario", str(path)],
+                          capsys)
+    line = one_line(err)
+    assert code == 2 and "the trace names 30 instance(s) the scenario does not hold" in line
+    assert "and 25 more" in line and "drop their rows from the trace" in line and line.endswith("nothing was replayed")
 
 
 # --- geyser sweep ---------------------------------------------------------------------------
@@ -209,3 +253,60 @@ def test_a_remote_cluster_grid_may_name_paths_only_its_workers_see(tmp_path) -> 
     assert load_grid(path, check_paths=False)[0].params["trace"] == "/on/the/workers/day"
     with pytest.raises(GridError, match="no such file or folder"):
         load_grid(path)
+
+
+# --- --help ---------------------------------------------------------------------------
+
+def _helps() -> dict[str, str]:
+    import argparse
+
+    from watcher_geyser.cli import build_parser
+
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {"": parser.format_help(), **{name: sub.format_help() for name, sub in action.choices.items()}}
+
+
+@pytest.mark.parametrize("name", sorted(_helps()))
+def test_every_help_shows_examples_of_its_command(name: str) -> None:
+    text = _helps()[name]
+    assert re.search(r"^examples:$", text, re.IGNORECASE | re.MULTILINE), f"geyser {name} --help has no examples"
+    assert re.search(rf"^\s+geyser {name}", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", sorted(_helps()))
+def test_no_option_shows_its_bare_variable_name(name: str) -> None:
+    """A value's placeholder says what to give (W, N, FILE, DIR, TIME), never argparse's SIGNAL_W."""
+    usage = _helps()[name].split("\n\n", 1)[0]
+    assert not re.findall(r"--[\w-]+ [A-Z]+_[A-Z_]+\b", usage), usage
+
+
+def test_a_misspelt_scenario_field_is_a_note_not_a_silent_loss(tmp_path, capsys) -> None:
+    def misspell(d):
+        for i in d["instances"]:
+            i["cpu_utl"] = i.pop("cpu_util")
+        d["hosts"][0]["reserved_memry_mb"] = 4096
+        d["instances"][0]["flavour"] = "m1.small"  # unknown and like nothing known: ignored quietly (newer snapshots)
+
+    path = scenario(tmp_path, misspell)
+    code, _, err = geyser(["plan", str(path), "--time-limit", "1", "--json"], capsys)
+    assert code == 0
+    notes = [line for line in err.splitlines() if "unknown field" in line]
+    assert notes == [
+        "geyser plan: note: 1 host(s): unknown field 'reserved_memry_mb' ignored; did you mean 'reserved_memory_mb'? "
+        "(docs/scenario.md)",
+        "geyser plan: note: 40 instance(s): unknown field 'cpu_utl' ignored; did you mean 'cpu_util'? "
+        "(docs/scenario.md)",
+    ]
+
+
+def test_an_unwritable_state_file_says_what_is_lost_and_the_fix(tmp_path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, out, err = geyser(["signal", "constant:0.5?unit=fraction", "--fleet-peak-w", "100",
+                             "--state-file", str(blocker / "state.json")], capsys)
+    line = err.splitlines()[-1]  # after the note that it could not be read either (starting afresh)
+    assert "Traceback" not in err
+    assert code == 0 and "value" in out  # the decision is still shown
+    assert f"cannot save policy state to {blocker / 'state.json'}" in line
+    assert "the next starts without its memory" in line and "choose another state file" in line

@@ -107,8 +107,11 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     _add_number(parser, "--relief-margin", _margin, LIM.relief_margin, "F",
                 "a host sheds instances once its CPU use passes the CPU ceiling by this much (default "
                 "%(default)g, capped at 100 %%)")
-    parser.add_argument("--power-budget", type=_watts, metavar="W", help="watts available to the fleet")
-    parser.add_argument("--max-migrations", type=_count, metavar="N", help="most instances that may move")
+    parser.add_argument("--power-budget", type=_watts, metavar="W",
+                        help="watts available to the fleet, a soft target: watts above it are cut first "
+                        "(default: no budget)")
+    parser.add_argument("--max-migrations", type=_count, metavar="N",
+                        help="most instances that may move (default: no cap)")
     parser.add_argument("--no-power-on", action="store_true", help="never switch on a host that is off now")
     _add_number(parser, "--watts-tolerance", _tolerance, LIM.watts_tolerance, "F",
                 "give up to this fraction of the fewest watts for less memory to move, never for more hosts on "
@@ -202,7 +205,7 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
             decision = _decide(args.signal, fleet)
         except SignalError as exc:
             raise _Refused(f"--signal: {exc}") from None
-        settings = apply_decision(settings, decision)
+        settings = apply_decision(settings, decision).noted(_replaced(args, settings.limits, decision))
     if args.power_history:
         try:
             history = read_power_history(args.power_history)
@@ -214,6 +217,19 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
     spent_s = 0.0 if args.deterministic else time.monotonic() - started
     settings = settings.with_solve(time_limit_s=solver_limit_s(args.time_limit, spent_s, len(fleet.instances)))
     return fleet, settings, decision
+
+
+def _replaced(args: argparse.Namespace, before: Limits, decision: Decision) -> str:
+    """A note naming the flags the signal's decision overrode (empty when none was given)."""
+    replaced = []
+    if args.power_budget is not None:
+        budget = "none" if decision.budget_w is None else f"{decision.budget_w:,.0f} W"
+        replaced.append(f"--power-budget {args.power_budget:g} W by the signal's budget ({budget})")
+    if args.cpu_ceiling != LIM.cpu_ceiling and before.cpu_ceiling is not None:
+        replaced.append(f"--cpu-ceiling {args.cpu_ceiling:g} by the signal's ceiling ({decision.ceiling:g})")
+    if not replaced:
+        return ""
+    return "--signal replaced " + " and ".join(replaced) + "; leave --signal out to plan with yours"
 
 
 def _fleet(args: argparse.Namespace) -> Fleet:

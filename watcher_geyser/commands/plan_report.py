@@ -100,8 +100,18 @@ def why_no_actions(fleet: Fleet, result: Result) -> str | None:
     if not fleet.movable.any():
         return (f"none of the {len(fleet.instances)} instance(s) may move (locked, excluded, or in a state "
                 "that does not migrate: see docs/scenario.md)")
-    if result.settings.limits.max_migrations == 0:
+    limits = result.settings.limits
+    if limits.max_migrations == 0:
         return "--max-migrations is 0"
+    drawn_w = fleet.watts(fleet.placement, powered=fleet.powered)
+    if limits.supply_w is not None and drawn_w <= limits.supply_w:
+        return (f"the supply ({limits.supply_w:,.0f} W) covers what the fleet draws ({drawn_w:,.0f} W): while energy "
+                "is plentiful no watts are worth a migration (watts above the supply come first, then memory moved)")
+    cpu = "none" if limits.cpu_ceiling is None else f"{limits.cpu_ceiling:g}"
     target = result.target
-    return (f"the current placement is already the solver's answer ({target.status}, watts within "
-            f"{target.gap:.2%} of the lower bound): no move draws fewer watts under these limits")
+    if target.unrelieved:
+        return (f"{len(target.unrelieved)} host(s) stay above their limits (NOT RELIEVED) and no host has room for "
+                f"their instances under ceiling {limits.ceiling:g}, CPU ceiling {cpu}: raise the ceilings, or add "
+                "or enable hosts")
+    return (f"the solver's answer is the current placement ({target.status}, watts within {target.gap:.2%} of the "
+            f"lower bound): under these limits (ceiling {limits.ceiling:g}, CPU ceiling {cpu}) it found no better one")
