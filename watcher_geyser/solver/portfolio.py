@@ -39,6 +39,7 @@ from watcher_geyser.solver.limits import CPU_CORES, held_limits
 from watcher_geyser.solver.master import choose_hosts
 from watcher_geyser.solver.problem import Bounds, Problem, Target
 from watcher_geyser.solver.relief import relieve, relieved_problem, relieved_target
+from watcher_geyser.solver.swap import swap_for_flatter_curves
 from watcher_geyser.solver.workspace import Workspace
 
 LOG = logging.getLogger(__name__)
@@ -197,6 +198,10 @@ def _improve(ws: Workspace, best: _Candidate, clock: Clock, messages: list[str])
     polished = polish(ws, best.placement, clock)
     if polished is not best.placement:
         best = _better(best, _Candidate(polished, "FEASIBLE", ws), messages)
+    if clock.left() >= EJECTION_MIN_SECONDS:  # as ejection: never on a replayed day's short steps
+        swapped = swap_for_flatter_curves(ws, best.placement, clock.deadline)
+        if swapped is not best.placement:
+            best = _better(best, _Candidate(swapped, "FEASIBLE", ws), messages)
     holder = [best]
 
     def accept(placement: np.ndarray) -> bool:
