@@ -8,7 +8,15 @@ seconds (the figure to hold under 2 s), the duration estimate, and the replay's 
 
     python bench/planner_scale.py                       # 5,000 / 30,000, parallelism 2
     python bench/planner_scale.py --parallelism 32 --per-host 2 --hosts 500 --instances 3000
-    python bench/planner_scale.py --allocation 0.9 --ceiling 1 --swaps 500   # 500 swaps between full hosts
+    python bench/planner_scale.py --allocation 0.9 --ceiling 1 --swaps 500 --stage-on-emptied-hosts
+
+The last one swaps 500 pairs of large instances between full hosts: cycles the planner
+breaks through staging hosts. At ``--allocation 0.9`` every host holds instances, so there
+is no spare host (empty now and at the end), and at ``--ceiling 1`` the kept hosts end
+with less room than a large instance: the only hosts with room are those being emptied,
+which the planner stages on only when asked (``--stage-on-emptied-hosts``, as
+``geyser plan``'s flag). Without it every swap is left undone as a ``deadlock``, which is
+the planner's rule, not a failure; ``left_undone_by_code`` and ``spare_hosts`` say so.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--target", choices=("solver", "ffd"), default="solver",
                         help="where the consolidation target comes from (default: the solver)")
+    parser.add_argument("--stage-on-emptied-hosts", action="store_true",
+                        help="let cycles be broken through hosts being emptied (needed for --swaps on a full fleet)")
     parser.add_argument("--no-replay", action="store_true", help="skip the replay check (faster)")
     args = parser.parse_args(argv)
 
@@ -119,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             goal = add_swaps(fleet, goal, args.swaps, args.seed)
         target = Target(problem=problem, placement=goal, bounds=Bounds(0, 0, 0), status="FFD", solve_seconds=0)
     t2 = time.perf_counter()
-    result = plan(target, parallelism=args.parallelism, per_host_parallelism=args.per_host, allow_power_off=True)
+    result = plan(target, parallelism=args.parallelism, per_host_parallelism=args.per_host, allow_power_off=True,
+                  stage_on_emptied_hosts=args.stage_on_emptied_hosts)
     t3 = time.perf_counter()
     out = {
         "hosts": len(fleet.hosts),
@@ -135,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         "swaps": args.swaps,
         "staging_moves": result.staging_moves,
         "left_undone": len(result.left_undone),
+        "left_undone_by_code": dict(Counter(u.code.value for u in result.left_undone)),
+        "spare_hosts": int((~fleet.occupied() & ~fleet.occupied(target.placement)).sum()),
+        "stage_on_emptied_hosts": args.stage_on_emptied_hosts,
         "plan_seconds": round(t3 - t2, 3),
         "duration_estimate_h": round(result.duration_estimate_s / 3600, 2),
         "fleet_seconds": round(t1 - t0, 2),

@@ -6,7 +6,10 @@
 
 Families (``watcher_geyser.fleetgen.FAMILIES``): ``identical`` (fleetgen's, ~45 % allocated),
 ``deep`` (large hosts, few instances each), ``generations`` (two host types), ``zones``
-(three zones, server groups, locked instances), ``tight`` (~75 % allocated, mixed types).
+(three zones, server groups, locked instances), ``tight`` (~75 % allocated, mixed types,
+~6 instances per host), ``tight-deep`` (~80 % allocated, three host generations, ~30 instances
+per host: a size's instances on fewer hosts, 5000x30000 runs as 1000x30000 and 20000x200000
+as 6666x200000).
 
 Each line runs the real command, ``geyser plan SCENARIO --time-limit T --json``, in a child
 process (scenarios are generated once and cached under ``--cache``), and gives hosts, watts
@@ -29,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from watcher_geyser.fleetgen import FAMILIES, generate_family
+from watcher_geyser.fleetgen import FAMILIES, INSTANCES_PER_HOST, generate_family
 from watcher_geyser.scenario import load_scenario, save_scenario
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement
@@ -76,6 +79,8 @@ def first_answer(path: Path, seconds: float = 1.0) -> dict:
 
 def run_one(family: str, size: str, seed: int, time_limit_s: float, cache: Path, first: bool) -> dict:
     hosts, instances = (int(x) for x in size.lower().split("x"))
+    if family in INSTANCES_PER_HOST:  # a deep family: the size's instances, on fewer hosts
+        hosts = min(hosts, instances // INSTANCES_PER_HOST[family])
     path = scenario_path(cache, family, hosts, instances, seed)
     answer, wall, cpu, peak_mb = run_command(path, time_limit_s)
     fleet = load_scenario(path)
@@ -84,6 +89,7 @@ def run_one(family: str, size: str, seed: int, time_limit_s: float, cache: Path,
     line = {
         "family": family,
         "size": size,
+        "fleet": f"{hosts}x{instances}",
         "time_limit_s": time_limit_s,
         "hosts_on": answer["hosts_on_after"],
         "hosts_bound": answer["hosts_lower_bound"],

@@ -2,13 +2,23 @@
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests.builders import fleet, host, vm
 from tests.strategies import problems
 from watcher_geyser import bounds
-from watcher_geyser.joint_bound import SECONDS_PER_COLUMN, TIME_SHARE, joint_watts_lower_bound
+from watcher_geyser.joint_bound import (
+    SECONDS_PER_COLUMN,
+    TIME_SHARE,
+    _column_count,
+    _host_classes,
+    _host_keys,
+    _instance_classes,
+    _instance_keys,
+    joint_watts_lower_bound,
+)
 from watcher_geyser.model import VCPU
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.limits import CPU_CORES, held_limits
@@ -84,3 +94,23 @@ def test_joint_bound_is_skipped_when_it_would_eat_the_solve_s_time():
     assert joint_watts_lower_bound(f, f.capacity, carry, per_core_w, True, hb, time_limit_s=10.0) > 0
     short = 2 * SECONDS_PER_COLUMN / TIME_SHARE / 2
     assert joint_watts_lower_bound(f, f.capacity, carry, per_core_w, True, hb, time_limit_s=short) == 0.0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(max_hosts=8, max_instances=40))
+def test_the_cheap_column_count_is_the_programme_s(problem):
+    """The programme is skipped by size before its classes are built: the count it decides on
+    must be the count of the columns it would have built (zones, flavours, bands)."""
+    f = problem.fleet
+    if not f.instances:
+        return
+    usable = bounds.candidate_hosts(f, problem.allow_power_on) | bounds.pinned_hosts(f)
+    if not usable.any():
+        return
+    limits = f.capacity
+    carry, per_core_w = bounds.load_prices(f, limits[:, VCPU], None)
+    host_keys, item_keys = _host_keys(f, usable), _instance_keys(f)
+    hosts = _host_classes(f, limits, carry, per_core_w, usable, bounds.pinned_hosts(f), host_keys)
+    items = _instance_classes(f, item_keys)
+    built = sum(1 for i in items for h in hosts if i.zone == h.zone)
+    assert _column_count(host_keys[0][:, 0], item_keys[0][:, 0], np.bincount(item_keys[1])) == built

@@ -19,9 +19,9 @@ def test_anti_affinity_members_in_rounds_or_one_by_one_keep_the_rules(monkeypatc
     assert target.hosts_on <= 1.05 * target.bounds.hosts + 1
 
 
-@pytest.mark.parametrize("family", ["deep", "generations", "tight"])
+@pytest.mark.parametrize("family", ["deep", "generations", "tight", "tight-deep"])
 def test_the_first_answer_is_valid_and_near_its_bound_at_depth(family):
-    fleet = generate_family(family, 300, 1800, seed=2)
+    fleet = generate_family(family, 60 if family == "tight-deep" else 300, 1800, seed=2)
     target = solve(Problem(fleet, time_limit_s=1.0, workers=1), "greedy")
     assert check_placement(target.problem, target.placement) == []
     assert target.watts_w <= 1.10 * target.bounds.watts_w

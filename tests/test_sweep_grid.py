@@ -47,6 +47,7 @@ seed = [0, 1]
 
 def test_grid_tables_pool_and_days_name_traces(tmp_path):
     (tmp_path / "days" / "d1").mkdir(parents=True)
+    (tmp_path / "days" / "d2").mkdir()
     cells = grid(tmp_path, """
 [fixed]
 traces = "days"

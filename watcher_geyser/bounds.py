@@ -184,10 +184,14 @@ def dynamic_lower_bound(
     load; filling the hosts cheapest-per-core first gives the bound. With a CPU ceiling at
     or under 100 % this is exactly "the load on the flattest power curves".
     """
+    return priced_dynamic_lower_bound(fleet, usable, *load_prices(fleet, vcpu_limits, cpu_limits))
+
+
+def priced_dynamic_lower_bound(fleet: Fleet, usable: np.ndarray, carry: np.ndarray, per_core: np.ndarray) -> float:
+    """``dynamic_lower_bound`` from ``load_prices``' figures, for a caller that needs those too."""
     load = float(fleet.cpu_used.sum())
     if load <= EPS:
         return 0.0
-    carry, per_core = load_prices(fleet, vcpu_limits, cpu_limits)
     idx = np.flatnonzero(usable)
     total = 0.0
     for h in idx[np.argsort(per_core[idx], kind="stable")]:

@@ -21,6 +21,15 @@ watcher-geyser: energy-aware workload consolidation for OpenStack Watcher.
 
 Pack instances onto fewer hosts when energy is scarce and switch the freed hosts off;
 relax the packing when it is plentiful. Each command below has its own --help.
+
+examples:
+  geyser plan examples/cloud.json --signal constant:5000W   # what geyser would do to a fleet (a dry run)
+  geyser signal solar:lat=52.1,lon=5.1,peak_w=20000 --fleet-peak-w 30000   # the energy policy, now
+  geyser simulate --out results/                            # replay the bundled PlanetLab sample
+  geyser snapshot --os-cloud prod -o prod.json              # a live cloud as a scenario (read-only)
+
+Exit status: 0 done; 2 a bad input (one line says what, where and the fix); 3 a bug
+(GEYSER_DEBUG=1 shows the traceback); each command's --help gives its own.
 """
 
 

@@ -167,7 +167,10 @@ def _honour_groups(instances: list[Instance], groups: list[ServerGroup], hosts: 
 # draws more per unit of work.
 LARGE_HOST = (64, 524288, 4000, PowerModel.linear(180.0, 420.0))
 OLD_HOST = (40, 262144, 2000, PowerModel.linear(170.0, 380.0))
-FAMILIES = ("identical", "deep", "generations", "zones", "tight")
+FAMILIES = ("identical", "deep", "generations", "zones", "tight", "tight-deep")
+#: Instances per host of the families whose hosts hold many (generate them with about this
+#: many instances per host: ``bench/solver_scale.py`` keeps the instances and takes fewer hosts).
+INSTANCES_PER_HOST = {"tight-deep": 30}
 
 
 def generate_family(family: str, n_hosts: int, n_instances: int, seed: int = 0) -> Fleet:
@@ -179,12 +182,17 @@ def generate_family(family: str, n_hosts: int, n_instances: int, seed: int = 0) 
     - ``generations``: as deep, half the hosts of an older, smaller, less efficient type;
     - ``zones``: as deep, in three zones, with anti-affinity groups of 3-5 members, affinity
       pairs and 0.3 % of instances locked;
-    - ``tight``: ``generate_fleet``'s mixed types, about 75 % allocated.
+    - ``tight``: ``generate_fleet``'s mixed types, about 75 % allocated;
+    - ``tight-deep``: as tight, about 80 % allocated (70-86 % per host in memory): with
+      ``INSTANCES_PER_HOST`` instances per host, hosts of three generations holding 27-34 each,
+      where the tight family's hold about 6 (host sizes follow instances per host).
     """
     if family == "identical":
         return generate_fleet(n_hosts, n_instances, seed=seed)
     if family == "tight":
         return generate_fleet(n_hosts, n_instances, mixed=True, allocation=0.75, seed=seed)
+    if family == "tight-deep":
+        return generate_fleet(n_hosts, n_instances, mixed=True, allocation=0.8, seed=seed)
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
     rng = np.random.default_rng(seed)

@@ -69,14 +69,43 @@ def joint_watts_lower_bound(
         return 0.0
     forced = pinned_hosts(fleet)
     usable = candidate_hosts(fleet, allow_power_on) | forced
-    hosts = _host_classes(fleet, limits, carry, per_core_w, usable, forced)
-    items = _instance_classes(fleet)
+    host_keys = _host_keys(fleet, usable)
+    item_keys = _instance_keys(fleet)
+    # decided from the classes' count before any class is built: most short solves (a replayed
+    # day's 0.15 s steps) skip the programme, and building the classes cost them about 2 ms each
+    count = _column_count(host_keys[0][:, 0], item_keys[0][:, 0], np.bincount(item_keys[1]))
+    affordable = count * SECONDS_PER_COLUMN <= TIME_SHARE * time_limit_s
+    if count > MAX_COLUMNS or not affordable:
+        return 0.0
+    hosts = _host_classes(fleet, limits, carry, per_core_w, usable, forced, host_keys)
+    items = _instance_classes(fleet, item_keys)
     columns = [(k, c) for k in range(len(items)) for c in range(len(hosts)) if items[k].zone == hosts[c].zone]
-    homeless = {i.zone for i in items} - {h.zone for h in hosts}
-    affordable = len(columns) * SECONDS_PER_COLUMN <= TIME_SHARE * time_limit_s
-    if len(columns) > MAX_COLUMNS or not affordable or homeless:
-        return 0.0  # too large to be quick, or instances with no host (the hosts bound says so)
+    if {i.zone for i in items} - {h.zone for h in hosts}:
+        return 0.0  # instances with no host (the hosts bound says so)
     return _solve(hosts, items, columns, hosts_bound)
+
+
+def _column_count(host_zones: np.ndarray, item_zones: np.ndarray, per_flavour: np.ndarray) -> int:
+    """Columns of the programme: per zone, host classes times instance classes (a zone and
+    flavour of ``per_flavour`` instances makes ``min(CPU_BANDS, per_flavour)`` bands)."""
+    zones = int(max(host_zones.max(initial=-1), item_zones.max(initial=-1))) + 1
+    hosts = np.bincount(host_zones.astype(np.int64), minlength=zones)
+    bands = np.bincount(item_zones.astype(np.int64), weights=np.minimum(per_flavour, CPU_BANDS), minlength=zones)
+    return int(hosts @ bands)
+
+
+def _host_keys(fleet: Fleet, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct (zone, capacity, cores, idle, slope) rows, each usable host's row, the usable hosts)."""
+    idx = np.flatnonzero(usable)
+    keys = np.column_stack([fleet.host_zone[idx], fleet.capacity[idx], fleet.physical_cores[idx],
+                            fleet.idle_w[idx], fleet.dynamic_slope_w_per_core[idx]])
+    unique, inverse = unique_rows(keys)
+    return unique, inverse, idx
+
+
+def _instance_keys(fleet: Fleet) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct (zone, flavour) rows, each instance's row)."""
+    return unique_rows(np.column_stack([fleet.host_zone[fleet.placement], fleet.demand]))
 
 
 class _HostClass:
@@ -98,14 +127,12 @@ class _ItemClass:
 
 
 def _host_classes(fleet: Fleet, limits: np.ndarray, carry: np.ndarray, per_core_w: np.ndarray,
-                  usable: np.ndarray, forced: np.ndarray) -> list[_HostClass]:
+                  usable: np.ndarray, forced: np.ndarray,
+                  keys: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> list[_HostClass]:
     """Usable hosts of one zone, size and power curve, each class with its members' largest room
     and carry and least per-core price: a relaxation, so hosts held above their limits (each
-    with its own held limit) do not make a class each."""
-    idx = np.flatnonzero(usable)
-    keys = np.column_stack([fleet.host_zone[idx], fleet.capacity[idx], fleet.physical_cores[idx],
-                            fleet.idle_w[idx], fleet.dynamic_slope_w_per_core[idx]])
-    unique, inverse = unique_rows(keys)
+    with its own held limit) do not make a class each. ``keys``: ``_host_keys``' answer."""
+    unique, inverse, idx = _host_keys(fleet, usable) if keys is None else keys
     n = len(unique)
     room = np.zeros((n, limits.shape[1]))
     np.maximum.at(room, inverse, limits[idx])
@@ -122,10 +149,10 @@ def _host_classes(fleet: Fleet, limits: np.ndarray, carry: np.ndarray, per_core_
     ]
 
 
-def _instance_classes(fleet: Fleet) -> list[_ItemClass]:
-    """Instances by zone and flavour, each cut into ``CPU_BANDS`` bands of equal count by load."""
-    keys = np.column_stack([fleet.host_zone[fleet.placement], fleet.demand])
-    unique, inverse = unique_rows(keys)
+def _instance_classes(fleet: Fleet, keys: tuple[np.ndarray, np.ndarray] | None = None) -> list[_ItemClass]:
+    """Instances by zone and flavour, each cut into ``CPU_BANDS`` bands of equal count by load.
+    ``keys``: ``_instance_keys``' answer."""
+    unique, inverse = _instance_keys(fleet) if keys is None else keys
     order = np.lexsort((fleet.cpu_used, inverse))  # by class, then load
     loads = fleet.cpu_used[order]
     starts = np.searchsorted(inverse[order], np.arange(len(unique) + 1))

@@ -1,13 +1,15 @@
 """Read and write the scenario format (docs/scenario.md): the one input every part shares.
 
 The reader is strict about what matters and lenient about the rest: unknown fields are
-ignored (so snapshots from newer versions still load), missing required fields and
+ignored (so snapshots from newer versions still load; a misspelt known one is named in
+a note), missing required fields and
 impossible values raise ``ScenarioError`` naming the offending entry, so an operator can
 find it in a file of thousands of instances.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,9 @@ def fleet_from_dict(data: Any) -> Fleet:
     groups_raw = _list(data, "server_groups", "scenario", required=False)
     groups = [_group(g, i) for i, g in enumerate(groups_raw)]
     hosts = [_host(h, i) for i, h in enumerate(hosts_raw)]
-    notes: list[str] = []
+    notes: list[str] = _typos([data], TOP_FIELDS, "the scenario")
+    notes += _typos(hosts_raw, HOST_FIELDS, "host(s)") + _typos(instances_raw, INSTANCE_FIELDS, "instance(s)")
+    notes += _typos(groups_raw, GROUP_FIELDS, "server group(s)")
     instances = [_instance(v, i, notes) for i, v in enumerate(instances_raw)]
     default_cpu = data.get("default_cpu_util", 1.0)
     _fraction(default_cpu, "scenario", "default_cpu_util")
@@ -52,6 +56,36 @@ def fleet_from_dict(data: Any) -> Fleet:
         return Fleet.build(hosts, instances, groups, float(default_cpu), tuple(notes))
     except ValueError as exc:
         raise ScenarioError(str(exc)) from exc
+
+
+# The fields the reader knows (docs/scenario.md); the simulator's trace adds step_s and cpu_util_series.
+TOP_FIELDS = frozenset({"hosts", "instances", "server_groups", "default_cpu_util", "step_s"})
+HOST_FIELDS = frozenset({
+    "name", "vcpus", "memory_mb", "disk_gb", "cpu_allocation_ratio", "ram_allocation_ratio",
+    "disk_allocation_ratio", "reserved_vcpus", "reserved_memory_mb", "reserved_disk_gb", "power", "state", "zone",
+})
+INSTANCE_FIELDS = frozenset({
+    "uuid", "name", "host", "vcpus", "memory_mb", "disk_gb", "cpu_util", "state", "locked", "excluded",
+    "server_group", "metadata", "cpu_util_series",
+})
+GROUP_FIELDS = frozenset({"name", "policy"})
+
+
+def _typos(entries: list, known: frozenset[str], what: str) -> list[str]:
+    """Notes on unknown fields that look like a known one misspelt ('cpu_utl'): unknown fields are
+    ignored (newer snapshots load), but a typo would silently drop a value the operator gave."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        if isinstance(entry, dict):
+            for key in entry.keys() - known:
+                counts[key] = counts.get(key, 0) + 1
+    notes = []
+    for key, count in sorted(counts.items(), key=lambda kv: str(kv[0])):
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.8)
+        if close:
+            where = what if what == "the scenario" else f"{count} {what}"
+            notes.append(f"{where}: unknown field {key!r} ignored; did you mean {close[0]!r}? (docs/scenario.md)")
+    return notes
 
 
 def fleet_to_dict(fleet: Fleet) -> dict:

@@ -76,6 +76,12 @@ def _api(what: str, fn: Callable[[], T]) -> T:
 
     try:
         return fn()
+    except (w_exc.ConnectionRefused, ks_exc.ConnectionError) as exc:  # after watcherclient's own retries
+        where = str(exc).split(": HTTP", 1)[0]  # "Unable to establish connection to URL", not urllib3's repr
+        raise WatcherError(
+            f"{what}: cannot reach Watcher's API ({where}); check that watcher-api runs and that its endpoint "
+            "(the catalog's infra-optim, or infra_optim_endpoint_override in clouds.yaml) is right; nothing was changed"
+        ) from None
     except w_exc.HttpError as exc:
         text = str(exc.message or exc.details or exc).replace("\\n", "\n").strip()  # Watcher escapes its newlines
         raise WatcherError(f"{what}: {text}", exc.http_status) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -75,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
 
     def say(msg: str) -> None:
         print(f"geyser audit: {msg}", file=sys.stderr)
+
+    # watcherclient logs its last failed retry itself; our one line (say) already holds its reason
+    logging.getLogger("watcherclient").addHandler(logging.NullHandler())
 
     try:
         request = _request(args)
@@ -160,6 +164,8 @@ def _request(args: argparse.Namespace):
         raise ValueError("a CONTINUOUS audit needs --interval (seconds, or a cron expression)")
     if args.audit_type == "ONESHOT" and args.interval:
         raise ValueError("--interval is for CONTINUOUS audits; add --audit-type CONTINUOUS")
+    if args.interval is not None and args.interval.strip().isdigit() and int(args.interval) == 0:
+        raise ValueError("--interval 0: a CONTINUOUS audit needs seconds above 0 (such as 900) or a cron expression")
     if args.timeout <= 0:
         raise ValueError(f"--timeout must be > 0, got {args.timeout:g}")
     return AuditRequest(

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from watcher_geyser import defaults
-from watcher_geyser.commands.plan_report import format_summary
+from watcher_geyser.commands.plan_report import format_summary, metrics_note, why_no_actions
 from watcher_geyser.inputs import LIMITS, cli_number
 from watcher_geyser.model import Fleet
 from watcher_geyser.pipeline import (
@@ -107,8 +107,11 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     _add_number(parser, "--relief-margin", _margin, LIM.relief_margin, "F",
                 "a host sheds instances once its CPU use passes the CPU ceiling by this much (default "
                 "%(default)g, capped at 100 %%)")
-    parser.add_argument("--power-budget", type=_watts, metavar="W", help="watts available to the fleet")
-    parser.add_argument("--max-migrations", type=_count, metavar="N", help="most instances that may move")
+    parser.add_argument("--power-budget", type=_watts, metavar="W",
+                        help="watts available to the fleet, a soft target: watts above it are cut first "
+                        "(default: no budget)")
+    parser.add_argument("--max-migrations", type=_count, metavar="N",
+                        help="most instances that may move (default: no cap)")
     parser.add_argument("--no-power-on", action="store_true", help="never switch on a host that is off now")
     _add_number(parser, "--watts-tolerance", _tolerance, LIM.watts_tolerance, "F",
                 "give up to this fraction of the fewest watts for less memory to move, never for more hosts on "
@@ -152,6 +155,9 @@ def _add_plan_arguments(migration: argparse._ArgumentGroup) -> None:
     _add_number(migration, "--max-rows", _count, MAX_ROWS, "N", "plan rows shown in the table (default %(default)g)")
 
 
+NOTHING_PLANNED = "; nothing was planned"
+
+
 class _Refused(ValueError):
     """An input ``geyser plan`` cannot plan with; the message is the one line it prints (exit 2)."""
 
@@ -161,11 +167,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         fleet, settings, decision = _request(args, started)
     except _Refused as exc:
-        print(f"geyser plan: {exc}", file=sys.stderr)
+        text = str(exc) if str(exc).endswith(NOTHING_PLANNED) else f"{exc}{NOTHING_PLANNED}"
+        print(f"geyser plan: {text}", file=sys.stderr)
         return 2
     read_s = time.monotonic() - started
     result = run_pipeline(fleet, settings)
     summary = _summary(args, settings, decision, result, started, read_s)
+    if (why := why_no_actions(fleet, result)) is not None:
+        summary["messages"].append(f"no actions: {why}")
     if args.json:
         json.dump(summary, sys.stdout, indent=1)
         print()
@@ -182,7 +191,7 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
     try:
         validate_time_limit(args.time_limit, "--time-limit")
     except ValueError as exc:
-        raise _Refused(f"{exc}; nothing was planned") from None
+        raise _Refused(str(exc)) from None
     fleet = _fleet(args)
     if args.max_migrations is not None and args.max_migrations < 0:
         raise _Refused("--max-migrations must be >= 0")
@@ -196,17 +205,31 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
             decision = _decide(args.signal, fleet)
         except SignalError as exc:
             raise _Refused(f"--signal: {exc}") from None
-        settings = apply_decision(settings, decision)
+        settings = apply_decision(settings, decision).noted(_replaced(args, settings.limits, decision))
     if args.power_history:
         try:
             history = read_power_history(args.power_history)
         except PowerHistoryError as exc:
-            raise _Refused(f"--power-history {exc}; nothing was planned") from None
+            raise _Refused(f"--power-history {exc}") from None
         settings = with_power_history(settings, fleet, history, CycleBudget(args.max_power_cycles))
+    settings = settings.noted(metrics_note(fleet, settings.limits.cpu_ceiling))
     # deterministic: the solver's share may not follow how long reading took
     spent_s = 0.0 if args.deterministic else time.monotonic() - started
     settings = settings.with_solve(time_limit_s=solver_limit_s(args.time_limit, spent_s, len(fleet.instances)))
     return fleet, settings, decision
+
+
+def _replaced(args: argparse.Namespace, before: Limits, decision: Decision) -> str:
+    """A note naming the flags the signal's decision overrode (empty when none was given)."""
+    replaced = []
+    if args.power_budget is not None:
+        budget = "none" if decision.budget_w is None else f"{decision.budget_w:,.0f} W"
+        replaced.append(f"--power-budget {args.power_budget:g} W by the signal's budget ({budget})")
+    if args.cpu_ceiling != LIM.cpu_ceiling and before.cpu_ceiling is not None:
+        replaced.append(f"--cpu-ceiling {args.cpu_ceiling:g} by the signal's ceiling ({decision.ceiling:g})")
+    if not replaced:
+        return ""
+    return "--signal replaced " + " and ".join(replaced) + "; leave --signal out to plan with yours"
 
 
 def _fleet(args: argparse.Namespace) -> Fleet:

@@ -6,6 +6,12 @@ the plan's own table is the planner's (``planner.format_plan_table``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from watcher_geyser.model import Fleet
+    from watcher_geyser.pipeline.request import Result
+
 
 def format_summary(summary: dict) -> str:
     """Before, after and the lower bound of hosts, watts, migrations and memory moved; then the
@@ -62,3 +68,50 @@ def format_signal(d: dict) -> str:
             f"  fallback {fallback}: {d['reason']}",
         ]
     )
+
+
+def metrics_note(fleet: Fleet, cpu_ceiling: float | None) -> str:
+    """What was assumed for instances without a measured ``cpu_util`` (empty when all have one,
+    or when CPU use does not count): an operator should know the plan packs them as that busy."""
+    missing = sum(1 for i in fleet.instances if i.cpu_util is None)
+    if not missing or cpu_ceiling is None:
+        return ""
+    return (
+        f"{missing} of {len(fleet.instances)} instance(s) have no cpu_util: planned at the scenario's "
+        f"default_cpu_util {fleet.default_cpu_util:g} of their vcpus (1: fully busy, as the Watcher plugin "
+        "counts instances without metrics); give cpu_util per instance "
+        "(geyser snapshot --cpu-util-file or --cpu-prometheus) or default_cpu_util for a tighter plan"
+    )
+
+
+def why_no_actions(fleet: Fleet, result: Result) -> str | None:
+    """Why the plan holds no action at all (None when it holds some): the first reason that applies."""
+    plan = result.plan
+    if plan.actions:
+        return None
+    undone = len(plan.left_undone)
+    if undone:
+        return f"all {undone} move(s) of the target were left undone (left_undone gives each reason)"
+    if not fleet.instances:
+        return "the scenario has no instances and no host to release"
+    if not fleet.accepts.any():
+        return (f"no host may receive an instance (all {len(fleet.hosts)} are disabled); "
+                "enable hosts in the scenario (state 'enabled') to let geyser consolidate")
+    if not fleet.movable.any():
+        return (f"none of the {len(fleet.instances)} instance(s) may move (locked, excluded, or in a state "
+                "that does not migrate: see docs/scenario.md)")
+    limits = result.settings.limits
+    if limits.max_migrations == 0:
+        return "--max-migrations is 0"
+    drawn_w = fleet.watts(fleet.placement, powered=fleet.powered)
+    if limits.supply_w is not None and drawn_w <= limits.supply_w:
+        return (f"the supply ({limits.supply_w:,.0f} W) covers what the fleet draws ({drawn_w:,.0f} W): while energy "
+                "is plentiful no watts are worth a migration (watts above the supply come first, then memory moved)")
+    cpu = "none" if limits.cpu_ceiling is None else f"{limits.cpu_ceiling:g}"
+    target = result.target
+    if target.unrelieved:
+        return (f"{len(target.unrelieved)} host(s) stay above their limits (NOT RELIEVED) and no host has room for "
+                f"their instances under ceiling {limits.ceiling:g}, CPU ceiling {cpu}: raise the ceilings, or add "
+                "or enable hosts")
+    return (f"the solver's answer is the current placement ({target.status}, watts within {target.gap:.2%} of the "
+            f"lower bound): under these limits (ceiling {limits.ceiling:g}, CPU ceiling {cpu}) it found no better one")

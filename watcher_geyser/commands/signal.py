@@ -107,9 +107,11 @@ def _setup(args) -> tuple[SignalPolicy, object]:
         http = opts.http_options(conf, spec)
         files_options = opts.file_options(conf)
     except cfg.Error as exc:
-        raise ValueError(f"config file: {exc}") from None
+        raise ValueError(f"config file {args.config_file}: {exc}; give a readable oslo.config file "
+                         "with a [geyser_signal] group, or leave --config-file out") from None
     if not spec:
-        raise ValueError("no SOURCE given and the config file sets no [geyser_signal] source")
+        raise ValueError("no SOURCE given and no config file sets a [geyser_signal] source; give one, such as "
+                         "`geyser signal constant:5000W --fleet-peak-w 12000` (specs: geyser signal --help)")
     source = parse_spec(spec, http, files_options)
     state = PolicyState(source=source.describe())
     if args.state_file:

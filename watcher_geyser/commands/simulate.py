@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from watcher_geyser.commands.simulate_setup import configure, deferral_setup, make_policies, preset_name, signal_feed
-from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number
+from watcher_geyser.commands.simulate_setup import (
+    configure,
+    deferral_setup,
+    make_policies,
+    preset_name,
+    signal_feed,
+    start_overload_note,
+)
+from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, epoch_s
 from watcher_geyser.simulator.arrivals import MAX_REPEAT_DAYS
 from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES
 from watcher_geyser.simulator.datacenter import PRESETS, DataCenter, scenario_datacenter, with_vm_sizes
@@ -111,7 +118,8 @@ _SEED = cli_number(low=0, high=2**31 - 1, integer=True)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Every option of one run (``geyser sweep`` grids use these names, without the dashes)."""
-    parser.add_argument("--trace", help="PlanetLab day folder, CSV file or scenario JSON (default: the bundled sample)")
+    parser.add_argument("--trace", metavar="PATH",
+                        help="PlanetLab day folder, CSV file or scenario JSON (default: the bundled sample)")
     parser.add_argument(
         "--trace-format",
         default="auto",
@@ -127,7 +135,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "public datasets of --trace-format; three-gen, three host generations at two VMs per host, for a fleet "
         "the engine was not tuned on)",
     )
-    parser.add_argument("--scenario", help="scenario JSON giving hosts and instance sizes (instead of a preset)")
+    parser.add_argument("--scenario", metavar="FILE",
+                        help="scenario JSON giving hosts and instance sizes (instead of a preset)")
     parser.add_argument(
         "--fidelity", default="realistic", choices=sorted(FIDELITIES), help="accounting rules (default: %(default)s)"
     )
@@ -145,11 +154,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or file:site.csv?unit=watts): the geyser policy follows it, and energy above it is reported",
     )
     parser.add_argument(
-        "--signal-w", type=cli_number(low=0, high=LIMITS["power_budget_w"][1]),
+        "--signal-w", type=cli_number(low=0, high=LIMITS["power_budget_w"][1]), metavar="W",
         help="shorthand for --signal constant:<W>W: a constant available power in watts"
     )
     parser.add_argument(
-        "--start",
+        "--start", metavar="TIME",
         default="2026-06-21T00:00:00Z",
         help="wall-clock time of the trace's first sample, for time-dependent signals (default %(default)s)",
     )
@@ -167,7 +176,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="longest a deferrable VM may be held shelved in total, e.g. 8h, 90m, 1d (default %(default)s)",
     )
-    parser.add_argument("--deferral-seed", type=_SEED, default=0,
+    parser.add_argument("--deferral-seed", type=_SEED, default=0, metavar="N",
                         help="seed of the choice of deferrable VMs (default %(default)s)")
     parser.add_argument(
         "--repeat-day", type=cli_number(low=1, high=MAX_REPEAT_DAYS, integer=True), default=1, metavar="N",
@@ -177,7 +186,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=cli_number(low=1, high=10**9, integer=True), metavar="N",
                         help="replay only the first N VMs of the trace (N >= 1)")
     parser.add_argument(
-        "--seed", type=_SEED, default=0,
+        "--seed", type=_SEED, default=0, metavar="N",
         help="random seed of the solver's search (CP-SAT's random_seed; default %(default)s)"
     )
     parser.add_argument(
@@ -186,7 +195,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the same numbers on every run and machine: the solver runs one CP-SAT worker under a work limit "
         "instead of a wall-clock limit (steps may take longer on a busy machine)",
     )
-    parser.add_argument("--out", help="folder for report.json, steps.csv and PNG plots")
+    parser.add_argument("--out", metavar="DIR", help="folder for report.json, steps.csv and PNG plots")
     parser.add_argument("--no-plots", action="store_true", help="with --out, skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -231,21 +240,40 @@ def load_trace(path: str | None, limit: int | None, fmt: str = "auto") -> tuple[
     return (trace.head(limit) if limit else trace), raw
 
 
+def check(args: argparse.Namespace, paths: bool = True) -> list:
+    """The run's policies, after every check that needs no trace read: the policies and their
+    parameters, ``--start``, the signal's spec and (``paths``) that ``--trace`` and ``--scenario``
+    exist. Raises ``SimulateError``; ``geyser sweep`` checks each cell with it before any cell
+    runs (without ``paths`` for a remote cluster, whose workers may see paths this machine does not)."""
+    from watcher_geyser.signal import SignalError, parse_spec
+
+    try:
+        made = make_policies(args.policy or list(DEFAULT_POLICIES))
+        epoch_s(args.start, "--start")  # even without a signal: a typo is refused, not ignored
+        if args.signal:
+            parse_spec(args.signal)
+    except SignalError as exc:
+        raise SimulateError(f"signal {args.signal!r}: {exc}") from None
+    except (InputError, ValueError) as exc:
+        raise SimulateError(str(exc)) from None
+    if args.scenario and args.datacenter:
+        raise SimulateError(f"--datacenter {args.datacenter} and --scenario both give the hosts; give one of them")
+    for flag, path in (("--trace", args.trace), ("--scenario", args.scenario)):
+        if paths and path is not None and not Path(path).exists():
+            raise SimulateError(f"{flag} {path}: no such file or folder; give an existing path")
+    return made
+
+
 def execute(args: argparse.Namespace) -> Outcome:
     """Replay the trace under every policy asked for; bad input raises ``SimulateError``."""
     from watcher_geyser.scenario import ScenarioError, fleet_from_dict, load_scenario
 
-    policies = args.policy or list(DEFAULT_POLICIES)
     if getattr(args, "out", None):  # before the run: a long replay must not end in an unwritable folder
         try:
             check_writable_folder(args.out, "--out")
         except InputError as exc:
             raise SimulateError(str(exc)) from None
-    try:
-        # a policy that cannot run, or a bad parameter, says so before any trace is read
-        made = make_policies(policies)
-    except ValueError as exc:
-        raise SimulateError(str(exc)) from None
+    made = check(args)
     try:
         trace, raw = load_trace(args.trace, args.limit, args.trace_format)
     except TraceError as exc:
@@ -304,9 +332,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         outcome = execute(args)
     except SimulateError as exc:
-        print(f"geyser simulate: {exc}", file=sys.stderr)
+        print(f"geyser simulate: {exc}; nothing was replayed", file=sys.stderr)
         return 2
     results = outcome.results
+    if note := start_overload_note(outcome.dc):
+        print(note, file=sys.stderr)
     print(outcome.headline())
     print(table(results))
     for r in results:

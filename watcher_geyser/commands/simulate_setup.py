@@ -97,3 +97,22 @@ def deferral_setup(args: argparse.Namespace, vms: int):
     if args.deferrable == 0:
         return None
     return DeferralSetup.seeded(vms, args.deferrable, deadline_s, args.deferral_seed)
+
+
+def start_overload_note(dc) -> str:
+    """A note when the scenario starts hosts above their RAM (empty otherwise): every policy starts
+    from that placement, so they run overloaded, and energy can fall under a bound that assumes
+    hosts enough for the demand. Said before the table, so that its figures are read with it."""
+    if dc.initial_host is None:
+        return ""
+    held = np.bincount(dc.initial_host, weights=dc.vm_ram_mb, minlength=dc.hosts)
+    over = np.flatnonzero(held > dc.ram_mb + 1e-6)
+    if len(over) == 0:
+        return ""
+    shown = ", ".join(f"{dc.host_names[h]}: {held[h]:,.0f} of {dc.ram_mb[h]:,.0f} MB" for h in over[:3].tolist())
+    more = f" and {len(over) - 3} more" if len(over) > 3 else ""
+    return (
+        f"note: the scenario starts {len(over)} host(s) above their RAM ({shown}{more}): every policy starts "
+        "there and runs them overloaded until it moves VMs off, and a policy's energy may fall under the bound "
+        "(which assumes hosts enough for the demand); add hosts or move instances in the scenario"
+    )

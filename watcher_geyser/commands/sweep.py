@@ -20,6 +20,9 @@ days. One policy per cell. Results in --out: results.csv (one row per cell, ever
 `geyser simulate` reports), cells/<key>.json (each cell's report), energy_vs_slatah.png and
 uncovered_vs_supply.png. Cells already in --out are skipped, so an interrupted sweep resumes.
 With --scheduler, the workers must see the grid's trace and scenario paths.
+
+Exit status: 0 every cell done; 1 some cells failed (each listed with its error, run again next
+time); 2 a bad grid or option, checked before any cell runs.
 """
 
 
@@ -33,9 +36,11 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("grid", metavar="GRID", help="the grid, a TOML file (example: examples/sweep.toml)")
-    parser.add_argument("--out", required=True, help="results folder (created; cells already in it are skipped)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="results folder (created; cells already in it are skipped)")
     parser.add_argument(
-        "--workers", type=int, help="LocalCluster worker processes (default: one per core); not with --scheduler"
+        "--workers", type=int, metavar="N",
+        help="LocalCluster worker processes (default: one per core); not with --scheduler"
     )
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use this running Dask scheduler")
     parser.add_argument(
@@ -60,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
         print("geyser sweep: --scheduler uses that cluster's workers; drop --workers/--sequential", file=sys.stderr)
         return 2
     try:
-        cells = load_grid(args.grid)
+        cells = load_grid(args.grid, check_paths=not args.scheduler)  # a remote cluster's workers may see others
     except GridError as exc:
-        print(f"geyser sweep: {exc}", file=sys.stderr)
+        print(f"geyser sweep: {exc}; no cell was run", file=sys.stderr)
         return 2
     if args.dry_run:
         done = load_done(Path(args.out), cells)

@@ -13,6 +13,7 @@ URLs are shown without user-info and with secret-looking query values masked.
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 import time
@@ -177,7 +178,8 @@ def _request(session, url, params, headers, auth, options: HttpOptions, shown: s
             if resp.status_code >= 400:
                 retry = resp.status_code == 429 or resp.status_code >= 500
                 text = f"GET {shown}: HTTP {resp.status_code} {resp.reason or ''}".rstrip()
-                raise FetchError(text + _excerpt(resp), retry)
+                hint = "; the server has nothing at that path: check the URL" if resp.status_code == 404 else ""
+                raise FetchError(text + _excerpt(resp) + hint, retry)
             encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
             if encoding not in ("", "identity"):
                 raise FetchError(
@@ -329,5 +331,8 @@ def _excerpt(resp: requests.Response, limit: int = 300) -> str:
         raw = next(resp.iter_content(chunk_size=limit), b"")
     except requests.exceptions.RequestException:
         return ""
-    text = raw.decode("utf-8", "replace").strip().replace("\n", " ")
+    text = raw.decode("utf-8", "replace")
+    if "html" in resp.headers.get("Content-Type", "").lower() or text.lstrip().startswith("<"):
+        text = re.sub(r"<[^>]*>?", " ", text)  # a web server's error page: its words, not its markup
+    text = " ".join(text.split())
     return f": {text[:limit]}" if text else ""

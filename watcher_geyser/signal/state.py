@@ -121,7 +121,9 @@ def save_state(path: str | Path, state: PolicyState) -> str | None:
             Path(tmp).unlink(missing_ok=True)
             raise
     except (OSError, ValueError) as exc:
-        return f"cannot save policy state to {path}: {getattr(exc, 'strerror', None) or exc}"
+        return (f"cannot save policy state to {path}: {getattr(exc, 'strerror', None) or exc}; this decision "
+                "stands, but the next starts without its memory (hysteresis, last good value): make the folder "
+                "writable or choose another state file")
     return None
 
 

@@ -109,7 +109,11 @@ def pabfd_initial(state: SimState, threshold: float) -> None:
         state.place(v, h)
 
 
-def _start_from_scenario(state: SimState) -> bool:
+def start_from_scenario(state: SimState) -> bool:
+    """Place every VM where the scenario starts it (False, placing none, without a scenario).
+
+    Every policy starts from it, so that a side-by-side run compares from one placement: a policy
+    that packed the VMs its own way at time 0 would get a consolidation without a migration."""
     if state.dc.initial_host is None:
         return False
     for v, h in enumerate(state.dc.initial_host.tolist()):
@@ -127,7 +131,7 @@ class NoMigration:
     stats: DecisionStats = field(default_factory=DecisionStats)
 
     def initial_placement(self, state: SimState) -> None:
-        if not _start_from_scenario(state):
+        if not start_from_scenario(state):
             first_fit(state)
 
     def decide(self, view: StepView) -> list[Migration]:
@@ -146,7 +150,7 @@ class Consolidation:
     stats: DecisionStats = field(default_factory=DecisionStats)
 
     def initial_placement(self, state: SimState) -> None:
-        if not _start_from_scenario(state):
+        if not start_from_scenario(state):
             pabfd_initial(state, self.detector.initial_threshold)
 
     def decide(self, view: StepView) -> list[Migration]:

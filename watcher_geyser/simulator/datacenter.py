@@ -184,7 +184,11 @@ def scenario_datacenter(fleet: Fleet, vm_names: tuple[str, ...] | list[str]) -> 
     by_uuid = {inst.uuid: inst for inst in fleet.instances}
     missing = [n for n in vm_names if n not in by_uuid]
     if missing:
-        raise ValueError(f"the trace names instances the scenario does not hold: {missing[:5]}")
+        shown = ", ".join(repr(n) for n in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ValueError(
+            f"the trace names {len(missing)} instance(s) the scenario does not hold ({shown}): its instance "
+            "column must hold the scenario's uuids; add them to the scenario or drop their rows from the trace"
+        )
     instances = [by_uuid[n] for n in vm_names]
     return DataCenter(
         name="scenario",

@@ -42,7 +42,7 @@ from watcher_geyser.deferral import DeferralConfig, Energy, decide_deferral
 from watcher_geyser.deferral.fleet import spare_hosts
 from watcher_geyser.pipeline import CycleBudget, Hold, PlanSettings, Settings, SolveSettings, apply_decision, run
 from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy
-from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial
+from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial, start_from_scenario
 from watcher_geyser.simulator.deferral import DeferralAnswer, DeferralBook
 from watcher_geyser.simulator.fleet import fleet_from_view
 from watcher_geyser.simulator.state import Migration, SimState
@@ -121,7 +121,8 @@ class GeyserPolicy:
         return cls(settings=settings, policy_config=PolicyConfig(**policy) if policy else None, **kwargs)
 
     def initial_placement(self, state: SimState) -> None:
-        pabfd_initial(state, 1.0)
+        if not start_from_scenario(state):
+            pabfd_initial(state, 1.0)
 
     def decide(self, view) -> list[list[Migration]]:
         started = time.perf_counter()

@@ -93,7 +93,8 @@ def _planetlab_file(path: Path) -> np.ndarray:
         raise TraceError(f"{path}: cannot read: {exc}") from exc
     if len(lines) != PLANETLAB_SAMPLES:
         raise TraceError(
-            f"{path}: expected {PLANETLAB_SAMPLES} lines (one 5-minute sample each), found {len(lines)}"
+            f"{path}: expected {PLANETLAB_SAMPLES} lines (one 5-minute sample each), found {len(lines)}; "
+            "repair the file or move it out of the day's folder (every file in it is a VM)"
         )
     values = np.empty(PLANETLAB_SAMPLES)
     for lineno, line in enumerate(lines, start=1):
@@ -221,7 +222,10 @@ def read_scenario_series(path: str | Path) -> tuple[Trace, dict]:
         where = f"{path}: instance {i} ({inst.get('uuid', '?') if isinstance(inst, dict) else '?'})"
         values = inst.get("cpu_util_series") if isinstance(inst, dict) else None
         if not isinstance(values, list) or not values:
-            raise TraceError(f"{where}: needs 'cpu_util_series', a non-empty list of fractions 0..1")
+            raise TraceError(
+                f"{where}: needs 'cpu_util_series', a non-empty list of fractions 0..1 (a scenario without "
+                "series gives sizes only: pass it as --scenario, with a CSV or PlanetLab --trace)"
+            )
         arr = np.asarray(values, dtype=float) if all(isinstance(x, (int, float)) for x in values) else None
         if arr is None or not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
             raise TraceError(f"{where}: 'cpu_util_series' must hold numbers in 0..1")

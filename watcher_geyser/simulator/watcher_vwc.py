@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from watcher_geyser.model import Fleet, HostState
-from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial
+from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial, start_from_scenario
 from watcher_geyser.simulator.fleet import fleet_from_view
 from watcher_geyser.simulator.state import Migration, SimState
 
@@ -83,7 +83,8 @@ class WatcherVWCPolicy:
         require_watcher()
 
     def initial_placement(self, state: SimState) -> None:
-        pabfd_initial(state, 1.0)
+        if not start_from_scenario(state):
+            pabfd_initial(state, 1.0)
 
     def decide(self, view) -> list[Migration] | list[list[Migration]]:
         from watcher_geyser.strategies import offline

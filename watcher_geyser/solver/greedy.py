@@ -18,6 +18,7 @@ import numpy as np
 
 from watcher_geyser.bounds import candidate_hosts
 from watcher_geyser.solver.fill import fill_hosts
+from watcher_geyser.solver.flavour_room import FlavourRoom
 from watcher_geyser.solver.problem import UNLIMITED_CYCLES
 from watcher_geyser.solver.repack import EPS, Packing, repack
 from watcher_geyser.solver.workspace import Workspace
@@ -124,10 +125,12 @@ def reopen_hosts(ws: Workspace, keep: np.ndarray, packing: Packing) -> tuple[Pac
 
 
 def empty_more_hosts(
-    ws: Workspace, placement: np.ndarray, deadline: float, max_failures: int = 30, max_new_moves: int | None = None
+    ws: Workspace, placement: np.ndarray, deadline: float, max_failures: int = 30, max_new_moves: int | None = None,
+    quick: bool = True,
 ) -> np.ndarray:
     """Try to empty occupied hosts, emptiest first, into the others' remaining room, moving
-    at most ``max_new_moves`` instances that have not moved yet."""
+    at most ``max_new_moves`` instances that have not moved yet. ``quick``: with a
+    ``FlavourRoom`` where it pays (the same answer; False only to test that)."""
     placement = placement.copy()
     budget = np.inf if max_new_moves is None else max_new_moves
     load = np.zeros((ws.n_hosts, ws.demand.shape[1]))
@@ -141,47 +144,69 @@ def empty_more_hosts(
     failures = 0
     receiving = occupied & ws.may_receive  # kept equal to it as hosts are emptied
     in_zone: dict[int, np.ndarray] = {}
+    # only worth building for passes that try every host (polish's)
+    room = FlavourRoom(ws, placement, load, receiving) if (
+        quick and max_failures > 30 and FlavourRoom.worth_building(ws)) else None
     for h in candidates[np.argsort(fill[candidates], kind="stable")].tolist():
         if failures >= max_failures or time.monotonic() > deadline:
             break
-        # only occupied hosts of the zone that may receive can take anything: the search runs
-        # over those few rows (in index order, so ties go to the same host as over all rows)
+        if room is not None and not room.may_empty(h, bool(receiving[h])):
+            failures += 1  # some flavour of h fits on no other receiver: the search would fail
+            continue
         zone = int(ws.host_zone[h])
         if zone not in in_zone:
             in_zone[zone] = ws.host_zone == zone
-        receivers = np.flatnonzero(receiving & in_zone[zone])
-        receivers = receivers[receivers != h]
-        residual = ws.limits[receivers] - load[receivers]
-        if not room_may_cover(residual, load[h]):
-            failures += 1  # the search below would fail too, after trying every instance
-            continue
-        items = np.flatnonzero(placement == h)
-        new_moves = int((ws.placement0[items] == h).sum())
-        if new_moves > budget:
-            failures += 1
-            continue
-        order = items[np.argsort(-(ws.demand[items] / ws.scale).max(axis=1), kind="stable")]
-        moves = []
-        for v in order:
-            need = ws.demand[v]
-            cand = np.flatnonzero((residual >= need - EPS).all(axis=1))
-            if len(cand) == 0:
-                break
-            left = ((residual[cand] - need) / ws.scale).sum(axis=1)
-            row = int(cand[np.argmin(left)])
-            residual[row] -= need
-            moves.append((v, int(receivers[row])))
-        if len(moves) < len(items):
+        receivers = receiving & in_zone[zone]
+        receivers[h] = False
+        moves = _moves_off(ws, h, placement, load, receivers, budget, room)
+        if moves is None:
             failures += 1
             continue
         failures = 0
-        budget -= new_moves
+        budget -= int((ws.placement0[[v for v, _ in moves]] == h).sum())
         for v, dst in moves:
             placement[v] = dst
             load[dst] += ws.demand[v]
         load[h] = 0
+        if room is not None:
+            room.emptied(h, moves, load, bool(receiving[h]))
         occupied[h] = receiving[h] = False
     return placement
+
+
+def _moves_off(ws: Workspace, h: int, placement: np.ndarray, load: np.ndarray, receivers: np.ndarray,
+               budget: float, room: FlavourRoom | None) -> list[tuple[int, int]] | None:
+    """(instance, host) moves that empty ``h`` onto ``receivers`` (bool[H]): each instance,
+    largest first, on the receiver it leaves least room on; None when one finds no room, the
+    receivers' room cannot cover ``h`` or more than ``budget`` would leave home. The room test
+    is a necessary one, so its place does not change the outcome: first where it saves a
+    search, last where the ``FlavourRoom`` search is cheaper than it."""
+    rows = np.flatnonzero(receivers)
+    # only occupied hosts of the zone that may receive can take anything: the search runs
+    # over those few rows (in index order, so ties go to the same host as over all rows)
+    if room is None and not room_may_cover(ws.limits[rows] - load[rows], load[h]):
+        return None  # the search below would fail too, after trying every instance
+    items = np.flatnonzero(placement == h) if room is None else room.items(h)
+    if int((ws.placement0[items] == h).sum()) > budget:
+        return None
+    order = items[np.argsort(-(ws.demand[items] / ws.scale).max(axis=1), kind="stable")]
+    if room is not None:
+        moves = room.place(order, load, receivers)
+        if moves is None or not room_may_cover(ws.limits[rows] - load[rows], load[h]):
+            return None
+        return moves
+    residual = ws.limits[rows] - load[rows]
+    moves = []
+    for v in order:
+        need = ws.demand[v]
+        cand = np.flatnonzero((residual >= need - EPS).all(axis=1))
+        if len(cand) == 0:
+            return None
+        left = ((residual[cand] - need) / ws.scale).sum(axis=1)
+        row = int(cand[np.argmin(left)])
+        residual[row] -= need
+        moves.append((int(v), int(rows[row])))
+    return moves
 
 
 def room_may_cover(residual: np.ndarray, need: np.ndarray) -> bool:

@@ -39,6 +39,7 @@ from watcher_geyser.solver.limits import CPU_CORES, held_limits
 from watcher_geyser.solver.master import choose_hosts
 from watcher_geyser.solver.problem import Bounds, Problem, Target
 from watcher_geyser.solver.relief import relieve, relieved_problem, relieved_target
+from watcher_geyser.solver.swap import swap_for_flatter_curves
 from watcher_geyser.solver.workspace import Workspace
 
 LOG = logging.getLogger(__name__)
@@ -197,6 +198,10 @@ def _improve(ws: Workspace, best: _Candidate, clock: Clock, messages: list[str])
     polished = polish(ws, best.placement, clock)
     if polished is not best.placement:
         best = _better(best, _Candidate(polished, "FEASIBLE", ws), messages)
+    if clock.left() >= EJECTION_MIN_SECONDS:  # as ejection: never on a replayed day's short steps
+        swapped = swap_for_flatter_curves(ws, best.placement, clock.deadline)
+        if swapped is not best.placement:
+            best = _better(best, _Candidate(swapped, "FEASIBLE", ws), messages)
     holder = [best]
 
     def accept(placement: np.ndarray) -> bool:
@@ -331,8 +336,8 @@ def _proven_bounds(problem: Problem) -> _ProvenBounds:
         return _ProvenBounds(None, 0.0, 0.0)
     usable = bounds.candidate_hosts(fleet, problem.allow_power_on) | bounds.pinned_hosts(fleet)
     idle = bounds.idle_lower_bound(fleet, limits, problem.allow_power_on, hosts)
-    dynamic = bounds.dynamic_lower_bound(fleet, usable, limits[:, VCPU], cpu_limits)
     carry, per_core_w = bounds.load_prices(fleet, limits[:, VCPU], cpu_limits)
+    dynamic = bounds.priced_dynamic_lower_bound(fleet, usable, carry, per_core_w)
     joint = joint_watts_lower_bound(fleet, limits, carry, per_core_w, problem.allow_power_on, hosts,
                                     problem.time_limit_s)
     return _ProvenBounds(hosts, max(idle + dynamic, joint), dynamic)

@@ -61,7 +61,9 @@ class Workspace:
                     self.group[v] = fleet.group_index[inst.server_group]
         hard = np.array([p.is_hard for p in self.policy] + [False], dtype=bool)
         self.in_hard_group = hard[self.group]
-        self.flavor_key = _flavor_keys(fleet.demand)
+        # the flavour alone (vcpu, memory, disk): dense codes 0..n-1, whatever the measured CPU
+        self.flavour = _flavor_keys(fleet.demand)
+        self.flavor_key = self.flavour
         if self.use_cpu:
             # instances of one flavour differ in measured CPU: batch them per CPU band too,
             # each band charged its own maximum, so batches stay few and fits stay safe

@@ -16,8 +16,9 @@ policy when only some policies take a parameter. Two sweep-level keys name trace
 value is a flag (``--deterministic``), ``false`` leaves it out; every other value is passed
 as text. Each cell runs exactly one policy, so the results table has one row per cell.
 
-Every key and every cell is checked against ``geyser simulate``'s own parser before anything
-runs; a bad one is a ``GridError`` naming the file, the key and the fix.
+Every key and every cell is checked against ``geyser simulate``'s own parser and checks (policies
+and their parameters, times, signal specs, and, unless the cells run on a remote cluster, that
+paths exist) before anything runs; a bad one is a ``GridError`` naming the file, the key and the fix.
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ def option_names() -> set[str]:
     return {s[2:] for action in parser._actions for s in action.option_strings if s.startswith("--")}
 
 
-def load_grid(path: str | Path) -> list[Cell]:
-    """The cells of the grid file at ``path``, checked; raises ``GridError``."""
+def load_grid(path: str | Path, check_paths: bool = True) -> list[Cell]:
+    """The cells of the grid file at ``path``, checked (``check_paths``: trace and scenario paths
+    exist here); raises ``GridError``."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
@@ -90,10 +92,10 @@ def load_grid(path: str | Path) -> list[Cell]:
         raise GridError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise GridError(f"{path}: not valid TOML: {exc}") from None
-    return cells_from_dict(data, path)
+    return cells_from_dict(data, path, check_paths)
 
 
-def cells_from_dict(data: dict, path: Path) -> list[Cell]:
+def cells_from_dict(data: dict, path: Path, check_paths: bool = True) -> list[Cell]:
     unknown = set(data) - {"fixed", "grid"}
     if unknown:
         raise GridError(f"{path}: unknown table(s) {sorted(unknown)}; a grid has [fixed] and [grid] (or [[grid]])")
@@ -129,7 +131,7 @@ def cells_from_dict(data: dict, path: Path) -> list[Cell]:
                 "so the table has one row per cell"
             )
         try:
-            simulate.parse(cell.argv())
+            simulate.check(simulate.parse(cell.argv()), paths=check_paths)
         except simulate.SimulateError as exc:
             raise GridError(f"{path}: cell {cell.label()}: {exc}") from None
     return list(cells.values())

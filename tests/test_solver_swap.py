@@ -1,0 +1,74 @@
+"""Swapping instances of one flavour so the CPU load sits on the flattest power curves."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from tests.builders import fleet, host, vm
+from tests.strategies import problems
+from watcher_geyser.solver import Problem, solve
+from watcher_geyser.solver.checks import check_placement
+from watcher_geyser.solver.limits import CPU_CORES
+from watcher_geyser.solver.swap import swap_for_flatter_curves
+from watcher_geyser.solver.workspace import Workspace
+
+
+def test_the_heavy_instance_trades_places_with_the_light_one_on_the_flatter_host():
+    # same size, same idle; a core costs 200 W / cores on "dear", 100 W / cores on "cheap". The
+    # heavy instance (4 vcpus at 90 %) sits on dear, its twin at 10 % on cheap: swapping them
+    # moves 3.2 vcpus' worth of load to cheap, half the price
+    hosts = [host("dear", idle_w=100, max_w=300), host("cheap", idle_w=100, max_w=200)]
+    instances = [
+        vm("heavy", "dear", vcpus=4, cpu_util=0.9),
+        vm("light", "cheap", vcpus=4, cpu_util=0.1),
+        vm("other", "dear", vcpus=2, memory_mb=2048, cpu_util=0.5),
+    ]
+    problem = Problem(fleet(hosts, instances))
+    ws = Workspace(problem)
+    f = problem.fleet
+    after = swap_for_flatter_curves(ws, ws.placement0, math.inf)
+    assert [f.hosts[h].name for h in after] == ["cheap", "dear", "dear"]
+    assert check_placement(problem, after) == []
+    moved_load = (f.cpu_used[0] - f.cpu_used[1]) / f.physical_cores[0]
+    assert f.watts(ws.placement0) - f.watts(after) == pytest.approx(100 * moved_load)
+
+
+def test_one_host_type_has_nothing_to_swap():
+    hosts = [host("a"), host("b")]
+    problem = Problem(fleet(hosts, [vm("x", "a", cpu_util=0.9), vm("y", "b", cpu_util=0.1)]))
+    ws = Workspace(problem)
+    assert swap_for_flatter_curves(ws, ws.placement0, math.inf) is ws.placement0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(max_hosts=8, max_instances=30))
+def test_swaps_keep_answers_valid_open_no_host_and_never_add_watts(problem):
+    """Mixed power curves, zones, pinned and grouped instances, held and disabled hosts, caps:
+    from a valid answer, a valid answer on the very same hosts, with no more watts, and every
+    host holding the same vcpu, memory and disk."""
+    start = solve(problem, method="greedy").placement
+    ws = Workspace(problem)
+    after = swap_for_flatter_curves(ws, start, math.inf)
+    f = problem.fleet
+    assert check_placement(problem, after) == []
+    assert np.array_equal(f.occupied(after), f.occupied(start))
+    assert f.watts(after) <= f.watts(start) + 1e-9
+    pinned = ~f.movable
+    assert np.array_equal(after[pinned], start[pinned])
+    allocated = [np.zeros((len(f.hosts), CPU_CORES)) for _ in range(2)]
+    for table, placement in zip(allocated, (start, after)):
+        np.add.at(table, placement, f.demand)
+    assert np.allclose(allocated[0], allocated[1])
+    if problem.eviction_cap is not None:
+        assert after is start  # moves here are not counted against caps: capped problems untouched
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(max_hosts=6, max_instances=20))
+def test_with_swaps_the_bounds_still_sit_under_the_answer(problem):
+    target = solve(problem, method="decompose")
+    assert check_placement(problem, target.placement) == []
+    assert target.bounds.watts_w <= target.watts_w + 1e-6
+    assert target.bounds.hosts <= target.hosts_on

@@ -1,0 +1,121 @@
+"""Sort the CPU load onto the flattest power curves by swapping instances of one flavour.
+
+Consolidation decides which hosts stay on; the dynamic watts then depend on which hosts
+carry the measured CPU load, and hosts of mixed generations pay differently for a core of
+it. The other passes never look at that: the fill, ejection and the neighbourhood models
+weigh idle watts and memory moved. On the tight family the joint bound's programme
+(``joint_bound``) puts the heavy instances on the hosts with the cheapest core and the light
+ones on the dearest, where the answers had them as the fill left them.
+
+Two instances of one flavour (same vcpu, memory and disk) can trade hosts without changing
+any host's allocation: only the measured CPU moves. So the heavy instances on dear hosts
+(price per core of load times load, most first) each trade places with the instance of their
+flavour that saves the most on a host of a cheaper price level: on each level the lightest
+whose host stays under its CPU limit. Each swap is judged on the hosts' real power curves
+(not the lower line the bounds use) and kept only if it lowers the watts. No host is switched
+on or off. Two migrations a swap: it runs only where moves are not capped, and only in the time
+the anytime search has (never on a short step).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from watcher_geyser.solver.limits import CPU_CORES
+from watcher_geyser.solver.repack import EPS
+from watcher_geyser.solver.workspace import Workspace
+
+#: The pass stops after comparing this many (instance, instance) pairs: a bound on its work
+#: that holds in deterministic mode, where it has no deadline (the whole pass on the tight
+#: family at 5,000 hosts x 30,000 instances compares far fewer, in about 1 s of CPU).
+MAX_PAIRS = 1_000_000_000
+GAIN_W = 1e-6  # a swap must save at least this much
+#: Of a cheaper level's instances of a flavour, the lightest this many are looked at for each
+#: heavy instance (the lightest that fits saves the most there).
+WINDOW = 256
+
+
+def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: float) -> np.ndarray:
+    """``placement`` with instances of a flavour swapped between hosts where that lowers the
+    watts (module docstring); ``placement`` itself when no swap does."""
+    problem = ws.problem
+    if problem.eviction_cap is not None or ws.n_instances < 2:
+        return placement
+    fleet = ws.fleet
+    cores = fleet.physical_cores
+    price = fleet.dynamic_slope_w_per_core
+    cpu = fleet.cpu_used
+    occupied = np.bincount(placement, minlength=ws.n_hosts) > 0
+    cpu_limit = ws.limits[:, CPU_CORES] if ws.use_cpu else np.full(ws.n_hosts, np.inf)
+    load = np.bincount(placement, weights=cpu, minlength=ws.n_hosts)  # measured CPU, cores
+    models = [None] * ws.n_hosts
+    for model, members in fleet.power_groups:
+        for h in members.tolist():
+            models[h] = model
+    # an instance may trade places when it may move and both hosts may receive
+    allocated = np.zeros((ws.n_hosts, CPU_CORES))
+    np.add.at(allocated, placement, ws.demand[:, :CPU_CORES])
+    # a host that receives must end within its packing limits: one held above them takes no part
+    within = (allocated <= ws.limits[:, :CPU_CORES] + EPS).all(axis=1) & (load <= cpu_limit + EPS)
+    free = ws.movable & (ws.group < 0) & (ws.may_receive & within & occupied)[placement]
+    result = placement.copy()
+    pairs = 0
+
+    def watts(h: int, cores_load: float) -> float:
+        return float(models[h].watts(min(cores_load / cores[h], 1.0)))
+
+    level_price, level = np.unique(price, return_inverse=True)
+    # per flavour and price level, its instances lightest first, and how many at the front have
+    # left the level (skipped for good: the light instances are the ones traded away)
+    light: dict[tuple[int, int], np.ndarray] = {}
+    for flavour in np.unique(ws.flavour[free]).tolist():
+        members = np.flatnonzero(free & (ws.flavour == flavour))
+        levels = level[placement[members]]
+        if len(np.unique(levels)) < 2:
+            continue  # one price level: a swap saves nothing
+        for lv in np.unique(levels).tolist():
+            here = members[levels == lv]
+            light[flavour, lv] = here[np.argsort(cpu[here], kind="stable")]
+    front = dict.fromkeys(light, 0)
+    heavy = np.flatnonzero(free & np.isin(ws.flavour, [f for f, _ in light]))
+    # dear hosts' heavy instances first, whatever their flavour: they can save the most
+    for a in heavy[np.argsort(-(price[placement[heavy]] * cpu[heavy]), kind="stable")].tolist():
+        if pairs > MAX_PAIRS or time.monotonic() > deadline:
+            break
+        ha = int(result[a])
+        flavour = int(ws.flavour[a])
+        best: tuple[float, int] | None = None  # (line gain, b)
+        for lv in range(int(level[ha])):  # every cheaper level
+            if (flavour, lv) not in light:
+                continue
+            queue, start = light[flavour, lv], front[flavour, lv]
+            while start < len(queue) and level[result[queue[start]]] != lv:
+                start += 1
+            front[flavour, lv] = start
+            window = queue[start:start + WINDOW]
+            pairs += len(window)
+            hb = result[window]
+            ok = (level[hb] == lv) & (cpu[window] < cpu[a])
+            ok &= load[hb] - cpu[window] + cpu[a] <= cpu_limit[hb] + EPS
+            ok &= load[ha] - cpu[a] + cpu[window] <= cpu_limit[ha] + EPS  # no-op unless ha is over
+            ok &= ws.host_zone[hb] == ws.host_zone[ha]
+            if not ok.any():
+                continue
+            row = int(np.flatnonzero(ok)[0])  # the lightest that fits: the most this level saves
+            gain = float((price[ha] - level_price[lv]) * (cpu[a] - cpu[window[row]]))
+            if best is None or gain > best[0]:
+                best = (gain, int(window[row]))
+        if best is None or best[0] <= GAIN_W:
+            continue
+        b = best[1]
+        hb_ = int(result[b])
+        delta = cpu[a] - cpu[b]
+        before = watts(ha, load[ha]) + watts(hb_, load[hb_])
+        after = watts(ha, load[ha] - delta) + watts(hb_, load[hb_] + delta)
+        if after < before - GAIN_W:  # the real curves agree with the lower lines' gain
+            result[a], result[b] = hb_, ha
+            load[ha] -= delta
+            load[hb_] += delta
+    return result if (result != placement).any() else placement
