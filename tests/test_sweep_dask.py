@@ -74,13 +74,16 @@ def test_local_cluster_of_two_matches_the_sequential_run_and_resumes(tmp_path, c
 
 
 def test_a_cell_that_fails_is_reported_and_retried(tmp_path):
+    # traces that exist (a missing path is refused before any cell runs) but fail when read
+    for name in ("bad-day.csv", "also-bad.csv"):
+        (tmp_path / name).write_text("time,instance,cpu_util\n0,a,not-a-number\n")
     path = tmp_path / "grid.toml"
-    path.write_text('[grid]\npolicy = ["dvfs"]\nlimit = [5]\ntrace = ["missing-day", "also-missing"]\n')
+    path.write_text('[grid]\npolicy = ["dvfs"]\nlimit = [5]\ntrace = ["bad-day.csv", "also-bad.csv"]\n')
     out = tmp_path / "sweep"
     code = main(["sweep", str(path), "--out", str(out), "--sequential", "--quiet"])
     assert code == 1
     rows = list(csv.DictReader((out / "results.csv").open()))
-    assert [r["status"] for r in rows] == ["error", "error"] and "missing-day" in rows[0]["error"]
+    assert [r["status"] for r in rows] == ["error", "error"] and "bad-day.csv" in rows[0]["error"]
     assert not (out / "cells").exists() or not list((out / "cells").iterdir())
 
 
