@@ -12,11 +12,12 @@ from watcher_geyser.signal.series import parse_time
 from watcher_geyser.simulator.arrivals import copy_name, repeat_day
 from watcher_geyser.simulator.baselines import Consolidation, NoMigration, make_policy
 from watcher_geyser.simulator.datacenter import PRESETS
-from watcher_geyser.simulator.deferral import DeferralSetup
+from watcher_geyser.simulator.deferral import DeferralSetup, place_like_nova, place_new
 from watcher_geyser.simulator.engine import simulate
 from watcher_geyser.simulator.fidelity import fidelity
 from watcher_geyser.simulator.geyser_policy import GeyserPolicy, SignalFeed
 from watcher_geyser.simulator.placement import ThresholdDetector
+from watcher_geyser.simulator.state import SimState
 from watcher_geyser.simulator.traces import Trace
 
 STEP_S = 300.0
@@ -286,3 +287,57 @@ def test_cli_prints_and_reports_the_last_day(tmp_path, capsys):
     last = report["policies"]["thr-mmt"]["last_day"]
     assert last["start_s"] == 86400.0 and last["end_s"] == 2 * 86400.0 and last["above_supply_kwh"] >= 0
     assert report["meta"]["repeat_day"] == 2
+
+
+def _fresh_state(vms: int, hosts_on: list[int]):
+    """A cloudsim state of ``vms`` small VMs on the planetlab preset (6 hosts), the first VM on each
+    host of ``hosts_on`` (the others off); the rest not placed yet."""
+    util = np.full((vms, 4), 0.2)
+    names = tuple(f"vm-{i:02d}" for i in range(vms))
+    trace = Trace(names, util, STEP_S, "random")
+    dc = PRESETS["planetlab"](names, hosts=6)
+    state = SimState(dc, trace, fidelity("cloudsim"))
+    for k, h in enumerate(hosts_on):
+        state.place(k, h)
+        state.powered[h] = True
+    return state
+
+
+@settings(max_examples=40, deadline=None)
+@given(held=st.sets(st.integers(0, 5)), on=st.sets(st.integers(0, 5), max_size=3), full=st.sets(st.integers(0, 5)))
+def test_a_new_instance_avoids_hosts_the_budget_holds_off_while_another_has_room(held, on, full):
+    """Nova's part for a new instance (``place_new``): a host held off by the power-cycle budget is
+    switched on for it only when no other host has room; it is never refused for the budget."""
+    state = _fresh_state(8, sorted(on))
+    v = len(on)
+    free = state.dc.total_mips.astype(np.float64) - state.snapshot(0.0).host_cap_mips
+    for h in full:
+        free[h] = 0.0  # no room there
+    host = place_new(state, v, free, frozenset(held))
+    dc = state.dc
+    fits = [h for h in range(6) if free[h] >= dc.vm_mips[v] and dc.pe_mips[h] * dc.vm_pes[v] >= dc.vm_mips[v]]
+    assert (host is None) == (not fits)
+    if host is not None:
+        assert host in fits
+        powered = [h for h in fits if h in on]
+        spare_off = [h for h in fits if h not in on and h not in held]
+        if powered:  # a powered host with room comes first (the fullest), as before
+            assert host in powered
+        elif spare_off:
+            assert host not in held, f"host {host} is held off but {spare_off} had room"
+        assert host == place_like_nova(state, v, free, frozenset(held)) or not (powered or spare_off)
+
+
+def test_arrivals_of_a_new_day_keep_off_the_hosts_the_budget_holds_off():
+    """A copy whose predecessor is not running at midnight is placed as Nova places a new instance:
+    not on a host the budget holds off while another off host has room (``Arrivals.admit``)."""
+    trace, dc = _day(np.full((2, 4), 0.3))
+    rep = repeat_day(trace, dc, 2)
+    state = SimState(rep.dc, rep.trace, fidelity("cloudsim"))
+    day_s = 4 * STEP_S
+    ending = np.full(4, -1)  # no predecessor ran to the day's end: both copies are new instances
+    free = rep.dc.total_mips.astype(np.float64)
+    held = frozenset(range(0, rep.dc.hosts - 1))  # every host but the last held off
+    lost, offered = rep.arrivals.admit(state, day_s, free, ending, held_off=held)
+    assert lost == 0 and offered == []
+    assert {int(state.vm_host[2]), int(state.vm_host[3])} == {rep.dc.hosts - 1}

@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from watcher_geyser.simulator.datacenter import DataCenter
-from watcher_geyser.simulator.deferral import DeferralSetup, place_like_nova
+from watcher_geyser.simulator.deferral import DeferralSetup, place_new
 from watcher_geyser.simulator.state import SimState
 from watcher_geyser.simulator.traces import Trace
 
@@ -115,7 +115,7 @@ class Arrivals:
         return self._next < len(self._order) and self.arrival_s[self._order[self._next]] <= t_s
 
     def admit(self, state: SimState, t_s: float, host_free_mips: np.ndarray, ending_host: np.ndarray,
-              offer: np.ndarray | None = None) -> tuple[int, list[int]]:
+              offer: np.ndarray | None = None, held_off: frozenset[int] = frozenset()) -> tuple[int, list[int]]:
         """Place every VM arrived by ``t_s``: on its predecessor's host when that copy ran until now
         (``ending_host``: each VM's host before this step's finished work left, -1 if none), else as
         Nova's scheduler would. Returns (how many found no host: they are left out, as a first-day
@@ -137,7 +137,7 @@ class Arrivals:
             if not handed_over and offer is not None and offer[v]:
                 offered.append(v)
                 continue
-            host = int(ending_host[before]) if handed_over else place_like_nova(state, v, free)
+            host = int(ending_host[before]) if handed_over else place_new(state, v, free, held_off)
             if host is None:
                 unplaced += 1
                 continue

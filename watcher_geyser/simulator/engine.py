@@ -180,9 +180,11 @@ class Engine:
                 dead = np.flatnonzero(state.alive & (snap.vm_req_mips == 0) & ~state.in_migration)
                 state.retire(dead)
             if arriving:
-                free_mips = self.dc.total_mips - state.snapshot(t).host_cap_mips
+                now = state.snapshot(t)
+                free_mips = self.dc.total_mips - now.host_cap_mips
                 offer = self.book.setup.deferrable if getattr(self.policy, "defer", None) is not None else None
-                lost, offered = self.arrivals.admit(state, t, free_mips, ending_host, offer)
+                held_off = self._held_off(StepView(k, t, state, now, self.host_off_times_s, was_on))
+                lost, offered = self.arrivals.admit(state, t, free_mips, ending_host, offer, held_off)
                 unplaced += lost
                 self.book.offer(offered)
                 snap = state.snapshot(t)
@@ -222,6 +224,13 @@ class Engine:
                 self.progress(1)
         wall_s = time.perf_counter() - wall
         return self._result(unplaced + self.book.unplaced, step_times, solver_times, planner_times, wall_s)
+
+    def _held_off(self, view: StepView) -> frozenset[int]:
+        """The hosts the policy's power-cycle budget holds off now (``held_off(view)``; none for a
+        policy without one): Nova's part in the replay switches none of them on for a new instance
+        while another host has room, as it does for a VM back from the shelf."""
+        held_off = getattr(self.policy, "held_off", None)
+        return frozenset() if held_off is None else held_off(view)
 
     def _defer(self, t: float, view: StepView) -> bool:
         """Let a deferring policy shelve and bring back deferrable VMs; True when any changed state."""

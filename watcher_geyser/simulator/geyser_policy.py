@@ -158,6 +158,11 @@ class GeyserPolicy:
         on = view.hosts_on().tolist()
         return self.budget.hold(view.time_s, zip(view.state.dc.host_names, on), view.switch_offs())
 
+    def held_off(self, view) -> frozenset[int]:
+        """Indices of the hosts the power-cycle budget holds off now: the replay's Nova switches
+        none of them on for a new instance while another host has room (``deferral.place_new``)."""
+        return _held_off(self.hold(view), view.state)
+
     def defer(self, view, book: DeferralBook) -> DeferralAnswer:
         """Shelve and bring back deferrable VMs by the core's rule, from this step's signal decision.
 
@@ -178,8 +183,7 @@ class GeyserPolicy:
         host_of = {u: names[int(state.vm_host[index[u]])] for u in plan.shelve if state.vm_host[index[u]] >= 0}
         occupants = {names[h]: len(vms) for h, vms in enumerate(state.host_vms) if vms}
         shelve, _ = spare_hosts(plan.shelve, host_of, occupants, frozenset(hold.held_on))
-        held = frozenset(hosts[name] for name in hold.held_off)
-        return DeferralAnswer([index[u] for u in shelve], [index[u] for u in plan.resume], held,
+        return DeferralAnswer([index[u] for u in shelve], [index[u] for u in plan.resume], _held_off(hold, state),
                               frozenset(index[u] for u in plan.due))
 
     def _parallelism(self, state: SimState) -> tuple[int, int]:
@@ -232,6 +236,12 @@ def _indices(state: SimState) -> tuple[dict[str, int], dict[str, int]]:
         cached = ({name: i for i, name in enumerate(dc.vm_names)}, {name: i for i, name in enumerate(dc.host_names)})
         state._geyser_indices = cached
     return cached
+
+
+def _held_off(hold: Hold, state: SimState) -> frozenset[int]:
+    """The data-centre indices of the hosts ``hold`` keeps off."""
+    hosts = _indices(state)[1]
+    return frozenset(hosts[name] for name in hold.held_off)
 
 
 def _need_w(view) -> float:
