@@ -8,10 +8,11 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.builders import fleet, host, vm
 from tests.strategies import problems
+from watcher_geyser.model import RAM
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.limits import CPU_CORES
-from watcher_geyser.solver.swap import swap_for_flatter_curves
+from watcher_geyser.solver.swap import MIGRATION_J_PER_MB, PAYBACK_S, payback_w, swap_for_flatter_curves
 from watcher_geyser.solver.workspace import Workspace
 
 
@@ -35,6 +36,21 @@ def test_the_heavy_instance_trades_places_with_the_light_one_on_the_flatter_host
     assert f.watts(ws.placement0) - f.watts(after) == pytest.approx(100 * moved_load)
 
 
+def test_a_swap_that_does_not_pay_for_its_migrations_is_not_made():
+    # the same two hosts as above, 64 GB instances at 20 % and 10 % of 2 vcpus: the swap saves
+    # 1.25 W, their two migrations cost 0.5 J/MB x 128 GB, which 1.25 W does not pay back in 6 h
+    hosts = [host("dear", idle_w=100, max_w=300, memory_mb=262144),
+             host("cheap", idle_w=100, max_w=200, memory_mb=262144)]
+    instances = [vm("heavy", "dear", vcpus=2, memory_mb=65536, cpu_util=0.2),
+                 vm("light", "cheap", vcpus=2, memory_mb=65536, cpu_util=0.1)]
+    problem = Problem(fleet(hosts, instances))
+    ws = Workspace(problem)
+    f = problem.fleet
+    saves_w = 100 * (f.cpu_used[0] - f.cpu_used[1]) / f.physical_cores[0]
+    assert 0 < saves_w < payback_w(65536)
+    assert swap_for_flatter_curves(ws, ws.placement0, math.inf) is ws.placement0
+
+
 def test_one_host_type_has_nothing_to_swap():
     hosts = [host("a"), host("b")]
     problem = Problem(fleet(hosts, [vm("x", "a", cpu_util=0.9), vm("y", "b", cpu_util=0.1)]))
@@ -55,6 +71,9 @@ def test_swaps_keep_answers_valid_open_no_host_and_never_add_watts(problem):
     assert check_placement(problem, after) == []
     assert np.array_equal(f.occupied(after), f.occupied(start))
     assert f.watts(after) <= f.watts(start) + 1e-9
+    # every swap paid its two migrations back within the hour, so all of them together did
+    moved_mb = float(f.demand[after != start, RAM].sum())
+    assert f.watts(start) - f.watts(after) >= MIGRATION_J_PER_MB * moved_mb / PAYBACK_S - 1e-6
     pinned = ~f.movable
     assert np.array_equal(after[pinned], start[pinned])
     allocated = [np.zeros((len(f.hosts), CPU_CORES)) for _ in range(2)]

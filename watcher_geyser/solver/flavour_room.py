@@ -82,11 +82,9 @@ class FlavourRoom:
                 row = np.searchsorted(hosts, host)
                 if row < len(hosts) and hosts[row] == host:
                     residual[row] = room
-            cand = np.flatnonzero((residual >= need - EPS).all(axis=1))
-            if len(cand) == 0:
+            row = tightest_fit(residual, need, ws.scale)
+            if row is None:
                 return None
-            left = ((residual[cand] - need) / ws.scale).sum(axis=1)
-            row = int(cand[np.argmin(left)])
             residual[row] -= need
             taken[int(hosts[row])] = residual[row]
             moves.append((v, int(hosts[row])))
@@ -112,3 +110,13 @@ class FlavourRoom:
         np.add.at(self.count, self.ws.host_zone[touched], now.astype(np.int64) - self.fits[touched])
         self.fits[touched] = now
         self.fits[h] = self._fits(self.ws.limits[h:h + 1] - load[h:h + 1])[0]
+
+
+def tightest_fit(residual: np.ndarray, need: np.ndarray, scale: np.ndarray) -> int | None:
+    """The row of ``residual`` (one receiver's room each) that ``need`` fits and leaves the least
+    room on (summed over resources in units of ``scale``), the first on ties; None if none fits.
+    Best fit keeps the large gaps for the large instances still to place."""
+    cand = np.flatnonzero((residual >= need - EPS).all(axis=1))
+    if len(cand) == 0:
+        return None
+    return int(cand[np.argmin(((residual[cand] - need) / scale).sum(axis=1))])

@@ -18,7 +18,7 @@ import numpy as np
 
 from watcher_geyser.bounds import candidate_hosts
 from watcher_geyser.solver.fill import fill_hosts
-from watcher_geyser.solver.flavour_room import FlavourRoom
+from watcher_geyser.solver.flavour_room import FlavourRoom, tightest_fit
 from watcher_geyser.solver.problem import UNLIMITED_CYCLES
 from watcher_geyser.solver.repack import EPS, Packing, repack
 from watcher_geyser.solver.workspace import Workspace
@@ -199,11 +199,9 @@ def _moves_off(ws: Workspace, h: int, placement: np.ndarray, load: np.ndarray, r
     moves = []
     for v in order:
         need = ws.demand[v]
-        cand = np.flatnonzero((residual >= need - EPS).all(axis=1))
-        if len(cand) == 0:
+        row = tightest_fit(residual, need, ws.scale)
+        if row is None:
             return None
-        left = ((residual[cand] - need) / ws.scale).sum(axis=1)
-        row = int(cand[np.argmin(left)])
         residual[row] -= need
         moves.append((int(v), int(rows[row])))
     return moves
