@@ -10,15 +10,17 @@ from tests.strategies import problems
 from watcher_geyser.fleetgen import generate_family
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement
-from watcher_geyser.solver.greedy import empty_more_hosts
+from watcher_geyser.solver.greedy import empty_more_hosts, move_budget
 from watcher_geyser.solver.workspace import Workspace
 
 EVERY_HOST = 10**6  # as polish: try every host (the table is built only for such passes)
 
 
 def _both(ws, start):
-    quick = empty_more_hosts(ws, start, math.inf, max_failures=EVERY_HOST)
-    plain = empty_more_hosts(ws, start, math.inf, max_failures=EVERY_HOST, quick=False)
+    """Both searches as polish calls them: within the migration cap's budget, when there is one."""
+    budget = move_budget(ws, start)
+    quick = empty_more_hosts(ws, start, math.inf, max_failures=EVERY_HOST, max_new_moves=budget)
+    plain = empty_more_hosts(ws, start, math.inf, max_failures=EVERY_HOST, max_new_moves=budget, quick=False)
     return quick, plain
 
 
