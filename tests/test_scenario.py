@@ -5,8 +5,18 @@ import json
 
 import pytest
 
+from watcher_geyser.fleetgen import generate_family
 from watcher_geyser.model import HostState, MigrationKind
-from watcher_geyser.scenario import ScenarioError, fleet_from_dict, fleet_to_dict, load_scenario
+from watcher_geyser.scenario import (
+    GROUP_FIELDS,
+    HOST_FIELDS,
+    INSTANCE_FIELDS,
+    TOP_FIELDS,
+    ScenarioError,
+    fleet_from_dict,
+    fleet_to_dict,
+    load_scenario,
+)
 
 GOOD = {
     "hosts": [
@@ -51,6 +61,17 @@ def test_round_trip(tmp_path):
     again = load_scenario(path)
     assert again.hosts == fleet.hosts and again.instances == fleet.instances
     assert again.server_groups == fleet.server_groups
+
+
+def test_the_reader_knows_every_field_the_writer_writes():
+    # the typo notes compare against these lists: a field the writer (and so `geyser snapshot`)
+    # adds must be added there too, or every snapshot would read with a "did you mean" note
+    data = fleet_to_dict(generate_family("zones", 30, 120, seed=1))
+    assert set(data) <= TOP_FIELDS
+    assert set().union(*data["hosts"]) <= HOST_FIELDS
+    assert set().union(*data["instances"]) <= INSTANCE_FIELDS
+    assert data["server_groups"] and set().union(*data["server_groups"]) <= GROUP_FIELDS
+    assert not [n for n in fleet_from_dict(data).notes if "did you mean" in n]
 
 
 def _bad(mutate):
