@@ -99,8 +99,9 @@ def test_an_already_best_placement_is_no_actions_with_the_limits(tmp_path, capsy
 def test_an_unsatisfiable_ceiling_is_no_actions_naming_the_fix(capsys) -> None:
     answer = plan_json([str(CLOUD), "--ceiling", "0.1"], capsys)
     assert answer["waves"] == [] and len(answer["unrelieved_hosts"]) == 8
-    assert ("no actions: 8 host(s) stay above their limits (NOT RELIEVED) and no host has room for their instances "
-            "under ceiling 0.1, CPU ceiling 0.75: raise the ceilings, or add or enable hosts") in answer["messages"]
+    assert ("no actions: 8 host(s) stay above their limits and relief found no move for them under ceiling 0.1, "
+            "CPU ceiling 0.75 (NOT RELIEVED says why, and the fix, for each)") in answer["messages"]
+    assert all(reason.endswith("raise the ceilings, or add hosts") for reason in answer["unrelieved_hosts"].values())
 
 
 def test_flags_the_signal_replaces_are_named(capsys) -> None:

@@ -17,6 +17,7 @@ from watcher_geyser.scenario import save_scenario
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement, hot_hosts
 from watcher_geyser.solver.limits import host_load
+from watcher_geyser.solver.relief import POWER_ON_FORBIDDEN, unrelieved_message
 
 METHODS = ["greedy", "decompose", "exact"]
 
@@ -133,6 +134,10 @@ def test_after_solve_and_plan_no_host_is_above_its_relief_limit_unless_named(pro
     assert check_placement(problem, target.placement, unrelieved=target.unrelieved) == []
     assert set(target.unrelieved) <= {f.hosts[h].name for h in np.flatnonzero(hot_hosts(problem))}
     assert all(reason for reason in target.unrelieved.values())
+    for name, reason in target.unrelieved.items():  # named once, with what the request allowed
+        assert [m for m in target.messages if f"host {name} stays above" in m] == [unrelieved_message(name, reason)]
+        assert problem.allow_power_on or "switched on" not in reason
+        assert (POWER_ON_FORBIDDEN in reason) <= (not problem.allow_power_on)
     pinned = ~f.movable
     assert np.array_equal(target.placement[pinned], f.placement[pinned])
     moves = plan(target, parallelism=parallelism, per_host_parallelism=1)
@@ -161,7 +166,8 @@ def test_geyser_plan_prints_the_relief_and_the_hosts_it_could_not_relieve(tmp_pa
     assert "hosts switched on: spare" in out
     assert "power on" in out
     assert main(["plan", str(path), "--time-limit", "2", "--no-power-on"]) == 0
-    assert "NOT RELIEVED hot: no room on the hosts that are on" in capsys.readouterr().out
+    assert "hosts with room: spare off, and switching hosts on is not allowed (--no-power-on was given" in (
+        capsys.readouterr().out)
     assert main(["plan", str(path), "--time-limit", "2", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["relieved_hosts"] == ["hot"] and summary["unrelieved_hosts"] == {}

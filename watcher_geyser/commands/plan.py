@@ -13,6 +13,7 @@ from watcher_geyser import defaults
 from watcher_geyser.commands.plan_report import format_summary, metrics_note, why_no_actions
 from watcher_geyser.inputs import LIMITS, cli_number
 from watcher_geyser.model import Fleet
+from watcher_geyser.names import listed
 from watcher_geyser.pipeline import (
     DEFAULTS,
     CycleBudget,
@@ -23,7 +24,6 @@ from watcher_geyser.pipeline import (
     apply_decision,
 )
 from watcher_geyser.pipeline import run as run_pipeline
-from watcher_geyser.pipeline.cycles import listed
 from watcher_geyser.pipeline.history import PowerHistory, PowerHistoryError, read_power_history
 from watcher_geyser.pipeline.request import Result
 from watcher_geyser.planner import format_plan_table
@@ -31,6 +31,7 @@ from watcher_geyser.scenario import ScenarioError, load_scenario
 from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_need_w, fleet_peak_w, parse_spec
 from watcher_geyser.solver import METHODS
 from watcher_geyser.solver.clock import validate_time_limit
+from watcher_geyser.solver.relief import POWER_ON_FORBIDDEN
 from watcher_geyser.summary import target_summary
 
 LIM, SOL, PLAN = DEFAULTS.limits, DEFAULTS.solve, DEFAULTS.plan
@@ -262,7 +263,8 @@ def _summary(args: argparse.Namespace, settings: Settings, decision: Decision | 
     summary["planned_migrations"] = plan_json.pop("migrations")
     summary["messages"] += plan_json.pop("messages")
     summary.update(plan_json)
-    summary["messages"] = list(settings.notes) + summary["messages"]
+    summary["messages"] = [_in_flags(m) for m in list(settings.notes) + summary["messages"]]
+    summary["unrelieved_hosts"] = {name: _in_flags(why) for name, why in summary["unrelieved_hosts"].items()}
     if decision is not None:
         summary["signal"] = decision.to_dict()
     summary["time_limit_s"] = args.time_limit
@@ -274,6 +276,17 @@ def _summary(args: argparse.Namespace, settings: Settings, decision: Decision | 
         "summary": round(time.monotonic() - planned, 3),  # writing follows; it is not counted here
     }
     return summary
+
+
+#: The request's names in the core's reasons, as this command's flags say them.
+FLAGS = {f"({POWER_ON_FORBIDDEN})": "(--no-power-on was given: leave it out to let hosts be switched on)"}
+
+
+def _in_flags(text: str) -> str:
+    """``text`` (a note or a reason from the core) with the request's names put as this command's flags."""
+    for name, flag in FLAGS.items():
+        text = text.replace(name, flag)
+    return text
 
 
 # What `geyser plan` keeps back from --time-limit for planning and writing: a fixed part and

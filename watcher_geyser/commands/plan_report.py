@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from watcher_geyser.solver.relief import unrelieved_message
+
 if TYPE_CHECKING:
     from watcher_geyser.model import Fleet
     from watcher_geyser.pipeline.request import Result
@@ -45,10 +47,11 @@ def format_summary(summary: dict) -> str:
         lines.append(f"relieved hosts (were above their relief limit): {', '.join(summary['relieved_hosts'])}")
     if summary["powered_on_hosts"]:
         lines.append(f"hosts switched on: {', '.join(summary['powered_on_hosts'])}")
-    for name, reason in summary["unrelieved_hosts"].items():
+    unrelieved = summary["unrelieved_hosts"]
+    for name, reason in unrelieved.items():
         lines.append(f"NOT RELIEVED {name}: {reason}")
-    for message in summary["messages"]:
-        lines.append(f"note: {message}")
+    said = {unrelieved_message(name, reason) for name, reason in unrelieved.items()}  # one line per host
+    lines += [f"note: {message}" for message in summary["messages"] if message not in said]
     if "signal" in summary:
         lines.append(format_signal(summary["signal"]))
     return "\n".join(lines)
@@ -110,8 +113,7 @@ def why_no_actions(fleet: Fleet, result: Result) -> str | None:
     cpu = "none" if limits.cpu_ceiling is None else f"{limits.cpu_ceiling:g}"
     target = result.target
     if target.unrelieved:
-        return (f"{len(target.unrelieved)} host(s) stay above their limits (NOT RELIEVED) and no host has room for "
-                f"their instances under ceiling {limits.ceiling:g}, CPU ceiling {cpu}: raise the ceilings, or add "
-                "or enable hosts")
+        return (f"{len(target.unrelieved)} host(s) stay above their limits and relief found no move for them under "
+                f"ceiling {limits.ceiling:g}, CPU ceiling {cpu} (NOT RELIEVED says why, and the fix, for each)")
     return (f"the solver's answer is the current placement ({target.status}, watts within {target.gap:.2%} of the "
             f"lower bound): under these limits (ceiling {limits.ceiling:g}, CPU ceiling {cpu}) it found no better one")

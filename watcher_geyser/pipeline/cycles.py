@@ -38,10 +38,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from watcher_geyser import defaults
+from watcher_geyser.names import listed
 from watcher_geyser.pipeline.settings import Settings
 
 DAY_S = 86400.0
-NAMES_SHOWN = 8  # hosts named in a note before "and N more"
 
 
 @dataclass(frozen=True)
@@ -122,14 +122,6 @@ class CycleBudget:
                 wait_s = recent[len(recent) - self.max_per_day] + self.window_s - now_s
                 (held_on if on else held_off)[name] = wait_s
         return Hold(held_off, held_on, self.max_per_day, self.window_s, left)
-
-
-def listed(items: list[str]) -> str:
-    """'a, b, c': the first ``NAMES_SHOWN`` items, then 'and N more' (notes stay readable at 800 hosts)."""
-    text = ", ".join(items[:NAMES_SHOWN])
-    if len(items) > NAMES_SHOWN:
-        text += f" and {len(items) - NAMES_SHOWN} more"
-    return text
 
 
 def _named(hosts: Mapping[str, float]) -> str:

@@ -7,11 +7,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from watcher_geyser.model import Fleet
-from watcher_geyser.pipeline.cycles import listed
+from watcher_geyser.names import listed
 from watcher_geyser.pipeline.margin import host_cpu_ceilings
 from watcher_geyser.pipeline.settings import Limits, Settings
 from watcher_geyser.planner import Plan, plan
 from watcher_geyser.solver import Problem, Target, solve
+from watcher_geyser.solver.relief import for_want_of_room, unrelieved_message
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def held_off_reasons(fleet: Fleet, target: Target, limits: Limits) -> Target:
 
     Hosts held off (``keep_off``) are left out of the problem, so relief cannot tell that
     they would have had room: where a hot host found no room in its zone and hosts there
-    are held off, its reason and a message say so (the operator's fix: raise the budget,
+    are held off, its reason and its message say so (the operator's fix: raise the budget,
     or wait until the hosts named are free again)."""
     if not target.unrelieved or not limits.keep_off or not limits.allow_power_on:
         return target
@@ -87,16 +88,17 @@ def held_off_reasons(fleet: Fleet, target: Target, limits: Limits) -> Target:
         if host.name in limits.keep_off and not host.powered:
             held.setdefault(host.zone, []).append(host.name)
     unrelieved = dict(target.unrelieved)
-    messages = []
+    messages = list(target.messages)
     for name, reason in target.unrelieved.items():
         zone = fleet.hosts[fleet.host_index(name)].zone
-        if zone not in held or not reason.startswith("no room"):
+        if zone not in held or not for_want_of_room(reason):
             continue
         names = sorted(held[zone])
         why = f"{len(names)} host(s) of zone {zone} stay off, their power cycles for the day spent: {listed(names)}"
-        unrelieved[name] = f"{reason}; {why}"
-        messages.append(f"host {name} stays above its relief limit because of the power-cycle budget: {why}")
-    return replace(target, unrelieved=unrelieved, messages=tuple(target.messages) + tuple(messages))
+        unrelieved[name] = f"{reason}; the power-cycle budget: {why}"
+        old, new = unrelieved_message(name, reason), unrelieved_message(name, unrelieved[name])
+        messages = [new if m == old else m for m in messages]  # still one message for the host
+    return replace(target, unrelieved=unrelieved, messages=tuple(messages))
 
 
 def without_off_hosts(fleet: Fleet, keep_off: frozenset[str]) -> Fleet:

@@ -20,9 +20,12 @@ fleet. For each hot host, most over first:
 
 Relief counts against ``max_migrations`` (an explicit hard cap), never against
 ``max_consolidation_moves``. A host relief cannot bring under its limit is named in
-``Target.unrelieved`` with the reason: pinned instances, no room even on hosts that could
-be switched on, switching on not allowed, the migration cap. The planner emits the
-``power_on`` (and ``enable``) of a host before any migration lands on it.
+``Target.unrelieved`` with how far above it stays and why: pinned instances, the migration cap,
+or no room; where hosts would have had room, which rule kept each out (switching on not allowed,
+disabled, hard anti-affinity), else whether any host was off to switch on. One message per such
+host (``unrelieved_message``), so a shell that prints both the message and ``Target.unrelieved``
+can tell they are one note. The planner emits the ``power_on`` (and ``enable``) of a host before
+any migration lands on it.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import numpy as np
 
 from watcher_geyser import bounds
 from watcher_geyser.model import RAM, GroupPolicy
+from watcher_geyser.names import listed
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.limits import (
     CPU_CORES,
@@ -48,6 +52,20 @@ from watcher_geyser.solver.problem import Bounds, Problem, Target
 from watcher_geyser.solver.rules.groups import anti_affinity_groups
 
 ON, EMPTY, OFF = 0, 1, 2  # destination tiers: on and busy, on and empty, off
+#: The request's own name for the switch that forbade switching hosts on, as reasons give it (the
+#: Watcher audit parameter has the same name; ``geyser plan`` puts its flag in its place).
+POWER_ON_FORBIDDEN = "allow_power_on is false"
+NO_ROOM = "no room"  # how a reason for want of room starts, after the resources over the limit
+
+
+def for_want_of_room(reason: str) -> bool:
+    """Whether ``reason`` (a ``Target.unrelieved`` value) says no host had room for the instances."""
+    return f"; {NO_ROOM} " in reason
+
+
+def unrelieved_message(name: str, reason: str) -> str:
+    """The one message naming a host relief left above its limit (``reason``: its ``Target.unrelieved``)."""
+    return f"host {name} stays above its relief limit: {reason}"
 
 
 @dataclass(frozen=True)
@@ -111,6 +129,8 @@ def relieved_target(problem: Problem, relief: Relief, inner: Target, proven_host
         messages.append("CP-SAT proved its answer optimal from the relieved fleet, not over every relief")
     still_hot = above(host_load(fleet, placement), problem.relief_limits)
     unrelieved = {name: reason for name, reason in names.items() if still_hot[fleet.host_index(name)]}
+    cooled = {unrelieved_message(name, reason) for name, reason in names.items() if name not in unrelieved}
+    messages = [m for m in messages if m not in cooled]
     hidden = tuple(f"host {name} stays above its limits" for name in names)
     messages += [m for m in inner.messages if not m.startswith(hidden)]
     migration_bound = bounds.migration_cost_lower_bound_mb(fleet, bounds.hosts_on_by_zone(fleet, placement))
@@ -203,8 +223,8 @@ class _Shedder:
         if reason is None or not above(self.load[h : h + 1], self.relief[h : h + 1])[0]:
             self.relieved.append(h)
         else:
-            self.unrelieved[h] = reason
-            self.messages.append(f"host {name} stays above its relief limit ({what}): {reason}")
+            self.unrelieved[h] = f"{what}; {reason}"
+            self.messages.append(unrelieved_message(name, self.unrelieved[h]))
 
     def _next_move(self, h: int) -> tuple[int | None, int | None]:
         """(instance, destination) of the next relief move off ``h``: the first instance in
@@ -285,15 +305,45 @@ class _Shedder:
         return "what remains on it cannot move: " + ("; ".join(parts) or "no instance left to move")
 
     def _no_room_reason(self, h: int) -> str:
+        """Why none of ``h``'s instances found a host: which rule kept out each host that had room
+        for one of them, or else that no host of the zone had room, on or off."""
         fleet = self.fleet
         zone = fleet.hosts[h].zone
-        off_here = (~fleet.powered) & fleet.accepts & (fleet.host_zone == fleet.host_zone[h])
-        if not self.problem.allow_power_on and off_here.any():
-            return (
-                f"no room on the hosts that are on in zone {zone}, and switching hosts on is not allowed "
-                "(allow the solver to power hosts on)"
-            )
-        return f"no room for its instances in zone {zone}, even on hosts that could be switched on"
+        in_zone = (fleet.host_zone == fleet.host_zone[h]) & ~self.hot
+        room = self.packing - self.load
+        off, disabled, grouped, groups = set(), set(), set(), set()
+        for v in self._candidates(h).tolist():
+            fits = in_zone & (room >= self.demand[v] - TOLERANCE * self.scale).all(axis=1)
+            off |= set(np.flatnonzero(fits & fleet.accepts & ~self.receivable).tolist())
+            disabled |= set(np.flatnonzero(fits & ~fleet.accepts).tolist())
+            if self.anti[v] >= 0:
+                members = self.group_hosts[int(self.anti[v])] & set(np.flatnonzero(fits & self.receivable).tolist())
+                grouped |= members
+                groups |= {fleet.server_groups[int(self.anti[v])].name} if members else set()
+        if not (off or disabled or grouped):
+            return self._nowhere_reason(zone, in_zone)
+        def names(hosts: set[int]) -> str:
+            return listed(sorted(fleet.hosts[d].name for d in hosts))
+
+        kept = []
+        if off:
+            kept.append(f"{names(off)} off, and switching hosts on is not allowed ({POWER_ON_FORBIDDEN})")
+        if disabled:
+            kept.append(f"{names(disabled)} disabled (enable to let them receive)")
+        if grouped:
+            kept.append(f"{names(grouped)} holding members of its hard anti-affinity group(s) {listed(sorted(groups))}")
+        where = f"{NO_ROOM} on the hosts that may receive its instances in zone {zone}"
+        return f"{where}; hosts with room: " + "; ".join(kept)
+
+    def _nowhere_reason(self, zone: str, in_zone: np.ndarray) -> str:
+        """No host of the zone has room for any of the instances, whatever the rules."""
+        switchable = int((in_zone & (self.tier == OFF) & self.fleet.accepts).sum())
+        fix = ": raise the ceilings, or add hosts"
+        if not switchable:
+            return f"{NO_ROOM} for its instances on the hosts of zone {zone}, and none is off to switch on{fix}"
+        if self.problem.allow_power_on:
+            return f"{NO_ROOM} for its instances in zone {zone}, even on the {switchable} host(s) switched on{fix}"
+        return f"{NO_ROOM} for its instances in zone {zone}, not even on the {switchable} host(s) off there{fix}"
 
     def result(self, hot: tuple[int, ...], seconds: float) -> Relief:
         if self.powered_on:

@@ -42,8 +42,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from watcher_geyser.inputs import InputError, epoch_s
+from watcher_geyser.names import listed
 from watcher_geyser.pipeline import CycleBudget, Hold
-from watcher_geyser.pipeline.cycles import listed
 from watcher_geyser.strategies.action_names import POWER_ACTIONS
 
 COUNTED_STATES = ("SUCCEEDED", "ONGOING", "PENDING")  # PENDING: only read from approved plans
