@@ -194,8 +194,9 @@ def solar_supply(day: Day, site: SolarSite, energy_kwh: float, repeat_days: int 
 
 def point_row(day: Day, spec: str, result, **extra) -> dict:
     s = result.summary()
-    keep = ("energy_kwh", "migrations", "slatah", "pdm", "slav", "host_power_cycles_max", "host_power_cycles_mean",
-            "deferred_vm_hours", "deadline_misses", "wall_seconds")
+    keep = ("energy_kwh", "migrations", "slatah", "slatah_overload", "slatah_core_cap", "slatah_migration", "pdm",
+            "slav", "host_power_cycles_max", "host_power_cycles_mean", "deferred_vm_hours", "deadline_misses",
+            "wall_seconds")
     return {"kind": "point", "day": day.name, "datacenter": day.dc.name, "policy": spec,
             **{k: s[k] for k in keep}, **extra}
 

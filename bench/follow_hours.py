@@ -11,8 +11,9 @@
 Replays geyser following the supply of ``follow_energy.py`` (clear-sky solar sized to blind geyser's
 daily energy x ``--scale``) once per ``--policy``, and blind geyser (``geyser:signal=off``) unless
 ``--no-blind``. Prints, per hour and policy, the mean supply and draw (kW), the uncovered energy
-(kWh), hosts on, hosts at 100 % CPU (mean over the hour) and their share of the hour's host-time
-(SLATAH's terms), migrations and, for following, the mean
+(kWh), hosts on, hosts violating the SLA (mean over the hour), their share of the hour's host-time
+(SLATAH's terms) and their host-hours by cause (overload, core cap, migration: ``state.SlaCause``),
+migrations and, for following, the mean
 scarcity level and CPU ceiling it decided; then per policy one JSON line with its totals and, when
 the day's blind points are in ``--frontier-cache`` (written by ``follow_energy.py``), its ratio to
 the frontier at its SLATAH, read as ``follow_energy.py`` reads it (with ``--deferrable``, also the
@@ -131,6 +132,9 @@ def hourly(result, decisions, feed, step_s: float, recorder: KindRecorder | None
             "hot_hosts": float(np.asarray(s.overload_host_s)[m].sum() / (m.sum() * step_s)),
             "overload_share": float(np.asarray(s.overload_host_s)[m].sum() / max(np.asarray(s.host_s)[m].sum(), 1e-9)),
             "overload_host_h": float(np.asarray(s.overload_host_s)[m].sum() / HOUR_S),
+            # the same violating host-hours by cause (``state.SlaCause``): they sum to ``overload_host_h``
+            **{f"violation_{cause.name.lower()}_host_h": float(np.asarray(values)[m].sum() / HOUR_S)
+               for cause, values in s.violation_by_cause().items()},
             "migrations": int(np.asarray(s.migrations)[m].sum()),
             "shelved": float(np.mean(np.asarray(s.vms_shelved)[m])),
             # shelved while the supply covered the draw: deferral that bought no covered hour then
@@ -186,13 +190,15 @@ def frontier(cache: Path | None, cache_name: str, scale: float):
 def print_hours(label: str, rows: list[dict]) -> None:
     print(f"# {label}", file=sys.stderr)
     kinds = list(rows[0].get("by_kind", {})) if rows else []
-    print("# hour supply_kw power_kw uncovered_kwh hosts_on hot_hosts hot_share migrations level ceiling shelved"
-          + "".join(f" | {k}: on cpu" for k in kinds), file=sys.stderr)
+    print("# hour supply_kw power_kw uncovered_kwh hosts_on hot_hosts hot_share hot_host_h(ovl/cap/migr) migrations "
+          "level ceiling shelved" + "".join(f" | {k}: on cpu" for k in kinds), file=sys.stderr)
     for r in rows:
         level = "-" if r["level"] is None else f"{r['level']:.2f}"
         ceiling = "-" if r["ceiling"] is None else f"{r['ceiling']:.2f}"
         print(f"  {r['hour']:3d} {r['supply_kw']:7.2f} {r['power_kw']:7.2f} {r['uncovered_kwh']:7.2f} "
-              f"{r['hosts_on']:6.1f} {r['hot_hosts']:5.2f} {100 * r['overload_share']:5.2f}% {r['migrations']:5d} "
+              f"{r['hosts_on']:6.1f} {r['hot_hosts']:5.2f} {100 * r['overload_share']:5.2f}% "
+              f"{r['violation_overload_host_h']:5.2f}/{r['violation_core_cap_host_h']:4.2f}/"
+              f"{r['violation_migration_host_h']:4.2f} {r['migrations']:5d} "
               f"{level:>5} {ceiling:>5} {r['shelved']:7.1f}"
               + "".join(f" | {on:5.1f} {cpu:4.2f}" for on, cpu in (r.get("by_kind", {}).get(k, (0.0, 0.0))
                                                                   for k in kinds)),

@@ -9,7 +9,8 @@ import json
 from watcher_geyser.commands import simulate, simulate_setup
 
 KEYS = (
-    "energy_kwh", "energy_lower_bound_kwh", "migrations", "slatah", "pdm", "slav", "esv",
+    "energy_kwh", "energy_lower_bound_kwh", "migrations", "slatah", "slatah_overload", "slatah_core_cap",
+    "slatah_migration", "pdm", "slav", "esv",
     "energy_above_signal_kwh", "step_seconds_mean", "step_seconds_p95", "step_seconds_max", "wall_seconds",
 )
 

@@ -29,7 +29,7 @@ from watcher_geyser.simulator.datasets import FORMATS
 from watcher_geyser.simulator.engine import RunResult, simulate
 from watcher_geyser.simulator.fidelity import FIDELITIES, fidelity
 from watcher_geyser.simulator.policy_params import spec_help
-from watcher_geyser.simulator.report import table, write_report
+from watcher_geyser.simulator.report import slatah_split, table, write_report
 from watcher_geyser.simulator.traces import Trace, TraceError, read_csv, read_planetlab, read_scenario_series
 
 EPILOG = f"""\
@@ -343,7 +343,8 @@ def run(args: argparse.Namespace) -> int:
         if (last := r.last_day()) is not None:
             above = "" if last.above_supply_kwh is None else f"above supply {last.above_supply_kwh:.2f} kWh, "
             print(f"{r.policy}: last day ({r.repeat_days} of {r.repeat_days}, the steady state): {above}"
-                  f"energy {last.energy_kwh:.2f} kWh, SLATAH {last.slatah:.2%}, {last.migrations} migrations, "
+                  f"energy {last.energy_kwh:.2f} kWh, SLATAH {last.slatah:.2%} "
+                  f"(ovl/cap/migr {slatah_split(last.as_dict()) or '-'} %), {last.migrations} migrations, "
                   f"{last.deferred_vm_hours:.0f} deferred VM-h, power cycles max {last.power_cycles_max:g}/host/day")
     for r in results:
         if r.vms_unplaced:

@@ -46,7 +46,7 @@ from watcher_geyser.simulator.metrics import (
     power_cycles_per_day,
 )
 from watcher_geyser.simulator.result import RunResult
-from watcher_geyser.simulator.state import InFlight, Migration, SimState, Snapshot
+from watcher_geyser.simulator.state import InFlight, Migration, SimState, SlaCause, Snapshot
 from watcher_geyser.simulator.traces import Trace
 from watcher_geyser.simulator.view import StepView
 
@@ -86,6 +86,7 @@ class Engine:
         self.acc = Accounting(dc.hosts, dc.vms)
         self.series = StepSeries()
         self._host_s_before = self._overload_host_s_before = 0.0  # SLATAH's sums at the last series row
+        self._by_cause_s_before = self.acc.violation_by_cause_s.copy()
         self.energy_j = 0.0
         self.lb_j = 0.0
         self.migrations = 0
@@ -325,6 +326,10 @@ class Engine:
         s.host_s.append(self.acc.active_s - self._host_s_before)
         s.overload_host_s.append(self.acc.violation_s - self._overload_host_s_before)
         self._host_s_before, self._overload_host_s_before = self.acc.active_s, self.acc.violation_s
+        by_cause_s = self.acc.violation_by_cause_s - self._by_cause_s_before
+        for cause, values in s.violation_by_cause().items():
+            values.append(float(by_cause_s[cause]))
+        self._by_cause_s_before = self.acc.violation_by_cause_s.copy()
         s.vms_running.append(int(self.state.alive.sum()))
         s.vms_shelved.append(int(self.book.shelved.sum()))
         s.step_s.append(0.0)
@@ -350,6 +355,9 @@ class Engine:
             energy_lower_bound_kwh=self.lb_j / J_PER_KWH,
             migrations=self.migrations,
             slatah=self.acc.slatah,
+            slatah_overload=self.acc.slatah_of(SlaCause.OVERLOAD),
+            slatah_core_cap=self.acc.slatah_of(SlaCause.CORE_CAP),
+            slatah_migration=self.acc.slatah_of(SlaCause.MIGRATION),
             pdm=self.acc.pdm,
             host_shutdowns=self.acc.shutdowns,
             host_power_ons=self.power_ons,

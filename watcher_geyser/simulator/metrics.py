@@ -2,7 +2,11 @@
 
 * energy: per host, (P(u_start) + P(u_end)) / 2 x interval between consecutive updates (decisions and
   migration ends); in ``cloudsim`` fidelity a host at 0 % at the start of an interval uses 0 J.
-* SLATAH: time hosts were active with allocated < requested MIPS / time hosts were active.
+* SLATAH: time hosts were active with allocated < requested MIPS / time hosts were active, split by
+  cause (``state.SlaCause``, the cause found at an update holding until the next, as the violation
+  does): ``slatah_overload`` (host oversubscribed), ``slatah_core_cap`` (a VM asks more than its
+  cores get there), ``slatah_migration`` (only a VM migrating in, counted at its full request with
+  10 % allocated); the three sum to SLATAH.
 * PDM: sum over VMs of (requested - allocated) x time while migrating / sum of requested x time.
 * SLAV = SLATAH x PDM; ESV = energy (kWh) x SLAV.
 * host shutdowns: on -> off transitions of each host's activity, counted as CloudSim does (a host
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from watcher_geyser.simulator.state import Snapshot
+from watcher_geyser.simulator.state import SlaCause, Snapshot
 
 J_PER_KWH = 3.6e6
 
@@ -87,6 +91,9 @@ class WindowFigures:
     energy_kwh: float
     above_supply_kwh: float | None  # None without a watts supply
     slatah: float
+    slatah_overload: float  # SLATAH's share from oversubscribed hosts (``state.SlaCause``)
+    slatah_core_cap: float  # ... from a VM capped by the host's cores
+    slatah_migration: float  # ... from a VM migrating in only
     migrations: int
     deferred_vm_hours: float  # VMs held shelved at each row x the interval
     power_cycles_max: float  # the worst host's switch-offs in the window, per day
@@ -100,8 +107,8 @@ def window_figures(series: StepSeries, interval_s: float, start_s: float, end_s:
                    off_times_s=()) -> WindowFigures:
     """The run's figures over ``[start_s, end_s)``: each decision row's interval ``(t - interval_s, t]``
     belongs to the window holding its midpoint (energy, energy above the supply, SLATAH's host
-    time, shelved VM-hours); migrations (started at the row's decision ``t`` or in the waves after
-    it) and switch-offs (``off_times_s[h]``, host h's times) by their time. Over a window holding
+    time and its split by cause, shelved VM-hours); migrations (started at the row's decision ``t``
+    or in the waves after it) and switch-offs (``off_times_s[h]``, host h's times) by their time. Over a window holding
     every row it gives the whole run's figures (power cycles: the window's length, at least a day,
     not the run's, divides)."""
     if not end_s > start_s:
@@ -118,6 +125,11 @@ def window_figures(series: StepSeries, interval_s: float, start_s: float, end_s:
     if supply and all(a is not None for a in supply):
         above = energy_above_supply_kwh(power, rows(supply), interval_s)
     host_s, overload_s = rows(series.host_s).sum(), rows(series.overload_host_s).sum()
+    by_cause = {cause: rows(values).sum() for cause, values in series.violation_by_cause().items()}
+
+    def share(violating_s: float) -> float:  # of the window's active host time
+        return float(violating_s / host_s) if host_s > 0 else 0.0
+
     days = max((end_s - start_s) / DAY_S, 1.0)  # as the run counts: a shorter window is within one day
     counts = np.array([sum(start_s <= t < end_s for t in times) for times in off_times_s], dtype=np.float64)
     cycled = np.array([len(times) > 0 for times in off_times_s], dtype=bool)
@@ -125,7 +137,10 @@ def window_figures(series: StepSeries, interval_s: float, start_s: float, end_s:
         start_s=start_s, end_s=end_s,
         energy_kwh=float(power.sum() * interval_s / J_PER_KWH),
         above_supply_kwh=above,
-        slatah=float(overload_s / host_s) if host_s > 0 else 0.0,
+        slatah=share(overload_s),
+        slatah_overload=share(by_cause[SlaCause.OVERLOAD]),
+        slatah_core_cap=share(by_cause[SlaCause.CORE_CAP]),
+        slatah_migration=share(by_cause[SlaCause.MIGRATION]),
         migrations=int(rows(series.migrations, (t >= start_s) & (t < end_s)).sum()),
         deferred_vm_hours=float(rows(series.vms_shelved).sum() * interval_s / 3600.0),
         power_cycles_max=float(counts.max() / days) if len(counts) else 0.0,
@@ -161,12 +176,14 @@ class Accounting:
     vms: int
     active_s: float = 0.0
     violation_s: float = 0.0
+    violation_by_cause_s: np.ndarray = field(init=False)  # float64[len(SlaCause)]: violation_s by cause (NONE: 0)
     requested_mips_s: float = 0.0
     degraded_mips_s: float = 0.0
     shutdowns: int = 0
     _host_t: np.ndarray = field(init=False)
     _host_active: np.ndarray = field(init=False)
     _host_viol: np.ndarray = field(init=False)
+    _host_cause: np.ndarray = field(init=False)
     _vm_t: np.ndarray = field(init=False)
     _vm_req: np.ndarray = field(init=False)
     _vm_alloc: np.ndarray = field(init=False)
@@ -178,6 +195,8 @@ class Accounting:
         self._host_t = np.full(self.hosts, np.nan)
         self._host_active = np.zeros(self.hosts, dtype=bool)
         self._host_viol = np.zeros(self.hosts, dtype=bool)
+        self._host_cause = np.zeros(self.hosts, dtype=np.int8)
+        self.violation_by_cause_s = np.zeros(len(SlaCause))
         self._cloudsim_active = np.ones(self.hosts, dtype=bool)  # CloudSim starts every host "active"
         self._vm_t = np.zeros(self.vms)
         self._vm_req = np.zeros(self.vms)
@@ -192,10 +211,13 @@ class Accounting:
         dt = np.where(seen, t - np.nan_to_num(self._host_t), 0.0)
         gone = dt > 0
         self.active_s += float(dt[gone & self._host_active].sum())
-        self.violation_s += float(dt[gone & self._host_active & self._host_viol].sum())
+        violating = gone & self._host_active & self._host_viol
+        self.violation_s += float(dt[violating].sum())
+        self.violation_by_cause_s += np.bincount(self._host_cause[violating], dt[violating], len(SlaCause))
         self._host_t[:] = t
         self._host_active = active.copy()
         self._host_viol = snap.host_violation.copy()
+        self._host_cause = snap.host_sla_cause.copy()
 
         keep = alive & self._vm_has
         vdt = np.where(keep, t - self._vm_t, 0.0)
@@ -217,6 +239,10 @@ class Accounting:
     def slatah(self) -> float:
         return self.violation_s / self.active_s if self.active_s > 0 else 0.0
 
+    def slatah_of(self, cause: SlaCause) -> float:
+        """SLATAH's share from ``cause``: its violation time / active time (the causes sum to ``slatah``)."""
+        return float(self.violation_by_cause_s[cause]) / self.active_s if self.active_s > 0 else 0.0
+
     @property
     def pdm(self) -> float:
         return self.degraded_mips_s / self.requested_mips_s if self.requested_mips_s > 0 else 0.0
@@ -236,10 +262,19 @@ class StepSeries:
     overloaded_hosts: list[int] = field(default_factory=list)
     sla_violating_hosts: list[int] = field(default_factory=list)  # at the decision instant, after its moves start
     host_s: list[float] = field(default_factory=list)  # active host-seconds since the last row (SLATAH's denominator)
-    overload_host_s: list[float] = field(default_factory=list)  # of which at 100 % CPU (its numerator)
+    overload_host_s: list[float] = field(default_factory=list)  # of which violating the SLA (its numerator)
+    # that numerator by cause (``state.SlaCause``): the three sum to ``overload_host_s``
+    violation_overload_host_s: list[float] = field(default_factory=list)
+    violation_core_cap_host_s: list[float] = field(default_factory=list)
+    violation_migration_host_s: list[float] = field(default_factory=list)
     vms_running: list[int] = field(default_factory=list)
     vms_shelved: list[int] = field(default_factory=list)  # deferrable VMs held shelved (0 without deferral)
     step_s: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list]:
         return {k: list(v) for k, v in self.__dict__.items()}
+
+    def violation_by_cause(self) -> dict[SlaCause, list[float]]:
+        """The per-row violating host-seconds of each cause."""
+        return {SlaCause.OVERLOAD: self.violation_overload_host_s, SlaCause.CORE_CAP: self.violation_core_cap_host_s,
+                SlaCause.MIGRATION: self.violation_migration_host_s}

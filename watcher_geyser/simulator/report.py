@@ -3,6 +3,8 @@
 ``report.json`` holds, per policy, the summary figures (energy, its lower bound, migrations,
 SLATAH, PDM, SLAV, ESV, energy above the signal and the share covered, power cycles per host per
 day, deferred VM-hours and deadline misses, step times, wall time..) and the per-step series.
+SLATAH is split by cause (``slatah_overload``, ``slatah_core_cap``, ``slatah_migration``: shares of
+active host time that sum to ``slatah``); the table shows each as a percent of SLATAH.
 The table shows the deferral columns only when some run deferred work.
 ``steps.csv`` has one row per (policy, step). The plots (matplotlib, Agg backend) compare policies:
 fleet power against available power, hosts on against the lower bound, migrations per step, and
@@ -23,6 +25,7 @@ TABLE_COLUMNS = (
     ("energy_lower_bound_kwh", "bound kWh", "{:.2f}"),
     ("migrations", "migrations", "{}"),
     ("slatah", "SLATAH", "{:.5f}"),
+    ("slatah_split", "SLATAH ovl/cap/migr %", "{}"),
     ("pdm", "PDM", "{:.6f}"),
     ("slav", "SLAV", "{:.3e}"),
     ("esv", "ESV", "{:.3e}"),
@@ -52,6 +55,7 @@ def table(results: list[RunResult]) -> str:
     rows = [[head for _, head, _ in columns]]
     for r in results:
         s = r.summary()
+        s["slatah_split"] = slatah_split(s)
         rows.append([fmt.format(s[key]) if s.get(key) is not None else "-" for key, _, fmt in columns])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
@@ -59,6 +63,15 @@ def table(results: list[RunResult]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def slatah_split(figures: dict) -> str | None:
+    """SLATAH's causes as whole percents of it, overload/core cap/migration (``state.SlaCause``), e.g.
+    ``"12/0/88"``; None without any violation. ``figures``: a run's summary or a window's ``as_dict()``."""
+    if not figures["slatah"]:
+        return None
+    parts = (figures["slatah_overload"], figures["slatah_core_cap"], figures["slatah_migration"])
+    return "/".join(f"{100 * part / figures['slatah']:.0f}" for part in parts)
 
 
 def report_dict(results: list[RunResult], meta: dict | None = None) -> dict:

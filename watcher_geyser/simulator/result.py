@@ -19,6 +19,9 @@ class RunResult:
     energy_lower_bound_kwh: float
     migrations: int
     slatah: float
+    slatah_overload: float  # SLATAH's share from oversubscribed hosts (``state.SlaCause``)
+    slatah_core_cap: float  # ... from a VM asking more than the host's cores give it
+    slatah_migration: float  # ... from a VM migrating in only (CloudSim counts its full request)
     pdm: float
     host_shutdowns: int
     host_power_ons: int
@@ -80,6 +83,9 @@ class RunResult:
             "energy_lower_bound_kwh": self.energy_lower_bound_kwh,
             "migrations": self.migrations,
             "slatah": self.slatah,
+            "slatah_overload": self.slatah_overload,
+            "slatah_core_cap": self.slatah_core_cap,
+            "slatah_migration": self.slatah_migration,
             "pdm": self.pdm,
             "slav": self.slav,
             "esv": self.esv,

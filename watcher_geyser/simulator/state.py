@@ -10,12 +10,13 @@ for all hosts at once, what a CloudSim host update computes at time t:
   reserves 10 %; when a host is oversubscribed every share is scaled down to fit and floored;
 * host utilisation = allocated MIPS / host MIPS, a migrating-out VM counted at its undegraded share;
 * a host violates its SLA (SLATAH) while allocated < requested, a migrating-in VM counting at
-  its full request.
+  its full request; ``SlaCause`` says why (overload, core cap, incoming migration).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 import numpy as np
 
@@ -34,6 +35,26 @@ class Migration:
 
     vm: int
     host: int
+
+
+class SlaCause(IntEnum):
+    """Why a host violates its SLA at an update (``Snapshot.host_sla_cause``); the first that holds wins.
+
+    ``OVERLOAD``: the capped requests held against the host exceed its MIPS, every share is scaled down.
+    ``CORE_CAP``: not overloaded, but a VM on it (running or migrating in) asks for more than its
+    virtual cores can get from the host's cores (``req > vm_pes x pe_mips``).
+    ``MIGRATION``: neither, but a VM migrates in or out. A VM migrating in counts at its full request
+    while 10 % of it is allocated (CloudSim's rule), so the destination violates for the whole
+    migration. On the source the VM's 90 % share is counted back as ``alloc / 0.9``, which in floating
+    point lands a hair under the request for about one value in 25 (CloudSim divides the same way),
+    so a source host violates by rounding now and then: a migration's doing too.
+    A violating host none of these explains would count as ``OVERLOAD``; by the rules above there is
+    none (without a VM migrating or capped, allocated equals requested to the last bit)."""
+
+    NONE = 0
+    OVERLOAD = 1
+    CORE_CAP = 2
+    MIGRATION = 3
 
 
 @dataclass
@@ -57,6 +78,7 @@ class Snapshot:
     host_alloc_mips: np.ndarray  # [H] allocated MIPS (getUtilizationOfCpuMips before planning)
     host_cap_mips: np.ndarray  # [H] capped requests held against the host's MIPS (free = total - this)
     host_violation: np.ndarray  # [H] bool: allocated < requested
+    host_sla_cause: np.ndarray  # int8[H]: a ``SlaCause`` per host, NONE where not violating
     host_watts: np.ndarray  # [H] P(util) of every host (whether on or not)
 
 
@@ -182,6 +204,10 @@ class SimState:
         util[(util > 1.0) & (util < 1.01)] = 1.0
         vm_alloc = np.zeros(len(req))
         vm_alloc[src_v] = alloc_src
+        violation = util_mips < host_req
+        core_capped = np.bincount(src_h, req[src_v] > cap_src, n_hosts) + np.bincount(dst_h, req[dst_v] > cap_dst,
+                                                                                       n_hosts)
+        moving = np.bincount(dst_h, req[dst_v] > 0, n_hosts) + np.bincount(src_h, migrating, n_hosts)
         return Snapshot(
             time_s=time_s,
             vm_req_mips=req,
@@ -190,6 +216,17 @@ class SimState:
             host_req_mips=host_req,
             host_alloc_mips=alloc_mips,
             host_cap_mips=held,
-            host_violation=util_mips < host_req,
+            host_violation=violation,
+            host_sla_cause=sla_causes(violation, over, core_capped > 0, moving > 0),
             host_watts=self.watts(util),
         )
+
+
+def sla_causes(violation: np.ndarray, overloaded: np.ndarray, core_capped: np.ndarray,
+               migrating: np.ndarray) -> np.ndarray:
+    """int8[H]: each host's ``SlaCause`` from its flags (bool[H] each: violating, oversubscribed, a VM
+    capped by its cores, a VM migrating in or out), in priority order; a violating host that matches
+    none counts as ``OVERLOAD``, a host not violating is ``NONE``."""
+    flags = [~violation, overloaded, core_capped, migrating]
+    causes = [SlaCause.NONE, SlaCause.OVERLOAD, SlaCause.CORE_CAP, SlaCause.MIGRATION]
+    return np.select(flags, causes, SlaCause.OVERLOAD).astype(np.int8)
