@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from oslo_config import cfg
 from watcher.common import exception, utils
 
+from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.power import PowerModel
 from watcher_geyser.strategies import opts
 from watcher_geyser.strategies.params import AuditParams, schema
@@ -45,6 +46,20 @@ def test_defaults_fill_every_parameter():
 def test_bad_values_are_refused(bad):
     with pytest.raises(jsonschema.ValidationError):
         validated(bad)
+
+
+def test_swap_payback_is_the_strategy_option_unless_the_audit_sets_its_own():
+    conf = cfg.ConfigOpts()
+    conf.register_opts(opts.strategy_opts(), group="watcher_strategies.geyser_consolidation")
+    option = conf["watcher_strategies.geyser_consolidation"].swap_payback_s
+    assert option == DEFAULTS.limits.swap_payback_s
+    assert AuditParams.from_input(validated({})).settings(2, 2, 1, option).limits.swap_payback_s == option
+    assert AuditParams.from_input(validated({})).settings(2, 2, 1, 600.0).limits.swap_payback_s == 600.0
+    audit = AuditParams.from_input(validated({"swap_payback_s": 0}))
+    assert audit.settings(2, 2, 1, option).limits.swap_payback_s == 0
+    for bad in (-1, 31 * 86400, "6h"):
+        with pytest.raises(jsonschema.ValidationError):
+            validated({"swap_payback_s": bad})
 
 
 def test_unknown_parameter_is_refused():

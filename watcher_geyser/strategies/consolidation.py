@@ -95,7 +95,8 @@ class _GeyserStrategy(base.BaseStrategy):
             return
         base = params.settings(self.config.get("solver_workers", DEFAULTS.solve.workers),
                                self.config.get("parallelism", DEFAULTS.plan.parallelism),
-                               self.config.get("per_host_parallelism", DEFAULTS.plan.per_host_parallelism))
+                               self.config.get("per_host_parallelism", DEFAULTS.plan.per_host_parallelism),
+                               self.config.get("swap_payback_s", DEFAULTS.limits.swap_payback_s))
         decision = decide_energy(params, adapted.fleet, CONF, base)
         LOG.info("%s: %s", self.get_name(), decision.reason)
         if decision.fallback:

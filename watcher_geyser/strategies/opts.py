@@ -17,6 +17,8 @@ from oslo_config import cfg
 from watcher_geyser import defaults
 from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.signal import opts as signal_opts
+from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
+from watcher_geyser.solver.swap import MIGRATION_J_PER_MB
 from watcher_geyser.strategies.action_names import NODE_POWER_ACTION
 from watcher_geyser.strategies.polling import polls_for
 from watcher_geyser.strategies.power_config import PowerCatalog, PowerConfigError
@@ -125,6 +127,11 @@ def strategy_opts() -> list[cfg.Opt]:
                    help="Granularity of the datasource queries, seconds."),
         cfg.IntOpt("solver_workers", default=DEFAULTS.solve.workers, min=1,
                    help="CP-SAT worker threads; the decision engine shares its host with other services."),
+        cfg.FloatOpt("swap_payback_s", default=DEFAULTS.limits.swap_payback_s, min=0.0, max=MAX_SWAP_PAYBACK_S,
+                     help="How long a placement is expected to stand, seconds: two instances of a flavour swap "
+                     "hosts for a flatter power curve only when the watts saved over this long pay for both "
+                     f"migrations (about {MIGRATION_J_PER_MB:g} J per MB copied). 0: no swaps. An audit's "
+                     "swap_payback_s parameter overrides it."),
         cfg.IntOpt("max_power_cycles_per_day", default=defaults.MAX_POWER_CYCLES_PER_DAY, min=1,
                    help="Power cycles (a period on ended by a switch-off) a host may make in any 24 h, counted on "
                    "the power-off actions Watcher executed or will execute (approved plans) and on hosts Nova "
