@@ -24,6 +24,10 @@ from watcher_geyser.strategies.polling import polls_for
 from watcher_geyser.strategies.power_config import PowerCatalog, PowerConfigError
 
 STRATEGY_NAMES = ("geyser_consolidation", "geyser_energy")
+#: Defaults of strategy options the strategy reads (``self.config.get(name, default)``): written once here.
+CPU_PERIOD_S = 3600  # window of the instance CPU measurements
+CPU_GRANULARITY_S = 300
+DISABLED_REASON = "watcher_geyser"  # recorded on the compute services the plan disables
 POWER_GROUP = "geyser_power"
 
 power_group = cfg.OptGroup(
@@ -121,9 +125,9 @@ def strategy_opts() -> list[cfg.Opt]:
         cfg.IntOpt("per_host_parallelism", default=DEFAULTS.plan.per_host_parallelism, min=1,
                    help="Migrations touching one host (as source or destination) within one wave; keep it at "
                    "Nova's max_concurrent_live_migrations."),
-        cfg.IntOpt("cpu_period_s", default=3600, min=60,
+        cfg.IntOpt("cpu_period_s", default=CPU_PERIOD_S, min=60,
                    help="Window of the instance CPU measurements read from the datasource, seconds."),
-        cfg.IntOpt("cpu_granularity_s", default=300, min=1,
+        cfg.IntOpt("cpu_granularity_s", default=CPU_GRANULARITY_S, min=1,
                    help="Granularity of the datasource queries, seconds."),
         cfg.IntOpt("solver_workers", default=DEFAULTS.solve.workers, min=1,
                    help="CP-SAT worker threads; the decision engine shares its host with other services."),
@@ -137,7 +141,7 @@ def strategy_opts() -> list[cfg.Opt]:
                    "the power-off actions Watcher executed or will execute (approved plans) and on hosts Nova "
                    "shows went off without Watcher: a host with none left stays off until its oldest "
                    "switch-off of the window is 24 h old, and the plan names it."),
-        cfg.StrOpt("disabled_reason", default="watcher_geyser",
+        cfg.StrOpt("disabled_reason", default=DISABLED_REASON,
                    help="Reason recorded on the compute services the plan disables. Hosts disabled with this "
                    "reason (or Watcher's watcher_disabled) and powered off may be switched back on."),
     ]

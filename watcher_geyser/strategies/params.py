@@ -62,7 +62,7 @@ def schema(power_off_default: bool) -> dict:
             "watts_tolerance": {
                 "description": "Fraction of the fewest watts found that may be given up for less memory to "
                 "move (never for more hosts on). 0: watts strictly first.",
-                "type": "number", "minimum": 0, "maximum": 0.2, "default": 0.0,
+                "type": "number", "minimum": 0, "maximum": 0.2, "default": LIM.watts_tolerance,
             },
             "swap_payback_s": {
                 "description": "How long the placement is expected to stand, seconds: two instances swap hosts "
@@ -74,7 +74,7 @@ def schema(power_off_default: bool) -> dict:
             "deterministic": {
                 "description": "Same cluster data, same plan on every audit: one solver worker under a work "
                 "limit derived from time_limit_s instead of a time limit (slower to improve).",
-                "type": "boolean", "default": False,
+                "type": "boolean", "default": SOL.deterministic,
             },
             "power_off": {
                 "description": "Switch emptied hosts off (needs Ironic or MAAS); false only disables them.",
@@ -82,7 +82,7 @@ def schema(power_off_default: bool) -> dict:
             },
             "allow_power_on": {
                 "description": "Let the plan switch hosts on that we switched off earlier, when it needs room.",
-                "type": "boolean", "default": True,
+                "type": "boolean", "default": LIM.allow_power_on,
             },
             "use_measured_cpu": {
                 "description": "Read instance CPU use from the datasource for the power estimate and cpu_ceiling; "
@@ -106,11 +106,11 @@ class AuditParams:
     power_budget_w: float | None = None
     signal_source: str = ""
     max_migrations: int | None = None
-    watts_tolerance: float = 0.0
+    watts_tolerance: float = LIM.watts_tolerance
     swap_payback_s: float | None = None
-    deterministic: bool = False
+    deterministic: bool = SOL.deterministic
     power_off: bool = False
-    allow_power_on: bool = True
+    allow_power_on: bool = LIM.allow_power_on
     use_measured_cpu: bool = True
     notes: tuple[str, ...] = ()
 
