@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from watcher_geyser.defaults import SWAP_PAYBACK_S
 from watcher_geyser.model import Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 from watcher_geyser.solver import Problem
@@ -83,6 +84,7 @@ def problems(draw, max_hosts: int = 6, max_instances: int = 20, time_limit_s: fl
         max_consolidation_moves=draw(st.one_of(st.none(), st.none(), st.integers(0, 6))),
         allow_power_on=draw(st.booleans()),
         watts_tolerance=draw(st.sampled_from([0.0, 0.0, 0.01, 0.05])),
+        swap_payback_s=draw(st.sampled_from([SWAP_PAYBACK_S, SWAP_PAYBACK_S, 3600.0, 0.0, 30 * 86400.0])),
         time_limit_s=time_limit_s,
         workers=1,
     )

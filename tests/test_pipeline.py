@@ -166,7 +166,8 @@ def test_switching_on_only_hosts_with_a_switch_off_left_keeps_any_switch_off_wit
 
 
 LIMIT_FIELDS = ("ceiling", "cpu_ceiling", "cpu_relief_ceiling", "cpu_host_ceilings", "power_budget_w",
-                "max_migrations", "max_consolidation_moves", "allow_power_on", "relieve", "watts_tolerance")
+                "max_migrations", "max_consolidation_moves", "allow_power_on", "relieve", "watts_tolerance",
+                "swap_payback_s")
 
 
 @pytest.mark.parametrize("d", [decision(1.0, budget_w=300), decision(0.7, budget_w=5000, power_off=False),

@@ -1,5 +1,6 @@
 """Swapping instances of one flavour so the CPU load sits on the flattest power curves."""
 
+import json
 import math
 
 import numpy as np
@@ -8,11 +9,14 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.builders import fleet, host, vm
 from tests.strategies import problems
+from watcher_geyser import defaults
+from watcher_geyser.cli import main
 from watcher_geyser.model import RAM
+from watcher_geyser.scenario import save_scenario
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.limits import CPU_CORES
-from watcher_geyser.solver.swap import MIGRATION_J_PER_MB, PAYBACK_S, payback_w, swap_for_flatter_curves
+from watcher_geyser.solver.swap import MIGRATION_J_PER_MB, payback_w, swap_for_flatter_curves
 from watcher_geyser.solver.workspace import Workspace
 
 
@@ -47,8 +51,42 @@ def test_a_swap_that_does_not_pay_for_its_migrations_is_not_made():
     ws = Workspace(problem)
     f = problem.fleet
     saves_w = 100 * (f.cpu_used[0] - f.cpu_used[1]) / f.physical_cores[0]
-    assert 0 < saves_w < payback_w(65536)
+    assert 0 < saves_w < payback_w(65536, defaults.SWAP_PAYBACK_S)
     assert swap_for_flatter_curves(ws, ws.placement0, math.inf) is ws.placement0
+
+
+def _pays_in_hours_not_in_one():
+    """A 4 GB pair whose swap saves 0.625 W: its migrations (0.5 J/MB x 8 GB) cost 0.19 W over six
+    hours, 1.14 W over one. The other instances (another flavour) are alike: nothing else to swap,
+    and each host is too full to be emptied."""
+    hosts = [host("dear", idle_w=100, max_w=300), host("cheap", idle_w=100, max_w=200)]
+    instances = [vm("heavy", "dear", vcpus=2, memory_mb=4096, cpu_util=0.15),
+                 vm("light", "cheap", vcpus=2, memory_mb=4096, cpu_util=0.1)]
+    instances += [vm(f"{h}{i}", h, vcpus=4, memory_mb=5120, cpu_util=0.5) for h in ("dear", "cheap") for i in range(2)]
+    return fleet(hosts, instances)
+
+
+@pytest.mark.parametrize(("payback_s", "swapped"), [(6 * 3600, True), (3600, False), (0, False)])
+def test_a_swap_is_made_only_when_it_pays_within_the_payback_time(payback_s, swapped):
+    f = _pays_in_hours_not_in_one()
+    saves_w = 100 * (f.cpu_used[0] - f.cpu_used[1]) / f.physical_cores[0]
+    assert payback_w(4096, 6 * 3600) < saves_w < payback_w(4096, 3600)
+    problem = Problem(f, swap_payback_s=payback_s, time_limit_s=2)
+    ws = Workspace(problem)
+    after = swap_for_flatter_curves(ws, ws.placement0, math.inf)
+    assert (after is not ws.placement0) == swapped
+    target = solve(problem, method="decompose")  # the whole solve, through the anytime passes
+    assert target.migrations == (2 if swapped else 0)
+    assert [f.hosts[h].name for h in target.placement[:2]] == (["cheap", "dear"] if swapped else ["dear", "cheap"])
+
+
+@pytest.mark.parametrize(("flags", "migrations"), [([], 2), (["--swap-payback", "3600"], 0),
+                                                    (["--swap-payback", "0"], 0)])
+def test_geyser_plan_takes_the_payback_time(tmp_path, capsys, flags, migrations):
+    path = tmp_path / "pair.json"
+    save_scenario(_pays_in_hours_not_in_one(), path)
+    assert main(["plan", str(path), "--time-limit", "3", "--method", "decompose", "--json", *flags]) == 0
+    assert json.loads(capsys.readouterr().out)["migrations"] == migrations
 
 
 def test_one_host_type_has_nothing_to_swap():
@@ -71,9 +109,11 @@ def test_swaps_keep_answers_valid_open_no_host_and_never_add_watts(problem):
     assert check_placement(problem, after) == []
     assert np.array_equal(f.occupied(after), f.occupied(start))
     assert f.watts(after) <= f.watts(start) + 1e-9
-    # every swap paid its two migrations back within the hour, so all of them together did
+    # every swap paid its two migrations back within the payback time, so all of them together did
     moved_mb = float(f.demand[after != start, RAM].sum())
-    assert f.watts(start) - f.watts(after) >= MIGRATION_J_PER_MB * moved_mb / PAYBACK_S - 1e-6
+    assert problem.swap_payback_s > 0 or moved_mb == 0  # 0: no swaps
+    saved_j = (f.watts(start) - f.watts(after)) * problem.swap_payback_s
+    assert saved_j >= MIGRATION_J_PER_MB * moved_mb - 1e-6 * max(problem.swap_payback_s, 1)
     pinned = ~f.movable
     assert np.array_equal(after[pinned], start[pinned])
     allocated = [np.zeros((len(f.hosts), CPU_CORES)) for _ in range(2)]

@@ -57,6 +57,12 @@ HOST_MARGIN_MAX = 0.5
 RELAXED_RELIEF_MARGIN = 0.1
 TIGHT_RELIEF_MARGIN = RELIEF_MARGIN
 
+#: How long a placement is expected to stand, seconds: a swap of two instances (``solver/swap.py``)
+#: is made only when the watts it saves over this long pay for its two migrations. Six hours: a
+#: swap acts on CPU averages, which hold for hours rather than days; an hour lets almost none pay
+#: (docs/design/solver.md). 0: no swaps.
+SWAP_PAYBACK_S = 6 * 3600.0
+
 #: Migrations per wave (Watcher's own default for concurrent migrations).
 PARALLELISM = 2
 #: Migrations touching one host per wave (Nova's default max_concurrent_live_migrations).

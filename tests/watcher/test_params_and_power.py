@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 from oslo_config import cfg
 from watcher.common import exception, utils
 
+from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.power import PowerModel
+from watcher_geyser.signal import opts as signal_opts
+from watcher_geyser.signal.fetch import HttpOptions
 from watcher_geyser.strategies import opts
 from watcher_geyser.strategies.params import AuditParams, schema
 from watcher_geyser.strategies.power_config import (
@@ -45,6 +48,40 @@ def test_defaults_fill_every_parameter():
 def test_bad_values_are_refused(bad):
     with pytest.raises(jsonschema.ValidationError):
         validated(bad)
+
+
+def test_swap_payback_is_the_strategy_option_unless_the_audit_sets_its_own():
+    conf = cfg.ConfigOpts()
+    conf.register_opts(opts.strategy_opts(), group="watcher_strategies.geyser_consolidation")
+    option = conf["watcher_strategies.geyser_consolidation"].swap_payback_s
+    assert option == DEFAULTS.limits.swap_payback_s
+    assert AuditParams.from_input(validated({})).settings(2, 2, 1, option).limits.swap_payback_s == option
+    assert AuditParams.from_input(validated({})).settings(2, 2, 1, 600.0).limits.swap_payback_s == 600.0
+    audit = AuditParams.from_input(validated({"swap_payback_s": 0}))
+    assert audit.settings(2, 2, 1, option).limits.swap_payback_s == 0
+    for bad in (-1, 31 * 86400, "6h"):
+        with pytest.raises(jsonschema.ValidationError):
+            validated({"swap_payback_s": bad})
+
+
+def test_every_default_of_a_parameter_or_option_is_the_one_the_code_falls_back_on():
+    """A default is written once: the audit schema's, AuditParams' and the settings' agree, and the
+    options' defaults are the ones the strategy and the HTTP reader use without them."""
+    props = schema(False)["properties"]
+    for name, field in AuditParams.__dataclass_fields__.items():
+        if name in props and name != "power_off":  # power_off: each strategy its own
+            assert props[name]["default"] == field.default, name
+    limits, solve = AuditParams().settings(2, 2, 1).limits, AuditParams().settings(2, 2, 1).solve
+    assert (limits.watts_tolerance, limits.allow_power_on, solve.deterministic, solve.time_limit_s) == (
+        DEFAULTS.limits.watts_tolerance, DEFAULTS.limits.allow_power_on, DEFAULTS.solve.deterministic,
+        DEFAULTS.solve.time_limit_s)
+    strategy = {o.name: o.default for o in opts.strategy_opts()}
+    assert (strategy["cpu_period_s"], strategy["cpu_granularity_s"], strategy["disabled_reason"]) == (
+        opts.CPU_PERIOD_S, opts.CPU_GRANULARITY_S, opts.DISABLED_REASON)
+    http = {o.name: o.default for o in signal_opts.HTTP_OPTS}
+    plain = HttpOptions()
+    assert (http["http_timeout_s"], http["http_retries"], http["http_backoff_s"]) == (
+        plain.timeout_s, plain.retries, plain.backoff_s)
 
 
 def test_unknown_parameter_is_refused():

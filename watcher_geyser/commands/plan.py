@@ -31,6 +31,7 @@ from watcher_geyser.scenario import ScenarioError, load_scenario
 from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_need_w, fleet_peak_w, parse_spec
 from watcher_geyser.solver import METHODS
 from watcher_geyser.solver.clock import validate_time_limit
+from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
 from watcher_geyser.solver.relief import POWER_ON_FORBIDDEN
 from watcher_geyser.summary import target_summary
 
@@ -117,6 +118,10 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     _add_number(parser, "--watts-tolerance", _tolerance, LIM.watts_tolerance, "F",
                 "give up to this fraction of the fewest watts for less memory to move, never for more hosts on "
                 "(default %(default)g: watts strictly first)")
+    _add_number(parser, "--swap-payback", _payback_s, LIM.swap_payback_s, "S",
+                "how long the placement is expected to stand, seconds: two instances swap hosts for a flatter "
+                "power curve only when the watts saved over this long pay for both migrations "
+                "(default %(default)g; 0: no swaps)")
 
 
 def _add_energy_arguments(parser: argparse.ArgumentParser) -> None:
@@ -315,6 +320,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             max_migrations=args.max_migrations,
             allow_power_on=not args.no_power_on,
             watts_tolerance=args.watts_tolerance,
+            swap_payback_s=args.swap_payback,
         ),
         SolveSettings(time_limit_s=args.time_limit, method=args.method, seed=args.seed,
                       deterministic=args.deterministic),
@@ -359,4 +365,5 @@ _fraction = cli_number(low=0, low_open=True, high=1)
 _fraction_or_none = cli_number(low=0, low_open=True, high=1, none="none")
 _tolerance = cli_number(low=0, high=0.99)
 _margin = cli_number(low=0, high=1)
+_payback_s = cli_number(low=0, high=MAX_SWAP_PAYBACK_S)
 _seed = cli_number(low=0, high=2**31 - 1, integer=True)

@@ -44,6 +44,7 @@ def problem(fleet: Fleet, settings: Settings) -> Problem:
         allow_power_on=lim.allow_power_on,
         relieve=lim.relieve,
         watts_tolerance=lim.watts_tolerance,
+        swap_payback_s=lim.swap_payback_s,
         switch_offs_left=lim.switch_offs_left,
         time_limit_s=sol.time_limit_s,
         seed=sol.seed,

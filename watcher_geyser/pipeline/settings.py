@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from watcher_geyser import defaults
 from watcher_geyser.solver import METHODS
+from watcher_geyser.solver.problem import check_swap_payback_s
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Limits:
     ``keep_on`` names hosts that must not be emptied and ``keep_off`` hosts that must not be
     switched on (their power-cycle budget for the day is spent; see ``pipeline.cycles``);
     ``switch_offs_left`` what each host's budget has left (hosts not named: not limited).
+    ``swap_payback_s``: how long a placement is expected to stand, over which a swap must save
+    what its two migrations cost (``Problem.swap_payback_s``; 0: no swaps).
     """
 
     ceiling: float = defaults.ALLOCATION_CEILING
@@ -48,6 +51,7 @@ class Limits:
     allow_power_on: bool = True
     relieve: bool = True
     watts_tolerance: float = 0.0
+    swap_payback_s: float = defaults.SWAP_PAYBACK_S
     keep_on: frozenset[str] = frozenset()
     keep_off: frozenset[str] = frozenset()
     switch_offs_left: Mapping[str, int] = field(default_factory=dict)
@@ -68,6 +72,7 @@ class Limits:
             )
         if self.supply_w is not None and self.supply_w < 0:
             raise ValueError(f"supply_w must be >= 0, got {self.supply_w}")
+        check_swap_payback_s(self.swap_payback_s)
 
     @property
     def relief_ceiling(self) -> float | None:

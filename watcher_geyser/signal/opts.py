@@ -139,14 +139,16 @@ READ_OPTS = [
 ]
 
 HTTP_OPTS = [
-    cfg.FloatOpt("http_timeout_s", default=10.0, min=0.1, help="Timeout of each HTTP attempt, seconds."),
+    cfg.FloatOpt("http_timeout_s", default=HttpOptions.timeout_s, min=0.1,
+                 help="Timeout of each HTTP attempt, seconds."),
     cfg.BoolOpt("http_verify", default=True, help="Verify the server's TLS certificate. Leave on."),
     cfg.StrOpt("http_ca_bundle", default=None,
                help="CA bundle (PEM) to verify the server with, e.g. a site CA for an internal endpoint."),
     cfg.IntOpt("http_max_bytes", default=DEFAULT_MAX_BYTES, min=1024,
                help="Refuse responses larger than this many bytes."),
-    cfg.IntOpt("http_retries", default=2, min=0, help="Retries after a timeout, connection error, 429 or 5xx."),
-    cfg.FloatOpt("http_backoff_s", default=0.5, min=0.0,
+    cfg.IntOpt("http_retries", default=HttpOptions.retries, min=0,
+               help="Retries after a timeout, connection error, 429 or 5xx."),
+    cfg.FloatOpt("http_backoff_s", default=HttpOptions.backoff_s, min=0.0,
                  help="First retry delay; doubles at each retry."),
     cfg.StrOpt("http_username", default=None,
                help="User for HTTP basic authentication, sent only to the origin (scheme, host, port) of "

@@ -19,6 +19,13 @@ from watcher_geyser.solver.clock import validate_time_limit
 from watcher_geyser.solver.limits import CpuCeiling, check_host_ceilings, relief_limits
 
 UNLIMITED_CYCLES = 1 << 30  # switch-offs left of a host no budget limits
+MAX_SWAP_PAYBACK_S = 30 * 86400.0  # a month: no CPU average holds longer (and it keeps the number finite)
+
+
+def check_swap_payback_s(value: float) -> None:
+    """``swap_payback_s`` is seconds in [0, ``MAX_SWAP_PAYBACK_S``] (0: no swaps), else ValueError."""
+    if not 0 <= value <= MAX_SWAP_PAYBACK_S:
+        raise ValueError(f"swap_payback_s is seconds in [0, {MAX_SWAP_PAYBACK_S:g}], got {value}")
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,9 @@ class Problem:
     ``watts_tolerance`` (a fraction, 0 by default) lets the second objective, memory moved,
     buy answers drawing up to that much more than the fewest watts found, never with more
     hosts on: an operator's trade of a little energy for fewer migrations.
+    ``swap_payback_s``: how long the target is expected to stand; two instances of a flavour swap
+    hosts only when the watts saved over this long pay for both migrations (``solver/swap.py``).
+    0: no swaps.
     ``switch_offs_left`` names, per host, the switch-offs its power-cycle budget has left
     (``pipeline.cycles``); hosts not named are not limited. Among otherwise equal hosts
     (same idle watts per unit, same memory to move) relief switches on, and consolidation
@@ -78,6 +88,7 @@ class Problem:
     allow_power_on: bool = True
     relieve: bool = True
     watts_tolerance: float = 0.0
+    swap_payback_s: float = defaults.SWAP_PAYBACK_S
     switch_offs_left: Mapping[str, int] = field(default_factory=dict)
     time_limit_s: float = defaults.TIME_LIMIT_S
     seed: int = 0
@@ -106,6 +117,7 @@ class Problem:
             raise ValueError(f"max_consolidation_moves must be >= 0, got {self.max_consolidation_moves}")
         if not 0 <= self.watts_tolerance < 1:
             raise ValueError(f"watts_tolerance is a fraction in [0, 1), got {self.watts_tolerance}")
+        check_swap_payback_s(self.swap_payback_s)
         if any(left < 0 for left in self.switch_offs_left.values()):
             raise ValueError("switch_offs_left counts switch-offs: each must be >= 0")
         validate_time_limit(self.time_limit_s)

@@ -16,15 +16,17 @@ whose host stays under its CPU limit. Each swap is judged on the hosts' real pow
 runs only where moves are not capped, and only in the time the anytime search has (never on a
 short step).
 
-A swap is kept only when it pays for its migrations: the watts it saves, over ``PAYBACK_S``,
-must cover the energy of copying both instances' memory (``MIGRATION_J_PER_MB``, the slope of
+A swap is kept only when it pays for its migrations: the watts it saves, over
+``Problem.swap_payback_s`` (how long the operator expects a placement to stand; 0: no swaps), must
+cover the energy of copying both instances' memory (``MIGRATION_J_PER_MB``, the slope of
 Liu et al.'s live-migration energy model, HPDC 2011: about 0.5 J per MB copied, source and
 destination together). Without it the pass took every swap that saved a fraction of a watt: on
 the tight family at 5,000 hosts it more than doubled the instances moved (12,655 -> about
-26,000) for 0.6 % of the watts. Six hours, not a day: a swap acts on CPU averages, which hold
-for hours rather than days; an hour would let almost none pay (the same fleet: 12,655 moves,
-watts as without swaps). With six hours a 4 GB pair must save 0.19 W, a 64 GB pair 3 W; on that
-fleet the pass keeps 3.8 of the 4.7 kW with 4,900 extra moves instead of about 13,000.
+26,000) for 0.6 % of the watts. Six hours by default (``defaults.SWAP_PAYBACK_S``), not a day: a
+swap acts on CPU averages, which hold for hours rather than days; an hour would let almost none
+pay (the same fleet: 12,655 moves, watts as without swaps). With six hours a 4 GB pair must save
+0.19 W, a 64 GB pair 3 W; on that fleet the pass keeps 3.8 of the 4.7 kW with 4,900 extra moves
+instead of about 13,000.
 """
 
 from __future__ import annotations
@@ -44,8 +46,6 @@ MAX_PAIRS = 1_000_000_000
 GAIN_W = 1e-6  # numerical slack: the real curves must agree with the lower lines' gain by this much
 #: Energy a live migration costs per MB of memory copied (source and destination together).
 MIGRATION_J_PER_MB = 0.5
-#: A swap must save, within this long, the energy its two migrations cost (module docstring).
-PAYBACK_S = 6 * 3600.0
 #: Of a cheaper level's instances of a flavour, the lightest this many are looked at for each
 #: heavy instance (the lightest that fits saves the most there).
 WINDOW = 256
@@ -55,7 +55,7 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
     """``placement`` with instances of a flavour swapped between hosts where that lowers the
     watts (module docstring); ``placement`` itself when no swap does."""
     problem = ws.problem
-    if problem.eviction_cap is not None or ws.n_instances < 2:
+    if problem.eviction_cap is not None or ws.n_instances < 2 or problem.swap_payback_s == 0:
         return placement
     fleet = ws.fleet
     cores = fleet.physical_cores
@@ -121,7 +121,7 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
             gain = float((price[ha] - level_price[lv]) * (cpu[a] - cpu[window[row]]))
             if best is None or gain > best[0]:
                 best = (gain, int(window[row]))
-        pays_w = max(payback_w(float(ws.ram[a])), GAIN_W)  # same flavour: both copy as much memory
+        pays_w = max(payback_w(float(ws.ram[a]), problem.swap_payback_s), GAIN_W)  # same flavour: same memory
         if best is None or best[0] < pays_w:
             continue
         b = best[1]
@@ -136,7 +136,7 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
     return result if (result != placement).any() else placement
 
 
-def payback_w(memory_mb: float) -> float:
+def payback_w(memory_mb: float, payback_s: float) -> float:
     """The watts a swap of two instances of ``memory_mb`` each must save to pay back its two
-    migrations within ``PAYBACK_S`` (module docstring)."""
-    return MIGRATION_J_PER_MB * 2.0 * memory_mb / PAYBACK_S
+    migrations within ``payback_s`` (> 0; module docstring)."""
+    return MIGRATION_J_PER_MB * 2.0 * memory_mb / payback_s

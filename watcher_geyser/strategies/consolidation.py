@@ -95,7 +95,8 @@ class _GeyserStrategy(base.BaseStrategy):
             return
         base = params.settings(self.config.get("solver_workers", DEFAULTS.solve.workers),
                                self.config.get("parallelism", DEFAULTS.plan.parallelism),
-                               self.config.get("per_host_parallelism", DEFAULTS.plan.per_host_parallelism))
+                               self.config.get("per_host_parallelism", DEFAULTS.plan.per_host_parallelism),
+                               self.config.get("swap_payback_s", DEFAULTS.limits.swap_payback_s))
         decision = decide_energy(params, adapted.fleet, CONF, base)
         LOG.info("%s: %s", self.get_name(), decision.reason)
         if decision.fallback:
@@ -109,7 +110,7 @@ class _GeyserStrategy(base.BaseStrategy):
         plan, target_notes = self._solve_and_plan(adapted, decision, settings)
         notes.extend(target_notes)
         emitted = emit.emit_plan(self.solution, plan, adapted.fleet, adapted.node_uuids, metal.node_ids,
-                                 self.config.get("disabled_reason", "watcher_geyser"), notes, deferral)
+                                 self.config.get("disabled_reason", opts.DISABLED_REASON), notes, deferral)
         for line in notes + list(emitted.skipped):
             LOG.warning("%s: %s", self.get_name(), line)
         self._set_indicators(adapted, decision, emitted)
@@ -181,8 +182,8 @@ class _GeyserStrategy(base.BaseStrategy):
                 notes.append(f"no datasource for instance CPU ({type(exc).__name__}: {exc}): every vcpu taken as busy")
         if datasource is not None:
             readings = metrics.instance_cpu(datasource, model.get_all_instances().values(),
-                                            self.config.get("cpu_period_s", 3600),
-                                            self.config.get("cpu_granularity_s", 300))
+                                            self.config.get("cpu_period_s", opts.CPU_PERIOD_S),
+                                            self.config.get("cpu_granularity_s", opts.CPU_GRANULARITY_S))
             cpu = readings.values
             notes.extend(readings.notes)
         groups, why = self.cloud.server_groups()
@@ -192,7 +193,7 @@ class _GeyserStrategy(base.BaseStrategy):
         if problem:
             notes.append(problem)
         power_for = self._power_models(catalog, datasource, notes)
-        reasons = (self.config.get("disabled_reason", "watcher_geyser"), *OUR_DISABLED_REASONS)
+        reasons = (self.config.get("disabled_reason", opts.DISABLED_REASON), *OUR_DISABLED_REASONS)
         adapted = fleet_from_model(model, power_for, cpu, 1.0, self.cloud.host_zones(notes), metal.power_states, groups,
                                    reasons, groups_unknown=why is not None)
         notes.extend(adapted.notes)
@@ -202,8 +203,8 @@ class _GeyserStrategy(base.BaseStrategy):
         if not CONF[opts.POWER_GROUP].calibrate or datasource is None:
             return catalog.model_for
         nodes = list(self.compute_model.get_all_compute_nodes().values())
-        cpu, watts = metrics.host_power(datasource, nodes, self.config.get("cpu_period_s", 3600),
-                                        self.config.get("cpu_granularity_s", 300))
+        cpu, watts = metrics.host_power(datasource, nodes, self.config.get("cpu_period_s", opts.CPU_PERIOD_S),
+                                        self.config.get("cpu_granularity_s", opts.CPU_GRANULARITY_S))
         models = {}
         for node in nodes:
             model = catalog.model_for(node.hostname)

@@ -29,9 +29,10 @@ import uuid as uuidlib
 from watcher.decision_engine.model import element, model_root
 
 from watcher_geyser.model import Fleet, Host, HostState, Instance
+from watcher_geyser.strategies.opts import DISABLED_REASON
 
 PROJECT_ID = "00000000-0000-4000-8000-000000000000"  # one project for every built instance
-OFF_REASON = "watcher_geyser"  # the disabled_reason the adapter takes as "switched off by us"
+OFF_REASON = DISABLED_REASON  # the disabled_reason the adapter takes as "switched off by us"
 DISABLED_REASON = "operator"
 
 

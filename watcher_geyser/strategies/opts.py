@@ -17,11 +17,17 @@ from oslo_config import cfg
 from watcher_geyser import defaults
 from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.signal import opts as signal_opts
+from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
+from watcher_geyser.solver.swap import MIGRATION_J_PER_MB
 from watcher_geyser.strategies.action_names import NODE_POWER_ACTION
 from watcher_geyser.strategies.polling import polls_for
 from watcher_geyser.strategies.power_config import PowerCatalog, PowerConfigError
 
 STRATEGY_NAMES = ("geyser_consolidation", "geyser_energy")
+#: Defaults of strategy options the strategy reads (``self.config.get(name, default)``): written once here.
+CPU_PERIOD_S = 3600  # window of the instance CPU measurements
+CPU_GRANULARITY_S = 300
+DISABLED_REASON = "watcher_geyser"  # recorded on the compute services the plan disables
 POWER_GROUP = "geyser_power"
 
 power_group = cfg.OptGroup(
@@ -119,18 +125,23 @@ def strategy_opts() -> list[cfg.Opt]:
         cfg.IntOpt("per_host_parallelism", default=DEFAULTS.plan.per_host_parallelism, min=1,
                    help="Migrations touching one host (as source or destination) within one wave; keep it at "
                    "Nova's max_concurrent_live_migrations."),
-        cfg.IntOpt("cpu_period_s", default=3600, min=60,
+        cfg.IntOpt("cpu_period_s", default=CPU_PERIOD_S, min=60,
                    help="Window of the instance CPU measurements read from the datasource, seconds."),
-        cfg.IntOpt("cpu_granularity_s", default=300, min=1,
+        cfg.IntOpt("cpu_granularity_s", default=CPU_GRANULARITY_S, min=1,
                    help="Granularity of the datasource queries, seconds."),
         cfg.IntOpt("solver_workers", default=DEFAULTS.solve.workers, min=1,
                    help="CP-SAT worker threads; the decision engine shares its host with other services."),
+        cfg.FloatOpt("swap_payback_s", default=DEFAULTS.limits.swap_payback_s, min=0.0, max=MAX_SWAP_PAYBACK_S,
+                     help="How long a placement is expected to stand, seconds: two instances of a flavour swap "
+                     "hosts for a flatter power curve only when the watts saved over this long pay for both "
+                     f"migrations (about {MIGRATION_J_PER_MB:g} J per MB copied). 0: no swaps. An audit's "
+                     "swap_payback_s parameter overrides it."),
         cfg.IntOpt("max_power_cycles_per_day", default=defaults.MAX_POWER_CYCLES_PER_DAY, min=1,
                    help="Power cycles (a period on ended by a switch-off) a host may make in any 24 h, counted on "
                    "the power-off actions Watcher executed or will execute (approved plans) and on hosts Nova "
                    "shows went off without Watcher: a host with none left stays off until its oldest "
                    "switch-off of the window is 24 h old, and the plan names it."),
-        cfg.StrOpt("disabled_reason", default="watcher_geyser",
+        cfg.StrOpt("disabled_reason", default=DISABLED_REASON,
                    help="Reason recorded on the compute services the plan disables. Hosts disabled with this "
                    "reason (or Watcher's watcher_disabled) and powered off may be switched back on."),
     ]

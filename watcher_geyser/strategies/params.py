@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from watcher_geyser.pipeline import DEFAULTS, Limits, PlanSettings, Settings, SolveSettings
+from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
 
 LIM, SOL = DEFAULTS.limits, DEFAULTS.solve
 
@@ -61,12 +62,19 @@ def schema(power_off_default: bool) -> dict:
             "watts_tolerance": {
                 "description": "Fraction of the fewest watts found that may be given up for less memory to "
                 "move (never for more hosts on). 0: watts strictly first.",
-                "type": "number", "minimum": 0, "maximum": 0.2, "default": 0.0,
+                "type": "number", "minimum": 0, "maximum": 0.2, "default": LIM.watts_tolerance,
+            },
+            "swap_payback_s": {
+                "description": "How long the placement is expected to stand, seconds: two instances swap hosts "
+                "for a flatter power curve only when the watts saved over this long pay for both migrations. "
+                "0: no swaps. null: the strategy's swap_payback_s option "
+                f"([watcher_strategies.<strategy>], default {LIM.swap_payback_s:g}).",
+                "type": ["number", "null"], "minimum": 0, "maximum": MAX_SWAP_PAYBACK_S, "default": None,
             },
             "deterministic": {
                 "description": "Same cluster data, same plan on every audit: one solver worker under a work "
                 "limit derived from time_limit_s instead of a time limit (slower to improve).",
-                "type": "boolean", "default": False,
+                "type": "boolean", "default": SOL.deterministic,
             },
             "power_off": {
                 "description": "Switch emptied hosts off (needs Ironic or MAAS); false only disables them.",
@@ -74,7 +82,7 @@ def schema(power_off_default: bool) -> dict:
             },
             "allow_power_on": {
                 "description": "Let the plan switch hosts on that we switched off earlier, when it needs room.",
-                "type": "boolean", "default": True,
+                "type": "boolean", "default": LIM.allow_power_on,
             },
             "use_measured_cpu": {
                 "description": "Read instance CPU use from the datasource for the power estimate and cpu_ceiling; "
@@ -98,10 +106,11 @@ class AuditParams:
     power_budget_w: float | None = None
     signal_source: str = ""
     max_migrations: int | None = None
-    watts_tolerance: float = 0.0
-    deterministic: bool = False
+    watts_tolerance: float = LIM.watts_tolerance
+    swap_payback_s: float | None = None
+    deterministic: bool = SOL.deterministic
     power_off: bool = False
-    allow_power_on: bool = True
+    allow_power_on: bool = LIM.allow_power_on
     use_measured_cpu: bool = True
     notes: tuple[str, ...] = ()
 
@@ -124,8 +133,10 @@ class AuditParams:
     def clamp_ceiling(self, ceiling: float) -> float:
         return min(max(ceiling, self.ceiling_min), self.ceiling_max)
 
-    def settings(self, workers: int, parallelism: int, per_host_parallelism: int) -> Settings:
-        """The pipeline's settings for this audit, before the energy signal.
+    def settings(self, workers: int, parallelism: int, per_host_parallelism: int,
+                 swap_payback_s: float = LIM.swap_payback_s) -> Settings:
+        """The pipeline's settings for this audit, before the energy signal; the arguments are the
+        strategy's options (``swap_payback_s`` unless the audit sets its own).
 
         Without measured CPU (``use_measured_cpu`` false) there is no CPU ceiling: every
         vcpu is taken as busy, and the signal's ceiling then caps allocation.
@@ -143,6 +154,7 @@ class AuditParams:
                 max_migrations=self.max_migrations,
                 allow_power_on=self.allow_power_on,
                 watts_tolerance=self.watts_tolerance,
+                swap_payback_s=swap_payback_s if self.swap_payback_s is None else self.swap_payback_s,
             ),
             SolveSettings(time_limit_s=self.time_limit_s, workers=workers, deterministic=self.deterministic),
             PlanSettings(parallelism=parallelism, per_host_parallelism=per_host_parallelism,
