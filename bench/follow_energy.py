@@ -34,7 +34,8 @@ The cache is reused point by point (``follow_frontier``): it keeps every blind p
 and hosts on, so a new supply size, the correlation and the power plot need no replay, and a run
 that asks for other points or sizes adds its rows without dropping any.
 
-Prints one JSON line per point (``"kind": "point"``), one summary line per day and supply
+Prints one JSON line per point (``"kind": "point"``, SLATAH with its split by cause:
+``slatah_overload``, ``slatah_core_cap``, ``slatah_migration``), one summary line per day and supply
 (``"kind": "summary"``: geyser's uncovered energy / the frontier's at geyser's SLATAH, or why that
 ratio means nothing there; the same ratio for the energy lower bound's draw, the floor no fixed
 workload served in full gets under, so a missed target can be told from an unreachable one; the

@@ -6,7 +6,9 @@ two cores for the core cap, and random states and replays for the invariants.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +24,11 @@ from watcher_geyser.simulator.fidelity import CLOUDSIM, REALISTIC
 from watcher_geyser.simulator.report import slatah_split, table
 from watcher_geyser.simulator.state import InFlight, SimState, SlaCause, sla_causes
 from watcher_geyser.simulator.traces import Trace, read_planetlab
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from follow_energy import Day, point_row  # noqa: E402
+from follow_frontier import CachedRun  # noqa: E402
 
 
 def split_s(engine: Engine) -> dict[str, float]:
@@ -208,3 +215,15 @@ def test_the_table_shows_slatahs_causes_as_percents_of_it():
     r = simulate(trace([[0.5, 0.5, 0.5], [0.2, 0.4, 0.4]]), tiny_dc(), MoveOnce(), REALISTIC)
     lines = table([r]).splitlines()
     assert "SLATAH ovl/cap/migr %" in lines[0] and "0/0/100" in lines[2]
+
+
+def test_follow_energy_rows_carry_the_split_and_old_cache_rows_still_load():
+    samples = trace([[0.5] * 7, [0.2, 0.4, 0.9, 0.9, 0.4, 0.2, 0.2]])
+    day = Day("hand", samples, tiny_dc(), 0.0)
+    steady = simulate(samples, tiny_dc(), MoveOnce(), CLOUDSIM, repeat_days=2)
+    row = point_row(day, "move-once", steady, last_day=steady.last_day().as_dict())
+    keys = ("slatah_overload", "slatah_core_cap", "slatah_migration")
+    assert all(key in row and key in row["last_day"] for key in keys)
+    assert sum(row[key] for key in keys) == pytest.approx(row["slatah"], abs=1e-12)
+    old = {k: v for k, v in row.items() if k not in keys}  # a cache row written before the split
+    assert CachedRun.from_row({**old, "uncovered_kwh_by_supply": {"1.0": 0.0}}).slatah == row["slatah"]

@@ -8,7 +8,8 @@
   cores get there), ``slatah_migration`` (only a VM migrating in, counted at its full request with
   10 % allocated); the three sum to SLATAH.
 * PDM: sum over VMs of (requested - allocated) x time while migrating / sum of requested x time.
-* SLAV = SLATAH x PDM; ESV = energy (kWh) x SLAV.
+* SLAV = SLATAH x PDM (CloudSim's; it counts migrations twice, in PDM and in ``slatah_migration``);
+  ESV = energy (kWh) x SLAV.
 * host shutdowns: on -> off transitions of each host's activity, counted as CloudSim does (a host
   that is idle at its first record counts as one).
 * energy above the supply (with a watts signal): per decision interval, the fleet's mean power
