@@ -45,9 +45,10 @@ HOSTS_COMPARED = 4
 MAX_MOVES_PER_HOST = 256
 
 
-#: The searches for the closest hosts widen by this step (a fraction of the largest host in the
-#: instance's scarcest resource) and double it each round; any value gives the same answer.
-CLOSEST_FIRST_STEP = 1 / 64
+#: The search for the hosts closest to fitting an instance looks at about this many first, eight
+#: times more each further round (most searches end within the first: a handful of hosts is
+#: looked at); any value gives the same answer.
+CLOSEST_FIRST_HOSTS = 64
 
 
 class _Fleet:
@@ -113,7 +114,7 @@ def empty_by_ejection(ws: Workspace, placement: np.ndarray, deadline: float, max
         if len(items) < len(state.members[h]) or not _room_covers(state, receivers, h):
             failures += 1
             continue
-        rooms = _Rooms(ws, state, receiving, typical_room)
+        rooms = _Rooms(ws, state, receiving, receivers, typical_room)
         if _empty_one(ws, state, h, rooms, size, free, deadline) is None:
             failures += 1
             continue
@@ -147,10 +148,12 @@ class _Rooms:
     rows, subtracting, reducing over resources, sorting), and on packed fleets, where room is a
     few GB per host, it leaves a few hosts of thousands."""
 
-    def __init__(self, ws: Workspace, state: _Fleet, receiving: np.ndarray, typical_room: np.ndarray) -> None:
+    def __init__(self, ws: Workspace, state: _Fleet, receiving: np.ndarray, receivers: np.ndarray,
+                 typical_room: np.ndarray) -> None:
         self.ws = ws
         self.state = state
-        self.receiving = receiving
+        self.receiving = receiving  # bool[H]
+        self.receivers = receivers  # the same, as ascending host indices
         self.typical_room = typical_room
 
     def scarcest(self, need: np.ndarray) -> int:
@@ -168,22 +171,22 @@ class _Rooms:
         fitting it first (``short``: the largest shortfall over resources, in units of the largest
         host's), ties by host: the order a stable sort of every receiver gives, produced a band
         of ``short`` at a time. A host's shortfall in the scarcest resource alone (``low``) is
-        at most its ``short``, so a band up to ``s`` needs only the hosts with ``low <= s``."""
-        ws, state = self.ws, self.state
+        at most its ``short``, so the band up to ``upto`` needs only the hosts with ``low <=
+        upto``; ``upto`` is the ``count``-th smallest ``low``, so a band holds a few hosts."""
+        ws, state, hosts_all = self.ws, self.state, self.receivers
         c = self.scarcest(need)
-        low = (need[c] - state.residual[:, c]) / ws.scale[c]
-        start = max(float(low[self.receiving].min(initial=np.inf)), 0.0)
-        below = -np.inf  # the band already produced: short <= below
-        step = CLOSEST_FIRST_STEP
+        low = (need[c] - state.residual[hosts_all, c]) / ws.scale[c]
+        below = -np.inf  # the bands already produced: short <= below
+        count = CLOSEST_FIRST_HOSTS
         while below < np.inf:
-            upto = start + step if step < 1.0 else np.inf  # a shortfall past one host is unbounded
-            hosts = np.flatnonzero(self.receiving & (low <= upto))
+            upto = np.partition(low, count - 1)[count - 1] if count < len(low) else np.inf
+            hosts = hosts_all[low <= upto]
             short = (np.maximum(need - state.residual[hosts], 0) / ws.scale).max(axis=1)
             able = (state.reach[hosts] >= need - EPS).all(axis=1) & (short > below) & (short <= upto)
             band = np.flatnonzero(able)
             yield from hosts[band[np.argsort(short[band], kind="stable")]].tolist()
             below = upto
-            step *= 2
+            count *= 8
 
 
 def _empty_one(ws: Workspace, state: _Fleet, h: int, rooms: _Rooms, size: np.ndarray,
