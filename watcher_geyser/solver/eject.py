@@ -146,7 +146,7 @@ class _Rooms:
     fit, nor be closer than that shortfall; the full test then runs on the hosts left. A
     comparison of one column costs a small part of the full one (gathering every receiver's
     rows, subtracting, reducing over resources, sorting), and on packed fleets, where room is a
-    few GB per host, it leaves a few hosts of thousands."""
+    few GB per host, it leaves few hosts for the large instances, those that need ejection."""
 
     def __init__(self, ws: Workspace, state: _Fleet, receiving: np.ndarray, receivers: np.ndarray,
                  typical_room: np.ndarray) -> None:
@@ -191,8 +191,8 @@ class _Rooms:
 
 def _empty_one(ws: Workspace, state: _Fleet, h: int, rooms: _Rooms, size: np.ndarray,
                free: np.ndarray, deadline: float) -> list[tuple[int, int]] | None:
-    """Move every instance of ``h`` onto the receivers of ``rooms``, ejecting smaller instances where need
-    be; the moves made, or None (and ``state`` as it was) when some instance finds no room
+    """Move every instance of ``h`` onto the receivers of ``rooms``, ejecting smaller instances
+    where need be; the moves made, or None (and ``state`` as it was) when some instance finds no room
     or the deadline passes."""
     done: list[tuple[int, int]] = []  # (instance, where it was), to undo
     placed: set[int] = set()
