@@ -61,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from follow_energy_plots import plot_frontier, plot_power  # noqa: E402
 from follow_frontier import CachedRun, blind_points, uncovered_kwh  # noqa: E402
 from follow_steady import STEADY_DAYS, steady_blind, steady_front  # noqa: E402
-from follow_summary import DEFERRABLE_SHARE, folded_uncovered_kwh, overall_met, summarise  # noqa: E402
+from follow_summary import DEFERRABLE_SHARE, folded_uncovered_kwh, overall_met, ratio_to_frontier, summarise  # noqa: E402
 from planetlab import default_traces  # noqa: E402
 
 from watcher_geyser import defaults  # noqa: E402
@@ -71,6 +71,7 @@ from watcher_geyser.signal.series import Series, Unit  # noqa: E402
 from watcher_geyser.signal.solar import SolarSite, solar_series, solar_watts  # noqa: E402
 from watcher_geyser.simulator.baselines import make_policy  # noqa: E402
 from watcher_geyser.simulator.datacenter import PRESETS, three_gen, with_vm_sizes  # noqa: E402
+from watcher_geyser.simulator.deferral import DEFAULT_DEFERRAL_SEED, DeferralSetup  # noqa: E402
 from watcher_geyser.simulator.engine import simulate  # noqa: E402
 from watcher_geyser.simulator.fidelity import CLOUDSIM  # noqa: E402
 from watcher_geyser.simulator.frontier import pareto_front  # noqa: E402
@@ -148,7 +149,8 @@ class Runner:
     def __init__(self, day: Day, bar, deterministic: bool = True) -> None:
         self.day, self.bar, self.deterministic = day, bar, deterministic
 
-    def run(self, spec: str, feed: SignalFeed | None = None, deferrable: float = 0.0, days: int = 1):
+    def run(self, spec: str, feed: SignalFeed | None = None, deferrable: float = 0.0, days: int = 1,
+            deferral_seed: int = DEFAULT_DEFERRAL_SEED):
         policy = make_policy(spec)
         if self.deterministic and hasattr(policy, "settings"):  # geyser: blind and following differ only by the signal
             policy.settings = policy.settings.with_solve(deterministic=True)
@@ -159,10 +161,36 @@ class Runner:
         if deferrable:
             from watcher_geyser.simulator.deferral import DeferralSetup
 
-            kwargs["deferral"] = DeferralSetup.seeded(len(self.day.trace.names), deferrable)
+            kwargs["deferral"] = DeferralSetup.seeded(len(self.day.trace.names), deferrable, seed=deferral_seed)
         supply = feed.available_w if feed is not None else None
         return simulate(self.day.trace, self.day.dc, policy, CLOUDSIM, supply, self.bar.update, repeat_days=days,
                         **kwargs)
+
+
+def deferrable_work_share(day: Day, seed: int) -> float:
+    """The share of the day's CPU work (MIPS x time, before any deferral) that the VMs ``seed`` makes
+    deferrable carry. 30 % of the VMs is not 30 % of the work: on 20110309 seed 2 picks VMs with 22.6 %
+    of it (ratio 0.715) where seeds 0 and 1 pick 31.9 and 32.2 % (0.631, 0.639)."""
+    chosen = DeferralSetup.seeded(len(day.trace.names), DEFERRABLE_SHARE, seed=seed).deferrable
+    work = day.trace.util.sum(axis=1) * np.asarray(day.dc.vm_mips, dtype=np.float64)
+    return float(work[chosen].sum() / work.sum()) if work.sum() > 0 else 0.0
+
+
+def worst_seed(by_seed: dict) -> object:
+    """The steady run of the seeded choice with the highest ratio (a ratio that means nothing there
+    counts as the worst: it is the one to look at)."""
+    return max(by_seed.values(), key=lambda pair: float("inf") if pair[1] is None else pair[1])[0]
+
+
+def seed_figures(by_seed: dict, headline) -> dict:
+    """The steady deferrable ratio per seeded choice of the deferrable VMs, their mean, which seed is the
+    headline (the worst), and deadline misses summed over every choice."""
+    ratios = {str(seed): ratio for seed, (_, ratio) in by_seed.items()}
+    known = [r for r in ratios.values() if r is not None]
+    return {"deferrable_ratio_by_seed": ratios,
+            "deferrable_ratio_seed_mean": float(np.mean(known)) if known else None,
+            "deferrable_headline_seed": next(int(seed) for seed, (run, _) in by_seed.items() if run is headline),
+            "deadline_misses_every_seed": sum(run.deadline_misses for run, _ in by_seed.values())}
 
 
 def solar_supply(day: Day, site: SolarSite, energy_kwh: float, repeat_days: int = 1) -> tuple[SignalFeed, float]:
@@ -204,9 +232,15 @@ def point_row(day: Day, spec: str, result, **extra) -> dict:
 
 def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ...], site: SolarSite,
               out: Path | None, bar, emit, deterministic: bool, cache: Path | None = None,
-              deferrable_only: bool = False, fixed_only: bool = False) -> list[dict]:
+              deferrable_only: bool = False, fixed_only: bool = False,
+              seeds: tuple[int, ...] = (DEFAULT_DEFERRAL_SEED,)) -> list[dict]:
     """Blind runs (each point printed as it finishes, or read from ``cache``), then geyser following
-    each supply; the summaries."""
+    each supply; the summaries.
+
+    ``seeds``: the steady deferrable point is replayed once per seeded choice of the deferrable VMs
+    (the single-day readings, folded and as replayed, with the first). Which VMs may wait moves the
+    ratio by 0.01 to 0.02 on a PlanetLab day (20110303: 0.687 to 0.710 over seeds 0, 1, 2), as much
+    as most changes to the rule, so the headline is the worst choice and the mean is beside it."""
     runner = Runner(day, bar, deterministic)
     step = day.trace.step_s
     specs = tuple(dict.fromkeys((BLIND_REFERENCE, *frontier_specs, THR_REFERENCE)))
@@ -234,20 +268,29 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
     summaries = []
     for scale, (feed, peak_w) in feeds.items():
         following = {} if deferrable_only else {0.0: runner.run("geyser", feed)}
-        steady = None
+        steady, by_seed = None, {}
+        s_front = steady_front(steady_rows, scale) if skip_note is None else None
         if skip_note is None:
-            following[DEFERRABLE_SHARE] = runner.run("geyser", feed, DEFERRABLE_SHARE)
-            steady = runner.run("geyser", steady_feeds[scale], DEFERRABLE_SHARE, STEADY_DAYS)
+            following[DEFERRABLE_SHARE] = runner.run("geyser", feed, DEFERRABLE_SHARE, deferral_seed=seeds[0])
+            for seed in seeds:
+                run = runner.run("geyser", steady_feeds[scale], DEFERRABLE_SHARE, STEADY_DAYS, deferral_seed=seed)
+                last = run.last_day()
+                ratio, _ = ratio_to_frontier(last.above_supply_kwh, last.slatah, s_front, reference.energy_kwh)
+                by_seed[seed] = (run, ratio)
+                emit(point_row(day, "geyser", run, signal="solar", supply_scale=scale, supply_peak_w=peak_w,
+                               deferrable=DEFERRABLE_SHARE, deferral_seed=seed,
+                               deferrable_work_share=deferrable_work_share(day, seed), repeat_days=STEADY_DAYS,
+                               last_day=last.as_dict(), ratio_to_steady_frontier=ratio))
+            steady = worst_seed(by_seed)
         front = pareto_front([(r.slatah, uncovered(r, feed, step)) for r in blind.values()])
         for share, r in following.items():
             emit(point_row(day, "geyser", r, signal="solar", supply_scale=scale, supply_peak_w=peak_w,
                            deferrable=share, uncovered_kwh=folded_uncovered_kwh(r, day),
                            uncovered_as_replayed_kwh=r.energy_above_signal_kwh))
-        if steady is not None:
-            emit(point_row(day, "geyser", steady, signal="solar", supply_scale=scale, supply_peak_w=peak_w,
-                           deferrable=DEFERRABLE_SHARE, repeat_days=STEADY_DAYS, last_day=steady.last_day().as_dict()))
-        summary = summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note, steady,
-                            steady_front(steady_rows, scale) if steady is not None else None)
+        summary = summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note, steady, s_front)
+        if by_seed:
+            summary.update(seed_figures(by_seed, steady))
+            summary["targets_met"]["no_deadline_misses"] = summary["deadline_misses_every_seed"] == 0
         if steady is not None:  # blind geyser's second day against its single day: why the frontiers differ
             summary["blind_second_over_single_day_uncovered"] = steady_rows[BLIND_REFERENCE][
                 "uncovered_kwh_by_supply"][str(scale)] / uncovered(reference, feed, step)
@@ -289,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="only geyser following the supply with 30 %% deferrable VMs, not the fixed workload")
     parser.add_argument("--fixed-only", action="store_true",
                         help="only geyser following the supply with a fixed workload, not the 30 %% deferrable one")
+    parser.add_argument("--deferral-seeds", default=str(DEFAULT_DEFERRAL_SEED), metavar="S,S,..",
+                        help="seeds of the choice of deferrable VMs: the steady 30 %% deferrable point is replayed "
+                        "once per seed, the headline is the worst, the mean beside it (default %(default)s; which "
+                        "VMs may wait moves the ratio by 0.01 to 0.02)")
     parser.add_argument("--out", type=Path, default=Path("results/follow_energy"), help="folder for the PNG plots")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument(
@@ -330,19 +377,26 @@ def main(argv: list[str] | None = None) -> int:
     def emit(row: dict) -> None:
         tqdm.write(json.dumps(row), file=sys.stdout)
 
+    try:
+        seeds = tuple(dict.fromkeys(int(x) for x in args.deferral_seeds.split(",")))
+    except ValueError:
+        print(f"follow_energy: --deferral-seeds takes integers separated by commas, got {args.deferral_seeds!r}",
+              file=sys.stderr)
+        return 2
     summaries = []
     if args.fixed_only and args.deferrable_only:
         print("follow_energy: --fixed-only and --deferrable-only exclude each other; give one", file=sys.stderr)
         return 2
     steady = not args.fixed_only
-    following_runs = (0 if args.deferrable_only else 1) + (1 + STEADY_DAYS if steady else 0)  # steady: 2 days long
+    # in days replayed: a single deferrable day runs on to about 46 h (its spill), a steady one twice the day
+    following_runs = (0 if args.deferrable_only else 1) + (2 + STEADY_DAYS * len(seeds) if steady else 0)
     blind_runs = 1 + len(set(frontier) | {THR_REFERENCE})
     runs_per_day = blind_runs * (1 + (STEADY_DAYS if steady else 0)) + len(scales) * following_runs
     for path in paths:
         day = load_day(path, preset, args.start, vms_per_host)
         with tqdm(total=runs_per_day * (day.trace.samples - 1), unit="step", file=sys.stderr, leave=False) as bar:
             summaries.extend(bench_day(day, frontier, scales, site, out, bar, emit, not args.wall_clock,
-                                       args.frontier_cache, args.deferrable_only, args.fixed_only))
+                                       args.frontier_cache, args.deferrable_only, args.fixed_only, seeds))
     every = {k: overall_met([s["targets_met"].get(k, True) for s in summaries])
              for s in summaries for k in s["targets_met"]}
     ratios = [s["ratio_to_frontier"] for s in summaries if s["ratio_to_frontier"] is not None]
@@ -350,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     emit({"kind": "overall", "days": [p.name for p in paths], "datacenter": preset,
           "worst_ratio_to_frontier": max(ratios, default=None),
           "worst_deferrable_ratio_to_frontier": max(deferrable, default=None),
+          "deferrable_ratio_seed_mean_by_day": {s["day"]: s["deferrable_ratio_seed_mean"] for s in summaries
+                                                if s.get("deferrable_ratio_seed_mean") is not None},
           "ratios_not_meaningful": [f"{s['day']} {s['datacenter']} {s['supply_scale']:g}x {what}: {s[key]}"
                                     for s in summaries for what, key in (("fixed", "ratio_not_meaningful"),
                                                                          ("30 % deferrable",

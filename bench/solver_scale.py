@@ -3,6 +3,7 @@
     python bench/solver_scale.py                                   # every family at 5,000/30,000 and 20,000/200,000
     python bench/solver_scale.py --families deep tight --sizes 5000x30000 --time-limit 10
     python bench/solver_scale.py --sizes 20000x200000 --time-limit 45
+    python bench/solver_scale.py --families tight --deterministic   # answers comparable across versions
 
 Families (``watcher_geyser.fleetgen.FAMILIES``): ``identical`` (fleetgen's, ~45 % allocated),
 ``deep`` (large hosts, few instances each), ``generations`` (two host types), ``zones``
@@ -23,6 +24,7 @@ times mean little alone: compare CPU seconds, and ratios from one run.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -50,9 +52,11 @@ def scenario_path(cache: Path, family: str, hosts: int, instances: int, seed: in
     return path
 
 
-def run_command(path: Path, time_limit_s: float) -> tuple[dict, float, float, int]:
+def run_command(path: Path, time_limit_s: float, deterministic: bool = False) -> tuple[dict, float, float, int]:
     """(the command's JSON answer, wall seconds, CPU seconds, peak memory in MB)."""
     argv = [sys.executable, "-m", "watcher_geyser.cli", "plan", str(path), "--time-limit", str(time_limit_s), "--json"]
+    if deterministic:
+        argv.append("--deterministic")
     started = time.perf_counter()
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     out = child.stdout.read()
@@ -77,12 +81,13 @@ def first_answer(path: Path, seconds: float = 1.0) -> dict:
     }
 
 
-def run_one(family: str, size: str, seed: int, time_limit_s: float, cache: Path, first: bool) -> dict:
+def run_one(family: str, size: str, seed: int, time_limit_s: float, cache: Path, first: bool,
+            deterministic: bool = False) -> dict:
     hosts, instances = (int(x) for x in size.lower().split("x"))
     if family in INSTANCES_PER_HOST:  # a deep family: the size's instances, on fewer hosts
         hosts = min(hosts, instances // INSTANCES_PER_HOST[family])
     path = scenario_path(cache, family, hosts, instances, seed)
-    answer, wall, cpu, peak_mb = run_command(path, time_limit_s)
+    answer, wall, cpu, peak_mb = run_command(path, time_limit_s, deterministic)
     fleet = load_scenario(path)
     placement = np.array([fleet.host_index(answer["placement"][inst.uuid]) for inst in fleet.instances], dtype=np.int64)
     violations = check_placement(Problem(fleet), placement)
@@ -105,6 +110,8 @@ def run_one(family: str, size: str, seed: int, time_limit_s: float, cache: Path,
         "phase_seconds": answer.get("phase_seconds"),
         "peak_memory_mb": peak_mb,
         "valid": not violations,
+        # two runs of --deterministic on two versions gave the same answer if these are equal
+        "placement_sha1": hashlib.sha1(placement.tobytes()).hexdigest()[:16],
         "gap_notes": [m for m in answer["messages"] if "above its watts lower bound" in m],
     }
     if first:
@@ -120,11 +127,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/geyser-bench"), help="generated scenarios")
     parser.add_argument("--no-first", action="store_true", help="skip the 1 s first-answer solve")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="geyser plan --deterministic: the same answer on every run (compare placement_sha1 "
+                             "across versions); CPU-bound, so it takes longer than --time-limit")
     args = parser.parse_args()
     for size in args.sizes:
         limit = args.time_limit or TIME_LIMITS.get(size, 10.0)
         for family in args.families:
-            print(json.dumps(run_one(family, size, args.seed, limit, args.cache, not args.no_first)), flush=True)
+            line = run_one(family, size, args.seed, limit, args.cache, not args.no_first, args.deterministic)
+            print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":
