@@ -10,7 +10,7 @@ for all hosts at once, what a CloudSim host update computes at time t:
   reserves 10 %; when a host is oversubscribed every share is scaled down to fit and floored;
 * host utilisation = allocated MIPS / host MIPS, a migrating-out VM counted at its undegraded share;
 * a host violates its SLA (SLATAH) while allocated < requested, a migrating-in VM counting at
-  its full request; ``SlaCause`` says why (overload, core cap, incoming migration).
+  its full request; ``SlaCause`` says why (overload, core cap, migration).
 """
 
 from __future__ import annotations
@@ -205,8 +205,8 @@ class SimState:
         vm_alloc = np.zeros(len(req))
         vm_alloc[src_v] = alloc_src
         violation = util_mips < host_req
-        core_capped = np.bincount(src_h, req[src_v] > cap_src, n_hosts) + np.bincount(dst_h, req[dst_v] > cap_dst,
-                                                                                       n_hosts)
+        capped_src, capped_dst = req[src_v] > cap_src, req[dst_v] > cap_dst  # asking more than their cores give
+        core_capped = np.bincount(src_h, capped_src, n_hosts) + np.bincount(dst_h, capped_dst, n_hosts)
         moving = np.bincount(dst_h, req[dst_v] > 0, n_hosts) + np.bincount(src_h, migrating, n_hosts)
         return Snapshot(
             time_s=time_s,
