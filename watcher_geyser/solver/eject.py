@@ -60,9 +60,10 @@ class _Fleet:
     move, so a question about rooms reads them instead of computing every host's anew; each
     row is computed as the whole-fleet expression would, bit for bit."""
 
-    def __init__(self, ws: Workspace, placement: np.ndarray, free: np.ndarray) -> None:
+    def __init__(self, ws: Workspace, placement: np.ndarray, free: np.ndarray, size: np.ndarray) -> None:
         self.placement = placement.copy()
         self.free = free
+        self.size = size
         self.load = np.zeros((ws.n_hosts, ws.demand.shape[1]))
         np.add.at(self.load, placement, ws.demand)
         self.free_load = np.zeros_like(self.load)
@@ -72,6 +73,15 @@ class _Fleet:
         order = np.argsort(placement, kind="stable")
         bounds = np.searchsorted(placement[order], np.arange(ws.n_hosts + 1))
         self.members = [set(order[bounds[h]:bounds[h + 1]].tolist()) for h in range(ws.n_hosts)]
+        self._smallest_first: dict[int, list[int]] = {}
+
+    def smallest_free(self, host: int) -> list[int]:
+        """``host``'s free instances, smallest first (ties by index): the order they are ejected
+        in. Kept until an instance comes or goes: a host is looked at for many instances."""
+        if host not in self._smallest_first:
+            self._smallest_first[host] = sorted((u for u in self.members[host] if self.free[u]),
+                                                key=lambda u: (self.size[u], u))
+        return self._smallest_first[host]
 
     def move(self, ws: Workspace, v: int, dst: int) -> None:
         src = int(self.placement[v])
@@ -84,6 +94,7 @@ class _Fleet:
             self.free_load[dst] += ws.demand[v]
         self.placement[v] = dst
         for host in (src, dst):
+            self._smallest_first.pop(host, None)
             self.residual[host] = ws.limits[host] - self.load[host]
             self.reach[host] = self.residual[host] + self.free_load[host]
 
@@ -94,8 +105,8 @@ def empty_by_ejection(ws: Workspace, placement: np.ndarray, deadline: float, max
     if ws.problem.eviction_cap is not None or ws.n_instances == 0:
         return placement
     free = ws.movable & (ws.group < 0)  # instances this pass may move
-    state = _Fleet(ws, placement, free)
     size = (ws.demand / ws.scale).max(axis=1)
+    state = _Fleet(ws, placement, free, size)
     blocked = ws.forced.copy()
     blocked[placement[ws.group >= 0]] = True
     occupied = np.bincount(placement, minlength=ws.n_hosts) > 0
@@ -115,7 +126,7 @@ def empty_by_ejection(ws: Workspace, placement: np.ndarray, deadline: float, max
             failures += 1
             continue
         rooms = _Rooms(ws, state, receiving, receivers, typical_room)
-        if _empty_one(ws, state, h, rooms, size, free, deadline) is None:
+        if _empty_one(ws, state, h, rooms, size, deadline) is None:
             failures += 1
             continue
         failures = 0
@@ -190,7 +201,7 @@ class _Rooms:
 
 
 def _empty_one(ws: Workspace, state: _Fleet, h: int, rooms: _Rooms, size: np.ndarray,
-               free: np.ndarray, deadline: float) -> list[tuple[int, int]] | None:
+               deadline: float) -> list[tuple[int, int]] | None:
     """Move every instance of ``h`` onto the receivers of ``rooms``, ejecting smaller instances
     where need be; the moves made, or None (and ``state`` as it was) when some instance finds no room
     or the deadline passes."""
@@ -202,7 +213,7 @@ def _empty_one(ws: Workspace, state: _Fleet, h: int, rooms: _Rooms, size: np.nda
         _, v = heapq.heappop(queue)
         if len(done) >= MAX_MOVES_PER_HOST or time.monotonic() > deadline:
             break
-        dst, ejected = _make_room(ws, state, v, rooms, size, free, placed)
+        dst, ejected = _make_room(ws, state, v, rooms, size, placed)
         if dst is None:
             break
         for u in ejected:
@@ -220,7 +231,7 @@ def _empty_one(ws: Workspace, state: _Fleet, h: int, rooms: _Rooms, size: np.nda
 
 
 def _make_room(ws: Workspace, state: _Fleet, v: int, rooms: _Rooms, size: np.ndarray,
-               free: np.ndarray, placed: set[int]) -> tuple[int | None, list[int]]:
+               placed: set[int]) -> tuple[int | None, list[int]]:
     """(host for ``v``, instances to eject from it first): the best fit if some receiver has
     room, else of the receivers closest to fitting the one that makes the room by ejecting
     least (its smallest free instances, each smaller than ``v``); (None, []) when none can."""
@@ -232,17 +243,18 @@ def _make_room(ws: Workspace, state: _Fleet, v: int, rooms: _Rooms, size: np.nda
     # only hosts whose movable instances could make the room at all (most hosts, most often not)
     best: tuple[float, int, list[int]] | None = None  # (cost, host, instances to eject)
     found = 0
+    enough = need - EPS
     for host in itertools.islice(rooms.closest_first(need), HOSTS_LOOKED_AT):
         room = state.residual[host].copy()
-        movable = sorted((u for u in state.members[host] if free[u] and u not in placed and size[u] < size[v]),
-                         key=lambda u: (size[u], u))
         ejected = []
-        for u in movable:
-            if (room >= need - EPS).all():
+        for u in state.smallest_free(host):  # those smaller than v and not placed yet, smallest first
+            if size[u] >= size[v] or (room >= enough).all():
                 break
+            if u in placed:
+                continue
             room += ws.demand[u]
             ejected.append(u)
-        if not (room >= need - EPS).all():
+        if not (room >= enough).all():
             continue
         # best fit after ejection (room left unused), then the least ejected
         cost = float((room - need).clip(0) @ (1 / ws.scale)) + float(size[ejected].sum())
