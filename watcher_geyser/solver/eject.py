@@ -21,6 +21,8 @@ Computing every receiver's room for that (20,000 rows at 20,000 hosts, then sort
 (``_Fleet.residual``), and each question first looks at one column of it, the resource the
 instance is scarcest in, to drop the hosts that cannot be the answer; the full test runs on
 the few left, with the very figures the full scan would compute: the same answers, faster.
+Each host's free instances, smallest first, are kept likewise (``_Fleet.smallest_free``):
+a host is looked at for many instances, and only a move changes them.
 """
 
 from __future__ import annotations
