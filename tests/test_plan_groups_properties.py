@@ -9,7 +9,7 @@ intermediate state. The suite runs a few hundred examples; ``bench/plan_groups.p
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.plan_groups_support import check_plan, group_case
@@ -23,6 +23,9 @@ from watcher_geyser.planner.groups import group_notes
 @given(seed=st.integers(0, 2**31), n_hosts=st.integers(2, 7), n_units=st.integers(1, 12),
        tight=st.floats(0.85, 1.0), zones=st.integers(1, 2), parallelism=st.integers(1, 4),
        per_host=st.integers(1, 2), power_off=st.booleans())
+# found by hypothesis: two cycles broken in one wave staged both members of an anti-affinity group
+# onto one host (the staging host's check counted members only once a wave had landed)
+@example(seed=251, n_hosts=7, n_units=12, tight=1.0, zones=1, parallelism=2, per_host=2, power_off=False)
 def test_no_plan_breaks_a_group_rule_in_any_intermediate_state(seed, n_hosts, n_units, tight, zones, parallelism,
                                                               per_host, power_off):
     target = group_case(seed, n_hosts, n_units, tight, zones)

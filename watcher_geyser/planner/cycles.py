@@ -47,6 +47,9 @@ def break_cycles(builder: WaveBuilder, w: int) -> list[Move]:
     options = sorted(option for d in waiting for option in by_host[d])
     free = arrays["limit"] - arrays["load"]
     busy: dict[int, int] = defaultdict(int)
+    # (group, host) -> anti-affinity members this wave stages there: the state counts members
+    # only once a wave has landed, and two cycles may pick the same staging host
+    arriving: dict[tuple[int, int], int] = defaultdict(int)
     marked: set[int] = set()
     wave: list[Move] = []
     for _, _, d, u, evict in options:
@@ -57,16 +60,18 @@ def break_cycles(builder: WaveBuilder, w: int) -> list[Move]:
         evict = evict[:room]
         hosts = []
         for x in evict:
-            t = _staging_host(s, arrays, x, w, free, busy, builder.per_host, waiting)
+            t = _staging_host(s, arrays, x, w, free, busy, builder.per_host, waiting, arriving)
             if t is None:
                 break
             hosts.append(t)
             free[t] -= arrays["demand"][x]
             busy[t] += 1
+            arriving[(s.group[x], t)] += 1
         if len(hosts) < len(evict):  # undo the partial choice
             for x, t in zip(evict, hosts):
                 free[t] += arrays["demand"][x]
                 busy[t] -= 1
+                arriving[(s.group[x], t)] -= 1
             continue
         busy[d] += len(evict)
         for x, t in zip(evict, hosts):
@@ -153,8 +158,10 @@ def _frees(s: TransitState, x: int, need: Row, group: int) -> bool:
 
 
 def _staging_host(s: TransitState, arrays: dict[str, np.ndarray], x: int, w: int, free: np.ndarray,
-                  busy: dict[int, int], per_host: int, waiting: dict[int, list]) -> int | None:
-    """The best host to hold ``x`` for a while, or None."""
+                  busy: dict[int, int], per_host: int, waiting: dict[int, list],
+                  arriving: dict[tuple[int, int], int]) -> int | None:
+    """The best host to hold ``x`` for a while, or None. ``arriving``: anti-affinity members
+    already staged onto each host in this wave, which count against the group's limit there."""
     dx = arrays["demand"][x]
     tier = arrays["tier"]
     ok = (arrays["zone"] == s.zone[s.cur[x]]) & (tier >= 0) & (arrays["ready"] <= w) & (free >= dx).all(axis=1)
@@ -172,7 +179,8 @@ def _staging_host(s: TransitState, arrays: dict[str, np.ndarray], x: int, w: int
         t = int(t)
         if busy[t] >= per_host:
             continue
-        if g >= 0 and s.members.get((g, t), 0) + 1 > s.member_limit.get((g, t), group_host_limit(0)):
+        if g >= 0 and s.members.get((g, t), 0) + arriving[(g, t)] + 1 > s.member_limit.get((g, t),
+                                                                                             group_host_limit(0)):
             continue
         return t
     return None
