@@ -25,11 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-from watcher_geyser.fleetgen import FAMILIES, INSTANCES_PER_HOST
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from solver_scale import DEFAULT_SIZES, TIME_LIMITS, scenario_path  # noqa: E402
+from solver_scale import TIME_LIMITS, add_fleet_arguments, family_fleet  # noqa: E402
 
 
 def measure(path: Path, time_limit_s: float) -> dict:
@@ -71,11 +69,7 @@ def measure(path: Path, time_limit_s: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="*", default=list(DEFAULT_SIZES), help="HOSTSxINSTANCES")
-    parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=FAMILIES)
-    parser.add_argument("--time-limit", type=float, help="seconds (default: 10 at 5,000 hosts, 45 at 20,000)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/geyser-bench"), help="generated scenarios")
+    add_fleet_arguments(parser)
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # the child's work: one scenario
     args = parser.parse_args()
     if args.one is not None:
@@ -84,10 +78,7 @@ def main() -> None:
     for size in args.sizes:
         limit = args.time_limit or TIME_LIMITS.get(size, 10.0)
         for family in args.families:
-            hosts, instances = (int(x) for x in size.lower().split("x"))
-            if family in INSTANCES_PER_HOST:  # a deep family: the size's instances, on fewer hosts
-                hosts = min(hosts, instances // INSTANCES_PER_HOST[family])
-            path = scenario_path(args.cache, family, hosts, instances, args.seed)
+            path, hosts, instances = family_fleet(args.cache, family, size, args.seed)
             child = subprocess.run([sys.executable, __file__, "--one", str(path),
                                     "--time-limit", str(limit)], capture_output=True, text=True, check=True)
             line = {"family": family, "fleet": f"{hosts}x{instances}", "time_limit_s": limit}

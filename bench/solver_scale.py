@@ -43,6 +43,25 @@ DEFAULT_SIZES = ("5000x30000", "20000x200000")
 TIME_LIMITS = {"5000x30000": 10.0, "20000x200000": 45.0}
 
 
+def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the fleets (sizes, families, time limit, seed, scenario cache), shared
+    with ``bench/ejection_time.py`` so both measure the same fleets the same way."""
+    parser.add_argument("--sizes", nargs="*", default=list(DEFAULT_SIZES), help="HOSTSxINSTANCES")
+    parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--time-limit", type=float, help="seconds (default: 10 at 5,000 hosts, 45 at 20,000)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/geyser-bench"), help="generated scenarios")
+
+
+def family_fleet(cache: Path, family: str, size: str, seed: int) -> tuple[Path, int, int]:
+    """(cached scenario, hosts, instances) of ``family`` at ``size`` (HOSTSxINSTANCES): a deep family
+    puts the size's instances on fewer hosts."""
+    hosts, instances = (int(x) for x in size.lower().split("x"))
+    if family in INSTANCES_PER_HOST:
+        hosts = min(hosts, instances // INSTANCES_PER_HOST[family])
+    return scenario_path(cache, family, hosts, instances, seed), hosts, instances
+
+
 def scenario_path(cache: Path, family: str, hosts: int, instances: int, seed: int) -> Path:
     """The cached scenario file of one family and size, generated on first use."""
     path = cache / f"{family}-{hosts}x{instances}-s{seed}.json"
@@ -83,10 +102,7 @@ def first_answer(path: Path, seconds: float = 1.0) -> dict:
 
 def run_one(family: str, size: str, seed: int, time_limit_s: float, cache: Path, first: bool,
             deterministic: bool = False) -> dict:
-    hosts, instances = (int(x) for x in size.lower().split("x"))
-    if family in INSTANCES_PER_HOST:  # a deep family: the size's instances, on fewer hosts
-        hosts = min(hosts, instances // INSTANCES_PER_HOST[family])
-    path = scenario_path(cache, family, hosts, instances, seed)
+    path, hosts, instances = family_fleet(cache, family, size, seed)
     answer, wall, cpu, peak_mb = run_command(path, time_limit_s, deterministic)
     fleet = load_scenario(path)
     placement = np.array([fleet.host_index(answer["placement"][inst.uuid]) for inst in fleet.instances], dtype=np.int64)
@@ -121,11 +137,7 @@ def run_one(family: str, size: str, seed: int, time_limit_s: float, cache: Path,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="*", default=list(DEFAULT_SIZES), help="HOSTSxINSTANCES")
-    parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=FAMILIES)
-    parser.add_argument("--time-limit", type=float, help="seconds (default: 10 at 5,000 hosts, 45 at 20,000)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/geyser-bench"), help="generated scenarios")
+    add_fleet_arguments(parser)
     parser.add_argument("--no-first", action="store_true", help="skip the 1 s first-answer solve")
     parser.add_argument("--deterministic", action="store_true",
                         help="geyser plan --deterministic: the same answer on every run (compare placement_sha1 "
