@@ -23,7 +23,9 @@ def power_models(draw) -> PowerModel:
 
 
 @st.composite
-def fleets(draw, max_hosts: int = 6, max_instances: int = 20, zones: int = 2) -> Fleet:
+def fleets(draw, max_hosts: int = 6, max_instances: int = 20, zones: int = 2, core_sizes: bool = False) -> Fleet:
+    """``core_sizes``: hosts of mixed core sizes (and instances over fewer cores than vcpus), for
+    the core-size rule; off by default so that other tests' examples stay as they were."""
     n_hosts = draw(st.integers(1, max_hosts))
     n_zones = draw(st.integers(1, zones))
     hosts = []
@@ -41,6 +43,7 @@ def fleets(draw, max_hosts: int = 6, max_instances: int = 20, zones: int = 2) ->
                 reserved_memory_mb=draw(st.sampled_from([0, 512])),
                 state=draw(st.sampled_from([HostState.ENABLED] * 6 + [HostState.DISABLED, HostState.OFF])),
                 zone=f"az{draw(st.integers(1, n_zones))}",
+                core_size=draw(st.sampled_from([None, 0.3, 0.6, 1.0, 2.5])) if core_sizes else None,
             )
         )
     powered = [h for h in hosts if h.state is not HostState.OFF]
@@ -67,14 +70,16 @@ def fleets(draw, max_hosts: int = 6, max_instances: int = 20, zones: int = 2) ->
                 locked=draw(st.booleans()) and draw(st.booleans()) and draw(st.booleans()),
                 excluded=draw(st.integers(0, 15)) == 0,
                 server_group=draw(st.sampled_from([None, None, None, *[g.name for g in groups]])),
+                cores=draw(st.sampled_from([None, 1, 2])) if core_sizes else None,
             )
         )
     return Fleet.build(hosts, instances, groups, default_cpu_util=draw(st.sampled_from([0.2, 1.0])))
 
 
 @st.composite
-def problems(draw, max_hosts: int = 6, max_instances: int = 20, time_limit_s: float = 2.0) -> Problem:
-    fleet = draw(fleets(max_hosts, max_instances))
+def problems(draw, max_hosts: int = 6, max_instances: int = 20, time_limit_s: float = 2.0,
+             core_sizes: bool = False) -> Problem:
+    fleet = draw(fleets(max_hosts, max_instances, core_sizes=core_sizes))
     return Problem(
         fleet,
         ceiling=draw(st.sampled_from([1.0, 1.0, 0.9, 0.7])),

@@ -20,16 +20,16 @@ class FullScan(eject._Rooms):
     """The reference: every receiver's room computed anew from the load (limits - load), all of
     them tested and sorted, as ``_make_room`` did before ``_Rooms`` (with ``Unsorted``)."""
 
-    def _rows(self) -> tuple[np.ndarray, np.ndarray]:
-        hosts = np.flatnonzero(self.receiving)
+    def _rows(self, tier: int) -> tuple[np.ndarray, np.ndarray]:
+        hosts = np.flatnonzero(self.receiving & (self.ws.host_core_tier >= tier))
         return hosts, self.ws.limits[hosts] - self.state.load[hosts]
 
-    def fitting(self, need: np.ndarray) -> np.ndarray:
-        hosts, residual = self._rows()
+    def fitting(self, need: np.ndarray, tier: int = 0) -> np.ndarray:
+        hosts, residual = self._rows(tier)
         return hosts[(residual >= need - EPS).all(axis=1)]
 
-    def closest_first(self, need: np.ndarray):
-        hosts, residual = self._rows()
+    def closest_first(self, need: np.ndarray, tier: int = 0):
+        hosts, residual = self._rows(tier)
         short = (np.maximum(need - residual, 0) / self.ws.scale).max(axis=1)
         able = np.flatnonzero((residual + self.state.free_load[hosts] >= need - EPS).all(axis=1))
         yield from hosts[able[np.argsort(short[able], kind="stable")]].tolist()

@@ -13,7 +13,8 @@ better. The solver reports its answer next to these so an operator sees the gap.
   and the cheapest such hosts still move their memory.
 
 Hosts that hold a pinned instance (locked, excluded, unmovable state) must stay on, which
-every bound takes into account.
+every bound takes into account. The core-size rule (``solver/rules/cores.py``) is left out:
+a bound of the problem without it is a bound of the problem with it (a relaxation).
 """
 
 from __future__ import annotations

@@ -19,9 +19,10 @@ instances (the fractional relaxation of the whole problem):
   per-core price), and at least ``hosts_bound`` hosts are on.
 
 Every answer maps to a point of this programme with its own watts or more, so the optimum is
-a lower bound. The figure reported is not the solver's optimum, which is only as exact as its
-tolerances, but the weak-duality value of the duals it returns, clipped to their valid signs
-and computed here: a lower bound for any duals, whatever the LP solver's accuracy.
+a lower bound (the core-size rule, ``solver/rules/cores.py``, is left out: a relaxation). The
+figure reported is not the solver's optimum, which is only as exact as its tolerances, but the
+weak-duality value of the duals it returns, clipped to their valid signs and computed here: a
+lower bound for any duals, whatever the LP solver's accuracy.
 """
 
 from __future__ import annotations

@@ -70,6 +70,9 @@ class Host:
     reserved_disk_gb: int = 0
     state: HostState = HostState.ENABLED
     zone: str = DEFAULT_ZONE
+    # CPU one physical core gives, in the fleet's CPU units (vcpus' worth of measured CPU); None: no
+    # per-core limit (OpenStack: a vCPU is a host thread, and measured CPU never exceeds the vcpus)
+    core_size: float | None = None
 
     @property
     def capacity(self) -> tuple[float, float, float]:
@@ -104,6 +107,7 @@ class Instance:
     excluded: bool = False  # Watcher's watcher_exclude, or an operator's choice
     server_group: str | None = None
     deferral: Deferral | None = None  # the operator's opt-in to shelving when energy is scarce
+    cores: int | None = None  # physical cores its vcpus run over (None: its vcpus), for ``Host.core_size``
 
     @property
     def deferrable(self) -> bool:
@@ -169,6 +173,9 @@ class Fleet:
             if host.name in host_index:
                 raise ValueError(f"host {host.name!r}: duplicate host name")
             host_index[host.name] = i
+            if host.core_size is not None and not host.core_size > 0:
+                raise ValueError(f"host {host.name!r}: core_size must be above 0 (or None: no per-core limit), "
+                                 f"got {host.core_size!r}")
         seen: set[str] = set()
         group_names = {g.name for g in server_groups}
         if len(group_names) != len(server_groups):
@@ -180,6 +187,9 @@ class Fleet:
             seen.add(inst.uuid)
             if inst.host not in host_index:
                 raise ValueError(f"instance {inst.uuid!r} ({inst.name}): unknown host {inst.host!r}")
+            if inst.cores is not None and inst.cores < 1:
+                raise ValueError(f"instance {inst.uuid!r} ({inst.name}): cores must be 1 or more (or None: its "
+                                 f"vcpus), got {inst.cores!r}")
             if inst.server_group is not None and inst.server_group not in group_names:
                 raise ValueError(f"instance {inst.uuid!r} ({inst.name}): unknown server group {inst.server_group!r}")
             if inst.host in off:
@@ -223,6 +233,23 @@ class Fleet:
         """float64[V]: cores each instance actually uses (measured share x its vcpus)."""
         util = [self.default_cpu_util if i.cpu_util is None else i.cpu_util for i in self.instances]
         return np.array(util, dtype=np.float64) * self.demand[:, VCPU]
+
+    @cached_property
+    def core_size(self) -> np.ndarray:
+        """float64[H]: CPU one physical core of each host gives (``inf``: no per-core limit).
+
+        Host generations differ in core speed, and a VM whose vCPUs run over k physical cores
+        gets at most k of them, however idle the host's other cores are: it cannot borrow a
+        second core's speed. So a busy VM fits a host's total CPU yet is starved on a host of
+        slow cores (``solver/rules/cores.py``)."""
+        return np.array([np.inf if h.core_size is None else h.core_size for h in self.hosts], dtype=np.float64)
+
+    @cached_property
+    def cpu_per_core(self) -> np.ndarray:
+        """float64[V]: measured CPU each instance needs from each physical core it runs over
+        (``cpu_used / cores``), compared against ``core_size``."""
+        cores = [i.vcpus if i.cores is None else i.cores for i in self.instances]
+        return self.cpu_used / np.maximum(np.array(cores, dtype=np.float64), 1.0)
 
     @cached_property
     def placement(self) -> np.ndarray:
@@ -337,7 +364,7 @@ class Fleet:
                 if name not in self.__dict__:
                     self.__dict__[name] = getattr(other, name)  # computed once on ``other``, then shared
             return
-        for name in ("capacity", "physical_cores", "idle_w", "max_w", "dynamic_slope_w_per_core"):
+        for name in ("capacity", "physical_cores", "idle_w", "max_w", "dynamic_slope_w_per_core", "core_size"):
             if name not in self.__dict__:
                 self.__dict__[name] = getattr(other, name)[rows]
         if "power_groups" not in self.__dict__:
@@ -372,8 +399,8 @@ class Fleet:
 # cached arrays of a Fleet that neither the placement nor the hosts' states change
 _PLACEMENT_FREE = (
     "instance_index", "group_index", "capacity", "physical_cores", "demand", "cpu_used", "movable", "idle_w",
-    "max_w", "zones", "host_zone", "power_groups", "dynamic_slope_w_per_core",
+    "max_w", "zones", "host_zone", "power_groups", "dynamic_slope_w_per_core", "core_size", "cpu_per_core",
 )
 # of those, the ones only the hosts (sizes, power models, zones) decide
 _HOSTS_ONLY = ("capacity", "physical_cores", "idle_w", "max_w", "zones", "host_zone", "power_groups",
-               "dynamic_slope_w_per_core")
+               "dynamic_slope_w_per_core", "core_size")

@@ -29,6 +29,7 @@ from watcher_geyser.planner.limits import anti_affinity_groups, group_host_limit
 from watcher_geyser.planner.undone import explain_pending
 from watcher_geyser.planner.waves import Move, TransitState, WaveBuilder
 from watcher_geyser.solver.problem import Target
+from watcher_geyser.solver.rules.cores import core_tiers
 
 DEFAULT_PARALLELISM = defaults.PARALLELISM
 DEFAULT_PER_HOST_PARALLELISM = defaults.PER_HOST_PARALLELISM
@@ -163,6 +164,7 @@ def _transit_state(target: Target, goal: np.ndarray, moves: np.ndarray, stage_on
         key = (int(group[v]), int(fleet.placement[v]))
         members[key] = members.get(key, 0) + 1
     affinity = {g.name for g in fleet.server_groups if g.policy is GroupPolicy.AFFINITY}
+    host_core_tier, core_tier = core_tiers(fleet)
     return TransitState(
         cur=fleet.placement.tolist(),
         dest=dest.tolist(),
@@ -176,6 +178,8 @@ def _transit_state(target: Target, goal: np.ndarray, moves: np.ndarray, stage_on
         ready_wave=ready.tolist(),
         stage_tier=tier.tolist(),
         no_stage={v for v, i in enumerate(fleet.instances) if i.server_group in affinity},
+        host_core_tier=host_core_tier.tolist() if int(core_tier.max(initial=0)) else [],
+        core_tier=core_tier.tolist() if int(core_tier.max(initial=0)) else [],
     )
 
 

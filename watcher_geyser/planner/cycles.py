@@ -13,7 +13,8 @@ Staging hosts are, in order of preference: hosts that stay on in the target (tie
 spare hosts, empty now and at the end (tier 1), and, only when the caller allows it,
 hosts being emptied (tier 2); a spare or emptied host used for staging is disabled only
 after the staged instance has arrived (hostactions.py). Never a disabled host, a host
-still powering on, the instance's own source or target, or another availability zone.
+still powering on, the instance's own source or target, another availability zone, or a
+host whose cores are too slow for the instance (``solver/rules/cores.py``).
 Hard anti-affinity holds on the staging host too; members of hard affinity groups are
 never staged (a plan cut short would leave the group split across an unrelated host).
 """
@@ -91,6 +92,7 @@ def _sync(s: TransitState, waiting: dict[int, list]) -> tuple[dict[str, np.ndarr
         s.cache["arrays"] = {
             "limit": np.asarray(s.limit), "load": np.asarray(s.load), "demand": np.asarray(s.demand),
             "zone": np.asarray(s.zone), "tier": np.asarray(s.stage_tier), "ready": np.asarray(s.ready_wave),
+            "core_tier": np.asarray(s.host_core_tier, dtype=np.int64),
         }
         s.cache["options"] = {}
         stale = set(waiting)
@@ -167,6 +169,8 @@ def _staging_host(s: TransitState, arrays: dict[str, np.ndarray], x: int, w: int
     ok = (arrays["zone"] == s.zone[s.cur[x]]) & (tier >= 0) & (arrays["ready"] <= w) & (free >= dx).all(axis=1)
     ok[s.cur[x]] = False
     ok[s.dest[x]] = False
+    if s.core_tier:  # cores fast enough for x (solver/rules/cores.py)
+        ok &= arrays["core_tier"] >= s.core_tier[x]
     candidates = np.flatnonzero(ok)
     if len(candidates) == 0:
         return None

@@ -48,6 +48,10 @@ class TransitState:
     ready_wave: list[int]  # first wave in which a host may receive (after power-on and enable)
     stage_tier: list[int]  # staging preference (0 best, see cycles.py), -1: never a staging host
     no_stage: set[int] = field(default_factory=set)  # instances never staged (hard affinity)
+    # the core-size rule (solver/rules/cores.py) for staging hosts: each host's core tier and each
+    # instance's; a staging host's must be at least the instance's. Empty: no host has a core size.
+    host_core_tier: list[int] = field(default_factory=list)
+    core_tier: list[int] = field(default_factory=list)
     staged: dict[int, int] = field(default_factory=dict)  # instance -> times staged so far
     staged_now: set[int] = field(default_factory=set)  # scratch for cycles.break_cycles
     # Hosts whose load or parked moves changed since cycles.py last looked, and its cache

@@ -16,7 +16,9 @@ steps, each keeping the answer valid, so whenever the limit strikes the best so 
    neighbourhood's budget left none is started (a simulator's short steps).
 
 Hosts holding members of hard server groups or pinned instances are left out of both:
-their rules are the full models' business, and an answer here never breaks them.
+their rules are the full models' business, and an answer here never breaks them. The
+core-size rule (``rules/cores.py``) holds in both: in the neighbourhood model, an instance's
+variable for a host whose cores are too slow for it is fixed to 0.
 """
 
 from __future__ import annotations
@@ -94,6 +96,16 @@ def _eligible_hosts(ws: Workspace) -> np.ndarray:
     return ws.may_receive & ~blocked
 
 
+def _too_slow(ws: Workspace, items: np.ndarray, hosts: np.ndarray) -> list[tuple[int, int]]:
+    """(item, host) positions the core-size rule forbids (``rules/cores.py``): a host other than
+    the item's home whose cores are too slow for it."""
+    if ws.core_tiers == 1:
+        return []
+    slow = ws.host_core_tier[hosts][None, :] < ws.core_tier[items][:, None]
+    slow &= hosts[None, :] != ws.placement0[items][:, None]
+    return list(zip(*np.nonzero(slow), strict=True))
+
+
 def _solve_neighbourhood(
     ws: Workspace, placement: np.ndarray, load: np.ndarray, hosts: np.ndarray, time_limit_s: float
 ) -> np.ndarray | None:
@@ -110,6 +122,8 @@ def _solve_neighbourhood(
     model = cp_model.CpModel()
     x = {(i, j): model.new_bool_var(f"x{i}_{j}") for i in range(len(items)) for j in range(len(hosts))}
     on = [model.new_bool_var(f"on{j}") for j in range(len(hosts))]
+    for i, j in _too_slow(ws, items, hosts):
+        model.add(x[i, j] == 0)
     for i in range(len(items)):
         model.add_exactly_one(x[i, j] for j in range(len(hosts)))
         for j in range(len(hosts)):

@@ -15,14 +15,16 @@ import numpy as np
 from watcher_geyser.solver.problem import Problem
 from watcher_geyser.solver.rules.capacity import allowed_load, check_capacity, receiving_hosts
 from watcher_geyser.solver.rules.caps import check_consolidation_cap, check_migration_cap
+from watcher_geyser.solver.rules.cores import check_core_size
 from watcher_geyser.solver.rules.groups import check_server_groups
 from watcher_geyser.solver.rules.pinning import check_pinned
 from watcher_geyser.solver.rules.relief import check_relief, hot_hosts
 from watcher_geyser.solver.rules.zones import check_destinations
 
 __all__ = [
-    "allowed_load", "check_capacity", "check_consolidation_cap", "check_destinations", "check_migration_cap",
-    "check_pinned", "check_placement", "check_relief", "check_server_groups", "hot_hosts", "receiving_hosts",
+    "allowed_load", "check_capacity", "check_consolidation_cap", "check_core_size", "check_destinations",
+    "check_migration_cap", "check_pinned", "check_placement", "check_relief", "check_server_groups", "hot_hosts",
+    "receiving_hosts",
 ]
 
 
@@ -37,6 +39,7 @@ def check_placement(problem: Problem, placement: np.ndarray, unrelieved: Collect
         *check_capacity(problem, placement),
         *check_pinned(problem, placement),
         *check_destinations(problem, placement),
+        *check_core_size(problem, placement),
         *check_server_groups(problem, placement),
         *check_migration_cap(problem, placement),
         *check_consolidation_cap(problem, placement),

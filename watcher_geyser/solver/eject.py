@@ -173,20 +173,28 @@ class _Rooms:
         """The resource ``need`` takes most of the typical room in."""
         return int(np.argmax(need / self.typical_room))
 
-    def fitting(self, need: np.ndarray) -> np.ndarray:
-        """The receivers with room for ``need`` (ascending), as ``residual >= need - EPS`` says."""
+    def fitting(self, need: np.ndarray, tier: int = 0) -> np.ndarray:
+        """The receivers with room for ``need`` (ascending), as ``residual >= need - EPS`` says, and
+        cores fast enough for an instance of core tier ``tier`` (``rules/cores.py``)."""
         c = self.scarcest(need)
         hosts = np.flatnonzero(self.receiving & (self.state.residual[:, c] >= need[c] - EPS))
+        if tier:
+            hosts = hosts[self.ws.host_core_tier[hosts] >= tier]
         return hosts[(self.state.residual[hosts] >= need - EPS).all(axis=1)]
 
-    def closest_first(self, need: np.ndarray):
+    def closest_first(self, need: np.ndarray, tier: int = 0):
         """The receivers whose free instances could make room for ``need`` (``reach``), closest to
         fitting it first (``short``: the largest shortfall over resources, in units of the largest
         host's), ties by host: the order a stable sort of every receiver gives, produced a band
         of ``short`` at a time. A host's shortfall in the scarcest resource alone (``low``) is
         at most its ``short``, so the band up to ``upto`` needs only the hosts with ``low <=
-        upto``; ``upto`` is the ``count``-th smallest ``low``, so a band holds a few hosts."""
+        upto``; ``upto`` is the ``count``-th smallest ``low``, so a band holds a few hosts. Only
+        hosts whose cores are fast enough for core tier ``tier`` (``rules/cores.py``)."""
         ws, state, hosts_all = self.ws, self.state, self.receivers
+        if tier:
+            hosts_all = hosts_all[ws.host_core_tier[hosts_all] >= tier]
+            if not len(hosts_all):
+                return
         c = self.scarcest(need)
         low = (need[c] - state.residual[hosts_all, c]) / ws.scale[c]
         below = -np.inf  # the bands already produced: short <= below
@@ -238,7 +246,8 @@ def _make_room(ws: Workspace, state: _Fleet, v: int, rooms: _Rooms, size: np.nda
     room, else of the receivers closest to fitting the one that makes the room by ejecting
     least (its smallest free instances, each smaller than ``v``); (None, []) when none can."""
     need = ws.demand[v]
-    fits = rooms.fitting(need)
+    tier = int(ws.core_tier[v])  # strict: an instance ejected back home must find its home fast enough too
+    fits = rooms.fitting(need, tier)
     if len(fits):
         left = ((state.residual[fits] - need) / ws.scale).sum(axis=1)
         return int(fits[np.argmin(left)]), []
@@ -246,7 +255,7 @@ def _make_room(ws: Workspace, state: _Fleet, v: int, rooms: _Rooms, size: np.nda
     best: tuple[float, int, list[int]] | None = None  # (cost, host, instances to eject)
     found = 0
     enough = need - EPS
-    for host in itertools.islice(rooms.closest_first(need), HOSTS_LOOKED_AT):
+    for host in itertools.islice(rooms.closest_first(need, tier), HOSTS_LOOKED_AT):
         room = state.residual[host].copy()
         ejected = []
         for u in state.smallest_free(host):  # those smaller than v and not placed yet, smallest first

@@ -19,6 +19,7 @@ from watcher_geyser.bounds import dynamic_slopes_w_per_core
 from watcher_geyser.model import RAM
 from watcher_geyser.solver.cpsat import UNITS, dump_model, make_solver
 from watcher_geyser.solver.limits import hold
+from watcher_geyser.solver.rules import cores
 from watcher_geyser.solver.rules.capacity import encode_capacity
 from watcher_geyser.solver.rules.caps import encode_caps
 from watcher_geyser.solver.rules.groups import encode_server_groups
@@ -135,13 +136,16 @@ def _build(ws: Workspace) -> _Model:
 def _assignments(
     model: cp_model.CpModel, ws: Workspace, frozen: np.ndarray
 ) -> tuple[dict[tuple[int, int], cp_model.IntVar], dict[int, list[int]]]:
-    """One boolean per instance and host it may end on (``zones.destinations``), exactly one
-    true; a fixed instance (``pinning.fixed_instances``) gets one constant on its home."""
+    """One boolean per instance and host it may end on (``zones.destinations``, then
+    ``cores.destinations``), exactly one true; a fixed instance (``pinning.fixed_instances``)
+    gets one constant on its home."""
     x: dict[tuple[int, int], cp_model.IntVar] = {}
     by_host: dict[int, list[int]] = {h: [] for h in range(ws.n_hosts)}
     receivers = np.flatnonzero(ws.may_receive)
     for v in range(ws.n_instances):
         hosts = [int(ws.placement0[v])] if frozen[v] else destinations(ws, v, receivers)
+        if not frozen[v] and ws.core_tiers > 1:
+            hosts = cores.destinations(ws.host_core_tier, int(ws.core_tier[v]), int(ws.placement0[v]), hosts)
         for h in hosts:
             x[v, h] = model.new_constant(1) if frozen[v] else model.new_bool_var(f"x_{v}_{h}")
             by_host[h].append(v)

@@ -14,6 +14,9 @@ the hosts.
 Which instances of a class are placed, and which are left over when room runs out, follows
 the order of ``items``: those listed first are placed first, so a caller that lists the
 instances of the hosts most expensive to empty last gathers the left-overs on few hosts.
+
+A class fits only hosts whose core tier is at least its own (``rules/cores.py``: a host's cores
+must be fast enough for a moved instance); with one tier every class fits every host.
 """
 
 from __future__ import annotations
@@ -36,13 +39,17 @@ def fill_hosts(
     residual: np.ndarray,
     host_zone: np.ndarray,
     scale: np.ndarray,
+    tier: np.ndarray | None = None,
+    host_tier: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Place ``items`` (instance indices, in priority order) into hosts' ``residual`` room.
 
     ``demand[v]`` is what instance v needs, ``keys[v]`` its class (equal keys: the class is
     charged the largest demand of its members), ``zone[v]`` its zone; ``residual`` (float[H, R],
     ``-inf`` for hosts that may not receive) is updated in place. Returns (placed items,
-    their hosts); the items not returned found no room.
+    their hosts); the items not returned found no room. ``tier[v]`` and ``host_tier[h]`` (core
+    tiers, ``rules/cores.core_tiers``; None: no per-core limit): instance v fits host h only when
+    ``host_tier[h] >= tier[v]``; a class takes the highest tier of its members.
     """
     placed_items: list[np.ndarray] = []
     placed_hosts: list[np.ndarray] = []
@@ -57,10 +64,12 @@ def fill_hosts(
         need = np.maximum.reduceat(demand[members], starts, axis=0)
         hosts = np.flatnonzero((host_zone == z) & np.isfinite(residual[:, VCPU]))
         count = (ends - starts).astype(np.int64)
+        class_tier = None if tier is None else np.maximum.reduceat(tier[members], starts)
         # dimensions weigh by how tight they are: room in a dimension nobody lacks is no loss
         free = np.maximum(residual[hosts], 0).sum(axis=0)
         tight = np.clip((need * count[:, None]).sum(axis=0) / np.maximum(free, EPS), 0.01, 1.0)
-        counts = _fill_rounds(need, count, residual, hosts, inv_scale * tight**TIGHTNESS_POWER)
+        tiers = None if class_tier is None else (class_tier, host_tier)
+        counts = _fill_rounds(need, count, residual, hosts, inv_scale * tight**TIGHTNESS_POWER, tiers)
         if not counts:
             continue
         rec_host, rec_class, rec_count = (np.concatenate(x) for x in zip(*counts))
@@ -80,11 +89,13 @@ def fill_hosts(
 
 
 def _fill_rounds(
-    need: np.ndarray, left: np.ndarray, residual: np.ndarray, hosts: np.ndarray, inv_scale: np.ndarray
+    need: np.ndarray, left: np.ndarray, residual: np.ndarray, hosts: np.ndarray, inv_scale: np.ndarray,
+    tiers: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """All hosts at once, round after round: each picks the class best aligned with its room
     and asks for half of what fits; a class short of members grants the hosts in order
-    (fullest first). Returns (host, class, count) records in the order granted."""
+    (fullest first). ``tiers``: (core tier per class, per host), a class fitting only hosts of
+    its tier or above. Returns (host, class, count) records in the order granted."""
     shape = need * inv_scale
     size = shape.max(axis=1)
     shape = shape / np.maximum(np.linalg.norm(shape, axis=1), EPS)[:, None]
@@ -97,6 +108,8 @@ def _fill_rounds(
         alive = np.flatnonzero(left > 0)  # classes used up drop out of the matrices
         r = residual[active]
         fits = np.ones((len(active), len(alive)), dtype=bool)
+        if tiers is not None:
+            fits &= tiers[1][active, None] >= tiers[0][None, alive]
         for d in range(need.shape[1]):
             fits &= need[None, alive, d] <= r[:, d, None] + EPS
         some = fits.any(axis=1)

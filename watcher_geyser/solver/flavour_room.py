@@ -12,7 +12,8 @@ flavour that fits on no receiver but itself cannot be emptied (room only shrinks
 instances are placed), so the pass skips it in a few operations, with the outcome the scan
 would have had: the same answer, faster. Flavours are judged on vcpu, memory and disk alone
 (measured CPU makes every instance differ): a necessary test, which on packed fleets, full
-in memory, is the one that fails.
+in memory, is the one that fails. A kind is a flavour and a core tier (``rules/cores.py``):
+a host has room for an instance only if its cores are fast enough for it.
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ class FlavourRoom:
 
     def __init__(self, ws: Workspace, placement: np.ndarray, load: np.ndarray, receiving: np.ndarray) -> None:
         self.ws = ws
-        self.kind = ws.flavour
+        # a kind: a flavour and a core tier (rules/cores.py), so that "fits" is "may end there" too
+        self.kind = np.unique(ws.flavour * ws.core_tiers + ws.core_tier, return_inverse=True)[1].reshape(-1)
         n_kinds = int(self.kind.max()) + 1
         first = np.zeros(n_kinds, dtype=np.int64)
         first[self.kind[::-1]] = np.arange(ws.n_instances)[::-1]
         self.rows = ws.demand[first, :CPU_CORES]
-        self.fits = self._fits(ws.limits - load)
+        self.tier = ws.core_tier[first]
+        self.fits = self._fits(ws.limits - load, np.arange(ws.n_hosts))
         self.count = np.zeros((int(ws.host_zone.max()) + 1, n_kinds), dtype=np.int64)
         np.add.at(self.count, ws.host_zone[receiving], self.fits[receiving].astype(np.int64))
         self.held = np.zeros((ws.n_hosts, n_kinds), dtype=np.int64)
@@ -52,9 +55,12 @@ class FlavourRoom:
         """Are a workspace's flavours few?"""
         return ws.n_instances > 0 and int(ws.flavour.max()) < MAX_FLAVOURS
 
-    def _fits(self, residual: np.ndarray) -> np.ndarray:
+    def _fits(self, residual: np.ndarray, hosts: np.ndarray) -> np.ndarray:
         # the very comparison the pass makes (``residual >= need - EPS``), so both agree to the bit
-        return (residual[:, None, :CPU_CORES] >= self.rows[None, :, :] - EPS).all(axis=2)
+        fits = (residual[:, None, :CPU_CORES] >= self.rows[None, :, :] - EPS).all(axis=2)
+        if self.ws.core_tiers > 1:  # and its cores test (``core_rows``)
+            fits &= self.ws.host_core_tier[hosts, None] >= self.tier[None, :]
+        return fits
 
     def may_empty(self, h: int, receiving: bool) -> bool:
         """False when some flavour on ``h`` fits on no other receiving host of its zone."""
@@ -105,18 +111,28 @@ class FlavourRoom:
             self.members[dst] = np.sort(np.concatenate([self.members[dst], vs]))
         self.members[h] = self.members[h][:0]
         touched = np.array(sorted(arrivals), dtype=np.int64)
-        now = self._fits(self.ws.limits[touched] - load[touched])
+        now = self._fits(self.ws.limits[touched] - load[touched], touched)
         # receivers only: the pass moves instances onto receiving hosts of h's zone
         np.add.at(self.count, self.ws.host_zone[touched], now.astype(np.int64) - self.fits[touched])
         self.fits[touched] = now
-        self.fits[h] = self._fits(self.ws.limits[h:h + 1] - load[h:h + 1])[0]
+        self.fits[h] = self._fits(self.ws.limits[h:h + 1] - load[h:h + 1], np.array([h]))[0]
 
 
-def tightest_fit(residual: np.ndarray, need: np.ndarray, scale: np.ndarray) -> int | None:
+def tightest_fit(residual: np.ndarray, need: np.ndarray, scale: np.ndarray, allowed: np.ndarray | None = None
+                 ) -> int | None:
     """The row of ``residual`` (one receiver's room each) that ``need`` fits and leaves the least
     room on (summed over resources in units of ``scale``), the first on ties; None if none fits.
-    Best fit keeps the large gaps for the large instances still to place."""
-    cand = np.flatnonzero((residual >= need - EPS).all(axis=1))
+    Best fit keeps the large gaps for the large instances still to place. ``allowed`` (bool, one
+    per row; None: all) keeps out rows the instance may not end on (``core_rows``)."""
+    fits = (residual >= need - EPS).all(axis=1)
+    cand = np.flatnonzero(fits if allowed is None else fits & allowed)
     if len(cand) == 0:
         return None
     return int(cand[np.argmin(((residual[cand] - need) / scale).sum(axis=1))])
+
+
+def core_rows(ws: Workspace, v: int, hosts: np.ndarray) -> np.ndarray | None:
+    """bool[len(hosts)]: which of ``hosts`` have cores fast enough for instance ``v``
+    (``rules/cores.py``; its home too only if so: as ``FlavourRoom``, whose answers must agree);
+    None when every host's are."""
+    return None if ws.core_tiers == 1 else ws.host_core_tier[hosts] >= ws.core_tier[v]

@@ -17,10 +17,9 @@ import time
 import numpy as np
 
 from watcher_geyser.bounds import candidate_hosts
-from watcher_geyser.solver.fill import fill_hosts
-from watcher_geyser.solver.flavour_room import FlavourRoom, tightest_fit
+from watcher_geyser.solver.flavour_room import FlavourRoom, core_rows, tightest_fit
 from watcher_geyser.solver.problem import UNLIMITED_CYCLES
-from watcher_geyser.solver.repack import EPS, Packing, repack
+from watcher_geyser.solver.repack import EPS, Packing, fill_pool, repack
 from watcher_geyser.solver.workspace import Workspace
 
 
@@ -116,7 +115,7 @@ def reopen_hosts(ws: Workspace, keep: np.ndarray, packing: Packing) -> tuple[Pac
         np.add.at(load, placement, ws.demand)
         residual = np.where((keep & ws.may_receive)[:, None], ws.limits - load, -np.inf)
         plain = unplaced[~ws.in_hard_group[unplaced]]
-        placed, hosts = fill_hosts(ws.demand, ws.flavor_key, ws.instance_zone, plain, residual, ws.host_zone, ws.scale)
+        placed, hosts = fill_pool(ws, plain, residual)
         placement[placed] = hosts
         done = np.zeros(ws.n_instances, dtype=bool)
         done[placed] = True
@@ -199,7 +198,7 @@ def _moves_off(ws: Workspace, h: int, placement: np.ndarray, load: np.ndarray, r
     moves = []
     for v in order:
         need = ws.demand[v]
-        row = tightest_fit(residual, need, ws.scale)
+        row = tightest_fit(residual, need, ws.scale, core_rows(ws, v, rows))
         if row is None:
             return None
         residual[row] -= need

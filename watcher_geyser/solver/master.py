@@ -6,7 +6,8 @@ aggregate capacity of each zone (the kept hosts' limits must cover the zone's de
 every dimension), the migration cap and the power budget, minimising idle watts first and
 then the memory left to move. It is a relaxation of the full problem (instances still have
 to fit host by host, which ``repack`` checks), so its proven bound is a valid lower bound on
-the idle watts of any answer.
+the idle watts of any answer. Nor does it know the core-size rule (``rules/cores.py``), which
+only relaxes it further; the repack that follows obeys it.
 
 Numbers are scaled to integers with rounding in the relaxing direction (capacity up,
 demand down) so the bound stays valid.

@@ -16,7 +16,8 @@ fleet. For each hot host, most over first:
    switch-offs left (``Problem.switch_offs_left``: the wear spreads). Every candidate of
    step 1 is tried on hosts that are on before any host is switched on (a host switched on
    for one small instance is the next one consolidation empties). Same zone, hard
-   anti-affinity kept, members of hard affinity groups never moved alone.
+   anti-affinity kept, members of hard affinity groups never moved alone, never onto a host
+   whose cores are too slow for the instance (``rules/cores.py``).
 
 Relief counts against ``max_migrations`` (an explicit hard cap), never against
 ``max_consolidation_moves``. A host relief cannot bring under its limit is named in
@@ -49,6 +50,7 @@ from watcher_geyser.solver.limits import (
     packing_limits,
 )
 from watcher_geyser.solver.problem import Bounds, Problem, Target
+from watcher_geyser.solver.rules.cores import covered_need
 from watcher_geyser.solver.rules.groups import anti_affinity_groups
 
 ON, EMPTY, OFF = 0, 1, 2  # destination tiers: on and busy, on and empty, off
@@ -263,7 +265,7 @@ class _Shedder:
         need = self.demand[v]
         room = self.packing - self.load
         fits = (room >= need - TOLERANCE * self.scale).all(axis=1)
-        fits &= self.receivable & (fleet.host_zone == fleet.host_zone[h]) & ~self.hot
+        fits &= self.receivable & (fleet.host_zone == fleet.host_zone[h]) & ~self.hot & self._fast_enough(v)
         if self.anti[v] >= 0:
             fits[list(self.group_hosts[int(self.anti[v])])] = False
         for tier in tiers:
@@ -276,6 +278,11 @@ class _Shedder:
                 return int(candidates[np.argmin(fill)])
             return int(candidates[np.argmin(self.rank[candidates])])
         return None
+
+    def _fast_enough(self, v: int) -> np.ndarray:
+        """bool[H]: hosts whose cores are fast enough for ``v`` (``rules/cores.py``; relief moves
+        only instances still at home, so the home exception does not arise)."""
+        return self.fleet.cpu_per_core[v] <= covered_need(self.fleet.core_size)
 
     def _move(self, v: int, h: int, dst: int) -> None:
         self.placement[v] = dst
@@ -311,16 +318,19 @@ class _Shedder:
         zone = fleet.hosts[h].zone
         in_zone = (fleet.host_zone == fleet.host_zone[h]) & ~self.hot
         room = self.packing - self.load
-        off, disabled, grouped, groups = set(), set(), set(), set()
+        off, disabled, grouped, groups, slow = set(), set(), set(), set(), set()
         for v in self._candidates(h).tolist():
             fits = in_zone & (room >= self.demand[v] - TOLERANCE * self.scale).all(axis=1)
+            fast = self._fast_enough(v)
+            slow |= set(np.flatnonzero(fits & ~fast & fleet.accepts).tolist())
+            fits &= fast
             off |= set(np.flatnonzero(fits & fleet.accepts & ~self.receivable).tolist())
             disabled |= set(np.flatnonzero(fits & ~fleet.accepts).tolist())
             if self.anti[v] >= 0:
                 members = self.group_hosts[int(self.anti[v])] & set(np.flatnonzero(fits & self.receivable).tolist())
                 grouped |= members
                 groups |= {fleet.server_groups[int(self.anti[v])].name} if members else set()
-        if not (off or disabled or grouped):
+        if not (off or disabled or grouped or slow):
             return self._nowhere_reason(zone, in_zone)
         def names(hosts: set[int]) -> str:
             return listed(sorted(fleet.hosts[d].name for d in hosts))
@@ -332,6 +342,8 @@ class _Shedder:
             kept.append(f"{names(disabled)} disabled (enable to let them receive)")
         if grouped:
             kept.append(f"{names(grouped)} holding members of its hard anti-affinity group(s) {listed(sorted(groups))}")
+        if slow:
+            kept.append(f"{names(slow)} with cores too slow for the CPU its instances need per core")
         where = f"{NO_ROOM} on the hosts that may receive its instances in zone {zone}"
         return f"{where}; hosts with room: " + "; ".join(kept)
 

@@ -91,6 +91,13 @@ def repack(ws: Workspace, keep: np.ndarray) -> Packing:
     return Packing(placement, unplaced, messages)
 
 
+def fill_pool(ws: Workspace, items: np.ndarray, residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``fill.fill_hosts`` over the workspace: ``items`` into ``residual``, each in its zone and on
+    hosts whose cores are fast enough for it (``rules/cores.py``)."""
+    tiers = (ws.core_tier, ws.host_core_tier) if ws.core_tiers > 1 else (None, None)
+    return fill_hosts(ws.demand, ws.flavor_key, ws.instance_zone, items, residual, ws.host_zone, ws.scale, *tiers)
+
+
 def _shed_overloads(
     ws: Workspace, keep: np.ndarray, load: np.ndarray, evicted: np.ndarray, messages: list[str]
 ) -> set[int]:
@@ -131,10 +138,14 @@ def _largest_first(ws: Workspace, items: np.ndarray) -> np.ndarray:
 
 
 def _best_fit(
-    ws: Workspace, need: np.ndarray, residual: np.ndarray, hosts: np.ndarray, forbidden: set[int] | None = None
+    ws: Workspace, need: np.ndarray, residual: np.ndarray, hosts: np.ndarray, forbidden: set[int] | None = None,
+    tier: int = 0,
 ) -> int | None:
-    """Among ``hosts`` (sorted) not ``forbidden``, the one with the least room left after taking ``need``."""
+    """Among ``hosts`` (sorted) not ``forbidden`` and of core tier ``tier`` or above (``rules/cores.py``),
+    the one with the least room left after taking ``need``."""
     ok = (residual[hosts] >= need - EPS).all(axis=1)
+    if tier:
+        ok &= ws.host_core_tier[hosts] >= tier
     for h in forbidden or ():  # a handful of group peers: a sorted search each, no set operation
         at = np.searchsorted(hosts, h)
         if at < len(hosts) and hosts[at] == h:
@@ -163,7 +174,7 @@ def _place_one(
     need = ws.demand[v]
     zone = ws.instance_zone[v]
     hosts = np.flatnonzero(ws.host_zone == zone) if zone_hosts is None else zone_hosts[zone]
-    h = _best_fit(ws, need, residual, hosts, forbidden)
+    h = _best_fit(ws, need, residual, hosts, forbidden, int(ws.core_tier[v]))
     if h is None:
         return False
     placement[v] = h
@@ -188,7 +199,7 @@ def _place_block(
     hosts = zone_hosts[ws.instance_zone[members[0]]]
     if peers:
         hosts = hosts[np.isin(hosts, list(peers))]
-    h = _best_fit(ws, need, residual, hosts)
+    h = _best_fit(ws, need, residual, hosts, tier=int(ws.core_tier[members].max()))
     if h is None:
         return [int(v) for v in members]
     placement[members] = h
@@ -217,7 +228,7 @@ def _place_apart(
         return unplaced
     for k in range(max((len(m) for m in groups), default=0)):
         items = np.array([m[k] for m in groups if k < len(m)], dtype=np.int64)
-        placed, hosts = fill_hosts(ws.demand, ws.flavor_key, ws.instance_zone, items, residual, ws.host_zone, ws.scale)
+        placed, hosts = fill_pool(ws, items, residual)
         done = np.zeros(ws.n_instances, dtype=bool)
         done[placed] = True
         retry = items[~done[items]].tolist()
@@ -243,7 +254,7 @@ def _place_batches(ws: Workspace, items: np.ndarray, placement: np.ndarray, resi
         return []
     home = ws.placement0[items]
     items = items[np.lexsort((home, ws.home_memory_mb[home]))]
-    placed, hosts = fill_hosts(ws.demand, ws.flavor_key, ws.instance_zone, items, residual, ws.host_zone, ws.scale)
+    placed, hosts = fill_pool(ws, items, residual)
     placement[placed] = hosts
     done = np.zeros(ws.n_instances, dtype=bool)
     done[placed] = True

@@ -12,9 +12,10 @@ any host's allocation: only the measured CPU moves. So the heavy instances on de
 (price per core of load times load, most first) each trade places with the instance of their
 flavour that saves the most on a host of a cheaper price level: on each level the lightest
 whose host stays under its CPU limit. Each swap is judged on the hosts' real power curves
-(not the lower line the bounds use). No host is switched on or off. Two migrations a swap: it
-runs only where moves are not capped, and only in the time the anytime search has (never on a
-short step).
+(not the lower line the bounds use). No host is switched on or off, and no instance ends on a
+host whose cores are too slow for it (``rules/cores.py``): the cheap cores are often the slow
+ones. Two migrations a swap: it runs only where moves are not capped, and only in the time the
+anytime search has (never on a short step).
 
 A swap is kept only when it pays for its migrations: the watts it saves, over
 ``Problem.swap_payback_s`` (how long the operator expects a placement to stand; 0: no swaps), must
@@ -37,6 +38,7 @@ import numpy as np
 
 from watcher_geyser.solver.limits import CPU_CORES
 from watcher_geyser.solver.repack import EPS
+from watcher_geyser.solver.rules.cores import may_end_on
 from watcher_geyser.solver.workspace import Workspace
 
 #: The pass stops after comparing this many (instance, instance) pairs: a bound on its work
@@ -115,6 +117,9 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
             ok &= load[hb] - cpu[window] + cpu[a] <= cpu_limit[hb] + EPS
             ok &= load[ha] - cpu[a] + cpu[window] <= cpu_limit[ha] + EPS  # no-op unless ha is over
             ok &= ws.host_zone[hb] == ws.host_zone[ha]
+            if ws.core_tiers > 1:  # each ends only where its cores are fast enough (rules/cores.py)
+                ok &= may_end_on(ws.host_core_tier, int(ws.core_tier[a]), int(ws.placement0[a]), hb)
+                ok &= (ws.host_core_tier[ha] >= ws.core_tier[window]) | (ws.placement0[window] == ha)
             if not ok.any():
                 continue
             row = int(np.flatnonzero(ok)[0])  # the lightest that fits: the most this level saves

@@ -13,6 +13,7 @@ import numpy as np
 from watcher_geyser.model import RAM, GroupPolicy
 from watcher_geyser.solver.limits import CPU_CORES, held_limits, host_load, instance_demand, packing_limits
 from watcher_geyser.solver.problem import Problem
+from watcher_geyser.solver.rules.cores import core_tiers
 from watcher_geyser.tables import unique_rows
 
 # instances of one flavour are batched per band of measured CPU (cores), each band charged its own maximum
@@ -52,6 +53,9 @@ class Workspace:
         self.host_zone = fleet.host_zone
         self.instance_zone = fleet.host_zone[fleet.placement]
         self.may_receive = problem.may_receive
+        # the core-size rule (rules/cores.py): host h fits a moved instance v when host_core_tier[h] >= core_tier[v]
+        self.host_core_tier, self.core_tier = core_tiers(fleet)
+        self.core_tiers = int(self.core_tier.max(initial=0)) + 1
         self.scale = np.maximum(self.limits.max(axis=0), 1.0)
         self.group = np.full(self.n_instances, -1, dtype=np.int64)
         self.policy: list[GroupPolicy] = [g.policy for g in fleet.server_groups]
@@ -69,6 +73,8 @@ class Workspace:
             # each band charged its own maximum, so batches stay few and fits stay safe
             band = np.searchsorted(CPU_BANDS_CORES, fleet.cpu_used)
             self.flavor_key = self.flavor_key * (len(CPU_BANDS_CORES) + 1) + band
+        # a batch shares its core tier too, so the fill can tell which hosts' cores it fits (one tier: unchanged)
+        self.flavor_key = self.flavor_key * self.core_tiers + self.core_tier
         # hosts that hold something that cannot move must stay on
         self.forced = np.zeros(self.n_hosts, dtype=bool)
         self.forced[self.placement0[~self.movable]] = True

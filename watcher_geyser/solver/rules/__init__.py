@@ -18,6 +18,8 @@ anti-affinity)
 exclusions, states)                                     variable, on the home host
 ``zones``               ``check_destinations``          ``destinations``: the domain of each
                                                         instance's variables
+``cores`` (core size)   ``check_core_size``             ``destinations``: the domain of each
+                                                        instance's variables
 ``caps``                ``check_migration_cap``,        ``encode_caps``
                         ``check_consolidation_cap``
 ``relief``              ``check_relief``                none: ``solver/relief.py`` relieves
