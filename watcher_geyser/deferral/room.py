@@ -166,16 +166,19 @@ def with_room(
 
     The answer's fleet holds them, locked on their destinations; its ``resume`` drops those with
     no room (they stay shelved, the notes say why); ``destinations`` and ``switch_on`` say where
-    the others go and which hosts to switch on first. An instance whose flavour is unknown gets no
-    destination: Nova's scheduler places it, as before (a note says so).
+    the others go and which hosts to switch on first; its notes are ``deferral``'s, then the new ones.
+    An instance whose flavour is unknown gets no destination: Nova's scheduler places it, as before
+    (a note says so); one whose zone no host of the fleet is in may go to any zone.
     """
     returning, notes = [], list(deferral.notes)
+    zones = set(deferral.fleet.zones)
     for uuid, name in deferral.resume:
         s = deferral.back.get(uuid)
         if s is None or None in (s.vcpus, s.memory_mb, s.disk_gb):
             notes.append(f"bring back {name}: its flavour is unknown, Nova's scheduler places it")
             continue
-        returning.append(Returning(uuid, name, s.vcpus, s.memory_mb, s.disk_gb, s.zone, uuid in deferral.due))
+        zone = s.zone if s.zone in zones else None  # a zone no host is known in: the model does not know it
+        returning.append(Returning(uuid, name, s.vcpus, s.memory_mb, s.disk_gb, zone, uuid in deferral.due))
     if not returning:
         return replace(deferral, notes=notes)
     room = make_room(deferral.fleet, returning, ceiling, cpu_ceiling, allow_power_on, held_off)
