@@ -61,3 +61,23 @@ def test_a_due_bring_back_into_a_packed_fleet_switches_a_host_on_first_and_names
                 and a["input_parameters"]["state"] == "off" and a["input_parameters"]["resource_name"] == "c"]
     assert not [a for a, _ in actions if a["action_type"] == "migrate"
                 and a["input_parameters"]["resource_id"] == job.uuid]
+
+
+class _Endpoint:
+    """What ``geyser_instance_state`` reads of the compute proxy: its endpoint's microversions."""
+
+    def __init__(self, top):
+        self.max_microversion = top
+
+    def get_endpoint_data(self):
+        return self
+
+
+def test_the_action_names_the_host_only_for_an_offloaded_server_on_an_api_that_takes_it():
+    from watcher_geyser.strategies.instance_state_action import _cannot_target
+
+    assert _cannot_target(_Endpoint("2.103"), "SHELVED_OFFLOADED") is None
+    assert _cannot_target(_Endpoint((2, 91)), "SHELVED_OFFLOADED") is None
+    assert "needs 2.91" in _cannot_target(_Endpoint("2.90"), "SHELVED_OFFLOADED")
+    assert "needs 2.91" in _cannot_target(_Endpoint(None), "SHELVED_OFFLOADED")
+    assert "SHELVED, and only an offloaded one" in _cannot_target(_Endpoint("2.103"), "SHELVED")
