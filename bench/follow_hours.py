@@ -124,15 +124,16 @@ def hourly(result, decisions, feed, step_s: float, recorder: KindRecorder | None
         if d is not None:
             level[i], ceiling[i] = d.level, d.ceiling
     rows = []
+    violating = np.asarray(s.violation_host_s)
     for h in np.unique(hour):
         m = hour == h
         rows.append({
             "hour": int(h), "supply_kw": float(supply[m].mean() / 1e3), "power_kw": float(power[m].mean() / 1e3),
             "uncovered_kwh": float(uncovered_kwh[m].sum()), "hosts_on": float(np.mean(np.asarray(s.hosts_on)[m])),
-            "hot_hosts": float(np.asarray(s.overload_host_s)[m].sum() / (m.sum() * step_s)),
-            "overload_share": float(np.asarray(s.overload_host_s)[m].sum() / max(np.asarray(s.host_s)[m].sum(), 1e-9)),
-            "overload_host_h": float(np.asarray(s.overload_host_s)[m].sum() / HOUR_S),
-            # the same violating host-hours by cause (``state.SlaCause``): they sum to ``overload_host_h``
+            "violating_hosts": float(violating[m].sum() / (m.sum() * step_s)),
+            "violation_share": float(violating[m].sum() / max(np.asarray(s.host_s)[m].sum(), 1e-9)),
+            "violation_host_h": float(violating[m].sum() / HOUR_S),
+            # the same violating host-hours by cause (``state.SlaCause``): they sum to ``violation_host_h``
             **{f"violation_{cause.name.lower()}_host_h": float(np.asarray(values)[m].sum() / HOUR_S)
                for cause, values in s.violation_by_cause().items()},
             "migrations": int(np.asarray(s.migrations)[m].sum()),
@@ -190,13 +191,14 @@ def frontier(cache: Path | None, cache_name: str, scale: float):
 def print_hours(label: str, rows: list[dict]) -> None:
     print(f"# {label}", file=sys.stderr)
     kinds = list(rows[0].get("by_kind", {})) if rows else []
-    print("# hour supply_kw power_kw uncovered_kwh hosts_on hot_hosts hot_share hot_host_h(ovl/cap/migr) migrations "
-          "level ceiling shelved" + "".join(f" | {k}: on cpu" for k in kinds), file=sys.stderr)
+    print("# hour supply_kw power_kw uncovered_kwh hosts_on violating_hosts violation_share "
+          "violation_host_h(ovl/cap/migr) migrations level ceiling shelved"
+          + "".join(f" | {k}: on cpu" for k in kinds), file=sys.stderr)
     for r in rows:
         level = "-" if r["level"] is None else f"{r['level']:.2f}"
         ceiling = "-" if r["ceiling"] is None else f"{r['ceiling']:.2f}"
         print(f"  {r['hour']:3d} {r['supply_kw']:7.2f} {r['power_kw']:7.2f} {r['uncovered_kwh']:7.2f} "
-              f"{r['hosts_on']:6.1f} {r['hot_hosts']:5.2f} {100 * r['overload_share']:5.2f}% "
+              f"{r['hosts_on']:6.1f} {r['violating_hosts']:5.2f} {100 * r['violation_share']:5.2f}% "
               f"{r['violation_overload_host_h']:5.2f}/{r['violation_core_cap_host_h']:4.2f}/"
               f"{r['violation_migration_host_h']:4.2f} {r['migrations']:5d} "
               f"{level:>5} {ceiling:>5} {r['shelved']:7.1f}"

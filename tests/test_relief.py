@@ -93,7 +93,7 @@ def test_relief_is_never_capped_by_the_consolidation_cap_but_is_by_the_migration
     assert relieved.unrelieved == {} and relieved.migrations >= 2
     capped = solve(Problem(f, max_migrations=1, time_limit_s=2), method="greedy")
     assert capped.migrations <= 1
-    assert "migration cap (1)" in capped.unrelieved["hot"]
+    assert "migration cap (max_migrations=1) is used up" in capped.unrelieved["hot"]
 
 
 def test_vcpu_and_ram_above_the_ceiling_are_relieved():

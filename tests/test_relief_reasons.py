@@ -73,3 +73,15 @@ def test_geyser_plan_names_an_unrelieved_host_once(tmp_path, capsys, third, flag
     assert len(lines) == 1 and lines[0].startswith("NOT RELIEVED hot: ") and "; no room" in lines[0], lines
     assert ("--no-power-on was given" in lines[0]) == bool(flags)
     assert POWER_ON_FORBIDDEN not in lines[0]  # the flag is named, not the request's field
+
+
+def test_geyser_plan_names_its_migration_cap_flag(tmp_path, capsys):
+    """A host left hot by the migration cap: `geyser plan` names --max-migrations and its value,
+    not the request's field, so the operator knows what to raise."""
+    path = tmp_path / "hot.json"
+    save_scenario(_fleet("off"), path)
+    assert main(["plan", str(path), "--time-limit", "2", "--method", "greedy", "--max-migrations", "1"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("NOT RELIEVED hot")]
+    assert len(lines) == 1 and "(--max-migrations 1) is used up: raise it" in lines[0], lines
+    assert "max_migrations=" not in out

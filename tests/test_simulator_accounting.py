@@ -120,6 +120,7 @@ def test_geyser_spec_builds_a_blind_geyser():
     g = make_policy("geyser:ceiling=0.85,signal=off")
     assert g.settings.limits.cpu_ceiling == 0.85 and g.follow_signal is False
     assert g.name == "geyser:ceiling=0.85,signal=off"
+    assert make_policy("geyser:swap_payback_s=0").settings.limits.swap_payback_s == 0.0  # the operator's setting
 
 
 @pytest.mark.parametrize(
@@ -131,6 +132,7 @@ def test_geyser_spec_builds_a_blind_geyser():
         ("thr-mmt:threshold", ["needs a value"]),
         ("dvfs:x=1", ["takes no parameters"]),
         ("geyser:signal=maybe", ["not on or off", "ceiling"]),
+        ("geyser:swap_payback_s=-1", ["swap_payback_s=", "outside"]),
         ("thr-mmx", ["unknown policy 'thr-mmx'", "thr-mmt"]),
     ],
 )

@@ -210,7 +210,7 @@ def _series(power_w, supply_w, interval_s: float, offset_s: float = 0.1):
     s.time_s = [(k + 1) * interval_s + offset_s for k in range(n)]
     s.power_w, s.available_w = list(power_w), list(supply_w)
     s.host_s = [interval_s * 3] * n
-    s.overload_host_s = [interval_s * (k % 2) for k in range(n)]
+    s.violation_host_s = [interval_s * (k % 2) for k in range(n)]
     s.migrations = [k % 3 for k in range(n)]
     s.vms_shelved = [k % 4 for k in range(n)]
     return s
@@ -229,7 +229,7 @@ def test_a_window_is_part_of_the_whole_and_the_whole_window_is_the_run(rows, cut
     whole = window_figures(s, interval, 0.0, end, [[100.0, end - 1.0], []])
     assert whole.above_supply_kwh == pytest.approx(energy_above_supply_kwh(power, supply, interval))
     assert whole.energy_kwh == pytest.approx(sum(power) * interval / 3.6e6)
-    assert whole.slatah == pytest.approx(sum(s.overload_host_s) / sum(s.host_s))
+    assert whole.slatah == pytest.approx(sum(s.violation_host_s) / sum(s.host_s))
     assert whole.migrations == sum(s.migrations)
     a, b = sorted((cut * end, cut2 * end))
     if b > a:

@@ -103,7 +103,7 @@ def test_migration_energy_sla_and_pdm_by_hand():
     # SLATAH: host 1 gets 10 % of the incoming VM for 10 s; active time 310 s (host 0) + 600 s (host 1)
     assert r.slatah == pytest.approx(10 / 910)
     # per step, SLATAH's terms: the migration's 10 s overloaded fall in the second step's row
-    assert r.series.overload_host_s == pytest.approx([0, 10]) and sum(r.series.host_s) == pytest.approx(910)
+    assert r.series.violation_host_s == pytest.approx([0, 10]) and sum(r.series.host_s) == pytest.approx(910)
     assert r.slav == pytest.approx(r.slatah * r.pdm) and r.esv == pytest.approx(r.energy_kwh * r.slav)
     assert r.host_power_offs == 1
 

@@ -68,7 +68,7 @@ def test_a_migration_to_a_host_with_room_counts_as_migration_for_its_duration_on
     assert r.slatah_migration == r.slatah == pytest.approx(10 / 910)
     assert (r.slatah_overload, r.slatah_core_cap) == (0.0, 0.0)
     s = r.series
-    assert s.violation_migration_host_s == pytest.approx([0, 10]) == s.overload_host_s
+    assert s.violation_migration_host_s == pytest.approx([0, 10]) == s.violation_host_s
     assert s.violation_overload_host_s == s.violation_core_cap_host_s == [0.0, 0.0]
 
 
@@ -174,7 +174,7 @@ def test_the_causes_sum_to_the_violation_time_over_random_replays(rows, vm_mips,
     assert r.slatah_overload + r.slatah_core_cap + r.slatah_migration == pytest.approx(r.slatah, abs=1e-12)
     s = r.series
     rows_sum = np.add(np.add(s.violation_overload_host_s, s.violation_core_cap_host_s), s.violation_migration_host_s)
-    np.testing.assert_allclose(rows_sum, s.overload_host_s, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(rows_sum, s.violation_host_s, rtol=1e-9, atol=1e-9)
     # the window over every row (which misses migrations ending after the last decision, so is not
     # quite the run) splits its own SLATAH the same way
     whole = r.window(0.0, s.time_s[-1] + 300.0)

@@ -15,7 +15,8 @@ Watcher's Nova emulator has no shelving and no server metadata API, which geyser
 ``geyser_instance_state`` action uses; ``NovaShelving`` adds them to the emulator (test
 code only): shelve offloads the server (no host, as Nova does with the default
 ``shelved_offload_time = 0``), unshelve places it on the enabled, up host with the most free
-vcpus (the scheduler's part), and ``POST/DELETE /servers/<id>/metadata`` edit its metadata.
+vcpus (the scheduler's part; on the ``host`` the request names, from microversion 2.91, if that
+host is such a host), and ``POST/DELETE /servers/<id>/metadata`` edit its metadata.
 
 Everything else is Watcher's own code. The emulated Nova's moves are recorded in order
 (``moves``) so that the tests can replay what was executed.
@@ -177,7 +178,10 @@ class NovaShelving:
         def post(controller):
             body = request.json or {}
             if "shelve" in body or "unshelve" in body:
-                return shelving.act(controller._server_id, "shelve" if "shelve" in body else "unshelve")
+                host = (body.get("unshelve") or {}).get("host")
+                if host is not None and _microversion(request.headers) < (2, 91):
+                    abort(400, detail="Invalid input for field/attribute unshelve: host needs microversion 2.91")
+                return shelving.act(controller._server_id, "shelve" if "shelve" in body else "unshelve", host)
             return action_post(controller)
 
         def init(controller, emulator, server_id):
@@ -187,7 +191,7 @@ class NovaShelving:
         fixture_user.useFixture(fixtures.MockPatchObject(module._ActionController, "post", expose("json")(post)))
         fixture_user.useFixture(fixtures.MockPatchObject(module._ServerController, "__init__", init))
 
-    def act(self, server_id: str, what: str):
+    def act(self, server_id: str, what: str, host: str | None = None):
         emulator = self.emulator
         server = emulator.servers.get(server_id)
         if server is None:
@@ -201,20 +205,26 @@ class NovaShelving:
                                "OS-EXT-STS:power_state": 4})
                 self.events.append(("shelve", server_id, host))
             else:
-                host = self._schedule(server)
+                requested = host
+                if requested is not None and server["status"] != "SHELVED_OFFLOADED":
+                    abort(409, detail="Cannot unshelve to a host a server that is not offloaded")
+                host = self._schedule(server, requested)
                 if host is None:
                     abort(400, detail="No valid host was found")
                 move(emulator, server_id, host)
                 server.update({"status": "ACTIVE", "OS-EXT-STS:vm_state": "active", "OS-EXT-STS:power_state": 1})
-                self.events.append(("unshelve", server_id, host))
+                self.events.append(("unshelve", server_id, host, requested))  # requested: the host asked for, or None
         response.status = 202
         return ""
 
-    def _schedule(self, server) -> str | None:
+    def _schedule(self, server, only: str | None = None) -> str | None:
+        """The enabled, up host with the most free vcpus that fits the server (``only``: that host or none)."""
         vcpus = server["flavor"]["vcpus"]
         best, free_best = None, -1
         for hyp in self.emulator.hypervisors.values():
             name = hyp["hypervisor_hostname"]
+            if only is not None and name != only:
+                continue
             svc = self.emulator._find_service_by_hostname(name)
             if svc is None or svc.get("status") != "enabled" or svc.get("state") != "up":
                 continue
@@ -222,6 +232,18 @@ class NovaShelving:
             if free >= vcpus and free > free_best:
                 best, free_best = name, free
         return best
+
+
+def _microversion(headers) -> tuple[int, int]:
+    """The compute microversion a request asks for (``OpenStack-API-Version: compute 2.91`` or the
+    older ``X-OpenStack-Nova-API-Version``); 2.1 when it names none, as Nova reads it."""
+    value = headers.get("OpenStack-API-Version", "").replace("compute", "").strip()
+    value = value or headers.get("X-OpenStack-Nova-API-Version", "").strip()
+    try:
+        major, minor = value.split(".")
+        return int(major), int(minor)
+    except ValueError:
+        return (2, 1)
 
 
 def let_pytest_filter_warnings() -> None:

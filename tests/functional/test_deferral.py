@@ -102,11 +102,16 @@ class TestDeferral(GeyserFunctionalTestCase):
 
         plan, actions = self._audit("plenty")
         self.assertEqual({self.uuid["vm-1"]: "active", self.uuid["vm-2"]: "active"}, self._state_actions(actions))
+        # each comes back to the host the plan holds its room on (deferral/room.py), named in the action
+        destination = {a["input_parameters"]["resource_id"]: a["input_parameters"]["destination_node"]
+                       for a in actions if a["action_type"] == "geyser_instance_state"}
         self.execute(plan["uuid"])
         for name in ("vm-1", "vm-2"):
             server = self._server(name)
             self.assertEqual("ACTIVE", server["status"])
-            self.assertIsNotNone(server["OS-EXT-SRV-ATTR:host"])
+            self.assertEqual(destination[self.uuid[name]], server["OS-EXT-SRV-ATTR:host"])
+            host = destination[self.uuid[name]]  # asked for by name (microversion 2.91), not left to the scheduler
+            self.assertIn(("unshelve", self.uuid[name], host, host), self.events)
             self.assertNotIn(SHELVED_AT, server["metadata"])
 
     def test_a_near_deadline_brings_back_under_scarce_energy(self):

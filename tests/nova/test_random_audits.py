@@ -13,6 +13,7 @@ timings are printed as a table and one JSON line (``pytest -s`` shows them).
 from __future__ import annotations
 
 import json
+import logging
 import random
 import sys
 import time
@@ -29,6 +30,7 @@ from tests.nova.harness import FleetSpec, HostSpec, RealNovaTestCase, ServerSpec
 from tests.supply_files import scarce_then_plenty
 from watcher_geyser.deferral.spec import SHELVED_AT
 from watcher_geyser.signal import opts as signal_opts
+from watcher_geyser.strategies import instance_state_action
 
 pytestmark = pytest.mark.nova
 
@@ -83,7 +85,8 @@ class TestRandomAuditsOverRealNova(RealNovaTestCase):
     def test_deferrable_servers_are_shelved_and_brought_back_by_real_nova(self):
         """Scarce energy: geyser's ``geyser_instance_state`` action shelves the two deferrable servers
         (Nova offloads them, Placement releases their allocations); energy back: the same action
-        unshelves them (Nova's scheduler and Placement place them again)."""
+        unshelves them onto the hosts the plan chose (Nova's scheduler checks them, Placement
+        allocates there again)."""
         signal_opts.register_opts(cfg.CONF)
         # scarce now, the sun back in 2 h: the deferral rule shelves only work it can run later
         scarce = Path(self.useFixture(fixtures.TempDir()).path) / "scarce.csv"
@@ -110,12 +113,16 @@ class TestRandomAuditsOverRealNova(RealNovaTestCase):
         self.assertEqual([], self.placement_differences(servers))
         shelved_s = plan["run_s"]
 
+        action_log = self.useFixture(fixtures.FakeLogger(name=instance_state_action.__name__, level=logging.INFO))
         plan = self._deferral_audit("plenty", dict.fromkeys(batch, "active"))
         servers = self.cloud.servers()
         placement = self.cloud.capacities()
         for uuid in batch:
             self.assertEqual("ACTIVE", servers[uuid]["status"])
-            self.assertIn(servers[uuid]["host"], {h.name for h in hosts})
+            # on the host the plan kept its room on (deferral/room.py), asked of Nova at microversion 2.91
+            self.assertIn(plan["destinations"][uuid], {h.name for h in hosts})
+            self.assertEqual(plan["destinations"][uuid], servers[uuid]["host"])
+            self.assertIn(f"({uuid}): unshelving onto {servers[uuid]['host']}", action_log.output)  # not a fallback
             self.assertNotIn(SHELVED_AT, servers[uuid]["metadata"])
             vcpus, memory_mb, disk_gb = fleets.FLAVORS[servers[uuid]["flavor"]]
             self.assertEqual({placement[servers[uuid]["host"]][0]: {"VCPU": vcpus, "MEMORY_MB": memory_mb,
@@ -134,13 +141,15 @@ class TestRandomAuditsOverRealNova(RealNovaTestCase):
         states = {a["input_parameters"]["resource_id"]: a["input_parameters"]["state"]
                   for a in actions if a["action_type"] == "geyser_instance_state"}
         self.assertEqual(expected, states)
+        destinations = {a["input_parameters"]["resource_id"]: a["input_parameters"].get("destination_node")
+                        for a in actions if a["action_type"] == "geyser_instance_state"}
         started = time.monotonic()
         plan, watch = self.run_plan(plan["uuid"])
         failed = [(a["action_type"], a.get("status_message")) for a in self.actions_v15(plan["uuid"])
                   if a["state"] in ("FAILED", "SKIPPED")]
         self.assertEqual(("SUCCEEDED", []), (plan["state"], failed))
         self.assertEqual([], watch.problems)
-        return {**plan, "run_s": time.monotonic() - started}
+        return {**plan, "run_s": time.monotonic() - started, "destinations": destinations}
 
     def _run(self, seed: int) -> FleetRun:
         hosts, spec = fleets.random_fleet(seed)

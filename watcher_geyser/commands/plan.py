@@ -31,7 +31,7 @@ from watcher_geyser.scenario import ScenarioError, load_scenario
 from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_need_w, fleet_peak_w, parse_spec
 from watcher_geyser.solver import METHODS
 from watcher_geyser.solver.clock import validate_time_limit
-from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
+from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S, MIGRATION_CAP
 from watcher_geyser.solver.relief import POWER_ON_FORBIDDEN
 from watcher_geyser.summary import target_summary
 
@@ -284,7 +284,10 @@ def _summary(args: argparse.Namespace, settings: Settings, decision: Decision | 
 
 
 #: The request's names in the core's reasons, as this command's flags say them.
-FLAGS = {f"({POWER_ON_FORBIDDEN})": "(--no-power-on was given: leave it out to let hosts be switched on)"}
+FLAGS = {
+    f"({POWER_ON_FORBIDDEN})": "(--no-power-on was given: leave it out to let hosts be switched on)",
+    f"({MIGRATION_CAP}": "(--max-migrations ",
+}
 
 
 def _in_flags(text: str) -> str:

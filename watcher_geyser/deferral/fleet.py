@@ -24,6 +24,10 @@ class Shelved:
     uuid: str
     name: str
     deferral: Deferral
+    vcpus: int | None = None  # its flavour (None: unknown, Nova's scheduler places it)
+    memory_mb: int | None = None
+    disk_gb: int | None = None
+    zone: str | None = None  # its availability zone, when Nova says
 
 
 @dataclass
@@ -34,6 +38,10 @@ class FleetDeferral:
     shelve: list[tuple[str, str]] = field(default_factory=list)  # (uuid, name)
     resume: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    due: frozenset[str] = frozenset()  # of ``resume``: brought back by their deadline
+    back: dict[str, Shelved] = field(default_factory=dict)  # uuid -> the shelved instance, for each of ``resume``
+    destinations: dict[str, str] = field(default_factory=dict)  # uuid -> host, set by ``room.with_room``
+    switch_on: list[str] = field(default_factory=list)  # hosts to switch on (and enable) before the bring-backs
 
 
 def spare_hosts(shelve: Iterable[str], host_of: Mapping[str, str], occupants: Mapping[str, int],
@@ -90,9 +98,12 @@ def defer_in_fleet(
     if leaving:
         kept = [i for i in fleet.instances if i.uuid not in leaving]
         fleet = Fleet.build(fleet.hosts, kept, fleet.server_groups, fleet.default_cpu_util, fleet.notes)
+    by_uuid = {s.uuid: s for s in shelved}
     return FleetDeferral(
         fleet,
         [(u, names[u]) for u in to_shelve],
         [(u, names[u]) for u in plan.resume],
         notes,
+        frozenset(plan.due),
+        {u: by_uuid[u] for u in plan.resume if u in by_uuid},
     )

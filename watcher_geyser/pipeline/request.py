@@ -60,6 +60,14 @@ def host_ceilings(fleet: Fleet, limits: Limits) -> tuple[float, ...] | None:
     return host_cpu_ceilings(fleet, limits.cpu_ceiling, limits.host_margin_k)
 
 
+def packing_ceilings(fleet: Fleet, limits: Limits) -> tuple[float, float | np.ndarray | None]:
+    """(allocation ceiling, CPU packing ceiling: one fraction, one per host, or None) that the solver
+    packs ``fleet`` to under ``limits`` (``Problem.ceiling`` and ``Problem.cpu_packing``), for a shell
+    that places instances beside the solver (``deferral/room.py``)."""
+    hosts = host_ceilings(fleet, limits)
+    return limits.ceiling, limits.cpu_ceiling if hosts is None else np.asarray(hosts, dtype=np.float64)
+
+
 def run(fleet: Fleet, settings: Settings) -> Result:
     """Solve and plan ``fleet`` under ``settings``."""
     target = held_off_reasons(fleet, solve(problem(fleet, settings), method=settings.solve.method), settings.limits)

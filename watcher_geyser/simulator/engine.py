@@ -85,7 +85,7 @@ class Engine:
         self._samples = trace.samples + int(round(last_arrival_s / trace.step_s))  # the last copy's end
         self.acc = Accounting(dc.hosts, dc.vms)
         self.series = StepSeries()
-        self._host_s_before = self._overload_host_s_before = 0.0  # SLATAH's sums at the last series row
+        self._host_s_before = self._violation_host_s_before = 0.0  # SLATAH's sums at the last series row
         self._by_cause_s_before = self.acc.violation_by_cause_s.copy()
         self.energy_j = 0.0
         self.lb_j = 0.0
@@ -324,8 +324,8 @@ class Engine:
         s.overloaded_hosts.append(int(getattr(getattr(self.policy, "stats", None), "overloaded_hosts", 0)))
         s.sla_violating_hosts.append(int((snap.host_violation & on).sum()))
         s.host_s.append(self.acc.active_s - self._host_s_before)
-        s.overload_host_s.append(self.acc.violation_s - self._overload_host_s_before)
-        self._host_s_before, self._overload_host_s_before = self.acc.active_s, self.acc.violation_s
+        s.violation_host_s.append(self.acc.violation_s - self._violation_host_s_before)
+        self._host_s_before, self._violation_host_s_before = self.acc.active_s, self.acc.violation_s
         by_cause_s = self.acc.violation_by_cause_s - self._by_cause_s_before
         for cause, values in s.violation_by_cause().items():
             values.append(float(by_cause_s[cause]))

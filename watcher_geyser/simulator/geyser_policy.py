@@ -62,6 +62,7 @@ SETTING_KEYWORDS = {
     "relief_margin": ("limits", "relief_margin"),
     "host_margin_k": ("limits", "host_margin_k"),  # blind; a following policy takes it from its config too
     "max_consolidation_moves": ("limits", "max_consolidation_moves"),
+    "swap_payback_s": ("limits", "swap_payback_s"),
     "time_limit_s": ("solve", "time_limit_s"),
     "method": ("solve", "method"),
     "seed": ("solve", "seed"),

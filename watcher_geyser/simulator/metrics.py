@@ -125,7 +125,7 @@ def window_figures(series: StepSeries, interval_s: float, start_s: float, end_s:
     above = None
     if supply and all(a is not None for a in supply):
         above = energy_above_supply_kwh(power, rows(supply), interval_s)
-    host_s, overload_s = rows(series.host_s).sum(), rows(series.overload_host_s).sum()
+    host_s, violation_s = rows(series.host_s).sum(), rows(series.violation_host_s).sum()
     by_cause = {cause: rows(values).sum() for cause, values in series.violation_by_cause().items()}
 
     def share(violating_s: float) -> float:  # of the window's active host time
@@ -138,7 +138,7 @@ def window_figures(series: StepSeries, interval_s: float, start_s: float, end_s:
         start_s=start_s, end_s=end_s,
         energy_kwh=float(power.sum() * interval_s / J_PER_KWH),
         above_supply_kwh=above,
-        slatah=share(overload_s),
+        slatah=share(violation_s),
         slatah_overload=share(by_cause[SlaCause.OVERLOAD]),
         slatah_core_cap=share(by_cause[SlaCause.CORE_CAP]),
         slatah_migration=share(by_cause[SlaCause.MIGRATION]),
@@ -263,8 +263,9 @@ class StepSeries:
     overloaded_hosts: list[int] = field(default_factory=list)
     sla_violating_hosts: list[int] = field(default_factory=list)  # at the decision instant, after its moves start
     host_s: list[float] = field(default_factory=list)  # active host-seconds since the last row (SLATAH's denominator)
-    overload_host_s: list[float] = field(default_factory=list)  # of which violating the SLA (its numerator)
-    # that numerator by cause (``state.SlaCause``): the three sum to ``overload_host_s``
+    # of which violating the SLA, whatever the cause (SLATAH's numerator; overload is one cause of three)
+    violation_host_s: list[float] = field(default_factory=list)
+    # that numerator by cause (``state.SlaCause``): the three sum to ``violation_host_s``
     violation_overload_host_s: list[float] = field(default_factory=list)
     violation_core_cap_host_s: list[float] = field(default_factory=list)
     violation_migration_host_s: list[float] = field(default_factory=list)

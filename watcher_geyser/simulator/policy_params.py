@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from watcher_geyser.solver.portfolio import METHODS
+from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,9 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("time_limit_s", "time_limit_s", number(0.0, lo_open=True), "solver time per step, seconds"),
         Param("method", "method", choice(*METHODS), "solver method"),
         Param("max_moves", "max_consolidation_moves", number(0, integer=True), "consolidation moves per step"),
+        Param("swap_payback_s", "swap_payback_s", number(0.0, MAX_SWAP_PAYBACK_S),
+              "how long a placement stands, over which a swap must pay for its two migrations (0: no swaps; "
+              "swaps run only when time_limit_s leaves room)"),
         Param("signal", "follow_signal", on_off, "follow --signal (off: signal-blind, still accounted against it)"),
         Param("relaxed", "relaxed_ceiling", number(0.0, 1.0, lo_open=True), "CPU ceiling when the supply is plentiful"),
         Param("tight", "tight_ceiling", number(0.0, 1.0, lo_open=True), "CPU ceiling when the supply is scarce"),

@@ -191,7 +191,8 @@ class SimState:
         cap_dst = np.minimum(req[dst_v], self._vm_core_cap[dst_v] * pe[dst_h])
         held = np.bincount(src_h, cap_src, n_hosts) + np.bincount(dst_h, MIGRATION_DEST_SHARE * cap_dst, n_hosts)
         over = held > total
-        scale = np.where(over, total / np.where(held > 0, held, 1.0), 1.0)
+        scale = np.ones(n_hosts)  # divided only where overloaded: a near-zero load elsewhere must not overflow
+        np.divide(total, held, out=scale, where=over)
         alloc_src = np.where(over[src_h], np.floor(cap_src * scale[src_h] * f_src), cap_src * f_src)
         alloc_dst = np.where(
             over[dst_h], np.floor(cap_dst * MIGRATION_DEST_SHARE * scale[dst_h]), cap_dst * MIGRATION_DEST_SHARE

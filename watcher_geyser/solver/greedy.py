@@ -18,7 +18,7 @@ import numpy as np
 
 from watcher_geyser.bounds import candidate_hosts
 from watcher_geyser.solver.flavour_room import FlavourRoom, core_rows, tightest_fit
-from watcher_geyser.solver.problem import UNLIMITED_CYCLES
+from watcher_geyser.solver.problem import MIGRATION_CAP, UNLIMITED_CYCLES
 from watcher_geyser.solver.repack import EPS, Packing, fill_pool, repack
 from watcher_geyser.solver.workspace import Workspace
 
@@ -268,7 +268,7 @@ def respect_migration_cap(ws: Workspace, packing: Packing, keep: np.ndarray, dea
     if _over_caps(ws, packing.placement, keep)[0]:
         packing.placement = ws.placement0.copy()
         packing.messages.append(
-            f"no consolidation found within the migration cap ({ws.problem.max_migrations}): "
+            f"no consolidation found within the migration cap ({MIGRATION_CAP}{ws.problem.max_migrations}): "
             "relieving overloaded hosts alone needs more"
         )
     return packing

@@ -19,6 +19,9 @@ from watcher_geyser.solver.clock import validate_time_limit
 from watcher_geyser.solver.limits import CpuCeiling, check_host_ceilings, relief_limits
 
 UNLIMITED_CYCLES = 1 << 30  # switch-offs left of a host no budget limits
+#: How reasons name the migration cap: the request's field (the audit parameter has the same name),
+#: its value right after; ``geyser plan`` puts its own flag in its place.
+MIGRATION_CAP = "max_migrations="
 MAX_SWAP_PAYBACK_S = 30 * 86400.0  # a month: no CPU average holds longer (and it keeps the number finite)
 
 

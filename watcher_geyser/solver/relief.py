@@ -49,7 +49,7 @@ from watcher_geyser.solver.limits import (
     instance_demand,
     packing_limits,
 )
-from watcher_geyser.solver.problem import Bounds, Problem, Target
+from watcher_geyser.solver.problem import MIGRATION_CAP, Bounds, Problem, Target
 from watcher_geyser.solver.rules.cores import covered_need
 from watcher_geyser.solver.rules.groups import anti_affinity_groups
 
@@ -206,7 +206,8 @@ class _Shedder:
         moved: list[int] = []
         while above(self.load[h : h + 1], self.goal[h : h + 1])[0]:
             if self.moves_left <= 0:
-                reason = f"the migration cap ({self.problem.max_migrations}) is used up"
+                cap = self.problem.max_migrations
+                reason = f"the migration cap ({MIGRATION_CAP}{cap}) is used up: raise it to relieve more"
                 break
             v, dst = self._next_move(h)
             if v is None:

@@ -10,6 +10,7 @@ goes to the notes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -163,11 +164,27 @@ def shelved_by_geyser(notes: list[str]):
                 deferral, problems = parse_deferral(metadata, f"shelved instance {server.name} ({server.uuid})")
                 notes.extend(problems)
                 if deferral is not None:
-                    found[server.uuid] = Shelved(server.uuid, server.name or server.uuid, deferral)
+                    vcpus, memory_mb, disk_gb = flavour(server)
+                    zone = getattr(server, "pinned_availability_zone", None) or server.availability_zone
+                    found[server.uuid] = Shelved(server.uuid, server.name or server.uuid, deferral, vcpus, memory_mb,
+                                                 disk_gb, zone or None)
     except Exception as exc:  # noqa: BLE001
         notes.append(f"instances shelved by geyser unknown ({type(exc).__name__}: {exc}): none brought back this time")
         return []
     return list(found.values())
+
+
+def flavour(server) -> tuple[int | None, int | None, int | None]:
+    """(vcpus, memory_mb, disk_gb) of a Nova server's embedded flavour, the disk counted as Watcher's
+    collector counts it for the instances of its model (the root disk unless it boots from a volume,
+    plus ephemeral and swap, swap rounded up to GB); Nones when the flavour does not say."""
+    try:
+        f = server.flavor
+        root_gb = 0 if server.is_boot_from_volume else int(f["disk"])
+        swap_gb = math.ceil(int(f.get("swap") or 0) / 1024)
+        return int(f["vcpus"]), int(f["ram"]), root_gb + int(f.get("ephemeral") or 0) + swap_gb
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None, None, None
 
 
 def power_actions(context, since_s: float, now_s: float, notes: list[str]):

@@ -33,7 +33,9 @@ from watcher.decision_engine.strategy.strategies import base
 from watcher_geyser import defaults
 from watcher_geyser.deferral import DeferralConfig
 from watcher_geyser.deferral.fleet import FleetDeferral, defer_in_fleet
+from watcher_geyser.deferral.room import with_room
 from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Hold, Settings
+from watcher_geyser.pipeline.request import packing_ceilings
 from watcher_geyser.strategies import cloud, cycles, emit, metrics, opts
 from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet, fleet_from_model
 from watcher_geyser.strategies.energy import EnergyDecision, decide_energy
@@ -102,11 +104,13 @@ class _GeyserStrategy(base.BaseStrategy):
         if decision.fallback:
             notes.append(decision.reason)
         hold = self._power_cycles(adapted, metal, notes)
-        # no host the budget holds on is emptied by shelving (``deferral.fleet.spare_hosts``)
-        deferral = self._defer(adapted, decision, notes, frozenset(hold.held_on) if hold else frozenset())
-        adapted.fleet = deferral.fleet  # without the instances to shelve: the plan may empty their hosts
         settings = decision.settings.with_plan(allow_power_off=False) if hold is None else hold.apply(
             decision.settings)
+        # no host the budget holds on is emptied by shelving (``deferral.fleet.spare_hosts``)
+        deferral = self._defer(adapted, decision, notes, frozenset(hold.held_on) if hold else frozenset())
+        deferral = self._make_room(deferral, settings, hold, metal, notes)
+        # without the instances to shelve (the plan may empty their hosts), with those brought back held in place
+        adapted.fleet = deferral.fleet
         plan, target_notes = self._solve_and_plan(adapted, decision, settings)
         notes.extend(target_notes)
         emitted = emit.emit_plan(self.solution, plan, adapted.fleet, adapted.node_uuids, metal.node_ids,
@@ -147,6 +151,27 @@ class _GeyserStrategy(base.BaseStrategy):
             return FleetDeferral(adapted.fleet)
         notes.extend(result.notes)
         return result
+
+    def _make_room(self, deferral: FleetDeferral, settings: Settings, hold: Hold | None, metal: cloud.MetalInventory,
+                   notes: list[str]) -> FleetDeferral:
+        """``deferral`` with a destination for each instance it brings back (``deferral.room``), under
+        the packing limits the solver will use; hosts switched on for them only through the bare-metal
+        service, and held off by the power-cycle budget only for a due instance. Never raises: on a
+        failure, Nova's scheduler places them, as the note says."""
+        if not deferral.resume:
+            return deferral
+        try:
+            ceiling, cpu_ceiling = packing_ceilings(deferral.fleet, settings.limits)
+            allow_power_on = settings.limits.allow_power_on and not metal.error
+            held_off = frozenset(hold.held_off) if hold else frozenset()
+            placed = with_room(deferral, ceiling, cpu_ceiling, allow_power_on, held_off)
+        except Exception as exc:  # noqa: BLE001 - the bring-backs go on, placed by Nova
+            LOG.exception("%s: no room made for the instances brought back", self.get_name())
+            notes.append(f"no destination for the instances brought back ({type(exc).__name__}: {exc}): "
+                         "Nova's scheduler places them")
+            return deferral
+        notes.extend(placed.notes[len(deferral.notes):])
+        return placed
 
     def _power_cycles(self, adapted: AdaptedFleet, metal: cloud.MetalInventory, notes: list[str]) -> Hold | None:
         """The power-cycle budget's hold (``pipeline.cycles``), counted on the power-offs Watcher

@@ -14,8 +14,10 @@ shelve/back    geyser_instance_state        the instance uuid (``state`` shelved
 
 Deferrable instances (``watcher_geyser.deferral``): shelving comes first, in a wave of its
 own before every migration and power action (the plan was made without them, so a host
-they leave may be switched off later in the same plan); bringing back comes last, after
-the power-ons, and Nova's scheduler places the instances.
+they leave may be switched off later in the same plan); then the hosts switched on for the
+instances brought back (``deferral.room``: power on, then enable, before the plan's waves,
+since the plan was made with those hosts on); bringing back comes last, each instance to
+its ``destination_node`` when it has one (else Nova's scheduler places it).
 
 The solution remembers the wave of every action, which ``WavePlanner`` turns into the
 action graph. Notes for the operator become a ``nop`` action ahead of everything, so
@@ -107,6 +109,15 @@ def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Map
             solution.add_action(INSTANCE_STATE_ACTION, input_parameters=params, resource_id=uuid, wave=offset)
         offset += 1
     skipped: list[str] = []
+    switch_on = deferral.switch_on if deferral is not None else []
+    for host in switch_on:  # before the plan's waves: its fleet shows these hosts on, holding the bring-backs
+        if host not in metal_ids:
+            skipped.append(f"power_on {host}: no bare-metal node is known for it")
+            continue
+        _host_action(solution, ActionKind.POWER_ON, host, node_uuids, metal_ids, disabled_reason, offset)
+        _host_action(solution, ActionKind.ENABLE, host, node_uuids, metal_ids, disabled_reason, offset + 1)
+    if switch_on:
+        offset += 2
     released: set[str] = set()
     placement = fleet.placement.copy()
     powered = fleet.powered.copy()
@@ -129,8 +140,11 @@ def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Map
                 powered[fleet.host_index(action.host)] = True
             _host_action(solution, action.kind, action.host, node_uuids, metal_ids, disabled_reason, w + offset)
     resumed = deferral.resume if deferral is not None else []
+    destinations = deferral.destinations if deferral is not None else {}
     for uuid, name in resumed:
         params = {"state": "active", "resource_name": name}
+        if uuid in destinations:
+            params["destination_node"] = destinations[uuid]
         solution.add_action(INSTANCE_STATE_ACTION, input_parameters=params, resource_id=uuid,
                             wave=len(plan.waves) + offset)
     return Emitted(

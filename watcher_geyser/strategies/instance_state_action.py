@@ -4,11 +4,20 @@ Why our own action: Watcher 17 has ``shelve`` but no way back (``unshelve``), an
 ``stop`` starts an instance only when reverting. Geyser also must remember which instances
 *it* shelved, so that it never wakes one an operator shelved: shelving first writes
 ``geyser:shelved_at`` (the time, ISO 8601 UTC) into the instance's metadata, which also
-starts the ``geyser:max_deferral`` clock; bringing back unshelves the instance (Nova's
-scheduler picks its host), waits for it to be ACTIVE, then removes the mark.
+starts the ``geyser:max_deferral`` clock; bringing back unshelves the instance, waits for it
+to be ACTIVE, then removes the mark.
+
+Where it comes back: to ``destination_node`` when the strategy chose one (``deferral/room.py``:
+the plan holds its room there and may have switched other hosts off) and the compute API can
+take it: microversion 2.91 added ``host`` to unshelve, for SHELVED_OFFLOADED servers only. The
+request names 2.91 itself, whatever microversion Watcher's ``[nova] api_version`` pins for its
+other calls (openstacksdk's ``unshelve_server`` takes ``host`` but sends it at that pinned
+version, 2.56 by default, which Nova refuses). Otherwise, or if Nova refuses the host, a plain
+unshelve, logged: Nova's scheduler picks the host, and the room held in the plan is still there.
 
 Parameters: ``resource_id`` (instance uuid), ``state`` (``shelved`` or ``active``),
-``resource_name`` (the instance name, for people).
+``resource_name`` (the instance name, for people), ``destination_node`` (optional, with
+``active``: the compute host to bring it back on).
 
 Options: ``[watcher_actions.geyser_instance_state]`` (``poll_interval_s``,
 ``unshelve_timeout_s``: how often and how long an unshelve is waited for), which
@@ -27,6 +36,8 @@ from __future__ import annotations
 
 import time
 
+from keystoneauth1 import discover
+from openstack import exceptions as sdk_exceptions
 from oslo_log import log
 from watcher.applier.actions import base
 from watcher.common import exception, nova_helper
@@ -38,6 +49,7 @@ from watcher_geyser.strategies.polling import wait_until
 
 LOG = log.getLogger(__name__)
 ACTION_NAME = opts.INSTANCE_STATE_ACTION
+UNSHELVE_TO_HOST = "2.91"  # the compute API microversion that added ``host`` to unshelve
 SHELVED, ACTIVE = "shelved", "active"
 SHELVED_STATUSES = ("SHELVED", "SHELVED_OFFLOADED")
 SHELVABLE_STATUSES = ("ACTIVE", "SHUTOFF")
@@ -54,6 +66,7 @@ class GeyserInstanceState(base.BaseAction):
                 "resource_id": {"type": "string", "minLength": 1},
                 "resource_name": {"type": "string"},
                 "state": {"type": "string", "enum": [SHELVED, ACTIVE]},
+                "destination_node": {"type": "string", "minLength": 1},
             },
             "required": ["resource_id", "state"],
             "additionalProperties": False,
@@ -123,13 +136,32 @@ class GeyserInstanceState(base.BaseAction):
                 return True
             LOG.error("%s: shelving did not complete", self.label)
             return False
-        compute.unshelve_server(self.resource_id)
+        self._unshelve(compute, self._status(nova))
         if not wait_until(lambda: self._status(nova) == "ACTIVE", *self.polls):
             LOG.error("%s: unshelve did not complete (status %s)", self.label, self._status(nova))
             return False
         compute.delete_server_metadata(self.resource_id, [SHELVED_AT])
         LOG.info("%s brought back by geyser", self.label)
         return True
+
+    def _unshelve(self, compute, status: str | None) -> None:
+        """Unshelve onto ``destination_node`` when given and the compute API can (module docstring),
+        else a plain unshelve."""
+        host = self.input_parameters.get("destination_node")
+        if host:
+            why = _cannot_target(compute, status)
+            if why is None:
+                try:
+                    response = compute.post(f"/servers/{self.resource_id}/action", json={"unshelve": {"host": host}},
+                                            microversion=UNSHELVE_TO_HOST)
+                    sdk_exceptions.raise_from_response(response)
+                    LOG.info("%s: unshelving onto %s", self.label, host)
+                    return
+                except sdk_exceptions.HttpException as exc:
+                    why = f"Nova refused the host ({exc})"
+            LOG.warning("%s: unshelved without its destination %s (%s): Nova's scheduler picks the host; the room "
+                        "the plan held there stays free", self.label, host, why)
+        compute.unshelve_server(self.resource_id)
 
     def _status(self, nova) -> str | None:
         try:
@@ -159,3 +191,17 @@ class GeyserInstanceState(base.BaseAction):
     def get_description(self):
         return "Shelve a deferrable instance when energy is scarce, or bring back one geyser shelved."
 
+
+
+def _cannot_target(compute, status: str | None) -> str | None:
+    """Why an unshelve cannot name its host, or None when it can: the server must be SHELVED_OFFLOADED
+    (a SHELVED one comes back on its own host) and the compute endpoint must offer microversion 2.91."""
+    if status != "SHELVED_OFFLOADED":
+        return f"the instance is {status}, and only an offloaded one can be sent to a host"
+    try:
+        top = compute.get_endpoint_data().max_microversion
+    except Exception as exc:  # noqa: BLE001 - an unknown version reads as too old
+        return f"the compute API's version is unknown ({type(exc).__name__})"
+    if not top or discover.normalize_version_number(top) < discover.normalize_version_number(UNSHELVE_TO_HOST):
+        return f"the compute API offers microversions up to {top}, unshelve to a host needs {UNSHELVE_TO_HOST}"
+    return None

@@ -119,14 +119,16 @@ def load_strategy(name: str):
 
 
 def run_strategy(name: str, fleet: Fleet, parameters: dict | None = None, model=None,
-                 datasource: FleetDatasource | None = None, fleet_power: bool = True) -> StrategyRun:
+                 datasource: FleetDatasource | None = None, fleet_power: bool = True,
+                 cloud: FleetCloud | None = None) -> StrategyRun:
     """Load strategy ``name``, run ``execute()`` on ``fleet`` (or on ``model`` built from it).
 
     ``parameters`` are the audit's (checked against the strategy's schema, defaults filled
     in; a bad one raises Watcher's validation error naming it). ``datasource`` defaults to
     the fleet's measured CPU. With ``fleet_power``, ``[geyser_power] host_models`` gives
     every host its own power model from the fleet during the run (Watcher's strategies
-    have no power models and ignore it).
+    have no power models and ignore it). ``cloud`` answers our strategies' look-ups
+    (``FleetCloud(fleet)`` by default; a test hands in one with shelved instances or bare metal).
     """
     from oslo_config import cfg
     from watcher.common import utils
@@ -144,7 +146,7 @@ def run_strategy(name: str, fleet: Fleet, parameters: dict | None = None, model=
     datasource = datasource or FleetDatasource(fleet)
     strategy._datasource_backend = datasource  # where Watcher caches its DataSourceManager's backend
     if hasattr(strategy, "cloud"):  # ours: zones, server groups and bare metal through this interface
-        strategy.cloud = FleetCloud(fleet)
+        strategy.cloud = cloud if cloud is not None else FleetCloud(fleet)
     if fleet_power:
         opts.register_power_opts(cfg.CONF)
         cfg.CONF.set_override("host_models", model_builder.power_overrides(fleet), group=opts.POWER_GROUP)

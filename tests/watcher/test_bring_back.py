@@ -1,0 +1,83 @@
+"""The strategy brings a due instance back onto a host it switches on first, when the fleet has no room.
+
+Run offline through Watcher's own loader and ``execute()`` (``strategies.offline``), with a cloud
+that holds one instance geyser shelved and a bare-metal service for every host.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.builders import fleet, host, vm
+from watcher_geyser.deferral import Deferral
+from watcher_geyser.deferral.fleet import Shelved
+from watcher_geyser.strategies import model_builder, offline
+from watcher_geyser.strategies.action_names import NODE_POWER_ACTION
+from watcher_geyser.strategies.cloud import MetalInventory
+from watcher_geyser.strategies.opts import INSTANCE_STATE_ACTION
+
+HOUR = 3600.0
+
+
+class ShelvedCloud(offline.FleetCloud):
+    """The fleet's cloud, plus instances geyser holds shelved and a bare-metal node per host."""
+
+    def __init__(self, f, shelved):
+        super().__init__(f)
+        self._shelved, self._fleet = shelved, f
+
+    def shelved_by_geyser(self, notes):
+        return list(self._shelved)
+
+    def metal_inventory(self):
+        return MetalInventory({h.name: f"node-{h.name}" for h in self._fleet.hosts},
+                              model_builder.power_states(self._fleet))
+
+
+def _run(shelved_for: float):
+    """Two hosts full to the vcpu, one off; one instance shelved ``shelved_for`` seconds of its 8 h."""
+    f = fleet([host("a", vcpus=8), host("b", vcpus=8), host("c", vcpus=8, state="off")],
+              [vm("v1", "a", vcpus=8, cpu_util=0.9), vm("v2", "b", vcpus=8, cpu_util=0.9)])
+    spec = Deferral(max_deferral_s=8 * HOUR, shelved_at_s=time.time() - shelved_for)
+    job = Shelved("11111111-2222-3333-4444-555555555555", "job", spec, 4, 4096, 20, "az1")
+    run = offline.run_strategy("geyser_energy", f, {"time_limit_s": 2.0}, cloud=ShelvedCloud(f, [job]))
+    return job, list(zip(run.solution.actions, run.solution.waves))
+
+
+def test_a_due_bring_back_into_a_packed_fleet_switches_a_host_on_first_and_names_its_destination():
+    job, actions = _run(8 * HOUR - 300)  # five minutes of its maximum deferral left: due
+    back = [(a, w) for a, w in actions if a["action_type"] == INSTANCE_STATE_ACTION]
+    assert len(back) == 1
+    params, back_wave = back[0][0]["input_parameters"], back[0][1]
+    assert (params["resource_id"], params["state"], params["destination_node"]) == (job.uuid, "active", "c")
+    on = [w for a, w in actions if a["action_type"] == NODE_POWER_ACTION and a["input_parameters"]["state"] == "on"
+          and a["input_parameters"]["resource_name"] == "c"]
+    enable = [w for a, w in actions if a["action_type"] == "change_nova_service_state"
+              and a["input_parameters"] == {"state": "enabled", "resource_name": "c",
+                                            "resource_id": model_builder.node_uuid("c")}]
+    assert len(on) == 1 and len(enable) == 1 and on[0] < enable[0] < back_wave
+    # nothing switches c off again, nor migrates the returning instance
+    assert not [a for a, _ in actions if a["action_type"] == NODE_POWER_ACTION
+                and a["input_parameters"]["state"] == "off" and a["input_parameters"]["resource_name"] == "c"]
+    assert not [a for a, _ in actions if a["action_type"] == "migrate"
+                and a["input_parameters"]["resource_id"] == job.uuid]
+
+
+class _Endpoint:
+    """What ``geyser_instance_state`` reads of the compute proxy: its endpoint's microversions."""
+
+    def __init__(self, top):
+        self.max_microversion = top
+
+    def get_endpoint_data(self):
+        return self
+
+
+def test_the_action_names_the_host_only_for_an_offloaded_server_on_an_api_that_takes_it():
+    from watcher_geyser.strategies.instance_state_action import _cannot_target
+
+    assert _cannot_target(_Endpoint("2.103"), "SHELVED_OFFLOADED") is None
+    assert _cannot_target(_Endpoint((2, 91)), "SHELVED_OFFLOADED") is None
+    assert "needs 2.91" in _cannot_target(_Endpoint("2.90"), "SHELVED_OFFLOADED")
+    assert "needs 2.91" in _cannot_target(_Endpoint(None), "SHELVED_OFFLOADED")
+    assert "SHELVED, and only an offloaded one" in _cannot_target(_Endpoint("2.103"), "SHELVED")
