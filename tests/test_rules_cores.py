@@ -17,6 +17,7 @@ from tests.planner_support import vm as planner_vm
 from tests.strategies import problems
 from watcher_geyser.model import Fleet
 from watcher_geyser.planner import plan
+from watcher_geyser.scenario import ScenarioError, fleet_from_dict, fleet_to_dict
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.anytime import polish
 from watcher_geyser.solver.checks import check_core_size, check_placement
@@ -161,3 +162,18 @@ def test_a_swap_cycle_only_slow_cores_could_break_is_left_undone():
     result = plan(target)
     assert not [a for a in result.actions if a.staging]
     assert {u.instance for u in result.left_undone} == {"big1", "big2"}
+
+
+def test_a_scenario_carries_core_sizes_and_cores_and_refuses_bad_ones():
+    with_cores = _two_hosts(cpu_util=0.9, vcpus=4)
+    again = fleet_from_dict(fleet_to_dict(with_cores))
+    assert [h.core_size for h in again.hosts] == [None, 1.0] and [i.cores for i in again.instances] == [1, None]
+    assert again == with_cores
+    bad = fleet_to_dict(with_cores)
+    bad["hosts"][1]["core_size"] = 0
+    with pytest.raises(ScenarioError, match="core_size"):
+        fleet_from_dict(bad)
+    bad = fleet_to_dict(with_cores)
+    bad["instances"][0]["cores"] = 1.5
+    with pytest.raises(ScenarioError, match="cores"):
+        fleet_from_dict(bad)

@@ -119,6 +119,22 @@ def test_fleet_seam_matches_simulator_utilisation():
     assert [i.host for i in after.instances] == ["h1", "h1"] and not any(i.locked for i in after.instances)
 
 
+def test_fleet_seam_gives_core_sizes_and_pes():
+    # a host's core size is its MIPS per core in the fleet's units, a VM's cores its PEs: the
+    # solver then sees CloudSim's core cap (req > vm_pes x pe_mips) as need per core > core size
+    policy = MoveOnce()
+    dc = tiny_dc()
+    dc = DataCenter(**{**dc.__dict__, "pes": np.array([1, 4]), "pe_mips": np.array([1000.0, 500.0]),
+                       "vm_pes": np.array([1, 2])})
+    simulate(trace([[0.6, 0.6, 0.6], [0.9, 0.9, 0.9]]), dc, policy, CLOUDSIM)
+    fleet = policy.fleets[0]
+    np.testing.assert_allclose(fleet.core_size, [100.0, 50.0])
+    assert [i.cores for i in fleet.instances] == [1, 2]
+    np.testing.assert_allclose(fleet.cpu_per_core, [60.0, 45.0])  # 0.6 x 1000 MIPS on one PE, 0.9 x 1000 on two
+    capped = fleet.cpu_per_core[:, None] > fleet.core_size[None, :]
+    assert capped.tolist() == [[False, True], [False, False]]  # v0 on h1's 500-MIPS cores
+
+
 def test_fleet_seam_shares_host_arrays_equal_to_a_fresh_build():
     # hosts change state between steps (h0 is emptied and off at the second decision); the
     # arrays only the hosts decide come from the run's first fleet, the rest are this step's
@@ -127,7 +143,7 @@ def test_fleet_seam_shares_host_arrays_equal_to_a_fresh_build():
     first, after = policy.fleets
     assert after.hosts != first.hosts and after.__dict__["capacity"] is first.__dict__["capacity"]
     fresh = Fleet.build(after.hosts, after.instances)
-    for name in ("capacity", "physical_cores", "idle_w", "max_w", "host_zone", "dynamic_slope_w_per_core"):
+    for name in ("capacity", "physical_cores", "idle_w", "max_w", "host_zone", "dynamic_slope_w_per_core", "core_size"):
         np.testing.assert_array_equal(getattr(after, name), getattr(fresh, name), err_msg=name)
     assert after.watts(powered=after.powered) == fresh.watts(powered=fresh.powered)
     np.testing.assert_array_equal(after.powered, fresh.powered)

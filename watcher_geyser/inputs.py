@@ -32,6 +32,8 @@ class InputError(ValueError):
 #: key -> (low, high) inclusive, for scenario fields and the flags that mirror them.
 LIMITS: dict[str, tuple[float, float]] = {
     "vcpus": (0, 1_000_000),
+    "core_size": (0, 1_000_000),  # CPU one physical core gives, in vcpus' worth
+    "cores": (0, 1_000_000),
     "memory_mb": (0, 1e9),  # 1 PB
     "disk_gb": (0, 1e9),  # 1 EB
     "reserved_vcpus": (0, 1_000_000),

@@ -63,10 +63,11 @@ TOP_FIELDS = frozenset({"hosts", "instances", "server_groups", "default_cpu_util
 HOST_FIELDS = frozenset({
     "name", "vcpus", "memory_mb", "disk_gb", "cpu_allocation_ratio", "ram_allocation_ratio",
     "disk_allocation_ratio", "reserved_vcpus", "reserved_memory_mb", "reserved_disk_gb", "power", "state", "zone",
+    "core_size",
 })
 INSTANCE_FIELDS = frozenset({
     "uuid", "name", "host", "vcpus", "memory_mb", "disk_gb", "cpu_util", "state", "locked", "excluded",
-    "server_group", "metadata", "cpu_util_series",
+    "server_group", "metadata", "cpu_util_series", "cores",
 })
 GROUP_FIELDS = frozenset({"name", "policy"})
 
@@ -109,6 +110,8 @@ def fleet_to_dict(fleet: Fleet) -> dict:
                 "zone": h.zone,
             }
         )
+        if h.core_size is not None:
+            hosts[-1]["core_size"] = h.core_size
     instances = []
     for v in fleet.instances:
         row = {
@@ -129,6 +132,8 @@ def fleet_to_dict(fleet: Fleet) -> dict:
             row["server_group"] = v.server_group
         if v.deferral is not None:
             row["metadata"] = v.deferral.to_metadata()
+        if v.cores is not None:
+            row["cores"] = v.cores
         instances.append(row)
     return {
         "hosts": hosts,
@@ -217,11 +222,15 @@ def _host(entry: Any, index: int) -> Host:
     zone = entry.get("zone", DEFAULT_ZONE)
     if not isinstance(zone, str) or not zone:
         raise ScenarioError(f"{where}: 'zone' must be a non-empty string")
+    core_size = entry.get("core_size")
+    if core_size is not None:
+        core_size = float(_number(core_size, where, "core_size", positive=True))
     return Host(
         name=name,
         power=_power(_required(entry, "power", where), where),
         state=state,
         zone=zone,
+        core_size=core_size,
         **size,
         **ratios,
         **reserved,
@@ -275,7 +284,11 @@ def _instance(entry: Any, index: int, notes: list[str]) -> Instance:
         raise ScenarioError(f"{where}: 'metadata' must be an object of string keys and values")
     deferral, deferral_notes = parse_deferral(metadata, where)
     notes.extend(deferral_notes)
+    cores = entry.get("cores")
+    if cores is not None:
+        cores = int(_number(cores, where, "cores", integer=True, positive=True))
     return Instance(
+        cores=cores,
         uuid=uuid,
         name=name,
         host=_name(entry, "host", where),

@@ -18,9 +18,13 @@ Mapping (MIPS as capacity):
 * state: hosts running a VM (or powered, in ``realistic``) are ``enabled``, others ``off``; VMs
   migrating now are ``locked`` (they cannot be moved twice at once); instance uuids are the trace
   names and host names the data centre's, so answers map back by index.
+* cores: each host's ``Host.core_size`` is its MIPS per core / ``MIPS_UNIT`` (186 on a G4, 266 on a
+  G5), each VM's ``Instance.cores`` its PEs; so ``Fleet.cpu_per_core`` (its demand per PE in the
+  same units) above a host's core size is CloudSim's core cap (``req > vm_pes x pe_mips``), and the
+  solver moves no VM where it would be capped (``solver/rules/cores.py``), as CloudSim's
+  ``isSuitableForVm`` does. A VM already capped where it is may stay.
 
-Not expressible in a Fleet: the per-core limit (a 1-core VM cannot use more than one host core).
-``migrations_to`` leaves it to the caller; the engine accepts any move and caps allocation.
+``migrations_to`` leaves the rules to the caller; the engine accepts any move and caps allocation.
 """
 
 from __future__ import annotations
@@ -63,14 +67,16 @@ def fleet_from_view(view: StepView, cpu_util: np.ndarray | None = None) -> Fleet
     host_names = dc.host_names
     vcpus, memory_mb = _vm_sizes(state)
     instances = [
-        Instance(uuid=name, name=name, host=host_names[h], vcpus=c, memory_mb=m, disk_gb=0, cpu_util=u, locked=lock)
-        for name, h, c, m, u, lock in zip(
+        Instance(uuid=name, name=name, host=host_names[h], vcpus=c, memory_mb=m, disk_gb=0, cpu_util=u, locked=lock,
+                 cores=pes)
+        for name, h, c, m, u, lock, pes in zip(
             [dc.vm_names[v] for v in alive.tolist()],
             state.vm_host[alive].tolist(),
             vcpus[alive].tolist(),
             memory_mb[alive].tolist(),
             np.minimum(util, 1.0).tolist(),
             state.in_migration[alive].tolist(),
+            dc.vm_pes[alive].tolist(),
         )
     ]
     fleet = Fleet.build(hosts, instances)
@@ -111,6 +117,7 @@ def _host_variants(state) -> list[tuple[Host, Host]]:
             cpu_allocation_ratio=VCPU_RATIO,
             ram_allocation_ratio=CLOUDSIM_RAM_RATIO if cloudsim else 1.0,
             state=HostState.OFF,
+            core_size=float(dc.pe_mips[h]) / MIPS_UNIT,
         )
         variants.append((host, replace(host, state=HostState.ENABLED)))
     state._fleet_host_variants = variants
