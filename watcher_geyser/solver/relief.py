@@ -168,6 +168,7 @@ class _Shedder:
         self.finite = np.isfinite(self.packing)
         self.scale = np.maximum(np.where(self.finite, self.packing, 1.0), 1e-9)
         self.receivable = problem.may_receive.copy()
+        self.core_covers = covered_need(fleet.core_size)  # the most CPU per core each host's cores cover
         occupied = fleet.occupied()
         self.tier = np.where(occupied, ON, np.where(fleet.powered, EMPTY, OFF))
         # cheapest idle watts per core first; among equal hosts the most switch-offs left (wear spreads)
@@ -283,7 +284,7 @@ class _Shedder:
     def _fast_enough(self, v: int) -> np.ndarray:
         """bool[H]: hosts whose cores are fast enough for ``v`` (``rules/cores.py``; relief moves
         only instances still at home, so the home exception does not arise)."""
-        return self.fleet.cpu_per_core[v] <= covered_need(self.fleet.core_size)
+        return self.fleet.cpu_per_core[v] <= self.core_covers
 
     def _move(self, v: int, h: int, dst: int) -> None:
         self.placement[v] = dst
