@@ -63,12 +63,17 @@ def test_a_due_instance_uses_a_held_off_host_and_one_not_due_does_not():
     assert both.destinations == {"late": "off2", "calm": "b"}  # b still had room; off2 takes the due one only
 
 
-def test_no_room_anywhere_leaves_it_shelved_with_a_note():
+def test_no_room_anywhere_leaves_it_shelved_unless_due_then_nova_is_asked():
     f = fleet([host("a", vcpus=8, zone="az1"), host("b", vcpus=8, zone="az2")], [vm("v1", "a", vcpus=8)])
-    room = make_room(f, [_back("big", vcpus=4, zone="az1", due=True)])
-    assert room.stay == ["big"] and room.destinations == {} and room.fleet is f
-    assert room.notes == ["big stays shelved: no host that is on has room for it (4 vcpu, 4096 MB, 20 GB) in zone "
-                          "az1 under the packing limit, and no host is off to switch on; its deadline is at risk"]
+    calm = make_room(f, [_back("big", vcpus=4, zone="az1")])
+    assert calm.stay == ["big"] and calm.to_nova == [] and calm.destinations == {} and calm.fleet is f
+    assert calm.notes == ["big stays shelved: no host that is on has room for it (4 vcpu, 4096 MB, 20 GB) in zone "
+                          "az1 under the packing limit, and no host is off to switch on"]
+    due = make_room(f, [_back("big", vcpus=4, zone="az1", due=True)])
+    assert due.stay == [] and due.to_nova == ["big"] and due.destinations == {} and due.fleet is f
+    assert due.notes == ["bring back big: its deadline is due, so Nova's scheduler is asked to place it though no "
+                         "host that is on has room for it (4 vcpu, 4096 MB, 20 GB) in zone az1 under the packing "
+                         "limit, and no host is off to switch on; its deadline is at risk"]
     assert make_room(f, [_back("big", vcpus=4)]).destinations == {"big": "b"}  # zone unknown: any
 
 
@@ -88,9 +93,10 @@ def test_with_room_keeps_resume_for_those_placed_and_unknown_flavours():
             "odd": Shelved("odd", "odd", spec)}
     deferral = FleetDeferral(f, [], [("s", "s"), ("big", "big"), ("odd", "odd")], [], frozenset({"big"}), back)
     out = with_room(deferral)
-    assert out.resume == [("s", "s"), ("odd", "odd")] and out.destinations == {"s": "a"}
+    # big is due and finds no room: brought back anyway, Nova's scheduler placing it (no destination)
+    assert out.resume == [("s", "s"), ("big", "big"), ("odd", "odd")] and out.destinations == {"s": "a"}
     assert any("odd: its flavour is unknown" in n for n in out.notes)
-    assert any(n.startswith("big stays shelved") and "deadline is at risk" in n for n in out.notes)
+    assert any(n.startswith("bring back big: its deadline is due") and "at risk" in n for n in out.notes)
     assert [i.uuid for i in out.fleet.instances] == ["v1", "s"]
 
 
@@ -112,11 +118,14 @@ def test_every_returning_instance_fits_under_the_limits_or_has_a_note(data):
     allow_power_on = data.draw(st.booleans())
     held = frozenset(data.draw(st.sets(st.sampled_from([h.name for h in f.hosts]))))
     room = make_room(f, returning, ceiling, cpu_ceiling, allow_power_on, held)
-    assert set(room.destinations) | set(room.stay) == {r.uuid for r in returning}
-    assert not set(room.destinations) & set(room.stay) and len(room.notes) >= len(room.stay)
+    assert set(room.destinations) | set(room.stay) | set(room.to_nova) == {r.uuid for r in returning}
+    assert not set(room.destinations) & (set(room.stay) | set(room.to_nova)) and not set(room.stay) & set(room.to_nova)
+    assert len(room.notes) >= len(room.stay) + len(room.to_nova)
     by_uuid = {r.uuid: r for r in returning}
-    for uuid in room.stay:
-        assert any(n.startswith(f"{uuid} stays shelved") for n in room.notes)
+    for uuid in room.stay:  # only an instance that may wait is left shelved
+        assert not by_uuid[uuid].due and any(n.startswith(f"{uuid} stays shelved") for n in room.notes)
+    for uuid in room.to_nova:  # a due one is brought back anyway
+        assert by_uuid[uuid].due and any(n.startswith(f"bring back {uuid}: its deadline is due") for n in room.notes)
     after = room.fleet
     load_before = host_load(f)
     limits = packing_limits(after, ceiling, cpu_ceiling)

@@ -19,8 +19,11 @@ so the hardest to fit are placed while there is most room; uuid breaks ties):
 3. else, for an instance due by its deadline, a host the budget holds off, the same way: a
    deadline is a promise about someone's job, the budget is wear (the simulator's exception,
    docs/design/deferral.md, "The power-cycle budget"); such a host takes due instances only;
-4. else none: it stays shelved this time, with a note naming why (and, if due, that its
-   deadline is at risk).
+4. else none under the packing limit: one that is not due stays shelved this time, with a note
+   naming why; one due by its deadline is brought back anyway with no destination (Nova's
+   scheduler places it by its own allocation ratios, which may still find room above geyser's
+   packing limit; if Nova finds none the action reports it), with a note naming why and that its
+   deadline is at risk. Leaving a due instance shelved would make the miss certain.
 
 An instance's CPU use is not measured while it is shelved: ``Fleet.default_cpu_util`` of its
 vcpus, as for any instance without a measurement. Pure: imports nothing from OpenStack.
@@ -58,7 +61,8 @@ class Room:
     fleet: Fleet  # the instances placed added, locked on their destinations; hosts switched on enabled
     destinations: dict[str, str] = field(default_factory=dict)  # uuid -> host name
     switch_on: list[str] = field(default_factory=list)  # hosts to switch on (and enable), in the order opened
-    stay: list[str] = field(default_factory=list)  # uuids with no room anywhere: they stay shelved
+    stay: list[str] = field(default_factory=list)  # uuids with no room anywhere, not due: they stay shelved
+    to_nova: list[str] = field(default_factory=list)  # due, no room under the limit: Nova's scheduler is asked
     notes: list[str] = field(default_factory=list)
 
 
@@ -100,7 +104,7 @@ def make_room(
                     room.notes.append(f"bring back {r.name}: its deadline is due and no other host has room, so "
                                       f"{name} is switched on though the power-cycle budget holds it off")
         if h is None:
-            room.stay.append(r.uuid)
+            (room.to_nova if r.due else room.stay).append(r.uuid)
             room.notes.append(_no_room(r, fleet, allow_power_on, bool((in_zone & off & ~on).any())))
             continue
         load[h] += need
@@ -149,9 +153,11 @@ def _no_room(r: Returning, fleet: Fleet, allow_power_on: bool, off_hosts: bool) 
         off = "no host that is off may take it (too small, or held off by the power-cycle budget)"
     else:
         off = "no host is off to switch on"
-    risk = "; its deadline is at risk" if r.due else ""
-    return (f"{r.name} stays shelved: no host that is on has room for it ({size}) {where} under the packing limit, "
-            f"and {off}{risk}")
+    why = f"no host that is on has room for it ({size}) {where} under the packing limit, and {off}"
+    if r.due:
+        return (f"bring back {r.name}: its deadline is due, so Nova's scheduler is asked to place it though {why}; "
+                "its deadline is at risk")
+    return f"{r.name} stays shelved: {why}"
 
 
 
