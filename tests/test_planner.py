@@ -206,6 +206,21 @@ def test_pinned_zone_and_disabled_destination_moves_are_refused():
     assert [a.instance for a in result.actions if a.kind.is_migration] == ["ok"]
 
 
+def test_a_hand_made_move_onto_cores_too_slow_is_refused():
+    """A target the solver did not make (the solver's answers always pass ``check_core_size``): a busy
+    one-core instance sent to a host whose cores give less than it uses per core is left undone, named."""
+    fleet = Fleet.build(
+        [host("A", core_size=2.0), host("slow", core_size=1.0), host("fast", core_size=2.0)],
+        [vm("busy", "A", vcpus=2, cpu_util=0.8, cores=1), vm("calm", "A", vcpus=2, cpu_util=0.2, cores=1),
+         vm("ok", "A", vcpus=2, cpu_util=0.8, cores=1)],
+    )
+    result = plan(target_of(fleet, {"busy": "slow", "calm": "slow", "ok": "fast"}))
+    undone = {u.instance: u for u in result.left_undone}
+    assert set(undone) == {"busy"} and undone["busy"].code == UndoneReason.CORES_TOO_SLOW
+    assert undone["busy"].reason == "vm-busy uses 1.6 of CPU per core, more than one of slow's cores gives (1)"
+    assert sorted(a.instance for a in result.actions if a.kind.is_migration) == ["calm", "ok"]
+
+
 def test_stopped_instance_moves_by_cold_migration():
     fleet = Fleet.build([host("A"), host("B")], [vm("s", "A", state="SHUTOFF"), vm("b", "B")])
     result = plan(target_of(fleet, {"s": "B"}))

@@ -74,6 +74,7 @@ class UndoneReason(enum.StrEnum):
     DESTINATION_DISABLED = "destination_disabled"  # the target host's compute service is disabled
     POWER_ON_NOT_ALLOWED = "power_on_not_allowed"  # the target host is off and the problem forbids power-on
     CROSSES_ZONES = "crosses_zones"  # the target host is in another availability zone
+    CORES_TOO_SLOW = "cores_too_slow"  # the target host's cores give less than the instance uses per core
     NO_ROOM = "no_room"  # the destination is over its limit even once everything planned has run
     DEADLOCK = "deadlock"  # blocked in a cycle of moves and no staging host has room
     ANTI_AFFINITY = "anti_affinity"  # a member of its anti-affinity group stays on the destination

@@ -29,7 +29,7 @@ from watcher_geyser.planner.limits import anti_affinity_groups, group_host_limit
 from watcher_geyser.planner.undone import explain_pending
 from watcher_geyser.planner.waves import Move, TransitState, WaveBuilder
 from watcher_geyser.solver.problem import Target
-from watcher_geyser.solver.rules.cores import core_tiers
+from watcher_geyser.solver.rules.cores import core_tiers, covered_need
 
 DEFAULT_PARALLELISM = defaults.PARALLELISM
 DEFAULT_PER_HOST_PARALLELISM = defaults.PER_HOST_PARALLELISM
@@ -118,6 +118,7 @@ def _refuse_impossible(target: Target, goal: np.ndarray) -> tuple[list[UndoneMov
         | disabled[goal[candidates]]
         | (off[goal[candidates]] & (not target.problem.allow_power_on))
         | (fleet.host_zone[goal[candidates]] != fleet.host_zone[fleet.placement[candidates]])
+        | (fleet.cpu_per_core[candidates] > covered_need(fleet.core_size[goal[candidates]]))  # rules/cores.py
     )
     refused = [_refusal(target, int(v), int(goal[v])) for v in candidates[bad]]
     return refused, candidates[~bad].astype(np.int64)
@@ -135,9 +136,13 @@ def _refusal(target: Target, v: int, goal: int) -> UndoneMove:
     elif dst.state is HostState.OFF and not target.problem.allow_power_on:
         code = UndoneReason.POWER_ON_NOT_ALLOWED
         reason = f"{dst.name} is off and the problem does not allow powering hosts on"
-    else:
+    elif src.zone != dst.zone:
         code = UndoneReason.CROSSES_ZONES
         reason = f"{inst.name} would cross from zone {src.zone} to {dst.zone}; instances never cross zones"
+    else:
+        code = UndoneReason.CORES_TOO_SLOW
+        reason = (f"{inst.name} uses {fleet.cpu_per_core[v]:.6g} of CPU per core, more than one of "
+                  f"{dst.name}'s cores gives ({fleet.core_size[goal]:.6g})")
     return UndoneMove(inst.uuid, inst.name, src.name, dst.name, code, reason)
 
 
