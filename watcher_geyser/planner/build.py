@@ -29,7 +29,7 @@ from watcher_geyser.planner.limits import anti_affinity_groups, group_host_limit
 from watcher_geyser.planner.undone import explain_pending
 from watcher_geyser.planner.waves import Move, TransitState, WaveBuilder
 from watcher_geyser.solver.problem import Target
-from watcher_geyser.solver.rules.cores import core_tiers, covered_need
+from watcher_geyser.solver.rules.cores import core_tiers, too_slow
 
 DEFAULT_PARALLELISM = defaults.PARALLELISM
 DEFAULT_PER_HOST_PARALLELISM = defaults.PER_HOST_PARALLELISM
@@ -118,7 +118,7 @@ def _refuse_impossible(target: Target, goal: np.ndarray) -> tuple[list[UndoneMov
         | disabled[goal[candidates]]
         | (off[goal[candidates]] & (not target.problem.allow_power_on))
         | (fleet.host_zone[goal[candidates]] != fleet.host_zone[fleet.placement[candidates]])
-        | (fleet.cpu_per_core[candidates] > covered_need(fleet.core_size[goal[candidates]]))  # rules/cores.py
+        | too_slow(fleet, candidates, goal[candidates])
     )
     refused = [_refusal(target, int(v), int(goal[v])) for v in candidates[bad]]
     return refused, candidates[~bad].astype(np.int64)

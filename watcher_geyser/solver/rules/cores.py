@@ -48,11 +48,17 @@ def core_tiers(fleet: Fleet) -> tuple[np.ndarray, np.ndarray]:
     return host_tier.astype(np.int64), tier.astype(np.int64)
 
 
+def too_slow(fleet: Fleet, instances: np.ndarray, hosts: np.ndarray) -> np.ndarray:
+    """bool per pair: ``hosts[i]``'s cores give less than ``instances[i]`` uses per core (the rule's
+    comparison, for the checker and the planner's refusals alike; home is the caller's concern)."""
+    return fleet.cpu_per_core[instances] > covered_need(fleet.core_size[hosts])
+
+
 def check_core_size(problem: Problem, placement: np.ndarray) -> list[str]:
     """One line per moved instance that ends on a host whose cores are too slow for it."""
     fleet = problem.fleet
     need = fleet.cpu_per_core
-    bad = (placement != fleet.placement) & (need > covered_need(fleet.core_size[placement]))
+    bad = (placement != fleet.placement) & too_slow(fleet, np.arange(len(placement)), placement)
     return [
         f"instance {fleet.instances[v].uuid} moves to host {fleet.hosts[placement[v]].name}, whose cores give "
         f"{fleet.core_size[placement[v]]:.6g} each, below the {need[v]:.6g} it needs per core"
