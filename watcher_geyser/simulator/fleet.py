@@ -22,7 +22,8 @@ Mapping (MIPS as capacity):
   G5), each VM's ``Instance.cores`` its PEs; so ``Fleet.cpu_per_core`` (its demand per PE in the
   same units) above a host's core size is CloudSim's core cap (``req > vm_pes x pe_mips``), and the
   solver moves no VM where it would be capped (``solver/rules/cores.py``), as CloudSim's
-  ``isSuitableForVm`` does. A VM already capped where it is may stay.
+  ``isSuitableForVm`` does. A VM that becomes capped where it is is moved by relief to cores fast
+  enough (CloudSim does not migrate for it), or named when it cannot be.
 
 ``migrations_to`` leaves the rules to the caller; the engine accepts any move and caps allocation.
 """

@@ -64,7 +64,7 @@ def solve(problem: Problem, method: str = "auto") -> Target:
         return Target(problem, problem.fleet.placement.copy(), Bounds(0, 0.0, 0.0), "CURRENT", 0.0,
                       messages=(NO_HOST,))
     relief = relieve(problem)
-    if relief.hot:  # relief first; every back-end then starts from the relieved fleet
+    if relief.needed:  # relief first; every back-end then starts from the relieved fleet
         inner = solve(relieved_problem(problem, relief), method)
         proven = _proven_bounds(problem)
         return relieved_target(problem, relief, inner, proven.hosts or 0, proven.watts_w)

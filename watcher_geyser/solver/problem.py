@@ -59,8 +59,9 @@ class Problem:
     ``relieve`` (on by default) makes relief come first: a host above its relief limit
     (``solver/limits.py``: ``ceiling`` for vcpu/RAM/disk, ``cpu_relief_ceiling`` or else
     ``cpu_ceiling`` for measured CPU) sheds instances onto hosts that are on, else onto hosts
-    switched on for it, before any consolidation; hosts it cannot relieve are named in
-    ``Target.unrelieved`` with the reason. Relief moves count against ``max_migrations``,
+    switched on for it, before any consolidation, and an instance whose home's cores are too
+    slow for it moves to cores fast enough (``rules/cores.starved``); hosts it cannot relieve
+    are named in ``Target.unrelieved`` with the reason. Relief moves count against ``max_migrations``,
     never against ``max_consolidation_moves``. False keeps the older rule (a hot host keeps
     what it holds unless the consolidation happens to shed it).
     ``watts_tolerance`` (a fraction, 0 by default) lets the second objective, memory moved,
@@ -195,6 +196,7 @@ class Target:
     messages: tuple[str, ...] = field(default_factory=tuple)
     relieved: tuple[str, ...] = ()  # hosts brought under their relief limit by this answer
     unrelieved: dict[str, str] = field(default_factory=dict)  # host name -> why it stays above its relief limit
+    # (or keeps instances its cores are too slow for: the reason starts with ``relief.SLOW_CORES``)
 
     @property
     def fleet(self) -> Fleet:

@@ -19,14 +19,34 @@ fleet. For each hot host, most over first:
    anti-affinity kept, members of hard affinity groups never moved alone, never onto a host
    whose cores are too slow for the instance (``rules/cores.py``).
 
+*Starved instances.* An instance still at home whose CPU use per core (``Fleet.cpu_per_core``, the
+measured or forecast load) is above its host's core size (``rules/cores.starved``) is starved
+there however cool the host is: its vCPUs cannot borrow a second core's speed, and no host looks
+hot for it. After the hot hosts, relief moves each such instance (most over its core size first)
+to a host whose cores are fast enough, by the same destinations and rules as above: every one is
+tried on hosts that are on before any host is switched on. Consolidation moves it back onto slow
+cores only once its use fits them (a moved instance lands only on cores that cover it).
+
+It relieves at need > core size, no margin (``rules/cores.STARVED_MARGIN``): CloudSim counts a VM
+1 % over its core as violating for as long as it stays, and the churn a margin would save is
+small. On the bundled demo (following a solar supply, ``--deterministic``) a margin of 0 or 0.01
+took following's SLATAH from 3.07 to 0.85 % (core cap 2.27 to 0.01 points), 0.03 to 1.08 % (0.20
+left), 0.05 left it at 3.07 % (its starved VM sits 1-5 % over a G4 core); relief moved starved
+instances 3 times that day, 4 times on the PlanetLab day 20110303 (one VM 3 times: its use
+crossing its core size back and forth). A fleet without core sizes has no starved instance: relief
+decides exactly as before.
+
 Relief counts against ``max_migrations`` (an explicit hard cap), never against
 ``max_consolidation_moves``. A host relief cannot bring under its limit is named in
 ``Target.unrelieved`` with how far above it stays and why: pinned instances, the migration cap,
 or no room; where hosts would have had room, which rule kept each out (switching on not allowed,
 disabled, hard anti-affinity), else whether any host was off to switch on. One message per such
 host (``unrelieved_message``), so a shell that prints both the message and ``Target.unrelieved``
-can tell they are one note. The planner emits the ``power_on`` (and ``enable``) of a host before
-any migration lands on it.
+can tell they are one note. A host left holding starved instances is named there too: its reason
+starts with ``SLOW_CORES`` and names each instance, what it needs per core and why it stayed
+(pinned, in a hard affinity group, the migration cap, or no room on cores fast enough and what kept
+those hosts out); on a host also hot it follows the hot reason, still one entry and one message.
+The planner emits the ``power_on`` (and ``enable``) of a host before any migration lands on it.
 """
 
 from __future__ import annotations
@@ -50,7 +70,7 @@ from watcher_geyser.solver.limits import (
     packing_limits,
 )
 from watcher_geyser.solver.problem import MIGRATION_CAP, Bounds, Problem, Target
-from watcher_geyser.solver.rules.cores import covered_need
+from watcher_geyser.solver.rules.cores import covered_need, starved
 from watcher_geyser.solver.rules.groups import anti_affinity_groups
 
 ON, EMPTY, OFF = 0, 1, 2  # destination tiers: on and busy, on and empty, off
@@ -58,6 +78,7 @@ ON, EMPTY, OFF = 0, 1, 2  # destination tiers: on and busy, on and empty, off
 #: Watcher audit parameter has the same name; ``geyser plan`` puts its flag in its place).
 POWER_ON_FORBIDDEN = "allow_power_on is false"
 NO_ROOM = "no room"  # how a reason for want of room starts, after the resources over the limit
+SLOW_CORES = "cores too slow"  # how the reason for a host left holding starved instances starts
 
 
 def for_want_of_room(reason: str) -> bool:
@@ -66,7 +87,10 @@ def for_want_of_room(reason: str) -> bool:
 
 
 def unrelieved_message(name: str, reason: str) -> str:
-    """The one message naming a host relief left above its limit (``reason``: its ``Target.unrelieved``)."""
+    """The one message naming a host relief left above its limit, or left holding instances its
+    cores are too slow for (``reason``: its ``Target.unrelieved``)."""
+    if reason.startswith(SLOW_CORES):
+        return f"host {name} keeps instances its cores are too slow for: {reason}"
     return f"host {name} stays above its relief limit: {reason}"
 
 
@@ -83,19 +107,27 @@ class Relief:
     moves: int = 0
     seconds: float = 0.0
 
+    @property
+    def needed(self) -> bool:
+        """Whether relief had anything to do: a host hot, or an instance its cores are too slow for."""
+        return bool(self.hot or self.moves or self.unrelieved)
+
 
 def relieve(problem: Problem) -> Relief:
     """Move instances off every hot host of ``problem`` where the rules allow (module doc)."""
     started = time.monotonic()
     fleet = problem.fleet
-    if not problem.relieve or not fleet.instances or not above(host_load(fleet), problem.relief_limits).any():
-        return Relief(fleet.placement.copy())  # nothing hot: no shedder to set up (most simulated steps)
+    if not problem.relieve or not fleet.instances:
+        return Relief(fleet.placement.copy())
+    if not above(host_load(fleet), problem.relief_limits).any() and not starved(fleet).any():
+        return Relief(fleet.placement.copy())  # nothing hot or starved: no shedder to set up (most simulated steps)
     shedder = _Shedder(problem)
     hot = shedder.hot_hosts()
-    if not len(hot):
-        return Relief(fleet.placement.copy())
     for h in hot:
         shedder.shed(int(h))
+    shedder.move_starved()
+    if not len(hot) and not shedder.moves and not shedder.unrelieved:
+        return Relief(fleet.placement.copy())
     return shedder.result(tuple(int(h) for h in hot), time.monotonic() - started)
 
 
@@ -130,6 +162,7 @@ def relieved_target(problem: Problem, relief: Relief, inner: Target, proven_host
         status = "FEASIBLE"  # optimal from the relieved fleet, not proven for the whole problem
         messages.append("CP-SAT proved its answer optimal from the relieved fleet, not over every relief")
     still_hot = above(host_load(fleet, placement), problem.relief_limits)
+    still_hot[placement[starved(fleet, placement) & (placement == fleet.placement)]] = True
     unrelieved = {name: reason for name, reason in names.items() if still_hot[fleet.host_index(name)]}
     cooled = {unrelieved_message(name, reason) for name, reason in names.items() if name not in unrelieved}
     messages = [m for m in messages if m not in cooled]
@@ -229,6 +262,77 @@ class _Shedder:
         else:
             self.unrelieved[h] = f"{what}; {reason}"
             self.messages.append(unrelieved_message(name, self.unrelieved[h]))
+
+    def move_starved(self) -> None:
+        """Move every instance still at home whose host's cores are too slow for it (module doc)
+        to a host whose cores are fast enough: every one is tried on hosts that are on before
+        any host is switched on, the most starved first. Those left are named per host."""
+        fleet = self.fleet
+        home = self.placement == fleet.placement
+        waiting = np.flatnonzero(starved(fleet) & home)
+        if not len(waiting):
+            return
+        over = fleet.cpu_per_core[waiting] / fleet.core_size[fleet.placement[waiting]]
+        waiting = waiting[np.argsort(-over, kind="stable")]
+        left: dict[int, list[tuple[int, str]]] = {}
+        for tiers in ((ON,), (ON, EMPTY, OFF)):
+            still = []
+            for v in waiting.tolist():
+                h = int(self.placement[v])
+                why = self._stuck_reason(v)
+                dst = None if why else self._destination(v, h, tiers)
+                if dst is not None:
+                    self._move(v, h, dst)
+                    name = fleet.hosts[dst].name
+                    self.messages.append(f"relief: {fleet.instances[v].uuid} moved off {fleet.hosts[h].name}, its "
+                                         f"cores too slow for it, to {name}")
+                elif why or tiers != (ON,):
+                    left.setdefault(h, []).append((v, why or self._no_faster_room_reason(v, h)))
+                else:
+                    still.append(v)
+            waiting = np.array(still, dtype=np.int64)
+        for h, stuck in left.items():
+            self._name_starved(h, stuck)
+
+    def _stuck_reason(self, v: int) -> str | None:
+        """Why ``v`` may not move at all (pinned, in a hard affinity group, the cap used up), or None."""
+        if not self.fleet.movable[v]:
+            return "pinned (locked, excluded or in a state that cannot migrate)"
+        if self.affinity[v]:
+            return "in a hard affinity group, which moves only as a whole"
+        if self.moves_left <= 0:
+            cap = self.problem.max_migrations
+            return f"the migration cap ({MIGRATION_CAP}{cap}) is used up: raise it to relieve more"
+        return None
+
+    def _no_faster_room_reason(self, v: int, h: int) -> str:
+        """Why no host took ``v``: none with cores fast enough had room, or the rules kept them out."""
+        fleet = self.fleet
+        fits = (self.packing - self.load >= self.demand[v] - TOLERANCE * self.scale).all(axis=1)
+        fast = (fleet.host_zone == fleet.host_zone[h]) & ~self.hot & self._fast_enough(v) & fleet.accepts
+        kept = []
+        if (fast & fits & ~self.receivable).any():
+            kept.append(f"hosts off, and switching hosts on is not allowed ({POWER_ON_FORBIDDEN})")
+        if self.anti[v] >= 0 and (fast & fits & self.receivable).any():
+            kept.append("the others hold members of its hard anti-affinity group")
+        zone = fleet.hosts[h].zone
+        if kept:
+            where = f"{NO_ROOM} on the hosts with cores fast enough that may receive it in zone {zone}"
+            return f"{where}: {'; '.join(kept)}"
+        return f"{NO_ROOM} on any host of zone {zone} with cores fast enough, on or off: add faster hosts"
+
+    def _name_starved(self, h: int, stuck: list[tuple[int, str]]) -> None:
+        fleet = self.fleet
+        each = ", ".join(f"{fleet.instances[v].uuid} needs {fleet.cpu_per_core[v]:.6g} ({why})" for v, why in stuck)
+        reason = f"{SLOW_CORES} ({fleet.core_size[h]:.6g} each) for {len(stuck)} instance(s): {each}"
+        name = fleet.hosts[h].name
+        if h in self.unrelieved:  # hot and starved: still one reason, one message
+            old = unrelieved_message(name, self.unrelieved[h])
+            self.unrelieved[h] = f"{self.unrelieved[h]}; {reason}"
+            self.messages = [unrelieved_message(name, self.unrelieved[h]) if m == old else m for m in self.messages]
+            return
+        self.unrelieved[h] = reason
+        self.messages.append(unrelieved_message(name, reason))
 
     def _next_move(self, h: int) -> tuple[int | None, int | None]:
         """(instance, destination) of the next relief move off ``h``: the first instance in

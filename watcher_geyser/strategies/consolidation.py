@@ -276,7 +276,8 @@ class _GeyserStrategy(base.BaseStrategy):
         )
 
 
-NOTEWORTHY = ("in time", "cannot", "stays above", "no consolidation", "internal:", "no host is switched off")
+NOTEWORTHY = ("in time", "cannot", "stays above", "too slow for", "no consolidation", "internal:",
+              "no host is switched off")
 
 
 def _worth_noting(message: str) -> bool:

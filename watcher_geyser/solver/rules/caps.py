@@ -1,6 +1,7 @@
 """Caps on moves: ``max_migrations`` bounds the instances that change host;
 ``max_consolidation_moves`` bounds only those moved off hosts that end empty (moves off hosts
-above their relief limit now are relief, never counted: ``relief.hot_hosts``).
+above their relief limit now, and of instances their home's cores are too slow for, are relief,
+never counted: ``relief.hot_hosts``, ``cores.starved``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from watcher_geyser.solver.problem import Problem
+from watcher_geyser.solver.rules.cores import starved
 from watcher_geyser.solver.rules.relief import hot_hosts
 from watcher_geyser.solver.workspace import Workspace
 
@@ -25,14 +27,16 @@ def check_migration_cap(problem: Problem, placement: np.ndarray) -> list[str]:
 
 def check_consolidation_cap(problem: Problem, placement: np.ndarray) -> list[str]:
     """Instances moved off hosts that end empty stay under the cap; those of hosts above
-    their relief limit now are relief, never counted."""
+    their relief limit now, and those their home's cores are too slow for, are relief, never counted."""
     if problem.max_consolidation_moves is None:
         return []
     fleet = problem.fleet
     emptied = fleet.occupied() & ~fleet.occupied(placement)
+    counted = np.ones(len(fleet.instances), dtype=bool)
     if problem.relieve:
         emptied &= ~hot_hosts(problem)
-    moved = int(emptied[fleet.placement].sum())
+        counted &= ~starved(fleet)
+    moved = int((emptied[fleet.placement] & counted).sum())
     if moved > problem.max_consolidation_moves:
         return [f"{moved} instances moved off emptied hosts, above the cap of {problem.max_consolidation_moves}"]
     return []

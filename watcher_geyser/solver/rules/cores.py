@@ -9,10 +9,12 @@ CPU per core it runs over) and ``size[h] = Fleet.core_size[h]``:
 
     placement[v] != home[v]  =>  need[v] <= size[h] (within ``TOLERANCE``), h = placement[v]
 
-An instance may stay where it is whatever its need (CloudSim does not migrate for it either;
-relief for it is out of scope). Hosts without a core size (``inf``: the default, and every
-OpenStack host, where a vCPU is a host thread) fit every instance, so a fleet with no core
-sizes takes the same decisions as without the rule.
+The rule lets an instance stay where it is whatever its need; relief (``solver/relief.py``) then
+moves one that is *starved* at home (``starved``: its need above its host's core size) to cores
+fast enough, or the answer names its host in ``Target.unrelieved`` with why it stays (the relief
+checker, ``rules/relief.py``, refuses an answer that does neither). Hosts without a core size (``inf``: the default, and
+every OpenStack host, where a vCPU is a host thread) fit every instance and starve none, so a
+fleet with no core sizes takes the same decisions as without the rule.
 
 The passes read it as integer *tiers* (``core_tiers``): the distinct core sizes, sorted; a
 host's tier is its size's rank, an instance's the rank of the smallest size that covers it,
@@ -31,6 +33,9 @@ from watcher_geyser.model import Fleet
 from watcher_geyser.solver.problem import Problem
 
 TOLERANCE = 1e-9  # relative and absolute slack of the comparison (float sums of measured CPU)
+#: How far above its home's core size an instance's CPU per core must be before relief moves it
+#: (``solver/relief.py`` says why this value).
+STARVED_MARGIN = 0.0
 
 
 def covered_need(size: np.ndarray) -> np.ndarray:
@@ -52,6 +57,14 @@ def too_slow(fleet: Fleet, instances: np.ndarray, hosts: np.ndarray) -> np.ndarr
     """bool per pair: ``hosts[i]``'s cores give less than ``instances[i]`` uses per core (the rule's
     comparison, for the checker and the planner's refusals alike; home is the caller's concern)."""
     return fleet.cpu_per_core[instances] > covered_need(fleet.core_size[hosts])
+
+
+def starved(fleet: Fleet, placement: np.ndarray | None = None) -> np.ndarray:
+    """bool[V]: instances using more CPU per core than their host's cores give, by more than
+    ``STARVED_MARGIN`` under ``placement`` (now, by default): relief moves those still at home.
+    None in a fleet without core sizes."""
+    at = fleet.placement if placement is None else placement
+    return fleet.cpu_per_core > covered_need(fleet.core_size[at] * (1 + STARVED_MARGIN))
 
 
 def check_core_size(problem: Problem, placement: np.ndarray) -> list[str]:

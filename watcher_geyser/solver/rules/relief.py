@@ -12,6 +12,7 @@ import numpy as np
 
 from watcher_geyser.solver.limits import LIMIT_RESOURCES, above, host_load
 from watcher_geyser.solver.problem import Problem
+from watcher_geyser.solver.rules.cores import starved
 
 
 def hot_hosts(problem: Problem, placement: np.ndarray | None = None) -> np.ndarray:
@@ -20,7 +21,8 @@ def hot_hosts(problem: Problem, placement: np.ndarray | None = None) -> np.ndarr
 
 
 def check_relief(problem: Problem, placement: np.ndarray, unrelieved: Collection[str]) -> list[str]:
-    """No host ends above its relief limit unless ``unrelieved`` names it."""
+    """No host ends above its relief limit, nor holding at home an instance its cores are too slow
+    for (``rules/cores.starved``), unless ``unrelieved`` names it."""
     if not problem.relieve:
         return []
     fleet = problem.fleet
@@ -34,4 +36,11 @@ def check_relief(problem: Problem, placement: np.ndarray, unrelieved: Collection
             f"host {fleet.hosts[h].name}: {LIMIT_RESOURCES[r]} {load[h, r]:g} above its relief limit "
             f"{limits[h, r]:g}, and the answer does not say why"
         )
+    for v in np.flatnonzero(starved(fleet, placement) & (placement == fleet.placement)):
+        if fleet.hosts[placement[v]].name not in unrelieved:
+            problems.append(
+                f"instance {fleet.instances[v].uuid} stays on host {fleet.hosts[placement[v]].name}, whose cores "
+                f"give {fleet.core_size[placement[v]]:g} each, below the {fleet.cpu_per_core[v]:g} it needs per "
+                "core, and the answer does not say why"
+            )
     return problems
