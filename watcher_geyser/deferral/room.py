@@ -50,7 +50,7 @@ import numpy as np
 from watcher_geyser.deferral.fleet import FleetDeferral
 from watcher_geyser.model import Fleet, GroupPolicy, HostState, Instance, ServerGroup
 from watcher_geyser.solver.limits import CpuCeiling, above, host_load, packing_limits
-from watcher_geyser.solver.rules.cores import covered_need
+from watcher_geyser.solver.rules.cores import slower_than
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def _fast_enough(unit: Sequence[Returning], fleet: Fleet) -> np.ndarray:
     """bool[H]: hosts whose cores cover what each of ``unit`` uses per core (``rules/cores.py``: its
     CPU over its vcpus, ``Fleet.cpu_per_core``'s rule); all True on a fleet without core sizes."""
     per_core = max(u.vcpus * fleet.default_cpu_util / max(u.vcpus, 1) for u in unit)
-    return covered_need(fleet.core_size) >= per_core
+    return ~slower_than(fleet.core_size, per_core)
 
 
 def _hardest_first(unit: Sequence[Returning]) -> tuple:
