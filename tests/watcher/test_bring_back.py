@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.builders import fleet, host, vm
 from watcher_geyser.deferral import Deferral
 from watcher_geyser.deferral.fleet import Shelved
@@ -22,9 +24,10 @@ HOUR = 3600.0
 class ShelvedCloud(offline.FleetCloud):
     """The fleet's cloud, plus instances geyser holds shelved and a bare-metal node per host."""
 
-    def __init__(self, f, shelved):
+    def __init__(self, f, shelved, groups=None):
         super().__init__(f)
         self._shelved, self._fleet = shelved, f
+        self._groups.update(groups or {})  # shelved members too, as Nova lists a group's members
 
     def shelved_by_geyser(self, notes):
         return list(self._shelved)
@@ -41,11 +44,11 @@ def _run(shelved_for: float):
     spec = Deferral(max_deferral_s=8 * HOUR, shelved_at_s=time.time() - shelved_for)
     job = Shelved("11111111-2222-3333-4444-555555555555", "job", spec, 4, 4096, 20, "az1")
     run = offline.run_strategy("geyser_energy", f, {"time_limit_s": 2.0}, cloud=ShelvedCloud(f, [job]))
-    return job, list(zip(run.solution.actions, run.solution.waves))
+    return job, list(zip(run.solution.actions, run.solution.waves)), run, f
 
 
 def test_a_due_bring_back_into_a_packed_fleet_switches_a_host_on_first_and_names_its_destination():
-    job, actions = _run(8 * HOUR - 300)  # five minutes of its maximum deferral left: due
+    job, actions, run, f = _run(8 * HOUR - 300)  # five minutes of its maximum deferral left: due
     back = [(a, w) for a, w in actions if a["action_type"] == INSTANCE_STATE_ACTION]
     assert len(back) == 1
     params, back_wave = back[0][0]["input_parameters"], back[0][1]
@@ -61,6 +64,28 @@ def test_a_due_bring_back_into_a_packed_fleet_switches_a_host_on_first_and_names
                 and a["input_parameters"]["state"] == "off" and a["input_parameters"]["resource_name"] == "c"]
     assert not [a for a, _ in actions if a["action_type"] == "migrate"
                 and a["input_parameters"]["resource_id"] == job.uuid]
+
+
+def test_the_watts_shown_as_now_leave_out_the_host_switched_on_for_a_bring_back():
+    _, _, run, f = _run(8 * HOUR - 300)
+    emitted = run.strategy.outcome["emitted"]
+    assert emitted.watts_before_w == pytest.approx(f.watts(powered=f.powered))  # c is off now
+    assert emitted.watts_after_w > emitted.watts_before_w + f.hosts[2].power.idle_w - 1e-6  # c on, holding the job
+
+
+def test_a_bring_back_keeps_away_from_a_member_of_its_hard_anti_affinity_group():
+    """Nova lists the shelved instance as a member of its group; the strategy gives it a host apart."""
+    f = fleet([host("a", vcpus=8), host("b", vcpus=8)],
+              [vm("v1", "a", vcpus=4, server_group="g"), vm("v2", "b", vcpus=2)], {"g": "anti-affinity"})
+    spec = Deferral(max_deferral_s=8 * HOUR, shelved_at_s=time.time() - 8 * HOUR + 300)
+    job = Shelved("11111111-2222-3333-4444-555555555555", "job", spec, 4, 4096, 20, "az1")
+    cloud = ShelvedCloud(f, [job], {job.uuid: ("g", "anti-affinity")})
+    run = offline.run_strategy("geyser_energy", f, {"time_limit_s": 2.0}, cloud=cloud)
+    back = [a["input_parameters"] for a in run.solution.actions if a["action_type"] == INSTANCE_STATE_ACTION]
+    assert [p["destination_node"] for p in back] == ["b"]  # a, the fullest that fits, holds v1
+    # and the plan keeps them apart: v1 is not packed onto b beside the job
+    assert not [a for a in run.solution.actions if a["action_type"] == "migrate"
+                and a["input_parameters"]["resource_id"] == "v1"]
 
 
 class _Endpoint:

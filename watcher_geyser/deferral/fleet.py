@@ -10,11 +10,11 @@ emptied and switched off in the same plan, after they are shelved.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from watcher_geyser.deferral.decide import Candidate, DeferralConfig, Energy, decide_deferral
 from watcher_geyser.deferral.spec import Deferral
-from watcher_geyser.model import Fleet
+from watcher_geyser.model import Fleet, GroupPolicy
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class Shelved:
     memory_mb: int | None = None
     disk_gb: int | None = None
     zone: str | None = None  # its availability zone, when Nova says
+    server_group: str | None = None  # its server group's key (``strategies.cloud.group_key``), when any
+    group_policy: GroupPolicy | None = None  # that group's policy: where it may come back (``room``)
 
 
 @dataclass
@@ -42,6 +44,19 @@ class FleetDeferral:
     back: dict[str, Shelved] = field(default_factory=dict)  # uuid -> the shelved instance, for each of ``resume``
     destinations: dict[str, str] = field(default_factory=dict)  # uuid -> host, set by ``room.with_room``
     switch_on: list[str] = field(default_factory=list)  # hosts to switch on (and enable) before the bring-backs
+
+
+def with_groups(shelved: Iterable[Shelved], groups: Mapping[str, tuple[str, str]]) -> list[Shelved]:
+    """``shelved`` with their server groups, from ``groups`` (instance uuid -> (group key, policy), as
+    Nova lists its groups: a shelved instance stays a member). Nova's listing of shelved instances
+    does not say the group, and the room made for them must keep its policy (``room``)."""
+    known = {p.value for p in GroupPolicy}
+    out = []
+    for s in shelved:
+        key, policy = groups.get(s.uuid, (None, None))
+        # a policy this model does not know binds nothing here, as none binds the solver (``adapter``)
+        out.append(replace(s, server_group=key, group_policy=GroupPolicy(policy)) if policy in known else s)
+    return out
 
 
 def spare_hosts(shelve: Iterable[str], host_of: Mapping[str, str], occupants: Mapping[str, int],

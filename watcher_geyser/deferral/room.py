@@ -25,6 +25,17 @@ so the hardest to fit are placed while there is most room; uuid breaks ties):
    packing limit; if Nova finds none the action reports it), with a note naming why and that its
    deadline is at risk. Leaving a due instance shelved would make the miss certain.
 
+Every step keeps to the instance's server group (``Returning.server_group``), as Nova's
+scheduler filters would refuse an unshelve to a named host that breaks it: under hard
+anti-affinity, never a host holding a running member or a member given that host earlier in
+this decision; under hard affinity, a host of the running members when any run, else all the
+members coming back together go to one host as one block (ranked and fitted by their summed
+flavours); if that host has no room, the "no room" note says so. A soft policy is a preference
+among the hosts that fit at each step (soft affinity: a host holding members; soft
+anti-affinity: one holding none), never a reason to open another host. And on a fleet with core
+sizes (``Fleet.core_size``, ``solver/rules/cores.py``), only hosts whose cores cover what the
+instance uses per core.
+
 An instance's CPU use is not measured while it is shelved: ``Fleet.default_cpu_util`` of its
 vcpus, as for any instance without a measurement. Pure: imports nothing from OpenStack.
 """
@@ -37,8 +48,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from watcher_geyser.deferral.fleet import FleetDeferral
-from watcher_geyser.model import Fleet, HostState, Instance
+from watcher_geyser.model import Fleet, GroupPolicy, HostState, Instance, ServerGroup
 from watcher_geyser.solver.limits import CpuCeiling, above, host_load, packing_limits
+from watcher_geyser.solver.rules.cores import slower_than
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,8 @@ class Returning:
     disk_gb: int
     zone: str | None = None  # its availability zone, when known; None: any host's
     due: bool = False  # brought back by its deadline: may use a host the power-cycle budget holds off
+    server_group: str | None = None  # its server group's key (as ``Instance.server_group``), when any
+    group_policy: GroupPolicy | None = None  # that group's policy (None: the fleet's, if it knows the group)
 
 
 @dataclass
@@ -88,14 +102,22 @@ def make_room(
     room = Room(fleet)
     placed: list[Instance] = []
     todo = [r for r in returning if r.uuid not in fleet.instance_index]
-    for r in sorted(todo, key=lambda r: (not r.due, -r.vcpus, -r.memory_mb, -r.disk_gb, r.uuid)):
-        need = np.array([r.vcpus, r.memory_mb, r.disk_gb, r.vcpus * fleet.default_cpu_util])  # Fleet.cpu_used's rule
-        in_zone = np.array([r.zone is None or h.zone == r.zone for h in fleet.hosts], dtype=bool)
-        fits = in_zone & ~above(load + need, limits)
+    groups = _Groups(fleet, todo)
+    for unit in sorted(groups.units(todo), key=_hardest_first):
+        r = unit[0]
+        due = any(u.due for u in unit)
+        need = sum(_need(u, fleet) for u in unit)
+        allowed = np.ones(len(fleet.hosts), dtype=bool)
+        for u in unit:
+            allowed &= np.array([u.zone is None or h.zone == u.zone for h in fleet.hosts], dtype=bool)
+        zone_ok = allowed.copy()
+        allowed &= _fast_enough(unit, fleet) & groups.allowed(r)
+        fits = allowed & ~above(load + need, limits)
+        prefer = groups.preferred(r)
         # a host held off and opened for a due instance takes no other: the budget gave way to a deadline only
-        h = _fullest(fits & (on if r.due else on & ~held), load + need, limits)
+        h = _fullest(_preferring(fits & (on if due else on & ~held), prefer), load + need, limits)
         if h is None and allow_power_on:
-            h = _switchable(fits & off & ~on, held, r.due, idle_w_per_core)
+            h = _switchable(_preferring(fits & off & ~on, prefer), held, due, idle_w_per_core)
             if h is not None:
                 on[h] = True
                 name = fleet.hosts[h].name
@@ -104,19 +126,140 @@ def make_room(
                     room.notes.append(f"bring back {r.name}: its deadline is due and no other host has room, so "
                                       f"{name} is switched on though the power-cycle budget holds it off")
         if h is None:
-            (room.to_nova if r.due else room.stay).append(r.uuid)
-            room.notes.append(_no_room(r, fleet, allow_power_on, bool((in_zone & off & ~on).any())))
+            rule = groups.rule(r, unit, zone_ok & ~_fast_enough(unit, fleet), fleet)
+            for u in unit:
+                (room.to_nova if u.due else room.stay).append(u.uuid)
+                room.notes.append(_no_room(u, fleet, allow_power_on, bool((allowed & off & ~on).any()), rule))
             continue
         load[h] += need
-        room.destinations[r.uuid] = fleet.hosts[h].name
-        placed.append(Instance(r.uuid, r.name, fleet.hosts[h].name, r.vcpus, r.memory_mb, r.disk_gb, locked=True))
+        for u in unit:
+            room.destinations[u.uuid] = fleet.hosts[h].name
+            groups.place(u, h)
+            placed.append(Instance(u.uuid, u.name, fleet.hosts[h].name, u.vcpus, u.memory_mb, u.disk_gb, locked=True,
+                                   server_group=groups.key(u)))
     if placed:
         switched = set(room.switch_on)
         hosts = [replace(h, state=HostState.ENABLED) if h.name in switched else h for h in fleet.hosts]
-        room.fleet = Fleet.build(hosts, (*fleet.instances, *placed), fleet.server_groups, fleet.default_cpu_util,
-                                 fleet.notes)
+        room.fleet = Fleet.build(hosts, (*fleet.instances, *placed), groups.server_groups(placed),
+                                 fleet.default_cpu_util, fleet.notes)
         room.fleet.share_host_arrays(fleet)  # the same hosts, some in another state
     return room
+
+
+def _need(r: Returning, fleet: Fleet) -> np.ndarray:
+    """(vcpu, memory_mb, disk_gb, cpu_cores) ``r`` asks of a host: its CPU unmeasured, so
+    ``Fleet.default_cpu_util`` of its vcpus (``Fleet.cpu_used``'s rule)."""
+    return np.array([r.vcpus, r.memory_mb, r.disk_gb, r.vcpus * fleet.default_cpu_util], dtype=np.float64)
+
+
+def _fast_enough(unit: Sequence[Returning], fleet: Fleet) -> np.ndarray:
+    """bool[H]: hosts whose cores cover what each of ``unit`` uses per core (``rules/cores.py``: its
+    CPU over its vcpus, ``Fleet.cpu_per_core``'s rule); all True on a fleet without core sizes."""
+    per_core = max(u.vcpus * fleet.default_cpu_util / max(u.vcpus, 1) for u in unit)
+    return ~slower_than(fleet.core_size, per_core)
+
+
+def _hardest_first(unit: Sequence[Returning]) -> tuple:
+    """Due first, then the largest (summed over an affinity block), the first uuid breaking ties."""
+    return (not any(u.due for u in unit), -sum(u.vcpus for u in unit), -sum(u.memory_mb for u in unit),
+            -sum(u.disk_gb for u in unit), unit[0].uuid)
+
+
+def _preferring(candidates: np.ndarray, prefer: np.ndarray | None) -> np.ndarray:
+    """``candidates`` narrowed to ``prefer`` when any of them is preferred (a soft policy), else all."""
+    if prefer is None:
+        return candidates
+    narrowed = candidates & prefer
+    return narrowed if narrowed.any() else candidates
+
+
+class _Groups:
+    """The server groups of the instances coming back: where their members are (running, or given a
+    host in this decision), which hosts each may take, and the groups the fleet must know."""
+
+    def __init__(self, fleet: Fleet, todo: Sequence[Returning]) -> None:
+        self.fleet = fleet
+        self.policy = {g.name: g.policy for g in fleet.server_groups}
+        for r in todo:
+            if r.server_group is not None and r.group_policy is not None:
+                self.policy.setdefault(r.server_group, r.group_policy)
+        self.hosts: dict[str, set[int]] = {}  # group -> hosts holding a member
+        for inst, h in zip(fleet.instances, fleet.placement.tolist()):
+            if inst.server_group is not None:
+                self.hosts.setdefault(inst.server_group, set()).add(h)
+        self.running = {g: frozenset(hs) for g, hs in self.hosts.items()}
+
+    def key(self, r: Returning) -> str | None:
+        """``r``'s group, when its policy is known (a group of unknown policy binds nothing here)."""
+        return r.server_group if r.server_group in self.policy else None
+
+    def policy_of(self, r: Returning) -> GroupPolicy | None:
+        return self.policy.get(r.server_group) if r.server_group is not None else None
+
+    def units(self, todo: Sequence[Returning]) -> list[list[Returning]]:
+        """Each instance alone, but the members of a hard affinity group none of which runs as one block."""
+        units: list[list[Returning]] = []
+        blocks: dict[str, list[Returning]] = {}
+        for r in todo:
+            if self.policy_of(r) is GroupPolicy.AFFINITY and not self.running.get(r.server_group):
+                if r.server_group not in blocks:
+                    blocks[r.server_group] = []
+                    units.append(blocks[r.server_group])
+                blocks[r.server_group].append(r)
+            else:
+                units.append([r])
+        return units
+
+    def _mask(self, hosts: set[int] | frozenset[int]) -> np.ndarray:
+        mask = np.zeros(len(self.fleet.hosts), dtype=bool)
+        mask[list(hosts)] = True
+        return mask
+
+    def allowed(self, r: Returning) -> np.ndarray:
+        """bool[H]: the hosts ``r``'s hard policy lets it take (all, without one)."""
+        policy = self.policy_of(r)
+        if policy is GroupPolicy.ANTI_AFFINITY:
+            return ~self._mask(self.hosts.get(r.server_group, set()))
+        if policy is GroupPolicy.AFFINITY and self.running.get(r.server_group):
+            return self._mask(self.running[r.server_group])
+        return np.ones(len(self.fleet.hosts), dtype=bool)
+
+    def preferred(self, r: Returning) -> np.ndarray | None:
+        """bool[H]: the hosts ``r``'s soft policy prefers, or None."""
+        policy = self.policy_of(r)
+        if policy is GroupPolicy.SOFT_ANTI_AFFINITY:
+            return ~self._mask(self.hosts.get(r.server_group, set()))
+        if policy is GroupPolicy.SOFT_AFFINITY and self.hosts.get(r.server_group):
+            return self._mask(self.hosts[r.server_group])
+        return None
+
+    def place(self, r: Returning, h: int) -> None:
+        if self.key(r) is not None:
+            self.hosts.setdefault(r.server_group, set()).add(h)
+
+    def rule(self, r: Returning, unit: Sequence[Returning], too_slow: np.ndarray, fleet: Fleet) -> str:
+        """What narrowed the hosts looked at, for the note (empty when nothing did)."""
+        parts = []
+        policy = self.policy_of(r)
+        names = sorted(fleet.hosts[h].name for h in self.hosts.get(r.server_group, ()))
+        if policy is GroupPolicy.ANTI_AFFINITY and names:
+            parts.append(f"apart from the members of its hard anti-affinity group {r.server_group} "
+                         f"(on {', '.join(names)})")
+        elif policy is GroupPolicy.AFFINITY and self.running.get(r.server_group):
+            parts.append(f"on the host of its hard affinity group {r.server_group}'s running members "
+                         f"({', '.join(names)})")
+        elif policy is GroupPolicy.AFFINITY and len(unit) > 1:
+            parts.append(f"on one host with the {len(unit) - 1} other member(s) of its hard affinity group "
+                         f"{r.server_group} brought back with it")
+        if too_slow.any():
+            parts.append(f"on cores fast enough for it ({too_slow.sum()} host(s) too slow)")
+        return " ".join(parts)
+
+    def server_groups(self, placed: Sequence[Instance]) -> tuple[ServerGroup, ...]:
+        """The fleet's groups, plus those of ``placed`` it did not hold (no member of them was running)."""
+        known = {g.name for g in self.fleet.server_groups}
+        new = sorted({i.server_group for i in placed if i.server_group is not None} - known)
+        return (*self.fleet.server_groups, *(ServerGroup(g, self.policy[g]) for g in new))
 
 
 def _fullest(candidates: np.ndarray, load_after: np.ndarray, limits: np.ndarray) -> int | None:
@@ -143,9 +286,12 @@ def _cheapest(candidates: np.ndarray, idle_w_per_core: np.ndarray) -> int | None
     return int(np.argmin(np.where(candidates, idle_w_per_core, np.inf)))
 
 
-def _no_room(r: Returning, fleet: Fleet, allow_power_on: bool, off_hosts: bool) -> str:
-    """Why ``r`` stays shelved, naming what was looked at."""
+def _no_room(r: Returning, fleet: Fleet, allow_power_on: bool, off_hosts: bool, rule: str = "") -> str:
+    """Why ``r`` stays shelved, naming what was looked at (``rule``: what else narrowed it, as
+    ``_Groups.rule`` says it)."""
     where = f"in zone {r.zone}" if r.zone is not None else "anywhere"
+    if rule:
+        where = f"{where} {rule}"
     size = f"{r.vcpus} vcpu, {r.memory_mb} MB, {r.disk_gb} GB"
     if not allow_power_on and off_hosts:
         off = "switching hosts on is not allowed"
@@ -184,7 +330,8 @@ def with_room(
             notes.append(f"bring back {name}: its flavour is unknown, Nova's scheduler places it")
             continue
         zone = s.zone if s.zone in zones else None  # a zone no host is known in: the model does not know it
-        returning.append(Returning(uuid, name, s.vcpus, s.memory_mb, s.disk_gb, zone, uuid in deferral.due))
+        returning.append(Returning(uuid, name, s.vcpus, s.memory_mb, s.disk_gb, zone, uuid in deferral.due,
+                                   s.server_group, s.group_policy))
     if not returning:
         return replace(deferral, notes=notes)
     room = make_room(deferral.fleet, returning, ceiling, cpu_ceiling, allow_power_on, held_off)

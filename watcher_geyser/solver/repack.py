@@ -57,7 +57,13 @@ def repack(ws: Workspace, keep: np.ndarray) -> Packing:
         residual[shedding] = -np.inf
         shed_items = np.array(sorted(shed), dtype=np.int64)
         stuck_here = []
-        for v in _largest_first(ws, shed_items[ws.in_hard_group[shed_items]]):
+        hard = shed_items[ws.in_hard_group[shed_items]]
+        for g, members in _by_group(ws, hard[_is_affinity(ws, hard)]):  # shed as one block: placed as one
+            peers = group_hosts.setdefault(g, set())
+            stuck = _place_block(ws, members, placement, residual, peers, _zone_hosts(ws, residual))
+            stuck_here += stuck
+            peers.add(int(ws.placement0[members[0]] if stuck else placement[members[0]]))
+        for v in _largest_first(ws, hard[~_is_affinity(ws, hard)]):
             forbidden = group_hosts.setdefault(int(ws.group[v]), set())
             if not _place_one(ws, v, placement, residual, forbidden=forbidden):
                 stuck_here.append(int(v))
@@ -101,20 +107,55 @@ def fill_pool(ws: Workspace, items: np.ndarray, residual: np.ndarray) -> tuple[n
 def _shed_overloads(
     ws: Workspace, keep: np.ndarray, load: np.ndarray, evicted: np.ndarray, messages: list[str]
 ) -> set[int]:
-    """Evict the smallest movable instances of kept hosts above their limits until they fit."""
+    """Evict the smallest movable instances of kept hosts above their limits until they fit.
+
+    The members of a hard affinity group on the host are one unit, shed together (their memory
+    summed to rank them) and placed together (``repack``), or not at all when one of them cannot
+    move: shed one by one they were placed apart and the checker refused the whole answer."""
     over = np.flatnonzero(keep & (load > ws.relief_limits + EPS).any(axis=1))
     shed: set[int] = set()
     for h in over:
         on_host = np.flatnonzero((ws.placement0 == h) & ~evicted & ws.movable)
-        for v in on_host[np.argsort(ws.ram[on_host], kind="stable")]:
+        for unit in _shed_units(ws, h, on_host[np.argsort(ws.ram[on_host], kind="stable")]):
             if not (load[h] > ws.relief_limits[h] + EPS).any():
                 break
-            evicted[v] = True
-            load[h] -= ws.demand[v]
-            shed.add(int(v))
+            evicted[unit] = True
+            load[h] -= ws.demand[unit].sum(axis=0)
+            shed.update(unit.tolist())
         if (load[h] > ws.relief_limits[h] + EPS).any():
             messages.append(f"host {ws.fleet.hosts[h].name} stays above its limits: what remains on it cannot move")
     return shed
+
+
+def _shed_units(ws: Workspace, h: int, by_memory: np.ndarray) -> list[np.ndarray]:
+    """``by_memory`` (host ``h``'s movable instances, least memory first) as units to shed in turn:
+    each instance alone, but a hard affinity group's members on ``h`` together, ranked by their
+    summed memory (stable: a fleet without such groups keeps its order), and left out when a
+    member on ``h`` cannot move."""
+    grouped = _is_affinity(ws, by_memory)
+    if not grouped.any():
+        return [by_memory[i : i + 1] for i in range(len(by_memory))]
+    units: list[np.ndarray] = []
+    seen: set[int] = set()
+    for v, in_group in zip(by_memory.tolist(), grouped.tolist()):
+        if not in_group:
+            units.append(np.array([v], dtype=np.int64))
+            continue
+        g = int(ws.group[v])
+        if g in seen:
+            continue
+        seen.add(g)
+        members = np.flatnonzero((ws.group == g) & (ws.placement0 == h))
+        if ws.movable[members].all() and np.isin(members, by_memory).all():
+            units.append(members)
+    size = np.array([ws.ram[u].sum() for u in units])
+    return [units[i] for i in np.argsort(size, kind="stable")]
+
+
+def _is_affinity(ws: Workspace, items: np.ndarray) -> np.ndarray:
+    """bool[len(items)]: members of hard affinity groups."""
+    affinity = [g for g, p in enumerate(ws.policy) if p is GroupPolicy.AFFINITY]
+    return np.isin(ws.group[items], affinity)
 
 
 def _group_presence(ws: Workspace, placement: np.ndarray, evicted: np.ndarray) -> dict[int, set[int]]:

@@ -42,6 +42,8 @@ class AdaptedFleet:
     notes: list[str] = field(default_factory=list)
     dropped_hosts: list[str] = field(default_factory=list)
     groups_unknown: bool = False  # server groups could not be listed: nothing moves, nothing is switched off
+    # instance uuid -> (group key, policy) as listed, shelved members too (the fleet holds running ones only)
+    member_groups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def hosts_enabled(self) -> int:
@@ -92,7 +94,7 @@ def fleet_from_model(
                                        server_groups, notes))
     groups = _groups(server_groups, {i.uuid for i in instances})
     fleet = Fleet.build(hosts, instances, groups, default_cpu_util)
-    return AdaptedFleet(fleet, node_uuids, notes, dropped, groups_unknown)
+    return AdaptedFleet(fleet, node_uuids, notes, dropped, groups_unknown, server_groups)
 
 
 def _host_state(node, has_instances: bool, power_state: str | None, our_reasons: tuple[str, ...],

@@ -32,7 +32,7 @@ from watcher.decision_engine.strategy.strategies import base
 
 from watcher_geyser import defaults
 from watcher_geyser.deferral import DeferralConfig
-from watcher_geyser.deferral.fleet import FleetDeferral, defer_in_fleet
+from watcher_geyser.deferral.fleet import FleetDeferral, defer_in_fleet, with_groups
 from watcher_geyser.deferral.room import with_room
 from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Hold, Settings
 from watcher_geyser.pipeline.request import packing_ceilings
@@ -109,12 +109,13 @@ class _GeyserStrategy(base.BaseStrategy):
         # no host the budget holds on is emptied by shelving (``deferral.fleet.spare_hosts``)
         deferral = self._defer(adapted, decision, notes, frozenset(hold.held_on) if hold else frozenset())
         deferral = self._make_room(deferral, settings, hold, metal, notes)
+        now = adapted.fleet  # as it stands: the instances to shelve running, hosts to switch on still off
         # without the instances to shelve (the plan may empty their hosts), with those brought back held in place
         adapted.fleet = deferral.fleet
         plan, target_notes = self._solve_and_plan(adapted, decision, settings)
         notes.extend(target_notes)
         emitted = emit.emit_plan(self.solution, plan, adapted.fleet, adapted.node_uuids, metal.node_ids,
-                                 self.config.get("disabled_reason", opts.DISABLED_REASON), notes, deferral)
+                                 self.config.get("disabled_reason", opts.DISABLED_REASON), notes, deferral, now)
         for line in notes + list(emitted.skipped):
             LOG.warning("%s: %s", self.get_name(), line)
         self._set_indicators(adapted, decision, emitted)
@@ -143,7 +144,7 @@ class _GeyserStrategy(base.BaseStrategy):
         ``keep_on`` is emptied by shelving.
         """
         try:
-            shelved = self.cloud.shelved_by_geyser(notes)
+            shelved = with_groups(self.cloud.shelved_by_geyser(notes), adapted.member_groups)
             result = defer_in_fleet(adapted.fleet, shelved, decision.energy, time.time(), DeferralConfig(), keep_on)
         except Exception as exc:  # noqa: BLE001 - deferral is an extra; the audit goes on without it
             LOG.exception("%s: deferral failed", self.get_name())

@@ -93,9 +93,14 @@ class Emitted:
 
 def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Mapping[str, str],
               metal_ids: Mapping[str, str], disabled_reason: str, notes: list[str],
-              deferral: FleetDeferral | None = None) -> Emitted:
+              deferral: FleetDeferral | None = None, fleet_now: Fleet | None = None) -> Emitted:
     """Write ``plan`` (and ``notes`` as a leading ``nop``, ``deferral``'s shelves first and its
-    bring-backs last) into ``solution``."""
+    bring-backs last) into ``solution``.
+
+    ``fleet`` is the one the plan was made for (``deferral``'s: its shelved instances gone, its
+    bring-backs in place and the hosts switched on for them on); ``fleet_now`` (default ``fleet``)
+    the cloud as it stands, whose watts are ``watts_before_w``: the watts an operator is shown as
+    now must not hold the hosts this plan switches on, nor lack the instances it shelves."""
     offset = 0
     if notes:
         message = " | ".join(notes)
@@ -147,10 +152,11 @@ def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Map
             params["destination_node"] = destinations[uuid]
         solution.add_action(INSTANCE_STATE_ACTION, input_parameters=params, resource_id=uuid,
                             wave=len(plan.waves) + offset)
+    now = fleet if fleet_now is None else fleet_now
     return Emitted(
         migrations=migrations,
         released_hosts=len(released),
-        watts_before_w=fleet.watts(powered=fleet.powered),
+        watts_before_w=now.watts(powered=now.powered),
         watts_after_w=fleet.watts(placement, powered=powered),
         skipped=tuple(skipped),
         shelved=len(deferral.shelve) if deferral is not None else 0,

@@ -53,10 +53,15 @@ def core_tiers(fleet: Fleet) -> tuple[np.ndarray, np.ndarray]:
     return host_tier.astype(np.int64), tier.astype(np.int64)
 
 
+def slower_than(size: np.ndarray, need: np.ndarray | float) -> np.ndarray:
+    """bool: cores of ``size`` give less than ``need`` per core (the rule's comparison, broadcast)."""
+    return need > covered_need(size)
+
+
 def too_slow(fleet: Fleet, instances: np.ndarray, hosts: np.ndarray) -> np.ndarray:
-    """bool per pair: ``hosts[i]``'s cores give less than ``instances[i]`` uses per core (the rule's
-    comparison, for the checker and the planner's refusals alike; home is the caller's concern)."""
-    return fleet.cpu_per_core[instances] > covered_need(fleet.core_size[hosts])
+    """bool per pair: ``hosts[i]``'s cores give less than ``instances[i]`` uses per core (for the
+    checker and the planner's refusals alike; home is the caller's concern)."""
+    return slower_than(fleet.core_size[hosts], fleet.cpu_per_core[instances])
 
 
 def starved(fleet: Fleet, placement: np.ndarray | None = None) -> np.ndarray:
