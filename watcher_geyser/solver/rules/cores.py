@@ -69,7 +69,7 @@ def starved(fleet: Fleet, placement: np.ndarray | None = None) -> np.ndarray:
     ``STARVED_MARGIN`` under ``placement`` (now, by default): relief moves those still at home.
     None in a fleet without core sizes."""
     at = fleet.placement if placement is None else placement
-    return fleet.cpu_per_core > covered_need(fleet.core_size[at] * (1 + STARVED_MARGIN))
+    return slower_than(fleet.core_size[at] * (1 + STARVED_MARGIN), fleet.cpu_per_core)
 
 
 def check_core_size(problem: Problem, placement: np.ndarray) -> list[str]:
