@@ -196,7 +196,7 @@ class Target:
     messages: tuple[str, ...] = field(default_factory=tuple)
     relieved: tuple[str, ...] = ()  # hosts brought under their relief limit by this answer
     unrelieved: dict[str, str] = field(default_factory=dict)  # host name -> why it stays above its relief limit
-    # (or keeps instances its cores are too slow for: the reason starts with ``relief.SLOW_CORES``)
+    # (or keeps instances its cores are too slow for: the reason starts with ``unrelieved.SLOW_CORES``)
 
     @property
     def fleet(self) -> Fleet:

@@ -3,27 +3,15 @@
 A host is *hot* when its load (flavour vcpu/RAM/disk, or measured CPU) is above its relief
 limit (``solver/limits.py``). Relief has priority over consolidation, so ``solve`` runs it
 first and every back-end (greedy, decomposition, exact) then starts from the relieved
-fleet. For each hot host, most over first:
-
-1. *which instances*: the fewest and cheapest that bring it under its relief limit. When one
-   instance alone clears the excess, the one with the least memory (the shortest migration,
-   as CloudSim's minimum-migration-time policy); otherwise the one that covers most of the
-   excess, and again, until the host is under its limit;
-2. *where*: a host that is on and holds instances, with room under its packing limit (the
-   one that ends least full, so that a relieved host's neighbours are not the next hot
-   ones); otherwise a host that is on but empty, then a host that is off and may be switched
-   on (``Problem.allow_power_on``), cheapest idle watts per core first, then the most
-   switch-offs left (``Problem.switch_offs_left``: the wear spreads). Every candidate of
-   step 1 is tried on hosts that are on before any host is switched on (a host switched on
-   for one small instance is the next one consolidation empties). Same zone, hard
-   anti-affinity kept, members of hard affinity groups never moved alone, never onto a host
-   whose cores are too slow for the instance (``rules/cores.py``).
+fleet. For each hot host, most over first, it moves the fewest and cheapest instances that bring
+the host under its relief limit, to hosts that are on before any host is switched on, by the
+placement rules (which instances and where: ``solver/shedder.py``).
 
 *Starved instances.* An instance still at home whose CPU use per core (``Fleet.cpu_per_core``, the
 measured or forecast load) is above its host's core size (``rules/cores.starved``) is starved
 there however cool the host is: its vCPUs cannot borrow a second core's speed, and no host looks
 hot for it. After the hot hosts, relief moves each such instance (most over its core size first)
-to a host whose cores are fast enough, by the same destinations and rules as above: every one is
+to a host whose cores are fast enough, by the same destinations and rules: every one is
 tried on hosts that are on before any host is switched on. Consolidation moves it back onto slow
 cores only once its use fits them (a moved instance lands only on cores that cover it).
 
@@ -37,16 +25,14 @@ crossing its core size back and forth). A fleet without core sizes has no starve
 decides exactly as before.
 
 Relief counts against ``max_migrations`` (an explicit hard cap), never against
-``max_consolidation_moves``. A host relief cannot bring under its limit is named in
-``Target.unrelieved`` with how far above it stays and why: pinned instances, the migration cap,
-or no room; where hosts would have had room, which rule kept each out (switching on not allowed,
-disabled, hard anti-affinity), else whether any host was off to switch on. One message per such
-host (``unrelieved_message``), so a shell that prints both the message and ``Target.unrelieved``
-can tell they are one note. A host left holding starved instances is named there too: its reason
-starts with ``SLOW_CORES`` and names each instance, what it needs per core and why it stayed
-(pinned, in a hard affinity group, the migration cap, or no room on cores fast enough and what kept
-those hosts out); on a host also hot it follows the hot reason, still one entry and one message.
-The planner emits the ``power_on`` (and ``enable``) of a host before any migration lands on it.
+``max_consolidation_moves``. A host relief cannot bring under its limit, or leaves holding starved
+instances, is named in ``Target.unrelieved`` with why, one message per host
+(``solver/unrelieved.py``, whose names this module re-exports for its callers). The planner emits
+the ``power_on`` (and ``enable``) of a host before any migration lands on it.
+
+This module runs the two passes (hot hosts, then starved instances) over one ``Shedder`` and turns
+what they did into ``Relief`` and the ``Target``; ``solver/shedder.py`` holds the state and the
+choice of one move, ``solver/unrelieved.py`` the reasons. Three files, one job each (STYLE.md).
 """
 
 from __future__ import annotations
@@ -57,41 +43,35 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from watcher_geyser import bounds
-from watcher_geyser.model import RAM, GroupPolicy
-from watcher_geyser.names import listed
 from watcher_geyser.solver.checks import check_placement
-from watcher_geyser.solver.limits import (
-    CPU_CORES,
-    LIMIT_RESOURCES,
-    TOLERANCE,
-    above,
-    host_load,
-    instance_demand,
-    packing_limits,
+from watcher_geyser.solver.limits import above, host_load
+from watcher_geyser.solver.problem import Bounds, Problem, Target
+from watcher_geyser.solver.rules.cores import starved
+from watcher_geyser.solver.shedder import EMPTY, OFF, ON, Shedder
+from watcher_geyser.solver.unrelieved import (
+    POWER_ON_FORBIDDEN,
+    SLOW_CORES,
+    cap_reason,
+    describe,
+    for_want_of_room,
+    no_faster_room_reason,
+    no_room_reason,
+    pinned_reason,
+    starved_reason,
+    stuck_reason,
+    unrelieved_message,
 )
-from watcher_geyser.solver.problem import MIGRATION_CAP, Bounds, Problem, Target
-from watcher_geyser.solver.rules.cores import covered_need, starved
-from watcher_geyser.solver.rules.groups import anti_affinity_groups
 
-ON, EMPTY, OFF = 0, 1, 2  # destination tiers: on and busy, on and empty, off
-#: The request's own name for the switch that forbade switching hosts on, as reasons give it (the
-#: Watcher audit parameter has the same name; ``geyser plan`` puts its flag in its place).
-POWER_ON_FORBIDDEN = "allow_power_on is false"
-NO_ROOM = "no room"  # how a reason for want of room starts, after the resources over the limit
-SLOW_CORES = "cores too slow"  # how the reason for a host left holding starved instances starts
-
-
-def for_want_of_room(reason: str) -> bool:
-    """Whether ``reason`` (a ``Target.unrelieved`` value) says no host had room for the instances."""
-    return f"; {NO_ROOM} " in reason
-
-
-def unrelieved_message(name: str, reason: str) -> str:
-    """The one message naming a host relief left above its limit, or left holding instances its
-    cores are too slow for (``reason``: its ``Target.unrelieved``)."""
-    if reason.startswith(SLOW_CORES):
-        return f"host {name} keeps instances its cores are too slow for: {reason}"
-    return f"host {name} stays above its relief limit: {reason}"
+__all__ = [
+    "POWER_ON_FORBIDDEN",
+    "SLOW_CORES",
+    "Relief",
+    "for_want_of_room",
+    "relieve",
+    "relieved_problem",
+    "relieved_target",
+    "unrelieved_message",
+]
 
 
 @dataclass(frozen=True)
@@ -121,14 +101,14 @@ def relieve(problem: Problem) -> Relief:
         return Relief(fleet.placement.copy())
     if not above(host_load(fleet), problem.relief_limits).any() and not starved(fleet).any():
         return Relief(fleet.placement.copy())  # nothing hot or starved: no shedder to set up (most simulated steps)
-    shedder = _Shedder(problem)
+    shedder = Shedder(problem)
     hot = shedder.hot_hosts()
     for h in hot:
-        shedder.shed(int(h))
-    shedder.move_starved()
+        _shed(shedder, int(h))
+    _move_starved(shedder)
     if not len(hot) and not shedder.moves and not shedder.unrelieved:
         return Relief(fleet.placement.copy())
-    return shedder.result(tuple(int(h) for h in hot), time.monotonic() - started)
+    return _result(shedder, tuple(int(h) for h in hot), time.monotonic() - started)
 
 
 def relieved_problem(problem: Problem, relief: Relief) -> Problem:
@@ -186,304 +166,95 @@ def relieved_target(problem: Problem, relief: Relief, inner: Target, proven_host
     )
 
 
-class _Shedder:
-    """The relief state: loads, placement, and which hosts are on, as moves are decided."""
-
-    def __init__(self, problem: Problem) -> None:
-        fleet = problem.fleet
-        self.problem, self.fleet = problem, fleet
-        self.demand = instance_demand(fleet)
-        self.placement = fleet.placement.copy()
-        self.load = host_load(fleet)
-        self.relief = problem.relief_limits
-        self.goal = self.relief  # a hot host sheds until it is under this
-        self.packing = packing_limits(fleet, problem.ceiling, problem.cpu_packing)
-        self.finite = np.isfinite(self.packing)
-        self.scale = np.maximum(np.where(self.finite, self.packing, 1.0), 1e-9)
-        self.receivable = problem.may_receive.copy()
-        self.core_covers = covered_need(fleet.core_size)  # the most CPU per core each host's cores cover
-        occupied = fleet.occupied()
-        self.tier = np.where(occupied, ON, np.where(fleet.powered, EMPTY, OFF))
-        # cheapest idle watts per core first; among equal hosts the most switch-offs left (wear spreads)
-        self.cost = np.lexsort((-fleet.capacity[:, RAM], -problem.cycles_left, fleet.idle_w / fleet.physical_cores))
-        self.rank = np.empty(len(fleet.hosts), dtype=np.int64)
-        self.rank[self.cost] = np.arange(len(fleet.hosts))
-        self.hot = above(self.load, self.relief)
-        self.moves_left = np.inf if problem.max_migrations is None else problem.max_migrations
-        self.moves = 0
-        self.powered_on: list[int] = []
-        self.relieved: list[int] = []
-        self.unrelieved: dict[int, str] = {}
-        self.messages: list[str] = []
-        self._groups(fleet)
-
-    def _groups(self, fleet) -> None:
-        self.group_hosts: dict[int, set[int]] = {}
-        if not fleet.server_groups:  # most fleets: no walk over the instances (a hot path in the simulator)
-            self.anti = np.full(len(fleet.instances), -1, dtype=np.int64)
-            self.affinity = np.zeros(len(fleet.instances), dtype=bool)
-            return
-        self.anti = anti_affinity_groups(fleet)
-        affinity = {g.name for g in fleet.server_groups if g.policy is GroupPolicy.AFFINITY}
-        self.affinity = np.array([i.server_group in affinity for i in fleet.instances], dtype=bool)
-        for v in np.flatnonzero(self.anti >= 0):
-            self.group_hosts.setdefault(int(self.anti[v]), set()).add(int(self.placement[v]))
-
-    def hot_hosts(self) -> np.ndarray:
-        """Hot hosts, the furthest above their relief limit (relative to it) first."""
-        hot = np.flatnonzero(self.hot)
-        over = ((self.load[hot] - self.relief[hot]) / self.scale[hot]).max(axis=1)
-        return hot[np.argsort(-over, kind="stable")]
-
-    def shed(self, h: int) -> None:
-        reason = None
-        moved: list[int] = []
-        while above(self.load[h : h + 1], self.goal[h : h + 1])[0]:
-            if self.moves_left <= 0:
-                cap = self.problem.max_migrations
-                reason = f"the migration cap ({MIGRATION_CAP}{cap}) is used up: raise it to relieve more"
-                break
-            v, dst = self._next_move(h)
-            if v is None:
-                reason = reason or self._pinned_reason(h)
-                break
-            if dst is None:
-                reason = self._no_room_reason(h)
-                break
-            self._move(v, h, dst)
-            moved.append(v)
-        name = self.fleet.hosts[h].name
-        what = _describe(self.load[h], self.relief[h])
-        if moved:
-            destinations = sorted({self.fleet.hosts[int(self.placement[v])].name for v in moved})
-            self.messages.append(f"relief: {len(moved)} instance(s) moved off {name} to {', '.join(destinations)}")
-        if reason is None or not above(self.load[h : h + 1], self.relief[h : h + 1])[0]:
-            self.relieved.append(h)
-        else:
-            self.unrelieved[h] = f"{what}; {reason}"
-            self.messages.append(unrelieved_message(name, self.unrelieved[h]))
-
-    def move_starved(self) -> None:
-        """Move every instance still at home whose host's cores are too slow for it (module doc)
-        to a host whose cores are fast enough: every one is tried on hosts that are on before
-        any host is switched on, the most starved first. Those left are named per host."""
-        fleet = self.fleet
-        home = self.placement == fleet.placement
-        waiting = np.flatnonzero(starved(fleet) & home)
-        if not len(waiting):
-            return
-        over = fleet.cpu_per_core[waiting] / fleet.core_size[fleet.placement[waiting]]
-        waiting = waiting[np.argsort(-over, kind="stable")]
-        left: dict[int, list[tuple[int, str]]] = {}
-        for tiers in ((ON,), (ON, EMPTY, OFF)):
-            still = []
-            for v in waiting.tolist():
-                h = int(self.placement[v])
-                why = self._stuck_reason(v)
-                dst = None if why else self._destination(v, h, tiers)
-                if dst is not None:
-                    self._move(v, h, dst)
-                    name = fleet.hosts[dst].name
-                    self.messages.append(f"relief: {fleet.instances[v].uuid} moved off {fleet.hosts[h].name}, its "
-                                         f"cores too slow for it, to {name}")
-                elif why or tiers != (ON,):
-                    left.setdefault(h, []).append((v, why or self._no_faster_room_reason(v, h)))
-                else:
-                    still.append(v)
-            waiting = np.array(still, dtype=np.int64)
-        for h, stuck in left.items():
-            self._name_starved(h, stuck)
-
-    def _stuck_reason(self, v: int) -> str | None:
-        """Why ``v`` may not move at all (pinned, in a hard affinity group, the cap used up), or None."""
-        if not self.fleet.movable[v]:
-            return "pinned (locked, excluded or in a state that cannot migrate)"
-        if self.affinity[v]:
-            return "in a hard affinity group, which moves only as a whole"
-        if self.moves_left <= 0:
-            cap = self.problem.max_migrations
-            return f"the migration cap ({MIGRATION_CAP}{cap}) is used up: raise it to relieve more"
-        return None
-
-    def _no_faster_room_reason(self, v: int, h: int) -> str:
-        """Why no host took ``v``: none with cores fast enough had room, or the rules kept them out."""
-        fleet = self.fleet
-        fits = (self.packing - self.load >= self.demand[v] - TOLERANCE * self.scale).all(axis=1)
-        fast = (fleet.host_zone == fleet.host_zone[h]) & ~self.hot & self._fast_enough(v) & fleet.accepts
-        kept = []
-        if (fast & fits & ~self.receivable).any():
-            kept.append(f"hosts off, and switching hosts on is not allowed ({POWER_ON_FORBIDDEN})")
-        if self.anti[v] >= 0 and (fast & fits & self.receivable).any():
-            kept.append("the others hold members of its hard anti-affinity group")
-        zone = fleet.hosts[h].zone
-        if kept:
-            where = f"{NO_ROOM} on the hosts with cores fast enough that may receive it in zone {zone}"
-            return f"{where}: {'; '.join(kept)}"
-        return f"{NO_ROOM} on any host of zone {zone} with cores fast enough, on or off: add faster hosts"
-
-    def _name_starved(self, h: int, stuck: list[tuple[int, str]]) -> None:
-        fleet = self.fleet
-        each = ", ".join(f"{fleet.instances[v].uuid} needs {fleet.cpu_per_core[v]:.6g} ({why})" for v, why in stuck)
-        reason = f"{SLOW_CORES} ({fleet.core_size[h]:.6g} each) for {len(stuck)} instance(s): {each}"
-        name = fleet.hosts[h].name
-        if h in self.unrelieved:  # hot and starved: still one reason, one message
-            old = unrelieved_message(name, self.unrelieved[h])
-            self.unrelieved[h] = f"{self.unrelieved[h]}; {reason}"
-            self.messages = [unrelieved_message(name, self.unrelieved[h]) if m == old else m for m in self.messages]
-            return
-        self.unrelieved[h] = reason
-        self.messages.append(unrelieved_message(name, reason))
-
-    def _next_move(self, h: int) -> tuple[int | None, int | None]:
-        """(instance, destination) of the next relief move off ``h``: the first instance in
-        ``_candidates`` order that fits on a host that is on, else the first that fits on
-        a host switched on for it (a host switched on for one small instance is the next
-        one consolidation empties). (None, None): nothing left to move; (v, None): no room."""
-        order = self._candidates(h)
-        if not len(order):
-            return None, None
-        for tiers in ((ON,), (ON, EMPTY, OFF)):
-            for v in order:
-                dst = self._destination(int(v), h, tiers)
-                if dst is not None:
-                    return int(v), dst
-        return int(order[0]), None
-
-    def _candidates(self, h: int) -> np.ndarray:
-        """Instances of ``h`` that may move, best first: those that clear the excess alone,
-        least memory first (the shortest migration); then the others, covering the most of
-        the excess first."""
-        fleet = self.fleet
-        here = np.flatnonzero((self.placement == h) & fleet.movable & ~self.affinity)
-        here = here[fleet.placement[here] == h]
-        if not len(here):
-            return here
-        excess = self.load[h] - self.goal[h]
-        over = excess > TOLERANCE
-        need = self.demand[here][:, over]
-        clears = (need >= excess[over] - TOLERANCE).all(axis=1)
-        coverage = (np.minimum(need, excess[over]) / excess[over]).sum(axis=1)
-        memory = fleet.demand[here, RAM]
-        return here[np.lexsort((self.demand[here, CPU_CORES], memory, -coverage, ~clears))]
-
-    def _destination(self, v: int, h: int, tiers: tuple[int, ...]) -> int | None:
-        fleet = self.fleet
-        need = self.demand[v]
-        room = self.packing - self.load
-        fits = (room >= need - TOLERANCE * self.scale).all(axis=1)
-        fits &= self.receivable & (fleet.host_zone == fleet.host_zone[h]) & ~self.hot & self._fast_enough(v)
-        if self.anti[v] >= 0:
-            fits[list(self.group_hosts[int(self.anti[v])])] = False
-        for tier in tiers:
-            candidates = np.flatnonzero(fits & (self.tier == tier))
-            if not len(candidates):
-                continue
-            if tier == ON:  # the host that ends least full
-                fill = np.where(self.finite[candidates], (self.load[candidates] + need) / self.scale[candidates], 0)
-                fill = fill.max(axis=1)
-                return int(candidates[np.argmin(fill)])
-            return int(candidates[np.argmin(self.rank[candidates])])
-        return None
-
-    def _fast_enough(self, v: int) -> np.ndarray:
-        """bool[H]: hosts whose cores are fast enough for ``v`` (``rules/cores.py``; relief moves
-        only instances still at home, so the home exception does not arise)."""
-        return self.fleet.cpu_per_core[v] <= self.core_covers
-
-    def _move(self, v: int, h: int, dst: int) -> None:
-        self.placement[v] = dst
-        self.load[h] -= self.demand[v]
-        self.load[dst] += self.demand[v]
-        if self.tier[dst] == OFF:
-            self.powered_on.append(dst)
-        self.tier[dst] = ON
-        if self.anti[v] >= 0:
-            hosts = self.group_hosts[int(self.anti[v])]
-            if not ((self.placement == h) & (self.anti == self.anti[v])).any():
-                hosts.discard(h)
-            hosts.add(dst)
-        self.moves += 1
-        self.moves_left -= 1
-
-    def _pinned_reason(self, h: int) -> str:
-        fleet = self.fleet
-        here = np.flatnonzero(self.placement == h)
-        pinned = int((~fleet.movable[here]).sum())
-        grouped = int((fleet.movable[here] & self.affinity[here]).sum())
-        parts = []
-        if pinned:
-            parts.append(f"{pinned} pinned (locked, excluded or in a state that cannot migrate)")
-        if grouped:
-            parts.append(f"{grouped} in hard affinity groups, which move only as a whole")
-        return "what remains on it cannot move: " + ("; ".join(parts) or "no instance left to move")
-
-    def _no_room_reason(self, h: int) -> str:
-        """Why none of ``h``'s instances found a host: which rule kept out each host that had room
-        for one of them, or else that no host of the zone had room, on or off."""
-        fleet = self.fleet
-        zone = fleet.hosts[h].zone
-        in_zone = (fleet.host_zone == fleet.host_zone[h]) & ~self.hot
-        room = self.packing - self.load
-        off, disabled, grouped, groups, slow = set(), set(), set(), set(), set()
-        for v in self._candidates(h).tolist():
-            fits = in_zone & (room >= self.demand[v] - TOLERANCE * self.scale).all(axis=1)
-            fast = self._fast_enough(v)
-            slow |= set(np.flatnonzero(fits & ~fast & fleet.accepts).tolist())
-            fits &= fast
-            off |= set(np.flatnonzero(fits & fleet.accepts & ~self.receivable).tolist())
-            disabled |= set(np.flatnonzero(fits & ~fleet.accepts).tolist())
-            if self.anti[v] >= 0:
-                members = self.group_hosts[int(self.anti[v])] & set(np.flatnonzero(fits & self.receivable).tolist())
-                grouped |= members
-                groups |= {fleet.server_groups[int(self.anti[v])].name} if members else set()
-        if not (off or disabled or grouped or slow):
-            return self._nowhere_reason(zone, in_zone)
-        def names(hosts: set[int]) -> str:
-            return listed(sorted(fleet.hosts[d].name for d in hosts))
-
-        kept = []
-        if off:
-            kept.append(f"{names(off)} off, and switching hosts on is not allowed ({POWER_ON_FORBIDDEN})")
-        if disabled:
-            kept.append(f"{names(disabled)} disabled (enable to let them receive)")
-        if grouped:
-            kept.append(f"{names(grouped)} holding members of its hard anti-affinity group(s) {listed(sorted(groups))}")
-        if slow:
-            kept.append(f"{names(slow)} with cores too slow for the CPU its instances need per core")
-        where = f"{NO_ROOM} on the hosts that may receive its instances in zone {zone}"
-        return f"{where}; hosts with room: " + "; ".join(kept)
-
-    def _nowhere_reason(self, zone: str, in_zone: np.ndarray) -> str:
-        """No host of the zone has room for any of the instances, whatever the rules."""
-        switchable = int((in_zone & (self.tier == OFF) & self.fleet.accepts).sum())
-        fix = ": raise the ceilings, or add hosts"
-        if not switchable:
-            return f"{NO_ROOM} for its instances on the hosts of zone {zone}, and none is off to switch on{fix}"
-        if self.problem.allow_power_on:
-            return f"{NO_ROOM} for its instances in zone {zone}, even on the {switchable} host(s) switched on{fix}"
-        return f"{NO_ROOM} for its instances in zone {zone}, not even on the {switchable} host(s) off there{fix}"
-
-    def result(self, hot: tuple[int, ...], seconds: float) -> Relief:
-        if self.powered_on:
-            names = ", ".join(self.fleet.hosts[h].name for h in self.powered_on)
-            self.messages.append(f"relief: switched on {names} to make room")
-        return Relief(
-            placement=self.placement,
-            hot=hot,
-            relieved=tuple(self.relieved),
-            unrelieved=dict(self.unrelieved),
-            powered_on=tuple(self.powered_on),
-            messages=tuple(self.messages),
-            moves=self.moves,
-            seconds=seconds,
-        )
 
 
-def _describe(load: np.ndarray, limit: np.ndarray) -> str:
-    """'cpu_cores 18.2 over 16' for each resource above its relief limit."""
-    parts = [
-        f"{LIMIT_RESOURCES[r]} {load[r]:.6g} over {limit[r]:.6g}"
-        for r in range(len(LIMIT_RESOURCES))
-        if load[r] > limit[r] + TOLERANCE
-    ]
-    return ", ".join(parts) or "at its limit"
+def _shed(s: Shedder, h: int) -> None:
+    """The hot pass for ``h``: move instances off it until it is under its relief limit, then
+    record it as relieved, or as unrelieved with the reason and its one message."""
+    reason = None
+    moved: list[int] = []
+    while above(s.load[h : h + 1], s.goal[h : h + 1])[0]:
+        if s.moves_left <= 0:
+            reason = cap_reason(s)
+            break
+        v, dst = s.next_move(h)
+        if v is None:
+            reason = reason or pinned_reason(s, h)
+            break
+        if dst is None:
+            reason = no_room_reason(s, h)
+            break
+        s.move(v, h, dst)
+        moved.append(v)
+    name = s.fleet.hosts[h].name
+    what = describe(s.load[h], s.relief[h])
+    if moved:
+        destinations = sorted({s.fleet.hosts[int(s.placement[v])].name for v in moved})
+        s.messages.append(f"relief: {len(moved)} instance(s) moved off {name} to {', '.join(destinations)}")
+    if reason is None or not above(s.load[h : h + 1], s.relief[h : h + 1])[0]:
+        s.relieved.append(h)
+    else:
+        s.unrelieved[h] = f"{what}; {reason}"
+        s.messages.append(unrelieved_message(name, s.unrelieved[h]))
+
+
+def _move_starved(s: Shedder) -> None:
+    """The starved pass: move every instance still at home whose host's cores are too slow for it
+    (module doc) to a host whose cores are fast enough: every one is tried on hosts that are on
+    before any host is switched on, the most starved first. Those left are named per host."""
+    fleet = s.fleet
+    home = s.placement == fleet.placement
+    waiting = np.flatnonzero(starved(fleet) & home)
+    if not len(waiting):
+        return
+    over = fleet.cpu_per_core[waiting] / fleet.core_size[fleet.placement[waiting]]
+    waiting = waiting[np.argsort(-over, kind="stable")]
+    left: dict[int, list[tuple[int, str]]] = {}
+    for tiers in ((ON,), (ON, EMPTY, OFF)):
+        still = []
+        for v in waiting.tolist():
+            h = int(s.placement[v])
+            why = stuck_reason(s, v)
+            dst = None if why else s.destination(v, h, tiers)
+            if dst is not None:
+                s.move(v, h, dst)
+                name = fleet.hosts[dst].name
+                s.messages.append(f"relief: {fleet.instances[v].uuid} moved off {fleet.hosts[h].name}, its "
+                                  f"cores too slow for it, to {name}")
+            elif why or tiers != (ON,):
+                left.setdefault(h, []).append((v, why or no_faster_room_reason(s, v, h)))
+            else:
+                still.append(v)
+        waiting = np.array(still, dtype=np.int64)
+    for h, stuck in left.items():
+        _name_starved(s, h, stuck)
+
+
+def _name_starved(s: Shedder, h: int, stuck: list[tuple[int, str]]) -> None:
+    """Name ``h`` in the unrelieved with its starved instances left; on a host also hot the reason
+    follows the hot one, still one entry and one message."""
+    reason = starved_reason(s, h, stuck)
+    name = s.fleet.hosts[h].name
+    if h in s.unrelieved:  # hot and starved: still one reason, one message
+        old = unrelieved_message(name, s.unrelieved[h])
+        s.unrelieved[h] = f"{s.unrelieved[h]}; {reason}"
+        s.messages = [unrelieved_message(name, s.unrelieved[h]) if m == old else m for m in s.messages]
+        return
+    s.unrelieved[h] = reason
+    s.messages.append(unrelieved_message(name, reason))
+
+
+def _result(s: Shedder, hot: tuple[int, ...], seconds: float) -> Relief:
+    if s.powered_on:
+        names = ", ".join(s.fleet.hosts[h].name for h in s.powered_on)
+        s.messages.append(f"relief: switched on {names} to make room")
+    return Relief(
+        placement=s.placement,
+        hot=hot,
+        relieved=tuple(s.relieved),
+        unrelieved=dict(s.unrelieved),
+        powered_on=tuple(s.powered_on),
+        messages=tuple(s.messages),
+        moves=s.moves,
+        seconds=seconds,
+    )
