@@ -42,6 +42,22 @@ class MigrationKind(enum.StrEnum):
 # stopped; any other state (error, building, suspended, shelved, ..) pins it where it is.
 _LIVE_STATES = frozenset({"active", "paused"})
 _COLD_STATES = frozenset({"shutoff", "stopped"})
+# Nova's task states (nova/compute/task_states.py). Nova keeps vm_state "active" while a task runs
+# (a live migration, a resize, a rebuild, ..) and refuses a migration meanwhile (HTTP 409), so an
+# adapter that reads a task in flight puts it in ``Instance.state``: the instance stays, and
+# ``pinned_reason`` says why in those words. A task not listed here pins it all the same (any state
+# but the live and cold ones does), only worded as a state.
+NOVA_TASKS = frozenset({
+    "scheduling", "block_device_mapping", "networking", "spawning", "image_snapshot", "image_snapshot_pending",
+    "image_pending_upload", "image_uploading", "image_backup", "updating_password", "resize_prep",
+    "resize_migrating", "resize_migrated", "resize_finish", "resize_reverting", "resize_confirming", "rebooting",
+    "reboot_pending", "reboot_started", "rebooting_hard", "reboot_pending_hard", "reboot_started_hard", "pausing",
+    "unpausing", "suspending", "resuming", "powering-off", "powering-on", "rescuing", "unrescuing", "rebuilding",
+    "rebuild_block_device_mapping", "rebuild_spawning", "migrating", "deleting", "soft-deleting", "restoring",
+    "shelving", "shelving_image_pending_upload", "shelving_image_uploading", "shelving_offloading", "unshelving",
+})
+#: How the simulator and tests word a live migration in flight (Nova's own task name)
+MIGRATING = "migrating"
 
 
 class GroupPolicy(enum.StrEnum):
@@ -102,7 +118,7 @@ class Instance:
     memory_mb: int
     disk_gb: int
     cpu_util: float | None = None  # measured CPU use, 0..1 of the instance's own vcpus
-    state: str = "active"
+    state: str = "active"  # Nova's vm_state, or the task in flight when there is one (``NOVA_TASKS``)
     locked: bool = False
     excluded: bool = False  # Watcher's watcher_exclude, or an operator's choice
     server_group: str | None = None
@@ -124,6 +140,12 @@ class Instance:
         return None
 
     @property
+    def task_in_flight(self) -> str | None:
+        """The Nova task this instance is busy with (``NOVA_TASKS``), or None."""
+        state = self.state.lower()
+        return state if state in NOVA_TASKS else None
+
+    @property
     def movable(self) -> bool:
         return not self.locked and not self.excluded and self.migration_kind is not None
 
@@ -135,7 +157,10 @@ class Instance:
         if self.excluded:
             return "excluded"
         if self.migration_kind is None:
-            return f"state {self.state!r} cannot be migrated"
+            task = self.task_in_flight
+            if task is not None:
+                return f"busy with a Nova task in flight ({task}), until that ends"
+            return f"in state {self.state!r}, which Nova cannot migrate"
         return None
 
 

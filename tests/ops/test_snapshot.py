@@ -229,6 +229,20 @@ def test_server_groups_are_read(emulated, tmp_path, monkeypatch):
     assert len(seen_queries) >= 2  # three groups, two a page
 
 
+def test_a_server_with_a_task_in_flight_stays_where_it_is(emulated, tmp_path, capsys):
+    """Nova keeps vm_state "active" during a live migration; only task_state says it is busy."""
+    t, fixture = emulated
+    moving = t.instances[5].uuid  # vm-6: active, unlocked, not excluded
+    fixture.nova_emulator.servers[moving]["OS-EXT-STS:task_state"] = "migrating"
+    out = tmp_path / "s.json"
+    assert main(["snapshot", "--os-cloud", CLOUD, "-o", str(out)]) == 0
+    by_uuid = {i.uuid: i for i in load_scenario(out).instances}
+    assert by_uuid[moving].state == "migrating" and not by_uuid[moving].movable
+    assert by_uuid[t.instances[6].uuid].state == "active" and by_uuid[t.instances[6].uuid].movable
+    err = capsys.readouterr().err
+    assert "1 instance(s) busy with a Nova task in flight" in err and "vm-6 (migrating)" in err
+
+
 def test_servers_without_hosts_mean_no_admin_rights(emulated, tmp_path, capsys):
     _, fixture = emulated
     for server in fixture.nova_emulator.servers.values():  # what Nova shows a non-admin

@@ -8,6 +8,11 @@ What is read, and the rights it needs (an admin account has them all):
   embed its own (microversions before 2.47);
 - Placement: resource providers and the inventories of those that are hypervisors.
 
+A server's task in flight (``OS-EXT-STS:task_state``: migrating, resize_migrating, rebuilding,
+powering-off, ..; shown to admins) is read with its vm_state: Nova keeps vm_state ``active``
+during a live migration, so only the task says it is busy, and any non-empty one pins it
+(``instance_state``).
+
 Lists are read page by page, so large clouds do not time out: servers and server groups
 ``page_size`` items a request; hypervisors in Nova's own pages (``[api] max_limit``,
 1000 by default) whose ``next`` links openstacksdk follows. (Asking hypervisors for a
@@ -51,7 +56,7 @@ def read_cloud(conn, page_size: int = DEFAULT_PAGE_SIZE, progress: Callable[[str
     say("reading servers ..")
     servers = call(
         "servers of all projects (Nova servers/detail?all_projects=True)",
-        lambda: _server_pages(conn, page_size, say),
+        lambda: server_pages(conn, page_size, say),
     )
     say(f"{len(servers)} servers; reading server groups ..")
     server_records = _servers(conn, servers, notes)
@@ -109,8 +114,9 @@ def _hypervisor(h, services: dict, inventory: dict[str, Inventory] | None) -> Hy
     )
 
 
-def _server_pages(conn, page_size: int, say) -> list[dict]:
-    """Every server of every project as Nova's JSON, ``page_size`` a request, paged by marker.
+def server_pages(conn, page_size: int, say) -> list[dict]:
+    """Every server of every project as Nova's JSON, ``page_size`` a request, paged by marker
+    (the snapshot's read, and the Watcher strategy's look-up of tasks in flight).
 
     Plain JSON rather than openstacksdk resources: building a resource per server costs
     tens of milliseconds, minutes for a large cloud. Microversion 2.47 embeds each
@@ -165,6 +171,7 @@ def _servers(conn, servers: list[dict], notes: list[str]) -> list[ServerRecord]:
                 boot_from_volume=not (isinstance(image, dict) and image.get("id")),
                 state=(s.get("OS-EXT-STS:vm_state") or s.get("status") or "active").lower(),
                 locked=bool(s.get("locked")),
+                task_state=s.get("OS-EXT-STS:task_state") or None,
                 metadata=dict(s.get("metadata") or {}),
             )
         )

@@ -14,7 +14,8 @@ tested without a cloud:
 - an instance's disk is what Placement allocates for it: root disk (0 when it boots
   from a volume) + ephemeral + swap rounded up to whole GB;
 - a server becomes an instance by the rule the Watcher adapter uses too
-  (``instance_state.read_instance``): paused ones and affinity group members stay, the
+  (``instance_state.read_instance``): those with a Nova task in flight (``task_state``:
+  migrating, resizing, rebuilding, ..), paused ones and affinity group members stay, the
   ``geyser:deferrable`` metadata opt-in is read, so a snapshot replays what Watcher sees.
 """
 
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from watcher_geyser.host_state import OUR_DISABLED_REASONS, PowerReading, classify_host
-from watcher_geyser.instance_state import read_instance
+from watcher_geyser.instance_state import in_flight_note, read_instance
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
@@ -67,6 +68,7 @@ class ServerRecord:
     boot_from_volume: bool = False
     state: str = "active"  # Nova's vm_state
     locked: bool = False
+    task_state: str | None = None  # Nova's task in flight (OS-EXT-STS:task_state): migrating, rebuilding, ..
     metadata: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -130,6 +132,9 @@ def to_fleet(
         notes.append(f"{len(servers)} server(s) on {host!r}, which is no hypervisor read: left out ({names})")
     in_use = {i.server_group for i in instances}
     used_groups = [g for g in groups if g.name in in_use]  # groups whose members are all gone say nothing
+    busy = in_flight_note(instances)
+    if busy:
+        notes.append(busy)
     fleet = Fleet.build(hosts, instances, used_groups, default_cpu_util)
     return Snapshot(fleet, notes, left_out)
 
@@ -187,7 +192,7 @@ def _instance(server: ServerRecord, util: float | None, pinned_host: bool,
         excluded=pinned_host or _truthy(server.metadata.get("watcher_exclude")),
         server_group=group_key,
     )
-    return read_instance(read, server.metadata, group_policy, notes)
+    return read_instance(read, server.metadata, group_policy, notes, server.task_state)
 
 
 def _groups(records: list[ServerGroupRecord],

@@ -130,7 +130,7 @@ def _refusal(target: Target, v: int, goal: int) -> UndoneMove:
     dst = fleet.hosts[goal]
     src = fleet.hosts[fleet.placement[v]]
     if inst.pinned_reason is not None:
-        code, reason = UndoneReason.PINNED, f"{inst.name} is {inst.pinned_reason}: it never moves"
+        code, reason = UndoneReason.PINNED, f"{inst.name} is {inst.pinned_reason}: it does not move"
     elif dst.state is HostState.DISABLED:
         code, reason = UndoneReason.DESTINATION_DISABLED, f"{dst.name} is disabled and receives no instance"
     elif dst.state is HostState.OFF and not target.problem.allow_power_on:

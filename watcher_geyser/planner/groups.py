@@ -69,7 +69,7 @@ def held_moves(fleet: Fleet, target_goal: np.ndarray, groups: set[int]) -> list[
                 f"affinity group {name} stays where it is: some of its members could not move, and moving the "
                 "others would split the group")
             if inst.pinned_reason is not None:
-                code, reason = UndoneReason.PINNED, f"{inst.name} is {inst.pinned_reason}: it never moves; {reason}"
+                code, reason = UndoneReason.PINNED, f"{inst.name} is {inst.pinned_reason}: it does not move; {reason}"
             out.append(UndoneMove(inst.uuid, inst.name, fleet.hosts[fleet.placement[v]].name,
                                   fleet.hosts[target_goal[v]].name, code, reason))
     return out

@@ -16,8 +16,10 @@ Mapping (MIPS as capacity):
   expressed as a RAM allocation ratio of ``CLOUDSIM_RAM_RATIO``; in ``realistic`` 1.0.
 * disk: 0 everywhere (the traces say nothing about disks).
 * state: hosts running a VM (or powered, in ``realistic``) are ``enabled``, others ``off``; VMs
-  migrating now are ``locked`` (they cannot be moved twice at once); instance uuids are the trace
-  names and host names the data centre's, so answers map back by index.
+  migrating now are in state ``migrating``, as a Nova adapter reads a task in flight
+  (``model.NOVA_TASKS``): they cannot be moved twice at once, are not shelved, and reasons say
+  they are busy rather than locked; instance uuids are the trace names and host names the data
+  centre's, so answers map back by index.
 * cores: each host's ``Host.core_size`` is its MIPS per core / ``MIPS_UNIT`` (186 on a G4, 266 on a
   G5), each VM's ``Instance.cores`` its PEs; so ``Fleet.cpu_per_core`` (its demand per PE in the
   same units) above a host's core size is CloudSim's core cap (``req > vm_pes x pe_mips``), and the
@@ -35,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from watcher_geyser.model import Fleet, Host, HostState, Instance
+from watcher_geyser.model import MIGRATING, Fleet, Host, HostState, Instance
 from watcher_geyser.simulator.state import Migration
 
 if TYPE_CHECKING:
@@ -68,9 +70,9 @@ def fleet_from_view(view: StepView, cpu_util: np.ndarray | None = None) -> Fleet
     host_names = dc.host_names
     vcpus, memory_mb = _vm_sizes(state)
     instances = [
-        Instance(uuid=name, name=name, host=host_names[h], vcpus=c, memory_mb=m, disk_gb=0, cpu_util=u, locked=lock,
-                 cores=pes)
-        for name, h, c, m, u, lock, pes in zip(
+        Instance(uuid=name, name=name, host=host_names[h], vcpus=c, memory_mb=m, disk_gb=0, cpu_util=u,
+                 state=MIGRATING if moving else "active", cores=pes)
+        for name, h, c, m, u, moving, pes in zip(
             [dc.vm_names[v] for v in alive.tolist()],
             state.vm_host[alive].tolist(),
             vcpus[alive].tolist(),

@@ -124,8 +124,8 @@ class WatcherVWCPolicy:
             if self.cpu_allocation_ratio is not None:
                 h = replace(h, cpu_allocation_ratio=self.cpu_allocation_ratio)
             hosts.append(h)
-        instances = [replace(i, state="migrating", locked=False) if i.locked else i for i in fleet.instances]
-        return Fleet.build(hosts, instances, fleet.server_groups, fleet.default_cpu_util)
+        # VMs migrating now are already in state ``migrating`` (``fleet_from_view``)
+        return Fleet.build(hosts, list(fleet.instances), fleet.server_groups, fleet.default_cpu_util)
 
     def _mean_cpu(self, view) -> np.ndarray:
         """Per VM: mean utilisation over the last ``period_s`` (the history's newest sample is now's)."""

@@ -32,6 +32,7 @@ POWER_ON_FORBIDDEN = "allow_power_on is false"
 NO_ROOM = "no room"  # how a reason for want of room starts, after the resources over the limit
 SLOW_CORES = "cores too slow"  # how the reason for a host left holding starved instances starts
 PINNED = "pinned (locked, excluded or in a state that cannot migrate)"
+IN_FLIGHT = "busy with a Nova task in flight (a migration, a resize, ..), until it ends"
 
 
 def for_want_of_room(reason: str) -> bool:
@@ -66,9 +67,13 @@ def pinned_reason(shedder: Shedder, h: int) -> str:
     """Nothing left on hot host ``h`` may move: how many are pinned, how many held by affinity."""
     fleet = shedder.fleet
     here = np.flatnonzero(shedder.placement == h)
-    pinned = int((~fleet.movable[here]).sum())
+    still = here[~fleet.movable[here]]
+    busy = sum(1 for v in still.tolist() if fleet.instances[v].task_in_flight is not None)
+    pinned = len(still) - busy
     grouped = int((fleet.movable[here] & shedder.affinity[here]).sum())
     parts = []
+    if busy:
+        parts.append(f"{busy} {IN_FLIGHT}")
     if pinned:
         parts.append(f"{pinned} {PINNED}")
     if grouped:
@@ -128,7 +133,7 @@ def _nowhere_reason(shedder: Shedder, zone: str, in_zone: np.ndarray) -> str:
 def stuck_reason(shedder: Shedder, v: int) -> str | None:
     """Why starved ``v`` may not move at all (pinned, in a hard affinity group, the cap used up), or None."""
     if not shedder.fleet.movable[v]:
-        return PINNED
+        return f"pinned: {shedder.fleet.instances[v].pinned_reason}"
     if shedder.affinity[v]:
         return "in a hard affinity group, which moves only as a whole"
     if shedder.moves_left <= 0:
