@@ -28,6 +28,7 @@ server = st.fixed_dictionaries({
     "group": st.sampled_from([None, *GROUPS]),
     "metadata": st.sampled_from(range(len(METADATA))),
     "cpu_util": st.none() | st.floats(-0.5, 1.5),
+    "task": st.sampled_from([None, None, "migrating", "resize_migrating"]),  # Nova's task_state
 })
 
 
@@ -38,7 +39,9 @@ def through_watcher(servers: list[dict]):
     groups = {i.uuid: (f"{GROUPS[s['group']][0]} ({s['group']})", GROUPS[s["group"]][1])
               for i, s in zip(insts, servers) if s["group"]}
     util = {i.uuid: s["cpu_util"] for i, s in zip(insts, servers)}
-    adapted = fleet_from_model(cluster.model(nodes, insts), lambda _: POWER, cpu_util=util, server_groups=groups)
+    tasks = {i.uuid: s["task"] for i, s in zip(insts, servers) if s.get("task")}  # as Nova's look-up answers
+    adapted = fleet_from_model(cluster.model(nodes, insts), lambda _: POWER, cpu_util=util, server_groups=groups,
+                               tasks=tasks)
     return adapted.fleet, adapted.notes, [i.uuid for i in insts]
 
 
@@ -50,7 +53,8 @@ def through_a_snapshot(servers: list[dict], uuids: list[str]):
     for uuid, (k, s) in zip(uuids, enumerate(servers)):
         metadata = dict(METADATA[s["metadata"]], **({"watcher_exclude": "true"} if s["exclude"] else {}))
         records.append(ServerRecord(uuid=uuid, name=f"vm{k}", host=s["host"], vcpus=2, memory_mb=2048, root_gb=20,
-                                    state=s["state"], locked=s["locked"], metadata=metadata))
+                                    state=s["state"], locked=s["locked"], metadata=metadata,
+                                    task_state=s.get("task")))
     groups = [ServerGroupRecord(gid, name, policy, tuple(u for u, s in zip(uuids, servers) if s["group"] == gid))
               for gid, (name, policy) in GROUPS.items()]
     util = {u: s["cpu_util"] for u, s in zip(uuids, servers) if s["cpu_util"] is not None}

@@ -10,7 +10,10 @@ The one place where Watcher's words become ours:
   ``host_state.classify_host``, shared with the snapshot (a down host without instances
   is OFF only when the bare-metal service says it is powered off and nobody but us
   disabled it);
-- instance ``state``: ``active`` moves live, ``stopped`` moves cold, anything else stays;
+- instance ``state``: ``active`` moves live, ``stopped`` moves cold, anything else stays; a
+  Nova task in flight (``tasks``, asked of Nova: Watcher's model holds vm_state only, which
+  stays ``active`` during a live migration) takes its place, so that instance stays, one note
+  naming them all;
   ``locked`` and ``watcher_exclude`` (the audit scope's exclusions) pin an instance; paused
   instances, affinity group members and the ``geyser:deferrable`` opt-in follow the rule
   the snapshot shares (``instance_state.read_instance``).
@@ -25,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from watcher_geyser.host_state import OUR_DISABLED_REASONS, PowerReading, classify_host
-from watcher_geyser.instance_state import read_instance
+from watcher_geyser.instance_state import in_flight_note, read_instance
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
@@ -60,6 +63,7 @@ def fleet_from_model(
     server_groups: Mapping[str, tuple[str, str]] | None = None,
     our_reasons: tuple[str, ...] = OUR_DISABLED_REASONS,
     groups_unknown: bool = False,
+    tasks: Mapping[str, str] | None = None,
 ) -> AdaptedFleet:
     """Build the fleet from a Watcher ``ModelRoot``.
 
@@ -69,12 +73,14 @@ def fleet_from_model(
     service; ``server_groups`` instance uuid -> (group key, policy), the key unique per group
     (``cloud.group_key``: its id, never its name alone); ``our_reasons`` the
     ``disabled_reason`` prefixes that mark a host as switched off by us. ``groups_unknown``
-    (the listing failed): every instance is pinned, since any may be a group member.
+    (the listing failed): every instance is pinned, since any may be a group member. ``tasks``
+    maps instance uuid -> its Nova task in flight (``task_state``): those instances stay.
     """
     cpu_util = cpu_util or {}
     zones = zones or {}
     power_states = power_states or {}
     server_groups = server_groups or {}
+    tasks = tasks or {}
     notes: list[str] = []
     hosts: list[Host] = []
     instances: list[Instance] = []
@@ -91,7 +97,10 @@ def fleet_from_model(
         hosts.append(_host(node, state, power_for(node.hostname), zones.get(node.hostname, DEFAULT_ZONE)))
         for inst in members:
             instances.append(_instance(inst, node.hostname, cpu_util.get(inst.uuid), pin_all or groups_unknown,
-                                       server_groups, notes))
+                                       server_groups, notes, tasks.get(inst.uuid)))
+    busy = in_flight_note(instances)
+    if busy:
+        notes.append(busy)
     groups = _groups(server_groups, {i.uuid for i in instances})
     fleet = Fleet.build(hosts, instances, groups, default_cpu_util)
     return AdaptedFleet(fleet, node_uuids, notes, dropped, groups_unknown, server_groups)
@@ -128,7 +137,7 @@ def _host(node, state: HostState, power: PowerModel, zone: str) -> Host:
 
 
 def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
-              server_groups: Mapping[str, tuple[str, str]], notes: list[str]) -> Instance:
+              server_groups: Mapping[str, tuple[str, str]], notes: list[str], task: str | None) -> Instance:
     """Watcher's instance in our words, then the rule every adapter shares (``instance_state``)."""
     group_key, group_policy = server_groups.get(inst.uuid, (None, None))
     read = Instance(
@@ -144,7 +153,7 @@ def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
         excluded=pinned_host or bool(getattr(inst, "watcher_exclude", False)),
         server_group=group_key,
     )
-    return read_instance(read, getattr(inst, "metadata", None) or {}, group_policy, notes)
+    return read_instance(read, getattr(inst, "metadata", None) or {}, group_policy, notes, task)
 
 
 def _groups(server_groups: Mapping[str, tuple[str, str]], present: set[str]) -> list[ServerGroup]:

@@ -1,11 +1,12 @@
-"""What the strategy asks OpenStack besides the cluster model: zones, server groups, power states.
+"""What the strategy asks OpenStack besides the cluster model: zones, server groups, power states,
+the Nova tasks in flight.
 
 The strategy asks through ``CloudLookups``, an object handed to it (``strategy.cloud``):
 ``WatcherCloud`` answers through Watcher's Nova and bare-metal helpers in production, and
 an offline run hands in a fake built from a fleet (``strategies.offline``), so nothing has
 to patch Watcher's globals. Each question has a safe answer when the service cannot reply
-(every host in the default zone, no server groups, no power state known), and the reason
-goes to the notes.
+(every host in the default zone, no server groups, no power state known, no task in flight
+known), and the reason goes to the notes.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class CloudLookups(Protocol):
 
     def services_down_since(self, notes: list[str]) -> dict[str, float]: ...  # host -> last heartbeat, epoch s
 
+    def tasks_in_flight(self, notes: list[str]) -> dict[str, str]: ...  # instance uuid -> Nova task_state
+
 
 @dataclass
 class WatcherCloud:
@@ -74,6 +77,9 @@ class WatcherCloud:
     def services_down_since(self, notes: list[str]) -> dict[str, float]:
         return services_down_since(notes)
 
+    def tasks_in_flight(self, notes: list[str]) -> dict[str, str]:
+        return tasks_in_flight(notes)
+
 
 def host_zones(notes: list[str]) -> dict[str, str]:
     """Hostname -> availability zone of its nova-compute service."""
@@ -96,6 +102,26 @@ def services_down_since(notes: list[str]) -> dict[str, float]:
         notes.append(f"compute services unknown ({type(exc).__name__}: {exc}): hosts switched off outside "
                      "Watcher are not counted against the power-cycle budget this time")
         return {}
+
+
+def tasks_in_flight(notes: list[str]) -> dict[str, str]:
+    """Instance uuid -> the Nova task in flight (``OS-EXT-STS:task_state``) of every server that has one.
+
+    Watcher's cluster model holds vm_state only, which stays "active" during a live migration,
+    a resize or a rebuild; Nova refuses to migrate such an instance (HTTP 409), and one failed
+    action fails Watcher's whole action plan, so the strategy pins these (``instance_state``).
+    One paged list of all projects' servers (``cloud.read.server_pages``, the snapshot's read);
+    {} and why in the notes when Nova cannot answer (the audit goes on).
+    """
+    from watcher_geyser.cloud.read import DEFAULT_PAGE_SIZE, server_pages
+
+    try:
+        servers = server_pages(nova_helper.NovaHelper().connection, DEFAULT_PAGE_SIZE, lambda _message: None)
+    except Exception as exc:  # noqa: BLE001
+        notes.append(f"Nova tasks in flight unknown ({type(exc).__name__}: {exc}): an instance Nova is migrating, "
+                     "resizing or rebuilding may be planned to move, and that action fail")
+        return {}
+    return {s["id"]: str(s["OS-EXT-STS:task_state"]) for s in servers if s.get("OS-EXT-STS:task_state")}
 
 
 def server_groups() -> tuple[dict[str, tuple[str, str]], str | None]:

@@ -15,7 +15,8 @@ Both run the same five steps, each a function of its own module:
 Whatever fails on the way (signal, metrics, solver), the audit still succeeds: with a safe
 plan, possibly empty, and a ``nop`` action whose message says what happened.
 
-Zones, server groups and bare-metal power states come through ``self.cloud`` (a
+Zones, server groups, bare-metal power states and the Nova tasks in flight (the instances
+Nova is migrating, resizing, rebuilding, ..: they stay) come through ``self.cloud`` (a
 ``cloud.CloudLookups``; Watcher's helpers unless a caller hands in another).
 """
 
@@ -220,8 +221,9 @@ class _GeyserStrategy(base.BaseStrategy):
             notes.append(problem)
         power_for = self._power_models(catalog, datasource, notes)
         reasons = (self.config.get("disabled_reason", opts.DISABLED_REASON), *OUR_DISABLED_REASONS)
+        tasks = self.cloud.tasks_in_flight(notes)  # pinned where they are: Nova refuses to migrate them now
         adapted = fleet_from_model(model, power_for, cpu, 1.0, self.cloud.host_zones(notes), metal.power_states, groups,
-                                   reasons, groups_unknown=why is not None)
+                                   reasons, groups_unknown=why is not None, tasks=tasks)
         notes.extend(adapted.notes)
         return adapted
 
@@ -306,7 +308,8 @@ class GeyserConsolidation(_GeyserStrategy, base.ServerConsolidationBaseStrategy)
     *Limitations*
 
     Instances in states other than active (live) or stopped (cold) stay where they are,
-    as do locked and excluded ones.
+    as do locked and excluded ones and those with a Nova task in flight (migrating,
+    resizing, rebuilding, ..: Nova's ``task_state``).
     """
 
     @classmethod

@@ -64,11 +64,14 @@ class StrategyRun:
 
 
 class FleetCloud:
-    """``cloud.CloudLookups`` answered from a fleet: its zones and server groups, no bare metal."""
+    """``cloud.CloudLookups`` answered from a fleet: its zones and server groups, no bare metal, and
+    the Nova tasks in flight ``tasks`` gives (instance uuid -> task_state; none by default: a
+    fleet's own in-flight instances already carry the task as their state)."""
 
-    def __init__(self, fleet: Fleet):
+    def __init__(self, fleet: Fleet, tasks: dict[str, str] | None = None):
         self._zones = model_builder.host_zones(fleet)
         self._groups = model_builder.server_groups(fleet)
+        self._tasks = dict(tasks or {})
 
     def host_zones(self, notes: list[str]) -> dict[str, str]:
         return dict(self._zones)
@@ -87,6 +90,9 @@ class FleetCloud:
 
     def services_down_since(self, notes: list[str]) -> dict[str, float]:
         return {}  # no compute service to ask
+
+    def tasks_in_flight(self, notes: list[str]) -> dict[str, str]:
+        return dict(self._tasks)
 
 
 @contextmanager
