@@ -328,3 +328,19 @@ class TestInstanceStates(GeyserFunctionalTestCase):
         self.assertTrue(all(p["destination_node"] == "compute-2" for p in moves.values()))
         message = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
         self.assertIn("paused", message)
+
+    def test_an_instance_nova_is_migrating_stays_and_the_plan_says_why(self):
+        """Nova shows vm_state active during a live migration; only task_state says it is busy. The
+        strategy asks the emulated Nova through Watcher's own client and leaves that instance alone."""
+        t = (topo.ComputeTopology().add_computes(count=2)
+             .add_instances(computes=["compute-1"], count=1, name_prefix="moving", vcpus=2)
+             .add_instances(computes=["compute-2"], count=1, name_prefix="idle", vcpus=2))
+        self.load(t)
+        moving = next(i.uuid for i in t.instances if i.name == "moving-1")
+        self.emulator.servers[moving]["OS-EXT-STS:task_state"] = "migrating"
+        self.datasource.cpu_percent = {i.uuid: 20.0 for i in t.instances}
+        _, actions = self.audit("geyser_consolidation", "server_consolidation", {"ceiling": 1.0})
+        moved = [a["input_parameters"]["resource_name"] for a in actions if a["action_type"] == "migrate"]
+        self.assertEqual(["idle-1"], moved)  # onto the busy one's host: the fleet still consolidates
+        message = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("moving-1 (migrating)", message)
