@@ -71,7 +71,7 @@ from watcher_geyser.signal.series import Series, Unit  # noqa: E402
 from watcher_geyser.signal.solar import SolarSite, solar_series, solar_watts  # noqa: E402
 from watcher_geyser.simulator.baselines import make_policy  # noqa: E402
 from watcher_geyser.simulator.datacenter import PRESETS, three_gen, with_vm_sizes  # noqa: E402
-from watcher_geyser.simulator.deferral import DEFAULT_DEFERRAL_SEED, DeferralSetup  # noqa: E402
+from watcher_geyser.simulator.deferral import DEFAULT_DEFERRAL_SEED, DEFERRAL_CHOICES, choose_deferrable, vm_work  # noqa: E402
 from watcher_geyser.simulator.engine import simulate  # noqa: E402
 from watcher_geyser.simulator.fidelity import CLOUDSIM  # noqa: E402
 from watcher_geyser.simulator.frontier import pareto_front  # noqa: E402
@@ -146,8 +146,8 @@ def _start_s(day: str, start: str | None) -> float:
 class Runner:
     """Sequential replays of one day with one shared tqdm bar."""
 
-    def __init__(self, day: Day, bar, deterministic: bool = True) -> None:
-        self.day, self.bar, self.deterministic = day, bar, deterministic
+    def __init__(self, day: Day, bar, deterministic: bool = True, choice: str = "vms") -> None:
+        self.day, self.bar, self.deterministic, self.choice = day, bar, deterministic, choice
 
     def run(self, spec: str, feed: SignalFeed | None = None, deferrable: float = 0.0, days: int = 1,
             deferral_seed: int = DEFAULT_DEFERRAL_SEED):
@@ -159,20 +159,24 @@ class Runner:
         self.bar.set_description(f"{self.day.name} {spec}"[:48])
         kwargs = {}
         if deferrable:
-            from watcher_geyser.simulator.deferral import DeferralSetup
-
-            kwargs["deferral"] = DeferralSetup.seeded(len(self.day.trace.names), deferrable, seed=deferral_seed)
+            kwargs["deferral"] = choose_deferrable(self.choice, day_work(self.day), deferrable, seed=deferral_seed)
         supply = feed.available_w if feed is not None else None
         return simulate(self.day.trace, self.day.dc, policy, CLOUDSIM, supply, self.bar.update, repeat_days=days,
                         **kwargs)
 
 
-def deferrable_work_share(day: Day, seed: int) -> float:
+def day_work(day: Day) -> np.ndarray:
+    """float64[V]: each VM's CPU work over the day (MIPS x time, before any deferral)."""
+    return vm_work(day.trace.util, day.dc.vm_mips)
+
+
+def deferrable_work_share(day: Day, seed: int, choice: str = "vms") -> float:
     """The share of the day's CPU work (MIPS x time, before any deferral) that the VMs ``seed`` makes
     deferrable carry. 30 % of the VMs is not 30 % of the work: on 20110309 seed 2 picks VMs with 22.6 %
-    of it (ratio 0.715) where seeds 0 and 1 pick 31.9 and 32.2 % (0.631, 0.639)."""
-    chosen = DeferralSetup.seeded(len(day.trace.names), DEFERRABLE_SHARE, seed=seed).deferrable
-    work = day.trace.util.sum(axis=1) * np.asarray(day.dc.vm_mips, dtype=np.float64)
+    of it (ratio 0.715) where seeds 0 and 1 pick 31.9 and 32.2 % (0.631, 0.639). ``choice`` ``work``
+    (``DeferralSetup.stratified``) keeps it near 30 %."""
+    work = day_work(day)
+    chosen = choose_deferrable(choice, work, DEFERRABLE_SHARE, seed=seed).deferrable
     return float(work[chosen].sum() / work.sum()) if work.sum() > 0 else 0.0
 
 
@@ -233,15 +237,16 @@ def point_row(day: Day, spec: str, result, **extra) -> dict:
 def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ...], site: SolarSite,
               out: Path | None, bar, emit, deterministic: bool, cache: Path | None = None,
               deferrable_only: bool = False, fixed_only: bool = False,
-              seeds: tuple[int, ...] = (DEFAULT_DEFERRAL_SEED,)) -> list[dict]:
+              seeds: tuple[int, ...] = (DEFAULT_DEFERRAL_SEED,), choice: str = "vms") -> list[dict]:
     """Blind runs (each point printed as it finishes, or read from ``cache``), then geyser following
     each supply; the summaries.
 
     ``seeds``: the steady deferrable point is replayed once per seeded choice of the deferrable VMs
     (the single-day readings, folded and as replayed, with the first). Which VMs may wait moves the
     ratio by 0.01 to 0.02 on a PlanetLab day (20110303: 0.687 to 0.710 over seeds 0, 1, 2), as much
-    as most changes to the rule, so the headline is the worst choice and the mean is beside it."""
-    runner = Runner(day, bar, deterministic)
+    as most changes to the rule, so the headline is the worst choice and the mean is beside it.
+    ``choice``: how each seed chooses them (``vms``, the headline's reading; ``work``, stratified by work)."""
+    runner = Runner(day, bar, deterministic, choice)
     step = day.trace.step_s
     specs = tuple(dict.fromkeys((BLIND_REFERENCE, *frontier_specs, THR_REFERENCE)))
     blind, feeds = blind_points(
@@ -278,8 +283,9 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
                 ratio, _ = ratio_to_frontier(last.above_supply_kwh, last.slatah, s_front, reference.energy_kwh)
                 by_seed[seed] = (run, ratio)
                 emit(point_row(day, "geyser", run, signal="solar", supply_scale=scale, supply_peak_w=peak_w,
-                               deferrable=DEFERRABLE_SHARE, deferral_seed=seed,
-                               deferrable_work_share=deferrable_work_share(day, seed), repeat_days=STEADY_DAYS,
+                               deferrable=DEFERRABLE_SHARE, deferral_seed=seed, deferral_choice=choice,
+                               deferrable_work_share=deferrable_work_share(day, seed, choice),
+                               repeat_days=STEADY_DAYS,
                                last_day=last.as_dict(), ratio_to_steady_frontier=ratio))
             steady = worst_seed(by_seed)
         front = pareto_front([(r.slatah, uncovered(r, feed, step)) for r in blind.values()])
@@ -289,7 +295,7 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
                            uncovered_as_replayed_kwh=r.energy_above_signal_kwh))
         summary = summarise(day, scale, peak_w, following, reference, thr, blind, front, skip_note, steady, s_front)
         if by_seed:
-            summary.update(seed_figures(by_seed, steady))
+            summary.update(seed_figures(by_seed, steady), deferral_choice=choice)
             summary["targets_met"]["no_deadline_misses"] = summary["deadline_misses_every_seed"] == 0
         if steady is not None:  # blind geyser's second day against its single day: why the frontiers differ
             summary["blind_second_over_single_day_uncovered"] = steady_rows[BLIND_REFERENCE][
@@ -336,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="seeds of the choice of deferrable VMs: the steady 30 %% deferrable point is replayed "
                         "once per seed, the headline is the worst, the mean beside it (default %(default)s; which "
                         "VMs may wait moves the ratio by 0.01 to 0.02)")
+    parser.add_argument("--deferral-choice", choices=DEFERRAL_CHOICES, default="vms",
+                        help="how each seed chooses the 30 %% deferrable VMs: vms, uniformly at random (the "
+                        "headline's reading; their share of the day's work varies with the seed, 23 to 33 %% on "
+                        "PlanetLab), or work, stratified by each VM's work over the day so that they carry "
+                        "about 30 %% of it (a second reading; default %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("results/follow_energy"), help="folder for the PNG plots")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument(
@@ -396,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         day = load_day(path, preset, args.start, vms_per_host)
         with tqdm(total=runs_per_day * (day.trace.samples - 1), unit="step", file=sys.stderr, leave=False) as bar:
             summaries.extend(bench_day(day, frontier, scales, site, out, bar, emit, not args.wall_clock,
-                                       args.frontier_cache, args.deferrable_only, args.fixed_only, seeds))
+                                       args.frontier_cache, args.deferrable_only, args.fixed_only, seeds,
+                                       args.deferral_choice))
     every = {k: overall_met([s["targets_met"].get(k, True) for s in summaries])
              for s in summaries for k in s["targets_met"]}
     ratios = [s["ratio_to_frontier"] for s in summaries if s["ratio_to_frontier"] is not None]

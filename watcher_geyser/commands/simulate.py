@@ -26,6 +26,7 @@ from watcher_geyser.simulator.arrivals import MAX_REPEAT_DAYS
 from watcher_geyser.simulator.baselines import DEFAULT_POLICIES, POLICIES
 from watcher_geyser.simulator.datacenter import PRESETS, DataCenter, scenario_datacenter, with_vm_sizes
 from watcher_geyser.simulator.datasets import FORMATS
+from watcher_geyser.simulator.deferral import vm_work
 from watcher_geyser.simulator.engine import RunResult, simulate
 from watcher_geyser.simulator.fidelity import FIDELITIES, fidelity
 from watcher_geyser.simulator.policy_params import spec_help
@@ -179,6 +180,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deferral-seed", type=_SEED, default=0, metavar="N",
                         help="seed of the choice of deferrable VMs (default %(default)s)")
     parser.add_argument(
+        "--deferrable-choice", choices=("vms", "work"), default="vms",
+        help="how --deferral-seed chooses the deferrable VMs: vms, FRACTION of the VMs uniformly at random "
+        "(their share of the work varies with the seed: 30 %% of PlanetLab's VMs carry 23 to 33 %% of a "
+        "day's work); work, FRACTION of the VMs stratified by their work over the trace (sorted by "
+        "utilisation x MIPS, one VM per stratum), so that they carry about FRACTION of it (default %(default)s)",
+    )
+    parser.add_argument(
         "--repeat-day", type=cli_number(low=1, high=MAX_REPEAT_DAYS, integer=True), default=1, metavar="N",
         help="replay the trace's day N times back to back, each day's VMs arriving at its start, and report "
         f"the last day as the steady state (1 to {MAX_REPEAT_DAYS}; default 1: the day once)",
@@ -294,7 +302,7 @@ def execute(args: argparse.Namespace) -> Outcome:
         raise SimulateError(str(exc)) from None
     signal = None if feed is None or feed.series.unit.value != "watts" else feed.available_w
     try:
-        deferral = deferral_setup(args, len(trace.names))
+        deferral = deferral_setup(args, vm_work(trace.util, dc.vm_mips))
     except ValueError as exc:
         raise SimulateError(str(exc)) from None
     results = []
@@ -323,6 +331,7 @@ def execute(args: argparse.Namespace) -> Outcome:
         "deferrable": args.deferrable,
         "deferral_deadline": args.deferral_deadline,
         "deferral_seed": args.deferral_seed,
+        "deferrable_choice": args.deferrable_choice,
         "repeat_day": args.repeat_day,
     }
     return Outcome(results, trace, dc, meta)

@@ -81,10 +81,11 @@ def _read_on(source, series, now_s: float):
                         np.concatenate([series.durations_s, more.durations_s[new]]), origin=series.origin)
 
 
-def deferral_setup(args: argparse.Namespace, vms: int):
-    """The seeded choice of deferrable VMs (None when --deferrable is 0); ValueError names the option."""
+def deferral_setup(args: argparse.Namespace, work: np.ndarray):
+    """The seeded choice of deferrable VMs (None when --deferrable is 0), by --deferrable-choice among
+    the VMs whose work over the trace is ``work`` (``vm_work``); ValueError names the option."""
     from watcher_geyser.deferral import parse_duration
-    from watcher_geyser.simulator.deferral import DeferralSetup
+    from watcher_geyser.simulator.deferral import choose_deferrable
 
     if not 0 <= args.deferrable <= 1:
         raise ValueError(f"--deferrable is a fraction between 0 and 1 (e.g. 0.3), got {args.deferrable}")
@@ -96,7 +97,7 @@ def deferral_setup(args: argparse.Namespace, vms: int):
         raise ValueError(f"--deferral-deadline must be longer than 0, got {args.deferral_deadline!r}")
     if args.deferrable == 0:
         return None
-    return DeferralSetup.seeded(vms, args.deferrable, deadline_s, args.deferral_seed)
+    return choose_deferrable(args.deferrable_choice, work, args.deferrable, deadline_s, args.deferral_seed)
 
 
 def start_overload_note(dc) -> str:
