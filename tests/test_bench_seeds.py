@@ -63,3 +63,16 @@ def test_the_work_share_weighs_each_vm_by_its_mips_and_use():
     for seed in range(4):
         chosen = DeferralSetup.seeded(10, DEFERRABLE_SHARE, seed=seed).deferrable
         assert deferrable_work_share(busy, seed) == (1.0 if chosen[0] else 0.0)
+
+
+def test_the_work_choice_carries_about_the_share_of_the_work():
+    rng = np.random.default_rng(4)
+    names = tuple(f"vm{i}" for i in range(200))
+    day = SimpleNamespace(trace=SimpleNamespace(names=names, util=rng.lognormal(0.0, 1.0, (200, 1)).clip(0, 1e3)),
+                          dc=SimpleNamespace(vm_mips=np.full(200, 1000.0)))
+    work = day.trace.util.sum(axis=1)
+    bound = (work.max() - work.min()) / work.sum() + 0.5 / 200
+    for seed in range(3):
+        assert abs(deferrable_work_share(day, seed, "work") - DEFERRABLE_SHARE) <= bound
+        chosen = DeferralSetup.seeded(200, DEFERRABLE_SHARE, seed=seed).deferrable
+        assert deferrable_work_share(day, seed) == pytest.approx(float(work[chosen].sum() / work.sum()))

@@ -58,9 +58,10 @@ planetlab-small (one host per 1.25 VMs), or --scenario FILE (its hosts and insta
 fidelity cloudsim reproduces CloudSim 3.0.3's accounting to compare with its figures; realistic
 (the default) enforces RAM, keeps VMs alive, charges idle hosts and host boots.
 
-deferrable VMs (--deferrable): a seeded choice of VMs whose work may wait, shelved, for at most
---deferral-deadline in total; the geyser policy shelves them when energy is scarce and brings them
-back when it returns or before their deadline. Their work is shifted in time, not lost: the replay
+deferrable VMs (--deferrable): a seeded choice of VMs (uniform, or stratified by work with
+--deferrable-choice work) whose work may wait, shelved, for at most --deferral-deadline in total;
+the geyser policy shelves them when energy is scarce and brings them back when it returns or
+before their deadline. Their work is shifted in time, not lost: the replay
 runs past the trace's end until it is done. Signal-blind policies run them at once.
 
 a steady state (--repeat-day N): the trace's day replayed N times back to back, each day with its
@@ -168,7 +169,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=cli_number(low=0, high=1),
         default=0.0,
         metavar="FRACTION",
-        help="share of VMs (0..1, chosen at random with --deferral-seed) whose work may be deferred "
+        help="share of VMs (0..1, chosen with --deferral-seed as --deferrable-choice says) whose work may be deferred "
         "(default %(default)g)",
     )
     parser.add_argument(
