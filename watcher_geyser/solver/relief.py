@@ -166,8 +166,6 @@ def relieved_target(problem: Problem, relief: Relief, inner: Target, proven_host
     )
 
 
-
-
 def _shed(s: Shedder, h: int) -> None:
     """The hot pass for ``h``: move instances off it until it is under its relief limit, then
     record it as relieved, or as unrelieved with the reason and its one message."""

@@ -67,7 +67,7 @@ def too_slow(fleet: Fleet, instances: np.ndarray, hosts: np.ndarray) -> np.ndarr
 def starved(fleet: Fleet, placement: np.ndarray | None = None) -> np.ndarray:
     """bool[V]: instances using more CPU per core than their host's cores give, by more than
     ``STARVED_MARGIN`` under ``placement`` (now, by default): relief moves those still at home.
-    None in a fleet without core sizes."""
+    All False in a fleet without core sizes."""
     at = fleet.placement if placement is None else placement
     return slower_than(fleet.core_size[at] * (1 + STARVED_MARGIN), fleet.cpu_per_core)
 
