@@ -1,6 +1,8 @@
 """Why relief left a host hot: the reason matches what the request allowed and which rule kept each
 host with room out, and the host is named once (one message; `geyser plan` one line)."""
 
+import json
+
 import pytest
 
 from tests.builders import fleet, host, vm
@@ -85,3 +87,16 @@ def test_geyser_plan_names_its_migration_cap_flag(tmp_path, capsys):
     lines = [line for line in out.splitlines() if line.startswith("NOT RELIEVED hot")]
     assert len(lines) == 1 and "(--max-migrations 1) is used up: raise it" in lines[0], lines
     assert "max_migrations=" not in out
+
+
+@pytest.mark.parametrize(("third", "flags"), [("off", ["--no-power-on"]), ("none", []), ("grouped", [])])
+def test_geyser_plan_json_names_an_unrelieved_host_once(tmp_path, capsys, third, flags):
+    """`--json` keeps the host in `unrelieved_hosts` (host -> reason, the documented key) and does not
+    repeat it as a message: one fact, said once."""
+    path = tmp_path / "hot.json"
+    save_scenario(_fleet(third), path)
+    assert main(["plan", str(path), "--time-limit", "2", "--method", "greedy", "--json", *flags]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    reason = answer["unrelieved_hosts"]["hot"]
+    assert "; no room" in reason and ("--no-power-on was given" in reason) == bool(flags)
+    assert [m for m in answer["messages"] if "host hot " in m or reason in m] == [], answer["messages"]
