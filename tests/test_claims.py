@@ -173,3 +173,17 @@ def test_the_migrating_instance_stays_even_when_its_task_was_not_read():
     """The tasks look-up failed (a note), the migrations one did not: the instance is pinned all the same."""
     f = with_claims(fleet([host("a"), host("b")], [vm("y", "a")]), [MigrationRecord("y", "a", "b", "running")], [])
     assert f.instances[0].state == "migrating" and not f.instances[0].movable
+
+
+def test_room_for_a_bring_back_counts_the_claims():
+    """b looks the fullest host with room, but a migration is coming in: the instance brought back goes elsewhere."""
+    from watcher_geyser.deferral.room import Returning, make_room
+
+    f = fleet([host("a", vcpus=8), host("b", vcpus=8), host("c", vcpus=8)],
+              [vm("in", "a", vcpus=2, state="migrating"), vm("v", "b", vcpus=4), vm("w", "c", vcpus=2)])
+    back = [Returning("r", "r", 4, 4096, 20, None, False)]
+    assert make_room(f, back).destinations == {"r": "b"}  # the fullest that fits, counting b's own only
+    claimed = with_claims(f, [MigrationRecord("in", "a", "b", "running")], [])
+    room = make_room(claimed, back)
+    assert room.destinations["r"] != "b"
+    assert (host_load(room.fleet)[:, :3] <= room.fleet.capacity).all()
