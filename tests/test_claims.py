@@ -21,6 +21,7 @@ from watcher_geyser.claims import (
     fleet_migrations,
     with_claims,
 )
+from watcher_geyser.deferral.room import Returning, make_room
 from watcher_geyser.planner import ActionKind, plan, problem_limits, replay
 from watcher_geyser.scenario import fleet_from_dict, fleet_to_dict
 from watcher_geyser.solver import Problem, solve
@@ -177,8 +178,6 @@ def test_the_migrating_instance_stays_even_when_its_task_was_not_read():
 
 def test_room_for_a_bring_back_counts_the_claims():
     """b looks the fullest host with room, but a migration is coming in: the instance brought back goes elsewhere."""
-    from watcher_geyser.deferral.room import Returning, make_room
-
     f = fleet([host("a", vcpus=8), host("b", vcpus=8), host("c", vcpus=8)],
               [vm("in", "a", vcpus=2, state="migrating"), vm("v", "b", vcpus=4), vm("w", "c", vcpus=2)])
     back = [Returning("r", "r", 4, 4096, 20, None, False)]
