@@ -118,7 +118,6 @@ def claim_rows(fleet: Fleet, migrations: Iterable[MigrationRecord]) -> tuple[lis
     return rows, notes
 
 
-
 def fleet_migrations(fleet: Fleet) -> list[MigrationRecord]:
     """The migrations in flight that ``fleet``'s claim rows stand for (status ``running``): what a
     look-up of Nova would answer for a fleet read with its claims, so a fleet saved with claims
