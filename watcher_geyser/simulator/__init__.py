@@ -19,8 +19,9 @@ Inside ``decide``::
     return migrations_to(view, fleet, target.placement)    # or build Migration(vm, host) yourself
 
 ``fleet_from_view`` maps MIPS to vcpus (10 MIPS per vcpu, so ``cpu_util`` is exact), RAM as is
-(not enforced in cloudsim fidelity: RAM allocation ratio 64), locks VMs that are migrating, and
-marks hosts without VMs ``off``. The engine starts the returned migrations in list order, each lasting
+(not enforced in cloudsim fidelity: RAM allocation ratio 64), pins VMs that are migrating (state
+``migrating``) and holds a claim row for each on its destination (room held, not a VM: ``migrations_to``
+skips it), and marks hosts without VMs ``off``. The engine starts the returned migrations in list order, each lasting
 RAM / 62.5 MB/s (after ``boot_s`` for an off host in realistic fidelity), and times ``decide`` per step.
 A planner's waves can be returned as they are (``list[list[Migration]]``): each wave starts when the
 previous one has finished; waves still pending at the next decision are dropped and counted

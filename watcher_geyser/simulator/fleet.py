@@ -20,6 +20,15 @@ Mapping (MIPS as capacity):
   (``model.NOVA_TASKS``): they cannot be moved twice at once, are not shelved, and reasons say
   they are busy rather than locked; instance uuids are the trace names and host names the data
   centre's, so answers map back by index.
+* migrations in flight: the VM sits on its source (the engine moves it when the migration ends),
+  and its destination holds a *claim* for it (``claims.with_claims``: a pinned row, ``claim_of``
+  naming the VM, with its flavour and CPU use), as the Watcher strategy and the snapshot read
+  Nova's ``os-migrations``: both ends count it as used, so a decision neither fills the room the
+  VM is about to take nor empties and switches off the host it is about to land on. The engine
+  counts it there too (10 % allocated, its full request held against the host for the SLA).
+  Claims are capacity, not VMs: ``migrations_to`` skips them, and nothing counting VMs reads the
+  fleet (the engine counts VMs from its own state). ``claims=False`` leaves them out, as Watcher's
+  own strategies see the cloud (their model places each instance on one host; ``watcher_vwc``).
 * cores: each host's ``Host.core_size`` is its MIPS per core / ``MIPS_UNIT`` (186 on a G4, 266 on a
   G5), each VM's ``Instance.cores`` its PEs; so ``Fleet.cpu_per_core`` (its demand per PE in the
   same units) above a host's core size is CloudSim's core cap (``req > vm_pes x pe_mips``), and the
@@ -37,8 +46,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from watcher_geyser.claims import MigrationRecord, with_claims
 from watcher_geyser.model import MIGRATING, Fleet, Host, HostState, Instance
-from watcher_geyser.simulator.state import Migration
+from watcher_geyser.simulator.state import Migration, SimState
 
 if TYPE_CHECKING:
     from watcher_geyser.simulator.view import StepView
@@ -48,8 +58,9 @@ VCPU_RATIO = 8.0
 CLOUDSIM_RAM_RATIO = 64.0
 
 
-def fleet_from_view(view: StepView, cpu_util: np.ndarray | None = None) -> Fleet:
-    """The fleet as it stands at this decision step (running VMs only).
+def fleet_from_view(view: StepView, cpu_util: np.ndarray | None = None, claims: bool = True) -> Fleet:
+    """The fleet as it stands at this decision step (running VMs only, and with ``claims`` a claim
+    on the destination of each migration in flight; see the module doc).
 
     ``cpu_util`` (float[V] over all trace VMs, fraction of each VM's MIPS) replaces the
     measured utilisation, e.g. with a policy's forecast of the coming interval. Built at
@@ -85,10 +96,23 @@ def fleet_from_view(view: StepView, cpu_util: np.ndarray | None = None) -> Fleet
     fleet = Fleet.build(hosts, instances)
     first = getattr(state, "_fleet_first", None)
     if first is None:
-        state._fleet_first = fleet
+        state._fleet_first = first = fleet
     else:
         fleet.share_host_arrays(first)
+    if claims and state.inflight:
+        # a destination the fleet shows off (cloudsim counts a host running nothing as off) adds
+        # no claim; with_claims says so in notes, which a replay has no reader for
+        fleet = with_claims(fleet, migrations_in_flight(state), [])
+        fleet.share_host_arrays(first)
     return fleet
+
+
+def migrations_in_flight(state: SimState) -> list[MigrationRecord]:
+    """The engine's migrations in flight as Nova's ``os-migrations`` lists them: live migrations
+    running (a destination still booting included: the migration is on its way there)."""
+    vms, hosts = state.dc.vm_names, state.dc.host_names
+    return [MigrationRecord(vms[m.vm], hosts[m.src], hosts[m.dst], "running", "live-migration")
+            for m in state.inflight]
 
 
 def _vm_sizes(state) -> tuple[np.ndarray, np.ndarray]:
@@ -128,12 +152,15 @@ def _host_variants(state) -> list[tuple[Host, Host]]:
 
 
 def migrations_to(view: StepView, fleet: Fleet, placement: np.ndarray) -> list[Migration]:
-    """Migrations taking ``fleet`` (from ``fleet_from_view``) to ``placement`` (host index per instance)."""
+    """Migrations taking ``fleet`` (from ``fleet_from_view``) to ``placement`` (host index per instance);
+    claim rows are room held, not VMs, and never move."""
     dc = view.state.dc
     vm_index = {name: i for i, name in enumerate(dc.vm_names)}
     host_index = {name: i for i, name in enumerate(dc.host_names)}
     moves = []
     for inst, h in zip(fleet.instances, np.asarray(placement).tolist()):
+        if inst.claim_of is not None:
+            continue
         target = host_index[fleet.hosts[int(h)].name]
         v = vm_index[inst.uuid]
         if target != int(view.state.vm_host[v]):

@@ -1,6 +1,7 @@
 """The ``geyser`` policy: the Watcher plugin's own code path, run at every simulated step.
 
-fleet (with a CPU forecast) -> signal policy (``Decision``) -> ``pipeline.apply_decision``
+fleet (with a CPU forecast, and a claim on the destination of each migration in flight, as the
+plugin reads Nova's migrations: ``fleet.py``) -> signal policy (``Decision``) -> ``pipeline.apply_decision``
 -> ``pipeline.run`` (solve, plan) -> migrations in waves. What the simulator measures for
 this policy is what the strategy would do in Watcher: the same settings, the same mapping
 of the signal, the same solver and planner. Only the solver's time limit and method, and
@@ -98,12 +99,17 @@ class GeyserPolicy:
     parallelism: int | None = None  # None: unlimited in cloudsim fidelity (as CloudSim), 8 in realistic
     per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
     follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
+    #: migrations in flight hold room on their destination too (``fleet.fleet_from_view``), as the plugin
+    #: reads them from Nova; False leaves them off it, as the simulator did before (for side-by-side replays)
+    claims: bool = True
     signal: SignalFeed | None = None
     deferral: DeferralConfig | None = None  # None: the core's defaults, lead time one trace step
     policy_config: PolicyConfig | None = None  # None: the feed's (``--policy geyser:relaxed=..,tight=..``)
     budget: CycleBudget = field(default_factory=CycleBudget)
     stats: DecisionStats = field(default_factory=DecisionStats)
     decisions: list[Decision] = field(default_factory=list, repr=False)
+    #: per decision: (migrations in flight, claim rows its fleet held for them)
+    in_flight: list[tuple[int, int]] = field(default_factory=list, repr=False)
     _signal_policy: SignalPolicy | None = field(default=None, repr=False)
 
     @classmethod
@@ -128,7 +134,8 @@ class GeyserPolicy:
     def decide(self, view) -> list[list[Migration]]:
         started = time.perf_counter()
         state = view.state
-        fleet = fleet_from_view(view, self._forecast(view))
+        fleet = fleet_from_view(view, self._forecast(view), claims=self.claims)
+        self.in_flight.append((len(state.inflight), sum(i.claim_of is not None for i in fleet.instances)))
         settings = self.step_settings(view, fleet)
         self.switches_off_empty_hosts = settings.plan.allow_power_off
         result = run(fleet, settings)

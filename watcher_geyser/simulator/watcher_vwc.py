@@ -26,7 +26,9 @@ How the simulated cloud is shown to Watcher:
 - hosts the simulator switched off are shown as Watcher leaves the hosts it releases,
   disabled and up, so the strategy may enable them again when it offloads (the engine
   boots them in realistic fidelity); VMs migrating now are in state ``migrating``, which
-  the strategy does not move.
+  the strategy does not move, and sit on their source only: the strategy reads no migrations
+  list, so their destination looks as free to it as it does in Watcher (the geyser policy's
+  fleet holds a claim there, as the plugin does).
 
 Order: in ``cloudsim`` fidelity every migration starts at once (as CloudSim does); in
 ``realistic`` fidelity they run as Watcher's default ``weight`` planner schedules them,
@@ -114,7 +116,9 @@ class WatcherVWCPolicy:
 
     def _fleet(self, view) -> Fleet:
         """The step's fleet as Watcher would see it (see the module docstring)."""
-        fleet = fleet_from_view(view, self._mean_cpu(view))
+        # no claims: Watcher's own strategy reads no migrations list, its model places each
+        # instance on the one host Nova names (and model_builder would leave claim rows out)
+        fleet = fleet_from_view(view, self._mean_cpu(view), claims=False)
         hosts = []
         for h in fleet.hosts:
             if h.disk_gb == 0:  # the strategy divides by disk capacity; VMs use none
