@@ -273,8 +273,11 @@ def check(args: argparse.Namespace, paths: bool = True) -> list:
     return made
 
 
-def execute(args: argparse.Namespace) -> Outcome:
-    """Replay the trace under every policy asked for; bad input raises ``SimulateError``."""
+def execute(args: argparse.Namespace, policies: list | None = None) -> Outcome:
+    """Replay the trace under every policy asked for; bad input raises ``SimulateError``.
+
+    ``policies`` replaces the ones ``--policy`` makes (still checked): a bench replays them with
+    a setting the command line does not offer, keeping the rest of the command's path."""
     from watcher_geyser.scenario import ScenarioError, fleet_from_dict, load_scenario
 
     if getattr(args, "out", None):  # before the run: a long replay must not end in an unwritable folder
@@ -283,6 +286,8 @@ def execute(args: argparse.Namespace) -> Outcome:
         except InputError as exc:
             raise SimulateError(str(exc)) from None
     made = check(args)
+    if policies is not None:
+        made = policies
     try:
         trace, raw = load_trace(args.trace, args.limit, args.trace_format)
     except TraceError as exc:
