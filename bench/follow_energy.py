@@ -143,11 +143,45 @@ def _start_s(day: str, start: str | None) -> float:
         return epoch_s(FALLBACK_DAY, "the fallback day")
 
 
+def run_days(days: int = 1, deferrable: float = 0.0) -> int:
+    """Days of steps the progress bar plans for one replay of ``days`` days: one more with deferrable
+    VMs, whose deferred work may run on up to its deadline (24 h) past the last day."""
+    return days + (1 if deferrable else 0)
+
+
+def planned_days(blind: int, scales: int, seeds: int, deferrable_only: bool = False, fixed_only: bool = False) -> int:
+    """Days of steps ``bench_day`` plans for one day (``run_days`` summed over its replays, cached or
+    not): ``blind`` points once and, unless ``fixed_only``, over ``STEADY_DAYS``; per supply size,
+    geyser following it with a fixed workload (unless ``deferrable_only``) and, unless ``fixed_only``,
+    with 30 % deferrable VMs once over one day and once per seed over ``STEADY_DAYS``."""
+    steady = not fixed_only
+    blind_days = blind * (run_days() + (run_days(STEADY_DAYS) if steady else 0))
+    following = (0 if deferrable_only else run_days())
+    if steady:
+        following += run_days(1, DEFERRABLE_SHARE) + seeds * run_days(STEADY_DAYS, DEFERRABLE_SHARE)
+    return blind_days + scales * following
+
+
 class Runner:
-    """Sequential replays of one day with one shared tqdm bar."""
+    """Sequential replays of one day with one shared tqdm bar.
+
+    The bar is honest: each replay advances it by exactly what ``run_days`` planned for it (a
+    deferrable one that ends before its spill day is topped up when it ends), and a blind point read
+    from the cache is credited in full when it is read (``cached``), so the bar ends at 100 %
+    whatever the cache held."""
 
     def __init__(self, day: Day, bar, deterministic: bool = True, choice: str = "vms") -> None:
         self.day, self.bar, self.deterministic, self.choice = day, bar, deterministic, choice
+
+    def steps(self, days: int = 1, deferrable: float = 0.0) -> int:
+        """The bar's units (decision steps) planned for one replay."""
+        return run_days(days, deferrable) * (self.day.trace.samples - 1)
+
+    def cached(self, spec: str, days: int = 1) -> None:
+        """Credit blind point ``spec`` (replayed over ``days``) read from the cache instead of replayed."""
+        self.bar.set_description(f"{self.day.name} {spec}"[:48])
+        self.bar.set_postfix_str("cached")
+        self.bar.update(self.steps(days))
 
     def run(self, spec: str, feed: SignalFeed | None = None, deferrable: float = 0.0, days: int = 1,
             deferral_seed: int = DEFAULT_DEFERRAL_SEED):
@@ -157,12 +191,23 @@ class Runner:
         if feed is not None:
             policy.signal = feed
         self.bar.set_description(f"{self.day.name} {spec}"[:48])
+        self.bar.set_postfix_str("")
         kwargs = {}
         if deferrable:
             kwargs["deferral"] = choose_deferrable(self.choice, day_work(self.day), deferrable, seed=deferral_seed)
         supply = feed.available_w if feed is not None else None
-        return simulate(self.day.trace, self.day.dc, policy, CLOUDSIM, supply, self.bar.update, repeat_days=days,
-                        **kwargs)
+        planned, advanced = self.steps(days, deferrable), 0
+
+        def step(n: int) -> None:  # the engine's steps, never past the replay's plan
+            nonlocal advanced
+            n = min(n, planned - advanced)
+            if n > 0:
+                self.bar.update(n)
+                advanced += n
+
+        result = simulate(self.day.trace, self.day.dc, policy, CLOUDSIM, supply, step, repeat_days=days, **kwargs)
+        self.bar.update(planned - advanced)  # the spill day a deferrable replay did not need
+        return result
 
 
 def day_work(day: Day) -> np.ndarray:
@@ -225,6 +270,12 @@ def solar_supply(day: Day, site: SolarSite, energy_kwh: float, repeat_days: int 
     return SignalFeed(scaled, day.start_s), site.peak_w * factor
 
 
+def blind_specs(frontier_specs: tuple[str, ...]) -> tuple[str, ...]:
+    """The blind points a day replays (or reads from the cache): blind geyser at its defaults (it sizes
+    the supplies), the frontier asked for, and thr-mmt 0.8 (the targets' reference), each once."""
+    return tuple(dict.fromkeys((BLIND_REFERENCE, *frontier_specs, THR_REFERENCE)))
+
+
 def point_row(day: Day, spec: str, result, **extra) -> dict:
     s = result.summary()
     keep = ("energy_kwh", "migrations", "slatah", "slatah_overload", "slatah_core_cap", "slatah_migration", "pdm",
@@ -248,13 +299,12 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
     ``choice``: how each seed chooses them (``vms``, the headline's reading; ``work``, stratified by work)."""
     runner = Runner(day, bar, deterministic, choice)
     step = day.trace.step_s
-    specs = tuple(dict.fromkeys((BLIND_REFERENCE, *frontier_specs, THR_REFERENCE)))
+    specs = blind_specs(frontier_specs)
     blind, feeds = blind_points(
         day, specs, BLIND_REFERENCE, runner.run,
         lambda energy_kwh: {scale: solar_supply(day, site, scale * energy_kwh) for scale in scales},
         lambda spec, r, by_scale: point_row(day, spec, r, signal="off", uncovered_kwh_by_supply=by_scale),
-        cache, emit, need_reference_series=not deferrable_only)
-    bar.update(sum(isinstance(blind[spec], CachedRun) for spec in specs) * (day.trace.samples - 1))
+        cache, emit, need_reference_series=not deferrable_only, cached=runner.cached)
     reference = blind[BLIND_REFERENCE]
     scale_of = {id(feed): scale for scale, (feed, _) in feeds.items()}
 
@@ -269,7 +319,7 @@ def bench_day(day: Day, frontier_specs: tuple[str, ...], scales: tuple[float, ..
     if skip_note is None:  # the steady state's frontier: each blind point's second day of two
         steady_feeds = {s: solar_supply(day, site, s * reference.energy_kwh, STEADY_DAYS)[0] for s in scales}
         steady_rows = steady_blind(day, specs, lambda spec: runner.run(spec, days=STEADY_DAYS), steady_feeds, cache,
-                                   emit)
+                                   emit, lambda spec: runner.cached(spec, STEADY_DAYS))
     summaries = []
     for scale, (feed, peak_w) in feeds.items():
         following = {} if deferrable_only else {0.0: runner.run("geyser", feed)}
@@ -398,14 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.fixed_only and args.deferrable_only:
         print("follow_energy: --fixed-only and --deferrable-only exclude each other; give one", file=sys.stderr)
         return 2
-    steady = not args.fixed_only
-    # in days replayed: a single deferrable day runs on to about 46 h (its spill), a steady one twice the day
-    following_runs = (0 if args.deferrable_only else 1) + (2 + STEADY_DAYS * len(seeds) if steady else 0)
-    blind_runs = 1 + len(set(frontier) | {THR_REFERENCE})
-    runs_per_day = blind_runs * (1 + (STEADY_DAYS if steady else 0)) + len(scales) * following_runs
+    blind = len(blind_specs(frontier))
+    days_per_day = planned_days(blind, len(scales), len(seeds), args.deferrable_only, args.fixed_only)
     for path in paths:
         day = load_day(path, preset, args.start, vms_per_host)
-        with tqdm(total=runs_per_day * (day.trace.samples - 1), unit="step", file=sys.stderr, leave=False) as bar:
+        with tqdm(total=days_per_day * (day.trace.samples - 1), unit="step", file=sys.stderr, leave=False) as bar:
             summaries.extend(bench_day(day, frontier, scales, site, out, bar, emit, not args.wall_clock,
                                        args.frontier_cache, args.deferrable_only, args.fixed_only, seeds,
                                        args.deferral_choice))

@@ -87,14 +87,16 @@ def complete(row: dict, feeds: dict[float, SignalFeed], step_s: float) -> bool:
 
 
 def blind_points(day, specs: tuple[str, ...], reference_spec: str, run: Callable, size_feeds: Callable,
-                 row_of: Callable, cache: Path | None, emit, need_reference_series: bool = True):
+                 row_of: Callable, cache: Path | None, emit, need_reference_series: bool = True,
+                 cached: Callable[[str], None] | None = None):
     """The frontier's points and the supplies: ``(points by spec, feeds)``.
 
     ``run(spec)`` replays a blind point; ``size_feeds(reference energy kWh)`` gives the supplies (scale ->
     feed); ``row_of(spec, result, uncovered by supply)`` is a fresh point's row, printed with ``emit``. The
     reference (``reference_spec``) comes first: the supplies are sized from its energy. Every cached point
     usable at every supply joins the frontier, asked for or not; the cache file is rewritten when a point
-    was replayed or completed."""
+    was replayed or completed. ``cached(spec)`` is called for each point of ``specs`` read from the cache
+    instead of replayed (the progress bar credits it), so each is either run or said cached, once."""
     step = day.trace.step_s
     rows = read_cache(cache, day.cache_name)
     reference_row = rows.get(reference_spec)
@@ -114,6 +116,8 @@ def blind_points(day, specs: tuple[str, ...], reference_spec: str, run: Callable
     for spec in specs:
         if spec not in usable and spec not in fresh:
             fresh[spec] = run(spec)
+        elif spec not in fresh and cached is not None:
+            cached(spec)
     for spec, result in fresh.items():
         by_scale = {str(scale): uncovered_kwh(result.series, feed, step) for scale, feed in plain.items()}
         row = row_of(spec, result, by_scale)

@@ -32,17 +32,23 @@ def last_day_uncovered_kwh(result, feed, step_s: float) -> float:
     return window_figures(supplied, step_s, last.start_s, last.end_s).above_supply_kwh
 
 
-def steady_blind(day, specs, run: Callable, feeds: dict, cache: Path | None, emit) -> dict[str, dict]:
+def steady_blind(day, specs, run: Callable, feeds: dict, cache: Path | None, emit,
+                 cached: Callable[[str], None] | None = None) -> dict[str, dict]:
     """Each blind point's last day of a ``STEADY_DAYS`` replay (``run(spec)`` replays it): SLATAH,
     energy, migrations and energy above each supply of ``feeds`` (scale -> steady feed), by spec;
     a point is read from ``cache`` when its row holds every supply, else replayed and written there
-    (its row's earlier supplies kept). Every cached point usable at every supply is returned."""
+    (its row's earlier supplies kept). Every cached point usable at every supply is returned;
+    ``cached(spec)`` is called for each point of ``specs`` read from the cache (the progress bar
+    credits it as it would a replay)."""
     path = None if cache is None else cache / day.cache_name.replace(".json", "-steady.json")
     rows = {}  # every row of the file, kept when rewritten: a run never drops a point another run wrote
     if path is not None and path.is_file():
         rows = {r["policy"]: r for r in json.loads(path.read_text())["points"]}
     usable = [spec for spec, r in rows.items() if all(str(s) in r["uncovered_kwh_by_supply"] for s in feeds)]
     fresh = [spec for spec in specs if spec not in usable]
+    for spec in specs:
+        if spec in usable and cached is not None:
+            cached(spec)
     for spec in fresh:
         before = rows.get(spec, {}).get("uncovered_kwh_by_supply", {})  # sizes measured before, kept
         result = run(spec)

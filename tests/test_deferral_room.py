@@ -75,6 +75,8 @@ def test_no_room_anywhere_leaves_it_shelved_unless_due_then_nova_is_asked():
                          "host that is on has room for it (4 vcpu, 4096 MB, 20 GB) in zone az1 under the packing "
                          "limit, and no host is off to switch on; its deadline is at risk"]
     assert make_room(f, [_back("big", vcpus=4)]).destinations == {"big": "b"}  # zone unknown: any
+    banned = make_room(f, [_back("big", vcpus=4, zone="az1")], allow_power_on=False)
+    assert banned.notes[0].endswith("under the packing limit, and no host is off")  # switching on was not allowed
 
 
 def test_the_packing_limit_is_the_solvers():

@@ -1,6 +1,8 @@
 """Why relief left a host hot: the reason matches what the request allowed and which rule kept each
 host with room out, and the host is named once (one message; `geyser plan` one line)."""
 
+import json
+
 import pytest
 
 from tests.builders import fleet, host, vm
@@ -40,7 +42,7 @@ CASES = {
     ("small off", True): ["even on the 1 host(s) switched on"],
     ("small off", False): ["not even on the 1 host(s) off there"],
     ("none", True): ["none is off to switch on"],
-    ("none", False): ["none is off to switch on"],
+    ("none", False): ["and none is off: raise"],
     ("disabled", True): ["spare disabled"],
     ("disabled", False): ["spare disabled"],
     ("grouped", True): ["spare holding members of its hard anti-affinity group(s) g0, g1"],
@@ -60,7 +62,7 @@ def test_the_reason_says_what_kept_each_host_with_room_out(third, allow_power_on
     for words in said:
         assert words in reason
     assert (POWER_ON_FORBIDDEN in reason) == (third == "off" and not allow_power_on)
-    assert allow_power_on or "switched on" not in reason  # nothing was allowed to be switched on
+    assert allow_power_on or not any(w in reason for w in ("switched on", "to switch on"))  # nothing might be
     assert [m for m in target.messages if "hot" in m] == [unrelieved_message("hot", reason)]
 
 
@@ -85,3 +87,16 @@ def test_geyser_plan_names_its_migration_cap_flag(tmp_path, capsys):
     lines = [line for line in out.splitlines() if line.startswith("NOT RELIEVED hot")]
     assert len(lines) == 1 and "(--max-migrations 1) is used up: raise it" in lines[0], lines
     assert "max_migrations=" not in out
+
+
+@pytest.mark.parametrize(("third", "flags"), [("off", ["--no-power-on"]), ("none", []), ("grouped", [])])
+def test_geyser_plan_json_names_an_unrelieved_host_once(tmp_path, capsys, third, flags):
+    """`--json` keeps the host in `unrelieved_hosts` (host -> reason, the documented key) and does not
+    repeat it as a message: one fact, said once."""
+    path = tmp_path / "hot.json"
+    save_scenario(_fleet(third), path)
+    assert main(["plan", str(path), "--time-limit", "2", "--method", "greedy", "--json", *flags]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    reason = answer["unrelieved_hosts"]["hot"]
+    assert "; no room" in reason and ("--no-power-on was given" in reason) == bool(flags)
+    assert [m for m in answer["messages"] if "host hot " in m or reason in m] == [], answer["messages"]

@@ -124,6 +124,11 @@ class Instance:
     server_group: str | None = None
     deferral: Deferral | None = None  # the operator's opt-in to shelving when energy is scarce
     cores: int | None = None  # physical cores its vcpus run over (None: its vcpus), for ``Host.core_size``
+    # Not an instance but a *claim*: what Nova holds on this host for the instance ``claim_of`` while a
+    # migration between this host and the instance's own is in flight (``claims.py``). Its host counts it
+    # as used capacity, in every back-end and checker, because it is a row like any pinned instance; it never
+    # moves, and its host, holding it, is never emptied, disabled or switched off by a plan.
+    claim_of: str | None = None
 
     @property
     def deferrable(self) -> bool:
@@ -147,11 +152,13 @@ class Instance:
 
     @property
     def movable(self) -> bool:
-        return not self.locked and not self.excluded and self.migration_kind is not None
+        return not self.locked and not self.excluded and self.claim_of is None and self.migration_kind is not None
 
     @property
     def pinned_reason(self) -> str | None:
         """Why this instance must stay where it is, or None when it may move."""
+        if self.claim_of is not None:
+            return f"the claim Nova holds here for instance {self.claim_of} while it migrates, until that ends"
         if self.locked:
             return "locked"
         if self.excluded:

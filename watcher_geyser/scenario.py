@@ -67,7 +67,7 @@ HOST_FIELDS = frozenset({
 })
 INSTANCE_FIELDS = frozenset({
     "uuid", "name", "host", "vcpus", "memory_mb", "disk_gb", "cpu_util", "state", "locked", "excluded",
-    "server_group", "metadata", "cpu_util_series", "cores",
+    "server_group", "metadata", "cpu_util_series", "cores", "claim_of",
 })
 GROUP_FIELDS = frozenset({"name", "policy"})
 
@@ -134,6 +134,8 @@ def fleet_to_dict(fleet: Fleet) -> dict:
             row["metadata"] = v.deferral.to_metadata()
         if v.cores is not None:
             row["cores"] = v.cores
+        if v.claim_of is not None:
+            row["claim_of"] = v.claim_of
         instances.append(row)
     return {
         "hosts": hosts,
@@ -287,7 +289,11 @@ def _instance(entry: Any, index: int, notes: list[str]) -> Instance:
     cores = entry.get("cores")
     if cores is not None:
         cores = int(_number(cores, where, "cores", integer=True, positive=True))
+    claim_of = entry.get("claim_of")
+    if claim_of is not None and (not isinstance(claim_of, str) or not claim_of):
+        raise ScenarioError(f"{where}: 'claim_of' must be the uuid of the migrating instance it holds room for")
     return Instance(
+        claim_of=claim_of,
         cores=cores,
         uuid=uuid,
         name=name,

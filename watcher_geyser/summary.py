@@ -23,9 +23,11 @@ def target_summary(target: Target) -> dict:
     occupied = fleet.occupied(target.placement)  # once: per host it cost minutes at 20,000 hosts
     released = [fleet.hosts[h].name for h in np.flatnonzero(fleet.powered & ~occupied)]
     powered_on = [fleet.hosts[h].name for h in np.flatnonzero(~fleet.powered & occupied)]
+    claims = sum(1 for i in fleet.instances if i.claim_of is not None)
     return {
         "hosts": len(fleet.hosts),
-        "instances": len(fleet.instances),
+        "instances": len(fleet.instances) - claims,
+        "claims": claims,  # rows holding room for migrations in flight (``claims.py``), in ``placement`` too
         "hosts_on_before": int(fleet.powered.sum()),
         "hosts_on_after": target.hosts_on,
         "hosts_lower_bound": target.bounds.hosts,

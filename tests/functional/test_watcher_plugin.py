@@ -344,3 +344,59 @@ class TestInstanceStates(GeyserFunctionalTestCase):
         self.assertEqual(["idle-1"], moved)  # onto the busy one's host: the fleet still consolidates
         message = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
         self.assertIn("moving-1 (migrating)", message)
+
+
+class TestMigrationsInFlight(GeyserFunctionalTestCase):
+    """Nova holds a migrating instance's resources on both hosts; Watcher's model shows it on its source.
+    The strategy asks the (emulated) Nova for its migrations in flight and counts the destination as used."""
+
+    COMPUTE_TOPOLOGY = topo.ComputeTopology()
+
+    def _serve_migrations(self, rows: list[dict]) -> list[str]:
+        """Give the emulated Nova a ``GET /os-migrations?status=`` (Watcher's emulator has none)."""
+        from pecan import expose, request
+        from pecan.rest import RestController
+
+        module = __import__("watcher.tests.local_fixtures.nova_api_emulator", fromlist=["_V21Controller"])
+        asked: list[str] = []
+
+        class Migrations(RestController):
+            @expose("json")
+            def get_all(self):
+                asked.append(request.GET.get("status"))
+                return {"migrations": [m for m in rows if m["status"] == asked[-1]]}
+
+        original = module._V21Controller._lookup
+
+        def lookup(controller, segment, *remainder):
+            if segment == "os-migrations":
+                return Migrations(), remainder
+            return original(controller, segment, *remainder)
+
+        self.useFixture(fixtures.MockPatchObject(module._V21Controller, "_lookup", expose()(lookup)))
+        return asked
+
+    def test_the_destination_of_a_migration_in_flight_is_neither_filled_nor_released(self):
+        t = (topo.ComputeTopology().add_computes(count=3, vcpus=16, vcpu_ratio=1.0, memory=16384)
+             .add_instances(computes=["compute-1"], count=1, name_prefix="a", vcpus=4, memory=4096)
+             .add_instances(computes=["compute-2"], count=1, name_prefix="moving", vcpus=10, memory=12288)
+             .add_instances(computes=["compute-3"], count=1, name_prefix="z", vcpus=2, memory=2048))
+        self.load(t)
+        moving = next(i.uuid for i in t.instances if i.name == "moving-1")
+        self.emulator.servers[moving]["OS-EXT-STS:task_state"] = "migrating"
+        asked = self._serve_migrations([{"id": 1, "uuid": "m-1", "instance_uuid": moving, "status": "running",
+                                         "source_compute": "compute-2", "dest_compute": "compute-3",
+                                         "source_node": "compute-2", "dest_node": "compute-3",
+                                         "migration_type": "live-migration"}])
+        self.datasource.cpu_percent = {i.uuid: 20.0 for i in t.instances}
+        _, actions = self.audit("geyser_consolidation", "server_consolidation", {"ceiling": 1.0})
+        moves = {a["input_parameters"]["resource_name"]: a["input_parameters"]["destination_node"]
+                 for a in actions if a["action_type"] == "migrate"}
+        self.assertEqual({"a-1": "compute-2"}, moves)  # not z-1 onto compute-2, which would empty compute-3
+        disabled = {a["input_parameters"]["resource_name"] for a in actions
+                    if a["action_type"] == "change_nova_service_state"
+                    and a["input_parameters"].get("state") == "disabled"}
+        self.assertEqual({"compute-1"}, disabled)
+        message = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("1 migration(s) in flight hold their instance's resources on a second host", message)
+        self.assertIn("running", asked)

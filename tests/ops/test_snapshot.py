@@ -279,3 +279,68 @@ def test_snapshot_writes_an_empty_power_history_dated_then_that_plan_reads(emula
     assert any("0 switch-off(s) of the scenario's hosts" in m for m in summary["messages"])
     assert main(["snapshot", "--os-cloud", CLOUD, "-o", str(out), "--power-history", "-"]) == 2
     assert "--power-history needs a file name" in capsys.readouterr().err
+
+
+def _in_front(fixture, answer):
+    """A compute endpoint that answers ``/os-migrations`` with ``answer(query) -> (status, body)``
+    and passes everything else to Watcher's Nova emulator (which has no migrations list)."""
+    from urllib.parse import parse_qs
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"].endswith("/os-migrations"):
+            status, body = answer(parse_qs(environ.get("QUERY_STRING", "")))
+            start_response(status, [("Content-Type", "application/json")])
+            return [json.dumps(body).encode()]
+        return fixture.nova_emulator.app(environ, start_response)
+
+    return app
+
+
+def _snapshot_through(app, fixture, tmp_path, monkeypatch, name: str) -> int:
+    url = f"http://{name}:80"
+    intercept = interceptor.RequestsInterceptor(lambda: app, url=url + "/")
+    intercept.install_intercept()
+    try:
+        endpoints = emulated_endpoints(fixture) | {"compute": url + "/v2.1"}
+        monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds_yaml(tmp_path / f"{name}.yaml", {name: endpoints})))
+        return main(["snapshot", "--os-cloud", name, "-o", str(tmp_path / f"{name}.json")])
+    finally:
+        intercept.uninstall_intercept()
+
+
+def test_a_migration_in_flight_claims_its_destination(emulated, tmp_path, monkeypatch, capsys):
+    """Nova holds a migrating instance's resources on both hosts: the snapshot counts it on its
+    destination too, as a claim row, and asks only for the unfinished statuses."""
+    t, fixture = emulated
+    moving = t.instances[5]  # vm-6 on compute-2, migrating live to compute-1
+    fixture.nova_emulator.servers[moving.uuid]["OS-EXT-STS:task_state"] = "migrating"
+    asked = []
+
+    def answer(query):
+        asked.append(query.get("status", [None])[0])
+        rows = [{"id": 7, "uuid": "m-7", "instance_uuid": moving.uuid, "status": "running",
+                 "source_compute": "compute-2", "source_node": "compute-2", "dest_compute": "compute-1",
+                 "dest_node": "compute-1", "migration_type": "live-migration"},
+                {"id": 6, "uuid": "m-6", "instance_uuid": t.instances[0].uuid, "status": "completed",
+                 "source_compute": "compute-2", "dest_compute": "compute-1", "migration_type": "live-migration"}]
+        return "200 OK", {"migrations": [m for m in rows if m["status"] == asked[-1]]}
+
+    assert _snapshot_through(_in_front(fixture, answer), fixture, tmp_path, monkeypatch, "mig") == 0
+    assert "completed" not in asked and "running" in asked and "finished" in asked
+    fleet = load_scenario(tmp_path / "mig.json")
+    claims = [i for i in fleet.instances if i.claim_of is not None]
+    assert [(c.claim_of, c.host, c.vcpus, c.memory_mb, c.movable) for c in claims] == [
+        (moving.uuid, "compute-1", 4, 8192, False)]
+    assert {i.uuid: i.host for i in fleet.instances}[moving.uuid] == "compute-2"  # and on its source, as before
+    assert "1 migration(s) in flight hold their instance's resources on a second host" in capsys.readouterr().err
+
+
+def test_a_refused_migrations_list_is_a_note_not_a_failed_snapshot(emulated, tmp_path, monkeypatch, capsys):
+    _, fixture = emulated
+    forbidden = {"forbidden": {"code": 403, "message": "Policy doesn't allow os_compute_api:os-migrations:index"}}
+    assert _snapshot_through(_in_front(fixture, lambda _q: ("403 Forbidden", forbidden)), fixture, tmp_path,
+                             monkeypatch, "nomig") == 0
+    err = capsys.readouterr().err
+    assert "could not read migrations in flight (Nova os-migrations?status=..): permission denied (HTTP 403)" in err
+    assert "counted on one of its hosts only" in err
+    assert not [i for i in load_scenario(tmp_path / "nomig.json").instances if i.claim_of]

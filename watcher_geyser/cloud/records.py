@@ -16,7 +16,9 @@ tested without a cloud:
 - a server becomes an instance by the rule the Watcher adapter uses too
   (``instance_state.read_instance``): those with a Nova task in flight (``task_state``:
   migrating, resizing, rebuilding, ..), paused ones and affinity group members stay, the
-  ``geyser:deferrable`` metadata opt-in is read, so a snapshot replays what Watcher sees.
+  ``geyser:deferrable`` metadata opt-in is read, so a snapshot replays what Watcher sees;
+- a migration in flight holds its instance's resources on both hosts: the end the instance is
+  not on gets a claim (``claims.with_claims``), counted there as used.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from watcher_geyser.claims import MigrationRecord, with_claims
 from watcher_geyser.host_state import OUR_DISABLED_REASONS, PowerReading, classify_host
 from watcher_geyser.instance_state import in_flight_note, read_instance
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
@@ -94,6 +97,7 @@ class CloudRecords:
     server_groups: list[ServerGroupRecord] = field(default_factory=list)
     cpu_util: dict[str, float] = field(default_factory=dict)  # server uuid -> 0..1 of its vcpus
     notes: list[str] = field(default_factory=list)
+    migrations: list[MigrationRecord] = field(default_factory=list)  # hosts named as hypervisors are
 
 
 @dataclass
@@ -135,7 +139,7 @@ def to_fleet(
     busy = in_flight_note(instances)
     if busy:
         notes.append(busy)
-    fleet = Fleet.build(hosts, instances, used_groups, default_cpu_util)
+    fleet = with_claims(Fleet.build(hosts, instances, used_groups, default_cpu_util), records.migrations, notes)
     return Snapshot(fleet, notes, left_out)
 
 

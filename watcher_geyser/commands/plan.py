@@ -32,7 +32,7 @@ from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_nee
 from watcher_geyser.solver import METHODS
 from watcher_geyser.solver.clock import validate_time_limit
 from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S, MIGRATION_CAP
-from watcher_geyser.solver.relief import POWER_ON_FORBIDDEN
+from watcher_geyser.solver.relief import POWER_ON_FORBIDDEN, unrelieved_message
 from watcher_geyser.summary import target_summary
 
 LIM, SOL, PLAN = DEFAULTS.limits, DEFAULTS.solve, DEFAULTS.plan
@@ -259,7 +259,9 @@ def _fleet(args: argparse.Namespace) -> Fleet:
 def _summary(args: argparse.Namespace, settings: Settings, decision: Decision | None, result: Result,
              started: float, read_s: float) -> dict:
     """What ``geyser plan`` reports (``--json`` prints it as is): the target's summary, the plan,
-    every note, the signal's decision and the seconds each phase took."""
+    every note, the signal's decision and the seconds each phase took. A host relief left hot is
+    in ``unrelieved_hosts`` (host -> reason) only: the core's message naming it is not repeated
+    in ``messages``."""
     target, moves = result.target, result.plan
     solved = read_s + started + target.solve_seconds
     planned = time.monotonic()
@@ -268,7 +270,9 @@ def _summary(args: argparse.Namespace, settings: Settings, decision: Decision | 
     summary["planned_migrations"] = plan_json.pop("migrations")
     summary["messages"] += plan_json.pop("messages")
     summary.update(plan_json)
-    summary["messages"] = [_in_flags(m) for m in list(settings.notes) + summary["messages"]]
+    # a host relief left hot is one fact: its entry in unrelieved_hosts, not also the core's message for it
+    said = {unrelieved_message(name, why) for name, why in summary["unrelieved_hosts"].items()}
+    summary["messages"] = [_in_flags(m) for m in list(settings.notes) + summary["messages"] if m not in said]
     summary["unrelieved_hosts"] = {name: _in_flags(why) for name, why in summary["unrelieved_hosts"].items()}
     if decision is not None:
         summary["signal"] = decision.to_dict()

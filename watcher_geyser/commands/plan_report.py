@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from watcher_geyser.solver.relief import unrelieved_message
-
 if TYPE_CHECKING:
     from watcher_geyser.model import Fleet
     from watcher_geyser.pipeline.request import Result
@@ -47,11 +45,9 @@ def format_summary(summary: dict) -> str:
         lines.append(f"relieved hosts (were above their relief limit): {', '.join(summary['relieved_hosts'])}")
     if summary["powered_on_hosts"]:
         lines.append(f"hosts switched on: {', '.join(summary['powered_on_hosts'])}")
-    unrelieved = summary["unrelieved_hosts"]
-    for name, reason in unrelieved.items():
+    for name, reason in summary["unrelieved_hosts"].items():
         lines.append(f"NOT RELIEVED {name}: {reason}")
-    said = {unrelieved_message(name, reason) for name, reason in unrelieved.items()}  # one line per host
-    lines += [f"note: {message}" for message in summary["messages"] if message not in said]
+    lines += [f"note: {message}" for message in summary["messages"]]  # an unrelieved host is not among them
     if "signal" in summary:
         lines.append(format_signal(summary["signal"]))
     return "\n".join(lines)

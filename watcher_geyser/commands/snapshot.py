@@ -250,10 +250,12 @@ def _write(output: str, fleet) -> None:
 
 def _summary(output: str, fleet) -> str:
     states = {s: sum(1 for h in fleet.hosts if h.state is s) for s in HostState}
+    claims = sum(1 for i in fleet.instances if i.claim_of is not None)
+    held = f" (and {claims} claim(s) of migrations in flight)" if claims else ""
     return (
         f"wrote {output}: {len(fleet.hosts)} hosts ({states[HostState.ENABLED]} enabled, "
-        f"{states[HostState.DISABLED]} disabled, {states[HostState.OFF]} off), {len(fleet.instances)} instances, "
-        f"{len(fleet.server_groups)} server groups, {len(fleet.zones)} zone(s)"
+        f"{states[HostState.DISABLED]} disabled, {states[HostState.OFF]} off), {len(fleet.instances) - claims} "
+        f"instances{held}, {len(fleet.server_groups)} server groups, {len(fleet.zones)} zone(s)"
     )
 
 

@@ -297,8 +297,8 @@ def _no_room(r: Returning, fleet: Fleet, allow_power_on: bool, off_hosts: bool, 
         off = "switching hosts on is not allowed"
     elif off_hosts:
         off = "no host that is off may take it (too small, or held off by the power-cycle budget)"
-    else:
-        off = "no host is off to switch on"
+    else:  # what was looked at, in the words of what was allowed
+        off = "no host is off to switch on" if allow_power_on else "no host is off"
     why = f"no host that is on has room for it ({size}) {where} under the packing limit, and {off}"
     if r.due:
         return (f"bring back {r.name}: its deadline is due, so Nova's scheduler is asked to place it though {why}; "

@@ -158,8 +158,8 @@ class Plan:
     left_undone: list[UndoneMove] = field(default_factory=list)
     staging_moves: int = 0
     duration_estimate_s: float = 0.0
-    parallelism: int = 2
-    per_host_parallelism: int = 1
+    parallelism: int = defaults.PARALLELISM
+    per_host_parallelism: int = defaults.PER_HOST_PARALLELISM
     plan_seconds: float = 0.0
     messages: list[str] = field(default_factory=list)
 

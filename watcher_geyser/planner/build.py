@@ -25,7 +25,13 @@ from watcher_geyser.model import Fleet, GroupPolicy, HostState, MigrationKind
 from watcher_geyser.planner import groups
 from watcher_geyser.planner.actions import Action, ActionKind, Plan, Timing, UndoneMove, UndoneReason
 from watcher_geyser.planner.hostactions import FIRST_WAVE_AFTER_POWER_ON, host_actions
-from watcher_geyser.planner.limits import anti_affinity_groups, group_host_limit, instance_demand, problem_limits
+from watcher_geyser.planner.limits import (
+    anti_affinity_groups,
+    group_host_limit,
+    host_load,
+    instance_demand,
+    problem_limits,
+)
 from watcher_geyser.planner.undone import explain_pending
 from watcher_geyser.planner.waves import Move, TransitState, WaveBuilder
 from watcher_geyser.solver.problem import Target
@@ -150,8 +156,7 @@ def _transit_state(target: Target, goal: np.ndarray, moves: np.ndarray, stage_on
     fleet = target.fleet
     limits = problem_limits(target.problem)
     demand = instance_demand(fleet)
-    load = np.zeros((len(fleet.hosts), 4))
-    np.add.at(load, fleet.placement, demand)
+    load = host_load(fleet)  # the solver's load arithmetic, written once (solver/limits.py)
     dest = np.full(len(fleet.instances), -1, dtype=np.int64)
     dest[moves] = goal[moves]
     off = ~fleet.powered

@@ -60,14 +60,14 @@ def instance_demand(fleet: Fleet) -> np.ndarray:
 def host_load(fleet: Fleet, placement: np.ndarray | None = None) -> np.ndarray:
     """float64[H, 4]: load of each host under ``placement`` (the fleet's own by default)."""
     placement = fleet.placement if placement is None else placement
-    load = np.zeros((len(fleet.hosts), 4))
+    load = np.zeros((len(fleet.hosts), len(LIMIT_RESOURCES)))
     np.add.at(load, placement, instance_demand(fleet))
     return load
 
 
 def packing_limits(fleet: Fleet, ceiling: float = 1.0, cpu_ceiling: CpuCeiling = None) -> np.ndarray:
     """float64[H, 4]: what a host that receives an instance may end holding."""
-    limits = np.empty((len(fleet.hosts), 4))
+    limits = np.empty((len(fleet.hosts), len(LIMIT_RESOURCES)))
     limits[:, :CPU_CORES] = fleet.capacity * ceiling
     limits[:, CPU_CORES] = np.inf if cpu_ceiling is None else fleet.physical_cores * cpu_ceiling
     return limits

@@ -82,7 +82,7 @@ class Problem:
     """
 
     fleet: Fleet
-    ceiling: float = 1.0
+    ceiling: float = defaults.ALLOCATION_CEILING
     cpu_ceiling: float | None = 1.0
     cpu_relief_ceiling: float | None = None
     cpu_host_ceilings: tuple[float, ...] | None = None

@@ -123,8 +123,9 @@ def _nowhere_reason(shedder: Shedder, zone: str, in_zone: np.ndarray) -> str:
     """No host of the zone has room for any of the instances, whatever the rules."""
     switchable = int((in_zone & (shedder.tier == OFF) & shedder.fleet.accepts).sum())
     fix = ": raise the ceilings, or add hosts"
-    if not switchable:
-        return f"{NO_ROOM} for its instances on the hosts of zone {zone}, and none is off to switch on{fix}"
+    if not switchable:  # under a ban on switching on, off hosts are not offered as a way out either
+        off = "none is off to switch on" if shedder.problem.allow_power_on else "none is off"
+        return f"{NO_ROOM} for its instances on the hosts of zone {zone}, and {off}{fix}"
     if shedder.problem.allow_power_on:
         return f"{NO_ROOM} for its instances in zone {zone}, even on the {switchable} host(s) switched on{fix}"
     return f"{NO_ROOM} for its instances in zone {zone}, not even on the {switchable} host(s) off there{fix}"

@@ -16,7 +16,9 @@ The one place where Watcher's words become ours:
   naming them all;
   ``locked`` and ``watcher_exclude`` (the audit scope's exclusions) pin an instance; paused
   instances, affinity group members and the ``geyser:deferrable`` opt-in follow the rule
-  the snapshot shares (``instance_state.read_instance``).
+  the snapshot shares (``instance_state.read_instance``);
+- a migration in flight (``migrations``, asked of Nova) holds its instance's resources on a
+  second host too: a claim there (``claims.with_claims``), counted as used, as the snapshot does.
 
 Every decision that drops or pins something is written to ``AdaptedFleet.notes`` so the
 strategy can log it.
@@ -27,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from watcher_geyser.claims import MigrationRecord, with_claims
 from watcher_geyser.host_state import OUR_DISABLED_REASONS, PowerReading, classify_host
 from watcher_geyser.instance_state import in_flight_note, read_instance
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
@@ -64,6 +67,7 @@ def fleet_from_model(
     our_reasons: tuple[str, ...] = OUR_DISABLED_REASONS,
     groups_unknown: bool = False,
     tasks: Mapping[str, str] | None = None,
+    migrations: list[MigrationRecord] | None = None,
 ) -> AdaptedFleet:
     """Build the fleet from a Watcher ``ModelRoot``.
 
@@ -75,6 +79,8 @@ def fleet_from_model(
     ``disabled_reason`` prefixes that mark a host as switched off by us. ``groups_unknown``
     (the listing failed): every instance is pinned, since any may be a group member. ``tasks``
     maps instance uuid -> its Nova task in flight (``task_state``): those instances stay.
+    ``migrations``: Nova's migrations (hosts named as the model names them); each one in flight
+    adds a claim on the host its instance is not on (``claims``).
     """
     cpu_util = cpu_util or {}
     zones = zones or {}
@@ -102,7 +108,7 @@ def fleet_from_model(
     if busy:
         notes.append(busy)
     groups = _groups(server_groups, {i.uuid for i in instances})
-    fleet = Fleet.build(hosts, instances, groups, default_cpu_util)
+    fleet = with_claims(Fleet.build(hosts, instances, groups, default_cpu_util), migrations or (), notes)
     return AdaptedFleet(fleet, node_uuids, notes, dropped, groups_unknown, server_groups)
 
 

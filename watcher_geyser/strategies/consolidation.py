@@ -222,8 +222,9 @@ class _GeyserStrategy(base.BaseStrategy):
         power_for = self._power_models(catalog, datasource, notes)
         reasons = (self.config.get("disabled_reason", opts.DISABLED_REASON), *OUR_DISABLED_REASONS)
         tasks = self.cloud.tasks_in_flight(notes)  # pinned where they are: Nova refuses to migrate them now
+        migrations = self.cloud.migrations_in_flight(notes)  # counted on both their hosts, as Nova counts them
         adapted = fleet_from_model(model, power_for, cpu, 1.0, self.cloud.host_zones(notes), metal.power_states, groups,
-                                   reasons, groups_unknown=why is not None, tasks=tasks)
+                                   reasons, groups_unknown=why is not None, tasks=tasks, migrations=migrations)
         notes.extend(adapted.notes)
         return adapted
 

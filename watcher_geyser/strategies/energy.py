@@ -112,7 +112,8 @@ def _from_signal(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings,
     reason = decision.reason + (f" ({state_note})" if state_note else "")
     series = observation if isinstance(observation, Series) else None
     idle_w = min((float(h.power.idle_w) for h in fleet.hosts), default=None)
-    energy = Energy.from_decision(decision, series, need_w, len(fleet.instances), peak_w, idle_w)
+    running = sum(1 for i in fleet.instances if i.claim_of is None)  # a claim is room held, not one more instance
+    energy = Energy.from_decision(decision, series, need_w, running, peak_w, idle_w)
     return EnergyDecision(apply_decision(settings, decision), reason, fallback=decision.fallback is not None,
                           source=decision.source, energy=energy)
 

@@ -89,7 +89,8 @@ def model_from_fleet(fleet: Fleet) -> model_root.ModelRoot:
     """A fresh ``ModelRoot`` holding ``fleet``'s hosts and instances where they are now.
 
     Strategies change the model they run on (Watcher's own moves its instances while it
-    plans), so build one per strategy run.
+    plans), so build one per strategy run. A claim row (``Instance.claim_of``) is no instance of
+    Watcher's: the strategy gets it back from its migrations look-up (``offline.FleetCloud``).
     """
     root = model_root.ModelRoot()
     nodes = []
@@ -98,6 +99,8 @@ def model_from_fleet(fleet: Fleet) -> model_root.ModelRoot:
         root.add_node(node)
         nodes.append(node)
     for inst, h in zip(fleet.instances, fleet.placement.tolist()):
+        if inst.claim_of is not None:
+            continue
         element_inst = watcher_instance(inst)
         root.add_instance(element_inst)
         root.map_instance(element_inst, nodes[h])
@@ -117,7 +120,8 @@ def host_zones(fleet: Fleet) -> dict[str, str]:
 def server_groups(fleet: Fleet) -> dict[str, tuple[str, str]]:
     """Instance uuid -> (group name, policy), as Nova's server groups list their members."""
     policy = {g.name: g.policy.value for g in fleet.server_groups}
-    return {i.uuid: (i.server_group, policy[i.server_group]) for i in fleet.instances if i.server_group}
+    return {i.uuid: (i.server_group, policy[i.server_group]) for i in fleet.instances
+            if i.server_group and i.claim_of is None}
 
 
 def power_overrides(fleet: Fleet) -> dict[str, str]:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from watcher_geyser.claims import MigrationRecord, fleet_migrations
 from watcher_geyser.model import Fleet
 from watcher_geyser.planner import Action, ActionKind
 from watcher_geyser.strategies import model_builder
@@ -66,12 +67,16 @@ class StrategyRun:
 class FleetCloud:
     """``cloud.CloudLookups`` answered from a fleet: its zones and server groups, no bare metal, and
     the Nova tasks in flight ``tasks`` gives (instance uuid -> task_state; none by default: a
-    fleet's own in-flight instances already carry the task as their state)."""
+    fleet's own in-flight instances already carry the task as their state), and the migrations in
+    flight ``migrations`` gives, else those the fleet's claim rows stand for (none for a fleet without
+    claims; ``model_builder`` leaves the rows out of Watcher's model, the look-up brings them back)."""
 
-    def __init__(self, fleet: Fleet, tasks: dict[str, str] | None = None):
+    def __init__(self, fleet: Fleet, tasks: dict[str, str] | None = None,
+                 migrations: list[MigrationRecord] | None = None):
         self._zones = model_builder.host_zones(fleet)
         self._groups = model_builder.server_groups(fleet)
         self._tasks = dict(tasks or {})
+        self._migrations = list(fleet_migrations(fleet) if migrations is None else migrations)
 
     def host_zones(self, notes: list[str]) -> dict[str, str]:
         return dict(self._zones)
@@ -93,6 +98,9 @@ class FleetCloud:
 
     def tasks_in_flight(self, notes: list[str]) -> dict[str, str]:
         return dict(self._tasks)
+
+    def migrations_in_flight(self, notes: list[str]) -> list[MigrationRecord]:
+        return list(self._migrations)
 
 
 @contextmanager

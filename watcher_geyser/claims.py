@@ -1,0 +1,127 @@
+"""Migrations in flight: what Nova holds on the host an instance is not counted on.
+
+While a migration is in flight (a live migration, a cold migration or resize, an evacuation)
+Nova holds the instance's resources on *both* hosts: Placement keeps the migration record's
+allocation on one end and the instance's on the other, and Nova's resource tracker counts the
+instance on both (``MigrationList.get_in_progress_by_host_and_node``). A fleet places each
+instance on one host only, the one Nova names (``OS-EXT-SRV-ATTR:host``, Watcher's model):
+the source until a live migration's last step, the destination once a resize has finished and
+waits to be confirmed. The other end would look free, so a plan could fill it with other
+instances, and then Nova's scheduler refuses them (NoValidHost) or the host is over-committed
+once the migration lands.
+
+``with_claims`` adds, for each migration in flight, a *claim* on that other end: an ``Instance``
+row (``Instance.claim_of`` names the migrating instance) with the instance's flavour and its
+measured CPU use (it runs there within seconds, or, for an unconfirmed resize, may run there
+again on a revert). A claim never moves, so every back-end, pass and checker counts it as used
+capacity exactly as it counts a pinned instance (the limits' "not worse than now" rule
+included), and its host, holding it at the end of every answer, is never emptied, disabled or
+switched off by a plan. The instance itself keeps its task in flight and stays where it is
+(``instance_state``; ``with_claims`` pins it as ``migrating`` if its task was not read), so both
+ends are counted, as Nova counts them.
+
+The claim takes the flavour the instance shows now: during a resize the two ends hold the old
+and the new flavour, and Nova's server shows the old one until the resize finishes, the new one
+after; one flavour on both ends is the figure a snapshot can read.
+
+Pure: no OpenStack imports. ``cloud.read`` and the Watcher strategy's look-ups fill
+``MigrationRecord`` from Nova's ``GET /os-migrations``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from watcher_geyser.model import MIGRATING, Fleet, Instance
+from watcher_geyser.names import listed
+
+# Nova's resource tracker counts every migration whose status is not one of these on both of
+# its hosts (nova/db/main/api.py, ``migration_get_in_progress_by_host_and_node``). "accepted"
+# has no destination yet (the scheduler has not picked one); "done" ends an evacuation.
+FINISHED_STATUSES = frozenset({"accepted", "confirmed", "reverted", "error", "failed", "completed", "cancelled",
+                               "done"})
+# The statuses an unfinished migration passes through, for a read that filters on the server
+# (``GET /os-migrations?status=``): live migrations queued -> preparing -> running ->
+# post-migrating; cold ones and resizes pre-migrating -> migrating -> post-migrating -> finished
+# (the resize waits for its confirmation there, holding both hosts) -> confirming or reverting.
+IN_FLIGHT_STATUSES = ("queued", "preparing", "running", "pre-migrating", "migrating", "post-migrating", "finished",
+                      "confirming", "reverting")
+CLAIM_SUFFIX = "~claim"
+
+
+@dataclass(frozen=True)
+class MigrationRecord:
+    """One row of Nova's migrations list, its hosts named as the fleet names them."""
+
+    instance: str  # the migrating instance's uuid (``instance_uuid``)
+    source: str | None
+    destination: str | None  # None until the scheduler picks one
+    status: str
+    kind: str = ""  # Nova's migration_type: live-migration, migration, resize, evacuation
+
+    @property
+    def in_flight(self) -> bool:
+        """Nova still holds resources for it on both hosts (its resource tracker's rule)."""
+        return (self.status or "").lower() not in FINISHED_STATUSES
+
+
+def claim_uuid(instance_uuid: str) -> str:
+    """The uuid of the claim row for ``instance_uuid``: never a real instance's."""
+    return instance_uuid + CLAIM_SUFFIX
+
+
+def with_claims(fleet: Fleet, migrations: Iterable[MigrationRecord], notes: list[str]) -> Fleet:
+    """``fleet`` with a claim on the other end of each migration in flight (see the module doc).
+
+    Migrations finished, or whose instance the fleet does not hold (on a host left out, or not
+    read) add nothing; one whose other end is no host of the fleet, or a host that is off, adds
+    nothing and says so in ``notes``. The fleet itself when nothing is added."""
+    rows, skipped = claim_rows(fleet, migrations)
+    notes.extend(skipped)
+    if not rows:
+        return fleet
+    names = {i.uuid: i.name for i in fleet.instances}
+    busy = sorted(f"{names[r.claim_of]} on {r.host}" for r in rows)
+    notes.append(f"{len(rows)} migration(s) in flight hold their instance's resources on a second host, counted "
+                 f"there as used until they end (Nova holds both ends): {listed(busy)}")
+    migrating = {r.claim_of for r in rows}
+    # the instance itself stays too, even when its task was not read (that look-up failed): Nova
+    # refuses to move it meanwhile, and its host must stay up for the migration to finish
+    instances = [replace(i, state=MIGRATING) if i.uuid in migrating and i.movable else i for i in fleet.instances]
+    return Fleet.build(fleet.hosts, (*instances, *rows), fleet.server_groups, fleet.default_cpu_util, fleet.notes)
+
+
+def claim_rows(fleet: Fleet, migrations: Iterable[MigrationRecord]) -> tuple[list[Instance], list[str]]:
+    """(the claim rows, notes on the migrations in flight that add none)."""
+    instances = {i.uuid: i for i in fleet.instances if i.claim_of is None}
+    claimed = {i.claim_of for i in fleet.instances if i.claim_of is not None}
+    hosts = {h.name: h for h in fleet.hosts}
+    rows: list[Instance] = []
+    notes: list[str] = []
+    for m in migrations:
+        inst = instances.get(m.instance)
+        if not m.in_flight or inst is None or inst.uuid in claimed:
+            continue
+        end = m.destination if m.destination != inst.host else m.source
+        if not end or end == inst.host:  # no destination yet, or a resize on its own host
+            continue
+        host = hosts.get(end)
+        if host is None or not host.powered:
+            why = "no host of this fleet (left out)" if host is None else "a host that is off"
+            notes.append(f"migration of {inst.name} ({inst.uuid}, {m.status}) holds resources on {end}, {why}: "
+                         "not counted")
+            continue
+        claimed.add(inst.uuid)
+        rows.append(replace(inst, uuid=claim_uuid(inst.uuid), name=f"{inst.name} (claim)", host=end,
+                            claim_of=inst.uuid, locked=False, excluded=False, deferral=None))
+    return rows, notes
+
+
+def fleet_migrations(fleet: Fleet) -> list[MigrationRecord]:
+    """The migrations in flight that ``fleet``'s claim rows stand for (status ``running``): what a
+    look-up of Nova would answer for a fleet read with its claims, so a fleet saved with claims
+    replays them (``strategies.offline``)."""
+    homes = {i.uuid: i.host for i in fleet.instances if i.claim_of is None}
+    return [MigrationRecord(i.claim_of, homes.get(i.claim_of), i.host, "running")
+            for i in fleet.instances if i.claim_of is not None]
