@@ -152,3 +152,22 @@ def test_no_destination_breaks_a_hard_group_policy_or_the_core_rule(data):
         if policy[g] is AFF and len(running.get(g, ())) <= 1:  # members already apart: any of their hosts
             assert len(set(dests)) == 1
     assert np.isin([r.uuid for r in back], [*room.destinations, *room.stay, *room.to_nova]).all()
+
+
+def test_with_the_groups_unknown_nova_places_every_bring_back_and_room_is_held_on_hosts_that_are_on():
+    spec = Deferral(max_deferral_s=3600.0, shelved_at_s=0.0)
+    back = {u: Shelved(u, u, spec, v, 2048, 20) for u, v in (("r", 1), ("big", 8), ("due", 8), ("late", 8))}
+    deferral = FleetDeferral(_three(), resume=[(u, u) for u in back], due=frozenset({"due", "late"}), back=back)
+    known = with_room(deferral)  # due ones first: c (on, empty), then d switched on; big finds none
+    assert known.destinations == {"due": "c", "late": "d", "r": "a"} and known.switch_on == ["d"]
+    blind = with_room(deferral, groups_known=False)
+    assert blind.destinations == {} and blind.switch_on == []  # no named host, no host switched on
+    # room held in the plan's fleet on hosts that are on: due on c, r on a
+    assert {i.uuid: i.host for i in blind.fleet.instances if i.locked} == {"due": "c", "r": "a"}
+    # late is due and finds no host that is on with room: brought back all the same, Nova's scheduler asked;
+    # big is not due and finds none either: it stays shelved, as with its groups known
+    assert [u for u, _ in blind.resume] == ["r", "due", "late"]
+    assert any(n.startswith("server groups unknown: the 4 instance(s) brought back get no named host") and
+               "Nova's scheduler, which knows their groups, places them" in n for n in blind.notes)
+    assert any(n.startswith("bring back late: its deadline is due") for n in blind.notes)
+    assert any(n.startswith("big stays shelved") for n in blind.notes)

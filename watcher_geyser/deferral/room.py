@@ -36,6 +36,10 @@ anti-affinity: one holding none), never a reason to open another host. And on a 
 sizes (``Fleet.core_size``, ``solver/rules/cores.py``), only hosts whose cores cover what the
 instance uses per core.
 
+When Nova could not list the server groups, no instance is given a host (``with_room``): one
+named blind could break a group's hard policy, and Nova would refuse the unshelve. Nova's
+scheduler, which knows the groups, places them; room is still held for them on hosts that are on.
+
 An instance's CPU use is not measured while it is shelved: ``Fleet.default_cpu_util`` of its
 vcpus, as for any instance without a measurement. Pure: imports nothing from OpenStack.
 """
@@ -313,6 +317,7 @@ def with_room(
     cpu_ceiling: CpuCeiling = None,
     allow_power_on: bool = True,
     held_off: frozenset[str] = frozenset(),
+    groups_known: bool = True,
 ) -> FleetDeferral:
     """``deferral`` with room made (``make_room``) on its fleet for the instances it brings back.
 
@@ -321,6 +326,14 @@ def with_room(
     the others go and which hosts to switch on first; its notes are ``deferral``'s, then the new ones.
     An instance whose flavour is unknown gets no destination: Nova's scheduler places it, as before
     (a note says so); one whose zone no host of the fleet is in may go to any zone.
+
+    ``groups_known`` False (Nova's server-group listing failed): no instance gets a destination,
+    since a named host may break a hard (anti-)affinity rule geyser cannot see, and Nova, which
+    enforces it, would fail the unshelve; Nova's scheduler, which knows the groups, places them.
+    Room is still made, on hosts that are on and accept instances only (none is switched on: Nova
+    need not use it, and hosts geyser disabled are no candidates of its scheduler), so the fleet
+    the solver plans keeps that much room free, and one that is not due and finds none stays
+    shelved, as it would with its groups known. A note says what failed and what was done.
     """
     returning, notes = [], list(deferral.notes)
     zones = set(deferral.fleet.zones)
@@ -334,7 +347,13 @@ def with_room(
                                    s.server_group, s.group_policy))
     if not returning:
         return replace(deferral, notes=notes)
-    room = make_room(deferral.fleet, returning, ceiling, cpu_ceiling, allow_power_on, held_off)
+    if not groups_known:
+        notes.append(f"server groups unknown: the {len(returning)} instance(s) brought back get no named host "
+                     "(one could break a hard (anti-)affinity rule of a group geyser cannot see, and Nova fail "
+                     "the unshelve); Nova's scheduler, which knows their groups, places them. Room is held for "
+                     "them on hosts that are on; none is switched on for them")
+    room = make_room(deferral.fleet, returning, ceiling, cpu_ceiling, allow_power_on and groups_known, held_off)
     stay = set(room.stay)
     return replace(deferral, fleet=room.fleet, resume=[(u, n) for u, n in deferral.resume if u not in stay],
-                   notes=notes + room.notes, destinations=room.destinations, switch_on=room.switch_on)
+                   notes=notes + room.notes, destinations=room.destinations if groups_known else {},
+                   switch_on=room.switch_on)
