@@ -4,6 +4,8 @@ policies a preference only, and never onto cores too slow for the instance."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -71,6 +73,29 @@ def test_hard_affinity_with_no_member_running_brings_the_members_back_together()
     none = make_room(_three(), [_back(f"r{i}", 4, "new", AFF) for i in range(3)], allow_power_on=False)
     assert none.stay == ["r0", "r1", "r2"]
     assert "on one host with the 2 other member(s) of its hard affinity group new" in none.notes[0]
+
+
+def test_an_affinity_block_with_a_due_member_is_due_as_a_whole_and_never_split():
+    # 3 x 4 vcpus: no host holds 12, on or off; one member due
+    block = [_back("r0", 4, "new", AFF), _back("r1", 4, "new", AFF, due=True), _back("r2", 4, "new", AFF)]
+    for power_on in (True, False):
+        room = make_room(_three(), block, allow_power_on=power_on)
+        assert room.to_nova == ["r0", "r1", "r2"] and room.stay == [] and room.destinations == {}
+    notes = make_room(_three(), block).notes
+    assert notes[1].startswith("bring back r1: its deadline is due, so Nova's scheduler is asked")
+    assert notes[0].startswith("bring back r0: a member of its hard affinity group new brought back with it is "
+                               "due, so Nova's scheduler is asked to place them all together though")
+    waiting = make_room(_three(), [replace(r, due=False) for r in block])  # none due: all wait, together
+    assert waiting.stay == ["r0", "r1", "r2"] and waiting.to_nova == []
+    # a due block may take the host the power-cycle budget holds off, as a due instance may
+    packed = fleet([host("a", vcpus=8), host("d", vcpus=8, state="off")], [vm("fa", "a", vcpus=8)])
+    pair = [_back("p0", 2, "new", AFF), _back("p1", 2, "new", AFF, due=True)]
+    held = make_room(packed, pair, held_off=frozenset({"d"}))
+    assert held.destinations == {"p0": "d", "p1": "d"} and held.switch_on == ["d"]
+    assert ("bring back the 2 members of hard affinity group new together: the deadline of p1 is due and no "
+            "other host has room, so d is switched on though the power-cycle budget holds it off") in held.notes
+    not_due = make_room(packed, [replace(r, due=False) for r in pair], held_off=frozenset({"d"}))
+    assert not_due.stay == ["p0", "p1"] and not_due.switch_on == []
 
 
 def test_soft_policies_prefer_but_never_forbid():
@@ -152,3 +177,28 @@ def test_no_destination_breaks_a_hard_group_policy_or_the_core_rule(data):
         if policy[g] is AFF and len(running.get(g, ())) <= 1:  # members already apart: any of their hosts
             assert len(set(dests)) == 1
     assert np.isin([r.uuid for r in back], [*room.destinations, *room.stay, *room.to_nova]).all()
+    for g in {r.server_group for r in back if policy.get(r.server_group) is AFF and not running.get(r.server_group)}:
+        block = [r for r in back if r.server_group == g]  # members none of which runs: one block, never split
+        fates = {("placed", room.destinations[r.uuid]) if r.uuid in room.destinations else
+                 ("stay",) if r.uuid in room.stay else ("nova",) for r in block}
+        assert len(fates) == 1, (g, fates)
+        assert fates != {("stay",)} or not any(r.due for r in block)  # a due member takes the block along
+
+
+def test_with_the_groups_unknown_nova_places_every_bring_back_and_room_is_held_on_hosts_that_are_on():
+    spec = Deferral(max_deferral_s=3600.0, shelved_at_s=0.0)
+    back = {u: Shelved(u, u, spec, v, 2048, 20) for u, v in (("r", 1), ("big", 8), ("due", 8), ("late", 8))}
+    deferral = FleetDeferral(_three(), resume=[(u, u) for u in back], due=frozenset({"due", "late"}), back=back)
+    known = with_room(deferral)  # due ones first: c (on, empty), then d switched on; big finds none
+    assert known.destinations == {"due": "c", "late": "d", "r": "a"} and known.switch_on == ["d"]
+    blind = with_room(deferral, groups_known=False)
+    assert blind.destinations == {} and blind.switch_on == []  # no named host, no host switched on
+    # room held in the plan's fleet on hosts that are on: due on c, r on a
+    assert {i.uuid: i.host for i in blind.fleet.instances if i.locked} == {"due": "c", "r": "a"}
+    # late is due and finds no host that is on with room: brought back all the same, Nova's scheduler asked;
+    # big is not due and finds none either: it stays shelved, as with its groups known
+    assert [u for u, _ in blind.resume] == ["r", "due", "late"]
+    assert any(n.startswith("server groups unknown: the 4 instance(s) brought back get no named host") and
+               "Nova's scheduler, which knows their groups, places them" in n for n in blind.notes)
+    assert any(n.startswith("bring back late: its deadline is due") for n in blind.notes)
+    assert any(n.startswith("big stays shelved") for n in blind.notes)

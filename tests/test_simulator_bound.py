@@ -5,6 +5,7 @@ energy every consolidating policy draws, not a sixth of it)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +60,22 @@ def test_bound_is_below_any_placement_that_serves_the_demand(hosts, vms, rnd):
     realistic = StepBound(dc, counts_idle=True, enforces_ram=True)
     assert realistic.hosts(float(demand.sum()), running) <= len(used)
     assert realistic.watts(float(demand.sum()), running) <= watts + 1e-6
+    # CloudSim's accounting: the same placement, a host at 0 % drawing nothing
+    cloudsim = StepBound(dc, counts_idle=False, enforces_ram=False)
+    served = sum(dc.power[h].watts(u) for h, u in zip(used, util) if u > 0)
+    assert cloudsim.watts(float(demand.sum()), running) <= served + 1e-6
+
+
+def test_the_cloudsim_bound_charges_the_next_kind_of_host_once_the_most_efficient_are_full():
+    """One efficient host (2 x 1000 MIPS, 100 W at full load: 0.05 W/MIPS) and two others
+    (0.1 W/MIPS): 3000 MIPS of demand is 2000 at 0.05 and 1000 at 0.1, not 3000 at 0.05."""
+    dc = datacenter([(2, 2048.0, 50.0, 50.0, 1.0), (2, 2048.0, 100.0, 100.0, 1.0), (2, 2048.0, 100.0, 100.0, 1.0)],
+                    [512.0])
+    bound = StepBound(dc, counts_idle=False, enforces_ram=False)
+    running = np.ones(1, dtype=bool)
+    assert bound.watts(1500.0, running) == pytest.approx(75.0)  # within the efficient host: as before
+    assert bound.watts(3000.0, running) == pytest.approx(200.0)  # was 150 W: more efficient hosts than exist
+    assert bound.watts(9000.0, running) == pytest.approx(500.0)  # past every host's MIPS: what they all draw
 
 
 def test_fewest_covering_takes_largest_first():

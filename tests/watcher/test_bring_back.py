@@ -88,6 +88,29 @@ def test_a_bring_back_keeps_away_from_a_member_of_its_hard_anti_affinity_group()
                 and a["input_parameters"]["resource_id"] == "v1"]
 
 
+class NoGroupsCloud(ShelvedCloud):
+    """As ``ShelvedCloud``, but Nova's server-group listing fails (the note ``cloud.server_groups`` gives)."""
+
+    def server_groups(self):
+        return {}, "server groups could not be listed (ConnectFailure); any instance may belong to a group"
+
+
+def test_with_the_groups_unknown_a_bring_back_names_no_host_and_no_host_is_switched_on_for_it():
+    """The shelved instance may be in a hard (anti-)affinity group geyser cannot see: Nova's scheduler places it."""
+    f = fleet([host("a", vcpus=8), host("b", vcpus=8), host("c", vcpus=8, state="off")],
+              [vm("v1", "a", vcpus=8, cpu_util=0.9)])  # a full, b on and empty, c off
+    spec = Deferral(max_deferral_s=8 * HOUR, shelved_at_s=time.time() - 8 * HOUR + 300)
+    job = Shelved("11111111-2222-3333-4444-555555555555", "job", spec, 4, 4096, 20, "az1")
+    run = offline.run_strategy("geyser_energy", f, {"time_limit_s": 2.0}, cloud=NoGroupsCloud(f, [job]))
+    back = [a["input_parameters"] for a in run.solution.actions if a["action_type"] == INSTANCE_STATE_ACTION]
+    assert len(back) == 1 and back[0]["resource_id"] == job.uuid and "destination_node" not in back[0]
+    assert not [a for a in run.solution.actions if a["action_type"] == NODE_POWER_ACTION]
+    assert any("server groups unknown: the 1 instance(s) brought back get no named host" in n
+               for n in run.strategy.outcome["notes"])
+    # the plan keeps room for it: b, empty, is not disabled ahead of the bring-back (Nova could place it nowhere)
+    assert not [a for a in run.solution.actions if a["action_type"] == "change_nova_service_state"]
+
+
 class _Endpoint:
     """What ``geyser_instance_state`` reads of the compute proxy: its endpoint's microversions."""
 

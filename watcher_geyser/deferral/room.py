@@ -30,11 +30,18 @@ scheduler filters would refuse an unshelve to a named host that breaks it: under
 anti-affinity, never a host holding a running member or a member given that host earlier in
 this decision; under hard affinity, a host of the running members when any run, else all the
 members coming back together go to one host as one block (ranked and fitted by their summed
-flavours); if that host has no room, the "no room" note says so. A soft policy is a preference
-among the hosts that fit at each step (soft affinity: a host holding members; soft
-anti-affinity: one holding none), never a reason to open another host. And on a fleet with core
-sizes (``Fleet.core_size``, ``solver/rules/cores.py``), only hosts whose cores cover what the
-instance uses per core.
+flavours); if that host has no room, the "no room" note says so. A block is due as a whole when
+any member is: it may take a host the budget holds off, and with no room anywhere all its members
+go to Nova's scheduler together; none stays shelved behind the others, which would split the
+group across decisions (those left would have to follow later to wherever Nova put the rest).
+A soft policy is a preference among the hosts that fit at each step (soft affinity: a host
+holding members; soft anti-affinity: one holding none), never a reason to open another host.
+And on a fleet with core sizes (``Fleet.core_size``, ``solver/rules/cores.py``), only hosts whose
+cores cover what the instance uses per core.
+
+When Nova could not list the server groups, no instance is given a host (``with_room``): one
+named blind could break a group's hard policy, and Nova would refuse the unshelve. Nova's
+scheduler, which knows the groups, places them; room is still held for them on hosts that are on.
 
 An instance's CPU use is not measured while it is shelved: ``Fleet.default_cpu_util`` of its
 vcpus, as for any instance without a measurement. Pure: imports nothing from OpenStack.
@@ -123,13 +130,15 @@ def make_room(
                 name = fleet.hosts[h].name
                 room.switch_on.append(name)
                 if held[h]:
-                    room.notes.append(f"bring back {r.name}: its deadline is due and no other host has room, so "
-                                      f"{name} is switched on though the power-cycle budget holds it off")
+                    who = _who_is_due(unit)
+                    room.notes.append(f"bring back {who} no other host has room, so {name} is switched on "
+                                      "though the power-cycle budget holds it off")
         if h is None:
             rule = groups.rule(r, unit, zone_ok & ~_fast_enough(unit, fleet), fleet)
-            for u in unit:
-                (room.to_nova if u.due else room.stay).append(u.uuid)
-                room.notes.append(_no_room(u, fleet, allow_power_on, bool((allowed & off & ~on).any()), rule))
+            off_hosts = bool((allowed & off & ~on).any())
+            for u in unit:  # a block goes as one: all to Nova's scheduler when any is due, else all stay
+                (room.to_nova if due else room.stay).append(u.uuid)
+                room.notes.append(_no_room(u, fleet, allow_power_on, off_hosts, rule, due and not u.due))
             continue
         load[h] += need
         for u in unit:
@@ -286,9 +295,20 @@ def _cheapest(candidates: np.ndarray, idle_w_per_core: np.ndarray) -> int | None
     return int(np.argmin(np.where(candidates, idle_w_per_core, np.inf)))
 
 
-def _no_room(r: Returning, fleet: Fleet, allow_power_on: bool, off_hosts: bool, rule: str = "") -> str:
+def _who_is_due(unit: Sequence[Returning]) -> str:
+    """For a note: the instance whose deadline is due, or the affinity block and its due members."""
+    if len(unit) == 1:
+        return f"{unit[0].name}: its deadline is due and"
+    due = ", ".join(u.name for u in unit if u.due)
+    return (f"the {len(unit)} members of hard affinity group {unit[0].server_group} together: the deadline of "
+            f"{due} is due and")
+
+
+def _no_room(r: Returning, fleet: Fleet, allow_power_on: bool, off_hosts: bool, rule: str = "",
+             with_due: bool = False) -> str:
     """Why ``r`` stays shelved, naming what was looked at (``rule``: what else narrowed it, as
-    ``_Groups.rule`` says it)."""
+    ``_Groups.rule`` says it); ``with_due``: ``r`` is not due itself but comes back with a due member
+    of its hard affinity block, so it goes to Nova's scheduler with it."""
     where = f"in zone {r.zone}" if r.zone is not None else "anywhere"
     if rule:
         where = f"{where} {rule}"
@@ -303,6 +323,9 @@ def _no_room(r: Returning, fleet: Fleet, allow_power_on: bool, off_hosts: bool, 
     if r.due:
         return (f"bring back {r.name}: its deadline is due, so Nova's scheduler is asked to place it though {why}; "
                 "its deadline is at risk")
+    if with_due:
+        return (f"bring back {r.name}: a member of its hard affinity group {r.server_group} brought back with it is "
+                f"due, so Nova's scheduler is asked to place them all together though {why}")
     return f"{r.name} stays shelved: {why}"
 
 
@@ -313,6 +336,7 @@ def with_room(
     cpu_ceiling: CpuCeiling = None,
     allow_power_on: bool = True,
     held_off: frozenset[str] = frozenset(),
+    groups_known: bool = True,
 ) -> FleetDeferral:
     """``deferral`` with room made (``make_room``) on its fleet for the instances it brings back.
 
@@ -321,6 +345,14 @@ def with_room(
     the others go and which hosts to switch on first; its notes are ``deferral``'s, then the new ones.
     An instance whose flavour is unknown gets no destination: Nova's scheduler places it, as before
     (a note says so); one whose zone no host of the fleet is in may go to any zone.
+
+    ``groups_known`` False (Nova's server-group listing failed): no instance gets a destination,
+    since a named host may break a hard (anti-)affinity rule geyser cannot see, and Nova, which
+    enforces it, would fail the unshelve; Nova's scheduler, which knows the groups, places them.
+    Room is still made, on hosts that are on and accept instances only (none is switched on: Nova
+    need not use it, and hosts geyser disabled are no candidates of its scheduler), so the fleet
+    the solver plans keeps that much room free, and one that is not due and finds none stays
+    shelved, as it would with its groups known. A note says what failed and what was done.
     """
     returning, notes = [], list(deferral.notes)
     zones = set(deferral.fleet.zones)
@@ -334,7 +366,13 @@ def with_room(
                                    s.server_group, s.group_policy))
     if not returning:
         return replace(deferral, notes=notes)
-    room = make_room(deferral.fleet, returning, ceiling, cpu_ceiling, allow_power_on, held_off)
+    if not groups_known:
+        notes.append(f"server groups unknown: the {len(returning)} instance(s) brought back get no named host "
+                     "(one could break a hard (anti-)affinity rule of a group geyser cannot see, and Nova fail "
+                     "the unshelve); Nova's scheduler, which knows their groups, places them. Room is held for "
+                     "them on hosts that are on; none is switched on for them")
+    room = make_room(deferral.fleet, returning, ceiling, cpu_ceiling, allow_power_on and groups_known, held_off)
     stay = set(room.stay)
     return replace(deferral, fleet=room.fleet, resume=[(u, n) for u, n in deferral.resume if u not in stay],
-                   notes=notes + room.notes, destinations=room.destinations, switch_on=room.switch_on)
+                   notes=notes + room.notes, destinations=room.destinations if groups_known else {},
+                   switch_on=room.switch_on)

@@ -19,7 +19,7 @@ class Fallback(enum.StrEnum):
 
     LAST_GOOD = "last_good"
     SAFE_DEFAULT = "safe_default"
-    UNCONFIRMED = "unconfirmed"  # an implausibly low reading not yet confirmed over the dwell
+    UNCONFIRMED = "unconfirmed"  # an implausibly low reading not yet confirmed (a sudden drop, under the dwell)
 
 
 AGGREGATES = ("worst", "mean", "now")

@@ -122,7 +122,8 @@ POLICY_OPTS = [
                  help="A watts or fraction reading below this fraction of what the fleet draws now (its peak "
                  "watts when the draw is not known; 0 W included) is suspicious: it may tighten the packing, but "
                  "no host is switched off (and nothing shelved) until the source has read that low for "
-                 "min_dwell_s, by geyser's memory or by the series' own readings."),
+                 "min_dwell_s, by geyser's memory or by the series' own readings; at once when the series "
+                 "reached it by a gradual fall (a supply at dusk, not a broken meter's drop to 0)."),
 ]
 
 READ_OPTS = [

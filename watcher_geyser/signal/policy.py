@@ -39,7 +39,12 @@ The rule, in four steps:
    but it allows power-off only once the source has read that low for ``min_dwell_s``
    (by this policy's memory, or by the series' own readings over the dwell;
    ``Fallback.UNCONFIRMED`` until then), and a decision held from such a reading gives way
-   to the next plausible one at once.
+   to the next plausible one at once. A broken meter drops at once, a supply running out
+   at dusk falls: a low reading the series reached by a gradual fall (``suspicion.py``:
+   over the dwell before it, three steps or more, none losing over half the level the
+   dwell began at, the last from under three times the low mark) is confirmed at once,
+   and the reason says which case applied. Without it every dusk held emptied hosts on
+   for the dwell.
 
 The memory (``PolicyState``) belongs to one source: a state of another source is set aside
 (neither held decision nor last good value is used) and the reason says so.
@@ -56,6 +61,7 @@ from watcher_geyser.inputs import iso
 from watcher_geyser.signal.decision import AGGREGATES, Decision, Fallback, PolicyConfig
 from watcher_geyser.signal.series import Series, SignalError, Unit
 from watcher_geyser.signal.state import PolicyState
+from watcher_geyser.signal.suspicion import first_low, gradual_fall, is_low, low_run
 
 __all__ = ["AGGREGATES", "Decision", "Fallback", "PolicyConfig", "SignalPolicy", "fleet_need_w", "fleet_peak_w"]
 
@@ -68,6 +74,7 @@ class _Reading:
     origin: str
     detail: str
     notes: tuple[str, ...] = ()
+    window: tuple[int, int] | None = None  # the series' points read (i0 <= i < i1); None: a remembered value
 
 
 @dataclass(frozen=True)
@@ -153,14 +160,15 @@ class SignalPolicy:
             mapped = self._map(reading, fleet_peak_w)
         except SignalError as exc:
             return self._safe(now_s, source or reading.origin, str(exc))
-        suspicion = None
         if fallback is None:
             self._remember(reading, now_s)
-            suspicion = self._suspicion(reading, fleet_peak_w, now_s,
-                                        observation if isinstance(observation, Series) else None)
+            suspicion, confirmed = self._suspicion(reading, fleet_peak_w, now_s,
+                                                   observation if isinstance(observation, Series) else None)
             if suspicion is not None:
                 fallback = Fallback.UNCONFIRMED
                 detail = f"{detail}; {suspicion}"
+            elif confirmed is not None:
+                detail = f"{detail}; {confirmed}"
         return self._hysteresis(reading, mapped, now_s, source or reading.origin, fallback, detail)
 
     def _own(self, key: str) -> None:
@@ -179,8 +187,8 @@ class SignalPolicy:
         self.state = PolicyState(source=key)
 
     def _suspicion(self, reading: _Reading, fleet_peak_w: float | None, now_s: float,
-                   series: Series | None = None) -> str | None:
-        """Why this reading may not switch hosts off yet (implausibly low, unconfirmed), or None.
+                   series: Series | None = None) -> tuple[str | None, str | None]:
+        """(why this reading may not switch hosts off yet, or None; a note when a low one is confirmed).
 
         Low means under ``suspicious_fraction`` of what the fleet draws now (``need_w``; its
         nameplate peak when the draw is not known), or 0 W: the yardstick is the draw because
@@ -189,7 +197,9 @@ class SignalPolicy:
         real readings as unconfirmed kept geyser from acting at every dusk. Confirmed once the
         source has read that low for ``min_dwell_s``: by this policy's own memory, or by the
         series' own readings (two points or more, no gap) that cover the dwell up to now, as a
-        range query returns them."""
+        range query returns them. Confirmed at once when the series reached it by a gradual
+        fall (``suspicion.gradual_fall``): a broken meter drops at once, a dusk falls; once a
+        low run is so confirmed it stays confirmed while it lasts."""
         st, cfg = self.state, self.config
         yardstick_w = self._need_w if self._need_w is not None else fleet_peak_w
         low_w = None
@@ -197,28 +207,39 @@ class SignalPolicy:
             low_w = cfg.suspicious_fraction * yardstick_w
         elif reading.unit is Unit.FRACTION and fleet_peak_w and yardstick_w:
             low_w = cfg.suspicious_fraction * yardstick_w / fleet_peak_w  # in the series' unit
-        lowest = min(reading.value, reading.value_now)
-        if low_w is None or not (lowest < low_w or lowest <= 0):
-            st.suspicious_since_s = None
-            return None
+        if low_w is None or not is_low(min(reading.value, reading.value_now), low_w):
+            st.suspicious_since_s, st.low_fell_gradually = None, False
+            return None, None
         if st.suspicious_since_s is None or st.suspicious_since_s > now_s:
-            st.suspicious_since_s = now_s
-        run = _low_run(series, now_s, low_w) if series is not None else None
+            st.suspicious_since_s, st.low_fell_gradually = now_s, False
+        i = series.covering(now_s) if series is not None else None
+        run = low_run(series, i, low_w) if i is not None else None
         if run is not None:
-            run_start_s, readings, after_plausible = run
-            if after_plausible:  # the series read a plausible value since: the low run starts no earlier
-                st.suspicious_since_s = max(st.suspicious_since_s, run_start_s)
-            if readings >= 2:  # two readings or more: the series' own word for how long it has been low
-                st.suspicious_since_s = min(st.suspicious_since_s, run_start_s)
+            if run.after_plausible and run.start_s > st.suspicious_since_s:
+                # the series read a plausible value since: the low run starts no earlier, and is judged afresh
+                st.suspicious_since_s, st.low_fell_gradually = run.start_s, False
+            if run.readings >= 2:  # two readings or more: the series' own word for how long it has been low
+                st.suspicious_since_s = min(st.suspicious_since_s, run.start_s)
         age_s = now_s - st.suspicious_since_s
         if age_s >= cfg.min_dwell_s:
-            return None
+            return None, None
         yardstick = "the fleet's draw" if self._need_w is not None else "the fleet's peak watts"
+        what = f"under {cfg.suspicious_fraction:g} of {yardstick}"
+        how = "the series does not show how it fell"
+        if st.low_fell_gradually:
+            return None, f"low ({what}) but confirmed at once: it came by a gradual fall (low for {age_s:g} s)"
+        start = run.start if run is not None else (first_low(series, *reading.window, low_w)
+                                                   if series is not None and reading.window else None)
+        if start is not None:
+            fell, how = gradual_fall(series, start, low_w, cfg.min_dwell_s, reading.unit.symbol)
+            if fell:
+                st.low_fell_gradually = True
+                return None, f"low ({what}) but confirmed at once: {how}"
         return (
-            f"the reading is implausibly low (under {cfg.suspicious_fraction:g} of {yardstick}): "
+            f"the reading is implausibly low ({what}): {how}; "
             f"no host switched off until it is confirmed for {cfg.min_dwell_s:g} s "
             f"(low for {age_s:g} s so far)"
-        )
+        ), None
 
     # ---------------------------------------------------------------- step 1: window
 
@@ -231,7 +252,8 @@ class SignalPolicy:
         value_now = float(series.values[i])
         end_s = now_s + cfg.horizon_s
         if cfg.aggregate == "now" or cfg.horizon_s == 0:
-            return _Reading(value_now, value_now, series.unit, series.origin, f"value at {iso(now_s)}", series.notes)
+            return _Reading(value_now, value_now, series.unit, series.origin, f"value at {iso(now_s)}", series.notes,
+                            (i, i + 1))
         i0 = i
         i1 = series.window_end(i0, end_s)
         window = series.values[i0:i1]
@@ -245,7 +267,7 @@ class SignalPolicy:
         detail = f"{how} of {i1 - i0} point(s) over the next {cfg.horizon_s:g} s"
         if covered_s < cfg.horizon_s:
             detail += f" (the series covers only {covered_s:g} s of it)"
-        return _Reading(value, value_now, series.unit, series.origin, detail, series.notes)
+        return _Reading(value, value_now, series.unit, series.origin, detail, series.notes, (i0, i1))
 
     # ------------------------------------------------------------------ step 2: map
 
@@ -412,26 +434,3 @@ def fleet_need_w(fleet) -> float:
     """Watts the fleet draws now, as placed, with the hosts that are on: what a supply is measured against."""
     return float(fleet.watts(fleet.placement, powered=fleet.powered))
 
-
-def _low_run(series: Series, now_s: float, low: float) -> tuple[float, int, bool] | None:
-    """The run of low readings (under ``low``, or 0) in the series up to ``now_s``, without a gap:
-    (when it starts, how many readings, whether a plausible reading comes just before it; else
-    the series does not say what came before). None when the reading now is not low. One reading
-    alone never confirms itself, however long it claims to hold."""
-    i = series.covering(now_s)
-    if i is None:
-        return None
-    values, times, durations = series.values, series.times_s, series.durations_s
-
-    def low_at(k: int) -> bool:
-        return bool(values[k] < low or values[k] <= 0)
-
-    def joined(k: int) -> bool:  # point k - 1 runs up to point k, no gap
-        return bool(times[k - 1] + durations[k - 1] >= times[k] - 1e-9)
-
-    if not low_at(i):
-        return None
-    j = i
-    while j > 0 and low_at(j - 1) and joined(j):
-        j -= 1
-    return float(times[j]), i - j + 1, bool(j > 0 and joined(j) and not low_at(j - 1))

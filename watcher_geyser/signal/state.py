@@ -34,7 +34,9 @@ class PolicyState:
     ``policy.SignalPolicy``); None means nothing is held and the next good reading applies
     at once. ``suspicious_since_s`` is when the source's readings became implausibly low
     (None: the last one was plausible); ``held_suspicious`` says the held decision came from
-    such a reading (a plausible one then replaces it at once). Times are epoch seconds.
+    such a reading (a plausible one then replaces it at once); ``low_fell_gradually`` says the
+    current low run was reached by a gradual fall (``suspicion.gradual_fall``) and is confirmed
+    while it lasts, even once the series no longer reaches back to the fall. Times are epoch seconds.
     """
 
     source: str = ""
@@ -51,6 +53,7 @@ class PolicyState:
     last_good_origin: str = ""
     suspicious_since_s: float | None = None
     held_suspicious: bool = False
+    low_fell_gradually: bool = False
     touched_s: float | None = None  # last decision that used this entry (to drop old sources)
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,7 +69,7 @@ class PolicyState:
             if f.name not in data or data[f.name] is None:
                 continue
             value = data[f.name]
-            if f.name == "held_suspicious":
+            if f.name in ("held_suspicious", "low_fell_gradually"):
                 if not isinstance(value, bool):
                     raise ValueError(f"policy state field {f.name} must be true or false, got {value!r}")
             elif f.name in ("source", "held_unit", "last_good_unit", "last_good_origin"):

@@ -121,10 +121,6 @@ class DataCenter:
             rows.append(points)
         return np.array(rows).reshape(self.hosts, CURVE_POINTS)
 
-    def best_watts_per_mips(self) -> float:
-        """The least full-load watts per MIPS of any host: what the energy lower bound charges."""
-        return float(np.min(np.array([p.max_w for p in self.power]) / self.total_mips))
-
 
 def planetlab(
     vm_names: tuple[str, ...] | list[str], hosts: int = PLANETLAB_HOSTS, name: str = "planetlab"

@@ -109,7 +109,7 @@ class _GeyserStrategy(base.BaseStrategy):
             decision.settings)
         # no host the budget holds on is emptied by shelving (``deferral.fleet.spare_hosts``)
         deferral = self._defer(adapted, decision, notes, frozenset(hold.held_on) if hold else frozenset())
-        deferral = self._make_room(deferral, settings, hold, metal, notes)
+        deferral = self._make_room(deferral, settings, hold, metal, notes, not adapted.groups_unknown)
         now = adapted.fleet  # as it stands: the instances to shelve running, hosts to switch on still off
         # without the instances to shelve (the plan may empty their hosts), with those brought back held in place
         adapted.fleet = deferral.fleet
@@ -155,18 +155,20 @@ class _GeyserStrategy(base.BaseStrategy):
         return result
 
     def _make_room(self, deferral: FleetDeferral, settings: Settings, hold: Hold | None, metal: cloud.MetalInventory,
-                   notes: list[str]) -> FleetDeferral:
+                   notes: list[str], groups_known: bool = True) -> FleetDeferral:
         """``deferral`` with a destination for each instance it brings back (``deferral.room``), under
         the packing limits the solver will use; hosts switched on for them only through the bare-metal
-        service, and held off by the power-cycle budget only for a due instance. Never raises: on a
-        failure, Nova's scheduler places them, as the note says."""
+        service, and held off by the power-cycle budget only for a due instance. With the server groups
+        unknown (``groups_known`` False), none gets a destination: Nova's scheduler, which knows their
+        groups, places them (``room.with_room``). Never raises: on a failure, Nova's scheduler places
+        them, as the note says."""
         if not deferral.resume:
             return deferral
         try:
             ceiling, cpu_ceiling = packing_ceilings(deferral.fleet, settings.limits)
             allow_power_on = settings.limits.allow_power_on and not metal.error
             held_off = frozenset(hold.held_off) if hold else frozenset()
-            placed = with_room(deferral, ceiling, cpu_ceiling, allow_power_on, held_off)
+            placed = with_room(deferral, ceiling, cpu_ceiling, allow_power_on, held_off, groups_known)
         except Exception as exc:  # noqa: BLE001 - the bring-backs go on, placed by Nova
             LOG.exception("%s: no room made for the instances brought back", self.get_name())
             notes.append(f"no destination for the instances brought back ({type(exc).__name__}: {exc}): "
