@@ -16,6 +16,7 @@ from tests.strategies import fleets
 from watcher_geyser.claims import (
     FINISHED_STATUSES,
     IN_FLIGHT_STATUSES,
+    Held,
     MigrationRecord,
     claim_uuid,
     fleet_migrations,
@@ -95,6 +96,44 @@ def test_the_scenario_keeps_claims_and_the_offline_cloud_gives_them_back():
     again = fleet_from_dict(fleet_to_dict(f))
     assert again == f
     assert fleet_migrations(again) == [MigrationRecord("y", "b", "c", "running")]
+
+
+def test_a_resize_claims_on_each_end_the_flavour_placement_holds_there():
+    """The server shows one flavour; each end holds its own (old on the source, new on the destination)."""
+    f = fleet([host("a"), host("b")], [vm("r", "a", vcpus=2, memory_mb=2048, disk_gb=20)])
+    held = (Held("a", 2, 2048, 20), Held("b", 8, 16384, 80))
+    growing = MigrationRecord("r", "a", "b", "migrating", "resize", True, held)  # shown: the old, on a
+    notes: list[str] = []
+    claim = with_claims(f, [growing], notes).instances[-1]
+    assert (claim.host, claim.vcpus, claim.memory_mb, claim.disk_gb) == ("b", 8, 16384, 80)
+    assert not [n for n in notes if "unknown" in n]
+    # finished: Nova shows the new flavour on b; the source a still holds the old until it is confirmed
+    done = fleet([host("a"), host("b")], [vm("r", "b", vcpus=8, memory_mb=16384, disk_gb=80, state="resized")])
+    claim = with_claims(done, [MigrationRecord("r", "a", "b", "finished", "resize", True, held)], []).instances[-1]
+    assert (claim.host, claim.vcpus, claim.memory_mb, claim.disk_gb) == ("a", 2, 2048, 20)
+    # a same-flavour migration needs no read: the flavour shown, no note
+    notes = []
+    claim = with_claims(f, [MigrationRecord("r", "a", "b", "running", "live-migration")], notes).instances[-1]
+    assert (claim.vcpus, claim.memory_mb) == (2, 2048) and not [n for n in notes if "unknown" in n]
+
+
+def test_a_resize_whose_placement_read_failed_claims_the_flavour_shown_and_says_so():
+    f = fleet([host("a"), host("b")], [vm("r", "a", vcpus=2, memory_mb=2048, disk_gb=20)])
+    notes: list[str] = []
+    claim = with_claims(f, [MigrationRecord("r", "a", "b", "migrating", "resize", True)], notes).instances[-1]
+    assert (claim.host, claim.vcpus, claim.memory_mb, claim.disk_gb) == ("b", 2, 2048, 20)
+    assert ("resize of r (r, migrating): the flavour it holds on b is unknown (Placement not read), so it is "
+            "counted there with the one it shows now (2 vcpu, 2048 MB, 20 GB); the other may be larger") in notes
+
+
+def test_a_saved_resize_claim_replays_with_its_own_flavour():
+    f = fleet([host("a"), host("b")], [vm("r", "a", vcpus=2, memory_mb=2048, disk_gb=20)])
+    resized = with_claims(f, [MigrationRecord("r", "a", "b", "migrating", "resize", True,
+                                              (Held("b", 8, 16384, 80),))], [])
+    again = fleet_from_dict(fleet_to_dict(resized))
+    records = fleet_migrations(again)
+    assert records == [MigrationRecord("r", "a", "b", "running", "resize", True, (Held("b", 8, 16384, 80),))]
+    assert with_claims(f, records, []) == resized
 
 
 @pytest.mark.parametrize("method", ["greedy", "decompose", "exact", "auto"])

@@ -20,9 +20,15 @@ switched off by a plan. The instance itself keeps its task in flight and stays w
 (``instance_state``; ``with_claims`` pins it as ``migrating`` if its task was not read), so both
 ends are counted, as Nova counts them.
 
-The claim takes the flavour the instance shows now: during a resize the two ends hold the old
-and the new flavour, and Nova's server shows the old one until the resize finishes, the new one
-after; one flavour on both ends is the figure a snapshot can read.
+A claim takes the flavour its end holds. For a live or cold migration that is the flavour the
+instance shows now. A resize holds the old flavour on its source and the new one on its
+destination, and the server shows one of them only (the old until the resize finishes, the new
+after), never the claim's. Nova's migration row names both (``old_instance_type_id``,
+``new_instance_type_id``), but by their database ids, which no other API exposes, so they only
+say that the flavour changes (``MigrationRecord.flavour_changes``). What each end holds is read
+from Placement instead, for a resize only (``MigrationRecord.held``: the allocations of the
+instance and of the migration, whose uuid holds the source's while it is in flight); when that
+read failed, the claim takes the flavour shown now, and a note says the other may be larger.
 
 Pure: no OpenStack imports. ``cloud.read`` and the Watcher strategy's look-ups fill
 ``MigrationRecord`` from Nova's ``GET /os-migrations``.
@@ -51,6 +57,16 @@ CLAIM_SUFFIX = "~claim"
 
 
 @dataclass(frozen=True)
+class Held:
+    """What Placement holds on one host for a migration (its instance's and its own allocations)."""
+
+    host: str  # named as the fleet names it
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+
+
+@dataclass(frozen=True)
 class MigrationRecord:
     """One row of Nova's migrations list, its hosts named as the fleet names them."""
 
@@ -59,6 +75,12 @@ class MigrationRecord:
     destination: str | None  # None until the scheduler picks one
     status: str
     kind: str = ""  # Nova's migration_type: live-migration, migration, resize, evacuation
+    flavour_changes: bool = False  # its old and new flavour differ (a resize): its ends hold different flavours
+    held: tuple[Held, ...] = ()  # what Placement holds for it per host, when read (a resize only)
+
+    def held_on(self, host: str) -> Held | None:
+        """What Placement holds for it on ``host``, when read."""
+        return next((h for h in self.held if h.host == host), None)
 
     @property
     def in_flight(self) -> bool:
@@ -93,7 +115,8 @@ def with_claims(fleet: Fleet, migrations: Iterable[MigrationRecord], notes: list
 
 
 def claim_rows(fleet: Fleet, migrations: Iterable[MigrationRecord]) -> tuple[list[Instance], list[str]]:
-    """(the claim rows, notes on the migrations in flight that add none)."""
+    """(the claim rows, notes on the migrations in flight that add none or whose claim's flavour
+    is unknown)."""
     instances = {i.uuid: i for i in fleet.instances if i.claim_of is None}
     claimed = {i.claim_of for i in fleet.instances if i.claim_of is not None}
     hosts = {h.name: h for h in fleet.hosts}
@@ -113,15 +136,29 @@ def claim_rows(fleet: Fleet, migrations: Iterable[MigrationRecord]) -> tuple[lis
                          "not counted")
             continue
         claimed.add(inst.uuid)
+        held = m.held_on(end)
+        size = {} if held is None else {"vcpus": held.vcpus, "memory_mb": held.memory_mb, "disk_gb": held.disk_gb}
+        if held is None and m.flavour_changes:
+            notes.append(f"resize of {inst.name} ({inst.uuid}, {m.status}): the flavour it holds on {end} is "
+                         f"unknown (Placement not read), so it is counted there with the one it shows now "
+                         f"({inst.vcpus} vcpu, {inst.memory_mb} MB, {inst.disk_gb} GB); the other may be larger")
         rows.append(replace(inst, uuid=claim_uuid(inst.uuid), name=f"{inst.name} (claim)", host=end,
-                            claim_of=inst.uuid, locked=False, excluded=False, deferral=None))
+                            claim_of=inst.uuid, locked=False, excluded=False, deferral=None, **size))
     return rows, notes
 
 
 def fleet_migrations(fleet: Fleet) -> list[MigrationRecord]:
     """The migrations in flight that ``fleet``'s claim rows stand for (status ``running``): what a
     look-up of Nova would answer for a fleet read with its claims, so a fleet saved with claims
-    replays them (``strategies.offline``)."""
-    homes = {i.uuid: i.host for i in fleet.instances if i.claim_of is None}
-    return [MigrationRecord(i.claim_of, homes.get(i.claim_of), i.host, "running")
-            for i in fleet.instances if i.claim_of is not None]
+    replays them (``strategies.offline``); a claim whose flavour is not its instance's stands for a
+    resize, with what Placement held on its host."""
+    homes = {i.uuid: i for i in fleet.instances if i.claim_of is None}
+    out = []
+    for c in (i for i in fleet.instances if i.claim_of is not None):
+        home = homes.get(c.claim_of)
+        flavour = (c.vcpus, c.memory_mb, c.disk_gb)
+        resized = home is not None and (home.vcpus, home.memory_mb, home.disk_gb) != flavour
+        out.append(MigrationRecord(c.claim_of, home.host if home else None, c.host, "running",
+                                   "resize" if resized else "", resized,
+                                   (Held(c.host, *flavour),) if resized else ()))
+    return out

@@ -335,6 +335,41 @@ def test_a_migration_in_flight_claims_its_destination(emulated, tmp_path, monkey
     assert "1 migration(s) in flight hold their instance's resources on a second host" in capsys.readouterr().err
 
 
+def test_a_resize_in_flight_claims_on_its_destination_the_flavour_placement_holds_there(emulated, tmp_path,
+                                                                                         monkeypatch, capsys):
+    """The server shows its old flavour until the resize finishes; Placement holds the new one on the
+    destination (the instance's allocation) and the old one on the source (the migration's)."""
+    t, fixture = emulated
+    moving = t.instances[5]  # vm-6 on compute-2 (4 vcpu, 8192 MB), resized to 8 vcpu on compute-1
+    fixture.nova_emulator.servers[moving.uuid]["OS-EXT-STS:task_state"] = "resize_migrating"
+    placement = fixture.placement_emulator
+    rp = {v["name"]: k for k, v in placement.resource_providers.items()}
+    held_before = placement.allocations[moving.uuid]
+    placement.allocations["m-8"] = {rp["compute-2"]: held_before[rp["compute-2"]]}
+    placement.allocations[moving.uuid] = {rp["compute-1"]: {"resources": {"VCPU": 8, "MEMORY_MB": 16384,
+                                                                          "DISK_GB": 40}}}
+
+    def answer(query):
+        row = {"id": 8, "uuid": "m-8", "instance_uuid": moving.uuid, "status": "migrating",
+               "source_compute": "compute-2", "source_node": "compute-2", "dest_compute": "compute-1",
+               "dest_node": "compute-1", "migration_type": "resize", "old_instance_type_id": 3,
+               "new_instance_type_id": 4}
+        return "200 OK", {"migrations": [row] if query.get("status") == ["migrating"] else []}
+
+    try:
+        assert _snapshot_through(_in_front(fixture, answer), fixture, tmp_path, monkeypatch, "resize") == 0
+    finally:
+        placement.allocations[moving.uuid] = held_before
+        del placement.allocations["m-8"]
+    fleet = load_scenario(tmp_path / "resize.json")
+    claims = [(i.claim_of, i.host, i.vcpus, i.memory_mb, i.disk_gb) for i in fleet.instances if i.claim_of]
+    assert claims == [(moving.uuid, "compute-1", 8, 16384, 40)]
+    shown = next(i for i in fleet.instances if i.uuid == moving.uuid)
+    assert (shown.host, shown.vcpus, shown.memory_mb) == ("compute-2", 4, 8192)  # the old flavour, on its source
+    err = capsys.readouterr().err
+    assert "holds on each of its hosts is unknown" not in err and "Placement not read" not in err  # read: no note
+
+
 def test_a_refused_migrations_list_is_a_note_not_a_failed_snapshot(emulated, tmp_path, monkeypatch, capsys):
     _, fixture = emulated
     forbidden = {"forbidden": {"code": 403, "message": "Policy doesn't allow os_compute_api:os-migrations:index"}}

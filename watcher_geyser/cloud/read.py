@@ -28,9 +28,9 @@ offer them gives a note), because a fleet without them is still worth planning.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from watcher_geyser.claims import IN_FLIGHT_STATUSES, MigrationRecord
+from watcher_geyser.claims import IN_FLIGHT_STATUSES, Held, MigrationRecord
 from watcher_geyser.cloud.connect import CloudError, call
 from watcher_geyser.cloud.records import (
     CloudRecords,
@@ -57,7 +57,12 @@ def read_cloud(conn, page_size: int = DEFAULT_PAGE_SIZE, progress: Callable[[str
     say("reading hypervisors ..")
     hypervisors = call("hypervisors (Nova os-hypervisors)", lambda: list(conn.compute.hypervisors(details=True)))
     say(f"{len(hypervisors)} hypervisors; reading Placement resource providers ..")
-    inventories = _inventories(conn, [h.name for h in hypervisors], say)
+    providers = call(
+        "resource providers (Placement /resource_providers)",
+        lambda: {rp.name: rp.id for rp in conn.placement.resource_providers()},
+        hint="the account needs the admin role for Placement",
+    )
+    inventories = _inventories(conn, providers, [h.name for h in hypervisors], say)
     hyp_records = [_hypervisor(h, services, inventories.get(h.name)) for h in hypervisors]
     say("reading servers ..")
     servers = call(
@@ -68,15 +73,16 @@ def read_cloud(conn, page_size: int = DEFAULT_PAGE_SIZE, progress: Callable[[str
     server_records = _servers(conn, servers, notes)
     groups = _server_groups(conn, page_size, notes)
     say("reading migrations in flight ..")
-    migrations = migrations_in_flight(conn, notes)
+    migrations = migrations_in_flight(conn, notes, {rp_id: name for name, rp_id in providers.items()})
     return CloudRecords(hyp_records, server_records, groups, notes=notes, migrations=migrations)
 
 
-def migrations_in_flight(conn, notes: list[str]) -> list[MigrationRecord]:
+def migrations_in_flight(conn, notes: list[str], providers: Mapping[str, str] | None = None) -> list[MigrationRecord]:
     """Nova's unfinished migrations, hosts named as hypervisors (``source_node``/``dest_node``, the
     fleet's host names; the compute service's name when a node is not given). One request per
     status: the list filters on one at a time, and unfiltered it holds every migration ever made.
-    [] and a note when Nova refuses or fails."""
+    A resize with what Placement holds for it on each host (``migration_record``; ``providers``:
+    provider uuid -> name, as already listed). [] and a note when Nova refuses or fails."""
     try:
         rows = call("migrations in flight (Nova os-migrations?status=..)",
                     lambda: [m for status in IN_FLIGHT_STATUSES for m in conn.compute.migrations(status=status)])
@@ -85,16 +91,55 @@ def migrations_in_flight(conn, notes: list[str]) -> list[MigrationRecord]:
         notes.append(f"{what}: each migrating instance is counted on one of its hosts only, so the other may be "
                      "planned full and Nova refuse the moves there (NoValidHost)")
         return []
-    return [MigrationRecord(str(m.server_id), m.source_node or m.source_compute, m.dest_node or m.dest_compute,
-                            str(m.status or ""), str(m.migration_type or "")) for m in rows]
+    names = dict(providers or {})
+    return [migration_record(conn, m, m.source_node or m.source_compute, m.dest_node or m.dest_compute, {}, names,
+                             notes) for m in rows]
 
 
-def _inventories(conn, names: list[str], say) -> dict[str, dict[str, Inventory]]:
-    providers = call(
-        "resource providers (Placement /resource_providers)",
-        lambda: {rp.name: rp.id for rp in conn.placement.resource_providers()},
-        hint="the account needs the admin role for Placement",
-    )
+def migration_record(conn, m, source: str | None, destination: str | None, host_of_node: Mapping[str, str],
+                     names: dict[str, str], notes: list[str]) -> MigrationRecord:
+    """``m`` (openstacksdk's ``Migration``) as a ``MigrationRecord``, its hosts ``source`` and
+    ``destination`` as the fleet names them. For a resize to another flavour (Nova's
+    ``old_instance_type_id`` and ``new_instance_type_id`` differ: database ids, comparable but
+    readable nowhere else), what Placement holds for it on each host (``placement_holds``), so each
+    end's claim gets its own flavour (``claims``); a failed read is a note, and the record goes on
+    without. ``host_of_node`` and ``names`` as ``placement_holds`` takes them."""
+    old, new = getattr(m, "old_flavor_id", None), getattr(m, "new_flavor_id", None)
+    changes = old is not None and new is not None and str(old) != str(new)
+    held: tuple[Held, ...] = ()
+    if changes:
+        try:
+            held = placement_holds(conn, m, host_of_node, names)
+        except Exception as exc:  # noqa: BLE001 - the claim falls back to the flavour shown, as the note says
+            notes.append(f"what the resize of server {m.server_id} holds on each of its hosts is unknown (Placement "
+                         f"allocations: {type(exc).__name__}: {exc})")
+    return MigrationRecord(str(m.server_id), source, destination, str(m.status or ""), str(m.migration_type or ""),
+                           changes, held)
+
+
+def placement_holds(conn, m, host_of_node: Mapping[str, str], names: dict[str, str]) -> tuple[Held, ...]:
+    """What Placement holds for migration ``m`` on each host: the allocations of its instance and of
+    the migration itself (while it is in flight Nova moves the source's allocation to the
+    migration's uuid, microversion 2.59 shows it), summed per resource provider. A provider is
+    named by ``names`` (provider uuid -> name, filled as providers are looked up), then mapped by
+    ``host_of_node`` (a node's name -> the host as the fleet names it; absent: the node's name).
+    Two or four requests a resize, and resizes in flight are few. Raises when a read fails."""
+    per_host: dict[str, list[int]] = {}
+    for consumer in dict.fromkeys(c for c in (m.server_id, getattr(m, "uuid", None)) if c):
+        allocations = conn.placement.get_allocation(consumer).allocations or {}
+        for rp, entry in allocations.items():
+            if rp not in names:
+                names[rp] = conn.placement.get_resource_provider(rp).name
+            host = host_of_node.get(names[rp], names[rp])
+            resources = entry.get("resources") or {}
+            total = per_host.setdefault(host, [0, 0, 0])
+            for k, rc in enumerate(RESOURCE_CLASSES):
+                total[k] += int(resources.get(rc) or 0)
+    return tuple(Held(host, *total) for host, total in sorted(per_host.items()) if any(total))
+
+
+def _inventories(conn, providers: Mapping[str, str], names: list[str], say) -> dict[str, dict[str, Inventory]]:
+    """The inventories of the providers (name -> uuid) named ``names``."""
     result: dict[str, dict[str, Inventory]] = {}
     for i, name in enumerate(names):
         rp_id = providers.get(name)
