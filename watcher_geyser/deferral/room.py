@@ -58,6 +58,7 @@ from watcher_geyser.deferral.fleet import FleetDeferral
 from watcher_geyser.model import Fleet, GroupPolicy, HostState, Instance, ServerGroup
 from watcher_geyser.solver.limits import CpuCeiling, above, host_load, packing_limits
 from watcher_geyser.solver.rules.cores import slower_than
+from watcher_geyser.solver.rules.groups import newcomer_hosts
 
 
 @dataclass(frozen=True)
@@ -219,27 +220,24 @@ class _Groups:
                 units.append([r])
         return units
 
-    def _mask(self, hosts: set[int] | frozenset[int]) -> np.ndarray:
-        mask = np.zeros(len(self.fleet.hosts), dtype=bool)
-        mask[list(hosts)] = True
-        return mask
-
     def allowed(self, r: Returning) -> np.ndarray:
-        """bool[H]: the hosts ``r``'s hard policy lets it take (all, without one)."""
+        """bool[H]: the hosts ``r``'s hard policy lets it take (all, without one), by the group rule
+        (``rules/groups.newcomer_hosts``): apart from every member running or placed in this decision
+        (anti-affinity), with the running members (affinity; a block of none running goes as one)."""
         policy = self.policy_of(r)
         if policy is GroupPolicy.ANTI_AFFINITY:
-            return ~self._mask(self.hosts.get(r.server_group, set()))
-        if policy is GroupPolicy.AFFINITY and self.running.get(r.server_group):
-            return self._mask(self.running[r.server_group])
+            return newcomer_hosts(policy, self.hosts.get(r.server_group, set()), len(self.fleet.hosts))
+        if policy is GroupPolicy.AFFINITY:
+            return newcomer_hosts(policy, self.running.get(r.server_group, set()), len(self.fleet.hosts))
         return np.ones(len(self.fleet.hosts), dtype=bool)
 
     def preferred(self, r: Returning) -> np.ndarray | None:
-        """bool[H]: the hosts ``r``'s soft policy prefers, or None."""
+        """bool[H]: the hosts ``r``'s soft policy prefers (``rules/groups.newcomer_hosts``), or None."""
         policy = self.policy_of(r)
         if policy is GroupPolicy.SOFT_ANTI_AFFINITY:
-            return ~self._mask(self.hosts.get(r.server_group, set()))
+            return newcomer_hosts(policy, self.hosts.get(r.server_group, set()), len(self.fleet.hosts))
         if policy is GroupPolicy.SOFT_AFFINITY and self.hosts.get(r.server_group):
-            return self._mask(self.hosts[r.server_group])
+            return newcomer_hosts(policy, self.hosts[r.server_group], len(self.fleet.hosts))
         return None
 
     def place(self, r: Returning, h: int) -> None:

@@ -21,21 +21,23 @@ import time
 import numpy as np
 
 from watcher_geyser import defaults
-from watcher_geyser.model import Fleet, GroupPolicy, HostState, MigrationKind
+from watcher_geyser.model import Fleet, HostState, MigrationKind
 from watcher_geyser.planner import groups
 from watcher_geyser.planner.actions import Action, ActionKind, Plan, Timing, UndoneMove, UndoneReason
 from watcher_geyser.planner.hostactions import FIRST_WAVE_AFTER_POWER_ON, host_actions
 from watcher_geyser.planner.limits import (
     anti_affinity_groups,
-    group_host_limit,
     host_load,
     instance_demand,
+    member_counts,
+    member_limits,
     problem_limits,
 )
 from watcher_geyser.planner.undone import explain_pending
 from watcher_geyser.planner.waves import Move, TransitState, WaveBuilder
 from watcher_geyser.solver.problem import Target
 from watcher_geyser.solver.rules.cores import core_tiers, too_slow
+from watcher_geyser.solver.rules.groups import affinity_members
 
 DEFAULT_PARALLELISM = defaults.PARALLELISM
 DEFAULT_PER_HOST_PARALLELISM = defaults.PER_HOST_PARALLELISM
@@ -169,11 +171,7 @@ def _transit_state(target: Target, goal: np.ndarray, moves: np.ndarray, stage_on
     tier = np.where(stays_on, 0, np.where(~fleet.occupied(), 1, 2 if stage_on_emptied else -1))
     tier[~fleet.accepts | (off & ~stays_on)] = -1
     group = anti_affinity_groups(fleet)
-    members: dict[tuple[int, int], int] = {}
-    for v in np.flatnonzero(group >= 0):
-        key = (int(group[v]), int(fleet.placement[v]))
-        members[key] = members.get(key, 0) + 1
-    affinity = {g.name for g in fleet.server_groups if g.policy is GroupPolicy.AFFINITY}
+    members = member_counts(group, fleet.placement)
     host_core_tier, core_tier = core_tiers(fleet)
     return TransitState(
         cur=fleet.placement.tolist(),
@@ -183,11 +181,11 @@ def _transit_state(target: Target, goal: np.ndarray, moves: np.ndarray, stage_on
         demand=[tuple(row) for row in demand.tolist()],
         group=group.tolist(),
         members=members,
-        member_limit={key: group_host_limit(n) for key, n in members.items()},
+        member_limit=member_limits(members),
         zone=fleet.host_zone.tolist(),
         ready_wave=ready.tolist(),
         stage_tier=tier.tolist(),
-        no_stage={v for v, i in enumerate(fleet.instances) if i.server_group in affinity},
+        no_stage={v for members in affinity_members(fleet).values() for v in members},
         host_core_tier=host_core_tier.tolist() if int(core_tier.max(initial=0)) else [],
         core_tier=core_tier.tolist() if int(core_tier.max(initial=0)) else [],
     )

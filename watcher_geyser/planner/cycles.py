@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from watcher_geyser.model import RAM, RESOURCES
-from watcher_geyser.planner.limits import group_host_limit
+from watcher_geyser.planner.limits import within_member_limit
 from watcher_geyser.planner.rows import Row, add_to, covers, excess
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def _evictions(s: TransitState, d: int, blocked_in: list[int], leaving: list[int
     for u in blocked_in:
         need = excess(s.load[d], s.demand[u], s.limit[d])
         g = s.group[u]
-        blocking_member = g >= 0 and s.members.get((g, d), 0) + 1 > s.member_limit.get((g, d), group_host_limit(0))
+        blocking_member = g >= 0 and not within_member_limit(s.members.get((g, d), 0) + 1, s.member_limit.get((g, d)))
         single = next((x for x in by_size if _frees(s, x, need, g if blocking_member else -1)), None)
         if single is not None:
             out.append((1, s.demand[single][RAM], d, u, [single]))
@@ -183,8 +183,8 @@ def _staging_host(s: TransitState, arrays: dict[str, np.ndarray], x: int, w: int
         t = int(t)
         if busy[t] >= per_host:
             continue
-        if g >= 0 and s.members.get((g, t), 0) + arriving[(g, t)] + 1 > s.member_limit.get((g, t),
-                                                                                             group_host_limit(0)):
+        if g >= 0 and not within_member_limit(s.members.get((g, t), 0) + arriving[(g, t)] + 1,
+                                              s.member_limit.get((g, t))):
             continue
         return t
     return None

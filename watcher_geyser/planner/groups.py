@@ -9,6 +9,9 @@ again (``held_moves`` says why for each member).
 ``group_notes`` names the groups no plan can satisfy as the rules read: an affinity group
 already split across zones (instances never cross zones, so it stays split) and an
 anti-affinity group with more members than hosts to spread them on.
+
+Who is a member of a hard affinity group is the solver's rule (``solver/rules/groups.py``);
+what this module adds is the plan's own question: a plan cut short must not split a group.
 """
 
 from __future__ import annotations
@@ -20,18 +23,7 @@ import numpy as np
 
 from watcher_geyser.model import Fleet, GroupPolicy, HostState
 from watcher_geyser.planner.actions import UndoneMove, UndoneReason
-
-
-def affinity_members(fleet: Fleet) -> dict[int, list[int]]:
-    """Group index -> indices of its instances, for hard affinity groups."""
-    index = fleet.group_index
-    out: dict[int, list[int]] = defaultdict(list)
-    for v, inst in enumerate(fleet.instances):
-        if inst.server_group is not None:
-            g = index[inst.server_group]
-            if fleet.server_groups[g].policy is GroupPolicy.AFFINITY:
-                out[g].append(v)
-    return dict(out)
+from watcher_geyser.solver.rules.groups import affinity_members
 
 
 def split_affinity(fleet: Fleet, final_hosts: Sequence[int], held: set[int]) -> list[int]:

@@ -16,7 +16,8 @@ finishes (Nova claims resources on both ends, for live and cold migrations alike
 
 Server-group anti-affinity follows the same "not worse than now" rule: a host holds at
 most ``max(1, members_now)`` members of a hard anti-affinity group, in-flight ones included
-(``solver.rules.groups``, where that rule is written once).
+(``solver.rules.groups``, where that rule is written once: ``member_counts`` counts them,
+``member_limits`` gives each host its limit, ``within_member_limit`` judges a moment).
 """
 
 from __future__ import annotations
@@ -28,12 +29,11 @@ import numpy as np
 from watcher_geyser.model import Fleet
 from watcher_geyser.solver.limits import LIMIT_RESOURCES, CpuCeiling, held_limits, host_load, instance_demand
 from watcher_geyser.solver.problem import Problem
-from watcher_geyser.solver.rules.groups import anti_affinity_groups
-from watcher_geyser.solver.rules.groups import anti_affinity_host_limit as group_host_limit
+from watcher_geyser.solver.rules.groups import anti_affinity_groups, member_counts, member_limits, within_member_limit
 
 __all__ = [  # the load arithmetic and group limit are the solver's (solver/limits.py, solver/rules/groups.py)
-    "TRANSIT_RESOURCES", "anti_affinity_groups", "describe_excess", "group_host_limit", "host_load",
-    "instance_demand", "problem_limits", "transit_limits",
+    "TRANSIT_RESOURCES", "anti_affinity_groups", "describe_excess", "host_load", "instance_demand",
+    "member_counts", "member_limits", "problem_limits", "transit_limits", "within_member_limit",
 ]
 
 # vcpu, memory_mb, disk_gb as in model.RESOURCES, plus measured CPU use in cores.

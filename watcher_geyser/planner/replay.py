@@ -27,10 +27,11 @@ from watcher_geyser.planner.actions import Action, ActionKind, Plan
 from watcher_geyser.planner.limits import (
     anti_affinity_groups,
     describe_excess,
-    group_host_limit,
     host_load,
     instance_demand,
+    member_limits,
     transit_limits,
+    within_member_limit,
 )
 
 
@@ -135,7 +136,7 @@ class _ReplayState:
             load=load,
             peak=load.copy(),
             members=members,
-            member_limit={key: group_host_limit(n) for key, n in members.items()},
+            member_limit=member_limits(members),
             hosted=Counter(where.values()),
         )
 
@@ -205,7 +206,7 @@ def _check_worst_moment(bad: _Collector, now: _ReplayState, arrivals: _Arrivals,
             bad("capacity", f"{name} over its limit by {describe_excess(worst, limits[h])}", host=name)
     for (g, name), n in arrivals.arriving.items():
         total = now.members[(g, name)] + n
-        if total > now.member_limit.get((g, name), 1):
+        if not within_member_limit(total, now.member_limit.get((g, name))):
             gname = now.fleet.server_groups[g].name
             bad("anti_affinity", f"{name} would hold {total} members of anti-affinity group {gname}", host=name)
 

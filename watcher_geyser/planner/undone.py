@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from watcher_geyser.model import Fleet
 from watcher_geyser.planner.actions import UndoneMove, UndoneReason
-from watcher_geyser.planner.limits import describe_excess, group_host_limit
+from watcher_geyser.planner.limits import describe_excess, within_member_limit
 from watcher_geyser.planner.rows import Row, add_to, plus, take_from
 from watcher_geyser.planner.waves import TransitState
 
@@ -50,7 +50,7 @@ def _why(fleet: Fleet, s: TransitState, v: int, dst: int, end_row: Row,
     if g >= 0:
         key = (g, dst)
         staying = [x for x in range(len(s.cur)) if s.cur[x] == dst and s.group[x] == g and x not in leaving_dst]
-        if staying and len(staying) + 1 > s.member_limit.get(key, group_host_limit(0)):
+        if staying and not within_member_limit(len(staying) + 1, s.member_limit.get(key)):
             other = fleet.instances[staying[0]].name
             group = fleet.server_groups[g].name
             return UndoneReason.ANTI_AFFINITY, f"{other}, of the same anti-affinity group {group}, stays on {name}"

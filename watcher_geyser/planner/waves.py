@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from watcher_geyser.model import RAM
-from watcher_geyser.planner.limits import group_host_limit
+from watcher_geyser.planner.limits import within_member_limit
 from watcher_geyser.planner.rows import Row, add_to, fits, plus, take_from
 
 # One migration of a wave: instance, source host, destination host, is it a staging hop.
@@ -68,7 +68,7 @@ class TransitState:
         if g < 0:
             return True
         key = (g, h)
-        return self.members.get(key, 0) + extra_members + 1 <= self.member_limit.get(key, group_host_limit(0))
+        return within_member_limit(self.members.get(key, 0) + extra_members + 1, self.member_limit.get(key))
 
 
 @dataclass

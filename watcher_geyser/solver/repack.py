@@ -18,6 +18,7 @@ import numpy as np
 
 from watcher_geyser.model import VCPU, GroupPolicy
 from watcher_geyser.solver.fill import fill_hosts
+from watcher_geyser.solver.rules.groups import block_hosts, hard_affinity, member_hosts
 from watcher_geyser.solver.workspace import Workspace
 
 EPS = 1e-9
@@ -47,7 +48,7 @@ def repack(ws: Workspace, keep: np.ndarray) -> Packing:
     shed = _shed_overloads(ws, keep, load, evicted, messages)
     receivers = keep & ws.may_receive
     residual = np.where(receivers[:, None], ws.limits - load, -np.inf)
-    group_hosts = _group_presence(ws, placement, evicted)
+    group_hosts = member_hosts(ws.group, placement, ~evicted)  # where the members that stay are
     unplaced: list[int] = []
     if shed:
         # shed instances go first, and never to a host that is shedding: one that finds no
@@ -153,16 +154,8 @@ def _shed_units(ws: Workspace, h: int, by_memory: np.ndarray) -> list[np.ndarray
 
 
 def _is_affinity(ws: Workspace, items: np.ndarray) -> np.ndarray:
-    """bool[len(items)]: members of hard affinity groups."""
-    affinity = [g for g, p in enumerate(ws.policy) if p is GroupPolicy.AFFINITY]
-    return np.isin(ws.group[items], affinity)
-
-
-def _group_presence(ws: Workspace, placement: np.ndarray, evicted: np.ndarray) -> dict[int, set[int]]:
-    presence: dict[int, set[int]] = {}
-    for v in np.flatnonzero((ws.group >= 0) & ~evicted):
-        presence.setdefault(int(ws.group[v]), set()).add(int(placement[v]))
-    return presence
+    """bool[len(items)]: members of hard affinity groups (``rules/groups.py``: they move as one block)."""
+    return hard_affinity(ws.group[items], ws.policy)
 
 
 def _by_group(ws: Workspace, items: np.ndarray):
@@ -233,13 +226,15 @@ def _place_block(
     peers: set[int],
     zone_hosts: list[np.ndarray],
 ) -> list[int]:
-    """Affinity: all evicted members go together, to where their staying peers are if any."""
-    if len(peers) > 1:
-        return [int(v) for v in members]  # peers that stay are already apart: moving cannot mend it
+    """Affinity: all evicted members go together, to where their staying peers are if any
+    (``rules/groups.block_hosts``); none moves when those peers are already apart."""
+    where = block_hosts(peers)
+    if where is None:
+        return [int(v) for v in members]
     need = ws.demand[members].sum(axis=0)
     hosts = zone_hosts[ws.instance_zone[members[0]]]
-    if peers:
-        hosts = hosts[np.isin(hosts, list(peers))]
+    if where:
+        hosts = hosts[np.isin(hosts, list(where))]
     h = _best_fit(ws, need, residual, hosts, tier=int(ws.core_tier[members].max()))
     if h is None:
         return [int(v) for v in members]

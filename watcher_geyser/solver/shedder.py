@@ -37,7 +37,13 @@ from watcher_geyser.solver.limits import (
 )
 from watcher_geyser.solver.problem import Problem
 from watcher_geyser.solver.rules.cores import covered_need
-from watcher_geyser.solver.rules.groups import anti_affinity_groups
+from watcher_geyser.solver.rules.groups import (
+    anti_affinity_groups,
+    group_indices,
+    hard_affinity,
+    member_hosts,
+    newcomer_hosts,
+)
 
 ON, EMPTY, OFF = 0, 1, 2  # destination tiers: on and busy, on and empty, off
 
@@ -74,16 +80,17 @@ class Shedder:
         self._groups(fleet)
 
     def _groups(self, fleet: Fleet) -> None:
+        """The group rule's inputs (``rules/groups.py``): each instance's hard anti-affinity group,
+        whether it is in a hard affinity group (relief never moves one: they move only as a whole),
+        and the hosts holding members of each anti-affinity group, kept as moves are decided."""
         self.group_hosts: dict[int, set[int]] = {}
         if not fleet.server_groups:  # most fleets: no walk over the instances (a hot path in the simulator)
             self.anti = np.full(len(fleet.instances), -1, dtype=np.int64)
             self.affinity = np.zeros(len(fleet.instances), dtype=bool)
             return
         self.anti = anti_affinity_groups(fleet)
-        affinity = {g.name for g in fleet.server_groups if g.policy is GroupPolicy.AFFINITY}
-        self.affinity = np.array([i.server_group in affinity for i in fleet.instances], dtype=bool)
-        for v in np.flatnonzero(self.anti >= 0):
-            self.group_hosts.setdefault(int(self.anti[v]), set()).add(int(self.placement[v]))
+        self.affinity = hard_affinity(group_indices(fleet), [g.policy for g in fleet.server_groups])
+        self.group_hosts = member_hosts(self.anti, self.placement)
 
     def hot_hosts(self) -> np.ndarray:
         """Hot hosts, the furthest above their relief limit (relative to it) first."""
@@ -131,7 +138,7 @@ class Shedder:
         fits = (room >= need - TOLERANCE * self.scale).all(axis=1)
         fits &= self.receivable & (fleet.host_zone == fleet.host_zone[h]) & ~self.hot & self.fast_enough(v)
         if self.anti[v] >= 0:
-            fits[list(self.group_hosts[int(self.anti[v])])] = False
+            fits &= self.group_allows(v)
         for tier in tiers:
             candidates = np.flatnonzero(fits & (self.tier == tier))
             if not len(candidates):
@@ -142,6 +149,13 @@ class Shedder:
                 return int(candidates[np.argmin(fill)])
             return int(candidates[np.argmin(self.rank[candidates])])
         return None
+
+    def group_allows(self, v: int) -> np.ndarray:
+        """bool[H]: the hosts ``v``'s hard anti-affinity group lets it take as relief stands: none
+        holding another member (``rules/groups.newcomer_hosts``); every host when it is in none."""
+        if self.anti[v] < 0:
+            return np.ones(len(self.fleet.hosts), dtype=bool)
+        return newcomer_hosts(GroupPolicy.ANTI_AFFINITY, self.group_hosts[int(self.anti[v])], len(self.fleet.hosts))
 
     def fast_enough(self, v: int) -> np.ndarray:
         """bool[H]: hosts whose cores are fast enough for ``v`` (``rules/cores.py``; relief moves

@@ -97,7 +97,7 @@ def no_room_reason(shedder: Shedder, h: int) -> str:
         off |= set(np.flatnonzero(fits & fleet.accepts & ~s.receivable).tolist())
         disabled |= set(np.flatnonzero(fits & ~fleet.accepts).tolist())
         if s.anti[v] >= 0:
-            members = s.group_hosts[int(s.anti[v])] & set(np.flatnonzero(fits & s.receivable).tolist())
+            members = set(np.flatnonzero(fits & s.receivable & ~s.group_allows(v)).tolist())
             grouped |= members
             groups |= {fleet.server_groups[int(s.anti[v])].name} if members else set()
     if not (off or disabled or grouped or slow):

@@ -14,6 +14,7 @@ from watcher_geyser.model import RAM, GroupPolicy
 from watcher_geyser.solver.limits import CPU_CORES, held_limits, host_load, instance_demand, packing_limits
 from watcher_geyser.solver.problem import Problem
 from watcher_geyser.solver.rules.cores import core_tiers
+from watcher_geyser.solver.rules.groups import group_indices
 from watcher_geyser.tables import unique_rows
 
 # instances of one flavour are batched per band of measured CPU (cores), each band charged its own maximum
@@ -57,12 +58,8 @@ class Workspace:
         self.host_core_tier, self.core_tier = core_tiers(fleet)
         self.core_tiers = int(self.core_tier.max(initial=0)) + 1
         self.scale = np.maximum(self.limits.max(axis=0), 1.0)
-        self.group = np.full(self.n_instances, -1, dtype=np.int64)
+        self.group = group_indices(fleet)  # every group, soft ones too (rules/groups.py says which bind)
         self.policy: list[GroupPolicy] = [g.policy for g in fleet.server_groups]
-        if self.policy:
-            for v, inst in enumerate(fleet.instances):
-                if inst.server_group is not None:
-                    self.group[v] = fleet.group_index[inst.server_group]
         hard = np.array([p.is_hard for p in self.policy] + [False], dtype=bool)
         self.in_hard_group = hard[self.group]
         # the flavour alone (vcpu, memory, disk): dense codes 0..n-1, whatever the measured CPU
