@@ -27,4 +27,6 @@ exclusions, states)                                     variable, on the home ho
 ======================  ==============================  ===================================
 
 The limits themselves (packing, held, relief) are defined once in ``solver/limits.py``.
+``groups`` also answers the questions relief, the planner and deferral's bring-backs ask of the
+group rule (who is a member, which hosts a member may take, the anti-affinity limit in transit).
 """
