@@ -16,7 +16,8 @@ from watcher_geyser.scenario import save_scenario
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.limits import CPU_CORES
-from watcher_geyser.solver.swap import MIGRATION_J_PER_MB, payback_w, swap_for_flatter_curves
+from watcher_geyser.solver.payback import MIGRATION_J_PER_MB, payback_w
+from watcher_geyser.solver.swap import swap_for_flatter_curves
 from watcher_geyser.solver.workspace import Workspace
 
 

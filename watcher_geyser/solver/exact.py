@@ -5,7 +5,8 @@ which the decomposition cannot, and so anchors the tests that check bounds again
 optimum. Objectives, lexicographic, in two solves: watts (idle of occupied hosts plus a
 lower line of each host's power curve over its measured CPU, capped at 100 %), then memory
 moved and migration count, among answers within the fewest watts or within the power
-budget, whichever is higher (``solver/budget.py``).
+budget, whichever is higher (``solver/budget.py``). Migrations are priced at nothing against a
+watt, so the portfolio sends home afterwards the moves that do not pay back (``solver/payback.py``).
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from watcher_geyser.solver.greedy import (
 )
 from watcher_geyser.solver.limits import CPU_CORES, held_limits
 from watcher_geyser.solver.master import choose_hosts
+from watcher_geyser.solver.payback import pay_back
 from watcher_geyser.solver.problem import Bounds, Problem, Target
 from watcher_geyser.solver.relief import relieve, relieved_problem, relieved_target
 from watcher_geyser.solver.swap import swap_for_flatter_curves
@@ -93,6 +94,8 @@ def _consolidate(problem: Problem, method: str) -> Target:
     if problem.power_budget_w is not None:  # within a plentiful supply, fewer moves win
         best = _better(best, _Candidate(fit_to_supply(problem, greedy.placement), "GREEDY", ws), messages)
     best, watts_bound, cpsat_status = _search(ws, best, proven, clock, method, greedy.selected, messages)
+    if method == "exact" or (method == "auto" and model_size(ws) <= EXACT_MAX_BOOLEANS):
+        best = _paid_back(ws, best, messages)
     if cpsat_status == "OPTIMAL" and best.status != "OPTIMAL":
         # a sub-model's optimum (the host selection) is not the whole answer's
         cpsat_status = "FEASIBLE"
@@ -212,6 +215,32 @@ def _improve(ws: Workspace, best: _Candidate, clock: Clock, messages: list[str])
 
     improve_neighbourhoods(ws, best.placement, clock, accept)
     return holder[0]
+
+
+def _paid_back(ws: Workspace, best: _Candidate, messages: list[str]) -> _Candidate:
+    """``best`` without the moves that neither free a host nor pay back within ``swap_payback_s``
+    (``payback.pay_back``). Run on the fleets the exact model takes (``method`` exact, or auto on
+    a fleet within ``EXACT_MAX_BOOLEANS``, whichever stage's answer won): its watts-first objective
+    buys a micro-watt of dynamic power with any migration, and at that size the check is cheap (it
+    asks the rule checkers once per group of moves). The decomposition's large fleets, and the
+    simulator's steps (``decompose``), keep their answers."""
+    problem = ws.problem
+    paid = pay_back(problem, best.placement)
+    if paid is best.placement:
+        return best
+    candidate = _Candidate(paid, "FEASIBLE", ws)  # no longer the model's optimum, if it was
+    if candidate.violations:  # pay_back checks every step: a bug here costs the drop, never safety
+        LOG.error("discarded an invalid paid-back answer: %s", "; ".join(candidate.violations[:5]))
+        messages.append(f"internal: discarded an invalid paid-back answer ({candidate.violations[0]})")
+        return best
+    fleet = ws.fleet
+    dropped = (best.placement != fleet.placement) & (paid == fleet.placement)
+    messages.append(
+        f"{int(dropped.sum())} move(s) dropped ({fleet.demand[dropped, RAM].sum():.0f} MB): they freed no host and "
+        f"did not pay back their migrations within swap_payback_s = {problem.swap_payback_s:g} s "
+        f"(watts {fleet.watts(paid) - fleet.watts(best.placement):+.3f} W)"
+    )
+    return candidate
 
 
 GAP_WORTH_NOTING = 0.05

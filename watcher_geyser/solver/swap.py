@@ -19,7 +19,7 @@ anytime search has (never on a short step).
 
 A swap is kept only when it pays for its migrations: the watts it saves, over
 ``Problem.swap_payback_s`` (how long the operator expects a placement to stand; 0: no swaps), must
-cover the energy of copying both instances' memory (``MIGRATION_J_PER_MB``, the slope of
+cover the energy of copying both instances' memory (``payback.MIGRATION_J_PER_MB``, the slope of
 Liu et al.'s live-migration energy model, HPDC 2011: about 0.5 J per MB copied, source and
 destination together). Without it the pass took every swap that saved a fraction of a watt: on
 the tight family at 5,000 hosts it more than doubled the instances moved (12,655 -> about
@@ -37,6 +37,7 @@ import time
 import numpy as np
 
 from watcher_geyser.solver.limits import CPU_CORES
+from watcher_geyser.solver.payback import payback_w
 from watcher_geyser.solver.repack import EPS
 from watcher_geyser.solver.rules.cores import may_end_on
 from watcher_geyser.solver.workspace import Workspace
@@ -46,8 +47,6 @@ from watcher_geyser.solver.workspace import Workspace
 #: family at 5,000 hosts x 30,000 instances compares far fewer, in about 1 s of CPU).
 MAX_PAIRS = 1_000_000_000
 GAIN_W = 1e-6  # numerical slack: the real curves must agree with the lower lines' gain by this much
-#: Energy a live migration costs per MB of memory copied (source and destination together).
-MIGRATION_J_PER_MB = 0.5
 #: Of a cheaper level's instances of a flavour, the lightest this many are looked at for each
 #: heavy instance (the lightest that fits saves the most there).
 WINDOW = 256
@@ -139,9 +138,3 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
             load[ha] -= delta
             load[hb_] += delta
     return result if (result != placement).any() else placement
-
-
-def payback_w(memory_mb: float, payback_s: float) -> float:
-    """The watts a swap of two instances of ``memory_mb`` each must save to pay back its two
-    migrations within ``payback_s`` (> 0; module docstring)."""
-    return MIGRATION_J_PER_MB * 2.0 * memory_mb / payback_s

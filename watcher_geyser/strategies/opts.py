@@ -17,8 +17,8 @@ from oslo_config import cfg
 from watcher_geyser import defaults
 from watcher_geyser.pipeline import DEFAULTS
 from watcher_geyser.signal import opts as signal_opts
+from watcher_geyser.solver.payback import MIGRATION_J_PER_MB
 from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
-from watcher_geyser.solver.swap import MIGRATION_J_PER_MB
 from watcher_geyser.strategies.action_names import NODE_POWER_ACTION
 from watcher_geyser.strategies.polling import polls_for
 from watcher_geyser.strategies.power_config import PowerCatalog, PowerConfigError
