@@ -257,6 +257,53 @@ class Cloud(integrated_helpers.ProviderUsageBaseTestCase):
         api.post_server_action(id, body)
         return _summary(self._wait(id, statuses, action))
 
+    def op_move(self, id: str, host: str, flavor: str | None = None) -> dict:  # noqa: A002 - as Nova calls it
+        """Cold-migrate a server to ``host`` (2.56 ``host``), or resize it to ``flavor`` there, and wait
+        until it waits for its confirmation (VERIFY_RESIZE): a migration in flight, holding both hosts.
+
+        A resize takes no host: the scheduler picks one, so every other enabled compute service is
+        disabled meanwhile and enabled again after (the source too, or the scheduler may resize in place)."""
+        api = self.admin_api
+        if flavor is None:
+            api.post_server_action(id, {"migrate": {"host": host}})
+            return self._verify_resize(id, "migrate")
+        others = [s for s in api.get_services(binary="nova-compute") if s["host"] != host and s["status"] == "enabled"]
+        for s in others:
+            api.put_service(s["id"], {"status": "disabled", "disabled_reason": "steering a resize"})
+        try:
+            api.post_server_action(id, {"resize": {"flavorRef": self._flavors[flavor]}})
+            return self._verify_resize(id, "resize")
+        finally:
+            for s in others:
+                api.put_service(s["id"], {"status": "enabled"})
+
+    def _verify_resize(self, server_id: str, what: str) -> dict:
+        server = self._wait(server_id, ("VERIFY_RESIZE",), what)
+        migration = self._migration_of(server_id)
+        if migration["status"] != "finished":
+            raise NovaError(f"{what}: server {server_id} waits for its confirmation, but its migration is "
+                            f"{migration['status']!r}, not 'finished'")
+        return {**_summary(server), "migration": migration}
+
+    def _migration_of(self, server_id: str) -> dict:
+        """The server's latest migration, as ``GET /os-migrations`` lists it."""
+        rows = [m for m in self.admin_api.get_migrations() if m["instance_uuid"] == server_id]
+        if not rows:
+            raise NovaError(f"server {server_id} has no migration")
+        return max(rows, key=lambda m: m["id"])
+
+    def op_confirm(self, id: str) -> dict:  # noqa: A002 - the server's id, as Nova calls it
+        """Confirm a server's resize or cold migration; wait until it is ACTIVE and its migration
+        ``confirmed`` (the source's allocation is dropped only then)."""
+        self.admin_api.post_server_action(id, {"confirmResize": None})
+        server = self._wait(id, ("ACTIVE",), "confirm")
+        deadline = time.monotonic() + ACTIVE_WAIT_S
+        while (migration := self._migration_of(id))["status"] != "confirmed":
+            if time.monotonic() > deadline:
+                raise NovaError(f"confirm: the migration of {id} is still {migration['status']!r}")
+            time.sleep(POLL_S)
+        return {**_summary(server), "migration": migration}
+
     def op_service(self, host: str, status: str, reason: str | None = None) -> dict:
         svc = self.admin_api.get_services(host=host, binary="nova-compute")[0]
         body = {"status": status}

@@ -45,7 +45,7 @@ def test_the_look_up_lists_every_projects_servers_once_and_keeps_those_with_a_ta
     assert cloud.tasks_in_flight(notes) == {"a": "migrating", "c": "resize_migrating"}
     assert notes == []
     assert [path for path, _ in calls] == ["/servers/detail"] * 2
-    assert all(params["all_projects"] == "True" for _, params in calls) and calls[1][1]["marker"] == "b"
+    assert all(params["all_tenants"] == "True" for _, params in calls) and calls[1][1]["marker"] == "b"
 
 
 def test_a_failed_look_up_is_a_note_and_no_task(monkeypatch):

@@ -3,7 +3,7 @@
 What is read, and the rights it needs (an admin account has them all):
 
 - Nova: hypervisors (``os-hypervisors/detail``), compute services and their zones
-  (``os-services``), servers of all projects (``servers/detail?all_projects``), server
+  (``os-services``), servers of all projects (``servers/detail?all_tenants``), server
   groups of all projects (``os-server-groups``), flavours only when a server does not
   embed its own (microversions before 2.47);
 - Placement: resource providers and the inventories of those that are hypervisors.
@@ -66,7 +66,7 @@ def read_cloud(conn, page_size: int = DEFAULT_PAGE_SIZE, progress: Callable[[str
     hyp_records = [_hypervisor(h, services, inventories.get(h.name)) for h in hypervisors]
     say("reading servers ..")
     servers = call(
-        "servers of all projects (Nova servers/detail?all_projects=True)",
+        "servers of all projects (Nova servers/detail?all_tenants=True)",
         lambda: server_pages(conn, page_size, say),
     )
     say(f"{len(servers)} servers; reading server groups ..")
@@ -191,6 +191,9 @@ def server_pages(conn, page_size: int, say) -> list[dict]:
     Plain JSON rather than openstacksdk resources: building a resource per server costs
     tens of milliseconds, minutes for a large cloud. Microversion 2.47 embeds each
     server's flavour sizes (older Novas name the flavour by id only; see ``_flavor``).
+    Every project is Nova's query ``all_tenants``: openstacksdk's ``all_projects`` is its own
+    name, translated for its resources only, and Nova ignores a query it does not know, so
+    asked ``all_projects`` it lists the caller's project alone (real Nova did, ``tests/nova``).
     """
     from openstack import exceptions as sdk_exc
     from openstack import utils as sdk_utils
@@ -198,7 +201,7 @@ def server_pages(conn, page_size: int, say) -> list[dict]:
     microversion = "2.47" if sdk_utils.supports_microversion(conn.compute, "2.47") else None
     servers: list[dict] = []
     seen: set[str] = set()
-    params: dict[str, object] = {"all_projects": "True", "limit": page_size}
+    params: dict[str, object] = {"all_tenants": "True", "limit": page_size}
     while True:
         resp = conn.compute.get("/servers/detail", params=params, microversion=microversion)
         sdk_exc.raise_from_response(resp)
@@ -212,7 +215,7 @@ def server_pages(conn, page_size: int, say) -> list[dict]:
         if marker in seen:
             raise CloudError("servers: the compute API returned the same page twice (paging ignores 'marker')")
         seen.add(marker)
-        params = {"all_projects": "True", "limit": page_size, "marker": marker}
+        params = {"all_tenants": "True", "limit": page_size, "marker": marker}
         if len(seen) % 10 == 0:  # every tenth page
             say(f"servers: {len(servers)} ..")
 
