@@ -57,10 +57,10 @@ HOST_MARGIN_MAX = 0.5
 RELAXED_RELIEF_MARGIN = 0.1
 TIGHT_RELIEF_MARGIN = RELIEF_MARGIN
 
-#: How long a placement is expected to stand, seconds: a swap of two instances (``solver/swap.py``)
-#: is made only when the watts it saves over this long pay for its two migrations. Six hours: a
-#: swap acts on CPU averages, which hold for hours rather than days; an hour lets almost none pay
-#: (docs/design/solver.md). 0: no swaps.
+#: How long a placement is expected to stand, seconds: a swap of two instances, or a heavy one's move
+#: alone (``solver/swap.py``), is made only when the watts it saves over this long pay for its
+#: migrations. Six hours: a swap acts on CPU averages, which hold for hours rather than days; an
+#: hour lets almost none pay (docs/design/solver.md). 0: no swaps.
 SWAP_PAYBACK_S = 6 * 3600.0
 
 #: Migrations per wave (Watcher's own default for concurrent migrations).

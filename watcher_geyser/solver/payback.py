@@ -59,9 +59,9 @@ def migration_cost_j(problem: Problem, instances: np.ndarray) -> float:
 
 
 def payback_w(memory_mb: float, payback_s: float) -> float:
-    """The watts a swap of two instances of ``memory_mb`` each must save to pay back its two
-    migrations within ``payback_s`` (> 0; ``swap.py``)."""
-    return MIGRATION_J_PER_MB * 2.0 * memory_mb / payback_s
+    """The watts moves copying ``memory_mb`` in all must save to pay back their migrations within
+    ``payback_s`` (> 0): a one-way move copies its instance's memory, a swap both (``swap.py``)."""
+    return MIGRATION_J_PER_MB * memory_mb / payback_s
 
 
 def unpaid_moves(

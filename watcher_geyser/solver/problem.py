@@ -67,8 +67,9 @@ class Problem:
     ``watts_tolerance`` (a fraction, 0 by default) lets the second objective, memory moved,
     buy answers drawing up to that much more than the fewest watts found, never with more
     hosts on: an operator's trade of a little energy for fewer migrations.
-    ``swap_payback_s``: how long the target is expected to stand; two instances of a flavour swap
-    hosts only when the watts saved over this long pay for both migrations (``solver/swap.py``);
+    ``swap_payback_s``: how long the target is expected to stand; a heavy instance moves onto a
+    cheaper core of load, or two instances of a flavour swap hosts where it alone does not fit, only
+    when the watts saved over this long pay for the migrations (``solver/swap.py``);
     where the exact model runs, a move that neither frees nor relieves a host stays only when it
     pays back likewise (``solver/payback.py``). 0: no swaps, and no such moves.
     ``switch_offs_left`` names, per host, the switch-offs its power-cycle budget has left

@@ -1,4 +1,4 @@
-"""Sort the CPU load onto the flattest power curves by swapping instances of one flavour.
+"""Sort the CPU load onto the flattest power curves: move a heavy instance, or swap two of one flavour.
 
 Consolidation decides which hosts stay on; the dynamic watts then depend on which hosts
 carry the measured CPU load, and hosts of mixed generations pay differently for a core of
@@ -17,17 +17,26 @@ host whose cores are too slow for it (``rules/cores.py``): the cheap cores are o
 ones. Two migrations a swap: it runs only where moves are not capped, and only in the time the
 anytime search has (never on a short step).
 
+A swap only when the heavy instance cannot move alone. Where one of those cheaper hosts has room
+for it beside what it holds (vcpu, memory and disk within the packing limits, measured CPU within
+its CPU limit, its cores fast enough) and its own host keeps another instance (so none goes off),
+it moves there one way: all its load moves instead of the difference, for one migration instead of
+two. A swap there would leave the light instance a move that made no room and costs watts: the
+payback rule (``payback.unpaid_moves``) flags it, as it did in 9 of the decomposition's 32 answers
+in ``bench/payback.py`` before (docs/design/solver.md, "Moves that pay back"). Server group
+members take no part, so no group rule is touched.
+
 A swap is kept only when it pays for its migrations: the watts it saves, over
-``Problem.swap_payback_s`` (how long the operator expects a placement to stand; 0: no swaps), must
-cover the energy of copying both instances' memory (``payback.MIGRATION_J_PER_MB``, the slope of
-Liu et al.'s live-migration energy model, HPDC 2011: about 0.5 J per MB copied, source and
-destination together). Without it the pass took every swap that saved a fraction of a watt: on
-the tight family at 5,000 hosts it more than doubled the instances moved (12,655 -> about
-26,000) for 0.6 % of the watts. Six hours by default (``defaults.SWAP_PAYBACK_S``), not a day: a
-swap acts on CPU averages, which hold for hours rather than days; an hour would let almost none
-pay (the same fleet: 12,655 moves, watts as without swaps). With six hours a 4 GB pair must save
-0.19 W, a 64 GB pair 3 W; on that fleet the pass keeps 3.8 of the 4.7 kW with 4,900 extra moves
-instead of about 13,000.
+``Problem.swap_payback_s`` (how long the operator expects a placement to stand; 0: no swaps, no
+moves), must cover the energy of copying both instances' memory, a one-way move its instance's
+(``payback.payback_w``: ``payback.MIGRATION_J_PER_MB``, the slope of Liu et al.'s live-migration
+energy model, HPDC 2011: about 0.5 J per MB copied, source and destination together). Without it
+the pass took every swap that saved a fraction of a watt: on the tight family at 5,000 hosts it
+more than doubled the instances moved (12,655 -> about 26,000) for 0.6 % of the watts. Six hours by
+default (``defaults.SWAP_PAYBACK_S``), not a day: a swap acts on CPU averages, which hold for hours
+rather than days; an hour would let almost none pay (the same fleet: 12,655 moves, watts as without
+swaps). With six hours a 4 GB pair must save 0.19 W, a 64 GB pair 3 W; on that fleet the pass keeps
+3.8 of the 4.7 kW with 4,900 extra moves instead of about 13,000.
 """
 
 from __future__ import annotations
@@ -53,8 +62,9 @@ WINDOW = 256
 
 
 def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: float) -> np.ndarray:
-    """``placement`` with instances of a flavour swapped between hosts where that lowers the
-    watts (module docstring); ``placement`` itself when no swap does."""
+    """``placement`` with heavy instances moved one way, or swapped with a light one of their flavour
+    where they alone do not fit, where that lowers the watts by more than the migrations cost (module
+    docstring); ``placement`` itself when nothing does."""
     problem = ws.problem
     if problem.eviction_cap is not None or ws.n_instances < 2 or problem.swap_payback_s == 0:
         return placement
@@ -72,9 +82,11 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
     # an instance may trade places when it may move and both hosts may receive
     allocated = np.zeros((ws.n_hosts, CPU_CORES))
     np.add.at(allocated, placement, ws.demand[:, :CPU_CORES])
+    alloc_limit = ws.limits[:, :CPU_CORES]
     # a host that receives must end within its packing limits: one held above them takes no part
-    within = (allocated <= ws.limits[:, :CPU_CORES] + EPS).all(axis=1) & (load <= cpu_limit + EPS)
+    within = (allocated <= alloc_limit + EPS).all(axis=1) & (load <= cpu_limit + EPS)
     free = ws.movable & (ws.group < 0) & (ws.may_receive & within & occupied)[placement]
+    count = np.bincount(placement, minlength=ws.n_hosts)  # instances a host holds: a one-way move leaves one
     result = placement.copy()
     pairs = 0
 
@@ -101,7 +113,8 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
             break
         ha = int(result[a])
         flavour = int(ws.flavour[a])
-        best: tuple[float, int] | None = None  # (line gain, b)
+        best_swap: tuple[float, int] | None = None  # (line gain, b)
+        best_move: tuple[float, int] | None = None  # (line gain, host a alone moves to)
         for lv in range(int(level[ha])):  # every cheaper level
             if (flavour, lv) not in light:
                 continue
@@ -112,23 +125,49 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
             window = queue[start:start + WINDOW]
             pairs += len(window)
             hb = result[window]
-            ok = (level[hb] == lv) & (cpu[window] < cpu[a])
+            ok = (level[hb] == lv) & (ws.host_zone[hb] == ws.host_zone[ha])
+            if ws.core_tiers > 1:  # a ends only where its cores are fast enough (rules/cores.py)
+                ok &= may_end_on(ws.host_core_tier, int(ws.core_tier[a]), int(ws.placement0[a]), hb)
+            # a alone fits on hb, and ha keeps another instance (no host goes off): then a's
+            # move needs no room from b, and b moving too would be a move that pays nothing back
+            alone = ok & (load[hb] + cpu[a] <= cpu_limit[hb] + EPS) if count[ha] > 1 else np.zeros_like(ok)
+            if alone.any():  # the allocation asked only where the CPU has room (the window is 256 long)
+                rows = hb[alone]
+                alone[alone] = (allocated[rows] + ws.demand[a, :CPU_CORES] <= alloc_limit[rows] + EPS).all(axis=1)
+            if alone.any():
+                gain = float((price[ha] - level_price[lv]) * cpu[a])
+                if best_move is None or gain > best_move[0]:
+                    best_move = (gain, int(hb[np.flatnonzero(alone)[0]]))
+            ok &= ~alone & (cpu[window] < cpu[a])
             ok &= load[hb] - cpu[window] + cpu[a] <= cpu_limit[hb] + EPS
             ok &= load[ha] - cpu[a] + cpu[window] <= cpu_limit[ha] + EPS  # no-op unless ha is over
-            ok &= ws.host_zone[hb] == ws.host_zone[ha]
-            if ws.core_tiers > 1:  # each ends only where its cores are fast enough (rules/cores.py)
-                ok &= may_end_on(ws.host_core_tier, int(ws.core_tier[a]), int(ws.placement0[a]), hb)
+            if ws.core_tiers > 1:
                 ok &= (ws.host_core_tier[ha] >= ws.core_tier[window]) | (ws.placement0[window] == ha)
             if not ok.any():
                 continue
             row = int(np.flatnonzero(ok)[0])  # the lightest that fits: the most this level saves
             gain = float((price[ha] - level_price[lv]) * (cpu[a] - cpu[window[row]]))
-            if best is None or gain > best[0]:
-                best = (gain, int(window[row]))
-        pays_w = max(payback_w(float(ws.ram[a]), problem.swap_payback_s), GAIN_W)  # same flavour: same memory
-        if best is None or best[0] < pays_w:
+            if best_swap is None or gain > best_swap[0]:
+                best_swap = (gain, int(window[row]))
+        # the one-way move first: it saves more (all of a's load moves) and copies half the memory
+        pays_w = max(payback_w(float(ws.ram[a]), problem.swap_payback_s), GAIN_W)
+        if best_move is not None and best_move[0] >= pays_w:
+            hb_ = best_move[1]
+            before = watts(ha, load[ha]) + watts(hb_, load[hb_])
+            after = watts(ha, load[ha] - cpu[a]) + watts(hb_, load[hb_] + cpu[a])
+            if after <= before - pays_w:  # the real curves agree, and the move pays its migration back
+                result[a] = hb_
+                load[ha] -= cpu[a]
+                load[hb_] += cpu[a]
+                allocated[ha] -= ws.demand[a, :CPU_CORES]
+                allocated[hb_] += ws.demand[a, :CPU_CORES]
+                count[ha] -= 1
+                count[hb_] += 1
+                continue
+        pays_w = max(payback_w(2.0 * float(ws.ram[a]), problem.swap_payback_s), GAIN_W)  # one flavour: one memory
+        if best_swap is None or best_swap[0] < pays_w:
             continue
-        b = best[1]
+        b = best_swap[1]
         hb_ = int(result[b])
         delta = cpu[a] - cpu[b]
         before = watts(ha, load[ha]) + watts(hb_, load[hb_])
