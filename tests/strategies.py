@@ -93,3 +93,22 @@ def problems(draw, max_hosts: int = 6, max_instances: int = 20, time_limit_s: fl
         time_limit_s=time_limit_s,
         workers=1,
     )
+
+
+@st.composite
+def few_flavour_problems(draw) -> Problem:
+    """Hosts of two power lines over one idle, instances of two flavours at random CPU: the fleets
+    where the swap pass finds pairs (random flavours rarely repeat), some hosts with room, some full."""
+    hosts = [
+        Host(f"h{h}", vcpus=16, memory_mb=draw(st.sampled_from([8192, 16384, 32768])), disk_gb=400,
+             power=PowerModel.linear(100, draw(st.sampled_from([150, 300]))))
+        for h in range(draw(st.integers(2, 5)))
+    ]
+    instances = [
+        Instance(f"vm-{v}", f"vm-{v}", draw(st.sampled_from(hosts)).name, vcpus=2,
+                 memory_mb=draw(st.sampled_from([2048, 4096])), disk_gb=20, cpu_util=draw(st.floats(0, 1)))
+        for v in range(draw(st.integers(2, 14)))
+    ]
+    payback_s = draw(st.sampled_from([SWAP_PAYBACK_S, 30 * 86400.0]))
+    return Problem(Fleet.build(hosts, instances), swap_payback_s=payback_s, time_limit_s=3.0, deterministic=True,
+                   workers=1)
