@@ -28,7 +28,7 @@ from watcher_geyser.simulator.datacenter import PRESETS, DataCenter, scenario_da
 from watcher_geyser.simulator.datasets import FORMATS
 from watcher_geyser.simulator.deferral import vm_work
 from watcher_geyser.simulator.engine import RunResult, simulate
-from watcher_geyser.simulator.fidelity import FIDELITIES, fidelity
+from watcher_geyser.simulator.fidelity import FIDELITIES, PLANS, fidelity
 from watcher_geyser.simulator.policy_params import spec_help
 from watcher_geyser.simulator.report import slatah_split, table, write_report
 from watcher_geyser.simulator.traces import Trace, TraceError, read_csv, read_planetlab, read_scenario_series
@@ -143,6 +143,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fidelity", default="realistic", choices=sorted(FIDELITIES), help="accounting rules (default: %(default)s)"
     )
     parser.add_argument(
+        "--plans", default="drop", choices=PLANS,
+        help="realistic fidelity: what a decision does to the last plan's migrations still running. drop: their "
+        "waves not yet started are dropped and the decision replans (counted as migrations_dropped); run-to-end: "
+        "the decision is skipped and the plan finishes (counted as decisions_skipped), which is what Watcher "
+        "does, since it runs no audit while an action plan is ONGOING (ActionPlanIsOngoing) and a plan is "
+        "ONGOING until its last action ends (default %(default)s; cloudsim takes drop only)",
+    )
+    parser.add_argument(
         "--policy",
         action="append",
         metavar="NAME[:KEY=VALUE,...]",
@@ -251,14 +259,16 @@ def load_trace(path: str | None, limit: int | None, fmt: str = "auto") -> tuple[
 
 def check(args: argparse.Namespace, paths: bool = True) -> list:
     """The run's policies, after every check that needs no trace read: the policies and their
-    parameters, ``--start``, the signal's spec and (``paths``) that ``--trace`` and ``--scenario``
-    exist. Raises ``SimulateError``; ``geyser sweep`` checks each cell with it before any cell
-    runs (without ``paths`` for a remote cluster, whose workers may see paths this machine does not)."""
+    parameters, ``--start``, ``--fidelity`` with ``--plans``, the signal's spec and (``paths``) that
+    ``--trace`` and ``--scenario`` exist. Raises ``SimulateError``; ``geyser sweep`` checks each cell
+    with it before any cell runs (without ``paths`` for a remote cluster, whose workers may see paths
+    this machine does not)."""
     from watcher_geyser.signal import SignalError, parse_spec
 
     try:
         made = make_policies(args.policy or list(DEFAULT_POLICIES))
         epoch_s(args.start, "--start")  # even without a signal: a typo is refused, not ignored
+        fidelity(args.fidelity, getattr(args, "plans", "drop"))  # --plans run-to-end with cloudsim is refused
         if args.signal:
             parse_spec(args.signal)
     except SignalError as exc:
@@ -301,7 +311,10 @@ def execute(args: argparse.Namespace, policies: list | None = None) -> Outcome:
             dc = with_vm_sizes(preset(trace.names), trace.vm_mips, trace.vm_ram_mb, trace.vm_pes)
     except (ScenarioError, ValueError) as exc:
         raise SimulateError(str(exc)) from None
-    fid = fidelity(args.fidelity)
+    try:
+        fid = fidelity(args.fidelity, getattr(args, "plans", "drop"))
+    except ValueError as exc:
+        raise SimulateError(str(exc)) from None
     try:
         feed = signal_feed(args)
     except ValueError as exc:
@@ -330,6 +343,7 @@ def execute(args: argparse.Namespace, policies: list | None = None) -> Outcome:
         "trace": trace.source,
         "datacenter": dc.name,
         "fidelity": fid.mode.value,
+        "plans": "run-to-end" if fid.plan_runs_to_end else "drop",
         "signal": None if feed is None else feed.series.origin or args.signal,
         "start": args.start,
         "seed": args.seed,
@@ -361,6 +375,10 @@ def run(args: argparse.Namespace) -> int:
                   f"energy {last.energy_kwh:.2f} kWh, SLATAH {last.slatah:.2%} "
                   f"(ovl/cap/migr {slatah_split(last.as_dict()) or '-'} %), {last.migrations} migrations, "
                   f"{last.deferred_vm_hours:.0f} deferred VM-h, power cycles max {last.power_cycles_max:g}/host/day")
+    for r in results:
+        if r.decisions_skipped:
+            print(f"{r.policy}: {r.decisions_skipped} decisions skipped while the last plan ran (--plans run-to-end), "
+                  f"{r.migrations_dropped} migrations dropped")
     for r in results:
         if r.vms_unplaced:
             print(

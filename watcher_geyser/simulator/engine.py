@@ -11,7 +11,10 @@ work is left; see ``deferral``):
 4. start them: the VM is marked migrating, the destination reserves 10 % of it; a migration lasts
    RAM / (BW / 2 / 8000) seconds (after ``boot_s`` when a realistic host has to be switched on).
    A policy may answer waves (a list of lists): each wave starts when the previous one has
-   finished; waves still pending at the next decision are dropped (counted as ``migrations_dropped``);
+   finished; waves still pending at the next decision are dropped (counted as ``migrations_dropped``),
+   or, with ``Fidelity.plan_runs_to_end`` (as Watcher), that decision is skipped while the plan
+   runs (a wave pending or a migration in flight): neither ``defer`` nor ``decide`` is called
+   (counted as ``decisions_skipped``) and the waves go on starting as their predecessors end;
 5. at every migration end before t_{k+1} (in time, then start order): update all hosts and charge
    energy, move the VM, update again. Hosts left empty are switched off by consolidating policies.
 
@@ -99,6 +102,7 @@ class Engine:
         self._booted_until = np.zeros(dc.hosts)  # realistic: when a host switched on is ready
         self._waves: list[list[Migration]] = []  # waves of this step still to start
         self.waves_dropped = 0  # migrations of waves still pending at the next decision
+        self.decisions_skipped = 0  # decisions due while a plan still ran (``Fidelity.plan_runs_to_end``)
         self._bound = StepBound(dc, counts_idle=not fidelity.zero_utilisation_is_off, enforces_ram=fidelity.enforce_ram)
 
     # --- accounting helpers ---------------------------------------------------------------
@@ -191,14 +195,19 @@ class Engine:
                 snap = state.snapshot(t)
                 on = self._record(snap)
             state.record_history(state.utilisation(t))
-            if self._defer(t, StepView(k, t, state, snap, self.host_off_times_s, was_on)):
-                snap = state.snapshot(t)
-                on = self._record(snap)
-            view = StepView(k, t, state, snap, self.host_off_times_s, was_on)
-            decide_start = time.perf_counter()
-            answer = self.policy.decide(view)
-            decide_s = time.perf_counter() - decide_start
-            moves, self._waves = _waves(answer)
+            skipped = fid.plan_runs_to_end and bool(self._waves or state.inflight)
+            moves: list[Migration] = []
+            if skipped:  # Watcher's audit finds the plan ONGOING: neither strategy nor deferral runs
+                self.decisions_skipped += 1
+            else:
+                if self._defer(t, StepView(k, t, state, snap, self.host_off_times_s, was_on)):
+                    snap = state.snapshot(t)
+                    on = self._record(snap)
+                view = StepView(k, t, state, snap, self.host_off_times_s, was_on)
+                decide_start = time.perf_counter()
+                answer = self.policy.decide(view)
+                decide_s = time.perf_counter() - decide_start
+                moves, self._waves = _waves(answer)
             self._start(moves, t)
             if moves:
                 snap = state.snapshot(t)
@@ -215,10 +224,11 @@ class Engine:
             before = self.migrations
             prev, prev_on, was_on = self._complete_until(next_t, prev, prev_on, was_on)
             self.series.migrations[-1] += self.migrations - before
-            self.waves_dropped += sum(len(w) for w in self._waves)
-            self._waves = []
-            stats = getattr(self.policy, "stats", None)
-            solver_times.append(float(getattr(stats, "solver_s", decide_s)))
+            if not fid.plan_runs_to_end:  # the next decision replans: what is left of this plan is dropped
+                self.waves_dropped += sum(len(w) for w in self._waves)
+                self._waves = []
+            stats = None if skipped else getattr(self.policy, "stats", None)
+            solver_times.append(0.0 if skipped else float(getattr(stats, "solver_s", decide_s)))
             planner_times.append(float(getattr(stats, "planner_s", 0.0)))
             step_times.append(time.perf_counter() - step_start)
             if self.progress is not None:
@@ -364,6 +374,7 @@ class Engine:
             host_power_offs=self.power_offs,
             vms_unplaced=unplaced,
             migrations_dropped=self.waves_dropped,
+            decisions_skipped=self.decisions_skipped,
             energy_above_signal_kwh=above,
             energy_covered_share=covered,
             host_power_cycles_max=cycles_max,

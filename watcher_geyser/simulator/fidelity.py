@@ -12,12 +12,24 @@ baselines can be checked against its published output (``traces/planetlab/FORMAT
 ``realistic`` keeps VMs alive, enforces RAM at every placement, charges every powered-on host its
 power (idle included) until the policy switches it off, and makes a host that was off boot first
 (``boot_s`` at full power) before a migration to it starts.
+
+What becomes of a plan still running at the next decision (``plan_runs_to_end``; realistic only,
+a cloudsim plan's waves all start at once and end within seconds):
+
+* off (``drop``, the default for now): the waves not yet started are dropped (counted as
+  ``migrations_dropped``) and the decision replans from the state reached;
+* on (``run-to-end``, as Watcher): the decision is skipped (counted as ``decisions_skipped``),
+  the policy is not asked, and the plan's waves go on starting as their predecessors end. Watcher
+  runs no audit while an action plan is ONGOING (``decision_engine/audit/base.py``:
+  ``pre_execute`` -> ``check_ongoing_action_plans`` raises ``ActionPlanIsOngoing`` unless the
+  audit is ``force``d), and a plan is ONGOING until its last action has ended, so a continuous
+  audit's run finds the plan still going and does nothing.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 class FidelityMode(enum.StrEnum):
@@ -36,6 +48,10 @@ class Fidelity:
     boot_s: float  # seconds a switched-off host needs before it can receive a VM
     #: Share of a host's network bandwidth a live migration gets (CloudSim: half of it).
     migration_bw_share: float = 0.5
+    #: True: a decision due while the last plan still runs (a wave pending or a migration in
+    #: flight) is skipped, as Watcher skips an audit while an action plan is ONGOING; False:
+    #: the pending waves are dropped and the decision replans (see the module doc).
+    plan_runs_to_end: bool = False
 
     @property
     def is_cloudsim(self) -> bool:
@@ -69,8 +85,24 @@ REALISTIC = Fidelity(
 FIDELITIES = {FidelityMode.CLOUDSIM.value: CLOUDSIM, FidelityMode.REALISTIC.value: REALISTIC}
 
 
-def fidelity(name: str) -> Fidelity:
+#: What a decision does to a plan still running (``geyser simulate --plans``): ``drop`` its pending
+#: waves and replan, or let it ``run-to-end`` and skip the decision (as Watcher does).
+PLANS = ("drop", "run-to-end")
+
+
+def fidelity(name: str, plans: str = "drop") -> Fidelity:
+    """The fidelity called ``name``, with ``plans`` (one of ``PLANS``) for a plan still running at a decision."""
     try:
-        return FIDELITIES[name]
+        fid = FIDELITIES[name]
     except KeyError:
         raise ValueError(f"unknown fidelity {name!r}; choose one of {', '.join(FIDELITIES)}") from None
+    if plans not in PLANS:
+        raise ValueError(f"unknown plans {plans!r}; choose one of {', '.join(PLANS)}")
+    if plans == "drop":
+        return fid
+    if fid.is_cloudsim:
+        raise ValueError(
+            f"plans {plans!r} applies to realistic fidelity only (a cloudsim plan's waves all start at once, as "
+            "CloudSim starts them); use --fidelity realistic or --plans drop"
+        )
+    return replace(fid, plan_runs_to_end=True)

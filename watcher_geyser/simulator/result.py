@@ -44,6 +44,7 @@ class RunResult:
     day_s: float = 0.0  # one day of the trace (samples x step); 0: unknown
     step_s: float = 0.0  # the decision interval; 0: unknown
     host_off_times_s: tuple[tuple[float, ...], ...] = field(default=(), repr=False)  # each host's switch-offs
+    decisions_skipped: int = 0  # decisions due while a plan still ran (``Fidelity.plan_runs_to_end``)
 
     def window(self, start_s: float, end_s: float) -> WindowFigures:
         """The run's figures over ``[start_s, end_s)`` (``metrics.window_figures``)."""
@@ -94,6 +95,7 @@ class RunResult:
             "host_power_offs": self.host_power_offs,
             "vms_unplaced": self.vms_unplaced,
             "migrations_dropped": self.migrations_dropped,
+            "decisions_skipped": self.decisions_skipped,
             "energy_above_signal_kwh": self.energy_above_signal_kwh,
             "energy_covered_share": self.energy_covered_share,
             "host_power_cycles_max": self.host_power_cycles_max,
