@@ -77,6 +77,13 @@ def read_cloud(conn, page_size: int = DEFAULT_PAGE_SIZE, progress: Callable[[str
     return CloudRecords(hyp_records, server_records, groups, notes=notes, migrations=migrations)
 
 
+def unfinished_migrations(conn) -> list:
+    """Nova's migrations not yet finished, as openstacksdk's ``Migration`` rows: one request per
+    status (``claims.IN_FLIGHT_STATUSES``), since the list filters on one at a time and, unfiltered,
+    holds every migration ever made. Raises what openstacksdk raises."""
+    return [m for status in IN_FLIGHT_STATUSES for m in conn.compute.migrations(status=status)]
+
+
 def migrations_in_flight(conn, notes: list[str], providers: Mapping[str, str] | None = None) -> list[MigrationRecord]:
     """Nova's unfinished migrations, hosts named as hypervisors (``source_node``/``dest_node``, the
     fleet's host names; the compute service's name when a node is not given). One request per
@@ -85,7 +92,7 @@ def migrations_in_flight(conn, notes: list[str], providers: Mapping[str, str] | 
     provider uuid -> name, as already listed). [] and a note when Nova refuses or fails."""
     try:
         rows = call("migrations in flight (Nova os-migrations?status=..)",
-                    lambda: [m for status in IN_FLIGHT_STATUSES for m in conn.compute.migrations(status=status)])
+                    lambda: unfinished_migrations(conn))
     except Exception as exc:  # noqa: BLE001 - a fleet without them is still worth planning, as the note says
         what = exc if isinstance(exc, CloudError) else f"could not read migrations ({type(exc).__name__}: {exc})"
         notes.append(f"{what}: each migrating instance is counted on one of its hosts only, so the other may be "

@@ -20,7 +20,7 @@ from watcher.common import nova_helper
 from watcher.common.metal_helper import constants as metal_constants
 from watcher.common.metal_helper import factory as metal_helper_factory
 
-from watcher_geyser.claims import IN_FLIGHT_STATUSES, MigrationRecord
+from watcher_geyser.claims import MigrationRecord
 from watcher_geyser.cloud.records import group_key
 
 LOG = log.getLogger(__name__)
@@ -140,13 +140,12 @@ def tasks_in_flight(notes: list[str]) -> dict[str, str]:
 
 
 def migrations_in_flight(notes: list[str]) -> list[MigrationRecord]:
-    """The migrations Nova has in flight (``GET /os-migrations``, one request per unfinished status:
-    the list filters on one status at a time, and unfiltered it holds every migration ever made),
-    hosts named by their compute service as Watcher's model names them; a resize with what
-    Placement holds for it on each host (``cloud.read.migration_record``). [] and why in the notes
-    when Nova refuses (the policy is admin-only) or fails: the audit goes on, counting each
-    migrating instance on its source only."""
-    from watcher_geyser.cloud.read import migration_record
+    """The migrations Nova has in flight (``cloud.read.unfinished_migrations``), hosts named by
+    their compute service as Watcher's model names them; a resize with what Placement holds for it
+    on each host (``cloud.read.migration_record``). [] and why in the notes when Nova refuses (the
+    policy is admin-only) or fails: the audit goes on, counting each migrating instance on its
+    source only."""
+    from watcher_geyser.cloud.read import migration_record, unfinished_migrations
 
     try:
         conn = nova_helper.NovaHelper().connection
@@ -154,7 +153,7 @@ def migrations_in_flight(notes: list[str]) -> list[MigrationRecord]:
         return [migration_record(conn, m, m.source_compute, m.dest_compute,
                                  {getattr(m, "source_node", None): m.source_compute,
                                   getattr(m, "dest_node", None): m.dest_compute}, names, notes)
-                for status in IN_FLIGHT_STATUSES for m in conn.compute.migrations(status=status)]
+                for m in unfinished_migrations(conn)]
     except Exception as exc:  # noqa: BLE001
         notes.append(f"Nova migrations in flight unknown ({type(exc).__name__}: {exc}): an instance migrating is "
                      "counted on its source only, so its destination may be planned full and Nova refuse "
