@@ -5,7 +5,10 @@ plugin reads Nova's migrations: ``fleet.py``) -> signal policy (``Decision``) ->
 -> ``pipeline.run`` (solve, plan) -> migrations in waves. What the simulator measures for
 this policy is what the strategy would do in Watcher: the same settings, the same mapping
 of the signal, the same solver and planner. Only the solver's time limit and method, and
-the parallelism, differ (``SIM_SETTINGS``), because a day replays 288 steps.
+the parallelism, differ (``SIM_SETTINGS``), because a day replays 288 steps. The short limit
+skips the portfolio's ejection chains, swaps and CP-SAT neighbourhoods, which Watcher's 10 s
+runs; ``--policy geyser:time_limit_s=1`` runs them (docs/design/simulator-cloudsim-fidelity.md,
+"The solver's time per step", has what they change in a replayed day and what they cost).
 
 Power-off follows the settings: in realistic fidelity a host emptied while the decision
 forbids power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in
