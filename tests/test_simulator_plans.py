@@ -64,6 +64,24 @@ def test_with_the_switch_on_the_plan_runs_to_its_end_and_the_decisions_meanwhile
     assert r.summary()["decisions_skipped"] == 2
 
 
+def test_a_skipped_decision_writes_its_measured_state_and_says_it_decided_nothing():
+    """Each VM asks 600 of its host's 1000 MIPS. A host is overloaded (the requests held against it
+    exceed its MIPS) where two VMs share it, a migrating VM counted in full on its source and at 10 %
+    on its destination: at 600 s v0 has landed on h1 and v1 is leaving it (overloaded); at 900 s v1
+    has landed on h0 and v0 is coming in (660 MIPS held: not overloaded, but violating, a migration's
+    doing); at 1200 s both run on h0. Before, the column was the policy's last answer, repeated on
+    the skipped rows (here the policy's default, 0, throughout)."""
+    util = [[0.6] * 5, [0.6] * 5]
+    dc = tiny_dc(ram_mb=BIG_VM_MB, host_ram_mb=40_000.0)
+    r = Engine(trace(util), dc, ThreeWaves(), RUN_TO_END).run()
+    assert r.series.decided == [1, 0, 0, 1] and r.decisions_skipped == 2
+    assert r.series.overloaded_hosts == [0, 1, 0, 1]
+    assert r.series.sla_violating_hosts[2] == 1  # the destination of v0's migration, not overloaded
+    assert r.solver_seconds[1:3] == [0.0, 0.0] and r.series.migrations[1:3] == [1, 0]  # wave 3 started at 780 s
+    dropped = Engine(trace(util), dc, ThreeWaves(), DROP).run()
+    assert dropped.series.decided == [1, 1, 1, 1] and dropped.series.overloaded_hosts == [0, 1, 0, 0]
+
+
 def test_with_the_switch_off_the_pending_wave_is_dropped_and_the_policy_replans():
     policy = ThreeWaves()
     engine = _engine(DROP, policy, DeferralSetup(np.array([False, True])))
