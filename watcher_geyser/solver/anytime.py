@@ -13,7 +13,9 @@ steps, each keeping the answer valid, so whenever the limit strikes the best so 
    memory moved against the fleet's current placement). Small models (a few hosts, some
    tens of instances) solve in a fraction of a second; a neighbourhood that cannot shed a
    host is not tried again until the answer changes elsewhere. With less than a
-   neighbourhood's budget left none is started (a simulator's short steps).
+   neighbourhood's budget left none is started (a simulator's short steps); one whose
+   instances would not fit on one host fewer even split across them (``may_free_a_host``)
+   is passed over unsolved, at no cost to the clock: on full fleets that is all of them.
 
 Hosts holding members of hard server groups or pinned instances are left out of both:
 their rules are the full models' business, and an answer here never breaks them. The
