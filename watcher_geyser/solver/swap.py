@@ -75,6 +75,8 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
     occupied = np.bincount(placement, minlength=ws.n_hosts) > 0
     cpu_limit = ws.limits[:, CPU_CORES] if ws.use_cpu else np.full(ws.n_hosts, np.inf)
     load = np.bincount(placement, weights=cpu, minlength=ws.n_hosts)  # measured CPU, cores
+    # CPU the claims hold but do not draw (claims.py): in the limits, not in the watts; claims never move
+    undrawn = np.bincount(placement, weights=cpu - fleet.cpu_drawn, minlength=ws.n_hosts)
     models = [None] * ws.n_hosts
     for model, members in fleet.power_groups:
         for h in members.tolist():
@@ -91,7 +93,7 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
     pairs = 0
 
     def watts(h: int, cores_load: float) -> float:
-        return float(models[h].watts(min(cores_load / cores[h], 1.0)))
+        return float(models[h].watts(min((cores_load - undrawn[h]) / cores[h], 1.0)))
 
     level_price, level = np.unique(price, return_inverse=True)
     # per flavour and price level, its instances lightest first, and how many at the front have
