@@ -57,6 +57,19 @@ HOST_MARGIN_MAX = 0.5
 RELAXED_RELIEF_MARGIN = 0.1
 TIGHT_RELIEF_MARGIN = RELIEF_MARGIN
 
+#: Seconds an implausibly low signal reading (a broken meter reads 0 W) is held unconfirmed, no
+#: host switched off, unless the series shows it came by a gradual fall (``signal/suspicion.py``);
+#: also the least age of a signal decision before another replaces it (``PolicyConfig.min_dwell_s``).
+SIGNAL_MIN_DWELL_S = 1800.0
+#: Seconds a Prometheus signal's query reaches back when its spec gives no ``range``: twice the
+#: dwell, so a low run younger than the dwell (one older is confirmed by its own readings) shows
+#: the whole dwell before its first low reading, the fall the suspicion rule looks for. At the
+#: default step (``PROMETHEUS_STEP_S``) 61 points, far under Prometheus' 11,000.
+PROMETHEUS_RANGE_S = 2 * SIGNAL_MIN_DWELL_S
+#: Seconds between the points of a Prometheus range query: 30 of them over the dwell, where the
+#: suspicion rule needs three to see a fall.
+PROMETHEUS_STEP_S = 60.0
+
 #: How long a placement is expected to stand, seconds: a swap of two instances, or a heavy one's move
 #: alone (``solver/swap.py``), is made only when the watts it saves over this long pay for its
 #: migrations. Six hours: a swap acts on CPU averages, which hold for hours rather than days; an
