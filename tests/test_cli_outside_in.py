@@ -118,6 +118,15 @@ def test_a_plan_with_actions_has_no_no_actions_note(capsys) -> None:
     assert answer["waves"] and not any(m.startswith("no actions") for m in answer["messages"])
 
 
+def test_the_table_says_each_thing_once_and_shows_no_empty_plan(capsys) -> None:
+    code, out, _ = geyser(["plan", str(CLOUD), "--time-limit", "2", "--max-rows", "3"], capsys)
+    assert code == 0 and "wave  action" in out
+    assert len(re.findall(r"migration\(s\) in \d+ wave\(s\)", out)) == 1, out  # a note, not again after the table
+    code, out, _ = geyser(["plan", str(CLOUD), "--time-limit", "2", "--max-migrations", "0"], capsys)
+    assert code == 0 and "note: no actions: --max-migrations is 0" in out
+    assert "wave  action" not in out, out  # no header over zero rows: the note said why
+
+
 def test_instances_without_metrics_are_named_with_what_was_assumed(tmp_path, capsys) -> None:
     def strip(d):
         for i in d["instances"][:5]:
@@ -144,6 +153,9 @@ def test_measured_instances_get_no_metrics_note(capsys) -> None:
     (["--trace", "no/such/day"], "--trace no/such/day: no such file or folder"),
     (["--scenario", "no/such.json"], "--scenario no/such.json: no such file or folder"),
     (["--policy", "geyser:ceil=0.5"], "unknown key 'ceil'"),
+    (["--policy", "geyser:ceilng=0.5"], "unknown key 'ceilng'; did you mean 'ceiling'? valid keys: ceiling"),
+    (["--policy", "gyser"], "unknown policy 'gyser' in 'gyser'; did you mean 'geyser'? choose one of"),
+    (["--scenario", str(CLOUD)], f"--scenario {CLOUD} without --trace: the bundled PlanetLab sample was read"),
     (["--datacenter", "planetlab-small", "--scenario", str(CLOUD)], "both give the hosts; give one of them"),
     (["--trace", str(CLOUD)], "pass it as --scenario, with a CSV or PlanetLab --trace"),
 ])
@@ -153,6 +165,15 @@ def test_a_bad_simulate_input_is_refused_before_the_replay(argv, text, capsys) -
     line = one_line(err)
     assert code == 2 and out == ""
     assert text in line and line.endswith("nothing was replayed"), line
+
+
+def test_an_unreachable_signal_server_is_refused_with_the_fix(capsys) -> None:
+    code, out, err = geyser(["simulate", "--quiet", "--policy", "npa", "--limit", "2",
+                             "--signal", "http://127.0.0.1:9/"], capsys)
+    line = one_line(err)
+    assert code == 2 and out == "" and "cannot connect" in line
+    assert "check that the server answers, or save the series to a file and give file:PATH" in line
+    assert line.endswith("nothing was replayed"), line
 
 
 def test_a_bad_file_in_a_planetlab_folder_is_named_with_the_fix(tmp_path, capsys) -> None:
@@ -184,6 +205,7 @@ def test_a_trace_naming_instances_the_scenario_lacks_names_count_and_fix(tmp_pat
     ('[grid]\npolicy = ["npa"]\nsignal = ["constnt:5W"]\n', "unknown kind 'constnt'"),
     ('[fixed]\nstart = "yesterday"\n[grid]\npolicy = ["npa"]\n', "--start: text of 9 character(s) is not a time"),
     ('[fixed]\ntrace = "no-such-day"\n[grid]\npolicy = ["npa"]\n', "no-such-day: no such file or folder"),
+    ('[grid]\npolcy = ["npa"]\n', "'polcy' is not a `geyser simulate` option; did you mean 'policy'?"),
 ])
 def test_a_bad_grid_cell_fails_before_any_cell_runs(grid, text, tmp_path, capsys) -> None:
     path = tmp_path / "grid.toml"
@@ -221,6 +243,14 @@ def test_a_404_page_is_told_in_words_not_markup(capsys) -> None:
     assert code == 1  # a fallback, as documented
     assert "HTTP 404" in reason and "Not here" in reason and "check the URL" in reason
     assert "<" not in reason and "DOCTYPE" not in reason
+
+
+def test_a_failed_source_is_not_called_plentiful(capsys) -> None:
+    code, out, _ = geyser(["signal", "http://127.0.0.1:9/", "--fleet-peak-w", "1000"], capsys)
+    assert code == 1  # a fallback, as documented
+    scarcity = next(line for line in out.splitlines() if line.startswith("scarcity"))
+    assert "unknown (no reading): the safe default, relax and switch no host off" in scarcity
+    assert "plentiful" not in scarcity
 
 
 # --- geyser audit ---------------------------------------------------------------------------

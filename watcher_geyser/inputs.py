@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import difflib
 import json
 import math
 import os
@@ -117,6 +118,19 @@ def _number_or_datetime(text: str, where: str) -> float | dt.datetime:
     except ValueError:
         problem = "is not a time: it is not ISO 8601 nor a number"
         raise InputError(f"{where}: {shape(text)} {problem}; {TIME_HINT}") from None
+
+
+def closest(word: Any, known) -> str | None:
+    """The known name ``word`` most likely misspells ('ceilng' -> 'ceiling'), or None: a typo
+    should be named with its fix, not only refused or ignored."""
+    close = difflib.get_close_matches(str(word), sorted(known), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def did_you_mean(word: Any, known) -> str:
+    """``"did you mean 'ceiling'? "`` to put before the list of valid names, or ``""``."""
+    guess = closest(word, known)
+    return f"did you mean {guess!r}? " if guess else ""
 
 
 def shape(raw: Any) -> str:

@@ -9,13 +9,12 @@ find it in a file of thousands of instances.
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Any
 
 from watcher_geyser.deferral.spec import parse_deferral
-from watcher_geyser.inputs import LIMITS, InputError, load_json, number, read_text, write_atomically
+from watcher_geyser.inputs import LIMITS, InputError, closest, load_json, number, read_text, write_atomically
 from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
 
@@ -82,10 +81,9 @@ def _typos(entries: list, known: frozenset[str], what: str) -> list[str]:
                 counts[key] = counts.get(key, 0) + 1
     notes = []
     for key, count in sorted(counts.items(), key=lambda kv: str(kv[0])):
-        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.8)
-        if close:
+        if (close := closest(key, known)) is not None:
             where = what if what == "the scenario" else f"{count} {what}"
-            notes.append(f"{where}: unknown field {key!r} ignored; did you mean {close[0]!r}? (docs/scenario.md)")
+            notes.append(f"{where}: unknown field {key!r} ignored; did you mean {close!r}? (docs/scenario.md)")
     return notes
 
 

@@ -186,8 +186,9 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         print(format_summary(summary))
-        print()
-        print(format_plan_table(result.plan, max_rows=args.max_rows))
+        if result.plan.actions or result.plan.left_undone:  # else the notes said why: no empty table
+            print()
+            print(format_plan_table(result.plan, max_rows=args.max_rows, messages=False))  # they are notes above
     return 0
 
 

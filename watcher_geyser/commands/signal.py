@@ -8,6 +8,7 @@ import sys
 import time
 
 from watcher_geyser.inputs import LIMITS, cli_number, epoch_s, iso
+from watcher_geyser.signal.decision import Fallback
 from watcher_geyser.signal.policy import Decision, SignalPolicy
 from watcher_geyser.signal.series import Series, SignalError, Unit
 from watcher_geyser.signal.sources import read_safely
@@ -148,6 +149,9 @@ def render(d: Decision, series: Series | None, peak_w: float | None) -> str:
         budget += f" ({d.budget_w / peak_w:.0%} of the fleet peak {peak_w:,.0f} W)"
     mode = "consolidate" if d.consolidate else "relax (plentiful)"
     power = "may switch idle hosts off" if d.allow_power_off else "switch no host off"
+    scarcity = f"{d.level:.2f} (0 plenty .. 1 scarce): {mode}, {power}"
+    if d.fallback is Fallback.SAFE_DEFAULT:  # not plentiful: unknown, so the default that risks no host
+        scarcity = f"unknown (no reading): the safe default, relax and {power}"
     rows = [
         ("source", d.source),
         ("series", series.describe() if series else "unavailable"),
@@ -155,7 +159,7 @@ def render(d: Decision, series: Series | None, peak_w: float | None) -> str:
         ("value", value),
         ("power budget", budget),
         ("ceiling", f"{d.ceiling:.3f}"),
-        ("scarcity", f"{d.level:.2f} (0 plenty .. 1 scarce): {mode}, {power}"),
+        ("scarcity", scarcity),
         ("held", "yes (hysteresis)" if d.held else "no"),
         ("fallback", d.fallback.value if d.fallback else "none"),
         ("reason", d.reason),

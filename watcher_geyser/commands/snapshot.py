@@ -77,7 +77,7 @@ def register(subparsers) -> None:
     p.add_argument("--cpu-label", default="uuid", metavar="NAME",
                    help="label holding the server uuid (default %(default)s)")
     p.add_argument("--cpu-scale", type=cli_number(low=0, low_open=True, high=1e6), default=1.0, metavar="F",
-                   help="multiply values (0.01 for percent)")
+                   help="multiply values (default 1; 0.01 for percent)")
     p.add_argument(
         "--default-cpu-util",
         type=float,
