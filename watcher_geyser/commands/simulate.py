@@ -57,7 +57,8 @@ Data centres: planetlab (800 hosts, CloudSim's set-up), planetlab-small (one hos
 VMs), modern (32-core hosts for the public datasets), three-gen (three host generations), or
 --scenario FILE (its hosts and instances).
 fidelity cloudsim reproduces CloudSim 3.0.3's accounting to compare with its figures; realistic
-(the default) enforces RAM, keeps VMs alive, charges idle hosts and host boots.
+(the default) enforces RAM, keeps VMs alive, charges idle hosts and host boots, and lets a plan
+run to its end, skipping the decisions due meanwhile, as Watcher does (--plans).
 
 deferrable VMs (--deferrable): a seeded choice of VMs (uniform, or stratified by work with
 --deferrable-choice work) whose work may wait, shelved, for at most --deferral-deadline in total;
@@ -144,12 +145,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fidelity", default="realistic", choices=sorted(FIDELITIES), help="accounting rules (default: %(default)s)"
     )
     parser.add_argument(
-        "--plans", default="drop", choices=PLANS,
-        help="realistic fidelity: what a decision does to the last plan's migrations still running. drop: their "
-        "waves not yet started are dropped and the decision replans (counted as migrations_dropped); run-to-end: "
-        "the decision is skipped and the plan finishes (counted as decisions_skipped), which is what Watcher "
-        "does, since it runs no audit while an action plan is ONGOING (ActionPlanIsOngoing) and a plan is "
-        "ONGOING until its last action ends (default %(default)s; cloudsim takes drop only)",
+        "--plans", default=None, choices=PLANS,
+        help="what a decision does to the last plan's migrations still running. run-to-end (realistic's default): "
+        "the decision is skipped and the plan finishes (counted as decisions_skipped), which is what Watcher does: "
+        "it runs no audit while an action plan is ONGOING (ActionPlanIsOngoing) and a plan is ONGOING until its "
+        "last action ends. drop: their waves not yet started are dropped and the decision replans (counted as "
+        "migrations_dropped; cloudsim's only choice, its waves all start at once as CloudSim starts them) "
+        "(default: the fidelity's own)",
     )
     parser.add_argument(
         "--policy",
@@ -271,7 +273,7 @@ def check(args: argparse.Namespace, paths: bool = True) -> list:
     try:
         made = make_policies(args.policy or list(DEFAULT_POLICIES))
         epoch_s(args.start, "--start")  # even without a signal: a typo is refused, not ignored
-        fidelity(args.fidelity, getattr(args, "plans", "drop"))  # --plans run-to-end with cloudsim is refused
+        fidelity(args.fidelity, getattr(args, "plans", None))  # --plans run-to-end with cloudsim is refused
         if args.signal:
             parse_spec(args.signal)
     except SignalError as exc:
@@ -323,7 +325,7 @@ def execute(args: argparse.Namespace, policies: list | None = None) -> Outcome:
             ) from None
         raise SimulateError(str(exc)) from None
     try:
-        fid = fidelity(args.fidelity, getattr(args, "plans", "drop"))
+        fid = fidelity(args.fidelity, getattr(args, "plans", None))
     except ValueError as exc:
         raise SimulateError(str(exc)) from None
     try:
@@ -354,7 +356,7 @@ def execute(args: argparse.Namespace, policies: list | None = None) -> Outcome:
         "trace": trace.source,
         "datacenter": dc.name,
         "fidelity": fid.mode.value,
-        "plans": "run-to-end" if fid.plan_runs_to_end else "drop",
+        "plans": fid.plans,
         "signal": None if feed is None else feed.series.origin or args.signal,
         "start": args.start,
         "seed": args.seed,

@@ -208,13 +208,16 @@ class Engine:
                 answer = self.policy.decide(view)
                 decide_s = time.perf_counter() - decide_start
                 moves, self._waves = _waves(answer)
+            # measured as the decision found it, asked or skipped: nothing decided is carried to this row
+            overloaded = int((snap.host_sla_cause == SlaCause.OVERLOAD).sum())
             self._start(moves, t)
             if moves:
                 snap = state.snapshot(t)
                 on = self._record(snap)
             self.acc.close_time(on)
             prev, prev_on = snap, on
-            self._series_row(t, snap, on, self.energy_j - energy_before, interval_s, len(moves), lb_now)
+            self._series_row(t, snap, on, self.energy_j - energy_before, interval_s, len(moves), lb_now, overloaded,
+                             not skipped)
             energy_before = self.energy_j
             self._count_switches(was_on, on, t)
             was_on = on
@@ -317,7 +320,7 @@ class Engine:
         prev, prev_on, was_on = snap, on, on
         return prev, prev_on, was_on
 
-    def _series_row(self, t, snap, on, joules, interval_s, moves, lb_w) -> None:
+    def _series_row(self, t, snap, on, joules, interval_s, moves, lb_w, overloaded: int, decided: bool) -> None:
         s = self.series
         power_w = joules / interval_s if interval_s > 0 else 0.0
         # the supply at the interval's middle: a step supply that changes at sample boundaries
@@ -331,7 +334,8 @@ class Engine:
         s.hosts_on.append(int(on.sum()))
         s.hosts_lower_bound.append(self._bound.hosts(demand, self.state.alive))
         s.migrations.append(moves)
-        s.overloaded_hosts.append(int(getattr(getattr(self.policy, "stats", None), "overloaded_hosts", 0)))
+        s.overloaded_hosts.append(overloaded)
+        s.decided.append(int(decided))
         s.sla_violating_hosts.append(int((snap.host_violation & on).sum()))
         s.host_s.append(self.acc.active_s - self._host_s_before)
         s.violation_host_s.append(self.acc.violation_s - self._violation_host_s_before)

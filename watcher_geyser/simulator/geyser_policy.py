@@ -147,9 +147,8 @@ class GeyserPolicy:
             ]
             if migrations:
                 waves.append(migrations)
-        overloaded = int(view.snapshot.host_violation.sum())
         planner_s = result.plan.plan_seconds
-        self.stats = DecisionStats(overloaded, solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s)
+        self.stats = DecisionStats(solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s)
         return waves
 
     def step_settings(self, view, fleet) -> Settings:

@@ -5,8 +5,10 @@
     DIR/energy_vs_slatah.png    energy against SLATAH, one colour per policy
     DIR/uncovered_vs_supply.png energy drawn above the supply against the supply's size, per policy
 
-A cell whose file exists is done: a re-run skips it (the file name is the hash of its options).
-A failed cell leaves no file (it runs again next time) and shows in the table with its error.
+A cell whose file exists is done: a re-run skips it (the file name is the hash of its options),
+unless it was computed with another ``--plans`` than the cell now gets (``realistic``'s default
+became ``run-to-end``, which the options do not show): then it runs again. A failed cell leaves no
+file (it runs again next time) and shows in the table with its error.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import json
 import re
 from pathlib import Path
 
+from watcher_geyser.commands.simulate import parse
+from watcher_geyser.simulator.fidelity import fidelity
 from watcher_geyser.sweep.grid import Cell
 
 TABLE = "results.csv"
@@ -36,9 +40,21 @@ def load_done(out: Path, cells: list[Cell]) -> dict[str, dict]:
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if "summary" in record:
+        if "summary" in record and _plans(record) == _plans_now(cell):
             done[cell.key] = record
     return done
+
+
+def _plans(record: dict) -> str:
+    """The ``--plans`` a cell's record was computed with (``drop`` before the report named it: the
+    engine knew no other)."""
+    return record.get("report", {}).get("meta", {}).get("plans", "drop")
+
+
+def _plans_now(cell: Cell) -> str:
+    """The ``--plans`` the cell runs with now: its own, or its fidelity's default."""
+    args = parse(cell.argv())
+    return fidelity(args.fidelity, args.plans).plans
 
 
 def write_cell(out: Path, cell: Cell, answer: dict) -> dict:
