@@ -149,7 +149,7 @@ def test_measured_instances_get_no_metrics_note(capsys) -> None:
 # --- geyser simulate ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, text", [
-    (["--start", "yesterday"], "--start: text of 9 character(s) is not a time"),  # refused without a signal too
+    (["--start", "yesterday"], "--start: 'yesterday' is not a time"),  # refused without a signal too
     (["--trace", "no/such/day"], "--trace no/such/day: no such file or folder"),
     (["--scenario", "no/such.json"], "--scenario no/such.json: no such file or folder"),
     (["--policy", "geyser:ceil=0.5"], "unknown key 'ceil'"),
@@ -203,7 +203,7 @@ def test_a_trace_naming_instances_the_scenario_lacks_names_count_and_fix(tmp_pat
     ('[grid]\npolicy = ["nope"]\n', "cell policy=nope: unknown policy 'nope'"),
     ('[grid]\npolicy = ["geyser:ceil=2"]\n', "unknown key 'ceil'"),
     ('[grid]\npolicy = ["npa"]\nsignal = ["constnt:5W"]\n', "unknown kind 'constnt'"),
-    ('[fixed]\nstart = "yesterday"\n[grid]\npolicy = ["npa"]\n', "--start: text of 9 character(s) is not a time"),
+    ('[fixed]\nstart = "yesterday"\n[grid]\npolicy = ["npa"]\n', "--start: 'yesterday' is not a time"),
     ('[fixed]\ntrace = "no-such-day"\n[grid]\npolicy = ["npa"]\n', "no-such-day: no such file or folder"),
     ('[grid]\npolcy = ["npa"]\n', "'polcy' is not a `geyser simulate` option; did you mean 'policy'?"),
 ])
@@ -243,6 +243,13 @@ def test_a_404_page_is_told_in_words_not_markup(capsys) -> None:
     assert code == 1  # a fallback, as documented
     assert "HTTP 404" in reason and "Not here" in reason and "check the URL" in reason
     assert "<" not in reason and "DOCTYPE" not in reason
+
+
+def test_a_mistyped_time_is_quoted_back(capsys) -> None:
+    """The operator typed it, so it is shown (a time read from a file is only described: it may be a secret)."""
+    code, out, err = geyser(["signal", "constant:5000W", "--fleet-peak-w", "1000", "--at", "yesterday"], capsys)
+    line = one_line(err)
+    assert code == 2 and out == "" and "--at: 'yesterday' is not a time" in line and "2026-11-26T03:10:00Z" in line
 
 
 def test_a_failed_source_is_not_called_plentiful(capsys) -> None:

@@ -63,7 +63,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        now_s = time.time() if args.at in (None, "now") else epoch_s(args.at, "--at")
+        now_s = time.time() if args.at in (None, "now") else epoch_s(args.at, "--at", show=True)
         policy, source = _setup(args)
         peak_w = _fleet_peak(args)
     except (SignalError, ValueError, OSError) as exc:

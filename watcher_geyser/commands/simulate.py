@@ -272,7 +272,7 @@ def check(args: argparse.Namespace, paths: bool = True) -> list:
 
     try:
         made = make_policies(args.policy or list(DEFAULT_POLICIES))
-        epoch_s(args.start, "--start")  # even without a signal: a typo is refused, not ignored
+        epoch_s(args.start, "--start", show=True)  # even without a signal: a typo is refused, not ignored
         fidelity(args.fidelity, getattr(args, "plans", None))  # --plans run-to-end with cloudsim is refused
         if args.signal:
             parse_spec(args.signal)

@@ -56,7 +56,7 @@ def signal_feed(args: argparse.Namespace):
     spec = args.signal or (None if args.signal_w is None else f"constant:{args.signal_w}W")
     if spec is None:
         return None
-    start_s = epoch_s(args.start, "--start")
+    start_s = epoch_s(args.start, "--start", show=True)
     try:
         source = parse_spec(spec)
     except SignalError as exc:
