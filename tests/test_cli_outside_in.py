@@ -348,3 +348,43 @@ def test_an_unwritable_state_file_says_what_is_lost_and_the_fix(tmp_path, capsys
     assert code == 0 and "value" in out  # the decision is still shown
     assert f"cannot save policy state to {blocker / 'state.json'}" in line
     assert "the next starts without its memory" in line and "choose another state file" in line
+
+
+# --- the bench scripts the README runs ---------------------------------------------------------
+
+def _bench(name: str):
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def test_planetlab_bench_refuses_a_missing_traces_folder_before_it_runs(capsys) -> None:
+    pytest.importorskip("tqdm")
+    with pytest.raises(SystemExit) as exited:
+        _bench("planetlab").main(["--traces", "/no/such/traces", "--policy", "npa"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in err
+    assert "no folder /no/such/traces/20110303: give --traces" in err
+
+
+def test_solver_scale_bench_refuses_a_malformed_size(capsys) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    _bench("solver_scale").add_fleet_arguments(parser)
+    assert parser.parse_args(["--sizes", "50x300"]).sizes == ["50x300"]
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["--sizes", "10y5"])
+    assert exited.value.code == 2 and "'10y5' is not HOSTSxINSTANCES, such as 5000x30000" in capsys.readouterr().err
+
+
+def test_follow_energy_refuses_zero_days(capsys) -> None:
+    pytest.importorskip("tqdm")
+    with pytest.raises(SystemExit) as exited:  # [:0] used to replay no day and print an empty summary
+        _bench("follow_energy").main(["--days", "0"])
+    assert exited.value.code == 2 and "--days: must be >= 1, got 0" in capsys.readouterr().err
