@@ -118,6 +118,16 @@ def test_a_plan_with_actions_has_no_no_actions_note(capsys) -> None:
     assert answer["waves"] and not any(m.startswith("no actions") for m in answer["messages"])
 
 
+def test_a_scenario_on_stdin_is_read_with_a_dash() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "watcher_geyser.cli", "plan", "-", "--time-limit", "1", "--json"],
+                          input=CLOUD.read_text(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["instances"] == 40
+
+
 def test_the_table_says_each_thing_once_and_shows_no_empty_plan(capsys) -> None:
     code, out, _ = geyser(["plan", str(CLOUD), "--time-limit", "2", "--max-rows", "3"], capsys)
     assert code == 0 and "wave  action" in out

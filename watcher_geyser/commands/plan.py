@@ -64,7 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("scenario", nargs="?", help="scenario JSON file (default: the bundled demo fleet)")
+    parser.add_argument("scenario", nargs="?",
+                        help="scenario JSON file, '-' for stdin (default: the bundled demo fleet)")
     _add_solver_arguments(parser)
     _add_limit_arguments(parser)
     _add_energy_arguments(parser)
@@ -243,8 +244,8 @@ def _fleet(args: argparse.Namespace) -> Fleet:
     """The scenario given, or the bundled demo fleet; its notes (a malformed deferral: the instance
     is planned as not deferrable) go to stderr."""
     try:
-        if args.scenario:
-            fleet = load_scenario(args.scenario)
+        if args.scenario:  # '-': stdin, as `geyser snapshot -o -` writes to stdout
+            fleet = load_scenario("/dev/stdin" if args.scenario == "-" else args.scenario)
         else:
             path = resources.files("watcher_geyser") / "data" / "scenarios" / BUNDLED
             print(f"geyser plan: no scenario given, planning the bundled demo fleet ({BUNDLED})", file=sys.stderr)
