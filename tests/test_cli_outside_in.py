@@ -329,6 +329,23 @@ def test_no_option_shows_its_bare_variable_name(name: str) -> None:
     assert not re.findall(r"--[\w-]+ [A-Z]+_[A-Z_]+\b", usage), usage
 
 
+def test_every_option_with_a_default_says_it() -> None:
+    """An option that takes a value when left out says which (--cpu-scale, --audit-type were silent)."""
+    import argparse
+
+    from watcher_geyser.cli import build_parser
+
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    silent = [
+        f"geyser {name} {option.option_strings[-1]}"
+        for name, sub in action.choices.items()
+        for option in sub._actions
+        if option.option_strings and option.default not in (None, False, [], argparse.SUPPRESS)
+        and option.help != argparse.SUPPRESS and "default" not in (option.help or "")
+    ]
+    assert silent == []
+
+
 def test_a_misspelt_scenario_field_is_a_note_not_a_silent_loss(tmp_path, capsys) -> None:
     def misspell(d):
         for i in d["instances"]:
