@@ -365,6 +365,21 @@ def test_a_misspelt_scenario_field_is_a_note_not_a_silent_loss(tmp_path, capsys)
     ]
 
 
+def test_a_misspelt_instance_state_is_a_note_not_a_silent_pin(tmp_path, capsys) -> None:
+    def misspell(d):
+        d["instances"][0]["state"] = "actve"
+        d["instances"][1]["state"] = "actve"
+        d["instances"][2]["state"] = "shelved_offloaded"  # a real Nova state: pinned quietly, as documented
+        d["instances"][3]["state"] = "bogus"  # like no movable state: nothing to suggest
+
+    path = scenario(tmp_path, misspell)
+    code, _, err = geyser(["plan", str(path), "--time-limit", "1", "--json"], capsys)
+    assert code == 0
+    notes = [line for line in err.splitlines() if "state" in line]
+    assert notes == ["geyser plan: note: 2 instance(s): state 'actve' is no Nova state, so they stay where they are; "
+                     "did you mean 'active'? (docs/scenario.md)"]
+
+
 def test_an_unwritable_state_file_says_what_is_lost_and_the_fix(tmp_path, capsys) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
