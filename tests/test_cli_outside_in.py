@@ -270,6 +270,27 @@ def test_a_failed_source_is_not_called_plentiful(capsys) -> None:
     assert "plentiful" not in scarcity
 
 
+# --- geyser snapshot ---------------------------------------------------------------------------
+
+def test_an_unreachable_nova_is_one_line_with_the_fix(tmp_path) -> None:
+    pytest.importorskip("openstack")
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "clouds.yaml").write_text(
+        "clouds:\n  dead:\n    auth_type: admin_token\n    auth: {token: x, endpoint: 'http://127.0.0.1:9/v2.1'}\n"
+        "    compute_endpoint_override: 'http://127.0.0.1:9/v2.1'\n"
+        "    placement_endpoint_override: 'http://127.0.0.1:9'\n")
+    env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(tmp_path / "clouds.yaml")}
+    done = subprocess.run([sys.executable, "-m", "watcher_geyser.cli", "snapshot", "--os-cloud", "dead", "-q",
+                           "-o", str(tmp_path / "out.json")], env=env, capture_output=True, text=True, timeout=120)
+    line = one_line(done.stderr)
+    assert done.returncode == 1 and not (tmp_path / "out.json").exists()
+    assert "could not read compute services (Nova os-services): endpoint unreachable (" in line
+    assert "compute_endpoint_override" in line and line.endswith("nothing written"), line
+
+
 # --- geyser audit ---------------------------------------------------------------------------
 
 def test_a_continuous_audit_every_0_seconds_is_refused_before_any_call(capsys) -> None:
