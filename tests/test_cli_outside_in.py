@@ -244,6 +244,17 @@ def test_a_missing_config_file_names_the_fix(tmp_path, capsys) -> None:
     assert code == 2 and "no.conf" in line and "leave --config-file out" in line
 
 
+def test_a_bad_value_in_the_config_file_names_the_option_and_the_fix(tmp_path, capsys) -> None:
+    conf = tmp_path / "watcher.conf"
+    conf.write_text("[geyser_signal]\nsource = constant:5000W\nmin_dwell_s = abc\n")
+    code, out, err = geyser(["signal", "--config-file", str(conf), "--fleet-peak-w", "10000"], capsys)
+    line = one_line(err)
+    assert code == 2 and out == "" and "LocationInfo" not in line
+    assert f"config file {conf}: Value for option min_dwell_s is not valid: invalid literal" in line
+    assert line.endswith("fix it in [geyser_signal] (every option is documented in "
+                         "etc/watcher-geyser/watcher-geyser.conf.sample)"), line
+
+
 def test_a_404_page_is_told_in_words_not_markup(capsys) -> None:
     page = b"<!DOCTYPE HTML>\n<html><head><title>Error response</title></head><body><h1>Not here</h1></body></html>"
     routes = {"/gone.json": (404, {"Content-Type": "text/html"}, page)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 
@@ -107,6 +108,10 @@ def _setup(args) -> tuple[SignalPolicy, object]:
         spec = args.source or conf[opts.GROUP].source
         http = opts.http_options(conf, spec)
         files_options = opts.file_options(conf)
+    except cfg.ConfigSourceValueError as exc:  # oslo names the file as a LocationInfo(...) repr: say it plainly
+        text = re.sub(r" from LocationInfo\(.*?detail='[^']*'\)", "", str(exc))
+        raise ValueError(f"config file {args.config_file}: {text}; fix it in [geyser_signal] (every option is "
+                         "documented in etc/watcher-geyser/watcher-geyser.conf.sample)") from None
     except cfg.Error as exc:
         raise ValueError(f"config file {args.config_file}: {exc}; give a readable oslo.config file "
                          "with a [geyser_signal] group, or leave --config-file out") from None
