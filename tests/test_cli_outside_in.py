@@ -118,6 +118,14 @@ def test_a_plan_with_actions_has_no_no_actions_note(capsys) -> None:
     assert answer["waves"] and not any(m.startswith("no actions") for m in answer["messages"])
 
 
+def test_a_terminal_is_told_what_runs_while_it_waits(capsys, monkeypatch) -> None:
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    code, _, err = geyser(["plan", str(CLOUD), "--time-limit", "1"], capsys)
+    assert code == 0 and "geyser plan: solving 40 instance(s) on 8 host(s), up to 1 s (--time-limit) .." in err
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False)
+    assert "solving" not in geyser(["plan", str(CLOUD), "--time-limit", "1"], capsys)[2]  # a log stays clean
+
+
 def test_a_scenario_on_stdin_is_read_with_a_dash() -> None:
     import subprocess
     import sys

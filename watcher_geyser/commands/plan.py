@@ -178,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"geyser plan: {text}", file=sys.stderr)
         return 2
     read_s = time.monotonic() - started
+    if sys.stderr.isatty():  # seconds of silence otherwise: say what runs and for how long at most
+        print(f"geyser plan: solving {len(fleet.instances)} instance(s) on {len(fleet.hosts)} host(s), up to "
+              f"{args.time_limit:g} s (--time-limit) ..", file=sys.stderr)
     result = run_pipeline(fleet, settings)
     summary = _summary(args, settings, decision, result, started, read_s)
     if (why := why_no_actions(fleet, result)) is not None:
