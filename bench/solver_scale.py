@@ -53,11 +53,20 @@ TIME_LIMITS = {"5000x30000": 10.0, "20000x200000": 45.0}
 def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that choose the fleets (sizes, families, time limit, seed, scenario cache), shared
     with ``bench/ejection_time.py`` so both measure the same fleets the same way."""
-    parser.add_argument("--sizes", nargs="*", default=list(DEFAULT_SIZES), help="HOSTSxINSTANCES")
+    parser.add_argument("--sizes", nargs="*", type=_size, default=list(DEFAULT_SIZES),
+                        help=f"HOSTSxINSTANCES (default: {' '.join(DEFAULT_SIZES)})")
     parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=FAMILIES)
     parser.add_argument("--time-limit", type=float, help="seconds (default: 10 at 5,000 hosts, 45 at 20,000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/geyser-bench"), help="generated scenarios")
+
+
+def _size(text: str) -> str:
+    """``HOSTSxINSTANCES`` checked when it is read, so a typo fails before any fleet is built."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOSTSxINSTANCES, such as 5000x30000")
+    return text
 
 
 def family_fleet(cache: Path, family: str, size: str, seed: int) -> tuple[Path, int, int]:

@@ -42,6 +42,10 @@ class MigrationKind(enum.StrEnum):
 # stopped; any other state (error, building, suspended, shelved, ..) pins it where it is.
 _LIVE_STATES = frozenset({"active", "paused"})
 _COLD_STATES = frozenset({"shutoff", "stopped"})
+MOVABLE_STATES = _LIVE_STATES | _COLD_STATES
+# Nova's other vm_states (nova/compute/vm_states.py): known, and pinned.
+PINNED_STATES = frozenset({"building", "suspended", "rescued", "resized", "soft-delete", "soft_deleted", "deleted",
+                           "error", "shelved", "shelved_offloaded"})
 # Nova's task states (nova/compute/task_states.py). Nova keeps vm_state "active" while a task runs
 # (a live migration, a resize, a rebuild, ..) and refuses a migration meanwhile (HTTP 409), so an
 # adapter that reads a task in flight puts it in ``Instance.state``: the instance stays, and

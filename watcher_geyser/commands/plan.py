@@ -64,7 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("scenario", nargs="?", help="scenario JSON file (default: the bundled demo fleet)")
+    parser.add_argument("scenario", nargs="?",
+                        help="scenario JSON file, '-' for stdin (default: the bundled demo fleet)")
     _add_solver_arguments(parser)
     _add_limit_arguments(parser)
     _add_energy_arguments(parser)
@@ -177,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"geyser plan: {text}", file=sys.stderr)
         return 2
     read_s = time.monotonic() - started
+    if sys.stderr.isatty():  # seconds of silence otherwise: say what runs and for how long at most
+        print(f"geyser plan: solving {len(fleet.instances)} instance(s) on {len(fleet.hosts)} host(s), up to "
+              f"{args.time_limit:g} s (--time-limit) ..", file=sys.stderr)
     result = run_pipeline(fleet, settings)
     summary = _summary(args, settings, decision, result, started, read_s)
     if (why := why_no_actions(fleet, result)) is not None:
@@ -186,8 +190,9 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         print(format_summary(summary))
-        print()
-        print(format_plan_table(result.plan, max_rows=args.max_rows))
+        if result.plan.actions or result.plan.left_undone:  # else the notes said why: no empty table
+            print()
+            print(format_plan_table(result.plan, max_rows=args.max_rows, messages=False))  # they are notes above
     return 0
 
 
@@ -242,8 +247,8 @@ def _fleet(args: argparse.Namespace) -> Fleet:
     """The scenario given, or the bundled demo fleet; its notes (a malformed deferral: the instance
     is planned as not deferrable) go to stderr."""
     try:
-        if args.scenario:
-            fleet = load_scenario(args.scenario)
+        if args.scenario:  # '-': stdin, as `geyser snapshot -o -` writes to stdout
+            fleet = load_scenario("/dev/stdin" if args.scenario == "-" else args.scenario)
         else:
             path = resources.files("watcher_geyser") / "data" / "scenarios" / BUNDLED
             print(f"geyser plan: no scenario given, planning the bundled demo fleet ({BUNDLED})", file=sys.stderr)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 
 from watcher_geyser.inputs import LIMITS, cli_number, epoch_s, iso
+from watcher_geyser.signal.decision import Fallback
 from watcher_geyser.signal.policy import Decision, SignalPolicy
 from watcher_geyser.signal.series import Series, SignalError, Unit
 from watcher_geyser.signal.sources import read_safely
@@ -62,7 +64,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        now_s = time.time() if args.at in (None, "now") else epoch_s(args.at, "--at")
+        now_s = time.time() if args.at in (None, "now") else epoch_s(args.at, "--at", show=True)
         policy, source = _setup(args)
         peak_w = _fleet_peak(args)
     except (SignalError, ValueError, OSError) as exc:
@@ -106,6 +108,10 @@ def _setup(args) -> tuple[SignalPolicy, object]:
         spec = args.source or conf[opts.GROUP].source
         http = opts.http_options(conf, spec)
         files_options = opts.file_options(conf)
+    except cfg.ConfigSourceValueError as exc:  # oslo names the file as a LocationInfo(...) repr: say it plainly
+        text = re.sub(r" from LocationInfo\(.*?detail='[^']*'\)", "", str(exc))
+        raise ValueError(f"config file {args.config_file}: {text}; fix it in [geyser_signal] (every option is "
+                         "documented in etc/watcher-geyser/watcher-geyser.conf.sample)") from None
     except cfg.Error as exc:
         raise ValueError(f"config file {args.config_file}: {exc}; give a readable oslo.config file "
                          "with a [geyser_signal] group, or leave --config-file out") from None
@@ -148,6 +154,9 @@ def render(d: Decision, series: Series | None, peak_w: float | None) -> str:
         budget += f" ({d.budget_w / peak_w:.0%} of the fleet peak {peak_w:,.0f} W)"
     mode = "consolidate" if d.consolidate else "relax (plentiful)"
     power = "may switch idle hosts off" if d.allow_power_off else "switch no host off"
+    scarcity = f"{d.level:.2f} (0 plenty .. 1 scarce): {mode}, {power}"
+    if d.fallback is Fallback.SAFE_DEFAULT:  # not plentiful: unknown, so the default that risks no host
+        scarcity = f"unknown (no reading): the safe default, relax and {power}"
     rows = [
         ("source", d.source),
         ("series", series.describe() if series else "unavailable"),
@@ -155,7 +164,7 @@ def render(d: Decision, series: Series | None, peak_w: float | None) -> str:
         ("value", value),
         ("power budget", budget),
         ("ceiling", f"{d.ceiling:.3f}"),
-        ("scarcity", f"{d.level:.2f} (0 plenty .. 1 scarce): {mode}, {power}"),
+        ("scarcity", scarcity),
         ("held", "yes (hysteresis)" if d.held else "no"),
         ("fallback", d.fallback.value if d.fallback else "none"),
         ("reason", d.reason),

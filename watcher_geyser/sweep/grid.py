@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watcher_geyser.commands import simulate
+from watcher_geyser.inputs import did_you_mean
 
 #: options the sweep owns: each cell's output goes to the sweep's folder, silently
 RESERVED = frozenset({"out", "quiet", "no-plots"})
@@ -111,9 +112,9 @@ def cells_from_dict(data: dict, path: Path, check_paths: bool = True) -> list[Ce
             if key in RESERVED:
                 raise GridError(f"{path}: {key!r} is set by `geyser sweep` itself; remove it from the grid")
             if key not in names:
-                raise GridError(
-                    f"{path}: {key!r} is not a `geyser simulate` option; use one of {', '.join(sorted(names))}"
-                )
+                usable = names - RESERVED
+                raise GridError(f"{path}: {key!r} is not a `geyser simulate` option; {did_you_mean(key, usable)}"
+                                f"use one of {', '.join(sorted(usable))}")
         axes = {k: (v if isinstance(v, list) else [v]) for k, v in grid.items()}
         for key, values in axes.items():
             if not values:
