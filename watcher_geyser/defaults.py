@@ -80,8 +80,16 @@ SWAP_PAYBACK_S = 6 * 3600.0
 PARALLELISM = 2
 #: Migrations touching one host per wave (Nova's default max_concurrent_live_migrations).
 PER_HOST_PARALLELISM = 1
-#: Migration bandwidth for the plan's duration estimate, MB/s.
+#: Migration bandwidth for the plan's duration estimate, MB/s (the strategy's
+#: ``migration_bandwidth_mb_s``, ``geyser plan --bandwidth``). The estimate times the waves and, as
+#: Watcher runs no audit while a plan is ONGOING, says which shelved instances fall due before the
+#: plan ends (``deferral/horizon.py``): a bandwidth above the cloud's makes the estimate short and a
+#: due bring-back late. 1000 MB/s suits a fast dedicated migration network; 1-10 GbE live migration
+#: with dirty-page rounds often gives 100-1000 MB/s (measure it: Nova's migration records,
+#: ``memory_total`` / duration).
 BANDWIDTH_MB_S = 1000.0
+#: Seconds each migration takes besides copying (setup, last dirty-page round, switch-over).
+MIGRATION_OVERHEAD_S = 5.0
 
 #: A host's linear power model when nothing says better, watts at idle and at 100 % CPU: the
 #: plugin's ``[geyser_power] default_idle_w``/``default_max_w``, ``geyser snapshot --idle-w``/

@@ -145,6 +145,24 @@ class TestDeferral(GeyserFunctionalTestCase):
         self.execute(plan["uuid"])
         self.assertEqual("ACTIVE", self._server("vm-1")["status"])
 
+    def test_a_slower_migration_bandwidth_brings_back_what_falls_due_while_the_plan_runs(self):
+        # vm-1 shelved by geyser 6 h ago, 2 h of its 8 h left; the fleet as loaded, so the plan migrates
+        server = self._server("vm-1")
+        type(self.emulator)._move_server(self.emulator, self.uuid["vm-1"], None)
+        server.update({"status": "SHELVED_OFFLOADED", "OS-EXT-STS:vm_state": "shelved_offloaded",
+                       "OS-EXT-STS:power_state": 4})
+        server["metadata"][SHELVED_AT] = iso(time.time() - 6 * 3600)
+        # at the default 1000 MB/s the plan ends long before vm-1 is due
+        _, actions = self._audit("scarce")
+        self.assertNotIn(self.uuid["vm-1"], self._state_actions(actions))
+        self.assertTrue([a for a in actions if a["action_type"] == "migrate"])
+        # at 0.5 MB/s one wave of 4 GB migrations is expected to take 2 h 16 min: vm-1 falls due in it
+        self.flags(group="watcher_strategies.geyser_consolidation", migration_bandwidth_mb_s=0.5)
+        _, actions = self._audit("scarce")
+        self.assertEqual("active", self._state_actions(actions).get(self.uuid["vm-1"]))
+        note = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("bring back vm-1: its deadline is near", note)
+
     def test_an_unreadable_signal_shelves_nothing(self):
         plan, actions = self._audit("down")
         self.assertEqual({}, self._state_actions(actions))

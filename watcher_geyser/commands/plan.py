@@ -153,7 +153,11 @@ def _add_plan_arguments(migration: argparse._ArgumentGroup) -> None:
                 "(default %(default)g, Nova's max_concurrent_live_migrations)")
     migration.add_argument("--power-off", action="store_true", help="switch off the hosts the plan empties")
     _add_number(migration, "--bandwidth", _positive, PLAN.bandwidth_mb_s, "MB/S",
-                "migration bandwidth for the duration estimate (default %(default)g MB/s)")
+                "live-migration speed for the plan's duration estimate (each migration: its memory over this, "
+                "plus --migration-overhead); the Watcher strategy's migration_bandwidth_mb_s. Measure it: "
+                "Nova's migration records, memory_total / duration (default %(default)g MB/s)")
+    _add_number(migration, "--migration-overhead", _overhead_s, PLAN.migration_overhead_s, "S",
+                "seconds each migration takes besides copying, in the same estimate (default %(default)g s)")
     migration.add_argument(
         "--stage-on-emptied-hosts",
         action="store_true",
@@ -341,6 +345,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             per_host_parallelism=args.per_host_parallelism,
             allow_power_off=args.power_off,
             bandwidth_mb_s=args.bandwidth,
+            migration_overhead_s=args.migration_overhead,
             stage_on_emptied_hosts=args.stage_on_emptied_hosts,
         ),
     )
@@ -378,4 +383,5 @@ _fraction_or_none = cli_number(low=0, low_open=True, high=1, none="none")
 _tolerance = cli_number(low=0, high=0.99)
 _margin = cli_number(low=0, high=1)
 _payback_s = cli_number(low=0, high=MAX_SWAP_PAYBACK_S)
+_overhead_s = cli_number(low=0, high=86400)
 _seed = cli_number(low=0, high=2**31 - 1, integer=True)

@@ -38,7 +38,6 @@ from watcher_geyser.deferral.horizon import Settled, through_plan
 from watcher_geyser.deferral.room import with_room
 from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Hold, Settings
 from watcher_geyser.pipeline.request import packing_ceilings
-from watcher_geyser.planner.actions import Timing
 from watcher_geyser.strategies import cloud, cycles, emit, metrics, opts
 from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet, fleet_from_model
 from watcher_geyser.strategies.energy import EnergyDecision, decide_energy
@@ -49,8 +48,6 @@ from watcher_geyser.strategies.power_config import calibrate
 LOG = log.getLogger(__name__)
 CONF = cfg.CONF
 PLANNER_NAME = "geyser"
-#: the planner's action times: hosts switched on for instances brought back add a power-on to the plan
-TIMING = Timing()
 
 
 class _GeyserStrategy(base.BaseStrategy):
@@ -100,10 +97,7 @@ class _GeyserStrategy(base.BaseStrategy):
             self._give_up(f"cannot read Watcher's cluster model ({type(exc).__name__}: {exc}): no plan this time",
                           notes)
             return
-        base = params.settings(self.config.get("solver_workers", DEFAULTS.solve.workers),
-                               self.config.get("parallelism", DEFAULTS.plan.parallelism),
-                               self.config.get("per_host_parallelism", DEFAULTS.plan.per_host_parallelism),
-                               self.config.get("swap_payback_s", DEFAULTS.limits.swap_payback_s))
+        base = self._base_settings(params)
         decision = decide_energy(params, adapted.fleet, CONF, base)
         LOG.info("%s: %s", self.get_name(), decision.reason)
         if decision.fallback:
@@ -141,6 +135,21 @@ class _GeyserStrategy(base.BaseStrategy):
         self.outcome = {"notes": notes}
 
     # --- steps -----------------------------------------------------------------------------
+    def _base_settings(self, params: AuditParams) -> Settings:
+        """The audit's settings before the signal, with the strategy's options; an option NaN or out of
+        range (oslo.config's bounds let NaN through) raises ValueError naming it and its section."""
+        option = self.config.get
+        try:
+            return params.settings(option("solver_workers", DEFAULTS.solve.workers),
+                                   option("parallelism", DEFAULTS.plan.parallelism),
+                                   option("per_host_parallelism", DEFAULTS.plan.per_host_parallelism),
+                                   option("swap_payback_s", DEFAULTS.limits.swap_payback_s),
+                                   option("migration_bandwidth_mb_s", DEFAULTS.plan.bandwidth_mb_s),
+                                   option("migration_overhead_s", DEFAULTS.plan.migration_overhead_s))
+        except ValueError as exc:
+            raise ValueError(f"[watcher_strategies.{self.get_name()}] {exc}: fix it in the decision engine's "
+                             "configuration (watcher-geyser.conf.sample documents each option)") from exc
+
     def _defer_and_plan(self, adapted: AdaptedFleet, decision: EnergyDecision, settings: Settings,
                         hold: Hold | None, metal: cloud.MetalInventory) -> Settled:
         """The deferral (with its notes) and the plan made with it (with its notes), settled together
@@ -151,6 +160,7 @@ class _GeyserStrategy(base.BaseStrategy):
         now, clock_s = adapted.fleet, time.time()
         keep_on = frozenset(hold.held_on) if hold else frozenset()  # none emptied by shelving (``spare_hosts``)
         lead_s = self.config.get("deferral_lead_s", defaults.DEFERRAL_LEAD_S)
+        timing = settings.plan.timing
         shelved: list[list[Shelved]] = []  # asked of Nova once per audit
 
         def decide(plan_s: float) -> tuple[FleetDeferral, list[str]]:
@@ -164,7 +174,8 @@ class _GeyserStrategy(base.BaseStrategy):
             # without the instances to shelve (the plan may empty their hosts), with those brought back held in place
             adapted.fleet = answer[0].fleet
             plan, target_notes = self._solve_and_plan(adapted, decision, settings)
-            switch_on_s = TIMING.power_on_s + TIMING.service_s if answer[0].switch_on else 0.0
+            # the planner's action times: hosts switched on for instances brought back add a power-on
+            switch_on_s = timing.power_on_s + timing.service_s if answer[0].switch_on else 0.0
             return (plan, target_notes), plan.duration_estimate_s + switch_on_s
 
         def changed(before, after) -> bool:
