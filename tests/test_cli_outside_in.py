@@ -333,6 +333,29 @@ def test_an_unreachable_watcher_is_one_line_with_the_fix() -> None:
     assert "infra_optim_endpoint_override" in text and text.endswith("nothing was changed")
 
 
+@pytest.mark.parametrize("address, text", [
+    ("http://10.0.0.5:8786", "unknown address scheme 'http'"),
+    ("tcp://", "it names no host and port"),
+])
+def test_a_malformed_scheduler_address_is_refused_before_any_cell(address, text, tmp_path, capsys) -> None:
+    pytest.importorskip("distributed")
+    code, out, err = geyser(["sweep", str(ROOT / "examples" / "sweep.toml"), "--out", str(tmp_path / "out"),
+                             "--scheduler", address, "--quiet"], capsys)
+    line = one_line(err)
+    assert code == 2 and out == "" and f"--scheduler {address}: {text}" in line  # was exit 3, an internal error
+    assert "such as tcp://10.0.0.5:8786" in line and line.endswith("no cell was run")
+
+
+def test_an_unreachable_scheduler_names_the_fix(tmp_path, capsys, monkeypatch) -> None:
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("watcher_geyser.sweep.runner.SCHEDULER_TIMEOUT_S", 1)  # the real refusal, sooner
+    code, _, err = geyser(["sweep", str(ROOT / "examples" / "sweep.toml"), "--out", str(tmp_path / "out"),
+                           "--scheduler", "tcp://127.0.0.1:9", "--quiet"], capsys)
+    line = one_line(err)
+    assert code == 2 and "tcp://127.0.0.1:9" in line
+    assert "check that `dask scheduler` runs there and its port is open, or leave --scheduler out" in line
+
+
 def test_a_remote_cluster_grid_may_name_paths_only_its_workers_see(tmp_path) -> None:
     from watcher_geyser.sweep.grid import GridError, load_grid
 
