@@ -91,3 +91,8 @@ HOST_MAX_W = 350.0
 
 #: Power cycles (off then on again) a host may make in any 24 h window.
 MAX_POWER_CYCLES_PER_DAY = 2
+
+#: Seconds before its latest safe start a shelved instance is brought back (``DeferralConfig.lead_s``,
+#: the strategy's ``deferral_lead_s``): at least the audit interval plus the time an unshelve takes.
+#: The plan an audit makes adds its own expected duration to it (``deferral/decide.py``, rule 1).
+DEFERRAL_LEAD_S = 900.0

@@ -35,6 +35,7 @@ from typing import ParamSpec
 
 import numpy as np
 
+from watcher_geyser.deferral.horizon import through_plan
 from watcher_geyser.simulator.arrivals import repeat_day
 from watcher_geyser.simulator.baselines import Policy
 from watcher_geyser.simulator.bound import StepBound
@@ -200,13 +201,10 @@ class Engine:
             if skipped:  # Watcher's audit finds the plan ONGOING: neither strategy nor deferral runs
                 self.decisions_skipped += 1
             else:
-                if self._defer(t, StepView(k, t, state, snap, self.host_off_times_s, was_on)):
-                    snap = state.snapshot(t)
+                answer, after, decide_s = self._decide(k, t, snap, was_on)
+                if after is not snap:  # the deferral changed the fleet
+                    snap = after
                     on = self._record(snap)
-                view = StepView(k, t, state, snap, self.host_off_times_s, was_on)
-                decide_start = time.perf_counter()
-                answer = self.policy.decide(view)
-                decide_s = time.perf_counter() - decide_start
                 moves, self._waves = _waves(answer)
             # measured as the decision found it, asked or skipped: nothing decided is carried to this row
             overloaded = int((snap.host_sla_cause == SlaCause.OVERLOAD).sum())
@@ -246,14 +244,50 @@ class Engine:
         held_off = getattr(self.policy, "held_off", None)
         return frozenset() if held_off is None else held_off(view)
 
-    def _defer(self, t: float, view: StepView) -> bool:
-        """Let a deferring policy shelve and bring back deferrable VMs; True when any changed state."""
-        defer = getattr(self.policy, "defer", None)
-        if defer is None or not self.book.setup.deferrable.any():
-            return False
-        answer = defer(view, self.book)
+    def _decide(self, k: int, t: float, snap: Snapshot, was_on: np.ndarray) -> tuple[object, Snapshot, float]:
+        """The policy's deferral and plan at ``t``: (its answer, the snapshot after the deferral,
+        the seconds its ``decide`` took).
+
+        With ``Fidelity.plan_runs_to_end`` and a policy that estimates its plans (``plan_s``: the
+        planner's expected duration of its last plan), no decision runs until the plan ends, so
+        the VMs falling due meanwhile come back now: ``deferral.horizon.through_plan`` asks the
+        policy again with the plan's estimate (only the bring-backs that estimate makes due), and
+        plans again when any came back (the fleet changed)."""
+        state, current, seconds = self.state, [snap], [0.0]
+
+        def view() -> StepView:
+            return StepView(k, t, state, current[0], self.host_off_times_s, was_on)
+
+        def defer(plan_s: float) -> int:
+            changed = self._defer(t, view(), plan_s)
+            if changed:
+                current[0] = state.snapshot(t)
+            return changed
+
+        def build(_changed: int) -> tuple[object, float]:
+            started = time.perf_counter()
+            answer = self.policy.decide(view())
+            seconds[0] += time.perf_counter() - started
+            return answer, float(getattr(self.policy, "plan_s", 0.0))
+
+        if not (self.fid.plan_runs_to_end and hasattr(self.policy, "plan_s") and self._defers()):
+            defer(0.0)
+            return build(0)[0], current[0], seconds[0]
+        settled = through_plan(defer, build, lambda _before, after: after > 0)
+        return settled.plan, current[0], seconds[0]
+
+    def _defers(self) -> bool:
+        return getattr(self.policy, "defer", None) is not None and bool(self.book.setup.deferrable.any())
+
+    def _defer(self, t: float, view: StepView, plan_s: float = 0.0) -> int:
+        """Let a deferring policy shelve and bring back deferrable VMs; how many changed state.
+        With ``plan_s`` > 0 the policy is asked again, after its plan: only what that plan's
+        expected duration makes due (``GeyserPolicy.defer``)."""
+        if not self._defers():
+            return 0
+        answer = self.policy.defer(view, self.book, plan_s) if plan_s > 0 else self.policy.defer(view, self.book)
         free = self.dc.total_mips.astype(np.float64) - view.snapshot.host_cap_mips
-        return self.book.apply(answer, t, free) > 0
+        return self.book.apply(answer, t, free)
 
     def _start(self, moves: list[Migration], t: float) -> None:
         state, dc = self.state, self.dc

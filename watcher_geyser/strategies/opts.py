@@ -141,6 +141,12 @@ def strategy_opts() -> list[cfg.Opt]:
                    "the power-off actions Watcher executed or will execute (approved plans) and on hosts Nova "
                    "shows went off without Watcher: a host with none left stays off until its oldest "
                    "switch-off of the window is 24 h old, and the plan names it."),
+        cfg.FloatOpt("deferral_lead_s", default=defaults.DEFERRAL_LEAD_S, min=0.0,
+                     help="Seconds before its latest safe start a shelved deferrable instance is brought back, "
+                     "whatever the energy signal says: at least the audit interval plus the time an unshelve "
+                     "takes. Watcher runs no audit while an action plan is ONGOING, so the plan an audit makes "
+                     "adds its expected duration to this: an instance due before that plan ends comes back in "
+                     "it, and none is shelved that could not wait this long, that plan and the rule's min_shelve_s."),
         cfg.StrOpt("disabled_reason", default=DISABLED_REASON,
                    help="Reason recorded on the compute services the plan disables. Hosts disabled with this "
                    "reason (or Watcher's watcher_disabled) and powered off may be switched back on."),
