@@ -185,6 +185,15 @@ def test_a_bad_simulate_input_is_refused_before_the_replay(argv, text, capsys) -
     assert text in line and line.endswith("nothing was replayed"), line
 
 
+def test_deferrable_vms_without_a_signal_are_said_to_have_waited_for_nothing(capsys) -> None:
+    argv = ["simulate", "--quiet", "--policy", "npa", "--limit", "5", "--deferrable", "0.3"]
+    code, out, err = geyser(argv, capsys)
+    assert code == 0 and "npa" in out
+    assert ("note: --deferrable 0.3 without --signal: no VM waited (they wait only while energy is scarce, and "
+            "there was no supply to follow); give --signal or --signal-w") in err
+    assert "--deferrable" not in geyser([*argv, "--signal-w", "500"], capsys)[2]
+
+
 def test_an_unreachable_signal_server_is_refused_with_the_fix(capsys) -> None:
     code, out, err = geyser(["simulate", "--quiet", "--policy", "npa", "--limit", "2",
                              "--signal", "http://127.0.0.1:9/"], capsys)

@@ -379,6 +379,10 @@ def run(args: argparse.Namespace) -> int:
     results = outcome.results
     if note := start_overload_note(outcome.dc):
         print(note, file=sys.stderr)
+    if args.deferrable > 0 and args.signal is None and args.signal_w is None:  # else a silent no-op
+        print(f"geyser simulate: note: --deferrable {args.deferrable:g} without --signal: no VM waited (they wait "
+              "only while energy is scarce, and there was no supply to follow); give --signal or --signal-w",
+              file=sys.stderr)
     print(outcome.headline())
     print(table(results))
     for r in results:
