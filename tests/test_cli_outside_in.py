@@ -365,6 +365,22 @@ def test_an_unreachable_scheduler_names_the_fix(tmp_path, capsys, monkeypatch) -
     assert "check that `dask scheduler` runs there and its port is open, or leave --scheduler out" in line
 
 
+def test_a_sweep_ends_with_a_table_of_its_cells_named_by_what_varies(tmp_path) -> None:
+    from watcher_geyser.sweep.grid import load_grid
+    from watcher_geyser.sweep.results import glance
+
+    path = tmp_path / "grid.toml"
+    path.write_text('[fixed]\nfidelity = "cloudsim"\n[grid]\npolicy = ["npa", "thr-mmt", "lr-mmt"]\n')
+    cells = load_grid(path)
+    records = {cells[0].key: {"summary": {"energy_kwh": 12.345, "slatah": 0.0, "migrations": 0}},
+               cells[1].key: {"error": "boom"}}
+    lines = glance(cells, records, max_rows=2).splitlines()
+    assert lines[0].split() == ["cell", "energy", "kWh", "above", "supply", "kWh", "SLATAH", "migrations"]
+    assert lines[1].split() == ["policy=npa", "12.35", "-", "0.00000", "0"]  # fidelity is the same in every cell
+    assert lines[2].split() == ["policy=thr-mmt", "error"]
+    assert lines[3] == "... 1 more cell(s) in results.csv"
+
+
 def test_a_remote_cluster_grid_may_name_paths_only_its_workers_see(tmp_path) -> None:
     from watcher_geyser.sweep.grid import GridError, load_grid
 

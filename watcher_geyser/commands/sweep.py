@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from watcher_geyser.sweep.grid import GridError, load_grid
-    from watcher_geyser.sweep.results import load_done
+    from watcher_geyser.sweep.results import glance, load_done
 
     if args.workers is not None and args.workers < 1:
         print(f"geyser sweep: --workers must be at least 1, got {args.workers}", file=sys.stderr)
@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                    "for a LocalCluster on this machine")
         print(f"geyser sweep: {exc}{fix}", file=sys.stderr)
         return 2
+    print(glance(cells, outcome.records))
     print(
         f"{len(cells)} cells: {outcome.ran - len(outcome.failed)} computed, {outcome.skipped} already done, "
         f"{len(outcome.failed)} failed, in {outcome.wall_seconds:.1f} s"
