@@ -394,8 +394,8 @@ def run(args: argparse.Namespace) -> int:
                   f"{last.deferred_vm_hours:.0f} deferred VM-h, power cycles max {last.power_cycles_max:g}/host/day")
     for r in results:
         if r.decisions_skipped:
-            print(f"{r.policy}: {r.decisions_skipped} decisions skipped while the last plan ran (--plans run-to-end), "
-                  f"{r.migrations_dropped} migrations dropped")
+            print(f"{r.policy}: {r.decisions_skipped} decision(s) skipped while the last plan ran "
+                  f"(--plans run-to-end), {r.migrations_dropped} migration(s) dropped")
     for r in results:
         if r.vms_unplaced:
             print(
