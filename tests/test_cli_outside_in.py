@@ -272,6 +272,16 @@ def test_a_bad_value_in_the_config_file_names_the_option_and_the_fix(tmp_path, c
                          "etc/watcher-geyser/watcher-geyser.conf.sample)"), line
 
 
+def test_a_misspelt_config_option_is_named_not_silently_left_at_its_default(tmp_path, capsys) -> None:
+    conf = tmp_path / "watcher.conf"
+    conf.write_text("[DEFAULT]\ndebug = true\n[geyser_signal]\nsource = constant:5000W\nmin_dwel_s = 60\n"
+                    "something_else = 1\n")
+    code, out, err = geyser(["signal", "--config-file", str(conf), "--fleet-peak-w", "10000"], capsys)
+    assert code == 0 and "5000 W" in out
+    assert err.splitlines() == [f"geyser signal: note: config file {conf}: [geyser_signal] unknown option "
+                                "'min_dwel_s' ignored; did you mean 'min_dwell_s'?"]
+
+
 def test_a_404_page_is_told_in_words_not_markup(capsys) -> None:
     page = b"<!DOCTYPE HTML>\n<html><head><title>Error response</title></head><body><h1>Not here</h1></body></html>"
     routes = {"/gone.json": (404, {"Content-Type": "text/html"}, page)}
