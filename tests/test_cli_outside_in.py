@@ -194,6 +194,17 @@ def test_deferrable_vms_without_a_signal_are_said_to_have_waited_for_nothing(cap
     assert "--deferrable" not in geyser([*argv, "--signal-w", "500"], capsys)[2]
 
 
+def test_a_small_trace_on_cloudsims_800_hosts_gets_a_note(capsys) -> None:
+    trace = str(ROOT / "examples" / "util.csv")
+    code, out, err = geyser(["simulate", "--quiet", "--policy", "npa", "--trace", trace], capsys)
+    assert code == 0 and "data centre planetlab: 800 hosts" in out
+    assert ("note: 40 VMs on the planetlab data centre's 800 hosts (CloudSim's set-up for a whole day of ~1,000 "
+            "VMs), so idle hosts weigh on energy; --datacenter planetlab-small sizes the hosts to the trace") in err
+    for chosen in (["--datacenter", "planetlab"], ["--scenario", str(CLOUD)]):  # asked for: no note
+        code, _, err = geyser(["simulate", "--quiet", "--policy", "npa", "--trace", trace, *chosen], capsys)
+        assert code == 0 and "note" not in err
+
+
 def test_an_unreachable_signal_server_is_refused_with_the_fix(capsys) -> None:
     code, out, err = geyser(["simulate", "--quiet", "--policy", "npa", "--limit", "2",
                              "--signal", "http://127.0.0.1:9/"], capsys)

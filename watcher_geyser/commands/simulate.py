@@ -379,6 +379,11 @@ def run(args: argparse.Namespace) -> int:
     results = outcome.results
     if note := start_overload_note(outcome.dc):
         print(note, file=sys.stderr)
+    vms = len(outcome.trace.names)
+    if args.datacenter is None and outcome.dc.name == "planetlab" and outcome.dc.hosts > vms:
+        print(f"geyser simulate: note: {vms} VMs on the planetlab data centre's {outcome.dc.hosts} hosts (CloudSim's "
+              "set-up for a whole day of ~1,000 VMs), so idle hosts weigh on energy; --datacenter planetlab-small "
+              "sizes the hosts to the trace", file=sys.stderr)
     if args.deferrable > 0 and args.signal is None and args.signal_w is None:  # else a silent no-op
         print(f"geyser simulate: note: --deferrable {args.deferrable:g} without --signal: no VM waited (they wait "
               "only while energy is scarce, and there was no supply to follow); give --signal or --signal-w",
