@@ -438,6 +438,13 @@ def test_no_option_shows_its_bare_variable_name(name: str) -> None:
     assert not re.findall(r"--[\w-]+ [A-Z]+_[A-Z_]+\b", usage), usage
 
 
+def test_version(capsys) -> None:
+    from importlib.metadata import version
+
+    code, out, _ = geyser(["--version"], capsys)
+    assert code == 0 and out.strip() == f"geyser {version('watcher-geyser')}"
+
+
 def test_every_option_with_a_default_says_it() -> None:
     """An option that takes a value when left out says which (--cpu-scale, --audit-type were silent)."""
     import argparse
