@@ -185,6 +185,26 @@ def test_a_bad_simulate_input_is_refused_before_the_replay(argv, text, capsys) -
     assert text in line and line.endswith("nothing was replayed"), line
 
 
+def test_deferrable_vms_without_a_signal_are_said_to_have_waited_for_nothing(capsys) -> None:
+    argv = ["simulate", "--quiet", "--policy", "npa", "--limit", "5", "--deferrable", "0.3"]
+    code, out, err = geyser(argv, capsys)
+    assert code == 0 and "npa" in out
+    assert ("note: --deferrable 0.3 without --signal: no VM waited (they wait only while energy is scarce, and "
+            "there was no supply to follow); give --signal or --signal-w") in err
+    assert "--deferrable" not in geyser([*argv, "--signal-w", "500"], capsys)[2]
+
+
+def test_a_small_trace_on_cloudsims_800_hosts_gets_a_note(capsys) -> None:
+    trace = str(ROOT / "examples" / "util.csv")
+    code, out, err = geyser(["simulate", "--quiet", "--policy", "npa", "--trace", trace], capsys)
+    assert code == 0 and "data centre planetlab: 800 hosts" in out
+    assert ("note: 40 VMs on the planetlab data centre's 800 hosts (CloudSim's set-up for a whole day of ~1,000 "
+            "VMs), so idle hosts weigh on energy; --datacenter planetlab-small sizes the hosts to the trace") in err
+    for chosen in (["--datacenter", "planetlab"], ["--scenario", str(CLOUD)]):  # asked for: no note
+        code, _, err = geyser(["simulate", "--quiet", "--policy", "npa", "--trace", trace, *chosen], capsys)
+        assert code == 0 and "note" not in err
+
+
 def test_an_unreachable_signal_server_is_refused_with_the_fix(capsys) -> None:
     code, out, err = geyser(["simulate", "--quiet", "--policy", "npa", "--limit", "2",
                              "--signal", "http://127.0.0.1:9/"], capsys)
@@ -263,6 +283,16 @@ def test_a_bad_value_in_the_config_file_names_the_option_and_the_fix(tmp_path, c
                          "etc/watcher-geyser/watcher-geyser.conf.sample)"), line
 
 
+def test_a_misspelt_config_option_is_named_not_silently_left_at_its_default(tmp_path, capsys) -> None:
+    conf = tmp_path / "watcher.conf"
+    conf.write_text("[DEFAULT]\ndebug = true\n[geyser_signal]\nsource = constant:5000W\nmin_dwel_s = 60\n"
+                    "something_else = 1\n")
+    code, out, err = geyser(["signal", "--config-file", str(conf), "--fleet-peak-w", "10000"], capsys)
+    assert code == 0 and "5000 W" in out
+    assert err.splitlines() == [f"geyser signal: note: config file {conf}: [geyser_signal] unknown option "
+                                "'min_dwel_s' ignored; did you mean 'min_dwell_s'?"]
+
+
 def test_a_404_page_is_told_in_words_not_markup(capsys) -> None:
     page = b"<!DOCTYPE HTML>\n<html><head><title>Error response</title></head><body><h1>Not here</h1></body></html>"
     routes = {"/gone.json": (404, {"Content-Type": "text/html"}, page)}
@@ -333,6 +363,45 @@ def test_an_unreachable_watcher_is_one_line_with_the_fix() -> None:
     assert "infra_optim_endpoint_override" in text and text.endswith("nothing was changed")
 
 
+@pytest.mark.parametrize("address, text", [
+    ("http://10.0.0.5:8786", "unknown address scheme 'http'"),
+    ("tcp://", "it names no host and port"),
+])
+def test_a_malformed_scheduler_address_is_refused_before_any_cell(address, text, tmp_path, capsys) -> None:
+    pytest.importorskip("distributed")
+    code, out, err = geyser(["sweep", str(ROOT / "examples" / "sweep.toml"), "--out", str(tmp_path / "out"),
+                             "--scheduler", address, "--quiet"], capsys)
+    line = one_line(err)
+    assert code == 2 and out == "" and f"--scheduler {address}: {text}" in line  # was exit 3, an internal error
+    assert "such as tcp://10.0.0.5:8786" in line and line.endswith("no cell was run")
+
+
+def test_an_unreachable_scheduler_names_the_fix(tmp_path, capsys, monkeypatch) -> None:
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("watcher_geyser.sweep.runner.SCHEDULER_TIMEOUT_S", 1)  # the real refusal, sooner
+    code, _, err = geyser(["sweep", str(ROOT / "examples" / "sweep.toml"), "--out", str(tmp_path / "out"),
+                           "--scheduler", "tcp://127.0.0.1:9", "--quiet"], capsys)
+    line = one_line(err)
+    assert code == 2 and "tcp://127.0.0.1:9" in line
+    assert "check that `dask scheduler` runs there and its port is open, or leave --scheduler out" in line
+
+
+def test_a_sweep_ends_with_a_table_of_its_cells_named_by_what_varies(tmp_path) -> None:
+    from watcher_geyser.sweep.grid import load_grid
+    from watcher_geyser.sweep.results import glance
+
+    path = tmp_path / "grid.toml"
+    path.write_text('[fixed]\nfidelity = "cloudsim"\n[grid]\npolicy = ["npa", "thr-mmt", "lr-mmt"]\n')
+    cells = load_grid(path)
+    records = {cells[0].key: {"summary": {"energy_kwh": 12.345, "slatah": 0.0, "migrations": 0}},
+               cells[1].key: {"error": "boom"}}
+    lines = glance(cells, records, max_rows=2).splitlines()
+    assert lines[0].split() == ["cell", "energy", "kWh", "above", "supply", "kWh", "SLATAH", "migrations"]
+    assert lines[1].split() == ["policy=npa", "12.35", "-", "0.00000", "0"]  # fidelity is the same in every cell
+    assert lines[2].split() == ["policy=thr-mmt", "error"]
+    assert lines[3] == "... 1 more cell(s) in results.csv"
+
+
 def test_a_remote_cluster_grid_may_name_paths_only_its_workers_see(tmp_path) -> None:
     from watcher_geyser.sweep.grid import GridError, load_grid
 
@@ -367,6 +436,13 @@ def test_no_option_shows_its_bare_variable_name(name: str) -> None:
     """A value's placeholder says what to give (W, N, FILE, DIR, TIME), never argparse's SIGNAL_W."""
     usage = _helps()[name].split("\n\n", 1)[0]
     assert not re.findall(r"--[\w-]+ [A-Z]+_[A-Z_]+\b", usage), usage
+
+
+def test_version(capsys) -> None:
+    from importlib.metadata import version
+
+    code, out, _ = geyser(["--version"], capsys)
+    assert code == 0 and out.strip() == f"geyser {version('watcher-geyser')}"
 
 
 def test_every_option_with_a_default_says_it() -> None:

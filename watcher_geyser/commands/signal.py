@@ -8,7 +8,7 @@ import re
 import sys
 import time
 
-from watcher_geyser.inputs import LIMITS, cli_number, epoch_s, iso
+from watcher_geyser.inputs import LIMITS, cli_number, closest, epoch_s, iso
 from watcher_geyser.signal.decision import Fallback
 from watcher_geyser.signal.policy import Decision, SignalPolicy
 from watcher_geyser.signal.series import Series, SignalError, Unit
@@ -115,6 +115,8 @@ def _setup(args) -> tuple[SignalPolicy, object]:
     except cfg.Error as exc:
         raise ValueError(f"config file {args.config_file}: {exc}; give a readable oslo.config file "
                          "with a [geyser_signal] group, or leave --config-file out") from None
+    for note in _misspelt_options(args.config_file, set(conf[opts.GROUP].keys())) if args.config_file else ():
+        print(f"geyser signal: note: {note}", file=sys.stderr)
     if not spec:
         raise ValueError("no SOURCE given and no config file sets a [geyser_signal] source; give one, such as "
                          "`geyser signal constant:5000W --fleet-peak-w 12000` (specs: geyser signal --help)")
@@ -125,6 +127,25 @@ def _setup(args) -> tuple[SignalPolicy, object]:
         if note:
             print(f"geyser signal: {note}", file=sys.stderr)
     return SignalPolicy(config, state), source
+
+
+def _misspelt_options(path: str, known: set[str]) -> list[str]:
+    """Notes on [geyser_signal] options that look like a known one misspelt ('sorce'): oslo.config
+    ignores unknown options, so the typo would leave the default in force unseen, in this check
+    and in the audits that read the same file."""
+    import configparser
+
+    from watcher_geyser.signal.opts import GROUP
+
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return []  # oslo.config read it; a file configparser cannot read is not ours to judge
+    if not parser.has_section(GROUP):
+        return []
+    return [f"config file {path}: [{GROUP}] unknown option {key!r} ignored; did you mean {guess!r}?"
+            for key in parser.options(GROUP) if key not in known and (guess := closest(key, known)) is not None]
 
 
 def _fleet_peak(args) -> float | None:

@@ -379,6 +379,15 @@ def run(args: argparse.Namespace) -> int:
     results = outcome.results
     if note := start_overload_note(outcome.dc):
         print(note, file=sys.stderr)
+    vms = len(outcome.trace.names)
+    if args.datacenter is None and outcome.dc.name == "planetlab" and outcome.dc.hosts > vms:
+        print(f"geyser simulate: note: {vms} VMs on the planetlab data centre's {outcome.dc.hosts} hosts (CloudSim's "
+              "set-up for a whole day of ~1,000 VMs), so idle hosts weigh on energy; --datacenter planetlab-small "
+              "sizes the hosts to the trace", file=sys.stderr)
+    if args.deferrable > 0 and args.signal is None and args.signal_w is None:  # else a silent no-op
+        print(f"geyser simulate: note: --deferrable {args.deferrable:g} without --signal: no VM waited (they wait "
+              "only while energy is scarce, and there was no supply to follow); give --signal or --signal-w",
+              file=sys.stderr)
     print(outcome.headline())
     print(table(results))
     for r in results:
@@ -390,8 +399,8 @@ def run(args: argparse.Namespace) -> int:
                   f"{last.deferred_vm_hours:.0f} deferred VM-h, power cycles max {last.power_cycles_max:g}/host/day")
     for r in results:
         if r.decisions_skipped:
-            print(f"{r.policy}: {r.decisions_skipped} decisions skipped while the last plan ran (--plans run-to-end), "
-                  f"{r.migrations_dropped} migrations dropped")
+            print(f"{r.policy}: {r.decisions_skipped} decision(s) skipped while the last plan ran "
+                  f"(--plans run-to-end), {r.migrations_dropped} migration(s) dropped")
     for r in results:
         if r.vms_unplaced:
             print(

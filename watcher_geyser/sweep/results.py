@@ -95,6 +95,37 @@ def write_table(out: Path, cells: list[Cell], records: dict[str, dict]) -> Path:
     return path
 
 
+#: (summary key, heading, format) of the glance table printed after a sweep; results.csv holds every figure.
+GLANCE = (
+    ("energy_kwh", "energy kWh", "{:.2f}"),
+    ("energy_above_signal_kwh", "above supply kWh", "{:.2f}"),
+    ("slatah", "SLATAH", "{:.5f}"),
+    ("migrations", "migrations", "{:.0f}"),
+)
+
+
+def glance(cells: list[Cell], records: dict[str, dict], max_rows: int = 20) -> str:
+    """The cells' headline figures as a text table, in grid order (the first ``max_rows``), each cell
+    named by the options that vary: what a person looks at before opening results.csv or the plots."""
+    varying = {k for k in {k for c in cells for k in c.params} if len({str(c.params.get(k)) for c in cells}) > 1}
+    rows = [("cell", *(head for _, head, _ in GLANCE))]
+    for cell in cells[:max_rows]:
+        name = " ".join(f"{k}={v}" for k, v in cell.options if k in varying) or cell.label()
+        record = records.get(cell.key, {})
+        summary = record.get("summary", {})
+        if not summary:
+            rows.append((name, "error" if "error" in record else "missing", *("",) * (len(GLANCE) - 1)))
+            continue
+        rows.append((name, *(fmt.format(summary[k]) if summary.get(k) is not None else "-"
+                                     for k, _, fmt in GLANCE)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+             for row in rows]
+    if len(cells) > max_rows:
+        lines.append(f"... {len(cells) - max_rows} more cell(s) in {TABLE}")
+    return "\n".join(lines)
+
+
 def _text(value) -> str:
     return "" if value is None else str(value)
 
