@@ -244,6 +244,8 @@ def test_a_trace_naming_instances_the_scenario_lacks_names_count_and_fix(tmp_pat
     ('[fixed]\nstart = "yesterday"\n[grid]\npolicy = ["npa"]\n', "--start: 'yesterday' is not a time"),
     ('[fixed]\ntrace = "no-such-day"\n[grid]\npolicy = ["npa"]\n', "no-such-day: no such file or folder"),
     ('[grid]\npolcy = ["npa"]\n', "'polcy' is not a `geyser simulate` option; did you mean 'policy'?"),
+    ('[fixed]\ndeterministic = "yes"\n[grid]\npolicy = ["npa"]\n',
+     "'deterministic' is a switch: write deterministic = true or false, got 'yes'"),
 ])
 def test_a_bad_grid_cell_fails_before_any_cell_runs(grid, text, tmp_path, capsys) -> None:
     path = tmp_path / "grid.toml"
@@ -400,6 +402,16 @@ def test_a_sweep_ends_with_a_table_of_its_cells_named_by_what_varies(tmp_path) -
     assert lines[1].split() == ["policy=npa", "12.35", "-", "0.00000", "0"]  # fidelity is the same in every cell
     assert lines[2].split() == ["policy=thr-mmt", "error"]
     assert lines[3] == "... 1 more cell(s) in results.csv"
+
+
+def test_an_unwritable_sweep_folder_is_refused_before_any_cell(tmp_path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, out, err = geyser(["sweep", str(ROOT / "examples" / "sweep.toml"), "--out", str(blocker / "out"),
+                             "--sequential", "--quiet"], capsys)
+    line = one_line(err)
+    assert code == 2 and out == "" and "Errno" not in line
+    assert f"--out {blocker / 'out'}: cannot write there (" in line and line.endswith("no cell was run")
 
 
 def test_a_remote_cluster_grid_may_name_paths_only_its_workers_see(tmp_path) -> None:

@@ -55,6 +55,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from watcher_geyser.inputs import InputError, check_writable_folder
     from watcher_geyser.sweep.grid import GridError, load_grid
     from watcher_geyser.sweep.results import glance, load_done
 
@@ -75,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{cell.key}  {'done   ' if cell.key in done else 'pending'}  {cell.label()}")
         print(f"{len(cells)} cells, {len(done)} done")
         return 0
+    try:  # before any cell: a sweep that cannot write its results must not run for an hour first
+        check_writable_folder(args.out, "--out")
+    except InputError as exc:
+        print(f"geyser sweep: {exc}; no cell was run", file=sys.stderr)
+        return 2
     try:
         import dask.distributed  # noqa: F401
     except ImportError:

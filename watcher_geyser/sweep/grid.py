@@ -23,6 +23,7 @@ paths exist) before anything runs; a bad one is a ``GridError`` naming the file,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -74,13 +75,20 @@ class Cell:
         return " ".join(f"{k}={v}" for k, v in self.options if k != "trace") or "defaults"
 
 
-def option_names() -> set[str]:
-    """Every ``geyser simulate`` long option, without its dashes."""
+def option_names(switches: bool = False) -> set[str]:
+    """Every ``geyser simulate`` long option, without its dashes (``switches``: only those taking no
+    value, such as ``deterministic``, which a grid gives as true or false)."""
     import argparse
 
     parser = argparse.ArgumentParser(add_help=False)
     simulate.add_arguments(parser)
-    return {s[2:] for action in parser._actions for s in action.option_strings if s.startswith("--")}
+    return {s[2:] for action in parser._actions for s in action.option_strings if s.startswith("--")
+            and (not switches or isinstance(action, argparse._StoreTrueAction))}
+
+
+@functools.cache
+def _switches() -> frozenset[str]:
+    return frozenset(option_names(switches=True))
 
 
 def load_grid(path: str | Path, check_paths: bool = True) -> list[Cell]:
@@ -144,6 +152,8 @@ def _cell(options: dict, path: Path) -> Cell:
     for key, value in options.items():
         if isinstance(value, (list, dict)):
             raise GridError(f"{path}: {key!r} in [fixed] must be one value; put lists under [grid]")
+        if key in _switches() and not isinstance(value, bool):  # "yes" became a stray argument to simulate
+            raise GridError(f"{path}: {key!r} is a switch: write {key} = true or false, got {value!r}")
         if key in PATH_KEYS and isinstance(value, str):
             value = str((base / value).resolve())
         resolved[key] = value
