@@ -66,7 +66,7 @@ from planetlab import default_traces  # noqa: E402
 
 from watcher_geyser import defaults  # noqa: E402
 from watcher_geyser.commands.simulate import bundled_sample  # noqa: E402
-from watcher_geyser.inputs import InputError, epoch_s  # noqa: E402
+from watcher_geyser.inputs import InputError, cli_number, epoch_s  # noqa: E402
 from watcher_geyser.signal.series import Series, Unit  # noqa: E402
 from watcher_geyser.signal.solar import SolarSite, solar_series, solar_watts  # noqa: E402
 from watcher_geyser.simulator.baselines import make_policy  # noqa: E402
@@ -365,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traces", type=Path, help="folder of PlanetLab days (default: ../shared/traces/planetlab)")
     parser.add_argument("--day", action="append", help="a day folder name (repeatable; default: every day)")
-    parser.add_argument("--days", type=int, help="only the first N days")
+    parser.add_argument("--days", type=cli_number(low=1, integer=True), metavar="N",
+                        help="only the first N days (default: every day)")
     parser.add_argument("--quick", action="store_true", help="the bundled 100-VM sample and the small frontier")
     parser.add_argument("--frontier", choices=sorted(FRONTIERS), help="blind points: full (14), small (7) or "
                         "none (only blind geyser at its defaults and thr-mmt 0.8); default full, small with --quick")

@@ -140,14 +140,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--traces", type=Path, default=None, help="folder of PlanetLab days (default: ../shared/traces/planetlab)"
     )
-    parser.add_argument("--day", action="append", choices=sorted(REFERENCE))
-    parser.add_argument("--policy", action="append", choices=(*BASELINES, "geyser"))
+    parser.add_argument("--day", action="append", choices=sorted(REFERENCE),
+                        help="a day to replay (repeatable; default: all five)")
+    parser.add_argument("--policy", action="append", choices=(*BASELINES, "geyser"),
+                        help=f"a policy to replay (repeatable; default: {', '.join(BASELINES)})")
     parser.add_argument("--seed", type=int, default=0, help="the solver's random seed (geyser)")
     parser.add_argument(
         "--deterministic", action="store_true", help="geyser's solver under a work limit: the same numbers every run"
     )
     args = parser.parse_args(argv)
     traces = args.traces or default_traces()
+    missing = [day for day in args.day or sorted(REFERENCE) if not (traces / day).is_dir()]
+    if missing:  # before any replay: a day's folder absent after an hour of replays loses the hour
+        parser.error(f"no folder {traces / missing[0]}: give --traces, the folder holding the PlanetLab days "
+                     f"({', '.join(sorted(REFERENCE))})")
     rows = []
     for day in args.day or sorted(REFERENCE):
         for policy in args.policy or BASELINES:

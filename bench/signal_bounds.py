@@ -62,7 +62,7 @@ def main() -> None:
     routes = {"/drip": drip(0.5), "/drip-headers": drip_headers(0.5), "/hang": hang(120), "/endless": endless(),
               "/bomb": (200, {"Content-Encoding": "gzip"}, gzip.compress(b"0" * (256 * MIB))),
               "/loop-a": (302, {"Location": "/loop-b"}, b""), "/loop-b": (302, {"Location": "/loop-a"}, b""),
-              "/api/v1/query": drip(0.5)}
+              "/api/v1/query": drip(0.5), "/api/v1/query_range": drip(0.5)}
     cases = []
     with serve(routes) as (url, _):
         for path in ("drip", "drip-headers", "hang", "endless", "bomb", "loop-a"):

@@ -11,7 +11,11 @@ whose RAM the planned moves would exceed once they and the migrations in flight 
 engine does not refuse such a move: it accounts CPU, so the figures above cannot show it; Nova would
 refuse the move, NoValidHost, or over-commit the host). In ``cloudsim`` fidelity every migration
 ends within seconds of its decision (they all start at once and last RAM / 62.5 MB/s), so no
-decision sees one in flight and the two runs must be identical. Prints one JSON object.
+decision sees one in flight and the two runs must be identical. ``--plans drop`` by default, on
+purpose: under ``run-to-end`` (realistic's default, as Watcher) a decision due while a migration is
+in flight is skipped, so none sees one and the two runs are identical too; in Watcher the claims
+still matter, for migrations that are not the running plan's (an operator's, another audit's
+forced plan). Prints one JSON object.
 
     .venv/bin/python bench/sim_claims.py --fidelity realistic [--trace ../shared/traces/planetlab/20110303]
 """
@@ -25,6 +29,7 @@ import numpy as np
 
 from watcher_geyser.commands.simulate import execute, parse
 from watcher_geyser.commands.simulate_setup import make_policies
+from watcher_geyser.simulator.fidelity import PLANS
 from watcher_geyser.simulator.state import Migration
 
 FIGURES = ("energy_kwh", "energy_above_signal_kwh", "slatah", "slatah_overload", "slatah_core_cap",
@@ -33,7 +38,8 @@ FIGURES = ("energy_kwh", "energy_above_signal_kwh", "slatah", "slatah_overload",
 
 
 def command(args: argparse.Namespace) -> list[str]:
-    argv = ["--trace", args.trace, "--deterministic", "--fidelity", args.fidelity, "--signal", args.signal]
+    argv = ["--trace", args.trace, "--deterministic", "--fidelity", args.fidelity, "--plans", args.plans,
+            "--signal", args.signal]
     for spec in args.policy:
         argv += ["--policy", spec]
     return argv
@@ -102,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trace", default="../shared/traces/planetlab/20110303")
     parser.add_argument("--fidelity", choices=("cloudsim", "realistic"), default="realistic")
+    parser.add_argument("--plans", choices=PLANS, default="drop",
+                        help="default drop: the decisions that meet migrations in flight (see above)")
     parser.add_argument("--signal", default="solar:lat=52.1,lon=5.1,peak_w=21000")
     parser.add_argument("--policy", action="append", help="geyser specs (default: geyser, geyser:signal=off)")
     args = parser.parse_args(argv)

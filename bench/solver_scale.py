@@ -4,6 +4,7 @@
     python bench/solver_scale.py --families deep tight --sizes 5000x30000 --time-limit 10
     python bench/solver_scale.py --sizes 20000x200000 --time-limit 45
     python bench/solver_scale.py --families tight --deterministic   # answers comparable across versions
+    python bench/solver_scale.py --baseline /tmp/main-src --no-first  # another version's code, side by side
 
 Families (``watcher_geyser.fleetgen.FAMILIES``): ``identical`` (fleetgen's, ~45 % allocated),
 ``deep`` (large hosts, few instances each), ``generations`` (two host types), ``zones``
@@ -19,6 +20,12 @@ the whole command and of each phase, the child's peak memory, whether the placem
 the rule checkers (recomputed here, independently of the command), and the gap of the
 first answer: the same fleet solved in-process with a 1 s limit. On a shared machine wall
 times mean little alone: compare CPU seconds, and ratios from one run.
+
+``--baseline SRC`` (a folder holding another version's ``watcher_geyser`` package, for example
+``git archive main watcher_geyser | tar -x -C /tmp/main-src``) runs every fleet twice in turn, the
+command with that code and then with this checkout's (``PYTHONPATH``), so both see the same load;
+each line says which (``"code"``), and a ``"kind": "compare"`` line per fleet gives the ratios
+(this / baseline) and whether the placements are the same.
 """
 
 from __future__ import annotations
@@ -46,11 +53,20 @@ TIME_LIMITS = {"5000x30000": 10.0, "20000x200000": 45.0}
 def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that choose the fleets (sizes, families, time limit, seed, scenario cache), shared
     with ``bench/ejection_time.py`` so both measure the same fleets the same way."""
-    parser.add_argument("--sizes", nargs="*", default=list(DEFAULT_SIZES), help="HOSTSxINSTANCES")
+    parser.add_argument("--sizes", nargs="*", type=_size, default=list(DEFAULT_SIZES),
+                        help=f"HOSTSxINSTANCES (default: {' '.join(DEFAULT_SIZES)})")
     parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=FAMILIES)
     parser.add_argument("--time-limit", type=float, help="seconds (default: 10 at 5,000 hosts, 45 at 20,000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/geyser-bench"), help="generated scenarios")
+
+
+def _size(text: str) -> str:
+    """``HOSTSxINSTANCES`` checked when it is read, so a typo fails before any fleet is built."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOSTSxINSTANCES, such as 5000x30000")
+    return text
 
 
 def family_fleet(cache: Path, family: str, size: str, seed: int) -> tuple[Path, int, int]:
@@ -71,13 +87,18 @@ def scenario_path(cache: Path, family: str, hosts: int, instances: int, seed: in
     return path
 
 
-def run_command(path: Path, time_limit_s: float, deterministic: bool = False) -> tuple[dict, float, float, int]:
-    """(the command's JSON answer, wall seconds, CPU seconds, peak memory in MB)."""
+def run_command(
+    path: Path, time_limit_s: float, deterministic: bool = False, code: Path | None = None
+) -> tuple[dict, float, float, int]:
+    """(the command's JSON answer, wall seconds, CPU seconds, peak memory in MB); ``code``: the folder
+    whose ``watcher_geyser`` the command runs (default: the one this process imports)."""
     argv = [sys.executable, "-m", "watcher_geyser.cli", "plan", str(path), "--time-limit", str(time_limit_s), "--json"]
     if deterministic:
         argv.append("--deterministic")
     started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    env = None if code is None else {**os.environ, "PYTHONPATH": str(code)}
+    cwd = None if code is None else code  # ``-m`` puts the working folder first on the path
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
     out = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
@@ -101,9 +122,9 @@ def first_answer(path: Path, seconds: float = 1.0) -> dict:
 
 
 def run_one(family: str, size: str, seed: int, time_limit_s: float, cache: Path, first: bool,
-            deterministic: bool = False) -> dict:
+            deterministic: bool = False, code: Path | None = None) -> dict:
     path, hosts, instances = family_fleet(cache, family, size, seed)
-    answer, wall, cpu, peak_mb = run_command(path, time_limit_s, deterministic)
+    answer, wall, cpu, peak_mb = run_command(path.resolve(), time_limit_s, deterministic, code)
     fleet = load_scenario(path)
     placement = np.array([fleet.host_index(answer["placement"][inst.uuid]) for inst in fleet.instances], dtype=np.int64)
     violations = check_placement(Problem(fleet), placement)
@@ -114,6 +135,9 @@ def run_one(family: str, size: str, seed: int, time_limit_s: float, cache: Path,
         "time_limit_s": time_limit_s,
         "hosts_on": answer["hosts_on_after"],
         "hosts_bound": answer["hosts_lower_bound"],
+        "migrations": answer["migrations"],
+        "memory_moved_mb": answer["memory_moved_mb"],
+        "watts": answer["watts_after"],
         "hosts_over_bound": round(answer["hosts_on_after"] / max(answer["hosts_lower_bound"], 1) - 1, 5),
         "watts_over_bound": round(answer["watts_after"] / max(answer["watts_lower_bound"], 1e-9) - 1, 5),
         "memory_over_bound": round(
@@ -142,12 +166,38 @@ def main() -> None:
     parser.add_argument("--deterministic", action="store_true",
                         help="geyser plan --deterministic: the same answer on every run (compare placement_sha1 "
                              "across versions); CPU-bound, so it takes longer than --time-limit")
+    parser.add_argument("--baseline", type=Path, help="folder holding another version's watcher_geyser package")
     args = parser.parse_args()
+    if args.baseline is not None and not (args.baseline / "watcher_geyser").is_dir():
+        parser.error(f"{args.baseline} holds no watcher_geyser package; give a checkout's root")
+    ours = Path(__file__).resolve().parents[1]
     for size in args.sizes:
         limit = args.time_limit or TIME_LIMITS.get(size, 10.0)
         for family in args.families:
-            line = run_one(family, size, args.seed, limit, args.cache, not args.no_first, args.deterministic)
-            print(json.dumps(line), flush=True)
+            if args.baseline is None:
+                line = run_one(family, size, args.seed, limit, args.cache, not args.no_first, args.deterministic)
+                print(json.dumps(line), flush=True)
+                continue
+            rows = {}
+            for code, src in (("baseline", args.baseline.resolve()), ("this", ours)):
+                rows[code] = run_one(family, size, args.seed, limit, args.cache, False, args.deterministic, src)
+                print(json.dumps({"code": code, **rows[code]}), flush=True)
+            print(json.dumps(compare(rows["baseline"], rows["this"])), flush=True)
+
+
+COMPARED = ("hosts_on", "watts", "migrations", "memory_moved_mb", "wall_seconds", "cpu_seconds")
+
+
+def compare(before: dict, after: dict) -> dict:
+    """this / baseline for one fleet: the answers' figures, the command's seconds and its solve phase's."""
+    ratios = {f"{k}_ratio": round(after[k] / before[k], 4) if before[k] else None for k in COMPARED}
+    solve = [(row.get("phase_seconds") or {}).get("solve") for row in (before, after)]
+    return {
+        "kind": "compare", "family": before["family"], "fleet": before["fleet"], **ratios,
+        "solve_seconds": solve, "solve_ratio": round(solve[1] / solve[0], 4) if all(solve) else None,
+        "watts_over_bound": [before["watts_over_bound"], after["watts_over_bound"]],
+        "same_placement": before["placement_sha1"] == after["placement_sha1"],
+    }
 
 
 if __name__ == "__main__":

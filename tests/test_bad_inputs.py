@@ -56,6 +56,8 @@ PLAN_FLAGS: dict[str, tuple[list[str], str]] = {
     "--watts-tolerance -1": (["--watts-tolerance", "-1"], "must be >= 0, got -1"),
     "--watts-tolerance nan": (["--watts-tolerance", "nan"], "must be a finite number"),
     "--bandwidth nan": (["--bandwidth", "nan"], "--bandwidth: must be a finite number"),
+    "--bandwidth 0": (["--bandwidth", "0"], "--bandwidth: must be > 0"),
+    "--migration-overhead -1": (["--migration-overhead", "-1"], "--migration-overhead: must be >= 0"),
     "--seed 1e20": (["--seed", "1e20", "--method", "exact"], "--seed: must be a whole number"),
     "--seed 10**20": (["--seed", str(10**20), "--method", "exact"],
                       "--seed: is an integer of 21 digits, above 2,147,483,647"),

@@ -466,3 +466,17 @@ def test_never_shelved_where_the_forecast_never_covers_it(deadlines_h, runtimes_
             continue
         until_s = c.resume_by_s - config.lead_s + (c.runtime_s or 0.0)
         assert forecast.covered_s(T0, until_s, base_w + 10.0) > 0, plan.reasons[c.uuid]
+
+
+@given(st.lists(st.floats(0, 1e5), min_size=1, max_size=6), st.floats(0, 8), st.floats(0, 8))
+def test_forecast_lowest_answers_every_window_or_none(watts, a_h, b_h):
+    """A window at the forecast's very end (from = until = end_s, met by `geyser simulate --deferrable 0.3
+    --repeat-day 2` under a solar signal) raised on an empty min(); nothing is known there: None."""
+    forecast = Forecast(tuple(T0 + i * HOUR for i in range(len(watts))), tuple(watts), T0 + len(watts) * HOUR)
+    from_s, until_s = sorted((T0 + a_h * HOUR, T0 + b_h * HOUR))
+    lowest = forecast.lowest(from_s, until_s)
+    if until_s > forecast.end_s or from_s >= forecast.end_s:
+        assert lowest is None
+    else:
+        assert lowest in watts
+    assert forecast.lowest(forecast.end_s, forecast.end_s) is None

@@ -48,11 +48,15 @@ def test_retries_and_back_off_stay_within_the_deadline() -> None:
     assert 1 <= len(hits) < 6
 
 
-def test_prometheus_dripping_is_cut_off_too() -> None:
-    with serve({"/api/v1/query": drip(0.3)}) as (url, _):
-        source = parse_spec(f"prometheus:{url}?query=up", OPTIONS)
+@pytest.mark.parametrize("spec", ["query=up", "query=up&range=0"], ids=["range-default", "instant"])
+def test_prometheus_dripping_is_cut_off_too(spec) -> None:
+    with serve({"/api/v1/query": drip(0.3), "/api/v1/query_range": drip(0.3)}) as (url, hits):
+        source = parse_spec(f"prometheus:{url}?{spec}", OPTIONS)
         error, took_s = _timed(lambda: source.read(time.time()))
     assert took_s <= DEADLINE_S + 1.0 and "deadline" in str(error)
+    # and the server is told to stop evaluating when the fetch stops waiting
+    assert f"timeout={min(OPTIONS.timeout_s, OPTIONS.deadline_s):g}" in hits[0]
+    assert hits[0].startswith("/api/v1/query?" if "range=0" in spec else "/api/v1/query_range?")
 
 
 def test_an_endless_body_stops_at_the_byte_cap_within_a_mebibyte_of_memory() -> None:

@@ -83,6 +83,17 @@ def test_the_fleet_holds_a_claim_for_the_migration_on_its_destination():
     assert not any(i.claim_of for i in fleet_from_view(view, claims=False).instances)
 
 
+def test_the_fleet_draws_the_migrating_vm_s_watts_once_on_its_source():
+    """The engine runs a on h0 until its migration ends; the claim on h1 holds room for it (and its
+    CPU, for the limits), not watts: the fleet the policy solves on draws what it draws without."""
+    view = _view()
+    claimed, blind = fleet_from_view(view), fleet_from_view(view, claims=False)
+    assert claimed.watts(powered=claimed.powered) == pytest.approx(blind.watts(powered=blind.powered))
+    h1 = claimed.host_index("h1")
+    assert claimed.cpu_load()[h1] == pytest.approx(2 * blind.cpu_load()[h1])  # c's and a's, as the limits count
+    assert claimed.cpu_drawn_load()[h1] == pytest.approx(blind.cpu_load()[h1])  # c's alone
+
+
 def test_migrations_to_leaves_claim_rows_out():
     view = _view()
     fleet = fleet_from_view(view)

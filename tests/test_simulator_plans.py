@@ -22,6 +22,7 @@ from watcher_geyser.simulator.fidelity import CLOUDSIM, REALISTIC, fidelity
 from watcher_geyser.simulator.state import Migration
 
 RUN_TO_END = fidelity("realistic", "run-to-end")
+DROP = fidelity("realistic", "drop")
 # 15,000 MB at 62.5 MB/s: 240 s a migration, so three waves (300-540, 540-780, 780-1020 s) outlast
 # two decision intervals: the decisions at 600 and 900 s come while the plan runs
 BIG_VM_MB = 15_000.0
@@ -63,9 +64,27 @@ def test_with_the_switch_on_the_plan_runs_to_its_end_and_the_decisions_meanwhile
     assert r.summary()["decisions_skipped"] == 2
 
 
+def test_a_skipped_decision_writes_its_measured_state_and_says_it_decided_nothing():
+    """Each VM asks 600 of its host's 1000 MIPS. A host is overloaded (the requests held against it
+    exceed its MIPS) where two VMs share it, a migrating VM counted in full on its source and at 10 %
+    on its destination: at 600 s v0 has landed on h1 and v1 is leaving it (overloaded); at 900 s v1
+    has landed on h0 and v0 is coming in (660 MIPS held: not overloaded, but violating, a migration's
+    doing); at 1200 s both run on h0. Before, the column was the policy's last answer, repeated on
+    the skipped rows (here the policy's default, 0, throughout)."""
+    util = [[0.6] * 5, [0.6] * 5]
+    dc = tiny_dc(ram_mb=BIG_VM_MB, host_ram_mb=40_000.0)
+    r = Engine(trace(util), dc, ThreeWaves(), RUN_TO_END).run()
+    assert r.series.decided == [1, 0, 0, 1] and r.decisions_skipped == 2
+    assert r.series.overloaded_hosts == [0, 1, 0, 1]
+    assert r.series.sla_violating_hosts[2] == 1  # the destination of v0's migration, not overloaded
+    assert r.solver_seconds[1:3] == [0.0, 0.0] and r.series.migrations[1:3] == [1, 0]  # wave 3 started at 780 s
+    dropped = Engine(trace(util), dc, ThreeWaves(), DROP).run()
+    assert dropped.series.decided == [1, 1, 1, 1] and dropped.series.overloaded_hosts == [0, 1, 0, 0]
+
+
 def test_with_the_switch_off_the_pending_wave_is_dropped_and_the_policy_replans():
     policy = ThreeWaves()
-    engine = _engine(REALISTIC, policy, DeferralSetup(np.array([False, True])))
+    engine = _engine(DROP, policy, DeferralSetup(np.array([False, True])))
     r = engine.run()
     assert r.migrations == 2 and r.migrations_dropped == 1 and r.decisions_skipped == 0
     assert policy.asked == [1, 2, 3, 4] and policy.deferrals == [1, 2, 3, 4]
@@ -105,23 +124,30 @@ def test_run_to_end_drops_nothing_and_every_decision_is_asked_or_skipped(plans, 
     assert r.migrations == sum(r.series.migrations)
 
 
-def test_the_switch_is_realistic_only_and_the_defaults_drop():
-    assert not REALISTIC.plan_runs_to_end and not CLOUDSIM.plan_runs_to_end
-    assert replace(REALISTIC, plan_runs_to_end=True) == RUN_TO_END
-    assert fidelity("realistic", "drop") is REALISTIC
-    with pytest.raises(ValueError, match="realistic fidelity only"):
+def test_each_fidelity_has_its_own_default_and_run_to_end_is_realistic_only():
+    assert REALISTIC.plan_runs_to_end and not CLOUDSIM.plan_runs_to_end  # realistic runs plans as Watcher does
+    assert fidelity("realistic") is REALISTIC and REALISTIC == RUN_TO_END and fidelity("cloudsim") is CLOUDSIM
+    assert replace(REALISTIC, plan_runs_to_end=False) == DROP and fidelity("cloudsim", "drop") is CLOUDSIM
+    assert (REALISTIC.plans, DROP.plans, CLOUDSIM.plans) == ("run-to-end", "drop", "drop")
+    with pytest.raises(ValueError, match="realistic fidelity only.*--plans drop"):
         fidelity("cloudsim", "run-to-end")
     with pytest.raises(ValueError, match="choose one of drop, run-to-end"):
         fidelity("realistic", "finish")
 
 
 def test_the_command_line_refuses_run_to_end_with_cloudsim_and_names_the_fix():
-    with pytest.raises(SimulateError, match="use --fidelity realistic or --plans drop"):
+    with pytest.raises(SimulateError, match="use --fidelity realistic, or --plans drop"):
         simulate_argv(["--fidelity", "cloudsim", "--plans", "run-to-end", "--policy", "npa"])
 
 
-def test_the_command_line_switch_reaches_the_report():
-    outcome = simulate_argv(["--limit", "30", "--plans", "run-to-end", "--policy", "thr-mmt", "--deterministic"])
-    assert outcome.meta["plans"] == "run-to-end"
+@pytest.mark.parametrize(("argv", "plans"), [
+    ([], "run-to-end"),  # realistic is the default fidelity, run-to-end its default
+    (["--fidelity", "realistic", "--plans", "drop"], "drop"),
+    (["--fidelity", "cloudsim"], "drop"),
+])
+def test_the_command_line_default_follows_the_fidelity_and_reaches_the_report(argv, plans):
+    outcome = simulate_argv(["--limit", "30", "--policy", "thr-mmt", "--deterministic", *argv])
+    assert outcome.meta["plans"] == plans
     r = outcome.results[0]
-    assert r.migrations_dropped == 0 and r.summary()["decisions_skipped"] == r.decisions_skipped
+    assert r.summary()["decisions_skipped"] == r.decisions_skipped
+    assert r.migrations_dropped == 0 if plans == "run-to-end" else r.decisions_skipped == 0

@@ -20,7 +20,7 @@ from watcher_geyser.commands.simulate import bundled_sample
 from watcher_geyser.simulator.baselines import DecisionStats, make_policy
 from watcher_geyser.simulator.datacenter import DataCenter, planetlab_small
 from watcher_geyser.simulator.engine import Engine, simulate
-from watcher_geyser.simulator.fidelity import CLOUDSIM, REALISTIC
+from watcher_geyser.simulator.fidelity import CLOUDSIM, REALISTIC, fidelity
 from watcher_geyser.simulator.report import slatah_split, table
 from watcher_geyser.simulator.state import InFlight, SimState, SlaCause, sla_causes
 from watcher_geyser.simulator.traces import Trace, read_planetlab
@@ -33,7 +33,7 @@ from follow_frontier import CachedRun  # noqa: E402
 
 def split_s(engine: Engine) -> dict[str, float]:
     """The run's violating host-seconds by cause."""
-    return {c.name: float(engine.acc.violation_by_cause_s[c]) for c in SlaCause if c != SlaCause.NONE}
+    return {c.name: float(engine.meter.acc.violation_by_cause_s[c]) for c in SlaCause if c != SlaCause.NONE}
 
 
 def two_core_dc(hosts: int, vm_mips: list[float]) -> DataCenter:
@@ -168,9 +168,9 @@ def test_the_causes_sum_to_the_violation_time_over_random_replays(rows, vm_mips,
                  vm_mips=np.array(vm_mips[:vms]))
     engine = Engine(trace(np.array(rows) / 100), dc, make_policy(policy_name), fidelity)
     r = engine.run()
-    by_cause = engine.acc.violation_by_cause_s
+    by_cause = engine.meter.acc.violation_by_cause_s
     assert (by_cause >= 0).all() and by_cause[SlaCause.NONE] == 0
-    assert by_cause.sum() == pytest.approx(engine.acc.violation_s, rel=1e-12, abs=1e-9)
+    assert by_cause.sum() == pytest.approx(engine.meter.acc.violation_s, rel=1e-12, abs=1e-9)
     assert r.slatah_overload + r.slatah_core_cap + r.slatah_migration == pytest.approx(r.slatah, abs=1e-12)
     s = r.series
     rows_sum = np.add(np.add(s.violation_overload_host_s, s.violation_core_cap_host_s), s.violation_migration_host_s)
@@ -187,6 +187,7 @@ def test_the_causes_sum_to_the_violation_time_over_random_replays(rows, vm_mips,
 #: the bundled sample over its first 37 samples, on planetlab-small, geyser in deterministic mode,
 #: its fleet without claims for migrations in flight as then (with them the realistic replay takes
 #: other decisions: 50 migrations; cloudsim has none in flight at a decision, so it is unchanged).
+#: Realistic then dropped a plan's pending waves at the next decision: ``--plans drop`` now.
 BEFORE_SPLIT = {
     ("cloudsim", "thr-mmt"): (1.4828972558867315, 0.05247096004534231, 345),
     ("cloudsim", "geyser"): (0.9874918059678359, 0.008284559601599826, 59),
@@ -194,20 +195,48 @@ BEFORE_SPLIT = {
 }
 
 
-def test_energy_slatah_and_migrations_are_those_recorded_before_the_split():
+def _sample_40x37():
     full = read_planetlab(bundled_sample())
     small = Trace(full.names[:40], full.util[:40, :37], full.step_s, "sample-40x37")
-    dc = planetlab_small(small.names)
+    return small, planetlab_small(small.names)
+
+
+def _deterministic_geyser(claims: bool):
+    policy = make_policy("geyser")
+    policy.settings = policy.settings.with_solve(deterministic=True)
+    policy.claims = claims
+    return policy
+
+
+def test_energy_slatah_and_migrations_are_those_recorded_before_the_split():
+    small, dc = _sample_40x37()
     for (fid, spec), (energy_kwh, slatah, migrations) in BEFORE_SPLIT.items():
         policy = make_policy(spec)
         if hasattr(policy, "settings"):
-            policy.settings = policy.settings.with_solve(deterministic=True)
-            policy.claims = fid == "cloudsim"  # cloudsim: the same with claims, none is in flight at a decision
-        r = simulate(small, dc, policy, CLOUDSIM if fid == "cloudsim" else REALISTIC)
+            policy = _deterministic_geyser(claims=fid == "cloudsim")  # cloudsim: the same, none in flight
+        r = simulate(small, dc, policy, fidelity(fid, "drop"))
         assert r.migrations == migrations, (fid, spec)
         assert r.energy_kwh == pytest.approx(energy_kwh, rel=1e-12), (fid, spec)
         assert r.slatah == pytest.approx(slatah, rel=1e-12), (fid, spec)
         assert r.slatah_overload + r.slatah_core_cap + r.slatah_migration == pytest.approx(slatah, rel=1e-12)
+
+
+def test_the_same_replay_in_realistic_as_watcher_runs_plans():
+    """The replay above under realistic's default, ``run-to-end`` (as Watcher; figures first taken in
+    session 13): geyser's first plan, 25 moves in waves, starts 24 at the first decision and its last
+    wave during the second interval, whose decision is skipped; 13 hosts are on from the third step and
+    it makes no move after. ``drop`` cut that plan and replanned: 52 moves to reach the same 13 hosts a
+    step later, so run-to-end draws less and violates less here. No decision meets a
+    migration in flight, so the claims change nothing (under ``drop`` they do: 52 against 50)."""
+    small, dc = _sample_40x37()
+    runs = [simulate(small, dc, _deterministic_geyser(claims), REALISTIC) for claims in (True, False)]
+    for r in runs:
+        assert r.decisions_skipped == 1 and r.series.decided[:3] == [1, 0, 1] and r.migrations_dropped == 0
+        assert r.migrations == 25 and r.series.migrations[:3] == [24, 1, 0] and r.series.hosts_on[2] == 13
+        assert r.energy_kwh == pytest.approx(3.665104379667256, rel=1e-12)
+        assert r.slatah == pytest.approx(0.00911038887532795, rel=1e-12)
+    assert runs[0].energy_kwh < BEFORE_SPLIT["realistic", "geyser"][0]
+    assert runs[0].series.as_dict() | {"step_s": []} == runs[1].series.as_dict() | {"step_s": []}
 
 
 def test_the_table_shows_slatahs_causes_as_percents_of_it():

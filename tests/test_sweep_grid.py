@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from watcher_geyser.commands import simulate
 from watcher_geyser.sweep.grid import Cell, GridError, load_grid
+from watcher_geyser.sweep.results import cell_path, load_done
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,3 +100,20 @@ def test_cell_key_ignores_option_order(pairs, rnd):
     assert Cell(tuple(pairs)).key == Cell(tuple(shuffled)).key
     changed = [(k, v + 1) for k, v in pairs]
     assert Cell(tuple(changed)).key != Cell(tuple(pairs)).key
+
+
+@pytest.mark.parametrize(("options", "recorded", "done"), [
+    ((("fidelity", "realistic"),), None, False),  # computed before the report named its plans: drop
+    ((("fidelity", "realistic"),), "drop", False),  # realistic's default is run-to-end now
+    ((("fidelity", "realistic"),), "run-to-end", True),
+    ((("fidelity", "realistic"), ("plans", "drop")), "drop", True),
+    ((("fidelity", "cloudsim"),), None, True),  # cloudsim only ever dropped
+    ((), "drop", False),  # no fidelity: realistic, the command's default
+])
+def test_a_cell_computed_with_another_plans_runs_again(tmp_path, options, recorded, done):
+    cell = Cell(options)
+    meta = {} if recorded is None else {"plans": recorded}
+    path = cell_path(tmp_path, cell)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"key": cell.key, "summary": {"energy_kwh": 1.0}, "report": {"meta": meta}}))
+    assert (cell.key in load_done(tmp_path, [cell])) is done

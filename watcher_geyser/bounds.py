@@ -190,7 +190,7 @@ def dynamic_lower_bound(
 
 def priced_dynamic_lower_bound(fleet: Fleet, usable: np.ndarray, carry: np.ndarray, per_core: np.ndarray) -> float:
     """``dynamic_lower_bound`` from ``load_prices``' figures, for a caller that needs those too."""
-    load = float(fleet.cpu_used.sum())
+    load = float(fleet.cpu_drawn.sum())  # what the watts follow: a claim's guest counted once (claims.py)
     if load <= EPS:
         return 0.0
     idx = np.flatnonzero(usable)

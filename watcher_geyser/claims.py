@@ -11,14 +11,31 @@ instances, and then Nova's scheduler refuses them (NoValidHost) or the host is o
 once the migration lands.
 
 ``with_claims`` adds, for each migration in flight, a *claim* on that other end: an ``Instance``
-row (``Instance.claim_of`` names the migrating instance) with the instance's flavour and its
-measured CPU use (it runs there within seconds, or, for an unconfirmed resize, may run there
-again on a revert). A claim never moves, so every back-end, pass and checker counts it as used
+row (``Instance.claim_of`` names the migrating instance) with the instance's flavour. A claim
+never moves, so every back-end, pass and checker counts its allocation (vcpu, RAM, disk) as used
 capacity exactly as it counts a pinned instance (the limits' "not worse than now" rule
 included), and its host, holding it at the end of every answer, is never emptied, disabled or
 switched off by a plan. The instance itself keeps its task in flight and stays where it is
 (``instance_state``; ``with_claims`` pins it as ``migrating`` if its task was not read), so both
 ends are counted, as Nova counts them.
+
+Measured CPU is not an allocation: the guest runs on one host at a time, and that host is the
+one its instance row sits on (the one Nova names: the source of a live or cold migration until
+its switch-over, where the destination only receives memory pages; the destination of a resize
+that waits for its confirmation, where the source keeps an idle reservation). So a claim *draws*
+nothing: ``Fleet.cpu_drawn`` counts a claim row's CPU as 0, and the watts, the fleet's draw (the
+signal policy's yardstick, ``summary``, the efficacy), the solver's watts objective and its
+bounds count the migrating instance's CPU once, where it runs. The CPU a claim *holds*
+(``Instance.cpu_util`` of the row, what the CPU limits count: packing, held and relief) is the
+guest's when the guest is on its way to the claim's host (``guest_heads_to``: the destination of a
+migration not yet switched over, or the source of a resize being reverted), and 0 when it has
+left it (the source of a resize waiting for its confirmation, of an evacuation). On the way in it
+is the cautious side, for relief too: a live migration switches over by itself within seconds
+and its guest cannot be moved meanwhile, so a destination that will be hot once it lands is
+relieved now, of the instances that can move, rather than running hot until the next audit
+(a migration that fails instead leaves a few moves made early, the rarer and cheaper error).
+Once left, counting it would make an idle reservation look hot and shed real instances for CPU
+nobody uses; its allocation is still held, so a revert still finds the room Nova needs.
 
 A claim takes the flavour its end holds. For a live or cold migration that is the flavour the
 instance shows now. A resize holds the old flavour on its source and the new one on its
@@ -88,6 +105,14 @@ class MigrationRecord:
         return (self.status or "").lower() not in FINISHED_STATUSES
 
 
+def guest_heads_to(m: MigrationRecord, end: str) -> bool:
+    """Whether ``m``'s guest runs on ``end``, the claim's host, once the migration ends: the CPU the
+    claim holds there (the module doc). The claim sits on the end its instance is not on; the
+    guest is on its way to it while that end is the destination (the instance still shows its
+    source), or while a resize is reverted to its source."""
+    return end == m.destination or (m.status or "").lower() == "reverting"
+
+
 def claim_uuid(instance_uuid: str) -> str:
     """The uuid of the claim row for ``instance_uuid``: never a real instance's."""
     return instance_uuid + CLAIM_SUFFIX
@@ -142,23 +167,30 @@ def claim_rows(fleet: Fleet, migrations: Iterable[MigrationRecord]) -> tuple[lis
             notes.append(f"resize of {inst.name} ({inst.uuid}, {m.status}): the flavour it holds on {end} is "
                          f"unknown (Placement not read), so it is counted there with the one it shows now "
                          f"({inst.vcpus} vcpu, {inst.memory_mb} MB, {inst.disk_gb} GB); the other may be larger")
+        cpu = {} if guest_heads_to(m, end) else {"cpu_util": 0.0}  # room for the CPU of a guest on its way
         rows.append(replace(inst, uuid=claim_uuid(inst.uuid), name=f"{inst.name} (claim)", host=end,
-                            claim_of=inst.uuid, locked=False, excluded=False, deferral=None, **size))
+                            claim_of=inst.uuid, locked=False, excluded=False, deferral=None, **size, **cpu))
     return rows, notes
 
 
 def fleet_migrations(fleet: Fleet) -> list[MigrationRecord]:
-    """The migrations in flight that ``fleet``'s claim rows stand for (status ``running``): what a
-    look-up of Nova would answer for a fleet read with its claims, so a fleet saved with claims
-    replays them (``strategies.offline``); a claim whose flavour is not its instance's stands for a
-    resize, with what Placement held on its host."""
+    """The migrations in flight that ``fleet``'s claim rows stand for: what a look-up of Nova would
+    answer for a fleet read with its claims, so a fleet saved with claims replays them
+    (``strategies.offline``). A claim holding its instance's CPU stands for a migration ``running``
+    to the claim's host; one holding none where its instance uses some, for one whose guest has
+    left it (``finished``: a resize waiting for its confirmation, the claim on its source). A claim
+    whose flavour is not its instance's stands for a resize, with what Placement held on its host."""
     homes = {i.uuid: i for i in fleet.instances if i.claim_of is None}
     out = []
     for c in (i for i in fleet.instances if i.claim_of is not None):
         home = homes.get(c.claim_of)
         flavour = (c.vcpus, c.memory_mb, c.disk_gb)
         resized = home is not None and (home.vcpus, home.memory_mb, home.disk_gb) != flavour
-        out.append(MigrationRecord(c.claim_of, home.host if home else None, c.host, "running",
-                                   "resize" if resized else "", resized,
-                                   (Held(c.host, *flavour),) if resized else ()))
+        kind, held = ("resize" if resized else ""), ((Held(c.host, *flavour),) if resized else ())
+        left = home is not None and c.cpu_util == 0 and home.cpu_util != 0
+        if left:
+            out.append(MigrationRecord(c.claim_of, c.host, home.host, "finished", kind, resized, held))
+        else:
+            out.append(MigrationRecord(c.claim_of, home.host if home else None, c.host, "running", kind, resized,
+                                       held))
     return out

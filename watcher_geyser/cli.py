@@ -44,10 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="geyser", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command_name")
     for name in COMMANDS:
         importlib.import_module(f"watcher_geyser.commands.{name}").register(subparsers)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (a checkout run without installing it has none)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("watcher-geyser")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 #: Exit status when the reader of our output goes away (``geyser signal ... | head``): the

@@ -61,6 +61,19 @@ HOST_MARGIN_MAX = 0.5
 RELAXED_RELIEF_MARGIN = 0.1
 TIGHT_RELIEF_MARGIN = RELIEF_MARGIN
 
+#: Seconds an implausibly low signal reading (a broken meter reads 0 W) is held unconfirmed, no
+#: host switched off, unless the series shows it came by a gradual fall (``signal/suspicion.py``);
+#: also the least age of a signal decision before another replaces it (``PolicyConfig.min_dwell_s``).
+SIGNAL_MIN_DWELL_S = 1800.0
+#: Seconds a Prometheus signal's query reaches back when its spec gives no ``range``: twice the
+#: dwell, so a low run younger than the dwell (one older is confirmed by its own readings) shows
+#: the whole dwell before its first low reading, the fall the suspicion rule looks for. At the
+#: default step (``PROMETHEUS_STEP_S``) 61 points, far under Prometheus' 11,000.
+PROMETHEUS_RANGE_S = 2 * SIGNAL_MIN_DWELL_S
+#: Seconds between the points of a Prometheus range query: 30 of them over the dwell, where the
+#: suspicion rule needs three to see a fall.
+PROMETHEUS_STEP_S = 60.0
+
 #: How long a placement is expected to stand, seconds: a swap of two instances, or a heavy one's move
 #: alone (``solver/swap.py``), is made only when the watts it saves over this long pay for its
 #: migrations. Six hours: a swap acts on CPU averages, which hold for hours rather than days; an
@@ -71,8 +84,16 @@ SWAP_PAYBACK_S = 6 * 3600.0
 PARALLELISM = 2
 #: Migrations touching one host per wave (Nova's default max_concurrent_live_migrations).
 PER_HOST_PARALLELISM = 1
-#: Migration bandwidth for the plan's duration estimate, MB/s.
+#: Migration bandwidth for the plan's duration estimate, MB/s (the strategy's
+#: ``migration_bandwidth_mb_s``, ``geyser plan --bandwidth``). The estimate times the waves and, as
+#: Watcher runs no audit while a plan is ONGOING, says which shelved instances fall due before the
+#: plan ends (``deferral/horizon.py``): a bandwidth above the cloud's makes the estimate short and a
+#: due bring-back late. 1000 MB/s suits a fast dedicated migration network; 1-10 GbE live migration
+#: with dirty-page rounds often gives 100-1000 MB/s (measure it: Nova's migration records,
+#: ``memory_total`` / duration).
 BANDWIDTH_MB_S = 1000.0
+#: Seconds each migration takes besides copying (setup, last dirty-page round, switch-over).
+MIGRATION_OVERHEAD_S = 5.0
 
 #: A host's linear power model when nothing says better, watts at idle and at 100 % CPU: the
 #: plugin's ``[geyser_power] default_idle_w``/``default_max_w``, ``geyser snapshot --idle-w``/
@@ -82,3 +103,8 @@ HOST_MAX_W = 350.0
 
 #: Power cycles (off then on again) a host may make in any 24 h window.
 MAX_POWER_CYCLES_PER_DAY = 2
+
+#: Seconds before its latest safe start a shelved instance is brought back (``DeferralConfig.lead_s``,
+#: the strategy's ``deferral_lead_s``): at least the audit interval plus the time an unshelve takes.
+#: The plan an audit makes adds its own expected duration to it (``deferral/decide.py``, rule 1).
+DEFERRAL_LEAD_S = 900.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import difflib
 import json
 import math
 import os
@@ -57,7 +58,7 @@ TIME_HINT = "write ISO 8601 such as 2026-11-26T03:10:00Z (no offset: UTC) or epo
 ZONED_HINT = "write ISO 8601 with its zone, such as 2026-11-26T03:10:00Z"
 
 
-def epoch_s(value: Any, where: str, *, zoned: bool = False) -> float:
+def epoch_s(value: Any, where: str, *, zoned: bool = False, show: bool = False) -> float:
     """Epoch seconds for a time read from outside: the one reader of every time we are given.
 
     Accepted: ISO 8601 text with ``Z`` or an offset (without one: UTC, as Watcher stores its
@@ -71,6 +72,9 @@ def epoch_s(value: Any, where: str, *, zoned: bool = False) -> float:
     ``zoned=True`` accepts only ISO 8601 text that names its zone: for a promise someone
     wrote by hand (a deferral's deadline), where a missing zone or a bare number is more
     likely a mistake than a meaning, and geyser must not guess.
+
+    ``show=True`` quotes a malformed text in the message: for a flag (``--start``), whose text
+    the operator typed and needs to see, not a file's.
     """
     hint = ZONED_HINT if zoned else TIME_HINT
     if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
@@ -78,7 +82,7 @@ def epoch_s(value: Any, where: str, *, zoned: bool = False) -> float:
     if zoned:
         value = _zoned_datetime(value, where)
     elif isinstance(value, str):
-        value = _number_or_datetime(value.strip(), where)
+        value = _number_or_datetime(value.strip(), where, show)
     if isinstance(value, dt.datetime):
         seconds = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
     elif isinstance(value, int | float):
@@ -107,7 +111,7 @@ def _zoned_datetime(value: Any, where: str) -> dt.datetime:
     return moment
 
 
-def _number_or_datetime(text: str, where: str) -> float | dt.datetime:
+def _number_or_datetime(text: str, where: str, show: bool = False) -> float | dt.datetime:
     try:
         return float(text)
     except ValueError:
@@ -116,7 +120,21 @@ def _number_or_datetime(text: str, where: str) -> float | dt.datetime:
         return dt.datetime.fromisoformat(text)
     except ValueError:
         problem = "is not a time: it is not ISO 8601 nor a number"
-        raise InputError(f"{where}: {shape(text)} {problem}; {TIME_HINT}") from None
+        shown = repr(text) if show else shape(text)
+        raise InputError(f"{where}: {shown} {problem}; {TIME_HINT}") from None
+
+
+def closest(word: Any, known) -> str | None:
+    """The known name ``word`` most likely misspells ('ceilng' -> 'ceiling'), or None: a typo
+    should be named with its fix, not only refused or ignored."""
+    close = difflib.get_close_matches(str(word), sorted(known), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def did_you_mean(word: Any, known) -> str:
+    """``"did you mean 'ceiling'? "`` to put before the list of valid names, or ``""``."""
+    guess = closest(word, known)
+    return f"did you mean {guess!r}? " if guess else ""
 
 
 def shape(raw: Any) -> str:

@@ -154,8 +154,10 @@ def _instance_classes(fleet: Fleet, keys: tuple[np.ndarray, np.ndarray] | None =
     """Instances by zone and flavour, each cut into ``CPU_BANDS`` bands of equal count by load.
     ``keys``: ``_instance_keys``' answer."""
     unique, inverse = _instance_keys(fleet) if keys is None else keys
-    order = np.lexsort((fleet.cpu_used, inverse))  # by class, then load
-    loads = fleet.cpu_used[order]
+    # the load each draws (a claim none, claims.py): at most what the CPU limits count, so the
+    # programme stays a relaxation, and its watts are the answer's
+    order = np.lexsort((fleet.cpu_drawn, inverse))  # by class, then load
+    loads = fleet.cpu_drawn[order]
     starts = np.searchsorted(inverse[order], np.arange(len(unique) + 1))
     items: list[_ItemClass] = []
     for g, row in enumerate(unique):

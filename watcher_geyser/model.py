@@ -42,6 +42,10 @@ class MigrationKind(enum.StrEnum):
 # stopped; any other state (error, building, suspended, shelved, ..) pins it where it is.
 _LIVE_STATES = frozenset({"active", "paused"})
 _COLD_STATES = frozenset({"shutoff", "stopped"})
+MOVABLE_STATES = _LIVE_STATES | _COLD_STATES
+# Nova's other vm_states (nova/compute/vm_states.py): known, and pinned.
+PINNED_STATES = frozenset({"building", "suspended", "rescued", "resized", "soft-delete", "soft_deleted", "deleted",
+                           "error", "shelved", "shelved_offloaded"})
 # Nova's task states (nova/compute/task_states.py). Nova keeps vm_state "active" while a task runs
 # (a live migration, a resize, a rebuild, ..) and refuses a migration meanwhile (HTTP 409), so an
 # adapter that reads a task in flight puts it in ``Instance.state``: the instance stays, and
@@ -267,6 +271,15 @@ class Fleet:
         return np.array(util, dtype=np.float64) * self.demand[:, VCPU]
 
     @cached_property
+    def cpu_drawn(self) -> np.ndarray:
+        """float64[V]: cores each row draws power for where it sits: ``cpu_used``, but 0 for a claim
+        (``claims.py``: the guest runs on its instance's host, the claim's host only holds room for
+        it), so the watts count a migrating instance's CPU once. ``cpu_used`` is what the CPU
+        limits count."""
+        claims = np.array([i.claim_of is not None for i in self.instances], dtype=bool)
+        return np.where(claims, 0.0, self.cpu_used) if claims.any() else self.cpu_used
+
+    @cached_property
     def core_size(self) -> np.ndarray:
         """float64[H]: CPU one physical core of each host gives (``inf``: no per-core limit).
 
@@ -330,10 +343,18 @@ class Fleet:
         return used
 
     def cpu_load(self, placement: np.ndarray | None = None) -> np.ndarray:
-        """float64[H]: cores in use on each host under ``placement``."""
+        """float64[H]: cores in use on each host under ``placement``, as the CPU limits count them
+        (a claim holding room for a guest on its way in: ``claims.py``)."""
+        return self._per_host(self.cpu_used, placement)
+
+    def cpu_drawn_load(self, placement: np.ndarray | None = None) -> np.ndarray:
+        """float64[H]: cores each host runs under ``placement``, what its watts follow (``cpu_drawn``)."""
+        return self._per_host(self.cpu_drawn, placement)
+
+    def _per_host(self, values: np.ndarray, placement: np.ndarray | None) -> np.ndarray:
         placement = self.placement if placement is None else placement
         used = np.zeros(len(self.hosts))
-        np.add.at(used, placement, self.cpu_used)
+        np.add.at(used, placement, values)
         return used
 
     def occupied(self, placement: np.ndarray | None = None) -> np.ndarray:
@@ -350,7 +371,7 @@ class Fleet:
         """
         placement = self.placement if placement is None else placement
         powered = self.occupied(placement) if powered is None else powered
-        util = np.minimum(self.cpu_load(placement) / self.physical_cores, 1.0)
+        util = np.minimum(self.cpu_drawn_load(placement) / self.physical_cores, 1.0)
         watts = np.zeros(len(self.hosts))
         for model, members in self.power_groups:
             on = members[powered[members]]
@@ -430,8 +451,8 @@ class Fleet:
 
 # cached arrays of a Fleet that neither the placement nor the hosts' states change
 _PLACEMENT_FREE = (
-    "instance_index", "group_index", "capacity", "physical_cores", "demand", "cpu_used", "movable", "idle_w",
-    "max_w", "zones", "host_zone", "power_groups", "dynamic_slope_w_per_core", "core_size", "cpu_per_core",
+    "instance_index", "group_index", "capacity", "physical_cores", "demand", "cpu_used", "cpu_drawn", "movable",
+    "idle_w", "max_w", "zones", "host_zone", "power_groups", "dynamic_slope_w_per_core", "core_size", "cpu_per_core",
 )
 # of those, the ones only the hosts (sizes, power models, zones) decide
 _HOSTS_ONLY = ("capacity", "physical_cores", "idle_w", "max_w", "zones", "host_zone", "power_groups",

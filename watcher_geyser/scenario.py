@@ -9,14 +9,24 @@ find it in a file of thousands of instances.
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Any
 
 from watcher_geyser.deferral.spec import parse_deferral
-from watcher_geyser.inputs import LIMITS, InputError, load_json, number, read_text, write_atomically
-from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
+from watcher_geyser.inputs import LIMITS, InputError, closest, load_json, number, read_text, write_atomically
+from watcher_geyser.model import (
+    DEFAULT_ZONE,
+    MOVABLE_STATES,
+    NOVA_TASKS,
+    PINNED_STATES,
+    Fleet,
+    GroupPolicy,
+    Host,
+    HostState,
+    Instance,
+    ServerGroup,
+)
 from watcher_geyser.power import PowerModel
 
 
@@ -50,6 +60,7 @@ def fleet_from_dict(data: Any) -> Fleet:
     notes += _typos(hosts_raw, HOST_FIELDS, "host(s)") + _typos(instances_raw, INSTANCE_FIELDS, "instance(s)")
     notes += _typos(groups_raw, GROUP_FIELDS, "server group(s)")
     instances = [_instance(v, i, notes) for i, v in enumerate(instances_raw)]
+    notes += _state_typos(instances)
     default_cpu = data.get("default_cpu_util", 1.0)
     _fraction(default_cpu, "scenario", "default_cpu_util")
     try:
@@ -82,11 +93,23 @@ def _typos(entries: list, known: frozenset[str], what: str) -> list[str]:
                 counts[key] = counts.get(key, 0) + 1
     notes = []
     for key, count in sorted(counts.items(), key=lambda kv: str(kv[0])):
-        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.8)
-        if close:
+        if (close := closest(key, known)) is not None:
             where = what if what == "the scenario" else f"{count} {what}"
-            notes.append(f"{where}: unknown field {key!r} ignored; did you mean {close[0]!r}? (docs/scenario.md)")
+            notes.append(f"{where}: unknown field {key!r} ignored; did you mean {close!r}? (docs/scenario.md)")
     return notes
+
+
+def _state_typos(instances: list[Instance]) -> list[str]:
+    """Notes on states that are no Nova state nor task but look like a movable one ('actve'): any
+    other state pins an instance (Nova has more than we list), so a typo would pin it silently."""
+    counts: dict[tuple[str, str], int] = {}
+    for inst in instances:
+        if inst.state in MOVABLE_STATES or inst.state in PINNED_STATES or inst.state in NOVA_TASKS:
+            continue
+        if (guess := closest(inst.state, MOVABLE_STATES)) is not None:
+            counts[inst.state, guess] = counts.get((inst.state, guess), 0) + 1
+    return [f"{count} instance(s): state {state!r} is no Nova state, so they stay where they are; did you mean "
+            f"{guess!r}? (docs/scenario.md)" for (state, guess), count in sorted(counts.items())]
 
 
 def fleet_to_dict(fleet: Fleet) -> dict:

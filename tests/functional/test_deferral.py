@@ -127,6 +127,42 @@ class TestDeferral(GeyserFunctionalTestCase):
         self.assertEqual("ACTIVE", self._server("vm-1")["status"])
         self.assertEqual("SHELVED_OFFLOADED", self._server("vm-2")["status"])
 
+    def test_the_lead_is_the_strategy_option_and_a_due_bring_back_waits_for_no_migration(self):
+        plan, _ = self._audit("scarce")
+        self.execute(plan["uuid"])
+        # vm-1 may wait 8 h from when it was shelved: 6 h ago leaves it 2 h, more than the 15 min lead
+        self._server("vm-1")["metadata"][SHELVED_AT] = iso(time.time() - 6 * 3600)
+        _, actions = self._audit("scarce")
+        self.assertEqual({}, self._state_actions(actions))
+        self.flags(group="watcher_strategies.geyser_consolidation", deferral_lead_s=3 * 3600)
+        plan, actions = self._audit("scarce")
+        self.assertEqual({self.uuid["vm-1"]: "active"}, self._state_actions(actions))
+        note = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("bring back vm-1: its deadline is near", note)
+        by_uuid = {a["uuid"]: a for a in actions}
+        back = next(a for a in actions if a["action_type"] == "geyser_instance_state")
+        self.assertFalse([p for p in _ancestors(back, by_uuid) if by_uuid[p]["action_type"] == "migrate"])
+        self.execute(plan["uuid"])
+        self.assertEqual("ACTIVE", self._server("vm-1")["status"])
+
+    def test_a_slower_migration_bandwidth_brings_back_what_falls_due_while_the_plan_runs(self):
+        # vm-1 shelved by geyser 6 h ago, 2 h of its 8 h left; the fleet as loaded, so the plan migrates
+        server = self._server("vm-1")
+        type(self.emulator)._move_server(self.emulator, self.uuid["vm-1"], None)
+        server.update({"status": "SHELVED_OFFLOADED", "OS-EXT-STS:vm_state": "shelved_offloaded",
+                       "OS-EXT-STS:power_state": 4})
+        server["metadata"][SHELVED_AT] = iso(time.time() - 6 * 3600)
+        # at the default 1000 MB/s the plan ends long before vm-1 is due
+        _, actions = self._audit("scarce")
+        self.assertNotIn(self.uuid["vm-1"], self._state_actions(actions))
+        self.assertTrue([a for a in actions if a["action_type"] == "migrate"])
+        # at 0.5 MB/s one wave of 4 GB migrations is expected to take 2 h 16 min: vm-1 falls due in it
+        self.flags(group="watcher_strategies.geyser_consolidation", migration_bandwidth_mb_s=0.5)
+        _, actions = self._audit("scarce")
+        self.assertEqual("active", self._state_actions(actions).get(self.uuid["vm-1"]))
+        note = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("bring back vm-1: its deadline is near", note)
+
     def test_an_unreadable_signal_shelves_nothing(self):
         plan, actions = self._audit("down")
         self.assertEqual({}, self._state_actions(actions))
@@ -158,3 +194,28 @@ def _ancestors(action: dict, by_uuid: dict) -> list[str]:
         todo.extend(by_uuid[parent].get("parents") or [])
     return seen
 
+
+
+class _Recorded:
+    """A solution that records what is added to it: (action type, resource id, wave)."""
+
+    def __init__(self):
+        self.added: list[tuple[str, str | None, int]] = []
+
+    def add_action(self, action_type, input_parameters=None, resource_id=None, wave=0):
+        self.added.append((action_type, resource_id, wave))
+
+
+def test_a_due_bring_back_is_emitted_before_the_plans_waves_and_one_not_due_after_them():
+    from tests.builders import fleet, host, vm
+    from watcher_geyser.deferral.fleet import FleetDeferral
+    from watcher_geyser.planner.actions import Action, ActionKind, Plan
+    from watcher_geyser.strategies.emit import emit_plan
+
+    f = fleet([host("a", vcpus=8), host("b", vcpus=8)], [vm("v1", "a", vcpus=2)])
+    move = Action(ActionKind.LIVE_MIGRATE, instance="v1", source="a", destination="b", memory_mb=1024)
+    deferral = FleetDeferral(f, resume=[("due", "due"), ("later", "later")], due=frozenset({"due"}))
+    solution = _Recorded()
+    emit_plan(solution, Plan([[move]]), f, {"a": "ua", "b": "ub"}, {}, "geyser", [], deferral)
+    wave = {resource: w for _, resource, w in solution.added}
+    assert wave["due"] < wave["v1"] < wave["later"]

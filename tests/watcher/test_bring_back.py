@@ -129,3 +129,60 @@ def test_the_action_names_the_host_only_for_an_offloaded_server_on_an_api_that_t
     assert "needs 2.91" in _cannot_target(_Endpoint("2.90"), "SHELVED_OFFLOADED")
     assert "needs 2.91" in _cannot_target(_Endpoint(None), "SHELVED_OFFLOADED")
     assert "SHELVED, and only an offloaded one" in _cannot_target(_Endpoint("2.103"), "SHELVED")
+
+
+def _slow_network_run(parameters: dict):
+    """Two hosts, each with one light instance of 32 GB: the plan packs them onto one host (one
+    migration of 32 GB). One instance shelved with 30 min of its 8 h left: more than the 15 min lead
+    plus the plan's estimate at the default 1000 MB/s (about 40 s a migration), less than it at 10 MB/s."""
+    f = fleet([host("a", vcpus=16, memory_mb=131072), host("b", vcpus=16, memory_mb=131072)],
+              [vm("v1", "a", vcpus=2, memory_mb=32768), vm("v2", "b", vcpus=2, memory_mb=32768)])
+    spec = Deferral(max_deferral_s=8 * HOUR, shelved_at_s=time.time() - 8 * HOUR + 1800)
+    job = Shelved("11111111-2222-3333-4444-555555555555", "job", spec, 2, 2048, 20, "az1")
+    from oslo_config import cfg
+
+    from watcher_geyser.signal import opts as signal_opts
+
+    signal_opts.register_opts(cfg.CONF)  # scarce energy throughout: only a deadline brings the job back
+    cfg.CONF.set_override("named_sources", ["scarce=constant:1W"], group=signal_opts.GROUP)
+    try:
+        run = offline.run_strategy("geyser_energy", f, {"time_limit_s": 2.0, "signal_source": "scarce", **parameters},
+                                   cloud=ShelvedCloud(f, [job]))
+    finally:
+        cfg.CONF.clear_override("named_sources", group=signal_opts.GROUP)
+    back = [a["input_parameters"]["resource_id"] for a in run.solution.actions
+            if a["action_type"] == INSTANCE_STATE_ACTION]
+    migrations = [a for a in run.solution.actions if a["action_type"] == "migrate"]
+    return job, back, migrations, run.strategy.outcome["notes"]
+
+
+def test_the_migration_bandwidth_times_the_plan_and_brings_back_what_a_slower_network_makes_due():
+    """The default 1000 MB/s leaves the job shelved; the operator's 10 MB/s (audit parameter, or the
+    strategy's option) makes the plan about 55 min long, so the job falls due while it runs and comes back."""
+    from oslo_config import cfg
+
+    job, back, migrations, _ = _slow_network_run({})
+    assert migrations and back == []
+    job, back, migrations, notes = _slow_network_run({"migration_bandwidth_mb_s": 10.0})
+    assert back == [job.uuid]
+    assert any("planned 2 times" in n for n in notes)
+    group = "watcher_strategies.geyser_energy"
+    cfg.CONF.set_override("migration_bandwidth_mb_s", 10.0, group=group)
+    try:
+        assert _slow_network_run({})[1] == [job.uuid]
+        assert _slow_network_run({"migration_bandwidth_mb_s": 1000.0})[1] == []  # the audit's own wins
+    finally:
+        cfg.CONF.clear_override("migration_bandwidth_mb_s", group=group)
+
+
+def test_a_migration_bandwidth_option_that_is_not_a_number_fails_the_audit_naming_it():
+    from oslo_config import cfg
+
+    group = "watcher_strategies.geyser_energy"
+    _slow_network_run({})  # loads the strategy: its options registered
+    cfg.CONF.set_override("migration_bandwidth_mb_s", float("nan"), group=group)
+    try:
+        with pytest.raises(ValueError, match=r"\[watcher_strategies.geyser_energy\] migration_bandwidth_mb_s"):
+            _slow_network_run({})
+    finally:
+        cfg.CONF.clear_override("migration_bandwidth_mb_s", group=group)

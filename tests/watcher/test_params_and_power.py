@@ -151,3 +151,56 @@ def test_unusable_measurements_leave_the_model_alone():
     model = PowerModel.linear(100, 300)
     for measured in (0.0, -1.0, float("nan"), float("inf")):
         assert calibrate(model, 0.5, measured) == (model, None)
+
+
+def test_the_migration_figures_are_the_strategy_options_unless_the_audit_sets_its_own_and_reach_the_timing():
+    from tests.builders import fleet, host, vm
+    from watcher_geyser.pipeline import run
+
+    conf = cfg.ConfigOpts()
+    conf.register_opts(opts.strategy_opts(), group="watcher_strategies.geyser_consolidation")
+    group = conf["watcher_strategies.geyser_consolidation"]
+    assert (group.migration_bandwidth_mb_s, group.migration_overhead_s) == (
+        DEFAULTS.plan.bandwidth_mb_s, DEFAULTS.plan.migration_overhead_s)
+    plan = AuditParams.from_input(validated({})).settings(2, 2, 1, 600.0, 100.0, 30.0).plan
+    assert (plan.timing.bandwidth_mb_s, plan.timing.migration_overhead_s) == (100.0, 30.0)
+    audit = AuditParams.from_input(validated({"migration_bandwidth_mb_s": 50, "migration_overhead_s": 0}))
+    plan = audit.settings(2, 2, 1, 600.0, 100.0, 30.0).plan
+    assert (plan.timing.bandwidth_mb_s, plan.timing.migration_overhead_s) == (50.0, 0.0)
+    # a slower network, a longer plan: one 32 GB migration
+    f = fleet([host("a", memory_mb=131072), host("b", memory_mb=131072)],
+              [vm("v1", "a", memory_mb=32768), vm("v2", "b", memory_mb=32768)])
+    estimates = [run(f, AuditParams(time_limit_s=2.0, migration_bandwidth_mb_s=bw).settings(1, 2, 1)).plan
+                 for bw in (None, 100.0)]
+    assert [p.migrations for p in estimates] == [1, 1]
+    assert estimates[1].duration_estimate_s - estimates[0].duration_estimate_s == pytest.approx(
+        32768 / 100.0 - 32768 / DEFAULTS.plan.bandwidth_mb_s)
+
+
+@pytest.mark.parametrize("bad", [
+    {"migration_bandwidth_mb_s": 0}, {"migration_bandwidth_mb_s": -10}, {"migration_bandwidth_mb_s": "fast"},
+    {"migration_overhead_s": -1}, {"migration_overhead_s": "5s"},
+])
+def test_bad_migration_figures_are_refused_by_the_schema(bad):
+    with pytest.raises(jsonschema.ValidationError):
+        validated(bad)
+
+
+def test_a_nan_migration_figure_in_an_audit_is_noted_and_the_option_used():
+    """NaN passes the JSON schema's bounds: the reading keeps the option and says why."""
+    for name in ("migration_bandwidth_mb_s", "migration_overhead_s"):
+        audit = AuditParams.from_input({name: float("nan")})
+        assert getattr(audit, name) is None
+        assert any(note.startswith(name) and "option used instead" in note for note in audit.notes)
+    plan = AuditParams.from_input({"migration_bandwidth_mb_s": float("nan")}).settings(2, 2, 1, 600.0, 100.0).plan
+    assert plan.bandwidth_mb_s == 100.0
+
+
+@pytest.mark.parametrize("bandwidth, overhead, named", [
+    (0.0, 5.0, "migration_bandwidth_mb_s"), (float("nan"), 5.0, "migration_bandwidth_mb_s"),
+    (float("inf"), 5.0, "migration_bandwidth_mb_s"), (100.0, -1.0, "migration_overhead_s"),
+    (100.0, float("nan"), "migration_overhead_s"),
+])
+def test_bad_migration_options_raise_naming_the_option(bandwidth, overhead, named):
+    with pytest.raises(ValueError, match=named):
+        AuditParams().settings(2, 2, 1, 600.0, bandwidth, overhead)

@@ -71,6 +71,10 @@ def _quiet_sdk_deprecations() -> None:
         warnings.filterwarnings("ignore", category=category)
 
 
+UNREACHABLE_FIX = ("check that the service runs and that its endpoint is right (the service catalog, or "
+                   "compute_endpoint_override / placement_endpoint_override in clouds.yaml)")
+
+
 def call(what: str, fn: Callable[[], T], hint: str = "") -> T:
     """Run one API read; any failure becomes a ``CloudError`` naming ``what`` could not be read."""
     from keystoneauth1 import exceptions as ks_exc
@@ -86,8 +90,9 @@ def call(what: str, fn: Callable[[], T], hint: str = "") -> T:
         raise CloudError(f"could not read {what}: HTTP {status}: {_detail(exc)}") from None
     except ks_exc.EndpointNotFound as exc:
         raise CloudError(f"could not read {what}: no endpoint in the service catalog ({exc})") from None
-    except ks_exc.ConnectionError as exc:
-        raise CloudError(f"could not read {what}: endpoint unreachable ({exc})") from None
+    except (ks_exc.ConnectionError, ks_exc.DiscoveryFailure) as exc:  # refused, or nothing answering discovery
+        raise CloudError(f"could not read {what}: endpoint unreachable ({str(exc).rstrip('.')}); {UNREACHABLE_FIX}"
+                         ) from None
     except (ks_exc.ClientException, sdk_exc.SDKException) as exc:
         raise CloudError(f"could not read {what}: {exc}") from None
 

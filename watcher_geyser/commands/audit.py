@@ -56,10 +56,12 @@ def register(subparsers) -> None:
         "--strategy", default="geyser_consolidation", help="Watcher strategy (default %(default)s)"
     )
     p.add_argument("--template", default="geyser", metavar="NAME", help="audit template name (default %(default)s)")
-    p.add_argument("--audit-type", choices=("ONESHOT", "CONTINUOUS"), default="ONESHOT", type=str.upper)
+    p.add_argument("--audit-type", choices=("ONESHOT", "CONTINUOUS"), default="ONESHOT", type=str.upper,
+                   help="run once, or every --interval until stopped (default %(default)s)")
     p.add_argument("--interval", metavar="S|CRON", help="CONTINUOUS: seconds between runs, or a cron expression")
     p.add_argument("--name", help="audit name (default: Watcher's)")
-    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="strategy parameter (repeatable; the strategy's default for any not given)")
     p.add_argument("--params-file", metavar="FILE", help="strategy parameters as a JSON object (-p overrides)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S",
                    help="wait at most S seconds (default %(default)g)")

@@ -64,7 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("scenario", nargs="?", help="scenario JSON file (default: the bundled demo fleet)")
+    parser.add_argument("scenario", nargs="?",
+                        help="scenario JSON file, '-' for stdin (default: the bundled demo fleet)")
     _add_solver_arguments(parser)
     _add_limit_arguments(parser)
     _add_energy_arguments(parser)
@@ -152,7 +153,11 @@ def _add_plan_arguments(migration: argparse._ArgumentGroup) -> None:
                 "(default %(default)g, Nova's max_concurrent_live_migrations)")
     migration.add_argument("--power-off", action="store_true", help="switch off the hosts the plan empties")
     _add_number(migration, "--bandwidth", _positive, PLAN.bandwidth_mb_s, "MB/S",
-                "migration bandwidth for the duration estimate (default %(default)g MB/s)")
+                "live-migration speed for the plan's duration estimate (each migration: its memory over this, "
+                "plus --migration-overhead); the Watcher strategy's migration_bandwidth_mb_s. Measure it: "
+                "Nova's migration records, memory_total / duration (default %(default)g MB/s)")
+    _add_number(migration, "--migration-overhead", _overhead_s, PLAN.migration_overhead_s, "S",
+                "seconds each migration takes besides copying, in the same estimate (default %(default)g s)")
     migration.add_argument(
         "--stage-on-emptied-hosts",
         action="store_true",
@@ -177,6 +182,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"geyser plan: {text}", file=sys.stderr)
         return 2
     read_s = time.monotonic() - started
+    if sys.stderr.isatty():  # seconds of silence otherwise: say what runs and for how long at most
+        print(f"geyser plan: solving {len(fleet.instances)} instance(s) on {len(fleet.hosts)} host(s), up to "
+              f"{args.time_limit:g} s (--time-limit) ..", file=sys.stderr)
     result = run_pipeline(fleet, settings)
     summary = _summary(args, settings, decision, result, started, read_s)
     if (why := why_no_actions(fleet, result)) is not None:
@@ -186,8 +194,9 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         print(format_summary(summary))
-        print()
-        print(format_plan_table(result.plan, max_rows=args.max_rows))
+        if result.plan.actions or result.plan.left_undone:  # else the notes said why: no empty table
+            print()
+            print(format_plan_table(result.plan, max_rows=args.max_rows, messages=False))  # they are notes above
     return 0
 
 
@@ -242,8 +251,8 @@ def _fleet(args: argparse.Namespace) -> Fleet:
     """The scenario given, or the bundled demo fleet; its notes (a malformed deferral: the instance
     is planned as not deferrable) go to stderr."""
     try:
-        if args.scenario:
-            fleet = load_scenario(args.scenario)
+        if args.scenario:  # '-': stdin, as `geyser snapshot -o -` writes to stdout
+            fleet = load_scenario("/dev/stdin" if args.scenario == "-" else args.scenario)
         else:
             path = resources.files("watcher_geyser") / "data" / "scenarios" / BUNDLED
             print(f"geyser plan: no scenario given, planning the bundled demo fleet ({BUNDLED})", file=sys.stderr)
@@ -336,6 +345,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             per_host_parallelism=args.per_host_parallelism,
             allow_power_off=args.power_off,
             bandwidth_mb_s=args.bandwidth,
+            migration_overhead_s=args.migration_overhead,
             stage_on_emptied_hosts=args.stage_on_emptied_hosts,
         ),
     )
@@ -373,4 +383,5 @@ _fraction_or_none = cli_number(low=0, low_open=True, high=1, none="none")
 _tolerance = cli_number(low=0, high=0.99)
 _margin = cli_number(low=0, high=1)
 _payback_s = cli_number(low=0, high=MAX_SWAP_PAYBACK_S)
+_overhead_s = cli_number(low=0, high=86400)
 _seed = cli_number(low=0, high=2**31 - 1, integer=True)

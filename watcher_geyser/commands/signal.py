@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 
-from watcher_geyser.inputs import LIMITS, cli_number, epoch_s, iso
+from watcher_geyser.inputs import LIMITS, cli_number, closest, epoch_s, iso
+from watcher_geyser.signal.decision import Fallback
 from watcher_geyser.signal.policy import Decision, SignalPolicy
 from watcher_geyser.signal.series import Series, SignalError, Unit
 from watcher_geyser.signal.sources import read_safely
@@ -62,7 +64,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        now_s = time.time() if args.at in (None, "now") else epoch_s(args.at, "--at")
+        now_s = time.time() if args.at in (None, "now") else epoch_s(args.at, "--at", show=True)
         policy, source = _setup(args)
         peak_w = _fleet_peak(args)
     except (SignalError, ValueError, OSError) as exc:
@@ -106,9 +108,15 @@ def _setup(args) -> tuple[SignalPolicy, object]:
         spec = args.source or conf[opts.GROUP].source
         http = opts.http_options(conf, spec)
         files_options = opts.file_options(conf)
+    except cfg.ConfigSourceValueError as exc:  # oslo names the file as a LocationInfo(...) repr: say it plainly
+        text = re.sub(r" from LocationInfo\(.*?detail='[^']*'\)", "", str(exc))
+        raise ValueError(f"config file {args.config_file}: {text}; fix it in [geyser_signal] (every option is "
+                         "documented in etc/watcher-geyser/watcher-geyser.conf.sample)") from None
     except cfg.Error as exc:
         raise ValueError(f"config file {args.config_file}: {exc}; give a readable oslo.config file "
                          "with a [geyser_signal] group, or leave --config-file out") from None
+    for note in _misspelt_options(args.config_file, set(conf[opts.GROUP].keys())) if args.config_file else ():
+        print(f"geyser signal: note: {note}", file=sys.stderr)
     if not spec:
         raise ValueError("no SOURCE given and no config file sets a [geyser_signal] source; give one, such as "
                          "`geyser signal constant:5000W --fleet-peak-w 12000` (specs: geyser signal --help)")
@@ -119,6 +127,25 @@ def _setup(args) -> tuple[SignalPolicy, object]:
         if note:
             print(f"geyser signal: {note}", file=sys.stderr)
     return SignalPolicy(config, state), source
+
+
+def _misspelt_options(path: str, known: set[str]) -> list[str]:
+    """Notes on [geyser_signal] options that look like a known one misspelt ('sorce'): oslo.config
+    ignores unknown options, so the typo would leave the default in force unseen, in this check
+    and in the audits that read the same file."""
+    import configparser
+
+    from watcher_geyser.signal.opts import GROUP
+
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return []  # oslo.config read it; a file configparser cannot read is not ours to judge
+    if not parser.has_section(GROUP):
+        return []
+    return [f"config file {path}: [{GROUP}] unknown option {key!r} ignored; did you mean {guess!r}?"
+            for key in parser.options(GROUP) if key not in known and (guess := closest(key, known)) is not None]
 
 
 def _fleet_peak(args) -> float | None:
@@ -148,6 +175,9 @@ def render(d: Decision, series: Series | None, peak_w: float | None) -> str:
         budget += f" ({d.budget_w / peak_w:.0%} of the fleet peak {peak_w:,.0f} W)"
     mode = "consolidate" if d.consolidate else "relax (plentiful)"
     power = "may switch idle hosts off" if d.allow_power_off else "switch no host off"
+    scarcity = f"{d.level:.2f} (0 plenty .. 1 scarce): {mode}, {power}"
+    if d.fallback is Fallback.SAFE_DEFAULT:  # not plentiful: unknown, so the default that risks no host
+        scarcity = f"unknown (no reading): the safe default, relax and {power}"
     rows = [
         ("source", d.source),
         ("series", series.describe() if series else "unavailable"),
@@ -155,7 +185,7 @@ def render(d: Decision, series: Series | None, peak_w: float | None) -> str:
         ("value", value),
         ("power budget", budget),
         ("ceiling", f"{d.ceiling:.3f}"),
-        ("scarcity", f"{d.level:.2f} (0 plenty .. 1 scarce): {mode}, {power}"),
+        ("scarcity", scarcity),
         ("held", "yes (hysteresis)" if d.held else "no"),
         ("fallback", d.fallback.value if d.fallback else "none"),
         ("reason", d.reason),

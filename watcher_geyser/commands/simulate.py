@@ -53,10 +53,12 @@ geyser follows it unless given signal=off.
 traces: a PlanetLab day folder (one file per VM), a CSV with time,instance,cpu_util, a scenario
 JSON whose instances carry cpu_util_series, or a public dataset (--trace-format): Azure's VM
 dataset (vmtable.csv + vm_cpu_readings), Google's 2011 task_usage, Bitbrains' GWA-T-12 (docs/traces.md).
-Data centres: planetlab (800 hosts, CloudSim's set-up),
-planetlab-small (one host per 1.25 VMs), or --scenario FILE (its hosts and instances).
+Data centres: planetlab (800 hosts, CloudSim's set-up), planetlab-small (one host per 1.25
+VMs), modern (32-core hosts for the public datasets), three-gen (three host generations), or
+--scenario FILE (its hosts and instances).
 fidelity cloudsim reproduces CloudSim 3.0.3's accounting to compare with its figures; realistic
-(the default) enforces RAM, keeps VMs alive, charges idle hosts and host boots.
+(the default) enforces RAM, keeps VMs alive, charges idle hosts and host boots, and lets a plan
+run to its end, skipping the decisions due meanwhile, as Watcher does (--plans).
 
 deferrable VMs (--deferrable): a seeded choice of VMs (uniform, or stratified by work with
 --deferrable-choice work) whose work may wait, shelved, for at most --deferral-deadline in total;
@@ -143,12 +145,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fidelity", default="realistic", choices=sorted(FIDELITIES), help="accounting rules (default: %(default)s)"
     )
     parser.add_argument(
-        "--plans", default="drop", choices=PLANS,
-        help="realistic fidelity: what a decision does to the last plan's migrations still running. drop: their "
-        "waves not yet started are dropped and the decision replans (counted as migrations_dropped); run-to-end: "
-        "the decision is skipped and the plan finishes (counted as decisions_skipped), which is what Watcher "
-        "does, since it runs no audit while an action plan is ONGOING (ActionPlanIsOngoing) and a plan is "
-        "ONGOING until its last action ends (default %(default)s; cloudsim takes drop only)",
+        "--plans", default=None, choices=PLANS,
+        help="what a decision does to the last plan's migrations still running. run-to-end (realistic's default): "
+        "the decision is skipped and the plan finishes (counted as decisions_skipped), which is what Watcher does: "
+        "it runs no audit while an action plan is ONGOING (ActionPlanIsOngoing) and a plan is ONGOING until its "
+        "last action ends. drop: their waves not yet started are dropped and the decision replans (counted as "
+        "migrations_dropped; cloudsim's only choice, its waves all start at once as CloudSim starts them) "
+        "(default: the fidelity's own)",
     )
     parser.add_argument(
         "--policy",
@@ -161,7 +164,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--signal",
         metavar="SPEC",
         help="energy-availability signal, as `geyser signal` takes it (e.g. solar:lat=52.1,lon=5.1,peak_w=60000 "
-        "or file:site.csv?unit=watts): the geyser policy follows it, and energy above it is reported",
+        "or file:site.csv?unit=watts): the geyser policy follows it, and energy above it is reported "
+        "(default: none, no supply)",
     )
     parser.add_argument(
         "--signal-w", type=cli_number(low=0, high=LIMITS["power_budget_w"][1]), metavar="W",
@@ -201,7 +205,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"the last day as the steady state (1 to {MAX_REPEAT_DAYS}; default 1: the day once)",
     )
     parser.add_argument("--limit", type=cli_number(low=1, high=10**9, integer=True), metavar="N",
-                        help="replay only the first N VMs of the trace (N >= 1)")
+                        help="replay only the first N VMs of the trace (N >= 1; default: all)")
     parser.add_argument(
         "--seed", type=_SEED, default=0, metavar="N",
         help="random seed of the solver's search (CP-SAT's random_seed; default %(default)s)"
@@ -212,7 +216,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the same numbers on every run and machine: the solver runs one CP-SAT worker under a work limit "
         "instead of a wall-clock limit (steps may take longer on a busy machine)",
     )
-    parser.add_argument("--out", metavar="DIR", help="folder for report.json, steps.csv and PNG plots")
+    parser.add_argument("--out", metavar="DIR",
+                        help="folder for report.json, steps.csv and PNG plots (default: none, only the table)")
     parser.add_argument("--no-plots", action="store_true", help="with --out, skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -267,8 +272,8 @@ def check(args: argparse.Namespace, paths: bool = True) -> list:
 
     try:
         made = make_policies(args.policy or list(DEFAULT_POLICIES))
-        epoch_s(args.start, "--start")  # even without a signal: a typo is refused, not ignored
-        fidelity(args.fidelity, getattr(args, "plans", "drop"))  # --plans run-to-end with cloudsim is refused
+        epoch_s(args.start, "--start", show=True)  # even without a signal: a typo is refused, not ignored
+        fidelity(args.fidelity, getattr(args, "plans", None))  # --plans run-to-end with cloudsim is refused
         if args.signal:
             parse_spec(args.signal)
     except SignalError as exc:
@@ -309,10 +314,18 @@ def execute(args: argparse.Namespace, policies: list | None = None) -> Outcome:
         else:
             preset = PRESETS[preset_name(args, trace)]
             dc = with_vm_sizes(preset(trace.names), trace.vm_mips, trace.vm_ram_mb, trace.vm_pes)
-    except (ScenarioError, ValueError) as exc:
+    except ScenarioError as exc:
+        raise SimulateError(str(exc)) from None
+    except ValueError as exc:
+        if args.trace is None and args.scenario:  # the sample's VMs are not the scenario's: edit neither
+            raise SimulateError(
+                f"--scenario {args.scenario} without --trace: the bundled PlanetLab sample was read, and the "
+                "scenario does not hold its VMs; give --trace with the scenario's CPU use (a "
+                "CSV time,instance,cpu_util over its uuids, or a scenario whose instances carry cpu_util_series)"
+            ) from None
         raise SimulateError(str(exc)) from None
     try:
-        fid = fidelity(args.fidelity, getattr(args, "plans", "drop"))
+        fid = fidelity(args.fidelity, getattr(args, "plans", None))
     except ValueError as exc:
         raise SimulateError(str(exc)) from None
     try:
@@ -343,7 +356,7 @@ def execute(args: argparse.Namespace, policies: list | None = None) -> Outcome:
         "trace": trace.source,
         "datacenter": dc.name,
         "fidelity": fid.mode.value,
-        "plans": "run-to-end" if fid.plan_runs_to_end else "drop",
+        "plans": fid.plans,
         "signal": None if feed is None else feed.series.origin or args.signal,
         "start": args.start,
         "seed": args.seed,
@@ -366,6 +379,15 @@ def run(args: argparse.Namespace) -> int:
     results = outcome.results
     if note := start_overload_note(outcome.dc):
         print(note, file=sys.stderr)
+    vms = len(outcome.trace.names)
+    if args.datacenter is None and outcome.dc.name == "planetlab" and outcome.dc.hosts > vms:
+        print(f"geyser simulate: note: {vms} VMs on the planetlab data centre's {outcome.dc.hosts} hosts (CloudSim's "
+              "set-up for a whole day of ~1,000 VMs), so idle hosts weigh on energy; --datacenter planetlab-small "
+              "sizes the hosts to the trace", file=sys.stderr)
+    if args.deferrable > 0 and args.signal is None and args.signal_w is None:  # else a silent no-op
+        print(f"geyser simulate: note: --deferrable {args.deferrable:g} without --signal: no VM waited (they wait "
+              "only while energy is scarce, and there was no supply to follow); give --signal or --signal-w",
+              file=sys.stderr)
     print(outcome.headline())
     print(table(results))
     for r in results:
@@ -377,8 +399,8 @@ def run(args: argparse.Namespace) -> int:
                   f"{last.deferred_vm_hours:.0f} deferred VM-h, power cycles max {last.power_cycles_max:g}/host/day")
     for r in results:
         if r.decisions_skipped:
-            print(f"{r.policy}: {r.decisions_skipped} decisions skipped while the last plan ran (--plans run-to-end), "
-                  f"{r.migrations_dropped} migrations dropped")
+            print(f"{r.policy}: {r.decisions_skipped} decision(s) skipped while the last plan ran "
+                  f"(--plans run-to-end), {r.migrations_dropped} migration(s) dropped")
     for r in results:
         if r.vms_unplaced:
             print(

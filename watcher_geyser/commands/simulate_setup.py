@@ -56,14 +56,20 @@ def signal_feed(args: argparse.Namespace):
     spec = args.signal or (None if args.signal_w is None else f"constant:{args.signal_w}W")
     if spec is None:
         return None
-    start_s = epoch_s(args.start, "--start")
+    start_s = epoch_s(args.start, "--start", show=True)
     try:
         source = parse_spec(spec)
+    except SignalError as exc:
+        raise ValueError(f"signal {spec!r}: {exc}") from None
+    try:
         series = source.read(start_s)
         for day in range(1, getattr(args, "repeat_day", 1) + 1):  # a repeated day reads on, day by day
             series = _read_on(source, series, start_s + day * 86400.0)
-    except SignalError as exc:
-        raise ValueError(f"signal {spec!r}: {exc}") from None
+    except SignalError as exc:  # a replay has no last good value to fall back on, unlike an audit
+        remote = spec.startswith(("http://", "https://", "prometheus:"))
+        hint = ("; the replay reads the whole series before it starts: check that the server answers, or save "
+                "the series to a file and give file:PATH") if remote else ""
+        raise ValueError(f"signal {spec!r}: {exc}{hint}") from None
     return SignalFeed(series, start_s)
 
 

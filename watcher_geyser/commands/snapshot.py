@@ -33,7 +33,7 @@ examples:
   geyser snapshot --os-cloud prod -o prod.json --idle-w 110 --max-w 330 \\
       --power 'gpu-*=170/420' \\
       --power 'old-*=93.7 97 101 105 110 116 121 125 129 133 135'
-  geyser snapshot -o - --cpu-util-file cpu.json | geyser plan /dev/stdin
+  geyser snapshot -o - --cpu-util-file cpu.json | geyser plan -
   geyser plan prod.json --signal constant:5000W     # what geyser would do there, as a dry run
 
 --power PATTERN=SPEC: PATTERN is a host name or an fnmatch pattern (first match wins);
@@ -77,7 +77,7 @@ def register(subparsers) -> None:
     p.add_argument("--cpu-label", default="uuid", metavar="NAME",
                    help="label holding the server uuid (default %(default)s)")
     p.add_argument("--cpu-scale", type=cli_number(low=0, low_open=True, high=1e6), default=1.0, metavar="F",
-                   help="multiply values (0.01 for percent)")
+                   help="multiply values (default 1; 0.01 for percent)")
     p.add_argument(
         "--default-cpu-util",
         type=float,

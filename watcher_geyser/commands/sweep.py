@@ -55,8 +55,9 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from watcher_geyser.inputs import InputError, check_writable_folder
     from watcher_geyser.sweep.grid import GridError, load_grid
-    from watcher_geyser.sweep.results import load_done
+    from watcher_geyser.sweep.results import glance, load_done
 
     if args.workers is not None and args.workers < 1:
         print(f"geyser sweep: --workers must be at least 1, got {args.workers}", file=sys.stderr)
@@ -75,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{cell.key}  {'done   ' if cell.key in done else 'pending'}  {cell.label()}")
         print(f"{len(cells)} cells, {len(done)} done")
         return 0
+    try:  # before any cell: a sweep that cannot write its results must not run for an hour first
+        check_writable_folder(args.out, "--out")
+    except InputError as exc:
+        print(f"geyser sweep: {exc}; no cell was run", file=sys.stderr)
+        return 2
     try:
         import dask.distributed  # noqa: F401
     except ImportError:
@@ -86,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
             return 2
     from watcher_geyser.sweep.runner import run_sweep
 
+    if args.scheduler and (problem := _bad_address(args.scheduler)):
+        print(f"geyser sweep: --scheduler {args.scheduler}: {problem}; give the address `dask scheduler` prints, "
+              "such as tcp://10.0.0.5:8786; no cell was run", file=sys.stderr)
+        return 2
     try:
         outcome = run_sweep(
             cells,
@@ -98,11 +108,32 @@ def run(args: argparse.Namespace) -> int:
             announce=lambda message: print(message, flush=True),
         )
     except OSError as exc:  # the scheduler cannot be reached, the folder cannot be written
-        print(f"geyser sweep: {exc}", file=sys.stderr)
+        fix = ""
+        if args.scheduler and exc.filename is None:  # Dask's "Timed out trying to connect": a plain OSError
+            fix = ("; check that `dask scheduler` runs there and its port is open, or leave --scheduler out "
+                   "for a LocalCluster on this machine")
+        print(f"geyser sweep: {exc}{fix}", file=sys.stderr)
         return 2
+    print(glance(cells, outcome.records))
     print(
         f"{len(cells)} cells: {outcome.ran - len(outcome.failed)} computed, {outcome.skipped} already done, "
         f"{len(outcome.failed)} failed, in {outcome.wall_seconds:.1f} s"
     )
     print("wrote " + ", ".join(str(p) for p in outcome.written) + f" and {args.out}/cells/")
     return 1 if outcome.failed else 0
+
+
+def _bad_address(address: str) -> str | None:
+    """What is wrong with a Dask scheduler address (Dask's own parse), or None: checked before any
+    cell runs, since Dask's error otherwise surfaces as an internal one."""
+    try:
+        from distributed.comm import parse_address
+        from distributed.comm.registry import get_backend
+    except ImportError:
+        return None  # the missing Dask is said where it is needed
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+    except ValueError as exc:
+        return str(exc)
+    return None if location else "it names no host and port"

@@ -7,11 +7,23 @@ whether geyser holds it shelved and the latest time it may run again (``resume_b
 from ``Deferral.resume_by_s``: its deadline minus the running time its remaining work
 needs, or its maximum deferral). The rule, in the order it is applied:
 
-1. **Deadlines first.** A shelved instance is brought back once ``now + lead_s`` reaches
-   its ``resume_by_s`` (its latest safe start), whatever the signal says. With decisions at
-   most ``lead_s`` apart, it is then running again before ``resume_by_s``. One already past
-   it is brought back too and named in ``late`` (infeasible: it was shelved by someone who
-   did not keep to the rule, or decisions stopped for longer than ``lead_s``).
+1. **Deadlines first.** A shelved instance is brought back once ``now + lead_s + plan_s``
+   reaches its ``resume_by_s`` (its latest safe start), whatever the signal says. ``lead_s``
+   covers one decision interval and the time an unshelve takes; ``plan_s`` is the expected
+   duration of the plan this decision makes (``Plan.duration_estimate_s``, 0 before it is
+   known). Watcher runs no audit while an action plan is ONGOING, and the simulator's
+   ``--plans run-to-end`` skips decisions the same way: every decision until that plan ends is
+   skipped, so an instance falling due in that time must come back in THIS plan, or no
+   decision will bring it back before its deadline. With decisions at most ``lead_s`` apart
+   once the plan has run, it is then running again before ``resume_by_s``. Bringing one back
+   early costs a little energy; a miss breaks a promise. One already past it is brought back
+   too and named in ``late`` (infeasible: it was shelved by someone who did not keep to the
+   rule, or decisions stopped for longer than ``lead_s`` plus the plans' estimates). The
+   same margin holds the other way: an instance is shelved only if it may stay shelved
+   ``lead_s + plan_s + min_shelve_s``, so a shelve never has to be undone by the plan it is in.
+   The shells call the rule twice when the plan's length matters (``horizon.through_plan``):
+   first with ``plan_s`` 0, then with the built plan's estimate; when that brings more back,
+   the plan is built again, and once more if the rebuilt plan is longer.
 2. **A signal that cannot be read shelves nothing.** On the last good reading, instances
    already shelved stay so (a short outage should not wake a batch of jobs); on the safe
    default (the signal has been unreadable for longer than its time-to-live) every
@@ -54,6 +66,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from watcher_geyser import defaults
 from watcher_geyser.deferral.energy import Energy
 from watcher_geyser.deferral.window import Window
 from watcher_geyser.signal.decision import Fallback
@@ -73,7 +86,7 @@ class DeferralConfig:
 
     shelve_level: float = 0.7
     resume_level: float = 0.3
-    lead_s: float = 900.0  # at least the time between two decisions, plus the time an unshelve takes
+    lead_s: float = defaults.DEFERRAL_LEAD_S  # at least the time between two decisions, plus an unshelve
     min_shelve_s: float = 1800.0
     resume_margin: float = 0.1  # watts: bring back only under (1 - this) x the supply
 
@@ -118,10 +131,15 @@ class DeferralPlan:
 
 
 def decide_deferral(
-    candidates: Iterable[Candidate], energy: Energy, now_s: float, config: DeferralConfig | None = None
+    candidates: Iterable[Candidate], energy: Energy, now_s: float, config: DeferralConfig | None = None,
+    plan_s: float = 0.0,
 ) -> DeferralPlan:
-    """Apply the rule (module docstring) to every candidate at ``now_s``."""
+    """Apply the rule (module docstring) to every candidate at ``now_s``; ``plan_s``: the expected
+    duration of the plan this decision makes, during which no decision runs."""
     config = config or DeferralConfig()
+    if not plan_s >= 0:
+        raise ValueError(f"plan_s is the plan's expected duration in seconds, >= 0; got {plan_s}")
+    due_s = config.lead_s + plan_s  # no decision runs before the plan ends: it must come back now
     shelve: list[str] = []
     resume: list[str] = []
     late: list[str] = []
@@ -132,17 +150,17 @@ def decide_deferral(
     for c in candidates:
         slack_s = c.resume_by_s - now_s
         if c.shelved:
-            reason = _forced_back(slack_s, energy, config)
+            reason = _forced_back(slack_s, energy, due_s, plan_s)
             if reason is not None:
                 resume.append(c.uuid)
                 reasons[c.uuid] = reason
-                if slack_s <= config.lead_s:
+                if slack_s <= due_s:
                     due.append(c.uuid)
                 if slack_s < 0:
                     late.append(c.uuid)
             else:
                 waiting.append(c)
-        elif energy.fallback is None and slack_s >= config.lead_s + config.min_shelve_s:
+        elif energy.fallback is None and slack_s >= due_s + config.min_shelve_s:
             running.append(c)
     if energy.fallback is None:
         by_supply = _by_supply if energy.knows_supply else _by_level
@@ -152,12 +170,14 @@ def decide_deferral(
     return DeferralPlan(tuple(shelve), tuple(resume), tuple(late), reasons, tuple(due))
 
 
-def _forced_back(slack_s: float, energy: Energy, config: DeferralConfig) -> str | None:
+def _forced_back(slack_s: float, energy: Energy, due_s: float, plan_s: float) -> str | None:
     """Why a shelved instance comes back whatever the supply does (deadline, unreadable signal), or None."""
     if slack_s < 0:
         return f"past its deadline by {-slack_s / 3600:.2f} h: brought back at once"
-    if slack_s <= config.lead_s:
-        return f"its deadline is near ({slack_s / 60:.0f} min to spare): brought back whatever the signal says"
+    if slack_s <= due_s:
+        during = f", before this plan's expected {plan_s / 60:.0f} min end" if plan_s > 0 else ""
+        return (f"its deadline is near ({slack_s / 60:.0f} min to spare{during}): "
+                "brought back whatever the signal says")
     if energy.fallback is Fallback.SAFE_DEFAULT:
         return "the signal cannot be read: brought back, as without a signal"
     return None

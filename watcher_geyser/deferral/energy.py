@@ -59,11 +59,13 @@ class Forecast:
         return cls(tuple(float(t) for t in starts[:stop]), tuple(float(w) for w in values), end_s)
 
     def lowest(self, from_s: float, until_s: float) -> float | None:
-        """The least watts forecast over ``[from_s, until_s]``, or None when the forecast does not reach ``until_s``."""
+        """The least watts forecast over ``[from_s, until_s]``, or None when the forecast does not reach ``until_s``
+        (nor ``from_s`` when both are its end: nothing is known from ``end_s`` on)."""
         if until_s > self.end_s or from_s < self.starts_s[0]:
             return None
         ends = (*self.starts_s[1:], self.end_s)
-        return min(w for start, end, w in zip(self.starts_s, ends, self.watts) if end > from_s and start <= until_s)
+        return min((w for start, end, w in zip(self.starts_s, ends, self.watts) if end > from_s and start <= until_s),
+                   default=None)
 
     def at(self, t_s: float) -> float | None:
         """The watts forecast at ``t_s``, or None outside ``[starts_s[0], end_s)``."""

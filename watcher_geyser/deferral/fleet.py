@@ -82,9 +82,10 @@ def spare_hosts(shelve: Iterable[str], host_of: Mapping[str, str], occupants: Ma
 
 def defer_in_fleet(
     fleet: Fleet, shelved: list[Shelved], energy: Energy, now_s: float, config: DeferralConfig | None = None,
-    keep_on: frozenset[str] = frozenset(),
+    keep_on: frozenset[str] = frozenset(), plan_s: float = 0.0,
 ) -> FleetDeferral:
-    """Apply the rule (``decide``) to the fleet's running deferrable instances and to ``shelved``.
+    """Apply the rule (``decide``) to the fleet's running deferrable instances and to ``shelved``,
+    with ``plan_s`` the expected duration of the plan this decision makes (rule 1).
 
     Only instances that could be moved are shelved (not locked, not excluded, active or
     stopped): the same instances an operator lets geyser touch; none that would empty a host
@@ -99,7 +100,7 @@ def defer_in_fleet(
     ]
     candidates += [Candidate(s.uuid, True, s.deferral.resume_by_s(now_s), s.deferral.runtime_s or None)
                    for s in shelved]
-    plan = decide_deferral(candidates, energy, now_s, config)
+    plan = decide_deferral(candidates, energy, now_s, config, plan_s)
     host_of = {i.uuid: i.host for i in fleet.instances if i.host is not None}
     occupants: dict[str, int] = {}
     for host in host_of.values():

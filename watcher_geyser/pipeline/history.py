@@ -30,7 +30,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from watcher_geyser.inputs import InputError, epoch_s, iso
+from watcher_geyser.inputs import InputError, epoch_s, iso, read_text
 
 FUTURE_SLACK_S = 60.0  # clocks of two machines may differ a little
 FORMAT_HINT = ('a JSON object {"now": TIME, "switch_offs": [{"host": NAME, "at": TIME}, ...]} or a CSV with '
@@ -58,10 +58,9 @@ def read_power_history(path: str | Path) -> PowerHistory:
     """The history in ``path`` (JSON or CSV, module doc); ``PowerHistoryError`` when it is malformed."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PowerHistoryError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc}); give a readable "
-                                f"file, {FORMAT_HINT}") from None
+        text = read_text(path, "power history")
+    except InputError as exc:  # in words ('No such file or directory'), as every reader says it
+        raise PowerHistoryError(f"{exc}; give a readable file, {FORMAT_HINT}") from None
     if text.lstrip().startswith(("{", "[")):
         entries, now_s = _json_entries(path, text)
     else:

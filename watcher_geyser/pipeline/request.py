@@ -77,7 +77,7 @@ def run(fleet: Fleet, settings: Settings) -> Result:
         parallelism=p.parallelism,
         per_host_parallelism=p.per_host_parallelism,
         allow_power_off=p.allow_power_off,
-        bandwidth_mb_s=p.bandwidth_mb_s,
+        timing=p.timing,
         stage_on_emptied_hosts=p.stage_on_emptied_hosts,
     )
     return Result(target, moves, settings)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from watcher_geyser import defaults
+from watcher_geyser.planner.actions import Timing, check_migration_timing
 from watcher_geyser.solver import METHODS
 from watcher_geyser.solver.problem import check_swap_payback_s
 
@@ -106,12 +107,19 @@ class SolveSettings:
 
 @dataclass(frozen=True)
 class PlanSettings:
-    """How the moves are ordered. ``allow_power_off``: the plan switches off the hosts it empties."""
+    """How the moves are ordered. ``allow_power_off``: the plan switches off the hosts it empties.
+
+    ``bandwidth_mb_s`` and ``migration_overhead_s`` time each migration for the plan's duration
+    estimate (``timing``), which also says which shelved instances fall due before the plan ends
+    (``deferral/horizon.py``): the operator's figures for their cloud (the strategy's
+    ``migration_bandwidth_mb_s``/``migration_overhead_s``, ``geyser plan --bandwidth``/``--migration-overhead``).
+    """
 
     parallelism: int = defaults.PARALLELISM
     per_host_parallelism: int = defaults.PER_HOST_PARALLELISM
     allow_power_off: bool = False
     bandwidth_mb_s: float = defaults.BANDWIDTH_MB_S
+    migration_overhead_s: float = defaults.MIGRATION_OVERHEAD_S
     stage_on_emptied_hosts: bool = False
 
     def __post_init__(self) -> None:
@@ -120,6 +128,12 @@ class PlanSettings:
                 f"parallelism and per_host_parallelism must be >= 1, got {self.parallelism} "
                 f"and {self.per_host_parallelism}"
             )
+        check_migration_timing(self.bandwidth_mb_s, self.migration_overhead_s)
+
+    @property
+    def timing(self) -> Timing:
+        """The planner's action times with this request's migration figures."""
+        return Timing(self.bandwidth_mb_s, self.migration_overhead_s)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ read these types and nothing else. ``ActionKind`` is the one place action kinds 
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,26 +108,41 @@ class UndoneMove:
         }
 
 
+def check_migration_timing(bandwidth_mb_s: float, overhead_s: float) -> None:
+    """ValueError naming the setting unless ``bandwidth_mb_s`` is a finite number > 0 and
+    ``overhead_s`` one >= 0. The names are the strategy's options and audit parameters, which
+    reach ``Timing`` through ``PlanSettings``; NaN is refused too (it passes every comparison's
+    guard in oslo.config and JSON schema, and would make the duration estimate NaN)."""
+    if not _finite(bandwidth_mb_s) or not bandwidth_mb_s > 0:
+        raise ValueError(f"migration_bandwidth_mb_s must be a number of MB/s > 0, got {bandwidth_mb_s!r}")
+    if not _finite(overhead_s) or not overhead_s >= 0:
+        raise ValueError(f"migration_overhead_s must be a number of seconds >= 0, got {overhead_s!r}")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class Timing:
     """How long actions take, for the plan's duration estimate.
 
     A migration copies the instance's memory (live) or disk (cold, no shared storage)
     at ``bandwidth_mb_s`` and pays ``migration_overhead_s`` for setup and switch-over; a
-    wave lasts as long as its slowest action.
+    wave lasts as long as its slowest action. The two migration figures are the operator's
+    (``PlanSettings``): the estimate decides which shelved instances come back in the plan.
     """
 
     bandwidth_mb_s: float = defaults.BANDWIDTH_MB_S
-    migration_overhead_s: float = 5.0
+    migration_overhead_s: float = defaults.MIGRATION_OVERHEAD_S
     power_on_s: float = 300.0
     power_off_s: float = 60.0
     service_s: float = 2.0
 
     def __post_init__(self) -> None:
-        if not self.bandwidth_mb_s > 0:
-            raise ValueError(f"bandwidth_mb_s must be > 0, got {self.bandwidth_mb_s}")
-        for name in ("migration_overhead_s", "power_on_s", "power_off_s", "service_s"):
-            if getattr(self, name) < 0:
+        check_migration_timing(self.bandwidth_mb_s, self.migration_overhead_s)
+        for name in ("power_on_s", "power_off_s", "service_s"):
+            if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     def action_s(self, action: Action) -> float:

@@ -14,10 +14,12 @@ _LABELS = {
 }
 
 
-def format_plan_table(plan: Plan, max_rows: int | None = None) -> str:
+def format_plan_table(plan: Plan, max_rows: int | None = None, messages: bool = True) -> str:
     """The waves as an aligned table, then the moves left undone and a summary line.
 
     ``max_rows`` cuts long plans (the summary still counts everything); None shows all.
+    ``messages=False`` leaves out the closing summary for a caller that printed the plan's
+    messages already (``geyser plan`` lists them among its notes).
     """
     header = ("wave", "action", "instance", "from / host", "to")
     rows = []
@@ -35,8 +37,9 @@ def format_plan_table(plan: Plan, max_rows: int | None = None) -> str:
         lines.append(f"Left undone ({len(plan.left_undone)}):")
         for u in plan.left_undone:
             lines.append(f"  {u.instance_name}  {u.source} -> {u.destination}  [{u.code.value}] {u.reason}")
-    lines.append("")
-    lines.extend(plan.messages or [f"{plan.migrations} migration(s) in {plan.wave_count} wave(s)."])
+    if messages:
+        lines.append("")
+        lines.extend(plan.messages or [f"{plan.migrations} migration(s) in {plan.wave_count} wave(s)."])
     return "\n".join(lines)
 
 

@@ -46,7 +46,7 @@ class PolicyConfig:
     scarce_budget_fraction: float | None = None  # carbon/renewable units: budget at full scarcity, x fleet peak
     horizon_s: float = 900.0  # look-ahead: three 5-minute steps (an hour tightened while energy was free)
     aggregate: str = "worst"
-    min_dwell_s: float = 1800.0
+    min_dwell_s: float = defaults.SIGNAL_MIN_DWELL_S
     dead_band: float = 0.1  # in availability position units (fraction of the scarce..plenty range)
     tighten_immediately: bool = False
     ttl_s: float = 900.0

@@ -5,9 +5,15 @@ e.g. ``query=min_over_time(site_available_power_watts[10m])``. The query must yi
 series; several are refused with a hint to aggregate (``sum(...)``), because guessing which
 one was meant would be worse.
 
-An instant query gives one point valid for ``max_age_s`` from its evaluation time; a range
-query (``range_s > 0``) gives ``[now - range_s, now]`` at ``step_s``, each point valid for
-one step.
+A range query (``range_s > 0``) gives ``[now - range_s, now]`` at ``step_s``, each point valid
+for one step; an instant query (``range_s == 0``) gives one point valid for ``max_age_s`` from
+its evaluation time. The default is a range query reaching back twice the signal policy's
+dwell (``defaults.PROMETHEUS_RANGE_S``), because one point shows no fall: the suspicion rule
+(``suspicion.py``) confirms a low reading at once only when the series shows the gradual fall
+that brought it there, over the dwell before its first low point, and with an instant query
+every dusk was held for the dwell. Past readings are what Prometheus keeps; the read asks for
+61 points by default, and Prometheus is told to give up evaluating (``timeout``) when the fetch
+would stop waiting for it (``fetch.py`` bounds the whole read by its deadline).
 """
 
 from __future__ import annotations
@@ -17,9 +23,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from watcher_geyser import defaults
 from watcher_geyser.signal.fetch import HttpOptions, fetch, redact_url
 from watcher_geyser.signal.points import MAX_POINTS
 from watcher_geyser.signal.series import Series, SignalError, Unit, parse_time
+
+#: Points a range query may return (Prometheus refuses more: "exceeded maximum resolution").
+MAX_RANGE_POINTS = 11_000
 
 
 @dataclass(frozen=True)
@@ -30,8 +40,8 @@ class PrometheusSource:
     query: str
     unit: Unit = Unit.WATTS
     scale: float = 1.0  # multiply values (e.g. 1000 for a gauge in kW)
-    range_s: float = 0.0  # 0: instant query
-    step_s: float = 60.0
+    range_s: float = defaults.PROMETHEUS_RANGE_S  # 0: instant query
+    step_s: float = defaults.PROMETHEUS_STEP_S
     max_age_s: float = 300.0  # how long an instant value stays valid
     options: HttpOptions = field(default_factory=HttpOptions)
 
@@ -40,8 +50,11 @@ class PrometheusSource:
             raise ValueError("a Prometheus source needs a PromQL query")
         if self.range_s < 0 or self.step_s <= 0 or self.max_age_s <= 0:
             raise ValueError("range_s must be >= 0, step_s and max_age_s > 0")
-        if self.range_s and self.range_s / self.step_s > 11000:
-            raise ValueError("range_s / step_s exceeds 11,000 points (Prometheus' limit); raise step_s")
+        if self.range_s and self.range_s / self.step_s > MAX_RANGE_POINTS:
+            raise ValueError(f"range {self.range_s:g} s at step {self.step_s:g} s is {self.range_s / self.step_s:.0f} "
+                             f"points, above Prometheus' limit of {MAX_RANGE_POINTS:,}; give a step of at least "
+                             f"{math.ceil(self.range_s / MAX_RANGE_POINTS)} s, or a shorter range (range=0: an "
+                             "instant query)")
 
     def read(self, now_s: float) -> Series:
         base = self.base_url.rstrip("/")
@@ -54,6 +67,8 @@ class PrometheusSource:
         else:
             url = f"{base}/api/v1/query"
             params = {"query": self.query, "time": f"{now_s:.3f}"}
+        # the server stops evaluating when the fetch would stop waiting (float seconds, as its API takes them)
+        params["timeout"] = f"{min(self.options.timeout_s, self.options.deadline_s):g}"
         body = fetch(url, self.options, params=params)
         try:
             return self._series(json.loads(body))

@@ -180,7 +180,7 @@ class Series:
         return None if i is None else float(self.values[i])
 
     def describe(self) -> str:
-        return f"{len(self)} points from {iso(self.start_s)} to {iso(self.end_s)} in {self.unit.symbol}"
+        return f"{len(self)} point(s) from {iso(self.start_s)} to {iso(self.end_s)} in {self.unit.symbol}"
 
 
 def _check_values(times: np.ndarray, vals: np.ndarray, unit: Unit) -> None:

@@ -14,7 +14,9 @@ SOURCE specs (options are key=value pairs; values are percent-decoded, '+' is ke
 Units (unit= or a constant's suffix): W, kW, MW, fraction (of the fleet's peak watts),
 % (renewable share), gCO2/kWh. Formats (format=, default auto): csv, json (detect the JSON
 shape), geyser, carbon-intensity, carbon-aware, watts-list. In a PromQL query write '&' as
-%26 and '#' as %23. Durations (range, step, max_age, step_s): 300, 300s, 5m, 1h, 1d.
+%26 and '#' as %23. Durations (range, step, max_age, step_s): 300, 300s, 5m, 1h, 1d. A
+prometheus: spec without range reads the last hour at 60 s steps (twice the signal policy's
+dwell: the fall to a low reading shows); range=0 makes an instant query (one point).
 """
 
 from __future__ import annotations
@@ -135,16 +137,11 @@ def _prometheus(rest: str, http: HttpOptions) -> PrometheusSource:
     if "query" not in opts:
         raise SignalError("prometheus: needs ?query=PROMQL")
     unit, scale = Unit.parse(opts.get("unit", "W"))
-    return PrometheusSource(
-        base,
-        opts["query"],
-        unit,
-        scale,
-        range_s=_seconds(opts.get("range", "0")),
-        step_s=_seconds(opts.get("step", "60")),
-        max_age_s=_seconds(opts.get("max_age", "300")),
-        options=http,
-    )
+    # what is not given takes the source's defaults: without range, a range query reaching back
+    # twice the signal policy's dwell (``defaults.PROMETHEUS_RANGE_S``); range=0 an instant query
+    given = {field: _seconds(opts[key]) for key, field in (("range", "range_s"), ("step", "step_s"),
+                                                           ("max_age", "max_age_s")) if key in opts}
+    return PrometheusSource(base, opts["query"], unit, scale, options=http, **given)
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")

@@ -25,9 +25,9 @@ skips it), and marks hosts without VMs ``off``. The engine starts the returned m
 RAM / 62.5 MB/s (after ``boot_s`` for an off host in realistic fidelity), and times ``decide`` per step.
 A planner's waves can be returned as they are (``list[list[Migration]]``): each wave starts when the
 previous one has finished; waves still pending at the next decision are dropped and counted
-(``migrations_dropped``), since that decision replans from the state reached, or, with
-``Fidelity.plan_runs_to_end`` (``--plans run-to-end``, as Watcher), that decision is skipped
-(``decisions_skipped``) and the plan runs to its end.
-A policy may set ``self.stats = DecisionStats(overloaded_hosts, solver_s, planner_s)`` for the report.
+(``migrations_dropped``), since that decision replans from the state reached (``--plans drop``), or,
+with ``Fidelity.plan_runs_to_end`` (``--plans run-to-end``, realistic's default, as Watcher), that
+decision is skipped (``decisions_skipped``) and the plan runs to its end.
+A policy may set ``self.stats = DecisionStats(solver_s, planner_s)`` for the report.
 Register it in ``baselines.POLICIES`` (name -> factory) and ``geyser simulate --policy NAME`` runs it.
 """

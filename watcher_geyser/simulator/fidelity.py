@@ -13,12 +13,13 @@ baselines can be checked against its published output (``traces/planetlab/FORMAT
 power (idle included) until the policy switches it off, and makes a host that was off boot first
 (``boot_s`` at full power) before a migration to it starts.
 
-What becomes of a plan still running at the next decision (``plan_runs_to_end``; realistic only,
-a cloudsim plan's waves all start at once and end within seconds):
+What becomes of a plan still running at the next decision (``plan_runs_to_end``; each fidelity
+has its own default, ``fidelity(name)``):
 
-* off (``drop``, the default for now): the waves not yet started are dropped (counted as
+* off (``drop``; cloudsim's only choice, its plan's waves all start at once and end within
+  seconds, as CloudSim starts them): the waves not yet started are dropped (counted as
   ``migrations_dropped``) and the decision replans from the state reached;
-* on (``run-to-end``, as Watcher): the decision is skipped (counted as ``decisions_skipped``),
+* on (``run-to-end``, realistic's default, as Watcher): the decision is skipped (counted as ``decisions_skipped``),
   the policy is not asked, and the plan's waves go on starting as their predecessors end. Watcher
   runs no audit while an action plan is ONGOING (``decision_engine/audit/base.py``:
   ``pre_execute`` -> ``check_ongoing_action_plans`` raises ``ActionPlanIsOngoing`` unless the
@@ -54,6 +55,11 @@ class Fidelity:
     plan_runs_to_end: bool = False
 
     @property
+    def plans(self) -> str:
+        """``plan_runs_to_end`` as ``--plans`` names it (one of ``PLANS``), for the report."""
+        return "run-to-end" if self.plan_runs_to_end else "drop"
+
+    @property
     def is_cloudsim(self) -> bool:
         return self.mode is FidelityMode.CLOUDSIM
 
@@ -80,6 +86,7 @@ REALISTIC = Fidelity(
     enforce_ram=True,
     zero_utilisation_is_off=False,
     boot_s=120.0,
+    plan_runs_to_end=True,  # what Watcher does (module doc); --plans drop to replan instead
 )
 
 FIDELITIES = {FidelityMode.CLOUDSIM.value: CLOUDSIM, FidelityMode.REALISTIC.value: REALISTIC}
@@ -90,19 +97,22 @@ FIDELITIES = {FidelityMode.CLOUDSIM.value: CLOUDSIM, FidelityMode.REALISTIC.valu
 PLANS = ("drop", "run-to-end")
 
 
-def fidelity(name: str, plans: str = "drop") -> Fidelity:
-    """The fidelity called ``name``, with ``plans`` (one of ``PLANS``) for a plan still running at a decision."""
+def fidelity(name: str, plans: str | None = None) -> Fidelity:
+    """The fidelity called ``name``, with ``plans`` (one of ``PLANS``) for a plan still running at a
+    decision; None keeps the fidelity's own (realistic: run-to-end, as Watcher; cloudsim: drop)."""
     try:
         fid = FIDELITIES[name]
     except KeyError:
         raise ValueError(f"unknown fidelity {name!r}; choose one of {', '.join(FIDELITIES)}") from None
+    if plans is None or plans == fid.plans:
+        return fid
     if plans not in PLANS:
         raise ValueError(f"unknown plans {plans!r}; choose one of {', '.join(PLANS)}")
     if plans == "drop":
-        return fid
+        return replace(fid, plan_runs_to_end=False)
     if fid.is_cloudsim:
         raise ValueError(
             f"plans {plans!r} applies to realistic fidelity only (a cloudsim plan's waves all start at once, as "
-            "CloudSim starts them); use --fidelity realistic or --plans drop"
+            "CloudSim starts them); use --fidelity realistic, or --plans drop (cloudsim's own) or no --plans"
         )
     return replace(fid, plan_runs_to_end=True)

@@ -114,6 +114,10 @@ class GeyserPolicy:
     #: per decision: (migrations in flight, claim rows its fleet held for them)
     in_flight: list[tuple[int, int]] = field(default_factory=list, repr=False)
     _signal_policy: SignalPolicy | None = field(default=None, repr=False)
+    #: how long the last plan will run (``replay_s``): the engine brings back now the VMs due before
+    #: it ends (``decision.Decider.decide``), as Watcher's strategy does with the planner's estimate
+    plan_s: float = field(default=0.0, repr=False)
+    _decided_at: float | None = field(default=None, repr=False)  # the time of the last ``decide``
 
     @classmethod
     def with_params(cls, **kwargs) -> GeyserPolicy:
@@ -138,7 +142,11 @@ class GeyserPolicy:
         started = time.perf_counter()
         state = view.state
         fleet = fleet_from_view(view, self._forecast(view), claims=self.claims)
+        again = self._decided_at == view.time_s  # planned again: the plan's length brought VMs back
+        if again:
+            self.in_flight.pop()
         self.in_flight.append((len(state.inflight), sum(i.claim_of is not None for i in fleet.instances)))
+        self._decided_at = view.time_s
         settings = self.step_settings(view, fleet)
         self.switches_off_empty_hosts = settings.plan.allow_power_off
         result = run(fleet, settings)
@@ -150,9 +158,12 @@ class GeyserPolicy:
             ]
             if migrations:
                 waves.append(migrations)
-        overloaded = int(view.snapshot.host_violation.sum())
+        self.plan_s = replay_s(state, waves, self.switches_off_empty_hosts)
         planner_s = result.plan.plan_seconds
-        self.stats = DecisionStats(overloaded, solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s)
+        stats = DecisionStats(solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s)
+        if again:  # the step's times are those of every plan it made
+            stats = DecisionStats(stats.solver_s + self.stats.solver_s, stats.planner_s + self.stats.planner_s)
+        self.stats = stats
         return waves
 
     def step_settings(self, view, fleet) -> Settings:
@@ -174,10 +185,14 @@ class GeyserPolicy:
         none of them on for a new instance while another host has room (``deferral.place_new``)."""
         return _held_off(self.hold(view), view.state)
 
-    def defer(self, view, book: DeferralBook) -> DeferralAnswer:
+    def defer(self, view, book: DeferralBook, plan_s: float = 0.0) -> DeferralAnswer:
         """Shelve and bring back deferrable VMs by the core's rule, from this step's signal decision.
 
-        The rule runs on the signal's clock (epoch seconds), as in the plugin: the forecast is."""
+        The rule runs on the signal's clock (epoch seconds), as in the plugin: the forecast is.
+        ``plan_s`` > 0: asked again once this step's plan is built, with its expected duration
+        (``deferral.horizon``); the first answer is applied already, so only the bring-backs that
+        duration makes due are taken (a VM shelved by the first answer and due before the plan
+        ends comes back with them: the replay shelves before its plan is known)."""
         if self.signal is None:
             energy, clock_s = Energy.blind(), 0.0
         else:
@@ -186,10 +201,13 @@ class GeyserPolicy:
                                           min(p.idle_w for p in view.state.dc.power))
             clock_s = self.signal.start_s
         config = self.deferral or DeferralConfig(lead_s=view.state.trace.step_s)
-        plan = decide_deferral(book.candidates(view.time_s, clock_s), energy, view.time_s + clock_s, config)
+        plan = decide_deferral(book.candidates(view.time_s, clock_s), energy, view.time_s + clock_s, config, plan_s)
         state, names = view.state, view.state.dc.host_names
         index, hosts = _indices(state)
         hold = self.hold(view)
+        if plan_s > 0:
+            return DeferralAnswer([], [index[u] for u in plan.due], _held_off(hold, state),
+                                  frozenset(index[u] for u in plan.due))
         # the power-cycle budget: no host it holds on is emptied by shelving, none it holds off switched on
         host_of = {u: names[int(state.vm_host[index[u]])] for u in plan.shelve if state.vm_host[index[u]] >= 0}
         occupants = {names[h]: len(vms) for h, vms in enumerate(state.host_vms) if vms}
@@ -253,6 +271,36 @@ def _held_off(hold: Hold, state: SimState) -> frozenset[int]:
     """The data-centre indices of the hosts ``hold`` keeps off."""
     hosts = _indices(state)[1]
     return frozenset(hosts[name] for name in hold.held_off)
+
+
+def replay_s(state: SimState, waves: list[list[Migration]], switches_off: bool = True) -> float:
+    """How long the replay runs ``waves`` started now (``Engine._start``, ``Engine._complete``): one
+    after another, each as long as its slowest migration, which waits ``boot_s`` first when it goes
+    to a host that is off: off now, or emptied by an earlier wave and so switched off
+    (``switches_off``: the policy switches off the hosts it empties).
+
+    The replay's own model, not the planner's ``Timing`` (``Plan.duration_estimate_s``, Watcher's
+    estimate): the replay boots a host in the wave that first needs it, not in a power-on wave of
+    its own, and copies memory at ``Fidelity.migration_s``'s bandwidth."""
+    fid, dc = state.fidelity, state.dc
+    powered = state.powered.copy()
+    host = state.vm_host.copy()
+    occupants = np.bincount(host[host >= 0], minlength=dc.hosts)
+    total_s = 0.0
+    for wave in waves:
+        longest_s = 0.0
+        for m in wave:
+            boot_s = fid.boot_s if not fid.zero_utilisation_is_off and not powered[m.host] else 0.0
+            longest_s = max(longest_s, boot_s + fid.migration_s(float(dc.vm_ram_mb[m.vm]), float(dc.bw_kbit[m.host])))
+        for m in wave:
+            powered[m.host] = True
+            occupants[host[m.vm]] -= 1
+            occupants[m.host] += 1
+            host[m.vm] = m.host
+        if switches_off:
+            powered &= occupants > 0
+        total_s += longest_s
+    return total_s
 
 
 def _need_w(view) -> float:

@@ -260,7 +260,15 @@ class StepSeries:
     hosts_on: list[int] = field(default_factory=list)
     hosts_lower_bound: list[int] = field(default_factory=list)
     migrations: list[int] = field(default_factory=list)
+    # hosts overloaded (SLA cause ``OVERLOAD``: the requests held against them exceed their MIPS; not
+    # a VM capped by its cores, not a migration's destination), measured at the decision instant as the
+    # decision found them (after its shelving, before its moves start), whether the policy was asked or
+    # the decision skipped; what thr-mmt's and lr-mmt's detectors call overloaded (a threshold, a
+    # regression) is their decision, not this measure
     overloaded_hosts: list[int] = field(default_factory=list)
+    # 1: the policy was asked; 0: the decision was skipped while the last plan ran (``Fidelity.plan_runs_to_end``,
+    # as Watcher skips its audit): the row's state is measured, nothing in it was decided at this step
+    decided: list[int] = field(default_factory=list)
     sla_violating_hosts: list[int] = field(default_factory=list)  # at the decision instant, after its moves start
     host_s: list[float] = field(default_factory=list)  # active host-seconds since the last row (SLATAH's denominator)
     # of which violating the SLA, whatever the cause (SLATAH's numerator; overload is one cause of three)

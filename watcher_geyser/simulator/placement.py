@@ -159,15 +159,15 @@ class Planner:
                 break
         return chosen
 
-    def plan(self) -> tuple[list[Migration], int]:
-        """Migrations for this step and the number of overloaded hosts found."""
+    def plan(self) -> list[Migration]:
+        """Migrations for this step: relieve the hosts the detector finds overloaded, then empty underloaded ones."""
         over = self.detector.overloaded_hosts(self)
         to_move: list[int] = []
         for host in np.flatnonzero(over).tolist():
             to_move.extend(self.select_mmt(host))
         moves = self.place_all(to_move, over.copy(), all_or_nothing=False)
         moves.extend(self.underload(over))
-        return moves, int(over.sum())
+        return moves
 
     def underload(self, over: np.ndarray) -> list[Migration]:
         not_source = over | self.off

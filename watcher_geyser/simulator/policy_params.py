@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from watcher_geyser.inputs import did_you_mean
 from watcher_geyser.solver.portfolio import METHODS
 from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
 
@@ -132,7 +133,9 @@ def parse_policy(text: str, known: tuple[str, ...] | list[str]) -> PolicySpec:
     """Parse ``NAME[:key=value,...]``; ``known`` lists the policy names that exist."""
     name, _, rest = text.strip().partition(":")
     if name not in known:
-        raise ValueError(f"unknown policy {name!r} in {text!r}; choose one of {', '.join(known)}")
+        raise ValueError(
+            f"unknown policy {name!r} in {text!r}; {did_you_mean(name, known)}choose one of {', '.join(known)}"
+        )
     params = {p.key: p for p in PARAMS.get(name, ())}
     kwargs: dict[str, Any] = {}
     written: list[str] = []
@@ -140,7 +143,7 @@ def parse_policy(text: str, known: tuple[str, ...] | list[str]) -> PolicySpec:
         key, eq, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if key not in params:
-            raise ValueError(f"policy {text!r}: unknown key {key!r}; {valid_keys(name)}")
+            raise ValueError(f"policy {text!r}: unknown key {key!r}; {did_you_mean(key, params)}{valid_keys(name)}")
         if not eq or not value:
             raise ValueError(f"policy {text!r}: key {key!r} needs a value ({key}=VALUE); {valid_keys(name)}")
         try:

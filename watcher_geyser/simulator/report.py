@@ -6,9 +6,10 @@ day, deferred VM-hours and deadline misses, step times, wall time..) and the per
 SLATAH is split by cause (``slatah_overload``, ``slatah_core_cap``, ``slatah_migration``: shares of
 active host time that sum to ``slatah``); the table shows each as a percent of SLATAH.
 The table shows the deferral columns only when some run deferred work.
-``steps.csv`` has one row per (policy, step). The plots (matplotlib, Agg backend) compare policies:
-fleet power against available power, hosts on against the lower bound, migrations per step, and
-SLA-violating (overloaded) hosts per step.
+``steps.csv`` has one row per (policy, step), its columns ``metrics.StepSeries``'s (a row whose
+``decided`` is 0 is a decision skipped while the last plan ran: measured state only). The plots
+(matplotlib, Agg backend) compare policies: fleet power against available power, hosts on against
+the lower bound, migrations per step, and SLA-violating hosts per step.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class WatcherVWCPolicy:
             decided: list[Migration] | list[list[Migration]] = migrations(run.actions)
         else:
             decided = [m for m in (migrations(w) for w in offline.weight_planner_waves(run.actions)) if m]
-        self.stats = DecisionStats(int(view.snapshot.host_violation.sum()), solver_s=time.perf_counter() - started)
+        self.stats = DecisionStats(solver_s=time.perf_counter() - started)
         return decided
 
     def _fleet(self, view) -> Fleet:

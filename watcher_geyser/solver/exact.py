@@ -164,7 +164,8 @@ class _PowerLine:
         self.fleet = fleet
         self.slopes = dynamic_slopes_w_per_core(fleet)
         self.cores_mc = np.round(fleet.physical_cores * 1000).astype(np.int64)
-        self.cpu_mc = np.floor(fleet.cpu_used * 1000 + 1e-9).astype(np.int64)  # objective only: rounded down
+        # objective only, rounded down: the CPU each row draws (a claim none, ``claims.py``)
+        self.cpu_mc = np.floor(fleet.cpu_drawn * 1000 + 1e-9).astype(np.int64)
         # with measured CPU capped at the cores, power is linear in the load: no min() needed
         self.capped_by_cores = (
             problem.cpu_ceiling is not None

@@ -75,6 +75,8 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
     occupied = np.bincount(placement, minlength=ws.n_hosts) > 0
     cpu_limit = ws.limits[:, CPU_CORES] if ws.use_cpu else np.full(ws.n_hosts, np.inf)
     load = np.bincount(placement, weights=cpu, minlength=ws.n_hosts)  # measured CPU, cores
+    # CPU the claims hold but do not draw (claims.py): in the limits, not in the watts; claims never move
+    undrawn = np.bincount(placement, weights=cpu - fleet.cpu_drawn, minlength=ws.n_hosts)
     models = [None] * ws.n_hosts
     for model, members in fleet.power_groups:
         for h in members.tolist():
@@ -91,7 +93,7 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
     pairs = 0
 
     def watts(h: int, cores_load: float) -> float:
-        return float(models[h].watts(min(cores_load / cores[h], 1.0)))
+        return float(models[h].watts(min((cores_load - undrawn[h]) / cores[h], 1.0)))
 
     level_price, level = np.unique(price, return_inverse=True)
     # per flavour and price level, its instances lightest first, and how many at the front have
@@ -107,6 +109,8 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
             light[flavour, lv] = here[np.argsort(cpu[here], kind="stable")]
     front = dict.fromkeys(light, 0)
     heavy = np.flatnonzero(free & np.isin(ws.flavour, [f for f, _ in light]))
+    # what a one-way move of each instance must save (a swap copies twice the memory: more)
+    pays_move = np.maximum(payback_w(ws.ram.astype(float), problem.swap_payback_s), GAIN_W)
     # dear hosts' heavy instances first, whatever their flavour: they can save the most
     for a in heavy[np.argsort(-(price[placement[heavy]] * cpu[heavy]), kind="stable")].tolist():
         if pairs > MAX_PAIRS or time.monotonic() > deadline:
@@ -115,13 +119,18 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
         flavour = int(ws.flavour[a])
         best_swap: tuple[float, int] | None = None  # (line gain, b)
         best_move: tuple[float, int] | None = None  # (line gain, host a alone moves to)
+        # no move or swap of a saves more on the lines than all its load on the cheapest level: when
+        # that would not pay its one migration back, its windows (the pass's cost) are not looked at
+        hopeless = (price[ha] - level_price[0]) * cpu[a] < pays_move[a]
         for lv in range(int(level[ha])):  # every cheaper level
             if (flavour, lv) not in light:
                 continue
             queue, start = light[flavour, lv], front[flavour, lv]
             while start < len(queue) and level[result[queue[start]]] != lv:
                 start += 1
-            front[flavour, lv] = start
+            front[flavour, lv] = start  # advanced as before, so the windows later instances see are the same
+            if hopeless:
+                continue
             window = queue[start:start + WINDOW]
             pairs += len(window)
             hb = result[window]

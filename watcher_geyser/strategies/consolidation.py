@@ -33,7 +33,8 @@ from watcher.decision_engine.strategy.strategies import base
 
 from watcher_geyser import defaults
 from watcher_geyser.deferral import DeferralConfig
-from watcher_geyser.deferral.fleet import FleetDeferral, defer_in_fleet, with_groups
+from watcher_geyser.deferral.fleet import FleetDeferral, Shelved, defer_in_fleet, with_groups
+from watcher_geyser.deferral.horizon import Settled, through_plan
 from watcher_geyser.deferral.room import with_room
 from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Hold, Settings
 from watcher_geyser.pipeline.request import packing_ceilings
@@ -96,10 +97,7 @@ class _GeyserStrategy(base.BaseStrategy):
             self._give_up(f"cannot read Watcher's cluster model ({type(exc).__name__}: {exc}): no plan this time",
                           notes)
             return
-        base = params.settings(self.config.get("solver_workers", DEFAULTS.solve.workers),
-                               self.config.get("parallelism", DEFAULTS.plan.parallelism),
-                               self.config.get("per_host_parallelism", DEFAULTS.plan.per_host_parallelism),
-                               self.config.get("swap_payback_s", DEFAULTS.limits.swap_payback_s))
+        base = self._base_settings(params)
         decision = decide_energy(params, adapted.fleet, CONF, base)
         LOG.info("%s: %s", self.get_name(), decision.reason)
         if decision.fallback:
@@ -107,13 +105,14 @@ class _GeyserStrategy(base.BaseStrategy):
         hold = self._power_cycles(adapted, metal, notes)
         settings = decision.settings.with_plan(allow_power_off=False) if hold is None else hold.apply(
             decision.settings)
-        # no host the budget holds on is emptied by shelving (``deferral.fleet.spare_hosts``)
-        deferral = self._defer(adapted, decision, notes, frozenset(hold.held_on) if hold else frozenset())
-        deferral = self._make_room(deferral, settings, hold, metal, notes, not adapted.groups_unknown)
         now = adapted.fleet  # as it stands: the instances to shelve running, hosts to switch on still off
-        # without the instances to shelve (the plan may empty their hosts), with those brought back held in place
-        adapted.fleet = deferral.fleet
-        plan, target_notes = self._solve_and_plan(adapted, decision, settings)
+        settled = self._defer_and_plan(adapted, decision, settings, hold, metal)
+        (deferral, deferral_notes), (plan, target_notes) = settled.answer, settled.plan
+        adapted.fleet = deferral.fleet  # the fleet the plan was made for
+        notes.extend(deferral_notes)
+        if settled.builds > 1:
+            notes.append(f"planned {settled.builds} times: this plan's expected {settled.plan_s / 60:.0f} min "
+                         "changed which deferrable instances are due before the next audit")
         notes.extend(target_notes)
         emitted = emit.emit_plan(self.solution, plan, adapted.fleet, adapted.node_uuids, metal.node_ids,
                                  self.config.get("disabled_reason", opts.DISABLED_REASON), notes, deferral, now)
@@ -136,17 +135,71 @@ class _GeyserStrategy(base.BaseStrategy):
         self.outcome = {"notes": notes}
 
     # --- steps -----------------------------------------------------------------------------
+    def _base_settings(self, params: AuditParams) -> Settings:
+        """The audit's settings before the signal, with the strategy's options; an option NaN or out of
+        range (oslo.config's bounds let NaN through) raises ValueError naming it and its section."""
+        option = self.config.get
+        try:
+            return params.settings(option("solver_workers", DEFAULTS.solve.workers),
+                                   option("parallelism", DEFAULTS.plan.parallelism),
+                                   option("per_host_parallelism", DEFAULTS.plan.per_host_parallelism),
+                                   option("swap_payback_s", DEFAULTS.limits.swap_payback_s),
+                                   option("migration_bandwidth_mb_s", DEFAULTS.plan.bandwidth_mb_s),
+                                   option("migration_overhead_s", DEFAULTS.plan.migration_overhead_s))
+        except ValueError as exc:
+            raise ValueError(f"[watcher_strategies.{self.get_name()}] {exc}: fix it in the decision engine's "
+                             "configuration (watcher-geyser.conf.sample documents each option)") from exc
+
+    def _defer_and_plan(self, adapted: AdaptedFleet, decision: EnergyDecision, settings: Settings,
+                        hold: Hold | None, metal: cloud.MetalInventory) -> Settled:
+        """The deferral (with its notes) and the plan made with it (with its notes), settled together
+        (``deferral.horizon.through_plan``): Watcher runs no audit while this plan is ONGOING, so
+        an instance due before its expected end comes back in it, and none is shelved that could
+        not wait that long. ``adapted.fleet`` is the fleet as it stands on entry; on return it is
+        the one the last plan was made for."""
+        now, clock_s = adapted.fleet, time.time()
+        keep_on = frozenset(hold.held_on) if hold else frozenset()  # none emptied by shelving (``spare_hosts``)
+        lead_s = self.config.get("deferral_lead_s", defaults.DEFERRAL_LEAD_S)
+        timing = settings.plan.timing
+        shelved: list[list[Shelved]] = []  # asked of Nova once per audit
+
+        def decide(plan_s: float) -> tuple[FleetDeferral, list[str]]:
+            round_notes: list[str] = []
+            adapted.fleet = now
+            deferral = self._defer(adapted, decision, round_notes, keep_on, clock_s, plan_s, lead_s, shelved)
+            deferral = self._make_room(deferral, settings, hold, metal, round_notes, not adapted.groups_unknown)
+            return deferral, round_notes
+
+        def build(answer: tuple[FleetDeferral, list[str]]):
+            # without the instances to shelve (the plan may empty their hosts), with those brought back held in place
+            adapted.fleet = answer[0].fleet
+            plan, target_notes = self._solve_and_plan(adapted, decision, settings)
+            # the planner's action times: hosts switched on for instances brought back add a power-on
+            switch_on_s = timing.power_on_s + timing.service_s if answer[0].switch_on else 0.0
+            return (plan, target_notes), plan.duration_estimate_s + switch_on_s
+
+        def changed(before, after) -> bool:
+            return (set(before[0].shelve), set(before[0].resume)) != (set(after[0].shelve), set(after[0].resume))
+
+        return through_plan(decide, build, changed)
+
     def _defer(self, adapted: AdaptedFleet, decision: EnergyDecision, notes: list[str],
-               keep_on: frozenset[str] = frozenset()) -> FleetDeferral:
+               keep_on: frozenset[str] = frozenset(), now_s: float | None = None, plan_s: float = 0.0,
+               lead_s: float = defaults.DEFERRAL_LEAD_S, shelved: list[list[Shelved]] | None = None) -> FleetDeferral:
         """Deferrable instances to shelve and to bring back (docs/design/deferral.md); never raises.
 
         Asks Nova for the instances geyser holds shelved at every audit (they are on no host,
-        so not in Watcher's model): deadlines are kept whatever the signal says. No host of
-        ``keep_on`` is emptied by shelving.
+        so not in Watcher's model; once per audit, kept in ``shelved``): deadlines are kept
+        whatever the signal says, and those due before the end of a plan expected to take
+        ``plan_s`` come back now. No host of ``keep_on`` is emptied by shelving.
         """
         try:
-            shelved = with_groups(self.cloud.shelved_by_geyser(notes), adapted.member_groups)
-            result = defer_in_fleet(adapted.fleet, shelved, decision.energy, time.time(), DeferralConfig(), keep_on)
+            shelved = [] if shelved is None else shelved
+            if not shelved:
+                shelved.append(with_groups(self.cloud.shelved_by_geyser(notes), adapted.member_groups))
+            result = defer_in_fleet(adapted.fleet, shelved[0], decision.energy,
+                                    time.time() if now_s is None else now_s, DeferralConfig(lead_s=lead_s), keep_on,
+                                    plan_s)
         except Exception as exc:  # noqa: BLE001 - deferral is an extra; the audit goes on without it
             LOG.exception("%s: deferral failed", self.get_name())
             notes.append(f"no deferral this time ({type(exc).__name__}: {exc}): nothing shelved or brought back")

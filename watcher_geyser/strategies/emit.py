@@ -94,8 +94,12 @@ class Emitted:
 def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Mapping[str, str],
               metal_ids: Mapping[str, str], disabled_reason: str, notes: list[str],
               deferral: FleetDeferral | None = None, fleet_now: Fleet | None = None) -> Emitted:
-    """Write ``plan`` (and ``notes`` as a leading ``nop``, ``deferral``'s shelves first and its
-    bring-backs last) into ``solution``.
+    """Write ``plan`` (and ``notes`` as a leading ``nop``, ``deferral``'s shelves first, its due
+    bring-backs before the plan's waves, the others last) into ``solution``.
+
+    A due bring-back (``FleetDeferral.due``: its deadline falls before the plan is expected to
+    end, ``deferral/decide.py`` rule 1) may not wait for the waves; its room is held in ``fleet``
+    from the start (a locked instance on its destination), so it fits at every moment.
 
     ``fleet`` is the one the plan was made for (``deferral``'s: its shelved instances gone, its
     bring-backs in place and the hosts switched on for them on); ``fleet_now`` (default ``fleet``)
@@ -123,6 +127,12 @@ def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Map
         _host_action(solution, ActionKind.ENABLE, host, node_uuids, metal_ids, disabled_reason, offset + 1)
     if switch_on:
         offset += 2
+    resumed = deferral.resume if deferral is not None else []
+    destinations = deferral.destinations if deferral is not None else {}
+    due = deferral.due if deferral is not None else frozenset()
+    if any(uuid in due for uuid, _ in resumed):  # due before the plan ends: back before its waves (rule 1)
+        _bring_back(solution, [r for r in resumed if r[0] in due], destinations, offset)
+        offset += 1
     released: set[str] = set()
     placement = fleet.placement.copy()
     powered = fleet.powered.copy()
@@ -144,14 +154,7 @@ def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Map
             if action.kind is ActionKind.POWER_ON:
                 powered[fleet.host_index(action.host)] = True
             _host_action(solution, action.kind, action.host, node_uuids, metal_ids, disabled_reason, w + offset)
-    resumed = deferral.resume if deferral is not None else []
-    destinations = deferral.destinations if deferral is not None else {}
-    for uuid, name in resumed:
-        params = {"state": "active", "resource_name": name}
-        if uuid in destinations:
-            params["destination_node"] = destinations[uuid]
-        solution.add_action(INSTANCE_STATE_ACTION, input_parameters=params, resource_id=uuid,
-                            wave=len(plan.waves) + offset)
+    _bring_back(solution, [r for r in resumed if r[0] not in due], destinations, len(plan.waves) + offset)
     now = fleet if fleet_now is None else fleet_now
     return Emitted(
         migrations=migrations,
@@ -162,6 +165,16 @@ def emit_plan(solution: WavedSolution, plan: Plan, fleet: Fleet, node_uuids: Map
         shelved=len(deferral.shelve) if deferral is not None else 0,
         brought_back=len(resumed),
     )
+
+
+def _bring_back(solution: WavedSolution, resumed: list[tuple[str, str]], destinations: Mapping[str, str],
+                wave: int) -> None:
+    """Unshelve ``resumed`` ((uuid, name)) in ``wave``, each onto its destination when it has one."""
+    for uuid, name in resumed:
+        params = {"state": "active", "resource_name": name}
+        if uuid in destinations:
+            params["destination_node"] = destinations[uuid]
+        solution.add_action(INSTANCE_STATE_ACTION, input_parameters=params, resource_id=uuid, wave=wave)
 
 
 def _migrate(solution: WavedSolution, action, wave: int) -> None:

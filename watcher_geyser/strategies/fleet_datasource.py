@@ -8,7 +8,8 @@ in for Prometheus or Gnocchi at exactly that seam, with Watcher's units:
 - ``get_instance_cpu_usage``: the instance's CPU use in percent of its vcpus
   (``Instance.cpu_util`` x 100; the fleet's ``default_cpu_util`` where not measured);
 - ``get_host_cpu_usage``: the host's CPU use in percent of its cores, the sum of what its
-  instances use (``Fleet.cpu_load / physical_cores``), so host and instance figures agree;
+  instances use where they run (``Fleet.cpu_drawn_load / physical_cores``: a claim runs nothing), so
+  host and instance figures agree;
 - everything else (RAM use, root disk size, host RAM, host power) has no measurement:
   ``None``, on which Watcher's strategies fall back to the flavour's figures.
 
@@ -41,7 +42,7 @@ class FleetDatasource:
         placement = fleet.placement if placement is None else np.asarray(placement)
         util = fleet.cpu_used / np.maximum(fleet.demand[:, VCPU], 1e-12)
         self._instance_percent = {inst.uuid: float(u) * 100.0 for inst, u in zip(fleet.instances, util.tolist())}
-        host_util = fleet.cpu_load(placement) / fleet.physical_cores
+        host_util = fleet.cpu_drawn_load(placement) / fleet.physical_cores  # where guests run (claims.py)
         self._host_percent = {h.name: float(u) * 100.0 for h, u in zip(fleet.hosts, host_util.tolist())}
         self.queries = 0
 

@@ -116,6 +116,19 @@ def node_power_opts() -> list[cfg.Opt]:
     return NODE_POWER_WAIT.opts()
 
 
+#: What the migration figures affect and how to measure them, for the options and the audit parameters.
+MIGRATION_BANDWIDTH_HELP = (
+    "Live-migration speed, MB/s > 0, that times each migration (its memory over this, plus "
+    "migration_overhead_s) for the plan's expected duration: the wave timing estimate, and the deferral's "
+    "due-during-plan rule (Watcher runs no audit while a plan is ONGOING, so a shelved instance due before the "
+    "plan is expected to end comes back in it; too high a speed makes the estimate short and such an "
+    "instance late). Measure it on your cloud: Nova's migration records, memory_total / duration "
+    "(1-10 GbE with dirty-page rounds often gives 100-1000 MB/s).")
+MIGRATION_OVERHEAD_HELP = (
+    "Seconds each migration takes besides copying memory (setup, the last dirty-page round, switch-over), "
+    ">= 0, in the same estimate as migration_bandwidth_mb_s.")
+
+
 def strategy_opts() -> list[cfg.Opt]:
     """Options of ``[watcher_strategies.<name>]`` besides Watcher's own ``datasources``."""
     return [
@@ -125,6 +138,10 @@ def strategy_opts() -> list[cfg.Opt]:
         cfg.IntOpt("per_host_parallelism", default=DEFAULTS.plan.per_host_parallelism, min=1,
                    help="Migrations touching one host (as source or destination) within one wave; keep it at "
                    "Nova's max_concurrent_live_migrations."),
+        cfg.FloatOpt("migration_bandwidth_mb_s", default=DEFAULTS.plan.bandwidth_mb_s, min=0.0,
+                     help=MIGRATION_BANDWIDTH_HELP + " An audit's migration_bandwidth_mb_s parameter overrides it."),
+        cfg.FloatOpt("migration_overhead_s", default=DEFAULTS.plan.migration_overhead_s, min=0.0,
+                     help=MIGRATION_OVERHEAD_HELP + " An audit's migration_overhead_s parameter overrides it."),
         cfg.IntOpt("cpu_period_s", default=CPU_PERIOD_S, min=60,
                    help="Window of the instance CPU measurements read from the datasource, seconds."),
         cfg.IntOpt("cpu_granularity_s", default=CPU_GRANULARITY_S, min=1,
@@ -141,6 +158,12 @@ def strategy_opts() -> list[cfg.Opt]:
                    "the power-off actions Watcher executed or will execute (approved plans) and on hosts Nova "
                    "shows went off without Watcher: a host with none left stays off until its oldest "
                    "switch-off of the window is 24 h old, and the plan names it."),
+        cfg.FloatOpt("deferral_lead_s", default=defaults.DEFERRAL_LEAD_S, min=0.0,
+                     help="Seconds before its latest safe start a shelved deferrable instance is brought back, "
+                     "whatever the energy signal says: at least the audit interval plus the time an unshelve "
+                     "takes. Watcher runs no audit while an action plan is ONGOING, so the plan an audit makes "
+                     "adds its expected duration to this: an instance due before that plan ends comes back in "
+                     "it, and none is shelved that could not wait this long, that plan and the rule's min_shelve_s."),
         cfg.StrOpt("disabled_reason", default=DISABLED_REASON,
                    help="Reason recorded on the compute services the plan disables. Hosts disabled with this "
                    "reason (or Watcher's watcher_disabled) and powered off may be switched back on."),

@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from watcher_geyser.pipeline import DEFAULTS, Limits, PlanSettings, Settings, SolveSettings
+from watcher_geyser.planner.actions import check_migration_timing
 from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
+from watcher_geyser.strategies.opts import MIGRATION_BANDWIDTH_HELP, MIGRATION_OVERHEAD_HELP
 
-LIM, SOL = DEFAULTS.limits, DEFAULTS.solve
+LIM, SOL, PLAN = DEFAULTS.limits, DEFAULTS.solve, DEFAULTS.plan
 
 
 def schema(power_off_default: bool) -> dict:
@@ -71,6 +73,16 @@ def schema(power_off_default: bool) -> dict:
                 f"([watcher_strategies.<strategy>], default {LIM.swap_payback_s:g}).",
                 "type": ["number", "null"], "minimum": 0, "maximum": MAX_SWAP_PAYBACK_S, "default": None,
             },
+            "migration_bandwidth_mb_s": {
+                "description": MIGRATION_BANDWIDTH_HELP + " null: the strategy's migration_bandwidth_mb_s option "
+                f"([watcher_strategies.<strategy>], default {PLAN.bandwidth_mb_s:g}).",
+                "type": ["number", "null"], "exclusiveMinimum": True, "minimum": 0, "default": None,
+            },
+            "migration_overhead_s": {
+                "description": MIGRATION_OVERHEAD_HELP + " null: the strategy's migration_overhead_s option "
+                f"(default {PLAN.migration_overhead_s:g}).",
+                "type": ["number", "null"], "minimum": 0, "default": None,
+            },
             "deterministic": {
                 "description": "Same cluster data, same plan on every audit: one solver worker under a work "
                 "limit derived from time_limit_s instead of a time limit (slower to improve).",
@@ -108,6 +120,8 @@ class AuditParams:
     max_migrations: int | None = None
     watts_tolerance: float = LIM.watts_tolerance
     swap_payback_s: float | None = None
+    migration_bandwidth_mb_s: float | None = None
+    migration_overhead_s: float | None = None
     deterministic: bool = SOL.deterministic
     power_off: bool = False
     allow_power_on: bool = LIM.allow_power_on
@@ -128,15 +142,27 @@ class AuditParams:
             )
             values["ceiling_min"] = values["ceiling_max"]
         values["signal_source"] = (values["signal_source"] or "").strip()
+        checks = {"migration_bandwidth_mb_s": lambda v: check_migration_timing(v, 0.0),
+                  "migration_overhead_s": lambda v: check_migration_timing(PLAN.bandwidth_mb_s, v)}
+        for name, check in checks.items():
+            if values[name] is None:
+                continue
+            try:  # NaN passes the schema's bounds (every comparison with it is false)
+                check(values[name])
+            except ValueError as exc:
+                notes.append(f"{exc}: the strategy's {name} option used instead")
+                values[name] = None
         return cls(**values, notes=tuple(notes))
 
     def clamp_ceiling(self, ceiling: float) -> float:
         return min(max(ceiling, self.ceiling_min), self.ceiling_max)
 
     def settings(self, workers: int, parallelism: int, per_host_parallelism: int,
-                 swap_payback_s: float = LIM.swap_payback_s) -> Settings:
+                 swap_payback_s: float = LIM.swap_payback_s, migration_bandwidth_mb_s: float = PLAN.bandwidth_mb_s,
+                 migration_overhead_s: float = PLAN.migration_overhead_s) -> Settings:
         """The pipeline's settings for this audit, before the energy signal; the arguments are the
-        strategy's options (``swap_payback_s`` unless the audit sets its own).
+        strategy's options (``swap_payback_s`` and the migration figures unless the audit sets its own;
+        a bad option raises ValueError naming it).
 
         Without measured CPU (``use_measured_cpu`` false) there is no CPU ceiling: every
         vcpu is taken as busy, and the signal's ceiling then caps allocation.
@@ -158,5 +184,12 @@ class AuditParams:
             ),
             SolveSettings(time_limit_s=self.time_limit_s, workers=workers, deterministic=self.deterministic),
             PlanSettings(parallelism=parallelism, per_host_parallelism=per_host_parallelism,
-                         allow_power_off=self.power_off),
+                         allow_power_off=self.power_off,
+                         bandwidth_mb_s=_either(self.migration_bandwidth_mb_s, migration_bandwidth_mb_s),
+                         migration_overhead_s=_either(self.migration_overhead_s, migration_overhead_s)),
         )
+
+
+def _either(audit: float | None, option: float) -> float:
+    """The audit's value, else the strategy option's."""
+    return option if audit is None else audit

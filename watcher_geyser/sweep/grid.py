@@ -23,6 +23,7 @@ paths exist) before anything runs; a bad one is a ``GridError`` naming the file,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watcher_geyser.commands import simulate
+from watcher_geyser.inputs import did_you_mean
 
 #: options the sweep owns: each cell's output goes to the sweep's folder, silently
 RESERVED = frozenset({"out", "quiet", "no-plots"})
@@ -73,13 +75,20 @@ class Cell:
         return " ".join(f"{k}={v}" for k, v in self.options if k != "trace") or "defaults"
 
 
-def option_names() -> set[str]:
-    """Every ``geyser simulate`` long option, without its dashes."""
+def option_names(switches: bool = False) -> set[str]:
+    """Every ``geyser simulate`` long option, without its dashes (``switches``: only those taking no
+    value, such as ``deterministic``, which a grid gives as true or false)."""
     import argparse
 
     parser = argparse.ArgumentParser(add_help=False)
     simulate.add_arguments(parser)
-    return {s[2:] for action in parser._actions for s in action.option_strings if s.startswith("--")}
+    return {s[2:] for action in parser._actions for s in action.option_strings if s.startswith("--")
+            and (not switches or isinstance(action, argparse._StoreTrueAction))}
+
+
+@functools.cache
+def _switches() -> frozenset[str]:
+    return frozenset(option_names(switches=True))
 
 
 def load_grid(path: str | Path, check_paths: bool = True) -> list[Cell]:
@@ -111,9 +120,9 @@ def cells_from_dict(data: dict, path: Path, check_paths: bool = True) -> list[Ce
             if key in RESERVED:
                 raise GridError(f"{path}: {key!r} is set by `geyser sweep` itself; remove it from the grid")
             if key not in names:
-                raise GridError(
-                    f"{path}: {key!r} is not a `geyser simulate` option; use one of {', '.join(sorted(names))}"
-                )
+                usable = names - RESERVED
+                raise GridError(f"{path}: {key!r} is not a `geyser simulate` option; {did_you_mean(key, usable)}"
+                                f"use one of {', '.join(sorted(usable))}")
         axes = {k: (v if isinstance(v, list) else [v]) for k, v in grid.items()}
         for key, values in axes.items():
             if not values:
@@ -143,6 +152,8 @@ def _cell(options: dict, path: Path) -> Cell:
     for key, value in options.items():
         if isinstance(value, (list, dict)):
             raise GridError(f"{path}: {key!r} in [fixed] must be one value; put lists under [grid]")
+        if key in _switches() and not isinstance(value, bool):  # "yes" became a stray argument to simulate
+            raise GridError(f"{path}: {key!r} is a switch: write {key} = true or false, got {value!r}")
         if key in PATH_KEYS and isinstance(value, str):
             value = str((base / value).resolve())
         resolved[key] = value

@@ -5,8 +5,10 @@
     DIR/energy_vs_slatah.png    energy against SLATAH, one colour per policy
     DIR/uncovered_vs_supply.png energy drawn above the supply against the supply's size, per policy
 
-A cell whose file exists is done: a re-run skips it (the file name is the hash of its options).
-A failed cell leaves no file (it runs again next time) and shows in the table with its error.
+A cell whose file exists is done: a re-run skips it (the file name is the hash of its options),
+unless it was computed with another ``--plans`` than the cell now gets (``realistic``'s default
+became ``run-to-end``, which the options do not show): then it runs again. A failed cell leaves no
+file (it runs again next time) and shows in the table with its error.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import json
 import re
 from pathlib import Path
 
+from watcher_geyser.commands.simulate import parse
+from watcher_geyser.simulator.fidelity import fidelity
 from watcher_geyser.sweep.grid import Cell
 
 TABLE = "results.csv"
@@ -36,9 +40,21 @@ def load_done(out: Path, cells: list[Cell]) -> dict[str, dict]:
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if "summary" in record:
+        if "summary" in record and _plans(record) == _plans_now(cell):
             done[cell.key] = record
     return done
+
+
+def _plans(record: dict) -> str:
+    """The ``--plans`` a cell's record was computed with (``drop`` before the report named it: the
+    engine knew no other)."""
+    return record.get("report", {}).get("meta", {}).get("plans", "drop")
+
+
+def _plans_now(cell: Cell) -> str:
+    """The ``--plans`` the cell runs with now: its own, or its fidelity's default."""
+    args = parse(cell.argv())
+    return fidelity(args.fidelity, args.plans).plans
 
 
 def write_cell(out: Path, cell: Cell, answer: dict) -> dict:
@@ -77,6 +93,37 @@ def write_table(out: Path, cells: list[Cell], records: dict[str, dict]) -> Path:
                 ]
             )
     return path
+
+
+#: (summary key, heading, format) of the glance table printed after a sweep; results.csv holds every figure.
+GLANCE = (
+    ("energy_kwh", "energy kWh", "{:.2f}"),
+    ("energy_above_signal_kwh", "above supply kWh", "{:.2f}"),
+    ("slatah", "SLATAH", "{:.5f}"),
+    ("migrations", "migrations", "{:.0f}"),
+)
+
+
+def glance(cells: list[Cell], records: dict[str, dict], max_rows: int = 20) -> str:
+    """The cells' headline figures as a text table, in grid order (the first ``max_rows``), each cell
+    named by the options that vary: what a person looks at before opening results.csv or the plots."""
+    varying = {k for k in {k for c in cells for k in c.params} if len({str(c.params.get(k)) for c in cells}) > 1}
+    rows = [("cell", *(head for _, head, _ in GLANCE))]
+    for cell in cells[:max_rows]:
+        name = " ".join(f"{k}={v}" for k, v in cell.options if k in varying) or cell.label()
+        record = records.get(cell.key, {})
+        summary = record.get("summary", {})
+        if not summary:
+            rows.append((name, "error" if "error" in record else "missing", *("",) * (len(GLANCE) - 1)))
+            continue
+        rows.append((name, *(fmt.format(summary[k]) if summary.get(k) is not None else "-"
+                                     for k, _, fmt in GLANCE)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+             for row in rows]
+    if len(cells) > max_rows:
+        lines.append(f"... {len(cells) - max_rows} more cell(s) in {TABLE}")
+    return "\n".join(lines)
 
 
 def _text(value) -> str:

@@ -118,6 +118,8 @@ def _on_dask(client, pending: list[Cell]):
 
 #: rough relative cost of a cell by policy: solver-driven policies take the longest
 POLICY_COST = {"geyser": 10, "watcher-vwc": 10, "lr-mmt": 3, "thr-mmt": 3}
+#: How long to try reaching a --scheduler before saying it cannot be reached.
+SCHEDULER_TIMEOUT_S = 30
 
 
 def cost(cell: Cell) -> int:
@@ -129,7 +131,7 @@ def _client(workers: int | None, scheduler: str | None):
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        return Client(scheduler, timeout="30s")
+        return Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s")
     cluster = LocalCluster(
         n_workers=workers or default_workers(),
         threads_per_worker=1,  # a cell is single-threaded Python and numpy: one per process
