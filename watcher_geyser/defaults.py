@@ -16,7 +16,7 @@ TIME_LIMIT_S = 10.0
 #: swaps and CP-SAT neighbourhoods need (``geyser:time_limit_s=0.5`` or more runs them). They
 #: win 26-78 times over a PlanetLab day's 287 decisions; the day's energy stays within the
 #: replay's spread, but near a full ceiling SLATAH and migrations come out 15-50 % lower than
-#: with them. 1 s replays 20110303 as Watcher's 10 s does, at 6-8 times the CPU, and is the
+#: with them. 1 s replays 20110303 as Watcher's 10 s does, at 1.4-3.7 times the CPU, and is the
 #: recommended value (not applied: it moves every cached frontier; docs/design/simulator-cloudsim-fidelity.md).
 #: On a quiet machine a step ends when its work is done, in about a third of this.
 SIM_TIME_LIMIT_S = 0.15
