@@ -20,9 +20,10 @@ from dataclasses import replace
 import numpy as np
 
 from watcher_geyser.claims import MigrationRecord, with_claims
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.fleetgen import generate_fleet
-from watcher_geyser.model import MIGRATING, Fleet
 from watcher_geyser.planner import ActionKind, plan
+from watcher_geyser.records import MIGRATING
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement
 

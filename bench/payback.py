@@ -21,8 +21,8 @@ import argparse
 import json
 from pathlib import Path
 
+from watcher_geyser.fleet import RAM, Fleet
 from watcher_geyser.fleetgen import FAMILIES, generate_family
-from watcher_geyser.model import RAM, Fleet
 from watcher_geyser.scenario import load_scenario
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement

@@ -32,8 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from watcher_geyser.fleet import Fleet  # noqa: E402
 from watcher_geyser.fleetgen import generate_fleet  # noqa: E402
-from watcher_geyser.model import Fleet  # noqa: E402
 from watcher_geyser.planner import plan, problem_limits, replay  # noqa: E402
 from watcher_geyser.solver import solve  # noqa: E402
 from watcher_geyser.solver.problem import Bounds, Problem, Target  # noqa: E402

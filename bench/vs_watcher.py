@@ -54,8 +54,9 @@ from watcher_geyser.bounds import (
     migration_cost_lower_bound_mb,
     watts_lower_bound,
 )
+from watcher_geyser.fleet import RAM, Fleet
 from watcher_geyser.fleetgen import FAMILIES, generate_family, generate_fleet
-from watcher_geyser.model import RAM, Fleet, GroupPolicy
+from watcher_geyser.records import GroupPolicy
 
 ALL_SIZES = ("20x200", "100x2000", "113x15800", "200x16000")
 DEFAULT_CASES = (  # (size, tightness): the large ones once each, Watcher's strategy takes a minute there

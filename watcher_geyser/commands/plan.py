@@ -11,8 +11,8 @@ from pathlib import Path
 
 from watcher_geyser import defaults
 from watcher_geyser.commands.plan_report import format_summary, metrics_note, why_no_actions
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.inputs import LIMITS, cli_number
-from watcher_geyser.model import Fleet
 from watcher_geyser.names import listed
 from watcher_geyser.pipeline import (
     DEFAULTS,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watcher_geyser import defaults
-from watcher_geyser.model import MigrationKind
+from watcher_geyser.records import MigrationKind
 
 
 class ActionKind(enum.StrEnum):
