@@ -58,9 +58,10 @@ def test_no_host_switches_off_more_than_its_budget_in_any_window(util, supply_w,
     setup = DeferralSetup.seeded(VMS, deferrable, max_deferral_s=1800.0, seed=1)
     engine = Engine(trace, dc, policy, fidelity(mode), feed.available_w, None, setup)
     result = engine.run()
-    for host, offs in zip(dc.host_names, engine.host_off_times_s):
+    for host, offs in zip(dc.host_names, engine.meter.host_off_times_s):
         assert worst_in_window(offs, WINDOW_S) <= budget, f"{host} switched off at {offs} (budget {budget})"
-    assert result.host_power_cycles_max == power_cycles_per_day(engine.host_off_times_s, engine.host_ever_on,
+    meter = engine.meter
+    assert result.host_power_cycles_max == power_cycles_per_day(meter.host_off_times_s, meter.host_ever_on,
                                                                 STEPS * STEP_S)[0]
 
 

@@ -33,7 +33,7 @@ from follow_frontier import CachedRun  # noqa: E402
 
 def split_s(engine: Engine) -> dict[str, float]:
     """The run's violating host-seconds by cause."""
-    return {c.name: float(engine.acc.violation_by_cause_s[c]) for c in SlaCause if c != SlaCause.NONE}
+    return {c.name: float(engine.meter.acc.violation_by_cause_s[c]) for c in SlaCause if c != SlaCause.NONE}
 
 
 def two_core_dc(hosts: int, vm_mips: list[float]) -> DataCenter:
@@ -168,9 +168,9 @@ def test_the_causes_sum_to_the_violation_time_over_random_replays(rows, vm_mips,
                  vm_mips=np.array(vm_mips[:vms]))
     engine = Engine(trace(np.array(rows) / 100), dc, make_policy(policy_name), fidelity)
     r = engine.run()
-    by_cause = engine.acc.violation_by_cause_s
+    by_cause = engine.meter.acc.violation_by_cause_s
     assert (by_cause >= 0).all() and by_cause[SlaCause.NONE] == 0
-    assert by_cause.sum() == pytest.approx(engine.acc.violation_s, rel=1e-12, abs=1e-9)
+    assert by_cause.sum() == pytest.approx(engine.meter.acc.violation_s, rel=1e-12, abs=1e-9)
     assert r.slatah_overload + r.slatah_core_cap + r.slatah_migration == pytest.approx(r.slatah, abs=1e-12)
     s = r.series
     rows_sum = np.add(np.add(s.violation_overload_host_s, s.violation_core_cap_host_s), s.violation_migration_host_s)

@@ -112,7 +112,7 @@ class GeyserPolicy:
     in_flight: list[tuple[int, int]] = field(default_factory=list, repr=False)
     _signal_policy: SignalPolicy | None = field(default=None, repr=False)
     #: how long the last plan will run (``replay_s``): the engine brings back now the VMs due before
-    #: it ends (``Engine._decide``), as Watcher's strategy does with the planner's estimate
+    #: it ends (``decision.Decider.decide``), as Watcher's strategy does with the planner's estimate
     plan_s: float = field(default=0.0, repr=False)
     _decided_at: float | None = field(default=None, repr=False)  # the time of the last ``decide``
 
