@@ -242,7 +242,7 @@ def main() -> int:
     parser.add_argument("--families", nargs="*", choices=FAMILIES,
                         help="fleet families of bench/solver_scale.py instead of loose/tight x identical/mixed "
                         f"(sizes default to {' '.join(FAMILY_SIZES)})")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the fleets (default %(default)s)")
     parser.add_argument("--watts-tolerance", type=float, default=0.0,
                         help="our strategy's watts_tolerance parameter (default 0: watts strictly first)")
     args = parser.parse_args()
