@@ -20,9 +20,10 @@ from dataclasses import replace
 import numpy as np
 
 from watcher_geyser.claims import MigrationRecord, with_claims
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.fleetgen import generate_fleet
-from watcher_geyser.model import MIGRATING, Fleet
 from watcher_geyser.planner import ActionKind, plan
+from watcher_geyser.records import MIGRATING
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement
 
@@ -79,12 +80,14 @@ def run(seeds: int, hosts: int, instances: int, share: float, method: str, time_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--hosts", type=int, default=40)
-    parser.add_argument("--instances", type=int, default=300)
-    parser.add_argument("--migrating", type=float, default=0.05, help="share of instances migrating")
-    parser.add_argument("--method", default="auto")
-    parser.add_argument("--time-limit-s", type=float, default=5.0)
+    parser.add_argument("--seeds", type=int, default=5, help="random fleets, seeds 0 .. N-1 (default %(default)s)")
+    parser.add_argument("--hosts", type=int, default=40, help="hosts per fleet (default %(default)s)")
+    parser.add_argument("--instances", type=int, default=300, help="instances per fleet (default %(default)s)")
+    parser.add_argument("--migrating", type=float, default=0.05,
+                        help="share of instances migrating (default %(default)s)")
+    parser.add_argument("--method", default="auto", help="solver method for both solves (default %(default)s)")
+    parser.add_argument("--time-limit-s", type=float, default=5.0,
+                        help="solver seconds per solve (default %(default)s)")
     args = parser.parse_args()
     print(json.dumps(run(args.seeds, args.hosts, args.instances, args.migrating, args.method, args.time_limit_s),
                      indent=1))

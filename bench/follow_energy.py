@@ -398,8 +398,9 @@ def main(argv: list[str] | None = None) -> int:
                         "headline's reading; their share of the day's work varies with the seed, 23 to 33 %% on "
                         "PlanetLab), or work, stratified by each VM's work over the day so that they carry "
                         "about 30 %% of it (a second reading; default %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("results/follow_energy"), help="folder for the PNG plots")
-    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("results/follow_energy"),
+                        help="folder for the PNG plots (default %(default)s)")
+    parser.add_argument("--no-plots", action="store_true", help="write no plots (--out unused)")
     parser.add_argument(
         "--wall-clock",
         action="store_true",

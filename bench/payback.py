@@ -21,8 +21,8 @@ import argparse
 import json
 from pathlib import Path
 
+from watcher_geyser.fleet import RAM, Fleet
 from watcher_geyser.fleetgen import FAMILIES, generate_family
-from watcher_geyser.model import RAM, Fleet
 from watcher_geyser.scenario import load_scenario
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement
@@ -78,10 +78,13 @@ def measure(name: str, fleet: Fleet, method: str, time_limit_s: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=FAMILIES)
-    parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2])
-    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--time-limit", type=float, default=3.0)
+    parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=FAMILIES,
+                        help="fleetgen families (default: all of them)")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2],
+                        help="one fleet per family and seed (default 1 2)")
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS,
+                        help="solver methods, each on every fleet (default: all of them)")
+    parser.add_argument("--time-limit", type=float, default=3.0, help="solver seconds per solve (default %(default)s)")
     parser.add_argument("--no-scenarios", action="store_true", help="fleetgen families only")
     args = parser.parse_args()
     rows = []

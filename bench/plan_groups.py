@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--solved", type=int, default=300, help="solver targets (default 300)")
     parser.add_argument("--method", default="exact", help="solver method for the solved family (default exact)")
     parser.add_argument("--time-limit", type=float, default=0.5, help="solver seconds per case (default 0.5)")
-    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--seed", type=int, default=11, help="random seed of the targets (default %(default)s)")
     args = parser.parse_args()
     for family, count in (("constructed", args.plans), ("solved", args.solved)):
         if count > 0:

@@ -32,8 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from watcher_geyser.fleet import Fleet  # noqa: E402
 from watcher_geyser.fleetgen import generate_fleet  # noqa: E402
-from watcher_geyser.model import Fleet  # noqa: E402
 from watcher_geyser.planner import plan, problem_limits, replay  # noqa: E402
 from watcher_geyser.solver import solve  # noqa: E402
 from watcher_geyser.solver.problem import Bounds, Problem, Target  # noqa: E402
@@ -100,8 +100,8 @@ def add_swaps(fleet: Fleet, goal: np.ndarray, swaps: int, seed: int) -> np.ndarr
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hosts", type=int, default=5000)
-    parser.add_argument("--instances", type=int, default=30000)
+    parser.add_argument("--hosts", type=int, default=5000, help="hosts in the fleet (default %(default)s)")
+    parser.add_argument("--instances", type=int, default=30000, help="instances in the fleet (default %(default)s)")
     parser.add_argument("--ceiling", type=float, default=0.9, help="packing ceiling of the target (default 0.9)")
     parser.add_argument("--parallelism", type=int, default=2, help="migrations per wave (default 2)")
     parser.add_argument("--per-host", type=int, default=1, help="migrations per host per wave (default 1)")
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="how full the generated fleet is before consolidation (default 0.4)")
     parser.add_argument("--swaps", type=int, default=0,
                         help="also swap this many pairs of large instances between kept hosts (cycles to stage)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the fleet and swaps (default %(default)s)")
     parser.add_argument("--target", choices=("solver", "ffd"), default="solver",
                         help="where the consolidation target comes from (default: the solver)")
     parser.add_argument("--stage-on-emptied-hosts", action="store_true",

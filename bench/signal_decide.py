@@ -16,8 +16,9 @@ from watcher_geyser.signal.series import parse_time
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--step-s", type=float, default=300.0)
+    parser.add_argument("--days", type=int, default=30,
+                        help="days of clear-sky PV, from 2026-06-01 (default %(default)s)")
+    parser.add_argument("--step-s", type=float, default=300.0, help="seconds between decisions (default %(default)s)")
     args = parser.parse_args()
     start_s = parse_time("2026-06-01T00:00:00Z")
     end_s = start_s + args.days * 86400

@@ -106,11 +106,14 @@ def replay(argv: list[str], claims: bool) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trace", default="../shared/traces/planetlab/20110303")
-    parser.add_argument("--fidelity", choices=("cloudsim", "realistic"), default="realistic")
+    parser.add_argument("--trace", default="../shared/traces/planetlab/20110303",
+                        help="the day replayed, as geyser simulate --trace (default %(default)s)")
+    parser.add_argument("--fidelity", choices=("cloudsim", "realistic"), default="realistic",
+                        help="cloudsim: no decision sees a migration in flight, both runs equal (default %(default)s)")
     parser.add_argument("--plans", choices=PLANS, default="drop",
                         help="default drop: the decisions that meet migrations in flight (see above)")
-    parser.add_argument("--signal", default="solar:lat=52.1,lon=5.1,peak_w=21000")
+    parser.add_argument("--signal", default="solar:lat=52.1,lon=5.1,peak_w=21000",
+                        help="the supply, as geyser simulate --signal (default %(default)s)")
     parser.add_argument("--policy", action="append", help="geyser specs (default: geyser, geyser:signal=off)")
     args = parser.parse_args(argv)
     args.policy = args.policy or ["geyser", "geyser:signal=off"]

@@ -69,8 +69,9 @@ def run_one(n_hosts: int, n_servers: int, page_size: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=["100x2000", "500x10000"], metavar="HOSTSxSERVERS")
-    parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--sizes", nargs="+", default=["100x2000", "500x10000"], metavar="HOSTSxSERVERS",
+                        help="emulated clouds, one line each (default: 100x2000 500x10000)")
+    parser.add_argument("--page-size", type=int, default=500, help="servers per Nova page (default %(default)s)")
     args = parser.parse_args()
     for size in args.sizes:
         hosts, servers = (int(x) for x in size.lower().split("x"))

@@ -54,8 +54,9 @@ from watcher_geyser.bounds import (
     migration_cost_lower_bound_mb,
     watts_lower_bound,
 )
+from watcher_geyser.fleet import RAM, Fleet
 from watcher_geyser.fleetgen import FAMILIES, generate_family, generate_fleet
-from watcher_geyser.model import RAM, Fleet, GroupPolicy
+from watcher_geyser.records import GroupPolicy
 
 ALL_SIZES = ("20x200", "100x2000", "113x15800", "200x16000")
 DEFAULT_CASES = (  # (size, tightness): the large ones once each, Watcher's strategy takes a minute there
@@ -241,7 +242,7 @@ def main() -> int:
     parser.add_argument("--families", nargs="*", choices=FAMILIES,
                         help="fleet families of bench/solver_scale.py instead of loose/tight x identical/mixed "
                         f"(sizes default to {' '.join(FAMILY_SIZES)})")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the fleets (default %(default)s)")
     parser.add_argument("--watts-tolerance", type=float, default=0.0,
                         help="our strategy's watts_tolerance parameter (default 0: watts strictly first)")
     args = parser.parse_args()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from watcher_geyser.model import Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.power import PowerModel
+from watcher_geyser.records import GroupPolicy, Host, HostState, Instance, ServerGroup
 
 
 def host(

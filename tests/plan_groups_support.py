@@ -23,9 +23,10 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from watcher_geyser.model import Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner import ActionKind
 from watcher_geyser.power import PowerModel
+from watcher_geyser.records import GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.solver.problem import Bounds, Problem, Target
 
 POWER = PowerModel.linear(100.0, 300.0)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from watcher_geyser.defaults import SWAP_PAYBACK_S
-from watcher_geyser.model import Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.power import PowerModel
+from watcher_geyser.records import GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.solver import Problem
 
 

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watcher_geyser.cloud import CloudRecords, HypervisorRecord, Inventory, ServerGroupRecord, ServerRecord, to_fleet
-from watcher_geyser.model import HostState
 from watcher_geyser.power import PowerModel
+from watcher_geyser.records import HostState
 
 POWER = PowerModel.linear(100, 200)
 

@@ -12,7 +12,7 @@ from tests.strategies import fleets
 from watcher_geyser.deferral import Deferral
 from watcher_geyser.deferral.fleet import FleetDeferral, Shelved
 from watcher_geyser.deferral.room import Returning, make_room, with_room
-from watcher_geyser.model import HostState
+from watcher_geyser.records import HostState
 from watcher_geyser.solver.limits import above, host_load, packing_limits
 
 

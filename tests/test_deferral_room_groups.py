@@ -15,7 +15,7 @@ from tests.strategies import fleets
 from watcher_geyser.deferral import Deferral
 from watcher_geyser.deferral.fleet import FleetDeferral, Shelved, with_groups
 from watcher_geyser.deferral.room import Returning, make_room, with_room
-from watcher_geyser.model import GroupPolicy
+from watcher_geyser.records import GroupPolicy
 from watcher_geyser.solver.rules.cores import covered_need
 
 AFF, ANTI = GroupPolicy.AFFINITY, GroupPolicy.ANTI_AFFINITY

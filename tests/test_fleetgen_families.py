@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from watcher_geyser.fleet import RAM
 from watcher_geyser.fleetgen import INSTANCES_PER_HOST, generate_family
-from watcher_geyser.model import RAM
 
 
 def test_tight_deep_hosts_hold_tens_of_instances_of_three_generations_most_of_them_full():

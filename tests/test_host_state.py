@@ -10,8 +10,8 @@ import pytest
 
 from watcher_geyser.cloud import CloudRecords, HypervisorRecord, ServerRecord, to_fleet
 from watcher_geyser.host_state import PowerReading, classify_host
-from watcher_geyser.model import HostState
 from watcher_geyser.power import PowerModel
+from watcher_geyser.records import HostState
 
 ANY = object()
 ENABLED, DISABLED, OFF, OUT = HostState.ENABLED, HostState.DISABLED, HostState.OFF, None

@@ -1,7 +1,7 @@
 """An instance with a Nova task in flight (a live migration, a resize, a rebuild, ..) stays where it is.
 
 Nova keeps vm_state "active" meanwhile and refuses another migration (HTTP 409); the task is the
-instance's ``state`` (``model.NOVA_TASKS``), read from ``OS-EXT-STS:task_state`` by the snapshot
+instance's ``state`` (``records.NOVA_TASKS``), read from ``OS-EXT-STS:task_state`` by the snapshot
 and the Watcher adapter and set by the simulator for a VM migrating now. It is pinned, not locked:
 the reasons say it is busy, it is never shelved.
 """
@@ -20,9 +20,9 @@ from watcher_geyser.deferral import Deferral
 from watcher_geyser.deferral.energy import Energy
 from watcher_geyser.deferral.fleet import defer_in_fleet
 from watcher_geyser.instance_state import in_flight_note, read_instance
-from watcher_geyser.model import MIGRATING, NOVA_TASKS, Instance
 from watcher_geyser.planner import plan
 from watcher_geyser.power import PowerModel
+from watcher_geyser.records import MIGRATING, NOVA_TASKS, Instance
 from watcher_geyser.simulator.engine import simulate
 from watcher_geyser.simulator.fidelity import fidelity
 from watcher_geyser.solver import Problem, solve

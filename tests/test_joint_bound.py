@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from tests.builders import fleet, host, vm
 from tests.strategies import problems
 from watcher_geyser import bounds
+from watcher_geyser.fleet import VCPU
 from watcher_geyser.joint_bound import (
     SECONDS_PER_COLUMN,
     TIME_SHARE,
@@ -19,7 +20,6 @@ from watcher_geyser.joint_bound import (
     _instance_keys,
     joint_watts_lower_bound,
 )
-from watcher_geyser.model import VCPU
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.limits import CPU_CORES, held_limits
 

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from tests.plan_groups_support import check_plan, group_case
 from tests.planner_support import host, target_of, vm
-from watcher_geyser.model import Fleet, GroupPolicy, ServerGroup
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner import UndoneReason, plan
 from watcher_geyser.planner.groups import group_notes
+from watcher_geyser.records import GroupPolicy, ServerGroup
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

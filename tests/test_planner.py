@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from tests.planner_support import host, target_of, vm
-from watcher_geyser.model import Fleet, GroupPolicy, HostState, ServerGroup
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner import ActionKind, Timing, UndoneReason, format_plan_table, plan, problem_limits, replay
+from watcher_geyser.records import GroupPolicy, HostState, ServerGroup
 
 
 def _safe(target, result):

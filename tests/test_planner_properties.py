@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.planner_support import random_case
-from watcher_geyser.model import HostState
 from watcher_geyser.planner import ActionKind, plan, problem_limits, replay
 from watcher_geyser.planner.limits import instance_demand
+from watcher_geyser.records import HostState
 
 CASES = dict(
     seed=st.integers(0, 2**31),

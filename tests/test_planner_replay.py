@@ -1,8 +1,9 @@
 """The replay oracle catches every kind of unsafe plan it is meant to (an oracle that never fails proves nothing)."""
 
 from tests.planner_support import host, target_of, vm
-from watcher_geyser.model import Fleet, GroupPolicy, HostState, ServerGroup
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner import Action, ActionKind, problem_limits, replay, transit_limits
+from watcher_geyser.records import GroupPolicy, HostState, ServerGroup
 
 LIVE, COLD = ActionKind.LIVE_MIGRATE, ActionKind.COLD_MIGRATE
 

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher_geyser.model import RESOURCES
+from watcher_geyser.fleet import RESOURCES
 from watcher_geyser.planner import TRANSIT_RESOURCES
 from watcher_geyser.planner.rows import add_to, covers, excess, fits, plus, take_from
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from tests.builders import fleet, host, vm
 from tests.strategies import fleets
 from watcher_geyser.cli import main
-from watcher_geyser.model import HostState
 from watcher_geyser.planner import ActionKind, plan, problem_limits, replay
+from watcher_geyser.records import HostState
 from watcher_geyser.scenario import save_scenario
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement, hot_hosts

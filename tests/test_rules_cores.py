@@ -15,7 +15,7 @@ from tests.planner_support import host as planner_host
 from tests.planner_support import target_of
 from tests.planner_support import vm as planner_vm
 from tests.strategies import problems
-from watcher_geyser.model import Fleet
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner import plan
 from watcher_geyser.scenario import ScenarioError, fleet_from_dict, fleet_to_dict
 from watcher_geyser.solver import Problem, solve

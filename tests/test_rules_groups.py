@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.builders import fleet, host, vm
-from watcher_geyser.model import GroupPolicy
+from watcher_geyser.records import GroupPolicy
 from watcher_geyser.solver.rules.groups import (
     affinity_members,
     anti_affinity_groups,

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from watcher_geyser.fleetgen import generate_family
-from watcher_geyser.model import HostState, MigrationKind
+from watcher_geyser.records import HostState, MigrationKind
 from watcher_geyser.scenario import (
     GROUP_FIELDS,
     HOST_FIELDS,

@@ -76,6 +76,33 @@ def test_a_host_cycling_off_and_on_is_counted():
     assert (c.host_power_cycles_max, c.host_power_cycles_mean) == (2.0, 1.0)
 
 
+def test_a_host_never_on_is_no_switch_off_and_the_table_shows_switch_offs():
+    """CloudSim starts every host "active", so a host idle at its first record is one of its shutdowns;
+    it never switched off, so it is no cycle: the table shows the switch-offs the cycles are made of."""
+    from watcher_geyser.simulator.report import table
+
+    rows = [[0.3] * 5, [0.3] * 5]
+    for fid in (REALISTIC, CLOUDSIM):
+        r = simulate(trace(rows), tiny_dc(hosts=3), Shuttle(), fid)
+        # h1 switches off twice (the first ends the on-period it started in); h2 is never on
+        assert r.host_power_offs == sum(map(len, r.host_off_times_s)) == 2
+        assert r.host_shutdowns == 3  # CloudSim's count adds h2
+        assert r.host_ever_on == (True, True, False)
+        assert (r.host_power_cycles_max, r.host_power_cycles_mean) == (2.0, 1.0)
+        head, _, row = table([r]).splitlines()
+        column = [c.strip() for c in head.split("  ") if c.strip()]  # headers may hold one space
+        values = row.split()
+        assert "shutdowns" not in column
+        assert values[column.index("switch-offs")] == "2" and values[column.index("cycles/host/day")] == "2.0"
+
+
+def test_a_host_on_at_the_start_and_switched_off_is_one_cycle():
+    r = simulate(trace([[0.3] * 3]), tiny_dc(hosts=2, vms=1), MoveOnce(), REALISTIC)
+    # v0 starts on h0 and moves to h1: h0's first on-period ends by a switch-off, h1 stays on
+    assert r.host_off_times_s[0] and not r.host_off_times_s[1]
+    assert (r.host_power_offs, r.host_power_cycles_max, r.host_power_cycles_mean) == (1, 1.0, 0.5)
+
+
 def test_power_cycles_worst_day_window_and_mean_per_day():
     day = 86400.0
     ever = np.array([True, True, False, False])

@@ -251,6 +251,7 @@ def test_the_window_of_a_single_day_without_spill_is_the_whole_run():
     assert day.energy_kwh == pytest.approx(run.energy_kwh, rel=1e-9)
     assert day.migrations == run.migrations and day.slatah == pytest.approx(run.slatah, rel=1e-9)
     assert day.power_cycles_max == run.host_power_cycles_max
+    assert day.power_cycles_mean == pytest.approx(run.host_power_cycles_mean, rel=1e-12)
 
 
 def test_a_bad_window_is_refused():

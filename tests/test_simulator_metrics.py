@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher_geyser.model import Fleet
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.power import PowerModel
 from watcher_geyser.simulator.baselines import DecisionStats, first_fit, make_policy
 from watcher_geyser.simulator.datacenter import DataCenter

@@ -93,7 +93,7 @@ def test_realistic_fidelity_runs_migrations_two_at_a_time_as_watchers_planner_do
 
 
 def test_the_policy_sees_the_hour_mean_of_cpu_and_released_hosts_as_disabled(sample):
-    from watcher_geyser.model import HostState
+    from watcher_geyser.records import HostState
     from watcher_geyser.simulator.watcher_vwc import WatcherVWCPolicy
 
     trace, dc = sample

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.strategies import few_flavour_problems, problems
-from watcher_geyser.model import Fleet, Host, Instance
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.power import PowerModel
+from watcher_geyser.records import Host, Instance
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.payback import exempt_moves, pay_back, unpaid_moves

@@ -13,7 +13,7 @@ from tests.builders import fleet, host, vm
 from tests.strategies import few_flavour_problems, problems
 from watcher_geyser import defaults
 from watcher_geyser.cli import main
-from watcher_geyser.model import RAM
+from watcher_geyser.fleet import RAM
 from watcher_geyser.scenario import save_scenario
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement

@@ -2,8 +2,9 @@
 
 from dataclasses import replace
 
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.fleetgen import generate_fleet
-from watcher_geyser.model import Fleet, HostState
+from watcher_geyser.records import HostState
 from watcher_geyser.scenario import save_scenario
 
 f = generate_fleet(16, 120, mixed=True, seed=7, zones=2, server_groups=2, locked_share=0.03)

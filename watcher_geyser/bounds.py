@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from watcher_geyser.model import RAM, VCPU, Fleet
+from watcher_geyser.fleet import RAM, VCPU, Fleet
 
 EPS = 1e-9
 

@@ -56,8 +56,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from watcher_geyser.model import MIGRATING, Fleet, Instance
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.names import listed
+from watcher_geyser.records import MIGRATING, Instance
 
 # Nova's resource tracker counts every migration whose status is not one of these on both of
 # its hosts (nova/db/main/api.py, ``migration_get_in_progress_by_host_and_node``). "accepted"

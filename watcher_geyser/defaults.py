@@ -94,6 +94,17 @@ PER_HOST_PARALLELISM = 1
 BANDWIDTH_MB_S = 1000.0
 #: Seconds each migration takes besides copying (setup, last dirty-page round, switch-over).
 MIGRATION_OVERHEAD_S = 5.0
+#: Seconds a host takes from the power-on request to its nova-compute service up (the strategy's
+#: ``host_power_on_s``, ``geyser plan --power-on-time``), for the plan's duration estimate: a wave
+#: that switches hosts on lasts this long, and a deferral bring-back that needs a host switched on
+#: adds it. Like the migration speed, it says which shelved instances fall due before the plan
+#: ends (``deferral/horizon.py``): too short a figure makes such a bring-back late. Five minutes
+#: suits a server with a fast firmware; bare metal through Ironic often takes 5-15 minutes (measure
+#: it: the Ironic node's power state change, then the compute service's ``updated_at``).
+POWER_ON_S = 300.0
+#: Seconds a host takes to power off (the strategy's ``host_power_off_s``, ``geyser plan
+#: --power-off-time``): the length of the plan's last wave when it switches emptied hosts off.
+POWER_OFF_S = 60.0
 
 #: A host's linear power model when nothing says better, watts at idle and at 100 % CPU: the
 #: plugin's ``[geyser_power] default_idle_w``/``default_max_w``, ``geyser snapshot --idle-w``/

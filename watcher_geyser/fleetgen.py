@@ -12,8 +12,9 @@ import uuid as uuidlib
 
 import numpy as np
 
-from watcher_geyser.model import RAM, Fleet, GroupPolicy, Host, Instance, ServerGroup
+from watcher_geyser.fleet import RAM, Fleet
 from watcher_geyser.power import PowerModel
+from watcher_geyser.records import GroupPolicy, Host, Instance, ServerGroup
 
 # (name, vcpus, memory_mb, disk_gb, weight): a public-cloud-like mix, small flavours common.
 FLAVORS = (

@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from watcher_geyser.model import HostState
+from watcher_geyser.records import HostState
 
 OUR_DISABLED_REASONS = ("watcher_geyser", "watcher_disabled")  # reasons we (or Watcher's consolidation) disable with
 

@@ -7,7 +7,7 @@ snapshot replays what Watcher would see. The rule:
 - a Nova task in flight (``task_state``: migrating, resize_migrating, rebuilding, powering-off,
   .. any non-empty one is Nova's own "busy") stays where it is: Nova keeps vm_state ``active``
   meanwhile but refuses another migration (HTTP 409), and in Watcher one failed action fails the
-  whole action plan. The task becomes the instance's ``state`` (``model.NOVA_TASKS``), so
+  whole action plan. The task becomes the instance's ``state`` (``records.NOVA_TASKS``), so
   ``pinned_reason`` says it is busy; ``in_flight_note`` names them all in one note;
 - ``paused`` stays where it is (a note): Watcher's ``migrate`` action refuses to
   live-migrate an instance whose status is not ACTIVE, so planning it would fail the plan;
@@ -30,8 +30,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from watcher_geyser.deferral.spec import parse_deferral
-from watcher_geyser.model import GroupPolicy, Instance
 from watcher_geyser.names import listed
+from watcher_geyser.records import GroupPolicy, Instance
 
 
 def read_instance(read: Instance, metadata: Mapping[str, str], group_policy: str | None,

@@ -32,7 +32,7 @@ from ortools.linear_solver import pywraplp
 
 from watcher_geyser import defaults
 from watcher_geyser.bounds import candidate_hosts, pinned_hosts
-from watcher_geyser.model import Fleet
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.tables import unique_rows
 
 #: Instances of one zone and flavour are cut into this many bands of measured CPU (equal

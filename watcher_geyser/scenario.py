@@ -14,20 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from watcher_geyser.deferral.spec import parse_deferral
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.inputs import LIMITS, InputError, closest, load_json, number, read_text, write_atomically
-from watcher_geyser.model import (
+from watcher_geyser.power import PowerModel
+from watcher_geyser.records import (
     DEFAULT_ZONE,
     MOVABLE_STATES,
     NOVA_TASKS,
     PINNED_STATES,
-    Fleet,
     GroupPolicy,
     Host,
     HostState,
     Instance,
     ServerGroup,
 )
-from watcher_geyser.power import PowerModel
 
 
 class ScenarioError(InputError):

@@ -16,7 +16,7 @@ from wsgi_intercept import interceptor
 
 from tests.ops.clouds import CLOUD, clouds_yaml, emulated_endpoints
 from watcher_geyser.cli import main
-from watcher_geyser.model import HostState
+from watcher_geyser.records import HostState
 from watcher_geyser.scenario import load_scenario
 
 pytestmark = pytest.mark.functional

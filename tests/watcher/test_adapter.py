@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from tests.watcher import cluster
 from watcher_geyser.host_state import PowerReading, classify_host
-from watcher_geyser.model import HostState, MigrationKind
 from watcher_geyser.power import PowerModel
+from watcher_geyser.records import HostState, MigrationKind
 from watcher_geyser.strategies import cloud
 from watcher_geyser.strategies.adapter import fleet_from_model
 

@@ -6,9 +6,11 @@ that holds one instance geyser shelved and a bare-metal service for every host.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
+from oslo_config import cfg
 
 from tests.builders import fleet, host, vm
 from watcher_geyser.deferral import Deferral
@@ -131,58 +133,89 @@ def test_the_action_names_the_host_only_for_an_offloaded_server_on_an_api_that_t
     assert "SHELVED, and only an offloaded one" in _cannot_target(_Endpoint("2.103"), "SHELVED")
 
 
+@contextlib.contextmanager
+def _energy_option(name: str, value):
+    """``[watcher_strategies.geyser_energy] name = value`` for the block (the strategy loaded once before)."""
+    group = "watcher_strategies.geyser_energy"
+    cfg.CONF.set_override(name, value, group=group)
+    try:
+        yield
+    finally:
+        cfg.CONF.clear_override(name, group=group)
+
+
+def _shelved(uuid: str, name: str, left_s: float, vcpus: int, memory_mb: int) -> Shelved:
+    """An instance geyser shelved with ``left_s`` of its 8 h maximum deferral left."""
+    spec = Deferral(max_deferral_s=8 * HOUR, shelved_at_s=time.time() - 8 * HOUR + left_s)
+    return Shelved(uuid, name, spec, vcpus, memory_mb, 20, "az1")
+
+
+def _scarce_run(f, shelved: list[Shelved], parameters: dict):
+    """``geyser_energy`` on ``f`` with scarce energy throughout (only a deadline brings a job back)."""
+    from watcher_geyser.signal import opts as signal_opts
+
+    signal_opts.register_opts(cfg.CONF)
+    with contextlib.ExitStack() as stack:
+        cfg.CONF.set_override("named_sources", ["scarce=constant:1W"], group=signal_opts.GROUP)
+        stack.callback(cfg.CONF.clear_override, "named_sources", group=signal_opts.GROUP)
+        run = offline.run_strategy("geyser_energy", f, {"time_limit_s": 2.0, "signal_source": "scarce", **parameters},
+                                   cloud=ShelvedCloud(f, shelved))
+    back = sorted(a["input_parameters"]["resource_id"] for a in run.solution.actions
+                  if a["action_type"] == INSTANCE_STATE_ACTION)
+    return run, back
+
+
+JOB = "11111111-2222-3333-4444-555555555555"
+LATER = "66666666-2222-3333-4444-555555555555"
+
+
 def _slow_network_run(parameters: dict):
     """Two hosts, each with one light instance of 32 GB: the plan packs them onto one host (one
     migration of 32 GB). One instance shelved with 30 min of its 8 h left: more than the 15 min lead
     plus the plan's estimate at the default 1000 MB/s (about 40 s a migration), less than it at 10 MB/s."""
     f = fleet([host("a", vcpus=16, memory_mb=131072), host("b", vcpus=16, memory_mb=131072)],
               [vm("v1", "a", vcpus=2, memory_mb=32768), vm("v2", "b", vcpus=2, memory_mb=32768)])
-    spec = Deferral(max_deferral_s=8 * HOUR, shelved_at_s=time.time() - 8 * HOUR + 1800)
-    job = Shelved("11111111-2222-3333-4444-555555555555", "job", spec, 2, 2048, 20, "az1")
-    from oslo_config import cfg
-
-    from watcher_geyser.signal import opts as signal_opts
-
-    signal_opts.register_opts(cfg.CONF)  # scarce energy throughout: only a deadline brings the job back
-    cfg.CONF.set_override("named_sources", ["scarce=constant:1W"], group=signal_opts.GROUP)
-    try:
-        run = offline.run_strategy("geyser_energy", f, {"time_limit_s": 2.0, "signal_source": "scarce", **parameters},
-                                   cloud=ShelvedCloud(f, [job]))
-    finally:
-        cfg.CONF.clear_override("named_sources", group=signal_opts.GROUP)
-    back = [a["input_parameters"]["resource_id"] for a in run.solution.actions
-            if a["action_type"] == INSTANCE_STATE_ACTION]
+    run, back = _scarce_run(f, [_shelved(JOB, "job", 1800, 2, 2048)], parameters)
     migrations = [a for a in run.solution.actions if a["action_type"] == "migrate"]
-    return job, back, migrations, run.strategy.outcome["notes"]
+    return back, migrations, run.strategy.outcome["notes"]
 
 
 def test_the_migration_bandwidth_times_the_plan_and_brings_back_what_a_slower_network_makes_due():
     """The default 1000 MB/s leaves the job shelved; the operator's 10 MB/s (audit parameter, or the
     strategy's option) makes the plan about 55 min long, so the job falls due while it runs and comes back."""
-    from oslo_config import cfg
-
-    job, back, migrations, _ = _slow_network_run({})
+    back, migrations, _ = _slow_network_run({})
     assert migrations and back == []
-    job, back, migrations, notes = _slow_network_run({"migration_bandwidth_mb_s": 10.0})
-    assert back == [job.uuid]
+    back, migrations, notes = _slow_network_run({"migration_bandwidth_mb_s": 10.0})
+    assert back == [JOB]
     assert any("planned 2 times" in n for n in notes)
-    group = "watcher_strategies.geyser_energy"
-    cfg.CONF.set_override("migration_bandwidth_mb_s", 10.0, group=group)
-    try:
-        assert _slow_network_run({})[1] == [job.uuid]
-        assert _slow_network_run({"migration_bandwidth_mb_s": 1000.0})[1] == []  # the audit's own wins
-    finally:
-        cfg.CONF.clear_override("migration_bandwidth_mb_s", group=group)
+    with _energy_option("migration_bandwidth_mb_s", 10.0):
+        assert _slow_network_run({})[0] == [JOB]
+        assert _slow_network_run({"migration_bandwidth_mb_s": 1000.0})[0] == []  # the audit's own wins
 
 
-def test_a_migration_bandwidth_option_that_is_not_a_number_fails_the_audit_naming_it():
-    from oslo_config import cfg
+def _slow_power_on_run(parameters: dict) -> list[str]:
+    """Two hosts full to the vcpu, one off; one instance due (5 min of its 8 h left), which needs the off host
+    switched on, and one with 30 min left: more than the 15 min lead plus the plan's estimate with the default
+    power-on (300 s), less than it with bare metal's 20 min. The ids brought back."""
+    f = fleet([host("a", vcpus=8), host("b", vcpus=8), host("c", vcpus=8, state="off")],
+              [vm("v1", "a", vcpus=8, cpu_util=0.9), vm("v2", "b", vcpus=8, cpu_util=0.9)])
+    shelved = [_shelved(JOB, "due", 300, 4, 4096), _shelved(LATER, "later", 1800, 4, 4096)]
+    return _scarce_run(f, shelved, parameters)[1]
 
-    group = "watcher_strategies.geyser_energy"
+
+def test_the_host_power_on_time_brings_back_what_a_slow_bare_metal_boot_makes_due():
+    """The default 300 s power-on leaves the later job shelved; the operator's 20 min (audit parameter, or the
+    strategy's option) makes the plan that switches c on long enough for it to fall due, and it comes back too."""
+    assert _slow_power_on_run({}) == [JOB]
+    assert _slow_power_on_run({"host_power_on_s": 1200.0}) == [JOB, LATER]
+    with _energy_option("host_power_on_s", 1200.0):
+        assert _slow_power_on_run({}) == [JOB, LATER]
+        assert _slow_power_on_run({"host_power_on_s": 300.0}) == [JOB]  # the audit's own wins
+
+
+@pytest.mark.parametrize("name", ["migration_bandwidth_mb_s", "host_power_on_s", "host_power_off_s"])
+def test_a_timing_option_that_is_not_a_number_fails_the_audit_naming_it(name):
     _slow_network_run({})  # loads the strategy: its options registered
-    cfg.CONF.set_override("migration_bandwidth_mb_s", float("nan"), group=group)
-    try:
-        with pytest.raises(ValueError, match=r"\[watcher_strategies.geyser_energy\] migration_bandwidth_mb_s"):
-            _slow_network_run({})
-    finally:
-        cfg.CONF.clear_override("migration_bandwidth_mb_s", group=group)
+    with _energy_option(name, float("nan")), pytest.raises(
+            ValueError, match=rf"\[watcher_strategies.geyser_energy\] {name}"):
+        _slow_network_run({})

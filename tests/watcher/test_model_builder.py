@@ -6,9 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.fleetgen import generate_fleet
-from watcher_geyser.model import Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
+from watcher_geyser.records import GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.strategies import model_builder
 from watcher_geyser.strategies.adapter import fleet_from_model
 from watcher_geyser.strategies.fleet_datasource import FleetDatasource

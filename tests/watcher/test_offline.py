@@ -68,8 +68,9 @@ def test_an_unknown_strategy_is_named_with_what_is_installed(fleet):
 
 
 def test_a_pair_that_relies_on_a_departure_overloads_its_destination():
-    from watcher_geyser.model import Fleet, Host, Instance
+    from watcher_geyser.fleet import Fleet
     from watcher_geyser.power import PowerModel
+    from watcher_geyser.records import Host, Instance
 
     power = PowerModel.linear(100, 200)
     fleet = Fleet.build([Host(n, 8, 8192, 100, power) for n in "ABC"],

@@ -180,20 +180,23 @@ def test_the_migration_figures_are_the_strategy_options_unless_the_audit_sets_it
 @pytest.mark.parametrize("bad", [
     {"migration_bandwidth_mb_s": 0}, {"migration_bandwidth_mb_s": -10}, {"migration_bandwidth_mb_s": "fast"},
     {"migration_overhead_s": -1}, {"migration_overhead_s": "5s"},
+    {"host_power_on_s": -1}, {"host_power_on_s": "15min"}, {"host_power_off_s": -0.5}, {"host_power_off_s": "1m"},
 ])
-def test_bad_migration_figures_are_refused_by_the_schema(bad):
+def test_bad_timing_figures_are_refused_by_the_schema(bad):
     with pytest.raises(jsonschema.ValidationError):
         validated(bad)
 
 
-def test_a_nan_migration_figure_in_an_audit_is_noted_and_the_option_used():
+def test_a_nan_timing_figure_in_an_audit_is_noted_and_the_option_used():
     """NaN passes the JSON schema's bounds: the reading keeps the option and says why."""
-    for name in ("migration_bandwidth_mb_s", "migration_overhead_s"):
+    for name in ("migration_bandwidth_mb_s", "migration_overhead_s", "host_power_on_s", "host_power_off_s"):
         audit = AuditParams.from_input({name: float("nan")})
         assert getattr(audit, name) is None
         assert any(note.startswith(name) and "option used instead" in note for note in audit.notes)
     plan = AuditParams.from_input({"migration_bandwidth_mb_s": float("nan")}).settings(2, 2, 1, 600.0, 100.0).plan
     assert plan.bandwidth_mb_s == 100.0
+    plan = AuditParams.from_input({"host_power_on_s": float("nan")}).settings(2, 2, 1, host_power_on_s=700.0).plan
+    assert plan.power_on_s == 700.0
 
 
 @pytest.mark.parametrize("bandwidth, overhead, named", [
@@ -204,3 +207,58 @@ def test_a_nan_migration_figure_in_an_audit_is_noted_and_the_option_used():
 def test_bad_migration_options_raise_naming_the_option(bandwidth, overhead, named):
     with pytest.raises(ValueError, match=named):
         AuditParams().settings(2, 2, 1, 600.0, bandwidth, overhead)
+
+
+def _hot_next_to_off():
+    """'hot' runs 24 cores of measured CPU on 16, 'busy' is full, 'spare' is off: the plan switches spare on."""
+    from tests.builders import fleet, host, vm
+
+    instances = [vm(f"v{i}", "hot", vcpus=4, memory_mb=2048, cpu_util=1.0) for i in range(6)]
+    instances += [vm(f"b{i}", "busy", vcpus=4, memory_mb=2048, cpu_util=1.0) for i in range(4)]
+    return fleet([host("hot"), host("busy"), host("spare", state="off")], instances)
+
+
+def test_the_power_times_are_the_strategy_options_unless_the_audit_sets_its_own_and_reach_the_timing():
+    conf = cfg.ConfigOpts()
+    conf.register_opts(opts.strategy_opts(), group="watcher_strategies.geyser_energy")
+    group = conf["watcher_strategies.geyser_energy"]
+    assert (group.host_power_on_s, group.host_power_off_s) == (DEFAULTS.plan.power_on_s, DEFAULTS.plan.power_off_s)
+    assert (DEFAULTS.plan.timing.power_on_s, DEFAULTS.plan.timing.power_off_s) == (300.0, 60.0)
+    plan = AuditParams.from_input(validated({})).settings(2, 2, 1, host_power_on_s=900.0, host_power_off_s=120.0).plan
+    assert (plan.timing.power_on_s, plan.timing.power_off_s) == (900.0, 120.0)
+    audit = AuditParams.from_input(validated({"host_power_on_s": 600, "host_power_off_s": 0}))
+    plan = audit.settings(2, 2, 1, host_power_on_s=900.0, host_power_off_s=120.0).plan
+    assert (plan.timing.power_on_s, plan.timing.power_off_s) == (600.0, 0.0)
+
+
+def test_a_slow_power_on_lengthens_the_plan_that_switches_a_host_on_by_the_difference():
+    from watcher_geyser.pipeline import run
+    from watcher_geyser.planner import ActionKind
+
+    f = _hot_next_to_off()
+    plans = [run(f, AuditParams(time_limit_s=2.0, host_power_on_s=on).settings(1, 2, 1)).plan for on in (None, 900.0)]
+    assert [[a.kind for a in p.waves[0]] for p in plans] == [[ActionKind.POWER_ON]] * 2
+    assert [[len(w) for w in p.waves] for p in plans][0] == [[len(w) for w in p.waves] for p in plans][1]
+    assert plans[1].duration_estimate_s - plans[0].duration_estimate_s == pytest.approx(900.0 - 300.0)
+
+
+def test_a_slow_power_off_lengthens_the_plan_that_switches_hosts_off_by_the_difference():
+    from tests.builders import fleet, host, vm
+    from watcher_geyser.pipeline import run
+    from watcher_geyser.planner import ActionKind
+
+    f = fleet([host("a", memory_mb=131072), host("b", memory_mb=131072)],
+              [vm("v1", "a", memory_mb=4096), vm("v2", "b", memory_mb=4096)])
+    plans = [run(f, AuditParams(time_limit_s=2.0, power_off=True, host_power_off_s=off).settings(1, 2, 1)).plan
+             for off in (None, 600.0)]
+    assert all(ActionKind.POWER_OFF in [a.kind for a in p.waves[-1]] for p in plans)
+    assert plans[1].duration_estimate_s - plans[0].duration_estimate_s == pytest.approx(600.0 - 60.0)
+
+
+@pytest.mark.parametrize("power_on, power_off, named", [
+    (-1.0, 60.0, "host_power_on_s"), (float("nan"), 60.0, "host_power_on_s"), (float("inf"), 60.0, "host_power_on_s"),
+    (300.0, -1.0, "host_power_off_s"), (300.0, float("nan"), "host_power_off_s"),
+])
+def test_bad_power_time_options_raise_naming_the_option(power_on, power_off, named):
+    with pytest.raises(ValueError, match=named):
+        AuditParams().settings(2, 2, 1, host_power_on_s=power_on, host_power_off_s=power_off)

@@ -39,7 +39,7 @@ from watcher_geyser.cloud.records import (
     ServerGroupRecord,
     ServerRecord,
 )
-from watcher_geyser.model import DEFAULT_ZONE
+from watcher_geyser.records import DEFAULT_ZONE
 
 RESOURCE_CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
 DEFAULT_PAGE_SIZE = 500

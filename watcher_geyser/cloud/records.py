@@ -28,10 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from watcher_geyser.claims import MigrationRecord, with_claims
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.host_state import OUR_DISABLED_REASONS, PowerReading, classify_host
 from watcher_geyser.instance_state import in_flight_note, read_instance
-from watcher_geyser.model import DEFAULT_ZONE, Fleet, GroupPolicy, Host, HostState, Instance, ServerGroup
 from watcher_geyser.power import PowerModel
+from watcher_geyser.records import DEFAULT_ZONE, GroupPolicy, Host, HostState, Instance, ServerGroup
 
 
 @dataclass(frozen=True)

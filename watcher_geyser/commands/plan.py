@@ -11,8 +11,8 @@ from pathlib import Path
 
 from watcher_geyser import defaults
 from watcher_geyser.commands.plan_report import format_summary, metrics_note, why_no_actions
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.inputs import LIMITS, cli_number
-from watcher_geyser.model import Fleet
 from watcher_geyser.names import listed
 from watcher_geyser.pipeline import (
     DEFAULTS,
@@ -156,8 +156,16 @@ def _add_plan_arguments(migration: argparse._ArgumentGroup) -> None:
                 "live-migration speed for the plan's duration estimate (each migration: its memory over this, "
                 "plus --migration-overhead); the Watcher strategy's migration_bandwidth_mb_s. Measure it: "
                 "Nova's migration records, memory_total / duration (default %(default)g MB/s)")
-    _add_number(migration, "--migration-overhead", _overhead_s, PLAN.migration_overhead_s, "S",
+    _add_number(migration, "--migration-overhead", _action_s, PLAN.migration_overhead_s, "S",
                 "seconds each migration takes besides copying, in the same estimate (default %(default)g s)")
+    _add_number(migration, "--power-on-time", _action_s, PLAN.power_on_s, "S",
+                "seconds a host takes from power-on until its nova-compute service is up, for the same estimate "
+                "(a wave that switches hosts on lasts this long); the Watcher strategy's host_power_on_s. Bare "
+                "metal through Ironic often takes 5-15 min: measure the node's power state change "
+                "(default %(default)g s)")
+    _add_number(migration, "--power-off-time", _action_s, PLAN.power_off_s, "S",
+                "seconds a host takes to power off (the wave that switches emptied hosts off); the Watcher "
+                "strategy's host_power_off_s (default %(default)g s)")
     migration.add_argument(
         "--stage-on-emptied-hosts",
         action="store_true",
@@ -346,6 +354,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             allow_power_off=args.power_off,
             bandwidth_mb_s=args.bandwidth,
             migration_overhead_s=args.migration_overhead,
+            power_on_s=args.power_on_time,
+            power_off_s=args.power_off_time,
             stage_on_emptied_hosts=args.stage_on_emptied_hosts,
         ),
     )
@@ -383,5 +393,5 @@ _fraction_or_none = cli_number(low=0, low_open=True, high=1, none="none")
 _tolerance = cli_number(low=0, high=0.99)
 _margin = cli_number(low=0, high=1)
 _payback_s = cli_number(low=0, high=MAX_SWAP_PAYBACK_S)
-_overhead_s = cli_number(low=0, high=86400)
+_action_s = cli_number(low=0, high=86400)  # seconds one action takes: at most a day
 _seed = cli_number(low=0, high=2**31 - 1, integer=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from watcher_geyser.model import Fleet
+    from watcher_geyser.fleet import Fleet
     from watcher_geyser.pipeline.request import Result
 
 

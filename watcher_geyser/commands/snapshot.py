@@ -10,7 +10,7 @@ from pathlib import Path
 
 from watcher_geyser.defaults import HOST_IDLE_W, HOST_MAX_W
 from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, write_atomically
-from watcher_geyser.model import HostState
+from watcher_geyser.records import HostState
 
 DESCRIPTION = """\
 Read a live OpenStack cloud and write what it holds as a scenario file (docs/scenario.md):

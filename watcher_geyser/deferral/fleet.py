@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 
 from watcher_geyser.deferral.decide import Candidate, DeferralConfig, Energy, decide_deferral
 from watcher_geyser.deferral.spec import Deferral
-from watcher_geyser.model import Fleet, GroupPolicy
+from watcher_geyser.fleet import Fleet
+from watcher_geyser.records import GroupPolicy
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from watcher_geyser.deferral.fleet import FleetDeferral
-from watcher_geyser.model import Fleet, GroupPolicy, HostState, Instance, ServerGroup
+from watcher_geyser.fleet import Fleet
+from watcher_geyser.records import GroupPolicy, HostState, Instance, ServerGroup
 from watcher_geyser.solver.limits import CpuCeiling, above, host_load, packing_limits
 from watcher_geyser.solver.rules.cores import slower_than
 from watcher_geyser.solver.rules.groups import newcomer_hosts

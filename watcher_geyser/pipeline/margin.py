@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from watcher_geyser import defaults
-from watcher_geyser.model import Fleet
+from watcher_geyser.fleet import Fleet
 
 
 def host_margins(fleet: Fleet, k: float) -> np.ndarray:

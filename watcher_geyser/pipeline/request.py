@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from watcher_geyser.model import Fleet
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.names import listed
 from watcher_geyser.pipeline.margin import host_cpu_ceilings
 from watcher_geyser.pipeline.settings import Limits, Settings

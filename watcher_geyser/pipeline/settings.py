@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from watcher_geyser import defaults
-from watcher_geyser.planner.actions import Timing, check_migration_timing
+from watcher_geyser.planner.actions import Timing, check_migration_timing, check_power_timing
 from watcher_geyser.solver import METHODS
 from watcher_geyser.solver.problem import check_swap_payback_s
 
@@ -113,6 +113,9 @@ class PlanSettings:
     estimate (``timing``), which also says which shelved instances fall due before the plan ends
     (``deferral/horizon.py``): the operator's figures for their cloud (the strategy's
     ``migration_bandwidth_mb_s``/``migration_overhead_s``, ``geyser plan --bandwidth``/``--migration-overhead``).
+    ``power_on_s`` and ``power_off_s`` time the waves that switch hosts on and off in the same
+    estimate (the strategy's ``host_power_on_s``/``host_power_off_s``, ``geyser plan
+    --power-on-time``/``--power-off-time``): bare metal through Ironic often takes 5-15 min to come up.
     """
 
     parallelism: int = defaults.PARALLELISM
@@ -120,6 +123,8 @@ class PlanSettings:
     allow_power_off: bool = False
     bandwidth_mb_s: float = defaults.BANDWIDTH_MB_S
     migration_overhead_s: float = defaults.MIGRATION_OVERHEAD_S
+    power_on_s: float = defaults.POWER_ON_S
+    power_off_s: float = defaults.POWER_OFF_S
     stage_on_emptied_hosts: bool = False
 
     def __post_init__(self) -> None:
@@ -129,11 +134,12 @@ class PlanSettings:
                 f"and {self.per_host_parallelism}"
             )
         check_migration_timing(self.bandwidth_mb_s, self.migration_overhead_s)
+        check_power_timing(self.power_on_s, self.power_off_s)
 
     @property
     def timing(self) -> Timing:
-        """The planner's action times with this request's migration figures."""
-        return Timing(self.bandwidth_mb_s, self.migration_overhead_s)
+        """The planner's action times with this request's migration and power figures."""
+        return Timing(self.bandwidth_mb_s, self.migration_overhead_s, self.power_on_s, self.power_off_s)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watcher_geyser import defaults
-from watcher_geyser.model import MigrationKind
+from watcher_geyser.records import MigrationKind
 
 
 class ActionKind(enum.StrEnum):
@@ -119,6 +119,15 @@ def check_migration_timing(bandwidth_mb_s: float, overhead_s: float) -> None:
         raise ValueError(f"migration_overhead_s must be a number of seconds >= 0, got {overhead_s!r}")
 
 
+def check_power_timing(power_on_s: float, power_off_s: float) -> None:
+    """ValueError naming the setting unless ``power_on_s`` and ``power_off_s`` are finite numbers
+    >= 0: the strategy's ``host_power_on_s``/``host_power_off_s`` options and audit parameters,
+    which reach ``Timing`` through ``PlanSettings`` (NaN refused, as for the migration figures)."""
+    for name, value in (("host_power_on_s", power_on_s), ("host_power_off_s", power_off_s)):
+        if not _finite(value) or not value >= 0:
+            raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+
+
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -129,21 +138,22 @@ class Timing:
 
     A migration copies the instance's memory (live) or disk (cold, no shared storage)
     at ``bandwidth_mb_s`` and pays ``migration_overhead_s`` for setup and switch-over; a
-    wave lasts as long as its slowest action. The two migration figures are the operator's
-    (``PlanSettings``): the estimate decides which shelved instances come back in the plan.
+    wave lasts as long as its slowest action. The migration figures and the hosts' power-on and
+    power-off times are the operator's (``PlanSettings``): the estimate decides which shelved
+    instances come back in the plan.
     """
 
     bandwidth_mb_s: float = defaults.BANDWIDTH_MB_S
     migration_overhead_s: float = defaults.MIGRATION_OVERHEAD_S
-    power_on_s: float = 300.0
-    power_off_s: float = 60.0
+    power_on_s: float = defaults.POWER_ON_S
+    power_off_s: float = defaults.POWER_OFF_S
     service_s: float = 2.0
 
     def __post_init__(self) -> None:
         check_migration_timing(self.bandwidth_mb_s, self.migration_overhead_s)
-        for name in ("power_on_s", "power_off_s", "service_s"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        check_power_timing(self.power_on_s, self.power_off_s)
+        if not self.service_s >= 0:
+            raise ValueError(f"service_s must be >= 0, got {self.service_s}")
 
     def action_s(self, action: Action) -> float:
         kind = action.kind

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from watcher_geyser import defaults
-from watcher_geyser.model import Fleet, HostState, MigrationKind
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner import groups
 from watcher_geyser.planner.actions import Action, ActionKind, Plan, Timing, UndoneMove, UndoneReason
 from watcher_geyser.planner.hostactions import FIRST_WAVE_AFTER_POWER_ON, host_actions
@@ -35,6 +35,7 @@ from watcher_geyser.planner.limits import (
 )
 from watcher_geyser.planner.undone import explain_pending
 from watcher_geyser.planner.waves import Move, TransitState, WaveBuilder
+from watcher_geyser.records import HostState, MigrationKind
 from watcher_geyser.solver.problem import Target
 from watcher_geyser.solver.rules.cores import core_tiers, too_slow
 from watcher_geyser.solver.rules.groups import affinity_members

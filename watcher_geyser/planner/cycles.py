@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from watcher_geyser.model import RAM, RESOURCES
+from watcher_geyser.fleet import RAM, RESOURCES
 from watcher_geyser.planner.limits import within_member_limit
 from watcher_geyser.planner.rows import Row, add_to, covers, excess
 

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from watcher_geyser.model import Fleet, GroupPolicy, HostState
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner.actions import UndoneMove, UndoneReason
+from watcher_geyser.records import GroupPolicy, HostState
 from watcher_geyser.solver.rules.groups import affinity_members
 
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from watcher_geyser.model import Fleet, HostState
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner.actions import ActionKind
 from watcher_geyser.planner.waves import Move
+from watcher_geyser.records import HostState
 
 POWER_ON_WAVE, ENABLE_WAVE = 0, 1
 FIRST_WAVE_AFTER_POWER_ON = 2

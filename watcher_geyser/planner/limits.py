@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from watcher_geyser.model import Fleet
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.solver.limits import LIMIT_RESOURCES, CpuCeiling, held_limits, host_load, instance_demand
 from watcher_geyser.solver.problem import Problem
 from watcher_geyser.solver.rules.groups import anti_affinity_groups, member_counts, member_limits, within_member_limit
@@ -36,7 +36,7 @@ __all__ = [  # the load arithmetic and group limit are the solver's (solver/limi
     "member_counts", "member_limits", "problem_limits", "transit_limits", "within_member_limit",
 ]
 
-# vcpu, memory_mb, disk_gb as in model.RESOURCES, plus measured CPU use in cores.
+# vcpu, memory_mb, disk_gb as in fleet.RESOURCES, plus measured CPU use in cores.
 TRANSIT_RESOURCES = LIMIT_RESOURCES
 UNITS = ("vCPU", "MB RAM", "GB disk", "cores of CPU use")
 # Loads are sums of floats; a relative slack keeps rounding noise from flagging a host

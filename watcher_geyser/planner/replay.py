@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from watcher_geyser.model import Fleet, HostState, Instance
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner.actions import Action, ActionKind, Plan
 from watcher_geyser.planner.limits import (
     anti_affinity_groups,
@@ -33,6 +33,7 @@ from watcher_geyser.planner.limits import (
     transit_limits,
     within_member_limit,
 )
+from watcher_geyser.records import HostState, Instance
 
 
 @dataclass(frozen=True)

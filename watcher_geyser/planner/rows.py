@@ -1,6 +1,6 @@
 """One host's load or one instance's demand as a plain list over the planner's resource axis.
 
-The axis is ``limits.TRANSIT_RESOURCES``: ``model.RESOURCES`` (vcpu, memory_mb, disk_gb) and
+The axis is ``limits.TRANSIT_RESOURCES``: ``fleet.RESOURCES`` (vcpu, memory_mb, disk_gb) and
 then measured CPU use in cores. The wave builder, the cycle breaker and the undone-move
 explanations look at one host and one instance at a time, where numpy's per-call overhead
 would dominate, so they keep rows as lists; these element-wise sums and compares (``map``

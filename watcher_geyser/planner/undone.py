@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from watcher_geyser.model import Fleet
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner.actions import UndoneMove, UndoneReason
 from watcher_geyser.planner.limits import describe_excess, within_member_limit
 from watcher_geyser.planner.rows import Row, add_to, plus, take_from

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from watcher_geyser.model import RAM
+from watcher_geyser.fleet import RAM
 from watcher_geyser.planner.limits import within_member_limit
 from watcher_geyser.planner.rows import Row, add_to, fits, plus, take_from
 

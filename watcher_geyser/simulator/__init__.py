@@ -14,7 +14,7 @@ Inside ``decide``::
 
     from watcher_geyser.simulator.fleet import fleet_from_view, migrations_to
 
-    fleet = view.fleet()                       # == fleet_from_view(view): a watcher_geyser.model.Fleet
+    fleet = view.fleet()                       # == fleet_from_view(view): a watcher_geyser.fleet.Fleet
     target = solve(Problem(fleet, cpu_ceiling=0.8, ...))   # the plugin's own code path
     return migrations_to(view, fleet, target.placement)    # or build Migration(vm, host) yourself
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from watcher_geyser.defaults import HOST_IDLE_W, HOST_MAX_W
-from watcher_geyser.model import RAM, Fleet
+from watcher_geyser.fleet import RAM, Fleet
 from watcher_geyser.power import CURVE_POINTS, PowerModel
 
 G4_CURVE_W = (86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0)

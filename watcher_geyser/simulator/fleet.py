@@ -1,6 +1,6 @@
 """The seam between the simulator and Fleet-based policies (the ``geyser`` policy plugs in here).
 
-``fleet_from_view(view)`` turns the simulator state at a decision step into a ``watcher_geyser.model.Fleet``
+``fleet_from_view(view)`` turns the simulator state at a decision step into a ``watcher_geyser.fleet.Fleet``
 so that the same code path as the Watcher plugin (fleet -> problem -> solve -> plan) can run on it.
 ``migrations_to(view, placement)`` turns the answer back into the ``Migration`` list the engine
 starts, with CloudSim's durations (RAM / 62.5 MB/s, plus boot time for an off host in ``realistic``).
@@ -17,7 +17,7 @@ Mapping (MIPS as capacity):
 * disk: 0 everywhere (the traces say nothing about disks).
 * state: hosts running a VM (or powered, in ``realistic``) are ``enabled``, others ``off``; VMs
   migrating now are in state ``migrating``, as a Nova adapter reads a task in flight
-  (``model.NOVA_TASKS``): they cannot be moved twice at once, are not shelved, and reasons say
+  (``records.NOVA_TASKS``): they cannot be moved twice at once, are not shelved, and reasons say
   they are busy rather than locked; instance uuids are the trace names and host names the data
   centre's, so answers map back by index.
 * migrations in flight: the VM sits on its source (the engine moves it when the migration ends),
@@ -47,7 +47,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from watcher_geyser.claims import MigrationRecord, with_claims
-from watcher_geyser.model import MIGRATING, Fleet, Host, HostState, Instance
+from watcher_geyser.fleet import Fleet
+from watcher_geyser.records import MIGRATING, Host, HostState, Instance
 from watcher_geyser.simulator.state import Migration, SimState
 
 if TYPE_CHECKING:

@@ -180,4 +180,5 @@ class Meter:
             day_s=self.trace.samples * self.trace.step_s,
             step_s=self.trace.step_s,
             host_off_times_s=tuple(tuple(times) for times in self.host_off_times_s),
+            host_ever_on=tuple(self.host_ever_on.tolist()),
         )

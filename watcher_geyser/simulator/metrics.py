@@ -20,10 +20,12 @@
 * a window of a run (``window_figures``, e.g. the last day of ``--repeat-day N``, the steady
   state): the step series' rows whose interval's midpoint lies in ``[start, end)``, summed.
 * power cycles: each on -> off transition of a host (a switch-off; the boot before or after it
-  belongs to the same cycle). ``host_power_cycles_max``: the worst host's switch-offs in any
-  24 h window (the bound the pipeline's ``CycleBudget`` keeps, on the same count); ``..._mean``: switch-offs
-  per host per day, over the hosts ever on, the run's span counted as at least a day (a replay
-  may run past the trace while deferred work finishes).
+  belongs to the same cycle), the engine's ``host_power_offs``. A host on at the start and switched
+  off has made one (its first on-period ended by a switch-off); a host never on has made none, though
+  CloudSim's shutdowns above count it (the table shows switch-offs). ``host_power_cycles_max``:
+  the worst host's switch-offs in any 24 h window (the bound the pipeline's ``CycleBudget`` keeps,
+  on the same count); ``..._mean``: switch-offs per host per day, over the hosts ever on, the run's
+  span counted as at least a day (a replay may run past the trace while deferred work finishes).
 * deferral: VM-hours deferred work waited and deadlines missed, kept by ``deferral.DeferralBook``.
 """
 
@@ -98,20 +100,21 @@ class WindowFigures:
     migrations: int
     deferred_vm_hours: float  # VMs held shelved at each row x the interval
     power_cycles_max: float  # the worst host's switch-offs in the window, per day
-    power_cycles_mean: float  # switch-offs per host per day, over hosts switched off at least once in the run
+    power_cycles_mean: float  # switch-offs per host per day, over the hosts ever on in the run (as the run's)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
 def window_figures(series: StepSeries, interval_s: float, start_s: float, end_s: float,
-                   off_times_s=()) -> WindowFigures:
+                   off_times_s=(), ever_on=None) -> WindowFigures:
     """The run's figures over ``[start_s, end_s)``: each decision row's interval ``(t - interval_s, t]``
     belongs to the window holding its midpoint (energy, energy above the supply, SLATAH's host
     time and its split by cause, shelved VM-hours); migrations (started at the row's decision ``t``
     or in the waves after it) and switch-offs (``off_times_s[h]``, host h's times) by their time. Over a window holding
     every row it gives the whole run's figures (power cycles: the window's length, at least a day,
-    not the run's, divides)."""
+    not the run's, divides; the mean is over ``ever_on``, the hosts ever on in the run, as the run's
+    is, or over the hosts with a switch-off when it is not given)."""
     if not end_s > start_s:
         raise ValueError(f"a window needs start < end, got [{start_s}, {end_s})")
     t = np.asarray(series.time_s, dtype=np.float64)
@@ -134,6 +137,8 @@ def window_figures(series: StepSeries, interval_s: float, start_s: float, end_s:
     days = max((end_s - start_s) / DAY_S, 1.0)  # as the run counts: a shorter window is within one day
     counts = np.array([sum(start_s <= t < end_s for t in times) for times in off_times_s], dtype=np.float64)
     cycled = np.array([len(times) > 0 for times in off_times_s], dtype=bool)
+    if ever_on is not None and len(ever_on):
+        cycled = np.asarray(ever_on, dtype=bool) | cycled
     return WindowFigures(
         start_s=start_s, end_s=end_s,
         energy_kwh=float(power.sum() * interval_s / J_PER_KWH),

@@ -5,7 +5,11 @@ SLATAH, PDM, SLAV, ESV, energy above the signal and the share covered, power cyc
 day, deferred VM-hours and deadline misses, step times, wall time..) and the per-step series.
 SLATAH is split by cause (``slatah_overload``, ``slatah_core_cap``, ``slatah_migration``: shares of
 active host time that sum to ``slatah``); the table shows each as a percent of SLATAH.
-The table shows the deferral columns only when some run deferred work.
+The table shows the deferral columns only when some run deferred work. Its ``switch-offs`` are the
+hosts' on -> off transitions, the count ``cycles/host/day`` is made of; ``report.json``'s
+``host_shutdowns`` is CloudSim's count, kept to compare with CloudSim's reference outputs, which also
+counts every host idle at its first record (CloudSim starts each host "active"): a host never on is
+one shutdown there and no switch-off here (``metrics``).
 ``steps.csv`` has one row per (policy, step), its columns ``metrics.StepSeries``'s (a row whose
 ``decided`` is 0 is a decision skipped while the last plan ran: measured state only). The plots
 (matplotlib, Agg backend) compare policies: fleet power against available power, hosts on against
@@ -30,7 +34,7 @@ TABLE_COLUMNS = (
     ("pdm", "PDM", "{:.6f}"),
     ("slav", "SLAV", "{:.3e}"),
     ("esv", "ESV", "{:.3e}"),
-    ("host_shutdowns", "shutdowns", "{}"),
+    ("host_power_offs", "switch-offs", "{}"),
     ("host_power_cycles_max", "cycles/host/day", "{:.1f}"),
     ("step_seconds_mean", "step s (mean)", "{:.4f}"),
     ("wall_seconds", "wall s", "{:.1f}"),

@@ -44,11 +44,12 @@ class RunResult:
     day_s: float = 0.0  # one day of the trace (samples x step); 0: unknown
     step_s: float = 0.0  # the decision interval; 0: unknown
     host_off_times_s: tuple[tuple[float, ...], ...] = field(default=(), repr=False)  # each host's switch-offs
+    host_ever_on: tuple[bool, ...] = field(default=(), repr=False)  # the hosts the cycles' mean is over
     decisions_skipped: int = 0  # decisions due while a plan still ran (``Fidelity.plan_runs_to_end``)
 
     def window(self, start_s: float, end_s: float) -> WindowFigures:
         """The run's figures over ``[start_s, end_s)`` (``metrics.window_figures``)."""
-        return window_figures(self.series, self.step_s, start_s, end_s, self.host_off_times_s)
+        return window_figures(self.series, self.step_s, start_s, end_s, self.host_off_times_s, self.host_ever_on)
 
     def last_day(self) -> WindowFigures | None:
         """The steady state of a repeated day: the last repetition's window ``[(N-1) x day, N x day)``,

@@ -43,7 +43,7 @@ class StepView:
     def dc(self) -> DataCenter:
         return self.state.dc
 
-    def fleet(self):  # -> watcher_geyser.model.Fleet
+    def fleet(self):  # -> watcher_geyser.fleet.Fleet
         from watcher_geyser.simulator.fleet import fleet_from_view
 
         return fleet_from_view(self)

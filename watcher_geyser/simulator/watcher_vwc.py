@@ -44,7 +44,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from watcher_geyser.model import Fleet, HostState
+from watcher_geyser.fleet import Fleet
+from watcher_geyser.records import HostState
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial, start_from_scenario
 from watcher_geyser.simulator.fleet import fleet_from_view
 from watcher_geyser.simulator.state import Migration, SimState

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from watcher_geyser.model import RAM
+from watcher_geyser.fleet import RAM
 from watcher_geyser.solver.problem import Problem
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from watcher_geyser.bounds import dynamic_slopes_w_per_core
-from watcher_geyser.model import RAM
+from watcher_geyser.fleet import RAM
 from watcher_geyser.solver.cpsat import UNITS, dump_model, make_solver
 from watcher_geyser.solver.limits import hold
 from watcher_geyser.solver.rules import cores

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from watcher_geyser.model import VCPU
+from watcher_geyser.fleet import VCPU
 
 EPS = 1e-9
 # how sharply the alignment favours the tightest dimensions (tuned on bench/solver_scale.py's

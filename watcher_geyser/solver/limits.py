@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from watcher_geyser.model import RESOURCES, Fleet
+from watcher_geyser.fleet import RESOURCES, Fleet
 
 # The model's resources (the flavours' allocations), then measured CPU use in cores.
 LIMIT_RESOURCES = (*RESOURCES, "cpu_cores")

@@ -30,7 +30,7 @@ from collections.abc import Collection
 
 import numpy as np
 
-from watcher_geyser.model import RAM
+from watcher_geyser.fleet import RAM
 from watcher_geyser.solver.checks import check_placement, hot_hosts
 from watcher_geyser.solver.problem import Problem
 from watcher_geyser.solver.rules.cores import starved

@@ -20,8 +20,8 @@ from functools import cached_property
 import numpy as np
 
 from watcher_geyser import bounds
+from watcher_geyser.fleet import RAM, VCPU
 from watcher_geyser.joint_bound import joint_watts_lower_bound
-from watcher_geyser.model import RAM, VCPU
 from watcher_geyser.solver.anytime import improve_neighbourhoods, polish
 from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply, wear
 from watcher_geyser.solver.checks import check_placement

@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from watcher_geyser import defaults
-from watcher_geyser.model import RAM, Fleet
+from watcher_geyser.fleet import RAM, Fleet
 from watcher_geyser.solver.clock import validate_time_limit
 from watcher_geyser.solver.limits import CpuCeiling, check_host_ceilings, relief_limits
 

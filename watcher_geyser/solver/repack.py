@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from watcher_geyser.model import VCPU, GroupPolicy
+from watcher_geyser.fleet import VCPU
+from watcher_geyser.records import GroupPolicy
 from watcher_geyser.solver.fill import fill_hosts
 from watcher_geyser.solver.rules.groups import block_hosts, hard_affinity, member_hosts
 from watcher_geyser.solver.workspace import Workspace

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from watcher_geyser.model import RAM, Fleet, GroupPolicy
+from watcher_geyser.fleet import RAM, Fleet
+from watcher_geyser.records import GroupPolicy
 from watcher_geyser.solver.limits import (
     CPU_CORES,
     TOLERANCE,

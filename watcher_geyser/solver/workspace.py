@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from watcher_geyser.model import RAM, GroupPolicy
+from watcher_geyser.fleet import RAM
+from watcher_geyser.records import GroupPolicy
 from watcher_geyser.solver.limits import CPU_CORES, held_limits, host_load, instance_demand, packing_limits
 from watcher_geyser.solver.problem import Problem
 from watcher_geyser.solver.rules.cores import core_tiers

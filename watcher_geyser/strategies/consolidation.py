@@ -145,7 +145,9 @@ class _GeyserStrategy(base.BaseStrategy):
                                    option("per_host_parallelism", DEFAULTS.plan.per_host_parallelism),
                                    option("swap_payback_s", DEFAULTS.limits.swap_payback_s),
                                    option("migration_bandwidth_mb_s", DEFAULTS.plan.bandwidth_mb_s),
-                                   option("migration_overhead_s", DEFAULTS.plan.migration_overhead_s))
+                                   option("migration_overhead_s", DEFAULTS.plan.migration_overhead_s),
+                                   option("host_power_on_s", DEFAULTS.plan.power_on_s),
+                                   option("host_power_off_s", DEFAULTS.plan.power_off_s))
         except ValueError as exc:
             raise ValueError(f"[watcher_strategies.{self.get_name()}] {exc}: fix it in the decision engine's "
                              "configuration (watcher-geyser.conf.sample documents each option)") from exc

@@ -39,8 +39,9 @@ from watcher.common import exception
 from watcher.decision_engine.solution import default
 
 from watcher_geyser.deferral.fleet import FleetDeferral
-from watcher_geyser.model import Fleet, HostState
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner import ActionKind, Plan
+from watcher_geyser.records import HostState
 from watcher_geyser.strategies.action_names import NODE_POWER_ACTION
 from watcher_geyser.strategies.opts import INSTANCE_STATE_ACTION
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from oslo_config import cfg
 
 from watcher_geyser.deferral import Energy
-from watcher_geyser.model import Fleet
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.pipeline import Settings, apply_decision
 
 

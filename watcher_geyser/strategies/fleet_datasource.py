@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from watcher_geyser.model import VCPU, Fleet
+from watcher_geyser.fleet import VCPU, Fleet
 
 
 class FleetDatasource:

@@ -28,7 +28,8 @@ import uuid as uuidlib
 
 from watcher.decision_engine.model import element, model_root
 
-from watcher_geyser.model import Fleet, Host, HostState, Instance
+from watcher_geyser.fleet import Fleet
+from watcher_geyser.records import Host, HostState, Instance
 from watcher_geyser.strategies.opts import DISABLED_REASON
 
 PROJECT_ID = "00000000-0000-4000-8000-000000000000"  # one project for every built instance

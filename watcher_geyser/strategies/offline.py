@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from watcher_geyser.claims import MigrationRecord, fleet_migrations
-from watcher_geyser.model import Fleet
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.planner import Action, ActionKind
 from watcher_geyser.strategies import model_builder
 from watcher_geyser.strategies.action_names import POWER_ACTIONS

@@ -127,6 +127,16 @@ MIGRATION_BANDWIDTH_HELP = (
 MIGRATION_OVERHEAD_HELP = (
     "Seconds each migration takes besides copying memory (setup, the last dirty-page round, switch-over), "
     ">= 0, in the same estimate as migration_bandwidth_mb_s.")
+POWER_ON_TIME_HELP = (
+    "Seconds a host takes from the power-on request until its nova-compute service is up, >= 0, for the plan's "
+    "expected duration: a wave that switches hosts on lasts this long, and instances brought back onto a host "
+    "switched on wait for it; through the deferral's due-during-plan rule (as migration_bandwidth_mb_s) too short "
+    "a figure brings a shelved instance back late. Bare metal through Ironic often takes 5-15 minutes: measure "
+    "it from the Ironic node's power state change (openstack baremetal node show: power_state and updated_at, "
+    "or the node's power-set events) plus the time until openstack compute service list shows the host up.")
+POWER_OFF_TIME_HELP = (
+    "Seconds a host takes to power off, >= 0: the length of the plan's wave that switches emptied hosts off, "
+    "in the same estimate. Measure it from the Ironic node's power state change (power on -> power off).")
 
 
 def strategy_opts() -> list[cfg.Opt]:
@@ -142,6 +152,10 @@ def strategy_opts() -> list[cfg.Opt]:
                      help=MIGRATION_BANDWIDTH_HELP + " An audit's migration_bandwidth_mb_s parameter overrides it."),
         cfg.FloatOpt("migration_overhead_s", default=DEFAULTS.plan.migration_overhead_s, min=0.0,
                      help=MIGRATION_OVERHEAD_HELP + " An audit's migration_overhead_s parameter overrides it."),
+        cfg.FloatOpt("host_power_on_s", default=DEFAULTS.plan.power_on_s, min=0.0,
+                     help=POWER_ON_TIME_HELP + " An audit's host_power_on_s parameter overrides it."),
+        cfg.FloatOpt("host_power_off_s", default=DEFAULTS.plan.power_off_s, min=0.0,
+                     help=POWER_OFF_TIME_HELP + " An audit's host_power_off_s parameter overrides it."),
         cfg.IntOpt("cpu_period_s", default=CPU_PERIOD_S, min=60,
                    help="Window of the instance CPU measurements read from the datasource, seconds."),
         cfg.IntOpt("cpu_granularity_s", default=CPU_GRANULARITY_S, min=1,

@@ -12,9 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from watcher_geyser.pipeline import DEFAULTS, Limits, PlanSettings, Settings, SolveSettings
-from watcher_geyser.planner.actions import check_migration_timing
+from watcher_geyser.planner.actions import check_migration_timing, check_power_timing
 from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
-from watcher_geyser.strategies.opts import MIGRATION_BANDWIDTH_HELP, MIGRATION_OVERHEAD_HELP
+from watcher_geyser.strategies.opts import (
+    MIGRATION_BANDWIDTH_HELP,
+    MIGRATION_OVERHEAD_HELP,
+    POWER_OFF_TIME_HELP,
+    POWER_ON_TIME_HELP,
+)
 
 LIM, SOL, PLAN = DEFAULTS.limits, DEFAULTS.solve, DEFAULTS.plan
 
@@ -83,6 +88,16 @@ def schema(power_off_default: bool) -> dict:
                 f"(default {PLAN.migration_overhead_s:g}).",
                 "type": ["number", "null"], "minimum": 0, "default": None,
             },
+            "host_power_on_s": {
+                "description": POWER_ON_TIME_HELP + " null: the strategy's host_power_on_s option "
+                f"(default {PLAN.power_on_s:g}).",
+                "type": ["number", "null"], "minimum": 0, "default": None,
+            },
+            "host_power_off_s": {
+                "description": POWER_OFF_TIME_HELP + " null: the strategy's host_power_off_s option "
+                f"(default {PLAN.power_off_s:g}).",
+                "type": ["number", "null"], "minimum": 0, "default": None,
+            },
             "deterministic": {
                 "description": "Same cluster data, same plan on every audit: one solver worker under a work "
                 "limit derived from time_limit_s instead of a time limit (slower to improve).",
@@ -122,6 +137,8 @@ class AuditParams:
     swap_payback_s: float | None = None
     migration_bandwidth_mb_s: float | None = None
     migration_overhead_s: float | None = None
+    host_power_on_s: float | None = None
+    host_power_off_s: float | None = None
     deterministic: bool = SOL.deterministic
     power_off: bool = False
     allow_power_on: bool = LIM.allow_power_on
@@ -143,7 +160,9 @@ class AuditParams:
             values["ceiling_min"] = values["ceiling_max"]
         values["signal_source"] = (values["signal_source"] or "").strip()
         checks = {"migration_bandwidth_mb_s": lambda v: check_migration_timing(v, 0.0),
-                  "migration_overhead_s": lambda v: check_migration_timing(PLAN.bandwidth_mb_s, v)}
+                  "migration_overhead_s": lambda v: check_migration_timing(PLAN.bandwidth_mb_s, v),
+                  "host_power_on_s": lambda v: check_power_timing(v, 0.0),
+                  "host_power_off_s": lambda v: check_power_timing(0.0, v)}
         for name, check in checks.items():
             if values[name] is None:
                 continue
@@ -159,10 +178,11 @@ class AuditParams:
 
     def settings(self, workers: int, parallelism: int, per_host_parallelism: int,
                  swap_payback_s: float = LIM.swap_payback_s, migration_bandwidth_mb_s: float = PLAN.bandwidth_mb_s,
-                 migration_overhead_s: float = PLAN.migration_overhead_s) -> Settings:
+                 migration_overhead_s: float = PLAN.migration_overhead_s, host_power_on_s: float = PLAN.power_on_s,
+                 host_power_off_s: float = PLAN.power_off_s) -> Settings:
         """The pipeline's settings for this audit, before the energy signal; the arguments are the
-        strategy's options (``swap_payback_s`` and the migration figures unless the audit sets its own;
-        a bad option raises ValueError naming it).
+        strategy's options (``swap_payback_s``, the migration figures and the hosts' power-on/off times
+        unless the audit sets its own; a bad option raises ValueError naming it).
 
         Without measured CPU (``use_measured_cpu`` false) there is no CPU ceiling: every
         vcpu is taken as busy, and the signal's ceiling then caps allocation.
@@ -186,7 +206,9 @@ class AuditParams:
             PlanSettings(parallelism=parallelism, per_host_parallelism=per_host_parallelism,
                          allow_power_off=self.power_off,
                          bandwidth_mb_s=_either(self.migration_bandwidth_mb_s, migration_bandwidth_mb_s),
-                         migration_overhead_s=_either(self.migration_overhead_s, migration_overhead_s)),
+                         migration_overhead_s=_either(self.migration_overhead_s, migration_overhead_s),
+                         power_on_s=_either(self.host_power_on_s, host_power_on_s),
+                         power_off_s=_either(self.host_power_off_s, host_power_off_s)),
         )
 
 

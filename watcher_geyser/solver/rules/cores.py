@@ -1,6 +1,6 @@
 """Core size: a moved instance ends only on a host whose cores are fast enough for it.
 
-A VM whose vCPUs run over k physical cores gets at most k of them (``model.Fleet.core_size``:
+A VM whose vCPUs run over k physical cores gets at most k of them (``fleet.Fleet.core_size``:
 the CPU one core of a host gives). Hosts of different generations differ in core speed, so a
 busy VM may fit a host's total CPU and still be starved there: its vCPUs cannot borrow a second
 core's speed. CloudSim's policies never place a VM so (``isSuitableForVm``: the host's MIPS per
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from watcher_geyser.model import Fleet
+from watcher_geyser.fleet import Fleet
 from watcher_geyser.solver.problem import Problem
 
 TOLERANCE = 1e-9  # relative and absolute slack of the comparison (float sums of measured CPU)

@@ -4,7 +4,7 @@ This module is where the group rule is written; the solver's passes, relief, the
 replay and the bring-backs of deferral ask it (the questions differ: a target's end state, a
 move as relief decides it, each step of a plan in transit, an instance coming back).
 
-The rules, for a group's members M (``model.ServerGroup``, as plain data in the fleet):
+The rules, for a group's members M (``records.ServerGroup``, as plain data in the fleet):
 
 - *who is a member*: an instance whose ``server_group`` names the group. Only the hard
   policies bind (``GroupPolicy.is_hard``); a soft one is a preference where a choice is free
@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 from ortools.sat.python import cp_model
 
-from watcher_geyser.model import Fleet, GroupPolicy
+from watcher_geyser.fleet import Fleet
+from watcher_geyser.records import GroupPolicy
 
 if TYPE_CHECKING:  # the workspace builds its group arrays with this module: no import cycle at run time
     from watcher_geyser.solver.problem import Problem

@@ -1,7 +1,7 @@
 """Pinning: instances that cannot move stay where they are.
 
 An instance cannot move when it is locked, excluded by the audit scope, in a state Nova
-cannot migrate, or on a host that is down (``model.Instance.movable``, with the reason in
+cannot migrate, or on a host that is down (``records.Instance.movable``, with the reason in
 ``pinned_reason``). In the exact model it is not a choice at all: one constant variable on
 its home host (``fixed_instances``), which also holds the members of a broken affinity group
 (``groups.split_affinity_members``).
