@@ -1,40 +1,26 @@
 """``Target.found_by``: the pass whose answer the portfolio kept, on fleets where it is known."""
 
-from tests.builders import fleet, host, vm
+from tests.builders import chain_fleet, fleet, host, vm
 from watcher_geyser.solver import Problem, solve
 
 
-def _ejection_fleet():
-    # 10 GB hosts: a (6 + 2 GB), b (7 GB), c (4 + 1 GB). No host empties into the others' room as
-    # things stand; only a chain does (a's 2 GB steps aside to b, c's 4 GB takes its place on a,
-    # c's 1 GB follows to b): test_solver_eject's hand-checked chain
-    hosts = [host(name, memory_mb=10240) for name in "abc"]
-    instances = [
-        vm("a6", "a", memory_mb=6144),
-        vm("a2", "a", memory_mb=2048),
-        vm("b7", "b", memory_mb=7168),
-        vm("c4", "c", memory_mb=4096),
-        vm("c1", "c", memory_mb=1024),
-    ]
-    return fleet(hosts, instances)
-
-
 def test_a_fleet_only_ejection_empties_reports_ejection():
+    # no host empties into the others' room as things stand; only a chain does (``chain_fleet``)
     # the decomposition (the simulator's and the large fleets' path) with time for ejection
-    target = solve(Problem(_ejection_fleet(), time_limit_s=2.0, deterministic=True), method="decompose")
+    target = solve(Problem(chain_fleet(), time_limit_s=2.0, deterministic=True), method="decompose")
     assert target.hosts_on == 2
     assert target.found_by == "ejection"
 
 
 def test_without_time_for_ejection_nothing_moves_and_the_current_placement_is_reported():
     # below EJECTION_MIN_SECONDS no chain is tried: the greedy finds nothing, the placement stands
-    target = solve(Problem(_ejection_fleet(), time_limit_s=0.1, deterministic=True), method="decompose")
+    target = solve(Problem(chain_fleet(), time_limit_s=0.1, deterministic=True), method="decompose")
     assert target.migrations == 0
     assert target.found_by == "current"
 
 
 def test_the_exact_model_reports_itself_on_a_small_fleet():
-    target = solve(Problem(_ejection_fleet(), time_limit_s=2.0, deterministic=True), method="auto")
+    target = solve(Problem(chain_fleet(), time_limit_s=2.0, deterministic=True), method="auto")
     assert target.hosts_on == 2
     assert target.found_by == "exact"
 
