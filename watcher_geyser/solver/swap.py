@@ -88,6 +88,7 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
     # a host that receives must end within its packing limits: one held above them takes no part
     within = (allocated <= alloc_limit + EPS).all(axis=1) & (load <= cpu_limit + EPS)
     free = ws.movable & (ws.group < 0) & (ws.may_receive & within & occupied)[placement]
+    free &= fleet.settled_s >= problem.swap_payback_s  # placements younger than the payback stay (module docstring)
     count = np.bincount(placement, minlength=ws.n_hosts)  # instances a host holds: a one-way move leaves one
     result = placement.copy()
     pairs = 0
