@@ -171,9 +171,11 @@ class GeyserPolicy:
                 waves.append(migrations)
         self.plan_s = replay_s(state, waves, self.switches_off_empty_hosts)
         planner_s = result.plan.plan_seconds
-        stats = DecisionStats(solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s)
-        if again:  # the step's times are those of every plan it made
-            stats = DecisionStats(stats.solver_s + self.stats.solver_s, stats.planner_s + self.stats.planner_s)
+        stats = DecisionStats(solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s,
+                              found_by=result.target.found_by)
+        if again:  # the step's times are those of every plan it made; its pass the last plan's
+            stats = DecisionStats(stats.solver_s + self.stats.solver_s, stats.planner_s + self.stats.planner_s,
+                                  stats.found_by)
         self.stats = stats
         return waves
 

@@ -320,8 +320,11 @@ class _GeyserStrategy(base.BaseStrategy):
             for message in target.messages:
                 LOG.info("%s: solver: %s", self.get_name(), message)
             notes.extend(m for m in decision.settings.notes + target.messages if _worth_noting(m))
-            LOG.info("%s: solver %s in %.1f s, %d host(s) on, %.0f W; %s", self.get_name(), target.status,
-                     target.solve_seconds, target.hosts_on, target.watts_w, " ".join(result.plan.messages))
+            # which pass gave the answer: logged, not a note (a note is a nop in every plan, kept for
+            # what the operator must act on; efficacy indicators are the goal's numbers)
+            LOG.info("%s: solver %s, found by %s, in %.1f s, %d host(s) on, %.0f W; %s", self.get_name(),
+                     target.status, target.found_by, target.solve_seconds, target.hosts_on, target.watts_w,
+                     " ".join(result.plan.messages))
             notes.extend(result.plan.messages[1:])  # moves left undone, held affinity groups, impossible groups
             return result.plan, notes
         except Exception as exc:  # noqa: BLE001 - the audit must succeed with a safe (empty) plan
