@@ -19,7 +19,7 @@ from watcher_geyser.strategies.fleet_datasource import FleetDatasource
 from watcher_geyser.strategies.metrics import CpuRead, cpu_read, instance_cpu
 
 PEAK = CpuRead(900, "max", 300)
-NOW = CpuRead(300, "mean", 300)
+NOW = CpuRead(300, "mean", 300, wider=PEAK)
 
 
 class Instance:
@@ -31,12 +31,16 @@ class Recording:
     """Instance CPU in percent: ``now`` to any read, ``peak`` to ``max``; ``refuse`` answers nothing
     (or raises, with ``raises``) to those aggregates. Records every (period, aggregate, granularity)."""
 
-    def __init__(self, now: dict[str, float], peak: dict[str, float] | None = None, refuse=(), raises=False):
+    def __init__(self, now: dict[str, float], peak: dict[str, float] | None = None, refuse=(), raises=False,
+                 sparse: int = 0):
         self.now, self.peak, self.refuse, self.raises = now, peak or {}, frozenset(refuse), raises
+        self.sparse = sparse  # periods up to this many seconds hold no sample (a rate needs two)
         self.asked: list[tuple[str, int, str, int]] = []
 
     def get_instance_cpu_usage(self, resource, period, aggregate, granularity=None):
         self.asked.append((resource.uuid, period, aggregate, granularity))
+        if period <= self.sparse:
+            return None
         if aggregate in self.refuse:
             if self.raises:
                 raise NotImplementedError(f"aggregate {aggregate} not supported")
@@ -64,7 +68,7 @@ def test_at_any_level_the_read_covers_the_samples_the_simulator_looks_back_over(
 
 def test_the_operators_options_set_the_peak_read_not_the_load_now():
     assert cpu_read(0.5, 3600, "mean", 60) == CpuRead(3600, "mean", 60)
-    assert cpu_read(1.0, 3600, "max", 60) == CpuRead(60, "mean", 60)
+    assert cpu_read(1.0, 3600, "max", 60) == CpuRead(60, "mean", 60, wider=CpuRead(3600, "max", 60))
 
 
 def test_the_peak_read_asks_max_over_three_samples_of_every_instance():
@@ -109,6 +113,24 @@ def test_the_load_now_never_asks_max():
     ds = Recording({"a": 20.0}, {"a": 80.0})
     assert instance_cpu(ds, [Instance("a")], NOW).values == {"a": 0.2}
     assert ds.asked == [("a", 300, "mean", 300)]
+
+
+def test_the_load_now_without_a_sample_in_its_window_reads_the_peak_not_fully_busy():
+    """Polled every 300 s, a metric may hold no two samples in 300 s (Prometheus' rate then answers nothing)."""
+    ds = Recording({"a": 20.0, "b": 30.0}, {"a": 80.0}, sparse=300)
+    readings = instance_cpu(ds, [Instance("a"), Instance("b"), Instance("c")], NOW)
+    assert readings.values == {"a": 0.8, "b": 0.3, "c": None}
+    assert [q[1:3] for q in ds.asked] == [(300, "mean")] * 3 + [(900, "max"), (900, "max"), (900, "max")]
+    assert readings.notes[0].startswith("no instance CPU over the last 300 s for 2 of 3 instances")
+    assert "max over the last 900 s" in readings.notes[0]
+    assert readings.notes[1:] == ["instance CPU metrics: no usable value for 1 of 3"]
+
+
+def test_the_peak_read_has_nothing_wider():
+    ds = Recording({"a": 20.0}, sparse=900)
+    readings = instance_cpu(ds, [Instance("a")], PEAK)
+    assert readings.values == {"a": None} and len(ds.asked) == 2  # max, then the mean probe
+    assert readings.notes == ["instance CPU metrics: no usable value for 1 of 1"]
 
 
 # --- through the strategy ---------------------------------------------------------------------------

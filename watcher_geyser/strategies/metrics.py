@@ -24,6 +24,7 @@ from watcher_geyser import defaults
 from watcher_geyser.pipeline import reads_load_now
 
 MAX_NOTED_ERRORS = 3
+CPU_METRICS = "instance CPU metrics"
 
 
 @dataclass
@@ -81,6 +82,8 @@ class CpuRead:
     period_s: int
     aggregate: str
     granularity_s: int
+    #: read for the instances this one finds no value for (the load now's: the peak read)
+    wider: CpuRead | None = None
 
     def describe(self) -> str:
         return f"{self.aggregate} over the last {self.period_s} s ({self.granularity_s} s samples)"
@@ -93,10 +96,14 @@ def cpu_read(level: float, period_s: int = defaults.CPU_PERIOD_S, aggregate: str
     default the peak of the last ``defaults.CPU_FORECAST_WINDOW`` samples), or, fully scarce, the load
     now: the ``mean`` over ``defaults.CPU_SCARCE_WINDOW`` sample(s). The mean because over one sample
     it is that sample on every datasource of Watcher 17 (Gnocchi answers its latest bucket, Prometheus
-    the rate over the period), where Gnocchi refuses ``max``."""
+    the rate over the period), where Gnocchi refuses ``max``. An instance the load now finds nothing
+    for gets the peak read (``CpuRead.wider``): Prometheus' ``rate`` needs two samples in its window,
+    which a metric polled every 300 s (Ceilometer's default) may not have in 300 s, and an unmeasured
+    instance would count as fully busy."""
+    peak = CpuRead(period_s, aggregate, granularity_s)
     if reads_load_now(level):
-        return CpuRead(defaults.CPU_SCARCE_WINDOW * granularity_s, "mean", granularity_s)
-    return CpuRead(period_s, aggregate, granularity_s)
+        return CpuRead(defaults.CPU_SCARCE_WINDOW * granularity_s, "mean", granularity_s, wider=peak)
+    return peak
 
 
 def instance_cpu(datasource, instances: Iterable, read: CpuRead) -> Readings:
@@ -106,12 +113,35 @@ def instance_cpu(datasource, instances: Iterable, read: CpuRead) -> Readings:
     a value: Watcher's Gnocchi helper takes only the mean of instance CPU) is asked the mean over the
     same period instead, from that instance on; a note says so, since the mean misses the bursts
     the peak guards against. The mean is asked only until the aggregate has answered once: after
-    that a gap is an instance without samples. Never fails: a value that cannot be had is None, as
-    in ``read_each``."""
+    that a gap is an instance without samples. The instances left without a value are read by
+    ``read.wider`` when it has one, and a note says how many it found. Never fails: a value that
+    cannot be had is None, as in ``read_each``."""
     instances = list(instances)
+    readings = _read_instances(datasource, instances, read)
+    missing = [i for i in instances if readings.values[i.uuid] is None]
+    if read.wider is None or not missing:
+        return readings
+    wider = instance_cpu(datasource, missing, read.wider)
+    found = {uuid: value for uuid, value in wider.values.items() if value is not None}
+    if not found:
+        return readings
+    readings.values.update(found)
+    notes = [n for n in readings.notes if not n.startswith(CPU_METRICS)]
+    notes.append(f"no instance CPU over the last {read.period_s} s for {len(found)} of {len(instances)} instances "
+                 f"(a metric polled less often has no sample in so short a window): their {read.wider.describe()} "
+                 "read instead")
+    notes.extend(n for n in wider.notes if not n.startswith(CPU_METRICS))
+    if len(missing) > len(found):
+        notes.append(f"{CPU_METRICS}: no usable value for {len(missing) - len(found)} of {len(instances)}")
+    readings.notes = notes
+    return readings
+
+
+def _read_instances(datasource, instances: list, read: CpuRead) -> Readings:
+    """``instance_cpu`` by ``read`` alone: with the fall-back to the mean, without ``read.wider``."""
     asked = _FallingBack(datasource, read)
     readings = read_each(instances, key=lambda i: i.uuid, fetch=asked.fetch, convert=_percent_to_fraction,
-                         what="instance CPU metrics")
+                         what=CPU_METRICS)
     if asked.fallbacks:
         readings.notes.insert(0, f"the datasource refused aggregate {read.aggregate!r} of instance CPU "
                               f"({asked.refusal}): the mean over the same {read.period_s} s read instead for "
