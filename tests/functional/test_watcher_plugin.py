@@ -170,12 +170,16 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
                                        {"signal_source": name, "power_off": True, "time_limit_s": 3})
             indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
             released[name] = indicators["released_compute_nodes_count"]
-            asked[name] = set(self.datasource.asked)
+            asked[name] = list(self.datasource.asked)
             self.assertEqual([], checks.overloads_in_graph(self.topo, actions), name)
         self.assertGreater(released["scarce"], released["plentiful"], released)
-        # as the simulator: fully scarce, the load now (read once); otherwise that for the signal, then the peak
-        self.assertEqual({(300, "mean", 300)}, asked["scarce"])
-        self.assertEqual({(300, "mean", 300), (900, "max", 300)}, asked["plentiful"] - {PROBE})
+        # as the simulator: fully scarce, the load now (read once; an instance it finds nothing for, here
+        # the unmeasured ones, gets the peak read); otherwise the load now for the signal, then the peak
+        now, peak, n = (300, "mean", 300), (900, "max", 300), len(self.topo.instances)
+        unmeasured = n - len(self.datasource.cpu_percent)
+        self.assertEqual((n, unmeasured), (asked["scarce"].count(now), asked["scarce"].count(peak)))
+        self.assertEqual((n, unmeasured + n), (asked["plentiful"].count(now), asked["plentiful"].count(peak)))
+        self.assertEqual(set(), set(asked["scarce"] + asked["plentiful"]) - {now, peak, PROBE})
 
     def test_a_datasource_refusing_max_is_read_with_the_mean_and_the_plan_says_so(self):
         self.datasource.refuse = frozenset({"max"})  # as Watcher's Gnocchi helper answers max of instance CPU
