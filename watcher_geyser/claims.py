@@ -95,6 +95,8 @@ class MigrationRecord:
     kind: str = ""  # Nova's migration_type: live-migration, migration, resize, evacuation
     flavour_changes: bool = False  # its old and new flavour differ (a resize): its ends hold different flavours
     held: tuple[Held, ...] = ()  # what Placement holds for it per host, when read (a resize only)
+    # when Nova last changed it (``updated_at``, epoch s; the end of a finished one), when read: ``settled``
+    ended_s: float | None = None
 
     def held_on(self, host: str) -> Held | None:
         """What Placement holds for it on ``host``, when read."""

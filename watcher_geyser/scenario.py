@@ -78,7 +78,7 @@ HOST_FIELDS = frozenset({
 })
 INSTANCE_FIELDS = frozenset({
     "uuid", "name", "host", "vcpus", "memory_mb", "disk_gb", "cpu_util", "state", "locked", "excluded",
-    "server_group", "metadata", "cpu_util_series", "cores", "claim_of",
+    "server_group", "metadata", "cpu_util_series", "cores", "claim_of", "settled_s",
 })
 GROUP_FIELDS = frozenset({"name", "policy"})
 
@@ -159,6 +159,8 @@ def fleet_to_dict(fleet: Fleet) -> dict:
             row["cores"] = v.cores
         if v.claim_of is not None:
             row["claim_of"] = v.claim_of
+        if v.settled_s is not None:
+            row["settled_s"] = v.settled_s
         instances.append(row)
     return {
         "hosts": hosts,
@@ -315,9 +317,13 @@ def _instance(entry: Any, index: int, notes: list[str]) -> Instance:
     claim_of = entry.get("claim_of")
     if claim_of is not None and (not isinstance(claim_of, str) or not claim_of):
         raise ScenarioError(f"{where}: 'claim_of' must be the uuid of the migrating instance it holds room for")
+    settled_s = entry.get("settled_s")
+    if settled_s is not None:
+        settled_s = float(_number(settled_s, where, "settled_s"))
     return Instance(
         claim_of=claim_of,
         cores=cores,
+        settled_s=settled_s,
         uuid=uuid,
         name=name,
         host=_name(entry, "host", where),

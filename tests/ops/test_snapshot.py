@@ -379,3 +379,38 @@ def test_a_refused_migrations_list_is_a_note_not_a_failed_snapshot(emulated, tmp
     assert "could not read migrations in flight (Nova os-migrations?status=..): permission denied (HTTP 403)" in err
     assert "counted on one of its hosts only" in err
     assert not [i for i in load_scenario(tmp_path / "nomig.json").instances if i.claim_of]
+
+
+def test_an_instance_moved_lately_carries_settled_s(emulated, tmp_path, monkeypatch, capsys):
+    """The migrations finished within the swap payback time (one paged read, ``changes-since`` at
+    2.59) give each instance they moved ``settled_s``; one that failed, or one older than the window
+    Nova would not list, give nothing."""
+    import time
+
+    from watcher_geyser.settled import iso_utc, nova_time_s
+
+    t, fixture = emulated
+    moved, failed = t.instances[0], t.instances[1]
+    ended = time.time() - 1800
+    asked = []
+
+    def answer(query):
+        asked.append(query)
+        if "changes-since" not in query:
+            return "200 OK", {"migrations": []}  # the in-flight read, one status a request
+        rows = [{"id": 9, "uuid": "m-9", "instance_uuid": moved.uuid, "status": "completed",
+                 "source_compute": "compute-2", "dest_compute": moved.host, "migration_type": "live-migration",
+                 "updated_at": iso_utc(ended)[:-1] + ".000000"},  # as Nova writes it: UTC, no zone
+                {"id": 8, "uuid": "m-8", "instance_uuid": failed.uuid, "status": "error",
+                 "source_compute": "compute-2", "dest_compute": "compute-1", "migration_type": "live-migration",
+                 "updated_at": iso_utc(ended)}]
+        return "200 OK", {"migrations": rows}
+
+    before = time.time()
+    assert _snapshot_through(_in_front(fixture, answer), fixture, tmp_path, monkeypatch, "settled") == 0
+    since = [q for q in asked if "changes-since" in q]
+    assert len(since) == 1 and "status" not in since[0]
+    assert before - 6 * 3600 - 1 <= nova_time_s(since[0]["changes-since"][0]) <= time.time() - 6 * 3600 + 1
+    settled = {i.uuid: i.settled_s for i in load_scenario(tmp_path / "settled.json").instances if i.settled_s}
+    assert list(settled) == [moved.uuid] and 1799 <= settled[moved.uuid] <= time.time() - ended + 1
+    assert "swap pass may move" not in capsys.readouterr().err

@@ -16,7 +16,9 @@ during a live migration, so only the task says it is busy, and any non-empty one
 Migrations in flight (``os-migrations``, one request per unfinished status, ``claims.IN_FLIGHT_STATUSES``)
 hold their instance's resources on both hosts; the end it is not on gets a claim (``claims``). The
 list is admin-only by default: a refusal, or any failure, is a note saying what it means, never a
-failed snapshot.
+failed snapshot. The migrations that ended within the swap payback time
+(``os-migrations?changes-since=``, microversion 2.59, ``finished_migrations``) say which instances
+moved recently (``settled``): the swap pass leaves those where they are.
 
 Lists are read page by page, so large clouds do not time out: servers and server groups
 ``page_size`` items a request; hypervisors in Nova's own pages (``[api] max_limit``,
@@ -28,6 +30,7 @@ offer them gives a note), because a fleet without them is still worth planning.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 
 from watcher_geyser.claims import IN_FLIGHT_STATUSES, Held, MigrationRecord
@@ -39,14 +42,22 @@ from watcher_geyser.cloud.records import (
     ServerGroupRecord,
     ServerRecord,
 )
+from watcher_geyser.defaults import SWAP_PAYBACK_S
 from watcher_geyser.records import DEFAULT_ZONE
+from watcher_geyser.settled import iso_utc, moved_its_instance, nova_time_s, settled_seconds
 
 RESOURCE_CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
 DEFAULT_PAGE_SIZE = 500
+# os-migrations filters on changes-since (and pages) from this microversion; below it Nova drops the
+# filter without a word (nova/api/openstack/compute/migrations.py) and lists every migration ever made
+CHANGES_SINCE_MICROVERSION = "2.59"
 
 
-def read_cloud(conn, page_size: int = DEFAULT_PAGE_SIZE, progress: Callable[[str], None] | None = None) -> CloudRecords:
-    """Hypervisors with inventories, servers and server groups of the cloud behind ``conn``."""
+def read_cloud(conn, page_size: int = DEFAULT_PAGE_SIZE, progress: Callable[[str], None] | None = None,
+               settled_window_s: float = SWAP_PAYBACK_S) -> CloudRecords:
+    """Hypervisors with inventories, servers and server groups of the cloud behind ``conn``, the
+    migrations in flight, and how long ago each instance a migration moved within the last
+    ``settled_window_s`` (the swap payback time) was moved (``settled``)."""
     say = progress or (lambda _msg: None)
     notes: list[str] = []
     say("reading compute services ..")
@@ -74,7 +85,13 @@ def read_cloud(conn, page_size: int = DEFAULT_PAGE_SIZE, progress: Callable[[str
     groups = _server_groups(conn, page_size, notes)
     say("reading migrations in flight ..")
     migrations = migrations_in_flight(conn, notes, {rp_id: name for name, rp_id in providers.items()})
-    return CloudRecords(hyp_records, server_records, groups, notes=notes, migrations=migrations)
+    settled: dict[str, float] = {}
+    if settled_window_s > 0:
+        say("reading migrations finished lately ..")
+        now_s = time.time()
+        finished = finished_migrations(conn, now_s - settled_window_s, notes, page_size=page_size)
+        settled = settled_seconds(finished, now_s)
+    return CloudRecords(hyp_records, server_records, groups, notes=notes, migrations=migrations, settled_s=settled)
 
 
 def unfinished_migrations(conn) -> list:
@@ -101,6 +118,63 @@ def migrations_in_flight(conn, notes: list[str], providers: Mapping[str, str] | 
     names = dict(providers or {})
     return [migration_record(conn, m, m.source_node or m.source_compute, m.dest_node or m.dest_compute, {}, names,
                              notes) for m in rows]
+
+
+def finished_migrations(conn, since_s: float, notes: list[str], by_node: bool = True,
+                        page_size: int = DEFAULT_PAGE_SIZE) -> list[MigrationRecord]:
+    """Nova's migrations changed since ``since_s`` (epoch s) that moved their instance
+    (``settled.moved_its_instance``), each with its end (``ended_s``: ``updated_at``, else
+    ``created_at``, the start, when Nova gave no update time), hosts named by their node
+    (``by_node``, as hypervisors are) or their compute service (as Watcher's model names them).
+
+    One paged read of ``GET /os-migrations?changes-since=<since>`` at microversion 2.59, every
+    status at once: the window holds few rows, and the list filters on one status a request. A Nova
+    older than 2.59 would drop ``changes-since`` and answer with every migration ever made, unpaged,
+    so it is not asked: [] and a note, as for a refusal (the list is admin-only) or any failure.
+    The caller plans on: recent movers unknown, the swap pass may move one again."""
+    why = None
+    try:
+        if offers_microversion(conn.compute, CHANGES_SINCE_MICROVERSION):
+            rows = call("migrations finished lately (Nova os-migrations?changes-since=..)",
+                        lambda: json_pages(conn, "/os-migrations", "migrations", {"changes-since": iso_utc(since_s)},
+                                           page_size, CHANGES_SINCE_MICROVERSION, lambda _message: None, "uuid"))
+        else:
+            why = (f"Nova's compute API is older than microversion {CHANGES_SINCE_MICROVERSION}, whose "
+                   "os-migrations lists the migrations changed since a time (Queens and later)")
+    except Exception as exc:  # noqa: BLE001 - a fleet without them is still worth planning, as the note says
+        why = str(exc) if isinstance(exc, CloudError) else f"could not read migrations ({type(exc).__name__}: {exc})"
+    if why is not None:
+        notes.append(f"{why}: the instances moved in the last {_hours(since_s)} are unknown, so the swap "
+                     "pass may move one of them again (it leaves alone those it knows moved within its payback time)")
+        return []
+    records = [_finished(row, by_node) for row in rows]
+    return [r for r in records if moved_its_instance(r)]
+
+
+def _hours(since_s: float) -> str:
+    return f"{max(0.0, time.time() - since_s) / 3600:.3g} h"
+
+
+def _finished(row: Mapping, by_node: bool) -> MigrationRecord:
+    """One row of ``os-migrations`` (JSON) as a ``MigrationRecord`` with its end."""
+    ended = nova_time_s(row.get("updated_at"))
+    if ended is None:
+        ended = nova_time_s(row.get("created_at"))
+    source = (row.get("source_node") if by_node else None) or row.get("source_compute")
+    destination = (row.get("dest_node") if by_node else None) or row.get("dest_compute")
+    return MigrationRecord(str(row.get("instance_uuid") or ""), source, destination, str(row.get("status") or ""),
+                           str(row.get("migration_type") or ""), ended_s=ended)
+
+
+def offers_microversion(adapter, version: str) -> bool:
+    """Whether the service behind ``adapter`` (openstacksdk's proxy) offers microversion ``version``:
+    its own range, whatever default the client pins (Watcher pins ``[nova] api_version``, 2.56 by
+    default), since the request asks for ``version`` by name."""
+    from keystoneauth1 import discover
+
+    data = adapter.get_endpoint_data()
+    return bool(data is not None and data.min_microversion and data.max_microversion
+                and discover.version_between(data.min_microversion, data.max_microversion, version))
 
 
 def migration_record(conn, m, source: str | None, destination: str | None, host_of_node: Mapping[str, str],
@@ -202,29 +276,39 @@ def server_pages(conn, page_size: int, say) -> list[dict]:
     name, translated for its resources only, and Nova ignores a query it does not know, so
     asked ``all_projects`` it lists the caller's project alone (real Nova did, ``tests/nova``).
     """
-    from openstack import exceptions as sdk_exc
     from openstack import utils as sdk_utils
 
     microversion = "2.47" if sdk_utils.supports_microversion(conn.compute, "2.47") else None
-    servers: list[dict] = []
+    return json_pages(conn, "/servers/detail", "servers", {"all_tenants": "True"}, page_size, microversion, say)
+
+
+def json_pages(conn, path: str, key: str, params: Mapping[str, object], page_size: int, microversion: str | None,
+               say, marker_key: str = "id") -> list[dict]:
+    """Every row of the compute API's list ``path`` (its JSON ``key``), ``page_size`` a request, paged by
+    the last row's ``marker_key`` while the answer links a next page (``<key>_links``). Raises
+    openstacksdk's error for a failed request, and ``CloudError`` when the endpoint ignores the
+    marker and answers the same page twice (it would loop forever)."""
+    from openstack import exceptions as sdk_exc
+
+    rows: list[dict] = []
     seen: set[str] = set()
-    params: dict[str, object] = {"all_tenants": "True", "limit": page_size}
+    query = {**params, "limit": page_size}
     while True:
-        resp = conn.compute.get("/servers/detail", params=params, microversion=microversion)
+        resp = conn.compute.get(path, params=query, microversion=microversion)
         sdk_exc.raise_from_response(resp)
         body = resp.json()
-        page = body.get("servers") or []
-        servers.extend(page)
-        more = any(link.get("rel") == "next" for link in body.get("servers_links") or [])
+        page = body.get(key) or []
+        rows.extend(page)
+        more = any(link.get("rel") == "next" for link in body.get(f"{key}_links") or [])
         if not page or not more:
-            return servers
-        marker = page[-1]["id"]
+            return rows
+        marker = page[-1][marker_key]
         if marker in seen:
-            raise CloudError("servers: the compute API returned the same page twice (paging ignores 'marker')")
+            raise CloudError(f"{key}: the compute API returned the same page twice (paging ignores 'marker')")
         seen.add(marker)
-        params = {"all_tenants": "True", "limit": page_size, "marker": marker}
+        query = {**params, "limit": page_size, "marker": marker}
         if len(seen) % 10 == 0:  # every tenth page
-            say(f"servers: {len(servers)} ..")
+            say(f"{key}: {len(rows)} ..")
 
 
 def _servers(conn, servers: list[dict], notes: list[str]) -> list[ServerRecord]:

@@ -18,7 +18,9 @@ tested without a cloud:
   migrating, resizing, rebuilding, ..), paused ones and affinity group members stay, the
   ``geyser:deferrable`` metadata opt-in is read, so a snapshot replays what Watcher sees;
 - a migration in flight holds its instance's resources on both hosts: the end the instance is
-  not on gets a claim (``claims.with_claims``), counted there as used.
+  not on gets a claim (``claims.with_claims``), counted there as used;
+- an instance a migration moved within the read's window (the swap payback time) carries the
+  time since (``Instance.settled_s``, ``settled``): the swap pass leaves it where it is.
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ class CloudRecords:
     cpu_util: dict[str, float] = field(default_factory=dict)  # server uuid -> 0..1 of its vcpus
     notes: list[str] = field(default_factory=list)
     migrations: list[MigrationRecord] = field(default_factory=list)  # hosts named as hypervisors are
+    # server uuid -> seconds since a migration last moved it, when it ended within the read's window (``settled``)
+    settled_s: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -131,7 +135,8 @@ def to_fleet(
             continue
         hosts.append(_host(hyp, state, power_for(hyp.name), notes))
         for server in members:
-            instances.append(_instance(server, records.cpu_util.get(server.uuid), pin_all, group_of, notes))
+            instances.append(_instance(server, records.cpu_util.get(server.uuid), pin_all, group_of, notes,
+                                       records.settled_s.get(server.uuid)))
     for host, servers in sorted(by_host.items()):
         names = ", ".join(s.name for s in servers[:3]) + (" .." if len(servers) > 3 else "")
         notes.append(f"{len(servers)} server(s) on {host!r}, which is no hypervisor read: left out ({names})")
@@ -181,7 +186,7 @@ def _host(hyp: HypervisorRecord, state: HostState, power: PowerModel, notes: lis
 
 
 def _instance(server: ServerRecord, util: float | None, pinned_host: bool,
-              group_of: dict[str, tuple[str, str]], notes: list[str]) -> Instance:
+              group_of: dict[str, tuple[str, str]], notes: list[str], settled_s: float | None) -> Instance:
     """Nova's server in our words, then the rule the Watcher adapter shares (``instance_state``)."""
     group_key, group_policy = group_of.get(server.uuid, (None, None))
     read = Instance(
@@ -196,6 +201,7 @@ def _instance(server: ServerRecord, util: float | None, pinned_host: bool,
         locked=bool(server.locked),
         excluded=pinned_host or _truthy(server.metadata.get("watcher_exclude")),
         server_group=group_key,
+        settled_s=settled_s,
     )
     return read_instance(read, server.metadata, group_policy, notes, server.task_state)
 

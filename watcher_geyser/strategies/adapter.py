@@ -18,7 +18,9 @@ The one place where Watcher's words become ours:
   instances, affinity group members and the ``geyser:deferrable`` opt-in follow the rule
   the snapshot shares (``instance_state.read_instance``);
 - a migration in flight (``migrations``, asked of Nova) holds its instance's resources on a
-  second host too: a claim there (``claims.with_claims``), counted as used, as the snapshot does.
+  second host too: a claim there (``claims.with_claims``), counted as used, as the snapshot does;
+- an instance a migration moved lately (``settled``, asked of Nova) carries the seconds since
+  (``Instance.settled_s``): the swap pass leaves it where it is, as in the snapshot.
 
 Every decision that drops or pins something is written to ``AdaptedFleet.notes`` so the
 strategy can log it.
@@ -69,6 +71,7 @@ def fleet_from_model(
     groups_unknown: bool = False,
     tasks: Mapping[str, str] | None = None,
     migrations: list[MigrationRecord] | None = None,
+    settled: Mapping[str, float] | None = None,
 ) -> AdaptedFleet:
     """Build the fleet from a Watcher ``ModelRoot``.
 
@@ -81,13 +84,15 @@ def fleet_from_model(
     (the listing failed): every instance is pinned, since any may be a group member. ``tasks``
     maps instance uuid -> its Nova task in flight (``task_state``): those instances stay.
     ``migrations``: Nova's migrations (hosts named as the model names them); each one in flight
-    adds a claim on the host its instance is not on (``claims``).
+    adds a claim on the host its instance is not on (``claims``). ``settled`` maps instance uuid ->
+    seconds since a migration last moved it (``settled.settled_seconds``): ``Instance.settled_s``.
     """
     cpu_util = cpu_util or {}
     zones = zones or {}
     power_states = power_states or {}
     server_groups = server_groups or {}
     tasks = tasks or {}
+    settled = settled or {}
     notes: list[str] = []
     hosts: list[Host] = []
     instances: list[Instance] = []
@@ -104,7 +109,7 @@ def fleet_from_model(
         hosts.append(_host(node, state, power_for(node.hostname), zones.get(node.hostname, DEFAULT_ZONE)))
         for inst in members:
             instances.append(_instance(inst, node.hostname, cpu_util.get(inst.uuid), pin_all or groups_unknown,
-                                       server_groups, notes, tasks.get(inst.uuid)))
+                                       server_groups, notes, tasks.get(inst.uuid), settled.get(inst.uuid)))
     busy = in_flight_note(instances)
     if busy:
         notes.append(busy)
@@ -144,7 +149,8 @@ def _host(node, state: HostState, power: PowerModel, zone: str) -> Host:
 
 
 def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
-              server_groups: Mapping[str, tuple[str, str]], notes: list[str], task: str | None) -> Instance:
+              server_groups: Mapping[str, tuple[str, str]], notes: list[str], task: str | None,
+              settled_s: float | None = None) -> Instance:
     """Watcher's instance in our words, then the rule every adapter shares (``instance_state``)."""
     group_key, group_policy = server_groups.get(inst.uuid, (None, None))
     read = Instance(
@@ -159,6 +165,7 @@ def _instance(inst, hostname: str, util: float | None, pinned_host: bool,
         locked=bool(inst.locked),
         excluded=pinned_host or bool(getattr(inst, "watcher_exclude", False)),
         server_group=group_key,
+        settled_s=settled_s,
     )
     return read_instance(read, getattr(inst, "metadata", None) or {}, group_policy, notes, task)
 

@@ -18,9 +18,10 @@ Both run the same five steps, each a function of its own module:
 Whatever fails on the way (signal, metrics, solver), the audit still succeeds: with a safe
 plan, possibly empty, and a ``nop`` action whose message says what happened.
 
-Zones, server groups, bare-metal power states and the Nova tasks in flight (the instances
-Nova is migrating, resizing, rebuilding, ..: they stay) come through ``self.cloud`` (a
-``cloud.CloudLookups``; Watcher's helpers unless a caller hands in another).
+Zones, server groups, bare-metal power states, the Nova tasks in flight (the instances
+Nova is migrating, resizing, rebuilding, ..: they stay) and the migrations finished within the
+swap payback time (the instances they moved stay out of swaps, ``settled``) come through
+``self.cloud`` (a ``cloud.CloudLookups``; Watcher's helpers unless a caller hands in another).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from watcher_geyser.deferral.horizon import Settled, through_plan
 from watcher_geyser.deferral.room import with_room
 from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Hold, Settings
 from watcher_geyser.pipeline.request import packing_ceilings
+from watcher_geyser.settled import settled_seconds
 from watcher_geyser.strategies import cloud, cycles, emit, metrics, opts
 from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet
 from watcher_geyser.strategies.energy import EnergyDecision, decide_energy
@@ -93,12 +95,12 @@ class _GeyserStrategy(base.BaseStrategy):
         metal = self.cloud.metal_inventory()
         if params.power_off and metal.error:
             notes.append(f"no bare-metal service ({metal.error}): emptied hosts are disabled, not switched off")
+        base = self._base_settings(params)
         try:
-            source = self._source(params, metal, notes)
+            source = self._source(params, metal, notes, base.limits.swap_payback_s)
         except Exception as exc:  # noqa: BLE001 - a model we cannot read gives an empty plan, not a failed audit
             self._cannot_read(exc, notes)
             return
-        base = self._base_settings(params)
         # a signal is weighed against the fleet's draw now: its load now (level 1's read), built only if one is read
         decision = decide_energy(params, lambda: source.fleet(self._cpu_read(1.0))[0].fleet, CONF, base)
         LOG.info("%s: %s", self.get_name(), decision.reason)
@@ -278,7 +280,8 @@ class _GeyserStrategy(base.BaseStrategy):
                                 option("cpu_aggregate", opts.CPU_AGGREGATE),
                                 option("cpu_granularity_s", opts.CPU_GRANULARITY_S))
 
-    def _source(self, params: AuditParams, metal: cloud.MetalInventory, notes: list[str]) -> FleetSource:
+    def _source(self, params: AuditParams, metal: cloud.MetalInventory, notes: list[str],
+                swap_payback_s: float) -> FleetSource:
         """The cloud looked up once for this audit; the fleet is built from it at the CPU read the decision asks for."""
         model = self.compute_model
         datasource = None
@@ -303,7 +306,19 @@ class _GeyserStrategy(base.BaseStrategy):
         tasks = self.cloud.tasks_in_flight(notes)  # pinned where they are: Nova refuses to migrate them now
         migrations = self.cloud.migrations_in_flight(notes)  # counted on both their hosts, as Nova counts them
         return FleetSource(model, power_for, datasource, self.cloud.host_zones(notes), metal.power_states, groups,
-                           reasons, why is not None, tasks, migrations)
+                           reasons, why is not None, tasks, migrations, self._settled(swap_payback_s, notes))
+
+    def _settled(self, swap_payback_s: float, notes: list[str]) -> dict[str, float]:
+        """Instance uuid -> seconds since a migration that ended within ``swap_payback_s`` moved it
+        (``settled``): the swap pass leaves those where they are. Not asked when no swap is made."""
+        if swap_payback_s <= 0:
+            return {}
+        now_s = time.time()
+        settled = settled_seconds(self.cloud.migrations_finished(now_s - swap_payback_s, notes), now_s)
+        if settled:
+            LOG.info("%s: %d instance(s) moved in the last %.3g h stay out of swaps", self.get_name(), len(settled),
+                     swap_payback_s / 3600)
+        return settled
 
     def _solve_and_plan(self, adapted: AdaptedFleet, decision: EnergyDecision, settings: Settings):
         """(plan, notes) for ``settings`` (the decision's, under the power-cycle budget); on any

@@ -3,10 +3,10 @@
 The CPU to place on depends on the decision (``metrics.cpu_read``: the recent peak, or the load
 now while energy is fully scarce), and the decision weighs the supply against what the fleet
 draws now, which depends on the CPU read. So the strategy looks the cloud up once (Watcher's model,
-server groups, zones, Nova's tasks and migrations, power models, ``calibrated`` when the operator
-asks) into a ``FleetSource`` and builds
-the fleet once per read it needs: the load now for the signal policy (only when a signal is read),
-then the read the decision asks for (the same one, not read again, when energy is fully scarce).
+server groups, zones, Nova's tasks and migrations (in flight, and finished lately), power models,
+``calibrated`` when the operator asks) into a ``FleetSource`` and builds the fleet once per read
+it needs: the load now for the signal policy (only when a signal is read), then the read the
+decision asks for (the same one, not read again, when energy is fully scarce).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class FleetSource:
     groups_unknown: bool
     tasks: Mapping[str, str] | None
     migrations: list[MigrationRecord] | None
+    settled: Mapping[str, float] = field(default_factory=dict)  # instance uuid -> seconds since it last moved
     _built: dict = field(default_factory=dict, repr=False)
 
     def fleet(self, read: metrics.CpuRead) -> tuple[AdaptedFleet, list[str]]:
@@ -53,7 +54,7 @@ class FleetSource:
                 cpu, notes = readings.values, list(readings.notes)
             adapted = fleet_from_model(self.model, self.power_for, cpu, 1.0, self.zones, self.power_states,
                                        self.groups, self.reasons, groups_unknown=self.groups_unknown,
-                                       tasks=self.tasks, migrations=self.migrations)
+                                       tasks=self.tasks, migrations=self.migrations, settled=self.settled)
             self._built[key] = (adapted, notes + adapted.notes)
         return self._built[key]
 

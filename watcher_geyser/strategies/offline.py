@@ -69,14 +69,20 @@ class FleetCloud:
     the Nova tasks in flight ``tasks`` gives (instance uuid -> task_state; none by default: a
     fleet's own in-flight instances already carry the task as their state), and the migrations in
     flight ``migrations`` gives, else those the fleet's claim rows stand for (none for a fleet without
-    claims; ``model_builder`` leaves the rows out of Watcher's model, the look-up brings them back)."""
+    claims; ``model_builder`` leaves the rows out of Watcher's model, the look-up brings them back),
+    and the migrations finished lately ``finished`` gives, else one per instance of the fleet with a
+    ``settled_s`` (``completed``, to its host, ended that long before the look-up; Watcher's model
+    holds no such time either)."""
 
     def __init__(self, fleet: Fleet, tasks: dict[str, str] | None = None,
-                 migrations: list[MigrationRecord] | None = None):
+                 migrations: list[MigrationRecord] | None = None, finished: list[MigrationRecord] | None = None):
         self._zones = model_builder.host_zones(fleet)
         self._groups = model_builder.server_groups(fleet)
         self._tasks = dict(tasks or {})
         self._migrations = list(fleet_migrations(fleet) if migrations is None else migrations)
+        self._finished = finished
+        self._settled = {i.uuid: (i.host, i.settled_s) for i in fleet.instances
+                         if i.settled_s is not None and i.claim_of is None}
 
     def host_zones(self, notes: list[str]) -> dict[str, str]:
         return dict(self._zones)
@@ -101,6 +107,13 @@ class FleetCloud:
 
     def migrations_in_flight(self, notes: list[str]) -> list[MigrationRecord]:
         return list(self._migrations)
+
+    def migrations_finished(self, since_s: float, notes: list[str]) -> list[MigrationRecord]:
+        if self._finished is not None:
+            return [m for m in self._finished if m.ended_s is None or m.ended_s >= since_s]
+        now_s = time.time()
+        return [MigrationRecord(uuid, None, host, "completed", "live-migration", ended_s=now_s - settled_s)
+                for uuid, (host, settled_s) in self._settled.items() if now_s - settled_s >= since_s]
 
 
 @contextmanager
