@@ -105,6 +105,10 @@ PARAMS: dict[str, tuple[Param, ...]] = {
               "samples the CPU forecast looks back while the supply is fully scarce"),
         Param("max_cycles", "max_power_cycles", number(1, integer=True),
               "power cycles (switch-offs) a host may make in any 24 h"),
+        Param("parallelism", "parallelism", number(1, integer=True),
+              "migrations per wave (realistic fidelity; cloudsim starts every wave at once)"),
+        Param("per_host_parallelism", "per_host_parallelism", number(1, integer=True),
+              "migrations touching one host per wave (realistic fidelity)"),
     ),
     "watcher-vwc": (
         Param("period_s", "period_s", number(300.0), "window Watcher's datasource averages, seconds"),
