@@ -113,6 +113,9 @@ def _search(ws: Workspace, best: _Candidate, proven: _ProvenBounds, clock: Clock
     already meets every bound; the host-selection model first (cheap, and its bound always helps),
     the exact model on small fleets, then neighbourhood improvement with whatever time is left."""
     watts_bound = proven.watts_w
+    if _unbeatable(ws.problem, best):
+        messages.append("the supply covers the current placement: no move can beat it, CP-SAT was not needed")
+        return best, watts_bound, "SKIPPED"
     if method == "auto" and _close_enough(best, proven, ws):
         messages.append(f"the greedy answer is within {CLOSE_ENOUGH:.1%} of every lower bound: CP-SAT was not needed")
         return best, watts_bound, "SKIPPED"
@@ -287,6 +290,17 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
         and watts <= proven.watts_w * (1 + CLOSE_ENOUGH)
         and memory <= memory_bound * (1 + CLOSE_ENOUGH)
     )
+
+
+def _unbeatable(problem: Problem, best: _Candidate) -> bool:
+    """True when ``best`` moves nothing and draws within the supply: every answer's first term is at
+    least the supply (``first_term_w``) and every other answer moves something, so the order of
+    ``_Candidate.beats`` ranks none above it, and a search could only spend its time (a replayed
+    day's sunny steps spent 0.7 s each on neighbourhoods that never won). Not with a watts
+    tolerance: an answer just above the supply would then win on hosts on."""
+    budget = problem.power_budget_w
+    return (budget is not None and problem.watts_tolerance == 0 and best.key[2] == 0
+            and best.key[0] == round(first_term_w(problem, 0.0), 6))
 
 
 class _Candidate:
