@@ -5,10 +5,10 @@ plugin reads Nova's migrations: ``fleet.py``) -> signal policy (``Decision``) ->
 -> ``pipeline.run`` (solve, plan) -> migrations in waves. What the simulator measures for
 this policy is what the strategy would do in Watcher: the same settings, the same mapping
 of the signal, the same solver and planner. Only the solver's time limit and method, and
-the parallelism, differ (``SIM_SETTINGS``), because a day replays 288 steps. The short limit
-skips the portfolio's ejection chains, swaps and CP-SAT neighbourhoods, which Watcher's 10 s
-runs; ``--policy geyser:time_limit_s=1`` runs them (docs/design/simulator-cloudsim-fidelity.md,
-"The solver's time per step", has what they change in a replayed day and what they cost).
+the parallelism, differ (``SIM_SETTINGS``), because a day replays 288 steps. The limit, 1 s a
+step, still runs the portfolio's ejection chains, swaps and CP-SAT neighbourhoods, and replays
+a PlanetLab day as Watcher's 10 s does (docs/design/simulator-cloudsim-fidelity.md, "The
+solver's time per step", has what a shorter limit changes and what each costs).
 
 Power-off follows the settings: in realistic fidelity a host emptied while the decision
 forbids power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in
@@ -53,7 +53,7 @@ from watcher_geyser.simulator.state import Migration, SimState
 
 REALISTIC_PARALLELISM = 8
 REALISTIC_PER_HOST = 2
-#: The plugin's settings with what a replay of 288 steps a day needs: a short time limit, the
+#: The plugin's settings with what a replay of 288 steps a day needs: a shorter time limit, the
 #: decomposition (the plugin's path at scale; the exact model is too slow for every step), one
 #: worker, and emptied hosts switched off (as ``geyser_energy`` does by default).
 SIM_SETTINGS = Settings(
