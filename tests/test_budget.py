@@ -69,12 +69,13 @@ def test_a_supply_covering_the_fleet_as_it_stands_starts_no_search(method):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(fleets(max_hosts=6, max_instances=14), st.floats(0, 3000))
-def test_a_met_supply_moves_nothing_and_a_skipped_search_loses_nothing(f, supply_w):
+@given(fleets(max_hosts=6, max_instances=14), st.floats(0, 1))
+def test_a_met_supply_moves_nothing_and_a_skipped_search_loses_nothing(f, spare):
     """The skip's claim, checked against the search it skips: with the supply met and nothing to
     relieve, the searched answer (a tolerance of 1e-9 keeps CP-SAT running) moves nothing either."""
+    supply_w = f.watts() * (1 + spare)
     problem = Problem(f, power_budget_w=supply_w, time_limit_s=0.5, workers=1, deterministic=True)
-    assume(f.watts() <= supply_w and not hot_hosts(problem).any())
+    assume(not hot_hosts(problem).any())
     skipped = solve(problem, method="decompose")
     searched = solve(Problem(f, power_budget_w=supply_w, watts_tolerance=1e-9, time_limit_s=0.5, workers=1,
                              deterministic=True), method="decompose")
