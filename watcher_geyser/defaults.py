@@ -29,7 +29,8 @@ ALLOCATION_CEILING = 1.0
 #: 0.75 with the relief at 100 % (``RELIEF_MARGIN``): on the PlanetLab days (cloudsim
 #: fidelity) 0.95/1.0 migrated 0.15-0.21x as often as thr-mmt, 0.8/1.0 0.10-0.16x and
 #: 0.75/1.0 0.11-0.12x on the two worst days, for a SLATAH of 0.6-1.1 % against thr-mmt's
-#: 5 %, at 3-8 % more energy than 0.95 (docs/design/solver.md).
+#: 5 %, at 3-8 % more energy than 0.95 (docs/design/solver.md; at 0.15 s a step: at today's
+#: 1 s, 0.75/1.0 migrates 0.11-0.14x, SLATAH 0.6-0.9 %).
 CPU_CEILING = 0.75
 #: A host sheds instances only when its CPU use passes its ceiling by this much (a dead
 #: band, so that a host hovering at the ceiling is not churned); capped at 100 %.

@@ -194,9 +194,10 @@ def _improve(ws: Workspace, best: _Candidate, clock: Clock, messages: list[str])
     """Local improvement until the clock stops it (``anytime``): every step a valid answer."""
     # ejection first: it stops after a few hosts it cannot empty, where polish tries every host
     # (at 20,000 hosts polish alone took the 45 s limit); none with less than
-    # EJECTION_MIN_SECONDS left: on a replayed PlanetLab day's 0.15 s steps it failed until the
-    # deadline (49 s of CPU for the day instead of 33, same energy). Not capped to a share of
-    # the time: on the loaded bench machine half of it freed 25 of the 43 hosts it frees.
+    # EJECTION_MIN_SECONDS left: on a replayed PlanetLab day's 0.15 s steps (the simulator's limit
+    # until it became 1 s) it failed until the deadline (49 s of CPU for the day instead of 33,
+    # same energy). Not capped to a share of the time: on the loaded bench machine half of it
+    # freed 25 of the 43 hosts it frees.
     if clock.left() >= EJECTION_MIN_SECONDS:
         ejected = empty_by_ejection(ws, best.placement, clock.deadline)
         if ejected is not best.placement:
