@@ -113,8 +113,7 @@ def _search(ws: Workspace, best: _Candidate, proven: _ProvenBounds, clock: Clock
     already meets every bound; the host-selection model first (cheap, and its bound always helps),
     the exact model on small fleets, then neighbourhood improvement with whatever time is left."""
     watts_bound = proven.watts_w
-    if _unbeatable(ws.problem, best):
-        messages.append("the supply covers the current placement: no move can beat it, CP-SAT was not needed")
+    if _unbeatable(ws.problem, best):  # the shells say why (``geyser plan``: "the supply covers what the fleet draws")
         return best, watts_bound, "SKIPPED"
     if method == "auto" and _close_enough(best, proven, ws):
         messages.append(f"the greedy answer is within {CLOSE_ENOUGH:.1%} of every lower bound: CP-SAT was not needed")
