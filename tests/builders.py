@@ -41,3 +41,18 @@ def vm(
 def fleet(hosts, instances, groups: dict[str, str] | None = None) -> Fleet:
     server_groups = [ServerGroup(name, GroupPolicy(policy)) for name, policy in (groups or {}).items()]
     return Fleet.build(hosts, instances, server_groups)
+
+
+def chain_fleet() -> Fleet:
+    """10 GB hosts: a (6 + 2 GB), b (7 GB), c (4 + 1 GB): 20 GB, two hosts' worth. No host can be
+    emptied as things stand (no room for 4, 6 or 7 GB); a chain does: a's 2 GB instance steps aside
+    to b, making room for c's 4 GB on a, and c's 1 GB follows to b (``solver/eject.py``)."""
+    hosts = [host(name, memory_mb=10240) for name in "abc"]
+    instances = [
+        vm("a6", "a", memory_mb=6144),
+        vm("a2", "a", memory_mb=2048),
+        vm("b7", "b", memory_mb=7168),
+        vm("c4", "c", memory_mb=4096),
+        vm("c1", "c", memory_mb=1024),
+    ]
+    return fleet(hosts, instances)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from collections import Counter
+
+import pytest
 
 from watcher_geyser.commands import simulate, simulate_setup
+from watcher_geyser.solver.problem import PASSES
 
 KEYS = (
     "energy_kwh", "energy_lower_bound_kwh", "migrations", "slatah", "slatah_overload", "slatah_core_cap",
@@ -35,11 +39,54 @@ def test_simulate_bundled_sample_writes_report(tmp_path, capsys):
     for key in KEYS:
         assert key in thr
     assert thr["migrations"] > 0 and thr["energy_kwh"] > thr["energy_lower_bound_kwh"] > 0
-    assert len(thr["series"]["power_w"]) == 287 and thr["energy_above_signal_kwh"] is not None
+    # 287 decisions; thr-mmt's last starts migrations, so a tail row follows (dvfs moves nothing)
+    assert len(thr["series"]["power_w"]) == 288 and thr["energy_above_signal_kwh"] is not None
     rows = list(csv.DictReader((out / "steps.csv").open()))
-    assert len(rows) == 2 * 287 and rows[0]["policy"] == "dvfs"
+    assert len(rows) == 287 + 288 and rows[0]["policy"] == "dvfs"
     for name in ("power.png", "hosts.png", "migrations.png", "overload.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_steps_csv_rows_sum_to_the_report_totals_tail_included(tmp_path):
+    """Energy (power_w x interval_s) and SLATAH's host-seconds summed over steps.csv's rows give
+    report.json's totals: the tail row holds what the last decision's migrations did after it."""
+    out = tmp_path / "results"
+    assert run(["--fidelity", "cloudsim", "--deterministic", "--policy", "geyser", "--policy", "thr-mmt",
+                "--out", str(out), "--quiet", "--no-plots"]) == 0
+    report = json.loads((out / "report.json").read_text())["policies"]
+    rows = list(csv.DictReader((out / "steps.csv").open()))
+    for policy in ("geyser", "thr-mmt"):
+        mine = [r for r in rows if r["policy"] == policy]
+        totals = report[policy]
+        energy_kwh = sum(float(r["power_w"]) * float(r["interval_s"]) for r in mine) / 3.6e6
+        host_s = sum(float(r["host_s"]) for r in mine)
+        violating_s = sum(float(r["violation_host_s"]) for r in mine)
+        assert energy_kwh == pytest.approx(totals["energy_kwh"], rel=1e-12)
+        assert violating_s / host_s == pytest.approx(totals["slatah"], rel=1e-12)
+        assert len(totals["series"]["time_s"]) == len(mine)  # report.json's series: the same rows
+    thr = [r for r in rows if r["policy"] == "thr-mmt"]
+    tail, last_decision = thr[-1], thr[-2]
+    assert tail["decided"] == "0" and tail["migrations"] == "0" and tail["found_by"] == ""
+    assert 0 < float(tail["interval_s"]) < 300 and float(tail["time_s"]) > float(last_decision["time_s"])
+    assert float(tail["host_s"]) > 0  # without it the sums above fall short (the migrations' SLA time)
+
+
+def test_passes_won_counts_the_found_by_column(tmp_path):
+    """geyser names the solver pass of every decision it made; passes_won counts them; a baseline has none."""
+    out = tmp_path / "results"
+    assert run(["--deterministic", "--policy", "geyser", "--policy", "thr-mmt", "--out", str(out), "--quiet",
+                "--no-plots"]) == 0
+    report = json.loads((out / "report.json").read_text())["policies"]
+    rows = list(csv.DictReader((out / "steps.csv").open()))
+    geyser = [r for r in rows if r["policy"] == "geyser"]
+    decided = [r["found_by"] for r in geyser if r["decided"] == "1"]
+    assert decided and all(name in PASSES for name in decided)
+    assert all(r["found_by"] == "" for r in geyser if r["decided"] == "0")
+    assert report["geyser"]["passes_won"] == dict(Counter(decided))
+    assert sum(report["geyser"]["passes_won"].values()) == len(decided) == 287 - report["geyser"]["decisions_skipped"]
+    assert {"current", "greedy"} <= set(report["geyser"]["passes_won"])  # a quiet step, and a consolidation
+    assert report["thr-mmt"]["passes_won"] == {}
+    assert {r["found_by"] for r in rows if r["policy"] == "thr-mmt"} == {""}
 
 
 def test_simulate_bad_trace_is_a_clear_error(tmp_path, capsys):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 
-from tests.builders import fleet, host, vm
+from tests.builders import chain_fleet, fleet, host, vm
 from tests.strategies import problems
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.solver.checks import check_placement
@@ -19,18 +19,9 @@ def _occupied(placement: np.ndarray) -> int:
 
 
 def test_a_small_instance_steps_aside_so_a_large_one_fits():
-    # 10 GB hosts: a (6 + 2 GB), b (7 GB), c (4 + 1 GB): 20 GB, two hosts' worth. No host can be
-    # emptied as things stand (no room for 4, 6 or 7 GB); moving a's 2 GB instance to b makes
-    # room for c's 4 GB on a, and c's 1 GB follows to b.
-    hosts = [host(name, memory_mb=10240) for name in "abc"]
-    instances = [
-        vm("a6", "a", memory_mb=6144),
-        vm("a2", "a", memory_mb=2048),
-        vm("b7", "b", memory_mb=7168),
-        vm("c4", "c", memory_mb=4096),
-        vm("c1", "c", memory_mb=1024),
-    ]
-    problem = Problem(fleet(hosts, instances))
+    # chain_fleet: no host empties as things stand; moving a's 2 GB instance to b makes room for
+    # c's 4 GB on a, and c's 1 GB follows to b
+    problem = Problem(chain_fleet())
     ws = Workspace(problem)
     start = ws.placement0
     assert _occupied(empty_more_hosts(ws, start, math.inf)) == 3

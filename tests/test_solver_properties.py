@@ -8,6 +8,7 @@ from tests.strategies import problems
 from watcher_geyser.solver import solve
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.greedy import room_may_cover
+from watcher_geyser.solver.problem import PASSES
 from watcher_geyser.solver.repack import EPS
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -26,6 +27,9 @@ def _assert_valid_and_bounded(problem, target):
     # pinned instances never move
     pinned = ~fleet.movable
     assert np.array_equal(target.placement[pinned], fleet.placement[pinned])
+    # the pass named kept an answer that moves something, or none moved anything
+    assert target.found_by in PASSES
+    assert (target.found_by == "current") == (target.migrations == 0)
 
 
 @SETTINGS

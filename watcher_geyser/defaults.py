@@ -59,6 +59,24 @@ HOST_MARGIN_MAX = 0.5
 RELAXED_RELIEF_MARGIN = 0.1
 TIGHT_RELIEF_MARGIN = RELIEF_MARGIN
 
+#: Seconds between two CPU samples: Watcher's datasource granularity (the strategy's ``cpu_granularity_s``)
+#: and the step of the PlanetLab traces the simulator replays.
+CPU_SAMPLE_S = 300
+#: Samples, the newest included, whose highest CPU use an instance is placed on: the simulator's per-VM
+#: forecast (``GeyserPolicy.forecast_window``: the replay records a step's sample before deciding, so 3
+#: is the sample now and the two before it) and the Watcher strategy's read, the datasource's peak
+#: (``CPU_AGGREGATE``) over ``CPU_PERIOD_S``. A decision holds until the next audit, and these traces
+#: burst for one or two samples: the last three are a cheap guard against the bursts behind SLATAH.
+CPU_FORECAST_WINDOW = 3
+#: The same while the signal's decision is fully scarce (level 1, ``pipeline.reads_load_now``): one
+#: sample, the load now. Every watt then goes uncovered, and a per-VM look-back sums every VM's burst
+#: as if all burst at once; the head-room sits in each host's margin instead (``pipeline/margin.py``).
+CPU_SCARCE_WINDOW = 1
+#: Seconds of samples the strategy's CPU read covers (its ``cpu_period_s``): the look-back above.
+CPU_PERIOD_S = CPU_FORECAST_WINDOW * CPU_SAMPLE_S
+#: How the strategy aggregates them (its ``cpu_aggregate``): the peak, as the simulator's forecast.
+CPU_AGGREGATE = "max"
+
 #: Seconds an implausibly low signal reading (a broken meter reads 0 W) is held unconfirmed, no
 #: host switched off, unless the series shows it came by a gradual fall (``signal/suspicion.py``);
 #: also the least age of a signal decision before another replaces it (``PolicyConfig.min_dwell_s``).

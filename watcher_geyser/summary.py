@@ -48,6 +48,7 @@ def target_summary(target: Target) -> dict:
         "migration_cost_lower_bound_mb": round(target.bounds.migration_cost_mb, 1),
         "solver_status": target.status,
         "cpsat_status": target.cpsat_status,
+        "found_by": target.found_by,  # the portfolio's pass whose answer was kept (``solver.problem.PASSES``)
         "solve_seconds": round(target.solve_seconds, 4),
         "messages": list(target.messages),
         "placement": {inst.uuid: fleet.hosts[int(h)].name for inst, h in zip(fleet.instances, target.placement)},

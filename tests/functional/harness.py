@@ -41,17 +41,26 @@ from tests.waiting import wait_for
 
 
 class MeasuredDatasource:
-    """Instance CPU use in percent by uuid, host CPU (percent) and watts by hostname; None where absent."""
+    """Instance CPU use in percent by uuid, host CPU (percent) and watts by hostname; None where absent.
+
+    Instance CPU as Watcher's datasources answer it: ``cpu_percent`` is each instance's load now
+    (its latest sample, the ``mean`` over one sample); ``peak_percent`` (when set for an instance)
+    its highest sample of the last few, answered to ``max`` over a period of more than one sample.
+    ``refuse`` names aggregates answered with nothing, as Watcher's Gnocchi helper answers ``max``.
+    Every instance CPU query is recorded in ``asked`` as (period, aggregate, granularity)."""
 
     NAME = "geyser_test"
     METRIC_MAP = {"instance_cpu_usage": "cpu", "host_cpu_usage": None, "host_power": None}
 
     def __init__(self, cpu_percent: dict[str, float] | None = None, fail: bool = False):
         self.cpu_percent = dict(cpu_percent or {})
+        self.peak_percent: dict[str, float] = {}
+        self.refuse: frozenset[str] = frozenset()
         self.host_cpu_percent: dict[str, float] = {}
         self.host_power_w: dict[str, float] = {}
         self.fail = fail
         self.queries = 0
+        self.asked: list[tuple[int, str, int | None]] = []
 
     def list_metrics(self):
         return ["cpu"]
@@ -61,9 +70,15 @@ class MeasuredDatasource:
 
     def get_instance_cpu_usage(self, resource, period, aggregate, granularity=None):
         self.queries += 1
+        self.asked.append((period, aggregate, granularity))
         if self.fail:
             raise ConnectionError("metrics backend unreachable")
-        return self.cpu_percent.get(resource.uuid)
+        if aggregate in self.refuse:
+            return None
+        now = self.cpu_percent.get(resource.uuid)
+        if aggregate == "max" and period > (granularity or 300) and now is not None:
+            return max(now, self.peak_percent.get(resource.uuid, now))
+        return now
 
     def get_host_cpu_usage(self, resource, period, aggregate, granularity=None):
         return self.host_cpu_percent.get(resource.hostname)

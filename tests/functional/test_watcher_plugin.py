@@ -33,6 +33,9 @@ def spread_topology() -> topo.ComputeTopology:
     return t
 
 
+PROBE = (900, "mean", 300)  # the mean asked where max gave nothing: a refusal, or no samples at all
+
+
 def cpu_percent(t: topo.ComputeTopology) -> dict[str, float]:
     """30 % measured for most instances; every seventh has no measurement."""
     return {i.uuid: 30.0 for n, i in enumerate(t.instances) if n % 7}
@@ -102,6 +105,9 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         actions = self.actions_of(plan_uuid)
         indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
         self.assertEqual(9, indicators["compute_nodes_count"])  # compute-10 is disabled
+        # no signal: the peak, as the simulator (an unmeasured instance met before any max answer is probed
+        # with the mean, to tell it from a datasource that refuses max)
+        self.assertEqual({(900, "max", 300)}, set(self.datasource.asked) - {PROBE})
         migrations = [a for a in actions if a["action_type"] == "migrate"]
         self.assertEqual(len(migrations), indicators["instance_migrations_count"])
         self.assertGreater(indicators["released_compute_nodes_count"], 0)
@@ -157,13 +163,31 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
     def test_scarce_signal_releases_more_hosts_than_a_plentiful_one(self):
         self._named_sources("scarce=constant:800W", "plentiful=constant:20kW")
         released = {}
+        asked = {}
         for name in ("scarce", "plentiful"):
+            self.datasource.asked.clear()
             plan, actions = self.audit("geyser_consolidation", "server_consolidation",
                                        {"signal_source": name, "power_off": True, "time_limit_s": 3})
             indicators = {i["name"]: i["value"] for i in plan["efficacy_indicators"]}
             released[name] = indicators["released_compute_nodes_count"]
+            asked[name] = list(self.datasource.asked)
             self.assertEqual([], checks.overloads_in_graph(self.topo, actions), name)
         self.assertGreater(released["scarce"], released["plentiful"], released)
+        # as the simulator: fully scarce, the load now (read once; an instance it finds nothing for, here
+        # the unmeasured ones, gets the peak read); otherwise the load now for the signal, then the peak
+        now, peak, n = (300, "mean", 300), (900, "max", 300), len(self.topo.instances)
+        unmeasured = n - len(self.datasource.cpu_percent)
+        self.assertEqual((n, unmeasured), (asked["scarce"].count(now), asked["scarce"].count(peak)))
+        self.assertEqual((n, unmeasured + n), (asked["plentiful"].count(now), asked["plentiful"].count(peak)))
+        self.assertEqual(set(), set(asked["scarce"] + asked["plentiful"]) - {now, peak, PROBE})
+
+    def test_a_datasource_refusing_max_is_read_with_the_mean_and_the_plan_says_so(self):
+        self.datasource.refuse = frozenset({"max"})  # as Watcher's Gnocchi helper answers max of instance CPU
+        plan, actions = self.audit("geyser_consolidation", "server_consolidation", {"time_limit_s": 3})
+        message = next(a for a in actions if a["action_type"] == "nop")["input_parameters"]["message"]
+        self.assertIn("refused aggregate 'max' of instance CPU", message)
+        self.assertIn((900, "mean", 300), self.datasource.asked)
+        self.assertEqual([], checks.overloads_in_graph(self.topo, actions))
 
     def test_failing_signal_source_gives_a_succeeded_audit_and_no_host_switched_off(self):
         self._named_sources("down=http://127.0.0.1:9/down#unit=W")
@@ -185,7 +209,7 @@ class TestGeyserStrategy(GeyserFunctionalTestCase):
         self.assertEqual([], checks.overloads_in_replay(self.topo, self.events))
 
     def test_a_model_we_cannot_read_gives_a_succeeded_audit_and_only_the_reason(self):
-        self.useFixture(fixtures.MockPatch("watcher_geyser.strategies.consolidation.fleet_from_model",
+        self.useFixture(fixtures.MockPatch("watcher_geyser.strategies.fleet_source.fleet_from_model",
                                            side_effect=ValueError("host 'x': vcpus must be >= 0")))
         for strategy, goal in (("geyser_consolidation", "server_consolidation"), ("geyser_energy", "energy_budget")):
             plan, actions = self.audit(strategy, goal)

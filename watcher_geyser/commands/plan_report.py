@@ -36,7 +36,8 @@ def format_summary(summary: dict) -> str:
     lines += [f"{label:20}{str(a):>12}{str(b):>12}{str(c):>14}" for label, a, b, c in rows]
     lines.append("")
     lines.append(
-        f"solver: {summary['solver_status']} (CP-SAT {summary['cpsat_status']}) in {summary['solve_seconds']:.2f} s; "
+        f"solver: {summary['solver_status']} (CP-SAT {summary['cpsat_status']}), found by {summary['found_by']}, "
+        f"in {summary['solve_seconds']:.2f} s; "
         f"watts within {summary['watts_gap']:.2%} of the bound"
     )
     if summary["released_hosts"]:

@@ -13,10 +13,14 @@ Both shells (the Watcher strategy, the simulator's geyser policy) and ``geyser p
 - the decision's available watts become ``Limits.supply_w`` (the solver prices watts above it);
 - power-off needs all three: the caller allows it, the decision allows it, and the decision
   is not a fallback (a last good value or the safe default never switches hosts off).
+
+And which CPU the shells place on at a decision (``reads_load_now``): the peak of the last
+``defaults.CPU_FORECAST_WINDOW`` samples, or while energy is fully scarce the load now.
 """
 
 from __future__ import annotations
 
+from watcher_geyser import defaults
 from watcher_geyser.pipeline.settings import Settings
 from watcher_geyser.signal.decision import Decision
 
@@ -50,3 +54,20 @@ def allocation_ceiling(settings: Settings, decision: Decision) -> float:
     top = settings.limits.ceiling
     low = min(settings.limits.signal_ceiling_min, top)
     return low + min(max(decision.level, 0.0), 1.0) * (top - low)
+
+
+def reads_load_now(level: float) -> bool:
+    """Whether a decision of scarcity ``level`` places instances on their load now (one sample,
+    ``defaults.CPU_SCARCE_WINDOW``) rather than on the peak of their last
+    ``defaults.CPU_FORECAST_WINDOW`` samples: when energy is fully scarce (level 1). The simulator's
+    forecast (``GeyserPolicy._forecast``) and the Watcher strategy's datasource read
+    (``strategies.metrics.cpu_read``) both ask this, so the plugin reads what the simulator measured.
+    Why the load now: every watt then goes uncovered, and the head-room sits in each host's margin
+    (``pipeline/margin.py``), sized by how smooth the host's summed load is."""
+    return level >= 1.0
+
+
+def cpu_window(level: float, window: int = defaults.CPU_FORECAST_WINDOW,
+               scarce_window: int = defaults.CPU_SCARCE_WINDOW) -> int:
+    """Samples (the newest included) whose peak an instance is placed on at a decision of scarcity ``level``."""
+    return min(window, scarce_window) if reads_load_now(level) else window

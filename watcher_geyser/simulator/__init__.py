@@ -28,6 +28,7 @@ previous one has finished; waves still pending at the next decision are dropped 
 (``migrations_dropped``), since that decision replans from the state reached (``--plans drop``), or,
 with ``Fidelity.plan_runs_to_end`` (``--plans run-to-end``, realistic's default, as Watcher), that
 decision is skipped (``decisions_skipped``) and the plan runs to its end.
-A policy may set ``self.stats = DecisionStats(solver_s, planner_s)`` for the report.
+A policy may set ``self.stats = DecisionStats(solver_s, planner_s, found_by)`` for the report (``found_by``:
+the solver pass whose answer it kept, ``steps.csv``'s column and ``report.json``'s ``passes_won``).
 Register it in ``baselines.POLICIES`` (name -> factory) and ``geyser simulate --policy NAME`` runs it.
 """

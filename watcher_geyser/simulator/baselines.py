@@ -52,6 +52,7 @@ class DecisionStats:
 
     solver_s: float = 0.0
     planner_s: float = 0.0
+    found_by: str = ""  # the solver pass whose answer was kept (``Target.found_by``); empty without a solver
 
 
 def first_fit(state: SimState) -> None:

@@ -119,7 +119,7 @@ class Engine:
         # charge their pieces of the interval as they happen, all of it belongs to the next row
         energy_before = self.meter.energy_j
         self.book.close_step(fid.decision_offset_s)
-        k, more = 0, self._samples > 1
+        k, more, t = 0, self._samples > 1, fid.decision_offset_s
         while more:  # the trace's steps, then as long as deferred work is left
             k += 1
             t = k * step + fid.decision_offset_s
@@ -164,8 +164,9 @@ class Engine:
                 on = self.meter.record(snap)
             self.meter.acc.close_time(on)
             prev, prev_on = snap, on
+            stats = None if skipped else getattr(self.policy, "stats", None)
             self.meter.series_row(t, snap, on, self.meter.energy_j - energy_before, interval_s, len(moves), lb_now,
-                                  overloaded, not skipped)
+                                  overloaded, not skipped, getattr(stats, "found_by", ""))
             energy_before = self.meter.energy_j
             self.meter.count_switches(was_on, on, t)
             was_on = on
@@ -178,12 +179,13 @@ class Engine:
             if not fid.plan_runs_to_end:  # the next decision replans: what is left of this plan is dropped
                 self.waves_dropped += sum(len(w) for w in self._waves)
                 self._waves = []
-            stats = None if skipped else getattr(self.policy, "stats", None)
             solver_times.append(0.0 if skipped else float(getattr(stats, "solver_s", decide_s)))
             planner_times.append(float(getattr(stats, "planner_s", 0.0)))
             step_times.append(time.perf_counter() - step_start)
             if self.progress is not None:
                 self.progress(1)
+        # the migrations the last decision started ran on past it: their energy and SLA time in a row of their own
+        self.meter.tail_row(t, prev, prev_on, self.meter.energy_j - energy_before)
         wall_s = time.perf_counter() - wall
         return self.meter.result(unplaced + self.book.unplaced, self.migrations, self.waves_dropped,
                                  self.decider.decisions_skipped, step_times, solver_times, planner_times, wall_s,

@@ -20,7 +20,9 @@ the scheduler that brings deferred VMs back, so no host exceeds the budget in an
 Why a forecast: a decision holds for the next interval (5 minutes), so placing on the
 utilisation just measured invites overloads when demand rises. The forecast takes, per
 VM, the highest of its last ``forecast_window`` samples, a cheap and robust guard against
-the short bursts these traces are full of.
+the short bursts these traces are full of; fully scarce, the load now (``pipeline.reads_load_now``).
+The Watcher strategy reads the same from its datasource (``strategies.metrics.cpu_read``: the
+peak over ``defaults.CPU_PERIOD_S``, or the mean over one sample), from the same constants.
 
 Migrations stay few without a cap: the solver moves instances of hosts it empties or
 relieves, and others only to make room for them (``solver/eject.py``: a small instance steps
@@ -44,7 +46,16 @@ import numpy as np
 from watcher_geyser import defaults
 from watcher_geyser.deferral import DeferralConfig, Energy, decide_deferral
 from watcher_geyser.deferral.fleet import spare_hosts
-from watcher_geyser.pipeline import CycleBudget, Hold, PlanSettings, Settings, SolveSettings, apply_decision, run
+from watcher_geyser.pipeline import (
+    CycleBudget,
+    Hold,
+    PlanSettings,
+    Settings,
+    SolveSettings,
+    apply_decision,
+    cpu_window,
+    run,
+)
 from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial, start_from_scenario
 from watcher_geyser.simulator.deferral import DeferralAnswer, DeferralBook
@@ -97,8 +108,8 @@ class GeyserPolicy:
     charges_full_power: bool = False
     switches_off_empty_hosts: bool = True  # follows the settings' allow_power_off at each step
     settings: Settings = SIM_SETTINGS
-    forecast_window: int = 3
-    scarce_forecast_window: int = 1  # while the supply is fully scarce: the load now, head-room in the tight ceiling
+    forecast_window: int = defaults.CPU_FORECAST_WINDOW  # the strategy reads the peak of as many (``cpu_period_s``)
+    scarce_forecast_window: int = defaults.CPU_SCARCE_WINDOW  # fully scarce: the load now, head-room in the margin
     parallelism: int | None = None  # None: unlimited in cloudsim fidelity (as CloudSim), 8 in realistic
     per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
     follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
@@ -160,9 +171,11 @@ class GeyserPolicy:
                 waves.append(migrations)
         self.plan_s = replay_s(state, waves, self.switches_off_empty_hosts)
         planner_s = result.plan.plan_seconds
-        stats = DecisionStats(solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s)
-        if again:  # the step's times are those of every plan it made
-            stats = DecisionStats(stats.solver_s + self.stats.solver_s, stats.planner_s + self.stats.planner_s)
+        stats = DecisionStats(solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s,
+                              found_by=result.target.found_by)
+        if again:  # the step's times are those of every plan it made; its pass the last plan's
+            stats = DecisionStats(stats.solver_s + self.stats.solver_s, stats.planner_s + self.stats.planner_s,
+                                  stats.found_by)
         self.stats = stats
         return waves
 
@@ -237,8 +250,8 @@ class GeyserPolicy:
         state = view.state
         current = view.snapshot.vm_req_mips / state.dc.vm_mips
         window = self.forecast_window
-        if self.signal is not None and self._decide_signal(view).level >= 1.0:
-            window = min(window, self.scarce_forecast_window)
+        if self.signal is not None:
+            window = cpu_window(self._decide_signal(view).level, window, self.scarce_forecast_window)
         k = min(window, state.history_len)
         if k == 0:
             return current

@@ -39,6 +39,7 @@ class Meter:
         self.available_power_w = available_power_w
         self.acc = Accounting(dc.hosts, dc.vms)
         self.series = StepSeries()
+        self.tail = StepSeries()  # at most one row: after the last decision (``tail_row``)
         self._host_s_before = self._violation_host_s_before = 0.0  # SLATAH's sums at the last series row
         self._by_cause_s_before = self.acc.violation_by_cause_s.copy()
         self.energy_j = 0.0
@@ -102,8 +103,11 @@ class Meter:
         self._lb_prev_w = lb_now
         return lb_now
 
-    def series_row(self, t, snap, on, joules, interval_s, moves, lb_w, overloaded: int, decided: bool) -> None:
-        s = self.series
+    def series_row(self, t, snap, on, joules, interval_s, moves, lb_w, overloaded: int, decided: bool,
+                   found_by: str = "", into: StepSeries | None = None) -> None:
+        """One row of the per-step series (``into``: another series, the tail's) for the interval
+        ``(t - interval_s, t]``: ``joules`` charged in it, SLA host time since the last row."""
+        s = self.series if into is None else into
         power_w = joules / interval_s if interval_s > 0 else 0.0
         # the supply at the interval's middle: a step supply that changes at sample boundaries
         # is read inside the interval it applies to (see metrics.supply_at_midpoints)
@@ -129,6 +133,19 @@ class Meter:
         s.vms_running.append(int(self.state.alive.sum()))
         s.vms_shelved.append(int(self.book.shelved.sum()))
         s.step_s.append(0.0)
+        s.interval_s.append(float(interval_s))
+        s.found_by.append(found_by)
+
+    def tail_row(self, last_decision_s: float, snap: Snapshot, on: np.ndarray, joules: float) -> None:
+        """The tail (``RunResult.tail``): the time from the last decision until the migrations then
+        still running ended (``snap``, the replay's last update), their energy ``joules`` and SLA
+        host time, which no decision row holds; nothing when none ran past it."""
+        interval_s = snap.time_s - last_decision_s
+        if interval_s <= 0:
+            return
+        overloaded = int((snap.host_sla_cause == SlaCause.OVERLOAD).sum())
+        self.series_row(snap.time_s, snap, on, joules, interval_s, 0, self._lower_bound_w(snap), overloaded, False,
+                        into=self.tail)
 
     def result(self, unplaced: int, migrations: int, dropped: int, skipped: int, step_times, solver_times,
                planner_times, wall_s: float, repeat_days: int) -> RunResult:
@@ -175,6 +192,7 @@ class Meter:
             planner_seconds=planner_times,
             wall_seconds=wall_s,
             series=self.series,
+            tail=self.tail,
             work_vm_hours=self.book.work_vm_hours,
             repeat_days=repeat_days,
             day_s=self.trace.samples * self.trace.step_s,

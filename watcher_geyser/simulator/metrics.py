@@ -272,7 +272,8 @@ class StepSeries:
     # regression) is their decision, not this measure
     overloaded_hosts: list[int] = field(default_factory=list)
     # 1: the policy was asked; 0: the decision was skipped while the last plan ran (``Fidelity.plan_runs_to_end``,
-    # as Watcher skips its audit): the row's state is measured, nothing in it was decided at this step
+    # as Watcher skips its audit), or the tail row (``RunResult.tail``): the row's state is measured, nothing in
+    # it was decided at this step
     decided: list[int] = field(default_factory=list)
     sla_violating_hosts: list[int] = field(default_factory=list)  # at the decision instant, after its moves start
     host_s: list[float] = field(default_factory=list)  # active host-seconds since the last row (SLATAH's denominator)
@@ -284,10 +285,20 @@ class StepSeries:
     violation_migration_host_s: list[float] = field(default_factory=list)
     vms_running: list[int] = field(default_factory=list)
     vms_shelved: list[int] = field(default_factory=list)  # deferrable VMs held shelved (0 without deferral)
-    step_s: list[float] = field(default_factory=list)
+    step_s: list[float] = field(default_factory=list)  # wall seconds the step took (0 on the tail row)
+    # simulated seconds the row covers, up to ``time_s``: the decision interval, or the tail's length;
+    # the row's energy is ``power_w`` x ``interval_s``
+    interval_s: list[float] = field(default_factory=list)
+    # the solver pass whose answer the decision kept (``solver.problem.PASSES``); empty when the policy
+    # has no solver (the baselines), the decision was skipped, or on the tail row
+    found_by: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list]:
         return {k: list(v) for k, v in self.__dict__.items()}
+
+    def joined(self, other: StepSeries) -> StepSeries:
+        """This series' rows, then ``other``'s (the decision rows and the tail: ``RunResult.rows``)."""
+        return StepSeries(**{k: list(v) + list(getattr(other, k)) for k, v in self.__dict__.items()})
 
     def violation_by_cause(self) -> dict[SlaCause, list[float]]:
         """The per-row violating host-seconds of each cause."""

@@ -11,7 +11,10 @@ hosts' on -> off transitions, the count ``cycles/host/day`` is made of; ``report
 counts every host idle at its first record (CloudSim starts each host "active"): a host never on is
 one shutdown there and no switch-off here (``metrics``).
 ``steps.csv`` has one row per (policy, step), its columns ``metrics.StepSeries``'s (a row whose
-``decided`` is 0 is a decision skipped while the last plan ran: measured state only). The plots
+``decided`` is 0 is a decision skipped while the last plan ran: measured state only), then the
+policy's tail row when migrations ran past its last decision (``RunResult.tail``): the rows'
+energy (``power_w`` x ``interval_s``) and SLA host time sum to the run's totals, and
+``report.json``'s series holds the same rows. ``passes_won`` counts the ``found_by`` column. The plots
 (matplotlib, Agg backend) compare policies: fleet power against available power, hosts on against
 the lower bound, migrations per step, and SLA-violating hosts per step.
 """
@@ -82,7 +85,7 @@ def slatah_split(figures: dict) -> str | None:
 def report_dict(results: list[RunResult], meta: dict | None = None) -> dict:
     return {
         "meta": meta or {},
-        "policies": {r.policy: {**r.summary(), "series": r.series.as_dict()} for r in results},
+        "policies": {r.policy: {**r.summary(), "series": r.rows().as_dict()} for r in results},
     }
 
 
@@ -102,7 +105,7 @@ def write_report(
         keys = list(results[0].series.as_dict()) if results else []
         writer.writerow(["policy", "step", *keys])
         for r in results:
-            series = r.series.as_dict()
+            series = r.rows().as_dict()
             for i in range(len(series["time_s"])):
                 writer.writerow([r.policy, i + 1, *(series[k][i] for k in keys)])
     written.append(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from watcher_geyser.simulator.metrics import StepSeries, WindowFigures, percentile_summary, window_figures
@@ -46,6 +47,21 @@ class RunResult:
     host_off_times_s: tuple[tuple[float, ...], ...] = field(default=(), repr=False)  # each host's switch-offs
     host_ever_on: tuple[bool, ...] = field(default=(), repr=False)  # the hosts the cycles' mean is over
     decisions_skipped: int = 0  # decisions due while a plan still ran (``Fidelity.plan_runs_to_end``)
+    #: the row after the last decision (none when no migration ran past it): the migrations it started
+    #: run on, and their energy and SLA host time count in the totals; ``series`` holds the decision
+    #: rows alone (what the above-supply figure, the windows and the benchmarks read), ``rows()`` both
+    tail: StepSeries = field(default_factory=StepSeries, repr=False)
+
+    def rows(self) -> StepSeries:
+        """Every row, the decisions' then the tail's: what ``steps.csv`` and ``report.json`` hold, and
+        what sums to the run's energy and SLATAH host time."""
+        return self.series.joined(self.tail)
+
+    @property
+    def passes_won(self) -> dict[str, int]:
+        """How many decisions kept each solver pass's answer (``StepSeries.found_by``), by pass name;
+        empty for a policy without a solver."""
+        return dict(sorted(Counter(name for name in self.series.found_by if name).items()))
 
     def window(self, start_s: float, end_s: float) -> WindowFigures:
         """The run's figures over ``[start_s, end_s)`` (``metrics.window_figures``)."""
@@ -97,6 +113,7 @@ class RunResult:
             "vms_unplaced": self.vms_unplaced,
             "migrations_dropped": self.migrations_dropped,
             "decisions_skipped": self.decisions_skipped,
+            "passes_won": self.passes_won,
             "energy_above_signal_kwh": self.energy_above_signal_kwh,
             "energy_covered_share": self.energy_covered_share,
             "host_power_cycles_max": self.host_power_cycles_max,

@@ -8,7 +8,11 @@ The order is what makes it anytime:
    host-selection model plus repack on large ones, each hinted with the greedy answer.
 
 Every candidate passes the rule checkers before it may win, and figures are recomputed
-from placements, so a back-end bug costs quality, never safety.
+from placements, so a back-end bug costs quality, never safety. Each candidate carries the
+name of the pass that made it (``problem.PASSES``); the winner's becomes ``Target.found_by`` in
+``_target`` alone (``relief.relieved_target`` says ``relief`` when nothing after relief moved
+more), so a reader sees which pass gave the answer (``geyser plan``, the simulator's
+``found_by`` column and ``passes_won``).
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ def _consolidate(problem: Problem, method: str) -> Target:
     ws = Workspace(problem)
     messages: list[str] = []
     proven = _proven_bounds(problem)
-    best = _Candidate(problem.fleet.placement.copy(), "CURRENT", ws)
+    best = _Candidate(problem.fleet.placement.copy(), "CURRENT", ws, "current")
     if proven.hosts is None:
         messages.append(
             "the demand cannot fit on the hosts that may stay on, even ignoring how instances split: "
@@ -90,9 +94,9 @@ def _consolidate(problem: Problem, method: str) -> Target:
     # never a deadline in deterministic mode: numpy stages run to their end
     greedy = solve_greedy(ws, clock.deadline)
     messages += greedy.messages
-    best = _better(best, _Candidate(greedy.placement, "GREEDY", ws), messages)
+    best = _better(best, _Candidate(greedy.placement, "GREEDY", ws, "greedy"), messages)
     if problem.power_budget_w is not None:  # within a plentiful supply, fewer moves win
-        best = _better(best, _Candidate(fit_to_supply(problem, greedy.placement), "GREEDY", ws), messages)
+        best = _better(best, _Candidate(fit_to_supply(problem, greedy.placement), "GREEDY", ws, "supply_fit"), messages)
     best, watts_bound, cpsat_status = _search(ws, best, proven, clock, method, greedy.selected, messages)
     if method == "exact" or (method == "auto" and model_size(ws) <= EXACT_MAX_BOOLEANS):
         best = _paid_back(ws, best, messages)
@@ -152,7 +156,7 @@ def _exact(ws: Workspace, best: _Candidate, clock: Clock,
         return best, result.status, result.watts_bound_w
     status = "OPTIMAL" if result.proven else "FEASIBLE"
     previous = best
-    best = _better(best, _Candidate(result.placement, status, ws), messages)
+    best = _better(best, _Candidate(result.placement, status, ws, "exact"), messages)
     if result.proven and best is previous and _same_objectives(best, result.placement, ws):
         best.status = "OPTIMAL"  # the earlier answer was optimal all along
     return best, result.status, result.watts_bound_w
@@ -185,7 +189,7 @@ def _decompose(
     packing, keep = pack_with_repair(ws, master.keep, deadline)
     packing = respect_migration_cap(ws, packing, keep, deadline)
     placement = empty_more_hosts(ws, packing.placement, deadline, max_new_moves=move_budget(ws, packing.placement))
-    best = _better(best, _Candidate(placement, "FEASIBLE", ws), messages)
+    best = _better(best, _Candidate(placement, "FEASIBLE", ws, "host_selection"), messages)
     return best, master.status, bound
 
 
@@ -200,18 +204,18 @@ def _improve(ws: Workspace, best: _Candidate, clock: Clock, messages: list[str])
     if clock.left() >= EJECTION_MIN_SECONDS:
         ejected = empty_by_ejection(ws, best.placement, clock.deadline)
         if ejected is not best.placement:
-            best = _better(best, _Candidate(ejected, "FEASIBLE", ws), messages)
+            best = _better(best, _Candidate(ejected, "FEASIBLE", ws, "ejection"), messages)
     polished = polish(ws, best.placement, clock)
     if polished is not best.placement:
-        best = _better(best, _Candidate(polished, "FEASIBLE", ws), messages)
+        best = _better(best, _Candidate(polished, "FEASIBLE", ws, "polish"), messages)
     if clock.left() >= EJECTION_MIN_SECONDS:  # as ejection: never on a replayed day's short steps
         swapped = swap_for_flatter_curves(ws, best.placement, clock.deadline)
         if swapped is not best.placement:
-            best = _better(best, _Candidate(swapped, "FEASIBLE", ws), messages)
+            best = _better(best, _Candidate(swapped, "FEASIBLE", ws, "swap"), messages)
     holder = [best]
 
     def accept(placement: np.ndarray) -> bool:
-        winner = _better(holder[0], _Candidate(placement, "FEASIBLE", ws), messages)
+        winner = _better(holder[0], _Candidate(placement, "FEASIBLE", ws, "neighbourhood"), messages)
         taken = winner is not holder[0]
         holder[0] = winner
         return taken
@@ -231,7 +235,8 @@ def _paid_back(ws: Workspace, best: _Candidate, messages: list[str]) -> _Candida
     paid = pay_back(problem, best.placement)
     if paid is best.placement:
         return best
-    candidate = _Candidate(paid, "FEASIBLE", ws)  # no longer the model's optimum, if it was
+    origin = best.found_by if (paid != ws.fleet.placement).any() else "current"  # every move dropped: nothing moves
+    candidate = _Candidate(paid, "FEASIBLE", ws, origin)  # no longer the model's optimum, if it was
     if candidate.violations:  # pay_back checks every step: a bug here costs the drop, never safety
         LOG.error("discarded an invalid paid-back answer: %s", "; ".join(candidate.violations[:5]))
         messages.append(f"internal: discarded an invalid paid-back answer ({candidate.violations[0]})")
@@ -307,10 +312,11 @@ class _Candidate:
     """A placement and its lexicographic objective (``solver/budget.py``): watts above the
     supply (the watts, without a budget), memory moved, migrations, watts, wear."""
 
-    def __init__(self, placement: np.ndarray, status: str, ws: Workspace) -> None:
+    def __init__(self, placement: np.ndarray, status: str, ws: Workspace, found_by: str) -> None:
         fleet = ws.fleet
         self.placement = placement
         self.status = status
+        self.found_by = found_by  # the pass that made it (``problem.PASSES``): ``Target.found_by`` if it wins
         moved = placement != fleet.placement
         watts = fleet.watts(placement)
         self.key = (
@@ -358,7 +364,7 @@ def _better(best: _Candidate, challenger: _Candidate, messages: list[str]) -> _C
 
 
 def _same_objectives(candidate: _Candidate, placement: np.ndarray, ws: Workspace) -> bool:
-    return _Candidate(placement, "", ws).key == candidate.key
+    return _Candidate(placement, "", ws, "").key == candidate.key
 
 
 class _ProvenBounds:
@@ -406,4 +412,5 @@ def _target(
         cpsat_status=cpsat_status,
         solve_seconds=time.monotonic() - started,
         messages=tuple(dict.fromkeys(messages)),
+        found_by=best.found_by,
     )

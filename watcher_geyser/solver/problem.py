@@ -181,6 +181,17 @@ class Bounds:
     migration_cost_mb: float
 
 
+#: The portfolio's passes (``solver/portfolio.py``), as ``Target.found_by`` names the one whose answer
+#: was kept: the current placement; relief alone; the greedy consolidation; the greedy answer fitted to
+#: a plentiful supply with fewer moves (``budget.fit_to_supply``); CP-SAT's host selection and repack;
+#: the exact CP-SAT model; ejection chains; polish; swaps; CP-SAT on neighbourhoods. An answer the
+#: payback rule trims (``payback``) keeps the name of the pass that found it.
+PASSES = (
+    "current", "relief", "greedy", "supply_fit", "host_selection", "exact", "ejection", "polish", "swap",
+    "neighbourhood",
+)
+
+
 @dataclass(frozen=True)
 class Target:
     """A solver's answer: where every instance should be, its figures, and how good it is.
@@ -199,6 +210,7 @@ class Target:
     relieved: tuple[str, ...] = ()  # hosts brought under their relief limit by this answer
     unrelieved: dict[str, str] = field(default_factory=dict)  # host name -> why it stays above its relief limit
     # (or keeps instances its cores are too slow for: the reason starts with ``unrelieved.SLOW_CORES``)
+    found_by: str = "current"  # the pass whose answer was kept, one of ``PASSES``
 
     @property
     def fleet(self) -> Fleet:

@@ -130,17 +130,19 @@ def relieved_target(problem: Problem, relief: Relief, inner: Target, proven_host
     of the original problem where the back-end's are not proven for it."""
     fleet = problem.fleet
     names = {fleet.hosts[h].name: reason for h, reason in relief.unrelieved.items()}
-    placement, status = inner.placement, inner.status
+    placement, status, found_by = inner.placement, inner.status, inner.found_by
     messages = list(relief.messages)
     violations = check_placement(problem, placement, unrelieved=names)
     if violations:
         messages.append(f"internal: discarded an invalid {status} answer after relief ({violations[0]})")
-        placement, status = relief.placement, "CURRENT"
+        placement, status, found_by = relief.placement, "CURRENT", "current"
     if relief.moves and status == "CURRENT":
         status = "RELIEF"
     elif relief.moves and status == "OPTIMAL":
         status = "FEASIBLE"  # optimal from the relieved fleet, not proven for the whole problem
         messages.append("CP-SAT proved its answer optimal from the relieved fleet, not over every relief")
+    if relief.moves and found_by == "current":  # the relieved fleet, kept as it was: relief's answer
+        found_by = "relief"
     still_hot = above(host_load(fleet, placement), problem.relief_limits)
     still_hot[placement[starved(fleet, placement) & (placement == fleet.placement)]] = True
     unrelieved = {name: reason for name, reason in names.items() if still_hot[fleet.host_index(name)]}
@@ -162,6 +164,7 @@ def relieved_target(problem: Problem, relief: Relief, inner: Target, proven_host
         solve_seconds=inner.solve_seconds + relief.seconds,
         messages=tuple(dict.fromkeys(messages)),
         relieved=tuple(fleet.hosts[h].name for h in relief.relieved),
+        found_by=found_by,
         unrelieved=unrelieved,
     )
 

@@ -3,8 +3,11 @@
 
 Both run the same five steps, each a function of its own module:
 
-1. adapt: Watcher's ``ModelRoot`` and CPU metrics -> ``Fleet`` (``adapter``, ``metrics``);
-2. decide: the audit parameters and the energy signal -> the pipeline's ``Settings`` (``energy``);
+1. adapt: Watcher's ``ModelRoot`` and CPU metrics -> ``Fleet`` (``adapter``, ``metrics``,
+   ``fleet_source``);
+2. decide: the audit parameters and the energy signal -> the pipeline's ``Settings`` (``energy``),
+   and so the CPU read the fleet is planned on: the peak of the last three samples, as the
+   simulator's forecast, or while energy is fully scarce the load now (``metrics.cpu_read``);
 3. solve and plan: the power-cycle budget from Watcher's own history of power actions
    (``cycles``: hosts out of switch-offs for the day stay off), then
    ``watcher_geyser.pipeline.run(fleet, settings)`` -> target, capacity-safe waves (the same
@@ -39,11 +42,11 @@ from watcher_geyser.deferral.room import with_room
 from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Hold, Settings
 from watcher_geyser.pipeline.request import packing_ceilings
 from watcher_geyser.strategies import cloud, cycles, emit, metrics, opts
-from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet, fleet_from_model
+from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet
 from watcher_geyser.strategies.energy import EnergyDecision, decide_energy
+from watcher_geyser.strategies.fleet_source import FleetSource, calibrated
 from watcher_geyser.strategies.goal import GOAL_NAME
 from watcher_geyser.strategies.params import AuditParams, schema
-from watcher_geyser.strategies.power_config import calibrate
 
 LOG = log.getLogger(__name__)
 CONF = cfg.CONF
@@ -91,17 +94,25 @@ class _GeyserStrategy(base.BaseStrategy):
         if params.power_off and metal.error:
             notes.append(f"no bare-metal service ({metal.error}): emptied hosts are disabled, not switched off")
         try:
-            adapted = self._adapt(params, metal, notes)
+            source = self._source(params, metal, notes)
         except Exception as exc:  # noqa: BLE001 - a model we cannot read gives an empty plan, not a failed audit
-            LOG.exception("%s: cannot read the cluster model", self.get_name())
-            self._give_up(f"cannot read Watcher's cluster model ({type(exc).__name__}: {exc}): no plan this time",
-                          notes)
+            self._cannot_read(exc, notes)
             return
         base = self._base_settings(params)
-        decision = decide_energy(params, adapted.fleet, CONF, base)
+        # a signal is weighed against the fleet's draw now: its load now (level 1's read), built only if one is read
+        decision = decide_energy(params, lambda: source.fleet(self._cpu_read(1.0))[0].fleet, CONF, base)
         LOG.info("%s: %s", self.get_name(), decision.reason)
         if decision.fallback:
             notes.append(decision.reason)
+        read = self._cpu_read(decision.energy.level)  # the peak of the last samples, or fully scarce the load now
+        try:
+            adapted, read_notes = source.fleet(read)
+        except Exception as exc:  # noqa: BLE001 - as above
+            self._cannot_read(exc, notes)
+            return
+        notes.extend(read_notes)
+        if source.datasource is not None:
+            LOG.info("%s: instance CPU read as the datasource's %s", self.get_name(), read.describe())
         hold = self._power_cycles(adapted, metal, notes)
         settings = decision.settings.with_plan(allow_power_off=False) if hold is None else hold.apply(
             decision.settings)
@@ -119,8 +130,12 @@ class _GeyserStrategy(base.BaseStrategy):
         for line in notes + list(emitted.skipped):
             LOG.warning("%s: %s", self.get_name(), line)
         self._set_indicators(adapted, decision, emitted)
-        self.outcome = {"decision": decision, "emitted": emitted, "notes": notes,
+        self.outcome = {"decision": decision, "emitted": emitted, "notes": notes, "cpu_read": read,
                         "seconds": time.monotonic() - started}
+
+    def _cannot_read(self, exc: Exception, notes: list[str]) -> None:
+        LOG.exception("%s: cannot read the cluster model", self.get_name())
+        self._give_up(f"cannot read Watcher's cluster model ({type(exc).__name__}: {exc}): no plan this time", notes)
 
     def _give_up(self, reason: str, notes: list[str]) -> None:
         """An empty plan whose only action says why; indicators that satisfy the goal."""
@@ -255,55 +270,40 @@ class _GeyserStrategy(base.BaseStrategy):
         notes.extend(hold.notes())
         return hold
 
-    def _adapt(self, params: AuditParams, metal: cloud.MetalInventory, notes: list[str]) -> AdaptedFleet:
+    def _cpu_read(self, level: float) -> metrics.CpuRead:
+        """The instance CPU read at a decision of scarcity ``level`` (1: the load now), with the strategy's
+        options (``metrics.cpu_read``)."""
+        option = self.config.get
+        return metrics.cpu_read(level, option("cpu_period_s", opts.CPU_PERIOD_S),
+                                option("cpu_aggregate", opts.CPU_AGGREGATE),
+                                option("cpu_granularity_s", opts.CPU_GRANULARITY_S))
+
+    def _source(self, params: AuditParams, metal: cloud.MetalInventory, notes: list[str]) -> FleetSource:
+        """The cloud looked up once for this audit; the fleet is built from it at the CPU read the decision asks for."""
         model = self.compute_model
-        cpu = {}
         datasource = None
         if params.use_measured_cpu:
             try:
                 datasource = self.datasource_backend
             except Exception as exc:  # noqa: BLE001
                 notes.append(f"no datasource for instance CPU ({type(exc).__name__}: {exc}): every vcpu taken as busy")
-        if datasource is not None:
-            readings = metrics.instance_cpu(datasource, model.get_all_instances().values(),
-                                            self.config.get("cpu_period_s", opts.CPU_PERIOD_S),
-                                            self.config.get("cpu_granularity_s", opts.CPU_GRANULARITY_S))
-            cpu = readings.values
-            notes.extend(readings.notes)
         groups, why = self.cloud.server_groups()
         if why:
             notes.append(why)
         catalog, problem = opts.power_catalog(CONF)
         if problem:
             notes.append(problem)
-        power_for = self._power_models(catalog, datasource, notes)
+        power_for = catalog.model_for
+        if CONF[opts.POWER_GROUP].calibrate and datasource is not None:
+            power_for = calibrated(catalog, datasource, list(model.get_all_compute_nodes().values()),
+                                   metrics.CpuRead(self.config.get("cpu_period_s", opts.CPU_PERIOD_S), "mean",
+                                                   self.config.get("cpu_granularity_s", opts.CPU_GRANULARITY_S)),
+                                   notes)
         reasons = (self.config.get("disabled_reason", opts.DISABLED_REASON), *OUR_DISABLED_REASONS)
         tasks = self.cloud.tasks_in_flight(notes)  # pinned where they are: Nova refuses to migrate them now
         migrations = self.cloud.migrations_in_flight(notes)  # counted on both their hosts, as Nova counts them
-        adapted = fleet_from_model(model, power_for, cpu, 1.0, self.cloud.host_zones(notes), metal.power_states, groups,
-                                   reasons, groups_unknown=why is not None, tasks=tasks, migrations=migrations)
-        notes.extend(adapted.notes)
-        return adapted
-
-    def _power_models(self, catalog, datasource, notes: list[str]):
-        if not CONF[opts.POWER_GROUP].calibrate or datasource is None:
-            return catalog.model_for
-        nodes = list(self.compute_model.get_all_compute_nodes().values())
-        cpu, watts = metrics.host_power(datasource, nodes, self.config.get("cpu_period_s", opts.CPU_PERIOD_S),
-                                        self.config.get("cpu_granularity_s", opts.CPU_GRANULARITY_S))
-        models = {}
-        for node in nodes:
-            model = catalog.model_for(node.hostname)
-            u, w = cpu.values.get(node.hostname), watts.values.get(node.hostname)
-            if u is not None and w is not None:
-                model, cal = calibrate(model, u, w, node.hostname)
-                if cal is not None:
-                    LOG.info("power model of %s scaled by %.2f (measured %.0f W at %.0f %% CPU)",
-                             node.hostname, cal.factor, cal.measured_w, cal.utilisation * 100)
-            models[node.hostname] = model
-        if watts.notes:
-            notes.append("power calibration: " + "; ".join(watts.notes))
-        return lambda name: models.get(name) or catalog.model_for(name)
+        return FleetSource(model, power_for, datasource, self.cloud.host_zones(notes), metal.power_states, groups,
+                           reasons, why is not None, tasks, migrations)
 
     def _solve_and_plan(self, adapted: AdaptedFleet, decision: EnergyDecision, settings: Settings):
         """(plan, notes) for ``settings`` (the decision's, under the power-cycle budget); on any
@@ -320,8 +320,11 @@ class _GeyserStrategy(base.BaseStrategy):
             for message in target.messages:
                 LOG.info("%s: solver: %s", self.get_name(), message)
             notes.extend(m for m in decision.settings.notes + target.messages if _worth_noting(m))
-            LOG.info("%s: solver %s in %.1f s, %d host(s) on, %.0f W; %s", self.get_name(), target.status,
-                     target.solve_seconds, target.hosts_on, target.watts_w, " ".join(result.plan.messages))
+            # which pass gave the answer: logged, not a note (a note is a nop in every plan, kept for
+            # what the operator must act on; efficacy indicators are the goal's numbers)
+            LOG.info("%s: solver %s, found by %s, in %.1f s, %d host(s) on, %.0f W; %s", self.get_name(),
+                     target.status, target.found_by, target.solve_seconds, target.hosts_on, target.watts_w,
+                     " ".join(result.plan.messages))
             notes.extend(result.plan.messages[1:])  # moves left undone, held affinity groups, impossible groups
             return result.plan, notes
         except Exception as exc:  # noqa: BLE001 - the audit must succeed with a safe (empty) plan

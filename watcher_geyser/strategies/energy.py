@@ -23,6 +23,7 @@ signal" (deferrable instances run).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from oslo_config import cfg
@@ -57,9 +58,13 @@ class EnergyDecision:
         return self.settings.plan.allow_power_off
 
 
-def decide_energy(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings,
+def decide_energy(params, fleet: Fleet | Callable[[], Fleet], conf: cfg.ConfigOpts, settings: Settings,
                   now_s: float | None = None) -> EnergyDecision:
-    """``settings`` (from the audit's parameters) after the signal, or unchanged when the audit overrides it."""
+    """``settings`` (from the audit's parameters) after the signal, or unchanged when the audit overrides it.
+
+    ``fleet`` is what the supply is weighed against (its draw now, its peak watts), or a function
+    that builds it: called only when a signal is read, so the strategy reads its instances' load now
+    only then (``fleet_source``); if it raises, the decision is the safe default, as for a signal error."""
     now_s = time.time() if now_s is None else now_s
     if params.power_budget_w is not None or params.cpu_ceiling is not None:
         reason = f"audit parameters: available power {_watts(params.power_budget_w)}, CPU ceiling " \
@@ -74,7 +79,8 @@ def decide_energy(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings
         return EnergyDecision(safe, reason, fallback=True, source="error")
 
 
-def _from_signal(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings, now_s: float) -> EnergyDecision:
+def _from_signal(params, fleet: Fleet | Callable[[], Fleet], conf: cfg.ConfigOpts, settings: Settings,
+                 now_s: float) -> EnergyDecision:
     from watcher_geyser.signal import (
         PolicyState,
         Series,
@@ -99,6 +105,7 @@ def _from_signal(params, fleet: Fleet, conf: cfg.ConfigOpts, settings: Settings,
     if chosen is None:
         return EnergyDecision(settings, f"no energy signal configured: signal-blind CPU ceiling "
                               f"{_fraction(settings.limits.cpu_ceiling)}", source="none")
+    fleet = fleet() if callable(fleet) else fleet
     key = _describe(chosen[1])
     state, state_note = (PolicyState(source=key), None)
     if group.state_file:

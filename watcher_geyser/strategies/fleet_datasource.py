@@ -13,6 +13,9 @@ in for Prometheus or Gnocchi at exactly that seam, with Watcher's units:
 - everything else (RAM use, root disk size, host RAM, host power) has no measurement:
   ``None``, on which Watcher's strategies fall back to the flavour's figures.
 
+A fleet is one snapshot: every period and aggregate (``max`` or ``mean``, the strategy's peak
+read or its load now) is answered with the same value, its measured CPU.
+
 A value of 0 % is served as it is; note that Watcher's ``vm_workload_consolidation``
 reads a 0 as "no value" and then takes the instance as fully busy (its own rule).
 """

@@ -25,8 +25,10 @@ from watcher_geyser.strategies.power_config import PowerCatalog, PowerConfigErro
 
 STRATEGY_NAMES = ("geyser_consolidation", "geyser_energy")
 #: Defaults of strategy options the strategy reads (``self.config.get(name, default)``): written once here.
-CPU_PERIOD_S = 3600  # window of the instance CPU measurements
-CPU_GRANULARITY_S = 300
+CPU_PERIOD_S = defaults.CPU_PERIOD_S  # the look-back of the simulator's CPU forecast, in seconds
+CPU_AGGREGATE = defaults.CPU_AGGREGATE
+CPU_AGGREGATES = ("max", "mean")
+CPU_GRANULARITY_S = defaults.CPU_SAMPLE_S
 DISABLED_REASON = "watcher_geyser"  # recorded on the compute services the plan disables
 POWER_GROUP = "geyser_power"
 
@@ -157,9 +159,18 @@ def strategy_opts() -> list[cfg.Opt]:
         cfg.FloatOpt("host_power_off_s", default=DEFAULTS.plan.power_off_s, min=0.0,
                      help=POWER_OFF_TIME_HELP + " An audit's host_power_off_s parameter overrides it."),
         cfg.IntOpt("cpu_period_s", default=CPU_PERIOD_S, min=60,
-                   help="Window of the instance CPU measurements read from the datasource, seconds."),
+                   help="Seconds of instance CPU samples read from the datasource (cpu_aggregate of them): by "
+                   f"default the last {defaults.CPU_FORECAST_WINDOW} samples of {defaults.CPU_SAMPLE_S} s, the "
+                   "look-back the simulator's geyser policy places on. While the energy signal is fully scarce the "
+                   "read is the load now instead: the mean over one cpu_granularity_s. Also the window of the host "
+                   "CPU and power means the power calibration reads."),
+        cfg.StrOpt("cpu_aggregate", default=CPU_AGGREGATE, choices=CPU_AGGREGATES,
+                   help="How the instance CPU samples of cpu_period_s are aggregated: max, the peak (what the "
+                   "simulator measured), or mean. A datasource that refuses max (Watcher's Gnocchi helper takes "
+                   "only the mean of instance CPU) is read with mean, and the plan's notes say so. Prometheus "
+                   "aggregates across series, not over time: both give the mean over cpu_period_s there."),
         cfg.IntOpt("cpu_granularity_s", default=CPU_GRANULARITY_S, min=1,
-                   help="Granularity of the datasource queries, seconds."),
+                   help="Granularity of the datasource queries, seconds: one CPU sample."),
         cfg.IntOpt("solver_workers", default=DEFAULTS.solve.workers, min=1,
                    help="CP-SAT worker threads; the decision engine shares its host with other services."),
         cfg.FloatOpt("swap_payback_s", default=DEFAULTS.limits.swap_payback_s, min=0.0, max=MAX_SWAP_PAYBACK_S,
