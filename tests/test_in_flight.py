@@ -122,3 +122,14 @@ def test_the_simulator_marks_a_vm_migrating_now_busy_not_locked():
     assert not after.movable[0] and after.movable[1]
     assert v0.pinned_reason.startswith("busy with a Nova task in flight")
     assert np.array_equal(after.movable, [i.task_in_flight is None for i in after.instances])
+
+
+def test_the_fleet_says_how_long_each_vm_has_stood_since_its_last_migration():
+    """v0 (625 MB: 10 s at 62.5 MB/s) moves at the first decision (300 s) and lands at 310 s: the later
+    fleets give it ``settled_s`` since then (as a reader of Nova's finished migrations would), what the
+    swap pass weighs against ``swap_payback_s``; v1 never moved (None, ``inf`` in the view)."""
+    policy = MoveOnce()
+    simulate(trace([[0.5] * 4, [0.2] * 4]), tiny_dc(), policy, fidelity("realistic", "drop"))
+    settled = [[i.settled_s for i in f.instances] for f in policy.fleets]
+    assert settled == [[None, None], [290.0, None], [590.0, None]]
+    assert policy.fleets[1].settled_s.tolist() == [290.0, np.inf]

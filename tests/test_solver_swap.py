@@ -105,6 +105,43 @@ def test_a_swap_that_does_not_pay_for_its_migrations_is_not_made():
     assert swap_for_flatter_curves(ws, ws.placement0, math.inf) is ws.placement0
 
 
+def _flipped(f, settled_s):
+    """The next decision's fleet after heavy and light traded places, their CPU readings flipped (the
+    forecast's noise: the one now on dear reads 90 %, the one on cheap 10 %), both ``settled_s`` on
+    their new hosts."""
+    moved = {"heavy": ("cheap", 0.1), "light": ("dear", 0.9)}
+    instances = [replace(i, host=moved[i.uuid][0], cpu_util=moved[i.uuid][1], settled_s=settled_s)
+                 if i.uuid in moved else i for i in f.instances]
+    return fleet(f.hosts, instances)
+
+
+@pytest.mark.parametrize(("settled_s", "swapped_back"), [(None, True), (300.0, False), (3600.0, False),
+                                                         (defaults.SWAP_PAYBACK_S, True)])
+def test_a_swap_is_not_undone_before_it_stood_the_payback_time(settled_s, swapped_back):
+    # two decisions of a replay: the first swaps heavy and light; five minutes later their readings have
+    # flipped, and on the readings alone the pass would swap them back, two more migrations for a
+    # saving the next reading may flip again (a sample replay did it 62 times in a day). A placement
+    # that has not stood swap_payback_s is the one the payback cannot count on: left where it is
+    first = Problem(_dear_and_cheap(cheap_memory_mb=6144))
+    ws = Workspace(first)
+    assert [first.fleet.hosts[h].name for h in swap_for_flatter_curves(ws, ws.placement0, math.inf)[:2]] == \
+        ["cheap", "dear"]
+    second = Problem(_flipped(first.fleet, settled_s))
+    ws = Workspace(second)
+    after = swap_for_flatter_curves(ws, ws.placement0, math.inf)
+    assert [second.fleet.hosts[h].name for h in after[:2]] == (["dear", "cheap"] if swapped_back else
+                                                               ["cheap", "dear"])
+
+
+def test_one_unsettled_instance_of_a_pair_holds_the_swap():
+    # one of the two moved an hour ago: heavy neither trades places with light nor, unsettled, moves alone
+    for cheap_memory_mb, name in ((6144, "heavy"), (6144, "light"), (16384, "heavy")):  # swaps; a one-way move
+        f = _dear_and_cheap(cheap_memory_mb)
+        settled = fleet(f.hosts, [replace(i, settled_s=3600.0) if i.uuid == name else i for i in f.instances])
+        ws = Workspace(Problem(settled))
+        assert swap_for_flatter_curves(ws, ws.placement0, math.inf) is ws.placement0
+
+
 def _pays_in_hours_not_in_one():
     """A 4 GB pair whose swap saves 0.625 W: its migrations (0.5 J/MB x 8 GB) cost 0.19 W over six
     hours, 1.14 W over one. The other instances (another flavour) are alike: nothing else to swap,
@@ -172,6 +209,22 @@ def test_swaps_keep_answers_valid_open_no_host_and_never_add_watts(problem):
     assert unpaid_moves(from_start, after) == []
     if problem.eviction_cap is not None:
         assert after is start  # moves here are not counted against caps: capped problems untouched
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(few_flavour_problems(), st.data())
+def test_instances_settled_for_less_than_the_payback_time_stay_where_they_are(problem, data):
+    """Whatever else the pass does, an instance that moved less than ``swap_payback_s`` ago is not moved."""
+    f = problem.fleet
+    ages = data.draw(st.lists(st.sampled_from([None, 0.0, 300.0, problem.swap_payback_s, 1e6]),
+                              min_size=len(f.instances), max_size=len(f.instances)))
+    f = fleet(f.hosts, [replace(i, settled_s=a) for i, a in zip(f.instances, ages)])
+    problem = replace(problem, fleet=f)
+    start = solve(problem, method="greedy").placement
+    after = swap_for_flatter_curves(Workspace(problem), start, math.inf)
+    young = f.settled_s < problem.swap_payback_s
+    assert np.array_equal(after[young], start[young])
+    assert check_placement(problem, after) == []
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

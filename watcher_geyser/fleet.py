@@ -123,6 +123,12 @@ class Fleet:
         return np.where(claims, 0.0, self.cpu_used) if claims.any() else self.cpu_used
 
     @cached_property
+    def settled_s(self) -> np.ndarray:
+        """float64[V]: seconds since a migration brought each instance to its host (``Instance.settled_s``);
+        ``inf`` where none is known."""
+        return np.array([np.inf if i.settled_s is None else i.settled_s for i in self.instances], dtype=np.float64)
+
+    @cached_property
     def core_size(self) -> np.ndarray:
         """float64[H]: CPU one physical core of each host gives (``inf``: no per-core limit).
 
@@ -295,7 +301,8 @@ class Fleet:
 # cached arrays of a Fleet that neither the placement nor the hosts' states change
 _PLACEMENT_FREE = (
     "instance_index", "group_index", "capacity", "physical_cores", "demand", "cpu_used", "cpu_drawn", "movable",
-    "idle_w", "max_w", "zones", "host_zone", "power_groups", "dynamic_slope_w_per_core", "core_size", "cpu_per_core",
+    "settled_s", "idle_w", "max_w", "zones", "host_zone", "power_groups", "dynamic_slope_w_per_core", "core_size",
+    "cpu_per_core",
 )
 # of those, the ones only the hosts (sizes, power models, zones) decide
 _HOSTS_ONLY = ("capacity", "physical_cores", "idle_w", "max_w", "zones", "host_zone", "power_groups",

@@ -129,6 +129,10 @@ class Instance:
     # as used capacity, in every back-end and checker, because it is a row like any pinned instance; it never
     # moves, and its host, holding it, is never emptied, disabled or switched off by a plan.
     claim_of: str | None = None
+    # Seconds since a migration last brought it to its host, as far as the reader's records of finished
+    # migrations go back (None: not known to have moved). The swap pass moves none settled for less than
+    # ``swap_payback_s`` (``solver/swap.py``): a placement that has not stood that long is the one likely to move again.
+    settled_s: float | None = None
 
     @property
     def deferrable(self) -> bool:

@@ -240,6 +240,7 @@ class Engine:
             state.host_vms[src].remove(m.vm)
             state.host_vms[m.dst].append(m.vm)
             state.vm_host[m.vm] = m.dst
+            state.moved_s[m.vm] = end_s
             moving_vm[m.vm] -= 1
             incoming[m.dst] -= 1
             state.in_migration[m.vm] = moving_vm[m.vm] > 0

@@ -20,6 +20,9 @@ Mapping (MIPS as capacity):
   (``records.NOVA_TASKS``): they cannot be moved twice at once, are not shelved, and reasons say
   they are busy rather than locked; instance uuids are the trace names and host names the data
   centre's, so answers map back by index.
+* settled: each VM's ``Instance.settled_s`` is the time since its last migration ended (the engine's
+  ``SimState.moved_s``), as a reader of Nova's finished migrations would give it: the swap pass
+  leaves a VM that moved within ``swap_payback_s`` where it is (``solver/swap.py``).
 * migrations in flight: the VM sits on its source (the engine moves it when the migration ends),
   and its destination holds a *claim* for it (``claims.with_claims``: a pinned row, ``claim_of``
   naming the VM, with its flavour and CPU use), as the Watcher strategy and the snapshot read
@@ -81,10 +84,11 @@ def fleet_from_view(view: StepView, cpu_util: np.ndarray | None = None, claims: 
         util = cpu_util[alive]
     host_names = dc.host_names
     vcpus, memory_mb = _vm_sizes(state)
+    settled = view.time_s - state.moved_s[alive]  # inf: never moved
     instances = [
         Instance(uuid=name, name=name, host=host_names[h], vcpus=c, memory_mb=m, disk_gb=0, cpu_util=u,
-                 state=MIGRATING if moving else "active", cores=pes)
-        for name, h, c, m, u, moving, pes in zip(
+                 state=MIGRATING if moving else "active", cores=pes, settled_s=s if s < np.inf else None)
+        for name, h, c, m, u, moving, pes, s in zip(
             [dc.vm_names[v] for v in alive.tolist()],
             state.vm_host[alive].tolist(),
             vcpus[alive].tolist(),
@@ -92,6 +96,7 @@ def fleet_from_view(view: StepView, cpu_util: np.ndarray | None = None, claims: 
             np.minimum(util, 1.0).tolist(),
             state.in_migration[alive].tolist(),
             dc.vm_pes[alive].tolist(),
+            settled.tolist(),
         )
     ]
     fleet = Fleet.build(hosts, instances)

@@ -90,6 +90,7 @@ class SimState:
     vm_host: np.ndarray = field(init=False)  # int64[V]: host running each VM, -1 if none
     alive: np.ndarray = field(init=False)  # bool[V]: running (not retired, placed)
     in_migration: np.ndarray = field(init=False)
+    moved_s: np.ndarray = field(init=False)  # float64[V]: when each VM's last migration ended, -inf if none
     host_vms: list[list[int]] = field(init=False)  # per host, VMs in arrival order (CloudSim's vmList)
     inflight: list[InFlight] = field(init=False)
     history: np.ndarray = field(init=False)  # float64[V, 30]: utilisation at past decisions, newest first
@@ -103,6 +104,7 @@ class SimState:
         self.vm_host = np.full(v, -1, dtype=np.int64)
         self.alive = np.zeros(v, dtype=bool)
         self.in_migration = np.zeros(v, dtype=bool)
+        self.moved_s = np.full(v, -np.inf)
         self.host_vms = [[] for _ in range(h)]
         self.inflight = []
         self.history = np.zeros((v, HISTORY_LENGTH))

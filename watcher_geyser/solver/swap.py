@@ -37,6 +37,19 @@ default (``defaults.SWAP_PAYBACK_S``), not a day: a swap acts on CPU averages, w
 rather than days; an hour would let almost none pay (the same fleet: 12,655 moves, watts as without
 swaps). With six hours a 4 GB pair must save 0.19 W, a 64 GB pair 3 W; on that fleet the pass keeps
 3.8 of the 4.7 kW with 4,900 extra moves instead of about 13,000.
+
+The payback counts on the placement standing ``swap_payback_s``, so an instance that has not stood
+that long where it is (``Instance.settled_s``: since a migration last brought it there) takes no
+part, as either instance of a swap or a move alone. Such a placement is the one likely to move
+again: in a replayed PlanetLab day (20110303, cloudsim, 1 s steps, no swaps) a VM moved in the
+last six hours moved again within the next six 45-57 % of the time, one that had not 13-17 %. And a
+swap's saving rests on CPU readings whose order two instances of one flavour swap from one reading
+to the next: on the bundled sample (realistic) 62 of the 155 swap moves of a day put a VM back
+where its previous swap had taken it, 293 migrations where 76 did without swaps, for no energy saved.
+Holding the young placements back: 123 migrations there, and on the PlanetLab day fewer
+migrations (4,545 -> 4,354 following the signal, 3,027 -> 2,794 blind), less SLA time and no more
+energy (docs/design/solver.md, "Swaps that undo swaps"). A fleet that says nothing (``settled_s``
+None: ``geyser plan``, the benchmarks, a reader without Nova's finished migrations) swaps as before.
 """
 
 from __future__ import annotations
@@ -88,6 +101,7 @@ def swap_for_flatter_curves(ws: Workspace, placement: np.ndarray, deadline: floa
     # a host that receives must end within its packing limits: one held above them takes no part
     within = (allocated <= alloc_limit + EPS).all(axis=1) & (load <= cpu_limit + EPS)
     free = ws.movable & (ws.group < 0) & (ws.may_receive & within & occupied)[placement]
+    free &= fleet.settled_s >= problem.swap_payback_s  # placements younger than the payback stay (module docstring)
     count = np.bincount(placement, minlength=ws.n_hosts)  # instances a host holds: a one-way move leaves one
     result = placement.copy()
     pairs = 0
