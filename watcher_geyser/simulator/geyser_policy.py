@@ -7,10 +7,10 @@ this policy is what the strategy would do in Watcher: the same settings, the sam
 of the signal, the same solver and planner, and in realistic fidelity the same parallelism
 (Watcher's 2 migrations at a time, Nova's 1 per host: the plan settings' defaults). Only the
 solver's time limit and method differ (``SIM_SETTINGS``), because a day replays 288 steps, and
-cloudsim fidelity's waves are unlimited, as CloudSim starts every migration at once. The short limit
-skips the portfolio's ejection chains, swaps and CP-SAT neighbourhoods, which Watcher's 10 s
-runs; ``--policy geyser:time_limit_s=1`` runs them (docs/design/simulator-cloudsim-fidelity.md,
-"The solver's time per step", has what they change in a replayed day and what they cost).
+cloudsim fidelity's waves are unlimited, as CloudSim starts every migration at once. The limit,
+1 s a step, still runs the portfolio's ejection chains, swaps and CP-SAT neighbourhoods, and
+replays a PlanetLab day as Watcher's 10 s does (docs/design/simulator-cloudsim-fidelity.md, "The
+solver's time per step", has what a shorter limit changes and what each costs).
 
 Power-off follows the settings: in realistic fidelity a host emptied while the decision
 forbids power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in
@@ -64,7 +64,7 @@ from watcher_geyser.simulator.deferral import DeferralAnswer, DeferralBook
 from watcher_geyser.simulator.fleet import fleet_from_view
 from watcher_geyser.simulator.state import Migration, SimState
 
-#: The plugin's settings with what a replay of 288 steps a day needs: a short time limit, the
+#: The plugin's settings with what a replay of 288 steps a day needs: a shorter time limit, the
 #: decomposition (the plugin's path at scale; the exact model is too slow for every step), one
 #: worker, and emptied hosts switched off (as ``geyser_energy`` does by default).
 SIM_SETTINGS = Settings(
