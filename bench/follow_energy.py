@@ -27,7 +27,8 @@ For each day:
 Measuring is slow (a geyser day is a minute or more, a deferrable one two or three): with
 ``--frontier-cache DIR`` the blind points of each day are written to ``DIR/<day>.json``
 (``DIR/<day>-<data centre>-<hosts>h.json`` for a data centre other than planetlab) the first time and read
-back afterwards (delete the file when the blind policies change), and
+back afterwards (delete the file when the blind policies change; one made under other simulator solve
+settings, such as the time limit, is replayed and rewritten by itself: ``follow_frontier.solve_key``), and
 ``--deferrable-only`` skips geyser following the supply with a fixed workload, so a change to
 deferral can be measured with one replay per day and supply (``--fixed-only`` the other way round).
 The cache is reused point by point (``follow_frontier``): it keeps every blind point's per-step power

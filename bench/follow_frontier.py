@@ -7,16 +7,20 @@ its energy above a supply size it was not measured at is computed from its cache
 sized from blind geyser's energy, which the cache holds too), not replayed; only a point the file lacks,
 or an old row without power that lacks a size, is replayed. Rows are merged: a run never drops a point
 another run wrote (a ``--frontier small --scales 3`` run keeps the full frontier's rows at 0.5, 1 and 2).
+Each file names the simulator's solve settings its points were replayed under (``solve_key``); a file
+made under others (the 0.15 s steps before the limit became 1 s) is read as empty, so its points are
+replayed and the file rewritten, never silently mixed with today's.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from watcher_geyser.simulator.geyser_policy import SignalFeed
+from watcher_geyser.simulator.geyser_policy import SIM_SETTINGS, SignalFeed
 from watcher_geyser.simulator.metrics import energy_above_supply_kwh, supply_at_midpoints
 
 
@@ -60,18 +64,39 @@ def uncovered_kwh(series, feed: SignalFeed, step_s: float) -> float:
     return energy_above_supply_kwh(series.power_w, supply, step_s)
 
 
-def read_cache(cache: Path | None, cache_name: str) -> dict[str, dict]:
-    """Every row of the day's cache file, by spec (empty without a cache or a file)."""
-    path = None if cache is None else cache / cache_name
+def solve_key() -> dict:
+    """The simulator's solve settings blind geyser points are replayed under (``SIM_SETTINGS.solve``:
+    time limit, method, workers; not the seed nor deterministic mode, which each run sets). Another
+    limit makes other decisions at every step, so a cache made under other settings is stale."""
+    return {k: v for k, v in asdict(SIM_SETTINGS.solve).items() if k not in ("seed", "deterministic")}
+
+
+def read_rows(path: Path | None) -> dict[str, dict]:
+    """Every row of a cache file, by spec: none without a file, or when the file was made under other
+    solve settings than today's (``solve_key``; a file without them predates the key, made at 0.15 s)."""
     if path is None or not path.is_file():
         return {}
-    return {row["policy"]: row for row in json.loads(path.read_text())["points"]}
+    data = json.loads(path.read_text())
+    if data.get("solve") != solve_key():
+        print(f"frontier cache {path}: made with the simulator's solve settings {data.get('solve')}, not "
+              f"{solve_key()}: its points are replayed", file=sys.stderr)
+        return {}
+    return {row["policy"]: row for row in data["points"]}
+
+
+def write_rows(path: Path, header: dict, rows: dict[str, dict]) -> None:
+    """The cache file at ``path``: ``header``, today's ``solve_key`` and the rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**header, "solve": solve_key(), "points": list(rows.values())}, indent=1))
+
+
+def read_cache(cache: Path | None, cache_name: str) -> dict[str, dict]:
+    """Every row of the day's cache file, by spec (empty without a cache, a file or today's solve settings)."""
+    return read_rows(None if cache is None else cache / cache_name)
 
 
 def write_cache(cache: Path, day, rows: dict[str, dict]) -> None:
-    cache.mkdir(parents=True, exist_ok=True)
-    (cache / day.cache_name).write_text(json.dumps({"day": day.name, "datacenter": day.dc.name,
-                                                    "points": list(rows.values())}, indent=1))
+    write_rows(cache / day.cache_name, {"day": day.name, "datacenter": day.dc.name}, rows)
 
 
 def complete(row: dict, feeds: dict[float, SignalFeed], step_s: float) -> bool:

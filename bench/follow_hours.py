@@ -35,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from follow_energy import BLIND_REFERENCE, DATACENTERS, load_day, solar_supply  # noqa: E402
+from follow_frontier import read_cache  # noqa: E402
 from planetlab import default_traces  # noqa: E402
 
 from watcher_geyser.signal.solar import SolarSite  # noqa: E402
@@ -179,10 +180,7 @@ def by_period(rows: list[dict], trace_h: float) -> dict[str, float]:
 
 def frontier(cache: Path | None, cache_name: str, scale: float):
     """The day's blind frontier (SLATAH, uncovered kWh) from the cache file ``cache_name``, or None."""
-    path = None if cache is None else cache / cache_name
-    if path is None or not path.is_file():
-        return None
-    rows = json.loads(path.read_text())["points"]
+    rows = read_cache(cache, cache_name).values()  # none from a file made under other solve settings
     points = [(r["slatah"], r["uncovered_kwh_by_supply"][str(scale)]) for r in rows
               if str(scale) in r["uncovered_kwh_by_supply"]]
     return pareto_front(points) if points else None
@@ -239,10 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     three_gen = args.datacenter == "three-gen"
     day = load_day(path, args.datacenter, None, (args.vms_per_host or 2.0) if three_gen else None)
     step = day.trace.step_s
-    cache_file = None if args.frontier_cache is None else args.frontier_cache / day.cache_name
-    cached = {}
-    if cache_file is not None and cache_file.is_file():
-        cached = {r["policy"]: r for r in json.loads(cache_file.read_text())["points"]}
+    cached = read_cache(args.frontier_cache, day.cache_name)
     blind_kwh = args.blind_kwh or cached.get(BLIND_REFERENCE, {}).get("energy_kwh")
     specs = [] if args.no_blind else [BLIND_REFERENCE]
     specs += args.policy or ["geyser"]

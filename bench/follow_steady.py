@@ -11,10 +11,11 @@ trace's last sample), cached beside the single-day frontier in ``DIR/<day>-stead
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+
+from follow_frontier import read_rows, write_rows
 
 from watcher_geyser.simulator.frontier import frontier_at, pareto_front
 from watcher_geyser.simulator.metrics import supply_at_midpoints, window_figures
@@ -41,9 +42,7 @@ def steady_blind(day, specs, run: Callable, feeds: dict, cache: Path | None, emi
     ``cached(spec)`` is called for each point of ``specs`` read from the cache (the progress bar
     credits it as it would a replay)."""
     path = None if cache is None else cache / day.cache_name.replace(".json", "-steady.json")
-    rows = {}  # every row of the file, kept when rewritten: a run never drops a point another run wrote
-    if path is not None and path.is_file():
-        rows = {r["policy"]: r for r in json.loads(path.read_text())["points"]}
+    rows = read_rows(path)  # every row of the file, kept when rewritten: a run never drops a point another run wrote
     usable = [spec for spec, r in rows.items() if all(str(s) in r["uncovered_kwh_by_supply"] for s in feeds)]
     fresh = [spec for spec in specs if spec not in usable]
     for spec in specs:
@@ -61,9 +60,7 @@ def steady_blind(day, specs, run: Callable, feeds: dict, cache: Path | None, emi
         emit(rows[spec])
         rows[spec]["uncovered_kwh_by_supply"] = {**before, **rows[spec]["uncovered_kwh_by_supply"]}
     if path is not None and fresh:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"day": day.name, "repeat_days": STEADY_DAYS, "points": list(rows.values())},
-                                   indent=1))
+        write_rows(path, {"day": day.name, "repeat_days": STEADY_DAYS}, rows)
     return {spec: rows[spec] for spec in [*usable, *fresh]}
 
 

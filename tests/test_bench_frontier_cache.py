@@ -17,7 +17,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from follow_frontier import CachedRun, blind_points, uncovered_kwh  # noqa: E402
+from follow_frontier import CachedRun, blind_points, solve_key, uncovered_kwh, write_rows  # noqa: E402
+from follow_steady import steady_blind  # noqa: E402
+
+from watcher_geyser.simulator.geyser_policy import SIM_SETTINGS  # noqa: E402
 
 STEP_S = 300.0
 STEPS = 288
@@ -155,3 +158,47 @@ def test_a_reference_cached_without_power_is_replayed_when_the_plots_need_it(tmp
     bench = _Bench()
     bench.points(("ref", "thr"), (1.0,), tmp_path)
     assert bench.replayed == ["ref"]
+
+
+@pytest.mark.parametrize("made_under", [None, {"time_limit_s": 0.15, "method": "decompose", "workers": 1}])
+def test_a_cache_made_under_other_solve_settings_is_replayed_not_reused(tmp_path, made_under, capsys):
+    """Blind geyser at another time limit makes other decisions at every step: its cached points (a file
+    without the key predates it, made at 0.15 s) are replayed and the file rewritten under today's key."""
+    _Bench().points(("ref", "thr", "lr"), (1.0,), tmp_path)
+    path = tmp_path / "20110303.json"
+    doc = json.loads(path.read_text())
+    assert doc["solve"] == solve_key() and solve_key()["time_limit_s"] == SIM_SETTINGS.solve.time_limit_s
+    if made_under is None:
+        del doc["solve"]
+    else:
+        doc["solve"] = made_under
+    doc["points"].append({**doc["points"][0], "policy": "stale-only"})
+    path.write_text(json.dumps(doc))
+    bench = _Bench()
+    points, _ = bench.points(("ref", "thr", "lr"), (1.0,), tmp_path)
+    assert bench.replayed == ["ref", "thr", "lr"] and "stale-only" not in points
+    assert "its points are replayed" in capsys.readouterr().err
+    rewritten = json.loads(path.read_text())
+    assert rewritten["solve"] == solve_key() and {r["policy"] for r in rewritten["points"]} == {"ref", "thr", "lr"}
+    bench = _Bench()
+    bench.points(("ref", "thr", "lr"), (1.0,), tmp_path)
+    assert bench.replayed == []  # today's file is reused
+
+
+class _Replayed(Exception):
+    """Raised by a stand-in replay: the point was not taken from the cache."""
+
+
+def test_the_steady_cache_is_keyed_by_the_solve_settings_too(tmp_path):
+    path = tmp_path / "20110303-steady.json"
+    write_rows(path, {"day": "20110303"}, {"ref": {"policy": "ref", "uncovered_kwh_by_supply": {"1.0": 1.0}}})
+
+    def run(spec: str):
+        raise _Replayed(spec)
+
+    assert set(steady_blind(_Day(), ("ref",), run, {1.0: _Feed(1.0)}, tmp_path, print)) == {"ref"}
+    doc = json.loads(path.read_text())
+    doc["solve"] = {**solve_key(), "time_limit_s": 0.15}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(_Replayed):
+        steady_blind(_Day(), ("ref",), run, {1.0: _Feed(1.0)}, tmp_path, print)

@@ -91,6 +91,33 @@ def test_with_the_switch_off_the_pending_wave_is_dropped_and_the_policy_replans(
     assert engine.state.vm_host.tolist() == [1, 0]  # the third wave never ran
 
 
+def test_a_wave_passes_over_a_vm_gone_while_the_plan_ran_and_the_plan_goes_on():
+    """v0 lands on h1 at 540 s and is gone at 600 s (its work ended; here it falls idle in a fidelity
+    that retires idle VMs, as a deferrable VM whose work ends leaves in ``realistic``): the third wave
+    (780 s) would move it. Nova has deleted it, so that migration does not run; the plan is not
+    broken by it (the replay stopped with "moves VM 0, which is not running" before). The policy's
+    own answer is still checked in full (below)."""
+    util = [[0.5, 0.5, 0.0, 0.0, 0.0], [0.4] * 5]
+    dc = tiny_dc(ram_mb=BIG_VM_MB, host_ram_mb=40_000.0)
+    engine = Engine(trace(util), dc, ThreeWaves(), replace(RUN_TO_END, retire_idle_vms=True))
+    r = engine.run()
+    assert r.migrations == 2 and r.decisions_skipped == 1  # 600 s (wave 2 in flight); wave 3 never starts
+    assert engine.state.vm_host.tolist() == [-1, 0] and not engine.state.alive[0]
+
+
+@dataclass
+class BadSecondWave(ThreeWaves):
+    """A later wave that names a VM the replay does not have: a policy's error, not a VM gone."""
+
+    def decide(self, view):
+        return [[Migration(0, 1)], [Migration(7, 0)]] if view.step == 1 else []
+
+
+def test_a_later_wave_that_names_no_running_vm_is_still_refused():
+    with pytest.raises(ValueError, match="moves VM 7, which is not running"):
+        _engine(RUN_TO_END, BadSecondWave()).run()
+
+
 @dataclass
 class RandomWaves(MoveOnce):
     """At every decision it is asked, waves of random migrations (drawn by hypothesis)."""

@@ -11,15 +11,12 @@ from __future__ import annotations
 #: Seconds the solver may search per request (Watcher audit, ``geyser plan``).
 TIME_LIMIT_S = 10.0
 #: Seconds the solver may search per simulated step (``geyser simulate``'s geyser policy): a
-#: day replays 288 steps. Enough for the greedy passes and the host selection (which proves its
-#: optimum at every step of the PlanetLab days) to finish on a loaded machine, less than ejection,
-#: swaps and CP-SAT neighbourhoods need (``geyser:time_limit_s=0.5`` or more runs them). They
-#: win 26-78 times over a PlanetLab day's 287 decisions; the day's energy stays within the
-#: replay's spread, but near a full ceiling SLATAH and migrations come out 15-50 % lower than
-#: with them. 1 s replays 20110303 as Watcher's 10 s does, at 1.4-3.7 times the CPU, and is the
-#: recommended value (not applied: it moves every cached frontier; docs/design/simulator-cloudsim-fidelity.md).
-#: On a quiet machine a step ends when its work is done, in about a third of this.
-SIM_TIME_LIMIT_S = 0.15
+#: day replays 288 steps. 1 s leaves room for ejection chains, swaps and CP-SAT neighbourhoods
+#: (they start only with 0.3 s left), and 20110303 then replays row for row as Watcher's
+#: 10 s does, at 12-36 s of wall time per geyser policy and day; 0.15 s skipped them and
+#: understated SLATAH and migrations near a full ceiling by 15-50 %
+#: (docs/design/simulator-cloudsim-fidelity.md, "The solver's time per step").
+SIM_TIME_LIMIT_S = 1.0
 #: CP-SAT worker threads: the decision engine shares its host with other services.
 SOLVER_WORKERS = 2
 
@@ -32,7 +29,8 @@ ALLOCATION_CEILING = 1.0
 #: 0.75 with the relief at 100 % (``RELIEF_MARGIN``): on the PlanetLab days (cloudsim
 #: fidelity) 0.95/1.0 migrated 0.15-0.21x as often as thr-mmt, 0.8/1.0 0.10-0.16x and
 #: 0.75/1.0 0.11-0.12x on the two worst days, for a SLATAH of 0.6-1.1 % against thr-mmt's
-#: 5 %, at 3-8 % more energy than 0.95 (docs/design/solver.md).
+#: 5 %, at 3-8 % more energy than 0.95 (docs/design/solver.md; at 0.15 s a step: at today's
+#: 1 s, 0.75/1.0 migrates 0.11-0.14x, SLATAH 0.6-0.9 %).
 CPU_CEILING = 0.75
 #: A host sheds instances only when its CPU use passes its ceiling by this much (a dead
 #: band, so that a host hovering at the ceiling is not churned); capped at 100 %.

@@ -44,9 +44,10 @@ MAX_COLUMNS = 20000
 #: The programme may take at most this share of the solve's time limit, judged by its size (so
 #: the same fleet and limit always decide alike, deterministic mode included): building and
 #: solving it costs about ``SECONDS_PER_COLUMN`` a column here. Why: a replayed day
-#: (``geyser simulate``) solves its 800 hosts twice a step at 0.15 s a solve, where the
-#: programme's ~1,300 columns took 0.15 s each time and a day 98 s of CPU instead of 17; under
-#: ``geyser plan``'s 10 s it has room for about 4,000 columns.
+#: (``geyser simulate``) solved its 800 hosts twice a step at 0.15 s a solve (the simulator's
+#: limit then; 1 s now, room for about 400 columns), where the programme's ~1,300 columns took
+#: 0.15 s each time and a day 98 s of CPU instead of 17; under ``geyser plan``'s 10 s it has
+#: room for about 4,000 columns.
 TIME_SHARE = 0.05
 SECONDS_PER_COLUMN = 1.2e-4
 FLOAT_MARGIN = 1e-9  # relative, taken off the bound
@@ -73,7 +74,7 @@ def joint_watts_lower_bound(
     host_keys = _host_keys(fleet, usable)
     item_keys = _instance_keys(fleet)
     # decided from the classes' count before any class is built: most short solves (a replayed
-    # day's 0.15 s steps) skip the programme, and building the classes cost them about 2 ms each
+    # PlanetLab day's steps) skip the programme, and building the classes cost them about 2 ms each
     count = _column_count(host_keys[0][:, 0], item_keys[0][:, 0], np.bincount(item_keys[1]))
     affordable = count * SECONDS_PER_COLUMN <= TIME_SHARE * time_limit_s
     if count > MAX_COLUMNS or not affordable:

@@ -91,6 +91,7 @@ class Engine:
         self._seq = 0
         self._booted_until = np.zeros(dc.hosts)  # realistic: when a host switched on is ready
         self._waves: list[list[Migration]] = []  # waves of this step still to start
+        self._alive_at_plan = np.zeros(dc.vms, dtype=bool)  # the VMs running when the plan was made
         self.waves_dropped = 0  # migrations of waves still pending at the next decision
 
     # --- the loop -------------------------------------------------------------------------
@@ -156,6 +157,7 @@ class Engine:
                     snap = after
                     on = self.meter.record(snap)
                 moves, self._waves = waves(answer)
+                self._alive_at_plan = state.alive.copy()
             # measured as the decision found it, asked or skipped: nothing decided is carried to this row
             overloaded = int((snap.host_sla_cause == SlaCause.OVERLOAD).sum())
             self._start(moves, t)
@@ -221,11 +223,28 @@ class Engine:
             group = sorted((m for m in due if m.end_s == end_s), key=lambda m: m.seq)
             prev, prev_on, was_on = self._complete(end_s, group, prev, prev_on, was_on)
             if self._waves and not state.inflight:  # the wave is done: the next one starts now
-                self._start(self._waves.pop(0), end_s)
+                self._start(self._next_wave(), end_s)
                 snap = state.snapshot(end_s)
                 on = self.meter.record(snap)
                 self.meter.acc.close_time(on)
                 prev, prev_on = snap, on
+
+    def _next_wave(self) -> list[Migration]:
+        """The next pending wave, less the migrations of VMs that left while the plan ran (a deferrable
+        VM whose work ended, a VM retired idle): Nova has deleted the instance, so Watcher's migration
+        of it does not run, and the plan goes on. A wave left empty is passed over. The policy's own
+        answer is still checked in full (``_start``): only a later wave can meet a VM gone meanwhile,
+        which the longer plans of Watcher's parallelism (2 at a time, 1 per host) made happen."""
+        alive, planned = self.state.alive, self._alive_at_plan
+
+        def gone(m: Migration) -> bool:  # an index the policy got wrong is left to ``_start``'s error
+            return 0 <= m.vm < self.dc.vms and bool(planned[m.vm]) and not alive[m.vm]
+
+        while self._waves:
+            wave = [m for m in self._waves.pop(0) if not gone(m)]
+            if wave:
+                return wave
+        return []
 
     def _complete(self, end_s: float, group: list[InFlight], prev: Snapshot, prev_on: np.ndarray, was_on):
         """Update all hosts at ``end_s``, move the VMs of ``group``, update again."""

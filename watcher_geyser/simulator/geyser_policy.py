@@ -4,11 +4,13 @@ fleet (with a CPU forecast, and a claim on the destination of each migration in 
 plugin reads Nova's migrations: ``fleet.py``) -> signal policy (``Decision``) -> ``pipeline.apply_decision``
 -> ``pipeline.run`` (solve, plan) -> migrations in waves. What the simulator measures for
 this policy is what the strategy would do in Watcher: the same settings, the same mapping
-of the signal, the same solver and planner. Only the solver's time limit and method, and
-the parallelism, differ (``SIM_SETTINGS``), because a day replays 288 steps. The short limit
-skips the portfolio's ejection chains, swaps and CP-SAT neighbourhoods, which Watcher's 10 s
-runs; ``--policy geyser:time_limit_s=1`` runs them (docs/design/simulator-cloudsim-fidelity.md,
-"The solver's time per step", has what they change in a replayed day and what they cost).
+of the signal, the same solver and planner, and in realistic fidelity the same parallelism
+(Watcher's 2 migrations at a time, Nova's 1 per host: the plan settings' defaults). Only the
+solver's time limit and method differ (``SIM_SETTINGS``), because a day replays 288 steps, and
+cloudsim fidelity's waves are unlimited, as CloudSim starts every migration at once. The limit,
+1 s a step, still runs the portfolio's ejection chains, swaps and CP-SAT neighbourhoods, and
+replays a PlanetLab day as Watcher's 10 s does (docs/design/simulator-cloudsim-fidelity.md, "The
+solver's time per step", has what a shorter limit changes and what each costs).
 
 Power-off follows the settings: in realistic fidelity a host emptied while the decision
 forbids power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in
@@ -62,9 +64,7 @@ from watcher_geyser.simulator.deferral import DeferralAnswer, DeferralBook
 from watcher_geyser.simulator.fleet import fleet_from_view
 from watcher_geyser.simulator.state import Migration, SimState
 
-REALISTIC_PARALLELISM = 8
-REALISTIC_PER_HOST = 2
-#: The plugin's settings with what a replay of 288 steps a day needs: a short time limit, the
+#: The plugin's settings with what a replay of 288 steps a day needs: a shorter time limit, the
 #: decomposition (the plugin's path at scale; the exact model is too slow for every step), one
 #: worker, and emptied hosts switched off (as ``geyser_energy`` does by default).
 SIM_SETTINGS = Settings(
@@ -110,8 +110,9 @@ class GeyserPolicy:
     settings: Settings = SIM_SETTINGS
     forecast_window: int = defaults.CPU_FORECAST_WINDOW  # the strategy reads the peak of as many (``cpu_period_s``)
     scarce_forecast_window: int = defaults.CPU_SCARCE_WINDOW  # fully scarce: the load now, head-room in the margin
-    parallelism: int | None = None  # None: unlimited in cloudsim fidelity (as CloudSim), 8 in realistic
-    per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, 2 in realistic
+    #: None: unlimited in cloudsim fidelity (as CloudSim), the plan settings' (Watcher's) in realistic
+    parallelism: int | None = None
+    per_host_parallelism: int | None = None  # None: unlimited in cloudsim fidelity, the settings' in realistic
     follow_signal: bool = True  # False: signal-blind even when the run has a signal (still accounted against it)
     #: migrations in flight hold room on their destination too (``fleet.fleet_from_view``), as the plugin
     #: reads them from Nova; False leaves them off it, as the simulator did before (for side-by-side replays)
@@ -230,14 +231,17 @@ class GeyserPolicy:
 
     def _parallelism(self, state: SimState) -> tuple[int, int]:
         """Migrations per wave (overall, per host). CloudSim starts every migration at once, so
-        its fidelity gets no limit, for a fair comparison; realistic fidelity gets what a
-        Watcher applier and Nova's per-host limit would allow."""
-        unlimited = max(len(state.dc.vm_names), 1)
+        its fidelity gets no limit, for a fair comparison; realistic fidelity gets the plan
+        settings', which default to what the Watcher strategy plans with (Watcher's concurrent
+        migrations, Nova's max_concurrent_live_migrations): parallelism decides how long a plan
+        runs, and so which decisions ``--plans run-to-end`` skips (measured against 8 and 2 in
+        docs/design/simulator-cloudsim-fidelity.md, "Parallelism")."""
         if state.fidelity.is_cloudsim:
-            defaults = (unlimited, unlimited)
+            unlimited = max(len(state.dc.vm_names), 1)
+            fallback = (unlimited, unlimited)
         else:
-            defaults = (REALISTIC_PARALLELISM, REALISTIC_PER_HOST)
-        return (self.parallelism or defaults[0], self.per_host_parallelism or defaults[1])
+            fallback = (self.settings.plan.parallelism, self.settings.plan.per_host_parallelism)
+        return (self.parallelism or fallback[0], self.per_host_parallelism or fallback[1])
 
     def _forecast(self, view) -> np.ndarray:
         """Per VM: the highest of the current utilisation and its last few recorded samples.

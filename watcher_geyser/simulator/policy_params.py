@@ -85,7 +85,8 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("relief_margin", "relief_margin", number(0.0, 1.0), "a host sheds when forecast passes ceiling + this"),
         Param("forecast_window", "forecast_window", number(1, 30, integer=True), "samples the CPU forecast looks back"),
         Param("time_limit_s", "time_limit_s", number(0.0, lo_open=True),
-              "solver time per step, seconds (0.5 or more runs ejection, swaps and neighbourhoods, as Watcher's 10 s)"),
+              "solver time per step, seconds (default 1: the day Watcher's 10 s makes; under 0.5 no ejection, "
+              "swaps or neighbourhoods)"),
         Param("method", "method", choice(*METHODS), "solver method"),
         Param("max_moves", "max_consolidation_moves", number(0, integer=True), "consolidation moves per step"),
         Param("swap_payback_s", "swap_payback_s", number(0.0, MAX_SWAP_PAYBACK_S),
@@ -105,6 +106,10 @@ PARAMS: dict[str, tuple[Param, ...]] = {
               "samples the CPU forecast looks back while the supply is fully scarce"),
         Param("max_cycles", "max_power_cycles", number(1, integer=True),
               "power cycles (switch-offs) a host may make in any 24 h"),
+        Param("parallelism", "parallelism", number(1, integer=True),
+              "migrations per wave (realistic fidelity; cloudsim starts every wave at once)"),
+        Param("per_host_parallelism", "per_host_parallelism", number(1, integer=True),
+              "migrations touching one host per wave (realistic fidelity)"),
     ),
     "watcher-vwc": (
         Param("period_s", "period_s", number(300.0), "window Watcher's datasource averages, seconds"),

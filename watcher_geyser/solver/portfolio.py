@@ -117,6 +117,8 @@ def _search(ws: Workspace, best: _Candidate, proven: _ProvenBounds, clock: Clock
     already meets every bound; the host-selection model first (cheap, and its bound always helps),
     the exact model on small fleets, then neighbourhood improvement with whatever time is left."""
     watts_bound = proven.watts_w
+    if _unbeatable(ws.problem, best):  # the shells say why (``geyser plan``: "the supply covers what the fleet draws")
+        return best, watts_bound, "SKIPPED"
     if method == "auto" and _close_enough(best, proven, ws):
         messages.append(f"the greedy answer is within {CLOSE_ENOUGH:.1%} of every lower bound: CP-SAT was not needed")
         return best, watts_bound, "SKIPPED"
@@ -195,9 +197,10 @@ def _improve(ws: Workspace, best: _Candidate, clock: Clock, messages: list[str])
     """Local improvement until the clock stops it (``anytime``): every step a valid answer."""
     # ejection first: it stops after a few hosts it cannot empty, where polish tries every host
     # (at 20,000 hosts polish alone took the 45 s limit); none with less than
-    # EJECTION_MIN_SECONDS left: on a replayed PlanetLab day's 0.15 s steps it failed until the
-    # deadline (49 s of CPU for the day instead of 33, same energy). Not capped to a share of
-    # the time: on the loaded bench machine half of it freed 25 of the 43 hosts it frees.
+    # EJECTION_MIN_SECONDS left: on a replayed PlanetLab day's 0.15 s steps (the simulator's limit
+    # until it became 1 s) it failed until the deadline (49 s of CPU for the day instead of 33,
+    # same energy). Not capped to a share of the time: on the loaded bench machine half of it
+    # freed 25 of the 43 hosts it frees.
     if clock.left() >= EJECTION_MIN_SECONDS:
         ejected = empty_by_ejection(ws, best.placement, clock.deadline)
         if ejected is not best.placement:
@@ -292,6 +295,17 @@ def _close_enough(best: _Candidate, proven: _ProvenBounds, ws: Workspace) -> boo
         and watts <= proven.watts_w * (1 + CLOSE_ENOUGH)
         and memory <= memory_bound * (1 + CLOSE_ENOUGH)
     )
+
+
+def _unbeatable(problem: Problem, best: _Candidate) -> bool:
+    """True when ``best`` moves nothing and draws within the supply: every answer's first term is at
+    least the supply (``first_term_w``) and every other answer moves something, so the order of
+    ``_Candidate.beats`` ranks none above it, and a search could only spend its time (a replayed
+    day's sunny steps spent 0.7 s each on neighbourhoods that never won). Not with a watts
+    tolerance: an answer just above the supply would then win on hosts on."""
+    budget = problem.power_budget_w
+    return (budget is not None and problem.watts_tolerance == 0 and best.key[2] == 0
+            and best.key[0] == round(first_term_w(problem, 0.0), 6))
 
 
 class _Candidate:
