@@ -228,8 +228,9 @@ def test_energy_slatah_and_migrations_are_those_recorded_before_the_split():
 
 def test_the_same_replay_in_realistic_as_watcher_runs_plans():
     """The replay above under realistic's defaults, ``run-to-end`` and Watcher's parallelism (2 at a
-    time, 1 per host; figures taken in session 14, at 0.15 s a step as above): geyser's first plan, 25 moves in waves, starts 8
-    in the first interval, 4 in the second and 13 in the third, whose decisions are skipped; the hosts
+    time, 1 per host; figures taken in session 14, at 0.15 s a step as above): geyser's first plan,
+    25 moves in waves, starts 8 in the first interval, 4 in the second and 13 in the third, whose
+    decisions are skipped; the hosts
     on climb from 17 to 22 while it runs, then 13 are on from the fourth step and it makes no move
     after. ``drop`` at the same parallelism cuts that plan at each
     decision and replans from the state reached: 25 moves too, but it empties hosts sooner, so it
