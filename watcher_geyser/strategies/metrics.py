@@ -11,7 +11,8 @@ make of the arguments differs (checked in its code): Gnocchi takes only the ``me
 CPU (``max`` is logged and answered with nothing; ``instance_cpu`` then reads the mean) and answers
 the latest ``granularity`` bucket of the period, the load now; Prometheus (and Aetos) aggregate
 *across series* (``max by (uuid)(rate(..[period]))``), so ``max`` and ``mean`` both give the mean
-rate over ``period`` and ``granularity`` is ignored; Grafana passes both to the operator's query.
+rate over ``period`` and ``granularity`` is ignored: the strategy asks those two ``max`` as the
+peak over time itself (``prometheus_peak``); Grafana passes both to the operator's query.
 """
 
 from __future__ import annotations
