@@ -116,8 +116,9 @@ class PeakRead:
 
     def __init__(self, helper, clock: Callable[[], float] = time.time):
         self.helper, self._clock = helper, clock
-        self._query = _query_of(helper)
-        self._failure: str | None = None if isinstance(self._query, _Query) else self._query
+        query = _query_of(helper)
+        self._query: _Query | None = query if isinstance(query, _Query) else None
+        self._failure: str | None = None if self._query else query  # why Watcher's own read answers
         self._asked = self._fallbacks = 0
         self._period_s: int | None = None
 
@@ -134,18 +135,16 @@ class PeakRead:
             return cache.get(*key)
         self._asked += 1
         self._period_s = period
-        if self._failure is None:
+        if self._query is not None and self._failure is None:
             try:
-                return self._peak_percent(resource, period, granularity)
+                return self._peak_percent(self._query, resource, period, granularity)
             except Exception as exc:  # noqa: BLE001 - Watcher's own read answers instead
                 LOG.warning("instance CPU peak query failed, Watcher's own read from now on: %s", exc)
                 self._failure = f"the query of its samples failed ({type(exc).__name__}: {exc})"
         self._fallbacks += 1
         return self.helper.get_instance_cpu_usage(resource, period, aggregate, granularity)
 
-    def _peak_percent(self, resource, period_s: int, granularity_s: int) -> float | None:
-        query = self._query
-        assert isinstance(query, _Query)
+    def _peak_percent(self, query: _Query, resource, period_s: int, granularity_s: int) -> float | None:
         now_s = self._clock()
         selector = (f"{query.meter}{{{query.label}={_promql_string(resource.uuid)}}}"
                     f"[{int(period_s + SLACK_BUCKETS * granularity_s)}s]")
