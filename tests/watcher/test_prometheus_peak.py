@@ -1,4 +1,5 @@
-"""On Prometheus the strategy reads instance CPU's peak over time, as the simulator places VMs.
+"""On Prometheus the strategy reads instance CPU's peak over time and the load now, as the simulator
+places VMs, the samples of many instances a query.
 
 Against a real Prometheus (Debian's binary on loopback) holding Ceilometer's cumulative ``ceilometer_cpu``
 counters of the last half hour (written into its storage by ``promtool`` before it starts, and
@@ -40,18 +41,32 @@ def _uuid(name: str) -> str:
     return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, name))
 
 
-DENSE, SPARSE = _uuid("dense"), _uuid("sparse")
+DENSE, SPARSE, RESET = _uuid("dense"), _uuid("sparse"), _uuid("reset")
 FLEET = [_uuid(f"v{k}") for k in range(8)]
+#: Fifty instances polled every 300 s at phases of their own, 1-4 vcpus, a load of their own in each
+#: interval; every tenth with a second series (another ``project`` label), at other loads.
+BATCH = [_uuid(f"b{k}") for k in range(50)]
+SERIES = 3 + len(FLEET) + len(BATCH) + len(BATCH) // 10
 
 
-def _counter(uuid: str, now: int, poll_s: int, phase_s: int, load, back_s: int = 1800) -> list[str]:
+def _batch_vcpus(k: int) -> int:
+    return 1 + k % 4
+
+
+def _batch_load(k: int, salt: int = 0):
+    return lambda ago: _batch_vcpus(k) * ((k * 7 + salt + (ago // SPARSE_S) * 13) % 11) / 10
+
+
+def _counter(uuid: str, now: int, poll_s: int, phase_s: int, load, back_s: int = 1800, labels: str = "",
+             reset_ago: int | None = None) -> list[str]:
     """OpenMetrics lines of a CPU-time counter (ns) polled every ``poll_s``, at ``now - phase_s - j poll_s``;
-    ``load(end)`` is the CPU used (cores) over the poll interval ending ``end`` seconds before ``now``."""
+    ``load(end)`` is the CPU used (cores) over the poll interval ending ``end`` seconds before ``now``;
+    ``reset_ago``: the instance restarted in the interval ending then, its counter from zero again."""
     lines, total = [], 0.0
     times = range(now - phase_s - (back_s // poll_s) * poll_s, now + FUTURE_S, poll_s)
     for t in times:
-        total += load(now - t) * poll_s * 1e9
-        lines.append(f'ceilometer_cpu{{resource="{uuid}"}} {total:.0f} {t}')
+        total = (0.0 if now - t == reset_ago else total) + load(now - t) * poll_s * 1e9
+        lines.append(f'ceilometer_cpu{{resource="{uuid}"{labels}}} {total:.0f} {t}')
     return lines
 
 
@@ -70,6 +85,12 @@ def _samples(now: int, fleet_poll_s: int) -> str:
     lines = _counter(DENSE, now, DENSE_S, 30, _burst(0.2, 0.9, (330, 570), old=(930, 1170)))
     # sparse, 2 vcpus: 30 %, 80 % in the interval ending now-450, 100 % in the one ending now-1050 (outside)
     lines += _counter(SPARSE, now, SPARSE_S, 150, lambda ago: 2 * {450: 0.8, 1050: 1.0}.get(ago, 0.3))
+    # reset, 1 vcpu: 40 %, restarted in the interval ending now-100, 60 % over it counted from zero
+    lines += _counter(RESET, now, SPARSE_S, 100, lambda ago: 0.6 if ago == 100 else 0.4, reset_ago=100)
+    for k, uuid in enumerate(BATCH):
+        lines += _counter(uuid, now, SPARSE_S, (k * 37) % SPARSE_S, _batch_load(k))
+        if k % 10 == 0:
+            lines += _counter(uuid, now, SPARSE_S, (k * 37) % SPARSE_S, _batch_load(k, 5), labels=',project="p2"')
     # the fleet's eight, 2 vcpus: 10 %, 100 % over (now-630, now-330]
     phase = 30 if fleet_poll_s == DENSE_S else 150
     for uuid in FLEET:
@@ -82,7 +103,7 @@ def server(tmp_path_factory) -> Iterator[tuple[str, int]]:
     """(base URL, NOW) of a Prometheus holding the counters, the fleet's polled every minute."""
     now = int(time.time())
     with backfilled(tmp_path_factory.mktemp("prometheus"), _samples(now, DENSE_S), "count(ceilometer_cpu)",
-                    lambda result: first_value(result) == 10) as base:
+                    lambda result: first_value(result) == SERIES) as base:
         yield base, now
 
 
@@ -132,14 +153,17 @@ def test_the_peak_read_is_the_burst_not_watchers_15_minute_mean(server, helper):
     assert 0.3 < watchers[DENSE] < 0.6 and 0.3 < watchers[SPARSE] < 0.7
 
 
-def test_the_scarce_read_is_watchers_mean_now_and_the_peak_where_it_has_no_two_samples(server, helper):
+def test_the_scarce_read_is_the_latest_buckets_rate_not_the_peak(server, helper):
     _, now = server
     peak = PeakRead(helper, clock=lambda: now)
-    readings = instance_cpu(peak, _instances(), NOW_READ)
-    # dense: Watcher's rate over the last 300 s, the steady 20 %; sparse: one sample in 300 s, so the peak
-    assert readings.values == {DENSE: pytest.approx(0.2), SPARSE: pytest.approx(0.8)}
-    assert readings.notes[0].startswith("no instance CPU over the last 300 s for 1 of 2 instances")
-    assert take_notes(peak) == []
+    reset = element.Instance(uuid=RESET, name="reset", vcpus=1)
+    readings = instance_cpu(peak, [*_instances(), reset], NOW_READ)
+    # dense: the steady 20 % of its last five minutes; sparse (polled every 300 s): the interval its
+    # last sample ends, 30 %, not its 80 % peak; reset: 60 % since its restart, counted from zero
+    assert readings.values == {DENSE: pytest.approx(0.2), SPARSE: pytest.approx(0.3), RESET: pytest.approx(0.6)}
+    assert readings.notes == [] and take_notes(peak) == []
+    # Watcher's own read: the rate over 300 s, which has no two samples of the 300 s-polled ones
+    assert helper.get_instance_cpu_usage(_instances()[1], 300, "mean", 300) is None
 
 
 def test_a_longer_period_reaches_the_older_burst(server, helper):
@@ -171,9 +195,67 @@ def test_a_failing_query_falls_back_to_watchers_read_with_a_note(limited, helper
     assert 0.3 < readings.values[DENSE] < 0.6 and readings.values[SPARSE] == pytest.approx(0.55, abs=0.05)
     assert readings.notes == []  # Watcher's max answered: no refusal, no mean asked
     [note] = take_notes(peak)
-    assert note.startswith("instance CPU peak not read from prometheus: the query of its samples failed")
+    assert note.startswith("instance CPU peak not read from prometheus: the query of their samples failed for 1 "
+                           "of 1 queries")
     assert "too many samples" in note and "for 2 of 2 instances, the mean rate over 900 s" in note
     assert take_notes(peak) == []  # said once
+
+
+def _batch() -> list[element.Instance]:
+    return [element.Instance(uuid=uuid, name=f"b{k}", vcpus=_batch_vcpus(k)) for k, uuid in enumerate(BATCH)]
+
+
+def _counting_queries(helper, monkeypatch) -> list[str]:
+    """The PromQL of each query the helper's client is asked from now on."""
+    asked, get = [], helper.prometheus._get
+
+    def counted(endpoint, params=None):
+        asked.append((params or {}).get("query"))
+        return get(endpoint, params)
+    monkeypatch.setattr(helper.prometheus, "_get", counted)
+    return asked
+
+
+@pytest.mark.parametrize("read", [PEAK, NOW_READ], ids=["peak", "load now"])
+def test_a_batched_read_equals_the_reads_one_instance_at_a_time(server, helper, monkeypatch, read):
+    _, now = server
+    instances = [*_batch(), element.Instance(uuid=_uuid("none"), name="none", vcpus=1)]
+    asked = _counting_queries(helper, monkeypatch)
+    alone = PeakRead(helper, clock=lambda: now)
+    one_by_one = {i.uuid: alone.get_instance_cpu_usage(i, read.period_s, read.aggregate, read.granularity_s)
+                  for i in instances}
+    assert len(asked) == 51
+    del asked[:]
+    batched = PeakRead(helper, clock=lambda: now, chunk=7)
+    readings = instance_cpu(batched, instances, read)
+    # 51 instances, 7 a query; the load now asks the peak of the one without samples (and Watcher its mean)
+    assert sum("=~" in q for q in asked) == 8 + (read == NOW_READ)
+    assert readings.values == {uuid: None if v is None else v / 100 for uuid, v in one_by_one.items()}
+    assert readings.measured == 50 and len(set(readings.values.values())) > 5  # loads in tenths of a vcpu
+    assert take_notes(batched) == take_notes(alone) == []
+    # b0 (1 vcpu, polled at now) has two series: loads 0, 20, 40 % and 50, 70, 90 % in its last three
+    # intervals; the peak is the higher series', the load now the two series' mean, as Watcher's max/avg by
+    assert readings.values[BATCH[0]] == pytest.approx(0.9 if read == PEAK else 0.25)
+
+
+@pytest.mark.parametrize("helper", ["limited"], indirect=True)
+def test_a_failing_chunk_falls_back_for_its_instances_only(limited, helper):
+    _, now = limited
+    # the server loads at most 20 samples a query: three 300 s-polled instances' 1500 s (15) pass,
+    # a chunk with the minute-polled dense (25 alone) fails
+    instances = _batch()[1:4] + [_instances()[0]] + _batch()[4:6] + _batch()[6:9]
+    peak = PeakRead(helper, clock=lambda: now, chunk=3)
+    readings = instance_cpu(peak, instances, PEAK)
+    alone = PeakRead(helper, clock=lambda: now)
+    for k, instance in enumerate(instances):
+        if 3 <= k < 6:  # the failed chunk: Watcher's own max, the mean rate over 900 s
+            expected = helper.get_instance_cpu_usage(instance, 900, "max", 300)
+        else:
+            expected = alone.get_instance_cpu_usage(instance, 900, "max", 300)
+        assert readings.values[instance.uuid] == pytest.approx(expected / 100), instance.name
+    [note] = take_notes(peak)
+    assert "failed for 1 of 3 queries" in note and "too many samples" in note
+    assert "Watcher's own max read instead for 3 of 9 instances" in note
 
 
 def test_a_helper_mapping_cpu_to_another_meter_is_read_as_watcher_reads_it(server, helper, monkeypatch):
