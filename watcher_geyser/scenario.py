@@ -5,17 +5,34 @@ ignored (so snapshots from newer versions still load; a misspelt known one is na
 a note), missing required fields and
 impossible values raise ``ScenarioError`` naming the offending entry, so an operator can
 find it in a file of thousands of instances.
+
+Time enters in one place: an instance's ``moved_at`` (when a migration last brought it to its
+host, as a snapshot read it) becomes ``settled_s`` counted to the reader's clock (``now_s``:
+the plan's), so a scenario planned hours after it was taken holds a recently moved instance out
+of the swap pass for as long as the payback time says, not longer.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from watcher_geyser.deferral.spec import parse_deferral
 from watcher_geyser.fleet import Fleet
-from watcher_geyser.inputs import LIMITS, InputError, closest, load_json, number, read_text, write_atomically
+from watcher_geyser.inputs import (
+    FUTURE_SLACK_S,
+    LIMITS,
+    InputError,
+    closest,
+    epoch_s,
+    iso,
+    load_json,
+    number,
+    read_text,
+    write_atomically,
+)
 from watcher_geyser.power import PowerModel
 from watcher_geyser.records import (
     DEFAULT_ZONE,
@@ -28,25 +45,29 @@ from watcher_geyser.records import (
     Instance,
     ServerGroup,
 )
+from watcher_geyser.settled import iso_utc
 
 
 class ScenarioError(InputError):
     """A scenario that cannot be read; the message names the entry and the field."""
 
 
-def load_scenario(path: str | Path) -> Fleet:
+def load_scenario(path: str | Path, now_s: float | None = None) -> Fleet:
+    """The fleet in ``path``; ``now_s``: the clock its ``moved_at`` times count to (None: the current time)."""
     path = Path(path)
     try:
         data = load_json(read_text(path, "scenario"), str(path))
     except InputError as exc:
         raise ScenarioError(str(exc)) from None
     try:
-        return fleet_from_dict(data)
+        return fleet_from_dict(data, now_s)
     except InputError as exc:
         raise ScenarioError(f"{path}: {exc}") from None
 
 
-def fleet_from_dict(data: Any) -> Fleet:
+def fleet_from_dict(data: Any, now_s: float | None = None) -> Fleet:
+    """The fleet ``data`` describes, each instance's ``moved_at`` counted to ``now_s`` (None: the current
+    time) as its ``settled_s`` (``_settled``)."""
     if not isinstance(data, dict):
         raise ScenarioError("a scenario is a JSON object with 'hosts' and 'instances'")
     hosts_raw = _list(data, "hosts", "scenario")
@@ -59,7 +80,8 @@ def fleet_from_dict(data: Any) -> Fleet:
     notes: list[str] = _typos([data], TOP_FIELDS, "the scenario")
     notes += _typos(hosts_raw, HOST_FIELDS, "host(s)") + _typos(instances_raw, INSTANCE_FIELDS, "instance(s)")
     notes += _typos(groups_raw, GROUP_FIELDS, "server group(s)")
-    instances = [_instance(v, i, notes) for i, v in enumerate(instances_raw)]
+    clock = _Clock.of(data, time.time() if now_s is None else now_s)
+    instances = [_instance(v, i, notes, clock) for i, v in enumerate(instances_raw)]
     notes += _state_typos(instances)
     default_cpu = data.get("default_cpu_util", 1.0)
     _fraction(default_cpu, "scenario", "default_cpu_util")
@@ -70,7 +92,7 @@ def fleet_from_dict(data: Any) -> Fleet:
 
 
 # The fields the reader knows (docs/scenario.md); the simulator's trace adds step_s and cpu_util_series.
-TOP_FIELDS = frozenset({"hosts", "instances", "server_groups", "default_cpu_util", "step_s"})
+TOP_FIELDS = frozenset({"hosts", "instances", "server_groups", "default_cpu_util", "step_s", "taken_at"})
 HOST_FIELDS = frozenset({
     "name", "vcpus", "memory_mb", "disk_gb", "cpu_allocation_ratio", "ram_allocation_ratio",
     "disk_allocation_ratio", "reserved_vcpus", "reserved_memory_mb", "reserved_disk_gb", "power", "state", "zone",
@@ -79,6 +101,7 @@ HOST_FIELDS = frozenset({
 INSTANCE_FIELDS = frozenset({
     "uuid", "name", "host", "vcpus", "memory_mb", "disk_gb", "cpu_util", "state", "locked", "excluded",
     "server_group", "metadata", "cpu_util_series", "cores", "claim_of", "settled_s",
+    "moved_at",
 })
 GROUP_FIELDS = frozenset({"name", "policy"})
 
@@ -112,8 +135,13 @@ def _state_typos(instances: list[Instance]) -> list[str]:
             f"{guess!r}? (docs/scenario.md)" for (state, guess), count in sorted(counts.items())]
 
 
-def fleet_to_dict(fleet: Fleet) -> dict:
-    """The scenario form of a fleet; ``fleet_from_dict(fleet_to_dict(f))`` equals ``f``."""
+def fleet_to_dict(fleet: Fleet, taken_at_s: float | None = None) -> dict:
+    """The scenario form of a fleet; ``fleet_from_dict(fleet_to_dict(f))`` equals ``f``.
+
+    With ``taken_at_s`` (when the fleet was read, as ``geyser snapshot`` knows it), the scenario says
+    so (``taken_at``) and each instance's ``settled_s`` becomes the time it was moved (``moved_at``),
+    which a plan counts to its own clock; both to the second, rounded alike, so no ``moved_at``
+    lies after ``taken_at``."""
     hosts = []
     for h in fleet.hosts:
         hosts.append(
@@ -159,10 +187,13 @@ def fleet_to_dict(fleet: Fleet) -> dict:
             row["cores"] = v.cores
         if v.claim_of is not None:
             row["claim_of"] = v.claim_of
-        if v.settled_s is not None:
+        if v.settled_s is not None and taken_at_s is not None:
+            row["moved_at"] = iso_utc(round(taken_at_s - v.settled_s))
+        elif v.settled_s is not None:
             row["settled_s"] = v.settled_s
         instances.append(row)
-    return {
+    data = {} if taken_at_s is None else {"taken_at": iso_utc(round(taken_at_s))}
+    return data | {
         "hosts": hosts,
         "instances": instances,
         "server_groups": [{"name": g.name, "policy": g.policy.value} for g in fleet.server_groups],
@@ -280,7 +311,7 @@ def _power(entry: Any, where: str) -> PowerModel:
     raise ScenarioError(f"{where}: 'power' needs either idle_w and max_w, or curve_w (11 points)")
 
 
-def _instance(entry: Any, index: int, notes: list[str]) -> Instance:
+def _instance(entry: Any, index: int, notes: list[str], clock: _Clock) -> Instance:
     if not isinstance(entry, dict):
         raise ScenarioError(f"instances[{index}]: must be an object")
     uuid = _name(entry, "uuid", f"instances[{index}]")
@@ -317,9 +348,7 @@ def _instance(entry: Any, index: int, notes: list[str]) -> Instance:
     claim_of = entry.get("claim_of")
     if claim_of is not None and (not isinstance(claim_of, str) or not claim_of):
         raise ScenarioError(f"{where}: 'claim_of' must be the uuid of the migrating instance it holds room for")
-    settled_s = entry.get("settled_s")
-    if settled_s is not None:
-        settled_s = float(_number(settled_s, where, "settled_s"))
+    settled_s = clock.settled_s(entry, where)
     return Instance(
         claim_of=claim_of,
         cores=cores,
@@ -346,3 +375,54 @@ def _group(entry: Any, index: int) -> ServerGroup:
     except ValueError:
         choices = ", ".join(p.value for p in GroupPolicy)
         raise ScenarioError(f"server group {name!r}: policy must be one of {choices}; got {policy!r}") from None
+
+
+class _Clock:
+    """The plan's clock (``now_s``) and the scenario's ``taken_at`` (``taken_at_s``, None when not
+    given): what an instance's ``moved_at`` or ``settled_s`` counts to."""
+
+    def __init__(self, now_s: float, taken_at_s: float | None) -> None:
+        self.now_s, self.taken_at_s = now_s, taken_at_s
+
+    @classmethod
+    def of(cls, data: dict, now_s: float) -> _Clock:
+        if data.get("taken_at") is None:
+            return cls(now_s, None)
+        taken_at_s = _time(data["taken_at"], "scenario", "taken_at")
+        if taken_at_s > now_s + FUTURE_SLACK_S:
+            raise ScenarioError(f"scenario: 'taken_at' ({iso(taken_at_s)}) is after the plan's clock ({iso(now_s)}): "
+                                "a snapshot from the future; check its time zone (Z for UTC)")
+        return cls(now_s, taken_at_s)
+
+    def settled_s(self, entry: dict, where: str) -> float | None:
+        """Seconds the instance has stood on its host at the plan's clock (None: not known to have moved).
+
+        ``moved_at`` (an ISO 8601 time with its zone): the clock less it, 0 within ``FUTURE_SLACK_S``
+        ahead (clocks differ); refused further ahead, or after ``taken_at`` (a move the snapshot
+        cannot have seen: a time zone mistake, most likely). ``settled_s`` (the older form): seconds
+        as of ``taken_at``, so aged to the clock; without ``taken_at``, as of the plan itself."""
+        settled, moved_at = entry.get("settled_s"), entry.get("moved_at")
+        if settled is not None and moved_at is not None:
+            raise ScenarioError(f"{where}: give 'moved_at' or 'settled_s', not both (moved_at is when it moved; "
+                                "settled_s, the older form, the seconds since, as of taken_at)")
+        if moved_at is not None:
+            at_s = _time(moved_at, where, "moved_at")
+            if self.taken_at_s is not None and at_s > self.taken_at_s:
+                raise ScenarioError(f"{where}: 'moved_at' ({iso(at_s)}) is after the scenario's taken_at "
+                                    f"({iso(self.taken_at_s)}); check its time zone (Z for UTC)")
+            if at_s > self.now_s + FUTURE_SLACK_S:
+                raise ScenarioError(f"{where}: 'moved_at' ({iso(at_s)}) is after the plan's clock ({iso(self.now_s)}): "
+                                    "a move in the future; check its time zone (Z for UTC)")
+            return max(0.0, self.now_s - at_s)
+        if settled is None:
+            return None
+        seconds = float(_number(settled, where, "settled_s"))
+        return seconds if self.taken_at_s is None else seconds + max(0.0, self.now_s - self.taken_at_s)
+
+
+def _time(value: Any, where: str, key: str) -> float:
+    """Epoch seconds of an ISO 8601 time with its zone (``inputs.epoch_s``), or a ``ScenarioError`` naming ``key``."""
+    try:
+        return epoch_s(value, f"{where}: {key!r}", zoned=True)
+    except InputError as exc:
+        raise ScenarioError(str(exc)) from None

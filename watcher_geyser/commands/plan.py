@@ -215,7 +215,8 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
         validate_time_limit(args.time_limit, "--time-limit")
     except ValueError as exc:
         raise _Refused(str(exc)) from None
-    fleet = _fleet(args)
+    history = _power_history(args)
+    fleet = _fleet(args, None if history is None else history.now_s)
     if args.max_migrations is not None and args.max_migrations < 0:
         raise _Refused("--max-migrations must be >= 0")
     try:
@@ -229,11 +230,7 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
         except SignalError as exc:
             raise _Refused(f"--signal: {exc}") from None
         settings = apply_decision(settings, decision).noted(_replaced(args, settings.limits, decision))
-    if args.power_history:
-        try:
-            history = read_power_history(args.power_history)
-        except PowerHistoryError as exc:
-            raise _Refused(f"--power-history {exc}") from None
+    if history is not None:
         settings = with_power_history(settings, fleet, history, CycleBudget(args.max_power_cycles))
     settings = settings.noted(metrics_note(fleet, settings.limits.cpu_ceiling))
     # deterministic: the solver's share may not follow how long reading took
@@ -255,12 +252,24 @@ def _replaced(args: argparse.Namespace, before: Limits, decision: Decision) -> s
     return "--signal replaced " + " and ".join(replaced) + "; leave --signal out to plan with yours"
 
 
-def _fleet(args: argparse.Namespace) -> Fleet:
+def _power_history(args: argparse.Namespace) -> PowerHistory | None:
+    """The ``--power-history`` file read (None without one); ``_Refused`` names a malformed one."""
+    if not args.power_history:
+        return None
+    try:
+        return read_power_history(args.power_history)
+    except PowerHistoryError as exc:
+        raise _Refused(f"--power-history {exc}") from None
+
+
+def _fleet(args: argparse.Namespace, now_s: float | None = None) -> Fleet:
     """The scenario given, or the bundled demo fleet; its notes (a malformed deferral: the instance
-    is planned as not deferrable) go to stderr."""
+    is planned as not deferrable) go to stderr. ``now_s``: the plan's clock, which each instance's
+    ``moved_at`` counts to (the power history's ``now``, which the budget counts to as well: the
+    plan replays the fleet as of it; None: the current time)."""
     try:
         if args.scenario:  # '-': stdin, as `geyser snapshot -o -` writes to stdout
-            fleet = load_scenario("/dev/stdin" if args.scenario == "-" else args.scenario)
+            fleet = load_scenario("/dev/stdin" if args.scenario == "-" else args.scenario, now_s)
         else:
             path = resources.files("watcher_geyser") / "data" / "scenarios" / BUNDLED
             print(f"geyser plan: no scenario given, planning the bundled demo fleet ({BUNDLED})", file=sys.stderr)
