@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from watcher_geyser.defaults import HOST_IDLE_W, HOST_MAX_W, MOVED_WITHIN_S
+from watcher_geyser.defaults import HOST_IDLE_W, HOST_MAX_W, MOVED_WITHIN_S, SWAP_PAYBACK_S
 from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, write_atomically
 from watcher_geyser.records import HostState
 
@@ -114,11 +114,12 @@ def register(subparsers) -> None:
         "switch-offs of the last 24 h to it (Nova keeps none), or plan with none counted",
     )
     p.add_argument(
-        "--moved-within", type=_moved_within, default=MOVED_WITHIN_S, metavar="DURATION",
+        # a text default: argparse reads it through _moved_within, and --help shows it as written
+        "--moved-within", type=_moved_within, default=f"{MOVED_WITHIN_S / 3600:g}h", metavar="DURATION",
         help="write when each instance was moved (moved_at) for the migrations Nova lists as ended this far back, "
-        "e.g. 24h, 90m, 2d; 0s: none read (default 24h). `geyser plan` holds an instance moved within its "
-        "--swap-payback (6 h by default) out of swaps, counted to the plan's clock: a day lets a plan made hours "
-        "later, or with any --swap-payback up to a day, hold every one it should",
+        "e.g. 24h, 90m, 2d; 0s: none read (default %(default)s). `geyser plan` holds an instance moved within its "
+        f"--swap-payback ({SWAP_PAYBACK_S / 3600:g} h by default) out of swaps, counted to the plan's clock: "
+        "a day lets a plan made hours later, or with any --swap-payback up to a day, hold every one it should",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
