@@ -8,8 +8,8 @@ find it in a file of thousands of instances.
 
 Time enters in one place: an instance's ``moved_at`` (when a migration last brought it to its
 host, as a snapshot read it) becomes ``settled_s`` counted to the reader's clock (``now_s``:
-the plan's), so a scenario planned hours after it was taken holds a recently moved instance out
-of the swap pass for as long as the payback time says, not longer.
+the plan's; ``settled.SettledClock``), so a scenario planned hours after it was taken holds a
+recently moved instance out of the swap pass for as long as the payback time says, not longer.
 """
 
 from __future__ import annotations
@@ -21,18 +21,7 @@ from typing import Any
 
 from watcher_geyser.deferral.spec import parse_deferral
 from watcher_geyser.fleet import Fleet
-from watcher_geyser.inputs import (
-    FUTURE_SLACK_S,
-    LIMITS,
-    InputError,
-    closest,
-    epoch_s,
-    iso,
-    load_json,
-    number,
-    read_text,
-    write_atomically,
-)
+from watcher_geyser.inputs import LIMITS, InputError, closest, load_json, number, read_text, write_atomically
 from watcher_geyser.power import PowerModel
 from watcher_geyser.records import (
     DEFAULT_ZONE,
@@ -45,7 +34,7 @@ from watcher_geyser.records import (
     Instance,
     ServerGroup,
 )
-from watcher_geyser.settled import iso_utc
+from watcher_geyser.settled import SettledClock, iso_utc
 
 
 class ScenarioError(InputError):
@@ -80,7 +69,7 @@ def fleet_from_dict(data: Any, now_s: float | None = None) -> Fleet:
     notes: list[str] = _typos([data], TOP_FIELDS, "the scenario")
     notes += _typos(hosts_raw, HOST_FIELDS, "host(s)") + _typos(instances_raw, INSTANCE_FIELDS, "instance(s)")
     notes += _typos(groups_raw, GROUP_FIELDS, "server group(s)")
-    clock = _Clock.of(data, time.time() if now_s is None else now_s)
+    clock = _clock(data, time.time() if now_s is None else now_s)
     instances = [_instance(v, i, notes, clock) for i, v in enumerate(instances_raw)]
     notes += _state_typos(instances)
     default_cpu = data.get("default_cpu_util", 1.0)
@@ -311,7 +300,7 @@ def _power(entry: Any, where: str) -> PowerModel:
     raise ScenarioError(f"{where}: 'power' needs either idle_w and max_w, or curve_w (11 points)")
 
 
-def _instance(entry: Any, index: int, notes: list[str], clock: _Clock) -> Instance:
+def _instance(entry: Any, index: int, notes: list[str], clock: SettledClock) -> Instance:
     if not isinstance(entry, dict):
         raise ScenarioError(f"instances[{index}]: must be an object")
     uuid = _name(entry, "uuid", f"instances[{index}]")
@@ -348,7 +337,10 @@ def _instance(entry: Any, index: int, notes: list[str], clock: _Clock) -> Instan
     claim_of = entry.get("claim_of")
     if claim_of is not None and (not isinstance(claim_of, str) or not claim_of):
         raise ScenarioError(f"{where}: 'claim_of' must be the uuid of the migrating instance it holds room for")
-    settled_s = clock.settled_s(entry, where)
+    try:
+        settled_s = clock.settled_s(entry.get("moved_at"), entry.get("settled_s"), where)
+    except InputError as exc:
+        raise ScenarioError(str(exc)) from None
     return Instance(
         claim_of=claim_of,
         cores=cores,
@@ -365,6 +357,14 @@ def _instance(entry: Any, index: int, notes: list[str], clock: _Clock) -> Instan
     )
 
 
+def _clock(data: dict, now_s: float) -> SettledClock:
+    """The plan's clock with the scenario's ``taken_at`` (``settled.SettledClock``)."""
+    try:
+        return SettledClock.of(data.get("taken_at"), now_s)
+    except InputError as exc:
+        raise ScenarioError(str(exc)) from None
+
+
 def _group(entry: Any, index: int) -> ServerGroup:
     if not isinstance(entry, dict):
         raise ScenarioError(f"server_groups[{index}]: must be an object")
@@ -376,53 +376,3 @@ def _group(entry: Any, index: int) -> ServerGroup:
         choices = ", ".join(p.value for p in GroupPolicy)
         raise ScenarioError(f"server group {name!r}: policy must be one of {choices}; got {policy!r}") from None
 
-
-class _Clock:
-    """The plan's clock (``now_s``) and the scenario's ``taken_at`` (``taken_at_s``, None when not
-    given): what an instance's ``moved_at`` or ``settled_s`` counts to."""
-
-    def __init__(self, now_s: float, taken_at_s: float | None) -> None:
-        self.now_s, self.taken_at_s = now_s, taken_at_s
-
-    @classmethod
-    def of(cls, data: dict, now_s: float) -> _Clock:
-        if data.get("taken_at") is None:
-            return cls(now_s, None)
-        taken_at_s = _time(data["taken_at"], "scenario", "taken_at")
-        if taken_at_s > now_s + FUTURE_SLACK_S:
-            raise ScenarioError(f"scenario: 'taken_at' ({iso(taken_at_s)}) is after the plan's clock ({iso(now_s)}): "
-                                "a snapshot from the future; check its time zone (Z for UTC)")
-        return cls(now_s, taken_at_s)
-
-    def settled_s(self, entry: dict, where: str) -> float | None:
-        """Seconds the instance has stood on its host at the plan's clock (None: not known to have moved).
-
-        ``moved_at`` (an ISO 8601 time with its zone): the clock less it, 0 within ``FUTURE_SLACK_S``
-        ahead (clocks differ); refused further ahead, or after ``taken_at`` (a move the snapshot
-        cannot have seen: a time zone mistake, most likely). ``settled_s`` (the older form): seconds
-        as of ``taken_at``, so aged to the clock; without ``taken_at``, as of the plan itself."""
-        settled, moved_at = entry.get("settled_s"), entry.get("moved_at")
-        if settled is not None and moved_at is not None:
-            raise ScenarioError(f"{where}: give 'moved_at' or 'settled_s', not both (moved_at is when it moved; "
-                                "settled_s, the older form, the seconds since, as of taken_at)")
-        if moved_at is not None:
-            at_s = _time(moved_at, where, "moved_at")
-            if self.taken_at_s is not None and at_s > self.taken_at_s:
-                raise ScenarioError(f"{where}: 'moved_at' ({iso(at_s)}) is after the scenario's taken_at "
-                                    f"({iso(self.taken_at_s)}); check its time zone (Z for UTC)")
-            if at_s > self.now_s + FUTURE_SLACK_S:
-                raise ScenarioError(f"{where}: 'moved_at' ({iso(at_s)}) is after the plan's clock ({iso(self.now_s)}): "
-                                    "a move in the future; check its time zone (Z for UTC)")
-            return max(0.0, self.now_s - at_s)
-        if settled is None:
-            return None
-        seconds = float(_number(settled, where, "settled_s"))
-        return seconds if self.taken_at_s is None else seconds + max(0.0, self.now_s - self.taken_at_s)
-
-
-def _time(value: Any, where: str, key: str) -> float:
-    """Epoch seconds of an ISO 8601 time with its zone (``inputs.epoch_s``), or a ``ScenarioError`` naming ``key``."""
-    try:
-        return epoch_s(value, f"{where}: {key!r}", zoned=True)
-    except InputError as exc:
-        raise ScenarioError(str(exc)) from None
