@@ -60,6 +60,7 @@ from watcher_geyser.pipeline import (
 )
 from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial, start_from_scenario
+from watcher_geyser.simulator.decision import targets
 from watcher_geyser.simulator.deferral import DeferralAnswer, DeferralBook
 from watcher_geyser.simulator.fleet import fleet_from_view
 from watcher_geyser.simulator.state import Migration, SimState
@@ -294,7 +295,8 @@ def replay_s(state: SimState, waves: list[list[Migration]], switches_off: bool =
     """How long the replay runs ``waves`` started now (``Engine._start``, ``Engine._complete``): one
     after another, each as long as its slowest migration, which waits ``boot_s`` first when it goes
     to a host that is off: off now, or emptied by an earlier wave and so switched off
-    (``switches_off``: the policy switches off the hosts it empties).
+    (``switches_off``: the policy switches off the hosts it empties), which the replay does only
+    to a host no later wave sends a VM to (``decision.targets``), so none of those boots.
 
     The replay's own model, not the planner's ``Timing`` (``Plan.duration_estimate_s``, Watcher's
     estimate): the replay boots a host in the wave that first needs it, not in a power-on wave of
@@ -304,7 +306,7 @@ def replay_s(state: SimState, waves: list[list[Migration]], switches_off: bool =
     host = state.vm_host.copy()
     occupants = np.bincount(host[host >= 0], minlength=dc.hosts)
     total_s = 0.0
-    for wave in waves:
+    for w, wave in enumerate(waves):
         longest_s = 0.0
         for m in wave:
             boot_s = fid.boot_s if not fid.zero_utilisation_is_off and not powered[m.host] else 0.0
@@ -315,7 +317,9 @@ def replay_s(state: SimState, waves: list[list[Migration]], switches_off: bool =
             occupants[m.host] += 1
             host[m.vm] = m.host
         if switches_off:
-            powered &= occupants > 0
+            kept = np.zeros(dc.hosts, dtype=bool)
+            kept[list(targets(waves[w + 1:]))] = True
+            powered &= (occupants > 0) | kept
         total_s += longest_s
     return total_s
 
