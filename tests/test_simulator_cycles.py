@@ -23,19 +23,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from tests.test_simulator_metrics import MoveOnce, tiny_dc
 from watcher_geyser.defaults import MAX_POWER_CYCLES_PER_DAY
 from watcher_geyser.pipeline import CycleBudget
 from watcher_geyser.pipeline.cycles import DAY_S
 from watcher_geyser.signal import PolicyConfig, Series, Unit
 from watcher_geyser.simulator.datacenter import planetlab
-from tests.test_simulator_metrics import MoveOnce, tiny_dc
 from watcher_geyser.simulator.deferral import DeferralAnswer, DeferralBook, DeferralSetup
 from watcher_geyser.simulator.engine import Engine
 from watcher_geyser.simulator.fidelity import fidelity
-from watcher_geyser.simulator.state import Migration
 from watcher_geyser.simulator.geyser_policy import GeyserPolicy, SignalFeed
 from watcher_geyser.simulator.metrics import power_cycles_per_day
-from watcher_geyser.simulator.state import SimState
+from watcher_geyser.simulator.state import Migration, SimState
 from watcher_geyser.simulator.traces import Trace
 
 STEP_S = 300.0

@@ -165,7 +165,8 @@ class Engine:
             # measured as the decision found it, asked or skipped: nothing decided is carried to this row
             overloaded = int((snap.host_sla_cause == SlaCause.OVERLOAD).sum())
             self._start(moves, t)
-            if moves:
+            released = self._switch_off_idle(self._kept_on)  # kept on for waves dropped: off unless sent a VM now
+            if moves or released:
                 snap = state.snapshot(t)
                 on = self.meter.record(snap)
             self.meter.acc.close_time(on)
@@ -185,7 +186,6 @@ class Engine:
             if not fid.plan_runs_to_end:  # the next decision replans: what is left of this plan is dropped
                 self.waves_dropped += sum(len(w) for w in self._waves)
                 self._waves = []
-                self._switch_off_idle(self._kept_on)  # counted off at the next decision, which drops them
             solver_times.append(0.0 if skipped else float(getattr(stats, "solver_s", decide_s)))
             planner_times.append(float(getattr(stats, "planner_s", 0.0)))
             step_times.append(time.perf_counter() - step_start)
@@ -277,16 +277,18 @@ class Engine:
         prev, prev_on, was_on = snap, on, on
         return prev, prev_on, was_on
 
-    def _switch_off_idle(self, hosts: set[int]) -> None:
+    def _switch_off_idle(self, hosts: set[int]) -> bool:
         """Switch off those of ``hosts`` left empty (a consolidating policy's rule), unless a
         migration still arrives: in flight, or in a pending wave of the running plan (``decision.targets``),
         for which the host is kept on (``_kept_on``) rather than cycled. A kept host is looked at again
-        when a wave starts or the waves are dropped, as the migration it waited for may be passed over."""
+        when a wave starts, as the migration it waited for may be passed over, and (``--plans drop``)
+        once the next decision, which dropped that wave, has started its own plan. Whether any went off."""
         state = self.state
         if not hosts:
-            return
+            return False
         incoming = {m.dst for m in state.inflight}
         later = targets(self._waves)
+        off = False
         for h in sorted(hosts):
             self._kept_on.discard(h)
             if state.host_vms[h] or h in incoming:
@@ -294,7 +296,9 @@ class Engine:
             if h in later:
                 self._kept_on.add(h)
             elif self.policy.switches_off_empty_hosts:
+                off = off or bool(state.powered[h])
                 state.powered[h] = False
+        return off
 
 
 _EngineArgs = ParamSpec("_EngineArgs")
