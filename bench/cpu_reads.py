@@ -3,10 +3,13 @@ against the simulator's forecast (each VM's highest of its last ``defaults.CPU_F
 samples, the newest included).
 
 At every step with an hour of history, per VM: ``peak`` (the simulator's forecast, the strategy's
-``max`` over ``cpu_period_s`` = 900 s where the datasource takes the max over time), ``mean_15min``
-(what Watcher 17's Prometheus helper answers to that read: its aggregate is across series, so it
-is the mean rate over the period), ``hour_mean`` (the strategy's read before: the mean over 3600 s)
-and ``now`` (the latest sample: the fully scarce read, and what Gnocchi answers to a mean). Per
+``max`` over ``cpu_period_s`` = 900 s where the datasource takes the max over time, and on
+Prometheus or Aetos, which do not, the strategy's own read of the samples: polled every 300 s,
+``strategies/prometheus_peak.bucket_rates`` gives these three samples, at any polling phase),
+``mean_15min`` (what Watcher 17's Prometheus helper answers to that read: its aggregate is across
+series, so it is the mean rate over the period; the strategy reads it where its own query fails),
+``hour_mean`` (the strategy's read before: the mean over 3600 s) and ``now`` (the latest sample:
+the fully scarce read, and what Gnocchi answers to a mean). Per
 read: its fleet-wide sum against the peak's, and the share of VM-steps whose next sample, the load
 the decision has to hold until the next audit, passes the read by more than ``--points``
 percentage points (a burst the read did not see coming). Prints one JSON line per day.

@@ -4,9 +4,12 @@ Every test that reads from Prometheus starts Debian's ``prometheus`` binary thro
 ``scraping``: it serves the test's exporter text, writes a configuration that scrapes it every
 second into temporary storage, starts the server on a free loopback port, waits (with
 ``tests.waiting``'s back-off and load-scaled deadline) until a query the test names shows the
-data it needs, yields the base URL and stops the server afterwards. A test module marks itself
-``needs_prometheus``: it is skipped, with the fix in the reason, only where the binary is absent
-(``bash tools/test.sh`` installs it through ``tools/services/prometheus.sh``).
+data it needs, yields the base URL and stops the server afterwards. Samples of the past, which a
+server started for a test cannot have scraped (a counter polled every 300 s over the last
+half hour), go in through ``backfilled``: Debian's ``promtool`` (same package) writes them into the
+storage as blocks before the server starts. A test module marks itself ``needs_prometheus``: it is
+skipped, with the fix in the reason, only where the binary is absent (``bash tools/test.sh``
+installs it through ``tools/services/prometheus.sh``).
 """
 
 from __future__ import annotations
@@ -25,14 +28,15 @@ from tests.signal_servers import free_port, serve
 from tests.waiting import PROMETHEUS_READY_S, WaitTimeout, wait_for
 
 
-def find_binary() -> str | None:
-    """The ``prometheus`` binary: on PATH, else where Debian installs it (some CI runners leave
+def find_binary(name: str = "prometheus") -> str | None:
+    """The binary ``name``: on PATH, else where Debian installs it (some CI runners leave
     /usr/bin off PATH); None when neither has it."""
-    debian = "/usr/bin/prometheus"
-    return shutil.which("prometheus") or (debian if os.path.exists(debian) else None)
+    debian = f"/usr/bin/{name}"
+    return shutil.which(name) or (debian if os.path.exists(debian) else None)
 
 
 PROMETHEUS = find_binary()
+PROMTOOL = find_binary("promtool")
 MISSING = ("no 'prometheus' binary: `bash tools/test.sh` installs it (tools/services/prometheus.sh, as root), "
            "or `apt-get install prometheus`")
 needs_prometheus = pytest.mark.skipif(PROMETHEUS is None, reason=MISSING)
@@ -63,24 +67,52 @@ def scraping(tmp: Path, metrics: bytes, ready_query: str, ready: Callable[[list]
 
     The test fails, quoting the server's log, when the server exits or is not ready in time
     (``PROMETHEUS_READY_S`` x load); the caller skips first where the binary is absent."""
+    with (serve({"/metrics": (200, EXPOSITION, metrics)}) as (exporter, _),
+          _running(tmp, config_text(exporter.removeprefix("http://"), job), ready_query, ready) as base):
+        yield base
+
+
+@contextmanager
+def backfilled(tmp: Path, openmetrics: str, ready_query: str, ready: Callable[[list], bool],
+               flags: tuple[str, ...] = ()) -> Iterator[str]:
+    """Base URL of a running Prometheus whose storage holds the samples of ``openmetrics`` (OpenMetrics
+    text, each sample with its timestamp in seconds, ending in ``# EOF``), written by ``promtool tsdb
+    create-blocks-from openmetrics`` before it starts; ``flags`` are more of the server's command-line
+    flags. Scrapes nothing. Ready, failed and stopped as ``scraping``."""
+    if PROMTOOL is None:
+        pytest.fail(MISSING)
+    source = tmp / "samples.om"
+    source.write_text(openmetrics)
+    made = subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(source), str(tmp / "data")],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.fail(f"promtool could not write the samples: {made.stderr[-LOG_TAIL_CHARS:]}")
+    config = f"global:\n  evaluation_interval: {SCRAPE_INTERVAL_S}s\nscrape_configs: []\n"
+    with _running(tmp, config, ready_query, ready, flags) as base:
+        yield base
+
+
+@contextmanager
+def _running(tmp: Path, config_yaml: str, ready_query: str, ready: Callable[[list], bool],
+             flags: tuple[str, ...] = ()) -> Iterator[str]:
+    """A server on a free loopback port with ``config_yaml`` and its storage in ``tmp / "data"``."""
     if PROMETHEUS is None:
         pytest.fail(MISSING)
-    with serve({"/metrics": (200, EXPOSITION, metrics)}) as (exporter, _):
-        config = tmp / "prometheus.yml"
-        config.write_text(config_text(exporter.removeprefix("http://"), job))
-        log_path = tmp / "prometheus.log"
-        base = f"http://127.0.0.1:{free_port()}"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
-                 f"--web.listen-address={base.removeprefix('http://')}", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-            try:
-                _wait_until_ready(base, proc, log_path, ready_query, ready)
-                yield base
-            finally:
-                _stop(proc)
+    config = tmp / "prometheus.yml"
+    config.write_text(config_yaml)
+    log_path = tmp / "prometheus.log"
+    base = f"http://127.0.0.1:{free_port()}"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
+             f"--web.listen-address={base.removeprefix('http://')}", "--log.level=warn", *flags],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_ready(base, proc, log_path, ready_query, ready)
+            yield base
+        finally:
+            _stop(proc)
 
 
 def _wait_until_ready(base: str, proc: subprocess.Popen, log_path: Path, query: str,

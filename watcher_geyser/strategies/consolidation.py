@@ -4,7 +4,7 @@
 Both run the same five steps, each a function of its own module:
 
 1. adapt: Watcher's ``ModelRoot`` and CPU metrics -> ``Fleet`` (``adapter``, ``metrics``,
-   ``fleet_source``);
+   ``fleet_source``; on Prometheus or Aetos the peak over time through ``prometheus_peak``);
 2. decide: the audit parameters and the energy signal -> the pipeline's ``Settings`` (``energy``),
    and so the CPU read the fleet is planned on: the peak of the last three samples, as the
    simulator's forecast, or while energy is fully scarce the load now (``metrics.cpu_read``);
@@ -43,7 +43,7 @@ from watcher_geyser.deferral.room import with_room
 from watcher_geyser.pipeline import DEFAULTS, CycleBudget, Hold, Settings
 from watcher_geyser.pipeline.request import packing_ceilings
 from watcher_geyser.settled import settled_seconds
-from watcher_geyser.strategies import cloud, cycles, emit, metrics, opts
+from watcher_geyser.strategies import cloud, cycles, emit, metrics, opts, prometheus_peak
 from watcher_geyser.strategies.adapter import OUR_DISABLED_REASONS, AdaptedFleet
 from watcher_geyser.strategies.energy import EnergyDecision, decide_energy
 from watcher_geyser.strategies.fleet_source import FleetSource, calibrated
@@ -287,7 +287,8 @@ class _GeyserStrategy(base.BaseStrategy):
         datasource = None
         if params.use_measured_cpu:
             try:
-                datasource = self.datasource_backend
+                # on Prometheus or Aetos, max asked as the peak over time (Watcher's is across series)
+                datasource = prometheus_peak.with_peak(self.datasource_backend)
             except Exception as exc:  # noqa: BLE001
                 notes.append(f"no datasource for instance CPU ({type(exc).__name__}: {exc}): every vcpu taken as busy")
         groups, why = self.cloud.server_groups()

@@ -18,7 +18,7 @@ from oslo_log import log
 
 from watcher_geyser.claims import MigrationRecord
 from watcher_geyser.power import PowerModel
-from watcher_geyser.strategies import metrics
+from watcher_geyser.strategies import metrics, prometheus_peak
 from watcher_geyser.strategies.adapter import AdaptedFleet, fleet_from_model
 from watcher_geyser.strategies.power_config import PowerCatalog, calibrate
 
@@ -51,7 +51,7 @@ class FleetSource:
             cpu, notes = {}, []
             if self.datasource is not None:
                 readings = metrics.instance_cpu(self.datasource, self.model.get_all_instances().values(), read)
-                cpu, notes = readings.values, list(readings.notes)
+                cpu, notes = readings.values, readings.notes + prometheus_peak.take_notes(self.datasource)
             adapted = fleet_from_model(self.model, self.power_for, cpu, 1.0, self.zones, self.power_states,
                                        self.groups, self.reasons, groups_unknown=self.groups_unknown,
                                        tasks=self.tasks, migrations=self.migrations, settled=self.settled)

@@ -11,7 +11,9 @@ make of the arguments differs (checked in its code): Gnocchi takes only the ``me
 CPU (``max`` is logged and answered with nothing; ``instance_cpu`` then reads the mean) and answers
 the latest ``granularity`` bucket of the period, the load now; Prometheus (and Aetos) aggregate
 *across series* (``max by (uuid)(rate(..[period]))``), so ``max`` and ``mean`` both give the mean
-rate over ``period`` and ``granularity`` is ignored; Grafana passes both to the operator's query.
+rate over ``period`` and ``granularity`` is ignored: the strategy asks those two ``max`` as the
+peak over time, and the ``mean`` over one sample as its latest bucket, itself (``prometheus_peak``,
+many instances a query); Grafana passes both to the operator's query.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 
 from watcher_geyser import defaults
 from watcher_geyser.pipeline import reads_load_now
+from watcher_geyser.strategies import prometheus_peak
 
 MAX_NOTED_ERRORS = 3
 CPU_METRICS = "instance CPU metrics"
@@ -98,8 +101,9 @@ def cpu_read(level: float, period_s: int = defaults.CPU_PERIOD_S, aggregate: str
     it is that sample on every datasource of Watcher 17 (Gnocchi answers its latest bucket, Prometheus
     the rate over the period), where Gnocchi refuses ``max``. An instance the load now finds nothing
     for gets the peak read (``CpuRead.wider``): Prometheus' ``rate`` needs two samples in its window,
-    which a metric polled every 300 s (Ceilometer's default) may not have in 300 s, and an unmeasured
-    instance would count as fully busy."""
+    which a metric polled every 300 s (Ceilometer's default) may not have in 300 s (the strategy reads
+    the load now from the samples there, ``prometheus_peak``), and an unmeasured instance would count
+    as fully busy."""
     peak = CpuRead(period_s, aggregate, granularity_s)
     if reads_load_now(level):
         return CpuRead(defaults.CPU_SCARCE_WINDOW * granularity_s, "mean", granularity_s, wider=peak)
@@ -138,7 +142,9 @@ def instance_cpu(datasource, instances: Iterable, read: CpuRead) -> Readings:
 
 
 def _read_instances(datasource, instances: list, read: CpuRead) -> Readings:
-    """``instance_cpu`` by ``read`` alone: with the fall-back to the mean, without ``read.wider``."""
+    """``instance_cpu`` by ``read`` alone: with the fall-back to the mean, without ``read.wider``. On
+    Prometheus and Aetos the samples of all ``instances`` are asked first, many a query."""
+    prometheus_peak.read_ahead(datasource, instances, read.period_s, read.aggregate, read.granularity_s)
     asked = _FallingBack(datasource, read)
     readings = read_each(instances, key=lambda i: i.uuid, fetch=asked.fetch, convert=_percent_to_fraction,
                          what=CPU_METRICS)

@@ -167,10 +167,13 @@ def strategy_opts() -> list[cfg.Opt]:
         cfg.StrOpt("cpu_aggregate", default=CPU_AGGREGATE, choices=CPU_AGGREGATES,
                    help="How the instance CPU samples of cpu_period_s are aggregated: max, the peak (what the "
                    "simulator measured), or mean. A datasource that refuses max (Watcher's Gnocchi helper takes "
-                   "only the mean of instance CPU) is read with mean, and the plan's notes say so. Prometheus "
-                   "aggregates across series, not over time: both give the mean over cpu_period_s there."),
+                   "only the mean of instance CPU) is read with mean, and the plan's notes say so. Watcher's "
+                   "Prometheus and Aetos helpers aggregate across series, not over time (their max is the mean "
+                   "over cpu_period_s), so on those the strategy takes max itself from the samples, with the "
+                   "helper's own client ([prometheus_client])."),
         cfg.IntOpt("cpu_granularity_s", default=CPU_GRANULARITY_S, min=1,
-                   help="Granularity of the datasource queries, seconds: one CPU sample."),
+                   help="Granularity of the datasource queries, seconds: one CPU sample (on Prometheus and "
+                   "Aetos, the length of each rate whose max is taken)."),
         cfg.IntOpt("solver_workers", default=DEFAULTS.solve.workers, min=1,
                    help="CP-SAT worker threads; the decision engine shares its host with other services."),
         cfg.FloatOpt("swap_payback_s", default=DEFAULTS.limits.swap_payback_s, min=0.0, max=MAX_SWAP_PAYBACK_S,
