@@ -103,3 +103,12 @@ def waves(answer: list) -> tuple[list[Migration], list[list[Migration]]]:
         waves = [list(w) for w in answer if w]
         return (waves[0], waves[1:]) if waves else ([], [])
     return list(answer), []
+
+
+def targets(pending: list[list[Migration]]) -> set[int]:
+    """The hosts the waves ``pending`` still send a VM to. A host the running plan empties is not
+    switched off while one of them does: Watcher's plan powers a host off after the last migration
+    that touches it (``planner.hostactions``), so a host the plan empties and fills again (a
+    staging host, or one emptied before its new instances arrive) makes one power cycle, not one
+    per visit."""
+    return {m.host for wave in pending for m in wave}

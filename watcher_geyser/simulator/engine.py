@@ -16,7 +16,9 @@ work is left; see ``deferral``):
    runs (a wave pending or a migration in flight): neither ``defer`` nor ``decide`` is called
    (counted as ``decisions_skipped``) and the waves go on starting as their predecessors end;
 5. at every migration end before t_{k+1} (in time, then start order): update all hosts and charge
-   energy, move the VM, update again. Hosts left empty are switched off by consolidating policies.
+   energy, move the VM, update again. Hosts left empty are switched off by consolidating policies,
+   once the running plan sends them nothing more (``decision.targets``: as Watcher's plan powers a
+   host off after its last migration, a host it empties and fills again is not cycled in between).
 
 Everything a run measures is in ``RunResult`` (definitions in ``metrics``). With a watts signal
 (``available_power_w``) every policy is accounted against it, whether it follows it or not.
@@ -42,7 +44,7 @@ import numpy as np
 from watcher_geyser.simulator.arrivals import repeat_day
 from watcher_geyser.simulator.baselines import Policy
 from watcher_geyser.simulator.datacenter import DataCenter
-from watcher_geyser.simulator.decision import Decider, waves
+from watcher_geyser.simulator.decision import Decider, targets, waves
 from watcher_geyser.simulator.deferral import DeferralBook, DeferralSetup
 from watcher_geyser.simulator.fidelity import Fidelity
 from watcher_geyser.simulator.meter import Meter
@@ -93,6 +95,8 @@ class Engine:
         self._waves: list[list[Migration]] = []  # waves of this step still to start
         self._alive_at_plan = np.zeros(dc.vms, dtype=bool)  # the VMs running when the plan was made
         self.waves_dropped = 0  # migrations of waves still pending at the next decision
+        #: hosts left empty while a pending wave still sends them a VM: kept on for it (``_switch_off_idle``)
+        self._kept_on: set[int] = set()
 
     # --- the loop -------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -161,7 +165,8 @@ class Engine:
             # measured as the decision found it, asked or skipped: nothing decided is carried to this row
             overloaded = int((snap.host_sla_cause == SlaCause.OVERLOAD).sum())
             self._start(moves, t)
-            if moves:
+            released = self._switch_off_idle(self._kept_on)  # kept on for waves dropped: off unless sent a VM now
+            if moves or released:
                 snap = state.snapshot(t)
                 on = self.meter.record(snap)
             self.meter.acc.close_time(on)
@@ -224,6 +229,7 @@ class Engine:
             prev, prev_on, was_on = self._complete(end_s, group, prev, prev_on, was_on)
             if self._waves and not state.inflight:  # the wave is done: the next one starts now
                 self._start(self._next_wave(), end_s)
+                self._switch_off_idle(self._kept_on)  # a host kept on for a migration passed over
                 snap = state.snapshot(end_s)
                 on = self.meter.record(snap)
                 self.meter.acc.close_time(on)
@@ -250,7 +256,6 @@ class Engine:
         """Update all hosts at ``end_s``, move the VMs of ``group``, update again."""
         state = self.state
         moving_vm = Counter(m.vm for m in state.inflight)
-        incoming = Counter(m.dst for m in state.inflight)
         snap = state.snapshot(end_s)
         self.meter.charge(prev, prev_on, snap)
         self.meter.record(snap)
@@ -261,19 +266,39 @@ class Engine:
             state.vm_host[m.vm] = m.dst
             state.moved_s[m.vm] = end_s
             moving_vm[m.vm] -= 1
-            incoming[m.dst] -= 1
             state.in_migration[m.vm] = moving_vm[m.vm] > 0
-            emptied = not state.host_vms[src] and incoming[src] == 0
-            if self.policy.switches_off_empty_hosts and emptied:
-                state.powered[src] = False
         done = {id(m) for m in group}
         state.inflight = [m for m in state.inflight if id(m) not in done]
+        self._switch_off_idle({m.src for m in group})
         snap = state.snapshot(end_s)
         on = self.meter.record(snap)
         self.meter.acc.close_time(on)
         self.meter.count_switches(was_on, on, end_s)
         prev, prev_on, was_on = snap, on, on
         return prev, prev_on, was_on
+
+    def _switch_off_idle(self, hosts: set[int]) -> bool:
+        """Switch off those of ``hosts`` left empty (a consolidating policy's rule), unless a
+        migration still arrives: in flight, or in a pending wave of the running plan (``decision.targets``),
+        for which the host is kept on (``_kept_on``) rather than cycled. A kept host is looked at again
+        when a wave starts, as the migration it waited for may be passed over, and (``--plans drop``)
+        once the next decision, which dropped that wave, has started its own plan. Whether any went off."""
+        state = self.state
+        if not hosts:
+            return False
+        incoming = {m.dst for m in state.inflight}
+        later = targets(self._waves)
+        off = False
+        for h in sorted(hosts):
+            self._kept_on.discard(h)
+            if state.host_vms[h] or h in incoming:
+                continue
+            if h in later:
+                self._kept_on.add(h)
+            elif self.policy.switches_off_empty_hosts:
+                off = off or bool(state.powered[h])
+                state.powered[h] = False
+        return off
 
 
 _EngineArgs = ParamSpec("_EngineArgs")

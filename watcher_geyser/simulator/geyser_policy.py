@@ -17,7 +17,14 @@ forbids power-off stays on (idle); in cloudsim fidelity an empty host draws noth
 CloudSim, whatever the decision. The per-host power-cycle budget (``pipeline.CycleBudget``)
 reads the engine's own record of switch-offs at every step (``StepView.switch_offs``): a host
 with no switch-off left in the last 24 h is not switched on, neither by the solver nor by
-the scheduler that brings deferred VMs back, so no host exceeds the budget in any window.
+the scheduler that brings deferred VMs back. That bounds every window only if a plan switches
+on no host it switched off itself, which the replay ensures as Watcher's plan does (a host
+goes off after the plan's last migration to or from it: ``Engine._switch_off_idle``; before,
+a staging host emptied and filled again within one plan was switched off at each visit, 4
+switch-offs in 24 h on 20110303 realistic with deferral). Two exceptions spend a held host
+on purpose: a VM due back by its deadline that no other host can take, and a new instance
+(a repeated day's copy) when no other host has room (``deferral.place_like_nova``,
+``deferral.place_new``: a deadline or a request beats wear).
 
 Why a forecast: a decision holds for the next interval (5 minutes), so placing on the
 utilisation just measured invites overloads when demand rises. The forecast takes, per
@@ -60,6 +67,7 @@ from watcher_geyser.pipeline import (
 )
 from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial, start_from_scenario
+from watcher_geyser.simulator.decision import targets
 from watcher_geyser.simulator.deferral import DeferralAnswer, DeferralBook
 from watcher_geyser.simulator.fleet import fleet_from_view
 from watcher_geyser.simulator.state import Migration, SimState
@@ -294,7 +302,8 @@ def replay_s(state: SimState, waves: list[list[Migration]], switches_off: bool =
     """How long the replay runs ``waves`` started now (``Engine._start``, ``Engine._complete``): one
     after another, each as long as its slowest migration, which waits ``boot_s`` first when it goes
     to a host that is off: off now, or emptied by an earlier wave and so switched off
-    (``switches_off``: the policy switches off the hosts it empties).
+    (``switches_off``: the policy switches off the hosts it empties), which the replay does only
+    to a host no later wave sends a VM to (``decision.targets``), so none of those boots.
 
     The replay's own model, not the planner's ``Timing`` (``Plan.duration_estimate_s``, Watcher's
     estimate): the replay boots a host in the wave that first needs it, not in a power-on wave of
@@ -304,7 +313,7 @@ def replay_s(state: SimState, waves: list[list[Migration]], switches_off: bool =
     host = state.vm_host.copy()
     occupants = np.bincount(host[host >= 0], minlength=dc.hosts)
     total_s = 0.0
-    for wave in waves:
+    for w, wave in enumerate(waves):
         longest_s = 0.0
         for m in wave:
             boot_s = fid.boot_s if not fid.zero_utilisation_is_off and not powered[m.host] else 0.0
@@ -315,7 +324,9 @@ def replay_s(state: SimState, waves: list[list[Migration]], switches_off: bool =
             occupants[m.host] += 1
             host[m.vm] = m.host
         if switches_off:
-            powered &= occupants > 0
+            kept = np.zeros(dc.hosts, dtype=bool)
+            kept[list(targets(waves[w + 1:]))] = True
+            powered &= (occupants > 0) | kept
         total_s += longest_s
     return total_s
 
