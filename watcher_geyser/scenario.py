@@ -43,15 +43,33 @@ class ScenarioError(InputError):
 
 def load_scenario(path: str | Path, now_s: float | None = None) -> Fleet:
     """The fleet in ``path``; ``now_s``: the clock its ``moved_at`` times count to (None: the current time)."""
+    return load_snapshot(path, now_s)[0]
+
+
+def load_snapshot(path: str | Path, now_s: float | None = None) -> tuple[Fleet, float | None]:
+    """The fleet in ``path`` (as ``load_scenario``) and since when its moves are known (epoch s; None:
+    not said): its ``taken_at`` less its ``moved_within_s``, the window ``geyser snapshot`` read
+    Nova's migrations over. An instance that moved before it has no ``moved_at`` although it may
+    have moved, so ``geyser plan`` says when its ``--swap-payback`` reaches further back."""
     path = Path(path)
     try:
         data = load_json(read_text(path, "scenario"), str(path))
     except InputError as exc:
         raise ScenarioError(str(exc)) from None
     try:
-        return fleet_from_dict(data, now_s)
+        clock_s = time.time() if now_s is None else now_s
+        return fleet_from_dict(data, clock_s), _moves_known_since(data, clock_s)
     except InputError as exc:
         raise ScenarioError(f"{path}: {exc}") from None
+
+
+def _moves_known_since(data: dict, now_s: float) -> float | None:
+    """``taken_at`` (else ``now_s``) less ``moved_within_s``; None without ``moved_within_s``."""
+    if data.get("moved_within_s") is None:
+        return None
+    window_s = float(number(data["moved_within_s"], "scenario", "moved_within_s", low=0))
+    taken_at_s = _clock(data, now_s).taken_at_s
+    return (now_s if taken_at_s is None else taken_at_s) - window_s
 
 
 def fleet_from_dict(data: Any, now_s: float | None = None) -> Fleet:
@@ -81,7 +99,8 @@ def fleet_from_dict(data: Any, now_s: float | None = None) -> Fleet:
 
 
 # The fields the reader knows (docs/scenario.md); the simulator's trace adds step_s and cpu_util_series.
-TOP_FIELDS = frozenset({"hosts", "instances", "server_groups", "default_cpu_util", "step_s", "taken_at"})
+TOP_FIELDS = frozenset({"hosts", "instances", "server_groups", "default_cpu_util", "step_s", "taken_at",
+                        "moved_within_s"})
 HOST_FIELDS = frozenset({
     "name", "vcpus", "memory_mb", "disk_gb", "cpu_allocation_ratio", "ram_allocation_ratio",
     "disk_allocation_ratio", "reserved_vcpus", "reserved_memory_mb", "reserved_disk_gb", "power", "state", "zone",
@@ -124,7 +143,7 @@ def _state_typos(instances: list[Instance]) -> list[str]:
             f"{guess!r}? (docs/scenario.md)" for (state, guess), count in sorted(counts.items())]
 
 
-def fleet_to_dict(fleet: Fleet, taken_at_s: float | None = None) -> dict:
+def fleet_to_dict(fleet: Fleet, taken_at_s: float | None = None, moved_within_s: float | None = None) -> dict:
     """The scenario form of a fleet; ``fleet_from_dict(fleet_to_dict(f))`` equals ``f``.
 
     With ``taken_at_s`` (when the fleet was read, as ``geyser snapshot`` knows it), the scenario says
@@ -182,6 +201,8 @@ def fleet_to_dict(fleet: Fleet, taken_at_s: float | None = None) -> dict:
             row["settled_s"] = v.settled_s
         instances.append(row)
     data = {} if taken_at_s is None else {"taken_at": iso_utc(round(taken_at_s))}
+    if moved_within_s is not None:  # how far back the moves were read (load_snapshot)
+        data["moved_within_s"] = moved_within_s
     return data | {
         "hosts": hosts,
         "instances": instances,

@@ -417,6 +417,7 @@ def test_an_instance_moved_lately_carries_moved_at(emulated, tmp_path, monkeypat
     written = {i["uuid"]: i["moved_at"] for i in data["instances"] if "moved_at" in i}
     assert written == {moved.uuid: iso_utc(ended)}  # Nova's end, to the second
     assert not [i for i in data["instances"] if "settled_s" in i]
+    assert data["moved_within_s"] == 24 * 3600  # the default window, written beside taken_at
     # read an hour later, it has stood an hour longer
     later = load_scenario(tmp_path / "settled.json", now_s=nova_time_s(data["taken_at"]) + 3600)
     settled = {i.uuid: i.settled_s for i in later.instances if i.settled_s}
@@ -442,10 +443,13 @@ def test_moved_within_sets_how_far_back_nova_is_asked(emulated, tmp_path, monkey
                              "90m") == 0
     since = [nova_time_s(q["changes-since"][0]) for q in asked if "changes-since" in q]
     assert len(since) == 1 and before - 5400 - 1 <= since[0] <= time.time() - 5400 + 1
+    # the window is written down: a plan whose --swap-payback reaches further back says so
+    assert json.loads((tmp_path / "within.json").read_text())["moved_within_s"] == 5400
     asked.clear()
     assert _snapshot_through(_in_front(fixture, answer), fixture, tmp_path, monkeypatch, "none", "--moved-within",
                              "0s") == 0
     assert asked and not [q for q in asked if "changes-since" in q]  # in flight asked, finished not
+    assert json.loads((tmp_path / "none.json").read_text())["moved_within_s"] == 0
 
 
 @pytest.mark.parametrize(("value", "message"), [

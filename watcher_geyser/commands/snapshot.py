@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         for note in snapshot.notes:
             say(f"note: {note}")
         taken_at_s = float(math.floor(started_s if records.taken_at_s is None else records.taken_at_s))
-        _write(args.output, snapshot.fleet, taken_at_s)
+        _write(args.output, snapshot.fleet, taken_at_s, args.moved_within)
         if args.power_history:
             _write_history(args.power_history, taken_at_s)
     except _Stop as stop:
@@ -262,10 +262,12 @@ def _fleet(records, catalog, default_cpu_util: float):
         raise _Stop(1, f"the cloud's data do not form a valid fleet: {exc}; nothing written") from None
 
 
-def _write(output: str, fleet, taken_at_s: float) -> None:
+def _write(output: str, fleet, taken_at_s: float, moved_within_s: float) -> None:
+    """The scenario with its taken_at and moved_within_s (how far back moves were read: a plan whose
+    --swap-payback reaches further says so)."""
     from watcher_geyser.scenario import fleet_to_dict
 
-    text = json.dumps(fleet_to_dict(fleet, taken_at_s), indent=1) + "\n"
+    text = json.dumps(fleet_to_dict(fleet, taken_at_s, moved_within_s), indent=1) + "\n"
     if output == "-":
         sys.stdout.write(text)
         return
