@@ -16,8 +16,9 @@ from watcher_geyser.records import HostState
 DESCRIPTION = """\
 Read a live OpenStack cloud and write what it holds as a scenario file (docs/scenario.md):
 hypervisors with their Placement inventories (size, reserved, allocation ratios), compute
-service status, availability zones, servers with flavours, states and hosts, and server
-groups with their policies. Nothing in the cloud is changed.
+service status, availability zones, servers with flavours, states and hosts, server
+groups with their policies, the migrations in flight (a claim on their other host) and when
+each instance was last moved (--moved-within). Nothing in the cloud is changed.
 
 Credentials come from clouds.yaml (--os-cloud NAME) or the OS_* variables of an openrc
 file, as for the openstack client; an admin account is needed to see every project's
@@ -119,7 +120,8 @@ def register(subparsers) -> None:
         help="write when each instance was moved (moved_at) for the migrations Nova lists as ended this far back, "
         "e.g. 24h, 90m, 2d; 0s: none read (default %(default)s). `geyser plan` holds an instance moved within its "
         f"--swap-payback ({SWAP_PAYBACK_S / 3600:g} h by default) out of swaps, counted to the plan's clock: "
-        "a day lets a plan made hours later, or with any --swap-payback up to a day, hold every one it should",
+        "a day lets a plan made hours later, or with any --swap-payback up to a day, hold every one it should; "
+        "the window is written as moved_within_s, and a plan whose payback reaches back before it says so",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
