@@ -71,7 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_limit_arguments(parser)
     _add_energy_arguments(parser)
     _add_plan_arguments(parser.add_argument_group("migration plan"))
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object instead of tables (its fields, found_by among them: README, "
+                        "`geyser plan`)")
     parser.set_defaults(func=run)
 
 
@@ -122,8 +124,9 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
                 "(default %(default)g: watts strictly first)")
     _add_number(parser, "--swap-payback", _payback_s, LIM.swap_payback_s, "S",
                 "how long the placement is expected to stand, seconds: two instances swap hosts for a flatter "
-                "power curve only when the watts saved over this long pay for both migrations "
-                "(default %(default)g; 0: no swaps)")
+                "power curve only when the watts saved over this long pay for both migrations, and an instance "
+                "the scenario says moved (moved_at) less than this before the plan's clock (--now) stays out of "
+                "swaps (default %(default)g; 0: no swaps)")
 
 
 def _add_energy_arguments(parser: argparse.ArgumentParser) -> None:
