@@ -56,3 +56,18 @@ def chain_fleet() -> Fleet:
         vm("c1", "c", memory_mb=1024),
     ]
     return fleet(hosts, instances)
+
+
+#: The instances of ``swap_pair_fleet``, uuids as Nova and Watcher's model name them.
+HEAVY, LIGHT, OTHER, FILLER = (f"22222222-0000-0000-0000-00000000000{c}" for c in "1234")
+
+
+def swap_pair_fleet() -> Fleet:
+    """A core costs twice as much on "dear" as on "cheap". The heavy instance (4 vcpus at 90 %, 4 GB) sits
+    on dear, its twin at 10 % on cheap; dear keeps 4 GB free, cheap 2 GB, so neither host can be emptied
+    and heavy cannot move alone: the one saving is a swap of heavy and light (light first), which pays
+    within the default payback time; an instance of the two settled for less holds it."""
+    hosts = [host("dear", idle_w=100, max_w=300), host("cheap", idle_w=100, max_w=200)]
+    return fleet(hosts, [vm(HEAVY, "dear", vcpus=4, cpu_util=0.9), vm(LIGHT, "cheap", vcpus=4, cpu_util=0.1),
+                         vm(OTHER, "dear", vcpus=2, memory_mb=8192, cpu_util=0.5),
+                         vm(FILLER, "cheap", vcpus=1, memory_mb=10240, cpu_util=0.1)])

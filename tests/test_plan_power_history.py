@@ -46,7 +46,8 @@ def test_a_host_out_of_switch_offs_is_not_switched_on_and_is_named(scenario, tmp
     assert held["powered_on_hosts"] == ["h2"] and held["unrelieved_hosts"] == {}
     notes = " | ".join(held["messages"])
     assert "held off, not switched on: h1 (2.0 h more)" in notes  # free when 08:00's is 24 h old
-    assert "2 switch-off(s) of the scenario's hosts in the 24 h before its now, budget 2 per host" in notes
+    assert ("2 switch-off(s) of the scenario's hosts in the 24 h before 2026-11-26T06:00:00Z (the power history's "
+            "now), budget 2 per host") in notes
     assert "1 host(s) not in the scenario, ignored: gone" in notes
     raised = plan_json(capsys, str(scenario), "--power-history", str(history), "--max-power-cycles", "3")
     assert not any("held off" in m for m in raised["messages"])  # h1 has one left now

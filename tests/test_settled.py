@@ -3,11 +3,13 @@ the read of them (``cloud.read.finished_migrations``: ``os-migrations?changes-si
 
 from __future__ import annotations
 
+import json
+import time
 from types import SimpleNamespace
 
 import pytest
 
-from tests.builders import fleet, host, vm
+from tests.builders import HEAVY, LIGHT, fleet, host, swap_pair_fleet, vm
 from watcher_geyser.claims import MigrationRecord
 from watcher_geyser.cloud.read import finished_migrations
 from watcher_geyser.scenario import ScenarioError, fleet_from_dict, fleet_to_dict
@@ -143,3 +145,92 @@ def test_a_bad_settled_s_names_the_instance_and_the_field(value):
     data["instances"][0]["settled_s"] = value
     with pytest.raises(ScenarioError, match="instance 'x': 'settled_s'"):
         fleet_from_dict(data)
+
+
+# --- moved_at: when it moved, counted to the plan's clock ----------------------------------------
+
+def _with(fields: dict, top: dict | None = None) -> dict:
+    data = fleet_to_dict(fleet([host("a"), host("b")], [vm("x", "a"), vm("y", "b")])) | (top or {})
+    data["instances"][0].update(fields)
+    return data
+
+
+def test_moved_at_ages_with_the_plan_s_clock():
+    data = _with({"moved_at": iso_utc(T0)}, {"taken_at": iso_utc(T0 + 600)})
+    assert fleet_from_dict(data, now_s=T0 + 600).instances[0].settled_s == 600.0  # as of the snapshot
+    assert fleet_from_dict(data, now_s=T0 + 7 * 3600).instances[0].settled_s == 7 * 3600.0  # planned hours later
+    assert fleet_from_dict(data, now_s=T0 + 7 * 3600).instances[1].settled_s is None
+    # a clock a little behind the snapshot's (FUTURE_SLACK_S): just moved, not refused
+    assert fleet_from_dict(_with({"moved_at": iso_utc(T0 + 30)}), now_s=T0).instances[0].settled_s == 0.0
+
+
+def test_settled_s_counts_to_taken_at_when_the_scenario_has_one():
+    aged = fleet_from_dict(_with({"settled_s": 600.0}, {"taken_at": iso_utc(T0)}), now_s=T0 + 3600)
+    assert aged.instances[0].settled_s == 4200.0
+    assert fleet_from_dict(_with({"settled_s": 600.0}), now_s=T0 + 3600).instances[0].settled_s == 600.0  # as given
+
+
+def test_a_snapshot_s_fleet_writes_moved_at_and_taken_at_and_reads_back_as_of_then():
+    f = fleet([host("a"), host("b")], [vm("x", "a", settled_s=1800.0), vm("y", "b")])
+    data = fleet_to_dict(f, taken_at_s=T0)
+    assert data["taken_at"] == "2026-11-27T06:00:00Z"
+    assert [(i.get("moved_at"), i.get("settled_s")) for i in data["instances"]] == [("2026-11-27T05:30:00Z", None),
+                                                                                    (None, None)]
+    assert fleet_from_dict(data, now_s=T0) == f
+
+
+@pytest.mark.parametrize(("fields", "top", "message"), [
+    ({"moved_at": "yesterday"}, {}, "instance 'x': 'moved_at': text of 9 character\\(s\\) is not an ISO 8601 time"),
+    ({"moved_at": "2026-11-27T05:00:00"}, {}, "instance 'x': 'moved_at': the time has no time zone; add Z"),
+    ({"moved_at": T0 - 3600}, {}, "instance 'x': 'moved_at': 1795755600.0 is not ISO 8601 text"),
+    ({"moved_at": iso_utc(T0 + 3600)}, {}, "instance 'x': 'moved_at' \\(2026-11-27T07:00:00Z\\) is after the "
+                                           "plan's clock \\(2026-11-27T06:00:00Z\\)"),
+    ({"moved_at": iso_utc(T0 - 60)}, {"taken_at": iso_utc(T0 - 120)},
+     "instance 'x': 'moved_at' \\(2026-11-27T05:59:00Z\\) is after the scenario's taken_at"),
+    ({"moved_at": iso_utc(T0 - 60), "settled_s": 60}, {}, "instance 'x': give 'moved_at' or 'settled_s', not both"),
+    ({}, {"taken_at": iso_utc(T0 + 3600)}, "scenario: 'taken_at' \\(2026-11-27T07:00:00Z\\) is after the plan's"),
+    ({}, {"taken_at": "noon"}, "scenario: 'taken_at': text of 4 character\\(s\\) is not an ISO 8601 time"),
+])
+def test_a_bad_moved_at_or_taken_at_names_the_instance_and_the_fix(fields, top, message):
+    with pytest.raises(ScenarioError, match=message):
+        fleet_from_dict(_with(fields, top), now_s=T0)
+
+
+def _plan_moves(tmp_path, capsys, scenario: dict, *flags: str) -> set:
+    from watcher_geyser.cli import main
+
+    path = tmp_path / "pair.json"
+    path.write_text(json.dumps(scenario))
+    assert main(["plan", str(path), "--time-limit", "3", "--method", "decompose", "--json", *flags]) == 0
+    before = {i["uuid"]: i["host"] for i in scenario["instances"]}
+    return {(uuid, at) for uuid, at in json.loads(capsys.readouterr().out)["placement"].items() if at != before[uuid]}
+
+
+@pytest.mark.parametrize(("hours", "held"), [(1, True), (7, False)])
+def test_geyser_plan_holds_an_instance_moved_within_the_payback_time_before_its_clock(tmp_path, capsys, hours, held):
+    """light came to cheap ``hours`` before the plan's clock, half an hour before the snapshot: the clock
+    is the power history's now (the plan replays the snapshot as of it) or, without one, the current
+    time. Seven hours is past the payback time (6 h) though the snapshot saw a move 30 min old."""
+    swapped = {(HEAVY, "cheap"), (LIGHT, "dear")}
+
+    def scenario(clock_s: float) -> dict:
+        moved_s = clock_s - hours * 3600
+        data = fleet_to_dict(swap_pair_fleet(), taken_at_s=moved_s + 1800)
+        data["instances"][[i["uuid"] for i in data["instances"]].index(LIGHT)]["moved_at"] = iso_utc(moved_s)
+        return data
+
+    history = tmp_path / "offs.json"
+    history.write_text(json.dumps({"now": iso_utc(T0), "switch_offs": []}))
+    assert _plan_moves(tmp_path, capsys, scenario(T0), "--power-history", str(history)) == (set() if held else swapped)
+    assert _plan_moves(tmp_path, capsys, scenario(float(int(time.time())))) == (set() if held else swapped)
+
+
+def test_geyser_plan_refuses_a_scenario_giving_both_and_names_the_instance(tmp_path, capsys):
+    from watcher_geyser.cli import main
+
+    data = _with({"moved_at": iso_utc(time.time() - 60), "settled_s": 60})
+    path = tmp_path / "both.json"
+    path.write_text(json.dumps(data))
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: instance 'x': give 'moved_at' or 'settled_s', not both" in err and "nothing was planned" in err

@@ -95,6 +95,10 @@ PROMETHEUS_STEP_S = 60.0
 #: migrations. Six hours: a swap acts on CPU averages, which hold for hours rather than days; an
 #: hour lets almost none pay (docs/design/solver.md). 0: no swaps.
 SWAP_PAYBACK_S = 6 * 3600.0
+#: How far back ``geyser snapshot`` asks Nova for the migrations that moved an instance (each one's
+#: ``moved_at``): a day, so a plan of the snapshot holds them for any ``--swap-payback`` up to a day,
+#: four times the default, while the list stays one or two pages on most clouds.
+MOVED_WITHIN_S = 24 * 3600.0
 
 #: Migrations per wave (Watcher's own default for concurrent migrations).
 PARALLELISM = 2

@@ -54,6 +54,10 @@ LIMITS: dict[str, tuple[float, float]] = {
 #: Epoch values above this are milliseconds (Prometheus and JavaScript write those): 1e11 s is the year 5138.
 MILLISECONDS_ABOVE = 1e11
 LATEST_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last time Python's datetime can write
+#: How far a time read may lie after the clock it is compared with (a power history's switch-offs
+#: after its ``now``, a scenario's ``moved_at`` after the plan's clock): two machines' clocks differ a
+#: little; more is a time zone mistake, most likely.
+FUTURE_SLACK_S = 60.0
 TIME_HINT = "write ISO 8601 such as 2026-11-26T03:10:00Z (no offset: UTC) or epoch seconds"
 ZONED_HINT = "write ISO 8601 with its zone, such as 2026-11-26T03:10:00Z"
 

@@ -5,11 +5,17 @@ ignored (so snapshots from newer versions still load; a misspelt known one is na
 a note), missing required fields and
 impossible values raise ``ScenarioError`` naming the offending entry, so an operator can
 find it in a file of thousands of instances.
+
+Time enters in one place: an instance's ``moved_at`` (when a migration last brought it to its
+host, as a snapshot read it) becomes ``settled_s`` counted to the reader's clock (``now_s``:
+the plan's; ``settled.SettledClock``), so a scenario planned hours after it was taken holds a
+recently moved instance out of the swap pass for as long as the payback time says, not longer.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,25 +34,47 @@ from watcher_geyser.records import (
     Instance,
     ServerGroup,
 )
+from watcher_geyser.settled import SettledClock, iso_utc
 
 
 class ScenarioError(InputError):
     """A scenario that cannot be read; the message names the entry and the field."""
 
 
-def load_scenario(path: str | Path) -> Fleet:
+def load_scenario(path: str | Path, now_s: float | None = None) -> Fleet:
+    """The fleet in ``path``; ``now_s``: the clock its ``moved_at`` times count to (None: the current time)."""
+    return load_snapshot(path, now_s)[0]
+
+
+def load_snapshot(path: str | Path, now_s: float | None = None) -> tuple[Fleet, float | None]:
+    """The fleet in ``path`` (as ``load_scenario``) and since when its moves are known (epoch s; None:
+    not said): its ``taken_at`` less its ``moved_within_s``, the window ``geyser snapshot`` read
+    Nova's migrations over. An instance that moved before it has no ``moved_at`` although it may
+    have moved, so ``geyser plan`` says when its ``--swap-payback`` reaches further back."""
     path = Path(path)
     try:
         data = load_json(read_text(path, "scenario"), str(path))
     except InputError as exc:
         raise ScenarioError(str(exc)) from None
     try:
-        return fleet_from_dict(data)
+        clock_s = time.time() if now_s is None else now_s
+        return fleet_from_dict(data, clock_s), _moves_known_since(data, clock_s)
     except InputError as exc:
         raise ScenarioError(f"{path}: {exc}") from None
 
 
-def fleet_from_dict(data: Any) -> Fleet:
+def _moves_known_since(data: dict, now_s: float) -> float | None:
+    """``taken_at`` (else ``now_s``) less ``moved_within_s``; None without ``moved_within_s``."""
+    if data.get("moved_within_s") is None:
+        return None
+    window_s = float(number(data["moved_within_s"], "scenario", "moved_within_s", low=0))
+    taken_at_s = _clock(data, now_s).taken_at_s
+    return (now_s if taken_at_s is None else taken_at_s) - window_s
+
+
+def fleet_from_dict(data: Any, now_s: float | None = None) -> Fleet:
+    """The fleet ``data`` describes, each instance's ``moved_at`` counted to ``now_s`` (None: the current
+    time) as its ``settled_s`` (``_settled``)."""
     if not isinstance(data, dict):
         raise ScenarioError("a scenario is a JSON object with 'hosts' and 'instances'")
     hosts_raw = _list(data, "hosts", "scenario")
@@ -59,7 +87,8 @@ def fleet_from_dict(data: Any) -> Fleet:
     notes: list[str] = _typos([data], TOP_FIELDS, "the scenario")
     notes += _typos(hosts_raw, HOST_FIELDS, "host(s)") + _typos(instances_raw, INSTANCE_FIELDS, "instance(s)")
     notes += _typos(groups_raw, GROUP_FIELDS, "server group(s)")
-    instances = [_instance(v, i, notes) for i, v in enumerate(instances_raw)]
+    clock = _clock(data, time.time() if now_s is None else now_s)
+    instances = [_instance(v, i, notes, clock) for i, v in enumerate(instances_raw)]
     notes += _state_typos(instances)
     default_cpu = data.get("default_cpu_util", 1.0)
     _fraction(default_cpu, "scenario", "default_cpu_util")
@@ -70,7 +99,8 @@ def fleet_from_dict(data: Any) -> Fleet:
 
 
 # The fields the reader knows (docs/scenario.md); the simulator's trace adds step_s and cpu_util_series.
-TOP_FIELDS = frozenset({"hosts", "instances", "server_groups", "default_cpu_util", "step_s"})
+TOP_FIELDS = frozenset({"hosts", "instances", "server_groups", "default_cpu_util", "step_s", "taken_at",
+                        "moved_within_s"})
 HOST_FIELDS = frozenset({
     "name", "vcpus", "memory_mb", "disk_gb", "cpu_allocation_ratio", "ram_allocation_ratio",
     "disk_allocation_ratio", "reserved_vcpus", "reserved_memory_mb", "reserved_disk_gb", "power", "state", "zone",
@@ -79,6 +109,7 @@ HOST_FIELDS = frozenset({
 INSTANCE_FIELDS = frozenset({
     "uuid", "name", "host", "vcpus", "memory_mb", "disk_gb", "cpu_util", "state", "locked", "excluded",
     "server_group", "metadata", "cpu_util_series", "cores", "claim_of", "settled_s",
+    "moved_at",
 })
 GROUP_FIELDS = frozenset({"name", "policy"})
 
@@ -112,8 +143,13 @@ def _state_typos(instances: list[Instance]) -> list[str]:
             f"{guess!r}? (docs/scenario.md)" for (state, guess), count in sorted(counts.items())]
 
 
-def fleet_to_dict(fleet: Fleet) -> dict:
-    """The scenario form of a fleet; ``fleet_from_dict(fleet_to_dict(f))`` equals ``f``."""
+def fleet_to_dict(fleet: Fleet, taken_at_s: float | None = None, moved_within_s: float | None = None) -> dict:
+    """The scenario form of a fleet; ``fleet_from_dict(fleet_to_dict(f))`` equals ``f``.
+
+    With ``taken_at_s`` (when the fleet was read, as ``geyser snapshot`` knows it), the scenario says
+    so (``taken_at``) and each instance's ``settled_s`` becomes the time it was moved (``moved_at``),
+    which a plan counts to its own clock; both to the second, rounded alike, so no ``moved_at``
+    lies after ``taken_at``."""
     hosts = []
     for h in fleet.hosts:
         hosts.append(
@@ -159,10 +195,15 @@ def fleet_to_dict(fleet: Fleet) -> dict:
             row["cores"] = v.cores
         if v.claim_of is not None:
             row["claim_of"] = v.claim_of
-        if v.settled_s is not None:
+        if v.settled_s is not None and taken_at_s is not None:
+            row["moved_at"] = iso_utc(round(taken_at_s - v.settled_s))
+        elif v.settled_s is not None:
             row["settled_s"] = v.settled_s
         instances.append(row)
-    return {
+    data = {} if taken_at_s is None else {"taken_at": iso_utc(round(taken_at_s))}
+    if moved_within_s is not None:  # how far back the moves were read (load_snapshot)
+        data["moved_within_s"] = moved_within_s
+    return data | {
         "hosts": hosts,
         "instances": instances,
         "server_groups": [{"name": g.name, "policy": g.policy.value} for g in fleet.server_groups],
@@ -280,7 +321,7 @@ def _power(entry: Any, where: str) -> PowerModel:
     raise ScenarioError(f"{where}: 'power' needs either idle_w and max_w, or curve_w (11 points)")
 
 
-def _instance(entry: Any, index: int, notes: list[str]) -> Instance:
+def _instance(entry: Any, index: int, notes: list[str], clock: SettledClock) -> Instance:
     if not isinstance(entry, dict):
         raise ScenarioError(f"instances[{index}]: must be an object")
     uuid = _name(entry, "uuid", f"instances[{index}]")
@@ -317,9 +358,10 @@ def _instance(entry: Any, index: int, notes: list[str]) -> Instance:
     claim_of = entry.get("claim_of")
     if claim_of is not None and (not isinstance(claim_of, str) or not claim_of):
         raise ScenarioError(f"{where}: 'claim_of' must be the uuid of the migrating instance it holds room for")
-    settled_s = entry.get("settled_s")
-    if settled_s is not None:
-        settled_s = float(_number(settled_s, where, "settled_s"))
+    try:
+        settled_s = clock.settled_s(entry.get("moved_at"), entry.get("settled_s"), where)
+    except InputError as exc:
+        raise ScenarioError(str(exc)) from None
     return Instance(
         claim_of=claim_of,
         cores=cores,
@@ -336,6 +378,14 @@ def _instance(entry: Any, index: int, notes: list[str]) -> Instance:
     )
 
 
+def _clock(data: dict, now_s: float) -> SettledClock:
+    """The plan's clock with the scenario's ``taken_at`` (``settled.SettledClock``)."""
+    try:
+        return SettledClock.of(data.get("taken_at"), now_s)
+    except InputError as exc:
+        raise ScenarioError(str(exc)) from None
+
+
 def _group(entry: Any, index: int) -> ServerGroup:
     if not isinstance(entry, dict):
         raise ScenarioError(f"server_groups[{index}]: must be an object")
@@ -346,3 +396,4 @@ def _group(entry: Any, index: int) -> ServerGroup:
     except ValueError:
         choices = ", ".join(p.value for p in GroupPolicy)
         raise ScenarioError(f"server group {name!r}: policy must be one of {choices}; got {policy!r}") from None
+

@@ -22,6 +22,10 @@ evacuation or a rebuild Nova recorded with another status, or a move older recor
 its placement is younger still, and is held all the same. The bound is what the swap pass
 needs, so the instance's host is not compared.
 
+A scenario carries the end itself (``moved_at``, with the snapshot's ``taken_at``), not the age:
+``SettledClock`` counts it to the plan's clock, so a plan made hours after the snapshot holds an
+instance only as long as the payback time still says.
+
 Pure: no OpenStack imports.
 """
 
@@ -31,6 +35,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from watcher_geyser.claims import MigrationRecord
+from watcher_geyser.inputs import FUTURE_SLACK_S, InputError, epoch_s, iso, number
 
 # the final statuses of a migration that brought its instance to its destination: a live
 # migration ends "completed"; a cold migration or resize "confirmed" once confirmed (Watcher's
@@ -70,3 +75,49 @@ def settled_seconds(migrations: Iterable[MigrationRecord], now_s: float) -> dict
 def iso_utc(epoch_s: float) -> str:
     """Epoch seconds as the ISO 8601 UTC time Nova's ``changes-since`` takes (``2026-11-27T01:24:23Z``)."""
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SettledClock:
+    """The plan's clock (``now_s``) and when the scenario was taken (``taken_at_s``, None: not said):
+    what an instance's ``moved_at``, or its older ``settled_s``, counts to. Bad input raises an
+    ``InputError`` naming the entry (``where``) and the fix."""
+
+    def __init__(self, now_s: float, taken_at_s: float | None = None) -> None:
+        self.now_s, self.taken_at_s = now_s, taken_at_s
+
+    @classmethod
+    def of(cls, taken_at: object, now_s: float) -> SettledClock:
+        """With a scenario's ``taken_at`` (an ISO 8601 time with its zone, or None); refused more than
+        ``FUTURE_SLACK_S`` after the clock: a snapshot from the future is a time zone mistake."""
+        if taken_at is None:
+            return cls(now_s)
+        taken_at_s = epoch_s(taken_at, "scenario: 'taken_at'", zoned=True)
+        if taken_at_s > now_s + FUTURE_SLACK_S:
+            raise InputError(f"scenario: 'taken_at' ({iso(taken_at_s)}) is after the plan's clock ({iso(now_s)}): "
+                             "a snapshot from the future; check its time zone (Z for UTC)")
+        return cls(now_s, taken_at_s)
+
+    def settled_s(self, moved_at: object, settled_s: object, where: str) -> float | None:
+        """Seconds the instance has stood on its host at the clock (None: not known to have moved).
+
+        ``moved_at`` (an ISO 8601 time with its zone): the clock less it, 0 within ``FUTURE_SLACK_S``
+        ahead (two machines' clocks); refused further ahead, or after ``taken_at`` (a move the
+        snapshot cannot have seen: a time zone mistake, most likely). ``settled_s`` (the older form,
+        seconds >= 0): as of ``taken_at``, so aged to the clock; without ``taken_at``, as of the clock.
+        Both given: refused, since they may disagree."""
+        if settled_s is not None and moved_at is not None:
+            raise InputError(f"{where}: give 'moved_at' or 'settled_s', not both (moved_at is when it moved; "
+                             "settled_s, the older form, the seconds since, as of taken_at)")
+        if moved_at is not None:
+            at_s = epoch_s(moved_at, f"{where}: 'moved_at'", zoned=True)
+            if self.taken_at_s is not None and at_s > self.taken_at_s:
+                raise InputError(f"{where}: 'moved_at' ({iso(at_s)}) is after the scenario's taken_at "
+                                 f"({iso(self.taken_at_s)}); check its time zone (Z for UTC)")
+            if at_s > self.now_s + FUTURE_SLACK_S:
+                raise InputError(f"{where}: 'moved_at' ({iso(at_s)}) is after the plan's clock ({iso(self.now_s)}): "
+                                 "a move in the future; check its time zone (Z for UTC)")
+            return max(0.0, self.now_s - at_s)
+        if settled_s is None:
+            return None
+        seconds = float(number(settled_s, where, "settled_s", low=0))
+        return seconds if self.taken_at_s is None else seconds + max(0.0, self.now_s - self.taken_at_s)

@@ -296,14 +296,14 @@ def _in_front(fixture, answer):
     return app
 
 
-def _snapshot_through(app, fixture, tmp_path, monkeypatch, name: str) -> int:
+def _snapshot_through(app, fixture, tmp_path, monkeypatch, name: str, *flags: str) -> int:
     url = f"http://{name}:80"
     intercept = interceptor.RequestsInterceptor(lambda: app, url=url + "/")
     intercept.install_intercept()
     try:
         endpoints = emulated_endpoints(fixture) | {"compute": url + "/v2.1"}
         monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds_yaml(tmp_path / f"{name}.yaml", {name: endpoints})))
-        return main(["snapshot", "--os-cloud", name, "-o", str(tmp_path / f"{name}.json")])
+        return main(["snapshot", "--os-cloud", name, "-o", str(tmp_path / f"{name}.json"), *flags])
     finally:
         intercept.uninstall_intercept()
 
@@ -381,10 +381,11 @@ def test_a_refused_migrations_list_is_a_note_not_a_failed_snapshot(emulated, tmp
     assert not [i for i in load_scenario(tmp_path / "nomig.json").instances if i.claim_of]
 
 
-def test_an_instance_moved_lately_carries_settled_s(emulated, tmp_path, monkeypatch, capsys):
-    """The migrations finished within the swap payback time (one paged read, ``changes-since`` at
-    2.59) give each instance they moved ``settled_s``; one that failed, or one older than the window
-    Nova would not list, give nothing."""
+def test_an_instance_moved_lately_carries_moved_at(emulated, tmp_path, monkeypatch, capsys):
+    """The migrations finished within --moved-within (a day by default; one paged read, ``changes-since``
+    at 2.59) give each instance they moved ``moved_at``, the end of the migration, beside the scenario's
+    ``taken_at``, so a plan counts the time since to its own clock; one that failed, or one older than
+    the window Nova would not list, give nothing."""
     import time
 
     from watcher_geyser.settled import iso_utc, nova_time_s
@@ -410,7 +411,53 @@ def test_an_instance_moved_lately_carries_settled_s(emulated, tmp_path, monkeypa
     assert _snapshot_through(_in_front(fixture, answer), fixture, tmp_path, monkeypatch, "settled") == 0
     since = [q for q in asked if "changes-since" in q]
     assert len(since) == 1 and "status" not in since[0]
-    assert before - 6 * 3600 - 1 <= nova_time_s(since[0]["changes-since"][0]) <= time.time() - 6 * 3600 + 1
-    settled = {i.uuid: i.settled_s for i in load_scenario(tmp_path / "settled.json").instances if i.settled_s}
-    assert list(settled) == [moved.uuid] and 1799 <= settled[moved.uuid] <= time.time() - ended + 1
+    assert before - 24 * 3600 - 1 <= nova_time_s(since[0]["changes-since"][0]) <= time.time() - 24 * 3600 + 1
+    data = json.loads((tmp_path / "settled.json").read_text())
+    assert before - 1 <= nova_time_s(data["taken_at"]) <= time.time() + 1
+    written = {i["uuid"]: i["moved_at"] for i in data["instances"] if "moved_at" in i}
+    assert written == {moved.uuid: iso_utc(ended)}  # Nova's end, to the second
+    assert not [i for i in data["instances"] if "settled_s" in i]
+    assert data["moved_within_s"] == 24 * 3600  # the default window, written beside taken_at
+    # read an hour later, it has stood an hour longer
+    later = load_scenario(tmp_path / "settled.json", now_s=nova_time_s(data["taken_at"]) + 3600)
+    settled = {i.uuid: i.settled_s for i in later.instances if i.settled_s}
+    assert settled == {moved.uuid: 3600 + nova_time_s(data["taken_at"]) - nova_time_s(iso_utc(ended))}
+    assert 5399 <= settled[moved.uuid] <= 5402
     assert "swap pass may move" not in capsys.readouterr().err
+
+
+def test_moved_within_sets_how_far_back_nova_is_asked(emulated, tmp_path, monkeypatch):
+    import time
+
+    from watcher_geyser.settled import nova_time_s
+
+    _, fixture = emulated
+    asked = []
+
+    def answer(query):
+        asked.append(query)
+        return "200 OK", {"migrations": []}
+
+    before = time.time()
+    assert _snapshot_through(_in_front(fixture, answer), fixture, tmp_path, monkeypatch, "within", "--moved-within",
+                             "90m") == 0
+    since = [nova_time_s(q["changes-since"][0]) for q in asked if "changes-since" in q]
+    assert len(since) == 1 and before - 5400 - 1 <= since[0] <= time.time() - 5400 + 1
+    # the window is written down: a plan whose --swap-payback reaches further back says so
+    assert json.loads((tmp_path / "within.json").read_text())["moved_within_s"] == 5400
+    asked.clear()
+    assert _snapshot_through(_in_front(fixture, answer), fixture, tmp_path, monkeypatch, "none", "--moved-within",
+                             "0s") == 0
+    assert asked and not [q for q in asked if "changes-since" in q]  # in flight asked, finished not
+    assert json.loads((tmp_path / "none.json").read_text())["moved_within_s"] == 0
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("24", "is not a number followed by s, m, h or d"), ("a day", "is not a number followed by s, m, h or d"),
+    ("31d", "is not between 0s and 30d (the longest --swap-payback)"),
+])
+def test_a_bad_moved_within_is_refused_before_the_cloud_is_read(tmp_path, capsys, value, message):
+    assert main(["snapshot", "--os-cloud", "nowhere", "-o", str(tmp_path / "x.json"), "--moved-within", value]) == 2
+    err = capsys.readouterr().err
+    assert "argument --moved-within" in err and message in err
+    assert not (tmp_path / "x.json").exists()

@@ -11,21 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 from types import SimpleNamespace
 
-from tests.builders import fleet, host, vm
+from tests.builders import HEAVY, LIGHT, fleet, swap_pair_fleet
 from watcher_geyser.claims import MigrationRecord
 from watcher_geyser.strategies import cloud, offline
-
-HEAVY, LIGHT, OTHER, FILLER = (f"22222222-0000-0000-0000-00000000000{c}" for c in "1234")
-
-
-def _dear_and_cheap():
-    """A core costs twice as much on "dear" as on "cheap". The heavy instance (4 vcpus at 90 %, 4 GB) sits
-    on dear, its twin at 10 % on cheap; dear keeps 4 GB free, cheap 2 GB, so neither host can be emptied
-    and heavy cannot move alone: the one saving is a swap of heavy and light (light first)."""
-    hosts = [host("dear", idle_w=100, max_w=300), host("cheap", idle_w=100, max_w=200)]
-    return fleet(hosts, [vm(HEAVY, "dear", vcpus=4, cpu_util=0.9), vm(LIGHT, "cheap", vcpus=4, cpu_util=0.1),
-                         vm(OTHER, "dear", vcpus=2, memory_mb=8192, cpu_util=0.5),
-                         vm(FILLER, "cheap", vcpus=1, memory_mb=10240, cpu_util=0.1)])
 
 
 def _moves(f, params=None, **kw):
@@ -36,7 +24,7 @@ def _moves(f, params=None, **kw):
 
 
 def test_the_strategy_swaps_the_pair_when_nova_says_neither_moved_lately():
-    moves, _ = _moves(_dear_and_cheap(), finished=[])
+    moves, _ = _moves(swap_pair_fleet(), finished=[])
     assert moves == {(HEAVY, "cheap"), (LIGHT, "dear")}
 
 
@@ -44,18 +32,18 @@ def test_an_instance_nova_moved_an_hour_ago_holds_the_swap():
     # light came to cheap an hour ago (a live migration Nova lists as completed): the swap waits
     now = __import__("time").time()
     moved = MigrationRecord(LIGHT, "dear", "cheap", "completed", "live-migration", ended_s=now - 3600)
-    assert _moves(_dear_and_cheap(), finished=[moved])[0] == set()
+    assert _moves(swap_pair_fleet(), finished=[moved])[0] == set()
     # seven hours ago is older than the payback time (6 h): the swap is made
     old = replace(moved, ended_s=now - 7 * 3600)
-    assert _moves(_dear_and_cheap(), finished=[old])[0] == {(HEAVY, "cheap"), (LIGHT, "dear")}
+    assert _moves(swap_pair_fleet(), finished=[old])[0] == {(HEAVY, "cheap"), (LIGHT, "dear")}
     # failed migrations moved nothing
-    assert _moves(_dear_and_cheap(), finished=[replace(moved, status="error")])[0] == {(HEAVY, "cheap"),
+    assert _moves(swap_pair_fleet(), finished=[replace(moved, status="error")])[0] == {(HEAVY, "cheap"),
                                                                                        (LIGHT, "dear")}
 
 
 def test_a_fleet_s_settled_s_comes_back_through_the_look_up():
     # Watcher's model holds no such time: an offline run's look-up gives it back, as Nova would
-    f = _dear_and_cheap()
+    f = swap_pair_fleet()
     young = fleet(f.hosts, [replace(i, settled_s=1800.0) if i.uuid == HEAVY else i for i in f.instances])
     assert _moves(young)[0] == set()
     # an audit that makes no swaps (swap_payback_s 0) does not ask, and moves nothing either
@@ -69,7 +57,7 @@ class _Refused(offline.FleetCloud):
 
 
 def test_a_failed_look_up_does_not_fail_the_audit():
-    f = _dear_and_cheap()
+    f = swap_pair_fleet()
     run = offline.run_strategy("geyser_consolidation", f, {"time_limit_s": 1.0}, cloud=_Refused(f))
     assert {(a.instance, a.destination) for a in offline.solution_actions(run.actions) if a.kind.is_migration} == {
         (HEAVY, "cheap"), (LIGHT, "dear")}

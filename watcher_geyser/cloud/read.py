@@ -16,9 +16,10 @@ during a live migration, so only the task says it is busy, and any non-empty one
 Migrations in flight (``os-migrations``, one request per unfinished status, ``claims.IN_FLIGHT_STATUSES``)
 hold their instance's resources on both hosts; the end it is not on gets a claim (``claims``). The
 list is admin-only by default: a refusal, or any failure, is a note saying what it means, never a
-failed snapshot. The migrations that ended within the swap payback time
-(``os-migrations?changes-since=``, microversion 2.59, ``finished_migrations``) say which instances
-moved recently (``settled``): the swap pass leaves those where they are.
+failed snapshot. The migrations that ended within ``moved_within_s`` (a day for ``geyser snapshot``,
+any swap payback time up to it; ``os-migrations?changes-since=``, microversion 2.59,
+``finished_migrations``) say which instances moved recently (``settled``): the swap pass leaves
+those where they are.
 
 Lists are read page by page, so large clouds do not time out: servers and server groups
 ``page_size`` items a request; hypervisors in Nova's own pages (``[api] max_limit``,
@@ -30,6 +31,7 @@ offer them gives a note), because a fleet without them is still worth planning.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 
@@ -42,7 +44,7 @@ from watcher_geyser.cloud.records import (
     ServerGroupRecord,
     ServerRecord,
 )
-from watcher_geyser.defaults import SWAP_PAYBACK_S
+from watcher_geyser.defaults import MOVED_WITHIN_S
 from watcher_geyser.records import DEFAULT_ZONE
 from watcher_geyser.settled import iso_utc, moved_its_instance, nova_time_s, settled_seconds
 
@@ -54,10 +56,11 @@ CHANGES_SINCE_MICROVERSION = "2.59"
 
 
 def read_cloud(conn, page_size: int = DEFAULT_PAGE_SIZE, progress: Callable[[str], None] | None = None,
-               settled_window_s: float = SWAP_PAYBACK_S) -> CloudRecords:
+               moved_within_s: float = MOVED_WITHIN_S) -> CloudRecords:
     """Hypervisors with inventories, servers and server groups of the cloud behind ``conn``, the
-    migrations in flight, and how long ago each instance a migration moved within the last
-    ``settled_window_s`` (the swap payback time) was moved (``settled``)."""
+    migrations in flight, and how long before the read (``taken_at_s``, when the migrations were
+    read) each instance a migration moved within ``moved_within_s`` was moved (``settled``; 0: not
+    asked)."""
     say = progress or (lambda _msg: None)
     notes: list[str] = []
     say("reading compute services ..")
@@ -86,12 +89,13 @@ def read_cloud(conn, page_size: int = DEFAULT_PAGE_SIZE, progress: Callable[[str
     say("reading migrations in flight ..")
     migrations = migrations_in_flight(conn, notes, {rp_id: name for name, rp_id in providers.items()})
     settled: dict[str, float] = {}
-    if settled_window_s > 0:
+    now_s = float(math.floor(time.time()))  # whole seconds: a scenario's taken_at, and moved_at = it - settled_s
+    if moved_within_s > 0:
         say("reading migrations finished lately ..")
-        now_s = time.time()
-        finished = finished_migrations(conn, now_s - settled_window_s, notes, page_size=page_size)
+        finished = finished_migrations(conn, now_s - moved_within_s, notes, page_size=page_size)
         settled = settled_seconds(finished, now_s)
-    return CloudRecords(hyp_records, server_records, groups, notes=notes, migrations=migrations, settled_s=settled)
+    return CloudRecords(hyp_records, server_records, groups, notes=notes, migrations=migrations, settled_s=settled,
+                        taken_at_s=now_s)
 
 
 def unfinished_migrations(conn) -> list:

@@ -19,8 +19,9 @@ tested without a cloud:
   ``geyser:deferrable`` metadata opt-in is read, so a snapshot replays what Watcher sees;
 - a migration in flight holds its instance's resources on both hosts: the end the instance is
   not on gets a claim (``claims.with_claims``), counted there as used;
-- an instance a migration moved within the read's window (the swap payback time) carries the
-  time since (``Instance.settled_s``, ``settled``): the swap pass leaves it where it is.
+- an instance a migration moved within the read's window carries the time since
+  (``Instance.settled_s``, ``settled``), counted to ``taken_at_s``: the swap pass leaves it where
+  it is; a scenario writes it as ``moved_at``, so a plan made later counts it to its own clock.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ class CloudRecords:
     migrations: list[MigrationRecord] = field(default_factory=list)  # hosts named as hypervisors are
     # server uuid -> seconds since a migration last moved it, when it ended within the read's window (``settled``)
     settled_s: dict[str, float] = field(default_factory=dict)
+    # when the cloud was read (epoch s; None: not said): settled_s counts to it, a scenario's taken_at
+    taken_at_s: float | None = None
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 from watcher_geyser import defaults
 from watcher_geyser.commands.plan_report import format_summary, metrics_note, why_no_actions
 from watcher_geyser.fleet import Fleet
-from watcher_geyser.inputs import LIMITS, cli_number
+from watcher_geyser.inputs import FUTURE_SLACK_S, LIMITS, InputError, cli_number, epoch_s, iso
 from watcher_geyser.names import listed
 from watcher_geyser.pipeline import (
     DEFAULTS,
@@ -27,7 +27,7 @@ from watcher_geyser.pipeline import run as run_pipeline
 from watcher_geyser.pipeline.history import PowerHistory, PowerHistoryError, read_power_history
 from watcher_geyser.pipeline.request import Result
 from watcher_geyser.planner import format_plan_table
-from watcher_geyser.scenario import ScenarioError, load_scenario
+from watcher_geyser.scenario import ScenarioError, load_snapshot
 from watcher_geyser.signal import Decision, SignalError, SignalPolicy, fleet_need_w, fleet_peak_w, parse_spec
 from watcher_geyser.solver import METHODS
 from watcher_geyser.solver.clock import validate_time_limit
@@ -49,6 +49,7 @@ examples:
   geyser plan cloud.json --parallelism 8 --power-off   # waves as Watcher would run them
   geyser plan cloud.json --signal constant:5000W   # budget and ceiling from the energy policy
   geyser plan cloud.json --power-off --power-history offs.csv   # at most 2 power cycles per host a day
+  geyser plan cloud.json --signal site.csv --now 2026-11-26T06:00Z   # plan as of that time
 
 The scenario format is described in docs/scenario.md; `geyser snapshot` writes one from a
 live cloud. Nothing is changed anywhere: this only computes and prints.
@@ -70,7 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_limit_arguments(parser)
     _add_energy_arguments(parser)
     _add_plan_arguments(parser.add_argument_group("migration plan"))
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object instead of tables (its fields, found_by among them: README, "
+                        "`geyser plan`)")
     parser.set_defaults(func=run)
 
 
@@ -121,12 +124,21 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
                 "(default %(default)g: watts strictly first)")
     _add_number(parser, "--swap-payback", _payback_s, LIM.swap_payback_s, "S",
                 "how long the placement is expected to stand, seconds: two instances swap hosts for a flatter "
-                "power curve only when the watts saved over this long pay for both migrations "
-                "(default %(default)g; 0: no swaps)")
+                "power curve only when the watts saved over this long pay for both migrations, and an instance "
+                "the scenario says moved (moved_at) less than this before the plan's clock (--now) stays out of "
+                "swaps (default %(default)g; 0: no swaps)")
 
 
 def _add_energy_arguments(parser: argparse.ArgumentParser) -> None:
-    """The energy signal and the power-cycle budget, which the Watcher plugin applies as well."""
+    """The plan's clock, the energy signal and the power-cycle budget, which the Watcher plugin applies as well."""
+    parser.add_argument(
+        "--now",
+        metavar="TIME",
+        help="the plan's clock, ISO 8601 (2026-11-26T06:00:00Z; no offset: UTC) or epoch seconds: the time "
+        "--signal decides at, the power-cycle budget counts to and the scenario's moved_at times age to "
+        "(default: the --power-history file's now, else the current time); give the snapshot's taken_at to "
+        "plan it as it was taken",
+    )
     parser.add_argument(
         "--power-history",
         metavar="FILE",
@@ -139,8 +151,9 @@ def _add_energy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--signal",
         metavar="SPEC",
-        help="energy signal source (as for `geyser signal`); the policy's decision now sets the available "
-        "power and the CPU ceiling, replacing --power-budget and --cpu-ceiling, and may forbid --power-off",
+        help="energy signal source (as for `geyser signal`); the policy's decision at the plan's clock (--now) sets "
+        "the available power and the CPU ceiling, replacing --power-budget and --cpu-ceiling, and may forbid "
+        "--power-off",
     )
 
 
@@ -215,7 +228,9 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
         validate_time_limit(args.time_limit, "--time-limit")
     except ValueError as exc:
         raise _Refused(str(exc)) from None
-    fleet = _fleet(args)
+    history = _power_history(args)
+    now_s, clock = _clock(args, history)
+    fleet, known_since_s = _fleet(args, now_s)
     if args.max_migrations is not None and args.max_migrations < 0:
         raise _Refused("--max-migrations must be >= 0")
     try:
@@ -225,17 +240,14 @@ def _request(args: argparse.Namespace, started: float) -> tuple[Fleet, Settings,
     decision = None
     if args.signal:
         try:
-            decision = _decide(args.signal, fleet)
+            decision = _decide(args.signal, fleet, now_s)
         except SignalError as exc:
             raise _Refused(f"--signal: {exc}") from None
         settings = apply_decision(settings, decision).noted(_replaced(args, settings.limits, decision))
-    if args.power_history:
-        try:
-            history = read_power_history(args.power_history)
-        except PowerHistoryError as exc:
-            raise _Refused(f"--power-history {exc}") from None
-        settings = with_power_history(settings, fleet, history, CycleBudget(args.max_power_cycles))
-    settings = settings.noted(metrics_note(fleet, settings.limits.cpu_ceiling))
+    if history is not None:
+        settings = with_power_history(settings, fleet, history, CycleBudget(args.max_power_cycles), now_s, clock)
+    settings = settings.noted(metrics_note(fleet, settings.limits.cpu_ceiling),
+                              _moves_unknown_note(args.swap_payback, now_s, known_since_s))
     # deterministic: the solver's share may not follow how long reading took
     spent_s = 0.0 if args.deterministic else time.monotonic() - started
     settings = settings.with_solve(time_limit_s=solver_limit_s(args.time_limit, spent_s, len(fleet.instances)))
@@ -255,22 +267,71 @@ def _replaced(args: argparse.Namespace, before: Limits, decision: Decision) -> s
     return "--signal replaced " + " and ".join(replaced) + "; leave --signal out to plan with yours"
 
 
-def _fleet(args: argparse.Namespace) -> Fleet:
-    """The scenario given, or the bundled demo fleet; its notes (a malformed deferral: the instance
-    is planned as not deferrable) go to stderr."""
+def _clock(args: argparse.Namespace, history: PowerHistory | None) -> tuple[float, str]:
+    """The plan's one clock (epoch s) and what set it, for the notes: ``--now``, else the power
+    history's ``now``, else the current time. A switch-off the history dates after ``--now`` is
+    refused, as the history's own ``now`` refuses one: a budget counted on a wrong clock is worse
+    than none."""
+    if args.now is None:
+        if history is not None and history.now_s is not None:
+            return history.now_s, "the power history's now"
+        return time.time(), "the current time"
+    try:
+        now_s = epoch_s(args.now, "--now", show=True)
+    except InputError as exc:
+        raise _Refused(str(exc)) from None
+    if history is not None:
+        late = [(at_s, host) for host, times in history.switch_offs.items() for at_s in times
+                if at_s > now_s + FUTURE_SLACK_S]
+        if late:
+            at_s, host = min(late)
+            raise _Refused(f"--power-history {args.power_history}: {host}'s switch-off at {iso(at_s)} is after --now "
+                           f"({iso(now_s)}); give a --now after the history's switch-offs, or leave --now out")
+    return now_s, "--now"
+
+
+def _moves_unknown_note(payback_s: float, now_s: float, known_since_s: float | None) -> str:
+    """A note when ``--swap-payback`` reaches back before the moves the snapshot read (its
+    ``moved_within_s`` before its ``taken_at``): an instance moved earlier has no ``moved_at``, so the
+    swap pass may move it again although it moved within the payback time (empty otherwise)."""
+    if known_since_s is None or payback_s <= 0 or now_s - payback_s >= known_since_s:
+        return ""
+    return (f"--swap-payback {payback_s / 3600:g} h reaches back to {iso(now_s - payback_s)}, but the snapshot read "
+            f"Nova's migrations only since {iso(known_since_s)} (its moved_within_s): instances moved earlier are not "
+            "known to have moved and may be swapped; take the snapshot with a longer --moved-within to hold them")
+
+
+def _power_history(args: argparse.Namespace) -> PowerHistory | None:
+    """The ``--power-history`` file read (None without one); ``_Refused`` names a malformed one."""
+    if not args.power_history:
+        return None
+    try:
+        return read_power_history(args.power_history)
+    except PowerHistoryError as exc:
+        raise _Refused(f"--power-history {exc}") from None
+
+
+def _fleet(args: argparse.Namespace, now_s: float) -> tuple[Fleet, float | None]:
+    """The scenario given, or the bundled demo fleet, and since when its moves are known
+    (``scenario.load_snapshot``); its notes (a malformed deferral: the instance is planned as not
+    deferrable) go to stderr. ``now_s``: the plan's clock (``_clock``), which each instance's
+    ``moved_at`` counts to, as the budget and the signal do."""
     try:
         if args.scenario:  # '-': stdin, as `geyser snapshot -o -` writes to stdout
-            fleet = load_scenario("/dev/stdin" if args.scenario == "-" else args.scenario)
+            fleet, known_since_s = load_snapshot("/dev/stdin" if args.scenario == "-" else args.scenario, now_s)
         else:
             path = resources.files("watcher_geyser") / "data" / "scenarios" / BUNDLED
             print(f"geyser plan: no scenario given, planning the bundled demo fleet ({BUNDLED})", file=sys.stderr)
             with resources.as_file(path) as real:
-                fleet = load_scenario(Path(real))
+                fleet, known_since_s = load_snapshot(Path(real), now_s)
     except ScenarioError as exc:
-        raise _Refused(str(exc)) from None
+        text = str(exc)
+        if "the plan's clock" in text:  # the scenario's times against ours: say what set ours
+            text += "; the plan's clock is --now, else the --power-history file's now, else the current time"
+        raise _Refused(text) from None
     for note in fleet.notes:
         print(f"geyser plan: note: {note}", file=sys.stderr)
-    return fleet
+    return fleet, known_since_s
 
 
 def _summary(args: argparse.Namespace, settings: Settings, decision: Decision | None, result: Result,
@@ -361,26 +422,28 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def with_power_history(settings: Settings, fleet, history: PowerHistory, budget: CycleBudget) -> Settings:
-    """``settings`` under the power-cycle budget counted on ``history`` (as of its ``now``, else
-    the current time), with a note on what was counted and any host it names that the fleet lacks."""
-    now_s = time.time() if history.now_s is None else history.now_s
+def with_power_history(settings: Settings, fleet, history: PowerHistory, budget: CycleBudget, now_s: float,
+                       clock: str) -> Settings:
+    """``settings`` under the power-cycle budget counted on ``history`` as of the plan's clock
+    (``now_s``, set by ``clock``: ``_clock``), with a note on what was counted and any host it names
+    that the fleet lacks."""
     hosts_on = [(h.name, h.powered) for h in fleet.hosts]
     settings = budget.hold(now_s, hosts_on, history.switch_offs).apply(settings)
     names = {name for name, _ in hosts_on}
     recent = sum(len(budget.recent(times, now_s)) for host, times in history.switch_offs.items() if host in names)
     notes = [f"power history: {recent} switch-off(s) of the scenario's hosts in the {budget.window_s / 3600:g} h "
-             f"before {'its now' if history.now_s is not None else 'now'}, budget {budget.max_per_day} per host"]
+             f"before {iso(now_s)} ({clock}), budget {budget.max_per_day} per host"]
     unknown = sorted(set(history.switch_offs) - names)
     if unknown:
         notes.append(f"power history names {len(unknown)} host(s) not in the scenario, ignored: {listed(unknown)}")
     return settings.noted(*notes)
 
 
-def _decide(spec: str, fleet) -> Decision:
-    """What the energy policy (default thresholds) decides now from ``spec``; never touches the cloud."""
+def _decide(spec: str, fleet, now_s: float) -> Decision:
+    """What the energy policy (default thresholds) decides from ``spec`` at the plan's clock
+    (``now_s``); never touches the cloud."""
     source = parse_spec(spec)
-    return SignalPolicy().decide_from(source, time.time(), fleet_peak_w(fleet), need_w=fleet_need_w(fleet))
+    return SignalPolicy().decide_from(source, now_s, fleet_peak_w(fleet), need_w=fleet_need_w(fleet))
 
 
 # Every flag is read through ``inputs.cli_number``: finite, in range, one-line error and exit 2.

@@ -217,7 +217,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "instead of a wall-clock limit (steps may take longer on a busy machine)",
     )
     parser.add_argument("--out", metavar="DIR",
-                        help="folder for report.json, steps.csv and PNG plots (default: none, only the table)")
+                        help="folder for report.json (per policy: the table's figures, passes_won: the solver "
+                        "pass each geyser decision kept, and the series), steps.csv (a row per step, its found_by "
+                        "naming that pass; a last tail row for migrations still running after the last decision, "
+                        "so the rows sum to the totals) and PNG plots; README 'Output' lists every field "
+                        "(default: none, only the table)")
     parser.add_argument("--no-plots", action="store_true", help="with --out, skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

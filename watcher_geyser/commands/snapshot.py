@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
-from watcher_geyser.defaults import HOST_IDLE_W, HOST_MAX_W
+from watcher_geyser.defaults import HOST_IDLE_W, HOST_MAX_W, MOVED_WITHIN_S, SWAP_PAYBACK_S
 from watcher_geyser.inputs import LIMITS, InputError, check_writable_folder, cli_number, write_atomically
 from watcher_geyser.records import HostState
 
 DESCRIPTION = """\
 Read a live OpenStack cloud and write what it holds as a scenario file (docs/scenario.md):
 hypervisors with their Placement inventories (size, reserved, allocation ratios), compute
-service status, availability zones, servers with flavours, states and hosts, and server
-groups with their policies. Nothing in the cloud is changed.
+service status, availability zones, servers with flavours, states and hosts, server
+groups with their policies, the migrations in flight (a claim on their other host) and when
+each instance was last moved (--moved-within). Nothing in the cloud is changed.
 
 Credentials come from clouds.yaml (--os-cloud NAME) or the OS_* variables of an openrc
 file, as for the openstack client; an admin account is needed to see every project's
@@ -48,6 +50,23 @@ libvirt exporter (names depend on the exporter):
 
 
 _WATTS = cli_number(low=0, high=LIMITS["max_w"][1])
+
+
+def _moved_within(text: str) -> float:
+    """``--moved-within``: a duration (``24h``, ``90m``, ``2d``, ``3600s``) from 0 to the longest swap
+    payback time (a month: a longer window holds no instance longer)."""
+    from watcher_geyser.deferral import parse_duration
+    from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not 0 <= seconds <= MAX_SWAP_PAYBACK_S:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0s and {MAX_SWAP_PAYBACK_S / 86400:g}d "
+                                         "(the longest --swap-payback)")
+    return seconds
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -95,6 +114,15 @@ def register(subparsers) -> None:
         help="also write an empty power history dated now, for `geyser plan --power-history`: add the hosts' "
         "switch-offs of the last 24 h to it (Nova keeps none), or plan with none counted",
     )
+    p.add_argument(
+        # a text default: argparse reads it through _moved_within, and --help shows it as written
+        "--moved-within", type=_moved_within, default=f"{MOVED_WITHIN_S / 3600:g}h", metavar="DURATION",
+        help="write when each instance was moved (moved_at) for the migrations Nova lists as ended this far back, "
+        "e.g. 24h, 90m, 2d; 0s: none read (default %(default)s). `geyser plan` holds an instance moved within its "
+        f"--swap-payback ({SWAP_PAYBACK_S / 3600:g} h by default) out of swaps, counted to the plan's clock: "
+        "a day lets a plan made hours later, or with any --swap-payback up to a day, hold every one it should; "
+        "the window is written as moved_within_s, and a plan whose payback reaches back before it says so",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -124,9 +152,10 @@ def run(args: argparse.Namespace) -> int:
         snapshot = _fleet(records, catalog, args.default_cpu_util)
         for note in snapshot.notes:
             say(f"note: {note}")
-        _write(args.output, snapshot.fleet)
+        taken_at_s = float(math.floor(started_s if records.taken_at_s is None else records.taken_at_s))
+        _write(args.output, snapshot.fleet, taken_at_s, args.moved_within)
         if args.power_history:
-            _write_history(args.power_history, started_s)
+            _write_history(args.power_history, taken_at_s)
     except _Stop as stop:
         print(f"geyser snapshot: {stop}", file=sys.stderr)
         return stop.code
@@ -202,7 +231,7 @@ def _read(args: argparse.Namespace, say):
     except CloudError as exc:
         raise _Stop(2, str(exc)) from None
     try:
-        return read_cloud(conn, args.page_size or DEFAULT_PAGE_SIZE, say)
+        return read_cloud(conn, args.page_size or DEFAULT_PAGE_SIZE, say, args.moved_within)
     except CloudError as exc:
         raise _Stop(1, f"{exc}; nothing written") from None
 
@@ -235,10 +264,12 @@ def _fleet(records, catalog, default_cpu_util: float):
         raise _Stop(1, f"the cloud's data do not form a valid fleet: {exc}; nothing written") from None
 
 
-def _write(output: str, fleet) -> None:
+def _write(output: str, fleet, taken_at_s: float, moved_within_s: float) -> None:
+    """The scenario with its taken_at and moved_within_s (how far back moves were read: a plan whose
+    --swap-payback reaches further says so)."""
     from watcher_geyser.scenario import fleet_to_dict
 
-    text = json.dumps(fleet_to_dict(fleet), indent=1) + "\n"
+    text = json.dumps(fleet_to_dict(fleet, taken_at_s, moved_within_s), indent=1) + "\n"
     if output == "-":
         sys.stdout.write(text)
         return

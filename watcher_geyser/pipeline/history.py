@@ -30,9 +30,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from watcher_geyser.inputs import InputError, epoch_s, iso, read_text
+from watcher_geyser.inputs import FUTURE_SLACK_S, InputError, epoch_s, iso, read_text
 
-FUTURE_SLACK_S = 60.0  # clocks of two machines may differ a little
 FORMAT_HINT = ('a JSON object {"now": TIME, "switch_offs": [{"host": NAME, "at": TIME}, ...]} or a CSV with '
                'a "host,at" header; TIME is ISO 8601 (2026-11-26T03:10:00Z) or epoch seconds (see README, '
                '`geyser plan --power-history`)')

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from watcher_geyser import defaults
 from watcher_geyser.inputs import did_you_mean
 from watcher_geyser.solver.portfolio import METHODS
 from watcher_geyser.solver.problem import MAX_SWAP_PAYBACK_S
@@ -85,7 +86,8 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("relief_margin", "relief_margin", number(0.0, 1.0), "a host sheds when forecast passes ceiling + this"),
         Param("forecast_window", "forecast_window", number(1, 30, integer=True), "samples the CPU forecast looks back"),
         Param("time_limit_s", "time_limit_s", number(0.0, lo_open=True),
-              "solver time per step, seconds (default 1: the day Watcher's 10 s makes; under 0.5 no ejection, "
+              f"solver time per step, seconds (default {defaults.SIM_TIME_LIMIT_S:g}: the day Watcher's 10 s makes; "
+              "under 0.5 no ejection, "
               "swaps or neighbourhoods)"),
         Param("method", "method", choice(*METHODS), "solver method"),
         Param("max_moves", "max_consolidation_moves", number(0, integer=True), "consolidation moves per step"),
@@ -107,9 +109,11 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("max_cycles", "max_power_cycles", number(1, integer=True),
               "power cycles (switch-offs) a host may make in any 24 h"),
         Param("parallelism", "parallelism", number(1, integer=True),
-              "migrations per wave (realistic fidelity; cloudsim starts every wave at once)"),
+              f"migrations running at once (default {defaults.PARALLELISM} in realistic fidelity, Watcher's "
+              "applier's; in cloudsim unlimited, as CloudSim starts every migration at once)"),
         Param("per_host_parallelism", "per_host_parallelism", number(1, integer=True),
-              "migrations touching one host per wave (realistic fidelity)"),
+              f"migrations touching one host at once (default {defaults.PER_HOST_PARALLELISM} in realistic "
+              "fidelity, Nova's max_concurrent_live_migrations; in cloudsim unlimited)"),
     ),
     "watcher-vwc": (
         Param("period_s", "period_s", number(300.0), "window Watcher's datasource averages, seconds"),
@@ -131,7 +135,8 @@ def valid_keys(name: str) -> str:
     params = PARAMS.get(name, ())
     if not params:
         return f"policy {name} takes no parameters"
-    return "valid keys: " + "; ".join(f"{p.key} ({p.help}; {p.parse.describe})" for p in params)  # type: ignore[attr-defined]
+    # the names only: one line an operator reads; what each sets and takes is in --help (spec_help)
+    return f"valid keys: {', '.join(p.key for p in params)} (`geyser simulate --help` says what each sets)"
 
 
 def parse_policy(text: str, known: tuple[str, ...] | list[str]) -> PolicySpec:
@@ -154,16 +159,23 @@ def parse_policy(text: str, known: tuple[str, ...] | list[str]) -> PolicySpec:
         try:
             kwargs[params[key].keyword] = params[key].parse(value)
         except ValueError as exc:
-            raise ValueError(f"policy {text!r}: {key}={exc}; {valid_keys(name)}") from None
+            param = params[key]  # the key is right, its value is not: what it sets and takes
+            raise ValueError(f"policy {text!r}: {key}={exc} ({key}: {param.help}; "
+                             f"{param.parse.describe})") from None  # type: ignore[attr-defined]
         written.append(f"{key}={value}")
     label = f"{name}:{','.join(written)}" if written else name
     return PolicySpec(name, kwargs, label)
 
 
 def spec_help() -> str:
-    """Every policy's keys, for ``--help``."""
+    """Every policy's keys, for ``--help``: what each sets and what it takes, one key a line (an
+    operator drawing a trade-off curve needs the meaning, not only the range)."""
     lines = []
     for name, params in PARAMS.items():
-        keys = ", ".join(f"{p.key} ({p.parse.describe})" for p in params)  # type: ignore[attr-defined]
-        lines.append(textwrap.fill(f"{name}: {keys}", width=100, initial_indent="  ", subsequent_indent="      "))
+        lines.append(f"  {name}:")
+        width = max(len(p.key) for p in params)
+        for p in params:
+            text = f"{p.help}; {p.parse.describe}"  # type: ignore[attr-defined]
+            lines.append(textwrap.fill(text, width=100, initial_indent=f"    {p.key:<{width}}  ",
+                                       subsequent_indent=" " * (width + 6)))
     return "\n".join(lines)
