@@ -12,21 +12,21 @@ cloudsim fidelity's waves are unlimited, as CloudSim starts every migration at o
 replays a PlanetLab day as Watcher's 10 s does (docs/design/simulator-cloudsim-fidelity.md, "The
 solver's time per step", has what a shorter limit changes and what each costs).
 
-Power-off follows the settings: in realistic fidelity a host emptied while the decision
-forbids power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in
-CloudSim, whatever the decision. The plan's ``power_off`` actions are handed to the engine
-(``power_offs``, by the wave they run in), so a host already empty when the plan is made (shelved
-VMs, ended ones) goes off as in Watcher, less the hosts the budget holds on. The per-host power-cycle budget (``pipeline.CycleBudget``)
-reads the engine's own record of switch-offs at every step (``StepView.switch_offs``): a host
-with no switch-off left in the last 24 h is not switched on, neither by the solver nor by
-the scheduler that brings deferred VMs back. That bounds every window only if a plan switches
-on no host it switched off itself, which the replay ensures as Watcher's plan does (a host
-goes off after the plan's last migration to or from it: ``Engine._switch_off_idle``; before,
-a staging host emptied and filled again within one plan was switched off at each visit, 4
-switch-offs in 24 h on 20110303 realistic with deferral). Two exceptions spend a held host
-on purpose: a VM due back by its deadline that no other host can take, and a new instance
-(a repeated day's copy) when no other host has room (``deferral.place_like_nova``,
-``deferral.place_new``: a deadline or a request beats wear).
+Power-off follows the settings: in realistic fidelity a host emptied while the decision forbids
+power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in CloudSim,
+whatever the decision. The plan's ``power_off`` actions are handed to the engine (``power_offs``, by
+the wave they run in), so a host already empty when the plan is made (shelved VMs, ended ones) goes
+off as in Watcher, less the hosts the budget holds on. The per-host power-cycle budget
+(``pipeline.CycleBudget``) reads the engine's own record of switch-offs at every step
+(``StepView.switch_offs``): a host with no switch-off left in the last 24 h is not switched on,
+neither by the solver nor by the scheduler that brings deferred VMs back. That bounds every window
+only if a plan switches on no host it switched off itself, which the replay ensures as Watcher's
+plan does (a host goes off after the plan's last migration to or from it:
+``Engine._switch_off_idle``; before, a staging host emptied and filled again within one plan was
+switched off at each visit, 4 switch-offs in 24 h on 20110303 realistic with deferral). Two
+exceptions spend a held host on purpose: a VM due back by its deadline that no other host can take,
+and a new instance (a repeated day's copy) when no other host has room
+(``deferral.place_like_nova``, ``deferral.place_new``: a deadline or a request beats wear).
 
 Why a forecast: a decision holds for the next interval (5 minutes), so placing on the
 utilisation just measured invites overloads when demand rises. The forecast takes, per
