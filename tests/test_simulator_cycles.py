@@ -11,6 +11,10 @@ migration, as Watcher's plan does (``planner.hostactions``): the replay keeps a 
 empties on while a later wave still sends it a VM (``Engine._switch_off_idle``). Before, a
 staging host emptied and filled again within one plan was switched off at each visit: on
 20110303 (realistic, 150 kW solar, 30 % deferrable, 24 h) one host made 4 switch-offs in 24 h.
+
+The replay also runs the plan's own power-offs (``decision.power_offs``): a host emptied by
+shelving goes off in the plan's wave that powers it off, not only when it is a migration's
+source, which the property tests above exercise too (geyser's plans, deferrable VMs).
 """
 
 from __future__ import annotations
@@ -195,3 +199,135 @@ def test_a_plan_switches_each_host_off_at_most_once_and_never_on_after(data, pla
     for host, offs in enumerate(engine.meter.host_off_times_s):
         assert len(offs) <= 1, f"h{host} switched off at {offs} within one plan"
     assert result.host_power_ons <= sum(1 for h in range(3) if h not in hosts)  # only hosts off from the start
+
+
+@dataclass
+class ShelveThenPlan(OnePlan):
+    """Shelves VM 1 (alone on h1) at the first decision, so h1 is empty but powered, and answers
+    ``plan`` with ``power_offs`` as the geyser policy reads them from its plan (entry i once i
+    waves have ended); brings VM 1 back at the fourth decision (the book's Nova places it)."""
+
+    offs: list[set[int]] = field(default_factory=list)
+    power_offs: list[set[int]] = field(default_factory=list)  # the last plan's, as the engine reads them
+
+    def decide(self, view):
+        self.power_offs = self.offs if view.step == 1 else [set()]
+        return super().decide(view)
+
+    def defer(self, view, book):
+        step = view.step
+        return DeferralAnswer([1] if step == 1 else [], [1] if step == 4 else [])
+
+
+def _shelve_replay(plan, power_offs, plans="run-to-end", switches_off=True):
+    dc = replace(tiny_dc(hosts=3, vms=3, host_ram_mb=80_000.0), vm_ram_mb=np.full(3, 625.0))
+    policy = ShelveThenPlan(hosts=(0, 1, 2), plan=plan, offs=power_offs, switches_off_empty_hosts=switches_off)
+    setup = DeferralSetup(np.array([False, True, False]), 24 * 3600.0)
+    engine = Engine(Trace(dc.vm_names, np.full((3, 8), 0.3), STEP_S, "hand"), dc, policy,
+                    fidelity("realistic", plans), deferral=setup)
+    return engine, engine.run()
+
+
+def test_a_host_emptied_by_shelving_goes_off_when_the_plan_powers_it_off_not_when_a_migration_leaves_it():
+    """h1 is emptied by shelving, not by a migration: before, the replay left it on (idle, 100 W)
+    until the VM came back; Watcher's plan powers it off in its wave (``planner.hostactions``)."""
+    wave_s = 10.0  # 625 MB at 62.5 MB/s
+    plan = [[Migration(0, 2)], [Migration(2, 0)]]
+    engine, result = _shelve_replay(plan, [set(), set(), {1}])  # after the last wave
+    assert engine.meter.host_off_times_s[1] == [STEP_S + 2 * wave_s]
+    engine, _ = _shelve_replay(plan, [set(), {1}, set()])  # with the second wave
+    assert engine.meter.host_off_times_s[1] == [STEP_S + wave_s]
+    engine, plain = _shelve_replay([], [{1}])  # a plan of host actions only: at the decision
+    assert engine.meter.host_off_times_s[1] == [STEP_S]
+    # off, h1 draws nothing until VM 1 comes back at the fourth decision (booting it): 3 intervals
+    # at 100 W idle less than a plan that leaves it on
+    _, left_on = _shelve_replay([], [set()])
+    assert (left_on.energy_kwh - plain.energy_kwh) * 3.6e6 == pytest.approx(3 * STEP_S * 100.0)
+    assert plain.host_power_ons == 1 and left_on.host_power_ons == 0
+
+
+def test_a_plan_that_may_not_power_off_leaves_the_emptied_host_on():
+    """The decision forbids power-off (``allow_power_off`` false: ``switches_off_empty_hosts``)."""
+    engine, _ = _shelve_replay([], [{1}], switches_off=False)
+    assert engine.meter.host_off_times_s[1] == []
+
+
+def test_a_dropped_waves_power_offs_are_dropped_with_it():
+    """``--plans drop``: a power-off due after a wave the next decision drops never runs (the next
+    plan has its own). v0's 20,000 MB take 320 s, so wave 2 is still pending at 600 s."""
+    dc_plan = [[Migration(0, 2)], [Migration(2, 0)]]
+    engine, result = _shelve_replay(dc_plan, [set(), set(), {1}], plans="drop")
+    assert engine.meter.host_off_times_s[1] == [STEP_S + 2 * 10.0]  # the plan ended in its interval
+    dc = replace(tiny_dc(hosts=3, vms=3, host_ram_mb=80_000.0), vm_ram_mb=np.array([20_000.0, 625.0, 625.0]))
+    policy = ShelveThenPlan(hosts=(0, 1, 2), plan=[[Migration(0, 2)], [Migration(2, 0)]], offs=[set(), set(), {1}])
+    engine = Engine(Trace(dc.vm_names, np.full((3, 8), 0.3), STEP_S, "hand"), dc, policy,
+                    fidelity("realistic", "drop"), deferral=DeferralSetup(np.array([False, True, False]), 86400.0))
+    result = engine.run()
+    assert result.migrations_dropped == 1 and engine.meter.host_off_times_s[1] == []
+
+
+def test_cloudsim_replays_ignore_the_plans_power_offs():
+    """An empty host draws nothing in ``cloudsim`` already; its replay stays CloudSim's."""
+    dc = replace(tiny_dc(hosts=3, vms=3, host_ram_mb=80_000.0), vm_ram_mb=np.full(3, 625.0))
+    runs = []
+    for offs in ([set()], [{1}]):
+        policy = ShelveThenPlan(hosts=(0, 1, 2), plan=[], offs=offs)
+        engine = Engine(Trace(dc.vm_names, np.full((3, 8), 0.3), STEP_S, "hand"), dc, policy,
+                        fidelity("cloudsim"), deferral=DeferralSetup(np.array([False, True, False]), 86400.0))
+        runs.append((engine.run(), engine.meter.host_off_times_s))
+    assert runs[0][0].series.as_dict() | {"step_s": []} == runs[1][0].series.as_dict() | {"step_s": []}
+    assert runs[0][1] == runs[1][1]
+
+
+def test_geysers_realistic_replay_switches_off_the_hosts_its_plan_finds_empty():
+    """The geyser policy's own plans: dark for the first hour, then enough supply, 4 of 6 VMs
+    deferrable. Shelving empties hosts the plan does not migrate from; a host a decision's plan
+    finds empty (after the decision's shelving) and may power off is off by the next decision,
+    unless it runs or receives a VM again or the power-cycle budget holds it on. Before the replay
+    ran the plan's power-offs, the shelved VMs' hosts stayed on and idle until their VMs came back
+    (4 of them at each decision of the dark hour)."""
+    from watcher_geyser.signal.series import parse_time
+
+    vms = 6
+    names = tuple(f"vm-{i}" for i in range(vms))
+    util = np.random.default_rng(3).uniform(0.05, 0.6, size=(vms, 14))
+    trace = Trace(names, util, STEP_S, "random")
+    dc = planetlab(names, hosts=vms)
+    start_s = parse_time("2026-06-21T00:00:00Z")
+    supply_w = [0.0] * 5 + [5000.0] * 10
+    times = start_s + np.arange(len(supply_w)) * 3 * STEP_S - STEP_S
+    feed = SignalFeed(Series.build(times, supply_w, Unit.WATTS, np.full(len(supply_w), 3 * STEP_S), origin="t"),
+                      start_s)
+    policy = GeyserPolicy(signal=feed)
+    policy.settings = policy.settings.with_solve(deterministic=True)
+    found: list[set[int]] = [set()]  # the hosts the last plan found empty, if it could power them off
+    left_on: list[tuple[int, set[int]]] = []
+    defer, decide = policy.defer, policy.decide
+
+    def empty_on(state) -> set[int]:
+        incoming = {m.dst for m in state.inflight}
+        return {h for h in range(dc.hosts) if state.powered[h] and not state.host_vms[h] and h not in incoming}
+
+    def deferring(view, book, plan_s=0.0):  # a decision's first call, before it shelves anything
+        if plan_s == 0:
+            still = found[0] & empty_on(view.state) - _held_on(policy, view)
+            if still:
+                left_on.append((view.step, still))
+        return defer(view, book, plan_s)
+
+    def deciding(view):
+        waves = decide(view)
+        found[0] = empty_on(view.state) if policy.switches_off_empty_hosts else set()
+        return waves
+
+    policy.defer, policy.decide = deferring, deciding
+    setup = DeferralSetup(np.array([True, True, True, True, False, False]), 3 * 3600.0)
+    engine = Engine(trace, dc, policy, fidelity("realistic"), feed.available_w, None, setup)
+    result = engine.run()
+    assert result.deferred_vm_hours > 0  # hosts were emptied by shelving
+    assert left_on == []
+
+
+def _held_on(policy: GeyserPolicy, view) -> set[int]:
+    hosts = {name: h for h, name in enumerate(view.state.dc.host_names)}
+    return {hosts[name] for name in policy.hold(view).held_on}

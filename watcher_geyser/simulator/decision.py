@@ -112,3 +112,21 @@ def targets(pending: list[list[Migration]]) -> set[int]:
     staging host, or one emptied before its new instances arrive) makes one power cycle, not one
     per visit."""
     return {m.host for wave in pending for m in wave}
+
+
+def power_offs(policy: Policy, fidelity: Fidelity, n_waves: int) -> list[set[int]]:
+    """The hosts ``policy``'s last plan of ``n_waves`` migration waves powers off: entry i once i
+    of its waves have ended (the last entry after its last migration), empty sets for a policy
+    whose plan holds none (the baselines: their rule is the engine's, a source left empty goes off).
+
+    Watcher runs a plan's ``power_off`` in its wave whether or not that plan's migrations emptied
+    the host (``planner.hostactions``: a host empty from the start goes off in the plan's second
+    wave, after its ``disable``), so a host emptied by shelving goes off with the next plan, not
+    when it happens to be a migration's source. Only in realistic fidelity: in ``cloudsim`` an
+    empty host draws nothing already, and its replay stays CloudSim's."""
+    planned = getattr(policy, "power_offs", None)
+    if not planned or fidelity.zero_utilisation_is_off:
+        return [set() for _ in range(n_waves + 1)]
+    if len(planned) != n_waves + 1:
+        raise ValueError(f"policy {policy.name!r} answers {n_waves} wave(s) but power-offs for {len(planned) - 1}")
+    return [set(offs) for offs in planned]

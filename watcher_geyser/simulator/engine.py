@@ -19,6 +19,9 @@ work is left; see ``deferral``):
    energy, move the VM, update again. Hosts left empty are switched off by consolidating policies,
    once the running plan sends them nothing more (``decision.targets``: as Watcher's plan powers a
    host off after its last migration, a host it empties and fills again is not cycled in between).
+   In realistic fidelity the plan's own power-offs run too, in their wave (``decision.power_offs``):
+   a host already empty when the plan was made (emptied by shelving, or by VMs that ended) goes off
+   as Watcher's ``power_off`` action switches it off, not only when it is a migration's source.
 
 Everything a run measures is in ``RunResult`` (definitions in ``metrics``). With a watts signal
 (``available_power_w``) every policy is accounted against it, whether it follows it or not.
@@ -44,7 +47,7 @@ import numpy as np
 from watcher_geyser.simulator.arrivals import repeat_day
 from watcher_geyser.simulator.baselines import Policy
 from watcher_geyser.simulator.datacenter import DataCenter
-from watcher_geyser.simulator.decision import Decider, targets, waves
+from watcher_geyser.simulator.decision import Decider, power_offs, targets, waves
 from watcher_geyser.simulator.deferral import DeferralBook, DeferralSetup
 from watcher_geyser.simulator.fidelity import Fidelity
 from watcher_geyser.simulator.meter import Meter
@@ -97,6 +100,9 @@ class Engine:
         self.waves_dropped = 0  # migrations of waves still pending at the next decision
         #: hosts left empty while a pending wave still sends them a VM: kept on for it (``_switch_off_idle``)
         self._kept_on: set[int] = set()
+        #: the running plan's power-offs still to run: entry i before pending wave i, the last one after
+        #: its last migration (``decision.power_offs``; empty once run, or with the waves dropped)
+        self._offs: list[set[int]] = []
 
     # --- the loop -------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -155,6 +161,7 @@ class Engine:
             # Watcher's audit finds the plan ONGOING: neither strategy nor deferral runs
             skipped = self.decider.skips(bool(self._waves or state.inflight))
             moves: list[Migration] = []
+            offs_now: set[int] = set()
             if not skipped:
                 answer, after, decide_s = self.decider.decide(k, t, snap, was_on)
                 if after is not snap:  # the deferral changed the fleet
@@ -162,10 +169,12 @@ class Engine:
                     on = self.meter.record(snap)
                 moves, self._waves = waves(answer)
                 self._alive_at_plan = state.alive.copy()
+                offs_now, *self._offs = power_offs(self.policy, self.fid, len(self._waves) + bool(moves))
             # measured as the decision found it, asked or skipped: nothing decided is carried to this row
             overloaded = int((snap.host_sla_cause == SlaCause.OVERLOAD).sum())
             self._start(moves, t)
-            released = self._switch_off_idle(self._kept_on)  # kept on for waves dropped: off unless sent a VM now
+            # kept on for waves dropped: off unless sent a VM now; and the plan's first power-offs
+            released = self._switch_off_idle(self._kept_on | offs_now)
             if moves or released:
                 snap = state.snapshot(t)
                 on = self.meter.record(snap)
@@ -185,7 +194,7 @@ class Engine:
             self.meter.series.migrations[-1] += self.migrations - before
             if not fid.plan_runs_to_end:  # the next decision replans: what is left of this plan is dropped
                 self.waves_dropped += sum(len(w) for w in self._waves)
-                self._waves = []
+                self._waves, self._offs = [], []  # the plan's later power-offs with them: the next plan has its own
             solver_times.append(0.0 if skipped else float(getattr(stats, "solver_s", decide_s)))
             planner_times.append(float(getattr(stats, "planner_s", 0.0)))
             step_times.append(time.perf_counter() - step_start)
@@ -227,30 +236,40 @@ class Engine:
             end_s = min(m.end_s for m in due)
             group = sorted((m for m in due if m.end_s == end_s), key=lambda m: m.seq)
             prev, prev_on, was_on = self._complete(end_s, group, prev, prev_on, was_on)
-            if self._waves and not state.inflight:  # the wave is done: the next one starts now
-                self._start(self._next_wave(), end_s)
-                self._switch_off_idle(self._kept_on)  # a host kept on for a migration passed over
+            # the wave is done: the next one starts now, or the plan's last power-offs run
+            if not state.inflight and (self._waves or (self._offs and self._offs[-1])):
+                wave, offs = self._next_wave()
+                self._start(wave, end_s)
+                self._switch_off_idle(self._kept_on | offs)  # and a host kept on for a migration passed over
                 snap = state.snapshot(end_s)
                 on = self.meter.record(snap)
                 self.meter.acc.close_time(on)
-                prev, prev_on = snap, on
+                self.meter.count_switches(was_on, on, end_s)
+                prev, prev_on, was_on = snap, on, on
 
-    def _next_wave(self) -> list[Migration]:
+    def _next_wave(self) -> tuple[list[Migration], set[int]]:
         """The next pending wave, less the migrations of VMs that left while the plan ran (a deferrable
         VM whose work ended, a VM retired idle): Nova has deleted the instance, so Watcher's migration
         of it does not run, and the plan goes on. A wave left empty is passed over. The policy's own
         answer is still checked in full (``_start``): only a later wave can meet a VM gone meanwhile,
-        which the longer plans of Watcher's parallelism (2 at a time, 1 per host) made happen."""
+        which the longer plans of Watcher's parallelism (2 at a time, 1 per host) made happen.
+        With it, the plan's power-offs due by then (``_offs``): those before it and any passed over,
+        or, with no wave left, those after the plan's last migration."""
         alive, planned = self.state.alive, self._alive_at_plan
 
         def gone(m: Migration) -> bool:  # an index the policy got wrong is left to ``_start``'s error
             return 0 <= m.vm < self.dc.vms and bool(planned[m.vm]) and not alive[m.vm]
 
+        offs: set[int] = set()
         while self._waves:
+            if self._offs:
+                offs |= self._offs.pop(0)
             wave = [m for m in self._waves.pop(0) if not gone(m)]
             if wave:
-                return wave
-        return []
+                return wave, offs
+        offs.update(*self._offs)
+        self._offs = []
+        return [], offs
 
     def _complete(self, end_s: float, group: list[InFlight], prev: Snapshot, prev_on: np.ndarray, was_on):
         """Update all hosts at ``end_s``, move the VMs of ``group``, update again."""

@@ -12,19 +12,21 @@ cloudsim fidelity's waves are unlimited, as CloudSim starts every migration at o
 replays a PlanetLab day as Watcher's 10 s does (docs/design/simulator-cloudsim-fidelity.md, "The
 solver's time per step", has what a shorter limit changes and what each costs).
 
-Power-off follows the settings: in realistic fidelity a host emptied while the decision
-forbids power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in
-CloudSim, whatever the decision. The per-host power-cycle budget (``pipeline.CycleBudget``)
-reads the engine's own record of switch-offs at every step (``StepView.switch_offs``): a host
-with no switch-off left in the last 24 h is not switched on, neither by the solver nor by
-the scheduler that brings deferred VMs back. That bounds every window only if a plan switches
-on no host it switched off itself, which the replay ensures as Watcher's plan does (a host
-goes off after the plan's last migration to or from it: ``Engine._switch_off_idle``; before,
-a staging host emptied and filled again within one plan was switched off at each visit, 4
-switch-offs in 24 h on 20110303 realistic with deferral). Two exceptions spend a held host
-on purpose: a VM due back by its deadline that no other host can take, and a new instance
-(a repeated day's copy) when no other host has room (``deferral.place_like_nova``,
-``deferral.place_new``: a deadline or a request beats wear).
+Power-off follows the settings: in realistic fidelity a host emptied while the decision forbids
+power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in CloudSim,
+whatever the decision. The plan's ``power_off`` actions are handed to the engine (``power_offs``, by
+the wave they run in), so a host already empty when the plan is made (shelved VMs, ended ones) goes
+off as in Watcher, less the hosts the budget holds on. The per-host power-cycle budget
+(``pipeline.CycleBudget``) reads the engine's own record of switch-offs at every step
+(``StepView.switch_offs``): a host with no switch-off left in the last 24 h is not switched on,
+neither by the solver nor by the scheduler that brings deferred VMs back. That bounds every window
+only if a plan switches on no host it switched off itself, which the replay ensures as Watcher's
+plan does (a host goes off after the plan's last migration to or from it:
+``Engine._switch_off_idle``; before, a staging host emptied and filled again within one plan was
+switched off at each visit, 4 switch-offs in 24 h on 20110303 realistic with deferral). Two
+exceptions spend a held host on purpose: a VM due back by its deadline that no other host can take,
+and a new instance (a repeated day's copy) when no other host has room
+(``deferral.place_like_nova``, ``deferral.place_new``: a deadline or a request beats wear).
 
 Why a forecast: a decision holds for the next interval (5 minutes), so placing on the
 utilisation just measured invites overloads when demand rises. The forecast takes, per
@@ -65,6 +67,7 @@ from watcher_geyser.pipeline import (
     cpu_window,
     run,
 )
+from watcher_geyser.planner.actions import ActionKind
 from watcher_geyser.signal import Decision, PolicyConfig, Series, SignalPolicy
 from watcher_geyser.simulator.baselines import DecisionStats, pabfd_initial, start_from_scenario
 from watcher_geyser.simulator.decision import targets
@@ -138,6 +141,9 @@ class GeyserPolicy:
     #: it ends (``decision.Decider.decide``), as Watcher's strategy does with the planner's estimate
     plan_s: float = field(default=0.0, repr=False)
     _decided_at: float | None = field(default=None, repr=False)  # the time of the last ``decide``
+    #: the last plan's power-offs (host indices): entry i once i of its migration waves have ended,
+    #: the last entry after its last migration (``Engine``: already empty hosts too, as Watcher's plan)
+    power_offs: list[set[int]] = field(default_factory=list, repr=False)
 
     @classmethod
     def with_params(cls, **kwargs) -> GeyserPolicy:
@@ -171,13 +177,19 @@ class GeyserPolicy:
         self.switches_off_empty_hosts = settings.plan.allow_power_off
         result = run(fleet, settings)
         vm_index, host_index = _indices(state)
-        waves = []
+        waves: list[list[Migration]] = []
+        self.power_offs = [set()]
         for wave in result.plan.waves:
+            # a host action runs when its wave starts: once the migration waves before it have ended
+            self.power_offs[-1] |= {host_index[a.host] for a in wave if a.kind is ActionKind.POWER_OFF}
             migrations = [
                 Migration(vm_index[a.instance], host_index[a.destination]) for a in wave if a.kind.is_migration
             ]
             if migrations:
                 waves.append(migrations)
+                self.power_offs.append(set())
+        held_on = {host_index[name] for name in self.hold(view).held_on}  # no switch-off left: stays on
+        self.power_offs = [offs - held_on for offs in self.power_offs]
         self.plan_s = replay_s(state, waves, self.switches_off_empty_hosts)
         planner_s = result.plan.plan_seconds
         stats = DecisionStats(solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s,
