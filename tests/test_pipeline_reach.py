@@ -10,9 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.builders import fleet, host, swap_pair_fleet, vm
+from watcher_geyser.commands.plan_report import why_no_actions
 from watcher_geyser.fleet import Fleet
-from watcher_geyser.pipeline import DEFAULTS, Result, run
-from watcher_geyser.planner import problem_limits, replay
+from watcher_geyser.pipeline import DEFAULTS, Result, problem, run
+from watcher_geyser.pipeline.reach import reached_target
+from watcher_geyser.planner import Plan, UndoneMove, UndoneReason, problem_limits, replay
+from watcher_geyser.solver import Problem, solve
 from watcher_geyser.summary import target_summary
 
 
@@ -82,3 +85,41 @@ def test_reported_after_watts_are_those_the_plan_reaches(seed, n_hosts, n_instan
         allow_power_off=power_off)
     result = run(priced, settings_)
     assert target_summary(result.target)["watts_after"] == round(_replayed_watts(result.target.fleet, result), 1)
+    # the bound reported holds for the operator's problem: at most the answer, and at most an unpinned answer
+    assert result.target.bounds.watts_w <= result.target.watts_w + 1e-6
+    if result.unreached is not None:
+        assert result.target.bounds.watts_w <= solve(problem(priced, settings_), method="auto").watts_w + 1e-6
+
+
+def test_the_swap_pair_reports_the_bound_of_the_operators_problem_and_why_nothing_moves():
+    """The re-solve pins the swap where it is; its problem's bound (the current 261 W) is no bound for the
+    operator's, whose unpinned answer reaches 232 W on paper: the bound reported is the first solve's, at
+    most both, and the closing line says a better target exists but cannot be reached, not "no better one"."""
+    fleet = swap_pair_fleet()
+    settings_ = DEFAULTS.with_solve(method="auto", deterministic=True, time_limit_s=5)
+    unpinned = solve(problem(fleet, settings_), method="auto")
+    result = run(fleet, settings_)
+    assert result.unreached is not None and "cannot be reached in a safe order" in result.unreached
+    assert result.target.bounds.watts_w <= unpinned.watts_w + 1e-6 < result.target.watts_w
+    assert result.target.bounds.watts_w <= result.target.watts_w
+    if not result.plan.actions:
+        why = why_no_actions(fleet, result)
+        assert "cannot be reached in a safe order" in why and "found no better one" not in why
+
+
+def test_a_relief_move_left_undone_leaves_its_host_unrelieved_with_the_planners_reason():
+    """'hot' is relieved by the target; if the plan leaves its moves off undone, the placement reached
+    keeps it hot: it is named unrelieved with each move and why, and no longer relieved."""
+    instances = [vm(f"v{i}", "hot", vcpus=4, memory_mb=2048, cpu_util=1.0) for i in range(6)]
+    target = solve(Problem(fleet([host("hot"), host("cool")], instances), ceiling=1.0, cpu_ceiling=1.0,
+                           time_limit_s=2), method="greedy")
+    assert "hot" in target.relieved and target.migrations
+    moves = [UndoneMove(i.uuid, i.name, "hot", target.fleet.hosts[target.placement[v]].name, UndoneReason.DEADLOCK,
+                        "blocked in a cycle, no staging host has room")
+             for v, i in enumerate(target.fleet.instances) if target.moved[v]]
+    reached = reached_target(target, Plan(waves=[], left_undone=moves))
+    assert reached.migrations == 0 and reached.relieved == ()
+    assert "left undone" in reached.unrelieved["hot"] and moves[0].instance_name in reached.unrelieved["hot"]
+    assert any(m.startswith("host hot stays above its relief limit") for m in reached.messages)
+    assert reached.bounds.watts_w <= reached.watts_w and reached.bounds.hosts <= reached.hosts_on
+    assert reached.bounds.migration_cost_mb <= reached.memory_moved_mb

@@ -109,6 +109,9 @@ def why_no_actions(fleet: Fleet, result: Result) -> str | None:
                 "is plentiful no watts are worth a migration (watts above the supply come first, then memory moved)")
     cpu = "none" if limits.cpu_ceiling is None else f"{limits.cpu_ceiling:g}"
     target = result.target
+    if result.unreached is not None:
+        return (f"no placement better than the current one can be reached in a safe order ({target.status}, watts "
+                f"within {target.gap:.2%} of the lower bound): {result.unreached}")
     if target.unrelieved:
         return (f"{len(target.unrelieved)} host(s) stay above their limits and relief found no move for them under "
                 f"ceiling {limits.ceiling:g}, CPU ceiling {cpu} (NOT RELIEVED says why, and the fix, for each)")

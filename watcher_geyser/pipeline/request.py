@@ -9,7 +9,7 @@ import numpy as np
 from watcher_geyser.fleet import Fleet
 from watcher_geyser.names import listed
 from watcher_geyser.pipeline.margin import host_cpu_ceilings
-from watcher_geyser.pipeline.reach import pinned_uuids, reached_target, undone_named
+from watcher_geyser.pipeline.reach import operator_bounds, pinned_uuids, reached_target, undone_named
 from watcher_geyser.pipeline.settings import Limits, Settings
 from watcher_geyser.planner import Plan, plan
 from watcher_geyser.solver import Problem, Target, solve
@@ -24,6 +24,9 @@ class Result:
     target: Target
     plan: Plan
     settings: Settings
+    #: The note of a re-solve whose first target the plan could not reach (``pipeline/reach.py``),
+    #: None when there was none: a shell saying why nothing moves names it, not "no better placement".
+    unreached: str | None = None
 
     @property
     def messages(self) -> tuple[str, ...]:
@@ -89,6 +92,7 @@ def run(fleet: Fleet, settings: Settings) -> Result:
     best, best_moves = reached_target(target, moves), moves
     solve_s, plan_s = target.solve_seconds, moves.plan_seconds
     pins: frozenset[str] = frozenset()
+    unreached = None
     for _ in range(MAX_RESOLVES):
         if not moves.left_undone or pinned_uuids(moves) <= pins:
             break
@@ -101,9 +105,12 @@ def run(fleet: Fleet, settings: Settings) -> Result:
         kept = objective_key(objective, again.placement) <= objective_key(objective, best.placement)
         if kept:
             best, best_moves = again, moves
-        best = replace(best, messages=(*best.messages, _resolved_note(first, undone, again, kept)))
+        unreached = _resolved_note(first, undone, again, kept)
+        best = replace(best, messages=(*best.messages, unreached))
+    if best is not first:  # reached short of it, or re-solved: bounds of the operator's problem, not a pinned one
+        best = replace(best, bounds=operator_bounds(first, best))
     best_moves.plan_seconds = plan_s
-    return Result(replace(best, solve_seconds=solve_s), best_moves, settings)
+    return Result(replace(best, solve_seconds=solve_s), best_moves, settings, unreached)
 
 
 def _solve(fleet: Fleet, settings: Settings, pinned: frozenset[str]) -> Target:
