@@ -79,6 +79,7 @@ def run(fleet: Fleet, settings: Settings) -> Result:
         allow_power_off=p.allow_power_off,
         timing=p.timing,
         stage_on_emptied_hosts=p.stage_on_emptied_hosts,
+        keep_on=settings.limits.keep_on_reasons(),
     )
     return Result(target, moves, settings)
 
