@@ -9,9 +9,11 @@ import numpy as np
 from watcher_geyser.fleet import Fleet
 from watcher_geyser.names import listed
 from watcher_geyser.pipeline.margin import host_cpu_ceilings
+from watcher_geyser.pipeline.reach import pinned_uuids, reached_target, undone_named
 from watcher_geyser.pipeline.settings import Limits, Settings
 from watcher_geyser.planner import Plan, plan
 from watcher_geyser.solver import Problem, Target, solve
+from watcher_geyser.solver.budget import objective_key
 from watcher_geyser.solver.relief import for_want_of_room, unrelieved_message
 
 
@@ -28,10 +30,13 @@ class Result:
         return self.settings.notes + tuple(self.target.messages) + tuple(self.plan.messages)
 
 
-def problem(fleet: Fleet, settings: Settings) -> Problem:
-    """The solver's request for ``fleet`` under ``settings`` (``keep_on`` anchored, ``keep_off`` left out)."""
+def problem(fleet: Fleet, settings: Settings, pinned: frozenset[str] = frozenset()) -> Problem:
+    """The solver's request for ``fleet`` under ``settings`` (``keep_on`` anchored, ``keep_off`` left out,
+    the instances of ``pinned`` (uuids) kept where they are)."""
     lim, sol = settings.limits, settings.solve
     fleet = anchor(without_off_hosts(fleet, lim.keep_off), lim.keep_on)
+    if pinned:
+        fleet = _locked(fleet, {i for i, inst in enumerate(fleet.instances) if inst.uuid in pinned})
     return Problem(
         fleet,
         ceiling=lim.ceiling,
@@ -68,11 +73,47 @@ def packing_ceilings(fleet: Fleet, limits: Limits) -> tuple[float, float | np.nd
     return limits.ceiling, limits.cpu_ceiling if hosts is None else np.asarray(hosts, dtype=np.float64)
 
 
+#: Re-solves when a plan leaves moves undone (``pipeline/reach.py``). One: each pins the moves the
+#: last plan left undone, a second would pin those of a target already solved around them, and each
+#: costs a solve (up to its time limit) at every step of a simulated day where it happens.
+MAX_RESOLVES = 1
+
+
 def run(fleet: Fleet, settings: Settings) -> Result:
-    """Solve and plan ``fleet`` under ``settings``."""
-    target = held_off_reasons(fleet, solve(problem(fleet, settings), method=settings.solve.method), settings.limits)
+    """Solve and plan ``fleet`` under ``settings``; where the plan leaves moves undone, re-solve
+    with those instances pinned where they are and keep the better placement reached
+    (``pipeline/reach.py``). The result's target is always the placement its plan reaches."""
+    target = _solve(fleet, settings, frozenset())
+    moves = _plan(target, settings)
+    first, objective = target, target.problem
+    best, best_moves = reached_target(target, moves), moves
+    solve_s, plan_s = target.solve_seconds, moves.plan_seconds
+    pins: frozenset[str] = frozenset()
+    for _ in range(MAX_RESOLVES):
+        if not moves.left_undone or pinned_uuids(moves) <= pins:
+            break
+        undone = moves
+        pins |= pinned_uuids(moves)
+        target = _solve(fleet, settings, pins)
+        moves = _plan(target, settings)
+        solve_s, plan_s = solve_s + target.solve_seconds, plan_s + moves.plan_seconds
+        again = reached_target(target, moves)
+        kept = objective_key(objective, again.placement) <= objective_key(objective, best.placement)
+        if kept:
+            best, best_moves = again, moves
+        best = replace(best, messages=(*best.messages, _resolved_note(first, undone, again, kept)))
+    best_moves.plan_seconds = plan_s
+    return Result(replace(best, solve_seconds=solve_s), best_moves, settings)
+
+
+def _solve(fleet: Fleet, settings: Settings, pinned: frozenset[str]) -> Target:
+    return held_off_reasons(fleet, solve(problem(fleet, settings, pinned), method=settings.solve.method),
+                            settings.limits)
+
+
+def _plan(target: Target, settings: Settings) -> Plan:
     p = settings.plan
-    moves = plan(
+    return plan(
         target,
         parallelism=p.parallelism,
         per_host_parallelism=p.per_host_parallelism,
@@ -81,7 +122,15 @@ def run(fleet: Fleet, settings: Settings) -> Result:
         stage_on_emptied_hosts=p.stage_on_emptied_hosts,
         keep_on=settings.limits.keep_on_reasons(),
     )
-    return Result(target, moves, settings)
+
+
+def _resolved_note(first: Target, undone: Plan, again: Target, kept: bool) -> str:
+    """What the re-solve found and which answer was kept."""
+    outcome = (f"kept its answer ({again.migrations} move(s) reached, {again.watts_w:,.0f} W)" if kept else
+               f"its answer ({again.watts_w:,.0f} W reached) was no better: kept what the first plan reaches")
+    return (f"the solver's target ({first.migrations} move(s), {first.watts_w:,.0f} W) cannot be reached in a safe "
+            f"order: {len(undone.left_undone)} move(s) left undone ({undone_named(undone)}); re-solved with those "
+            f"instances pinned where they are and {outcome}")
 
 
 def held_off_reasons(fleet: Fleet, target: Target, limits: Limits) -> Target:
@@ -146,10 +195,14 @@ def anchor(fleet: Fleet, keep_on: frozenset[str]) -> Fleet:
             j = best.get(inst.host)
             if j is None or fleet.cpu_used[i] < fleet.cpu_used[j]:
                 best[inst.host] = i
-    pins = set(best.values())
-    if not pins:
+    return _locked(fleet, set(best.values()))
+
+
+def _locked(fleet: Fleet, rows: set[int]) -> Fleet:
+    """``fleet`` with the instances at ``rows`` locked where they are (itself when there are none)."""
+    if not rows:
         return fleet
-    instances = [replace(inst, locked=True) if i in pins else inst for i, inst in enumerate(fleet.instances)]
-    anchored = Fleet.build(fleet.hosts, instances, fleet.server_groups, fleet.default_cpu_util)
-    anchored.share_host_arrays(fleet)  # the same hosts
-    return anchored
+    instances = [replace(inst, locked=True) if i in rows else inst for i, inst in enumerate(fleet.instances)]
+    locked = Fleet.build(fleet.hosts, instances, fleet.server_groups, fleet.default_cpu_util)
+    locked.share_host_arrays(fleet)  # the same hosts
+    return locked

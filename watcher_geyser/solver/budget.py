@@ -37,6 +37,17 @@ def first_term_w(problem: Problem, watts_w: float) -> float:
     return max(watts_w, problem.power_budget_w)
 
 
+def objective_key(problem: Problem, placement: np.ndarray) -> tuple[float, float, int, float]:
+    """The first four terms of the ranking above for ``placement`` of ``problem.fleet``, compared as a
+    tuple (smaller is better): the portfolio ranks its candidates by it, and ``pipeline.run`` ranks the
+    placement a plan reaches against a re-solved answer's by it."""
+    fleet = problem.fleet
+    moved = placement != fleet.placement
+    watts = fleet.watts(placement)
+    return (round(first_term_w(problem, watts), 6), float(fleet.demand[moved, RAM].sum()), int(moved.sum()),
+            round(watts, 6))
+
+
 def fit_to_supply(problem: Problem, placement: np.ndarray) -> np.ndarray:
     """``placement`` with emptied hosts given back, the most memory first, while the
     answer's watts stay within ``problem.power_budget_w`` (unchanged without a budget)."""

@@ -27,7 +27,7 @@ from watcher_geyser import bounds
 from watcher_geyser.fleet import RAM, VCPU
 from watcher_geyser.joint_bound import joint_watts_lower_bound
 from watcher_geyser.solver.anytime import improve_neighbourhoods, polish
-from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply, wear
+from watcher_geyser.solver.budget import budget_message, first_term_w, fit_to_supply, objective_key, wear
 from watcher_geyser.solver.checks import check_placement
 from watcher_geyser.solver.clock import Clock
 from watcher_geyser.solver.eject import empty_by_ejection
@@ -317,14 +317,7 @@ class _Candidate:
         self.placement = placement
         self.status = status
         self.found_by = found_by  # the pass that made it (``problem.PASSES``): ``Target.found_by`` if it wins
-        moved = placement != fleet.placement
-        watts = fleet.watts(placement)
-        self.key = (
-            round(first_term_w(ws.problem, watts), 6),
-            float(fleet.demand[moved, RAM].sum()),
-            int(moved.sum()),
-            round(watts, 6),
-        )
+        self.key = objective_key(ws.problem, placement)
         self.problem = ws.problem
         self.hosts_on = int(fleet.occupied(placement).sum())
         self.tolerance = ws.problem.watts_tolerance
