@@ -104,6 +104,53 @@ def test_a_host_out_of_power_cycles_is_not_emptied_but_may_be_relieved():
     assert result.target.fleet.occupied(result.target.placement)[1]
 
 
+
+def _held_on_empty(budget: int = 2):
+    """h0 and h1 busy, h2 empty and on, its two switch-offs of the day spent (switched on by hand since)."""
+    f = fleet([host("h0"), host("h1"), host("h2")], [vm("a", "h0"), vm("b", "h1")])
+    hold = CycleBudget(budget).hold(10 * 3600.0, [("h0", True), ("h1", True), ("h2", True)],
+                                    {"h2": [3600.0 * (k + 1) for k in range(budget)]})
+    return f, hold
+
+
+def _host_actions(result, name: str) -> list[str]:
+    return [a.kind.value for wave in result.plan.waves for a in wave if a.host == name and not a.kind.is_migration]
+
+
+def test_an_empty_host_the_budget_holds_on_stays_on_and_enabled_and_the_plan_says_why():
+    f, hold = _held_on_empty()
+    assert set(hold.held_on) == {"h2"}
+    fast = Settings().with_solve(time_limit_s=2).with_plan(allow_power_off=True)
+    free = run(f, fast)  # no history: h2 goes off (disabled first), and so does the host emptied
+    assert "power_off" in _host_actions(free, "h2")
+    held = run(f, hold.apply(fast))
+    assert _host_actions(held, "h2") == []  # neither disabled nor switched off: on, and room for what comes
+    offs = [a.host for wave in held.plan.waves for a in wave if a.kind.value == "power_off"]
+    assert len(offs) == 1 and offs[0] in {"h0", "h1"}  # the host consolidation empties still goes off
+    assert "host h2 stays on: no switch-off left in 24 h (budget 2)" in held.messages
+    # without power-off, an empty host is disabled as before, held or not, and nothing is noted
+    kept = run(f, hold.apply(fast.with_plan(allow_power_off=False)))
+    assert _host_actions(kept, "h2") == ["disable"]
+    assert not [m for m in kept.messages if "stays on" in m]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(["empty", "one", "two"]), min_size=2, max_size=5), st.data())
+def test_no_plan_switches_off_or_disables_a_host_held_on(loads, data):
+    """Whatever the fleet, no host of ``keep_on`` gets a ``power_off`` or a ``disable`` when power-off is allowed."""
+    hosts = [host(f"h{i}") for i in range(len(loads))]
+    count = {"empty": 0, "one": 1, "two": 2}
+    vms = [vm(f"v{i}{k}", f"h{i}") for i, load in enumerate(loads) for k in range(count[load])]
+    keep_on = frozenset(data.draw(st.sets(st.sampled_from([h.name for h in hosts]))))
+    result = run(fleet(hosts, vms), Settings().with_solve(time_limit_s=1, deterministic=True)
+                 .with_plan(allow_power_off=True).with_limits(keep_on=keep_on))
+    actions = [a for wave in result.plan.waves for a in wave]
+    assert not [a for a in actions if a.host in keep_on and a.kind.value in {"power_off", "disable"}]
+    # and only those: every other host empty now that receives nothing still goes off
+    received = {a.destination for a in actions if a.kind.is_migration}
+    spare = {f"h{i}" for i, load in enumerate(loads) if load == "empty"} - keep_on - received
+    assert spare <= {a.host for a in actions if a.kind.value == "power_off"}
+
 def test_a_host_out_of_power_cycles_that_is_off_is_never_switched_on():
     f = fleet([host("h0"), host("h1", state="off"), host("h2", state="off")],
               [vm(name, "h0", cpu_util=1.0, vcpus=6) for name in "abc"])  # 18 busy cores on 16

@@ -24,7 +24,9 @@ for deferred work skips it too).
 A host that is *on* with no switch-off left was switched on outside the rule (an operator,
 or while the record could not be read), or its last switch-off is already planned (a shell
 may count approved switch-offs before they happen). It is held on (``Limits.keep_on``: ``pipeline.run``
-anchors one instance so the solver cannot empty it; relief may still move the others).
+anchors one instance so the solver cannot empty it; relief may still move the others; and
+when it is empty already, the plan neither disables nor switches it off, saying
+"host X stays on: no switch-off left in 24 h (budget N)", ``planner.hostactions``).
 
 **Where the record comes from.** Each shell hands in the switch-offs as they happened, so
 nothing is kept between decisions but the record itself: the simulator its engine's log
@@ -65,7 +67,8 @@ class Hold:
         if not self.held_off and not self.held_on:
             return settings
         held = settings.with_limits(keep_off=settings.limits.keep_off | frozenset(self.held_off),
-                                    keep_on=settings.limits.keep_on | frozenset(self.held_on))
+                                    keep_on=settings.limits.keep_on | frozenset(self.held_on),
+                                    cycle_budget=(self.max_per_day, self.window_s))
         return held.noted(*self.notes())
 
     def notes(self) -> tuple[str, ...]:

@@ -127,6 +127,7 @@ def _plan(target: Target, settings: Settings) -> Plan:
         allow_power_off=p.allow_power_off,
         timing=p.timing,
         stage_on_emptied_hosts=p.stage_on_emptied_hosts,
+        keep_on=settings.limits.keep_on_reasons(),
     )
 
 

@@ -35,7 +35,9 @@ class Limits:
     ask for. ``relieve``: hosts above their relief limit shed first (``Problem.relieve``).
     ``keep_on`` names hosts that must not be emptied and ``keep_off`` hosts that must not be
     switched on (their power-cycle budget for the day is spent; see ``pipeline.cycles``);
-    ``switch_offs_left`` what each host's budget has left (hosts not named: not limited).
+    ``switch_offs_left`` what each host's budget has left (hosts not named: not limited);
+    ``cycle_budget`` that budget as (switch-offs per window, window in s), for the plan's notes on
+    the hosts it keeps on (None: ``keep_on`` comes from elsewhere).
     ``swap_payback_s``: how long a placement is expected to stand, over which a swap must save
     what its two migrations cost (``Problem.swap_payback_s``; 0: no swaps).
     """
@@ -56,6 +58,7 @@ class Limits:
     keep_on: frozenset[str] = frozenset()
     keep_off: frozenset[str] = frozenset()
     switch_offs_left: Mapping[str, int] = field(default_factory=dict)
+    cycle_budget: tuple[int, float] | None = None
 
     def __post_init__(self) -> None:
         for name in ("ceiling", "signal_ceiling_min", "signal_ceiling_max"):
@@ -81,6 +84,15 @@ class Limits:
         if self.cpu_ceiling is None:
             return None
         return min(1.0, self.cpu_ceiling + self.relief_margin)
+
+    def keep_on_reasons(self) -> dict[str, str]:
+        """Each host of ``keep_on`` -> why it stays on, for the plan's notes."""
+        if self.cycle_budget is None:
+            why = "held on (keep_on)"
+        else:
+            per_window, window_s = self.cycle_budget
+            why = f"no switch-off left in {window_s / 3600:g} h (budget {per_window})"
+        return dict.fromkeys(sorted(self.keep_on), why)
 
     def clamp_signal_ceiling(self, ceiling: float) -> float:
         return min(max(ceiling, self.signal_ceiling_min), self.signal_ceiling_max)

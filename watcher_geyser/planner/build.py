@@ -17,6 +17,7 @@ plan can never pair a target with another fleet.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -52,6 +53,7 @@ def plan(
     bandwidth_mb_s: float | None = None,
     timing: Timing | None = None,
     stage_on_emptied_hosts: bool = False,
+    keep_on: Mapping[str, str] | None = None,
 ) -> Plan:
     """Order the moves from ``target.fleet`` to ``target.placement`` into safe waves.
 
@@ -61,6 +63,8 @@ def plan(
     (or ``timing``) feeds the duration estimate. ``stage_on_emptied_hosts`` lets cycles be
     broken through hosts that hold instances now and end empty (by default only hosts that
     stay on, then spare hosts, empty now and at the end, serve as staging hosts).
+    ``keep_on``: host name -> why it must stay on (the power-cycle budget's held-on hosts); one
+    that ends empty is neither disabled nor switched off, and the messages say why (``hostactions``).
     After any prefix of the plan, and at every moment within a wave, each host stays
     within ``limits.transit_limits`` of the target's problem; see ``replay.replay``.
     """
@@ -84,7 +88,9 @@ def plan(
         held.update(split)
         groups.hold(goal, fleet, split)
     left_undone = refused + explain_pending(fleet, state, outcome.pending) + groups.held_moves(fleet, wanted, held)
-    waves = _assemble(fleet, outcome.waves, state.cur, allow_power_off)
+    keep_on = keep_on or {}
+    kept_on = {h: keep_on[host.name] for h, host in enumerate(fleet.hosts) if host.name in keep_on}
+    waves = _assemble(fleet, outcome.waves, state.cur, allow_power_off, frozenset(kept_on))
     result = Plan(
         waves=waves,
         left_undone=left_undone,
@@ -93,7 +99,8 @@ def plan(
         parallelism=parallelism,
         per_host_parallelism=per_host_parallelism,
     )
-    result.messages = _summary(result, int((wanted != fleet.placement).sum())) + groups.group_notes(fleet)
+    result.messages = (_summary(result, int((wanted != fleet.placement).sum())) + groups.group_notes(fleet)
+                       + (_kept_on_notes(fleet, state.cur, kept_on) if allow_power_off else []))
     result.plan_seconds = time.perf_counter() - started
     return result
 
@@ -192,9 +199,16 @@ def _transit_state(target: Target, goal: np.ndarray, moves: np.ndarray, stage_on
     )
 
 
+def _kept_on_notes(fleet: Fleet, final_hosts: list[int], kept_on: dict[int, str]) -> list[str]:
+    """One line per powered host of ``kept_on`` the plan leaves empty: it would have gone off."""
+    occupied = set(final_hosts)
+    return [f"host {fleet.hosts[h].name} stays on: {why}" for h, why in sorted(kept_on.items())
+            if h not in occupied and fleet.powered[h]]
+
+
 def _assemble(fleet: Fleet, moves: list[list[Move]], final_hosts: list[int],
-              allow_power_off: bool) -> list[list[Action]]:
-    extra = host_actions(fleet, moves, final_hosts, allow_power_off)
+              allow_power_off: bool, keep_on: frozenset[int] = frozenset()) -> list[list[Action]]:
+    extra = host_actions(fleet, moves, final_hosts, allow_power_off, keep_on)
     n_waves = max([len(moves), *(w + 1 for w in extra)])
     waves: list[list[Action]] = []
     hosts, instances = fleet.hosts, fleet.instances

@@ -12,8 +12,13 @@ wave that is safe:
   ``power_off`` after its last instance has left and after its ``disable``.
 
 Hosts that were empty from the start and stay empty are released the same way: a free
-win. Hosts that are off and receive nothing are left alone. Host actions each touch one
-host and take no migration slot, so they are not counted against ``parallelism``.
+win. A host of ``keep_on`` (the power-cycle budget holds it on: no switch-off left in its
+window, ``pipeline.cycles``) that ends empty gets neither when power-off is allowed: it stays
+on and enabled. Disabling it would save nothing (it draws its idle watts either way until its
+hold ends) and would shut it to Nova's scheduler and to the next plan's moves, which never
+land on a disabled host; enabled, it is the cheapest room there is, being on already.
+Hosts that are off and receive nothing are left alone. Host actions each touch one host and
+take no migration slot, so they are not counted against ``parallelism``.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ POWER_ON_WAVE, ENABLE_WAVE = 0, 1
 FIRST_WAVE_AFTER_POWER_ON = 2
 
 
-def host_actions(fleet: Fleet, waves: list[list[Move]], final_hosts: list[int],
-                 allow_power_off: bool) -> dict[int, list[tuple[ActionKind, int]]]:
-    """wave index -> [(kind, host index)] for every host action the plan needs."""
+def host_actions(fleet: Fleet, waves: list[list[Move]], final_hosts: list[int], allow_power_off: bool,
+                 keep_on: frozenset[int] = frozenset()) -> dict[int, list[tuple[ActionKind, int]]]:
+    """wave index -> [(kind, host index)] for every host action the plan needs; ``keep_on``:
+    host indices never disabled or switched off when ``allow_power_off`` (module doc)."""
     first_in: dict[int, int] = {}
     last_in: dict[int, int] = {}
     last_out: dict[int, int] = {}
@@ -51,7 +57,7 @@ def host_actions(fleet: Fleet, waves: list[list[Move]], final_hosts: list[int],
                 raise AssertionError(f"planner bug: {host.name} receives before it is powered on and enabled")
             out[POWER_ON_WAVE].append((ActionKind.POWER_ON, h))
             out[ENABLE_WAVE].append((ActionKind.ENABLE, h))
-        if h in occupied:
+        if h in occupied or (allow_power_off and h in keep_on):
             continue
         enabled_at_end = host.state is HostState.ENABLED or host.state is HostState.OFF
         disable_wave = None

@@ -16,8 +16,8 @@ Power-off follows the settings: in realistic fidelity a host emptied while the d
 power-off stays on (idle); in cloudsim fidelity an empty host draws nothing, as in CloudSim,
 whatever the decision. The plan's ``power_off`` actions are handed to the engine (``power_offs``, by
 the wave they run in), so a host already empty when the plan is made (shelved VMs, ended ones) goes
-off as in Watcher, less the hosts the budget holds on. The per-host power-cycle budget
-(``pipeline.CycleBudget``) reads the engine's own record of switch-offs at every step
+off as in Watcher; the plan holds none for a host the budget holds on (``planner.hostactions``).
+The per-host power-cycle budget (``pipeline.CycleBudget``) reads the engine's own record of switch-offs at every step
 (``StepView.switch_offs``): a host with no switch-off left in the last 24 h is not switched on,
 neither by the solver nor by the scheduler that brings deferred VMs back. That bounds every window
 only if a plan switches on no host it switched off itself, which the replay ensures as Watcher's
@@ -188,8 +188,6 @@ class GeyserPolicy:
             if migrations:
                 waves.append(migrations)
                 self.power_offs.append(set())
-        held_on = {host_index[name] for name in self.hold(view).held_on}  # no switch-off left: stays on
-        self.power_offs = [offs - held_on for offs in self.power_offs]
         self.plan_s = replay_s(state, waves, self.switches_off_empty_hosts)
         planner_s = result.plan.plan_seconds
         stats = DecisionStats(solver_s=time.perf_counter() - started - planner_s, planner_s=planner_s,
