@@ -13,7 +13,7 @@ from tests.builders import fleet, host, swap_pair_fleet, vm
 from watcher_geyser.commands.plan_report import why_no_actions
 from watcher_geyser.fleet import Fleet
 from watcher_geyser.pipeline import DEFAULTS, Result, problem, run
-from watcher_geyser.pipeline.reach import reached_target
+from watcher_geyser.pipeline.reach import as_operators, reached_target
 from watcher_geyser.planner import Plan, UndoneMove, UndoneReason, problem_limits, replay
 from watcher_geyser.solver import Problem, solve
 from watcher_geyser.summary import target_summary
@@ -85,6 +85,8 @@ def test_reported_after_watts_are_those_the_plan_reaches(seed, n_hosts, n_instan
         allow_power_off=power_off)
     result = run(priced, settings_)
     assert target_summary(result.target)["watts_after"] == round(_replayed_watts(result.target.fleet, result), 1)
+    # the problem reported is the operator's: no instance a re-solve pinned is reported locked
+    assert result.target.fleet.movable.tolist() == problem(priced, settings_).fleet.movable.tolist()
     # the bound reported holds for the operator's problem: at most the answer, and at most an unpinned answer
     assert result.target.bounds.watts_w <= result.target.watts_w + 1e-6
     if result.unreached is not None:
@@ -105,6 +107,37 @@ def test_the_swap_pair_reports_the_bound_of_the_operators_problem_and_why_nothin
     if not result.plan.actions:
         why = why_no_actions(fleet, result)
         assert "cannot be reached in a safe order" in why and "found no better one" not in why
+
+
+def test_after_a_re_solve_the_swap_pair_is_told_in_the_operators_terms():
+    """The re-solve's answer is optimal for its pinned problem (every move of the swap held), not for the
+    operator's, whose answer saves 29 W more: reported FEASIBLE with what was proven, not OPTIMAL beside a
+    positive gap; its problem and fleet are the operator's, none of the swap's instances locked."""
+    fleet = swap_pair_fleet()
+    settings_ = DEFAULTS.with_solve(method="auto", deterministic=True, time_limit_s=5)
+    result = run(fleet, settings_)
+    target, summary = result.target, target_summary(result.target)
+    assert result.unreached is not None and target.gap > 0
+    assert (summary["solver_status"], summary["cpsat_status"]) == ("FEASIBLE", "FEASIBLE")
+    assert any(m.startswith("status FEASIBLE, not OPTIMAL: the re-solve's answer is optimal only for the placements "
+                            "reachable") for m in result.messages)
+    assert target.fleet.movable.all() and not any(i.locked for i in target.fleet.instances)
+    assert target.problem.fleet is target.fleet and len(target.fleet.instances) == len(fleet.instances)
+
+
+def test_a_target_reached_short_of_is_no_longer_optimal():
+    """The solver's OPTIMAL target, its moves all left undone: the placement reached (nothing moved) is
+    worse by the solver's own objective, so FEASIBLE, the message naming the target as what was optimal."""
+    fleet = swap_pair_fleet()
+    target = solve(problem(fleet, DEFAULTS.with_solve(deterministic=True)), method="exact")
+    assert target.status == "OPTIMAL" and target.migrations
+    moves = [UndoneMove(i.uuid, i.name, i.host, target.fleet.hosts[target.placement[v]].name, UndoneReason.DEADLOCK,
+                        "blocked in a cycle, no staging host has room")
+             for v, i in enumerate(target.fleet.instances) if target.moved[v]]
+    reached = as_operators(target, reached_target(target, Plan(waves=[], left_undone=moves)))
+    assert reached.migrations == 0 and reached.status == "FEASIBLE" and reached.problem is target.problem
+    assert any("the solver's target was optimal" in m for m in reached.messages)
+    assert as_operators(target, target).status == "OPTIMAL"  # as good as the optimum: optimal still
 
 
 def test_a_relief_move_left_undone_leaves_its_host_unrelieved_with_the_planners_reason():

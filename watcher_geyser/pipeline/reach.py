@@ -11,7 +11,9 @@ Watcher strategy's efficacy indicators, the simulator) describes what the plan d
 Its relief lists too: a host the target relieved whose relief moves are left undone is
 named unrelieved with the planner's reasons (``reached_relief``). Its bounds stay those of
 the operator's problem (``operator_bounds``): a pinned problem's bound can exceed the
-unpinned optimum, so it is no bound for the answer reported.
+unpinned optimum, so it is no bound for the answer reported. So do its problem and fleet and its
+status (``as_operators``): a re-solve's problem locks instances the operator never locked, and
+its OPTIMAL is optimal for the placements reachable only.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from watcher_geyser import bounds
 from watcher_geyser.names import listed
 from watcher_geyser.planner import Plan
 from watcher_geyser.solver import Target
+from watcher_geyser.solver.budget import objective_key
 from watcher_geyser.solver.limits import above, host_load
 from watcher_geyser.solver.problem import Bounds
 from watcher_geyser.solver.unrelieved import describe, unrelieved_message
@@ -88,6 +91,28 @@ def operator_bounds(operator: Target, answer: Target) -> Bounds:
     return Bounds(hosts=min(operator.bounds.hosts, answer.hosts_on),
                   watts_w=min(operator.bounds.watts_w, answer.watts_w),
                   migration_cost_mb=min(memory, answer.memory_moved_mb))
+
+
+def as_operators(operator: Target, answer: Target) -> Target:
+    """``answer`` (what a plan reaches, perhaps a re-solve's) told in ``operator``'s terms, the problem
+    the operator asked for: its problem and fleet (the same hosts and instances in the same rows, none
+    of the re-solve's pins), its bounds (``operator_bounds``), and a status that is OPTIMAL only when
+    ``answer`` is as good as an OPTIMAL ``operator`` by the solver's objective (``objective_key``).
+    Otherwise a proven optimum is FEASIBLE (the vocabulary's "a valid answer, not proven optimal"),
+    with a message saying what was proven: the solver's target was optimal, or the re-solve's answer
+    was, for the placements reachable with the moves left undone pinned, not for the operator's problem."""
+    problem = operator.problem
+    reached = replace(answer, problem=problem)
+    reached = replace(reached, bounds=operator_bounds(operator, reached))
+    as_good = objective_key(problem, answer.placement) <= objective_key(problem, operator.placement)
+    if answer.status != "OPTIMAL" or (operator.status == "OPTIMAL" and as_good):
+        return reached
+    resolved = answer.problem is not problem
+    proven = ("the re-solve's answer is optimal only for the placements reachable with the moves left undone "
+              "pinned where they are" if resolved else
+              "the solver's target was optimal; the placement the plan reaches short of it is not proven so")
+    return replace(reached, status="FEASIBLE", cpsat_status="FEASIBLE" if answer.cpsat_status == "OPTIMAL" else
+                   answer.cpsat_status, messages=(*reached.messages, f"status FEASIBLE, not OPTIMAL: {proven}"))
 
 
 def undone_named(plan: Plan) -> str:

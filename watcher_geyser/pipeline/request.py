@@ -9,7 +9,7 @@ import numpy as np
 from watcher_geyser.fleet import Fleet
 from watcher_geyser.names import listed
 from watcher_geyser.pipeline.margin import host_cpu_ceilings
-from watcher_geyser.pipeline.reach import operator_bounds, pinned_uuids, reached_target, undone_named
+from watcher_geyser.pipeline.reach import as_operators, pinned_uuids, reached_target, undone_named
 from watcher_geyser.pipeline.settings import Limits, Settings
 from watcher_geyser.planner import Plan, plan
 from watcher_geyser.solver import Problem, Target, solve
@@ -107,8 +107,8 @@ def run(fleet: Fleet, settings: Settings) -> Result:
             best, best_moves = again, moves
         unreached = _resolved_note(first, undone, again, kept)
         best = replace(best, messages=(*best.messages, unreached))
-    if best is not first:  # reached short of it, or re-solved: bounds of the operator's problem, not a pinned one
-        best = replace(best, bounds=operator_bounds(first, best))
+    if best is not first:  # reached short of it, or re-solved: told for the operator's problem, not a pinned one
+        best = as_operators(first, best)
     best_moves.plan_seconds = plan_s
     return Result(replace(best, solve_seconds=solve_s), best_moves, settings, unreached)
 
