@@ -30,6 +30,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+# Watcher's functional package picks oslo.service's threading backend before anything picks eventlet
+# (as bench/snapshot_scale.py and tests/ops/conftest.py do): importing watcher.conf first would pick
+# eventlet, and a later import of the functional harness in the same process fails.
+import watcher.tests.functional  # noqa: E402, F401
 from oslo_config import cfg  # noqa: E402
 from watcher import conf as watcher_conf  # noqa: E402, F401 - registers [prometheus_client]
 from watcher.decision_engine.datasources import prometheus as watcher_prometheus  # noqa: E402
@@ -37,6 +41,7 @@ from watcher.decision_engine.datasources.cache import MetricDataCache  # noqa: E
 from watcher.decision_engine.model import element  # noqa: E402
 
 from tests.prometheus_server import backfilled, first_value  # noqa: E402
+from watcher_geyser.inputs import cli_number  # noqa: E402
 from watcher_geyser.strategies.metrics import cpu_read, instance_cpu  # noqa: E402
 from watcher_geyser.strategies.prometheus_peak import CPU_METER, PeakRead, samples_query  # noqa: E402
 
@@ -71,9 +76,13 @@ def timed(fn) -> tuple[float, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--instances", type=int, default=2000)
-    parser.add_argument("--chunks", type=int, nargs="+", default=[50, 100, 200])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--instances", type=cli_number(low=1, integer=True), default=2000, metavar="N",
+                        help="instances backfilled into the loopback Prometheus and read (default 2000)")
+    parser.add_argument("--chunks", type=cli_number(low=1, integer=True), nargs="+", metavar="N",
+                        default=[50, 100, 200],
+                        help="instances per query to time beside one a query (default 50 100 200)")
+    parser.add_argument("--repeats", type=cli_number(low=1, integer=True), default=3, metavar="N",
+                        help="runs of each read, the median reported (default 3)")
     args = parser.parse_args()
     now = int(time.time())
     uuids = [str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"i{k}")) for k in range(args.instances)]
