@@ -51,6 +51,18 @@ LEVELS = st.sampled_from([0.0, 0.05, 0.2, 0.5, 0.9, 1.0])
 REAL_VMS, REAL_HOSTS, REAL_STEPS = 10, 8, 36  # three hours
 
 
+def _supplied_fleet(util: np.ndarray, supply_w: list[float], hosts: int, tail_steps: int):
+    """The trace of ``util`` (one row a VM), a PlanetLab data centre of ``hosts`` and a feed of
+    ``supply_w`` a step, its last value held ``tail_steps`` more so forecasts past the end read it."""
+    names = tuple(f"vm-{i}" for i in range(util.shape[0]))
+    trace = Trace(names, util, STEP_S, "hypothesis")
+    dc = planetlab(names, hosts=hosts)
+    times = START_S + STEP_S * np.arange(util.shape[1] + tail_steps)
+    series = Series.build(times, supply_w + supply_w[-1:] * tail_steps, Unit.WATTS, origin="hypothesis")
+    feed = SignalFeed(series, START_S, PolicyConfig(min_dwell_s=0.0, dead_band=0.0, horizon_s=STEP_S))
+    return trace, dc, feed
+
+
 def worst_in_window(times: list[float], window_s: float) -> int:
     t = np.asarray(times)
     return max((int(((t > end - window_s) & (t <= end)).sum()) for end in t), default=0)
@@ -64,12 +76,7 @@ def worst_in_window(times: list[float], window_s: float) -> int:
        budget=st.integers(min_value=1, max_value=2),
        follow=st.booleans())
 def test_no_host_switches_off_more_than_its_budget_in_any_window(util, supply_w, mode, deferrable, budget, follow):
-    names = tuple(f"vm-{i}" for i in range(VMS))
-    trace = Trace(names, util, STEP_S, "hypothesis")
-    dc = planetlab(names, hosts=HOSTS)
-    times = START_S + STEP_S * np.arange(STEPS + 24)
-    series = Series.build(times, supply_w + supply_w[-1:] * 24, Unit.WATTS, origin="hypothesis")
-    feed = SignalFeed(series, START_S, PolicyConfig(min_dwell_s=0.0, dead_band=0.0, horizon_s=STEP_S))
+    trace, dc, feed = _supplied_fleet(util, supply_w, HOSTS, tail_steps=24)
     policy = GeyserPolicy(signal=feed if follow else None, budget=CycleBudget(budget, WINDOW_S))
     setup = DeferralSetup.seeded(VMS, deferrable, max_deferral_s=1800.0, seed=1)
     engine = Engine(trace, dc, policy, fidelity(mode), feed.available_w, None, setup)
@@ -94,12 +101,7 @@ def test_realistic_replays_with_deferral_keep_the_days_budget_on_the_engines_rec
     that is the whole run). Few VMs on many small hosts: plans that empty a host and fill it
     again (one VM out and another in, 1 per host: two waves) are common, and each such host was
     switched off and booted in between before ``Engine._switch_off_idle`` kept it on."""
-    names = tuple(f"vm-{i}" for i in range(REAL_VMS))
-    trace = Trace(names, util, STEP_S, "hypothesis")
-    dc = planetlab(names, hosts=REAL_HOSTS)
-    times = START_S + STEP_S * np.arange(REAL_STEPS + 48)
-    series = Series.build(times, supply_w + supply_w[-1:] * 48, Unit.WATTS, origin="hypothesis")
-    feed = SignalFeed(series, START_S, PolicyConfig(min_dwell_s=0.0, dead_band=0.0, horizon_s=STEP_S))
+    trace, dc, feed = _supplied_fleet(util, supply_w, REAL_HOSTS, tail_steps=48)
     policy = GeyserPolicy(signal=feed)
     setup = DeferralSetup.seeded(REAL_VMS, deferrable, max_deferral_s=deadline_s, seed=2)
     engine = Engine(trace, dc, policy, fidelity("realistic"), feed.available_w, None, setup)
